@@ -1,0 +1,17 @@
+// Built only when the CUDA toolkit is absent: the CUDA entry points exist and say so, so that
+// callers need no #ifdefs and fall back to the CPU kernels.
+#include "llmos/kernels/cuda_info.hpp"
+#include "llmos/kernels/gelu.hpp"
+
+namespace llmos::kernels {
+
+bool cuda_compiled() { return false; }
+int cuda_device_count() { return 0; }
+uint64_t cuda_device_memory(int) { return 0; }
+std::string nccl_version() { return {}; }
+
+std::string gelu_forward_cuda(float*, const float*, std::size_t, int) {
+  return "this build of llmos has no CUDA kernels (the CUDA toolkit was not found at build time)";
+}
+
+} // namespace llmos::kernels

@@ -1,0 +1,50 @@
+// The one append-only type-ID block of llmos and its atoms. Type IDs and atom names are the
+// wire format between node processes: append new entries at the end, never reorder or remove,
+// or nodes built from different revisions stop understanding each other.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/type_id.hpp>
+
+namespace llmos {
+struct pong;
+struct node_status;
+struct actor_entry;
+struct spawn_request;
+struct directory_event;
+struct device_info;
+struct tensor_bytes;
+} // namespace llmos
+
+CAF_BEGIN_TYPE_ID_BLOCK(llmos, caf::first_custom_type_id)
+CAF_ADD_TYPE_ID(llmos, (llmos::pong))
+CAF_ADD_TYPE_ID(llmos, (llmos::node_status))
+CAF_ADD_TYPE_ID(llmos, (llmos::actor_entry))
+CAF_ADD_TYPE_ID(llmos, (llmos::spawn_request))
+CAF_ADD_TYPE_ID(llmos, (llmos::directory_event))
+CAF_ADD_TYPE_ID(llmos, (llmos::device_info))
+CAF_ADD_TYPE_ID(llmos, (llmos::tensor_bytes))
+CAF_ADD_TYPE_ID(llmos, (std::map<std::string, std::string>))
+CAF_END_TYPE_ID_BLOCK(llmos)
+
+// Atoms (CAF 0.17: at most 10 characters). Grouped by conversation; append only.
+CAF_ADD_ATOM(llmos, llmos, ping_atom, "ping")
+CAF_ADD_ATOM(llmos, llmos, nodes_atom, "nodes")
+CAF_ADD_ATOM(llmos, llmos, actors_atom, "actors")
+CAF_ADD_ATOM(llmos, llmos, spawn_atom, "spawn")
+CAF_ADD_ATOM(llmos, llmos, stop_atom, "stop")
+CAF_ADD_ATOM(llmos, llmos, register_atom, "register")
+CAF_ADD_ATOM(llmos, llmos, unregister_atom, "unregister")
+CAF_ADD_ATOM(llmos, llmos, lookup_atom, "lookup")
+CAF_ADD_ATOM(llmos, llmos, watch_atom, "watch")
+CAF_ADD_ATOM(llmos, llmos, dir_event_atom, "dir_event")
+CAF_ADD_ATOM(llmos, llmos, directory_atom, "directory")
+CAF_ADD_ATOM(llmos, llmos, get_atom, "get")
+CAF_ADD_ATOM(llmos, llmos, info_atom, "info")
+CAF_ADD_ATOM(llmos, llmos, gelu_atom, "gelu")
+CAF_ADD_ATOM(llmos, llmos, tick_atom, "tick")
+CAF_ADD_ATOM(llmos, llmos, connect_atom, "connect")

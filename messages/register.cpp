@@ -1,0 +1,25 @@
+#include "llmos/messages/register.hpp"
+
+#include "llmos/messages/device.hpp"
+#include "llmos/messages/directory.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/node_manager.hpp"
+
+namespace llmos {
+
+void register_messages(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::llmos>();
+  // Typed handles travel inside messages (a peer asks for the directory), so they need names too.
+  cfg.add_message_type<directory_actor>("llmos::directory_actor");
+  cfg.add_message_type<node_manager_actor>("llmos::node_manager_actor");
+  cfg.add_message_type<device_actor>("llmos::device_actor");
+  // CAF 0.17's add_error_category<T> template does not compile (its lambda has the wrong
+  // signature), so the renderer is spelled out.
+  cfg.add_error_category(error_category,
+                         [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+                           caf::error err{code, error_category, ctx};
+                           return describe(err);
+                         });
+}
+
+} // namespace llmos

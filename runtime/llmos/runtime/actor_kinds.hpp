@@ -1,0 +1,69 @@
+// The table of actor kinds a node can spawn by name ("device", later "dataset", "model", ...),
+// each with the schema of its config. The topology parser refuses unknown kinds and bad configs
+// through it before anything starts; node managers spawn through it at run time. Later
+// components extend the table by calling add().
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+namespace llmos {
+
+/// Type of a config value; values travel as strings and are checked against this.
+enum class config_type { string, integer, boolean, number };
+
+/// One key an actor kind accepts in its config.
+struct config_field {
+  std::string key;
+  config_type type = config_type::string;
+  std::string default_value; ///< "" and required=false: optional without default
+  bool required = false;
+  std::string help;
+  std::vector<std::string> choices; ///< non-empty: the value must be one of these
+};
+
+/// What a spawner gets: the actor system, the node it runs on and the checked config.
+struct spawn_context {
+  caf::actor_system& system;
+  std::string node;
+  std::string name;
+  std::map<std::string, std::string> config; ///< defaults filled in
+};
+
+/// One kind of actor.
+struct actor_kind {
+  std::string name;
+  std::string help;
+  std::vector<config_field> fields;
+  std::function<caf::expected<caf::actor>(spawn_context&)> spawn;
+};
+
+/// Name -> kind. Not thread-safe: filled at start-up, read afterwards.
+class actor_kind_table {
+public:
+  /// Registers a kind; a second kind with the same name replaces the first.
+  void add(actor_kind kind);
+
+  /// The kind called `name`, or nullptr.
+  const actor_kind* find(const std::string& name) const;
+
+  /// Names of all kinds, sorted.
+  std::vector<std::string> names() const;
+
+  /// Checks `config` against the schema of `kind`: unknown keys (with the closest known key as
+  /// a suggestion), wrong types, values outside `choices`, missing required keys. On success
+  /// returns the config with defaults filled in. Error messages start with the key.
+  caf::expected<std::map<std::string, std::string>>
+  validate(const std::string& kind, const std::map<std::string, std::string>& config) const;
+
+private:
+  std::map<std::string, actor_kind> kinds_;
+};
+
+} // namespace llmos

@@ -1,0 +1,70 @@
+// A blocking msgpack-RPC client over TCP: what the REPL, the benchmarks and tests use to talk to
+// a node's gateway. One connection, one request at a time, or a pipeline of many (call_many).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+#include <nlohmann/json.hpp>
+
+#include "llmos/runtime/rpc_codec.hpp"
+
+namespace llmos::rpc {
+
+/// The outcome of one call: result on success, or the error object the server sent.
+struct call_result {
+  bool ok = false;
+  nlohmann::json value; ///< the result, or the error object {"code", "message"}
+};
+
+class client {
+public:
+  client() = default;
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  /// Connects to host:port; error io_failed names the address and the errno text.
+  caf::error connect(const std::string& host, uint16_t port,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+  /// Sends [0, id, method, params] and waits for its response.
+  caf::expected<call_result> call(const std::string& method, const nlohmann::json& params,
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  /// Same with params already packed as msgpack (no JSON conversion on the hot path).
+  caf::expected<call_result> call_packed(const std::string& method, const std::string& params,
+                                         std::chrono::milliseconds timeout);
+
+  /// Sends `count` requests back to back with at most `window` unanswered, and waits for all
+  /// responses; returns how many succeeded. Used for pipelined throughput.
+  caf::expected<std::size_t> call_many(const std::string& method, const std::string& packed_params,
+                                       std::size_t count, std::size_t window,
+                                       std::chrono::milliseconds timeout);
+
+  /// Writes raw bytes (tests send malformed frames with it).
+  caf::error send_raw(const std::string& bytes);
+
+  /// Reads one response frame; error when the server closed the connection.
+  caf::expected<call_result> read_response(std::chrono::milliseconds timeout);
+
+  /// True while the connection is open.
+  bool connected() const { return fd_ >= 0; }
+
+  void close();
+
+private:
+  caf::expected<response> read_frame(std::chrono::milliseconds timeout);
+
+  int fd_ = -1;
+  uint32_t next_id_ = 1;
+  frame_decoder decoder_;
+};
+
+/// Parses "HOST:PORT" (IPv4, name or [IPv6]); error bad_option says what is wrong.
+caf::expected<std::pair<std::string, uint16_t>> parse_endpoint(const std::string& text);
+
+} // namespace llmos::rpc

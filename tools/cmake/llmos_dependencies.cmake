@@ -1,0 +1,23 @@
+# Finds the libraries llmos builds on and wraps the ones without CMake configs into IMPORTED
+# targets. Also used by the installed llmosConfig.cmake so consumers get the same targets.
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(msgpack CONFIG REQUIRED) # Debian: msgpackc-cxx/msgpack-config.cmake
+find_package(yaml-cpp CONFIG REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+
+# Debian's CAF 0.17 ships no CMake config.
+find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
+foreach(_caf_lib core io openssl)
+  if(NOT TARGET CAF::${_caf_lib})
+    find_library(CAF_${_caf_lib}_LIBRARY caf_${_caf_lib} REQUIRED)
+    add_library(CAF::${_caf_lib} SHARED IMPORTED)
+    set_target_properties(CAF::${_caf_lib} PROPERTIES
+      IMPORTED_LOCATION ${CAF_${_caf_lib}_LIBRARY}
+      INTERFACE_INCLUDE_DIRECTORIES ${CAF_INCLUDE_DIR})
+  endif()
+endforeach()
+set_property(TARGET CAF::io APPEND PROPERTY INTERFACE_LINK_LIBRARIES CAF::core)
+set_property(TARGET CAF::openssl APPEND PROPERTY INTERFACE_LINK_LIBRARIES CAF::io OpenSSL::SSL)
