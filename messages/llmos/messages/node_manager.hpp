@@ -84,6 +84,9 @@ using node_manager_actor = caf::typed_actor<
   // anyone -> node manager: every actor of the cluster (or of one node: non-empty name).
   caf::replies_to<actors_atom, std::string>::with<std::vector<actor_entry>>,
   // peer node manager -> node manager: the directory this node uses (hosted on the seed).
-  caf::replies_to<get_atom, directory_atom>::with<directory_actor>>;
+  caf::replies_to<get_atom, directory_atom>::with<directory_actor>,
+  // node bootstrap -> node manager: a system actor hosted here (the gateway) to register in
+  // the directory as soon as it is reachable.
+  caf::reacts_to<register_atom, actor_entry>>;
 
 } // namespace llmos

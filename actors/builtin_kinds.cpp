@@ -1,0 +1,13 @@
+#include "llmos/actors/builtin_kinds.hpp"
+
+#include "device/device_actor.hpp"
+
+namespace llmos {
+
+actor_kind_table builtin_actor_kinds() {
+  actor_kind_table table;
+  table.add(device_kind());
+  return table;
+}
+
+} // namespace llmos

@@ -1,0 +1,53 @@
+#include "device/device_actor.hpp"
+
+#include <optional>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace llmos {
+namespace {
+
+struct device_state {
+  std::optional<device_core> core;
+  static inline const char* name = "llmos.device";
+};
+
+device_actor::behavior_type device_behavior(device_actor::stateful_pointer<device_state> self,
+                                            device_core core) {
+  self->state.core = std::move(core);
+  return {
+    [=](info_atom) -> device_info { return self->state.core->info(); },
+    [=](gelu_atom, const tensor_bytes& in) -> caf::result<tensor_bytes> {
+      auto out = self->state.core->gelu(in);
+      if (!out)
+        return std::move(out.error());
+      return std::move(*out);
+    },
+  };
+}
+
+} // namespace
+
+actor_kind device_kind() {
+  actor_kind kind;
+  kind.name = "device";
+  kind.help = "a compute device (CPU thread pool or one GPU) that runs kernels";
+  kind.fields = {
+    {"type", config_type::string, "cpu", false, "cpu or cuda", {"cpu", "cuda"}},
+    {"index", config_type::integer, "0", false, "GPU index for type=cuda", {}},
+    {"threads", config_type::integer, "1", false, "CPU threads the device may use", {}},
+  };
+  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
+    auto core = device_core::create(ctx.name, ctx.config["type"], std::stoi(ctx.config["index"]),
+                                    static_cast<uint32_t>(std::stoul(ctx.config["threads"])));
+    if (!core)
+      return std::move(core.error());
+    auto handle = ctx.system.spawn<caf::detached>(device_behavior, std::move(*core));
+    return caf::actor_cast<caf::actor>(handle);
+  };
+  return kind;
+}
+
+} // namespace llmos

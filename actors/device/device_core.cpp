@@ -1,0 +1,86 @@
+#include "device/device_core.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <limits>
+
+#include "llmos/kernels/cuda_info.hpp"
+#include "llmos/kernels/gelu.hpp"
+#include "llmos/messages/error.hpp"
+
+namespace llmos {
+
+caf::expected<std::size_t> float_count(const tensor_bytes& t) {
+  std::size_t n = 1;
+  for (auto d : t.shape) {
+    if (d < 0)
+      return make_llmos_error(error_code::kernel_failed,
+                              "tensor shape has a negative dimension " + std::to_string(d));
+    if (d != 0 && n > std::numeric_limits<std::size_t>::max() / static_cast<std::size_t>(d))
+      return make_llmos_error(error_code::kernel_failed, "tensor shape overflows");
+    n *= static_cast<std::size_t>(d);
+  }
+  if (t.data.size() != n * sizeof(float))
+    return make_llmos_error(error_code::kernel_failed,
+                            "tensor data has " + std::to_string(t.data.size()) +
+                                " bytes but its shape needs " + std::to_string(n * sizeof(float)) +
+                                " (float32)");
+  return n;
+}
+
+caf::expected<device_core> device_core::create(std::string name, std::string type,
+                                               int cuda_index, uint32_t threads) {
+  device_core core;
+  core.info_.name = std::move(name);
+  core.info_.type = type;
+  core.info_.threads = threads;
+  if (type == "cuda") {
+    const int count = kernels::cuda_device_count();
+    if (cuda_index < 0 || cuda_index >= count)
+      return make_llmos_error(
+          error_code::bad_config,
+          "device '" + core.info_.name + "': cuda index " + std::to_string(cuda_index) +
+              " but this machine has " + std::to_string(count) + " usable CUDA device(s)" +
+              (kernels::cuda_compiled() ? "" : " (this build has no CUDA kernels)") +
+              "; use type=cpu");
+    core.info_.cuda_index = cuda_index;
+    core.info_.memory_bytes = kernels::cuda_device_memory(cuda_index);
+    core.info_.backend = "cuda";
+  } else {
+    core.info_.memory_bytes = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
+                              static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    core.info_.backend = "cpu";
+  }
+  return core;
+}
+
+caf::expected<tensor_bytes> device_core::gelu(const tensor_bytes& in) {
+  auto n = float_count(in);
+  if (!n)
+    return std::move(n.error());
+  tensor_bytes out;
+  out.shape = in.shape;
+  out.data.resize(in.data.size());
+  // memcpy into aligned float buffers: the wire bytes carry no alignment guarantee.
+  std::vector<float> src(*n);
+  std::vector<float> dst(*n);
+  std::memcpy(src.data(), in.data.data(), in.data.size());
+  const auto start = std::chrono::steady_clock::now();
+  if (info_.type == "cuda") {
+    auto err = kernels::gelu_forward_cuda(dst.data(), src.data(), *n, info_.cuda_index);
+    if (!err.empty())
+      return make_llmos_error(error_code::kernel_failed, "device '" + info_.name + "': " + err);
+  } else {
+    kernels::gelu_forward_cpu(dst.data(), src.data(), *n);
+  }
+  info_.busy_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::memcpy(out.data.data(), dst.data(), out.data.size());
+  info_.jobs_done += 1;
+  info_.elements_done += *n;
+  return out;
+}
+
+} // namespace llmos

@@ -1,0 +1,30 @@
+// The device's logic as a plain class: what the device is, running kernels on byte tensors
+// with the right backend, and the counters a scheduler will use to judge its load.
+#pragma once
+
+#include <caf/expected.hpp>
+
+#include "llmos/messages/device.hpp"
+
+namespace llmos {
+
+class device_core {
+public:
+  /// `type` is "cpu" or "cuda"; a cuda device needs a GPU at `cuda_index` (checked by create).
+  static caf::expected<device_core> create(std::string name, std::string type, int cuda_index,
+                                           uint32_t threads);
+
+  /// Elementwise GELU of a float32 tensor; kernel_failed when the bytes do not match the shape.
+  caf::expected<tensor_bytes> gelu(const tensor_bytes& in);
+
+  const device_info& info() const { return info_; }
+
+private:
+  device_core() = default;
+  device_info info_;
+};
+
+/// Checks that `t.data` holds exactly product(shape) float32 values; returns the count.
+caf::expected<std::size_t> float_count(const tensor_bytes& t);
+
+} // namespace llmos

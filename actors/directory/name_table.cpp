@@ -1,0 +1,70 @@
+#include "directory/name_table.hpp"
+
+#include "llmos/messages/error.hpp"
+
+namespace llmos {
+
+caf::error name_table::add(actor_entry entry) {
+  if (entries_.count(entry.name) > 0) {
+    const auto& old = entries_[entry.name];
+    return make_llmos_error(error_code::duplicate_name,
+                            "actor name '" + entry.name + "' is already taken by a " + old.kind +
+                                " on node '" + old.node + "'; choose another name");
+  }
+  auto name = entry.name;
+  entries_.emplace(std::move(name), std::move(entry));
+  return caf::none;
+}
+
+caf::expected<actor_entry> name_table::remove(const std::string& name) {
+  auto i = entries_.find(name);
+  if (i == entries_.end())
+    return make_llmos_error(error_code::no_such_actor, "no actor named '" + name + "'");
+  auto entry = std::move(i->second);
+  entries_.erase(i);
+  return entry;
+}
+
+std::vector<actor_entry> name_table::remove_address(const caf::actor_addr& addr) {
+  std::vector<actor_entry> removed;
+  for (auto i = entries_.begin(); i != entries_.end();) {
+    if (i->second.handle.address() == addr) {
+      removed.push_back(std::move(i->second));
+      i = entries_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  return removed;
+}
+
+std::vector<actor_entry> name_table::remove_node(const std::string& node) {
+  std::vector<actor_entry> removed;
+  for (auto i = entries_.begin(); i != entries_.end();) {
+    if (i->second.node == node) {
+      removed.push_back(std::move(i->second));
+      i = entries_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  return removed;
+}
+
+caf::expected<actor_entry> name_table::find(const std::string& name) const {
+  auto i = entries_.find(name);
+  if (i == entries_.end())
+    return make_llmos_error(error_code::no_such_actor,
+                            "no actor named '" + name + "'; 'actors' lists the known names");
+  return i->second;
+}
+
+std::vector<actor_entry> name_table::list(const std::string& node) const {
+  std::vector<actor_entry> out;
+  for (const auto& [name, entry] : entries_)
+    if (node.empty() || entry.node == node)
+      out.push_back(entry);
+  return out;
+}
+
+} // namespace llmos

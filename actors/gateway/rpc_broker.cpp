@@ -1,0 +1,171 @@
+// The gateway broker: owns the msgpack-RPC listening socket and its connections. It only moves
+// bytes: frames are decoded here, calls go to the dispatcher, responses are written back in
+// whatever order they complete (msgpack-RPC matches them by msgid). Bad input costs the
+// sender its connection or an error reply, never the node.
+#include <map>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "gateway/rpc_params.hpp"
+#include "llmos/actors/gateway.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/log.hpp"
+
+namespace llmos {
+namespace {
+
+constexpr auto call_timeout = std::chrono::seconds(60);
+
+struct connection {
+  rpc::frame_decoder decoder;
+  bool authenticated = false;
+};
+
+struct broker_config {
+  caf::actor dispatcher;
+  std::string auth_token;
+  rpc::limits limits;
+};
+
+// Compares without an early exit, so the time taken does not reveal how much of a guess matched.
+bool token_matches(const std::string& expected, const std::string& given) {
+  if (expected.size() != given.size())
+    return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(expected[i] ^ given[i]);
+  return diff == 0;
+}
+
+std::string error_code_name(const caf::error& err) {
+  if (err.category() == error_category)
+    return to_string(static_cast<error_code>(err.code()));
+  return caf::to_string(err.category());
+}
+
+caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
+  // Linked: the dispatcher lives exactly as long as the broker.
+  self->link_to(cfg.dispatcher);
+  auto conns = std::make_shared<std::map<caf::io::connection_handle, connection>>();
+
+  auto respond = [=](caf::io::connection_handle hdl, uint32_t msgid,
+                     caf::expected<std::string> result) {
+    if (conns->count(hdl) == 0)
+      return; // the client went away before its answer was ready
+    std::string out;
+    if (result)
+      rpc::encode_response(out, msgid, {}, *result);
+    else
+      rpc::encode_response(out, msgid,
+                           rpc::pack_error(error_code_name(result.error()),
+                                           describe(result.error())),
+                           {});
+    self->write(hdl, out.size(), out.data());
+    self->flush(hdl);
+  };
+
+  auto close = [=](caf::io::connection_handle hdl, const std::string& why) {
+    log_warning("gateway: closing connection: " + why);
+    conns->erase(hdl);
+    self->close(hdl);
+  };
+
+  auto handle_request = [=](caf::io::connection_handle hdl, rpc::request& req) {
+    auto& conn = (*conns)[hdl];
+    if (req.method == "auth") {
+      auto token = param_string(req.params, 0, "auth", "TOKEN");
+      if (!token)
+        return respond(hdl, req.msgid, std::move(token.error()));
+      if (cfg.auth_token.empty() || token_matches(cfg.auth_token, *token)) {
+        conn.authenticated = true;
+        return respond(hdl, req.msgid, std::string{"\xc3"}); // msgpack true
+      }
+      return respond(hdl, req.msgid,
+                     make_llmos_error(error_code::unauthorized, "auth: wrong token"));
+    }
+    msgpack::sbuffer params;
+    msgpack::pack(params, req.params);
+    const bool authed = conn.authenticated || cfg.auth_token.empty();
+    const auto msgid = req.msgid;
+    const bool notification = req.notification;
+    self->request(cfg.dispatcher, call_timeout, rpc_call_atom::value, std::move(req.method),
+                  std::string{params.data(), params.size()}, authed)
+        .then(
+            [=](std::string& packed) {
+              if (!notification)
+                respond(hdl, msgid, std::move(packed));
+            },
+            [=](caf::error& err) {
+              if (!notification)
+                respond(hdl, msgid, std::move(err));
+            });
+  };
+
+  auto drain = [=](caf::io::connection_handle hdl) {
+    for (;;) {
+      auto i = conns->find(hdl);
+      if (i == conns->end())
+        return;
+      auto item = i->second.decoder.next();
+      if (std::holds_alternative<std::monostate>(item))
+        return;
+      if (auto* req = std::get_if<rpc::request>(&item)) {
+        handle_request(hdl, *req);
+      } else if (auto* err = std::get_if<rpc::frame_error>(&item)) {
+        const auto code = err->what == rpc::frame_error::kind::too_large
+                              ? error_code::frame_too_large
+                              : error_code::malformed_frame;
+        if (err->msgid)
+          respond(hdl, *err->msgid, make_llmos_error(code, err->message));
+        if (err->fatal)
+          return close(hdl, err->message);
+      } else {
+        return close(hdl, "a client sent a response frame; only requests are accepted");
+      }
+    }
+  };
+
+  return {
+    [=](const caf::io::new_connection_msg& msg) {
+      conns->emplace(msg.handle, connection{rpc::frame_decoder{cfg.limits}, false});
+      self->configure_read(msg.handle, caf::io::receive_policy::at_most(64 * 1024));
+    },
+    [=](const caf::io::new_data_msg& msg) {
+      auto i = conns->find(msg.handle);
+      if (i == conns->end())
+        return;
+      i->second.decoder.feed(msg.buf.data(), msg.buf.size());
+      drain(msg.handle);
+    },
+    [=](const caf::io::connection_closed_msg& msg) { conns->erase(msg.handle); },
+    [=](const caf::io::acceptor_closed_msg&) {
+      log_error("gateway: the listening socket closed");
+      self->quit();
+    },
+  };
+}
+
+} // namespace
+
+caf::expected<gateway> start_gateway(caf::actor_system& sys, node_manager_actor manager,
+                                     std::shared_ptr<const method_table> table,
+                                     gateway_options opts) {
+  gateway gw;
+  gw.dispatcher = spawn_rpc_dispatcher(sys, std::move(manager), std::move(table));
+  uint16_t port = opts.port;
+  auto broker = sys.middleman().spawn_server(
+      gateway_broker, port, broker_config{gw.dispatcher, opts.auth_token, opts.limits});
+  if (!broker) {
+    caf::anon_send_exit(gw.dispatcher, caf::exit_reason::user_shutdown);
+    return make_llmos_error(error_code::io_failed, "gateway: cannot listen on port " +
+                                                       std::to_string(opts.port) + ": " +
+                                                       sys.render(broker.error()));
+  }
+  gw.broker = *broker;
+  gw.port = port;
+  return gw;
+}
+
+} // namespace llmos

@@ -1,0 +1,182 @@
+#include "gateway/rpc_params.hpp"
+
+#include <cstring>
+#include <sstream>
+
+#include "llmos/messages/error.hpp"
+
+namespace llmos {
+namespace {
+
+const msgpack::object* positional(const msgpack::object& params, std::size_t i) {
+  if (params.type == msgpack::type::ARRAY)
+    return i < params.via.array.size ? &params.via.array.ptr[i] : nullptr;
+  if (params.type == msgpack::type::NIL)
+    return nullptr;
+  return i == 0 ? &params : nullptr;
+}
+
+caf::error bad(const std::string& method, std::size_t i, const std::string& what,
+               const std::string& wanted, const msgpack::object* got) {
+  return make_llmos_error(error_code::bad_params,
+                          method + ": argument " + std::to_string(i + 1) + " (" + what +
+                              ") must be " + wanted + ", got " +
+                              (got == nullptr ? "nothing" : type_name(*got)));
+}
+
+caf::expected<std::string> scalar_text(const msgpack::object& v) {
+  switch (v.type) {
+    case msgpack::type::STR: return std::string{v.via.str.ptr, v.via.str.size};
+    case msgpack::type::POSITIVE_INTEGER: return std::to_string(v.via.u64);
+    case msgpack::type::NEGATIVE_INTEGER: return std::to_string(v.via.i64);
+    case msgpack::type::BOOLEAN: return std::string{v.via.boolean ? "true" : "false"};
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64: {
+      std::ostringstream os;
+      os << v.via.f64;
+      return os.str();
+    }
+    default:
+      return make_llmos_error(error_code::bad_params, "a " + type_name(v) + " is not a scalar");
+  }
+}
+
+} // namespace
+
+std::string type_name(const msgpack::object& obj) {
+  switch (obj.type) {
+    case msgpack::type::NIL: return "nil";
+    case msgpack::type::BOOLEAN: return "boolean";
+    case msgpack::type::POSITIVE_INTEGER:
+    case msgpack::type::NEGATIVE_INTEGER: return "integer";
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64: return "float";
+    case msgpack::type::STR: return "string";
+    case msgpack::type::BIN: return "binary";
+    case msgpack::type::ARRAY: return "array";
+    case msgpack::type::MAP: return "map";
+    case msgpack::type::EXT: return "extension";
+  }
+  return "unknown";
+}
+
+std::size_t param_count(const msgpack::object& params) {
+  if (params.type == msgpack::type::ARRAY)
+    return params.via.array.size;
+  return params.type == msgpack::type::NIL ? 0 : 1;
+}
+
+caf::expected<std::string> param_string(const msgpack::object& params, std::size_t i,
+                                        const std::string& method, const std::string& what) {
+  const auto* v = positional(params, i);
+  if (v == nullptr || v->type != msgpack::type::STR)
+    return bad(method, i, what, "a string", v);
+  return std::string{v->via.str.ptr, v->via.str.size};
+}
+
+caf::expected<const msgpack::object*> param_object(const msgpack::object& params, std::size_t i,
+                                                   const std::string& method) {
+  const auto* v = positional(params, i);
+  if (v == nullptr || v->type == msgpack::type::NIL)
+    return static_cast<const msgpack::object*>(nullptr);
+  if (v->type != msgpack::type::MAP)
+    return bad(method, i, "options", "a map", v);
+  return v;
+}
+
+caf::expected<std::map<std::string, std::string>>
+param_map(const msgpack::object& params, std::size_t i, const std::string& method) {
+  auto obj = param_object(params, i, method);
+  if (!obj)
+    return std::move(obj.error());
+  std::map<std::string, std::string> out;
+  if (*obj == nullptr)
+    return out;
+  const auto& m = (*obj)->via.map;
+  for (uint32_t k = 0; k < m.size; ++k) {
+    const auto& key = m.ptr[k].key;
+    if (key.type != msgpack::type::STR)
+      return bad(method, i, "options", "a map with string keys", &key);
+    std::string name{key.via.str.ptr, key.via.str.size};
+    auto value = scalar_text(m.ptr[k].val);
+    if (!value)
+      return make_llmos_error(error_code::bad_params,
+                              method + ": option '" + name + "' must be a scalar, got " +
+                                  type_name(m.ptr[k].val));
+    out[name] = std::move(*value);
+  }
+  return out;
+}
+
+const msgpack::object* map_get(const msgpack::object& map, const std::string& key) {
+  if (map.type != msgpack::type::MAP)
+    return nullptr;
+  for (uint32_t k = 0; k < map.via.map.size; ++k) {
+    const auto& kv = map.via.map.ptr[k];
+    if (kv.key.type == msgpack::type::STR &&
+        std::string_view{kv.key.via.str.ptr, kv.key.via.str.size} == key)
+      return &kv.val;
+  }
+  return nullptr;
+}
+
+void pack(packer& pk, const pong& x) {
+  pk.pack_map(3);
+  pk.pack("node").pack(x.node);
+  pk.pack("pid").pack(x.pid);
+  pk.pack("uptime_ms").pack(x.uptime_ms);
+}
+
+void pack(packer& pk, const node_status& x) {
+  pk.pack_map(7);
+  pk.pack("name").pack(x.name);
+  pk.pack("host").pack(x.host);
+  pk.pack("port").pack(x.port);
+  pk.pack("rpc_port").pack(x.rpc_port);
+  pk.pack("devices").pack(x.devices);
+  pk.pack("state").pack(std::string{to_string(x.state)});
+  pk.pack("since_ms").pack(x.since_ms);
+}
+
+void pack(packer& pk, const actor_entry& x) {
+  pk.pack_map(4);
+  pk.pack("name").pack(x.name);
+  pk.pack("kind").pack(x.kind);
+  pk.pack("node").pack(x.node);
+  pk.pack("config").pack(x.config);
+}
+
+void pack(packer& pk, const device_info& x) {
+  pk.pack_map(9);
+  pk.pack("name").pack(x.name);
+  pk.pack("type").pack(x.type);
+  pk.pack("backend").pack(x.backend);
+  pk.pack("threads").pack(x.threads);
+  pk.pack("cuda_index").pack(x.cuda_index);
+  pk.pack("memory_bytes").pack(x.memory_bytes);
+  pk.pack("jobs_done").pack(x.jobs_done);
+  pk.pack("elements_done").pack(x.elements_done);
+  pk.pack("busy_seconds").pack(x.busy_seconds);
+}
+
+void pack(packer& pk, const tensor_bytes& x) {
+  // Tensors go out as bin; small ones also as a float list so that a REPL user can read them.
+  const std::size_t n = x.data.size() / sizeof(float);
+  const bool small = n <= 64;
+  pk.pack_map(small ? 3 : 2);
+  pk.pack("shape").pack(x.shape);
+  pk.pack("data");
+  pk.pack_bin(static_cast<uint32_t>(x.data.size()));
+  pk.pack_bin_body(x.data.data(), static_cast<uint32_t>(x.data.size()));
+  if (small) {
+    pk.pack("values");
+    pk.pack_array(static_cast<uint32_t>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+      float f;
+      std::memcpy(&f, x.data.data() + i * sizeof(float), sizeof(float));
+      pk.pack(f);
+    }
+  }
+}
+
+} // namespace llmos

@@ -1,0 +1,66 @@
+// Reading msgpack-RPC params and packing typed replies. Params are an array (the msgpack-RPC
+// convention); every accessor names the argument it wanted, so a client sees e.g.
+// "spawn: argument 2 (KIND) must be a string, got integer".
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <caf/expected.hpp>
+#include <msgpack.hpp>
+
+#include "llmos/messages/device.hpp"
+#include "llmos/messages/node_manager.hpp"
+
+namespace llmos {
+
+/// Number of positional params (0 for nil, 1 for a lone non-array value).
+std::size_t param_count(const msgpack::object& params);
+
+/// Positional param `i` as a string.
+caf::expected<std::string> param_string(const msgpack::object& params, std::size_t i,
+                                        const std::string& method, const std::string& what);
+
+/// Positional param `i` as a map with scalar values rendered as strings; absent = empty map.
+caf::expected<std::map<std::string, std::string>>
+param_map(const msgpack::object& params, std::size_t i, const std::string& method);
+
+/// Param `i` as a msgpack map object (absent or nil = nullptr).
+caf::expected<const msgpack::object*> param_object(const msgpack::object& params, std::size_t i,
+                                                   const std::string& method);
+
+/// Looks up `key` in a msgpack map; nullptr when absent.
+const msgpack::object* map_get(const msgpack::object& map, const std::string& key);
+
+/// Name of a msgpack type for messages ("string", "integer", ...).
+std::string type_name(const msgpack::object& obj);
+
+using packer = msgpack::packer<msgpack::sbuffer>;
+
+void pack(packer& pk, const pong& x);
+void pack(packer& pk, const node_status& x);
+void pack(packer& pk, const actor_entry& x);
+void pack(packer& pk, const device_info& x);
+void pack(packer& pk, const tensor_bytes& x);
+
+/// Packs one value into a string with the overloads above.
+template <class T>
+std::string pack_to_string(const T& x) {
+  msgpack::sbuffer buf;
+  packer pk{buf};
+  pack(pk, x);
+  return std::string{buf.data(), buf.size()};
+}
+
+/// Packs a vector as an array.
+template <class T>
+std::string pack_to_string(const std::vector<T>& xs) {
+  msgpack::sbuffer buf;
+  packer pk{buf};
+  pk.pack_array(static_cast<uint32_t>(xs.size()));
+  for (const auto& x : xs)
+    pack(pk, x);
+  return std::string{buf.data(), buf.size()};
+}
+
+} // namespace llmos

@@ -1,0 +1,42 @@
+// The gateway: a node's msgpack-RPC endpoint over TCP. A CAF broker reads frames and hands each
+// call to a dispatcher actor, which maps the method name to typed messages through the
+// method_table. State-changing methods need the auth token when the topology sets one.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "llmos/actors/method_table.hpp"
+#include "llmos/messages/node_manager.hpp"
+#include "llmos/runtime/rpc_codec.hpp"
+
+namespace llmos {
+
+struct gateway_options {
+  uint16_t port = 0;      ///< 0: the OS picks one (see gateway::port)
+  std::string auth_token; ///< non-empty: required (via the "auth" method) for mutating methods
+  rpc::limits limits;
+};
+
+struct gateway {
+  caf::actor broker;     ///< owns the listening socket and the connections
+  caf::actor dispatcher; ///< maps calls to typed messages
+  uint16_t port = 0;     ///< the port it listens on
+};
+
+/// Opens the msgpack-RPC port and starts serving; io_failed when the port cannot be bound.
+caf::expected<gateway> start_gateway(caf::actor_system& sys, node_manager_actor manager,
+                                     std::shared_ptr<const method_table> table,
+                                     gateway_options opts);
+
+/// Spawns only the dispatcher (tests drive it without sockets): it answers
+/// (rpc_call_atom, method, packed params, authenticated) with the packed result.
+caf::actor spawn_rpc_dispatcher(caf::actor_system& sys, node_manager_actor manager,
+                                std::shared_ptr<const method_table> table);
+
+} // namespace llmos

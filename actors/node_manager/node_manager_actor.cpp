@@ -1,0 +1,330 @@
+#include "node_manager/node_manager_actor.hpp"
+
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/log.hpp"
+#include "node_manager/cluster_view.hpp"
+
+namespace llmos {
+namespace {
+
+// Timer messages the node manager sends itself; not part of the public interface.
+using node_manager_impl = node_manager_actor::extend<caf::reacts_to<tick_atom>,
+                                                     caf::reacts_to<retry_atom, std::string>>;
+
+constexpr auto peer_timeout = std::chrono::seconds(10);
+constexpr auto directory_timeout = std::chrono::seconds(10);
+
+struct node_manager_state {
+  node_manager_config cfg;
+  std::unique_ptr<cluster_view> view;
+  std::map<std::string, node_manager_actor> peers;
+  std::map<std::string, actor_entry> local; ///< actors hosted by this node
+  std::vector<actor_entry> unregistered;    ///< waiting for the directory
+  uint64_t spawned = 0;
+  cluster_view::clock::time_point started = cluster_view::clock::now();
+  static inline const char* name = "llmos.node_manager";
+};
+
+using self_ptr = node_manager_impl::stateful_pointer<node_manager_state>;
+
+auto now() { return cluster_view::clock::now(); }
+
+// Registers an entry, or parks it until the directory is known (a non-seed node that has not
+// reached the seed yet still runs its actors; they become visible once it connects).
+void register_entry(self_ptr self, actor_entry entry) {
+  auto& st = self->state;
+  if (!st.cfg.directory) {
+    st.unregistered.push_back(std::move(entry));
+    return;
+  }
+  auto name = entry.name;
+  self->request(st.cfg.directory, directory_timeout, register_atom::value, std::move(entry))
+      .then([](bool) {},
+            [=](caf::error& err) {
+              log_error("node '" + self->state.cfg.self + "': could not register '" + name +
+                        "' in the directory: " + describe(err));
+            });
+}
+
+void flush_unregistered(self_ptr self) {
+  auto pending = std::move(self->state.unregistered);
+  self->state.unregistered.clear();
+  for (auto& entry : pending)
+    register_entry(self, std::move(entry));
+}
+
+// Spawns an actor of a registered kind on this node and records it; registration follows.
+caf::expected<actor_entry> start_local(self_ptr self, const std::string& kind_name,
+                                       std::string name,
+                                       const std::map<std::string, std::string>& config) {
+  auto& st = self->state;
+  const auto* kind = st.cfg.kinds->find(kind_name);
+  if (kind == nullptr)
+    return st.cfg.kinds->validate(kind_name, config).error();
+  auto checked = st.cfg.kinds->validate(kind_name, config);
+  if (!checked)
+    return std::move(checked.error());
+  if (name.empty())
+    name = kind_name + "-" + st.cfg.self + "-" + std::to_string(++st.spawned);
+  if (st.local.count(name) > 0)
+    return make_llmos_error(error_code::duplicate_name,
+                            "actor name '" + name + "' is already taken on node '" + st.cfg.self +
+                                "'; choose another name");
+  spawn_context ctx{self->system(), st.cfg.self, name, *checked};
+  auto handle = kind->spawn(ctx);
+  if (!handle)
+    return std::move(handle.error());
+  actor_entry entry{name, kind_name, st.cfg.self, std::move(*checked), *handle};
+  self->monitor(*handle);
+  st.local.emplace(name, entry);
+  return entry;
+}
+
+void on_peer_lost(self_ptr self, const std::string& node, const std::string& why);
+
+void connect_peer(self_ptr self, const std::string& node) {
+  auto& st = self->state;
+  const auto* spec = st.cfg.topo.find_node(node);
+  auto mm = st.cfg.tls ? self->system().openssl_manager().actor_handle()
+                       : self->system().middleman().actor_handle();
+  self->request(mm, peer_timeout, caf::connect_atom::value, spec->host, spec->port)
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+            auto& st = self->state;
+            if (!ptr) {
+              self->delayed_send(self, st.view->on_connect_failed(node, now()),
+                                 retry_atom::value, node);
+              return;
+            }
+            auto peer = caf::actor_cast<node_manager_actor>(ptr);
+            self->monitor(peer);
+            st.peers[node] = peer;
+            st.view->on_connected(node, now());
+            log_info("node '" + st.cfg.self + "': connected to node '" + node + "'");
+            if (!st.cfg.directory && node == st.cfg.topo.seed) {
+              self->request(peer, directory_timeout, get_atom::value, directory_atom::value)
+                  .then([=](directory_actor& dir) {
+                    self->state.cfg.directory = std::move(dir);
+                    flush_unregistered(self);
+                  });
+            }
+          },
+          [=](caf::error& err) {
+            auto delay = self->state.view->on_connect_failed(node, now());
+            log_debug("node '" + self->state.cfg.self + "': connect to '" + node +
+                      "' failed (" + self->system().render(err) + "); retry in " +
+                      std::to_string(delay.count()) + " ms");
+            self->delayed_send(self, delay, retry_atom::value, node);
+          });
+}
+
+void on_peer_lost(self_ptr self, const std::string& node, const std::string& why) {
+  auto& st = self->state;
+  log_warning("node '" + st.cfg.self + "': node '" + node + "' lost (" + why + ")");
+  if (auto i = st.peers.find(node); i != st.peers.end()) {
+    self->demonitor(i->second.address());
+    st.peers.erase(i);
+  }
+  if (node == st.cfg.topo.seed)
+    st.cfg.directory = nullptr; // the directory lived there; fetched again on reconnect
+  self->delayed_send(self, st.view->on_connect_failed(node, now()), retry_atom::value, node);
+}
+
+caf::typed_response_promise<actor_entry> forward_spawn(self_ptr self, spawn_request req) {
+  auto rp = self->make_response_promise<actor_entry>();
+  auto i = self->state.peers.find(req.node);
+  if (i == self->state.peers.end()) {
+    rp.deliver(make_llmos_error(error_code::node_unreachable,
+                                "node '" + req.node + "' is not connected (state " +
+                                    to_string(self->state.view->state_of(req.node)) + ")"));
+    return rp;
+  }
+  self->request(i->second, peer_timeout, spawn_atom::value, std::move(req))
+      .then([=](actor_entry& e) mutable { rp.deliver(std::move(e)); },
+            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::typed_response_promise<actor_entry> spawn_here(self_ptr self, spawn_request& req) {
+  auto rp = self->make_response_promise<actor_entry>();
+  auto entry = start_local(self, req.kind, req.name, req.config);
+  if (!entry) {
+    rp.deliver(std::move(entry.error()));
+    return rp;
+  }
+  auto& st = self->state;
+  if (!st.cfg.directory) {
+    st.unregistered.push_back(*entry);
+    rp.deliver(std::move(*entry));
+    return rp;
+  }
+  self->request(st.cfg.directory, directory_timeout, register_atom::value, *entry)
+      .then([=](bool) mutable { rp.deliver(*entry); },
+            [=](caf::error& err) mutable {
+              // The name is taken elsewhere in the cluster: undo the spawn.
+              self->send_exit(entry->handle, caf::exit_reason::user_shutdown);
+              self->state.local.erase(entry->name);
+              rp.deliver(std::move(err));
+            });
+  return rp;
+}
+
+caf::typed_response_promise<bool> stop_actor(self_ptr self, const std::string& name) {
+  auto rp = self->make_response_promise<bool>();
+  auto& st = self->state;
+  if (auto i = st.local.find(name); i != st.local.end()) {
+    self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
+    st.local.erase(i);
+    if (st.cfg.directory)
+      caf::anon_send(st.cfg.directory, unregister_atom::value, name);
+    rp.deliver(true);
+    return rp;
+  }
+  if (!st.cfg.directory) {
+    rp.deliver(make_llmos_error(error_code::no_such_actor,
+                                "no actor named '" + name + "' on node '" + st.cfg.self +
+                                    "' and the directory is not reachable"));
+    return rp;
+  }
+  // Not hosted here: ask the directory where it lives and let that node stop it.
+  self->request(st.cfg.directory, directory_timeout, lookup_atom::value, name)
+      .then(
+          [=](actor_entry& entry) mutable {
+            auto i = self->state.peers.find(entry.node);
+            if (i == self->state.peers.end()) {
+              rp.deliver(make_llmos_error(error_code::node_unreachable,
+                                          "actor '" + name + "' lives on node '" + entry.node +
+                                              "', which is not connected"));
+              return;
+            }
+            self->request(i->second, peer_timeout, stop_atom::value, name)
+                .then([=](bool ok) mutable { rp.deliver(ok); },
+                      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  if (st.cfg.topo.seed.empty() && !st.cfg.topo.nodes.empty())
+    st.cfg.topo.seed = st.cfg.topo.nodes.front().name;
+  st.view = std::make_unique<cluster_view>(st.cfg.topo, st.cfg.self);
+  self->set_down_handler([=](const caf::down_msg& msg) {
+    auto& st = self->state;
+    for (const auto& [name, peer] : st.peers) {
+      if (peer.address() == msg.source) {
+        const auto node = name; // on_peer_lost erases the map entry
+        if (st.view->on_connection_closed(node, now()))
+          on_peer_lost(self, node, "connection closed");
+        return;
+      }
+    }
+    for (auto i = st.local.begin(); i != st.local.end(); ++i) {
+      if (i->second.handle.address() == msg.source) {
+        log_warning("node '" + st.cfg.self + "': actor '" + i->first + "' went down (" +
+                    caf::to_string(msg.reason) + ")");
+        st.local.erase(i);
+        return;
+      }
+    }
+  });
+  // The node manager registers itself so that `actors` shows it and peers can find it.
+  register_entry(self, actor_entry{st.cfg.self + ".manager", "node_manager", st.cfg.self, {},
+                                   caf::actor_cast<caf::actor>(self)});
+  if (const auto* me = st.cfg.topo.find_node(st.cfg.self)) {
+    for (const auto& spec : me->actors) {
+      auto entry = start_local(self, spec.kind, spec.name, spec.config);
+      if (entry)
+        register_entry(self, std::move(*entry));
+      else
+        log_error("node '" + st.cfg.self + "': actor '" + spec.name + "' (line " +
+                  std::to_string(spec.line) + ") did not start: " + describe(entry.error()));
+    }
+  }
+  for (const auto& n : st.cfg.topo.nodes)
+    if (n.name != st.cfg.self)
+      connect_peer(self, n.name);
+  if (st.cfg.topo.nodes.size() > 1)
+    self->send(self, tick_atom::value);
+  return {
+    [=](ping_atom) -> pong {
+      auto up = now() - self->state.started;
+      return pong{self->state.cfg.self, static_cast<uint32_t>(::getpid()),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(up).count()};
+    },
+    [=](nodes_atom) -> std::vector<node_status> { return self->state.view->snapshot(now()); },
+    [=](spawn_atom, spawn_request& req) -> caf::typed_response_promise<actor_entry> {
+      if (!req.node.empty() && req.node != self->state.cfg.self) {
+        if (self->state.cfg.topo.find_node(req.node) == nullptr) {
+          auto rp = self->make_response_promise<actor_entry>();
+          rp.deliver(make_llmos_error(error_code::no_such_node,
+                                      "no node named '" + req.node +
+                                          "' in the topology; 'nodes' lists them"));
+          return rp;
+        }
+        return forward_spawn(self, std::move(req));
+      }
+      return spawn_here(self, req);
+    },
+    [=](stop_atom, const std::string& name) { return stop_actor(self, name); },
+    [=](actors_atom, const std::string& node) -> caf::typed_response_promise<
+                                                  std::vector<actor_entry>> {
+      auto rp = self->make_response_promise<std::vector<actor_entry>>();
+      auto& st = self->state;
+      if (!st.cfg.directory) {
+        rp.deliver(make_llmos_error(error_code::node_unreachable,
+                                    "the directory on seed node '" + st.cfg.topo.seed +
+                                        "' is not reachable from node '" + st.cfg.self + "'"));
+        return rp;
+      }
+      self->request(st.cfg.directory, directory_timeout, actors_atom::value, node)
+          .then([=](std::vector<actor_entry>& xs) mutable { rp.deliver(std::move(xs)); },
+                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](get_atom, directory_atom) -> caf::result<directory_actor> {
+      if (!self->state.cfg.directory)
+        return make_llmos_error(error_code::node_unreachable,
+                                "node '" + self->state.cfg.self + "' has no directory yet");
+      return self->state.cfg.directory;
+    },
+    [=](register_atom, actor_entry& entry) { register_entry(self, std::move(entry)); },
+    [=](tick_atom) {
+      auto& st = self->state;
+      for (const auto& [name, peer] : st.peers) {
+        const auto node = name;
+        self->request(peer, std::chrono::milliseconds(st.cfg.topo.lost_after_ms), ping_atom::value)
+            .then([=](const pong&) { self->state.view->on_heartbeat(node, now()); },
+                  [](caf::error&) { /* silence is judged by expire() below */ });
+      }
+      for (const auto& node : st.view->expire(now()))
+        on_peer_lost(self, node, "no heartbeat for " +
+                                     std::to_string(st.cfg.topo.lost_after_ms) + " ms");
+      self->delayed_send(self, std::chrono::milliseconds(st.cfg.topo.heartbeat_ms),
+                         tick_atom::value);
+    },
+    [=](retry_atom, const std::string& node) {
+      if (self->state.peers.count(node) == 0)
+        connect_peer(self, node);
+    },
+  };
+}
+
+} // namespace
+
+node_manager_actor spawn_node_manager(caf::actor_system& sys, node_manager_config cfg) {
+  auto impl = sys.spawn(node_manager, std::move(cfg));
+  return caf::actor_cast<node_manager_actor>(impl);
+}
+
+} // namespace llmos
