@@ -1,1 +1,62 @@
-// placeholder
+#include "llmos/runtime/options.hpp"
+
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#include "llmos/messages/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace llmos {
+
+bool is_caf_option(const std::string& arg) {
+  for (const char* prefix : {"--scheduler.", "--middleman.", "--openssl.", "--logger.",
+                             "--stream.", "--work-stealing."})
+    if (arg.rfind(prefix, 0) == 0)
+      return true;
+  return false;
+}
+
+caf::expected<node_options> parse_node_options(int argc, const char* const* argv) {
+  node_options opts;
+  po::options_description desc{"llmos-node options"};
+  desc.add_options()("help,h", "show this help")(
+      "topology,t", po::value(&opts.topology_path),
+      "topology YAML file (without it: the embedded single-process default)")(
+      "node,n", po::value(&opts.node), "which node of the topology this process is")(
+      "threads", po::value(&opts.threads)->default_value(2), "CAF scheduler threads")(
+      "log", po::value(&opts.log_level)->default_value("info"), "debug, info, warning or error");
+  std::ostringstream help;
+  help << "usage: llmos-node [--topology FILE --node NAME] [options] [CAF options]\n"
+       << desc
+       << "  CAF options (--scheduler.*, --middleman.*, --openssl.*, --logger.*) pass through.\n";
+  opts.help_text = help.str();
+  // Boost wants argv without the CAF options, which it cannot know.
+  std::vector<std::string> ours;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (is_caf_option(arg))
+      opts.caf_args.push_back(arg);
+    else
+      ours.push_back(arg);
+  }
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(ours).options(desc).run(), vm);
+    po::notify(vm);
+    opts.help = vm.count("help") > 0;
+  } catch (const po::error& e) {
+    return make_llmos_error(error_code::bad_option,
+                            std::string{e.what()} + "; run llmos-node --help for the options");
+  }
+  if (opts.threads == 0 || opts.threads > 256)
+    return make_llmos_error(error_code::bad_option, "--threads must be between 1 and 256");
+  for (const char* level : {"debug", "info", "warning", "error"})
+    if (opts.log_level == level)
+      return opts;
+  return make_llmos_error(error_code::bad_option, "--log must be debug, info, warning or error, not '" +
+                                                      opts.log_level + "'");
+}
+
+} // namespace llmos

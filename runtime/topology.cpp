@@ -1,1 +1,542 @@
-// placeholder
+#include "llmos/runtime/topology.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include <yaml-cpp/yaml.h>
+
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/suggest.hpp"
+
+namespace llmos {
+
+namespace fs = std::filesystem;
+
+const node_spec* topology::find_node(const std::string& name) const {
+  auto i = std::find_if(nodes.begin(), nodes.end(),
+                        [&](const node_spec& node) { return node.name == name; });
+  return i == nodes.end() ? nullptr : &*i;
+}
+
+namespace {
+
+// Names reach the command line and the directory, where the runtime adds these suffixes for
+// its own actors ("alpha.manager"); an actor with such a name would shadow a system actor.
+const std::vector<std::string> reserved_suffixes{".manager", ".directory", ".gateway"};
+
+/// Thrown inside the parser only and turned into a caf::error by parse_topology, so that a
+/// refusal deep in a nested list needs no error plumbing through every helper.
+struct refusal {
+  int line;
+  std::string what;
+};
+
+[[noreturn]] void refuse(int line, std::string what) {
+  throw refusal{line, std::move(what)};
+}
+
+int line_of(const YAML::Node& node) {
+  // yaml-cpp counts from 0 and has no mark (-1) for nodes it made up.
+  return node.Mark().line >= 0 ? node.Mark().line + 1 : 1;
+}
+
+/// One key of a YAML map with where it was written.
+struct entry {
+  std::string key;
+  int line = 0;
+  YAML::Node value;
+};
+
+using entries = std::map<std::string, entry>;
+
+/// The keys of map `node`, refusing keys outside `known` (with a suggestion) and keys given
+/// twice (yaml-cpp keeps both, and silently using one would hide the user's mistake).
+entries read_map(const YAML::Node& node, const std::vector<std::string>& known,
+                 const std::string& where) {
+  entries result;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const int line = line_of(it->first);
+    if (!it->first.IsScalar())
+      refuse(line, "a key in " + where + " is not a plain word; write keys as 'name: value'");
+    const std::string key = it->first.Scalar();
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      auto match = closest_match(key, known);
+      refuse(line, "unknown key '" + key + "'; " +
+                       (match.empty() ? "remove it" : "did you mean '" + match + "'?") +
+                       " (known keys in " + where + ": " + join_words(known) + ")");
+    }
+    if (auto prev = result.find(key); prev != result.end())
+      refuse(line, "key '" + key + "' appears twice in " + where + " (also at line " +
+                       std::to_string(prev->second.line) + "); keep one of them");
+    result.emplace(key, entry{key, line, it->second});
+  }
+  return result;
+}
+
+const entry* get(const entries& map, const std::string& key) {
+  auto i = map.find(key);
+  return i == map.end() ? nullptr : &i->second;
+}
+
+std::string kind_of(const YAML::Node& node) {
+  if (node.IsMap())
+    return "a map";
+  if (node.IsSequence())
+    return "a list";
+  return "empty";
+}
+
+/// The text of a single-value key; refuses lists, maps and missing values.
+std::string read_string(const entry& e) {
+  if (!e.value.IsScalar())
+    refuse(e.line, "'" + e.key + "' must be a single value, but it is " + kind_of(e.value) +
+                       "; write '" + e.key + ": value'");
+  return e.value.Scalar();
+}
+
+/// An unsigned integer in [lo, hi]; `hint` tells what the number means.
+uint64_t read_unsigned(const entry& e, uint64_t lo, uint64_t hi, const std::string& hint) {
+  const std::string text = read_string(e);
+  const std::string range = "between " + std::to_string(lo) + " and " + std::to_string(hi);
+  const bool negative = text.size() > 1 && text[0] == '-';
+  const std::string digits = negative ? text.substr(1) : text;
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(),
+                                     [](unsigned char c) { return std::isdigit(c) != 0; }))
+    refuse(e.line,
+           "'" + e.key + "' must be a whole number " + range + ", got '" + text + "'; " + hint);
+  // Twenty digits and more are out of range anyway and would overflow the sum below.
+  const bool fits = !negative && digits.size() < 20;
+  uint64_t value = 0;
+  for (std::size_t i = 0; fits && i < digits.size(); ++i)
+    value = value * 10 + static_cast<uint64_t>(digits[i] - '0');
+  if (!fits || value < lo || value > hi)
+    refuse(e.line,
+           "'" + e.key + "' is " + text + ", out of range; it must be " + range + "; " + hint);
+  return value;
+}
+
+bool is_valid_name(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) != 0 || c == '_' || c == '.' || c == '-';
+  });
+}
+
+/// A name used on the command line and in the directory: [A-Za-z0-9_.-]+.
+std::string read_name(const entry& e) {
+  auto name = read_string(e);
+  if (!is_valid_name(name))
+    refuse(e.line, "'" + e.key + "' is '" + name +
+                       "', which is not a valid name; use only letters, digits, '_', '.' and "
+                       "'-' (names appear on the command line and in the directory)");
+  return name;
+}
+
+bool is_valid_device(const std::string& device) {
+  if (device == "cpu")
+    return true;
+  const std::string prefix = "cuda:";
+  return device.size() > prefix.size() && device.compare(0, prefix.size(), prefix) == 0 &&
+         std::all_of(device.begin() + static_cast<std::ptrdiff_t>(prefix.size()), device.end(),
+                     [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+std::string trim(const std::string& text) {
+  auto first = std::find_if_not(text.begin(), text.end(),
+                                [](unsigned char c) { return std::isspace(c) != 0; });
+  auto last = std::find_if_not(text.rbegin(), text.rend(), [](unsigned char c) {
+                return std::isspace(c) != 0;
+              }).base();
+  return first < last ? std::string(first, last) : std::string{};
+}
+
+/// Reads and checks one topology document; all state of one parse lives here.
+class topology_parser {
+public:
+  topology_parser(const std::string& source, const actor_kind_table& kinds) : kinds_(kinds) {
+    result_.source = source;
+    // parent_path of "<text>" or "cluster.yaml" is empty: such sources are relative to cwd.
+    const auto parent = fs::path(source).parent_path();
+    base_dir_ = parent.empty() ? fs::current_path() : fs::absolute(parent);
+  }
+
+  topology parse(const YAML::Node& root) {
+    auto top = read_map(root,
+                        {"cluster", "seed", "auth_token", "auth_token_file", "heartbeat_ms",
+                         "lost_after_ms", "tls", "nodes"},
+                        "the top level");
+    if (auto e = get(top, "cluster"))
+      result_.cluster = read_name(*e);
+    auto nodes = get(top, "nodes");
+    if (nodes == nullptr)
+      refuse(line_of(root), "the file has no 'nodes' list; add 'nodes:' with at least one "
+                            "entry such as '- {name: alpha, port: 4100}'");
+    read_nodes(*nodes);
+    read_seed(get(top, "seed"));
+    read_auth(get(top, "auth_token"), get(top, "auth_token_file"));
+    read_timing(get(top, "heartbeat_ms"), get(top, "lost_after_ms"));
+    if (auto e = get(top, "tls"))
+      read_tls(*e);
+    return std::move(result_);
+  }
+
+private:
+  void read_nodes(const entry& e) {
+    if (!e.value.IsSequence() || e.value.size() == 0)
+      refuse(e.line, "'nodes' must be a non-empty list of nodes, but it is " +
+                         (e.value.IsSequence() ? std::string{"an empty list"} : kind_of(e.value)) +
+                         "; write one '- name: ...' entry per node");
+    for (const auto& item : e.value)
+      read_node(item);
+    check_ports();
+  }
+
+  void read_node(const YAML::Node& item) {
+    node_spec node;
+    node.line = line_of(item);
+    if (!item.IsMap())
+      refuse(node.line, "each entry of 'nodes' must be a map such as "
+                        "'- {name: alpha, port: 4100}', but this one is not");
+    auto map = read_map(item, {"name", "host", "port", "rpc_port", "devices", "actors"}, "a node");
+    auto name = get(map, "name");
+    if (name == nullptr)
+      refuse(node.line, "this node has no 'name'; add e.g. 'name: alpha'");
+    node.name = read_name(*name);
+    if (auto prev = result_.find_node(node.name))
+      refuse(name->line, "node name '" + node.name + "' is already used at line " +
+                             std::to_string(prev->line) + "; give every node its own name");
+    const std::string where = "node '" + node.name + "'";
+    if (auto e = get(map, "host")) {
+      node.host = read_string(*e);
+      if (node.host.empty() || std::any_of(node.host.begin(), node.host.end(),
+                                           [](unsigned char c) { return std::isspace(c) != 0; }))
+        refuse(e->line, "'host' of " + where + " is '" + node.host +
+                            "'; write a host name or address such as 127.0.0.1");
+    }
+    auto port = get(map, "port");
+    if (port == nullptr)
+      refuse(node.line, where + " has no 'port'; add 'port: N' with N between 1 and 65535");
+    node.port = static_cast<uint16_t>(
+        read_unsigned(*port, 1, 65535, "pick a free TCP port for node-to-node traffic"));
+    ports_.push_back({node.host, node.port, port->line, node.name, "port"});
+    if (auto e = get(map, "rpc_port")) {
+      node.rpc_port = static_cast<uint16_t>(
+          read_unsigned(*e, 0, 65535, "pick a free TCP port for clients, or 0 for none"));
+      if (node.rpc_port != 0)
+        ports_.push_back({node.host, node.rpc_port, e->line, node.name, "rpc_port"});
+    }
+    if (auto e = get(map, "devices"))
+      node.devices = read_devices(*e, where);
+    if (auto e = get(map, "actors"))
+      read_actors(*e, node);
+    result_.nodes.push_back(std::move(node));
+  }
+
+  std::vector<std::string> read_devices(const entry& e, const std::string& where) {
+    if (!e.value.IsSequence() || e.value.size() == 0)
+      refuse(e.line, "'devices' of " + where + " must be a non-empty list, but it is " +
+                         (e.value.IsSequence() ? std::string{"an empty list"} : kind_of(e.value)) +
+                         "; write e.g. 'devices: [cpu, \"cuda:0\"]'");
+    std::vector<std::string> devices;
+    for (const auto& item : e.value) {
+      const std::string device = item.IsScalar() ? item.Scalar() : std::string{};
+      if (!is_valid_device(device))
+        refuse(line_of(item), "device '" + device + "' of " + where +
+                                  " is not valid; write 'cpu' or 'cuda:N' with N the GPU index");
+      if (std::find(devices.begin(), devices.end(), device) != devices.end())
+        refuse(line_of(item),
+               "device '" + device + "' is listed twice for " + where + "; list each device once");
+      devices.push_back(device);
+    }
+    return devices;
+  }
+
+  void read_actors(const entry& e, node_spec& node) {
+    if (e.value.IsNull())
+      return; // "actors:" with every entry commented out
+    if (!e.value.IsSequence())
+      refuse(e.line, "'actors' of node '" + node.name + "' must be a list, but it is " +
+                         kind_of(e.value) + "; write one '- name: ...' entry per actor");
+    for (const auto& item : e.value)
+      node.actors.push_back(read_actor(item, node.name));
+  }
+
+  actor_spec read_actor(const YAML::Node& item, const std::string& node) {
+    actor_spec actor;
+    actor.line = line_of(item);
+    if (!item.IsMap())
+      refuse(actor.line, "each entry of 'actors' must be a map such as "
+                         "'- {name: cpu0, kind: device}', but this one is not");
+    auto map = read_map(item, {"name", "kind", "config"}, "an actor");
+    auto name = get(map, "name");
+    if (name == nullptr)
+      refuse(actor.line, "this actor has no 'name'; add e.g. 'name: cpu0'");
+    actor.name = read_name(*name);
+    for (const auto& suffix : reserved_suffixes)
+      if (actor.name.size() >= suffix.size() &&
+          actor.name.compare(actor.name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        refuse(name->line, "actor name '" + actor.name + "' ends in '" + suffix +
+                               "', which the runtime reserves for its own actors; rename it");
+    if (auto prev = actor_lines_.find(actor.name); prev != actor_lines_.end())
+      refuse(name->line, "actor name '" + actor.name + "' is already used at line " +
+                             std::to_string(prev->second) +
+                             "; actor names must be unique across the whole cluster");
+    actor_lines_.emplace(actor.name, name->line);
+    const std::string where = "actor '" + actor.name + "'";
+    auto kind = get(map, "kind");
+    if (kind == nullptr)
+      refuse(actor.line,
+             where + " has no 'kind'; add 'kind: K' with K one of: " + join_words(kinds_.names()));
+    actor.kind = read_string(*kind);
+    if (kinds_.find(actor.kind) == nullptr) {
+      auto known = kinds_.names();
+      auto match = closest_match(actor.kind, known);
+      refuse(kind->line, "unknown actor kind '" + actor.kind + "' for " + where + " on node '" +
+                             node + "'; " +
+                             (match.empty() ? "" : "did you mean '" + match + "'? ") +
+                             "known kinds: " + (known.empty() ? "(none)" : join_words(known)));
+    }
+    std::map<std::string, int> key_lines;
+    int config_line = actor.line;
+    if (auto e = get(map, "config"))
+      actor.config = read_config(*e, where, key_lines, config_line);
+    auto checked = kinds_.validate(actor.kind, actor.config);
+    if (!checked) {
+      // Point at the offending key when the message names one that was written down; a
+      // missing required key points at the config (or the actor when there is none).
+      const std::string text = describe_error(checked.error());
+      int line = config_line;
+      for (const auto& [key, key_line] : key_lines)
+        if (text.rfind("config key '" + key + "'", 0) == 0)
+          line = key_line;
+      refuse(line, where + " (kind " + actor.kind + "): " + text);
+    }
+    actor.config = std::move(*checked);
+    return actor;
+  }
+
+  static std::string describe_error(const caf::error& err) {
+    const auto& ctx = err.context();
+    return ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0) : describe(err);
+  }
+
+  std::map<std::string, std::string> read_config(const entry& e, const std::string& where,
+                                                 std::map<std::string, int>& key_lines,
+                                                 int& config_line) {
+    config_line = e.line;
+    std::map<std::string, std::string> config;
+    if (e.value.IsNull())
+      return config;
+    if (!e.value.IsMap())
+      refuse(e.line, "'config' of " + where + " must be a map, but it is " + kind_of(e.value) +
+                         "; write e.g. 'config: {threads: 1}'");
+    for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+      const int line = line_of(it->first);
+      if (!it->first.IsScalar())
+        refuse(line, "a config key of " + where + " is not a plain word; write 'key: value'");
+      const std::string key = it->first.Scalar();
+      if (key_lines.count(key) != 0)
+        refuse(line, "config key '" + key + "' appears twice for " + where + " (also at line " +
+                         std::to_string(key_lines[key]) + "); keep one of them");
+      if (!it->second.IsScalar())
+        refuse(line, "config key '" + key + "' of " + where +
+                         " must be a single value, but it is " + kind_of(it->second) +
+                         "; config values are plain text, numbers or "
+                         "booleans");
+      key_lines.emplace(key, line);
+      config.emplace(key, it->second.Scalar());
+    }
+    return config;
+  }
+
+  /// port and rpc_port share one namespace per host: both are listening sockets.
+  void check_ports() const {
+    std::map<std::pair<std::string, uint16_t>, const port_use*> taken;
+    for (const auto& use : ports_) {
+      auto [pos, fresh] = taken.emplace(std::make_pair(use.host, use.port), &use);
+      if (!fresh)
+        refuse(use.line, "port " + std::to_string(use.port) + " on host " + use.host +
+                             " is already used by node '" + pos->second->node + "' (" +
+                             pos->second->key + ", line " + std::to_string(pos->second->line) +
+                             "); give every port and rpc_port on a host its own number");
+    }
+  }
+
+  void read_seed(const entry* e) {
+    if (e == nullptr) {
+      result_.seed = result_.nodes.front().name;
+      return;
+    }
+    result_.seed = read_name(*e);
+    if (result_.find_node(result_.seed) == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& node : result_.nodes)
+        names.push_back(node.name);
+      auto match = closest_match(result_.seed, names);
+      refuse(e->line, "seed '" + result_.seed + "' is not a node of this file; " +
+                          (match.empty() ? "" : "did you mean '" + match + "'? ") +
+                          "name one of: " + join_words(names));
+    }
+  }
+
+  void read_auth(const entry* token, const entry* file) {
+    if (token != nullptr && file != nullptr)
+      refuse(file->line, "both 'auth_token' (line " + std::to_string(token->line) +
+                             ") and 'auth_token_file' are given; keep one of them");
+    if (token != nullptr)
+      result_.auth_token = read_string(*token);
+    if (file == nullptr)
+      return;
+    const auto path = resolve(*file);
+    std::ifstream in(path);
+    if (!in || fs::is_directory(path))
+      refuse(file->line, "cannot read auth_token_file '" + path +
+                             "'; check the path (relative paths start at the topology file's "
+                             "folder) and its permissions");
+    std::ostringstream text;
+    text << in.rdbuf();
+    result_.auth_token = trim(text.str());
+    if (result_.auth_token.empty())
+      refuse(file->line, "auth_token_file '" + path +
+                             "' is empty; write the token into it or remove 'auth_token_file'");
+  }
+
+  void read_timing(const entry* heartbeat, const entry* lost) {
+    constexpr uint64_t max_ms = 0xFFFFFFFFu;
+    if (heartbeat != nullptr)
+      result_.heartbeat_ms = static_cast<uint32_t>(
+          read_unsigned(*heartbeat, 1, max_ms, "write how often nodes ping each other in ms"));
+    if (lost != nullptr)
+      result_.lost_after_ms = static_cast<uint32_t>(
+          read_unsigned(*lost, 1, max_ms, "write after how many ms a silent peer is lost"));
+    if (result_.lost_after_ms <= result_.heartbeat_ms) {
+      const int line = lost != nullptr ? lost->line : heartbeat->line;
+      refuse(line, "lost_after_ms (" + std::to_string(result_.lost_after_ms) +
+                       (lost != nullptr ? "" : ", the default") +
+                       ") must be greater than heartbeat_ms (" +
+                       std::to_string(result_.heartbeat_ms) +
+                       "); make lost_after_ms several heartbeats long, e.g. 4 times heartbeat_ms");
+    }
+  }
+
+  void read_tls(const entry& e) {
+    if (!e.value.IsMap())
+      refuse(e.line, "'tls' must be a map with certificate, key and ca, but it is " +
+                         kind_of(e.value) + "; see docs/topology.md");
+    auto map = read_map(e.value, {"certificate", "key", "ca", "passphrase"}, "tls");
+    const std::vector<std::pair<std::string, std::string>> files{
+        {"certificate", "this node's certificate, PEM"},
+        {"key", "the certificate's private key, PEM"},
+        {"ca", "the CA certificate that signed all node certificates"}};
+    for (const auto& [key, meaning] : files)
+      if (get(map, key) == nullptr)
+        refuse(e.line, "tls has no '" + key + "' (" + meaning + "); add '" + key +
+                           ": path/to/file' or remove the whole tls section");
+    tls_spec tls;
+    tls.certificate = resolve(*get(map, "certificate"));
+    tls.key = resolve(*get(map, "key"));
+    tls.ca = resolve(*get(map, "ca"));
+    if (auto p = get(map, "passphrase"))
+      tls.passphrase = read_string(*p);
+    result_.tls = std::move(tls);
+  }
+
+  /// A path relative to the topology file's folder, made absolute so that it still holds
+  /// after a process changes directory.
+  std::string resolve(const entry& e) const {
+    const auto text = read_string(e);
+    if (text.empty())
+      refuse(e.line, "'" + e.key + "' is empty; write a path to a file");
+    fs::path path(text);
+    return (path.is_absolute() ? path : base_dir_ / path).lexically_normal().string();
+  }
+
+  /// One listening socket a node asks for.
+  struct port_use {
+    std::string host;
+    uint16_t port;
+    int line;
+    std::string node;
+    std::string key; ///< "port" or "rpc_port"
+  };
+
+  const actor_kind_table& kinds_;
+  fs::path base_dir_;
+  topology result_;
+  std::vector<port_use> ports_;
+  std::map<std::string, int> actor_lines_; ///< actor name -> line of its name
+};
+
+} // namespace
+
+caf::expected<topology> parse_topology(const std::string& text, const std::string& source,
+                                       const actor_kind_table& kinds) {
+  auto fail = [&](int line, const std::string& what) {
+    return make_llmos_error(error_code::bad_topology,
+                            source + ":" + std::to_string(line) + ": " + what);
+  };
+  try {
+    auto docs = YAML::LoadAll(text);
+    if (docs.empty() || docs.front().IsNull())
+      return fail(1, "the file is empty; a topology needs at least a 'nodes' list "
+                     "(see docs/topology.md)");
+    if (docs.size() > 1)
+      return fail(line_of(docs[1]), "the file holds more than one YAML document; remove the "
+                                    "'---' separator and keep one topology per file");
+    if (!docs.front().IsMap())
+      return fail(line_of(docs.front()),
+                  "the top level must be a map with keys such as 'nodes:', but it is " +
+                      kind_of(docs.front()) + "; see docs/topology.md");
+    topology_parser parser(source, kinds);
+    return parser.parse(docs.front());
+  } catch (const refusal& r) {
+    return fail(r.line, r.what);
+  } catch (const YAML::ParserException& e) {
+    // An unclosed bracket is reported one line past the end; point at the last line instead.
+    const auto newlines = std::count(text.begin(), text.end(), '\n');
+    const int last_line =
+        static_cast<int>(newlines) + (text.empty() || text.back() == '\n' ? 0 : 1);
+    const int line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
+    return fail(std::max(1, std::min(line, last_line)),
+                "YAML syntax error: " + e.msg + "; check the indentation and brackets here");
+  } catch (const std::exception& e) {
+    // yaml-cpp conversions and std::filesystem (cwd gone) throw; never let that escape.
+    return fail(1, std::string{"cannot parse the file: "} + e.what());
+  }
+}
+
+caf::expected<topology> load_topology(const std::string& path, const actor_kind_table& kinds) {
+  std::error_code ec;
+  std::ifstream in(path);
+  if (!in || fs::is_directory(path, ec)) {
+    const std::string reason = !in ? std::strerror(errno) : "it is a directory";
+    return make_llmos_error(error_code::bad_topology,
+                            path + ": cannot read the topology file (" + reason +
+                                "); check that the path exists and is a readable file");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_topology(text.str(), path, kinds);
+}
+
+topology embedded_topology() {
+  topology result;
+  result.source = "<embedded>";
+  result.seed = "local";
+  node_spec node;
+  node.name = "local";
+  node.host = "127.0.0.1";
+  node.port = 0;
+  node.rpc_port = 0;
+  node.devices = {"cpu"};
+  result.nodes.push_back(std::move(node));
+  return result;
+}
+
+} // namespace llmos

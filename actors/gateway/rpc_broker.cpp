@@ -19,6 +19,7 @@ namespace {
 constexpr auto call_timeout = std::chrono::seconds(60);
 
 struct connection {
+  explicit connection(const rpc::limits& lim) : decoder(lim) {}
   rpc::frame_decoder decoder;
   bool authenticated = false;
 };
@@ -73,7 +74,7 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
   };
 
   auto handle_request = [=](caf::io::connection_handle hdl, rpc::request& req) {
-    auto& conn = (*conns)[hdl];
+    auto& conn = conns->at(hdl); // drain() only calls this for open connections
     if (req.method == "auth") {
       auto token = param_string(req.params, 0, "auth", "TOKEN");
       if (!token)
@@ -129,7 +130,7 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
 
   return {
     [=](const caf::io::new_connection_msg& msg) {
-      conns->emplace(msg.handle, connection{rpc::frame_decoder{cfg.limits}, false});
+      conns->try_emplace(msg.handle, cfg.limits);
       self->configure_read(msg.handle, caf::io::receive_policy::at_most(64 * 1024));
     },
     [=](const caf::io::new_data_msg& msg) {

@@ -83,7 +83,8 @@ caf::expected<actor_entry> start_local(self_ptr self, const std::string& kind_na
   if (!handle)
     return std::move(handle.error());
   actor_entry entry{name, kind_name, st.cfg.self, std::move(*checked), *handle};
-  self->monitor(*handle);
+  // Linked, with exits trapped below: local actors end with their node manager.
+  self->link_to(*handle);
   st.local.emplace(name, entry);
   return entry;
 }
@@ -229,14 +230,20 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
         return;
       }
     }
+  });
+  self->set_exit_handler([=](const caf::exit_msg& msg) {
+    auto& st = self->state;
     for (auto i = st.local.begin(); i != st.local.end(); ++i) {
       if (i->second.handle.address() == msg.source) {
-        log_warning("node '" + st.cfg.self + "': actor '" + i->first + "' went down (" +
-                    caf::to_string(msg.reason) + ")");
+        if (msg.reason != caf::exit_reason::user_shutdown)
+          log_warning("node '" + st.cfg.self + "': actor '" + i->first + "' went down (" +
+                      caf::to_string(msg.reason) + ")");
         st.local.erase(i);
         return;
       }
     }
+    // Not one of ours: a shutdown request for the node manager itself.
+    self->quit(msg.reason);
   });
   // The node manager registers itself so that `actors` shows it and peers can find it.
   register_entry(self, actor_entry{st.cfg.self + ".manager", "node_manager", st.cfg.self, {},

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -20,6 +22,7 @@ struct call_result {
   nlohmann::json value; ///< the result, or the error object {"code", "message"}
 };
 
+/// One blocking connection to a gateway. Not thread-safe: one thread drives a client.
 class client {
 public:
   client() = default;
@@ -40,7 +43,8 @@ public:
                                          std::chrono::milliseconds timeout);
 
   /// Sends `count` requests back to back with at most `window` unanswered, and waits for all
-  /// responses; returns how many succeeded. Used for pipelined throughput.
+  /// responses; returns how many succeeded. Used for pipelined throughput. `timeout` bounds the
+  /// wait for each response, not the whole batch, so large batches need no guess at a total.
   caf::expected<std::size_t> call_many(const std::string& method, const std::string& packed_params,
                                        std::size_t count, std::size_t window,
                                        std::chrono::milliseconds timeout);
@@ -54,12 +58,22 @@ public:
   /// True while the connection is open.
   bool connected() const { return fd_ >= 0; }
 
+  /// Closes the connection and drops unread bytes; the destructor does the same.
   void close();
 
 private:
   caf::expected<response> read_frame(std::chrono::milliseconds timeout);
 
+  using clock = std::chrono::steady_clock;
+  caf::expected<response> read_frame_until(clock::time_point deadline,
+                                           std::chrono::milliseconds timeout);
+  caf::error send_all(std::string_view bytes, clock::time_point deadline,
+                      std::chrono::milliseconds timeout);
+  caf::error receive_some(clock::time_point deadline, std::chrono::milliseconds timeout);
+  caf::error io_error(const std::string& what) const;
+
   int fd_ = -1;
+  std::string peer_; ///< "host:port", for error messages
   uint32_t next_id_ = 1;
   frame_decoder decoder_;
 };

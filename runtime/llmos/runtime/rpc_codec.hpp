@@ -50,10 +50,19 @@ struct frame_error {
   bool fatal = true; ///< true: the stream cannot be resynchronised; close the connection
 };
 
-/// Incremental decoder for one TCP stream.
+/// Incremental decoder for one TCP stream. Array and map sizes are checked against `limits` as
+/// their headers arrive; a str, bin or ext only once its bytes are there, so until then
+/// max_frame_bytes bounds what one frame may buffer.
 class frame_decoder {
 public:
   explicit frame_decoder(limits lim = {});
+
+  // msgpack::unpacker keeps a reference to one of its own members, so a moved unpacker would
+  // point into the moved-from object: a decoder stays where it was built.
+  frame_decoder(const frame_decoder&) = delete;
+  frame_decoder& operator=(const frame_decoder&) = delete;
+  frame_decoder(frame_decoder&&) = delete;
+  frame_decoder& operator=(frame_decoder&&) = delete;
 
   /// Appends received bytes.
   void feed(const char* data, std::size_t size);
@@ -66,13 +75,17 @@ public:
   /// Bytes received but not yet part of a whole frame.
   std::size_t pending_bytes() const;
 
+  /// Drops buffered bytes and any error, as for a new connection (a client reconnecting).
+  void reset();
+
 private:
   limits limits_;
   msgpack::unpacker unpacker_;
   std::optional<frame_error> failed_;
 };
 
-/// Appends a packed request frame to `out`; `params` must already be packed msgpack.
+/// Appends a packed request frame to `out`; `params` must already be packed msgpack (empty
+/// goes out as an empty array).
 void encode_request(std::string& out, uint32_t msgid, std::string_view method,
                     std::string_view packed_params);
 
@@ -81,10 +94,13 @@ void encode_request(std::string& out, uint32_t msgid, std::string_view method,
 void encode_response(std::string& out, uint32_t msgid, std::string_view packed_error,
                      std::string_view packed_result);
 
+/// Appends a notification frame [2, method, params]; empty `packed_params` goes out as [].
+void encode_notification(std::string& out, std::string_view method, std::string_view packed_params);
+
 /// Packs an error object {"code": code, "message": message} (what the gateway sends).
 std::string pack_error(std::string_view code, std::string_view message);
 
-/// Converts msgpack to JSON for display (bin becomes {"bin": size} unless small).
+/// Converts msgpack to JSON for display (bin becomes {"bin_bytes": size}, plus "hex" when small).
 nlohmann::json to_json(const msgpack::object& obj);
 
 /// Packs JSON as msgpack (used by the REPL to build params from k=v arguments).

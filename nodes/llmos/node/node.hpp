@@ -1,0 +1,68 @@
+// One llmos node inside a process: its actor system, node manager, directory (on the seed) and
+// gateway, started from a topology. llmos-node wraps it in a program; other C++ services embed
+// it directly (find_package(llmos), target llmos::node) to host or join a cluster in-process.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+
+#include "llmos/actors/gateway.hpp"
+#include "llmos/actors/method_table.hpp"
+#include "llmos/messages/directory.hpp"
+#include "llmos/messages/node_manager.hpp"
+#include "llmos/runtime/actor_kinds.hpp"
+#include "llmos/runtime/topology.hpp"
+
+namespace llmos {
+
+struct node_start_options {
+  uint32_t threads = 2;              ///< CAF scheduler threads
+  std::vector<std::string> caf_args; ///< e.g. "--middleman.heartbeat-interval=..."
+  std::shared_ptr<const actor_kind_table> kinds;   ///< null: builtin_actor_kinds()
+  std::shared_ptr<const method_table> methods;     ///< null: builtin_methods()
+};
+
+class node {
+public:
+  /// Starts node `name` of `topo`: publishes its node manager, opens its RPC port, starts its
+  /// actors and begins connecting to peers (in the background, with back-off). Fails with
+  /// no_such_node, io_failed (a port is taken) or bad_option (a CAF option is wrong).
+  static caf::expected<std::unique_ptr<node>> start(topology topo, const std::string& name,
+                                                    node_start_options opts = {});
+
+  /// The embedded default: one node hosting everything, no ports unless asked.
+  static caf::expected<std::unique_ptr<node>> start_embedded(node_start_options opts = {});
+
+  /// Stops every actor of this node and the actor system.
+  ~node();
+
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  caf::actor_system& system() { return *system_; }
+  const topology& topo() const { return topo_; }
+  const std::string& name() const { return name_; }
+  node_manager_actor manager() const { return manager_; }
+  uint16_t port() const { return port_; }         ///< node-to-node port actually bound (0: none)
+  uint16_t rpc_port() const { return gateway_.port; } ///< msgpack-RPC port (0: none)
+
+private:
+  node() = default;
+
+  topology topo_;
+  std::string name_;
+  std::shared_ptr<const actor_kind_table> kinds_;
+  std::unique_ptr<caf::actor_system_config> config_;
+  std::unique_ptr<caf::actor_system> system_;
+  directory_actor directory_;
+  node_manager_actor manager_;
+  gateway gateway_;
+  uint16_t port_ = 0;
+};
+
+} // namespace llmos

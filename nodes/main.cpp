@@ -1,0 +1,78 @@
+// llmos-node: one node process. Starts the node named on the command line from a topology file
+// (or the embedded single-node default) and runs until SIGINT or SIGTERM.
+#include <csignal>
+#include <iostream>
+
+#include "llmos/actors/builtin_kinds.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/node/node.hpp"
+#include "llmos/runtime/log.hpp"
+#include "llmos/runtime/options.hpp"
+
+namespace {
+
+llmos::log_level level_of(const std::string& s) {
+  if (s == "debug")
+    return llmos::log_level::debug;
+  if (s == "warning")
+    return llmos::log_level::warning;
+  if (s == "error")
+    return llmos::log_level::error;
+  return llmos::log_level::info;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto opts = llmos::parse_node_options(argc, argv);
+  if (!opts) {
+    std::cerr << "llmos-node: " << llmos::describe(opts.error()) << "\n";
+    return 2;
+  }
+  if (opts->help) {
+    std::cout << opts->help_text;
+    return 0;
+  }
+  llmos::set_log_level(level_of(opts->log_level));
+  // Block the stop signals before any thread starts, so that only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto kinds = std::make_shared<const llmos::actor_kind_table>(llmos::builtin_actor_kinds());
+  llmos::topology topo = llmos::embedded_topology();
+  if (!opts->topology_path.empty()) {
+    auto loaded = llmos::load_topology(opts->topology_path, *kinds);
+    if (!loaded) {
+      std::cerr << "llmos-node: " << llmos::describe(loaded.error()) << "\n";
+      return 2;
+    }
+    topo = std::move(*loaded);
+  }
+  std::string name = opts->node;
+  if (name.empty()) {
+    if (topo.nodes.size() != 1) {
+      std::cerr << "llmos-node: " << topo.source << " declares " << topo.nodes.size()
+                << " nodes; pass --node NAME\n";
+      return 2;
+    }
+    name = topo.nodes.front().name;
+  }
+  llmos::node_start_options start_opts;
+  start_opts.threads = opts->threads;
+  start_opts.caf_args = opts->caf_args;
+  start_opts.kinds = kinds;
+  auto node = llmos::node::start(std::move(topo), name, start_opts);
+  if (!node) {
+    std::cerr << "llmos-node: " << llmos::describe(node.error()) << "\n";
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  llmos::log_info("node '" + name + "' stopping (signal " + std::to_string(sig) + ")");
+  node->reset();
+  llmos::log_info("node '" + name + "' stopped");
+  return 0;
+}

@@ -1,0 +1,128 @@
+#include "llmos/node/node.hpp"
+
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
+
+#include "directory/directory_actor.hpp"
+#include "llmos/actors/builtin_kinds.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/register.hpp"
+#include "llmos/runtime/log.hpp"
+#include "node_manager/node_manager_actor.hpp"
+
+namespace llmos {
+namespace {
+
+std::unique_ptr<caf::actor_system_config> make_config(const topology& topo,
+                                                      const node_start_options& opts,
+                                                      caf::error& err) {
+  auto cfg = std::make_unique<caf::actor_system_config>();
+  cfg->load<caf::io::middleman>();
+  if (topo.tls) {
+    cfg->load<caf::openssl::manager>();
+    cfg->openssl_certificate = topo.tls->certificate;
+    cfg->openssl_key = topo.tls->key;
+    cfg->openssl_cafile = topo.tls->ca;
+    cfg->openssl_passphrase = topo.tls->passphrase;
+  }
+  register_messages(*cfg);
+  cfg->set("scheduler.max-threads", static_cast<size_t>(opts.threads));
+  // CAF would otherwise print its own banner of options and read caf-application.ini.
+  std::vector<std::string> args = opts.caf_args;
+  if (auto e = cfg->parse(args)) {
+    err = make_llmos_error(error_code::bad_option, "CAF options: " + caf::to_string(e));
+    return nullptr;
+  }
+  return cfg;
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::string& name,
+                                                 node_start_options opts) {
+  const auto* spec = topo.find_node(name);
+  if (spec == nullptr)
+    return make_llmos_error(error_code::no_such_node,
+                            topo.source + ": no node named '" + name + "'; pass --node with one of "
+                                                                        "the nodes it declares");
+  if (topo.seed.empty())
+    topo.seed = topo.nodes.front().name;
+  std::unique_ptr<node> n{new node};
+  n->kinds_ = opts.kinds ? opts.kinds
+                         : std::make_shared<const actor_kind_table>(builtin_actor_kinds());
+  auto methods =
+      opts.methods ? opts.methods : std::make_shared<const method_table>(builtin_methods());
+  caf::error err;
+  n->config_ = make_config(topo, opts, err);
+  if (!n->config_)
+    return err;
+  n->system_ = std::make_unique<caf::actor_system>(*n->config_);
+  n->topo_ = std::move(topo);
+  n->name_ = name;
+  auto& sys = *n->system_;
+  const bool tls = n->topo_.tls.has_value();
+
+  node_manager_config nm_cfg;
+  nm_cfg.topo = n->topo_;
+  nm_cfg.self = name;
+  nm_cfg.kinds = n->kinds_.get();
+  nm_cfg.tls = tls;
+  if (name == n->topo_.seed) {
+    n->directory_ = spawn_directory(sys);
+    nm_cfg.directory = n->directory_;
+  }
+  n->manager_ = spawn_node_manager(sys, std::move(nm_cfg));
+  auto register_system_actor = [&](const std::string& suffix, const std::string& kind,
+                                   const caf::actor& handle) {
+    caf::anon_send(n->manager_, register_atom::value,
+                   actor_entry{name + "." + suffix, kind, name, {}, handle});
+  };
+  if (n->directory_)
+    register_system_actor("directory", "directory", caf::actor_cast<caf::actor>(n->directory_));
+
+  // A single node with port 0 has no peers to talk to: nothing to publish.
+  if (spec->port != 0 || n->topo_.nodes.size() > 1) {
+    auto published = tls ? caf::openssl::publish(n->manager_, spec->port, nullptr, true)
+                         : sys.middleman().publish(n->manager_, spec->port, nullptr, true);
+    if (!published)
+      return make_llmos_error(error_code::io_failed,
+                              "node '" + name + "': cannot listen on node port " +
+                                  std::to_string(spec->port) + ": " +
+                                  sys.render(published.error()) +
+                                  " (is another node using it?)");
+    n->port_ = *published;
+  }
+  if (spec->rpc_port != 0) {
+    gateway_options gw_opts;
+    gw_opts.port = spec->rpc_port;
+    gw_opts.auth_token = n->topo_.auth_token;
+    auto gw = start_gateway(sys, n->manager_, methods, gw_opts);
+    if (!gw)
+      return std::move(gw.error());
+    n->gateway_ = *gw;
+    register_system_actor("gateway", "gateway", gw->broker);
+  }
+  log_info("node '" + name + "' up: node port " + std::to_string(n->port_) + ", rpc port " +
+           std::to_string(n->gateway_.port) + (tls ? ", TLS between nodes" : "") +
+           (n->topo_.auth_token.empty() ? "" : ", auth token required"));
+  return n;
+}
+
+caf::expected<std::unique_ptr<node>> node::start_embedded(node_start_options opts) {
+  return start(embedded_topology(), "local", std::move(opts));
+}
+
+node::~node() {
+  if (!system_)
+    return;
+  if (gateway_.broker)
+    caf::anon_send_exit(gateway_.broker, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(manager_, caf::exit_reason::user_shutdown);
+  if (directory_)
+    caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
+  // The actor system's destructor waits for every actor, then stops the middleman.
+  system_.reset();
+}
+
+} // namespace llmos

@@ -1,0 +1,30 @@
+// Command-line options of llmos-node (Boost.Program_options). CAF's own options
+// (--scheduler.*, --middleman.*, --openssl.*, --logger.*, --stream.*) pass through untouched to
+// the actor system; anything else unknown is refused with its name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace llmos {
+
+struct node_options {
+  std::string topology_path; ///< "" = the embedded single-process default
+  std::string node;          ///< "" = the topology's only node
+  uint32_t threads = 2;      ///< CAF scheduler threads (this machine class has 2 cores)
+  std::string log_level = "info";
+  std::vector<std::string> caf_args; ///< passed through to caf::actor_system_config::parse
+  bool help = false;
+  std::string help_text;
+};
+
+/// Parses argv; error bad_option names the offending option and says what is accepted.
+caf::expected<node_options> parse_node_options(int argc, const char* const* argv);
+
+/// True for options that belong to CAF ("--scheduler.max-threads=2", ...).
+bool is_caf_option(const std::string& arg);
+
+} // namespace llmos

@@ -1,0 +1,169 @@
+// llmos-repl HOST:PORT: talks msgpack-RPC to any node's gateway. Interactive on a terminal
+// (libedit line editing, history in ~/.llmos_history, tab completion of commands); scripted
+// from stdin or -c, with --json output and a non-zero exit when any command failed.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <editline/readline.h>
+
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/rpc_client.hpp"
+#include "repl_command.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+struct session {
+  llmos::rpc::client client;
+  bool json = false;
+  int failures = 0;
+};
+
+// Runs one line; returns false when the user asked to quit.
+bool run_line(session& s, const std::string& line) {
+  auto cmd = llmos::repl::parse_command(line);
+  if (!cmd) {
+    std::cerr << "error: " << llmos::describe(cmd.error()) << "\n";
+    ++s.failures;
+    return true;
+  }
+  if (cmd->local) {
+    if (cmd->name == "quit" || cmd->name == "exit")
+      return false;
+    if (cmd->name == "help")
+      std::cout << llmos::repl::help_text();
+    return true;
+  }
+  auto res = s.client.call(cmd->method, cmd->params);
+  if (!res) {
+    std::cerr << "error: " << llmos::describe(res.error()) << "\n";
+    ++s.failures;
+    return s.client.connected();
+  }
+  if (!res->ok) {
+    ++s.failures;
+    if (s.json)
+      std::cout << nlohmann::json{{"error", res->value}}.dump() << "\n";
+    else
+      std::cerr << "error: " << res->value.value("message", res->value.dump()) << "\n";
+    return true;
+  }
+  if (s.json)
+    std::cout << res->value.dump() << "\n";
+  else
+    std::cout << llmos::repl::format_result(cmd->name, res->value);
+  std::cout.flush();
+  return true;
+}
+
+char* complete_command(const char* text, int state) {
+  static std::size_t index;
+  if (state == 0)
+    index = 0;
+  const auto& names = llmos::repl::command_names();
+  const std::size_t len = std::strlen(text);
+  while (index < names.size()) {
+    const auto& n = names[index++];
+    if (n.compare(0, len, text) == 0)
+      return strdup(n.c_str());
+  }
+  return nullptr;
+}
+
+char** complete(const char* text, int start, int) {
+  // Only the first word is a command; later words are names the REPL cannot know offline.
+  if (start != 0)
+    return nullptr;
+  return rl_completion_matches(text, complete_command);
+}
+
+void interactive(session& s, const std::string& prompt) {
+  std::string history;
+  if (const char* home = std::getenv("HOME"))
+    history = std::string{home} + "/.llmos_history";
+  using_history();
+  if (!history.empty())
+    read_history(history.c_str());
+  rl_attempted_completion_function = complete;
+  for (;;) {
+    char* raw = readline(prompt.c_str());
+    if (raw == nullptr)
+      break;
+    std::string line{raw};
+    std::free(raw);
+    if (line.find_first_not_of(" \t") == std::string::npos)
+      continue;
+    add_history(line.c_str());
+    if (!run_line(s, line))
+      break;
+  }
+  if (!history.empty())
+    write_history(history.c_str());
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string endpoint;
+  std::vector<std::string> commands;
+  std::string token;
+  session s;
+  po::options_description desc{"usage: llmos-repl HOST:PORT [options]"};
+  desc.add_options()("help,h", "show this help")("command,c", po::value(&commands),
+                                                 "run this command and exit (repeatable)")(
+      "json", po::bool_switch(&s.json), "print results as one JSON line each")(
+      "token", po::value(&token), "auth token (default: $LLMOS_TOKEN)")(
+      "endpoint", po::value(&endpoint), "HOST:PORT of a node's msgpack-RPC gateway");
+  po::positional_options_description pos;
+  pos.add("endpoint", 1);
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+    if (vm.count("help") || endpoint.empty()) {
+      std::cout << desc << "\n" << llmos::repl::help_text();
+      return endpoint.empty() && !vm.count("help") ? 2 : 0;
+    }
+  } catch (const po::error& e) {
+    std::cerr << "llmos-repl: " << e.what() << "\n";
+    return 2;
+  }
+  auto ep = llmos::rpc::parse_endpoint(endpoint);
+  if (!ep) {
+    std::cerr << "llmos-repl: " << llmos::describe(ep.error()) << "\n";
+    return 2;
+  }
+  if (auto err = s.client.connect(ep->first, ep->second)) {
+    std::cerr << "llmos-repl: " << llmos::describe(err) << "\n";
+    return 1;
+  }
+  if (token.empty())
+    if (const char* env = std::getenv("LLMOS_TOKEN"))
+      token = env;
+  if (!token.empty() && !run_line(s, "auth " + token))
+    return 1;
+  if (!commands.empty()) {
+    for (const auto& c : commands)
+      if (!run_line(s, c))
+        break;
+  } else if (isatty(STDIN_FILENO)) {
+    interactive(s, endpoint + "> ");
+  } else {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line.find_first_not_of(" \t") == std::string::npos || line[0] == '#')
+        continue;
+      if (!s.json)
+        std::cout << "> " << line << "\n";
+      if (!run_line(s, line))
+        break;
+    }
+  }
+  return s.failures == 0 ? 0 : 1;
+}
