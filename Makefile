@@ -1,0 +1,38 @@
+# Two commands for newcomers (see README.md):
+#   make demo   set up, build, then run the main job
+#   make test   set up, build, run every test
+BUILD ?= build
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all setup configure build demo test bench gpu-check format clean
+
+all: build
+
+setup:
+	tools/setup/setup.sh
+
+configure: setup
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	tools/demo/demo.sh $(BUILD)/bin
+
+# One test at a time: the multi-process tests start node processes and share the two cores.
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+bench: build
+	$(BUILD)/bin/llmos-bench messaging --json $(BUILD)/bench-messaging.json
+
+gpu-check:
+	tools/gpu/gpu-check.sh
+
+format:
+	git ls-files '*.cpp' '*.hpp' '*.cu' '*.cuh' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD)
