@@ -1,0 +1,53 @@
+// llmos-bench NAME [--json FILE]: benchmarks that run ours side by side with the raw library and
+// a peer in one run and print ratios. Benchmarks: messaging.
+#include <filesystem>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "messaging.hpp"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+  llmos::bench::messaging_options opts;
+  std::string name;
+  std::string arg;
+  po::options_description desc{"usage: llmos-bench NAME [options]   (NAME: messaging)"};
+  desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
+                                                 "write the results as a flat JSON object")(
+      "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
+      "window", po::value(&opts.window)->default_value(64), "requests in flight (throughput)")(
+      "no-erlang", "skip the Erlang peer")("name", po::value(&name), "benchmark")(
+      "arg", po::value(&arg), "argument of an internal mode");
+  po::positional_options_description pos;
+  pos.add("name", 1).add("arg", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "llmos-bench: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help") || name.empty()) {
+    std::cout << desc << "\n";
+    return name.empty() && !vm.count("help") ? 2 : 0;
+  }
+  if (name == "serve-caf") // internal: the raw CAF peer process
+    return llmos::bench::serve_raw_caf(static_cast<uint16_t>(std::stoi(arg)));
+  if (name != "messaging") {
+    std::cerr << "llmos-bench: unknown benchmark '" << name << "' (known: messaging)\n";
+    return 2;
+  }
+  if (opts.n == 0 || opts.window == 0) {
+    std::cerr << "llmos-bench: --n and --window must be positive\n";
+    return 2;
+  }
+  const auto self = std::filesystem::read_symlink("/proc/self/exe");
+  opts.self_path = self.string();
+  opts.node_path = (self.parent_path() / "llmos-node").string();
+  if (!vm.count("no-erlang"))
+    opts.erlang_script = LLMOS_SOURCE_DIR "/tools/bench/erlang/run.sh";
+  return llmos::bench::run_messaging(opts);
+}

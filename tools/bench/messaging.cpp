@@ -1,0 +1,331 @@
+// The messaging benchmark: request/response latency (p50/p99) and pipelined throughput, local
+// and across two processes on loopback, for raw CAF, for llmos's typed path resolved through
+// the directory, for msgpack-RPC through a node's gateway, and for Erlang distribution, all in
+// one run on the same machine.
+#include "messaging.hpp"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "caf_driver.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/node/node.hpp"
+#include "llmos/runtime/rpc_client.hpp"
+
+namespace llmos::bench {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The raw CAF peer: replies to every ping_atom with an integer, nothing else.
+caf::behavior raw_pong(caf::event_based_actor*) {
+  return {[](ping_atom) { return int64_t{42}; }};
+}
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A child process whose stdout we read until it prints a line starting with `ready_word`.
+class child_process {
+public:
+  child_process(std::vector<std::string> argv, const std::string& ready_word,
+                std::chrono::seconds timeout) {
+    int out[2];
+    if (::pipe(out) != 0)
+      return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::close(out[0]);
+      std::vector<char*> args;
+      for (auto& a : argv)
+        args.push_back(a.data());
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      std::perror("execv");
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    FILE* f = ::fdopen(out[0], "r");
+    out_ = f;
+    if (ready_word.empty()) { // nothing to wait for: the caller polls the child itself
+      ready_ = true;
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char line[512];
+    while (std::chrono::steady_clock::now() < deadline && std::fgets(line, sizeof(line), f)) {
+      if (std::string{line}.rfind(ready_word, 0) == 0) {
+        ready_ = true;
+        break;
+      }
+    }
+  }
+  ~child_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (out_ != nullptr)
+      std::fclose(out_);
+  }
+  bool ready() const { return ready_; }
+
+private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+  bool ready_ = false;
+};
+
+send_fn ping_node_manager(node_manager_actor target) {
+  return [target](caf::event_based_actor* self, std::function<void(bool)> k) {
+    self->request(target, caf::infinite, ping_atom::value)
+        .then([k](pong&) { k(true); }, [k](caf::error&) { k(false); });
+  };
+}
+
+send_fn ping_raw(caf::actor target) {
+  return [target](caf::event_based_actor* self, std::function<void(bool)> k) {
+    self->request(target, caf::infinite, ping_atom::value)
+        .then([k](int64_t) { k(true); }, [k](caf::error&) { k(false); });
+  };
+}
+
+// Resolves a name through the directory the way a client of llmos does.
+caf::expected<actor_entry> resolve(caf::actor_system& sys, node_manager_actor manager,
+                                   const std::string& name, std::chrono::seconds timeout) {
+  caf::scoped_actor self{sys};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  caf::error last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::optional<actor_entry> found;
+    self->request(manager, 5s, get_atom::value, directory_atom::value)
+        .receive(
+            [&](directory_actor& dir) {
+              self->request(dir, 5s, lookup_atom::value, name)
+                  .receive([&](actor_entry& e) { found = std::move(e); },
+                           [&](caf::error& err) { last = std::move(err); });
+            },
+            [&](caf::error& err) { last = std::move(err); });
+    if (found)
+      return std::move(*found);
+    std::this_thread::sleep_for(50ms);
+  }
+  return last;
+}
+
+path_result measure_rpc(uint16_t port, std::size_t n, std::size_t window) {
+  path_result r;
+  rpc::client client;
+  if (auto err = client.connect("127.0.0.1", port)) {
+    r.note = describe(err);
+    return r;
+  }
+  const std::string empty_array{"\x90"};
+  for (int i = 0; i < 1000; ++i)
+    if (!client.call_packed("ping", empty_array, 5s)) {
+      r.note = "ping failed";
+      return r;
+    }
+  std::vector<double> samples;
+  samples.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto res = client.call_packed("ping", empty_array, 5s);
+    if (!res || !res->ok) {
+      r.note = "ping failed";
+      return r;
+    }
+    samples.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto done = client.call_many("ping", empty_array, n, window, 10s);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!done || *done != n) {
+    r.note = done ? "only " + std::to_string(*done) + " answered" : describe(done.error());
+    return r;
+  }
+  r.p50_us = percentile(samples, 0.5);
+  r.p99_us = percentile(samples, 0.99);
+  r.rps = static_cast<double>(n) / secs;
+  r.ok = true;
+  return r;
+}
+
+void run_erlang(const messaging_options& opts, result_sheet& sheet) {
+  const std::string cmd = opts.erlang_script + " " + std::to_string(opts.n) + " " +
+                          std::to_string(opts.window) + " 2>/dev/null";
+  std::string output;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (std::fgets(buf, sizeof(buf), p))
+      output += buf;
+    ::pclose(p);
+  }
+  for (const char* where : {"local", "remote"}) {
+    path_result r;
+    const std::string prefix = std::string{"erlang_"} + where;
+    try {
+      auto j = nlohmann::json::parse(output.substr(output.find('{')));
+      r.p50_us = j.at(prefix + "_p50_us").get<double>();
+      r.p99_us = j.at(prefix + "_p99_us").get<double>();
+      r.rps = j.at(prefix + "_rps").get<double>();
+      r.ok = true;
+    } catch (const std::exception&) {
+      r.note = "Erlang peer gave no result (is erlang-base installed?): " + cmd;
+    }
+    sheet.add(prefix, r);
+  }
+}
+
+std::string bench_topology(uint16_t bench_port, uint16_t remote_port, uint16_t rpc_port) {
+  return "cluster: bench\nheartbeat_ms: 1000\nlost_after_ms: 10000\nnodes:\n"
+         "  - name: bench\n    host: 127.0.0.1\n    port: " +
+         std::to_string(bench_port) +
+         "\n  - name: remote\n    host: 127.0.0.1\n    port: " + std::to_string(remote_port) +
+         "\n    rpc_port: " + std::to_string(rpc_port) + "\n";
+}
+
+} // namespace
+
+int serve_raw_caf(uint16_t port) {
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  cfg.set("scheduler.max-threads", size_t{1});
+  caf::actor_system sys{cfg};
+  auto pong = sys.spawn(raw_pong);
+  auto bound = sys.middleman().publish(pong, port, nullptr, true);
+  if (!bound) {
+    std::cerr << "serve-caf: " << sys.render(bound.error()) << "\n";
+    return 1;
+  }
+  std::cout << "ready " << *bound << std::endl;
+  // Serve until the benchmark closes our stdin or terminates us.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  int sig = 0;
+  sigwait(&set, &sig);
+  caf::anon_send_exit(pong, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+int run_messaging(const messaging_options& opts) {
+  result_sheet sheet;
+  const uint16_t bench_port = free_port();
+  const uint16_t remote_port = free_port();
+  const uint16_t rpc_port = free_port();
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("llmos-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto topo_path = (dir / "bench.yaml").string();
+  std::ofstream{topo_path} << bench_topology(bench_port, remote_port, rpc_port);
+
+  auto kinds = std::make_shared<const actor_kind_table>();
+  auto topo = parse_topology(bench_topology(bench_port, remote_port, rpc_port), topo_path, *kinds);
+  if (!topo) {
+    std::cerr << "llmos-bench: " << describe(topo.error()) << "\n";
+    return 1;
+  }
+  node_start_options nopts;
+  nopts.threads = 1;
+  nopts.kinds = kinds;
+  auto node = node::start(*topo, "bench", nopts);
+  if (!node) {
+    std::cerr << "llmos-bench: " << describe(node.error()) << "\n";
+    return 1;
+  }
+  auto& sys = (*node)->system();
+  std::cerr << "messaging: n=" << opts.n << " window=" << opts.window
+            << " (1 scheduler thread per process)\n";
+
+  // Local paths: in this process.
+  sheet.add("caf_local", measure_caf(sys, ping_raw(sys.spawn(raw_pong)), opts.n, opts.window));
+  if (auto me = resolve(sys, (*node)->manager(), "bench.manager", 10s))
+    sheet.add("llmos_local", measure_caf(sys,
+                                         ping_node_manager(
+                                             caf::actor_cast<node_manager_actor>(me->handle)),
+                                         opts.n, opts.window));
+
+  // Remote raw CAF: a child process publishing a bare pong actor.
+  {
+    const uint16_t caf_port = free_port();
+    child_process peer{{opts.self_path, "serve-caf", std::to_string(caf_port)}, "ready", 10s};
+    path_result r;
+    auto remote = peer.ready() ? sys.middleman().remote_actor("127.0.0.1", caf_port)
+                               : caf::expected<caf::actor>{caf::sec::cannot_connect_to_node};
+    if (remote)
+      r = measure_caf(sys, ping_raw(*remote), opts.n, opts.window);
+    else
+      r.note = "raw CAF peer did not start";
+    sheet.add("caf_remote", r);
+  }
+
+  // Remote llmos: a real llmos-node child; its manager is found through the directory.
+  {
+    child_process peer{{opts.node_path, "--topology", topo_path, "--node", "remote", "--threads",
+                        "1", "--log", "warning"},
+                       "", 1s};
+    path_result r;
+    auto entry = resolve(sys, (*node)->manager(), "remote.manager", 15s);
+    if (entry)
+      r = measure_caf(sys, ping_node_manager(caf::actor_cast<node_manager_actor>(entry->handle)),
+                      opts.n, opts.window);
+    else
+      r.note = "remote node not found in the directory: " + describe(entry.error());
+    sheet.add("llmos_remote", r);
+    sheet.add("rpc_remote", measure_rpc(rpc_port, opts.n, opts.window));
+  }
+  if (!opts.erlang_script.empty())
+    run_erlang(opts, sheet);
+  node->reset();
+  std::filesystem::remove_all(dir);
+
+  std::cout << sheet.table();
+  const auto* caf_r = sheet.find("caf_remote");
+  const auto* ours = sheet.find("llmos_remote");
+  const auto* erl = sheet.find("erlang_remote");
+  if (caf_r && ours && caf_r->ok && ours->ok) {
+    sheet.set("llmos_vs_caf_remote_p50_ratio", ours->p50_us / caf_r->p50_us);
+    std::cout << "llmos remote p50 / raw CAF remote p50: " << ours->p50_us / caf_r->p50_us
+              << " (aim <= 1.2)\n";
+  }
+  if (erl && ours && erl->ok && ours->ok) {
+    sheet.set("llmos_vs_erlang_remote_rps_ratio", ours->rps / erl->rps);
+    std::cout << "llmos remote req/s / Erlang remote req/s: " << ours->rps / erl->rps
+              << " (aim > 1)\n";
+  }
+  if (!opts.json_path.empty())
+    std::ofstream{opts.json_path} << sheet.json() << "\n";
+  return 0;
+}
+
+} // namespace llmos::bench
