@@ -1,0 +1,13 @@
+# The one way tests are declared (also used by the kernels-only GPU build).
+# llmos_add_test(NAME SOURCES ... LIBS ... [LABELS ...])
+function(llmos_add_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  target_compile_options(${name} PRIVATE ${LLMOS_WARNINGS})
+  target_compile_definitions(${name} PRIVATE
+    LLMOS_BIN_DIR="${CMAKE_BINARY_DIR}/bin"
+    LLMOS_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+    LLMOS_TEST_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}")
+endfunction()
