@@ -93,15 +93,15 @@ throughput(Pong, N, Window) ->
     T1 = erlang:monotonic_time(nanosecond),
     N * 1.0e9 / (T1 - T0).
 
-%% Every reply frees a slot for the next request until all N are answered.
+%% Every reply frees a slot for the next request until all requests are answered.
 collect(_Pong, _Ref, _ToSend, 0) -> ok;
-collect(Pong, Ref, ToSend, Outstanding) ->
+collect(Pong, Ref, 0, Unanswered) ->
     receive {Ref, pong} -> ok end,
-    case ToSend of
-        0 -> collect(Pong, Ref, 0, Outstanding - 1);
-        _ -> Pong ! {self(), Ref, ping},
-             collect(Pong, Ref, ToSend - 1, Outstanding)
-    end.
+    collect(Pong, Ref, 0, Unanswered - 1);
+collect(Pong, Ref, ToSend, Unanswered) ->
+    receive {Ref, pong} -> ok end,
+    Pong ! {self(), Ref, ping},
+    collect(Pong, Ref, ToSend - 1, Unanswered - 1).
 
 pong() ->
     receive
