@@ -1,0 +1,64 @@
+// llmos-node's command line: our options, CAF's pass-through, and refusals that name the option.
+#include <gtest/gtest.h>
+
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/options.hpp"
+
+namespace {
+
+caf::expected<llmos::node_options> parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "llmos-node");
+  return llmos::parse_node_options(static_cast<int>(args.size()), args.data());
+}
+
+TEST(node_options, reads_topology_node_and_threads) {
+  auto o = parse({"--topology", "c.yaml", "--node", "beta", "--threads", "1", "--log", "debug"});
+  ASSERT_TRUE(o) << llmos::describe(o.error());
+  EXPECT_EQ(o->topology_path, "c.yaml");
+  EXPECT_EQ(o->node, "beta");
+  EXPECT_EQ(o->threads, 1u);
+  EXPECT_EQ(o->log_level, "debug");
+  EXPECT_TRUE(o->caf_args.empty());
+}
+
+TEST(node_options, defaults_are_the_embedded_node) {
+  auto o = parse({});
+  ASSERT_TRUE(o);
+  EXPECT_TRUE(o->topology_path.empty());
+  EXPECT_EQ(o->threads, 2u);
+  EXPECT_FALSE(o->help);
+}
+
+TEST(node_options, caf_options_pass_through_in_order) {
+  auto o = parse(
+      {"--scheduler.max-threads=1", "-n", "a", "--middleman.enable-automatic-connections=false"});
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->node, "a");
+  EXPECT_EQ(o->caf_args,
+            (std::vector<std::string>{"--scheduler.max-threads=1",
+                                      "--middleman.enable-automatic-connections=false"}));
+}
+
+TEST(node_options, unknown_option_is_refused_by_name) {
+  auto o = parse({"--topolgy", "x.yaml"});
+  ASSERT_FALSE(o);
+  EXPECT_EQ(o.error().code(), static_cast<uint8_t>(llmos::error_code::bad_option));
+  EXPECT_NE(llmos::describe(o.error()).find("topolgy"), std::string::npos);
+}
+
+TEST(node_options, bad_values_are_refused) {
+  EXPECT_FALSE(parse({"--threads", "0"}));
+  EXPECT_FALSE(parse({"--threads", "many"}));
+  auto o = parse({"--log", "loud"});
+  ASSERT_FALSE(o);
+  EXPECT_NE(llmos::describe(o.error()).find("--log must be"), std::string::npos);
+}
+
+TEST(node_options, help_is_reported) {
+  auto o = parse({"--help"});
+  ASSERT_TRUE(o);
+  EXPECT_TRUE(o->help);
+  EXPECT_NE(o->help_text.find("--topology"), std::string::npos);
+}
+
+} // namespace
