@@ -1,10 +1,13 @@
 #include "device/device_actor.hpp"
 
+#include <limits>
 #include <optional>
 
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+
+#include "llmos/messages/error.hpp"
 
 namespace llmos {
 namespace {
@@ -40,8 +43,22 @@ actor_kind device_kind() {
     {"threads", config_type::integer, "1", false, "CPU threads the device may use", {}},
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    auto core = device_core::create(ctx.name, ctx.config["type"], std::stoi(ctx.config["index"]),
-                                    static_cast<uint32_t>(std::stoul(ctx.config["threads"])));
+    // The schema only promises integers that fit a long long; narrowing them with stoi/stoul
+    // threw out_of_range inside the node manager (taking it down) or wrapped -1 to 4294967295.
+    const long long index = std::stoll(ctx.config["index"]);
+    const long long threads = std::stoll(ctx.config["threads"]);
+    if (index < 0 || index > std::numeric_limits<int>::max())
+      return make_llmos_error(error_code::bad_config,
+                              "config key 'index' must be a GPU index from 0 to " +
+                                  std::to_string(std::numeric_limits<int>::max()) + ", got " +
+                                  ctx.config["index"]);
+    if (threads < 1 || threads > std::numeric_limits<uint32_t>::max())
+      return make_llmos_error(error_code::bad_config,
+                              "config key 'threads' must be from 1 to " +
+                                  std::to_string(std::numeric_limits<uint32_t>::max()) + ", got " +
+                                  ctx.config["threads"]);
+    auto core = device_core::create(ctx.name, ctx.config["type"], static_cast<int>(index),
+                                    static_cast<uint32_t>(threads));
     if (!core)
       return std::move(core.error());
     auto handle = ctx.system.spawn<caf::detached>(device_behavior, std::move(*core));

@@ -25,12 +25,16 @@ caf::expected<actor_entry> name_table::remove(const std::string& name) {
   return entry;
 }
 
-std::vector<actor_entry> name_table::remove_address(const caf::actor_addr& addr) {
+namespace {
+
+// Moves every entry that satisfies `pred` out of `entries`.
+template <class Pred>
+std::vector<actor_entry> extract_if(std::map<std::string, actor_entry>& entries, Pred pred) {
   std::vector<actor_entry> removed;
-  for (auto i = entries_.begin(); i != entries_.end();) {
-    if (i->second.handle.address() == addr) {
+  for (auto i = entries.begin(); i != entries.end();) {
+    if (pred(i->second)) {
       removed.push_back(std::move(i->second));
-      i = entries_.erase(i);
+      i = entries.erase(i);
     } else {
       ++i;
     }
@@ -38,17 +42,14 @@ std::vector<actor_entry> name_table::remove_address(const caf::actor_addr& addr)
   return removed;
 }
 
+} // namespace
+
+std::vector<actor_entry> name_table::remove_address(const caf::actor_addr& addr) {
+  return extract_if(entries_, [&](const actor_entry& e) { return e.handle.address() == addr; });
+}
+
 std::vector<actor_entry> name_table::remove_node(const std::string& node) {
-  std::vector<actor_entry> removed;
-  for (auto i = entries_.begin(); i != entries_.end();) {
-    if (i->second.node == node) {
-      removed.push_back(std::move(i->second));
-      i = entries_.erase(i);
-    } else {
-      ++i;
-    }
-  }
-  return removed;
+  return extract_if(entries_, [&](const actor_entry& e) { return e.node == node; });
 }
 
 caf::expected<actor_entry> name_table::find(const std::string& name) const {

@@ -30,6 +30,7 @@ struct node_manager_state {
   std::vector<actor_entry> unregistered;    ///< waiting for the directory
   uint64_t spawned = 0;
   cluster_view::clock::time_point started = cluster_view::clock::now();
+  uint32_t pid = static_cast<uint32_t>(::getpid()); // pings are the heartbeat: keep them cheap
   static inline const char* name = "llmos.node_manager";
 };
 
@@ -111,11 +112,21 @@ void connect_peer(self_ptr self, const std::string& node) {
             st.view->on_connected(node, now());
             log_info("node '" + st.cfg.self + "': connected to node '" + node + "'");
             if (!st.cfg.directory && node == st.cfg.topo.seed) {
+              // The error handler is not optional: CAF 0.17 ends an actor whose request fails
+              // without one, and this one fails whenever the seed goes away right after the
+              // connect (the node manager died silently and its gateway answered every call
+              // with request_receiver_down). The next connect to the seed asks again.
               self->request(peer, directory_timeout, get_atom::value, directory_atom::value)
-                  .then([=](directory_actor& dir) {
-                    self->state.cfg.directory = std::move(dir);
-                    flush_unregistered(self);
-                  });
+                  .then(
+                      [=](directory_actor& dir) {
+                        self->state.cfg.directory = std::move(dir);
+                        flush_unregistered(self);
+                      },
+                      [=](caf::error& err) {
+                        log_warning("node '" + self->state.cfg.self +
+                                    "': no directory from seed '" + node +
+                                    "' yet: " + self->system().render(err));
+                      });
             }
           },
           [=](caf::error& err) {
@@ -266,7 +277,7 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
   return {
     [=](ping_atom) -> pong {
       auto up = now() - self->state.started;
-      return pong{self->state.cfg.self, static_cast<uint32_t>(::getpid()),
+      return pong{self->state.cfg.self, self->state.pid,
                   std::chrono::duration_cast<std::chrono::milliseconds>(up).count()};
     },
     [=](nodes_atom) -> std::vector<node_status> { return self->state.view->snapshot(now()); },

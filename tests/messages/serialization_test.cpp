@@ -1,0 +1,251 @@
+// Every llmos message type survives CAF's binary serialization, alone and inside a caf::message
+// (the form in which it crosses a node boundary), and owns a distinct ID in the llmos block.
+#include <cstring>
+#include <set>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+#include <gtest/gtest.h>
+
+#include "llmos/messages/device.hpp"
+#include "llmos/messages/directory.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/node_manager.hpp"
+#include "llmos/messages/register.hpp"
+
+namespace llmos {
+namespace {
+
+using string_map = std::map<std::string, std::string>;
+
+caf::actor_system_config& registered(caf::actor_system_config& cfg) {
+  register_messages(cfg);
+  return cfg;
+}
+
+class serialization_test : public ::testing::Test {
+protected:
+  /// Serializes `x` and reads it back into a fresh T; every byte written must be consumed.
+  template <class T> T round_trip(const T& x) {
+    caf::binary_serializer::container_type buf;
+    caf::binary_serializer sink{sys_, buf};
+    auto copy = x;
+    if (auto err = sink(copy))
+      ADD_FAILURE() << "serializing failed: " << sys_.render(err);
+    EXPECT_FALSE(buf.empty());
+    T result{};
+    caf::binary_deserializer source{sys_, buf};
+    if (auto err = source(result))
+      ADD_FAILURE() << "deserializing failed: " << sys_.render(err);
+    EXPECT_EQ(source.remaining(), 0u) << "bytes left over after reading back";
+    return result;
+  }
+
+  /// Round-trips `x` wrapped in a caf::message, which needs the type registered by name.
+  template <class T> T message_round_trip(const T& x) {
+    auto msg = caf::make_message(x);
+    caf::binary_serializer::container_type buf;
+    caf::binary_serializer sink{sys_, buf};
+    if (auto err = sink(msg))
+      ADD_FAILURE() << "serializing the message failed: " << sys_.render(err);
+    caf::message result;
+    caf::binary_deserializer source{sys_, buf};
+    if (auto err = source(result))
+      ADD_FAILURE() << "deserializing the message failed: " << sys_.render(err);
+    if (!result.match_elements<T>()) {
+      ADD_FAILURE() << "message came back as " << caf::to_string(result);
+      return T{};
+    }
+    return result.get_as<T>(0);
+  }
+
+  caf::actor_system_config cfg_;
+  caf::actor_system sys_{registered(cfg_)};
+};
+
+actor_entry sample_entry() {
+  return actor_entry{"cpu0", "device", "alpha", {{"threads", "4"}, {"type", "cpu"}}, {}};
+}
+
+void expect_same(const actor_entry& got, const actor_entry& want) {
+  EXPECT_EQ(got.name, want.name);
+  EXPECT_EQ(got.kind, want.kind);
+  EXPECT_EQ(got.node, want.node);
+  EXPECT_EQ(got.config, want.config);
+  EXPECT_EQ(got.handle, want.handle);
+}
+
+TEST_F(serialization_test, pong) {
+  const pong x{"alpha", 4242, -17};
+  for (const auto& y : {round_trip(x), message_round_trip(x)}) {
+    EXPECT_EQ(y.node, "alpha");
+    EXPECT_EQ(y.pid, 4242u);
+    EXPECT_EQ(y.uptime_ms, -17);
+  }
+}
+
+TEST_F(serialization_test, node_status_with_every_state) {
+  for (auto state : {node_state::self, node_state::connecting, node_state::up, node_state::lost}) {
+    const node_status x{"beta", "10.0.0.2", 4101, 65535, {"cpu", "cuda:0"}, state, 123456789};
+    for (const auto& y : {round_trip(x), message_round_trip(x)}) {
+      EXPECT_EQ(y.name, "beta");
+      EXPECT_EQ(y.host, "10.0.0.2");
+      EXPECT_EQ(y.port, 4101);
+      EXPECT_EQ(y.rpc_port, 65535);
+      EXPECT_EQ(y.devices, (std::vector<std::string>{"cpu", "cuda:0"}));
+      EXPECT_EQ(y.state, state) << to_string(state);
+      EXPECT_EQ(y.since_ms, 123456789);
+    }
+  }
+}
+
+TEST_F(serialization_test, actor_entry_without_handle_stays_invalid) {
+  const auto x = sample_entry();
+  ASSERT_FALSE(x.handle);
+  for (const auto& y : {round_trip(x), message_round_trip(x)}) {
+    expect_same(y, x);
+    EXPECT_FALSE(y.handle);
+  }
+}
+
+TEST_F(serialization_test, actor_entry_handle_resolves_to_the_same_local_actor) {
+  auto x = sample_entry();
+  x.handle = sys_.spawn([]() -> caf::behavior { return {[](int32_t i) { return i; }}; });
+  auto y = round_trip(x);
+  expect_same(y, x);
+  ASSERT_TRUE(y.handle);
+  EXPECT_EQ(y.handle.id(), x.handle.id());
+  caf::anon_send_exit(x.handle, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(serialization_test, spawn_request) {
+  const spawn_request x{"alpha", "device", "gpu0", {{"index", "1"}, {"type", "cuda"}}};
+  for (const auto& y : {round_trip(x), message_round_trip(x)}) {
+    EXPECT_EQ(y.node, "alpha");
+    EXPECT_EQ(y.kind, "device");
+    EXPECT_EQ(y.name, "gpu0");
+    EXPECT_EQ(y.config, x.config);
+  }
+}
+
+TEST_F(serialization_test, directory_event) {
+  for (bool added : {true, false}) {
+    const directory_event x{added, sample_entry(), added ? "registered" : "node lost"};
+    for (const auto& y : {round_trip(x), message_round_trip(x)}) {
+      EXPECT_EQ(y.added, added);
+      expect_same(y.entry, x.entry);
+      EXPECT_EQ(y.reason, x.reason);
+    }
+  }
+}
+
+TEST_F(serialization_test, device_info) {
+  device_info x;
+  x.name = "gpu1";
+  x.type = "cuda";
+  x.backend = "cuda";
+  x.threads = 8;
+  x.cuda_index = 1;
+  x.memory_bytes = uint64_t{141} << 30;
+  x.jobs_done = 99;
+  x.elements_done = uint64_t{1} << 40;
+  x.busy_seconds = 0.125;
+  for (const auto& y : {round_trip(x), message_round_trip(x)}) {
+    EXPECT_EQ(y.name, "gpu1");
+    EXPECT_EQ(y.type, "cuda");
+    EXPECT_EQ(y.backend, "cuda");
+    EXPECT_EQ(y.threads, 8u);
+    EXPECT_EQ(y.cuda_index, 1);
+    EXPECT_EQ(y.memory_bytes, uint64_t{141} << 30);
+    EXPECT_EQ(y.jobs_done, 99u);
+    EXPECT_EQ(y.elements_done, uint64_t{1} << 40);
+    EXPECT_EQ(y.busy_seconds, 0.125);
+  }
+}
+
+TEST_F(serialization_test, tensor_bytes_keeps_every_byte_including_zeros) {
+  const float values[] = {0.0f, -1.5f, 3.25f, 1e-30f, -0.0f, 65504.0f};
+  tensor_bytes x;
+  x.shape = {2, 3};
+  x.data.resize(sizeof(values));
+  std::memcpy(x.data.data(), values, sizeof(values));
+  // Raw bytes with embedded NULs and high bytes: a C-string path would cut them short.
+  x.data += std::string{"\0\xff\x00\x80", 4};
+  for (const auto& y : {round_trip(x), message_round_trip(x)}) {
+    EXPECT_EQ(y.shape, (std::vector<int64_t>{2, 3}));
+    ASSERT_EQ(y.data.size(), x.data.size());
+    EXPECT_EQ(std::memcmp(y.data.data(), x.data.data(), x.data.size()), 0);
+  }
+}
+
+TEST_F(serialization_test, empty_tensor) {
+  const tensor_bytes x{{0}, {}};
+  auto y = round_trip(x);
+  EXPECT_EQ(y.shape, (std::vector<int64_t>{0}));
+  EXPECT_TRUE(y.data.empty());
+}
+
+TEST_F(serialization_test, string_map) {
+  const string_map x{{"", "empty key"}, {"lr", "1e-3"}, {"note", ""}};
+  for (const auto& y : {round_trip(x), message_round_trip(x)})
+    EXPECT_EQ(y, x);
+}
+
+TEST_F(serialization_test, llmos_error_keeps_code_and_context) {
+  const auto x = make_llmos_error(error_code::duplicate_name,
+                                  "actor name 'cpu0' is already taken; choose another name");
+  for (const auto& y : {round_trip(x), message_round_trip(x)}) {
+    EXPECT_EQ(y.category(), error_category);
+    EXPECT_EQ(y.code(), static_cast<uint8_t>(error_code::duplicate_name));
+    EXPECT_EQ(describe(y),
+              "duplicate_name: actor name 'cpu0' is already taken; choose another name");
+    // The renderer registered with the system says the same.
+    EXPECT_EQ(sys_.render(y), describe(y));
+  }
+}
+
+TEST(describe, renders_codes_without_context_and_foreign_errors) {
+  EXPECT_EQ(describe(caf::error{}), "no error");
+  EXPECT_EQ(describe(caf::make_error(error_code::kernel_failed)), "kernel_failed");
+  auto foreign = describe(caf::make_error(caf::sec::request_timeout));
+  EXPECT_NE(foreign.find("error"), std::string::npos) << foreign;
+  EXPECT_NE(foreign.find(std::to_string(static_cast<int>(caf::sec::request_timeout))),
+            std::string::npos)
+      << foreign;
+}
+
+TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
+  const std::vector<caf::type_id_t> ids{
+      caf::type_id<pong>::value,
+      caf::type_id<node_status>::value,
+      caf::type_id<actor_entry>::value,
+      caf::type_id<spawn_request>::value,
+      caf::type_id<directory_event>::value,
+      caf::type_id<device_info>::value,
+      caf::type_id<tensor_bytes>::value,
+      caf::type_id<string_map>::value,
+  };
+  constexpr auto begin = caf::id_block::llmos::begin;
+  constexpr auto end = caf::id_block::llmos::end;
+  EXPECT_EQ(begin, caf::first_custom_type_id);
+  EXPECT_EQ(static_cast<std::size_t>(end - begin), ids.size()) << "a type without a test here";
+  std::set<caf::type_id_t> seen;
+  for (auto id : ids) {
+    EXPECT_GE(id, begin);
+    EXPECT_LT(id, end);
+    EXPECT_TRUE(seen.insert(id).second) << "type id " << id << " used twice";
+  }
+  // The IDs are the wire format: appending keeps these, reordering would break old nodes.
+  EXPECT_EQ(caf::type_id<pong>::value, begin);
+  EXPECT_EQ(caf::type_id<string_map>::value, end - 1);
+  EXPECT_STREQ(caf::type_name<tensor_bytes>::value, "llmos::tensor_bytes");
+}
+
+} // namespace
+} // namespace llmos
