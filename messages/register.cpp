@@ -9,6 +9,11 @@ namespace llmos {
 
 void register_messages(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::llmos>();
+  // add_message_types<block> registers only the block's own types; add_message_type<T> also
+  // registers std::vector<T>, which replies such as the directory's actor list carry between
+  // nodes (without it `actors` on a non-seed node failed with unexpected_response).
+  cfg.add_message_type<actor_entry>("llmos::actor_entry");
+  cfg.add_message_type<node_status>("llmos::node_status");
   // Typed handles travel inside messages (a peer asks for the directory), so they need names too.
   cfg.add_message_type<directory_actor>("llmos::directory_actor");
   cfg.add_message_type<node_manager_actor>("llmos::node_manager_actor");

@@ -10,16 +10,17 @@
 #include "llmos/messages/register.hpp"
 #include "llmos/runtime/log.hpp"
 #include "node_manager/node_manager_actor.hpp"
+#include "openssl_error_queue.hpp"
 
 namespace llmos {
 namespace {
 
-std::unique_ptr<caf::actor_system_config> make_config(const topology& topo,
-                                                      const node_start_options& opts,
-                                                      caf::error& err) {
+std::unique_ptr<caf::actor_system_config>
+make_config(const topology& topo, const node_start_options& opts, caf::error& err) {
   auto cfg = std::make_unique<caf::actor_system_config>();
   cfg->load<caf::io::middleman>();
   if (topo.tls) {
+    link_openssl_error_queue_fix();
     cfg->load<caf::openssl::manager>();
     cfg->openssl_certificate = topo.tls->certificate;
     cfg->openssl_key = topo.tls->key;
@@ -43,14 +44,14 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
                                                  node_start_options opts) {
   const auto* spec = topo.find_node(name);
   if (spec == nullptr)
-    return make_llmos_error(error_code::no_such_node,
-                            topo.source + ": no node named '" + name + "'; pass --node with one of "
-                                                                        "the nodes it declares");
+    return make_llmos_error(error_code::no_such_node, topo.source + ": no node named '" + name +
+                                                          "'; pass --node with one of "
+                                                          "the nodes it declares");
   if (topo.seed.empty())
     topo.seed = topo.nodes.front().name;
   std::unique_ptr<node> n{new node};
-  n->kinds_ = opts.kinds ? opts.kinds
-                         : std::make_shared<const actor_kind_table>(builtin_actor_kinds());
+  n->kinds_ =
+      opts.kinds ? opts.kinds : std::make_shared<const actor_kind_table>(builtin_actor_kinds());
   auto methods =
       opts.methods ? opts.methods : std::make_shared<const method_table>(builtin_methods());
   caf::error err;
@@ -89,8 +90,7 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
       return make_llmos_error(error_code::io_failed,
                               "node '" + name + "': cannot listen on node port " +
                                   std::to_string(spec->port) + ": " +
-                                  sys.render(published.error()) +
-                                  " (is another node using it?)");
+                                  sys.render(published.error()) + " (is another node using it?)");
     n->port_ = *published;
   }
   if (spec->rpc_port != 0) {
