@@ -6,22 +6,38 @@ namespace llmos {
 
 std::string to_string(error_code code) {
   switch (code) {
-    case error_code::none: return "none";
-    case error_code::bad_topology: return "bad_topology";
-    case error_code::unknown_kind: return "unknown_kind";
-    case error_code::bad_config: return "bad_config";
-    case error_code::duplicate_name: return "duplicate_name";
-    case error_code::no_such_actor: return "no_such_actor";
-    case error_code::no_such_node: return "no_such_node";
-    case error_code::no_such_method: return "no_such_method";
-    case error_code::bad_params: return "bad_params";
-    case error_code::unauthorized: return "unauthorized";
-    case error_code::node_unreachable: return "node_unreachable";
-    case error_code::malformed_frame: return "malformed_frame";
-    case error_code::frame_too_large: return "frame_too_large";
-    case error_code::kernel_failed: return "kernel_failed";
-    case error_code::bad_option: return "bad_option";
-    case error_code::io_failed: return "io_failed";
+  case error_code::none:
+    return "none";
+  case error_code::bad_topology:
+    return "bad_topology";
+  case error_code::unknown_kind:
+    return "unknown_kind";
+  case error_code::bad_config:
+    return "bad_config";
+  case error_code::duplicate_name:
+    return "duplicate_name";
+  case error_code::no_such_actor:
+    return "no_such_actor";
+  case error_code::no_such_node:
+    return "no_such_node";
+  case error_code::no_such_method:
+    return "no_such_method";
+  case error_code::bad_params:
+    return "bad_params";
+  case error_code::unauthorized:
+    return "unauthorized";
+  case error_code::node_unreachable:
+    return "node_unreachable";
+  case error_code::malformed_frame:
+    return "malformed_frame";
+  case error_code::frame_too_large:
+    return "frame_too_large";
+  case error_code::kernel_failed:
+    return "kernel_failed";
+  case error_code::bad_option:
+    return "bad_option";
+  case error_code::io_failed:
+    return "io_failed";
   }
   return "error_code(" + std::to_string(static_cast<int>(code)) + ")";
 }

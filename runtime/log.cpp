@@ -30,17 +30,23 @@ std::mutex log_mutex;
 
 const char* level_name(log_level l) {
   switch (l) {
-    case log_level::debug: return "DEBUG";
-    case log_level::info: return "INFO ";
-    case log_level::warning: return "WARN ";
-    case log_level::error: return "ERROR";
+  case log_level::debug:
+    return "DEBUG";
+  case log_level::info:
+    return "INFO ";
+  case log_level::warning:
+    return "WARN ";
+  case log_level::error:
+    return "ERROR";
   }
   return "?";
 }
 
 } // namespace
 
-void set_log_level(log_level level) { current_level = level; }
+void set_log_level(log_level level) {
+  current_level = level;
+}
 
 void log(log_level level, std::string_view text) {
   if (level < current_level.load())

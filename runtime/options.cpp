@@ -11,8 +11,8 @@ namespace po = boost::program_options;
 namespace llmos {
 
 bool is_caf_option(const std::string& arg) {
-  for (const char* prefix : {"--scheduler.", "--middleman.", "--openssl.", "--logger.",
-                             "--stream.", "--work-stealing."})
+  for (const char* prefix :
+       {"--scheduler.", "--middleman.", "--openssl.", "--logger.", "--stream.", "--work-stealing."})
     if (arg.rfind(prefix, 0) == 0)
       return true;
   return false;
@@ -55,8 +55,9 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
   for (const char* level : {"debug", "info", "warning", "error"})
     if (opts.log_level == level)
       return opts;
-  return make_llmos_error(error_code::bad_option, "--log must be debug, info, warning or error, not '" +
-                                                      opts.log_level + "'");
+  return make_llmos_error(error_code::bad_option,
+                          "--log must be debug, info, warning or error, not '" + opts.log_level +
+                              "'");
 }
 
 } // namespace llmos

@@ -21,13 +21,13 @@ device_actor::behavior_type device_behavior(device_actor::stateful_pointer<devic
                                             device_core core) {
   self->state.core = std::move(core);
   return {
-    [=](info_atom) -> device_info { return self->state.core->info(); },
-    [=](gelu_atom, const tensor_bytes& in) -> caf::result<tensor_bytes> {
-      auto out = self->state.core->gelu(in);
-      if (!out)
-        return std::move(out.error());
-      return std::move(*out);
-    },
+      [=](info_atom) -> device_info { return self->state.core->info(); },
+      [=](gelu_atom, const tensor_bytes& in) -> caf::result<tensor_bytes> {
+        auto out = self->state.core->gelu(in);
+        if (!out)
+          return std::move(out.error());
+        return std::move(*out);
+      },
   };
 }
 
@@ -38,9 +38,9 @@ actor_kind device_kind() {
   kind.name = "device";
   kind.help = "a compute device (CPU thread pool or one GPU) that runs kernels";
   kind.fields = {
-    {"type", config_type::string, "cpu", false, "cpu or cuda", {"cpu", "cuda"}},
-    {"index", config_type::integer, "0", false, "GPU index for type=cuda", {}},
-    {"threads", config_type::integer, "1", false, "CPU threads the device may use", {}},
+      {"type", config_type::string, "cpu", false, "cpu or cuda", {"cpu", "cuda"}},
+      {"index", config_type::integer, "0", false, "GPU index for type=cuda", {}},
+      {"threads", config_type::integer, "1", false, "CPU threads the device may use", {}},
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     // The schema only promises integers that fit a long long; narrowing them with stoi/stoul

@@ -30,8 +30,8 @@ caf::expected<std::size_t> float_count(const tensor_bytes& t) {
   return n;
 }
 
-caf::expected<device_core> device_core::create(std::string name, std::string type,
-                                               int cuda_index, uint32_t threads) {
+caf::expected<device_core> device_core::create(std::string name, std::string type, int cuda_index,
+                                               uint32_t threads) {
   device_core core;
   core.info_.name = std::move(name);
   core.info_.type = type;

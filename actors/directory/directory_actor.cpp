@@ -37,43 +37,45 @@ directory_actor::behavior_type directory_behavior(directory_self self) {
       notify(self, false, entry, why);
   });
   return {
-    [=](register_atom, actor_entry& entry) -> caf::result<bool> {
-      if (!entry.handle)
-        return make_llmos_error(error_code::bad_params,
-                                "cannot register '" + entry.name + "' without an actor handle");
-      auto handle = entry.handle;
-      auto copy = entry;
-      if (auto err = self->state.table.add(std::move(entry)))
-        return err;
-      self->monitor(handle);
-      notify(self, true, copy, "registered");
-      return true;
-    },
-    [=](unregister_atom, const std::string& name) -> caf::result<bool> {
-      auto removed = self->state.table.remove(name);
-      if (!removed)
-        return false;
-      notify(self, false, *removed, "stopped");
-      return true;
-    },
-    [=](lookup_atom, const std::string& name) -> caf::result<actor_entry> {
-      auto found = self->state.table.find(name);
-      if (!found)
-        return std::move(found.error());
-      return std::move(*found);
-    },
-    [=](actors_atom, const std::string& node) -> std::vector<actor_entry> {
-      return self->state.table.list(node);
-    },
-    [=](watch_atom, caf::actor& watcher) {
-      self->monitor(watcher);
-      self->state.watchers.push_back(std::move(watcher));
-    },
+      [=](register_atom, actor_entry& entry) -> caf::result<bool> {
+        if (!entry.handle)
+          return make_llmos_error(error_code::bad_params,
+                                  "cannot register '" + entry.name + "' without an actor handle");
+        auto handle = entry.handle;
+        auto copy = entry;
+        if (auto err = self->state.table.add(std::move(entry)))
+          return err;
+        self->monitor(handle);
+        notify(self, true, copy, "registered");
+        return true;
+      },
+      [=](unregister_atom, const std::string& name) -> caf::result<bool> {
+        auto removed = self->state.table.remove(name);
+        if (!removed)
+          return false;
+        notify(self, false, *removed, "stopped");
+        return true;
+      },
+      [=](lookup_atom, const std::string& name) -> caf::result<actor_entry> {
+        auto found = self->state.table.find(name);
+        if (!found)
+          return std::move(found.error());
+        return std::move(*found);
+      },
+      [=](actors_atom, const std::string& node) -> std::vector<actor_entry> {
+        return self->state.table.list(node);
+      },
+      [=](watch_atom, caf::actor& watcher) {
+        self->monitor(watcher);
+        self->state.watchers.push_back(std::move(watcher));
+      },
   };
 }
 
 } // namespace
 
-directory_actor spawn_directory(caf::actor_system& sys) { return sys.spawn(directory_behavior); }
+directory_actor spawn_directory(caf::actor_system& sys) {
+  return sys.spawn(directory_behavior);
+}
 
 } // namespace llmos

@@ -105,11 +105,11 @@ void add_node_methods(method_table& t) {
                              [=](actor_entry& entry) {
                                const auto* m = ctx->table->find(entry.kind, *method);
                                if (m == nullptr)
-                                 return ctx->reply(make_llmos_error(
-                                     error_code::no_such_method,
-                                     "actor '" + *name + "' (kind " + entry.kind +
-                                         ") has no method '" + *method +
-                                         "'; 'methods' lists them"));
+                                 return ctx->reply(
+                                     make_llmos_error(error_code::no_such_method,
+                                                      "actor '" + *name + "' (kind " + entry.kind +
+                                                          ") has no method '" + *method +
+                                                          "'; 'methods' lists them"));
                                if (m->mutates && !ctx->authenticated)
                                  return ctx->reply(make_llmos_error(
                                      error_code::unauthorized,
@@ -168,17 +168,17 @@ caf::expected<tensor_bytes> tensor_param(const msgpack::object& params) {
 }
 
 void add_device_methods(method_table& t) {
-  t.add("device", {"info", false, "send DEVICE info", "what the device is and its counters",
-                   [](rpc_call& c) {
-                     forward<device_info>(c, caf::actor_cast<device_actor>(c.target), info_atom::value);
-                   }});
+  t.add("device",
+        {"info", false, "send DEVICE info", "what the device is and its counters", [](rpc_call& c) {
+           forward<device_info>(c, caf::actor_cast<device_actor>(c.target), info_atom::value);
+         }});
   t.add("device", {"gelu", false, "send DEVICE gelu values=1,2,3",
                    "GELU of a float32 tensor on the device", [](rpc_call& c) {
                      auto tensor = tensor_param(*c.params);
                      if (!tensor)
                        return c.reply(std::move(tensor.error()));
-                     forward<tensor_bytes>(c, caf::actor_cast<device_actor>(c.target), gelu_atom::value,
-                             std::move(*tensor));
+                     forward<tensor_bytes>(c, caf::actor_cast<device_actor>(c.target),
+                                           gelu_atom::value, std::move(*tensor));
                    }});
 }
 

@@ -13,46 +13,45 @@ namespace {
 caf::behavior dispatcher(caf::event_based_actor* self, node_manager_actor manager,
                          std::shared_ptr<const method_table> table) {
   return {
-    [=](rpc_call_atom, const std::string& method, const std::string& params,
-        bool authenticated) -> caf::response_promise {
-      auto rp = self->make_response_promise();
-      const auto* m = table->find(method);
-      if (m == nullptr) {
-        rp.deliver(make_llmos_error(error_code::no_such_method,
-                                    "no method '" + method + "'; 'methods' lists them"));
+      [=](rpc_call_atom, const std::string& method, const std::string& params,
+          bool authenticated) -> caf::response_promise {
+        auto rp = self->make_response_promise();
+        const auto* m = table->find(method);
+        if (m == nullptr) {
+          rp.deliver(make_llmos_error(error_code::no_such_method,
+                                      "no method '" + method + "'; 'methods' lists them"));
+          return rp;
+        }
+        if (m->mutates && !authenticated) {
+          rp.deliver(make_llmos_error(error_code::unauthorized,
+                                      method + " changes state: authenticate first (auth TOKEN, or "
+                                               "llmos-repl --token / LLMOS_TOKEN)"));
+          return rp;
+        }
+        auto handle = std::make_shared<msgpack::object_handle>();
+        try {
+          *handle = msgpack::unpack(params.data(), params.size());
+        } catch (const std::exception& e) {
+          rp.deliver(make_llmos_error(error_code::bad_params,
+                                      method + ": params are not msgpack: " + e.what()));
+          return rp;
+        }
+        rpc_call call;
+        call.self = self;
+        call.manager = manager;
+        call.params = &handle->get();
+        call.authenticated = authenticated;
+        call.table = table.get();
+        // The reply keeps the params' memory alive until the handler is done with them.
+        call.reply = [rp, handle](caf::expected<std::string> result) mutable {
+          if (result)
+            rp.deliver(std::move(*result));
+          else
+            rp.deliver(std::move(result.error()));
+        };
+        m->call(call);
         return rp;
-      }
-      if (m->mutates && !authenticated) {
-        rp.deliver(make_llmos_error(error_code::unauthorized,
-                                    method +
-                                        " changes state: authenticate first (auth TOKEN, or "
-                                        "llmos-repl --token / LLMOS_TOKEN)"));
-        return rp;
-      }
-      auto handle = std::make_shared<msgpack::object_handle>();
-      try {
-        *handle = msgpack::unpack(params.data(), params.size());
-      } catch (const std::exception& e) {
-        rp.deliver(make_llmos_error(error_code::bad_params,
-                                    method + ": params are not msgpack: " + e.what()));
-        return rp;
-      }
-      rpc_call call;
-      call.self = self;
-      call.manager = manager;
-      call.params = &handle->get();
-      call.authenticated = authenticated;
-      call.table = table.get();
-      // The reply keeps the params' memory alive until the handler is done with them.
-      call.reply = [rp, handle](caf::expected<std::string> result) mutable {
-        if (result)
-          rp.deliver(std::move(*result));
-        else
-          rp.deliver(std::move(result.error()));
-      };
-      m->call(call);
-      return rp;
-    },
+      },
   };
 }
 

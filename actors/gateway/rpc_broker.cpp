@@ -59,10 +59,9 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
     if (result)
       rpc::encode_response(out, msgid, {}, *result);
     else
-      rpc::encode_response(out, msgid,
-                           rpc::pack_error(error_code_name(result.error()),
-                                           describe(result.error())),
-                           {});
+      rpc::encode_response(
+          out, msgid, rpc::pack_error(error_code_name(result.error()), describe(result.error())),
+          {});
     self->write(hdl, out.size(), out.data());
     self->flush(hdl);
   };
@@ -129,22 +128,22 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
   };
 
   return {
-    [=](const caf::io::new_connection_msg& msg) {
-      conns->try_emplace(msg.handle, cfg.limits);
-      self->configure_read(msg.handle, caf::io::receive_policy::at_most(64 * 1024));
-    },
-    [=](const caf::io::new_data_msg& msg) {
-      auto i = conns->find(msg.handle);
-      if (i == conns->end())
-        return;
-      i->second.decoder.feed(msg.buf.data(), msg.buf.size());
-      drain(msg.handle);
-    },
-    [=](const caf::io::connection_closed_msg& msg) { conns->erase(msg.handle); },
-    [=](const caf::io::acceptor_closed_msg&) {
-      log_error("gateway: the listening socket closed");
-      self->quit();
-    },
+      [=](const caf::io::new_connection_msg& msg) {
+        conns->try_emplace(msg.handle, cfg.limits);
+        self->configure_read(msg.handle, caf::io::receive_policy::at_most(64 * 1024));
+      },
+      [=](const caf::io::new_data_msg& msg) {
+        auto i = conns->find(msg.handle);
+        if (i == conns->end())
+          return;
+        i->second.decoder.feed(msg.buf.data(), msg.buf.size());
+        drain(msg.handle);
+      },
+      [=](const caf::io::connection_closed_msg& msg) { conns->erase(msg.handle); },
+      [=](const caf::io::acceptor_closed_msg&) {
+        log_error("gateway: the listening socket closed");
+        self->quit();
+      },
   };
 }
 

@@ -26,18 +26,22 @@ caf::error bad(const std::string& method, std::size_t i, const std::string& what
 
 caf::expected<std::string> scalar_text(const msgpack::object& v) {
   switch (v.type) {
-    case msgpack::type::STR: return std::string{v.via.str.ptr, v.via.str.size};
-    case msgpack::type::POSITIVE_INTEGER: return std::to_string(v.via.u64);
-    case msgpack::type::NEGATIVE_INTEGER: return std::to_string(v.via.i64);
-    case msgpack::type::BOOLEAN: return std::string{v.via.boolean ? "true" : "false"};
-    case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: {
-      std::ostringstream os;
-      os << v.via.f64;
-      return os.str();
-    }
-    default:
-      return make_llmos_error(error_code::bad_params, "a " + type_name(v) + " is not a scalar");
+  case msgpack::type::STR:
+    return std::string{v.via.str.ptr, v.via.str.size};
+  case msgpack::type::POSITIVE_INTEGER:
+    return std::to_string(v.via.u64);
+  case msgpack::type::NEGATIVE_INTEGER:
+    return std::to_string(v.via.i64);
+  case msgpack::type::BOOLEAN:
+    return std::string{v.via.boolean ? "true" : "false"};
+  case msgpack::type::FLOAT32:
+  case msgpack::type::FLOAT64: {
+    std::ostringstream os;
+    os << v.via.f64;
+    return os.str();
+  }
+  default:
+    return make_llmos_error(error_code::bad_params, "a " + type_name(v) + " is not a scalar");
   }
 }
 
@@ -45,17 +49,26 @@ caf::expected<std::string> scalar_text(const msgpack::object& v) {
 
 std::string type_name(const msgpack::object& obj) {
   switch (obj.type) {
-    case msgpack::type::NIL: return "nil";
-    case msgpack::type::BOOLEAN: return "boolean";
-    case msgpack::type::POSITIVE_INTEGER:
-    case msgpack::type::NEGATIVE_INTEGER: return "integer";
-    case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: return "float";
-    case msgpack::type::STR: return "string";
-    case msgpack::type::BIN: return "binary";
-    case msgpack::type::ARRAY: return "array";
-    case msgpack::type::MAP: return "map";
-    case msgpack::type::EXT: return "extension";
+  case msgpack::type::NIL:
+    return "nil";
+  case msgpack::type::BOOLEAN:
+    return "boolean";
+  case msgpack::type::POSITIVE_INTEGER:
+  case msgpack::type::NEGATIVE_INTEGER:
+    return "integer";
+  case msgpack::type::FLOAT32:
+  case msgpack::type::FLOAT64:
+    return "float";
+  case msgpack::type::STR:
+    return "string";
+  case msgpack::type::BIN:
+    return "binary";
+  case msgpack::type::ARRAY:
+    return "array";
+  case msgpack::type::MAP:
+    return "map";
+  case msgpack::type::EXT:
+    return "extension";
   }
   return "unknown";
 }
@@ -100,9 +113,9 @@ param_map(const msgpack::object& params, std::size_t i, const std::string& metho
     std::string name{key.via.str.ptr, key.via.str.size};
     auto value = scalar_text(m.ptr[k].val);
     if (!value)
-      return make_llmos_error(error_code::bad_params,
-                              method + ": option '" + name + "' must be a scalar, got " +
-                                  type_name(m.ptr[k].val));
+      return make_llmos_error(error_code::bad_params, method + ": option '" + name +
+                                                          "' must be a scalar, got " +
+                                                          type_name(m.ptr[k].val));
     out[name] = std::move(*value);
   }
   return out;

@@ -44,8 +44,7 @@ void pack(packer& pk, const device_info& x);
 void pack(packer& pk, const tensor_bytes& x);
 
 /// Packs one value into a string with the overloads above.
-template <class T>
-std::string pack_to_string(const T& x) {
+template <class T> std::string pack_to_string(const T& x) {
   msgpack::sbuffer buf;
   packer pk{buf};
   pack(pk, x);
@@ -53,8 +52,7 @@ std::string pack_to_string(const T& x) {
 }
 
 /// Packs a vector as an array.
-template <class T>
-std::string pack_to_string(const std::vector<T>& xs) {
+template <class T> std::string pack_to_string(const std::vector<T>& xs) {
   msgpack::sbuffer buf;
   packer pk{buf};
   pk.pack_array(static_cast<uint32_t>(xs.size()));

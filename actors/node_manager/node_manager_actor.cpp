@@ -16,8 +16,8 @@ namespace llmos {
 namespace {
 
 // Timer messages the node manager sends itself; not part of the public interface.
-using node_manager_impl = node_manager_actor::extend<caf::reacts_to<tick_atom>,
-                                                     caf::reacts_to<retry_atom, std::string>>;
+using node_manager_impl =
+    node_manager_actor::extend<caf::reacts_to<tick_atom>, caf::reacts_to<retry_atom, std::string>>;
 
 constexpr auto peer_timeout = std::chrono::seconds(10);
 constexpr auto directory_timeout = std::chrono::seconds(10);
@@ -36,7 +36,9 @@ struct node_manager_state {
 
 using self_ptr = node_manager_impl::stateful_pointer<node_manager_state>;
 
-auto now() { return cluster_view::clock::now(); }
+auto now() {
+  return cluster_view::clock::now();
+}
 
 // Registers an entry, or parks it until the directory is known (a non-seed node that has not
 // reached the seed yet still runs its actors; they become visible once it connects).
@@ -76,9 +78,9 @@ caf::expected<actor_entry> start_local(self_ptr self, const std::string& kind_na
   if (name.empty())
     name = kind_name + "-" + st.cfg.self + "-" + std::to_string(++st.spawned);
   if (st.local.count(name) > 0)
-    return make_llmos_error(error_code::duplicate_name,
-                            "actor name '" + name + "' is already taken on node '" + st.cfg.self +
-                                "'; choose another name");
+    return make_llmos_error(error_code::duplicate_name, "actor name '" + name +
+                                                            "' is already taken on node '" +
+                                                            st.cfg.self + "'; choose another name");
   spawn_context ctx{self->system(), st.cfg.self, name, *checked};
   auto handle = kind->spawn(ctx);
   if (!handle)
@@ -102,8 +104,8 @@ void connect_peer(self_ptr self, const std::string& node) {
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
             auto& st = self->state;
             if (!ptr) {
-              self->delayed_send(self, st.view->on_connect_failed(node, now()),
-                                 retry_atom::value, node);
+              self->delayed_send(self, st.view->on_connect_failed(node, now()), retry_atom::value,
+                                 node);
               return;
             }
             auto peer = caf::actor_cast<node_manager_actor>(ptr);
@@ -131,9 +133,9 @@ void connect_peer(self_ptr self, const std::string& node) {
           },
           [=](caf::error& err) {
             auto delay = self->state.view->on_connect_failed(node, now());
-            log_debug("node '" + self->state.cfg.self + "': connect to '" + node +
-                      "' failed (" + self->system().render(err) + "); retry in " +
-                      std::to_string(delay.count()) + " ms");
+            log_debug("node '" + self->state.cfg.self + "': connect to '" + node + "' failed (" +
+                      self->system().render(err) + "); retry in " + std::to_string(delay.count()) +
+                      " ms");
             self->delayed_send(self, delay, retry_atom::value, node);
           });
 }
@@ -257,7 +259,10 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
     self->quit(msg.reason);
   });
   // The node manager registers itself so that `actors` shows it and peers can find it.
-  register_entry(self, actor_entry{st.cfg.self + ".manager", "node_manager", st.cfg.self, {},
+  register_entry(self, actor_entry{st.cfg.self + ".manager",
+                                   "node_manager",
+                                   st.cfg.self,
+                                   {},
                                    caf::actor_cast<caf::actor>(self)});
   if (const auto* me = st.cfg.topo.find_node(st.cfg.self)) {
     for (const auto& spec : me->actors) {
@@ -275,66 +280,67 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
   if (st.cfg.topo.nodes.size() > 1)
     self->send(self, tick_atom::value);
   return {
-    [=](ping_atom) -> pong {
-      auto up = now() - self->state.started;
-      return pong{self->state.cfg.self, self->state.pid,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(up).count()};
-    },
-    [=](nodes_atom) -> std::vector<node_status> { return self->state.view->snapshot(now()); },
-    [=](spawn_atom, spawn_request& req) -> caf::typed_response_promise<actor_entry> {
-      if (!req.node.empty() && req.node != self->state.cfg.self) {
-        if (self->state.cfg.topo.find_node(req.node) == nullptr) {
-          auto rp = self->make_response_promise<actor_entry>();
-          rp.deliver(make_llmos_error(error_code::no_such_node,
-                                      "no node named '" + req.node +
-                                          "' in the topology; 'nodes' lists them"));
+      [=](ping_atom) -> pong {
+        auto up = now() - self->state.started;
+        return pong{self->state.cfg.self, self->state.pid,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(up).count()};
+      },
+      [=](nodes_atom) -> std::vector<node_status> { return self->state.view->snapshot(now()); },
+      [=](spawn_atom, spawn_request& req) -> caf::typed_response_promise<actor_entry> {
+        if (!req.node.empty() && req.node != self->state.cfg.self) {
+          if (self->state.cfg.topo.find_node(req.node) == nullptr) {
+            auto rp = self->make_response_promise<actor_entry>();
+            rp.deliver(make_llmos_error(error_code::no_such_node,
+                                        "no node named '" + req.node +
+                                            "' in the topology; 'nodes' lists them"));
+            return rp;
+          }
+          return forward_spawn(self, std::move(req));
+        }
+        return spawn_here(self, req);
+      },
+      [=](stop_atom, const std::string& name) { return stop_actor(self, name); },
+      [=](actors_atom,
+          const std::string& node) -> caf::typed_response_promise<std::vector<actor_entry>> {
+        auto rp = self->make_response_promise<std::vector<actor_entry>>();
+        auto& st = self->state;
+        if (!st.cfg.directory) {
+          rp.deliver(make_llmos_error(error_code::node_unreachable,
+                                      "the directory on seed node '" + st.cfg.topo.seed +
+                                          "' is not reachable from node '" + st.cfg.self + "'"));
           return rp;
         }
-        return forward_spawn(self, std::move(req));
-      }
-      return spawn_here(self, req);
-    },
-    [=](stop_atom, const std::string& name) { return stop_actor(self, name); },
-    [=](actors_atom, const std::string& node) -> caf::typed_response_promise<
-                                                  std::vector<actor_entry>> {
-      auto rp = self->make_response_promise<std::vector<actor_entry>>();
-      auto& st = self->state;
-      if (!st.cfg.directory) {
-        rp.deliver(make_llmos_error(error_code::node_unreachable,
-                                    "the directory on seed node '" + st.cfg.topo.seed +
-                                        "' is not reachable from node '" + st.cfg.self + "'"));
+        self->request(st.cfg.directory, directory_timeout, actors_atom::value, node)
+            .then([=](std::vector<actor_entry>& xs) mutable { rp.deliver(std::move(xs)); },
+                  [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
-      }
-      self->request(st.cfg.directory, directory_timeout, actors_atom::value, node)
-          .then([=](std::vector<actor_entry>& xs) mutable { rp.deliver(std::move(xs)); },
-                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
-    },
-    [=](get_atom, directory_atom) -> caf::result<directory_actor> {
-      if (!self->state.cfg.directory)
-        return make_llmos_error(error_code::node_unreachable,
-                                "node '" + self->state.cfg.self + "' has no directory yet");
-      return self->state.cfg.directory;
-    },
-    [=](register_atom, actor_entry& entry) { register_entry(self, std::move(entry)); },
-    [=](tick_atom) {
-      auto& st = self->state;
-      for (const auto& [name, peer] : st.peers) {
-        const auto node = name;
-        self->request(peer, std::chrono::milliseconds(st.cfg.topo.lost_after_ms), ping_atom::value)
-            .then([=](const pong&) { self->state.view->on_heartbeat(node, now()); },
-                  [](caf::error&) { /* silence is judged by expire() below */ });
-      }
-      for (const auto& node : st.view->expire(now()))
-        on_peer_lost(self, node, "no heartbeat for " +
-                                     std::to_string(st.cfg.topo.lost_after_ms) + " ms");
-      self->delayed_send(self, std::chrono::milliseconds(st.cfg.topo.heartbeat_ms),
-                         tick_atom::value);
-    },
-    [=](retry_atom, const std::string& node) {
-      if (self->state.peers.count(node) == 0)
-        connect_peer(self, node);
-    },
+      },
+      [=](get_atom, directory_atom) -> caf::result<directory_actor> {
+        if (!self->state.cfg.directory)
+          return make_llmos_error(error_code::node_unreachable,
+                                  "node '" + self->state.cfg.self + "' has no directory yet");
+        return self->state.cfg.directory;
+      },
+      [=](register_atom, actor_entry& entry) { register_entry(self, std::move(entry)); },
+      [=](tick_atom) {
+        auto& st = self->state;
+        for (const auto& [name, peer] : st.peers) {
+          const auto node = name;
+          self->request(peer, std::chrono::milliseconds(st.cfg.topo.lost_after_ms),
+                        ping_atom::value)
+              .then([=](const pong&) { self->state.view->on_heartbeat(node, now()); },
+                    [](caf::error&) { /* silence is judged by expire() below */ });
+        }
+        for (const auto& node : st.view->expire(now()))
+          on_peer_lost(self, node,
+                       "no heartbeat for " + std::to_string(st.cfg.topo.lost_after_ms) + " ms");
+        self->delayed_send(self, std::chrono::milliseconds(st.cfg.topo.heartbeat_ms),
+                           tick_atom::value);
+      },
+      [=](retry_atom, const std::string& node) {
+        if (self->state.peers.count(node) == 0)
+          connect_peer(self, node);
+      },
   };
 }
 

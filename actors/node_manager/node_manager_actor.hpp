@@ -15,7 +15,7 @@ namespace llmos {
 
 struct node_manager_config {
   topology topo;
-  std::string self; ///< this node's name in `topo`
+  std::string self;                        ///< this node's name in `topo`
   const actor_kind_table* kinds = nullptr; ///< must outlive the actor
   directory_actor directory;               ///< set on the seed node; others ask the seed
   bool tls = false;                        ///< connect to peers through CAF's OpenSSL module

@@ -5,10 +5,18 @@
 
 namespace llmos::kernels {
 
-bool cuda_compiled() { return false; }
-int cuda_device_count() { return 0; }
-uint64_t cuda_device_memory(int) { return 0; }
-std::string nccl_version() { return {}; }
+bool cuda_compiled() {
+  return false;
+}
+int cuda_device_count() {
+  return 0;
+}
+uint64_t cuda_device_memory(int) {
+  return 0;
+}
+std::string nccl_version() {
+  return {};
+}
 
 std::string gelu_forward_cuda(float*, const float*, std::size_t, int) {
   return "this build of llmos has no CUDA kernels (the CUDA toolkit was not found at build time)";

@@ -6,13 +6,13 @@
 
 #include <cuda_runtime.h>
 
-#define LLMOS_CUDA_TRY(expr)                                                                   \
-  do {                                                                                         \
-    const cudaError_t llmos_cuda_status = (expr);                                              \
-    if (llmos_cuda_status != cudaSuccess)                                                      \
-      return std::string{#expr} + " failed at " __FILE__ ":" + std::to_string(__LINE__) +     \
-             ": " + cudaGetErrorName(llmos_cuda_status) + " (" +                              \
-             cudaGetErrorString(llmos_cuda_status) + ")";                                      \
+#define LLMOS_CUDA_TRY(expr)                                                                       \
+  do {                                                                                             \
+    const cudaError_t llmos_cuda_status = (expr);                                                  \
+    if (llmos_cuda_status != cudaSuccess)                                                          \
+      return std::string{#expr} + " failed at " __FILE__ ":" + std::to_string(__LINE__) + ": " +   \
+             cudaGetErrorName(llmos_cuda_status) + " (" + cudaGetErrorString(llmos_cuda_status) +  \
+             ")";                                                                                  \
   } while (false)
 
 namespace llmos::kernels {

@@ -5,7 +5,9 @@
 
 namespace llmos::kernels {
 
-bool cuda_compiled() { return true; }
+bool cuda_compiled() {
+  return true;
+}
 
 int cuda_device_count() {
   int count = 0;

@@ -22,7 +22,9 @@ void result_sheet::add(const std::string& path, const path_result& r) {
   paths_.emplace_back(path, r);
 }
 
-void result_sheet::set(const std::string& key, double value) { extra_[key] = value; }
+void result_sheet::set(const std::string& key, double value) {
+  extra_[key] = value;
+}
 
 const path_result* result_sheet::find(const std::string& path) const {
   for (const auto& [name, r] : paths_)
@@ -34,7 +36,8 @@ const path_result* result_sheet::find(const std::string& path) const {
 std::string result_sheet::table() const {
   std::ostringstream os;
   os << std::left << std::setw(16) << "path" << std::right << std::setw(10) << "p50 us"
-     << std::setw(10) << "p99 us" << std::setw(12) << "req/s" << "   vs raw CAF (p50, req/s)\n";
+     << std::setw(10) << "p99 us" << std::setw(12) << "req/s"
+     << "   vs raw CAF (p50, req/s)\n";
   for (const auto& [name, r] : paths_) {
     os << std::left << std::setw(16) << name << std::right;
     if (!r.ok) {

@@ -165,8 +165,7 @@ path_result measure_rpc(uint16_t port, std::size_t n, std::size_t window) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   auto done = client.call_many("ping", empty_array, n, window, 10s);
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!done || *done != n) {
     r.note = done ? "only " + std::to_string(*done) + " answered" : describe(done.error());
     return r;
@@ -243,8 +242,8 @@ int run_messaging(const messaging_options& opts) {
   const uint16_t bench_port = free_port();
   const uint16_t remote_port = free_port();
   const uint16_t rpc_port = free_port();
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("llmos-bench-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("llmos-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto topo_path = (dir / "bench.yaml").string();
   std::ofstream{topo_path} << bench_topology(bench_port, remote_port, rpc_port);
@@ -270,10 +269,9 @@ int run_messaging(const messaging_options& opts) {
   // Local paths: in this process.
   sheet.add("caf_local", measure_caf(sys, ping_raw(sys.spawn(raw_pong)), opts.n, opts.window));
   if (auto me = resolve(sys, (*node)->manager(), "bench.manager", 10s))
-    sheet.add("llmos_local", measure_caf(sys,
-                                         ping_node_manager(
-                                             caf::actor_cast<node_manager_actor>(me->handle)),
-                                         opts.n, opts.window));
+    sheet.add("llmos_local",
+              measure_caf(sys, ping_node_manager(caf::actor_cast<node_manager_actor>(me->handle)),
+                          opts.n, opts.window));
 
   // Remote raw CAF: a child process publishing a bare pong actor.
   {
@@ -293,7 +291,8 @@ int run_messaging(const messaging_options& opts) {
   {
     child_process peer{{opts.node_path, "--topology", topo_path, "--node", "remote", "--threads",
                         "1", "--log", "warning"},
-                       "", 1s};
+                       "",
+                       1s};
     path_result r;
     auto entry = resolve(sys, (*node)->manager(), "remote.manager", 15s);
     if (entry)

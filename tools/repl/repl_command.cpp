@@ -17,16 +17,16 @@ struct usage_entry {
 
 const std::vector<usage_entry>& usages() {
   static const std::vector<usage_entry> xs = {
-    {"help", "help", "this text"},
-    {"nodes", "nodes", "every node of the cluster and its state (self, connecting, up, lost)"},
-    {"actors", "actors [NODE]", "every named actor, or those of one node"},
-    {"ping", "ping", "the node's name, pid and uptime"},
-    {"spawn", "spawn NODE KIND [name=NAME] [key=value...]", "start an actor on a node"},
-    {"stop", "stop ACTOR", "stop a named actor"},
-    {"send", "send ACTOR METHOD [key=value...]", "call a method of an actor"},
-    {"methods", "methods", "every method the gateway maps, per actor kind"},
-    {"auth", "auth TOKEN", "present the cluster's auth token (needed to change state)"},
-    {"quit", "quit", "leave (also exit, Ctrl-D)"},
+      {"help", "help", "this text"},
+      {"nodes", "nodes", "every node of the cluster and its state (self, connecting, up, lost)"},
+      {"actors", "actors [NODE]", "every named actor, or those of one node"},
+      {"ping", "ping", "the node's name, pid and uptime"},
+      {"spawn", "spawn NODE KIND [name=NAME] [key=value...]", "start an actor on a node"},
+      {"stop", "stop ACTOR", "stop a named actor"},
+      {"send", "send ACTOR METHOD [key=value...]", "call a method of an actor"},
+      {"methods", "methods", "every method the gateway maps, per actor kind"},
+      {"auth", "auth TOKEN", "present the cluster's auth token (needed to change state)"},
+      {"quit", "quit", "leave (also exit, Ctrl-D)"},
   };
   return xs;
 }
@@ -97,8 +97,7 @@ caf::expected<std::vector<std::string>> split_words(const std::string& line) {
 caf::expected<std::pair<std::string, nlohmann::json>> parse_assignment(const std::string& word) {
   auto eq = word.find('=');
   if (eq == std::string::npos || eq == 0)
-    return make_llmos_error(error_code::bad_option,
-                            "'" + word + "' is not key=value");
+    return make_llmos_error(error_code::bad_option, "'" + word + "' is not key=value");
   std::string key = word.substr(0, eq);
   std::string text = word.substr(eq + 1);
   nlohmann::json value;

@@ -27,8 +27,8 @@ struct rpc_call {
   caf::event_based_actor* self = nullptr; ///< the dispatcher, to send requests from
   node_manager_actor manager;             ///< this node's manager
   const msgpack::object* params = nullptr;
-  caf::actor target; ///< for actor methods: the resolved actor
-  bool authenticated = false;         ///< the connection presented the token (or none is set)
+  caf::actor target;          ///< for actor methods: the resolved actor
+  bool authenticated = false; ///< the connection presented the token (or none is set)
   const class method_table* table = nullptr; ///< for methods that dispatch further ("send")
   rpc_reply reply;
 };

@@ -21,17 +21,16 @@ struct device_info {
   std::string type;    ///< "cpu" or "cuda"
   std::string backend; ///< the kernel backend that ran last ("cpu", "cuda")
   uint32_t threads = 0;
-  int32_t cuda_index = -1;      ///< GPU index, -1 for CPU devices
-  uint64_t memory_bytes = 0;    ///< memory the device can use
-  uint64_t jobs_done = 0;       ///< kernels run since start
-  uint64_t elements_done = 0;   ///< tensor elements processed since start
-  double busy_seconds = 0.0;    ///< time spent inside kernels since start
+  int32_t cuda_index = -1;    ///< GPU index, -1 for CPU devices
+  uint64_t memory_bytes = 0;  ///< memory the device can use
+  uint64_t jobs_done = 0;     ///< kernels run since start
+  uint64_t elements_done = 0; ///< tensor elements processed since start
+  double busy_seconds = 0.0;  ///< time spent inside kernels since start
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, device_info& x) {
-  return f(caf::meta::type_name("device_info"), x.name, x.type, x.backend, x.threads,
-           x.cuda_index, x.memory_bytes, x.jobs_done, x.elements_done, x.busy_seconds);
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, device_info& x) {
+  return f(caf::meta::type_name("device_info"), x.name, x.type, x.backend, x.threads, x.cuda_index,
+           x.memory_bytes, x.jobs_done, x.elements_done, x.busy_seconds);
 }
 
 /// A dense float32 tensor as raw little-endian bytes: tensors never cross a process boundary
@@ -41,16 +40,15 @@ struct tensor_bytes {
   std::string data; ///< shape-product * 4 bytes
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, tensor_bytes& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, tensor_bytes& x) {
   return f(caf::meta::type_name("tensor_bytes"), x.shape, x.data);
 }
 
 /// The device actor's typed interface.
 using device_actor = caf::typed_actor<
-  // anyone -> device: what it is and its counters.
-  caf::replies_to<info_atom>::with<device_info>,
-  // anyone -> device: elementwise GELU (tanh form); fails kernel_failed on a bad tensor.
-  caf::replies_to<gelu_atom, tensor_bytes>::with<tensor_bytes>>;
+    // anyone -> device: what it is and its counters.
+    caf::replies_to<info_atom>::with<device_info>,
+    // anyone -> device: elementwise GELU (tanh form); fails kernel_failed on a bad tensor.
+    caf::replies_to<gelu_atom, tensor_bytes>::with<tensor_bytes>>;
 
 } // namespace llmos

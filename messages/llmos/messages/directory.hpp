@@ -26,8 +26,7 @@ struct actor_entry {
   caf::actor handle;                         ///< where to send messages
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, actor_entry& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, actor_entry& x) {
   return f(caf::meta::type_name("actor_entry"), x.name, x.kind, x.node, x.config, x.handle);
 }
 
@@ -45,16 +44,16 @@ typename Inspector::result_type inspect(Inspector& f, directory_event& x) {
 
 /// The directory's typed interface.
 using directory_actor = caf::typed_actor<
-  // node manager -> directory: add an entry; fails with duplicate_name if the name is taken
-  // by a live actor. The directory monitors the handle and drops the entry when it goes down.
-  caf::replies_to<register_atom, actor_entry>::with<bool>,
-  // node manager -> directory: remove an entry by name; false if it was not there.
-  caf::replies_to<unregister_atom, std::string>::with<bool>,
-  // anyone -> directory: resolve a name; fails with no_such_actor.
-  caf::replies_to<lookup_atom, std::string>::with<actor_entry>,
-  // anyone -> directory: list entries, all of them or those of one node ("" = all).
-  caf::replies_to<actors_atom, std::string>::with<std::vector<actor_entry>>,
-  // anyone -> directory: send (dir_event_atom, directory_event) to this actor on every change.
-  caf::reacts_to<watch_atom, caf::actor>>;
+    // node manager -> directory: add an entry; fails with duplicate_name if the name is taken
+    // by a live actor. The directory monitors the handle and drops the entry when it goes down.
+    caf::replies_to<register_atom, actor_entry>::with<bool>,
+    // node manager -> directory: remove an entry by name; false if it was not there.
+    caf::replies_to<unregister_atom, std::string>::with<bool>,
+    // anyone -> directory: resolve a name; fails with no_such_actor.
+    caf::replies_to<lookup_atom, std::string>::with<actor_entry>,
+    // anyone -> directory: list entries, all of them or those of one node ("" = all).
+    caf::replies_to<actors_atom, std::string>::with<std::vector<actor_entry>>,
+    // anyone -> directory: send (dir_event_atom, directory_event) to this actor on every change.
+    caf::reacts_to<watch_atom, caf::actor>>;
 
 } // namespace llmos

@@ -24,8 +24,7 @@ struct pong {
   int64_t uptime_ms = 0;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, pong& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, pong& x) {
   return f(caf::meta::type_name("pong"), x.node, x.pid, x.uptime_ms);
 }
 
@@ -51,8 +50,7 @@ struct node_status {
   int64_t since_ms = 0; ///< milliseconds since the state last changed
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return f(caf::meta::type_name("node_status"), x.name, x.host, x.port, x.rpc_port, x.devices,
            x.state, x.since_ms);
 }
@@ -65,28 +63,27 @@ struct spawn_request {
   std::map<std::string, std::string> config; ///< validated against the kind's schema
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, spawn_request& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, spawn_request& x) {
   return f(caf::meta::type_name("spawn_request"), x.node, x.kind, x.name, x.config);
 }
 
 /// The node manager's typed interface.
 using node_manager_actor = caf::typed_actor<
-  // anyone -> node manager: liveness; peers use it as the heartbeat.
-  caf::replies_to<ping_atom>::with<pong>,
-  // anyone -> node manager: every node of the topology with its state as seen from here.
-  caf::replies_to<nodes_atom>::with<std::vector<node_status>>,
-  // anyone -> node manager: spawn; forwarded to the named node's manager when it is not this
-  // one. Fails with unknown_kind, bad_config, duplicate_name, no_such_node, node_unreachable.
-  caf::replies_to<spawn_atom, spawn_request>::with<actor_entry>,
-  // anyone -> node manager: stop a named actor anywhere in the cluster; fails no_such_actor.
-  caf::replies_to<stop_atom, std::string>::with<bool>,
-  // anyone -> node manager: every actor of the cluster (or of one node: non-empty name).
-  caf::replies_to<actors_atom, std::string>::with<std::vector<actor_entry>>,
-  // peer node manager -> node manager: the directory this node uses (hosted on the seed).
-  caf::replies_to<get_atom, directory_atom>::with<directory_actor>,
-  // node bootstrap -> node manager: a system actor hosted here (the gateway) to register in
-  // the directory as soon as it is reachable.
-  caf::reacts_to<register_atom, actor_entry>>;
+    // anyone -> node manager: liveness; peers use it as the heartbeat.
+    caf::replies_to<ping_atom>::with<pong>,
+    // anyone -> node manager: every node of the topology with its state as seen from here.
+    caf::replies_to<nodes_atom>::with<std::vector<node_status>>,
+    // anyone -> node manager: spawn; forwarded to the named node's manager when it is not this
+    // one. Fails with unknown_kind, bad_config, duplicate_name, no_such_node, node_unreachable.
+    caf::replies_to<spawn_atom, spawn_request>::with<actor_entry>,
+    // anyone -> node manager: stop a named actor anywhere in the cluster; fails no_such_actor.
+    caf::replies_to<stop_atom, std::string>::with<bool>,
+    // anyone -> node manager: every actor of the cluster (or of one node: non-empty name).
+    caf::replies_to<actors_atom, std::string>::with<std::vector<actor_entry>>,
+    // peer node manager -> node manager: the directory this node uses (hosted on the seed).
+    caf::replies_to<get_atom, directory_atom>::with<directory_actor>,
+    // node bootstrap -> node manager: a system actor hosted here (the gateway) to register in
+    // the directory as soon as it is reachable.
+    caf::reacts_to<register_atom, actor_entry>>;
 
 } // namespace llmos

@@ -21,10 +21,10 @@
 namespace llmos {
 
 struct node_start_options {
-  uint32_t threads = 2;              ///< CAF scheduler threads
-  std::vector<std::string> caf_args; ///< e.g. "--middleman.heartbeat-interval=..."
-  std::shared_ptr<const actor_kind_table> kinds;   ///< null: builtin_actor_kinds()
-  std::shared_ptr<const method_table> methods;     ///< null: builtin_methods()
+  uint32_t threads = 2;                          ///< CAF scheduler threads
+  std::vector<std::string> caf_args;             ///< e.g. "--middleman.heartbeat-interval=..."
+  std::shared_ptr<const actor_kind_table> kinds; ///< null: builtin_actor_kinds()
+  std::shared_ptr<const method_table> methods;   ///< null: builtin_methods()
 };
 
 class node {
@@ -48,7 +48,7 @@ public:
   const topology& topo() const { return topo_; }
   const std::string& name() const { return name_; }
   node_manager_actor manager() const { return manager_; }
-  uint16_t port() const { return port_; }         ///< node-to-node port actually bound (0: none)
+  uint16_t port() const { return port_; } ///< node-to-node port actually bound (0: none)
   uint16_t rpc_port() const { return gateway_.port; } ///< msgpack-RPC port (0: none)
 
 private:

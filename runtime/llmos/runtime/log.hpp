@@ -14,9 +14,17 @@ void set_log_level(log_level level);
 /// Writes "HH:MM:SS.mmm LEVEL text" to stderr.
 void log(log_level level, std::string_view text);
 
-inline void log_info(std::string_view text) { log(log_level::info, text); }
-inline void log_warning(std::string_view text) { log(log_level::warning, text); }
-inline void log_error(std::string_view text) { log(log_level::error, text); }
-inline void log_debug(std::string_view text) { log(log_level::debug, text); }
+inline void log_info(std::string_view text) {
+  log(log_level::info, text);
+}
+inline void log_warning(std::string_view text) {
+  log(log_level::warning, text);
+}
+inline void log_error(std::string_view text) {
+  log(log_level::error, text);
+}
+inline void log_debug(std::string_view text) {
+  log(log_level::debug, text);
+}
 
 } // namespace llmos

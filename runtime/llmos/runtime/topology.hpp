@@ -28,8 +28,8 @@ struct actor_spec {
 struct node_spec {
   std::string name;
   std::string host = "127.0.0.1";
-  uint16_t port = 0;     ///< CAF middleman port for node-to-node traffic
-  uint16_t rpc_port = 0; ///< msgpack-RPC port for clients; 0 = no RPC endpoint
+  uint16_t port = 0;                       ///< CAF middleman port for node-to-node traffic
+  uint16_t rpc_port = 0;                   ///< msgpack-RPC port for clients; 0 = no RPC endpoint
   std::vector<std::string> devices{"cpu"}; ///< "cpu", "cuda:0", "cuda:1", ...
   std::vector<actor_spec> actors;
   int line = 0;
@@ -46,12 +46,12 @@ struct tls_spec {
 
 /// A whole cluster.
 struct topology {
-  std::string source;    ///< the file it came from ("<embedded>" for the default)
+  std::string source; ///< the file it came from ("<embedded>" for the default)
   std::string cluster = "llmos";
-  std::string seed;      ///< node hosting the directory (default: the first node)
+  std::string seed; ///< node hosting the directory (default: the first node)
   std::optional<tls_spec> tls;
-  std::string auth_token; ///< required for state-changing RPC methods when non-empty
-  uint32_t heartbeat_ms = 500;  ///< how often node managers ping their peers
+  std::string auth_token;        ///< required for state-changing RPC methods when non-empty
+  uint32_t heartbeat_ms = 500;   ///< how often node managers ping their peers
   uint32_t lost_after_ms = 2000; ///< a peer silent this long is reported lost
   std::vector<node_spec> nodes;
 
