@@ -17,9 +17,12 @@ int main(int argc, char** argv) {
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
-      "window", po::value(&opts.window)->default_value(64), "requests in flight (throughput)")(
-      "no-erlang", "skip the Erlang peer")("name", po::value(&name), "benchmark")(
-      "arg", po::value(&arg), "argument of an internal mode");
+      "window", po::value(&opts.window)->default_value(64),
+      "requests in flight (throughput)")("no-erlang", "skip the Erlang peer")(
+      "caf", po::value(&opts.caf_args),
+      "a CAF option for every process, e.g. --caf=--scheduler.policy=sharing (repeatable)")(
+      "name", po::value(&name), "benchmark")("arg", po::value(&arg),
+                                             "argument of an internal mode");
   po::positional_options_description pos;
   pos.add("name", 1).add("arg", 1);
   po::variables_map vm;
@@ -35,7 +38,7 @@ int main(int argc, char** argv) {
     return name.empty() && !vm.count("help") ? 2 : 0;
   }
   if (name == "serve-caf") // internal: the raw CAF peer process
-    return llmos::bench::serve_raw_caf(static_cast<uint16_t>(std::stoi(arg)));
+    return llmos::bench::serve_raw_caf(static_cast<uint16_t>(std::stoi(arg)), opts.caf_args);
   if (name != "messaging") {
     std::cerr << "llmos-bench: unknown benchmark '" << name << "' (known: messaging)\n";
     return 2;

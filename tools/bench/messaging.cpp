@@ -213,10 +213,14 @@ std::string bench_topology(uint16_t bench_port, uint16_t remote_port, uint16_t r
 
 } // namespace
 
-int serve_raw_caf(uint16_t port) {
+int serve_raw_caf(uint16_t port, const std::vector<std::string>& caf_args) {
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", size_t{1});
+  if (auto err = cfg.parse(caf_args)) {
+    std::cerr << "serve-caf: " << caf::to_string(err) << "\n";
+    return 2;
+  }
   caf::actor_system sys{cfg};
   auto pong = sys.spawn(raw_pong);
   auto bound = sys.middleman().publish(pong, port, nullptr, true);
@@ -257,6 +261,7 @@ int run_messaging(const messaging_options& opts) {
   node_start_options nopts;
   nopts.threads = 1;
   nopts.kinds = kinds;
+  nopts.caf_args = opts.caf_args;
   auto node = node::start(*topo, "bench", nopts);
   if (!node) {
     std::cerr << "llmos-bench: " << describe(node.error()) << "\n";
@@ -264,7 +269,10 @@ int run_messaging(const messaging_options& opts) {
   }
   auto& sys = (*node)->system();
   std::cerr << "messaging: n=" << opts.n << " window=" << opts.window
-            << " (1 scheduler thread per process)\n";
+            << " (1 scheduler thread per process)";
+  for (const auto& a : opts.caf_args)
+    std::cerr << " " << a;
+  std::cerr << "\n";
 
   // Local paths: in this process.
   sheet.add("caf_local", measure_caf(sys, ping_raw(sys.spawn(raw_pong)), opts.n, opts.window));
@@ -276,7 +284,10 @@ int run_messaging(const messaging_options& opts) {
   // Remote raw CAF: a child process publishing a bare pong actor.
   {
     const uint16_t caf_port = free_port();
-    child_process peer{{opts.self_path, "serve-caf", std::to_string(caf_port)}, "ready", 10s};
+    std::vector<std::string> argv{opts.self_path, "serve-caf", std::to_string(caf_port)};
+    for (const auto& a : opts.caf_args)
+      argv.push_back("--caf=" + a);
+    child_process peer{argv, "ready", 10s};
     path_result r;
     auto remote = peer.ready() ? sys.middleman().remote_actor("127.0.0.1", caf_port)
                                : caf::expected<caf::actor>{caf::sec::cannot_connect_to_node};
