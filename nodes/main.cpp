@@ -60,6 +60,10 @@ int main(int argc, char** argv) {
     }
     name = topo.nodes.front().name;
   }
+  if (opts->rpc_port != 0)
+    for (auto& n : topo.nodes)
+      if (n.name == name)
+        n.rpc_port = opts->rpc_port;
   llmos::node_start_options start_opts;
   start_opts.threads = opts->threads;
   start_opts.caf_args = opts->caf_args;

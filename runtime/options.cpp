@@ -26,6 +26,8 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
       "topology YAML file (without it: the embedded single-process default)")(
       "node,n", po::value(&opts.node), "which node of the topology this process is")(
       "threads", po::value(&opts.threads)->default_value(2), "CAF scheduler threads")(
+      "rpc-port", po::value(&opts.rpc_port),
+      "serve msgpack-RPC on this port (overrides the topology; the default node has none)")(
       "log", po::value(&opts.log_level)->default_value("info"), "debug, info, warning or error");
   std::ostringstream help;
   help << "usage: llmos-node [--topology FILE --node NAME] [options] [CAF options]\n"

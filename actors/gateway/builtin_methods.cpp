@@ -133,20 +133,26 @@ caf::expected<tensor_bytes> tensor_param(const msgpack::object& params) {
     return make_llmos_error(error_code::bad_params, "gelu: pass values=1,2,3 or data+shape");
   tensor_bytes t;
   if (const auto* values = map_get(*m, "values")) {
-    if (values->type != msgpack::type::ARRAY)
+    // A lone number is a one-element tensor ("values=1" in the REPL is not a list).
+    const bool scalar = values->type == msgpack::type::POSITIVE_INTEGER ||
+                        values->type == msgpack::type::NEGATIVE_INTEGER ||
+                        values->type == msgpack::type::FLOAT32 ||
+                        values->type == msgpack::type::FLOAT64;
+    if (!scalar && values->type != msgpack::type::ARRAY)
       return make_llmos_error(error_code::bad_params,
-                              "gelu: 'values' must be an array of numbers, got " +
+                              "gelu: 'values' must be a number or an array of numbers, got " +
                                   type_name(*values));
-    const auto& a = values->via.array;
-    t.shape = {static_cast<int64_t>(a.size)};
-    t.data.resize(a.size * sizeof(float));
-    for (uint32_t i = 0; i < a.size; ++i) {
+    const msgpack::object* items = scalar ? values : values->via.array.ptr;
+    const uint32_t count = scalar ? 1 : values->via.array.size;
+    t.shape = {static_cast<int64_t>(count)};
+    t.data.resize(count * sizeof(float));
+    for (uint32_t i = 0; i < count; ++i) {
       float f = 0;
       try {
-        f = a.ptr[i].as<float>();
+        f = items[i].as<float>();
       } catch (const msgpack::type_error&) {
         return make_llmos_error(error_code::bad_params, "gelu: values[" + std::to_string(i) +
-                                                            "] is a " + type_name(a.ptr[i]) +
+                                                            "] is a " + type_name(items[i]) +
                                                             ", not a number");
       }
       std::memcpy(t.data.data() + i * sizeof(float), &f, sizeof(float));

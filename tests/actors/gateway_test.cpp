@@ -292,6 +292,21 @@ TEST_F(rpc_dispatcher_test, send_gelu_returns_the_cpu_kernels_values) {
   EXPECT_EQ(std::memcmp(bin.via.bin.ptr, want.data(), bin.via.bin.size), 0);
 }
 
+TEST_F(rpc_dispatcher_test, send_gelu_takes_a_lone_number_as_a_one_element_tensor) {
+  spawn_device("cpu0");
+  auto oh = ok("send", params(std::string{"cpu0"}, std::string{"gelu"},
+                              std::map<std::string, double>{{"values", 1.0}}));
+  auto m = oh.get().as<object_map>();
+  EXPECT_EQ(m.at("shape").as<std::vector<int64_t>>(), (std::vector<int64_t>{1}));
+  EXPECT_NEAR(m.at("values").as<std::vector<float>>().at(0), 0.841192f, 1e-5);
+  auto msg = refused("send",
+                     params(std::string{"cpu0"}, std::string{"gelu"},
+                            std::map<std::string, std::string>{{"values", "abc"}}),
+                     error_code::bad_params);
+  EXPECT_NE(msg.find("must be a number or an array of numbers, got string"), std::string::npos)
+      << msg;
+}
+
 TEST_F(rpc_dispatcher_test, send_gelu_takes_binary_data_with_a_shape) {
   spawn_device("cpu0");
   std::vector<float> in(100);

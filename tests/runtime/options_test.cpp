@@ -12,12 +12,14 @@ caf::expected<llmos::node_options> parse(std::vector<const char*> args) {
 }
 
 TEST(node_options, reads_topology_node_and_threads) {
-  auto o = parse({"--topology", "c.yaml", "--node", "beta", "--threads", "1", "--log", "debug"});
+  auto o = parse({"--topology", "c.yaml", "--node", "beta", "--threads", "1", "--log", "debug",
+                  "--rpc-port", "4711"});
   ASSERT_TRUE(o) << llmos::describe(o.error());
   EXPECT_EQ(o->topology_path, "c.yaml");
   EXPECT_EQ(o->node, "beta");
   EXPECT_EQ(o->threads, 1u);
   EXPECT_EQ(o->log_level, "debug");
+  EXPECT_EQ(o->rpc_port, 4711);
   EXPECT_TRUE(o->caf_args.empty());
 }
 

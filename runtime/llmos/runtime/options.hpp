@@ -15,6 +15,7 @@ struct node_options {
   std::string topology_path; ///< "" = the embedded single-process default
   std::string node;          ///< "" = the topology's only node
   uint32_t threads = 2;      ///< CAF scheduler threads (this machine class has 2 cores)
+  uint16_t rpc_port = 0;     ///< non-zero: overrides the node's rpc_port (e.g. for the default)
   std::string log_level = "info";
   std::vector<std::string> caf_args; ///< passed through to caf::actor_system_config::parse
   bool help = false;
