@@ -1,0 +1,15 @@
+// Where the pinned data sets live: $LLMOS_DATA_DIR, else the source tree's .cache/data that
+// tools/setup/setup.sh fills. Tests skip with a message when a set is absent.
+#pragma once
+
+#include <string>
+
+namespace llmos::data {
+
+/// The data set cache folder (no trailing slash).
+std::string data_dir();
+
+/// data_dir() + "/" + relative, or "" when that path does not exist.
+std::string data_path(const std::string& relative);
+
+} // namespace llmos::data
