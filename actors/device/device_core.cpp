@@ -13,6 +13,9 @@
 namespace llmos {
 
 caf::expected<std::size_t> float_count(const tensor_bytes& t) {
+  if (t.dtype != "f32")
+    return make_llmos_error(error_code::kernel_failed,
+                            "tensor dtype is '" + t.dtype + "'; this kernel takes f32");
   std::size_t n = 1;
   for (auto d : t.shape) {
     if (d < 0)

@@ -33,15 +33,16 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            x.memory_bytes, x.jobs_done, x.elements_done, x.busy_seconds);
 }
 
-/// A dense float32 tensor as raw little-endian bytes: tensors never cross a process boundary
+/// A dense tensor as raw little-endian bytes: tensors never cross a process boundary
 /// element by element (CAF serializes std::vector<float> per element, ~15x slower).
 struct tensor_bytes {
   std::vector<int64_t> shape;
-  std::string data; ///< shape-product * 4 bytes
+  std::string data;          ///< shape-product * element size bytes
+  std::string dtype = "f32"; ///< "f32", "i32" (token ids) or "u8" (pixels)
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, tensor_bytes& x) {
-  return f(caf::meta::type_name("tensor_bytes"), x.shape, x.data);
+  return f(caf::meta::type_name("tensor_bytes"), x.shape, x.data, x.dtype);
 }
 
 /// The device actor's typed interface.

@@ -18,6 +18,13 @@ struct spawn_request;
 struct directory_event;
 struct device_info;
 struct tensor_bytes;
+struct progress_event;
+struct dataset_stats;
+struct data_record;
+struct quarantine_item;
+struct stream_request;
+struct data_batch;
+struct pseudo_label_item;
 } // namespace llmos
 
 CAF_BEGIN_TYPE_ID_BLOCK(llmos, caf::first_custom_type_id)
@@ -29,6 +36,13 @@ CAF_ADD_TYPE_ID(llmos, (llmos::directory_event))
 CAF_ADD_TYPE_ID(llmos, (llmos::device_info))
 CAF_ADD_TYPE_ID(llmos, (llmos::tensor_bytes))
 CAF_ADD_TYPE_ID(llmos, (std::map<std::string, std::string>))
+CAF_ADD_TYPE_ID(llmos, (llmos::progress_event))
+CAF_ADD_TYPE_ID(llmos, (llmos::dataset_stats))
+CAF_ADD_TYPE_ID(llmos, (llmos::data_record))
+CAF_ADD_TYPE_ID(llmos, (llmos::quarantine_item))
+CAF_ADD_TYPE_ID(llmos, (llmos::stream_request))
+CAF_ADD_TYPE_ID(llmos, (llmos::data_batch))
+CAF_ADD_TYPE_ID(llmos, (llmos::pseudo_label_item))
 CAF_END_TYPE_ID_BLOCK(llmos)
 
 // Atoms (CAF 0.17: at most 10 characters). Grouped by conversation; append only.
@@ -49,3 +63,14 @@ CAF_ADD_ATOM(llmos, llmos, gelu_atom, "gelu")
 CAF_ADD_ATOM(llmos, llmos, tick_atom, "tick")
 CAF_ADD_ATOM(llmos, llmos, retry_atom, "retry")
 CAF_ADD_ATOM(llmos, llmos, rpc_call_atom, "rpc_call")
+CAF_ADD_ATOM(llmos, llmos, ingest_atom, "ingest")
+CAF_ADD_ATOM(llmos, llmos, stats_atom, "stats")
+CAF_ADD_ATOM(llmos, llmos, sample_atom, "sample")
+CAF_ADD_ATOM(llmos, llmos, quarantine_atom, "quarantine")
+CAF_ADD_ATOM(llmos, llmos, open_stream_atom, "open_strm")
+CAF_ADD_ATOM(llmos, llmos, credit_atom, "credit")
+CAF_ADD_ATOM(llmos, llmos, next_batch_atom, "next_batch")
+CAF_ADD_ATOM(llmos, llmos, close_stream_atom, "close_strm")
+CAF_ADD_ATOM(llmos, llmos, batch_atom, "batch")
+CAF_ADD_ATOM(llmos, llmos, progress_atom, "progress")
+CAF_ADD_ATOM(llmos, llmos, pseudo_label_atom, "pseudo_lbl")

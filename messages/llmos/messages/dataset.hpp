@@ -1,0 +1,157 @@
+// The dataset conversation: a dataset actor runs its pipeline (read sources, clean, annotate,
+// split, augment, tokenise, store shards) on `ingest`, answers statistics, samples and the
+// quarantine, and streams shuffled batches to model actors, local or remote, with credit-based
+// back-pressure: a consumer opens a stream with some credits, receives at most that many
+// (batch_atom, data_batch) messages, and returns credits as it consumes them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "llmos/messages/device.hpp"
+#include "llmos/messages/type_ids.hpp"
+
+namespace llmos {
+
+/// Progress of a long operation, sent as (progress_atom, progress_event) to a subscriber.
+struct progress_event {
+  std::string task;  ///< e.g. "ingest spam"
+  std::string stage; ///< e.g. "read", "clean", "store"
+  uint64_t done = 0;
+  uint64_t total = 0; ///< 0 when unknown
+  std::string message;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, progress_event& x) {
+  return f(caf::meta::type_name("progress_event"), x.task, x.stage, x.done, x.total, x.message);
+}
+
+/// What an ingest produced (and what `stats` answers).
+struct dataset_stats {
+  std::string dataset;
+  std::string version;  ///< content hash; "" before the first ingest
+  uint64_t records = 0; ///< after cleaning, before augmentation
+  uint64_t train = 0;
+  uint64_t validation = 0;
+  uint64_t test = 0;
+  uint64_t augmented = 0;
+  std::map<std::string, uint64_t> removed; ///< rule -> records it quarantined
+  std::map<std::string, uint64_t> labels;  ///< label -> records
+  std::string report;                      ///< full statistics as JSON text (rules, LFs, ...)
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, dataset_stats& x) {
+  return f(caf::meta::type_name("dataset_stats"), x.dataset, x.version, x.records, x.train,
+           x.validation, x.test, x.augmented, x.removed, x.labels, x.report);
+}
+
+/// One stored record (samples).
+struct data_record {
+  std::string id;
+  std::string text;
+  std::string label;
+  std::string split;
+  bool augmented = false;
+  uint32_t rows = 0;
+  uint32_t cols = 0;
+  std::string image;  ///< rows*cols uint8 pixels for images
+  std::string origin; ///< "path:line"
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, data_record& x) {
+  return f(caf::meta::type_name("data_record"), x.id, x.text, x.label, x.split, x.augmented, x.rows,
+           x.cols, x.image, x.origin);
+}
+
+/// One quarantined record.
+struct quarantine_item {
+  std::string rule;
+  std::string reason;
+  std::string origin;
+  std::string text;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, quarantine_item& x) {
+  return f(caf::meta::type_name("quarantine_item"), x.rule, x.reason, x.origin, x.text);
+}
+
+/// Opens a batch stream over one split, for one data-parallel replica.
+struct stream_request {
+  std::string split = "train";
+  uint32_t rank = 0;  ///< this replica; it gets every record i with i % world == rank
+  uint32_t world = 1; ///< number of replicas
+  uint32_t batch_size = 32;
+  uint32_t credits = 4; ///< batches the dataset may send before the consumer returns credit
+  uint64_t seed = 1;    ///< shuffle seed (epoch e uses seed + e)
+  uint32_t epochs = 1;
+  caf::actor consumer; ///< receives (batch_atom, data_batch); null = pull with next_batch
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_request& x) {
+  return f(caf::meta::type_name("stream_request"), x.split, x.rank, x.world, x.batch_size,
+           x.credits, x.seed, x.epochs, x.consumer);
+}
+
+/// A batch: token ids (i32 [batch, max_length], 0-padded) for text sets, pixels (u8 [batch, rows,
+/// cols]) for image sets, and the labels as strings.
+struct data_batch {
+  uint64_t stream = 0;
+  uint64_t seq = 0;
+  uint32_t epoch = 0;
+  std::vector<std::string> ids;
+  std::vector<std::string> labels;
+  tensor_bytes inputs;
+  bool last = false; ///< no more batches in this stream
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, data_batch& x) {
+  return f(caf::meta::type_name("data_batch"), x.stream, x.seq, x.epoch, x.ids, x.labels, x.inputs,
+           x.last);
+}
+
+/// A label a model proposes for a record, with its confidence.
+struct pseudo_label_item {
+  std::string record_id;
+  std::string label;
+  double confidence = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pseudo_label_item& x) {
+  return f(caf::meta::type_name("pseudo_label_item"), x.record_id, x.label, x.confidence);
+}
+
+/// The dataset actor's typed interface.
+using dataset_actor = caf::typed_actor<
+    // client -> dataset: run the pipeline; progress goes to the given actor (may be null).
+    // Fails with bad_config (pipeline file), io_failed (sources, storage).
+    caf::replies_to<ingest_atom, caf::actor>::with<dataset_stats>,
+    // client -> dataset: statistics of the current version.
+    caf::replies_to<stats_atom>::with<dataset_stats>,
+    // client -> dataset: n records of a split ("" = any), chosen with a seed.
+    caf::replies_to<sample_atom, std::string, uint32_t, uint64_t>::with<std::vector<data_record>>,
+    // client -> dataset: quarantined records of one rule ("" = all), at most `limit`.
+    caf::replies_to<quarantine_atom, std::string, uint32_t>::with<std::vector<quarantine_item>>,
+    // model -> dataset: open a stream; returns its id. Fails with bad_params (split, rank/world).
+    caf::replies_to<open_stream_atom, stream_request>::with<uint64_t>,
+    // consumer -> dataset: n more batches may be sent on this stream.
+    caf::reacts_to<credit_atom, uint64_t, uint32_t>,
+    // client -> dataset: pull the next batch of a stream opened without a consumer.
+    caf::replies_to<next_batch_atom, uint64_t>::with<data_batch>,
+    // consumer -> dataset: the stream is no longer needed.
+    caf::reacts_to<close_stream_atom, uint64_t>,
+    // model -> dataset: labels for unlabelled records at or above `min_confidence`; returns how
+    // many were applied (exercised once model actors exist).
+    caf::replies_to<pseudo_label_atom, std::vector<pseudo_label_item>, double>::with<uint64_t>>;
+
+} // namespace llmos
