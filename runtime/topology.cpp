@@ -14,6 +14,7 @@
 
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/suggest.hpp"
+#include "llmos/runtime/yaml_fields.hpp"
 
 namespace llmos {
 
@@ -25,118 +26,9 @@ const node_spec* topology::find_node(const std::string& name) const {
   return i == nodes.end() ? nullptr : &*i;
 }
 
+using namespace yaml_fields;
+
 namespace {
-
-// Names reach the command line and the directory, where the runtime adds these suffixes for
-// its own actors ("alpha.manager"); an actor with such a name would shadow a system actor.
-const std::vector<std::string> reserved_suffixes{".manager", ".directory", ".gateway"};
-
-/// Thrown inside the parser only and turned into a caf::error by parse_topology, so that a
-/// refusal deep in a nested list needs no error plumbing through every helper.
-struct refusal {
-  int line;
-  std::string what;
-};
-
-[[noreturn]] void refuse(int line, std::string what) {
-  throw refusal{line, std::move(what)};
-}
-
-int line_of(const YAML::Node& node) {
-  // yaml-cpp counts from 0 and has no mark (-1) for nodes it made up.
-  return node.Mark().line >= 0 ? node.Mark().line + 1 : 1;
-}
-
-/// One key of a YAML map with where it was written.
-struct entry {
-  std::string key;
-  int line = 0;
-  YAML::Node value;
-};
-
-using entries = std::map<std::string, entry>;
-
-/// The keys of map `node`, refusing keys outside `known` (with a suggestion) and keys given
-/// twice (yaml-cpp keeps both, and silently using one would hide the user's mistake).
-entries read_map(const YAML::Node& node, const std::vector<std::string>& known,
-                 const std::string& where) {
-  entries result;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const int line = line_of(it->first);
-    if (!it->first.IsScalar())
-      refuse(line, "a key in " + where + " is not a plain word; write keys as 'name: value'");
-    const std::string key = it->first.Scalar();
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      auto match = closest_match(key, known);
-      refuse(line, "unknown key '" + key + "'; " +
-                       (match.empty() ? "remove it" : "did you mean '" + match + "'?") +
-                       " (known keys in " + where + ": " + join_words(known) + ")");
-    }
-    if (auto prev = result.find(key); prev != result.end())
-      refuse(line, "key '" + key + "' appears twice in " + where + " (also at line " +
-                       std::to_string(prev->second.line) + "); keep one of them");
-    result.emplace(key, entry{key, line, it->second});
-  }
-  return result;
-}
-
-const entry* get(const entries& map, const std::string& key) {
-  auto i = map.find(key);
-  return i == map.end() ? nullptr : &i->second;
-}
-
-std::string kind_of(const YAML::Node& node) {
-  if (node.IsMap())
-    return "a map";
-  if (node.IsSequence())
-    return "a list";
-  return "empty";
-}
-
-/// The text of a single-value key; refuses lists, maps and missing values.
-std::string read_string(const entry& e) {
-  if (!e.value.IsScalar())
-    refuse(e.line, "'" + e.key + "' must be a single value, but it is " + kind_of(e.value) +
-                       "; write '" + e.key + ": value'");
-  return e.value.Scalar();
-}
-
-/// An unsigned integer in [lo, hi]; `hint` tells what the number means.
-uint64_t read_unsigned(const entry& e, uint64_t lo, uint64_t hi, const std::string& hint) {
-  const std::string text = read_string(e);
-  const std::string range = "between " + std::to_string(lo) + " and " + std::to_string(hi);
-  const bool negative = text.size() > 1 && text[0] == '-';
-  const std::string digits = negative ? text.substr(1) : text;
-  if (digits.empty() || !std::all_of(digits.begin(), digits.end(),
-                                     [](unsigned char c) { return std::isdigit(c) != 0; }))
-    refuse(e.line,
-           "'" + e.key + "' must be a whole number " + range + ", got '" + text + "'; " + hint);
-  // Twenty digits and more are out of range anyway and would overflow the sum below.
-  const bool fits = !negative && digits.size() < 20;
-  uint64_t value = 0;
-  for (std::size_t i = 0; fits && i < digits.size(); ++i)
-    value = value * 10 + static_cast<uint64_t>(digits[i] - '0');
-  if (!fits || value < lo || value > hi)
-    refuse(e.line,
-           "'" + e.key + "' is " + text + ", out of range; it must be " + range + "; " + hint);
-  return value;
-}
-
-bool is_valid_name(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
-    return std::isalnum(c) != 0 || c == '_' || c == '.' || c == '-';
-  });
-}
-
-/// A name used on the command line and in the directory: [A-Za-z0-9_.-]+.
-std::string read_name(const entry& e) {
-  auto name = read_string(e);
-  if (!is_valid_name(name))
-    refuse(e.line, "'" + e.key + "' is '" + name +
-                       "', which is not a valid name; use only letters, digits, '_', '.' and "
-                       "'-' (names appear on the command line and in the directory)");
-  return name;
-}
 
 bool is_valid_device(const std::string& device) {
   if (device == "cpu")
@@ -147,14 +39,9 @@ bool is_valid_device(const std::string& device) {
                      [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
-std::string trim(const std::string& text) {
-  auto first = std::find_if_not(text.begin(), text.end(),
-                                [](unsigned char c) { return std::isspace(c) != 0; });
-  auto last = std::find_if_not(text.rbegin(), text.rend(), [](unsigned char c) {
-                return std::isspace(c) != 0;
-              }).base();
-  return first < last ? std::string(first, last) : std::string{};
-}
+// Names reach the command line and the directory, where the runtime adds these suffixes for
+// its own actors ("alpha.manager"); an actor with such a name would shadow a system actor.
+const std::vector<std::string> reserved_suffixes{".manager", ".directory", ".gateway"};
 
 /// Reads and checks one topology document; all state of one parse lives here.
 class topology_parser {

@@ -1,0 +1,64 @@
+// Reading YAML files that people write (topology, pipeline specs) with refusals that name the
+// line and the fix: maps with known keys only (and a did-you-mean), typed scalar fields, names.
+// Parsers throw `refusal` from these helpers and turn it into a caf::error at their one public
+// entry point, so a refusal deep in a nested list needs no error plumbing through every helper.
+// Include only from .cpp files that link yaml-cpp.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+namespace llmos::yaml_fields {
+
+/// A refused input: 1-based line and what is wrong with how to fix it.
+struct refusal {
+  int line;
+  std::string what;
+};
+
+/// Throws refusal{line, what}.
+[[noreturn]] void refuse(int line, std::string what);
+
+/// 1-based line of a node (1 for nodes yaml-cpp made up).
+int line_of(const YAML::Node& node);
+
+/// One key of a YAML map with where it was written.
+struct entry {
+  std::string key;
+  int line = 0;
+  YAML::Node value;
+};
+
+using entries = std::map<std::string, entry>;
+
+/// The keys of map `node`, refusing keys outside `known` (with a suggestion) and keys given
+/// twice (yaml-cpp keeps both, and silently using one would hide the user's mistake).
+entries read_map(const YAML::Node& node, const std::vector<std::string>& known,
+                 const std::string& where);
+
+/// The entry for `key`, or nullptr.
+const entry* get(const entries& map, const std::string& key);
+
+/// "a map", "a list" or "empty", for messages.
+std::string kind_of(const YAML::Node& node);
+
+/// The text of a single-value key; refuses lists, maps and missing values.
+std::string read_string(const entry& e);
+
+/// An unsigned integer in [lo, hi]; `hint` tells what the number means.
+uint64_t read_unsigned(const entry& e, uint64_t lo, uint64_t hi, const std::string& hint);
+
+/// True for [A-Za-z0-9_.-]+.
+bool is_valid_name(const std::string& name);
+
+/// A name used on the command line and in the directory: [A-Za-z0-9_.-]+.
+std::string read_name(const entry& e);
+
+/// `text` without leading and trailing white space.
+std::string trim(const std::string& text);
+
+} // namespace llmos::yaml_fields
