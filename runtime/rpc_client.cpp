@@ -219,9 +219,13 @@ caf::expected<response> client::read_frame_until(clock::time_point deadline,
         close();
       return out;
     }
-    // A request or notification from the server is not part of this protocol; skip it.
-    if (std::holds_alternative<request>(item))
+    // Notifications (progress of a long call) go to the handler; anything else a server sends
+    // that is not a response is not part of this protocol and is skipped.
+    if (auto* req = std::get_if<request>(&item)) {
+      if (req->notification && on_notification_)
+        on_notification_(req->method, to_json(req->params));
       continue;
+    }
     if (auto err = receive_some(deadline, timeout))
       return err;
   }

@@ -38,13 +38,10 @@ void quarantine::add(quarantine_entry entry) {
   entry.text = utf8_prefix(entry.text, max_text);
   ++counts_[entry.rule];
   if (out_) {
-    nlohmann::json j{{"rule", entry.rule},
-                     {"reason", entry.reason},
-                     {"source", entry.origin.source},
-                     {"path", entry.origin.path},
-                     {"line", entry.origin.line},
-                     {"index", entry.origin.index},
-                     {"text", entry.text}};
+    nlohmann::json j{
+        {"rule", entry.rule},        {"reason", entry.reason},    {"source", entry.origin.source},
+        {"path", entry.origin.path}, {"line", entry.origin.line}, {"index", entry.origin.index},
+        {"text", entry.text}};
     // Invalid UTF-8 in a rejected record must not stop the quarantine from recording it.
     *out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     out_->flush();
@@ -83,8 +80,9 @@ caf::expected<std::vector<quarantine_entry>> quarantine::read(const std::string&
     } catch (const std::exception& ex) {
       // A line cut short by a crash mid-write is the only expected damage: report, keep going.
       if (in.peek() != EOF)
-        return make_llmos_error(error_code::io_failed, path + ":" + std::to_string(n) +
-                                                           ": not a quarantine entry: " + ex.what());
+        return make_llmos_error(error_code::io_failed,
+                                path + ":" + std::to_string(n) +
+                                    ": not a quarantine entry: " + ex.what());
     }
   }
   return out;

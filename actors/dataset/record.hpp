@@ -13,7 +13,7 @@ namespace llmos::data {
 struct source_location {
   std::string source; ///< the source's name in the pipeline file
   std::string path;
-  uint64_t line = 0; ///< 1-based first line; 0 when the record is a whole file or an image index
+  uint64_t line = 0;  ///< 1-based first line; 0 when the record is a whole file or an image index
   uint64_t index = 0; ///< record index within the file (images, JSON Lines)
 
   /// "path:line" or "path#index".

@@ -13,8 +13,8 @@ namespace {
 caf::behavior dispatcher(caf::event_based_actor* self, node_manager_actor manager,
                          std::shared_ptr<const method_table> table) {
   return {
-      [=](rpc_call_atom, const std::string& method, const std::string& params,
-          bool authenticated) -> caf::response_promise {
+      [=](rpc_call_atom, const std::string& method, const std::string& params, bool authenticated,
+          uint64_t connection) -> caf::response_promise {
         auto rp = self->make_response_promise();
         const auto* m = table->find(method);
         if (m == nullptr) {
@@ -42,6 +42,11 @@ caf::behavior dispatcher(caf::event_based_actor* self, node_manager_actor manage
         call.params = &handle->get();
         call.authenticated = authenticated;
         call.table = table.get();
+        // Notifications go back through the broker that owns the caller's connection.
+        call.notify = [broker = caf::actor_cast<caf::actor>(self->current_sender()),
+                       connection](const std::string& name, std::string packed) {
+          caf::anon_send(broker, notify_atom::value, connection, name, std::move(packed));
+        };
         // The reply keeps the params' memory alive until the handler is done with them.
         call.reply = [rp, handle](caf::expected<std::string> result) mutable {
           if (result)

@@ -91,7 +91,8 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
     const auto msgid = req.msgid;
     const bool notification = req.notification;
     self->request(cfg.dispatcher, call_timeout, rpc_call_atom::value, std::move(req.method),
-                  std::string{params.data(), params.size()}, authed)
+                  std::string{params.data(), params.size()}, authed,
+                  static_cast<uint64_t>(hdl.id()))
         .then(
             [=](std::string& packed) {
               if (!notification)
@@ -140,6 +141,15 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
         drain(msg.handle);
       },
       [=](const caf::io::connection_closed_msg& msg) { conns->erase(msg.handle); },
+      [=](notify_atom, uint64_t connection, const std::string& method, const std::string& params) {
+        auto hdl = caf::io::connection_handle::from_int(static_cast<int64_t>(connection));
+        if (conns->count(hdl) == 0)
+          return; // the caller went away; its progress has no reader
+        std::string out;
+        rpc::encode_notification(out, method, params);
+        self->write(hdl, out.size(), out.data());
+        self->flush(hdl);
+      },
       [=](const caf::io::acceptor_closed_msg&) {
         log_error("gateway: the listening socket closed");
         self->quit();

@@ -75,7 +75,7 @@ protected:
     caf::expected<std::string> result{caf::make_error(caf::sec::request_timeout)};
     self_
         ->request(dispatcher_, std::chrono::seconds(10), rpc_call_atom::value, method, packed,
-                  authenticated)
+                  authenticated, uint64_t{0})
         .receive([&](std::string& x) { result = std::move(x); },
                  [&](caf::error& err) { result = std::move(err); });
     return result;

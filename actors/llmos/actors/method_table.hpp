@@ -31,6 +31,9 @@ struct rpc_call {
   bool authenticated = false; ///< the connection presented the token (or none is set)
   const class method_table* table = nullptr; ///< for methods that dispatch further ("send")
   rpc_reply reply;
+  /// Sends a msgpack-RPC notification [2, method, params] to the caller's connection (for
+  /// progress of long calls); params already packed. Does nothing after the connection closed.
+  std::function<void(const std::string& method, std::string packed_params)> notify;
 };
 
 /// One named operation.

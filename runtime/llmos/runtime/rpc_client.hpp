@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -61,6 +62,12 @@ public:
   /// Closes the connection and drops unread bytes; the destructor does the same.
   void close();
 
+  /// Called for each notification [2, method, params] the server sends while a call waits
+  /// (e.g. "progress" of a long ingest).
+  void on_notification(std::function<void(const std::string&, const nlohmann::json&)> fn) {
+    on_notification_ = std::move(fn);
+  }
+
 private:
   caf::expected<response> read_frame(std::chrono::milliseconds timeout);
 
@@ -76,6 +83,7 @@ private:
   std::string peer_; ///< "host:port", for error messages
   uint32_t next_id_ = 1;
   frame_decoder decoder_;
+  std::function<void(const std::string&, const nlohmann::json&)> on_notification_;
 };
 
 /// Parses "HOST:PORT" (IPv4, name or [IPv6]); error bad_option says what is wrong.

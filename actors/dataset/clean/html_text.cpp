@@ -1,0 +1,266 @@
+#include "dataset/clean/html_text.hpp"
+
+#include <array>
+#include <cctype>
+
+#include "dataset/clean/utf8.hpp"
+
+namespace llmos::data {
+namespace {
+
+// HTML 4 names of U+00A0..U+00FF, in code point order.
+constexpr std::array<std::string_view, 96> latin1_names = {
+    "nbsp",   "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",   "uml",
+    "copy",   "ordf",   "laquo",  "not",    "shy",    "reg",    "macr",   "deg",    "plusmn",
+    "sup2",   "sup3",   "acute",  "micro",  "para",   "middot", "cedil",  "sup1",   "ordm",
+    "raquo",  "frac14", "frac12", "frac34", "iquest", "Agrave", "Aacute", "Acirc",  "Atilde",
+    "Auml",   "Aring",  "AElig",  "Ccedil", "Egrave", "Eacute", "Ecirc",  "Euml",   "Igrave",
+    "Iacute", "Icirc",  "Iuml",   "ETH",    "Ntilde", "Ograve", "Oacute", "Ocirc",  "Otilde",
+    "Ouml",   "times",  "Oslash", "Ugrave", "Uacute", "Ucirc",  "Uuml",   "Yacute", "THORN",
+    "szlig",  "agrave", "aacute", "acirc",  "atilde", "auml",   "aring",  "aelig",  "ccedil",
+    "egrave", "eacute", "ecirc",  "euml",   "igrave", "iacute", "icirc",  "iuml",   "eth",
+    "ntilde", "ograve", "oacute", "ocirc",  "otilde", "ouml",   "divide", "oslash", "ugrave",
+    "uacute", "ucirc",  "uuml",   "yacute", "thorn",  "yuml"};
+
+struct named_entity {
+  std::string_view name;
+  char32_t cp;
+};
+
+constexpr named_entity other_names[] = {
+    {"amp", '&'},       {"lt", '<'},        {"gt", '>'},        {"quot", '"'},
+    {"apos", '\''},     {"hellip", 0x2026}, {"mdash", 0x2014},  {"ndash", 0x2013},
+    {"lsquo", 0x2018},  {"rsquo", 0x2019},  {"sbquo", 0x201A},  {"ldquo", 0x201C},
+    {"rdquo", 0x201D},  {"bdquo", 0x201E},  {"bull", 0x2022},   {"trade", 0x2122},
+    {"euro", 0x20AC},   {"dagger", 0x2020}, {"Dagger", 0x2021}, {"permil", 0x2030},
+    {"lsaquo", 0x2039}, {"rsaquo", 0x203A}, {"oelig", 0x0153},  {"OElig", 0x0152},
+    {"scaron", 0x0161}, {"Scaron", 0x0160}, {"Yuml", 0x0178},   {"fnof", 0x0192},
+    {"circ", 0x02C6},   {"tilde", 0x02DC},  {"ensp", 0x2002},   {"emsp", 0x2003},
+    {"thinsp", 0x2009}, {"zwnj", 0x200C},   {"zwj", 0x200D},    {"lrm", 0x200E},
+    {"rlm", 0x200F},    {"larr", 0x2190},   {"rarr", 0x2192},   {"uarr", 0x2191},
+    {"darr", 0x2193},   {"hearts", 0x2665}, {"infin", 0x221E},  {"ne", 0x2260},
+    {"le", 0x2264},     {"ge", 0x2265},     {"minus", 0x2212},  {"prime", 0x2032}};
+
+constexpr char32_t no_entity = 0xFFFFFFFF;
+
+char32_t lookup_name(std::string_view name) {
+  for (std::size_t i = 0; i < latin1_names.size(); ++i)
+    if (latin1_names[i] == name)
+      return static_cast<char32_t>(0xA0 + i);
+  for (const auto& e : other_names)
+    if (e.name == name)
+      return e.cp;
+  // Mail software also wrote &NBSP; and &AMP;: accept the common five in any case.
+  std::string low{name};
+  for (auto& c : low)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view n : {"amp", "lt", "gt", "quot", "nbsp"})
+    if (low == n)
+      return lookup_name(n);
+  return no_entity;
+}
+
+// The reference starting at s[i] == '&': its code point and where it ends, or no_entity.
+char32_t parse_entity_at(std::string_view s, std::size_t i, std::size_t& end) {
+  std::size_t j = i + 1;
+  char32_t cp = no_entity;
+  if (j < s.size() && s[j] == '#') {
+    ++j;
+    const bool hex = j < s.size() && (s[j] == 'x' || s[j] == 'X');
+    if (hex)
+      ++j;
+    const std::size_t digits_start = j;
+    uint32_t v = 0;
+    while (j < s.size() && j - digits_start < 8 &&
+           (hex ? std::isxdigit(static_cast<unsigned char>(s[j]))
+                : std::isdigit(static_cast<unsigned char>(s[j])))) {
+      const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(s[j])));
+      v = v * (hex ? 16 : 10) + static_cast<uint32_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+      ++j;
+    }
+    if (j == digits_start)
+      return no_entity;
+    // &#150; and friends meant Windows-1252 in practice (HTML5 decodes them the same way).
+    cp = v >= 0x80 && v < 0xA0 ? cp1252_to_unicode(static_cast<unsigned char>(v)) : v;
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      cp = 0xFFFD;
+  } else {
+    while (j < s.size() && j - i <= 10 && std::isalnum(static_cast<unsigned char>(s[j])))
+      ++j;
+    if (j == i + 1)
+      return no_entity;
+    cp = lookup_name(s.substr(i + 1, j - i - 1));
+    if (cp == no_entity)
+      return no_entity;
+  }
+  if (j < s.size() && s[j] == ';')
+    ++j;
+  end = j;
+  return cp;
+}
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+bool is_block_tag(std::string_view name) {
+  static constexpr std::string_view blocks[] = {
+      "p",  "div", "tr", "li", "h1", "h2",         "h3",  "h4", "h5",     "h6",
+      "table", "hr", "ul",  "ol", "dl", "dt", "blockquote", "pre", "dd", "center", "form"};
+  for (auto b : blocks)
+    if (b == name)
+      return true;
+  return false;
+}
+
+// Builds the visible text: blanks become one pending space, block tags end the line.
+class text_builder {
+public:
+  void blank() { pending_space_ = true; }
+
+  void append(std::string_view text) {
+    if (pending_space_ && !out_.empty() && out_.back() != '\n')
+      out_.push_back(' ');
+    pending_space_ = false;
+    out_.append(text);
+  }
+
+  // A block element starts on a new line; a run of blocks does not add empty lines.
+  void end_block() {
+    trim_spaces();
+    if (!out_.empty() && out_.back() != '\n')
+      out_.push_back('\n');
+  }
+
+  // <br>: one line break each, but never more than one empty line in a row.
+  void hard_break() {
+    trim_spaces();
+    if (!out_.empty() && !out_.ends_with("\n\n"))
+      out_.push_back('\n');
+  }
+
+  std::string finish() {
+    while (!out_.empty() && (out_.back() == ' ' || out_.back() == '\n'))
+      out_.pop_back();
+    return std::move(out_);
+  }
+
+private:
+  void trim_spaces() {
+    while (!out_.empty() && out_.back() == ' ')
+      out_.pop_back();
+    pending_space_ = false;
+  }
+
+  std::string out_;
+  bool pending_space_ = false;
+};
+
+// Case-insensitive search for `needle` (lower case) in `s` from `from`.
+std::size_t find_ci(std::string_view s, std::string_view needle, std::size_t from) {
+  for (std::size_t i = from; i + needle.size() <= s.size(); ++i) {
+    std::size_t k = 0;
+    while (k < needle.size() && std::tolower(static_cast<unsigned char>(s[i + k])) ==
+                                    static_cast<unsigned char>(needle[k]))
+      ++k;
+    if (k == needle.size())
+      return i;
+  }
+  return std::string_view::npos;
+}
+
+} // namespace
+
+std::string decode_html_entities(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t end = 0;
+    char32_t cp = text[i] == '&' ? parse_entity_at(text, i, end) : no_entity;
+    if (cp == no_entity) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    append_utf8(out, cp);
+    i = end;
+  }
+  return out;
+}
+
+std::string html_to_text(std::string_view html) {
+  text_builder out;
+  std::size_t i = 0;
+  while (i < html.size()) {
+    const char c = html[i];
+    if (c == '&') {
+      std::size_t end = 0;
+      const char32_t cp = parse_entity_at(html, i, end);
+      if (cp == no_entity) {
+        out.append("&");
+        ++i;
+      } else if (cp == 0xA0) {
+        out.blank(); // &nbsp; is spacing, collapsed like any other blank in text
+        i = end;
+      } else {
+        std::string enc;
+        if (cp != 0xAD) // a soft hyphen is invisible
+          append_utf8(enc, cp);
+        out.append(enc);
+        i = end;
+      }
+      continue;
+    }
+    if (c != '<') {
+      const std::size_t start = i;
+      while (i < html.size() && html[i] != '<' && html[i] != '&' && !is_blank(html[i]))
+        ++i;
+      if (i > start)
+        out.append(html.substr(start, i - start));
+      else {
+        out.blank();
+        ++i;
+      }
+      continue;
+    }
+    // A comment, declaration or processing instruction is skipped whole.
+    if (html.substr(i).starts_with("<!--")) {
+      auto end = html.find("-->", i + 4);
+      i = end == std::string_view::npos ? html.size() : end + 3;
+      continue;
+    }
+    const std::size_t name_at = i + 1 + (i + 1 < html.size() && html[i + 1] == '/' ? 1 : 0);
+    const bool is_tag =
+        name_at < html.size() && (std::isalpha(static_cast<unsigned char>(html[name_at])) ||
+                                  html[name_at] == '!' || html[name_at] == '?');
+    const auto close = html.find('>', i + 1);
+    if (!is_tag || close == std::string_view::npos) {
+      out.append("<"); // a bare '<' in text, e.g. "a < b"
+      ++i;
+      continue;
+    }
+    std::string name;
+    for (std::size_t k = name_at; k < close && std::isalnum(static_cast<unsigned char>(html[k]));
+         ++k)
+      name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(html[k]))));
+    const bool closing = name_at == i + 2;
+    i = close + 1;
+    if (!closing && (name == "script" || name == "style" || name == "title")) {
+      // Their content is code or a window title, never body text.
+      const auto end = find_ci(html, "</" + name, i);
+      if (end != std::string_view::npos) {
+        const auto gt = html.find('>', end);
+        i = gt == std::string_view::npos ? html.size() : gt + 1;
+      }
+      continue;
+    }
+    if (name == "br")
+      out.hard_break();
+    else if (is_block_tag(name))
+      out.end_block();
+    else if (name == "td" || name == "th")
+      out.blank();
+  }
+  return out.finish();
+}
+
+} // namespace llmos::data

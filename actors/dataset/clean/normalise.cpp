@@ -1,0 +1,184 @@
+#include "dataset/clean/normalise.hpp"
+
+#include <array>
+#include <cstdlib>
+#include <memory>
+
+#include <utf8proc.h>
+
+#include "dataset/clean/utf8.hpp"
+
+namespace llmos::data {
+namespace {
+
+enum class char_class : uint8_t { keep, space, line_break, drop };
+
+// Whitespace, line breaks and invisible junk, by Unicode category (after NFKC).
+char_class classify(char32_t cp) {
+  if (cp == '\n' || cp == 0x2028 || cp == 0x2029 || cp == 0x85)
+    return char_class::line_break;
+  if (cp == ' ' || cp == '\t' || cp == '\r' || cp == '\v' || cp == '\f')
+    return char_class::space;
+  if (cp == 0xFEFF)
+    return char_class::drop;
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+  case UTF8PROC_CATEGORY_ZS:
+    return char_class::space;
+  case UTF8PROC_CATEGORY_ZL:
+  case UTF8PROC_CATEGORY_ZP:
+    return char_class::line_break;
+  case UTF8PROC_CATEGORY_CC:
+    return char_class::drop;
+  default:
+    return char_class::keep;
+  }
+}
+
+// What dedupe_key does with a code point: keep it, treat it as a word break, or drop it.
+char_class key_class(char32_t cp) {
+  const auto c = classify(cp);
+  if (c == char_class::line_break || c == char_class::space)
+    return char_class::space;
+  if (c == char_class::drop)
+    return c;
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+  case UTF8PROC_CATEGORY_PC:
+  case UTF8PROC_CATEGORY_PD:
+  case UTF8PROC_CATEGORY_PS:
+  case UTF8PROC_CATEGORY_PE:
+  case UTF8PROC_CATEGORY_PI:
+  case UTF8PROC_CATEGORY_PF:
+  case UTF8PROC_CATEGORY_PO:
+  case UTF8PROC_CATEGORY_CF: // zero-width joiners and the like would split otherwise equal keys
+    return char_class::drop;
+  default:
+    return char_class::keep;
+  }
+}
+
+// ASCII is by far the most common input: a table keeps it off utf8proc entirely (NFKC leaves
+// ASCII unchanged, and case folding ASCII is tolower).
+struct ascii_tables {
+  std::array<char_class, 128> text{};
+  std::array<char_class, 128> key{};
+  ascii_tables() {
+    for (char32_t c = 0; c < 128; ++c) {
+      text[c] = classify(c);
+      key[c] = key_class(c);
+    }
+  }
+};
+
+const ascii_tables& tables() {
+  static const ascii_tables t;
+  return t;
+}
+
+// `text` (valid UTF-8) through utf8proc with `flags`; the input unchanged if utf8proc refuses.
+std::string map_utf8(std::string_view text, int flags) {
+  utf8proc_uint8_t* mapped = nullptr;
+  const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                              static_cast<utf8proc_ssize_t>(text.size()), &mapped,
+                              static_cast<utf8proc_option_t>(flags));
+  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owner{mapped, &std::free};
+  if (n < 0 || mapped == nullptr)
+    return std::string{text};
+  return std::string{reinterpret_cast<const char*>(mapped), static_cast<std::size_t>(n)};
+}
+
+// Valid UTF-8 in NFKC (optionally case folded); ASCII is returned as is.
+std::string prepare(std::string_view text, bool casefold) {
+  if (is_ascii(text)) {
+    std::string out{text};
+    if (casefold)
+      for (auto& c : out)
+        if (c >= 'A' && c <= 'Z')
+          c = static_cast<char>(c - 'A' + 'a');
+    return out;
+  }
+  const std::string valid = is_valid_utf8(text) ? std::string{text} : repair_utf8(text);
+  int flags = UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STABLE;
+  if (casefold)
+    flags |= UTF8PROC_CASEFOLD;
+  return map_utf8(valid, flags);
+}
+
+template <class Classify>
+char_class class_of(char32_t cp, const std::array<char_class, 128>& ascii, Classify&& slow) {
+  return cp < 128 ? ascii[cp] : slow(cp);
+}
+
+} // namespace
+
+std::string normalise(std::string_view text, const normalise_options& options) {
+  const std::string mapped = prepare(text, false);
+  const auto& ascii = tables().text;
+  std::string out;
+  out.reserve(mapped.size());
+  std::size_t spaces = 0;
+  std::size_t breaks = 0;
+  std::size_t i = 0;
+  while (i < mapped.size()) {
+    const std::size_t start = i;
+    const char32_t cp = next_code_point(mapped, i);
+    const auto c = class_of(cp, ascii, classify);
+    if (c == char_class::drop)
+      continue;
+    if (c == char_class::space) {
+      ++spaces;
+      continue;
+    }
+    if (c == char_class::line_break) {
+      ++breaks;
+      continue;
+    }
+    if ((spaces > 0 || breaks > 0) && !out.empty()) {
+      if (breaks == 0 || options.collapse_newlines)
+        out.push_back(' ');
+      else
+        out.append(breaks > 1 ? "\n\n" : "\n");
+    }
+    spaces = breaks = 0;
+    out.append(mapped, start, i - start);
+  }
+  return out;
+}
+
+std::string dedupe_key(std::string_view text, bool keep_word_breaks) {
+  const std::string mapped = prepare(text, true);
+  const auto& ascii = tables().key;
+  std::string out;
+  out.reserve(mapped.size());
+  bool pending_break = false;
+  std::size_t i = 0;
+  while (i < mapped.size()) {
+    const std::size_t start = i;
+    const char32_t cp = next_code_point(mapped, i);
+    const auto c = class_of(cp, ascii, key_class);
+    if (c == char_class::space) {
+      pending_break = keep_word_breaks;
+      continue;
+    }
+    if (c != char_class::keep)
+      continue;
+    if (pending_break && !out.empty())
+      out.push_back(' ');
+    pending_break = false;
+    out.append(mapped, start, i - start);
+  }
+  return out;
+}
+
+rule_stats normalise(std::vector<record>& records, const normalise_options& options) {
+  rule_stats stats{"normalise", 0, 0, {}};
+  for (auto& r : records) {
+    auto text = normalise(r.text, options);
+    if (text != r.text) {
+      ++stats.modified;
+      r.text = std::move(text);
+    }
+  }
+  return stats;
+}
+
+} // namespace llmos::data

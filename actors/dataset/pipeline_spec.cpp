@@ -1,0 +1,313 @@
+#include "dataset/pipeline_spec.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "dataset/data_dir.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/suggest.hpp"
+#include "llmos/runtime/yaml_fields.hpp"
+
+namespace llmos::data {
+
+using namespace yaml_fields;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Option values that are paths: resolved like the source path.
+const std::vector<std::string> path_options{"images", "labels"};
+
+double read_double(const entry& e, double lo, double hi) {
+  const auto text = read_string(e);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || v < lo || v > hi)
+    refuse(e.line, "'" + e.key + "' must be a number between " + std::to_string(lo) + " and " +
+                       std::to_string(hi) + ", got '" + text + "'");
+  return v;
+}
+
+bool read_bool(const entry& e) {
+  const auto text = read_string(e);
+  if (text == "true" || text == "yes")
+    return true;
+  if (text == "false" || text == "no")
+    return false;
+  refuse(e.line, "'" + e.key + "' must be true or false, got '" + text + "'");
+}
+
+std::string one_of(const entry& e, const std::vector<std::string>& choices) {
+  auto v = read_string(e);
+  if (std::find(choices.begin(), choices.end(), v) != choices.end())
+    return v;
+  auto match = closest_match(v, choices);
+  refuse(e.line, "'" + e.key + "' is '" + v + "'; " +
+                     (match.empty() ? "" : "did you mean '" + match + "'? ") +
+                     "(one of: " + join_words(choices) + ")");
+}
+
+/// A map of scalar options (values as written).
+std::map<std::string, std::string> read_options(const entry& e) {
+  if (!e.value.IsMap())
+    refuse(e.line, "'" + e.key + "' must be a map of key: value, but it is " + kind_of(e.value));
+  std::map<std::string, std::string> out;
+  for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+    if (!it->second.IsScalar())
+      refuse(line_of(it->first), "option '" + it->first.Scalar() +
+                                     "' must be a single value, but it is " + kind_of(it->second));
+    out[it->first.Scalar()] = it->second.Scalar();
+  }
+  return out;
+}
+
+const YAML::Node& list_of(const entry& e) {
+  if (!e.value.IsSequence())
+    refuse(e.line,
+           "'" + e.key + "' must be a list (items start with '- '), but it is " + kind_of(e.value));
+  return e.value;
+}
+
+class pipeline_parser {
+public:
+  explicit pipeline_parser(std::string file) : file_(std::move(file)) {
+    auto dir = fs::path{file_}.parent_path();
+    base_ = dir.empty() ? fs::current_path() : fs::absolute(dir);
+  }
+
+  pipeline_spec parse(const YAML::Node& root) {
+    if (!root.IsMap())
+      refuse(line_of(root), "a pipeline file is a map with at least 'dataset' and 'sources'");
+    auto top = read_map(root,
+                        {"dataset", "root", "quarantine", "sources", "clean", "annotate", "split",
+                         "augment", "tokenizer", "shard_records"},
+                        "the pipeline file");
+    pipeline_spec spec;
+    spec.file = file_;
+    const auto* name = get(top, "dataset");
+    if (name == nullptr)
+      refuse(1, "missing 'dataset: NAME' (the data set's name)");
+    spec.dataset = read_name(*name);
+    const auto state = fs::path{data_dir()}.parent_path() / "state";
+    spec.root =
+        get(top, "root") ? resolve(read_string(*get(top, "root"))) : (state / "datasets").string();
+    spec.quarantine = get(top, "quarantine")
+                          ? resolve(read_string(*get(top, "quarantine")))
+                          : (fs::path{spec.root} / (spec.dataset + ".quarantine.jsonl")).string();
+    const auto* sources = get(top, "sources");
+    if (sources == nullptr)
+      refuse(1, "missing 'sources:' (a list of sources, each with name, kind and path)");
+    for (const auto& item : list_of(*sources))
+      spec.sources.push_back(read_source(item));
+    if (spec.sources.empty())
+      refuse(sources->line, "'sources' is empty; declare at least one source");
+    if (const auto* clean = get(top, "clean"))
+      for (const auto& item : list_of(*clean))
+        spec.clean.push_back(read_rule(item));
+    if (const auto* annotate = get(top, "annotate"))
+      read_annotate(*annotate, spec);
+    if (const auto* split = get(top, "split"))
+      spec.split = read_split(*split);
+    if (const auto* augment = get(top, "augment"))
+      spec.augment = read_augment(*augment);
+    if (const auto* tok = get(top, "tokenizer"))
+      spec.tokenizer = read_tokenizer(*tok);
+    if (const auto* shard = get(top, "shard_records"))
+      spec.shard_records =
+          static_cast<uint32_t>(read_unsigned(*shard, 1, 10'000'000, "records per shard file"));
+    return spec;
+  }
+
+private:
+  std::string resolve(std::string path) const {
+    const std::string var = "${DATA}";
+    if (auto pos = path.find(var); pos != std::string::npos)
+      path.replace(pos, var.size(), data_dir());
+    fs::path p{path};
+    return (p.is_absolute() ? p : base_ / p).lexically_normal().string();
+  }
+
+  source_decl read_source(const YAML::Node& item) {
+    if (!item.IsMap())
+      refuse(line_of(item), "each source is a map with name, kind and path");
+    auto m = read_map(item, {"name", "kind", "path", "options", "limit"}, "a source");
+    source_decl s;
+    s.line = line_of(item);
+    if (!get(m, "name") || !get(m, "kind"))
+      refuse(s.line, "a source needs 'name' and 'kind' (" + join_words(known_source_kinds()) + ")");
+    s.name = read_name(*get(m, "name"));
+    if (!names_.insert(s.name).second)
+      refuse(get(m, "name")->line, "two sources are called '" + s.name + "'; rename one");
+    s.kind = one_of(*get(m, "kind"), known_source_kinds());
+    if (const auto* options = get(m, "options"))
+      s.options = read_options(*options);
+    for (const auto& key : path_options)
+      if (auto i = s.options.find(key); i != s.options.end())
+        i->second = resolve(i->second);
+    if (const auto* path = get(m, "path"))
+      s.path = resolve(read_string(*path));
+    else if (s.kind != "idx")
+      refuse(s.line, "source '" + s.name + "' needs 'path'");
+    if (s.kind == "idx" && (!s.options.count("images") || !s.options.count("labels")))
+      refuse(s.line, "idx source '" + s.name + "' needs options 'images' and 'labels' (.gz files)");
+    if (const auto* limit = get(m, "limit"))
+      s.limit = read_unsigned(*limit, 0, UINT64_MAX, "0 reads everything");
+    return s;
+  }
+
+  rule_decl read_rule(const YAML::Node& item) {
+    if (!item.IsMap())
+      refuse(line_of(item), "each cleaning step is a map: '- rule: NAME' with optional options");
+    auto m = read_map(item, {"rule", "options"}, "a cleaning step");
+    rule_decl r;
+    r.line = line_of(item);
+    if (!get(m, "rule"))
+      refuse(r.line, "a cleaning step needs 'rule' (" + join_words(known_clean_rules()) + ")");
+    r.rule = one_of(*get(m, "rule"), known_clean_rules());
+    if (const auto* options = get(m, "options"))
+      r.options = read_options(*options);
+    return r;
+  }
+
+  void read_annotate(const entry& e, pipeline_spec& spec) {
+    if (!e.value.IsMap())
+      refuse(e.line, "'annotate' is a map with 'labelling_functions' and 'overwrite'");
+    auto m = read_map(e.value, {"labelling_functions", "overwrite"}, "annotate");
+    if (const auto* o = get(m, "overwrite"))
+      spec.overwrite_labels = read_bool(*o);
+    if (const auto* lfs = get(m, "labelling_functions"))
+      for (const auto& item : list_of(*lfs))
+        spec.labelling_functions.push_back(read_lf(item));
+  }
+
+  labelling_function_decl read_lf(const YAML::Node& item) {
+    if (!item.IsMap())
+      refuse(line_of(item), "each labelling function is a map: name, kind, patterns, label");
+    auto m = read_map(item, {"name", "kind", "patterns", "label", "weight", "case_sensitive"},
+                      "a labelling function");
+    labelling_function_decl lf;
+    lf.line = line_of(item);
+    for (const char* key : {"name", "kind", "patterns", "label"})
+      if (!get(m, key))
+        refuse(lf.line, std::string{"a labelling function needs '"} + key + "'");
+    lf.name = read_name(*get(m, "name"));
+    lf.kind = one_of(*get(m, "kind"), {"keywords", "regex"});
+    for (const auto& p : list_of(*get(m, "patterns"))) {
+      if (!p.IsScalar())
+        refuse(line_of(p), "patterns of '" + lf.name + "' must be plain strings");
+      lf.patterns.push_back(p.Scalar());
+    }
+    lf.label = read_string(*get(m, "label"));
+    if (const auto* w = get(m, "weight"))
+      lf.weight = read_double(*w, 0.0, 1e6);
+    if (const auto* cs = get(m, "case_sensitive"))
+      lf.case_sensitive = read_bool(*cs);
+    return lf;
+  }
+
+  split_decl read_split(const entry& e) {
+    if (!e.value.IsMap())
+      refuse(e.line, "'split' is a map: train, validation, test (fractions), seed");
+    auto m = read_map(e.value, {"train", "validation", "test", "seed"}, "split");
+    split_decl s;
+    if (const auto* v = get(m, "train"))
+      s.train = read_double(*v, 0, 1);
+    if (const auto* v = get(m, "validation"))
+      s.validation = read_double(*v, 0, 1);
+    if (const auto* v = get(m, "test"))
+      s.test = read_double(*v, 0, 1);
+    if (const auto* v = get(m, "seed"))
+      s.seed = read_unsigned(*v, 0, UINT64_MAX, "any whole number");
+    if (std::abs(s.train + s.validation + s.test - 1.0) > 1e-9)
+      refuse(e.line, "split fractions add up to " +
+                         std::to_string(s.train + s.validation + s.test) +
+                         "; make train + validation + test = 1");
+    return s;
+  }
+
+  augment_decl read_augment(const entry& e) {
+    if (!e.value.IsMap())
+      refuse(e.line, "'augment' is a map: rate, copies, seed, image_shift, image_flip");
+    auto m = read_map(e.value, {"rate", "copies", "seed", "image_shift", "image_flip"}, "augment");
+    augment_decl a;
+    a.enabled = true;
+    if (const auto* v = get(m, "rate"))
+      a.rate = read_double(*v, 0, 1);
+    if (const auto* v = get(m, "copies"))
+      a.copies = static_cast<uint32_t>(read_unsigned(*v, 0, 100, "augmented copies per record"));
+    if (const auto* v = get(m, "seed"))
+      a.seed = read_unsigned(*v, 0, UINT64_MAX, "any whole number");
+    if (const auto* v = get(m, "image_shift"))
+      a.image_shift = static_cast<uint32_t>(read_unsigned(*v, 0, 64, "pixels"));
+    if (const auto* v = get(m, "image_flip"))
+      a.image_flip = read_bool(*v);
+    return a;
+  }
+
+  tokenizer_decl read_tokenizer(const entry& e) {
+    if (!e.value.IsMap())
+      refuse(e.line, "'tokenizer' is a map: kind, vocab_size, max_length, character_coverage");
+    auto m =
+        read_map(e.value, {"kind", "vocab_size", "max_length", "character_coverage"}, "tokenizer");
+    tokenizer_decl t;
+    if (const auto* v = get(m, "kind"))
+      t.kind = one_of(*v, {"byte", "char", "bpe", "unigram"});
+    if (const auto* v = get(m, "vocab_size"))
+      t.vocab_size = static_cast<uint32_t>(read_unsigned(*v, 16, 1'000'000, "tokens"));
+    if (const auto* v = get(m, "max_length"))
+      t.max_length = static_cast<uint32_t>(read_unsigned(*v, 1, 65536, "tokens per record"));
+    if (const auto* v = get(m, "character_coverage"))
+      t.character_coverage = read_double(*v, 0.5, 1.0);
+    return t;
+  }
+
+  std::string file_;
+  fs::path base_;
+  std::set<std::string> names_;
+};
+
+} // namespace
+
+const std::vector<std::string>& known_source_kinds() {
+  static const std::vector<std::string> kinds{"csv", "tsv", "jsonl", "maildir", "fortunes", "idx"};
+  return kinds;
+}
+
+const std::vector<std::string>& known_clean_rules() {
+  static const std::vector<std::string> rules{"email_to_text", "normalise",     "exact_dedupe",
+                                              "near_dedupe",   "length_filter", "non_text_filter"};
+  return rules;
+}
+
+caf::expected<pipeline_spec> parse_pipeline(const std::string& text, const std::string& file) {
+  try {
+    auto root = YAML::Load(text);
+    pipeline_parser parser{file};
+    auto spec = parser.parse(root);
+    spec.text = text;
+    return spec;
+  } catch (const refusal& r) {
+    return make_llmos_error(error_code::bad_config,
+                            file + ":" + std::to_string(r.line) + ": " + r.what);
+  } catch (const YAML::ParserException& e) {
+    return make_llmos_error(error_code::bad_config, file + ":" + std::to_string(e.mark.line + 1) +
+                                                        ": YAML syntax error: " + e.msg);
+  } catch (const std::exception& e) {
+    return make_llmos_error(error_code::bad_config, file + ": " + e.what());
+  }
+}
+
+caf::expected<pipeline_spec> load_pipeline(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return make_llmos_error(error_code::bad_config,
+                            path + ": cannot read the pipeline file; check the path");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_pipeline(ss.str(), path);
+}
+
+} // namespace llmos::data

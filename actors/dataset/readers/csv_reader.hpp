@@ -1,0 +1,21 @@
+// The csv and tsv source kinds: a delimited text file with a header row, parsed by csv_parser.
+// Options: text_column (default "text"), label_column (optional; unlabelled without it),
+// delimiter (default "," for csv and tab for tsv; "\t" or "tab" spell a tab), quote (default
+// '"'; "none" for TSV files that use no quoting). Columns other than text and label go to
+// record.meta under their header names. A row with the wrong number of fields, a malformed
+// quote or invalid UTF-8 goes to the quarantine under "csv_reader"/"tsv_reader" with the line
+// it starts on, and the read goes on.
+#pragma once
+
+#include <cstdint>
+
+#include <caf/expected.hpp>
+
+#include "dataset/readers/reader.hpp"
+
+namespace llmos::data {
+
+/// Reads a csv or tsv source; returns the number of records emitted.
+caf::expected<uint64_t> read_csv(const source_spec& spec, quarantine& q, const emit_fn& emit);
+
+} // namespace llmos::data

@@ -1,0 +1,39 @@
+// The common interface of the dataset source readers: a declared source (name, kind, path and
+// string options, as written in the pipeline file) goes in, records come out one at a time
+// through a callback, and whatever cannot be read goes to the quarantine under the rule
+// "<kind>_reader" with its location. Streaming keeps a large set from being held in memory
+// twice; a hard error (missing file, bad option, broken header) ends the read with an error
+// that names the source and the path.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "dataset/quarantine.hpp"
+#include "dataset/record.hpp"
+
+namespace llmos::data {
+
+/// One source as declared in a pipeline file.
+struct source_spec {
+  std::string name; ///< the source's name in the pipeline; record ids and origins start with it
+  std::string kind; ///< "csv", "tsv", "jsonl", "maildir", "fortunes" or "idx"
+  std::string path; ///< file or folder (for idx: the folder that relative image/label paths use)
+  std::map<std::string, std::string> options; ///< kind-specific, see each reader's header
+};
+
+/// Receives each record a reader produces, in source order.
+using emit_fn = std::function<void(record&&)>;
+
+/// Reads `spec` with the reader of its kind; returns how many records were emitted.
+caf::expected<uint64_t> read_source(const source_spec& spec, quarantine& q, const emit_fn& emit);
+
+/// The kinds read_source knows, in the order the documentation lists them.
+const std::vector<std::string>& reader_kinds();
+
+} // namespace llmos::data

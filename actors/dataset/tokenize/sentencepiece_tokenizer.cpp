@@ -1,0 +1,185 @@
+#include "dataset/tokenize/sentencepiece_tokenizer.hpp"
+
+#include <sstream>
+#include <unordered_map>
+
+#include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
+
+#include "llmos/messages/error.hpp"
+
+namespace llmos::data {
+namespace {
+
+// Feeds the selected training sentences to SentencePiece without writing a temporary file.
+class view_iterator final : public sentencepiece::SentenceIterator {
+public:
+  explicit view_iterator(const std::vector<std::string_view>& views) : views_(views) { load(); }
+  bool done() const override { return pos_ >= views_.size(); }
+  void Next() override {
+    ++pos_;
+    load();
+  }
+  const std::string& value() const override { return current_; }
+  sentencepiece::util::Status status() const override { return {}; }
+
+private:
+  void load() {
+    if (pos_ < views_.size())
+      current_.assign(views_[pos_]);
+  }
+  const std::vector<std::string_view>& views_;
+  std::size_t pos_ = 0;
+  std::string current_;
+};
+
+// Cuts `text` into pieces of at most `limit` bytes, preferring line breaks, never splitting a
+// UTF-8 sequence; empty pieces are dropped.
+void append_chunks(std::string_view text, std::size_t limit, std::vector<std::string_view>& out) {
+  while (!text.empty()) {
+    std::size_t cut = text.size();
+    if (cut > limit) {
+      cut = text.rfind('\n', limit);
+      if (cut == std::string_view::npos || cut == 0) {
+        cut = limit;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+          --cut;
+        if (cut == 0)
+          cut = limit; // not UTF-8 at all: any cut is as good as another
+      }
+    }
+    if (auto piece = text.substr(0, cut); !piece.empty())
+      out.push_back(piece);
+    text.remove_prefix(cut);
+    while (!text.empty() && text.front() == '\n')
+      text.remove_prefix(1);
+  }
+}
+
+std::string option_text(double value) {
+  std::ostringstream os;
+  os.precision(17);
+  os << value;
+  return os.str();
+}
+
+} // namespace
+
+std::string_view to_string(sentencepiece_model model) {
+  return model == sentencepiece_model::bpe ? "bpe" : "unigram";
+}
+
+caf::expected<sentencepiece_tokenizer>
+sentencepiece_tokenizer::train(std::span<const std::string> texts,
+                               const sentencepiece_options& opts) {
+  // Room for 4 specials and 256 byte pieces plus at least a few learned pieces.
+  if (opts.vocab_size < 300)
+    return make_llmos_error(error_code::bad_config,
+                            "sentencepiece: vocab_size " + std::to_string(opts.vocab_size) +
+                                " is below 300 (4 specials + 256 byte pieces need room)");
+  if (!(opts.character_coverage > 0.0 && opts.character_coverage <= 1.0))
+    return make_llmos_error(error_code::bad_config,
+                            "sentencepiece: character_coverage must be in (0, 1], got " +
+                                option_text(opts.character_coverage));
+  if (opts.max_sentences == 0 || opts.max_sentence_bytes < 16)
+    return make_llmos_error(
+        error_code::bad_config,
+        "sentencepiece: max_sentences must be > 0 and max_sentence_bytes >= 16");
+  std::vector<std::string_view> chunks;
+  for (const auto& text : texts)
+    append_chunks(text, opts.max_sentence_bytes, chunks);
+  if (chunks.empty())
+    return make_llmos_error(error_code::bad_config,
+                            "sentencepiece: no non-empty training texts (is the training split "
+                            "empty or made of images only?)");
+  std::vector<std::string_view> selected;
+  if (chunks.size() <= opts.max_sentences) {
+    selected = std::move(chunks);
+  } else {
+    // SentencePiece's own sampling draws from a global random generator; an evenly strided
+    // subset is as representative and gives the same model on every run.
+    selected.reserve(opts.max_sentences);
+    for (std::size_t i = 0; i < opts.max_sentences; ++i)
+      selected.push_back(chunks[i * chunks.size() / opts.max_sentences]);
+  }
+  const std::unordered_map<std::string, std::string> args{
+      {"model_type", std::string{to_string(opts.model)}},
+      {"vocab_size", std::to_string(opts.vocab_size)},
+      {"character_coverage", option_text(opts.character_coverage)},
+      {"num_threads", "1"},
+      {"input_sentence_size", "0"},
+      {"shuffle_input_sentence", "false"},
+      {"max_sentence_length", std::to_string(opts.max_sentence_bytes)},
+      // Lossless: no NFKC folding (it would turn "，" into ","), whitespace kept, bytes for
+      // characters outside the vocabulary instead of <unk>.
+      {"normalization_rule_name", "identity"},
+      {"remove_extra_whitespaces", "false"},
+      {"byte_fallback", "true"},
+      {"hard_vocab_limit", "false"},
+      {"pad_id", "3"},
+      {"minloglevel", "1"},
+  };
+  view_iterator it{selected};
+  std::string proto;
+  auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &proto);
+  if (!status.ok())
+    return make_llmos_error(error_code::bad_config,
+                            "sentencepiece training (" + std::string{to_string(opts.model)} +
+                                ", vocab_size " + std::to_string(opts.vocab_size) +
+                                ") failed: " + status.ToString());
+  return from_model(opts.model, std::move(proto));
+}
+
+caf::expected<sentencepiece_tokenizer>
+sentencepiece_tokenizer::from_model(sentencepiece_model model, std::string model_proto) {
+  auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
+  if (auto status = sp->LoadFromSerializedProto(model_proto); !status.ok())
+    return make_llmos_error(error_code::bad_config, "sentencepiece: cannot load model proto (" +
+                                                        std::to_string(model_proto.size()) +
+                                                        " bytes): " + status.ToString());
+  sentencepiece_tokenizer tok;
+  tok.model_ = model;
+  tok.proto_ = std::move(model_proto);
+  tok.sp_ = std::move(sp);
+  return tok;
+}
+
+std::vector<int32_t> sentencepiece_tokenizer::encode(std::string_view text) const {
+  std::vector<int> ids;
+  // A loaded model only fails on internal errors; the ids produced so far are still returned.
+  sp_->Encode(text, &ids).IgnoreError();
+  return {ids.begin(), ids.end()};
+}
+
+caf::expected<std::string> sentencepiece_tokenizer::decode(std::span<const int32_t> ids) const {
+  const int32_t n = vocab_size();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= n)
+      return make_llmos_error(error_code::bad_params,
+                              "sentencepiece tokenizer: id " + std::to_string(ids[i]) +
+                                  " at position " + std::to_string(i) +
+                                  " is outside the vocabulary [0, " + std::to_string(n) + ")");
+  std::string out;
+  if (auto status = sp_->Decode(std::vector<int>(ids.begin(), ids.end()), &out); !status.ok())
+    return make_llmos_error(error_code::bad_params,
+                            "sentencepiece tokenizer: decode failed: " + status.ToString());
+  return out;
+}
+
+int32_t sentencepiece_tokenizer::vocab_size() const {
+  return sp_->GetPieceSize();
+}
+
+std::string sentencepiece_tokenizer::name() const {
+  return "sentencepiece-" + std::string{to_string(model_)};
+}
+
+special_ids sentencepiece_tokenizer::specials() const {
+  return {sp_->unk_id(), sp_->bos_id(), sp_->eos_id(), sp_->pad_id()};
+}
+
+std::string sentencepiece_tokenizer::serialize() const {
+  return tokenizer_header(name()) + proto_;
+}
+
+} // namespace llmos::data
