@@ -1,5 +1,6 @@
 #include "llmos/actors/builtin_kinds.hpp"
 
+#include "dataset/dataset_actor.hpp"
 #include "device/device_actor.hpp"
 
 namespace llmos {
@@ -7,6 +8,7 @@ namespace llmos {
 actor_kind_table builtin_actor_kinds() {
   actor_kind_table table;
   table.add(device_kind());
+  table.add(dataset_kind());
   return table;
 }
 

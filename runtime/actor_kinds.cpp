@@ -64,6 +64,7 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 std::string check_value(const config_field& field, std::string& value) {
   switch (field.type) {
   case config_type::string:
+  case config_type::path:
     break;
   case config_type::integer:
     if (!is_integer(value))

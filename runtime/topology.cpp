@@ -205,6 +205,13 @@ private:
       refuse(line, where + " (kind " + actor.kind + "): " + text);
     }
     actor.config = std::move(*checked);
+    // Paths in a config mean what they mean next to the topology file, wherever the node runs.
+    if (const auto* kind = kinds_.find(actor.kind))
+      for (const auto& field : kind->fields)
+        if (auto i = actor.config.find(field.key); field.type == config_type::path &&
+                                                   i != actor.config.end() && !i->second.empty() &&
+                                                   !fs::path{i->second}.is_absolute())
+          i->second = (base_dir_ / i->second).lexically_normal().string();
     return actor;
   }
 

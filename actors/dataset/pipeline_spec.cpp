@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "dataset/clean/cleaner.hpp"
 #include "dataset/data_dir.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/suggest.hpp"
@@ -169,6 +170,9 @@ private:
     r.rule = one_of(*get(m, "rule"), known_clean_rules());
     if (const auto* options = get(m, "options"))
       r.options = read_options(*options);
+    // The cleaner owns the options of each rule; ask it now so the refusal carries this line.
+    if (auto ok = validate_rules({clean_rule_spec{r.rule, r.options}}); !ok)
+      refuse(r.line, describe(ok.error()));
     return r;
   }
 
@@ -277,9 +281,7 @@ const std::vector<std::string>& known_source_kinds() {
 }
 
 const std::vector<std::string>& known_clean_rules() {
-  static const std::vector<std::string> rules{"email_to_text", "normalise",     "exact_dedupe",
-                                              "near_dedupe",   "length_filter", "non_text_filter"};
-  return rules;
+  return clean_rule_names();
 }
 
 caf::expected<pipeline_spec> parse_pipeline(const std::string& text, const std::string& file) {

@@ -2,6 +2,7 @@
 // methods. Each handler checks its params, sends one typed message and packs the typed reply.
 #include <cstring>
 
+#include "gateway/dataset_methods.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/actors/method_table.hpp"
 #include "llmos/messages/device.hpp"
@@ -194,6 +195,7 @@ method_table builtin_methods() {
   method_table t;
   add_node_methods(t);
   add_device_methods(t);
+  add_dataset_methods(t);
   return t;
 }
 

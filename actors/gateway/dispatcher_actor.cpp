@@ -15,6 +15,8 @@ caf::behavior dispatcher(caf::event_based_actor* self, node_manager_actor manage
   return {
       [=](rpc_call_atom, const std::string& method, const std::string& params, bool authenticated,
           uint64_t connection) -> caf::response_promise {
+        // Read the sender first: make_response_promise takes it over (and clears it).
+        auto broker = caf::actor_cast<caf::actor>(self->current_sender());
         auto rp = self->make_response_promise();
         const auto* m = table->find(method);
         if (m == nullptr) {
@@ -43,8 +45,7 @@ caf::behavior dispatcher(caf::event_based_actor* self, node_manager_actor manage
         call.authenticated = authenticated;
         call.table = table.get();
         // Notifications go back through the broker that owns the caller's connection.
-        call.notify = [broker = caf::actor_cast<caf::actor>(self->current_sender()),
-                       connection](const std::string& name, std::string packed) {
+        call.notify = [broker, connection](const std::string& name, std::string packed) {
           caf::anon_send(broker, notify_atom::value, connection, name, std::move(packed));
         };
         // The reply keeps the params' memory alive until the handler is done with them.

@@ -13,6 +13,7 @@
 #include <caf/message.hpp>
 #include <gtest/gtest.h>
 
+#include "llmos/messages/dataset.hpp"
 #include "llmos/messages/device.hpp"
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
@@ -220,6 +221,126 @@ TEST(describe, renders_codes_without_context_and_foreign_errors) {
       << foreign;
 }
 
+TEST_F(serialization_test, progress_event) {
+  const progress_event x{"ingest spam", "clean", 3, 6, "near_dedupe"};
+  for (const auto& y : {round_trip(x), message_round_trip(x)}) {
+    EXPECT_EQ(y.task, x.task);
+    EXPECT_EQ(y.stage, x.stage);
+    EXPECT_EQ(y.done, 3u);
+    EXPECT_EQ(y.total, 6u);
+    EXPECT_EQ(y.message, x.message);
+  }
+}
+
+TEST_F(serialization_test, dataset_stats) {
+  dataset_stats x;
+  x.dataset = "spam";
+  x.version = "f2d998bd614c7b0ef33f91360265c159";
+  x.records = 4927;
+  x.train = 7877;
+  x.validation = 493;
+  x.test = 492;
+  x.augmented = 3935;
+  x.removed = {{"near_dedupe", 532}, {"exact_dedupe", 141}};
+  x.labels = {{"ham", 6670}, {"spam", 2192}};
+  x.report = R"({"seconds":16.1})";
+  for (const auto& y : {round_trip(x), message_round_trip(x)}) {
+    EXPECT_EQ(y.version, x.version);
+    EXPECT_EQ(y.records, x.records);
+    EXPECT_EQ(y.train + y.validation + y.test, 8862u);
+    EXPECT_EQ(y.augmented, x.augmented);
+    EXPECT_EQ(y.removed, x.removed);
+    EXPECT_EQ(y.labels, x.labels);
+    EXPECT_EQ(y.report, x.report);
+  }
+}
+
+TEST_F(serialization_test, data_record_with_chinese_text_and_pixels) {
+  data_record x{"zh/tang300:5",
+                "床前明月光，疑是地上霜。",
+                "tang300",
+                "train",
+                true,
+                2,
+                2,
+                std::string("\x00\xff\x10\x00", 4),
+                "tang300:5"};
+  auto y = message_round_trip(x);
+  EXPECT_EQ(y.id, x.id);
+  EXPECT_EQ(y.text, x.text);
+  EXPECT_EQ(y.label, x.label);
+  EXPECT_EQ(y.split, x.split);
+  EXPECT_TRUE(y.augmented);
+  EXPECT_EQ(y.rows, 2u);
+  EXPECT_EQ(y.image, x.image);
+  EXPECT_EQ(y.origin, x.origin);
+  EXPECT_EQ(round_trip(std::vector<data_record>{x, x}).size(), 2u);
+}
+
+TEST_F(serialization_test, quarantine_item) {
+  const quarantine_item x{"near_dedupe", "near duplicate (jaccard≈0.91) of a", "mail/1.txt#3",
+                          "Subject: hi"};
+  auto y = message_round_trip(x);
+  EXPECT_EQ(y.rule, x.rule);
+  EXPECT_EQ(y.reason, x.reason);
+  EXPECT_EQ(y.origin, x.origin);
+  EXPECT_EQ(y.text, x.text);
+}
+
+TEST_F(serialization_test, stream_request_keeps_rank_world_and_credits) {
+  stream_request x;
+  x.split = "validation";
+  x.rank = 1;
+  x.world = 4;
+  x.batch_size = 16;
+  x.credits = 2;
+  x.seed = 99;
+  x.epochs = 3;
+  auto y = message_round_trip(x);
+  EXPECT_EQ(y.split, "validation");
+  EXPECT_EQ(y.rank, 1u);
+  EXPECT_EQ(y.world, 4u);
+  EXPECT_EQ(y.batch_size, 16u);
+  EXPECT_EQ(y.credits, 2u);
+  EXPECT_EQ(y.seed, 99u);
+  EXPECT_EQ(y.epochs, 3u);
+  EXPECT_FALSE(y.consumer);
+}
+
+TEST_F(serialization_test, data_batch_carries_tensor_bytes_and_dtype) {
+  data_batch x;
+  x.stream = 7;
+  x.seq = 2;
+  x.epoch = 1;
+  x.ids = {"a", "b"};
+  x.labels = {"spam", ""};
+  x.inputs.shape = {2, 3};
+  x.inputs.dtype = "i32";
+  x.inputs.data = std::string(24, '\0');
+  x.inputs.data[4] = 7;
+  x.last = true;
+  auto y = message_round_trip(x);
+  EXPECT_EQ(y.stream, 7u);
+  EXPECT_EQ(y.seq, 2u);
+  EXPECT_EQ(y.epoch, 1u);
+  EXPECT_EQ(y.ids, x.ids);
+  EXPECT_EQ(y.labels, x.labels);
+  EXPECT_EQ(y.inputs.shape, x.inputs.shape);
+  EXPECT_EQ(y.inputs.dtype, "i32");
+  EXPECT_EQ(y.inputs.data, x.inputs.data);
+  EXPECT_TRUE(y.last);
+}
+
+TEST_F(serialization_test, pseudo_label_items) {
+  const std::vector<pseudo_label_item> xs{{"r1", "spam", 0.97}, {"r2", "ham", 0.51}};
+  auto ys = round_trip(xs);
+  ASSERT_EQ(ys.size(), 2u);
+  EXPECT_EQ(ys[0].record_id, "r1");
+  EXPECT_EQ(ys[1].label, "ham");
+  EXPECT_DOUBLE_EQ(ys[0].confidence, 0.97);
+  EXPECT_EQ(message_round_trip(xs[1]).label, "ham");
+}
+
 TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
   const std::vector<caf::type_id_t> ids{
       caf::type_id<pong>::value,
@@ -230,6 +351,13 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
       caf::type_id<device_info>::value,
       caf::type_id<tensor_bytes>::value,
       caf::type_id<string_map>::value,
+      caf::type_id<progress_event>::value,
+      caf::type_id<dataset_stats>::value,
+      caf::type_id<data_record>::value,
+      caf::type_id<quarantine_item>::value,
+      caf::type_id<stream_request>::value,
+      caf::type_id<data_batch>::value,
+      caf::type_id<pseudo_label_item>::value,
   };
   constexpr auto begin = caf::id_block::llmos::begin;
   constexpr auto end = caf::id_block::llmos::end;
@@ -243,7 +371,8 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
   }
   // The IDs are the wire format: appending keeps these, reordering would break old nodes.
   EXPECT_EQ(caf::type_id<pong>::value, begin);
-  EXPECT_EQ(caf::type_id<string_map>::value, end - 1);
+  EXPECT_EQ(caf::type_id<string_map>::value, begin + 7);
+  EXPECT_EQ(caf::type_id<pseudo_label_item>::value, end - 1);
   EXPECT_STREQ(caf::type_name<tensor_bytes>::value, "llmos::tensor_bytes");
 }
 

@@ -24,7 +24,8 @@ inline actor_kind_table make_test_kinds() {
              {{"lr", config_type::number, "", true, "learning rate", {}},
               {"shuffle", config_type::boolean, "true", false, "shuffle every epoch", {}},
               {"steps", config_type::integer, "", false, "", {}},
-              {"note", config_type::string, "", false, "", {}}},
+              {"note", config_type::string, "", false, "", {}},
+              {"data", config_type::path, "", false, "a file", {}}},
              refuse_spawn});
   return kinds;
 }

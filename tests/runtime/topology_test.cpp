@@ -460,3 +460,18 @@ TEST_F(topology_test, auth_token_conflicts_and_unreadable_token_files) {
 
 } // namespace
 } // namespace llmos
+
+TEST(topology_paths, relative_config_paths_resolve_against_the_topology_folder) {
+  const auto kinds = llmos::test::make_test_kinds();
+  auto topo = llmos::parse_topology(R"(nodes:
+  - name: a
+    port: 4100
+    actors:
+      - {name: t1, kind: trainer, config: {lr: 0.1, data: pipelines/p.yaml}}
+      - {name: t2, kind: trainer, config: {lr: 0.1, data: /abs/p.yaml}}
+)",
+                                    "/srv/cluster/topo.yaml", kinds);
+  ASSERT_TRUE(topo) << llmos::describe(topo.error());
+  EXPECT_EQ(topo->nodes[0].actors[0].config.at("data"), "/srv/cluster/pipelines/p.yaml");
+  EXPECT_EQ(topo->nodes[0].actors[1].config.at("data"), "/abs/p.yaml");
+}

@@ -88,3 +88,16 @@ TEST(repl_help, lists_every_command) {
   for (const auto& name : command_names())
     EXPECT_NE(help.find("  " + name), std::string::npos) << name;
 }
+
+TEST(repl_progress, draws_a_bar_or_a_line) {
+  nlohmann::json e{{"stage", "clean"}, {"done", 3}, {"total", 6}, {"message", "3 rules"}};
+  EXPECT_EQ(format_progress(e, false), "clean     [############............] 3/6 3 rules");
+  EXPECT_EQ(format_progress(e, true).substr(0, 4), "\r\033[K");
+  EXPECT_EQ(format_progress(nlohmann::json{{"stage", "read"}}, false), "read      ");
+}
+
+TEST(repl_format, report_text_is_shown_as_json) {
+  nlohmann::json r{{"version", "abc"}, {"report", R"({"removed":{"exact_dedupe":2}})"}};
+  auto text = format_result("send", r);
+  EXPECT_NE(text.find("\"exact_dedupe\": 2"), std::string::npos) << text;
+}

@@ -1,19 +1,21 @@
 // llmos-bench NAME [--json FILE]: benchmarks that run ours side by side with the raw library and
-// a peer in one run and print ratios. Benchmarks: messaging.
+// a peer in one run and print ratios. Benchmarks: messaging, data.
 #include <filesystem>
 #include <iostream>
 
 #include <boost/program_options.hpp>
 
+#include "data_bench.hpp"
 #include "messaging.hpp"
 
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
   llmos::bench::messaging_options opts;
+  llmos::bench::data_options data_opts;
   std::string name;
   std::string arg;
-  po::options_description desc{"usage: llmos-bench NAME [options]   (NAME: messaging)"};
+  po::options_description desc{"usage: llmos-bench NAME [options]   (NAME: messaging, data)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
@@ -21,6 +23,8 @@ int main(int argc, char** argv) {
       "requests in flight (throughput)")("no-erlang", "skip the Erlang peer")(
       "caf", po::value(&opts.caf_args),
       "a CAF option for every process, e.g. --caf=--scheduler.policy=sharing (repeatable)")(
+      "sample", po::value(&data_opts.sample)->default_value(1500),
+      "e-mails in the recall/precision sample (data)")("no-python", "skip the Python peer (data)")(
       "name", po::value(&name), "benchmark")("arg", po::value(&arg),
                                              "argument of an internal mode");
   po::positional_options_description pos;
@@ -39,8 +43,14 @@ int main(int argc, char** argv) {
   }
   if (name == "serve-caf") // internal: the raw CAF peer process
     return llmos::bench::serve_raw_caf(static_cast<uint16_t>(std::stoi(arg)), opts.caf_args);
+  if (name == "data") {
+    data_opts.json_path = opts.json_path;
+    if (!vm.count("no-python"))
+      data_opts.python_script = LLMOS_SOURCE_DIR "/tools/bench/data_peer.py";
+    return llmos::bench::run_data(data_opts);
+  }
   if (name != "messaging") {
-    std::cerr << "llmos-bench: unknown benchmark '" << name << "' (known: messaging)\n";
+    std::cerr << "llmos-bench: unknown benchmark '" << name << "' (known: messaging, data)\n";
     return 2;
   }
   if (opts.n == 0 || opts.window == 0) {

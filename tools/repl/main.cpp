@@ -54,10 +54,13 @@ bool run_line(session& s, const std::string& line) {
       std::cerr << "error: " << res->value.value("message", res->value.dump()) << "\n";
     return true;
   }
-  if (s.json)
+  if (s.json) {
     std::cout << res->value.dump() << "\n";
-  else
+  } else {
+    if (isatty(STDERR_FILENO) != 0)
+      std::cerr << "\r\033[K"; // clear a progress bar left on the line
     std::cout << llmos::repl::format_result(cmd->name, res->value);
+  }
   std::cout.flush();
   return true;
 }
@@ -146,6 +149,15 @@ int main(int argc, char** argv) {
   if (token.empty())
     if (const char* env = std::getenv("LLMOS_TOKEN"))
       token = env;
+  // Long calls (ingest) send progress notifications: a bar on a terminal, lines otherwise.
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  if (!s.json)
+    s.client.on_notification([tty](const std::string& method, const nlohmann::json& params) {
+      if (method != "progress" || !params.is_array() || params.empty())
+        return;
+      std::cerr << llmos::repl::format_progress(params[0], tty) << (tty ? "" : "\n");
+      std::cerr.flush();
+    });
   if (!token.empty() && !run_line(s, "auth " + token))
     return 1;
   if (!commands.empty()) {

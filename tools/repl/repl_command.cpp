@@ -260,7 +260,36 @@ std::string format_result(const std::string& command, const nlohmann::json& resu
     return table(result, {"name", "kind", "node", "config"});
   if (command == "methods" && result.is_array())
     return table(result, {"kind", "name", "usage", "help"});
-  return result.dump(2) + "\n";
+  if (result.is_object() && result.contains("report") && result["report"].is_string()) {
+    auto shown = result;
+    auto parsed = nlohmann::json::parse(result["report"].get<std::string>(), nullptr, false);
+    if (!parsed.is_discarded())
+      shown["report"] = std::move(parsed);
+    return shown.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
+  return result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string format_progress(const nlohmann::json& event, bool terminal) {
+  const auto stage = event.value("stage", std::string{"?"});
+  const auto done = event.value("done", uint64_t{0});
+  const auto total = event.value("total", uint64_t{0});
+  const auto message = event.value("message", std::string{});
+  std::ostringstream os;
+  if (terminal)
+    os << "\r\033[K";
+  os << std::left << std::setw(9) << stage << " ";
+  if (total > 0) {
+    constexpr int width = 24;
+    const auto filled = static_cast<int>(static_cast<double>(std::min(done, total)) * width /
+                                         static_cast<double>(total));
+    os << "[" << std::string(static_cast<std::size_t>(filled), '#')
+       << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done << "/"
+       << total;
+  }
+  if (!message.empty())
+    os << " " << message;
+  return os.str();
 }
 
 } // namespace llmos::repl

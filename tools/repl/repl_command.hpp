@@ -35,7 +35,12 @@ const std::vector<std::string>& command_names();
 /// The help text.
 std::string help_text();
 
-/// Formats a result for people: tables for nodes and actors, indented JSON otherwise.
+/// Formats a result for people: tables for nodes and actors, indented JSON otherwise (a
+/// "report" field holding JSON text is shown as JSON).
 std::string format_result(const std::string& command, const nlohmann::json& result);
+
+/// One progress notification {task, stage, done, total, message}: a bar redrawn in place
+/// ("\r...") for terminals, a plain line otherwise.
+std::string format_progress(const nlohmann::json& event, bool terminal);
 
 } // namespace llmos::repl

@@ -33,7 +33,8 @@ const std::map<std::string, std::vector<std::string>>& rule_table() {
       {"email_to_text", {"keep_quoted_replies"}},
       {"normalise", {"collapse_newlines"}},
       {"exact_dedupe", {}},
-      {"near_dedupe", {"shingle", "unit", "bands", "rows", "num_perm", "threshold", "seed"}},
+      {"near_dedupe",
+       {"shingle", "unit", "bands", "rows", "num_perm", "threshold", "seed", "verify"}},
       {"length_filter", {"min_chars", "max_chars"}},
       {"non_text_filter", {"min_text_ratio", "max_word_length"}}};
   return table;
@@ -58,6 +59,12 @@ public:
   }
 
   bool has(const std::string& key) const { return spec_.options.count(key) > 0; }
+
+  /// The raw text of an option ("" when absent).
+  std::string text(const std::string& key) const {
+    const auto it = spec_.options.find(key);
+    return it == spec_.options.end() ? std::string{} : it->second;
+  }
 
   caf::error read(const std::string& key, bool& out) const {
     if (!has(key))
@@ -121,6 +128,10 @@ caf::expected<near_dedupe_options> read_near_dedupe(const option_reader& in) {
     return err;
   if (auto err = in.read("seed", o.seed))
     return err;
+  // Bounded one by one first so that no product below can overflow.
+  for (const auto& [key, v] : {std::pair{"bands", bands}, {"rows", rows}, {"num_perm", num_perm}})
+    if (v > 4096)
+      return in.error(key, "at most 4096");
   if (num_perm > 0) {
     // num_perm fixes the product; whichever of bands and rows is not given follows from it.
     if (in.has("bands") && in.has("rows")) {
@@ -135,7 +146,25 @@ caf::expected<near_dedupe_options> read_near_dedupe(const option_reader& in) {
       return in.error("num_perm", "a multiple of bands (" + std::to_string(bands) + ")");
   }
   if (bands * rows > 4096)
-    return in.error("bands", "such that bands * rows <= 4096");
+    return in.error(in.has("bands") ? "bands" : "rows", "such that bands * rows <= 4096");
+  if (in.has("unit")) {
+    const auto v = in.text("unit");
+    if (v == "char" || v == "character")
+      o.shingles.unit = shingle_unit::character;
+    else if (v == "word")
+      o.shingles.unit = shingle_unit::word;
+    else
+      return in.error("unit", "char or word");
+  }
+  if (in.has("verify")) {
+    const auto v = in.text("verify");
+    if (v == "estimate")
+      o.verify = verify_mode::estimate;
+    else if (v == "exact")
+      o.verify = verify_mode::exact;
+    else
+      return in.error("verify", "estimate or exact");
+  }
   o.shingles.k = k;
   o.lsh.bands = bands;
   o.lsh.rows = rows;
@@ -162,15 +191,6 @@ caf::expected<rule_options> read_options(const clean_rule_spec& spec) {
     auto o = read_near_dedupe(in);
     if (!o)
       return o.error();
-    if (in.has("unit")) {
-      const auto& v = spec.options.at("unit");
-      if (v == "char" || v == "character")
-        o->shingles.unit = shingle_unit::character;
-      else if (v == "word")
-        o->shingles.unit = shingle_unit::word;
-      else
-        return in.error("unit", "char or word");
-    }
     return rule_options{*o};
   }
   if (spec.rule == "length_filter") {
@@ -202,7 +222,7 @@ caf::expected<parsed_rule> parse(const clean_rule_spec& spec) {
   const auto it = table.find(spec.rule);
   if (it == table.end())
     return make_llmos_error(error_code::bad_config, "unknown clean rule '" + spec.rule +
-                                                        "' (known: " + join(known_clean_rules()) +
+                                                        "' (known: " + join(clean_rule_names()) +
                                                         ")");
   for (const auto& [key, value] : spec.options) {
     if (std::find(it->second.begin(), it->second.end(), key) == it->second.end())
@@ -234,7 +254,7 @@ std::string clean_report::to_string() const {
   return os.str();
 }
 
-const std::vector<std::string>& known_clean_rules() {
+const std::vector<std::string>& clean_rule_names() {
   static const std::vector<std::string> names{"email_to_text", "normalise",     "exact_dedupe",
                                               "near_dedupe",   "length_filter", "non_text_filter"};
   return names;

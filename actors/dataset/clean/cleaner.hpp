@@ -34,8 +34,8 @@ struct clean_report {
   std::string to_string() const;
 };
 
-/// The rule names run_rules knows, in a sensible order.
-const std::vector<std::string>& known_clean_rules();
+/// The rule names run_rules knows, in a sensible order (pipeline_spec keeps its own list).
+const std::vector<std::string>& clean_rule_names();
 
 /// Checks every spec (names, options, values) without running anything.
 caf::expected<void> validate_rules(const std::vector<clean_rule_spec>& specs);

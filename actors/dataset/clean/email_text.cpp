@@ -1,5 +1,6 @@
 #include "dataset/clean/email_text.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "dataset/clean/html_text.hpp"
@@ -125,6 +126,21 @@ bool is_quoted(std::string_view line) {
   return !t.empty() && t.front() == '>';
 }
 
+// Outlook's "-----Original Message-----" (and "----- Original Message -----"): everything
+// after it is the quoted message, top-posted under the reply.
+bool is_original_message_marker(std::string_view line) {
+  auto t = trim(line);
+  while (!t.empty() && t.front() == '-')
+    t.remove_prefix(1);
+  while (!t.empty() && t.back() == '-')
+    t.remove_suffix(1);
+  t = trim(t);
+  return t.size() == 16 &&
+         (t == "Original Message" || t == "original message" || t == "Original message" ||
+          t == "ORIGINAL MESSAGE") &&
+         trim(line).starts_with("---");
+}
+
 bool is_attribution_end(std::string_view line) {
   const auto t = trim(line);
   return t.ends_with("wrote:") || t.ends_with("writes:");
@@ -143,6 +159,10 @@ std::string drop_quoted_replies(std::string_view text) {
   }
   std::vector<bool> keep(lines.size(), true);
   for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (is_original_message_marker(lines[i])) {
+      std::fill(keep.begin() + static_cast<std::ptrdiff_t>(i), keep.end(), false);
+      break;
+    }
     if (is_quoted(lines[i])) {
       keep[i] = false;
       continue;

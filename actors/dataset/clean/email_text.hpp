@@ -16,14 +16,16 @@ namespace llmos::data {
 
 /// Options of email_to_text.
 struct email_options {
-  /// Keep lines starting with '>' and "On ... wrote:" attributions (default: drop them).
+  /// Keep quoted replies: lines starting with '>', "On ... wrote:" attributions and Outlook's
+  /// "-----Original Message-----" blocks (default: drop them).
   bool keep_quoted_replies = false;
 };
 
 /// The readable text of one raw e-mail: "Subject\n\nbody" (just the body without a Subject).
 std::string email_to_text(std::string_view raw, const email_options& options = {});
 
-/// Drops quoted reply lines and their "... wrote:" attribution lines from `text`.
+/// Drops quoted reply lines ('>'), their "... wrote:" attribution lines, and everything from
+/// an Outlook "-----Original Message-----" line on, from `text`.
 std::string drop_quoted_replies(std::string_view text);
 
 /// The rule: replaces every record's text by email_to_text of it; counts changed records.

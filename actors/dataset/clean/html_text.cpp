@@ -105,8 +105,8 @@ bool is_blank(char c) {
 
 bool is_block_tag(std::string_view name) {
   static constexpr std::string_view blocks[] = {
-      "p",  "div", "tr", "li", "h1", "h2",         "h3",  "h4", "h5",     "h6",
-      "table", "hr", "ul",  "ol", "dl", "dt", "blockquote", "pre", "dd", "center", "form"};
+      "p",  "div", "tr", "li", "h1", "h2",         "h3",  "h4", "h5",     "h6",  "table",
+      "hr", "ul",  "ol", "dl", "dt", "blockquote", "pre", "dd", "center", "form"};
   for (auto b : blocks)
     if (b == name)
       return true;
@@ -189,6 +189,10 @@ std::string decode_html_entities(std::string_view text) {
 
 std::string html_to_text(std::string_view html) {
   text_builder out;
+  std::size_t next_gt = 0;
+  bool no_script_end = false;
+  bool no_style_end = false;
+  bool no_title_end = false;
   std::size_t i = 0;
   while (i < html.size()) {
     const char c = html[i];
@@ -232,7 +236,11 @@ std::string html_to_text(std::string_view html) {
     const bool is_tag =
         name_at < html.size() && (std::isalpha(static_cast<unsigned char>(html[name_at])) ||
                                   html[name_at] == '!' || html[name_at] == '?');
-    const auto close = html.find('>', i + 1);
+    // The next '>' is remembered: text full of bare '<' would otherwise rescan to the end
+    // for each of them.
+    if (next_gt != std::string_view::npos && next_gt <= i)
+      next_gt = html.find('>', i + 1);
+    const auto close = next_gt;
     if (!is_tag || close == std::string_view::npos) {
       out.append("<"); // a bare '<' in text, e.g. "a < b"
       ++i;
@@ -245,8 +253,13 @@ std::string html_to_text(std::string_view html) {
     const bool closing = name_at == i + 2;
     i = close + 1;
     if (!closing && (name == "script" || name == "style" || name == "title")) {
-      // Their content is code or a window title, never body text.
-      const auto end = find_ci(html, "</" + name, i);
+      // Their content is code or a window title, never body text. An element left open is
+      // dropped alone; after one search fails, the same name is not searched for again.
+      auto& unclosed = name == "script"  ? no_script_end
+                       : name == "style" ? no_style_end
+                                         : no_title_end;
+      const auto end = unclosed ? std::string_view::npos : find_ci(html, "</" + name, i);
+      unclosed = end == std::string_view::npos;
       if (end != std::string_view::npos) {
         const auto gt = html.find('>', end);
         i = gt == std::string_view::npos ? html.size() : gt + 1;

@@ -34,16 +34,17 @@ public:
 
   /// Calls fn(members) for every bucket of two or more, members ascending.
   template <class F> void for_each_bucket(F&& fn) const {
+    std::vector<uint32_t> members;
     std::size_t i = 0;
     while (i < entries_.size()) {
       std::size_t j = i + 1;
       while (j < entries_.size() && entries_[j].key == entries_[i].key)
         ++j;
       if (j - i > 1) {
-        members_.clear();
+        members.clear();
         for (std::size_t k = i; k < j; ++k)
-          members_.push_back(entries_[k].doc);
-        fn(std::span<const uint32_t>{members_});
+          members.push_back(entries_[k].doc);
+        fn(std::span<const uint32_t>{members});
       }
       i = j;
     }
@@ -55,7 +56,6 @@ private:
     uint32_t doc;
   };
   std::vector<entry> entries_; ///< sorted by key, then doc
-  mutable std::vector<uint32_t> members_;
 };
 
 } // namespace llmos::data

@@ -1,6 +1,7 @@
 #include "dataset/clean/near_dedupe.hpp"
 
 #include <cstdio>
+#include <unordered_map>
 
 #include "dataset/clean/normalise.hpp"
 #include "dataset/clean/union_find.hpp"
@@ -25,18 +26,54 @@ std::vector<uint32_t> minhash_signatures(const std::vector<record>& records,
   return signatures;
 }
 
-std::vector<similar_pair> similar_pairs(std::span<const uint32_t> signatures, std::size_t count,
+namespace {
+
+// The shingle sets of the records that take part in candidate pairs, made when first needed.
+class shingle_sets {
+public:
+  shingle_sets(const std::vector<record>& records, const shingle_options& options)
+      : records_(records), options_(options) {}
+
+  double jaccard_of(uint32_t a, uint32_t b) { return jaccard(get(a), get(b)); }
+
+private:
+  const std::vector<uint64_t>& get(uint32_t i) {
+    auto it = sets_.find(i);
+    if (it == sets_.end())
+      it = sets_.emplace(i, shingle_set(near_dedupe_key(records_[i].text, options_.unit), options_))
+               .first;
+    return it->second;
+  }
+
+  const std::vector<record>& records_;
+  shingle_options options_;
+  std::unordered_map<uint32_t, std::vector<uint64_t>> sets_;
+};
+
+std::string format_similarity(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f", v);
+  return buf;
+}
+
+} // namespace
+
+std::vector<similar_pair> similar_pairs(const std::vector<record>& records,
+                                        std::span<const uint32_t> signatures,
                                         const near_dedupe_options& options) {
   const std::size_t width = options.lsh.bands * options.lsh.rows;
   std::vector<similar_pair> out;
-  if (width == 0)
+  if (width == 0 || signatures.size() < records.size() * width)
     return out;
-  const lsh_index index{signatures, count, options.lsh};
+  const lsh_index index{signatures, records.size(), options.lsh};
+  shingle_sets sets{records, options.shingles};
   for (const auto& [a, b] : index.candidate_pairs()) {
-    const double est = estimate_jaccard(signatures.subspan(a * width, width),
-                                        signatures.subspan(b * width, width));
-    if (est >= options.threshold)
-      out.push_back(similar_pair{a, b, est});
+    const double sim = options.verify == verify_mode::exact
+                           ? sets.jaccard_of(a, b)
+                           : estimate_jaccard(signatures.subspan(a * width, width),
+                                              signatures.subspan(b * width, width));
+    if (sim >= options.threshold)
+      out.push_back(similar_pair{a, b, sim});
   }
   return out;
 }
@@ -49,23 +86,25 @@ rule_stats near_dedupe(std::vector<record>& records, quarantine& q,
     return stats;
   const auto signatures = minhash_signatures(records, options);
   union_find clusters{records.size()};
-  for (const auto& p : similar_pairs(signatures, records.size(), options))
+  for (const auto& p : similar_pairs(records, signatures, options))
     clusters.unite(p.first, p.second);
   std::vector<bool> keep(records.size(), true);
   const std::span<const uint32_t> sigs{signatures};
+  shingle_sets sets{records, options.shingles};
   for (std::size_t i = 0; i < records.size(); ++i) {
     const uint32_t root = clusters.find(static_cast<uint32_t>(i));
     if (root == i)
       continue;
     keep[i] = false;
-    // The estimate against the kept record itself, which a chain of pairs may have linked
-    // at a lower similarity than the threshold.
-    const double est =
-        estimate_jaccard(sigs.subspan(i * width, width), sigs.subspan(root * width, width));
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.2f", est);
+    // Measured against the kept record itself, which a chain of pairs may have linked at a
+    // lower similarity than the threshold.
+    const auto me = static_cast<uint32_t>(i);
+    const double sim =
+        options.verify == verify_mode::exact
+            ? sets.jaccard_of(me, root)
+            : estimate_jaccard(sigs.subspan(i * width, width), sigs.subspan(root * width, width));
     reject(stats, q, records[i],
-           std::string{"near duplicate (jaccard\u2248"} + buf + ") of " + records[root].id);
+           "near duplicate (jaccard\u2248" + format_similarity(sim) + ") of " + records[root].id);
   }
   keep_flagged(records, keep);
   return stats;

@@ -86,21 +86,48 @@ std::string map_utf8(std::string_view text, int flags) {
   return std::string{reinterpret_cast<const char*>(mapped), static_cast<std::size_t>(n)};
 }
 
-// Valid UTF-8 in NFKC (optionally case folded); ASCII is returned as is.
-std::string prepare(std::string_view text, bool casefold) {
-  if (is_ascii(text)) {
-    std::string out{text};
-    if (casefold)
-      for (auto& c : out)
-        if (c >= 'A' && c <= 'Z')
-          c = static_cast<char>(c - 'A' + 'a');
-    return out;
+void append_ascii(std::string& out, std::string_view ascii, bool casefold) {
+  if (!casefold) {
+    out.append(ascii);
+    return;
   }
-  const std::string valid = is_valid_utf8(text) ? std::string{text} : repair_utf8(text);
+  for (char c : ascii)
+    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+}
+
+// Valid UTF-8 in NFKC (optionally case folded). Only the non-ASCII runs go through utf8proc,
+// each with the ASCII character before it: an ASCII character is a starter that composes with
+// nothing after it but combining marks, so normalising the runs alone gives the same result
+// as normalising the whole text, several times faster on mostly English mail.
+std::string prepare(std::string_view text, bool casefold) {
+  std::string repaired;
+  if (!is_ascii(text) && !is_valid_utf8(text)) {
+    repaired = repair_utf8(text);
+    text = repaired;
+  }
   int flags = UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STABLE;
   if (casefold)
     flags |= UTF8PROC_CASEFOLD;
-  return map_utf8(valid, flags);
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t j = i;
+    while (j < text.size() && static_cast<unsigned char>(text[j]) < 0x80)
+      ++j;
+    if (j == text.size()) {
+      append_ascii(out, text.substr(i), casefold);
+      break;
+    }
+    const std::size_t run_start = j > i ? j - 1 : j; // the base character of a combining mark
+    append_ascii(out, text.substr(i, run_start - i), casefold);
+    std::size_t k = j;
+    while (k < text.size() && static_cast<unsigned char>(text[k]) >= 0x80)
+      ++k;
+    out += map_utf8(text.substr(run_start, k - run_start), flags);
+    i = k;
+  }
+  return out;
 }
 
 template <class Classify>
@@ -120,7 +147,11 @@ std::string normalise(std::string_view text, const normalise_options& options) {
   std::size_t i = 0;
   while (i < mapped.size()) {
     const std::size_t start = i;
-    const char32_t cp = next_code_point(mapped, i);
+    char32_t cp = static_cast<unsigned char>(mapped[i]);
+    if (cp < 0x80)
+      ++i;
+    else
+      cp = next_code_point(mapped, i);
     const auto c = class_of(cp, ascii, classify);
     if (c == char_class::drop)
       continue;
@@ -139,7 +170,10 @@ std::string normalise(std::string_view text, const normalise_options& options) {
         out.append(breaks > 1 ? "\n\n" : "\n");
     }
     spaces = breaks = 0;
-    out.append(mapped, start, i - start);
+    if (i - start == 1)
+      out.push_back(mapped[start]);
+    else
+      out.append(mapped, start, i - start);
   }
   return out;
 }
@@ -153,7 +187,11 @@ std::string dedupe_key(std::string_view text, bool keep_word_breaks) {
   std::size_t i = 0;
   while (i < mapped.size()) {
     const std::size_t start = i;
-    const char32_t cp = next_code_point(mapped, i);
+    char32_t cp = static_cast<unsigned char>(mapped[i]);
+    if (cp < 0x80)
+      ++i;
+    else
+      cp = next_code_point(mapped, i);
     const auto c = class_of(cp, ascii, key_class);
     if (c == char_class::space) {
       pending_break = keep_word_breaks;
@@ -164,7 +202,10 @@ std::string dedupe_key(std::string_view text, bool keep_word_breaks) {
     if (pending_break && !out.empty())
       out.push_back(' ');
     pending_break = false;
-    out.append(mapped, start, i - start);
+    if (i - start == 1)
+      out.push_back(mapped[start]);
+    else
+      out.append(mapped, start, i - start);
   }
   return out;
 }

@@ -32,12 +32,12 @@ caf::expected<char> single_char_option(const source_spec& spec, const std::strin
 /// Everything that turns parsed rows into records; the header row sets it up.
 class row_handler {
 public:
-  row_handler(const source_spec& spec, quarantine& q, const emit_fn& emit)
-      : spec_(spec), q_(q), emit_(emit), rule_(reader_rule(spec)) {}
+  row_handler(const source_spec& spec, quarantine& q, const emit_fn& emit, uint64_t limit)
+      : spec_(spec), q_(q), emit_(emit), rule_(reader_rule(spec)), limit_(limit) {}
 
   /// Handles one row; after a hard error (in the header) further rows are ignored.
   void operator()(csv_row&& row) {
-    if (failure_)
+    if (failure_ || done())
       return;
     if (header_.empty())
       return take_header(std::move(row));
@@ -81,6 +81,9 @@ public:
   bool has_header() const { return !header_.empty(); }
 
   uint64_t emitted() const { return emitted_; }
+
+  /// True once the record limit is reached: the rest of the file need not be read.
+  bool done() const { return limit_reached(limit_, emitted_); }
 
 private:
   void take_header(csv_row&& row) {
@@ -135,6 +138,7 @@ private:
   quarantine& q_;
   const emit_fn& emit_;
   std::string rule_;
+  uint64_t limit_;
   std::vector<std::string> header_;
   std::size_t text_index_ = 0;
   std::optional<std::size_t> label_index_;
@@ -148,6 +152,9 @@ private:
 caf::expected<uint64_t> read_csv(const source_spec& spec, quarantine& q, const emit_fn& emit) {
   if (auto err = check_options(spec, {"text_column", "label_column", "delimiter", "quote"}))
     return err;
+  auto limit = record_limit(spec);
+  if (!limit)
+    return limit.error();
   auto delimiter = single_char_option(spec, "delimiter", spec.kind == "tsv" ? '\t' : ',');
   if (!delimiter)
     return delimiter.error();
@@ -166,10 +173,10 @@ caf::expected<uint64_t> read_csv(const source_spec& spec, quarantine& q, const e
     return reader_error(error_code::io_failed, spec, spec.path,
                         "cannot open the file; check that the path exists and is readable");
   csv_parser parser{*delimiter, *quote};
-  row_handler handler{spec, q, emit};
+  row_handler handler{spec, q, emit, *limit};
   const csv_parser::row_fn on_row = [&](csv_row&& row) { handler(std::move(row)); };
   std::string buffer(chunk_size, '\0');
-  while (in) {
+  while (in && !handler.done()) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     parser.feed(std::string_view{buffer.data(), static_cast<std::size_t>(in.gcount())}, on_row);
     if (handler.failure())
@@ -179,7 +186,8 @@ caf::expected<uint64_t> read_csv(const source_spec& spec, quarantine& q, const e
     return reader_error(error_code::io_failed, spec, spec.path,
                         "read failed after " + std::to_string(handler.emitted()) +
                             " records; check the disk and the file");
-  parser.finish(on_row);
+  if (!handler.done())
+    parser.finish(on_row);
   if (handler.failure())
     return handler.failure();
   if (!handler.has_header())

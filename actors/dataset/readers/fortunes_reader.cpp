@@ -16,6 +16,7 @@ namespace fs = std::filesystem;
 struct file_options {
   std::string label;
   bool strip_ansi = false;
+  uint64_t limit = 0;
 };
 
 /// Reads one fortune file; adds to `emitted`, or returns a hard error.
@@ -54,7 +55,7 @@ caf::error read_file(const source_spec& spec, const fs::path& path, const file_o
     emit(std::move(r));
   };
   std::string line;
-  while (std::getline(in, line)) {
+  while (!limit_reached(opts.limit, emitted) && std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r')
       line.pop_back();
@@ -74,7 +75,8 @@ caf::error read_file(const source_spec& spec, const fs::path& path, const file_o
   if (in.bad())
     return reader_error(error_code::io_failed, spec, path.string() + ":" + std::to_string(line_no),
                         "read failed; check the disk and the file");
-  finish_entry();
+  if (!limit_reached(opts.limit, emitted))
+    finish_entry();
   return {};
 }
 
@@ -89,6 +91,10 @@ caf::expected<uint64_t> read_fortunes(const source_spec& spec, quarantine& q, co
   if (!strip)
     return strip.error();
   opts.strip_ansi = *strip;
+  auto limit = record_limit(spec);
+  if (!limit)
+    return limit.error();
+  opts.limit = *limit;
   std::error_code ec;
   std::vector<fs::path> files;
   if (fs::is_directory(spec.path, ec)) {
@@ -110,9 +116,12 @@ caf::expected<uint64_t> read_fortunes(const source_spec& spec, quarantine& q, co
                         "no such file or folder; set path to a fortune file or its folder");
   }
   uint64_t emitted = 0;
-  for (const auto& file : files)
+  for (const auto& file : files) {
+    if (limit_reached(opts.limit, emitted))
+      break;
     if (auto err = read_file(spec, file, opts, q, emit, emitted))
       return err;
+  }
   return emitted;
 }
 

@@ -109,9 +109,9 @@ caf::error read_header(const source_spec& spec, idx_file& f, uint32_t magic, con
 } // namespace
 
 caf::expected<uint64_t> read_idx(const source_spec& spec, quarantine&, const emit_fn& emit) {
-  if (auto err = check_options(spec, {"images", "labels", "limit"}))
+  if (auto err = check_options(spec, {"images", "labels"}))
     return err;
-  auto limit = uint_option(spec, "limit", 0);
+  auto limit = record_limit(spec);
   if (!limit)
     return limit.error();
   auto images = open_idx(spec, "images");

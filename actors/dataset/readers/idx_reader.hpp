@@ -2,7 +2,7 @@
 // images (magic 0x00000803: count, rows, cols, then rows*cols unsigned bytes per image) and one
 // of labels (magic 0x00000801: count, then one byte per image), each gzipped or plain (zlib reads
 // both). Options: images and labels (file paths; relative ones are taken from path when it is
-// set) and limit (read at most this many images; 0, the default, reads all). Each record holds
+// set) and limit (read at most this many images; the header still declares all). Each record holds
 // the image's bytes with rows and cols, the label's decimal digits and origin.index. A wrong
 // magic number, a count mismatch or a truncated file is a hard error naming the file (and the
 // record index), since nothing after a broken offset can be trusted.

@@ -56,6 +56,9 @@ std::string to_record(const std::string& line, const std::string& text_field,
 caf::expected<uint64_t> read_jsonl(const source_spec& spec, quarantine& q, const emit_fn& emit) {
   if (auto err = check_options(spec, {"text_field", "label_field"}))
     return err;
+  auto limit = record_limit(spec);
+  if (!limit)
+    return limit.error();
   const std::string text_field = option_or(spec, "text_field", "text");
   const auto label_option = find_option(spec, "label_field");
   const std::string* label_field = label_option ? &*label_option : nullptr;
@@ -72,7 +75,7 @@ caf::expected<uint64_t> read_jsonl(const source_spec& spec, quarantine& q, const
   uint64_t index = 0;
   uint64_t emitted = 0;
   std::string line;
-  while (std::getline(in, line)) {
+  while (!limit_reached(*limit, emitted) && std::getline(in, line)) {
     ++line_no;
     if (line_no == 1 && line.starts_with("\xEF\xBB\xBF"))
       line.erase(0, 3);

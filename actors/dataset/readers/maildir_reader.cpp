@@ -97,8 +97,19 @@ std::string read_file(const fs::path& path, std::string& bytes) {
 } // namespace
 
 caf::expected<uint64_t> read_maildir(const source_spec& spec, quarantine& q, const emit_fn& emit) {
-  if (auto err = check_options(spec, {"label_from", "label_map", "extension"}))
+  if (auto err = check_options(spec, {"label_from", "label_map", "extension", "raw"}))
     return err;
+  // raw: true passes the file's bytes through untouched, for a following email_to_text that
+  // decodes each part by its declared charset (repairing here would turn Latin-1 letters into
+  // U+FFFD before that decoder sees them).
+  const auto raw_option = option_or(spec, "raw", "false");
+  if (raw_option != "true" && raw_option != "false")
+    return reader_error(error_code::bad_config, spec, spec.path,
+                        "option 'raw': '" + raw_option + "' must be true or false");
+  const bool raw = raw_option == "true";
+  auto limit = record_limit(spec);
+  if (!limit)
+    return limit.error();
   const auto label_from = option_or(spec, "label_from", "parent");
   if (label_from != "parent" && label_from != "none")
     return reader_error(error_code::bad_config, spec, spec.path,
@@ -134,6 +145,8 @@ caf::expected<uint64_t> read_maildir(const source_spec& spec, quarantine& q, con
   uint64_t index = 0;
   uint64_t emitted = 0;
   for (const auto& rel : *files) {
+    if (limit_reached(*limit, emitted))
+      break;
     const auto full = root / rel;
     record r;
     r.origin = source_location{spec.name, full.string(), 0, index++};
@@ -142,7 +155,7 @@ caf::expected<uint64_t> read_maildir(const source_spec& spec, quarantine& q, con
       q.add(quarantine_entry{rule, reason, r.origin, {}});
       continue;
     }
-    if (valid_utf8(bytes)) {
+    if (raw || valid_utf8(bytes)) {
       r.text = std::move(bytes);
     } else {
       r.text = to_valid_utf8(bytes);

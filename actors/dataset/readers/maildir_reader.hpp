@@ -5,7 +5,9 @@
 // listed), extension (".txt": only files ending so). Hidden files are skipped and files are read in
 // sorted path order, so a run is deterministic. record.text is the file's bytes; e-mails are often
 // Latin-1, so invalid UTF-8 is repaired (each bad byte becomes U+FFFD) and meta "utf8_repaired" is
-// set rather than refusing the mail. Parsing the e-mail is left to the cleaning stage. An
+// set rather than refusing the mail; with raw: true the bytes pass through untouched for an
+// email_to_text rule that decodes each MIME part by its charset. Parsing the e-mail is left to
+// the cleaning stage. An
 // unreadable file goes to the quarantine under "maildir_reader" with its path.
 #pragma once
 

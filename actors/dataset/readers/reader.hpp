@@ -1,8 +1,9 @@
 // The common interface of the dataset source readers: a declared source (name, kind, path and
 // string options, as written in the pipeline file) goes in, records come out one at a time
 // through a callback, and whatever cannot be read goes to the quarantine under the rule
-// "<kind>_reader" with its location. Streaming keeps a large set from being held in memory
-// twice; a hard error (missing file, bad option, broken header) ends the read with an error
+// "<kind>_reader" with its location. Every kind takes the option "limit" (or spec.limit): stop
+// after that many records, for tests and dry runs. Streaming keeps a large set from being held in
+// memory twice; a hard error (missing file, bad option, broken header) ends the read with an error
 // that names the source and the path.
 #pragma once
 
@@ -25,6 +26,7 @@ struct source_spec {
   std::string kind; ///< "csv", "tsv", "jsonl", "maildir", "fortunes" or "idx"
   std::string path; ///< file or folder (for idx: the folder that relative image/label paths use)
   std::map<std::string, std::string> options; ///< kind-specific, see each reader's header
+  uint64_t limit = 0; ///< emit at most this many records (0: all); the option "limit" also works
 };
 
 /// Receives each record a reader produces, in source order.

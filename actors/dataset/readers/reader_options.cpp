@@ -18,14 +18,14 @@ caf::error reader_error(error_code code, const source_spec& spec, const std::str
 
 caf::error check_options(const source_spec& spec, std::initializer_list<std::string_view> known) {
   for (const auto& [key, value] : spec.options) {
-    if (std::find(known.begin(), known.end(), key) != known.end())
+    if (key == "limit" || std::find(known.begin(), known.end(), key) != known.end())
       continue;
     std::string list;
     for (auto k : known)
-      list += (list.empty() ? "" : ", ") + std::string{k};
+      list += std::string{k} + ", ";
     return reader_error(error_code::bad_config, spec, spec.path,
                         "option '" + key + "': not known to the " + spec.kind +
-                            " reader; use one of: " + list);
+                            " reader; use one of: " + list + "limit");
   }
   return {};
 }
@@ -54,6 +54,15 @@ caf::expected<bool> bool_option(const source_spec& spec, const std::string& key,
     return false;
   return reader_error(error_code::bad_config, spec, spec.path,
                       "option '" + key + "': '" + *value + "' is not a boolean; use true or false");
+}
+
+caf::expected<uint64_t> record_limit(const source_spec& spec) {
+  auto option = uint_option(spec, "limit", 0);
+  if (!option)
+    return option;
+  if (*option == 0 || spec.limit == 0)
+    return std::max(*option, spec.limit);
+  return std::min(*option, spec.limit);
 }
 
 caf::expected<uint64_t> uint_option(const source_spec& spec, const std::string& key,

@@ -24,8 +24,17 @@ std::string reader_rule(const source_spec& spec);
 caf::error reader_error(error_code code, const source_spec& spec, const std::string& where,
                         const std::string& what);
 
-/// A bad_config error for the first option of `spec` not in `known` (none: a default error).
+/// A bad_config error for the first option of `spec` neither in `known` nor "limit" (which
+/// every reader takes); an empty error when all are known.
 caf::error check_options(const source_spec& spec, std::initializer_list<std::string_view> known);
+
+/// The record limit: the smaller of spec.limit and the "limit" option where set, 0 for none.
+caf::expected<uint64_t> record_limit(const source_spec& spec);
+
+/// True when `limit` is set and `emitted` has reached it.
+inline bool limit_reached(uint64_t limit, uint64_t emitted) {
+  return limit != 0 && emitted >= limit;
+}
 
 /// The option's value, or nullopt when it is not set.
 std::optional<std::string> find_option(const source_spec& spec, const std::string& key);

@@ -52,6 +52,7 @@ struct version_info {
   nlohmann::json manifest; ///< the whole manifest.json
 };
 
+/// Writes and reads the versions under one root folder.
 class dataset_store {
 public:
   /// Opens (creating) `root` and removes .tmp files left in version folders by a crashed write.

@@ -14,6 +14,7 @@
 
 namespace llmos::data {
 
+/// One shard file, checked and unpacked; rows are views into its bytes.
 class shard_reader {
 public:
   /// Reads `path`; when `expected_xxh3_64` is not empty a checksum mismatch is an io_failed

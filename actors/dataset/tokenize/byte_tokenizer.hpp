@@ -7,6 +7,7 @@
 
 namespace llmos::data {
 
+/// UTF-8 bytes as ids 0..255, plus pad/bos/eos.
 class byte_tokenizer final : public tokenizer {
 public:
   static constexpr int32_t pad_id = 256; ///< padding

@@ -16,6 +16,7 @@ struct char_options {
   uint64_t min_count = 1;     ///< characters seen fewer times become <unk>
 };
 
+/// Code points seen in training as ids, after pad/unk/bos/eos.
 class char_tokenizer final : public tokenizer {
 public:
   static constexpr int32_t pad_id = 0; ///< padding

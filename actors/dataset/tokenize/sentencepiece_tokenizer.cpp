@@ -77,9 +77,10 @@ sentencepiece_tokenizer::train(std::span<const std::string> texts,
     return make_llmos_error(error_code::bad_config,
                             "sentencepiece: vocab_size " + std::to_string(opts.vocab_size) +
                                 " is below 300 (4 specials + 256 byte pieces need room)");
-  if (!(opts.character_coverage > 0.0 && opts.character_coverage <= 1.0))
+  // SentencePiece itself refuses coverage below 0.98; say so before it does.
+  if (!(opts.character_coverage >= 0.98 && opts.character_coverage <= 1.0))
     return make_llmos_error(error_code::bad_config,
-                            "sentencepiece: character_coverage must be in (0, 1], got " +
+                            "sentencepiece: character_coverage must be in [0.98, 1], got " +
                                 option_text(opts.character_coverage));
   if (opts.max_sentences == 0 || opts.max_sentence_bytes < 16)
     return make_llmos_error(
@@ -117,6 +118,8 @@ sentencepiece_tokenizer::train(std::span<const std::string> texts,
       {"byte_fallback", "true"},
       {"hard_vocab_limit", "false"},
       {"pad_id", "3"},
+      // SentencePiece logs every training step to stderr at INFO; keep warnings and errors.
+      // (The level is process-wide in SentencePiece, so it holds for later encodes too.)
       {"minloglevel", "1"},
   };
   view_iterator it{selected};

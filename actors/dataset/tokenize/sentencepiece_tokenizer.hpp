@@ -22,8 +22,8 @@ struct sentencepiece_options {
   /// Target vocabulary (specials and the 256 byte-fallback pieces included); a soft limit, so a
   /// small corpus yields a smaller vocabulary instead of failing.
   int32_t vocab_size = 1000;
-  /// Fraction of characters covered by pieces (the rest fall back to bytes); 1.0 for Chinese
-  /// or Japanese, which then needs vocab_size above the alphabet size plus 260.
+  /// Fraction of characters covered by pieces, in [0.98, 1] (the rest fall back to bytes); 1.0
+  /// for Chinese or Japanese, which then needs vocab_size above the alphabet size plus 260.
   double character_coverage = 0.9995;
   /// At most this many training sentences: an evenly strided subset keeps training fast.
   std::size_t max_sentences = 20000;
@@ -31,6 +31,7 @@ struct sentencepiece_options {
   std::size_t max_sentence_bytes = 4096;
 };
 
+/// A trained SentencePiece model (BPE or unigram) behind the tokenizer interface.
 class sentencepiece_tokenizer final : public tokenizer {
 public:
   /// Trains on `texts` (the training split); bad_config for bad options, an empty corpus, or a

@@ -23,6 +23,7 @@ struct special_ids {
   int32_t pad = -1;
 };
 
+/// Text to ids and back; implementations are immutable once built, so safe to share.
 class tokenizer {
 public:
   virtual ~tokenizer() = default;

@@ -16,7 +16,8 @@
 namespace llmos {
 
 /// Type of a config value; values travel as strings and are checked against this.
-enum class config_type { string, integer, boolean, number };
+/// path: a file name; a topology file resolves relative ones against its own folder.
+enum class config_type { string, integer, boolean, number, path };
 
 /// One key an actor kind accepts in its config.
 struct config_field {

@@ -82,8 +82,9 @@ TEST(email_text, latin1_body_becomes_utf8) {
                         "Content-Transfer-Encoding: 8bit\n"
                         "\n"
                         "Caf\xe9 cr\xe8me \x93quoted\x94\n";
-  EXPECT_EQ(email_to_text(m), "Caf\xc3\xa9"
-                              "Caf\xc3\xa9 ok\n\nCaf\xc3\xa9 cr\xc3\xa8me \xe2\x80\x9cquoted\xe2\x80\x9d");
+  EXPECT_EQ(email_to_text(m),
+            "Caf\xc3\xa9"
+            "Caf\xc3\xa9 ok\n\nCaf\xc3\xa9 cr\xc3\xa8me \xe2\x80\x9cquoted\xe2\x80\x9d");
   // Undeclared 8-bit bytes that are not UTF-8 are read as Latin-1 too.
   EXPECT_EQ(email_to_text("Subject: x\n\nna\xefve"), "x\n\nna\xc3\xafve");
   // A base64 Latin-1 part.
@@ -113,6 +114,11 @@ TEST(email_text, quoted_replies_dropped_by_default_and_kept_on_request) {
   EXPECT_EQ(drop_quoted_replies("She wrote: hello\nOn Tue, 3 Sep 2002, Jo\n <jo@x.org> wrote:\n"
                                 "> hi"),
             "She wrote: hello");
+  // Outlook top-posting: the quoted original below the marker goes.
+  EXPECT_EQ(drop_quoted_replies("Agreed.\n\n-----Original Message-----\nFrom: Jo\nSubject: x\n\n"
+                                "old text"),
+            "Agreed.\n");
+  EXPECT_EQ(drop_quoted_replies("a\n----- Original Message -----\nb"), "a");
 }
 
 TEST(email_text, nested_multipart_skips_attachments_and_binary_parts) {
@@ -154,8 +160,7 @@ TEST(email_text, nested_multipart_skips_attachments_and_binary_parts) {
 }
 
 TEST(email_text, plain_text_and_garbage_never_fail) {
-  EXPECT_EQ(email_to_text("just a line of text\nand another"),
-            "just a line of text\nand another");
+  EXPECT_EQ(email_to_text("just a line of text\nand another"), "just a line of text\nand another");
   EXPECT_EQ(email_to_text(""), "");
   // A multipart without its boundary, truncated base64 and stray bytes: text comes out valid.
   const std::string broken = "Content-Type: multipart/mixed\n"
@@ -166,6 +171,15 @@ TEST(email_text, plain_text_and_garbage_never_fail) {
     noise.push_back(static_cast<char>((i * 7919) % 251));
   EXPECT_TRUE(is_valid_utf8(email_to_text("Content-Type: text/html\n\n" + noise)));
   EXPECT_TRUE(is_valid_utf8(email_to_text(noise)));
+  // Bare '<' and unclosed elements by the ten thousand stay linear (and keep their text).
+  std::string tags;
+  for (int i = 0; i < 50000; ++i)
+    tags += "<b x";
+  EXPECT_EQ(html_to_text(tags), tags);
+  std::string scripts;
+  for (int i = 0; i < 20000; ++i)
+    scripts += "<script>w ";
+  EXPECT_EQ(html_to_text(scripts).size(), 20000u * 2 - 1);
 }
 
 TEST(email_text, mime_helpers) {

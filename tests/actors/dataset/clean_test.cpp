@@ -44,7 +44,9 @@ const std::string full_width = "\xef\xbc\xa8\xef\xbc\xa5\xef\xbc\xac\xef\xbc\xac
 
 TEST(normalise, nfkc_whitespace_and_case_kept) {
   EXPECT_EQ(normalise(full_width), "HELLO World!");
-  EXPECT_EQ(normalise("  a \t b\r\n\r\n\n c\x01 \xef\xbb\xbf" "d  "), "a b\n\nc d");
+  EXPECT_EQ(normalise("  a \t b\r\n\r\n\n c\x01 \xef\xbb\xbf"
+                      "d  "),
+            "a b\n\nc d");
   EXPECT_EQ(normalise("a\nb  c", normalise_options{true}), "a b c");
   EXPECT_EQ(normalise("\xef\xac\x81ne \xe2\x91\xa0"), "fine 1"); // the "fi" ligature, circled 1
   // Invalid UTF-8 is repaired, not refused.
@@ -55,9 +57,11 @@ TEST(normalise, chinese_text_stays_intact) {
   const std::string zh = "\xe4\xb8\xad\xe6\x96\x87\xe6\x96\x87\xe6\x9c\xac\xef\xbc\x8c"
                          "\xe6\xb5\x8b\xe8\xaf\x95\xe3\x80\x82"; // 中文文本，测试。
   // NFKC turns the full-width comma into ',' and keeps the ideographs and '。'.
-  EXPECT_EQ(normalise("  " + zh + "\xe3\x80\x80 "),
-            "\xe4\xb8\xad\xe6\x96\x87\xe6\x96\x87\xe6\x9c\xac,\xe6\xb5\x8b\xe8\xaf\x95\xe3\x80\x82");
-  EXPECT_EQ(dedupe_key(zh), "\xe4\xb8\xad\xe6\x96\x87\xe6\x96\x87\xe6\x9c\xac\xe6\xb5\x8b\xe8\xaf\x95");
+  EXPECT_EQ(
+      normalise("  " + zh + "\xe3\x80\x80 "),
+      "\xe4\xb8\xad\xe6\x96\x87\xe6\x96\x87\xe6\x9c\xac,\xe6\xb5\x8b\xe8\xaf\x95\xe3\x80\x82");
+  EXPECT_EQ(dedupe_key(zh),
+            "\xe4\xb8\xad\xe6\x96\x87\xe6\x96\x87\xe6\x9c\xac\xe6\xb5\x8b\xe8\xaf\x95");
   EXPECT_EQ(count_code_points(normalise(zh)), 8u);
 }
 
@@ -65,7 +69,9 @@ TEST(normalise, dedupe_key_folds_case_width_punctuation_and_space) {
   EXPECT_EQ(dedupe_key("Hello, World!"), "helloworld");
   EXPECT_EQ(dedupe_key(full_width), "helloworld");
   EXPECT_EQ(dedupe_key("  hello\n\tWORLD..."), "helloworld");
-  EXPECT_EQ(dedupe_key("Stra\xc3\x9f" "e"), "strasse"); // case folding, not just lower case
+  EXPECT_EQ(dedupe_key("Stra\xc3\x9f"
+                       "e"),
+            "strasse"); // case folding, not just lower case
   EXPECT_EQ(dedupe_key("Hello,  big\nWorld!", true), "hello big world");
   EXPECT_EQ(dedupe_key("$5 + 3 = 8"), "$5+3=8"); // symbols are content, not punctuation
 }
@@ -111,8 +117,9 @@ TEST(filters, non_text_catches_base64_and_ascii_art) {
   std::string b64;
   for (int line = 0; line < 10; ++line) {
     for (int i = 0; i < 76; ++i)
-      b64.push_back("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-                        [(line * 131 + i * 17) % 64]);
+      b64.push_back(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(line * 131 + i * 17) %
+                                                                             64]);
     b64.push_back('\n');
   }
   const std::string art = "+-----+-----+\n|  o  |  x  |\n+-----+-----+\n| ### | *** |\n";
@@ -190,6 +197,8 @@ TEST(cleaner, unknown_rules_options_and_bad_values_are_bad_config) {
              "'num_perm'");
   expect_bad({{"email_to_text", {{"keep_quoted_replies", "maybe"}}}}, "'keep_quoted_replies'");
   expect_bad({{"exact_dedupe", {{"anything", "1"}}}}, "known: none");
+  expect_bad({{"near_dedupe", {{"bands", "18446744073709551615"}}}}, "'bands'");
+  expect_bad({{"near_dedupe", {{"verify", "maybe"}}}}, "'verify'");
   // Nothing ran: an invalid list leaves the records as they were.
   EXPECT_EQ(records.size(), 2u);
   EXPECT_TRUE(q.counts().empty());

@@ -62,6 +62,35 @@ TEST(read_source, an_unknown_kind_is_an_error_listing_the_known_ones) {
   EXPECT_THAT(describe(n.error()), HasSubstr("csv, tsv, jsonl, maildir, fortunes, idx"));
 }
 
+TEST(read_source, limit_stops_every_text_kind_after_that_many_records) {
+  temp_dir dir;
+  auto csv = dir.write("a.csv", "text\na\nb\nc\n");
+  auto jsonl = dir.write("a.jsonl", "{\"text\":\"a\"}\n{\"text\":\"b\"}\n{\"text\":\"c\"}\n");
+  dir.write("mail/x/1.txt", "1");
+  dir.write("mail/x/2.txt", "2");
+  dir.write("mail/y/3.txt", "3");
+  dir.write("fortunes/a", "1\n%\n2\n");
+  dir.write("fortunes/b", "3\n%\n4\n");
+  for (auto [kind, path] :
+       {std::pair{"csv", csv}, std::pair{"jsonl", jsonl}, std::pair{"maildir", dir.str() + "/mail"},
+        std::pair{"fortunes", dir.str() + "/fortunes"}}) {
+    auto all = read_all(source_spec{"s", kind, path, {}});
+    ASSERT_TRUE(all.ok) << all.error;
+    EXPECT_GE(all.count, 3u) << kind;
+    auto two = read_all(source_spec{"s", kind, path, {{"limit", "2"}}});
+    ASSERT_TRUE(two.ok) << two.error;
+    EXPECT_EQ(two.count, 2u) << kind;
+    ASSERT_EQ(two.records.size(), 2u) << kind;
+    EXPECT_EQ(two.records[1].text, all.records[1].text) << kind;
+    // The field and the option together: the smaller one wins.
+    source_spec spec{"s", kind, path, {{"limit", "2"}}};
+    spec.limit = 1;
+    EXPECT_EQ(read_all(spec).count, 1u) << kind;
+  }
+  auto bad = read_all(source_spec{"s", "csv", csv, {{"limit", "two"}}});
+  EXPECT_THAT(bad.error, HasSubstr("option 'limit'"));
+}
+
 // --- jsonl ---
 
 TEST(jsonl_reader, reads_objects_and_quarantines_bad_lines_with_their_line_number) {

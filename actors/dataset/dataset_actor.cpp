@@ -1,0 +1,288 @@
+#include "dataset/dataset_actor.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <random>
+
+#include <caf/actor_system.hpp>
+#include <caf/blocking_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "dataset/batch_streams.hpp"
+#include "dataset/dataset_view.hpp"
+#include "dataset/pipeline_runner.hpp"
+#include "dataset/quarantine.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/log.hpp"
+
+namespace llmos {
+namespace {
+
+namespace fs = std::filesystem;
+
+// (ingest_atom, run id): the detached ingest worker is done; not part of the public interface.
+using dataset_impl = dataset_actor::extend<caf::reacts_to<ingest_atom, uint64_t>>;
+
+/// What the worker hands back; shared between the worker's thread and the actor.
+struct ingest_outcome {
+  std::optional<caf::expected<data::pipeline_result>> result;
+};
+
+struct dataset_state {
+  data::pipeline_spec spec;
+  std::optional<data::dataset_view> view;
+  dataset_stats stats;
+  data::batch_streams streams;
+  uint64_t runs = 0;
+  std::map<uint64_t,
+           std::pair<std::shared_ptr<ingest_outcome>, caf::typed_response_promise<dataset_stats>>>
+      running;
+  static inline const char* name = "llmos.dataset";
+};
+
+using self_ptr = dataset_impl::stateful_pointer<dataset_state>;
+
+dataset_stats stats_of(const data::dataset_view& view) {
+  dataset_stats s;
+  s.dataset = view.version().dataset;
+  s.version = view.version().version;
+  const auto& report = view.version().manifest.value("statistics", nlohmann::json::object());
+  for (const char* name : {"train", "validation", "test"})
+    for (const auto& r : view.split(name)) {
+      ++s.labels[r.label];
+      if (r.augmented)
+        ++s.augmented;
+      else
+        ++s.records;
+    }
+  s.train = view.split("train").size();
+  s.validation = view.split("validation").size();
+  s.test = view.split("test").size();
+  if (report.contains("removed") && report["removed"].is_object())
+    for (const auto& [rule, n] : report["removed"].items())
+      s.removed[rule] = n.get<uint64_t>();
+  s.report = report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return s;
+}
+
+caf::error load_version(self_ptr self, const data::version_info& version) {
+  auto store = data::dataset_store::open(self->state.spec.root);
+  if (!store)
+    return std::move(store.error());
+  auto view = data::dataset_view::load(*store, version);
+  if (!view)
+    return std::move(view.error());
+  self->state.stats = stats_of(*view);
+  self->state.view = std::move(*view);
+  return caf::none;
+}
+
+// Picks the version whose manifest was written last: the one the previous ingest produced.
+void load_latest(self_ptr self) {
+  auto store = data::dataset_store::open(self->state.spec.root);
+  if (!store)
+    return;
+  auto versions = store->versions(self->state.spec.dataset);
+  if (!versions || versions->empty())
+    return;
+  std::optional<data::version_info> best;
+  fs::file_time_type best_time{};
+  for (const auto& v : *versions) {
+    auto info = store->read(self->state.spec.dataset, v);
+    if (!info)
+      continue;
+    std::error_code ec;
+    auto t = fs::last_write_time(fs::path{info->path} / "manifest.json", ec);
+    if (!ec && (!best || t > best_time)) {
+      best = std::move(*info);
+      best_time = t;
+    }
+  }
+  if (best) {
+    if (auto err = load_version(self, *best))
+      log_warning("dataset '" + self->state.spec.dataset + "': stored version " + best->version +
+                  " could not be loaded: " + describe(err));
+  }
+}
+
+// Sends batches while the stream has credit (push streams only).
+void pump(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto consumer = st.streams.consumer(id);
+  while (consumer && st.view && st.streams.can_send(id)) {
+    auto batch = st.streams.next(*st.view, id);
+    if (!batch)
+      return;
+    const bool last = batch->last;
+    caf::anon_send(consumer, batch_atom::value, std::move(*batch));
+    if (last) {
+      st.streams.close(id);
+      return;
+    }
+  }
+}
+
+caf::typed_response_promise<dataset_stats> start_ingest(self_ptr self, caf::actor sink) {
+  auto rp = self->make_response_promise<dataset_stats>();
+  auto& st = self->state;
+  if (!st.running.empty()) {
+    rp.deliver(make_llmos_error(error_code::bad_params,
+                                "dataset '" + st.spec.dataset + "' is already ingesting"));
+    return rp;
+  }
+  const auto run = ++st.runs;
+  auto outcome = std::make_shared<ingest_outcome>();
+  st.running.emplace(run, std::make_pair(outcome, rp));
+  // The pipeline blocks for seconds to minutes: it runs on a thread of its own, and the dataset
+  // keeps answering stats, samples and batches of the current version meanwhile.
+  auto parent = caf::actor_cast<caf::actor>(self);
+  self->spawn<caf::detached>([spec = st.spec, sink, outcome, parent, run](caf::blocking_actor*) {
+    const std::string task = "ingest " + spec.dataset;
+    outcome->result = data::run_pipeline(
+        spec, [&](const std::string& stage, uint64_t done, uint64_t total, const std::string& m) {
+          if (sink)
+            caf::anon_send(sink, progress_atom::value, progress_event{task, stage, done, total, m});
+        });
+    caf::anon_send(parent, ingest_atom::value, run);
+  });
+  return rp;
+}
+
+void finish_ingest(self_ptr self, uint64_t run) {
+  auto& st = self->state;
+  auto i = st.running.find(run);
+  if (i == st.running.end())
+    return;
+  auto [outcome, rp] = i->second;
+  st.running.erase(i);
+  auto& result = *outcome->result;
+  if (!result) {
+    rp.deliver(std::move(result.error()));
+    return;
+  }
+  if (auto err = load_version(self, result->version)) {
+    rp.deliver(std::move(err));
+    return;
+  }
+  log_info("dataset '" + st.spec.dataset + "': version " + result->version.version + " with " +
+           std::to_string(st.stats.train) + "/" + std::to_string(st.stats.validation) + "/" +
+           std::to_string(st.stats.test) + " records");
+  rp.deliver(st.stats);
+}
+
+std::vector<data_record> sample(const data::dataset_view& view, const std::string& split,
+                                uint32_t n, uint64_t seed) {
+  std::vector<std::pair<std::string, const data::served_record*>> pool;
+  for (const char* name : {"train", "validation", "test"})
+    if (split.empty() || split == name)
+      for (const auto& r : view.split(name))
+        pool.emplace_back(name, &r);
+  std::mt19937_64 rng{seed};
+  std::shuffle(pool.begin(), pool.end(), rng);
+  std::vector<data_record> out;
+  for (std::size_t i = 0; i < pool.size() && i < n; ++i) {
+    const auto& r = *pool[i].second;
+    out.push_back(data_record{r.id, r.text, r.label, pool[i].first, r.augmented, r.rows, r.cols,
+                              r.image, ""});
+  }
+  return out;
+}
+
+caf::error no_version(const dataset_state& st) {
+  return make_llmos_error(error_code::bad_params,
+                          "dataset '" + st.spec.dataset + "' has no version yet; run ingest first");
+}
+
+dataset_impl::behavior_type dataset_behavior(self_ptr self, data::pipeline_spec spec) {
+  self->state.spec = std::move(spec);
+  load_latest(self);
+  return {
+      [=](ingest_atom, caf::actor sink) { return start_ingest(self, std::move(sink)); },
+      [=](ingest_atom, uint64_t run) { finish_ingest(self, run); },
+      [=](stats_atom) -> dataset_stats {
+        auto s = self->state.stats;
+        s.dataset = self->state.spec.dataset;
+        return s;
+      },
+      [=](sample_atom, const std::string& split, uint32_t n,
+          uint64_t seed) -> caf::result<std::vector<data_record>> {
+        if (!self->state.view)
+          return no_version(self->state);
+        if (!split.empty() && !data::dataset_view::is_split(split))
+          return make_llmos_error(error_code::bad_params,
+                                  "sample: split '" + split + "' is not train, validation or test");
+        return sample(*self->state.view, split, n, seed);
+      },
+      [=](quarantine_atom, const std::string& rule,
+          uint32_t limit) -> caf::result<std::vector<quarantine_item>> {
+        std::vector<quarantine_item> out;
+        if (!fs::exists(self->state.spec.quarantine))
+          return out;
+        auto entries = data::quarantine::read(self->state.spec.quarantine);
+        if (!entries)
+          return std::move(entries.error());
+        for (auto& e : *entries) {
+          if (out.size() >= limit)
+            break;
+          if (rule.empty() || e.rule == rule)
+            out.push_back({e.rule, e.reason, e.origin.to_string(), std::move(e.text)});
+        }
+        return out;
+      },
+      [=](open_stream_atom, stream_request& req) -> caf::result<uint64_t> {
+        if (!self->state.view)
+          return no_version(self->state);
+        auto id = self->state.streams.open(*self->state.view, req);
+        if (!id)
+          return std::move(id.error());
+        pump(self, *id);
+        return *id;
+      },
+      [=](credit_atom, uint64_t id, uint32_t n) {
+        if (self->state.streams.add_credit(id, n))
+          pump(self, id);
+      },
+      [=](next_batch_atom, uint64_t id) -> caf::result<data_batch> {
+        if (!self->state.view)
+          return no_version(self->state);
+        auto batch = self->state.streams.next(*self->state.view, id);
+        if (!batch)
+          return std::move(batch.error());
+        if (batch->last)
+          self->state.streams.close(id);
+        return std::move(*batch);
+      },
+      [=](close_stream_atom, uint64_t id) { self->state.streams.close(id); },
+      [=](pseudo_label_atom, const std::vector<pseudo_label_item>& items,
+          double min_confidence) -> caf::result<uint64_t> {
+        if (!self->state.view)
+          return no_version(self->state);
+        std::map<std::string, std::pair<std::string, double>> labels;
+        for (const auto& it : items)
+          labels[it.record_id] = {it.label, it.confidence};
+        return self->state.view->apply_labels(labels, min_confidence);
+      },
+  };
+}
+
+} // namespace
+
+actor_kind dataset_kind() {
+  actor_kind kind;
+  kind.name = "dataset";
+  kind.help = "a data set: ingests its pipeline file, serves samples and streams batches";
+  kind.fields = {
+      {"pipeline", config_type::path, "", true, "path of the pipeline YAML file", {}},
+  };
+  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
+    auto spec = data::load_pipeline(ctx.config["pipeline"]);
+    if (!spec)
+      return std::move(spec.error());
+    auto handle = ctx.system.spawn(dataset_behavior, std::move(*spec));
+    return caf::actor_cast<caf::actor>(handle);
+  };
+  return kind;
+}
+
+} // namespace llmos
