@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=$(cd "${1:-$root/build/bin}" && pwd)
-topo="$root/nodes/examples/three-node.yaml"
+topo="$root/nodes/examples/demo.yaml"
 endpoint=127.0.0.1:47200
 
 "$bin/llmos-launch" "$topo" &
