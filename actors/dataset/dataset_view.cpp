@@ -1,24 +1,9 @@
 #include "dataset/dataset_view.hpp"
 
+#include "dataset/split/split.hpp"
 #include "llmos/messages/error.hpp"
 
 namespace llmos::data {
-
-namespace {
-
-const char* part_name(split_part p) {
-  switch (p) {
-  case split_part::train:
-    return "train";
-  case split_part::validation:
-    return "validation";
-  case split_part::test:
-    return "test";
-  }
-  return "train";
-}
-
-} // namespace
 
 caf::expected<dataset_view> dataset_view::load(const dataset_store& store,
                                                const version_info& version) {
@@ -30,7 +15,7 @@ caf::expected<dataset_view> dataset_view::load(const dataset_store& store,
     auto reader = store.open_shard(version, shard.file);
     if (!reader)
       return std::move(reader.error());
-    auto& out = view.splits_[part_name(shard.part)];
+    auto& out = view.splits_[std::string{to_string(shard.part)}];
     for (const auto& row : reader->rows()) {
       served_record r;
       r.id = row.id;

@@ -117,9 +117,7 @@ caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec,
   std::vector<record> train;
   for (std::size_t i = 0; i < records.size(); ++i) {
     const auto part = (*parts)[i];
-    records[i].meta["split"] = part == split_part::train        ? "train"
-                               : part == split_part::validation ? "validation"
-                                                                : "test";
+    records[i].meta["split"] = std::string{to_string(part)};
     ++(part == split_part::train        ? out.train
        : part == split_part::validation ? out.validation
                                         : out.test);
