@@ -38,7 +38,6 @@ caf::expected<uint64_t> batch_streams::open(const dataset_view& view, const stre
   s.req = req;
   s.credits = req.credits;
   s.order = order_for(view.split(req.split).size(), req.seed, 0, req.rank, req.world);
-  s.finished = s.order.empty();
   const auto id = next_id_++;
   streams_.emplace(id, std::move(s));
   return id;
@@ -82,10 +81,11 @@ caf::expected<data_batch> batch_streams::next(const dataset_view& view, uint64_t
   b.seq = s.seq++;
   b.epoch = s.epoch;
   if (view.images()) {
-    const auto& first = records[s.order[s.pos]];
+    // A slice without records (more replicas than records) has no image to take the size from.
+    const auto* first = n > 0 ? &records[s.order[s.pos]] : nullptr;
     b.inputs.dtype = "u8";
-    b.inputs.shape = {static_cast<int64_t>(n), first.rows, first.cols};
-    b.inputs.data.reserve(n * first.image.size());
+    b.inputs.shape = {static_cast<int64_t>(n), first ? first->rows : 0u, first ? first->cols : 0u};
+    b.inputs.data.reserve(n * (first ? first->image.size() : 0u));
   } else {
     b.inputs.dtype = "i32";
     b.inputs.shape = {static_cast<int64_t>(n), view.max_length()};
@@ -107,7 +107,8 @@ caf::expected<data_batch> batch_streams::next(const dataset_view& view, uint64_t
   }
   s.pos += n;
   if (s.pos == s.order.size()) {
-    if (s.epoch + 1 < s.req.epochs) {
+    // An empty slice ends at once with one empty batch: its consumer still gets `last`.
+    if (s.epoch + 1 < s.req.epochs && !s.order.empty()) {
       ++s.epoch;
       s.pos = 0;
       s.order = order_for(records.size(), s.req.seed, s.epoch, s.req.rank, s.req.world);

@@ -29,7 +29,7 @@ public:
   bool can_send(uint64_t id) const;
 
   /// The next batch (uses one credit when the stream has a consumer); bad_params when the
-  /// stream is unknown or finished.
+  /// stream is unknown or finished. A slice without records gives one empty last batch.
   caf::expected<data_batch> next(const dataset_view& view, uint64_t id);
 
   /// The consumer of a stream (null for pull streams).

@@ -1,6 +1,8 @@
 #include "dataset/dataset_actor.hpp"
 
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <optional>
 #include <random>
 
@@ -31,7 +33,10 @@ struct ingest_outcome {
 
 struct dataset_state {
   data::pipeline_spec spec;
-  std::optional<data::dataset_view> view;
+  std::shared_ptr<data::dataset_view> view; ///< the current version
+  /// The version each open stream was opened on: an ingest never changes the records (and their
+  /// number) under a running stream, whose order indexes that version's split.
+  std::map<uint64_t, std::shared_ptr<const data::dataset_view>> stream_views;
   dataset_stats stats;
   data::batch_streams streams;
   uint64_t runs = 0;
@@ -74,7 +79,7 @@ caf::error load_version(self_ptr self, const data::version_info& version) {
   if (!view)
     return std::move(view.error());
   self->state.stats = stats_of(*view);
-  self->state.view = std::move(*view);
+  self->state.view = std::make_shared<data::dataset_view>(std::move(*view));
   return caf::none;
 }
 
@@ -106,20 +111,37 @@ void load_latest(self_ptr self) {
   }
 }
 
+void close_stream(self_ptr self, uint64_t id) {
+  self->state.streams.close(id);
+  self->state.stream_views.erase(id);
+}
+
+// The next batch of a stream, from the version it was opened on; closes it after the last.
+caf::expected<data_batch> next_batch(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.stream_views.find(id);
+  if (i == st.stream_views.end())
+    return make_llmos_error(error_code::bad_params,
+                            "stream " + std::to_string(id) + " is not open (closed or finished)");
+  auto view = i->second; // close_stream below drops the map's reference
+  auto batch = st.streams.next(*view, id);
+  if (batch && batch->last)
+    close_stream(self, id);
+  return batch;
+}
+
 // Sends batches while the stream has credit (push streams only).
 void pump(self_ptr self, uint64_t id) {
   auto& st = self->state;
   auto consumer = st.streams.consumer(id);
-  while (consumer && st.view && st.streams.can_send(id)) {
-    auto batch = st.streams.next(*st.view, id);
+  while (consumer && st.streams.can_send(id)) {
+    auto batch = next_batch(self, id);
     if (!batch)
       return;
     const bool last = batch->last;
     caf::anon_send(consumer, batch_atom::value, std::move(*batch));
-    if (last) {
-      st.streams.close(id);
+    if (last)
       return;
-    }
   }
 }
 
@@ -236,6 +258,7 @@ dataset_impl::behavior_type dataset_behavior(self_ptr self, data::pipeline_spec 
         auto id = self->state.streams.open(*self->state.view, req);
         if (!id)
           return std::move(id.error());
+        self->state.stream_views.emplace(*id, self->state.view);
         pump(self, *id);
         return *id;
       },
@@ -246,14 +269,12 @@ dataset_impl::behavior_type dataset_behavior(self_ptr self, data::pipeline_spec 
       [=](next_batch_atom, uint64_t id) -> caf::result<data_batch> {
         if (!self->state.view)
           return no_version(self->state);
-        auto batch = self->state.streams.next(*self->state.view, id);
+        auto batch = next_batch(self, id);
         if (!batch)
           return std::move(batch.error());
-        if (batch->last)
-          self->state.streams.close(id);
         return std::move(*batch);
       },
-      [=](close_stream_atom, uint64_t id) { self->state.streams.close(id); },
+      [=](close_stream_atom, uint64_t id) { close_stream(self, id); },
       [=](pseudo_label_atom, const std::vector<pseudo_label_item>& items,
           double min_confidence) -> caf::result<uint64_t> {
         if (!self->state.view)
