@@ -15,6 +15,7 @@
 #include "dataset/dataset_view.hpp"
 #include "dataset/pipeline_runner.hpp"
 #include "dataset/quarantine.hpp"
+#include "dataset/store/atomic_file.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
 
@@ -88,6 +89,18 @@ void load_latest(self_ptr self) {
   auto store = data::dataset_store::open(self->state.spec.root);
   if (!store)
     return;
+  // The version the last completed ingest named wins; older stores without the file fall back
+  // to the newest manifest.
+  if (auto current = data::read_whole_file(
+          data::current_version_file(self->state.spec.root, self->state.spec.dataset))) {
+    if (auto info = store->read(self->state.spec.dataset, *current)) {
+      if (auto err = load_version(self, *info))
+        log_warning("dataset '" + self->state.spec.dataset + "': stored version " + *current +
+                    " could not be loaded: " + describe(err));
+      else
+        return;
+    }
+  }
   auto versions = store->versions(self->state.spec.dataset);
   if (!versions || versions->empty())
     return;

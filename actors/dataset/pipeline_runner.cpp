@@ -9,6 +9,7 @@
 #include "dataset/quarantine.hpp"
 #include "dataset/readers/reader.hpp"
 #include "dataset/split/split.hpp"
+#include "dataset/store/atomic_file.hpp"
 #include "dataset/tokenize/byte_tokenizer.hpp"
 #include "dataset/tokenize/char_tokenizer.hpp"
 #include "dataset/tokenize/sentencepiece_tokenizer.hpp"
@@ -48,6 +49,10 @@ caf::expected<std::unique_ptr<tokenizer>> train_tokenizer(const tokenizer_decl& 
 }
 
 } // namespace
+
+std::string current_version_file(const std::string& root, const std::string& dataset) {
+  return (fs::path{root} / dataset / "CURRENT").string();
+}
 
 caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec,
                                             const progress_fn& progress) {
@@ -202,6 +207,12 @@ caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec,
   if (!version)
     return std::move(version.error());
   out.version = std::move(*version);
+  // Name the version this run produced: re-ingesting content seen before returns an existing
+  // version whose manifest is older than others, so "newest manifest" would pick the wrong one.
+  if (auto ok =
+          write_file_atomically(current_version_file(spec.root, spec.dataset), out.version.version);
+      !ok)
+    return std::move(ok.error());
   fs::rename(partial, spec.quarantine, ec);
   if (ec)
     return make_llmos_error(error_code::io_failed, "cannot move the quarantine to '" +

@@ -34,6 +34,9 @@ struct pipeline_result {
   nlohmann::json report; ///< everything: sources, rules, annotation, augmentation, tokenizer
 };
 
+/// The file naming the version the last completed run of `dataset` produced.
+std::string current_version_file(const std::string& root, const std::string& dataset);
+
 /// Runs `spec`; errors name the source, rule or file that failed.
 caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec, const progress_fn& progress);
 

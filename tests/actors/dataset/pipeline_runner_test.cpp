@@ -17,6 +17,7 @@
 #include "dataset/dataset_view.hpp"
 #include "dataset/pipeline_runner.hpp"
 #include "dataset/quarantine.hpp"
+#include "dataset/store/atomic_file.hpp"
 #include "llmos/messages/error.hpp"
 #include "notes_corpus.hpp"
 
@@ -145,6 +146,28 @@ TEST_F(pipeline_runner_test, the_version_lists_its_shards_and_its_hash_is_stable
   versions = list_versions(spec.root, "notes");
   ASSERT_TRUE(versions);
   EXPECT_EQ(versions->size(), 2u);
+}
+
+TEST_F(pipeline_runner_test, the_current_file_names_the_last_runs_version_even_when_it_existed) {
+  auto spec = load();
+  const auto source = dir_ / "notes.jsonl";
+  std::string original;
+  {
+    std::ifstream in{source};
+    original.assign(std::istreambuf_iterator<char>{in}, {});
+  }
+  auto a = run(spec);
+  std::ofstream{source, std::ios::app}
+      << notes::json_line("one more record about the lighthouse keeper's long night", "tech");
+  auto b = run(spec);
+  ASSERT_NE(a.version.version, b.version.version);
+  std::ofstream{source, std::ios::trunc} << original; // back to the first content
+  auto again = run(spec);
+  EXPECT_EQ(again.version.version, a.version.version);
+  // The manifest of a's version is older than b's, yet a is what the last run produced.
+  auto current = read_whole_file(current_version_file(spec.root, "notes"));
+  ASSERT_TRUE(current);
+  EXPECT_EQ(*current, a.version.version);
 }
 
 TEST_F(pipeline_runner_test, augmented_records_exist_only_in_the_training_split) {
