@@ -64,30 +64,6 @@ std::vector<record> read_mail(const std::vector<std::filesystem::path>& files, s
   return out;
 }
 
-// All pairs with exact Jaccard >= threshold; J(A,B) <= |A|/|B| prunes by set size.
-std::set<std::pair<uint32_t, uint32_t>> ground_truth(const std::vector<record>& records,
-                                                     const data::near_dedupe_options& o) {
-  std::vector<std::vector<uint64_t>> sets;
-  for (const auto& r : records)
-    sets.push_back(data::shingle_set(data::near_dedupe_key(r.text, o.shingles.unit), o.shingles));
-  std::vector<uint32_t> order(records.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return sets[a].size() < sets[b].size(); });
-  std::set<std::pair<uint32_t, uint32_t>> truth;
-  for (std::size_t x = 0; x < order.size(); ++x) {
-    for (std::size_t y = x + 1; y < order.size(); ++y) {
-      const auto a = order[x];
-      const auto b = order[y];
-      if (static_cast<double>(sets[a].size()) < o.threshold * static_cast<double>(sets[b].size()))
-        break;
-      if (!sets[a].empty() && data::jaccard(sets[a], sets[b]) >= o.threshold)
-        truth.emplace(std::min(a, b), std::max(a, b));
-    }
-  }
-  return truth;
-}
-
 // The Python peer's docs/s on `records` (0 when it could not run).
 double python_minhash(const data_options& opts, const std::vector<record>& records) {
   const auto file = std::filesystem::temp_directory_path() / "llmos_data_bench_keys.jsonl";
@@ -205,7 +181,7 @@ int run_data(const data_options& opts) {
   if (!data::run_rules(sample, {specs[0], specs[1]}, scratch))
     return 1;
   const auto truth_start = clock_type::now();
-  const auto truth = ground_truth(sample, nd);
+  const auto truth = data::exact_similar_pairs(sample, nd);
   const double truth_s = seconds_since(truth_start);
   const auto sample_sigs = data::minhash_signatures(sample, nd);
   auto measure = [&](data::verify_mode mode) {

@@ -1,6 +1,8 @@
 #include "dataset/clean/near_dedupe.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <numeric>
 #include <unordered_map>
 
 #include "dataset/clean/normalise.hpp"
@@ -108,6 +110,30 @@ rule_stats near_dedupe(std::vector<record>& records, quarantine& q,
   }
   keep_flagged(records, keep);
   return stats;
+}
+
+std::set<std::pair<uint32_t, uint32_t>> exact_similar_pairs(const std::vector<record>& records,
+                                                            const near_dedupe_options& options) {
+  std::vector<std::vector<uint64_t>> sets;
+  for (const auto& r : records)
+    sets.push_back(shingle_set(near_dedupe_key(r.text, options.shingles.unit), options.shingles));
+  std::vector<uint32_t> order(records.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return sets[a].size() < sets[b].size(); });
+  std::set<std::pair<uint32_t, uint32_t>> truth;
+  for (std::size_t x = 0; x < order.size(); ++x) {
+    for (std::size_t y = x + 1; y < order.size(); ++y) {
+      const auto a = order[x];
+      const auto b = order[y];
+      if (static_cast<double>(sets[a].size()) <
+          options.threshold * static_cast<double>(sets[b].size()))
+        break;
+      if (!sets[a].empty() && jaccard(sets[a], sets[b]) >= options.threshold)
+        truth.emplace(std::min(a, b), std::max(a, b));
+    }
+  }
+  return truth;
 }
 
 } // namespace llmos::data

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dataset/clean/lsh.hpp"
@@ -54,6 +56,12 @@ std::vector<uint32_t> minhash_signatures(const std::vector<record>& records,
 std::vector<similar_pair> similar_pairs(const std::vector<record>& records,
                                         std::span<const uint32_t> signatures,
                                         const near_dedupe_options& options);
+
+/// Ground truth for measuring the above: every pair (lower index first) whose exact Jaccard
+/// on the same shingles reaches options.threshold. Quadratic, pruned by set size (J(A,B) <=
+/// |A|/|B|): for tests and benchmarks on samples, not for pipelines.
+std::set<std::pair<uint32_t, uint32_t>> exact_similar_pairs(const std::vector<record>& records,
+                                                            const near_dedupe_options& options);
 
 /// The rule: keeps the first record of every near-duplicate cluster, quarantines the rest.
 rule_stats near_dedupe(std::vector<record>& records, quarantine& q,

@@ -224,26 +224,8 @@ TEST(near_dedupe, recall_and_precision_on_real_mail) {
   }
   ASSERT_GT(records.size(), 1400u);
   near_dedupe_options options;
-  // Ground truth: every pair with exact Jaccard >= 0.8. J(A,B) <= |A|/|B|, so after sorting
-  // by set size only pairs within a size ratio of 0.8 need the exact merge.
-  std::vector<std::vector<uint64_t>> sets;
-  for (const auto& r : records)
-    sets.push_back(shingle_set(near_dedupe_key(r.text, shingle_unit::character), options.shingles));
-  std::vector<uint32_t> order(records.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return sets[a].size() < sets[b].size(); });
-  std::set<std::pair<uint32_t, uint32_t>> truth;
-  for (std::size_t x = 0; x < order.size(); ++x) {
-    for (std::size_t y = x + 1; y < order.size(); ++y) {
-      const auto a = order[x];
-      const auto b = order[y];
-      if (static_cast<double>(sets[a].size()) < 0.8 * static_cast<double>(sets[b].size()))
-        break;
-      if (!sets[a].empty() && jaccard(sets[a], sets[b]) >= 0.8)
-        truth.emplace(std::min(a, b), std::max(a, b));
-    }
-  }
+  // Ground truth: every pair with exact Jaccard >= 0.8 (options.threshold).
+  const auto truth = exact_similar_pairs(records, options);
   ASSERT_GT(truth.size(), 50u) << "the sample should hold near duplicates to measure";
   const auto signatures = minhash_signatures(records, options);
   auto measure = [&](const near_dedupe_options& o) {
