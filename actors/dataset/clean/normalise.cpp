@@ -130,6 +130,16 @@ std::string prepare(std::string_view text, bool casefold) {
   return out;
 }
 
+// The next code point of `s` at `i`, advancing `i`; ASCII, most of the text, skips the decoder.
+inline char32_t next_code_point_fast(const std::string& s, std::size_t& i) {
+  const char32_t cp = static_cast<unsigned char>(s[i]);
+  if (cp < 0x80) {
+    ++i;
+    return cp;
+  }
+  return next_code_point(s, i);
+}
+
 template <class Classify>
 char_class class_of(char32_t cp, const std::array<char_class, 128>& ascii, Classify&& slow) {
   return cp < 128 ? ascii[cp] : slow(cp);
@@ -147,11 +157,7 @@ std::string normalise(std::string_view text, const normalise_options& options) {
   std::size_t i = 0;
   while (i < mapped.size()) {
     const std::size_t start = i;
-    char32_t cp = static_cast<unsigned char>(mapped[i]);
-    if (cp < 0x80)
-      ++i;
-    else
-      cp = next_code_point(mapped, i);
+    const char32_t cp = next_code_point_fast(mapped, i);
     const auto c = class_of(cp, ascii, classify);
     if (c == char_class::drop)
       continue;
@@ -187,11 +193,7 @@ std::string dedupe_key(std::string_view text, bool keep_word_breaks) {
   std::size_t i = 0;
   while (i < mapped.size()) {
     const std::size_t start = i;
-    char32_t cp = static_cast<unsigned char>(mapped[i]);
-    if (cp < 0x80)
-      ++i;
-    else
-      cp = next_code_point(mapped, i);
+    const char32_t cp = next_code_point_fast(mapped, i);
     const auto c = class_of(cp, ascii, key_class);
     if (c == char_class::space) {
       pending_break = keep_word_breaks;
