@@ -13,15 +13,6 @@ namespace {
 
 constexpr auto call_timeout = std::chrono::seconds(30);
 
-// Sends `msg...` to `dest` and packs the typed reply for the client.
-template <class Result, class Handle, class... Ts>
-void forward(rpc_call& c, const Handle& dest, Ts&&... msg) {
-  auto reply = c.reply;
-  c.self->request(dest, call_timeout, std::forward<Ts>(msg)...)
-      .then([=](Result& result) { reply(pack_to_string(result)); },
-            [=](caf::error& err) { reply(std::move(err)); });
-}
-
 std::string pack_bool(bool value) {
   msgpack::sbuffer buf;
   msgpack::pack(buf, value);
@@ -30,9 +21,11 @@ std::string pack_bool(bool value) {
 
 void add_node_methods(method_table& t) {
   t.add({"ping", false, "ping", "is the node alive: its name, pid and uptime",
-         [](rpc_call& c) { forward<pong>(c, c.manager, ping_atom::value); }});
+         [](rpc_call& c) { forward<pong>(c, c.manager, call_timeout, ping_atom::value); }});
   t.add({"nodes", false, "nodes", "every node of the topology and its state seen from here",
-         [](rpc_call& c) { forward<std::vector<node_status>>(c, c.manager, nodes_atom::value); }});
+         [](rpc_call& c) {
+           forward<std::vector<node_status>>(c, c.manager, call_timeout, nodes_atom::value);
+         }});
   t.add({"actors", false, "actors [NODE]", "every named actor of the cluster, or of one node",
          [](rpc_call& c) {
            std::string node;
@@ -42,7 +35,7 @@ void add_node_methods(method_table& t) {
                return c.reply(std::move(n.error()));
              node = *n;
            }
-           forward<std::vector<actor_entry>>(c, c.manager, actors_atom::value, node);
+           forward<std::vector<actor_entry>>(c, c.manager, call_timeout, actors_atom::value, node);
          }});
   t.add({"spawn", true, "spawn NODE KIND [name=NAME] [key=value...]",
          "start an actor of a registered kind on a node", [](rpc_call& c) {
@@ -61,7 +54,7 @@ void add_node_methods(method_table& t) {
              req.name = i->second;
              req.config.erase(i);
            }
-           forward<actor_entry>(c, c.manager, spawn_atom::value, std::move(req));
+           forward<actor_entry>(c, c.manager, call_timeout, spawn_atom::value, std::move(req));
          }});
   t.add({"stop", true, "stop ACTOR", "stop a named actor wherever it runs", [](rpc_call& c) {
            auto name = param_string(*c.params, 0, "stop", "ACTOR");
@@ -177,14 +170,15 @@ caf::expected<tensor_bytes> tensor_param(const msgpack::object& params) {
 void add_device_methods(method_table& t) {
   t.add("device",
         {"info", false, "send DEVICE info", "what the device is and its counters", [](rpc_call& c) {
-           forward<device_info>(c, caf::actor_cast<device_actor>(c.target), info_atom::value);
+           forward<device_info>(c, caf::actor_cast<device_actor>(c.target), call_timeout,
+                                info_atom::value);
          }});
   t.add("device", {"gelu", false, "send DEVICE gelu values=1,2,3",
                    "GELU of a float32 tensor on the device", [](rpc_call& c) {
                      auto tensor = tensor_param(*c.params);
                      if (!tensor)
                        return c.reply(std::move(tensor.error()));
-                     forward<tensor_bytes>(c, caf::actor_cast<device_actor>(c.target),
+                     forward<tensor_bytes>(c, caf::actor_cast<device_actor>(c.target), call_timeout,
                                            gelu_atom::value, std::move(*tensor));
                    }});
 }

@@ -41,27 +41,6 @@ std::string opt(const std::map<std::string, std::string>& opts, const std::strin
   return i == opts.end() ? fallback : i->second;
 }
 
-void pack_stats(packer& pk, const dataset_stats& s) {
-  pk.pack_map(10);
-  pk.pack("dataset").pack(s.dataset);
-  pk.pack("version").pack(s.version);
-  pk.pack("records").pack(s.records);
-  pk.pack("train").pack(s.train);
-  pk.pack("validation").pack(s.validation);
-  pk.pack("test").pack(s.test);
-  pk.pack("augmented").pack(s.augmented);
-  pk.pack("removed").pack(s.removed);
-  pk.pack("labels").pack(s.labels);
-  pk.pack("report").pack(s.report);
-}
-
-std::string packed_stats(const dataset_stats& s) {
-  msgpack::sbuffer buf;
-  packer pk{buf};
-  pack_stats(pk, s);
-  return {buf.data(), buf.size()};
-}
-
 void ingest(rpc_call& c) {
   // Progress events become msgpack-RPC notifications on the caller's connection.
   auto notify = c.notify;
@@ -89,32 +68,12 @@ void ingest(rpc_call& c) {
       .then(
           [=](dataset_stats& s) {
             self->send_exit(sink, caf::exit_reason::user_shutdown);
-            reply(packed_stats(s));
+            reply(pack_to_string(s));
           },
           [=](caf::error& err) {
             self->send_exit(sink, caf::exit_reason::user_shutdown);
             reply(std::move(err));
           });
-}
-
-void batch_reply(rpc_reply reply, const data_batch& b) {
-  msgpack::sbuffer buf;
-  packer pk{buf};
-  pk.pack_map(7);
-  pk.pack("stream").pack(b.stream);
-  pk.pack("seq").pack(b.seq);
-  pk.pack("epoch").pack(b.epoch);
-  pk.pack("ids").pack(b.ids);
-  pk.pack("labels").pack(b.labels);
-  pk.pack("last").pack(b.last);
-  pk.pack("inputs");
-  pk.pack_map(3);
-  pk.pack("shape").pack(b.inputs.shape);
-  pk.pack("dtype").pack(b.inputs.dtype);
-  pk.pack("data");
-  pk.pack_bin(static_cast<uint32_t>(b.inputs.data.size()));
-  pk.pack_bin_body(b.inputs.data.data(), static_cast<uint32_t>(b.inputs.data.size()));
-  reply(std::string{buf.data(), buf.size()});
 }
 
 } // namespace
@@ -125,10 +84,7 @@ void add_dataset_methods(method_table& t) {
          "run the pipeline and store a new version (progress as notifications)", ingest});
   t.add("dataset", {"stats", false, "send DATASET stats", "statistics of the current version",
                     [](rpc_call& c) {
-                      auto reply = c.reply;
-                      c.self->request(target_of(c), call_timeout, stats_atom::value)
-                          .then([=](dataset_stats& s) { reply(packed_stats(s)); },
-                                [=](caf::error& err) { reply(std::move(err)); });
+                      forward<dataset_stats>(c, target_of(c), call_timeout, stats_atom::value);
                     }});
   t.add("dataset", {"sample", false, "send DATASET sample [split=train] [n=5] [seed=1]",
                     "records of a split", [](rpc_call& c) {
@@ -139,28 +95,10 @@ void add_dataset_methods(method_table& t) {
                       auto seed = uint_option(*opts, "sample", "seed", 1);
                       if (!n || !seed)
                         return c.reply(n ? std::move(seed.error()) : std::move(n.error()));
-                      auto reply = c.reply;
-                      c.self
-                          ->request(target_of(c), call_timeout, sample_atom::value,
-                                    opt(*opts, "split", ""),
-                                    static_cast<uint32_t>(std::min<uint64_t>(*n, 1000)), *seed)
-                          .then(
-                              [=](std::vector<data_record>& xs) {
-                                msgpack::sbuffer buf;
-                                packer pk{buf};
-                                pk.pack_array(static_cast<uint32_t>(xs.size()));
-                                for (const auto& r : xs) {
-                                  pk.pack_map(6);
-                                  pk.pack("id").pack(r.id);
-                                  pk.pack("split").pack(r.split);
-                                  pk.pack("label").pack(r.label);
-                                  pk.pack("augmented").pack(r.augmented);
-                                  pk.pack("text").pack(r.text);
-                                  pk.pack("pixels").pack(static_cast<uint32_t>(r.image.size()));
-                                }
-                                reply(std::string{buf.data(), buf.size()});
-                              },
-                              [=](caf::error& err) { reply(std::move(err)); });
+                      forward<std::vector<data_record>>(
+                          c, target_of(c), call_timeout, sample_atom::value,
+                          opt(*opts, "split", ""),
+                          static_cast<uint32_t>(std::min<uint64_t>(*n, 1000)), *seed);
                     }});
   t.add("dataset", {"quarantine", false, "send DATASET quarantine [rule=R] [limit=20]",
                     "records the pipeline refused, with rule, reason and origin", [](rpc_call& c) {
@@ -170,26 +108,10 @@ void add_dataset_methods(method_table& t) {
                       auto limit = uint_option(*opts, "quarantine", "limit", 20);
                       if (!limit)
                         return c.reply(std::move(limit.error()));
-                      auto reply = c.reply;
-                      c.self
-                          ->request(target_of(c), call_timeout, quarantine_atom::value,
-                                    opt(*opts, "rule", ""),
-                                    static_cast<uint32_t>(std::min<uint64_t>(*limit, 10000)))
-                          .then(
-                              [=](std::vector<quarantine_item>& xs) {
-                                msgpack::sbuffer buf;
-                                packer pk{buf};
-                                pk.pack_array(static_cast<uint32_t>(xs.size()));
-                                for (const auto& q : xs) {
-                                  pk.pack_map(4);
-                                  pk.pack("rule").pack(q.rule);
-                                  pk.pack("reason").pack(q.reason);
-                                  pk.pack("origin").pack(q.origin);
-                                  pk.pack("text").pack(q.text.substr(0, 200));
-                                }
-                                reply(std::string{buf.data(), buf.size()});
-                              },
-                              [=](caf::error& err) { reply(std::move(err)); });
+                      forward<std::vector<quarantine_item>>(
+                          c, target_of(c), call_timeout, quarantine_atom::value,
+                          opt(*opts, "rule", ""),
+                          static_cast<uint32_t>(std::min<uint64_t>(*limit, 10000)));
                     }});
   t.add("dataset",
         {"open_stream", false,
@@ -231,10 +153,8 @@ void add_dataset_methods(method_table& t) {
                       auto id = uint_option(*opts, "next_batch", "stream", 0);
                       if (!id)
                         return c.reply(std::move(id.error()));
-                      auto reply = c.reply;
-                      c.self->request(target_of(c), call_timeout, next_batch_atom::value, *id)
-                          .then([=](data_batch& b) { batch_reply(reply, b); },
-                                [=](caf::error& err) { reply(std::move(err)); });
+                      forward<data_batch>(c, target_of(c), call_timeout, next_batch_atom::value,
+                                          *id);
                     }});
 }
 

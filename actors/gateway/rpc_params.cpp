@@ -192,4 +192,53 @@ void pack(packer& pk, const tensor_bytes& x) {
   }
 }
 
+void pack(packer& pk, const dataset_stats& x) {
+  pk.pack_map(10);
+  pk.pack("dataset").pack(x.dataset);
+  pk.pack("version").pack(x.version);
+  pk.pack("records").pack(x.records);
+  pk.pack("train").pack(x.train);
+  pk.pack("validation").pack(x.validation);
+  pk.pack("test").pack(x.test);
+  pk.pack("augmented").pack(x.augmented);
+  pk.pack("removed").pack(x.removed);
+  pk.pack("labels").pack(x.labels);
+  pk.pack("report").pack(x.report);
+}
+
+void pack(packer& pk, const data_record& x) {
+  pk.pack_map(6);
+  pk.pack("id").pack(x.id);
+  pk.pack("split").pack(x.split);
+  pk.pack("label").pack(x.label);
+  pk.pack("augmented").pack(x.augmented);
+  pk.pack("text").pack(x.text);
+  pk.pack("pixels").pack(static_cast<uint32_t>(x.image.size()));
+}
+
+void pack(packer& pk, const quarantine_item& x) {
+  pk.pack_map(4);
+  pk.pack("rule").pack(x.rule);
+  pk.pack("reason").pack(x.reason);
+  pk.pack("origin").pack(x.origin);
+  pk.pack("text").pack(x.text.substr(0, 200));
+}
+
+void pack(packer& pk, const data_batch& x) {
+  pk.pack_map(7);
+  pk.pack("stream").pack(x.stream);
+  pk.pack("seq").pack(x.seq);
+  pk.pack("epoch").pack(x.epoch);
+  pk.pack("ids").pack(x.ids);
+  pk.pack("labels").pack(x.labels);
+  pk.pack("last").pack(x.last);
+  pk.pack("inputs");
+  pk.pack_map(3);
+  pk.pack("shape").pack(x.inputs.shape);
+  pk.pack("dtype").pack(x.inputs.dtype);
+  pk.pack("data");
+  pk.pack_bin(static_cast<uint32_t>(x.inputs.data.size()));
+  pk.pack_bin_body(x.inputs.data.data(), static_cast<uint32_t>(x.inputs.data.size()));
+}
+
 } // namespace llmos

@@ -3,12 +3,15 @@
 // "spawn: argument 2 (KIND) must be a string, got integer".
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 
 #include <caf/expected.hpp>
 #include <msgpack.hpp>
 
+#include "llmos/actors/method_table.hpp"
+#include "llmos/messages/dataset.hpp"
 #include "llmos/messages/device.hpp"
 #include "llmos/messages/node_manager.hpp"
 
@@ -42,6 +45,10 @@ void pack(packer& pk, const node_status& x);
 void pack(packer& pk, const actor_entry& x);
 void pack(packer& pk, const device_info& x);
 void pack(packer& pk, const tensor_bytes& x);
+void pack(packer& pk, const dataset_stats& x);
+void pack(packer& pk, const data_record& x);     ///< text and metadata; pixels as a count
+void pack(packer& pk, const quarantine_item& x); ///< text cut to 200 bytes for listings
+void pack(packer& pk, const data_batch& x);      ///< inputs as {shape, dtype, data (bin)}
 
 /// Packs one value into a string with the overloads above.
 template <class T> std::string pack_to_string(const T& x) {
@@ -59,6 +66,15 @@ template <class T> std::string pack_to_string(const std::vector<T>& xs) {
   for (const auto& x : xs)
     pack(pk, x);
   return std::string{buf.data(), buf.size()};
+}
+
+/// Sends `msg...` to `dest` and answers the RPC call with the packed typed reply (or the error).
+template <class Result, class Handle, class... Ts>
+void forward(rpc_call& c, const Handle& dest, std::chrono::milliseconds timeout, Ts&&... msg) {
+  auto reply = c.reply;
+  c.self->request(dest, timeout, std::forward<Ts>(msg)...)
+      .then([=](Result& result) { reply(pack_to_string(result)); },
+            [=](caf::error& err) { reply(std::move(err)); });
 }
 
 } // namespace llmos
