@@ -1,37 +1,11 @@
 #include "dataset/tokenize/sentencepiece_tokenizer.hpp"
 
 #include <sstream>
-#include <unordered_map>
-
-#include <sentencepiece_processor.h>
-#include <sentencepiece_trainer.h>
 
 #include "llmos/messages/error.hpp"
 
 namespace llmos::data {
 namespace {
-
-// Feeds the selected training sentences to SentencePiece without writing a temporary file.
-class view_iterator final : public sentencepiece::SentenceIterator {
-public:
-  explicit view_iterator(const std::vector<std::string_view>& views) : views_(views) { load(); }
-  bool done() const override { return pos_ >= views_.size(); }
-  void Next() override {
-    ++pos_;
-    load();
-  }
-  const std::string& value() const override { return current_; }
-  sentencepiece::util::Status status() const override { return {}; }
-
-private:
-  void load() {
-    if (pos_ < views_.size())
-      current_.assign(views_[pos_]);
-  }
-  const std::vector<std::string_view>& views_;
-  std::size_t pos_ = 0;
-  std::string current_;
-};
 
 // Cuts `text` into pieces of at most `limit` bytes, preferring line breaks, never splitting a
 // UTF-8 sequence; empty pieces are dropped.
@@ -103,7 +77,11 @@ sentencepiece_tokenizer::train(std::span<const std::string> texts,
     for (std::size_t i = 0; i < opts.max_sentences; ++i)
       selected.push_back(chunks[i * chunks.size() / opts.max_sentences]);
   }
-  const std::unordered_map<std::string, std::string> args{
+  std::string missing;
+  const auto* api = spm::load_api(&missing);
+  if (!api)
+    return make_llmos_error(error_code::bad_config, "sentencepiece: " + missing);
+  const std::vector<std::pair<std::string, std::string>> args{
       {"model_type", std::string{to_string(opts.model)}},
       {"vocab_size", std::to_string(opts.vocab_size)},
       {"character_coverage", option_text(opts.character_coverage)},
@@ -122,25 +100,30 @@ sentencepiece_tokenizer::train(std::span<const std::string> texts,
       // (The level is process-wide in SentencePiece, so it holds for later encodes too.)
       {"minloglevel", "1"},
   };
-  view_iterator it{selected};
   std::string proto;
-  auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &proto);
-  if (!status.ok())
+  if (auto failed = api->train(selected, args, &proto); !failed.empty())
     return make_llmos_error(error_code::bad_config,
                             "sentencepiece training (" + std::string{to_string(opts.model)} +
                                 ", vocab_size " + std::to_string(opts.vocab_size) +
-                                ") failed: " + status.ToString());
+                                ") failed: " + failed);
   return from_model(opts.model, std::move(proto));
 }
 
 caf::expected<sentencepiece_tokenizer>
 sentencepiece_tokenizer::from_model(sentencepiece_model model, std::string model_proto) {
-  auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  if (auto status = sp->LoadFromSerializedProto(model_proto); !status.ok())
+  std::string failed;
+  const auto* api = spm::load_api(&failed);
+  if (!api)
+    return make_llmos_error(error_code::bad_config, "sentencepiece: " + failed);
+  auto* raw = api->load(model_proto, &failed);
+  if (!raw)
     return make_llmos_error(error_code::bad_config, "sentencepiece: cannot load model proto (" +
                                                         std::to_string(model_proto.size()) +
-                                                        " bytes): " + status.ToString());
+                                                        " bytes): " + failed);
+  std::shared_ptr<const spm::processor> sp(
+      raw, [api](const spm::processor* p) { api->release(const_cast<spm::processor*>(p)); });
   sentencepiece_tokenizer tok;
+  tok.api_ = api;
   tok.model_ = model;
   tok.proto_ = std::move(model_proto);
   tok.sp_ = std::move(sp);
@@ -149,8 +132,7 @@ sentencepiece_tokenizer::from_model(sentencepiece_model model, std::string model
 
 std::vector<int32_t> sentencepiece_tokenizer::encode(std::string_view text) const {
   std::vector<int> ids;
-  // A loaded model only fails on internal errors; the ids produced so far are still returned.
-  sp_->Encode(text, &ids).IgnoreError();
+  api_->encode(sp_.get(), text, &ids);
   return {ids.begin(), ids.end()};
 }
 
@@ -163,14 +145,15 @@ caf::expected<std::string> sentencepiece_tokenizer::decode(std::span<const int32
                                   " at position " + std::to_string(i) +
                                   " is outside the vocabulary [0, " + std::to_string(n) + ")");
   std::string out;
-  if (auto status = sp_->Decode(std::vector<int>(ids.begin(), ids.end()), &out); !status.ok())
+  if (auto failed = api_->decode(sp_.get(), std::vector<int>(ids.begin(), ids.end()), &out);
+      !failed.empty())
     return make_llmos_error(error_code::bad_params,
-                            "sentencepiece tokenizer: decode failed: " + status.ToString());
+                            "sentencepiece tokenizer: decode failed: " + failed);
   return out;
 }
 
 int32_t sentencepiece_tokenizer::vocab_size() const {
-  return sp_->GetPieceSize();
+  return api_->piece_size(sp_.get());
 }
 
 std::string sentencepiece_tokenizer::name() const {
@@ -178,7 +161,9 @@ std::string sentencepiece_tokenizer::name() const {
 }
 
 special_ids sentencepiece_tokenizer::specials() const {
-  return {sp_->unk_id(), sp_->bos_id(), sp_->eos_id(), sp_->pad_id()};
+  int ids[4];
+  api_->specials(sp_.get(), ids);
+  return {ids[0], ids[1], ids[2], ids[3]};
 }
 
 std::string sentencepiece_tokenizer::serialize() const {

@@ -5,11 +5,8 @@
 // deterministic (evenly strided) subset when the corpus is above the sentence cap.
 #pragma once
 
+#include "dataset/tokenize/spm/spm_api.hpp"
 #include "dataset/tokenize/tokenizer.hpp"
-
-namespace sentencepiece {
-class SentencePieceProcessor;
-} // namespace sentencepiece
 
 namespace llmos::data {
 
@@ -71,7 +68,9 @@ private:
   sentencepiece_model model_ = sentencepiece_model::bpe;
   std::string proto_;
   // Shared and const: encoding is read-only, so copies of a tokenizer may share one processor.
-  std::shared_ptr<const sentencepiece::SentencePieceProcessor> sp_;
+  // It lives in the SentencePiece module (spm/spm_api.hpp explains why).
+  const spm::api* api_ = nullptr;
+  std::shared_ptr<const spm::processor> sp_;
 };
 
 /// "bpe" or "unigram".
