@@ -27,3 +27,7 @@ find_package(ZLIB REQUIRED)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET GLOBAL sentencepiece)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET GLOBAL libutf8proc)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET GLOBAL libxxhash)
+
+# LibTorch (Debian 1.13, CPU) for the model component; c10d's Gloo process group needs the
+# libgloo-dev headers it includes.
+find_package(Torch REQUIRED)

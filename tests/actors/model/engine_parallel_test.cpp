@@ -1,0 +1,54 @@
+// Data-parallel equivalence: two replicas that each take half of every batch and average their
+// gradients through Gloo end with the parameters of one replica that takes the whole batch.
+#include <thread>
+
+#include "engine_test_util.hpp"
+#include "model/train/gradient_group.hpp"
+
+namespace llmos::model::testing {
+namespace {
+
+TEST(engine_parallel, two_replicas_with_half_batches_match_one_with_the_whole) {
+  auto set = spam_set();
+  if (!set)
+    GTEST_SKIP() << "SpamAssassin not installed";
+  auto spec = spec_of("model: dp\narchitecture: bag\nhyper: {embed_dim: 32, hidden_dim: 32, "
+                      "dropout: 0.0}\ntrain: {lr: 0.003, max_steps: 8, warmup_steps: 2}\n");
+  auto batches = set->batches("train", 32);
+  ASSERT_GE(batches.size(), 8u);
+  batches.resize(8);
+
+  auto single = make_engine(spec, *set);
+  for (auto& b : batches)
+    ASSERT_TRUE(single->train_step(b));
+
+  auto g0 = gradient_group::open("127.0.0.1", 0, 0, 2);
+  ASSERT_TRUE(g0) << describe(g0.error());
+  auto g1 = gradient_group::open("127.0.0.1", (*g0)->store_port(), 1, 2);
+  ASSERT_TRUE(g1) << describe(g1.error());
+  auto r0 = make_engine(spec, *set);
+  auto r1 = make_engine(spec, *set);
+  r0->join(*g0);
+  r1->join(*g1);
+  std::thread other([&] {
+    for (auto& b : batches)
+      EXPECT_TRUE(r1->train_step(slice(b, 16, 16)));
+  });
+  for (auto& b : batches)
+    EXPECT_TRUE(r0->train_step(slice(b, 0, 16)));
+  other.join();
+
+  auto p = single->flat_parameters();
+  auto q0 = r0->flat_parameters();
+  auto q1 = r1->flat_parameters();
+  ASSERT_EQ(p.size(), q0.size());
+  EXPECT_EQ(q0, q1) << "replicas stay identical";
+  double worst = 0;
+  for (std::size_t i = 0; i < p.size(); ++i)
+    worst = std::max(worst, static_cast<double>(std::abs(p[i] - q0[i])));
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_EQ(r0->step(), 8);
+}
+
+} // namespace
+} // namespace llmos::model::testing
