@@ -2,6 +2,7 @@
 
 #include "dataset/dataset_actor.hpp"
 #include "device/device_actor.hpp"
+#include "model/model_actor.hpp"
 
 namespace llmos {
 
@@ -9,6 +10,7 @@ actor_kind_table builtin_actor_kinds() {
   actor_kind_table table;
   table.add(device_kind());
   table.add(dataset_kind());
+  table.add(model_kind());
   return table;
 }
 

@@ -1,5 +1,6 @@
 #include "device/device_actor.hpp"
 
+#include <chrono>
 #include <limits>
 #include <optional>
 
@@ -21,7 +22,24 @@ device_actor::behavior_type device_behavior(device_actor::stateful_pointer<devic
                                             device_core core) {
   self->state.core = std::move(core);
   return {
-      [=](info_atom) -> device_info { return self->state.core->info(); },
+      [=](info_atom) -> device_info { return self->state.core->snapshot(self->mailbox().size()); },
+      [=](run_job_atom, const device_job& job) -> caf::result<double> {
+        auto& core = *self->state.core;
+        const auto start = std::chrono::steady_clock::now();
+        try {
+          (*job.run)(core.info());
+        } catch (const std::exception& e) {
+          // A job reports its own errors; an exception escaping it is a bug, not a reason
+          // to take the device (and every model on it) down.
+          return make_llmos_error(error_code::kernel_failed, "device '" + core.info().name +
+                                                                 "': job '" + job.what +
+                                                                 "' threw: " + e.what());
+        }
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        core.record_job(seconds);
+        return seconds;
+      },
       [=](gelu_atom, const tensor_bytes& in) -> caf::result<tensor_bytes> {
         auto out = self->state.core->gelu(in);
         if (!out)
@@ -32,6 +50,10 @@ device_actor::behavior_type device_behavior(device_actor::stateful_pointer<devic
 }
 
 } // namespace
+
+device_actor spawn_device(caf::actor_system& system, device_core core) {
+  return system.spawn<caf::detached>(device_behavior, std::move(core));
+}
 
 actor_kind device_kind() {
   actor_kind kind;
@@ -61,8 +83,7 @@ actor_kind device_kind() {
                                     static_cast<uint32_t>(threads));
     if (!core)
       return std::move(core.error());
-    auto handle = ctx.system.spawn<caf::detached>(device_behavior, std::move(*core));
-    return caf::actor_cast<caf::actor>(handle);
+    return caf::actor_cast<caf::actor>(spawn_device(ctx.system, std::move(*core)));
   };
   return kind;
 }

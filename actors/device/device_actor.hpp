@@ -9,6 +9,9 @@
 
 namespace llmos {
 
+/// Starts a device actor on a thread of its own.
+device_actor spawn_device(caf::actor_system& system, device_core core);
+
 /// The "device" actor kind: config type (cpu|cuda), index (GPU), threads.
 actor_kind device_kind();
 

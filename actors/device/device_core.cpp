@@ -59,6 +59,19 @@ caf::expected<device_core> device_core::create(std::string name, std::string typ
   return core;
 }
 
+void device_core::record_job(double seconds) {
+  ++info_.jobs_done;
+  info_.busy_seconds += seconds;
+}
+
+device_info device_core::snapshot(uint64_t queued) const {
+  auto out = info_;
+  out.queued = queued;
+  out.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return out;
+}
+
 caf::expected<tensor_bytes> device_core::gelu(const tensor_bytes& in) {
   auto n = float_count(in);
   if (!n)

@@ -2,6 +2,8 @@
 // with the right backend, and the counters a scheduler will use to judge its load.
 #pragma once
 
+#include <chrono>
+
 #include <caf/expected.hpp>
 
 #include "llmos/messages/device.hpp"
@@ -19,9 +21,16 @@ public:
 
   const device_info& info() const { return info_; }
 
+  /// Counts a finished job of `seconds`.
+  void record_job(double seconds);
+
+  /// info() with the uptime brought up to now and the given queue length.
+  device_info snapshot(uint64_t queued) const;
+
 private:
   device_core() = default;
   device_info info_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 /// Checks that `t.data` holds exactly product(shape) float32 values; returns the count.

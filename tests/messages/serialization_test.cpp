@@ -17,6 +17,7 @@
 #include "llmos/messages/device.hpp"
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/messages/model.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/messages/register.hpp"
 
@@ -341,6 +342,53 @@ TEST_F(serialization_test, pseudo_label_items) {
   EXPECT_EQ(message_round_trip(xs[1]).label, "ham");
 }
 
+TEST_F(serialization_test, train_request_and_report) {
+  train_request req;
+  req.overrides = {{"lr", "0.001"}, {"max_steps", "200"}};
+  req.fine_tune = "lora";
+  req.checkpoint = "/tmp/m.ckpt";
+  req.resume = true;
+  auto r = round_trip(req);
+  EXPECT_EQ(r.overrides, req.overrides);
+  EXPECT_EQ(r.fine_tune, "lora");
+  EXPECT_EQ(r.checkpoint, "/tmp/m.ckpt");
+  EXPECT_TRUE(r.resume);
+  train_report rep{"m", 200, 0.25, "{\"loss\":0.3}", true, 12.5, 480.0};
+  auto q = message_round_trip(rep);
+  EXPECT_EQ(q.model, "m");
+  EXPECT_EQ(q.steps, 200);
+  EXPECT_EQ(q.evaluation, "{\"loss\":0.3}");
+  EXPECT_TRUE(q.stopped_early);
+  EXPECT_DOUBLE_EQ(q.samples_per_second, 480.0);
+}
+
+TEST_F(serialization_test, generate_request_predictions_model_info_and_token_ids) {
+  generate_request g;
+  g.prompt = {84, 104, 101};
+  g.max_tokens = 9;
+  g.temperature = 0.7;
+  g.top_k = 40;
+  g.top_p = 0.9;
+  g.seed = 3;
+  g.request = 17;
+  auto h = message_round_trip(g);
+  EXPECT_EQ(h.prompt, g.prompt);
+  EXPECT_EQ(h.top_k, 40);
+  EXPECT_DOUBLE_EQ(h.top_p, 0.9);
+  EXPECT_EQ(h.request, 17u);
+  const std::vector<prediction_item> ps{{"spam", 0.9}, {"ham", 0.6}};
+  auto qs = round_trip(ps);
+  ASSERT_EQ(qs.size(), 2u);
+  EXPECT_EQ(qs[1].label, "ham");
+  model_info info{"m", "gpt", "cpu0", 7, 1000, true, false, {"a", "b"}, "model: m\n"};
+  auto j = message_round_trip(info);
+  EXPECT_EQ(j.architecture, "gpt");
+  EXPECT_EQ(j.parameters, 1000);
+  EXPECT_TRUE(j.quantized);
+  EXPECT_EQ(j.labels, info.labels);
+  EXPECT_EQ(message_round_trip(std::vector<int32_t>{1, -2, 3}), (std::vector<int32_t>{1, -2, 3}));
+}
+
 TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
   const std::vector<caf::type_id_t> ids{
       caf::type_id<pong>::value,
@@ -358,6 +406,12 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
       caf::type_id<stream_request>::value,
       caf::type_id<data_batch>::value,
       caf::type_id<pseudo_label_item>::value,
+      caf::type_id<train_request>::value,
+      caf::type_id<train_report>::value,
+      caf::type_id<generate_request>::value,
+      caf::type_id<prediction_item>::value,
+      caf::type_id<model_info>::value,
+      caf::type_id<std::vector<int32_t>>::value,
   };
   constexpr auto begin = caf::id_block::llmos::begin;
   constexpr auto end = caf::id_block::llmos::end;
@@ -372,7 +426,8 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
   // The IDs are the wire format: appending keeps these, reordering would break old nodes.
   EXPECT_EQ(caf::type_id<pong>::value, begin);
   EXPECT_EQ(caf::type_id<string_map>::value, begin + 7);
-  EXPECT_EQ(caf::type_id<pseudo_label_item>::value, end - 1);
+  EXPECT_EQ(caf::type_id<pseudo_label_item>::value, begin + 14);
+  EXPECT_EQ(caf::type_id<std::vector<int32_t>>::value, end - 1);
   EXPECT_STREQ(caf::type_name<tensor_bytes>::value, "llmos::tensor_bytes");
 }
 

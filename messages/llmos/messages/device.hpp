@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -21,16 +24,19 @@ struct device_info {
   std::string type;    ///< "cpu" or "cuda"
   std::string backend; ///< the kernel backend that ran last ("cpu", "cuda")
   uint32_t threads = 0;
-  int32_t cuda_index = -1;    ///< GPU index, -1 for CPU devices
-  uint64_t memory_bytes = 0;  ///< memory the device can use
-  uint64_t jobs_done = 0;     ///< kernels run since start
-  uint64_t elements_done = 0; ///< tensor elements processed since start
-  double busy_seconds = 0.0;  ///< time spent inside kernels since start
+  int32_t cuda_index = -1;     ///< GPU index, -1 for CPU devices
+  uint64_t memory_bytes = 0;   ///< memory the device can use
+  uint64_t jobs_done = 0;      ///< kernels run since start
+  uint64_t elements_done = 0;  ///< tensor elements processed since start
+  double busy_seconds = 0.0;   ///< time spent inside kernels since start
+  uint64_t queued = 0;         ///< jobs waiting in the device's mailbox when asked
+  double uptime_seconds = 0.0; ///< since the device started: busy / uptime is its utilisation
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, device_info& x) {
   return f(caf::meta::type_name("device_info"), x.name, x.type, x.backend, x.threads, x.cuda_index,
-           x.memory_bytes, x.jobs_done, x.elements_done, x.busy_seconds);
+           x.memory_bytes, x.jobs_done, x.elements_done, x.busy_seconds, x.queued,
+           x.uptime_seconds);
 }
 
 /// A dense tensor as raw little-endian bytes: tensors never cross a process boundary
@@ -45,11 +51,24 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("tensor_bytes"), x.shape, x.data, x.dtype);
 }
 
+/// A compute job for a device on the same node: a closure, so it can never cross a process
+/// boundary (CAF refuses to serialize it). The device runs its jobs one at a time, in arrival
+/// order, on its own thread, and passes itself in so the job can size its thread pool (the
+/// device owns the cores; see docs/architecture.md).
+struct device_job {
+  std::string what; ///< for logs and errors, e.g. "train step 12 of spam-bag"
+  std::shared_ptr<std::function<void(const device_info&)>> run;
+};
+
 /// The device actor's typed interface.
 using device_actor = caf::typed_actor<
     // anyone -> device: what it is and its counters.
     caf::replies_to<info_atom>::with<device_info>,
     // anyone -> device: elementwise GELU (tanh form); fails kernel_failed on a bad tensor.
-    caf::replies_to<gelu_atom, tensor_bytes>::with<tensor_bytes>>;
+    caf::replies_to<gelu_atom, tensor_bytes>::with<tensor_bytes>,
+    // model on the same node -> device: run a job; answers the seconds it took.
+    caf::replies_to<run_job_atom, device_job>::with<double>>;
 
 } // namespace llmos
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(llmos::device_job)

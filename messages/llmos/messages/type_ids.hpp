@@ -25,6 +25,11 @@ struct quarantine_item;
 struct stream_request;
 struct data_batch;
 struct pseudo_label_item;
+struct train_request;
+struct train_report;
+struct generate_request;
+struct prediction_item;
+struct model_info;
 } // namespace llmos
 
 CAF_BEGIN_TYPE_ID_BLOCK(llmos, caf::first_custom_type_id)
@@ -43,6 +48,12 @@ CAF_ADD_TYPE_ID(llmos, (llmos::quarantine_item))
 CAF_ADD_TYPE_ID(llmos, (llmos::stream_request))
 CAF_ADD_TYPE_ID(llmos, (llmos::data_batch))
 CAF_ADD_TYPE_ID(llmos, (llmos::pseudo_label_item))
+CAF_ADD_TYPE_ID(llmos, (llmos::train_request))
+CAF_ADD_TYPE_ID(llmos, (llmos::train_report))
+CAF_ADD_TYPE_ID(llmos, (llmos::generate_request))
+CAF_ADD_TYPE_ID(llmos, (llmos::prediction_item))
+CAF_ADD_TYPE_ID(llmos, (llmos::model_info))
+CAF_ADD_TYPE_ID(llmos, (std::vector<int32_t>))
 CAF_END_TYPE_ID_BLOCK(llmos)
 
 // Atoms (CAF 0.17: at most 10 characters). Grouped by conversation; append only.
@@ -75,3 +86,13 @@ CAF_ADD_ATOM(llmos, llmos, batch_atom, "batch")
 CAF_ADD_ATOM(llmos, llmos, progress_atom, "progress")
 CAF_ADD_ATOM(llmos, llmos, pseudo_label_atom, "pseudo_lbl")
 CAF_ADD_ATOM(llmos, llmos, notify_atom, "notify")
+CAF_ADD_ATOM(llmos, llmos, run_job_atom, "run_job")
+CAF_ADD_ATOM(llmos, llmos, train_atom, "train")
+CAF_ADD_ATOM(llmos, llmos, evaluate_atom, "evaluate")
+CAF_ADD_ATOM(llmos, llmos, infer_atom, "infer")
+CAF_ADD_ATOM(llmos, llmos, generate_atom, "generate")
+CAF_ADD_ATOM(llmos, llmos, token_atom, "token")
+CAF_ADD_ATOM(llmos, llmos, save_atom, "save")
+CAF_ADD_ATOM(llmos, llmos, load_atom, "load")
+CAF_ADD_ATOM(llmos, llmos, quantize_atom, "quantize")
+CAF_ADD_ATOM(llmos, llmos, dp_join_atom, "dp_join")

@@ -1,0 +1,22 @@
+// The model actor: serves the model conversation (messages/model.hpp) for one replica. Its
+// state is an engine (train/engine.hpp) that only the device's thread touches: every train
+// step, evaluation, inference and generation is a job sent to the device actor, so a model
+// never blocks CAF's scheduler and never competes with another model for the cores.
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include "llmos/messages/device.hpp"
+#include "llmos/messages/model.hpp"
+#include "llmos/runtime/actor_kinds.hpp"
+#include "model/core/model_spec.hpp"
+
+namespace llmos {
+
+/// Spawns a model actor for `spec` whose compute runs on `device`.
+model_actor spawn_model(caf::actor_system& system, model::model_spec spec, device_actor device);
+
+/// The "model" actor kind: config spec (YAML path), threads (of its CPU device).
+actor_kind model_kind();
+
+} // namespace llmos

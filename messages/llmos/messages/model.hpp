@@ -1,0 +1,125 @@
+// The model conversation: a model actor holds one replica of a network (spec in YAML) and runs
+// every piece of its compute as jobs on a device actor of its node. It trains from a dataset
+// actor's batch stream (credit-based), evaluates, infers, generates (tokens streamed back as
+// messages), checkpoints, fine-tunes and quantises.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "llmos/messages/device.hpp"
+#include "llmos/messages/type_ids.hpp"
+
+namespace llmos {
+
+/// Starts a training (or fine-tuning) run.
+struct train_request {
+  caf::actor dataset;                           ///< streams "train", answers "validation"
+  std::map<std::string, std::string> overrides; ///< spec fields, e.g. lr=0.001, max_steps=200
+  std::string fine_tune;  ///< "" (train), "head" (new head, frozen backbone) or "lora"
+  std::string checkpoint; ///< written at every evaluation and at the end; "" = none
+  bool resume = false;    ///< continue from `checkpoint`: weights, optimizer, step, data cursor
+  caf::actor subscriber;  ///< receives (progress_atom, progress_event); may be null
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, train_request& x) {
+  return f(caf::meta::type_name("train_request"), x.dataset, x.overrides, x.fine_tune, x.checkpoint,
+           x.resume, x.subscriber);
+}
+
+/// How a run ended.
+struct train_report {
+  std::string model;
+  int64_t steps = 0;
+  double loss = 0.0;      ///< mean of the last evaluation window's training losses
+  std::string evaluation; ///< last evaluation as JSON (accuracy, macro-F1, confusion / perplexity)
+  bool stopped_early = false;
+  double seconds = 0.0;
+  double samples_per_second = 0.0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, train_report& x) {
+  return f(caf::meta::type_name("train_report"), x.model, x.steps, x.loss, x.evaluation,
+           x.stopped_early, x.seconds, x.samples_per_second);
+}
+
+/// Generation parameters; tokens go to `subscriber` as (token_atom, request, token).
+struct generate_request {
+  std::vector<int32_t> prompt;
+  uint32_t max_tokens = 32;
+  double temperature = 1.0; ///< 0 = greedy
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  uint64_t seed = 1;
+  uint64_t request = 0; ///< echoed in token messages
+  caf::actor subscriber;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, generate_request& x) {
+  return f(caf::meta::type_name("generate_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
+           x.top_p, x.seed, x.request, x.subscriber);
+}
+
+struct prediction_item {
+  std::string label;
+  double confidence = 0.0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, prediction_item& x) {
+  return f(caf::meta::type_name("prediction_item"), x.label, x.confidence);
+}
+
+struct model_info {
+  std::string name;
+  std::string architecture;
+  std::string device;
+  int64_t step = 0;
+  int64_t parameters = 0;
+  bool quantized = false;
+  bool training = false;
+  std::vector<std::string> labels;
+  std::string spec; ///< YAML
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, model_info& x) {
+  return f(caf::meta::type_name("model_info"), x.name, x.architecture, x.device, x.step,
+           x.parameters, x.quantized, x.training, x.labels, x.spec);
+}
+
+using model_actor = caf::typed_actor<
+    caf::replies_to<info_atom>::with<model_info>,
+    // client -> model: train or fine-tune; answered when the run ends. Fails bad_params (spec
+    // overrides, a run already going), bad_config (data does not fit the architecture),
+    // kernel_failed (NaN loss, with the step).
+    caf::replies_to<train_atom, train_request>::with<train_report>,
+    // client -> model: evaluate on a split of a dataset; JSON metrics.
+    caf::replies_to<evaluate_atom, caf::actor, std::string>::with<std::string>,
+    // client -> model: classify rows (i32 token ids [B, T] or u8 pixels [B, H, W]).
+    caf::replies_to<infer_atom, tensor_bytes>::with<std::vector<prediction_item>>,
+    // client -> model: continue a prompt; answers all tokens, streams each as it is made.
+    caf::replies_to<generate_atom, generate_request>::with<std::vector<int32_t>>,
+    // client -> model: checkpoint to / restore from a path.
+    caf::replies_to<save_atom, std::string>::with<std::string>,
+    caf::replies_to<load_atom, std::string>::with<model_info>,
+    // coordinator -> model: become rank RANK of WORLD data-parallel replicas. Rank 0 hosts the
+    // rendezvous store on PORT (0 = any) and answers the port it bound; the coordinator then
+    // tells the other ranks (store host, that port). BIND is the address this replica's Gloo
+    // pairs listen on ("" = HOST). Training then streams shard RANK of WORLD and averages
+    // gradients every optimizer step.
+    caf::replies_to<dp_join_atom, uint32_t, uint32_t, std::string, uint16_t,
+                    std::string>::with<uint16_t>,
+    // client -> model: int8 linear layers for inference.
+    caf::replies_to<quantize_atom>::with<model_info>,
+    // dataset -> model: a training batch of the current stream.
+    caf::reacts_to<batch_atom, data_batch>>;
+
+} // namespace llmos

@@ -1,0 +1,141 @@
+// The model actor end to end on real actors: a dataset actor ingests SpamAssassin mails and
+// streams batches; the model trains on its own device actor with progress events, answers
+// evaluation and inference, checkpoints, and a second model actor loads the checkpoint.
+// Bad requests are refused with the model's name while it keeps working.
+#include <filesystem>
+#include <fstream>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <gtest/gtest.h>
+
+#include "dataset/dataset_actor.hpp"
+#include "device/device_actor.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/register.hpp"
+#include "model/model_actor.hpp"
+#include "model_data.hpp"
+
+namespace llmos {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct config : caf::actor_system_config {
+  config() {
+    register_messages(*this);
+    set("scheduler.max-threads", 2);
+  }
+};
+
+template <class T, class Handle, class... Ts>
+caf::expected<T> ask(caf::scoped_actor& self, const Handle& h, Ts&&... xs) {
+  caf::expected<T> out{caf::error{}};
+  self->request(h, 120s, std::forward<Ts>(xs)...)
+      .receive([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
+  return out;
+}
+
+TEST(model_actor, trains_from_a_dataset_actor_and_serves) {
+  if (!model::testing::spam_set())
+    GTEST_SKIP() << "SpamAssassin not installed";
+  const auto dir = fs::temp_directory_path() / ("llmos-model-actor-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto pipeline = (dir / "spam.yaml").string();
+  std::ofstream(pipeline) << "root: " << (dir / "store").string() << "\n"
+                          << model::testing::spam_pipeline_text();
+  config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  spawn_context ctx{sys, "n", "spam", {{"pipeline", pipeline}}};
+  auto ds = dataset_kind().spawn(ctx);
+  ASSERT_TRUE(ds) << describe(ds.error());
+  auto stats = ask<dataset_stats>(self, caf::actor_cast<dataset_actor>(*ds), ingest_atom::value,
+                                  caf::actor{});
+  ASSERT_TRUE(stats) << describe(stats.error());
+
+  auto spec = model::parse_model_spec("model: spam-bag\narchitecture: bag\n"
+                                      "hyper: {embed_dim: 32, hidden_dim: 32}\n"
+                                      "train: {lr: 0.01, batch_size: 16, max_steps: 80, "
+                                      "warmup_steps: 5, eval_every: 20}\n",
+                                      "spam-bag.yaml");
+  ASSERT_TRUE(spec);
+  auto dev = spawn_device(sys, *device_core::create("cpu0", "cpu", 0, 1));
+  auto m = spawn_model(sys, *spec, dev);
+
+  // No weights yet: inference is refused with the model's name.
+  auto early = ask<std::vector<prediction_item>>(self, m, infer_atom::value, tensor_bytes{});
+  ASSERT_FALSE(early);
+  EXPECT_NE(describe(early.error()).find("model 'spam-bag' has no weights"), std::string::npos);
+
+  // A bad override is refused before anything runs.
+  train_request bad;
+  bad.dataset = *ds;
+  bad.overrides = {{"learning_rate", "0.1"}};
+  auto refused = ask<train_report>(self, m, train_atom::value, bad);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(describe(refused.error()).find("learning_rate"), std::string::npos);
+
+  train_request req;
+  req.dataset = *ds;
+  req.subscriber = caf::actor_cast<caf::actor>(self);
+  req.checkpoint = (dir / "ckpt" / "spam-bag.ckpt").string();
+  auto report = ask<train_report>(self, m, train_atom::value, req);
+  ASSERT_TRUE(report) << describe(report.error());
+  EXPECT_EQ(report->steps, 80);
+  EXPECT_GT(report->samples_per_second, 0);
+  auto eval = nlohmann::json::parse(report->evaluation);
+  EXPECT_GT(eval["metrics"]["accuracy"].get<double>(), 0.8) << report->evaluation;
+  EXPECT_TRUE(fs::exists(req.checkpoint));
+
+  // Progress events arrived while training: train stages and evaluations.
+  int train_events = 0, eval_events = 0;
+  while (self->mailbox().size() > 0)
+    self->receive([&](progress_atom, const progress_event& e) {
+      train_events += e.stage == "train";
+      eval_events += e.stage == "evaluate";
+    });
+  EXPECT_GE(train_events, 3);
+  EXPECT_GE(eval_events, 3);
+
+  auto scored = ask<std::string>(self, m, evaluate_atom::value, *ds, std::string{"validation"});
+  ASSERT_TRUE(scored) << describe(scored.error());
+  EXPECT_EQ(nlohmann::json::parse(*scored)["metrics"]["accuracy"], eval["metrics"]["accuracy"]);
+
+  // A second replica loads the checkpoint and predicts like the first.
+  auto other =
+      spawn_model(sys, *spec, spawn_device(sys, *device_core::create("cpu1", "cpu", 0, 1)));
+  auto loaded = ask<model_info>(self, other, load_atom::value, req.checkpoint);
+  ASSERT_TRUE(loaded) << describe(loaded.error());
+  EXPECT_EQ(loaded->step, 80);
+  EXPECT_EQ(loaded->labels, (std::vector<std::string>{"ham", "spam"}));
+  auto batch = model::testing::spam_set()->batches("validation", 8).front();
+  auto a = ask<std::vector<prediction_item>>(self, m, infer_atom::value, batch.inputs);
+  auto b = ask<std::vector<prediction_item>>(self, other, infer_atom::value, batch.inputs);
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->size(), 8u);
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    EXPECT_EQ((*a)[i].label, (*b)[i].label);
+    EXPECT_NEAR((*a)[i].confidence, (*b)[i].confidence, 1e-6);
+  }
+
+  // The device counted the work.
+  auto info = ask<device_info>(self, dev, info_atom::value);
+  ASSERT_TRUE(info);
+  EXPECT_GT(info->jobs_done, 60u);
+  EXPECT_GT(info->busy_seconds, 0.0);
+  EXPECT_LE(info->busy_seconds, info->uptime_seconds);
+
+  auto missing = ask<model_info>(self, other, load_atom::value, (dir / "nope.ckpt").string());
+  ASSERT_FALSE(missing);
+  EXPECT_NE(describe(missing.error()).find("nope.ckpt': no such file"), std::string::npos);
+  self->send_exit(m, caf::exit_reason::user_shutdown);
+  self->send_exit(other, caf::exit_reason::user_shutdown);
+  self->send_exit(*ds, caf::exit_reason::user_shutdown);
+  fs::remove_all(dir);
+}
+
+} // namespace
+} // namespace llmos
