@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "gateway/dataset_methods.hpp"
+#include "gateway/model_methods.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/actors/method_table.hpp"
 #include "llmos/messages/device.hpp"
@@ -190,6 +191,7 @@ method_table builtin_methods() {
   add_node_methods(t);
   add_device_methods(t);
   add_dataset_methods(t);
+  add_model_methods(t);
   return t;
 }
 

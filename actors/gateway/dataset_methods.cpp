@@ -19,49 +19,8 @@ dataset_actor target_of(const rpc_call& c) {
   return caf::actor_cast<dataset_actor>(c.target);
 }
 
-// Reads an unsigned option with a default; bad_params names it.
-caf::expected<uint64_t> uint_option(const std::map<std::string, std::string>& opts,
-                                    const std::string& method, const std::string& key,
-                                    uint64_t fallback) {
-  auto i = opts.find(key);
-  if (i == opts.end())
-    return fallback;
-  char* end = nullptr;
-  const auto v = std::strtoull(i->second.c_str(), &end, 10);
-  if (i->second.empty() || *end != '\0' || i->second[0] == '-')
-    return make_llmos_error(error_code::bad_params, method + ": option '" + key +
-                                                        "' must be a whole number, got '" +
-                                                        i->second + "'");
-  return v;
-}
-
-std::string opt(const std::map<std::string, std::string>& opts, const std::string& key,
-                const std::string& fallback) {
-  auto i = opts.find(key);
-  return i == opts.end() ? fallback : i->second;
-}
-
 void ingest(rpc_call& c) {
-  // Progress events become msgpack-RPC notifications on the caller's connection.
-  auto notify = c.notify;
-  auto sink = c.self->spawn([notify](caf::event_based_actor*) -> caf::behavior {
-    return {
-        [=](progress_atom, const progress_event& e) {
-          if (!notify)
-            return;
-          msgpack::sbuffer buf;
-          packer pk{buf};
-          pk.pack_array(1);
-          pk.pack_map(5);
-          pk.pack("task").pack(e.task);
-          pk.pack("stage").pack(e.stage);
-          pk.pack("done").pack(e.done);
-          pk.pack("total").pack(e.total);
-          pk.pack("message").pack(e.message);
-          notify("progress", std::string{buf.data(), buf.size()});
-        },
-    };
-  });
+  auto sink = spawn_progress_sink(c);
   auto reply = c.reply;
   auto* self = c.self;
   self->request(target_of(c), ingest_timeout, ingest_atom::value, sink)

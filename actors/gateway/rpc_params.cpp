@@ -3,6 +3,8 @@
 #include <cstring>
 #include <sstream>
 
+#include <caf/event_based_actor.hpp>
+
 #include "llmos/messages/error.hpp"
 
 namespace llmos {
@@ -239,6 +241,79 @@ void pack(packer& pk, const data_batch& x) {
   pk.pack("data");
   pk.pack_bin(static_cast<uint32_t>(x.inputs.data.size()));
   pk.pack_bin_body(x.inputs.data.data(), static_cast<uint32_t>(x.inputs.data.size()));
+}
+
+// Reads an unsigned option with a default; bad_params names it.
+caf::expected<uint64_t> uint_option(const std::map<std::string, std::string>& opts,
+                                    const std::string& method, const std::string& key,
+                                    uint64_t fallback) {
+  auto i = opts.find(key);
+  if (i == opts.end())
+    return fallback;
+  char* end = nullptr;
+  const auto v = std::strtoull(i->second.c_str(), &end, 10);
+  if (i->second.empty() || *end != '\0' || i->second[0] == '-')
+    return make_llmos_error(error_code::bad_params, method + ": option '" + key +
+                                                        "' must be a whole number, got '" +
+                                                        i->second + "'");
+  return v;
+}
+
+std::string opt(const std::map<std::string, std::string>& opts, const std::string& key,
+                const std::string& fallback) {
+  auto i = opts.find(key);
+  return i == opts.end() ? fallback : i->second;
+}
+
+void pack(packer& pk, const train_report& r) {
+  pk.pack_map(7);
+  pk.pack("model").pack(r.model);
+  pk.pack("steps").pack(r.steps);
+  pk.pack("loss").pack(r.loss);
+  pk.pack("evaluation").pack(r.evaluation);
+  pk.pack("stopped_early").pack(r.stopped_early);
+  pk.pack("seconds").pack(r.seconds);
+  pk.pack("samples_per_second").pack(r.samples_per_second);
+}
+
+void pack(packer& pk, const model_info& i) {
+  pk.pack_map(9);
+  pk.pack("name").pack(i.name);
+  pk.pack("architecture").pack(i.architecture);
+  pk.pack("device").pack(i.device);
+  pk.pack("step").pack(i.step);
+  pk.pack("parameters").pack(i.parameters);
+  pk.pack("quantized").pack(i.quantized);
+  pk.pack("training").pack(i.training);
+  pk.pack("labels").pack(i.labels);
+  pk.pack("spec").pack(i.spec);
+}
+
+void pack(packer& pk, const std::string& x) {
+  pk.pack(x);
+}
+
+caf::actor spawn_progress_sink(rpc_call& c) {
+  // Progress events become msgpack-RPC notifications on the caller's connection.
+  auto notify = c.notify;
+  return c.self->spawn([notify](caf::event_based_actor*) -> caf::behavior {
+    return {
+        [=](progress_atom, const progress_event& e) {
+          if (!notify)
+            return;
+          msgpack::sbuffer buf;
+          packer pk{buf};
+          pk.pack_array(1);
+          pk.pack_map(5);
+          pk.pack("task").pack(e.task);
+          pk.pack("stage").pack(e.stage);
+          pk.pack("done").pack(e.done);
+          pk.pack("total").pack(e.total);
+          pk.pack("message").pack(e.message);
+          notify("progress", std::string{buf.data(), buf.size()});
+        },
+    };
+  });
 }
 
 } // namespace llmos

@@ -13,6 +13,7 @@
 #include "llmos/actors/method_table.hpp"
 #include "llmos/messages/dataset.hpp"
 #include "llmos/messages/device.hpp"
+#include "llmos/messages/model.hpp"
 #include "llmos/messages/node_manager.hpp"
 
 namespace llmos {
@@ -38,6 +39,20 @@ const msgpack::object* map_get(const msgpack::object& map, const std::string& ke
 /// Name of a msgpack type for messages ("string", "integer", ...).
 std::string type_name(const msgpack::object& obj);
 
+/// Option `key` of a param map as an unsigned number, `fallback` when absent; bad_params names
+/// the method and the key.
+caf::expected<uint64_t> uint_option(const std::map<std::string, std::string>& opts,
+                                    const std::string& method, const std::string& key,
+                                    uint64_t fallback);
+
+/// Option `key` of a param map, `fallback` when absent.
+std::string opt(const std::map<std::string, std::string>& opts, const std::string& key,
+                const std::string& fallback);
+
+/// An actor that turns (progress_atom, progress_event) into "progress" notifications on the
+/// caller's connection; the caller sends it an exit when the call ends.
+caf::actor spawn_progress_sink(rpc_call& c);
+
 using packer = msgpack::packer<msgpack::sbuffer>;
 
 void pack(packer& pk, const pong& x);
@@ -49,6 +64,9 @@ void pack(packer& pk, const dataset_stats& x);
 void pack(packer& pk, const data_record& x);     ///< text and metadata; pixels as a count
 void pack(packer& pk, const quarantine_item& x); ///< text cut to 200 bytes for listings
 void pack(packer& pk, const data_batch& x);      ///< inputs as {shape, dtype, data (bin)}
+void pack(packer& pk, const train_report& x);
+void pack(packer& pk, const model_info& x);
+void pack(packer& pk, const std::string& x);
 
 /// Packs one value into a string with the overloads above.
 template <class T> std::string pack_to_string(const T& x) {

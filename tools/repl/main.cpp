@@ -149,11 +149,18 @@ int main(int argc, char** argv) {
   if (token.empty())
     if (const char* env = std::getenv("LLMOS_TOKEN"))
       token = env;
-  // Long calls (ingest) send progress notifications: a bar on a terminal, lines otherwise.
+  // Long calls (ingest, train) send progress notifications: a bar on a terminal, lines otherwise.
   const bool tty = isatty(STDERR_FILENO) != 0;
   if (!s.json)
     s.client.on_notification([tty](const std::string& method, const nlohmann::json& params) {
-      if (method != "progress" || !params.is_array() || params.empty())
+      if (!params.is_array() || params.empty())
+        return;
+      if (method == "token") { // generation streams token ids as they are made
+        std::cerr << params[0].dump() << " ";
+        std::cerr.flush();
+        return;
+      }
+      if (method != "progress")
         return;
       std::cerr << llmos::repl::format_progress(params[0], tty) << (tty ? "" : "\n");
       std::cerr.flush();

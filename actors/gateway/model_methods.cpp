@@ -1,0 +1,278 @@
+// The model kind's gateway methods. Datasets are named like every other actor and resolved
+// through the directory, so `send spam-bag train dataset=spam` works from any node's gateway.
+#include "gateway/model_methods.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include "gateway/rpc_params.hpp"
+#include "llmos/messages/directory.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/model.hpp"
+#include "llmos/messages/node_manager.hpp"
+
+namespace llmos {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto call_timeout = std::chrono::seconds(30);
+constexpr auto long_timeout = std::chrono::minutes(12 * 60); // a training run ends when it ends
+
+model_actor target_of(const rpc_call& c) {
+  return caf::actor_cast<model_actor>(c.target);
+}
+
+/// Resolves actor `name` through the node's directory, then calls `then` with its handle.
+void resolve(rpc_call& c, const std::string& name, std::function<void(caf::actor)> then) {
+  auto* self = c.self;
+  auto reply = c.reply;
+  self->request(c.manager, call_timeout, get_atom::value, directory_atom::value)
+      .then(
+          [=](directory_actor& dir) {
+            self->request(dir, call_timeout, lookup_atom::value, name)
+                .then([=](actor_entry& e) { then(e.handle); },
+                      [=](caf::error& err) { reply(std::move(err)); });
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
+void train(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "train");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto dataset = opts->find("dataset");
+  if (dataset == opts->end())
+    return c.reply(make_llmos_error(error_code::bad_params,
+                                    "train: dataset=NAME is required (the actor that streams "
+                                    "the training data)"));
+  train_request req;
+  req.fine_tune = opt(*opts, "fine_tune", "");
+  req.checkpoint = opt(*opts, "checkpoint", "");
+  req.resume = opt(*opts, "resume", "false") == "true";
+  // Every other key overrides a spec field; the model refuses unknown ones by name.
+  for (auto& [k, v] : *opts)
+    if (k != "dataset" && k != "fine_tune" && k != "checkpoint" && k != "resume")
+      req.overrides[k] = v;
+  auto ctx = std::make_shared<rpc_call>(c);
+  resolve(c, dataset->second, [ctx, req](caf::actor ds) mutable {
+    req.dataset = ds;
+    auto sink = spawn_progress_sink(*ctx);
+    req.subscriber = sink;
+    auto* self = ctx->self;
+    auto reply = ctx->reply;
+    self->request(target_of(*ctx), long_timeout, train_atom::value, req)
+        .then(
+            [=](train_report& r) {
+              self->send_exit(sink, caf::exit_reason::user_shutdown);
+              reply(pack_to_string(r));
+            },
+            [=](caf::error& err) {
+              self->send_exit(sink, caf::exit_reason::user_shutdown);
+              reply(std::move(err));
+            });
+  });
+}
+
+void evaluate(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "evaluate");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto ctx = std::make_shared<rpc_call>(c);
+  auto split = opt(*opts, "split", "validation");
+  resolve(c, opt(*opts, "dataset", ""), [ctx, split](caf::actor ds) {
+    forward<std::string>(*ctx, target_of(*ctx), std::chrono::minutes(30), evaluate_atom::value, ds,
+                         split);
+  });
+}
+
+/// Classifies n records of a dataset split (the dataset packs them as the model expects).
+void infer(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "infer");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto n = uint_option(*opts, "infer", "n", 8);
+  if (!n)
+    return c.reply(std::move(n.error()));
+  stream_request req;
+  req.split = opt(*opts, "split", "validation");
+  req.batch_size = static_cast<uint32_t>(std::clamp<uint64_t>(*n, 1, 1024));
+  req.credits = 0;
+  auto ctx = std::make_shared<rpc_call>(c);
+  resolve(c, opt(*opts, "dataset", ""), [ctx, req](caf::actor ds) {
+    auto* self = ctx->self;
+    auto reply = ctx->reply;
+    auto dataset = caf::actor_cast<dataset_actor>(ds);
+    self->request(dataset, call_timeout, open_stream_atom::value, req)
+        .then(
+            [=](uint64_t id) {
+              self->request(dataset, call_timeout, next_batch_atom::value, id)
+                  .then(
+                      [=](data_batch& b) {
+                        self->send(dataset, close_stream_atom::value, id);
+                        self->request(target_of(*ctx), call_timeout, infer_atom::value, b.inputs)
+                            .then(
+                                [=](std::vector<prediction_item>& ps) {
+                                  msgpack::sbuffer buf;
+                                  packer pk{buf};
+                                  pk.pack_array(static_cast<uint32_t>(ps.size()));
+                                  for (std::size_t i = 0; i < ps.size(); ++i) {
+                                    pk.pack_map(4);
+                                    pk.pack("id").pack(b.ids[i]);
+                                    pk.pack("label").pack(b.labels[i]);
+                                    pk.pack("predicted").pack(ps[i].label);
+                                    pk.pack("confidence").pack(ps[i].confidence);
+                                  }
+                                  reply(std::string{buf.data(), buf.size()});
+                                },
+                                [=](caf::error& err) { reply(std::move(err)); });
+                      },
+                      [=](caf::error& err) { reply(std::move(err)); });
+            },
+            [=](caf::error& err) { reply(std::move(err)); });
+  });
+}
+
+/// Token ids in, token ids out; each token also arrives as a "token" notification.
+void generate(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "generate");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  generate_request req;
+  std::string prompt = opt(*opts, "prompt", "");
+  for (std::size_t pos = 0; pos < prompt.size();) {
+    auto comma = prompt.find(',', pos);
+    auto item = prompt.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    char* end = nullptr;
+    long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0')
+      return c.reply(make_llmos_error(error_code::bad_params,
+                                      "generate: prompt must be comma-separated token ids, got '" +
+                                          item + "'"));
+    req.prompt.push_back(static_cast<int32_t>(v));
+    pos = comma == std::string::npos ? prompt.size() : comma + 1;
+  }
+  auto max_tokens = uint_option(*opts, "generate", "max_tokens", 32);
+  auto top_k = uint_option(*opts, "generate", "top_k", 0);
+  auto seed = uint_option(*opts, "generate", "seed", 1);
+  if (!max_tokens || !top_k || !seed)
+    return c.reply(make_llmos_error(error_code::bad_params,
+                                    "generate: max_tokens, top_k and seed are whole numbers"));
+  req.max_tokens = static_cast<uint32_t>(std::min<uint64_t>(*max_tokens, 4096));
+  req.top_k = static_cast<int64_t>(*top_k);
+  req.seed = *seed;
+  try {
+    req.temperature = std::stod(opt(*opts, "temperature", "1"));
+    req.top_p = std::stod(opt(*opts, "top_p", "1"));
+  } catch (const std::exception&) {
+    return c.reply(
+        make_llmos_error(error_code::bad_params, "generate: temperature and top_p are numbers"));
+  }
+  auto notify = c.notify;
+  auto sink = c.self->spawn([notify](caf::event_based_actor*) -> caf::behavior {
+    return {[=](token_atom, uint64_t, int32_t token) {
+      if (!notify)
+        return;
+      msgpack::sbuffer buf;
+      packer pk{buf};
+      pk.pack_array(1);
+      pk.pack(token);
+      notify("token", std::string{buf.data(), buf.size()});
+    }};
+  });
+  req.subscriber = sink;
+  auto* self = c.self;
+  auto reply = c.reply;
+  self->request(target_of(c), std::chrono::minutes(10), generate_atom::value, req)
+      .then(
+          [=](std::vector<int32_t>& tokens) {
+            self->send_exit(sink, caf::exit_reason::user_shutdown);
+            msgpack::sbuffer buf;
+            msgpack::pack(buf, tokens);
+            reply(std::string{buf.data(), buf.size()});
+          },
+          [=](caf::error& err) {
+            self->send_exit(sink, caf::exit_reason::user_shutdown);
+            reply(std::move(err));
+          });
+}
+
+void reply_info(rpc_call& c, auto... msg) {
+  auto reply = c.reply;
+  c.self->request(target_of(c), std::chrono::minutes(5), msg...)
+      .then([=](model_info& i) { reply(pack_to_string(i)); },
+            [=](caf::error& err) { reply(std::move(err)); });
+}
+
+caf::expected<std::string> path_param(rpc_call& c, const std::string& method) {
+  auto opts = param_map(*c.params, 2, method);
+  if (!opts)
+    return std::move(opts.error());
+  auto path = opt(*opts, "path", "");
+  if (path.empty())
+    return make_llmos_error(error_code::bad_params, method + ": path=FILE is required");
+  return path;
+}
+
+} // namespace
+
+void add_model_methods(method_table& t) {
+  t.add("model", {"train", true,
+                  "send MODEL train dataset=NAME [fine_tune=head|lora] [checkpoint=PATH] "
+                  "[resume=true] [SPEC_FIELD=VALUE...]",
+                  "train or fine-tune from a dataset actor (progress as notifications)", train});
+  t.add("model", {"evaluate", false, "send MODEL evaluate dataset=NAME [split=validation]",
+                  "accuracy, macro-F1 and confusion matrix, or perplexity", evaluate});
+  t.add("model", {"infer", false, "send MODEL infer dataset=NAME [split=validation] [n=8]",
+                  "classify n records of a dataset split", infer});
+  t.add("model", {"generate", false,
+                  "send MODEL generate prompt=ID,ID,... [max_tokens=32] [temperature=1] "
+                  "[top_k=0] [top_p=1] [seed=1]",
+                  "continue a prompt (tokens as notifications)", generate});
+  t.add("model", {"info", false, "send MODEL info", "architecture, step, parameters, labels",
+                  [](rpc_call& c) { reply_info(c, info_atom::value); }});
+  t.add("model", {"save", true, "send MODEL save path=FILE", "write a checkpoint", [](rpc_call& c) {
+                    auto path = path_param(c, "save");
+                    if (!path)
+                      return c.reply(std::move(path.error()));
+                    forward<std::string>(c, target_of(c), std::chrono::minutes(5), save_atom::value,
+                                         *path);
+                  }});
+  t.add("model",
+        {"load", true, "send MODEL load path=FILE", "restore a checkpoint", [](rpc_call& c) {
+           auto path = path_param(c, "load");
+           if (!path)
+             return c.reply(std::move(path.error()));
+           reply_info(c, load_atom::value, *path);
+         }});
+  t.add("model",
+        {"join", true, "send MODEL join rank=R world=W host=ADDR [port=P] [bind=ADDR]",
+         "become a data-parallel replica (rank 0 answers the rendezvous port)", [](rpc_call& c) {
+           auto opts = param_map(*c.params, 2, "join");
+           if (!opts)
+             return c.reply(std::move(opts.error()));
+           auto rank = uint_option(*opts, "join", "rank", 0);
+           auto world = uint_option(*opts, "join", "world", 1);
+           auto port = uint_option(*opts, "join", "port", 0);
+           if (!rank || !world || !port || *port > 65535 || *world > 4096)
+             return c.reply(make_llmos_error(
+                 error_code::bad_params,
+                 "join: rank, world and port must be whole numbers (port < 65536)"));
+           auto reply = c.reply;
+           c.self
+               ->request(target_of(c), call_timeout, dp_join_atom::value,
+                         static_cast<uint32_t>(*rank), static_cast<uint32_t>(*world),
+                         opt(*opts, "host", "127.0.0.1"), static_cast<uint16_t>(*port),
+                         opt(*opts, "bind", ""))
+               .then(
+                   [=](uint16_t bound) {
+                     msgpack::sbuffer buf;
+                     msgpack::pack(buf, bound);
+                     reply(std::string{buf.data(), buf.size()});
+                   },
+                   [=](caf::error& err) { reply(std::move(err)); });
+         }});
+  t.add("model", {"quantize", true, "send MODEL quantize", "int8 linear layers for inference",
+                  [](rpc_call& c) { reply_info(c, quantize_atom::value); }});
+}
+
+} // namespace llmos
