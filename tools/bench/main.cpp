@@ -1,5 +1,5 @@
 // llmos-bench NAME [--json FILE]: benchmarks that run ours side by side with the raw library and
-// a peer in one run and print ratios. Benchmarks: messaging, data.
+// a peer in one run and print ratios. Benchmarks: messaging, data, training.
 #include <filesystem>
 #include <iostream>
 
@@ -7,6 +7,7 @@
 
 #include "data_bench.hpp"
 #include "messaging.hpp"
+#include "training_bench.hpp"
 
 namespace po = boost::program_options;
 
@@ -15,7 +16,8 @@ int main(int argc, char** argv) {
   llmos::bench::data_options data_opts;
   std::string name;
   std::string arg;
-  po::options_description desc{"usage: llmos-bench NAME [options]   (NAME: messaging, data)"};
+  po::options_description desc{
+      "usage: llmos-bench NAME [options]   (NAME: messaging, data, training)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
@@ -49,8 +51,16 @@ int main(int argc, char** argv) {
       data_opts.python_script = LLMOS_SOURCE_DIR "/tools/bench/data_peer.py";
     return llmos::bench::run_data(data_opts);
   }
+  if (name == "training") {
+    llmos::bench::training_options t;
+    t.json_path = opts.json_path;
+    if (!vm.count("no-python"))
+      t.python_script = LLMOS_SOURCE_DIR "/tools/bench/training_peer.py";
+    return llmos::bench::run_training(t);
+  }
   if (name != "messaging") {
-    std::cerr << "llmos-bench: unknown benchmark '" << name << "' (known: messaging, data)\n";
+    std::cerr << "llmos-bench: unknown benchmark '" << name
+              << "' (known: messaging, data, training)\n";
     return 2;
   }
   if (opts.n == 0 || opts.window == 0) {

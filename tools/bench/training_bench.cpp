@@ -1,0 +1,334 @@
+#include "training_bench.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "dataset/batch_streams.hpp"
+#include "dataset/dataset_view.hpp"
+#include "dataset/pipeline_runner.hpp"
+#include "dataset/pipeline_spec.hpp"
+#include "device/device_actor.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/register.hpp"
+#include "model/train/engine.hpp"
+#include "model/train/gradient_group.hpp"
+#include "plain_loop.hpp"
+
+namespace llmos::bench {
+
+namespace {
+
+namespace fs = std::filesystem;
+using model::engine;
+using model::gradient_group;
+
+struct workload {
+  std::string name;
+  model::model_spec spec;
+  model::data_shape shape;
+  model::label_vocab labels;
+  std::vector<data_batch> batches;
+  int steps = 0;
+};
+
+caf::expected<workload> load_workload(const std::string& name, const std::string& pipeline,
+                                      const std::string& spec_file, uint32_t batch, int steps,
+                                      const fs::path& dir) {
+  auto p = data::load_pipeline(pipeline);
+  if (!p)
+    return p.error();
+  p->root = (dir / "store").string();
+  p->quarantine = (dir / (name + ".quarantine.jsonl")).string();
+  std::cout << "  ingesting " << pipeline << " ..." << std::flush;
+  auto result =
+      data::run_pipeline(*p, [](const std::string&, uint64_t, uint64_t, const std::string&) {});
+  if (!result)
+    return result.error();
+  auto store = data::dataset_store::open(p->root, {});
+  if (!store)
+    return store.error();
+  auto view = data::dataset_view::load(*store, result->version);
+  if (!view)
+    return view.error();
+  std::cout << " " << result->train << " training records\n";
+  auto spec = model::load_model_spec(spec_file);
+  if (!spec)
+    return spec.error();
+  workload w;
+  w.name = name;
+  w.spec = *spec;
+  w.spec.max_steps = steps;
+  w.spec.eval_every = 0;
+  w.spec.batch_size = batch;
+  w.shape = model::shape_from_report(result->report);
+  w.labels = model::label_vocab::from_counts(result->labels);
+  w.shape.num_classes = static_cast<int64_t>(w.labels.size());
+  w.steps = steps;
+  data::batch_streams streams;
+  stream_request req;
+  req.batch_size = batch;
+  auto id = streams.open(*view, req);
+  while (id && static_cast<int>(w.batches.size()) < steps) {
+    auto b = streams.next(*view, *id);
+    if (!b || b->ids.size() < batch)
+      break;
+    w.batches.push_back(std::move(*b));
+  }
+  if (w.batches.empty())
+    return make_llmos_error(error_code::bad_config, name + ": no full batches");
+  return w;
+}
+
+/// Runs fn on the device and waits (what the model actor does per step, minus the waiting).
+template <class Fn> void run_on(caf::scoped_actor& self, const device_actor& dev, Fn fn) {
+  device_job job;
+  job.what = "bench";
+  job.run = std::make_shared<std::function<void(const device_info&)>>([fn](const device_info& d) {
+    engine::use_threads(d.threads);
+    fn();
+  });
+  self->request(dev, caf::infinite, run_job_atom::value, std::move(job))
+      .receive([](double) {}, [](caf::error& err) { std::cerr << describe(err) << "\n"; });
+}
+
+/// Ours: one engine on a device actor, every step a job sent from another actor.
+double llmos_sps(caf::actor_system& sys, const workload& w) {
+  auto dev = spawn_device(sys, *device_core::create("bench-cpu", "cpu", 0, 1));
+  caf::scoped_actor self{sys};
+  std::shared_ptr<engine> eng;
+  run_on(self, dev, [&] { eng = std::move(*engine::create(w.spec, w.shape, w.labels)); });
+  int64_t samples = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int s = 0; s < w.steps; ++s) {
+    const auto& b = w.batches[static_cast<std::size_t>(s) % w.batches.size()];
+    run_on(self, dev, [&] { samples += eng->train_step(b)->samples > 0 ? b.ids.size() : 0; });
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  self->send_exit(dev, caf::exit_reason::user_shutdown);
+  return static_cast<double>(samples) / secs;
+}
+
+/// Two replicas on two device actors, each half of every batch, gradients averaged by Gloo.
+double data_parallel_sps(caf::actor_system& sys, const workload& w) {
+  auto g0 = gradient_group::open("127.0.0.1", 0, 0, 2);
+  auto g1 = gradient_group::open("127.0.0.1", (*g0)->store_port(), 1, 2);
+  std::vector<std::shared_ptr<engine>> engines(2);
+  std::vector<device_actor> devs;
+  caf::scoped_actor self{sys};
+  for (int r = 0; r < 2; ++r) {
+    devs.push_back(spawn_device(sys, *device_core::create("dp" + std::to_string(r), "cpu", 0, 1)));
+    run_on(self, devs[r], [&, r] {
+      engines[r] = std::move(*engine::create(w.spec, w.shape, w.labels));
+      engines[r]->join(r == 0 ? *g0 : *g1);
+    });
+  }
+  const auto half = w.batches.front().ids.size() / 2;
+  int64_t samples = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int s = 0; s < w.steps; ++s) {
+    const auto& b = w.batches[static_cast<std::size_t>(s) % w.batches.size()];
+    // Both jobs must run at once (the all-reduce waits for both): send, then collect.
+    std::vector<data_batch> parts;
+    for (int r = 0; r < 2; ++r) {
+      data_batch p = b;
+      const auto row = b.inputs.data.size() / b.ids.size();
+      p.ids.assign(b.ids.begin() + r * half, b.ids.begin() + (r + 1) * half);
+      p.labels.assign(b.labels.begin() + r * half, b.labels.begin() + (r + 1) * half);
+      p.inputs.shape[0] = static_cast<int64_t>(half);
+      p.inputs.data = b.inputs.data.substr(r * half * row, half * row);
+      parts.push_back(std::move(p));
+    }
+    for (int r = 0; r < 2; ++r) {
+      device_job job;
+      job.what = "dp";
+      auto e = engines[r];
+      auto part = parts[r];
+      job.run = std::make_shared<std::function<void(const device_info&)>>(
+          [e, part](const device_info& d) {
+            engine::use_threads(d.threads);
+            (void)e->train_step(part);
+          });
+      self->send(devs[r], run_job_atom::value, std::move(job));
+    }
+    for (int r = 0; r < 2; ++r)
+      self->receive([](double) {}, [](caf::error& err) { std::cerr << describe(err) << "\n"; });
+    samples += static_cast<int64_t>(2 * half);
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (auto& d : devs)
+    self->send_exit(d, caf::exit_reason::user_shutdown);
+  return static_cast<double>(samples) / secs;
+}
+
+/// Writes the batches for the Python peer: a JSON header line, then raw int32 tokens and labels.
+void write_batches(const workload& w, const fs::path& file) {
+  std::ofstream out(file, std::ios::binary);
+  const auto& first = w.batches.front();
+  nlohmann::json header{{"batches", w.batches.size()},     {"batch", first.inputs.shape[0]},
+                        {"length", first.inputs.shape[1]}, {"vocab", w.shape.vocab_size},
+                        {"classes", w.shape.num_classes},  {"pad", w.shape.pad_id}};
+  out << header.dump() << "\n";
+  for (auto& b : w.batches)
+    out.write(b.inputs.data.data(), static_cast<std::streamsize>(b.inputs.data.size()));
+  for (auto& b : w.batches)
+    for (auto& l : b.labels) {
+      int32_t y = static_cast<int32_t>(*w.labels.index(l));
+      out.write(reinterpret_cast<const char*>(&y), 4);
+    }
+}
+
+double python_sps(const training_options& opts, const workload& w, const fs::path& dir) {
+  if (opts.python_script.empty())
+    return 0.0;
+  const auto file = dir / (w.name + ".bin");
+  write_batches(w, file);
+  const auto& s = w.spec;
+  const std::string cmd =
+      "/usr/bin/python3 " + opts.python_script + " --file " + file.string() + " --arch " +
+      s.architecture + " --steps " + std::to_string(w.steps) + " --embed " +
+      std::to_string(s.embed_dim) + " --hidden " + std::to_string(s.hidden_dim) + " --layers " +
+      std::to_string(s.layers) + " --heads " + std::to_string(s.heads) + " --ff " +
+      std::to_string(s.ff_dim) + " --max-length " + std::to_string(s.max_length) + " --dropout " +
+      std::to_string(s.dropout) + " --lr " + std::to_string(s.lr);
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe)
+    return 0.0;
+  char buf[256];
+  std::string out;
+  while (std::fgets(buf, sizeof buf, pipe))
+    out += buf;
+  if (::pclose(pipe) != 0) {
+    std::cerr << "python peer failed: " << out << "\n";
+    return 0.0;
+  }
+  return std::stod(out);
+}
+
+/// Rows per second of engine.infer over the batches, and the predicted classes.
+std::pair<double, std::vector<int64_t>> infer_rate(engine& e, const std::vector<data_batch>& bs) {
+  std::vector<int64_t> classes;
+  int64_t rows = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int pass = 0; pass < 3; ++pass)
+    for (auto& b : bs) {
+      auto ps = e.infer(b.inputs);
+      if (!ps)
+        continue;
+      rows += static_cast<int64_t>(ps->size());
+      if (pass == 0)
+        for (auto& p : *ps)
+          classes.push_back(p.index);
+    }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {static_cast<double>(rows) / secs, classes};
+}
+
+/// Compression on the Transformer classifier: int8 inference speed and agreement with float,
+/// and bf16 autocast training speed, against f32. Reported as measured, paying off or not.
+void compression(const workload& w, nlohmann::json& out) {
+  auto spec = w.spec;
+  spec.architecture = "transformer";
+  spec.embed_dim = 64;
+  spec.heads = 4;
+  spec.layers = 2;
+  spec.ff_dim = 256;
+  spec.max_length = 128;
+  spec.max_steps = 40;
+  auto timed_train = [&](const std::string& precision, std::unique_ptr<engine>& keep) {
+    auto s = spec;
+    s.precision = precision;
+    auto e = std::move(*engine::create(s, w.shape, w.labels));
+    const auto start = std::chrono::steady_clock::now();
+    int64_t samples = 0;
+    for (int i = 0; i < s.max_steps; ++i) {
+      const auto& b = w.batches[static_cast<std::size_t>(i) % w.batches.size()];
+      if (e->train_step(b))
+        samples += static_cast<int64_t>(b.ids.size());
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    keep = std::move(e);
+    return static_cast<double>(samples) / secs;
+  };
+  std::unique_ptr<engine> f32, bf16;
+  const double f32_sps = timed_train("f32", f32);
+  const double bf16_sps = timed_train("bf16", bf16);
+  std::vector<data_batch> eval(w.batches.begin(),
+                               w.batches.begin() + std::min<std::size_t>(20, w.batches.size()));
+  auto [float_rps, float_classes] = infer_rate(*f32, eval);
+  (void)f32->quantize_int8();
+  auto [int8_rps, int8_classes] = infer_rate(*f32, eval);
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < float_classes.size() && i < int8_classes.size(); ++i)
+    same += float_classes[i] == int8_classes[i];
+  const double agree = float_classes.empty()
+                           ? 0.0
+                           : static_cast<double>(same) / static_cast<double>(float_classes.size());
+  std::printf("transformer  train samples/s  f32 %8.1f  bf16 %8.1f (%.2fx) | infer rows/s  f32 "
+              "%8.1f  int8 %8.1f (%.2fx), int8 agrees with f32 on %.1f%%\n",
+              f32_sps, bf16_sps, bf16_sps / f32_sps, float_rps, int8_rps, int8_rps / float_rps,
+              100.0 * agree);
+  out["transformer_f32_train_sps"] = f32_sps;
+  out["transformer_bf16_train_sps"] = bf16_sps;
+  out["transformer_f32_infer_rps"] = float_rps;
+  out["transformer_int8_infer_rps"] = int8_rps;
+  out["transformer_int8_agreement"] = agree;
+}
+
+} // namespace
+
+int run_training(const training_options& opts) {
+  engine::use_threads(1);
+  caf::actor_system_config cfg;
+  register_messages(cfg);
+  caf::actor_system sys{cfg};
+  const auto dir = fs::temp_directory_path() / ("llmos-train-bench-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string root = LLMOS_SOURCE_DIR;
+  std::cout << "llmos-bench training (1 torch thread per replica, OpenBLAS 1 thread)\n";
+  auto classifier =
+      load_workload("classifier", root + "/nodes/examples/pipelines/spam.yaml",
+                    root + "/nodes/examples/models/spam-bag.yaml", 32, opts.steps, dir);
+  auto gpt = load_workload("gpt", root + "/nodes/examples/pipelines/fortunes.yaml",
+                           root + "/nodes/examples/models/fortunes-gpt.yaml", 16,
+                           std::max(10, opts.steps / 3), dir);
+  if (!classifier || !gpt) {
+    std::cerr << "llmos-bench training: "
+              << describe(!classifier ? classifier.error() : gpt.error()) << "\n";
+    return 1;
+  }
+  nlohmann::json out;
+  for (auto* w : {&*classifier, &*gpt}) {
+    const double ours = llmos_sps(sys, *w);
+    const double plain = plain_libtorch_sps(w->spec, w->shape, w->labels, w->batches, w->steps);
+    const double py = python_sps(opts, *w, dir);
+    const double dp = data_parallel_sps(sys, *w);
+    std::printf("%-10s samples/s  llmos %8.1f  libtorch %8.1f  python %8.1f  | llmos/libtorch "
+                "%.2f  llmos/python %.2f  | 2 replicas %8.1f (%.2fx 1 replica)\n",
+                w->name.c_str(), ours, plain, py, ours / plain, py > 0 ? ours / py : 0.0, dp,
+                dp / ours);
+    out[w->name + "_llmos_sps"] = ours;
+    out[w->name + "_libtorch_sps"] = plain;
+    out[w->name + "_python_sps"] = py;
+    out[w->name + "_dp2_sps"] = dp;
+  }
+  compression(*classifier, out);
+  fs::remove_all(dir);
+  if (!opts.json_path.empty())
+    std::ofstream(opts.json_path) << out.dump(2) << "\n";
+  return 0;
+}
+
+} // namespace llmos::bench
