@@ -8,6 +8,12 @@
 
 namespace llmos::bench {
 
+namespace {
+int warmup_steps(int steps) {
+  return std::max(3, steps / 10);
+}
+} // namespace
+
 double plain_libtorch_sps(const model::model_spec& spec, const model::data_shape& shape,
                           const model::label_vocab& labels, const std::vector<data_batch>& batches,
                           int steps) {
@@ -35,9 +41,12 @@ double plain_libtorch_sps(const model::model_spec& spec, const model::data_shape
   }
   net->train();
   int64_t samples = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (int s = 0; s < steps; ++s) {
-    auto& [x, y] = data[static_cast<std::size_t>(s) % data.size()];
+  auto start = std::chrono::steady_clock::now();
+  for (int s = -warmup_steps(steps); s < steps; ++s) {
+    if (s == 0) // untimed warm-up first: allocator, thread pool and caches settle
+      start = std::chrono::steady_clock::now();
+    const int n = static_cast<int>(data.size());
+    auto& [x, y] = data[static_cast<std::size_t>(((s % n) + n) % n)];
     auto logits = net->forward(x);
     auto loss = torch::nn::functional::cross_entropy(
         logits.reshape({-1, logits.size(-1)}), y.reshape({-1}),
@@ -46,7 +55,8 @@ double plain_libtorch_sps(const model::model_spec& spec, const model::data_shape
     loss.backward();
     torch::nn::utils::clip_grad_norm_(net->parameters(), spec.clip_norm);
     opt.step();
-    samples += x.size(0);
+    if (s >= 0)
+      samples += x.size(0);
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -11,7 +11,7 @@ namespace llmos::bench {
 struct training_options {
   std::string json_path;     ///< --json FILE
   std::string python_script; ///< "" = no Python peer
-  int steps = 150;           ///< optimizer steps per measurement (classifier; GPT uses a third)
+  int steps = 150;           ///< optimizer steps per measurement (classifier; GPT uses a seventh)
 };
 
 int run_training(const training_options& opts);
