@@ -132,50 +132,100 @@ void infer(rpc_call& c) {
   });
 }
 
-/// Token ids in, token ids out; each token also arrives as a "token" notification.
+/// The prompt of a generate call: `prompt` as token ids (an array, a comma list or one number),
+/// or `text` as UTF-8 bytes for byte-tokenised models (ids 0-255 are the bytes).
+caf::expected<std::vector<int32_t>> prompt_of(const msgpack::object& opts) {
+  std::vector<int32_t> ids;
+  auto bad = [](const std::string& what) {
+    return make_llmos_error(error_code::bad_params, "generate: " + what);
+  };
+  if (const auto* text = map_get(opts, "text")) {
+    if (text->type != msgpack::type::STR)
+      return bad("text must be a string, got " + type_name(*text));
+    for (unsigned char ch : text->as<std::string>())
+      ids.push_back(ch);
+    return ids;
+  }
+  const auto* prompt = map_get(opts, "prompt");
+  if (prompt == nullptr)
+    return ids; // a language model with a BOS token can start from nothing
+  auto one = [&](const msgpack::object& o) -> caf::error {
+    if (o.type != msgpack::type::POSITIVE_INTEGER)
+      return bad("prompt token ids are non-negative integers, got " + type_name(o));
+    ids.push_back(static_cast<int32_t>(o.as<uint32_t>()));
+    return {};
+  };
+  if (prompt->type == msgpack::type::ARRAY) {
+    for (uint32_t i = 0; i < prompt->via.array.size; ++i)
+      if (auto err = one(prompt->via.array.ptr[i]))
+        return err;
+  } else if (auto err = one(*prompt)) {
+    return err;
+  }
+  return ids;
+}
+
+/// Token ids in, token ids out (and the text, for a `text` prompt); each token also arrives as
+/// a "token" notification as soon as it is made.
 void generate(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "generate");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
+  auto object = param_object(*c.params, 2, "generate");
+  if (!object)
+    return c.reply(std::move(object.error()));
+  static const msgpack::object empty_map = [] {
+    msgpack::object o;
+    o.type = msgpack::type::MAP;
+    o.via.map.size = 0;
+    o.via.map.ptr = nullptr;
+    return o;
+  }();
+  const msgpack::object& opts = *object ? **object : empty_map;
+  auto prompt = prompt_of(opts);
+  if (!prompt)
+    return c.reply(std::move(prompt.error()));
   generate_request req;
-  std::string prompt = opt(*opts, "prompt", "");
-  for (std::size_t pos = 0; pos < prompt.size();) {
-    auto comma = prompt.find(',', pos);
-    auto item = prompt.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    char* end = nullptr;
-    long v = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0')
-      return c.reply(make_llmos_error(error_code::bad_params,
-                                      "generate: prompt must be comma-separated token ids, got '" +
-                                          item + "'"));
-    req.prompt.push_back(static_cast<int32_t>(v));
-    pos = comma == std::string::npos ? prompt.size() : comma + 1;
-  }
-  auto max_tokens = uint_option(*opts, "generate", "max_tokens", 32);
-  auto top_k = uint_option(*opts, "generate", "top_k", 0);
-  auto seed = uint_option(*opts, "generate", "seed", 1);
-  if (!max_tokens || !top_k || !seed)
-    return c.reply(make_llmos_error(error_code::bad_params,
-                                    "generate: max_tokens, top_k and seed are whole numbers"));
-  req.max_tokens = static_cast<uint32_t>(std::min<uint64_t>(*max_tokens, 4096));
+  req.prompt = std::move(*prompt);
+  const bool as_text = map_get(opts, "text") != nullptr;
+  auto number = [&](const char* key, double fallback) -> caf::expected<double> {
+    const auto* v = map_get(opts, key);
+    if (v == nullptr)
+      return fallback;
+    switch (v->type) {
+    case msgpack::type::POSITIVE_INTEGER:
+      return static_cast<double>(v->as<uint64_t>());
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      return v->as<double>();
+    default:
+      return make_llmos_error(error_code::bad_params, std::string{"generate: "} + key +
+                                                          " must be a number, got " +
+                                                          type_name(*v));
+    }
+  };
+  auto max_tokens = number("max_tokens", 32);
+  auto temperature = number("temperature", 1.0);
+  auto top_k = number("top_k", 0);
+  auto top_p = number("top_p", 1.0);
+  auto seed = number("seed", 1);
+  for (auto* x : {&max_tokens, &temperature, &top_k, &top_p, &seed})
+    if (!*x)
+      return c.reply(std::move(x->error()));
+  req.max_tokens = static_cast<uint32_t>(std::clamp(*max_tokens, 0.0, 4096.0));
+  req.temperature = *temperature;
   req.top_k = static_cast<int64_t>(*top_k);
-  req.seed = *seed;
-  try {
-    req.temperature = std::stod(opt(*opts, "temperature", "1"));
-    req.top_p = std::stod(opt(*opts, "top_p", "1"));
-  } catch (const std::exception&) {
-    return c.reply(
-        make_llmos_error(error_code::bad_params, "generate: temperature and top_p are numbers"));
-  }
+  req.top_p = *top_p;
+  req.seed = static_cast<uint64_t>(*seed);
   auto notify = c.notify;
-  auto sink = c.self->spawn([notify](caf::event_based_actor*) -> caf::behavior {
+  auto sink = c.self->spawn([notify, as_text](caf::event_based_actor*) -> caf::behavior {
     return {[=](token_atom, uint64_t, int32_t token) {
       if (!notify)
         return;
       msgpack::sbuffer buf;
       packer pk{buf};
-      pk.pack_array(1);
+      // [id] or, for a text prompt, [id, "its byte"]
+      pk.pack_array(as_text ? 2 : 1);
       pk.pack(token);
+      if (as_text)
+        pk.pack(std::string(1, static_cast<char>(token & 0xff)));
       notify("token", std::string{buf.data(), buf.size()});
     }};
   });
@@ -187,7 +237,19 @@ void generate(rpc_call& c) {
           [=](std::vector<int32_t>& tokens) {
             self->send_exit(sink, caf::exit_reason::user_shutdown);
             msgpack::sbuffer buf;
-            msgpack::pack(buf, tokens);
+            packer pk{buf};
+            pk.pack_map(as_text ? 2 : 1);
+            if (as_text)
+              pk.pack("token_count").pack(tokens.size());
+            else
+              pk.pack("tokens").pack(tokens);
+            if (as_text) {
+              std::string text;
+              for (auto t : tokens)
+                if (t >= 0 && t < 256)
+                  text += static_cast<char>(t);
+              pk.pack("text").pack(text);
+            }
             reply(std::string{buf.data(), buf.size()});
           },
           [=](caf::error& err) {
@@ -224,10 +286,11 @@ void add_model_methods(method_table& t) {
                   "accuracy, macro-F1 and confusion matrix, or perplexity", evaluate});
   t.add("model", {"infer", false, "send MODEL infer dataset=NAME [split=validation] [n=8]",
                   "classify n records of a dataset split", infer});
-  t.add("model", {"generate", false,
-                  "send MODEL generate prompt=ID,ID,... [max_tokens=32] [temperature=1] "
-                  "[top_k=0] [top_p=1] [seed=1]",
-                  "continue a prompt (tokens as notifications)", generate});
+  t.add("model",
+        {"generate", false,
+         "send MODEL generate prompt=ID,ID,...|text=\"...\" [max_tokens=32] "
+         "[temperature=1] [top_k=0] [top_p=1] [seed=1]",
+         "continue a prompt (tokens as notifications; text= for byte-level models)", generate});
   t.add("model", {"info", false, "send MODEL info", "architecture, step, parameters, labels",
                   [](rpc_call& c) { reply_info(c, info_atom::value); }});
   t.add("model", {"save", true, "send MODEL save path=FILE", "write a checkpoint", [](rpc_call& c) {

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include <caf/event_based_actor.hpp>
+#include <nlohmann/json.hpp>
 
 #include "llmos/messages/error.hpp"
 
@@ -270,7 +271,20 @@ void pack(packer& pk, const train_report& r) {
   pk.pack("model").pack(r.model);
   pk.pack("steps").pack(r.steps);
   pk.pack("loss").pack(r.loss);
-  pk.pack("evaluation").pack(r.evaluation);
+  // The last evaluation's headline numbers; per-class scores and the confusion matrix come from
+  // the model's evaluate method (a 40-class matrix would drown a REPL listing).
+  auto eval = nlohmann::json::parse(r.evaluation, nullptr, false);
+  std::map<std::string, double> summary;
+  if (eval.is_object()) {
+    for (const char* key : {"loss", "perplexity"})
+      if (eval.contains(key) && eval[key].is_number())
+        summary[key] = eval[key].get<double>();
+    if (auto m = eval.find("metrics"); m != eval.end() && m->is_object())
+      for (const char* key : {"accuracy", "macro_f1"})
+        if (m->contains(key) && (*m)[key].is_number())
+          summary[key] = (*m)[key].get<double>();
+  }
+  pk.pack("evaluation").pack(summary);
   pk.pack("stopped_early").pack(r.stopped_early);
   pk.pack("seconds").pack(r.seconds);
   pk.pack("samples_per_second").pack(r.samples_per_second);

@@ -46,6 +46,7 @@ struct run_state {
 struct model_state {
   model::model_spec spec;
   device_actor device;
+  std::string device_name;
   std::shared_ptr<engine> eng;
   std::shared_ptr<model::gradient_group> group; ///< data-parallel peers, when joined
   std::optional<run_state> run;
@@ -77,13 +78,14 @@ model_info info_of(self_ptr self) {
   i.name = self->state.spec.name;
   i.architecture = self->state.spec.architecture;
   i.spec = model::to_yaml(self->state.spec);
-  i.device = to_string(self->state.device.address());
+  i.device = self->state.device_name;
   i.training = self->state.run.has_value();
   if (auto& e = self->state.eng) {
     i.step = e->step();
     i.parameters = e->parameter_count();
     i.quantized = e->quantized();
-    i.labels = e->labels().labels();
+    if (e->spec().architecture != "gpt") // a language model's data labels mean nothing to it
+      i.labels = e->labels().labels();
     i.spec = model::to_yaml(e->spec());
   }
   return i;
@@ -102,7 +104,8 @@ void finish(self_ptr self, const caf::error& err);
 void pump(self_ptr self);
 
 /// "loss 0.4123 lr 0.00300 | 812 samples/s | ETA 14 s": what the REPL shows beside its bar.
-std::string step_line(const run_state& run, const model::step_report& r, int64_t max_steps) {
+std::string step_line(const run_state& run, const model::step_report& r, int64_t max_steps,
+                      bool lm) {
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
   const double sps = secs > 0 ? static_cast<double>(run.samples) / secs : 0.0;
@@ -110,8 +113,9 @@ std::string step_line(const run_state& run, const model::step_report& r, int64_t
       r.step > 0 ? secs * static_cast<double>(max_steps - r.step) / static_cast<double>(r.step)
                  : 0.0;
   char buf[128];
-  std::snprintf(buf, sizeof buf, "loss %.4f lr %.5f | %.0f samples/s | ETA %.0f s", r.loss, r.lr,
-                sps, eta);
+  // A language model's samples are the tokens it predicts.
+  std::snprintf(buf, sizeof buf, "loss %.4f lr %.5f | %.0f %s/s | ETA %.0f s", r.loss, r.lr, sps,
+                lm ? "tokens" : "samples", eta);
   return buf;
 }
 
@@ -234,7 +238,8 @@ void pump(self_ptr self) {
         const auto& spec = self->state.eng->spec();
         if (r->stepped && r->step % 10 == 0)
           progress(self, "train", static_cast<uint64_t>(r->step),
-                   static_cast<uint64_t>(spec.max_steps), step_line(run, *r, spec.max_steps));
+                   static_cast<uint64_t>(spec.max_steps),
+                   step_line(run, *r, spec.max_steps, spec.architecture == "gpt"));
         if (r->step >= spec.max_steps || last)
           return wrap_up(self);
         if (r->stepped && spec.eval_every > 0 && r->step % spec.eval_every == 0) {
@@ -376,9 +381,10 @@ void prepare(self_ptr self, const dataset_stats& stats) {
 }
 
 model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
-                                          device_actor device) {
+                                          device_actor device, std::string device_name) {
   self->state.spec = std::move(spec);
   self->state.device = std::move(device);
+  self->state.device_name = std::move(device_name);
   auto refuse_busy = [self]() -> caf::error {
     return make_llmos_error(error_code::bad_params, "model '" + self->state.spec.name +
                                                         "' is training; wait for the run to end");
@@ -578,8 +584,9 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
 
 } // namespace
 
-model_actor spawn_model(caf::actor_system& system, model::model_spec spec, device_actor device) {
-  return system.spawn(model_behavior, std::move(spec), std::move(device));
+model_actor spawn_model(caf::actor_system& system, model::model_spec spec, device_actor device,
+                        std::string device_name) {
+  return system.spawn(model_behavior, std::move(spec), std::move(device), std::move(device_name));
 }
 
 actor_kind model_kind() {
@@ -603,7 +610,8 @@ actor_kind model_kind() {
     if (!core)
       return std::move(core.error());
     auto device = spawn_device(ctx.system, std::move(*core));
-    return caf::actor_cast<caf::actor>(spawn_model(ctx.system, std::move(*spec), device));
+    return caf::actor_cast<caf::actor>(
+        spawn_model(ctx.system, std::move(*spec), device, ctx.name + ".device"));
   };
   return kind;
 }

@@ -13,8 +13,9 @@
 
 namespace llmos {
 
-/// Spawns a model actor for `spec` whose compute runs on `device`.
-model_actor spawn_model(caf::actor_system& system, model::model_spec spec, device_actor device);
+/// Spawns a model actor for `spec` whose compute runs on `device` (named `device_name`).
+model_actor spawn_model(caf::actor_system& system, model::model_spec spec, device_actor device,
+                        std::string device_name = "");
 
 /// The "model" actor kind: config spec (YAML path), threads (of its CPU device).
 actor_kind model_kind();

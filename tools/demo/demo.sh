@@ -26,6 +26,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# Then until every node's actors are in the directory (the last one in the file included).
+for _ in $(seq 1 100); do
+  if "$bin/llmos-repl" "$endpoint" --json -c actors 2>/dev/null | grep -q '"quotes-gpt"'; then
+    break
+  fi
+  sleep 0.1
+done
+
 echo "== scripted REPL session against $endpoint =="
 status=0
 "$bin/llmos-repl" "$endpoint" <"$here/session.repl" || status=$?

@@ -155,8 +155,11 @@ int main(int argc, char** argv) {
     s.client.on_notification([tty](const std::string& method, const nlohmann::json& params) {
       if (!params.is_array() || params.empty())
         return;
-      if (method == "token") { // generation streams token ids as they are made
-        std::cerr << params[0].dump() << " ";
+      if (method == "token") { // generation streams tokens as they are made: text, else ids
+        if (params.size() > 1 && params[1].is_string())
+          std::cerr << params[1].get<std::string>();
+        else
+          std::cerr << params[0].dump() << " ";
         std::cerr.flush();
         return;
       }
