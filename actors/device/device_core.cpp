@@ -59,6 +59,53 @@ caf::expected<device_core> device_core::create(std::string name, std::string typ
   return core;
 }
 
+namespace {
+
+caf::error needs_gpu(const device_info& info, const std::string& what) {
+  return make_llmos_error(error_code::kernel_failed,
+                          "device '" + info.name + "': " + what +
+                              " needs a CUDA device; this one is " + info.type +
+                              " (CPU replicas average gradients through Gloo)");
+}
+
+} // namespace
+
+caf::expected<std::string> device_core::nccl_id() const {
+  if (info_.type != "cuda")
+    return needs_gpu(info_, "an NCCL id");
+  std::string id;
+  if (auto err = kernels::nccl_group::make_id(&id); !err.empty())
+    return make_llmos_error(error_code::kernel_failed, "device '" + info_.name + "': " + err);
+  return id;
+}
+
+caf::error device_core::nccl_join(const std::string& id, uint32_t rank, uint32_t world) {
+  if (info_.type != "cuda")
+    return needs_gpu(info_, "an NCCL group");
+  std::unique_ptr<kernels::nccl_group> g;
+  if (auto err = kernels::nccl_group::join(info_.cuda_index, static_cast<int>(rank),
+                                           static_cast<int>(world), id, &g);
+      !err.empty())
+    return make_llmos_error(error_code::kernel_failed, "device '" + info_.name + "': " + err);
+  nccl_ = std::move(g);
+  return {};
+}
+
+caf::expected<tensor_bytes> device_core::all_reduce(const tensor_bytes& in) {
+  if (!nccl_)
+    return make_llmos_error(error_code::kernel_failed,
+                            "device '" + info_.name + "' is in no NCCL group (nccl_join first)");
+  auto n = float_count(in);
+  if (!n)
+    return std::move(n.error());
+  tensor_bytes out = in;
+  if (auto err = nccl_->all_reduce_sum(reinterpret_cast<float*>(out.data.data()), *n); !err.empty())
+    return make_llmos_error(error_code::kernel_failed, "device '" + info_.name + "': " + err);
+  ++info_.jobs_done;
+  info_.elements_done += *n;
+  return out;
+}
+
 void device_core::record_job(double seconds) {
   ++info_.jobs_done;
   info_.busy_seconds += seconds;

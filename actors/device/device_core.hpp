@@ -3,9 +3,11 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 
 #include <caf/expected.hpp>
 
+#include "llmos/kernels/nccl_group.hpp"
 #include "llmos/messages/device.hpp"
 
 namespace llmos {
@@ -21,6 +23,15 @@ public:
 
   const device_info& info() const { return info_; }
 
+  /// GPU devices: a fresh NCCL unique id; CPU devices refuse (their collectives are Gloo's).
+  caf::expected<std::string> nccl_id() const;
+
+  /// GPU devices: joins rank `rank` of `world` (blocks until every rank joined).
+  caf::error nccl_join(const std::string& id, uint32_t rank, uint32_t world);
+
+  /// GPU devices in a group: the float32 tensor summed over every rank.
+  caf::expected<tensor_bytes> all_reduce(const tensor_bytes& in);
+
   /// Counts a finished job of `seconds`.
   void record_job(double seconds);
 
@@ -30,6 +41,7 @@ public:
 private:
   device_core() = default;
   device_info info_;
+  std::shared_ptr<kernels::nccl_group> nccl_; ///< set by nccl_join; owns its CUDA stream
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

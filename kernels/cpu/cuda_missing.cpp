@@ -2,6 +2,7 @@
 // callers need no #ifdefs and fall back to the CPU kernels.
 #include "llmos/kernels/cuda_info.hpp"
 #include "llmos/kernels/gelu.hpp"
+#include "llmos/kernels/nccl_group.hpp"
 
 namespace llmos::kernels {
 
@@ -20,6 +21,27 @@ std::string nccl_version() {
 
 std::string gelu_forward_cuda(float*, const float*, std::size_t, int) {
   return "this build of llmos has no CUDA kernels (the CUDA toolkit was not found at build time)";
+}
+
+namespace {
+const char* no_nccl =
+    "this build of llmos has no CUDA/NCCL (the CUDA toolkit was not found at build time)";
+} // namespace
+
+struct nccl_group::impl {};
+
+std::string nccl_group::make_id(std::string*) {
+  return no_nccl;
+}
+
+std::string nccl_group::join(int, int, int, const std::string&, std::unique_ptr<nccl_group>*) {
+  return no_nccl;
+}
+
+nccl_group::~nccl_group() = default;
+
+std::string nccl_group::all_reduce_sum(float*, std::size_t) {
+  return no_nccl;
 }
 
 } // namespace llmos::kernels

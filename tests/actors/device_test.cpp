@@ -166,6 +166,33 @@ TEST(device_core, cuda_device_the_machine_lacks_is_refused_with_the_count) {
   }
 }
 
+TEST(device_core, cpu_device_refuses_nccl_and_says_why) {
+  auto core = device_core::create("cpu0", "cpu", 0, 1);
+  ASSERT_TRUE(core);
+  auto id = core->nccl_id();
+  ASSERT_FALSE(id);
+  EXPECT_NE(describe(id.error()).find("device 'cpu0': an NCCL id needs a CUDA device"),
+            std::string::npos)
+      << describe(id.error());
+  EXPECT_TRUE(core->nccl_join(std::string(128, '\0'), 0, 1));
+  auto sum = core->all_reduce(make_tensor({2}, {1.0f, 2.0f}));
+  ASSERT_FALSE(sum);
+  EXPECT_NE(describe(sum.error()).find("is in no NCCL group"), std::string::npos);
+}
+
+TEST(device_core, cuda_device_all_reduce_in_a_group_of_one) {
+  if (kernels::cuda_device_count() == 0)
+    GTEST_SKIP() << "no usable CUDA device";
+  auto core = device_core::create("gpu0", "cuda", 0, 1);
+  ASSERT_TRUE(core);
+  auto id = core->nccl_id();
+  ASSERT_TRUE(id) << describe(id.error());
+  ASSERT_FALSE(core->nccl_join(*id, 0, 1));
+  auto sum = core->all_reduce(make_tensor({3}, {1.0f, -2.0f, 0.5f}));
+  ASSERT_TRUE(sum) << describe(sum.error());
+  EXPECT_EQ(values_of(*sum), (std::vector<float>{1.0f, -2.0f, 0.5f}));
+}
+
 TEST(device_core, cuda_device_matches_the_cpu_reference) {
   if (kernels::cuda_device_count() == 0)
     GTEST_SKIP() << "no usable CUDA device";

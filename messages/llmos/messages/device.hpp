@@ -67,7 +67,14 @@ using device_actor = caf::typed_actor<
     // anyone -> device: elementwise GELU (tanh form); fails kernel_failed on a bad tensor.
     caf::replies_to<gelu_atom, tensor_bytes>::with<tensor_bytes>,
     // model on the same node -> device: run a job; answers the seconds it took.
-    caf::replies_to<run_job_atom, device_job>::with<double>>;
+    caf::replies_to<run_job_atom, device_job>::with<double>,
+    // coordinator -> GPU device of rank 0: a fresh NCCL unique id (bytes) for a group.
+    caf::replies_to<nccl_id_atom>::with<std::string>,
+    // coordinator -> each GPU device: join rank RANK of WORLD with rank 0's id; answered once
+    // every rank joined (NCCL's rendezvous), with the rank.
+    caf::replies_to<nccl_join_atom, std::string, uint32_t, uint32_t>::with<uint32_t>,
+    // -> GPU device in a group: the f32 tensor summed over every rank (on the device's stream).
+    caf::replies_to<all_reduce_atom, tensor_bytes>::with<tensor_bytes>>;
 
 } // namespace llmos
 

@@ -1,0 +1,88 @@
+#include "llmos/kernels/nccl_group.hpp"
+
+#include <cstring>
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include "cuda/check.cuh"
+
+#define LLMOS_NCCL_TRY(expr)                                                                       \
+  do {                                                                                             \
+    const ncclResult_t llmos_nccl_status = (expr);                                                 \
+    if (llmos_nccl_status != ncclSuccess)                                                          \
+      return std::string{#expr} + " failed: " + ncclGetErrorString(llmos_nccl_status);             \
+  } while (false)
+
+namespace llmos::kernels {
+
+struct nccl_group::impl {
+  int device = 0;
+  cudaStream_t stream = nullptr;
+  ncclComm_t comm = nullptr;
+  float* buffer = nullptr; ///< device scratch, grown on demand
+  std::size_t capacity = 0;
+};
+
+std::string nccl_group::make_id(std::string* id) {
+  ncclUniqueId raw;
+  LLMOS_NCCL_TRY(ncclGetUniqueId(&raw));
+  id->assign(raw.internal, sizeof raw.internal);
+  return {};
+}
+
+std::string nccl_group::join(int device, int rank, int world, const std::string& id,
+                             std::unique_ptr<nccl_group>* out) {
+  ncclUniqueId raw;
+  if (id.size() != sizeof raw.internal)
+    return "nccl id has " + std::to_string(id.size()) + " bytes, expected " +
+           std::to_string(sizeof raw.internal);
+  if (world < 1 || rank < 0 || rank >= world)
+    return "rank " + std::to_string(rank) + " of world " + std::to_string(world);
+  std::memcpy(raw.internal, id.data(), id.size());
+  std::unique_ptr<nccl_group> g{new nccl_group};
+  g->impl_ = std::make_unique<impl>();
+  g->impl_->device = device;
+  g->rank_ = rank;
+  g->world_ = world;
+  LLMOS_CUDA_TRY(cudaSetDevice(device));
+  LLMOS_CUDA_TRY(cudaStreamCreateWithFlags(&g->impl_->stream, cudaStreamNonBlocking));
+  LLMOS_NCCL_TRY(ncclCommInitRank(&g->impl_->comm, world, raw, rank));
+  *out = std::move(g);
+  return {};
+}
+
+nccl_group::~nccl_group() {
+  if (!impl_)
+    return;
+  cudaSetDevice(impl_->device);
+  if (impl_->comm != nullptr)
+    ncclCommDestroy(impl_->comm);
+  if (impl_->buffer != nullptr)
+    cudaFree(impl_->buffer);
+  if (impl_->stream != nullptr)
+    cudaStreamDestroy(impl_->stream);
+}
+
+std::string nccl_group::all_reduce_sum(float* data, std::size_t n) {
+  if (n == 0)
+    return {};
+  auto& s = *impl_;
+  LLMOS_CUDA_TRY(cudaSetDevice(s.device));
+  if (n > s.capacity) {
+    if (s.buffer != nullptr)
+      cudaFree(s.buffer);
+    s.buffer = nullptr;
+    s.capacity = 0;
+    LLMOS_CUDA_TRY(cudaMalloc(&s.buffer, n * sizeof(float)));
+    s.capacity = n;
+  }
+  const std::size_t bytes = n * sizeof(float);
+  LLMOS_CUDA_TRY(cudaMemcpyAsync(s.buffer, data, bytes, cudaMemcpyHostToDevice, s.stream));
+  LLMOS_NCCL_TRY(ncclAllReduce(s.buffer, s.buffer, n, ncclFloat32, ncclSum, s.comm, s.stream));
+  LLMOS_CUDA_TRY(cudaMemcpyAsync(data, s.buffer, bytes, cudaMemcpyDeviceToHost, s.stream));
+  LLMOS_CUDA_TRY(cudaStreamSynchronize(s.stream));
+  return {};
+}
+
+} // namespace llmos::kernels

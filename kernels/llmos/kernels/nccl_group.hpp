@@ -1,0 +1,41 @@
+// One rank of an NCCL communicator on one GPU, with the CUDA stream its collectives run on.
+// The unique id that ties the ranks together is plain bytes, so device actors exchange it in
+// messages (rank 0 makes it, the others receive it) instead of through files or environment
+// variables. The entry points exist in every build and report when CUDA/NCCL were not compiled.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace llmos::kernels {
+
+class nccl_group {
+public:
+  /// A fresh NCCL unique id (128 bytes) into *id; "" on success, else what failed.
+  static std::string make_id(std::string* id);
+
+  /// Joins rank `rank` of `world` on GPU `device` with the id rank 0 made; blocks until every
+  /// rank joined. "" on success, else what failed.
+  static std::string join(int device, int rank, int world, const std::string& id,
+                          std::unique_ptr<nccl_group>* out);
+
+  ~nccl_group();
+
+  /// data[0..n) (host floats) replaced by its sum over all ranks, through device buffers on the
+  /// group's own stream. "" on success, else the CUDA or NCCL error.
+  std::string all_reduce_sum(float* data, std::size_t n);
+
+  int rank() const { return rank_; }
+  int world() const { return world_; }
+
+  struct impl;
+
+private:
+  nccl_group() = default;
+  std::unique_ptr<impl> impl_;
+  int rank_ = 0;
+  int world_ = 1;
+};
+
+} // namespace llmos::kernels
