@@ -319,9 +319,27 @@ void compression(const workload& w, nlohmann::json& out) {
   const double bf16_sps = timed_train("bf16", bf16);
   std::vector<data_batch> eval(w.batches.begin(),
                                w.batches.begin() + std::min<std::size_t>(20, w.batches.size()));
+  // Held-out batches (training used the first max_steps of them) for accuracy before and after.
+  std::vector<data_batch> held_out;
+  for (std::size_t i = static_cast<std::size_t>(spec.max_steps) + 10;
+       i < w.batches.size() && held_out.size() < 30; ++i)
+    held_out.push_back(w.batches[i]);
+  auto accuracy = [&](engine& e) {
+    auto r = e.evaluate(held_out);
+    return r ? r->metrics.accuracy : 0.0;
+  };
+  const double f32_acc = accuracy(*f32);
+  const double bf16_acc = accuracy(*bf16);
   auto [float_rps, float_classes] = infer_rate(*f32, eval);
   (void)f32->quantize_int8();
   auto [int8_rps, int8_classes] = infer_rate(*f32, eval);
+  const double int8_acc = accuracy(*f32);
+  std::printf(
+      "transformer  held-out accuracy (%zu mails)  f32 %.4f  bf16-trained %.4f  int8 %.4f\n",
+      held_out.size() * held_out.front().ids.size(), f32_acc, bf16_acc, int8_acc);
+  out["transformer_f32_accuracy"] = f32_acc;
+  out["transformer_bf16_accuracy"] = bf16_acc;
+  out["transformer_int8_accuracy"] = int8_acc;
   std::size_t same = 0;
   for (std::size_t i = 0; i < float_classes.size() && i < int8_classes.size(); ++i)
     same += float_classes[i] == int8_classes[i];
