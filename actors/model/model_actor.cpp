@@ -335,6 +335,8 @@ void prepare(self_ptr self, const dataset_stats& stats) {
             return;
           }
           *holder = std::move(*loaded);
+          // The checkpoint's spec ends where the first run ended: take this run's fields.
+          (*holder)->update_training(s);
           return;
         }
         if (!req.fine_tune.empty()) {

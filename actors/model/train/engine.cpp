@@ -617,6 +617,20 @@ caf::error engine::fine_tune(const std::string& mode, const model_spec& training
   return {};
 }
 
+void engine::update_training(const model_spec& t) {
+  auto& s = impl_->spec;
+  s.lr = t.lr;
+  s.max_steps = t.max_steps;
+  s.warmup_steps = t.warmup_steps;
+  s.min_lr_ratio = t.min_lr_ratio;
+  s.clip_norm = t.clip_norm;
+  s.accumulation = t.accumulation;
+  s.batch_size = t.batch_size;
+  s.eval_every = t.eval_every;
+  s.patience = t.patience;
+  s.precision = t.precision;
+}
+
 void engine::merge_adapters() {
   for (auto& lin : impl_->net->linears())
     lin->merge_lora();

@@ -89,6 +89,11 @@ public:
   /// classifier). Resets optimizer and schedule with the training fields of `training`.
   caf::error fine_tune(const std::string& mode, const model_spec& training, label_vocab labels);
 
+  /// Takes the training fields of `training` (lr, schedule, steps, clipping, accumulation,
+  /// evaluation, patience, precision) for the steps still to come, e.g. when a resumed run is
+  /// given a new max_steps; the network and the optimizer's state stay.
+  void update_training(const model_spec& training);
+
   /// Folds LoRA adapters into the weights (same outputs, plain matmuls).
   void merge_adapters();
 

@@ -128,11 +128,44 @@ TEST(model_actor, trains_from_a_dataset_actor_and_serves) {
   EXPECT_GT(info->busy_seconds, 0.0);
   EXPECT_LE(info->busy_seconds, info->uptime_seconds);
 
+  // Resume: a third replica continues the checkpointed run (step 80) to step 100.
+  auto third =
+      spawn_model(sys, *spec, spawn_device(sys, *device_core::create("cpu2", "cpu", 0, 1)));
+  train_request resume;
+  resume.dataset = *ds;
+  resume.checkpoint = req.checkpoint;
+  resume.resume = true;
+  resume.overrides = {{"max_steps", "100"}};
+  auto resumed = ask<train_report>(self, third, train_atom::value, resume);
+  ASSERT_TRUE(resumed) << describe(resumed.error());
+  EXPECT_EQ(resumed->steps, 100);
+  EXPECT_GT(nlohmann::json::parse(resumed->evaluation)["metrics"]["accuracy"].get<double>(), 0.8);
+
+  // LoRA fine-tuning of the first replica: adapters added, 20 more steps, still accurate.
+  auto before = ask<model_info>(self, m, info_atom::value);
+  train_request tune;
+  tune.dataset = *ds;
+  tune.fine_tune = "lora";
+  tune.overrides = {{"lora_rank", "4"}, {"max_steps", "20"}, {"warmup_steps", "2"}};
+  auto tuned = ask<train_report>(self, m, train_atom::value, tune);
+  ASSERT_TRUE(tuned) << describe(tuned.error());
+  EXPECT_EQ(tuned->steps, 20);
+  auto after = ask<model_info>(self, m, info_atom::value);
+  ASSERT_TRUE(before && after);
+  EXPECT_GT(after->parameters, before->parameters) << "LoRA adapters add parameters";
+  EXPECT_GT(nlohmann::json::parse(tuned->evaluation)["metrics"]["accuracy"].get<double>(), 0.8);
+  tune.fine_tune = "sideways";
+  auto wrong = ask<train_report>(self, m, train_atom::value, tune);
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(describe(wrong.error()).find("fine-tune mode 'sideways' is unknown"),
+            std::string::npos);
+
   auto missing = ask<model_info>(self, other, load_atom::value, (dir / "nope.ckpt").string());
   ASSERT_FALSE(missing);
   EXPECT_NE(describe(missing.error()).find("nope.ckpt': no such file"), std::string::npos);
   self->send_exit(m, caf::exit_reason::user_shutdown);
   self->send_exit(other, caf::exit_reason::user_shutdown);
+  self->send_exit(third, caf::exit_reason::user_shutdown);
   self->send_exit(*ds, caf::exit_reason::user_shutdown);
   fs::remove_all(dir);
 }
