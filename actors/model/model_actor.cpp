@@ -1,7 +1,6 @@
 #include "model/model_actor.hpp"
 
 #include <chrono>
-#include <cstdio>
 #include <deque>
 #include <optional>
 
@@ -13,6 +12,7 @@
 #include "llmos/messages/dataset.hpp"
 #include "llmos/messages/error.hpp"
 #include "model/core/early_stopping.hpp"
+#include "model/progress_text.hpp"
 #include "model/train/engine.hpp"
 #include "model/train/gradient_group.hpp"
 
@@ -103,33 +103,6 @@ void progress(self_ptr self, const std::string& stage, uint64_t done, uint64_t t
 void finish(self_ptr self, const caf::error& err);
 void pump(self_ptr self);
 
-/// "loss 0.4123 lr 0.00300 | 812 samples/s | ETA 14 s": what the REPL shows beside its bar.
-std::string step_line(const run_state& run, const model::step_report& r, int64_t max_steps,
-                      bool lm) {
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
-  const double sps = secs > 0 ? static_cast<double>(run.samples) / secs : 0.0;
-  const double eta =
-      r.step > 0 ? secs * static_cast<double>(max_steps - r.step) / static_cast<double>(r.step)
-                 : 0.0;
-  char buf[128];
-  // A language model's samples are the tokens it predicts.
-  std::snprintf(buf, sizeof buf, "loss %.4f lr %.5f | %.0f %s/s | ETA %.0f s", r.loss, r.lr, sps,
-                lm ? "tokens" : "samples", eta);
-  return buf;
-}
-
-/// "val accuracy 0.912 macro-F1 0.905" or "val perplexity 7.41".
-std::string eval_line(const model::eval_report& r) {
-  char buf[128];
-  if (r.perplexity > 0)
-    std::snprintf(buf, sizeof buf, "val loss %.4f perplexity %.3f", r.loss, r.perplexity);
-  else
-    std::snprintf(buf, sizeof buf, "val loss %.4f accuracy %.4f macro-F1 %.4f", r.loss,
-                  r.metrics.accuracy, r.metrics.macro_f1);
-  return buf;
-}
-
 void evaluate_then(self_ptr self, std::function<void()> next) {
   auto& run = *self->state.run;
   auto batches = run.validation;
@@ -145,7 +118,7 @@ void evaluate_then(self_ptr self, std::function<void()> next) {
         run.last_eval = r->to_json(self->state.eng->labels()).dump();
         run.stopper->update(r->score());
         progress(self, "evaluate", static_cast<uint64_t>(self->state.eng->step()),
-                 static_cast<uint64_t>(self->state.eng->spec().max_steps), eval_line(*r));
+                 static_cast<uint64_t>(self->state.eng->spec().max_steps), model::eval_line(*r));
         if (!run.req.checkpoint.empty()) {
           auto path = run.req.checkpoint;
           nlohmann::json cursor{{"batches", run.batches_done}};
@@ -239,7 +212,11 @@ void pump(self_ptr self) {
         if (r->stepped && r->step % 10 == 0)
           progress(self, "train", static_cast<uint64_t>(r->step),
                    static_cast<uint64_t>(spec.max_steps),
-                   step_line(run, *r, spec.max_steps, spec.architecture == "gpt"));
+                   model::step_line(
+                       *r, run.samples,
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started)
+                           .count(),
+                       spec.max_steps, spec.architecture == "gpt"));
         if (r->step >= spec.max_steps || last)
           return wrap_up(self);
         if (r->stepped && spec.eval_every > 0 && r->step % spec.eval_every == 0) {

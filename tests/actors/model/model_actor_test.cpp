@@ -15,6 +15,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
 #include "model/model_actor.hpp"
+#include "model/progress_text.hpp"
 #include "model_data.hpp"
 
 namespace llmos {
@@ -168,6 +169,24 @@ TEST(model_actor, trains_from_a_dataset_actor_and_serves) {
   self->send_exit(third, caf::exit_reason::user_shutdown);
   self->send_exit(*ds, caf::exit_reason::user_shutdown);
   fs::remove_all(dir);
+}
+
+TEST(progress_text, step_and_evaluation_lines) {
+  model::step_report r;
+  r.step = 25;
+  r.loss = 0.41234;
+  r.lr = 0.003;
+  EXPECT_EQ(model::step_line(r, 800, 2.0, 100, false),
+            "loss 0.4123 lr 0.00300 | 400 samples/s | ETA 6 s");
+  EXPECT_EQ(model::step_line(r, 800, 2.0, 100, true),
+            "loss 0.4123 lr 0.00300 | 400 tokens/s | ETA 6 s");
+  model::eval_report e;
+  e.loss = 0.25;
+  e.metrics.accuracy = 0.9125;
+  e.metrics.macro_f1 = 0.905;
+  EXPECT_EQ(model::eval_line(e), "val loss 0.2500 accuracy 0.9125 macro-F1 0.9050");
+  e.perplexity = 7.41;
+  EXPECT_EQ(model::eval_line(e), "val loss 0.2500 perplexity 7.410");
 }
 
 } // namespace

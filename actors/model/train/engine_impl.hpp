@@ -1,0 +1,256 @@
+// The engine's state, shared by its translation units (engine.cpp: training, evaluation,
+// inference, generation; checkpoint.cpp: save and load). Torch-only and private to the model
+// library: everyone else sees train/engine.hpp.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+#include "llmos/messages/error.hpp"
+#include "model/nn/network.hpp"
+#include "model/train/engine.hpp"
+#include "model/train/gradient_group.hpp"
+
+namespace llmos::model {
+
+namespace detail {
+
+constexpr int64_t ignore_label = -100;
+
+inline caf::error fail(const model_spec& s, error_code code, const std::string& what) {
+  return make_llmos_error(code, "model '" + s.name + "': " + what);
+}
+
+/// Turns on CPU bf16 autocast for one scope when the spec asks for it.
+class autocast_scope {
+public:
+  explicit autocast_scope(bool on) : on_(on) {
+    if (on_) {
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    }
+  }
+  ~autocast_scope() {
+    if (on_) {
+      at::autocast::set_cpu_enabled(false);
+      at::autocast::clear_cache();
+    }
+  }
+  autocast_scope(const autocast_scope&) = delete;
+  autocast_scope& operator=(const autocast_scope&) = delete;
+
+private:
+  bool on_;
+};
+
+} // namespace detail
+
+using detail::autocast_scope;
+using detail::fail;
+using detail::ignore_label;
+
+struct engine::impl {
+  model_spec spec;
+  data_shape shape;
+  label_vocab labels;
+  std::shared_ptr<nn::network> net;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<torch::Tensor> trainable;
+  int64_t step = 0;
+  int64_t micro = 0; ///< micro-batches accumulated towards the next step
+  bool quantized = false;
+  std::shared_ptr<gradient_group> group;
+
+  bool is_lm() const { return net->task() == nn::task_kind::language_model; }
+
+  caf::error build_network() {
+    auto made = nn::make_network(spec, shape);
+    if (!made)
+      return std::move(made.error());
+    net = std::move(*made);
+    if (spec.lora_rank > 0)
+      for (auto& lin : net->linears())
+        if (lin.get() != nullptr && !is_head(lin))
+          lin->enable_lora(spec.lora_rank, spec.lora_alpha);
+    return {};
+  }
+
+  bool is_head(const nn::lora_linear& lin) {
+    for (auto& p : net->head_parameters())
+      if (p.is_same(lin->base->weight))
+        return true;
+    return false;
+  }
+
+  /// Chooses what trains (spec.freeze, LoRA) and builds the optimizer over it.
+  void build_optimizer() {
+    trainable.clear();
+    const bool lora = spec.lora_rank > 0;
+    const bool frozen = spec.freeze == "backbone" || lora;
+    if (!frozen) {
+      trainable = net->parameters();
+    } else {
+      for (auto& p : net->parameters())
+        p.set_requires_grad(false);
+      auto keep = [&](const torch::Tensor& p) {
+        p.set_requires_grad(true);
+        trainable.push_back(p);
+      };
+      if (lora)
+        for (auto& lin : net->linears())
+          for (auto& p : lin->lora_parameters())
+            keep(p);
+      if (!is_lm() || !lora)
+        for (auto& p : net->head_parameters())
+          keep(p);
+    }
+    if (spec.optimizer == "sgd")
+      optimizer =
+          std::make_unique<torch::optim::SGD>(trainable, torch::optim::SGDOptions(spec.lr)
+                                                             .momentum(spec.momentum)
+                                                             .weight_decay(spec.weight_decay));
+    else
+      optimizer = std::make_unique<torch::optim::AdamW>(
+          trainable, torch::optim::AdamWOptions(spec.lr).weight_decay(spec.weight_decay));
+  }
+
+  void set_lr(double lr) {
+    for (auto& group : optimizer->param_groups())
+      group.options().set_lr(lr);
+  }
+
+  /// Inputs as the network takes them; refuses shapes and ids that do not fit.
+  caf::expected<torch::Tensor> inputs(const tensor_bytes& t) {
+    int64_t n = 1;
+    for (auto d : t.shape)
+      n *= d;
+    if (spec.architecture == "cnn") {
+      if (t.dtype != "u8" || t.shape.size() != 3 || t.shape[1] != shape.image_size ||
+          t.shape[2] != shape.image_size)
+        return fail(spec, error_code::bad_params,
+                    "expects u8 images [batch, " + std::to_string(shape.image_size) + ", " +
+                        std::to_string(shape.image_size) + "], got " + t.dtype + " " +
+                        describe_shape(t.shape));
+      if (static_cast<int64_t>(t.data.size()) != n)
+        return fail(spec, error_code::bad_params, "image bytes do not match the shape");
+      auto x = torch::from_blob(const_cast<char*>(t.data.data()), t.shape, torch::kUInt8)
+                   .to(torch::kFloat32)
+                   .div(255.0)
+                   .unsqueeze(1);
+      // Fashion-MNIST's pixel mean and deviation: inputs near zero mean, unit scale.
+      return (x - 0.286) / 0.353;
+    }
+    if (t.dtype != "i32" || t.shape.size() != 2)
+      return fail(spec, error_code::bad_params,
+                  "expects i32 token ids [batch, length], got " + t.dtype + " " +
+                      describe_shape(t.shape));
+    if (static_cast<int64_t>(t.data.size()) != n * 4)
+      return fail(spec, error_code::bad_params, "token bytes do not match the shape");
+    auto x =
+        torch::from_blob(const_cast<char*>(t.data.data()), t.shape, torch::kInt32).to(torch::kLong);
+    if (x.numel() > 0) {
+      const auto hi = x.max().item<int64_t>();
+      const auto lo = x.min().item<int64_t>();
+      if (lo < 0 || hi >= shape.vocab_size)
+        return fail(spec, error_code::bad_params,
+                    "token id " + std::to_string(lo < 0 ? lo : hi) +
+                        " is outside the vocabulary [0, " + std::to_string(shape.vocab_size) + ")");
+    }
+    const auto limit = net->max_length();
+    if (limit > 0 && x.size(1) > limit)
+      x = x.narrow(1, 0, limit);
+    return x;
+  }
+
+  static std::string describe_shape(const std::vector<int64_t>& s) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < s.size(); ++i)
+      out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+  }
+
+  caf::expected<torch::Tensor> targets(const data_batch& b, int64_t rows) {
+    if (static_cast<int64_t>(b.labels.size()) != rows)
+      return fail(spec, error_code::bad_params,
+                  "batch has " + std::to_string(rows) + " rows but " +
+                      std::to_string(b.labels.size()) + " labels");
+    std::vector<int64_t> ids;
+    ids.reserve(b.labels.size());
+    for (auto& label : b.labels) {
+      if (label.empty()) {
+        ids.push_back(ignore_label); // unlabelled records teach nothing here
+        continue;
+      }
+      auto i = labels.index(label);
+      if (!i)
+        return fail(spec, error_code::bad_params, describe(i.error()));
+      ids.push_back(*i);
+    }
+    return torch::tensor(ids, torch::kLong);
+  }
+
+  struct loss_out {
+    torch::Tensor loss; ///< mean over counted items
+    torch::Tensor logits;
+    int64_t count = 0;
+  };
+
+  caf::expected<loss_out> forward_loss(const data_batch& b) {
+    auto x = inputs(b.inputs);
+    if (!x)
+      return std::move(x.error());
+    autocast_scope cast(spec.precision == "bf16");
+    loss_out out;
+    if (is_lm()) {
+      if (x->size(1) < 2)
+        return fail(spec, error_code::bad_params, "a language model needs sequences of 2+ tokens");
+      auto in = x->narrow(1, 0, x->size(1) - 1);
+      auto target = x->narrow(1, 1, x->size(1) - 1).clone();
+      target.masked_fill_(target.eq(shape.pad_id), ignore_label);
+      out.logits = net->forward(in);
+      out.count = target.ne(ignore_label).sum().item<int64_t>();
+      out.loss = torch::nn::functional::cross_entropy(
+          out.logits.reshape({-1, out.logits.size(-1)}).to(torch::kFloat32), target.reshape({-1}),
+          torch::nn::functional::CrossEntropyFuncOptions().ignore_index(ignore_label));
+    } else {
+      auto y = targets(b, x->size(0));
+      if (!y)
+        return std::move(y.error());
+      out.logits = net->forward(*x);
+      out.count = y->ne(ignore_label).sum().item<int64_t>();
+      out.loss = torch::nn::functional::cross_entropy(
+          out.logits.to(torch::kFloat32), *y,
+          torch::nn::functional::CrossEntropyFuncOptions().ignore_index(ignore_label));
+      out.logits = out.logits.to(torch::kFloat32);
+      lm_targets = *y;
+    }
+    return out;
+  }
+  torch::Tensor lm_targets; ///< the classifier targets of the last forward_loss
+
+  caf::error sync_gradients() {
+    if (!group || group->world() < 2)
+      return {};
+    std::vector<torch::Tensor> grads;
+    for (auto& p : trainable)
+      grads.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}));
+    auto flat = torch::cat(grads).contiguous();
+    if (auto err = group->average(flat.data_ptr<float>(), static_cast<std::size_t>(flat.numel())))
+      return err;
+    int64_t at = 0;
+    for (auto& p : trainable) {
+      auto slice = flat.narrow(0, at, p.numel()).view(p.sizes());
+      if (p.grad().defined())
+        p.mutable_grad().copy_(slice);
+      else
+        p.mutable_grad() = slice.clone();
+      at += p.numel();
+    }
+    return {};
+  }
+};
+
+} // namespace llmos::model
