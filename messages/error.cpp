@@ -38,6 +38,12 @@ std::string to_string(error_code code) {
     return "bad_option";
   case error_code::io_failed:
     return "io_failed";
+  case error_code::not_found:
+    return "not_found";
+  case error_code::overloaded:
+    return "overloaded";
+  case error_code::unavailable:
+    return "unavailable";
   }
   return "error_code(" + std::to_string(static_cast<int>(code)) + ")";
 }

@@ -31,3 +31,8 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET GLOBAL libxxhash)
 # LibTorch (Debian 1.13, CPU) for the model component; c10d's Gloo process group needs the
 # libgloo-dev headers it includes.
 find_package(Torch REQUIRED)
+
+# Serving: cpp-httplib (Debian ships it as a compiled library, pkg-config only) for the HTTP
+# gateway, prometheus-cpp (core metrics + text serializer) for /metrics.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
+find_package(prometheus-cpp CONFIG REQUIRED)

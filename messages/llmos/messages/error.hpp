@@ -31,6 +31,9 @@ enum class error_code : uint8_t {
   kernel_failed = 13,    ///< a compute kernel refused its input or failed on the device
   bad_option = 14,       ///< command-line option error
   io_failed = 15,        ///< a file or socket operation failed
+  not_found = 16,        ///< a model, version, alias or route that does not exist
+  overloaded = 17,       ///< a bounded queue is full: retry later (HTTP 429)
+  unavailable = 18,      ///< nothing can serve the call now, e.g. no replica (HTTP 503)
 };
 
 /// Human-readable name of an error code (used by CAF's error renderer).
