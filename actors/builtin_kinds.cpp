@@ -3,6 +3,8 @@
 #include "dataset/dataset_actor.hpp"
 #include "device/device_actor.hpp"
 #include "model/model_actor.hpp"
+#include "registry/registry_actor.hpp"
+#include "serving/server_actor.hpp"
 
 namespace llmos {
 
@@ -11,6 +13,8 @@ actor_kind_table builtin_actor_kinds() {
   table.add(device_kind());
   table.add(dataset_kind());
   table.add(model_kind());
+  table.add(registry_kind());
+  table.add(server_kind());
   return table;
 }
 

@@ -6,6 +6,8 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/model.hpp"
 #include "llmos/messages/node_manager.hpp"
+#include "llmos/messages/registry.hpp"
+#include "llmos/messages/serving.hpp"
 
 namespace llmos {
 
@@ -20,12 +22,15 @@ void register_messages(caf::actor_system_config& cfg) {
   cfg.add_message_type<quarantine_item>("llmos::quarantine_item");
   cfg.add_message_type<pseudo_label_item>("llmos::pseudo_label_item");
   cfg.add_message_type<prediction_item>("llmos::prediction_item");
+  cfg.add_message_type<model_version>("llmos::model_version");
   // Typed handles travel inside messages (a peer asks for the directory), so they need names too.
   cfg.add_message_type<directory_actor>("llmos::directory_actor");
   cfg.add_message_type<node_manager_actor>("llmos::node_manager_actor");
   cfg.add_message_type<device_actor>("llmos::device_actor");
   cfg.add_message_type<dataset_actor>("llmos::dataset_actor");
   cfg.add_message_type<model_actor>("llmos::model_actor");
+  cfg.add_message_type<registry_actor>("llmos::registry_actor");
+  cfg.add_message_type<server_actor>("llmos::server_actor");
   // CAF 0.17's add_error_category<T> template does not compile (its lambda has the wrong
   // signature), so the renderer is spelled out.
   cfg.add_error_category(error_category,

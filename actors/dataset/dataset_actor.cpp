@@ -240,6 +240,11 @@ dataset_impl::behavior_type dataset_behavior(self_ptr self, data::pipeline_spec 
         s.dataset = self->state.spec.dataset;
         return s;
       },
+      [=](tokenizer_atom) -> caf::result<std::string> {
+        if (!self->state.view)
+          return no_version(self->state);
+        return self->state.view->tokenizer_bytes();
+      },
       [=](sample_atom, const std::string& split, uint32_t n,
           uint64_t seed) -> caf::result<std::vector<data_record>> {
         if (!self->state.view)

@@ -33,6 +33,7 @@ caf::expected<dataset_view> dataset_view::load(const dataset_store& store,
   if (auto tok = store.load_tokenizer(version); tok && *tok) {
     auto pad = (*tok)->specials().pad;
     view.pad_id_ = pad >= 0 ? pad : 0;
+    view.tokenizer_bytes_ = (*tok)->serialize();
   }
   const auto& stats = version.manifest.value("statistics", nlohmann::json::object());
   if (stats.contains("tokenizer") && stats["tokenizer"].is_object())

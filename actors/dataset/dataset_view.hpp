@@ -45,6 +45,9 @@ public:
   uint32_t max_length() const { return max_length_; }
   bool images() const { return images_; }
 
+  /// The version's tokenizer as serialized bytes ("" when it has none), for model packages.
+  const std::string& tokenizer_bytes() const { return tokenizer_bytes_; }
+
   /// Applies model labels to unlabelled records at or above `min_confidence`; returns how many.
   uint64_t apply_labels(const std::map<std::string, std::pair<std::string, double>>& labels,
                         double min_confidence);
@@ -55,6 +58,7 @@ private:
   int32_t pad_id_ = 0;
   uint32_t max_length_ = 128;
   bool images_ = false;
+  std::string tokenizer_bytes_;
 };
 
 } // namespace llmos::data

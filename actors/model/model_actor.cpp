@@ -11,6 +11,7 @@
 #include "device/device_actor.hpp"
 #include "llmos/messages/dataset.hpp"
 #include "llmos/messages/error.hpp"
+#include "model/checkpoint_bytes.hpp"
 #include "model/core/early_stopping.hpp"
 #include "model/progress_text.hpp"
 #include "model/train/engine.hpp"
@@ -50,6 +51,8 @@ struct model_state {
   std::shared_ptr<engine> eng;
   std::shared_ptr<model::gradient_group> group; ///< data-parallel peers, when joined
   std::optional<run_state> run;
+  std::vector<double> losses; ///< loss every 10 steps of the current or last run (dashboard)
+  std::string evaluation;     ///< last run's final evaluation (JSON), published as metrics
   static inline const char* name = "llmos.model";
 };
 
@@ -80,6 +83,8 @@ model_info info_of(self_ptr self) {
   i.spec = model::to_yaml(self->state.spec);
   i.device = self->state.device_name;
   i.training = self->state.run.has_value();
+  i.losses = self->state.losses;
+  i.evaluation = self->state.evaluation;
   if (auto& e = self->state.eng) {
     i.step = e->step();
     i.parameters = e->parameter_count();
@@ -158,6 +163,7 @@ void finish(self_ptr self, const caf::error& err) {
     sum += l;
   rep.loss = run.window.empty() ? 0.0 : sum / static_cast<double>(run.window.size());
   rep.evaluation = run.last_eval;
+  self->state.evaluation = run.last_eval;
   rep.stopped_early = run.stopper && run.stopper->should_stop();
   rep.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
@@ -209,6 +215,8 @@ void pump(self_ptr self) {
         if (r->samples > 0)
           run.window.push_back(r->loss);
         const auto& spec = self->state.eng->spec();
+        if (r->stepped && r->step % 10 == 0 && self->state.losses.size() < 5000)
+          self->state.losses.push_back(r->loss);
         if (r->stepped && r->step % 10 == 0)
           progress(self, "train", static_cast<uint64_t>(r->step),
                    static_cast<uint64_t>(spec.max_steps),
@@ -386,6 +394,7 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
           return make_llmos_error(error_code::bad_params, "model '" + self->state.spec.name +
                                                               "': resume needs a checkpoint path");
         self->state.run.emplace();
+        self->state.losses.clear();
         auto& run = *self->state.run;
         run.promise = self->make_response_promise<train_report>();
         run.req = std::move(req);
@@ -554,6 +563,25 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
                 return;
               }
               promise.deliver(info_of(self));
+            },
+            [promise](const caf::error& err) mutable { promise.deliver(err); });
+        return promise;
+      },
+      [self, need_engine, refuse_busy](export_atom) -> caf::result<model_package> {
+        if (self->state.run)
+          return refuse_busy();
+        if (auto err = need_engine())
+          return err;
+        auto promise = self->make_response_promise<model_package>();
+        on_device<caf::expected<std::string>>(
+            self, "export", [](engine& e) { return model::checkpoint_bytes(e); },
+            [self, promise](caf::expected<std::string> bytes) mutable {
+              if (!bytes) {
+                promise.deliver(bytes.error());
+                return;
+              }
+              promise.deliver(
+                  model_package{std::move(*bytes), "", model::to_yaml(self->state.eng->spec())});
             },
             [promise](const caf::error& err) mutable { promise.deliver(err); });
         return promise;

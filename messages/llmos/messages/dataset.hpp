@@ -138,6 +138,8 @@ using dataset_actor = caf::typed_actor<
     caf::replies_to<ingest_atom, caf::actor>::with<dataset_stats>,
     // client -> dataset: statistics of the current version.
     caf::replies_to<stats_atom>::with<dataset_stats>,
+    // client -> dataset: the current version's tokenizer, serialized ("" for image data).
+    caf::replies_to<tokenizer_atom>::with<std::string>,
     // client -> dataset: n records of a split ("" = any), chosen with a seed.
     caf::replies_to<sample_atom, std::string, uint32_t, uint64_t>::with<std::vector<data_record>>,
     // client -> dataset: quarantined records of one rule ("" = all), at most `limit`.

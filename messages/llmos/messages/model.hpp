@@ -15,6 +15,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "llmos/messages/device.hpp"
+#include "llmos/messages/registry.hpp"
 #include "llmos/messages/type_ids.hpp"
 
 namespace llmos {
@@ -87,12 +88,14 @@ struct model_info {
   bool quantized = false;
   bool training = false;
   std::vector<std::string> labels;
-  std::string spec; ///< YAML
+  std::string spec;           ///< YAML
+  std::string evaluation;     ///< the last run's final evaluation (JSON); "" before any run
+  std::vector<double> losses; ///< training loss every 10 steps of the current or last run
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, model_info& x) {
   return f(caf::meta::type_name("model_info"), x.name, x.architecture, x.device, x.step,
-           x.parameters, x.quantized, x.training, x.labels, x.spec);
+           x.parameters, x.quantized, x.training, x.labels, x.spec, x.evaluation, x.losses);
 }
 
 using model_actor = caf::typed_actor<
@@ -119,6 +122,9 @@ using model_actor = caf::typed_actor<
                     std::string>::with<uint16_t>,
     // client -> model: int8 linear layers for inference.
     caf::replies_to<quantize_atom>::with<model_info>,
+    // registry publisher -> model: the weights (a checkpoint's bytes) and spec as a package; the
+    // tokenizer is the data set's and is filled in by the publisher.
+    caf::replies_to<export_atom>::with<model_package>,
     // dataset -> model: a training batch of the current stream.
     caf::reacts_to<batch_atom, data_batch>>;
 

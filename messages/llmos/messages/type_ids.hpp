@@ -30,6 +30,15 @@ struct train_report;
 struct generate_request;
 struct prediction_item;
 struct model_info;
+struct model_package;
+struct publish_request;
+struct model_version;
+struct alias_event;
+struct predict_request;
+struct predict_reply;
+struct complete_request;
+struct complete_reply;
+struct server_status;
 } // namespace llmos
 
 CAF_BEGIN_TYPE_ID_BLOCK(llmos, caf::first_custom_type_id)
@@ -54,6 +63,16 @@ CAF_ADD_TYPE_ID(llmos, (llmos::generate_request))
 CAF_ADD_TYPE_ID(llmos, (llmos::prediction_item))
 CAF_ADD_TYPE_ID(llmos, (llmos::model_info))
 CAF_ADD_TYPE_ID(llmos, (std::vector<int32_t>))
+CAF_ADD_TYPE_ID(llmos, (llmos::model_package))
+CAF_ADD_TYPE_ID(llmos, (llmos::publish_request))
+CAF_ADD_TYPE_ID(llmos, (llmos::model_version))
+CAF_ADD_TYPE_ID(llmos, (llmos::alias_event))
+CAF_ADD_TYPE_ID(llmos, (llmos::predict_request))
+CAF_ADD_TYPE_ID(llmos, (llmos::predict_reply))
+CAF_ADD_TYPE_ID(llmos, (llmos::complete_request))
+CAF_ADD_TYPE_ID(llmos, (llmos::complete_reply))
+CAF_ADD_TYPE_ID(llmos, (llmos::server_status))
+CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::model_version>))
 CAF_END_TYPE_ID_BLOCK(llmos)
 
 // Atoms (CAF 0.17: at most 10 characters). Grouped by conversation; append only.
@@ -99,3 +118,18 @@ CAF_ADD_ATOM(llmos, llmos, dp_join_atom, "dp_join")
 CAF_ADD_ATOM(llmos, llmos, nccl_id_atom, "nccl_id")
 CAF_ADD_ATOM(llmos, llmos, nccl_join_atom, "nccl_join")
 CAF_ADD_ATOM(llmos, llmos, all_reduce_atom, "allreduce")
+CAF_ADD_ATOM(llmos, llmos, publish_atom, "publish")
+CAF_ADD_ATOM(llmos, llmos, list_atom, "list")
+CAF_ADD_ATOM(llmos, llmos, resolve_atom, "resolve")
+CAF_ADD_ATOM(llmos, llmos, fetch_atom, "fetch")
+CAF_ADD_ATOM(llmos, llmos, alias_atom, "alias")
+CAF_ADD_ATOM(llmos, llmos, delete_atom, "delete")
+CAF_ADD_ATOM(llmos, llmos, predict_atom, "predict")
+CAF_ADD_ATOM(llmos, llmos, complete_atom, "complete")
+CAF_ADD_ATOM(llmos, llmos, status_atom, "status")
+CAF_ADD_ATOM(llmos, llmos, deploy_atom, "deploy")
+CAF_ADD_ATOM(llmos, llmos, unload_atom, "unload")
+CAF_ADD_ATOM(llmos, llmos, export_atom, "export")
+CAF_ADD_ATOM(llmos, llmos, tokenizer_atom, "tokenizer")
+CAF_ADD_ATOM(llmos, llmos, alerts_atom, "alerts")
+CAF_ADD_ATOM(llmos, llmos, metrics_atom, "metrics")

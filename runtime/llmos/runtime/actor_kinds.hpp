@@ -35,6 +35,9 @@ struct spawn_context {
   std::string node;
   std::string name;
   std::map<std::string, std::string> config; ///< defaults filled in
+  /// The spawning node manager (answers (get_atom, directory_atom)), so actors that name other
+  /// actors in their config can resolve them; null in unit tests that spawn directly.
+  caf::actor manager = {};
 };
 
 /// One kind of actor.

@@ -1,0 +1,35 @@
+// Crash-safe file primitives for the model registry: a file is only ever made visible under its
+// final name by rename(2) after its bytes and the rename's directory have been fsynced, so after
+// a kill -9 or a power loss a path holds either the complete old bytes or the complete new ones.
+// Temporary names are chosen by the caller, so that the store can recognise and sweep them.
+// (The dataset store has similar helpers, but registry_core must not depend on llmos_dataset.)
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <caf/expected.hpp>
+
+namespace llmos::registry {
+
+/// Creates `path` (which must not exist), writes `bytes` and fsyncs it; io_failed names the path.
+caf::expected<void> write_file_synced(const std::filesystem::path& path, std::string_view bytes);
+
+/// Writes `bytes` to `tmp`, fsyncs it, renames it over `path` and fsyncs the directory, so
+/// `path` switches from the old to the new content in one step. Both must be in one directory.
+caf::expected<void> replace_file_atomically(const std::filesystem::path& path,
+                                            const std::filesystem::path& tmp,
+                                            std::string_view bytes);
+
+/// Renames `from` to `to`, failing (io_failed) instead of replacing when `to` already exists.
+caf::expected<void> rename_no_replace(const std::filesystem::path& from,
+                                      const std::filesystem::path& to);
+
+/// fsync of a directory, so that entries created or renamed in it survive a crash.
+caf::expected<void> fsync_directory(const std::filesystem::path& dir);
+
+/// The whole file at `path`; io_failed names it when it cannot be read.
+caf::expected<std::string> read_whole_file(const std::filesystem::path& path);
+
+} // namespace llmos::registry

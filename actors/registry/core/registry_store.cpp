@@ -1,0 +1,375 @@
+#include "registry/core/registry_store.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "llmos/messages/error.hpp"
+#include "registry/core/atomic_file.hpp"
+#include "registry/core/model_folder.hpp"
+#include "registry/core/registry_names.hpp"
+
+namespace llmos::registry {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* weights_file_name = "weights.pt";
+constexpr const char* tokenizer_file_name = "tokenizer.bin";
+constexpr const char* spec_file_name = "spec.yaml";
+constexpr const char* meta_file_name = "meta.json";
+
+caf::error fs_error(const std::string& what, const fs::path& path, const std::error_code& ec) {
+  return make_llmos_error(error_code::io_failed,
+                          "cannot " + what + " '" + path.string() + "': " + ec.message());
+}
+
+// Removes a half-written temporary on every early return of publish(); dismissed on success.
+struct remove_on_failure {
+  fs::path path;
+  ~remove_on_failure() {
+    if (!path.empty()) {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  }
+};
+
+// The contents of a version's file, checked against what meta.json recorded when it was written.
+caf::expected<std::string> read_verified(const fs::path& file, const std::string& expected_xxh3,
+                                         uint32_t version) {
+  auto bytes = read_whole_file(file);
+  if (!bytes)
+    return bytes.error();
+  if (auto actual = xxh3_hex(*bytes); actual != expected_xxh3)
+    return make_llmos_error(error_code::bad_config,
+                            "'" + file.string() + "' is corrupt: its XXH3 is " + actual +
+                                " but meta.json records " + expected_xxh3 +
+                                "; restore the file or remove version " + std::to_string(version));
+  return bytes;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names)
+    out += (out.empty() ? "'" : ", '") + n + "'";
+  return out;
+}
+
+} // namespace
+
+caf::expected<registry_store> registry_store::open(fs::path root) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec)
+    return fs_error("create the registry folder", root, ec);
+  if (!fs::is_directory(root, ec))
+    return make_llmos_error(error_code::io_failed,
+                            "registry root '" + root.string() + "' is not a folder");
+  for (fs::directory_iterator it{root, ec}, end; !ec && it != end; it.increment(ec))
+    if (is_valid_name(it->path().filename().string()) && it->is_directory())
+      if (auto ok = sweep_temporaries(it->path()); !ok)
+        return ok.error();
+  if (ec)
+    return fs_error("list", root, ec);
+  return registry_store{std::move(root)};
+}
+
+caf::expected<version_meta> registry_store::publish(const std::string& name,
+                                                    const version_files& files,
+                                                    nlohmann::json metrics,
+                                                    nlohmann::json lineage) {
+  if (auto ok = check_model_name(name); !ok)
+    return ok.error();
+  // nlohmann::json{} is null, so a caller passing "nothing" means an empty object.
+  if (metrics.is_null())
+    metrics = nlohmann::json::object();
+  if (lineage.is_null())
+    lineage = nlohmann::json::object();
+  if (!metrics.is_object() || !lineage.is_object())
+    return make_llmos_error(error_code::bad_params,
+                            "publishing '" + name + "': metrics and lineage must be JSON objects");
+  if (lineage.contains("parent") && !lineage["parent"].is_null() &&
+      !lineage["parent"].is_number_unsigned())
+    return make_llmos_error(error_code::bad_params,
+                            "publishing '" + name +
+                                "': lineage.parent must be a version number or null");
+
+  const auto model_dir = root_ / name;
+  std::error_code ec;
+  if (fs::create_directory(model_dir, ec)) {
+    if (auto ok = fsync_directory(root_); !ok)
+      return ok.error();
+  } else if (ec) {
+    return fs_error("create the model folder", model_dir, ec);
+  }
+
+  // The counter alone would do, but taking the maximum with the folders also survives a
+  // next_version that was lost or copied from elsewhere.
+  auto existing = list_version_numbers(model_dir);
+  if (!existing)
+    return existing.error();
+  auto counter = read_next_version(model_dir);
+  if (!counter)
+    return counter.error();
+  const uint64_t next =
+      std::max<uint64_t>({*counter, existing->empty() ? 1 : uint64_t{existing->back()} + 1, 1});
+  if (next > UINT32_MAX)
+    return make_llmos_error(error_code::bad_params,
+                            "model '" + name + "' has used up all version numbers");
+
+  version_meta meta;
+  meta.name = name;
+  meta.version = static_cast<uint32_t>(next);
+  meta.created = utc_now_iso8601();
+  meta.metrics = std::move(metrics);
+  meta.lineage = std::move(lineage);
+  meta.weights_bytes = files.weights.size();
+  meta.weights_xxh3 = xxh3_hex(files.weights);
+  meta.tokenizer_xxh3 = xxh3_hex(files.tokenizer);
+  meta.spec_xxh3 = xxh3_hex(files.spec);
+
+  const auto incoming = temporary_path(model_dir, incoming_prefix);
+  if (!fs::create_directory(incoming, ec))
+    return fs_error("create", incoming, ec);
+  remove_on_failure cleanup{incoming};
+  for (const auto& [file, bytes] :
+       {std::pair{weights_file_name, std::string_view{files.weights}},
+        std::pair{tokenizer_file_name, std::string_view{files.tokenizer}},
+        std::pair{spec_file_name, std::string_view{files.spec}}})
+    if (auto ok = write_file_synced(incoming / file, bytes); !ok)
+      return ok.error();
+  // meta.json last: its presence in a temporary means nothing, only the rename below publishes.
+  if (auto ok = write_file_synced(incoming / meta_file_name, to_json(meta).dump(2) + "\n"); !ok)
+    return ok.error();
+  if (auto ok = fsync_directory(incoming); !ok)
+    return ok.error();
+  // The counter moves before the version appears: a crash in between skips a number, whereas
+  // the other order could leave the counter behind a version that a later remove() frees.
+  if (auto ok = write_next_version(model_dir, next + 1); !ok)
+    return ok.error();
+  const auto final_dir = model_dir / version_dir_name(meta.version);
+  if (auto ok = rename_no_replace(incoming, final_dir); !ok)
+    return ok.error();
+  cleanup.path.clear();
+  if (auto ok = fsync_directory(model_dir); !ok)
+    return ok.error();
+  return meta;
+}
+
+std::vector<std::string> registry_store::models() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it{root_, ec}, end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (!is_valid_name(name) || !it->is_directory())
+      continue;
+    if (auto numbers = list_version_numbers(it->path()); numbers && !numbers->empty())
+      out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+caf::expected<std::vector<version_meta>> registry_store::versions(const std::string& name) const {
+  auto model_dir = existing_model_dir(name);
+  if (!model_dir)
+    return model_dir.error();
+  auto numbers = list_version_numbers(*model_dir);
+  if (!numbers)
+    return numbers.error();
+  std::vector<version_meta> out;
+  for (auto v : *numbers) {
+    auto m = meta(name, v);
+    if (!m)
+      return m.error();
+    out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+caf::expected<version_meta> registry_store::meta(const std::string& name, uint32_t version) const {
+  auto dir = existing_version_dir(name, version);
+  if (!dir)
+    return dir.error();
+  const auto file = *dir / meta_file_name;
+  auto text = read_whole_file(file);
+  if (!text)
+    return text.error();
+  auto m = parse_version_meta(*text, file);
+  if (!m)
+    return m.error();
+  // A folder copied or renamed by hand would otherwise answer for a version it is not.
+  if (m->name != name || m->version != version)
+    return make_llmos_error(error_code::bad_config,
+                            "'" + file.string() + "' describes " + m->name + " v" +
+                                std::to_string(m->version) + ", not " + name + " v" +
+                                std::to_string(version) + "; restore the folder's own meta.json");
+  return m;
+}
+
+caf::expected<version_files> registry_store::files(const std::string& name,
+                                                   uint32_t version) const {
+  auto m = meta(name, version);
+  if (!m)
+    return m.error();
+  const auto dir = version_dir(name, version);
+  version_files out;
+  auto weights = read_verified(dir / weights_file_name, m->weights_xxh3, version);
+  if (!weights)
+    return weights.error();
+  auto tokenizer = read_verified(dir / tokenizer_file_name, m->tokenizer_xxh3, version);
+  if (!tokenizer)
+    return tokenizer.error();
+  auto spec = read_verified(dir / spec_file_name, m->spec_xxh3, version);
+  if (!spec)
+    return spec.error();
+  out.weights = std::move(*weights);
+  out.tokenizer = std::move(*tokenizer);
+  out.spec = std::move(*spec);
+  return out;
+}
+
+caf::expected<uint32_t> registry_store::resolve(const std::string& name,
+                                                const std::string& ref) const {
+  auto model_dir = existing_model_dir(name);
+  if (!model_dir)
+    return model_dir.error();
+  if (ref == latest_ref) {
+    auto numbers = list_version_numbers(*model_dir);
+    if (!numbers)
+      return numbers.error();
+    if (numbers->empty())
+      return make_llmos_error(error_code::not_found,
+                              "model '" + name + "' has no versions, so 'latest' means none");
+    return numbers->back();
+  }
+  auto number = parse_version_ref(ref);
+  if (!number)
+    return number.error();
+  if (*number) {
+    if (auto dir = existing_version_dir(name, **number); !dir)
+      return dir.error();
+    return **number;
+  }
+  if (!is_valid_name(ref))
+    return make_llmos_error(error_code::bad_params,
+                            "reference '" + ref + "' to model '" + name +
+                                "' is invalid: use a version ('3' or 'v3'), 'latest' or an alias");
+  auto map = read_aliases(*model_dir);
+  if (!map)
+    return map.error();
+  if (auto it = map->find(ref); it != map->end())
+    return it->second;
+  std::vector<std::string> known;
+  for (const auto& entry : *map)
+    known.push_back(entry.first);
+  return make_llmos_error(error_code::not_found,
+                          "model '" + name + "' has no alias '" + ref +
+                              "' (aliases: " + (known.empty() ? "none" : join_names(known)) + ")");
+}
+
+caf::expected<void> registry_store::set_alias(const std::string& name, const std::string& alias,
+                                              uint32_t version) {
+  if (auto ok = check_alias_name(alias); !ok)
+    return ok;
+  auto dir = existing_version_dir(name, version);
+  if (!dir)
+    return dir.error();
+  const auto model_dir = dir->parent_path();
+  auto map = read_aliases(model_dir);
+  if (!map)
+    return map.error();
+  (*map)[alias] = version;
+  return write_aliases(model_dir, *map);
+}
+
+caf::expected<void> registry_store::remove_alias(const std::string& name,
+                                                 const std::string& alias) {
+  if (!is_valid_name(alias))
+    return check_alias_name(alias);
+  auto model_dir = existing_model_dir(name);
+  if (!model_dir)
+    return model_dir.error();
+  auto map = read_aliases(*model_dir);
+  if (!map)
+    return map.error();
+  if (map->erase(alias) == 0)
+    return make_llmos_error(error_code::not_found,
+                            "model '" + name + "' has no alias '" + alias + "' to remove");
+  return write_aliases(*model_dir, *map);
+}
+
+caf::expected<std::map<std::string, uint32_t>>
+registry_store::aliases(const std::string& name) const {
+  auto model_dir = existing_model_dir(name);
+  if (!model_dir)
+    return model_dir.error();
+  return read_aliases(*model_dir);
+}
+
+caf::expected<void> registry_store::remove(const std::string& name, uint32_t version) {
+  auto dir = existing_version_dir(name, version);
+  if (!dir)
+    return dir.error();
+  const auto model_dir = dir->parent_path();
+  auto map = read_aliases(model_dir);
+  if (!map)
+    return map.error();
+  std::vector<std::string> pointing;
+  for (const auto& [alias, target] : *map)
+    if (target == version)
+      pointing.push_back(alias);
+  if (!pointing.empty())
+    return make_llmos_error(error_code::bad_params,
+                            "version " + std::to_string(version) + " of model '" + name +
+                                "' is still aliased as " + join_names(pointing) +
+                                ": move or remove the alias first");
+  // Guarantees the number is never handed out again, even with a next_version lost or stale.
+  auto counter = read_next_version(model_dir);
+  if (!counter)
+    return counter.error();
+  if (*counter <= version)
+    if (auto ok = write_next_version(model_dir, uint64_t{version} + 1); !ok)
+      return ok;
+  // Rename first so that a crash mid-delete leaves a hidden temporary (swept by open()), never
+  // a version folder with some of its files gone.
+  const auto doomed = temporary_path(model_dir, removing_prefix, "-" + version_dir_name(version));
+  if (auto ok = rename_no_replace(*dir, doomed); !ok)
+    return ok;
+  if (auto ok = fsync_directory(model_dir); !ok)
+    return ok;
+  // The version is gone already; a folder that will not delete now is swept by the next open().
+  std::error_code ignored;
+  fs::remove_all(doomed, ignored);
+  return {};
+}
+
+fs::path registry_store::version_dir(const std::string& name, uint32_t version) const {
+  return root_ / name / version_dir_name(version);
+}
+
+caf::expected<fs::path> registry_store::existing_model_dir(const std::string& name) const {
+  if (auto ok = check_model_name(name); !ok)
+    return ok.error();
+  auto dir = root_ / name;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return make_llmos_error(error_code::not_found,
+                            "model '" + name + "' is not in the registry '" + root_.string() + "'");
+  return dir;
+}
+
+caf::expected<fs::path> registry_store::existing_version_dir(const std::string& name,
+                                                             uint32_t version) const {
+  auto model_dir = existing_model_dir(name);
+  if (!model_dir)
+    return model_dir.error();
+  auto dir = *model_dir / version_dir_name(version);
+  std::error_code ec;
+  if (version == 0 || !fs::is_directory(dir, ec))
+    return make_llmos_error(error_code::not_found,
+                            "model '" + name + "' has no version " + std::to_string(version));
+  return dir;
+}
+
+} // namespace llmos::registry

@@ -1,0 +1,160 @@
+#include "registry/registry_actor.hpp"
+
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "llmos/messages/error.hpp"
+#include "registry/core/registry_store.hpp"
+
+namespace llmos {
+namespace {
+
+struct registry_state {
+  std::shared_ptr<registry::registry_store> store;
+  std::vector<caf::actor> watchers;
+  static inline const char* name = "llmos.registry";
+};
+
+using self_ptr = registry_actor::stateful_pointer<registry_state>;
+
+caf::expected<nlohmann::json> json_object(const std::string& text, const std::string& field) {
+  auto j = nlohmann::json::parse(text.empty() ? "{}" : text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_llmos_error(error_code::bad_params,
+                            "publish: " + field + " must be a JSON object, got: " + text);
+  return j;
+}
+
+model_version to_message(const registry::registry_store& store, const registry::version_meta& m) {
+  model_version v;
+  v.name = m.name;
+  v.version = m.version;
+  v.created = m.created;
+  v.metrics = m.metrics.dump();
+  v.lineage = m.lineage.dump();
+  v.weights_bytes = m.weights_bytes;
+  if (auto aliases = store.aliases(m.name))
+    for (auto& [alias, version] : *aliases)
+      if (version == m.version)
+        v.aliases.push_back(alias);
+  return v;
+}
+
+caf::expected<model_version> describe_version(const registry::registry_store& store,
+                                              const std::string& name, uint32_t version) {
+  auto m = store.meta(name, version);
+  if (!m)
+    return std::move(m.error());
+  return to_message(store, *m);
+}
+
+void tell_watchers(self_ptr self, const alias_event& ev) {
+  for (auto& w : self->state.watchers)
+    caf::anon_send(w, alias_atom::value, ev);
+}
+
+registry_actor::behavior_type registry_behavior(self_ptr self,
+                                                std::shared_ptr<registry::registry_store> store) {
+  self->state.store = std::move(store);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& ws = self->state.watchers;
+    ws.erase(std::remove_if(ws.begin(), ws.end(),
+                            [&](const caf::actor& a) { return a.address() == dm.source; }),
+             ws.end());
+  });
+  return {
+      [self](publish_atom, publish_request& req) -> caf::result<model_version> {
+        auto metrics = json_object(req.metrics, "metrics");
+        if (!metrics)
+          return std::move(metrics.error());
+        auto lineage = json_object(req.lineage, "lineage");
+        if (!lineage)
+          return std::move(lineage.error());
+        registry::version_files files{std::move(req.package.weights),
+                                      std::move(req.package.tokenizer),
+                                      std::move(req.package.spec)};
+        auto m = self->state.store->publish(req.name, files, std::move(*metrics),
+                                            std::move(*lineage));
+        if (!m)
+          return std::move(m.error());
+        return to_message(*self->state.store, *m);
+      },
+      [self](list_atom, const std::string& name) -> caf::result<std::vector<model_version>> {
+        auto& store = *self->state.store;
+        std::vector<std::string> names;
+        if (name.empty())
+          names = store.models();
+        else
+          names.push_back(name);
+        std::vector<model_version> out;
+        for (auto& n : names) {
+          auto vs = store.versions(n);
+          if (!vs)
+            return std::move(vs.error());
+          for (auto& m : *vs)
+            out.push_back(to_message(store, m));
+        }
+        return out;
+      },
+      [self](resolve_atom, const std::string& name,
+             const std::string& ref) -> caf::result<model_version> {
+        auto v = self->state.store->resolve(name, ref);
+        if (!v)
+          return std::move(v.error());
+        auto m = describe_version(*self->state.store, name, *v);
+        if (!m)
+          return std::move(m.error());
+        return std::move(*m);
+      },
+      [self](fetch_atom, const std::string& name, uint32_t version) -> caf::result<model_package> {
+        auto f = self->state.store->files(name, version);
+        if (!f)
+          return std::move(f.error());
+        return model_package{std::move(f->weights), std::move(f->tokenizer), std::move(f->spec)};
+      },
+      [self](alias_atom, const std::string& name, const std::string& alias,
+             uint32_t version) -> caf::result<model_version> {
+        if (auto done = self->state.store->set_alias(name, alias, version); !done)
+          return std::move(done.error());
+        tell_watchers(self, alias_event{name, alias, version});
+        auto m = describe_version(*self->state.store, name, version);
+        if (!m)
+          return std::move(m.error());
+        return std::move(*m);
+      },
+      [self](delete_atom, const std::string& name, uint32_t version) -> caf::result<bool> {
+        if (auto done = self->state.store->remove(name, version); !done)
+          return std::move(done.error());
+        return true;
+      },
+      [self](watch_atom, caf::actor watcher) {
+        self->monitor(watcher);
+        self->state.watchers.push_back(std::move(watcher));
+      },
+  };
+}
+
+} // namespace
+
+actor_kind registry_kind() {
+  actor_kind kind;
+  kind.name = "registry";
+  kind.help = "versioned model store on disk: weights, spec, tokenizer, metrics, lineage, aliases";
+  kind.fields = {
+      {"root", config_type::path, "registry", false, "folder of the store (created if missing)", {}},
+  };
+  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
+    auto store = registry::registry_store::open(ctx.config["root"]);
+    if (!store)
+      return std::move(store.error());
+    auto shared = std::make_shared<registry::registry_store>(std::move(*store));
+    return caf::actor_cast<caf::actor>(ctx.system.spawn(registry_behavior, std::move(shared)));
+  };
+  return kind;
+}
+
+} // namespace llmos

@@ -1,0 +1,362 @@
+#include "serving/deployment.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <unistd.h>
+
+#include "device/device_actor.hpp"
+#include "device/device_core.hpp"
+#include "llmos/messages/directory.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/node_manager.hpp"
+#include "llmos/runtime/log.hpp"
+#include "model/model_actor.hpp"
+
+namespace llmos::serving {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto call_timeout = std::chrono::seconds(30);
+constexpr auto load_timeout = std::chrono::minutes(5);
+
+/// Calls `then` with the registry handle, resolving the configured name through the directory
+/// once; the server then watches the registry for alias moves.
+void with_registry(server_self self, std::function<void(registry_actor)> then,
+                   std::function<void(caf::error)> fail) {
+  auto& st = self->state;
+  auto watch = [self, then](registry_actor reg) {
+    auto& st = self->state;
+    st.registry = reg;
+    if (!st.watching) {
+      st.watching = true;
+      self->send(reg, watch_atom::value, caf::actor_cast<caf::actor>(self));
+    }
+    then(reg);
+  };
+  if (st.registry)
+    return watch(st.registry);
+  if (st.cfg.registry_handle)
+    return watch(st.cfg.registry_handle);
+  if (!st.cfg.manager)
+    return fail(make_llmos_error(error_code::unavailable, "server '" + st.cfg.name +
+                                                               "': no node manager to find '" +
+                                                               st.cfg.registry + "'"));
+  const auto name = st.cfg.registry;
+  self->request(st.cfg.manager, call_timeout, get_atom::value, directory_atom::value)
+      .then(
+          [self, name, watch, fail](directory_actor& dir) {
+            self->request(dir, call_timeout, lookup_atom::value, name)
+                .then(
+                    [watch](actor_entry& e) {
+                      watch(caf::actor_cast<registry_actor>(e.handle));
+                    },
+                    [fail](caf::error& err) { fail(err); });
+          },
+          [fail](caf::error& err) { fail(err); });
+}
+
+/// The package as a local deployment: weights on disk for the replicas to load, spec, tokenizer.
+caf::expected<std::shared_ptr<deployed_version>>
+unpack(server_state& st, const model_package& pkg, uint32_t version) {
+  auto dep = std::make_shared<deployed_version>();
+  dep->version = version;
+  auto spec = model::parse_model_spec(pkg.spec, st.model + " v" + std::to_string(version));
+  if (!spec)
+    return std::move(spec.error());
+  dep->spec = std::move(*spec);
+  dep->language = dep->spec.architecture == "gpt";
+  dep->format.images = dep->spec.architecture == "cnn";
+  dep->format.max_length = dep->spec.max_length;
+  dep->format.image_size = dep->spec.image_size;
+  if (!pkg.tokenizer.empty()) {
+    auto tok = data::tokenizer::load(pkg.tokenizer);
+    if (!tok)
+      return std::move(tok.error());
+    dep->tok = std::move(*tok);
+    dep->format.pad_id = std::max(dep->tok->specials().pad, 0);
+    dep->format.tokenizer = dep->tok.get();
+  }
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("llmos-serve-" + st.cfg.name + "-" + std::to_string(::getpid()) + "-" +
+                     std::to_string(++st.deploys) + ".pt");
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  out.write(pkg.weights.data(), static_cast<std::streamsize>(pkg.weights.size()));
+  out.close();
+  if (!out)
+    return make_llmos_error(error_code::io_failed, "server '" + st.cfg.name +
+                                                       "': cannot write " + path.string());
+  dep->weights_path = path.string();
+  return dep;
+}
+
+/// The new replicas are loaded: route to them, drain the old ones.
+void switch_to(server_self self, std::shared_ptr<deployed_version> dep,
+               std::vector<replica> fresh) {
+  auto& st = self->state;
+  for (auto& [id, r] : st.replicas)
+    if (!r.draining) {
+      r.draining = true;
+      st.router.drain(id);
+    }
+  for (auto& r : fresh) {
+    self->monitor(r.model);
+    st.replicas.emplace(st.router.add(), std::move(r));
+  }
+  std::error_code ec;
+  if (st.current && st.current->weights_path != dep->weights_path)
+    std::filesystem::remove(st.current->weights_path, ec); // replicas hold the weights in memory
+  st.current = std::move(dep);
+  log_info("server '" + st.cfg.name + "': serving " + st.model + " v" +
+           std::to_string(st.current->version) + " on " + std::to_string(st.cfg.replicas) +
+           " replica(s)");
+  retire_idle(st);
+}
+
+void stop_replica(replica& r) {
+  caf::anon_send_exit(r.model, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(r.device, caf::exit_reason::user_shutdown);
+}
+
+/// Spawns the replicas of `dep` and loads its weights in each; `done` when all are loaded.
+void load_replicas(server_self self, std::shared_ptr<deployed_version> dep,
+                   std::function<void(caf::error)> done) {
+  auto& st = self->state;
+  auto fresh = std::make_shared<std::vector<replica>>();
+  auto left = std::make_shared<uint32_t>(st.cfg.replicas);
+  auto failed = std::make_shared<bool>(false);
+  for (uint32_t i = 0; i < st.cfg.replicas; ++i) {
+    const auto device_name = st.cfg.name + ".v" + std::to_string(dep->version) + ".r" +
+                             std::to_string(i) + "." + std::to_string(st.deploys);
+    auto core = device_core::create(device_name, "cpu", 0, st.cfg.threads);
+    if (!core) {
+      for (auto& r : *fresh)
+        stop_replica(r);
+      return done(core.error());
+    }
+    replica r;
+    r.device = spawn_device(self->system(), std::move(*core));
+    r.model = spawn_model(self->system(), dep->spec, r.device, device_name);
+    r.dep = dep;
+    r.format = dep->format;
+    r.version = dep->version;
+    r.batcher = dynamic_batcher{st.cfg.batching};
+    fresh->push_back(std::move(r));
+  }
+  for (auto& r : *fresh)
+    self->request(r.model, load_timeout, load_atom::value, dep->weights_path)
+        .then(
+            [self, dep, fresh, left, failed, done](model_info&) {
+              if (*failed || --*left > 0)
+                return;
+              switch_to(self, dep, std::move(*fresh));
+              done(caf::none);
+            },
+            [fresh, failed, done](caf::error& err) {
+              if (*failed)
+                return;
+              *failed = true;
+              for (auto& r : *fresh)
+                stop_replica(r);
+              done(err);
+            });
+}
+
+bool is_version_number(const std::string& ref) {
+  auto digits = ref.size() > 1 && ref[0] == 'v' ? ref.substr(1) : ref;
+  return !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos;
+}
+
+} // namespace
+
+void start(server_self self, const std::string& ref) {
+  deploy(self, ref, [self, ref](caf::error err) {
+    if (!err)
+      return;
+    auto& st = self->state;
+    if (!st.retry_logged) {
+      st.retry_logged = true;
+      log_warning("server '" + st.cfg.name + "': cannot deploy " + st.model + " '" + ref +
+                  "' yet (" + describe(err) + "); retrying every second");
+    }
+    if (!st.current)
+      self->delayed_send(self, 1s, retry_atom::value, ref);
+  });
+}
+
+void deploy(server_self self, const std::string& ref, std::function<void(caf::error)> done) {
+  with_registry(
+      self,
+      [self, ref, done](registry_actor reg) {
+        auto& st = self->state;
+        self->request(reg, call_timeout, resolve_atom::value, st.model, ref)
+            .then(
+                [self, reg, ref, done](model_version& v) {
+                  auto& st = self->state;
+                  if (!is_version_number(ref) && ref != "latest")
+                    st.follows = ref;
+                  else
+                    st.follows.clear();
+                  if (st.current && st.current->version == v.version)
+                    return done(caf::none);
+                  self->request(reg, load_timeout, fetch_atom::value, st.model, v.version)
+                      .then(
+                          [self, v, done](model_package& pkg) {
+                            auto dep = unpack(self->state, pkg, v.version);
+                            if (!dep)
+                              return done(dep.error());
+                            load_replicas(self, std::move(*dep), done);
+                          },
+                          [done](caf::error& err) { done(err); });
+                },
+                [done](caf::error& err) { done(err); });
+      },
+      done);
+}
+
+void unload(server_state& st) {
+  for (auto& [id, r] : st.replicas) {
+    stop_replica(r);
+    st.router.remove(id);
+  }
+  st.replicas.clear();
+  for (auto& [id, p] : st.requests)
+    p.promise.deliver(make_llmos_error(error_code::unavailable,
+                                       "model '" + st.model + "' was unloaded"));
+  st.requests.clear();
+  st.rows.clear();
+  std::error_code ec;
+  if (st.current)
+    std::filesystem::remove(st.current->weights_path, ec);
+  st.current.reset();
+}
+
+void replica_lost(server_state& st, const caf::actor_addr& source) {
+  for (auto i = st.replicas.begin(); i != st.replicas.end(); ++i) {
+    if (i->second.model.address() != source)
+      continue;
+    // Its queued rows and its batch in flight fail: the caller may retry on another replica.
+    std::vector<uint64_t> queued;
+    while (i->second.batcher.size() > 0)
+      for (auto id : i->second.batcher.take())
+        queued.push_back(id);
+    for (auto id : queued) {
+      auto row = st.rows.find(id);
+      if (row == st.rows.end())
+        continue;
+      auto req = st.requests.find(row->second.request);
+      if (req != st.requests.end()) {
+        req->second.promise.deliver(make_llmos_error(
+            error_code::unavailable, "model '" + st.model + "': its replica went down"));
+        st.requests.erase(req);
+      }
+      st.rows.erase(row);
+    }
+    caf::anon_send_exit(i->second.device, caf::exit_reason::user_shutdown);
+    st.router.remove(i->first);
+    st.replicas.erase(i);
+    return;
+  }
+}
+
+void retire_idle(server_state& st) {
+  for (auto i = st.replicas.begin(); i != st.replicas.end();) {
+    auto& r = i->second;
+    if (r.draining && r.in_flight == 0 && r.batcher.size() == 0 && st.router.idle(i->first)) {
+      stop_replica(r);
+      st.router.remove(i->first);
+      i = st.replicas.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void stop_all(server_state& st) {
+  for (auto& [id, r] : st.replicas)
+    stop_replica(r);
+  std::error_code ec;
+  if (st.current)
+    std::filesystem::remove(st.current->weights_path, ec);
+}
+
+caf::result<complete_reply> complete(server_self self, complete_request& req) {
+  auto& st = self->state;
+  if (!st.current)
+    return make_llmos_error(error_code::unavailable,
+                            "model '" + st.model + "' has no version deployed yet");
+  if (!st.current->language)
+    return make_llmos_error(error_code::bad_params,
+                            "model '" + st.model + "' is a classifier: use predict");
+  auto rid = st.router.pick();
+  if (!rid)
+    return make_llmos_error(error_code::unavailable,
+                            "model '" + st.model + "' has no replica taking requests");
+  auto& rep = st.replicas.at(*rid);
+  auto dep = rep.dep;
+  if (!dep->tok)
+    return make_llmos_error(error_code::bad_config,
+                            "model '" + st.model + "' was published without a tokenizer");
+  auto prompt = dep->tok->encode(req.prompt);
+  // Pieces are decoded from all ids so far so that multi-byte characters are never split.
+  auto relay = self->system().spawn([dep, client = req.subscriber,
+                                     id = req.request](caf::event_based_actor* relay_self) {
+    auto ids = std::make_shared<std::vector<int32_t>>();
+    auto sent = std::make_shared<std::size_t>(0);
+    return caf::behavior{[=](token_atom, uint64_t, int32_t t) {
+      ids->push_back(t);
+      auto text = dep->tok->decode(*ids);
+      if (!text || !client)
+        return;
+      auto upto = complete_utf8_prefix(*text);
+      if (upto > *sent) {
+        relay_self->send(client, token_atom::value, id, text->substr(*sent, upto - *sent));
+        *sent = upto;
+      }
+    }};
+  });
+  generate_request g;
+  g.prompt = prompt;
+  g.max_tokens = req.max_tokens;
+  g.temperature = req.temperature;
+  g.top_k = req.top_k;
+  g.top_p = req.top_p;
+  g.seed = req.seed;
+  g.request = req.request;
+  g.subscriber = relay;
+  st.router.sent(*rid);
+  auto promise = self->make_response_promise<complete_reply>();
+  const auto rid_v = *rid;
+  const auto prompt_tokens = static_cast<uint32_t>(prompt.size());
+  self->request(rep.model, load_timeout, generate_atom::value, std::move(g))
+      .then(
+          [self, promise, relay, dep, rid_v, prompt_tokens](std::vector<int32_t>& out) mutable {
+            auto& st = self->state;
+            st.router.done(rid_v);
+            self->send_exit(relay, caf::exit_reason::user_shutdown);
+            complete_reply r;
+            r.model = st.model;
+            r.version = dep->version;
+            r.prompt_tokens = prompt_tokens;
+            r.completion_tokens = static_cast<uint32_t>(out.size());
+            auto text = dep->tok->decode(out);
+            r.text = text ? *text : "";
+            ++st.served;
+            st.metrics->ok.Increment();
+            promise.deliver(std::move(r));
+            retire_idle(st);
+          },
+          [self, promise, relay, rid_v](caf::error& err) mutable {
+            self->state.router.done(rid_v);
+            self->send_exit(relay, caf::exit_reason::user_shutdown);
+            ++self->state.failed;
+            self->state.metrics->failed.Increment();
+            promise.deliver(err);
+          });
+  return promise;
+}
+
+} // namespace llmos::serving

@@ -1,0 +1,36 @@
+// Deploying registry versions on a server's replicas: resolve the reference, fetch the package,
+// load it on fresh replicas, then switch routing to them and let the old ones drain. Also the
+// completion path of language models (one sequence per replica call: the engine generates one
+// sequence at a time with its KV cache).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "serving/server_state.hpp"
+
+namespace llmos::serving {
+
+/// Deploys `ref`; on failure retries every second until a version is deployed.
+void start(server_self self, const std::string& ref);
+
+/// Deploys `ref` ("3", "v3", "latest" or an alias, which the server then follows); `done` gets
+/// the error or none once the new replicas take requests.
+void deploy(server_self self, const std::string& ref, std::function<void(caf::error)> done);
+
+/// Drops every replica: queued requests are answered unavailable.
+void unload(server_state& st);
+
+/// A replica (model actor) went down: its rows fail, routing forgets it.
+void replica_lost(server_state& st, const caf::actor_addr& source);
+
+/// Stops draining replicas that have nothing queued or in flight.
+void retire_idle(server_state& st);
+
+/// Stops all replicas (the server is going away).
+void stop_all(server_state& st);
+
+/// Completes a prompt on the least loaded replica, streaming text pieces.
+caf::result<complete_reply> complete(server_self self, complete_request& req);
+
+} // namespace llmos::serving

@@ -1,0 +1,332 @@
+#include "serving/server_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "device/device_actor.hpp"
+#include "llmos/messages/directory.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/node_manager.hpp"
+#include "llmos/messages/registry.hpp"
+#include "serving/deployment.hpp"
+#include "serving/server_state.hpp"
+
+namespace llmos {
+namespace {
+
+using namespace std::chrono_literals;
+using serving::server_state;
+using clock_type = std::chrono::steady_clock;
+
+using self_ptr = serving::server_self;
+
+constexpr auto call_timeout = 30s;
+
+server_status status_of(self_ptr self) {
+  auto& st = self->state;
+  server_status s;
+  s.model = st.model;
+  s.follows = st.follows;
+  s.version = st.current ? st.current->version : 0;
+  s.ready = st.current != nullptr;
+  s.kind = st.current ? (st.current->language ? "language" : "classifier") : "";
+  for (auto& [id, r] : st.replicas) {
+    if (!r.draining)
+      ++s.replicas;
+    s.queued += r.batcher.size();
+    s.in_flight += r.in_flight;
+  }
+  s.served = st.served;
+  s.rejected = st.rejected;
+  s.failed = st.failed;
+  s.p50_ms = st.latencies.percentile(50) * 1000.0;
+  s.p99_ms = st.latencies.percentile(99) * 1000.0;
+  s.mean_batch = st.batches > 0 ? static_cast<double>(st.batched_rows) / st.batches : 0.0;
+  return s;
+}
+
+void update_gauges(self_ptr self) {
+  auto s = status_of(self);
+  self->state.metrics->queued.Set(static_cast<double>(s.queued));
+  self->state.metrics->replicas.Set(static_cast<double>(s.replicas));
+}
+
+void flush(self_ptr self, std::size_t rid);
+
+/// Answers every row of a request that failed with one error.
+void fail_request(self_ptr self, uint64_t req_id, const caf::error& err) {
+  auto& st = self->state;
+  auto i = st.requests.find(req_id);
+  if (i == st.requests.end())
+    return;
+  i->second.promise.deliver(err);
+  ++st.failed;
+  st.metrics->failed.Increment();
+  st.requests.erase(i);
+}
+
+void complete_row(self_ptr self, uint64_t row_id, prediction_item item) {
+  auto& st = self->state;
+  auto row = st.rows.find(row_id);
+  if (row == st.rows.end())
+    return;
+  auto req = st.requests.find(row->second.request);
+  const auto index = row->second.index;
+  st.rows.erase(row);
+  if (req == st.requests.end())
+    return; // the request already failed
+  auto& p = req->second;
+  p.reply.predictions[index] = std::move(item);
+  if (--p.remaining > 0)
+    return;
+  const double seconds =
+      std::chrono::duration<double>(clock_type::now() - p.started).count();
+  st.latencies.record(seconds);
+  st.metrics->latency.Observe(seconds);
+  st.metrics->ok.Increment();
+  ++st.served;
+  p.promise.deliver(std::move(p.reply));
+  st.requests.erase(req);
+}
+
+/// A replica's batch came back (or failed): answer its rows, then maybe send the next batch, or
+/// stop the replica when it was draining and is now empty.
+void batch_done(self_ptr self, std::size_t rid, const std::vector<uint64_t>& ids,
+                caf::expected<std::vector<prediction_item>> result) {
+  auto& st = self->state;
+  st.router.done(rid, static_cast<uint32_t>(ids.size()));
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    if (!result) {
+      auto row = st.rows.find(ids[k]);
+      if (row != st.rows.end()) {
+        auto req = row->second.request;
+        st.rows.erase(row);
+        fail_request(self, req, result.error());
+      }
+      continue;
+    }
+    complete_row(self, ids[k], k < result->size() ? (*result)[k] : prediction_item{});
+  }
+  auto r = st.replicas.find(rid);
+  if (r == st.replicas.end())
+    return;
+  r->second.in_flight = 0;
+  flush(self, rid);
+  serving::retire_idle(st);
+  update_gauges(self);
+}
+
+void flush(self_ptr self, std::size_t rid) {
+  auto& st = self->state;
+  auto r = st.replicas.find(rid);
+  if (r == st.replicas.end() || r->second.in_flight > 0 || r->second.batcher.size() == 0)
+    return;
+  auto& rep = r->second;
+  const auto now = clock_type::now();
+  if (!rep.batcher.ready(now)) {
+    if (!rep.tick_pending) {
+      rep.tick_pending = true;
+      auto wait = std::chrono::duration_cast<std::chrono::microseconds>(
+          *rep.batcher.deadline() - now);
+      self->delayed_send(self, std::max(wait, std::chrono::microseconds{0}), tick_atom::value,
+                         static_cast<uint64_t>(rid));
+    }
+    return;
+  }
+  auto ids = rep.batcher.take();
+  std::vector<const std::string*> rows;
+  rows.reserve(ids.size());
+  for (auto id : ids)
+    rows.push_back(&st.rows.at(id).bytes);
+  auto batch = serving::batch_of(rows, rep.format);
+  rep.in_flight = static_cast<uint32_t>(ids.size());
+  ++st.batches;
+  st.batched_rows += ids.size();
+  st.metrics->batch_size.Observe(static_cast<double>(ids.size()));
+  self->request(rep.model, call_timeout, infer_atom::value, std::move(batch))
+      .then([self, rid, ids](std::vector<prediction_item>& ps) { batch_done(self, rid, ids, ps); },
+            [self, rid, ids](caf::error& err) { batch_done(self, rid, ids, err); });
+}
+
+caf::result<predict_reply> predict(self_ptr self, predict_request& req) {
+  auto& st = self->state;
+  auto reject = [&](caf::error err, bool overloaded) -> caf::result<predict_reply> {
+    if (overloaded) {
+      ++st.rejected;
+      st.metrics->rejected.Increment();
+    } else {
+      ++st.failed;
+      st.metrics->failed.Increment();
+    }
+    return err;
+  };
+  if (!st.current)
+    return reject(make_llmos_error(error_code::unavailable,
+                                   "model '" + st.model + "' has no version deployed yet"),
+                  false);
+  if (req.version != 0 && req.version != st.current->version)
+    return reject(make_llmos_error(error_code::not_found,
+                                   "model '" + st.model + "': version " +
+                                       std::to_string(req.version) + " is not deployed here (v" +
+                                       std::to_string(st.current->version) + " is)"),
+                  false);
+  if (st.current->language)
+    return reject(make_llmos_error(error_code::bad_params, "model '" + st.model +
+                                                               "' is a language model: use "
+                                                               "completions, not predict"),
+                  false);
+  auto rid = st.router.pick();
+  if (!rid)
+    return reject(make_llmos_error(error_code::unavailable,
+                                   "model '" + st.model + "' has no replica taking requests"),
+                  false);
+  auto& rep = st.replicas.at(*rid);
+  auto rows = serving::rows_of(req, rep.format);
+  if (!rows)
+    return reject(rows.error(), false);
+  if (rows->empty())
+    return predict_reply{st.model, st.current->version, {}};
+  if (rep.batcher.size() + rows->size() > rep.batcher.config().queue_limit)
+    return reject(make_llmos_error(error_code::overloaded,
+                                   "model '" + st.model + "': queue full (" +
+                                       std::to_string(rep.batcher.config().queue_limit) +
+                                       " rows); retry later"),
+                  true);
+  const uint64_t req_id = st.next_id++;
+  auto& p = st.requests[req_id];
+  p.promise = self->make_response_promise<predict_reply>();
+  p.reply.model = st.model;
+  p.reply.version = rep.version;
+  p.reply.predictions.resize(rows->size());
+  p.remaining = static_cast<uint32_t>(rows->size());
+  const auto now = clock_type::now();
+  p.started = now;
+  for (uint32_t i = 0; i < rows->size(); ++i) {
+    const uint64_t row_id = st.next_id++;
+    st.rows.emplace(row_id, serving::row_item{req_id, i, std::move((*rows)[i])});
+    rep.batcher.push(row_id, req.priority, now);
+  }
+  st.router.sent(*rid, static_cast<uint32_t>(rows->size()));
+  flush(self, *rid);
+  update_gauges(self);
+  return p.promise;
+}
+
+server_actor::behavior_type server_behavior(self_ptr self, serving::server_config cfg) {
+  self->state.cfg = std::move(cfg);
+  self->state.model = self->state.cfg.model;
+  self->state.router = serving::replica_router{self->state.cfg.routing};
+  self->state.metrics =
+      std::make_unique<serving::serving_metrics>(self->state.cfg.model, self->state.cfg.name);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    serving::replica_lost(self->state, dm.source);
+    update_gauges(self);
+  });
+  self->attach_functor([self] { serving::stop_all(self->state); });
+  serving::start(self, self->state.cfg.version);
+  return {
+      [self](predict_atom, predict_request& req) { return predict(self, req); },
+      [self](complete_atom, complete_request& req) -> caf::result<complete_reply> {
+        return serving::complete(self, req);
+      },
+      [self](status_atom) { return status_of(self); },
+      [self](deploy_atom, const std::string& ref) -> caf::result<server_status> {
+        auto promise = self->make_response_promise<server_status>();
+        serving::deploy(self, ref, [self, promise](caf::error err) mutable {
+          if (err)
+            promise.deliver(err);
+          else
+            promise.deliver(status_of(self));
+        });
+        return promise;
+      },
+      [self](unload_atom) {
+        serving::unload(self->state);
+        update_gauges(self);
+        return status_of(self);
+      },
+      [self](tick_atom, uint64_t rid) {
+        auto r = self->state.replicas.find(static_cast<std::size_t>(rid));
+        if (r != self->state.replicas.end())
+          r->second.tick_pending = false;
+        flush(self, static_cast<std::size_t>(rid));
+      },
+      [self](retry_atom, const std::string& ref) { serving::start(self, ref); },
+      [self](alias_atom, const alias_event& ev) {
+        if (ev.name == self->state.model && ev.alias == self->state.follows && ev.version > 0)
+          serving::deploy(self, std::to_string(ev.version), [](caf::error) {});
+      },
+  };
+}
+
+caf::expected<uint32_t> bounded(const std::map<std::string, std::string>& config,
+                                const std::string& key, long long lo, long long hi) {
+  const long long v = std::stoll(config.at(key));
+  if (v < lo || v > hi)
+    return make_llmos_error(error_code::bad_config, "config key '" + key + "' must be from " +
+                                                        std::to_string(lo) + " to " +
+                                                        std::to_string(hi) + ", got " +
+                                                        config.at(key));
+  return static_cast<uint32_t>(v);
+}
+
+} // namespace
+
+actor_kind server_kind() {
+  actor_kind kind;
+  kind.name = "server";
+  kind.help = "serves a registry model (an alias or a version) on replicas with dynamic batching";
+  kind.fields = {
+      {"model", config_type::string, "", true, "registry model name (the HTTP route)", {}},
+      {"registry", config_type::string, "registry", false, "registry actor name", {}},
+      {"version", config_type::string, "production", false,
+       "alias to follow, or 3 / v3 / latest",
+       {}},
+      {"replicas", config_type::integer, "1", false, "model replicas, each on its own device", {}},
+      {"threads", config_type::integer, "1", false, "CPU threads of each replica's device", {}},
+      {"max_batch", config_type::integer, "32", false, "rows per forward pass at most", {}},
+      {"max_delay_us", config_type::integer, "2000", false,
+       "longest wait of a row for its batch",
+       {}},
+      {"queue_limit", config_type::integer, "1024", false, "rows queued per replica at most", {}},
+      {"routing", config_type::string, "least_outstanding", false, "replica choice",
+       {"least_outstanding", "power_of_two"}},
+  };
+  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
+    serving::server_config cfg;
+    cfg.name = ctx.name;
+    cfg.model = ctx.config["model"];
+    cfg.registry = ctx.config["registry"];
+    cfg.version = ctx.config["version"];
+    cfg.manager = ctx.manager;
+    struct limit {
+      const char* key;
+      long long lo, hi;
+      uint32_t* out;
+    };
+    uint32_t max_batch = 0, delay = 0, queue = 0;
+    for (auto [key, lo, hi, out] :
+         {limit{"replicas", 1, 64, &cfg.replicas}, limit{"threads", 1, 1024, &cfg.threads},
+          limit{"max_batch", 1, 4096, &max_batch}, limit{"max_delay_us", 0, 10000000, &delay},
+          limit{"queue_limit", 1, 1000000, &queue}}) {
+      auto v = bounded(ctx.config, key, lo, hi);
+      if (!v)
+        return std::move(v.error());
+      *out = *v;
+    }
+    cfg.batching.max_batch = max_batch;
+    cfg.batching.max_delay = std::chrono::microseconds{delay};
+    cfg.batching.queue_limit = queue;
+    if (auto err = serving::validate(cfg.batching))
+      return make_llmos_error(error_code::bad_config, describe(err));
+    auto routing = serving::parse_routing_policy(ctx.config["routing"]);
+    if (!routing)
+      return std::move(routing.error());
+    cfg.routing = *routing;
+    return caf::actor_cast<caf::actor>(ctx.system.spawn(server_behavior, std::move(cfg)));
+  };
+  return kind;
+}
+
+} // namespace llmos

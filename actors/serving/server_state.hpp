@@ -1,0 +1,99 @@
+// A server actor's state: its config, the deployed version, the replicas with their batchers,
+// and the requests in flight. Shared by server_actor.cpp (requests and batches) and
+// deployment.cpp (loading versions, replacing replicas).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "dataset/tokenize/tokenizer.hpp"
+#include "llmos/messages/device.hpp"
+#include "llmos/messages/registry.hpp"
+#include "llmos/messages/serving.hpp"
+#include "model/core/model_spec.hpp"
+#include "serving/core/batcher.hpp"
+#include "serving/core/latency_window.hpp"
+#include "serving/core/router.hpp"
+#include "serving/request_rows.hpp"
+#include "serving/serving_metrics.hpp"
+
+namespace llmos::serving {
+
+struct server_config {
+  std::string name;                  ///< the server actor's name (metrics label, device names)
+  std::string model;                 ///< registry model name
+  std::string registry = "registry"; ///< registry actor name (resolved through the directory)
+  std::string version = "production"; ///< alias to follow, or "3" / "v3" / "latest"
+  uint32_t replicas = 1;
+  uint32_t threads = 1; ///< CPU threads of each replica's device
+  batcher_config batching;
+  routing_policy routing = routing_policy::least_outstanding;
+  caf::actor manager;     ///< node manager (for the directory); may be null
+  registry_actor registry_handle; ///< preset in tests; else looked up by name
+};
+
+/// One loaded registry version: what every replica of it shares.
+struct deployed_version {
+  uint32_t version = 0;
+  bool language = false;
+  model::model_spec spec;
+  std::unique_ptr<data::tokenizer> tok;
+  row_format format;
+  std::string weights_path; ///< local copy the replicas loaded
+};
+
+struct replica {
+  model_actor model;
+  device_actor device;
+  std::shared_ptr<const deployed_version> dep;
+  dynamic_batcher batcher;
+  row_format format;
+  uint32_t version = 0;
+  uint32_t in_flight = 0; ///< rows of the batch on the model (one batch at a time)
+  bool tick_pending = false;
+  bool draining = false;
+};
+
+struct row_item {
+  uint64_t request = 0;
+  uint32_t index = 0;
+  std::string bytes;
+};
+
+struct pending_request {
+  caf::typed_response_promise<predict_reply> promise;
+  predict_reply reply;
+  uint32_t remaining = 0;
+  std::chrono::steady_clock::time_point started;
+};
+
+struct server_state {
+  server_config cfg;
+  std::string model;
+  std::string follows; ///< alias followed ("" when pinned to a number)
+  registry_actor registry;
+  bool watching = false;
+  std::shared_ptr<deployed_version> current;
+  std::map<std::size_t, replica> replicas;
+  replica_router router;
+  std::map<uint64_t, row_item> rows;
+  std::map<uint64_t, pending_request> requests;
+  uint64_t next_id = 1;
+  uint64_t deploys = 0; ///< deploy attempts (names the weights file and devices)
+  latency_window latencies{4096};
+  uint64_t served = 0;
+  uint64_t rejected = 0;
+  uint64_t failed = 0;
+  uint64_t batches = 0;
+  uint64_t batched_rows = 0;
+  bool retry_logged = false;
+  std::unique_ptr<serving_metrics> metrics;
+  static inline const char* name = "llmos.server";
+};
+
+using server_self = server_actor::stateful_pointer<server_state>;
+
+} // namespace llmos::serving

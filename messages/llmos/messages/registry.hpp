@@ -1,0 +1,87 @@
+// The registry conversation: trained models become numbered versions on disk (weights, spec,
+// tokenizer, metrics, lineage) with aliases such as `production` that move atomically. Servers
+// fetch a version's package and follow alias moves through a watch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "llmos/messages/type_ids.hpp"
+
+namespace llmos {
+
+/// A model version's artefacts as bytes (they cross nodes: a registry may live elsewhere).
+struct model_package {
+  std::string weights;   ///< a model checkpoint file (engine::save)
+  std::string tokenizer; ///< the data set's serialized tokenizer; "" for image models
+  std::string spec;      ///< model spec YAML
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, model_package& x) {
+  return f(caf::meta::type_name("model_package"), x.weights, x.tokenizer, x.spec);
+}
+
+/// Publishes a new version of model `name`.
+struct publish_request {
+  std::string name;
+  model_package package;
+  std::string metrics = "{}"; ///< JSON object, e.g. the last evaluation
+  std::string lineage = "{}"; ///< JSON object: dataset_version, hyper_parameters, parent, ...
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, publish_request& x) {
+  return f(caf::meta::type_name("publish_request"), x.name, x.package, x.metrics, x.lineage);
+}
+
+/// One stored version as listed.
+struct model_version {
+  std::string name;
+  uint32_t version = 0;
+  std::string created; ///< ISO-8601 UTC
+  std::string metrics; ///< JSON
+  std::string lineage; ///< JSON
+  uint64_t weights_bytes = 0;
+  std::vector<std::string> aliases; ///< aliases pointing here
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, model_version& x) {
+  return f(caf::meta::type_name("model_version"), x.name, x.version, x.created, x.metrics,
+           x.lineage, x.weights_bytes, x.aliases);
+}
+
+/// Sent to watchers as (alias_atom, alias_event) whenever an alias is set or removed.
+struct alias_event {
+  std::string name;
+  std::string alias;
+  uint32_t version = 0; ///< 0 = removed
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, alias_event& x) {
+  return f(caf::meta::type_name("alias_event"), x.name, x.alias, x.version);
+}
+
+using registry_actor = caf::typed_actor<
+    // client -> registry: store a new version (written atomically); bad_params for a bad name
+    // or JSON, io_failed for the disk.
+    caf::replies_to<publish_atom, publish_request>::with<model_version>,
+    // client -> registry: every version of a model ("" = of every model), oldest first.
+    caf::replies_to<list_atom, std::string>::with<std::vector<model_version>>,
+    // client -> registry: a version by reference ("3", "v3", "latest" or an alias); not_found.
+    caf::replies_to<resolve_atom, std::string, std::string>::with<model_version>,
+    // server -> registry: a version's artefacts (weights checksum verified).
+    caf::replies_to<fetch_atom, std::string, uint32_t>::with<model_package>,
+    // client -> registry: point alias at a version (atomic; watchers are told).
+    caf::replies_to<alias_atom, std::string, std::string, uint32_t>::with<model_version>,
+    // client -> registry: delete a version; refused while an alias points at it.
+    caf::replies_to<delete_atom, std::string, uint32_t>::with<bool>,
+    // server -> registry: send (alias_atom, alias_event) on every alias change.
+    caf::reacts_to<watch_atom, caf::actor>>;
+
+} // namespace llmos

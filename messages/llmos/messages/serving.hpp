@@ -1,0 +1,117 @@
+// The serving conversation: a server actor deploys one registry version of a model on replicas
+// (model actors on devices of its node), batches requests dynamically per replica and answers
+// predictions and completions. The HTTP gateway routes across the servers of a model.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "llmos/messages/device.hpp"
+#include "llmos/messages/model.hpp"
+#include "llmos/messages/registry.hpp"
+#include "llmos/messages/type_ids.hpp"
+
+namespace llmos {
+
+/// Classify texts (tokenized by the server with the version's tokenizer) or raw inputs.
+struct predict_request {
+  std::vector<std::string> texts;
+  tensor_bytes inputs;   ///< used when `texts` is empty: i32 ids [B, T] or u8 pixels [B, H, W]
+  uint32_t priority = 1; ///< 0 = most urgent
+  uint32_t version = 0;  ///< 0 = whatever the server serves; else refused unless deployed
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, predict_request& x) {
+  return f(caf::meta::type_name("predict_request"), x.texts, x.inputs, x.priority, x.version);
+}
+
+struct predict_reply {
+  std::string model;
+  uint32_t version = 0;
+  std::vector<prediction_item> predictions;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, predict_reply& x) {
+  return f(caf::meta::type_name("predict_reply"), x.model, x.version, x.predictions);
+}
+
+/// Continue a text prompt; text pieces go to `subscriber` as (token_atom, request, piece).
+struct complete_request {
+  std::string prompt;
+  uint32_t max_tokens = 32;
+  double temperature = 1.0;
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  uint64_t seed = 1;
+  uint64_t request = 0;
+  caf::actor subscriber; ///< may be null
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, complete_request& x) {
+  return f(caf::meta::type_name("complete_request"), x.prompt, x.max_tokens, x.temperature,
+           x.top_k, x.top_p, x.seed, x.request, x.subscriber);
+}
+
+struct complete_reply {
+  std::string model;
+  uint32_t version = 0;
+  std::string text;
+  uint32_t prompt_tokens = 0;
+  uint32_t completion_tokens = 0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, complete_reply& x) {
+  return f(caf::meta::type_name("complete_reply"), x.model, x.version, x.text, x.prompt_tokens,
+           x.completion_tokens);
+}
+
+/// What a server is doing.
+struct server_status {
+  std::string model;
+  std::string follows; ///< alias it follows ("" = pinned version)
+  uint32_t version = 0; ///< deployed version (0 = none yet)
+  bool ready = false;
+  std::string kind; ///< "classifier" or "language"
+  uint32_t replicas = 0;
+  uint64_t queued = 0;
+  uint64_t in_flight = 0;
+  uint64_t served = 0;
+  uint64_t rejected = 0;
+  uint64_t failed = 0;
+  double p50_ms = 0.0;
+  double p99_ms = 0.0;
+  double mean_batch = 0.0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, server_status& x) {
+  return f(caf::meta::type_name("server_status"), x.model, x.follows, x.version, x.ready, x.kind,
+           x.replicas, x.queued, x.in_flight, x.served, x.rejected, x.failed, x.p50_ms, x.p99_ms,
+           x.mean_batch);
+}
+
+using server_actor = caf::typed_actor<
+    // client -> server: classify; overloaded when the replica queue is full, unavailable with
+    // no replica, not_found for a version it does not serve.
+    caf::replies_to<predict_atom, predict_request>::with<predict_reply>,
+    // client -> server: complete a prompt (language models).
+    caf::replies_to<complete_atom, complete_request>::with<complete_reply>,
+    caf::replies_to<status_atom>::with<server_status>,
+    // admin -> server: deploy a version ("3", "v3", "latest" or an alias to follow); requests
+    // keep going to the old replicas until the new ones are loaded, then the old ones drain.
+    caf::replies_to<deploy_atom, std::string>::with<server_status>,
+    // admin -> server: drop every replica (requests get unavailable until a deploy).
+    caf::replies_to<unload_atom>::with<server_status>,
+    // registry -> server: an alias moved (followed when it is the server's alias).
+    caf::reacts_to<alias_atom, alias_event>,
+    // server -> itself: a replica's batch deadline; a failed deploy's retry.
+    caf::reacts_to<tick_atom, uint64_t>, caf::reacts_to<retry_atom, std::string>>;
+
+} // namespace llmos
