@@ -2,6 +2,7 @@
 
 #include "dataset/dataset_actor.hpp"
 #include "device/device_actor.hpp"
+#include "http/http_gateway.hpp"
 #include "model/model_actor.hpp"
 #include "registry/registry_actor.hpp"
 #include "serving/server_actor.hpp"
@@ -15,6 +16,7 @@ actor_kind_table builtin_actor_kinds() {
   table.add(model_kind());
   table.add(registry_kind());
   table.add(server_kind());
+  table.add(http_kind());
   return table;
 }
 

@@ -13,9 +13,9 @@ namespace llmos::model {
 
 caf::expected<std::string> checkpoint_bytes(const engine& e) {
   static std::atomic<uint64_t> counter{0};
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("llmos-export-" + std::to_string(::getpid()) + "-" +
-                     std::to_string(counter.fetch_add(1)) + ".pt");
+  const auto path =
+      std::filesystem::temp_directory_path() / ("llmos-export-" + std::to_string(::getpid()) + "-" +
+                                                std::to_string(counter.fetch_add(1)) + ".pt");
   if (auto err = e.save(path.string()))
     return err;
   std::ifstream in{path, std::ios::binary};

@@ -77,8 +77,8 @@ registry_actor::behavior_type registry_behavior(self_ptr self,
         registry::version_files files{std::move(req.package.weights),
                                       std::move(req.package.tokenizer),
                                       std::move(req.package.spec)};
-        auto m = self->state.store->publish(req.name, files, std::move(*metrics),
-                                            std::move(*lineage));
+        auto m =
+            self->state.store->publish(req.name, files, std::move(*metrics), std::move(*lineage));
         if (!m)
           return std::move(m.error());
         return to_message(*self->state.store, *m);
@@ -145,7 +145,12 @@ actor_kind registry_kind() {
   kind.name = "registry";
   kind.help = "versioned model store on disk: weights, spec, tokenizer, metrics, lineage, aliases";
   kind.fields = {
-      {"root", config_type::path, "registry", false, "folder of the store (created if missing)", {}},
+      {"root",
+       config_type::path,
+       "registry",
+       false,
+       "folder of the store (created if missing)",
+       {}},
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     auto store = registry::registry_store::open(ctx.config["root"]);

@@ -43,25 +43,22 @@ void with_registry(server_self self, std::function<void(registry_actor)> then,
     return watch(st.cfg.registry_handle);
   if (!st.cfg.manager)
     return fail(make_llmos_error(error_code::unavailable, "server '" + st.cfg.name +
-                                                               "': no node manager to find '" +
-                                                               st.cfg.registry + "'"));
+                                                              "': no node manager to find '" +
+                                                              st.cfg.registry + "'"));
   const auto name = st.cfg.registry;
   self->request(st.cfg.manager, call_timeout, get_atom::value, directory_atom::value)
       .then(
           [self, name, watch, fail](directory_actor& dir) {
             self->request(dir, call_timeout, lookup_atom::value, name)
-                .then(
-                    [watch](actor_entry& e) {
-                      watch(caf::actor_cast<registry_actor>(e.handle));
-                    },
-                    [fail](caf::error& err) { fail(err); });
+                .then([watch](actor_entry& e) { watch(caf::actor_cast<registry_actor>(e.handle)); },
+                      [fail](caf::error& err) { fail(err); });
           },
           [fail](caf::error& err) { fail(err); });
 }
 
 /// The package as a local deployment: weights on disk for the replicas to load, spec, tokenizer.
-caf::expected<std::shared_ptr<deployed_version>>
-unpack(server_state& st, const model_package& pkg, uint32_t version) {
+caf::expected<std::shared_ptr<deployed_version>> unpack(server_state& st, const model_package& pkg,
+                                                        uint32_t version) {
   auto dep = std::make_shared<deployed_version>();
   dep->version = version;
   auto spec = model::parse_model_spec(pkg.spec, st.model + " v" + std::to_string(version));
@@ -87,8 +84,8 @@ unpack(server_state& st, const model_package& pkg, uint32_t version) {
   out.write(pkg.weights.data(), static_cast<std::streamsize>(pkg.weights.size()));
   out.close();
   if (!out)
-    return make_llmos_error(error_code::io_failed, "server '" + st.cfg.name +
-                                                       "': cannot write " + path.string());
+    return make_llmos_error(error_code::io_failed,
+                            "server '" + st.cfg.name + "': cannot write " + path.string());
   dep->weights_path = path.string();
   return dep;
 }
@@ -224,8 +221,8 @@ void unload(server_state& st) {
   }
   st.replicas.clear();
   for (auto& [id, p] : st.requests)
-    p.promise.deliver(make_llmos_error(error_code::unavailable,
-                                       "model '" + st.model + "' was unloaded"));
+    p.promise.deliver(
+        make_llmos_error(error_code::unavailable, "model '" + st.model + "' was unloaded"));
   st.requests.clear();
   st.rows.clear();
   std::error_code ec;
@@ -302,22 +299,22 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
                             "model '" + st.model + "' was published without a tokenizer");
   auto prompt = dep->tok->encode(req.prompt);
   // Pieces are decoded from all ids so far so that multi-byte characters are never split.
-  auto relay = self->system().spawn([dep, client = req.subscriber,
-                                     id = req.request](caf::event_based_actor* relay_self) {
-    auto ids = std::make_shared<std::vector<int32_t>>();
-    auto sent = std::make_shared<std::size_t>(0);
-    return caf::behavior{[=](token_atom, uint64_t, int32_t t) {
-      ids->push_back(t);
-      auto text = dep->tok->decode(*ids);
-      if (!text || !client)
-        return;
-      auto upto = complete_utf8_prefix(*text);
-      if (upto > *sent) {
-        relay_self->send(client, token_atom::value, id, text->substr(*sent, upto - *sent));
-        *sent = upto;
-      }
-    }};
-  });
+  auto relay = self->system().spawn(
+      [dep, client = req.subscriber, id = req.request](caf::event_based_actor* relay_self) {
+        auto ids = std::make_shared<std::vector<int32_t>>();
+        auto sent = std::make_shared<std::size_t>(0);
+        return caf::behavior{[=](token_atom, uint64_t, int32_t t) {
+          ids->push_back(t);
+          auto text = dep->tok->decode(*ids);
+          if (!text || !client)
+            return;
+          auto upto = complete_utf8_prefix(*text);
+          if (upto > *sent) {
+            relay_self->send(client, token_atom::value, id, text->substr(*sent, upto - *sent));
+            *sent = upto;
+          }
+        }};
+      });
   generate_request g;
   g.prompt = prompt;
   g.max_tokens = req.max_tokens;

@@ -19,7 +19,7 @@ struct row_format {
   bool images = false;
   int64_t max_length = 128; ///< text: ids per row
   int32_t pad_id = 0;
-  int64_t image_size = 28;                 ///< images: side of the square
+  int64_t image_size = 28;                    ///< images: side of the square
   const data::tokenizer* tokenizer = nullptr; ///< text models; null for images
 };
 

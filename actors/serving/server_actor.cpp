@@ -80,8 +80,7 @@ void complete_row(self_ptr self, uint64_t row_id, prediction_item item) {
   p.reply.predictions[index] = std::move(item);
   if (--p.remaining > 0)
     return;
-  const double seconds =
-      std::chrono::duration<double>(clock_type::now() - p.started).count();
+  const double seconds = std::chrono::duration<double>(clock_type::now() - p.started).count();
   st.latencies.record(seconds);
   st.metrics->latency.Observe(seconds);
   st.metrics->ok.Increment();
@@ -127,8 +126,8 @@ void flush(self_ptr self, std::size_t rid) {
   if (!rep.batcher.ready(now)) {
     if (!rep.tick_pending) {
       rep.tick_pending = true;
-      auto wait = std::chrono::duration_cast<std::chrono::microseconds>(
-          *rep.batcher.deadline() - now);
+      auto wait =
+          std::chrono::duration_cast<std::chrono::microseconds>(*rep.batcher.deadline() - now);
       self->delayed_send(self, std::max(wait, std::chrono::microseconds{0}), tick_atom::value,
                          static_cast<uint64_t>(rid));
     }
@@ -264,10 +263,9 @@ caf::expected<uint32_t> bounded(const std::map<std::string, std::string>& config
                                 const std::string& key, long long lo, long long hi) {
   const long long v = std::stoll(config.at(key));
   if (v < lo || v > hi)
-    return make_llmos_error(error_code::bad_config, "config key '" + key + "' must be from " +
-                                                        std::to_string(lo) + " to " +
-                                                        std::to_string(hi) + ", got " +
-                                                        config.at(key));
+    return make_llmos_error(error_code::bad_config,
+                            "config key '" + key + "' must be from " + std::to_string(lo) + " to " +
+                                std::to_string(hi) + ", got " + config.at(key));
   return static_cast<uint32_t>(v);
 }
 
@@ -280,17 +278,27 @@ actor_kind server_kind() {
   kind.fields = {
       {"model", config_type::string, "", true, "registry model name (the HTTP route)", {}},
       {"registry", config_type::string, "registry", false, "registry actor name", {}},
-      {"version", config_type::string, "production", false,
+      {"version",
+       config_type::string,
+       "production",
+       false,
        "alias to follow, or 3 / v3 / latest",
        {}},
       {"replicas", config_type::integer, "1", false, "model replicas, each on its own device", {}},
       {"threads", config_type::integer, "1", false, "CPU threads of each replica's device", {}},
       {"max_batch", config_type::integer, "32", false, "rows per forward pass at most", {}},
-      {"max_delay_us", config_type::integer, "2000", false,
+      {"max_delay_us",
+       config_type::integer,
+       "2000",
+       false,
        "longest wait of a row for its batch",
        {}},
       {"queue_limit", config_type::integer, "1024", false, "rows queued per replica at most", {}},
-      {"routing", config_type::string, "least_outstanding", false, "replica choice",
+      {"routing",
+       config_type::string,
+       "least_outstanding",
+       false,
+       "replica choice",
        {"least_outstanding", "power_of_two"}},
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {

@@ -23,15 +23,15 @@
 namespace llmos::serving {
 
 struct server_config {
-  std::string name;                  ///< the server actor's name (metrics label, device names)
-  std::string model;                 ///< registry model name
-  std::string registry = "registry"; ///< registry actor name (resolved through the directory)
+  std::string name;                   ///< the server actor's name (metrics label, device names)
+  std::string model;                  ///< registry model name
+  std::string registry = "registry";  ///< registry actor name (resolved through the directory)
   std::string version = "production"; ///< alias to follow, or "3" / "v3" / "latest"
   uint32_t replicas = 1;
   uint32_t threads = 1; ///< CPU threads of each replica's device
   batcher_config batching;
   routing_policy routing = routing_policy::least_outstanding;
-  caf::actor manager;     ///< node manager (for the directory); may be null
+  caf::actor manager;             ///< node manager (for the directory); may be null
   registry_actor registry_handle; ///< preset in tests; else looked up by name
 };
 

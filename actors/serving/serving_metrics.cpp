@@ -28,7 +28,8 @@ auto& histogram_family(const char* name, const char* help) {
 
 serving_metrics::serving_metrics(const std::string& model, const std::string& server)
     : ok(requests_family().Add({{"model", model}, {"server", server}, {"outcome", "ok"}})),
-      rejected(requests_family().Add({{"model", model}, {"server", server}, {"outcome", "rejected"}})),
+      rejected(
+          requests_family().Add({{"model", model}, {"server", server}, {"outcome", "rejected"}})),
       failed(requests_family().Add({{"model", model}, {"server", server}, {"outcome", "failed"}})),
       queued(gauge_family("llmos_serving_queue_length", "Rows waiting in replica batchers")
                  .Add({{"model", model}, {"server", server}})),
@@ -41,8 +42,8 @@ serving_metrics::serving_metrics(const std::string& model, const std::string& se
                                "Seconds from arrival at the server to the answer")
                   .Add({{"model", model}, {"server", server}},
                        prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                               0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                                               2.5, 5, 10})),
+                                                               0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                                               5, 10})),
       requests_(requests_family()),
       queue_family_(gauge_family("llmos_serving_queue_length", "Rows waiting in replica batchers")),
       replica_family_(gauge_family("llmos_serving_replicas", "Replicas taking requests")),

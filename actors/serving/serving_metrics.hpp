@@ -1,6 +1,6 @@
-// A server's Prometheus series (in the process registry, labelled with the model and the server actor): requests by
-// outcome, queue length, replicas, batch sizes and latency. Removed when the server stops so a
-// redeployed name starts clean.
+// A server's Prometheus series (in the process registry, labelled with the model and the server
+// actor): requests by outcome, queue length, replicas, batch sizes and latency. Removed when the
+// server stops so a redeployed name starts clean.
 #pragma once
 
 #include <string>

@@ -56,8 +56,8 @@ struct complete_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_request& x) {
-  return f(caf::meta::type_name("complete_request"), x.prompt, x.max_tokens, x.temperature,
-           x.top_k, x.top_p, x.seed, x.request, x.subscriber);
+  return f(caf::meta::type_name("complete_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
+           x.top_p, x.seed, x.request, x.subscriber);
 }
 
 struct complete_reply {
@@ -68,7 +68,8 @@ struct complete_reply {
   uint32_t completion_tokens = 0;
 };
 
-template <class Inspector> typename Inspector::result_type inspect(Inspector& f, complete_reply& x) {
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, complete_reply& x) {
   return f(caf::meta::type_name("complete_reply"), x.model, x.version, x.text, x.prompt_tokens,
            x.completion_tokens);
 }
@@ -76,7 +77,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 /// What a server is doing.
 struct server_status {
   std::string model;
-  std::string follows; ///< alias it follows ("" = pinned version)
+  std::string follows;  ///< alias it follows ("" = pinned version)
   uint32_t version = 0; ///< deployed version (0 = none yet)
   bool ready = false;
   std::string kind; ///< "classifier" or "language"

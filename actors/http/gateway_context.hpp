@@ -1,0 +1,66 @@
+// What the HTTP worker threads share with the gateway actor: the actor system (to talk to
+// actors through blocking scoped actors), the node manager (directory), the server table, the
+// admin token and limits, the alert engine and the feedback log.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "http/server_table.hpp"
+#include "llmos/messages/directory.hpp"
+#include "llmos/messages/registry.hpp"
+#include "monitor/core/alert_engine.hpp"
+
+namespace llmos::http {
+
+struct gateway_config {
+  std::string name;
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  std::string token;                ///< admin endpoints need "Authorization: Bearer TOKEN"
+  std::size_t body_limit = 1 << 20; ///< bytes; larger bodies get 413
+  uint32_t threads = 8;             ///< connections served at once
+  std::string registry = "registry";
+  std::string feedback_log = "feedback.jsonl";
+  std::string alert_rules; ///< YAML file; "" = no rules
+  std::chrono::milliseconds request_timeout{30000};
+};
+
+struct gateway_context {
+  gateway_context(caf::actor_system& sys, caf::actor mgr, gateway_config c)
+      : system(sys), manager(std::move(mgr)), cfg(std::move(c)) {}
+
+  caf::actor_system& system;
+  caf::actor manager;
+  gateway_config cfg;
+  server_table servers;
+  std::mutex alerts_mutex;
+  monitor::alert_engine alerts{{}};
+  std::mutex feedback_mutex;
+
+  /// Asks `dest` and waits (on the calling worker thread) for a reply of type R.
+  template <class R, class Dest, class... Ts> caf::expected<R> ask(const Dest& dest, Ts&&... xs) {
+    caf::scoped_actor self{system};
+    caf::expected<R> out{caf::error{}};
+    self->request(dest, cfg.request_timeout, std::forward<Ts>(xs)...)
+        .receive([&](R& r) { out = std::move(r); }, [&](caf::error& err) { out = std::move(err); });
+    return out;
+  }
+
+  /// Every directory entry (refreshes the server table on the way).
+  caf::expected<std::vector<actor_entry>> entries();
+
+  /// The registry actor, looked up by name once.
+  caf::expected<registry_actor> registry();
+
+private:
+  std::mutex registry_mutex_;
+  registry_actor registry_;
+};
+
+} // namespace llmos::http

@@ -1,0 +1,164 @@
+#include "http/http_gateway.hpp"
+
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <prometheus/gauge.h>
+
+#include "http/routes.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/log.hpp"
+#include "llmos/runtime/metrics.hpp"
+#include "monitor/core/sample.hpp"
+
+namespace llmos {
+namespace {
+
+using namespace std::chrono_literals;
+using http::gateway_context;
+
+/// Device utilisation and queue gauges, refreshed from the devices' own counters.
+void sample_devices(caf::event_based_actor* self, const std::vector<actor_entry>& entries) {
+  static auto& util = prometheus::BuildGauge()
+                          .Name("llmos_device_utilisation")
+                          .Help("Busy seconds over uptime of a device actor")
+                          .Register(process_metrics());
+  static auto& queue = prometheus::BuildGauge()
+                           .Name("llmos_device_queue_length")
+                           .Help("Jobs waiting for a device actor")
+                           .Register(process_metrics());
+  static auto& memory = prometheus::BuildGauge()
+                            .Name("llmos_device_memory_bytes")
+                            .Help("Memory a device can use")
+                            .Register(process_metrics());
+  for (auto& e : entries) {
+    if (e.kind != "device")
+      continue;
+    self->request(caf::actor_cast<device_actor>(e.handle), 2s, info_atom::value)
+        .then(
+            [node = e.node](device_info& d) {
+              prometheus::Labels l{{"device", d.name}, {"node", node}};
+              util.Add(l).Set(d.uptime_seconds > 0 ? d.busy_seconds / d.uptime_seconds : 0.0);
+              queue.Add(l).Set(static_cast<double>(d.queued));
+              memory.Add(l).Set(static_cast<double>(d.memory_bytes));
+            },
+            [](caf::error&) {});
+  }
+}
+
+caf::behavior gateway_behavior(caf::event_based_actor* self, std::shared_ptr<gateway_context> ctx,
+                               std::shared_ptr<httplib::Server> server,
+                               std::shared_ptr<std::thread> thread) {
+  self->attach_functor([server, thread] {
+    server->stop();
+    if (thread->joinable())
+      thread->join();
+  });
+  self->send(self, tick_atom::value);
+  return {
+      [self, ctx](tick_atom) {
+        self->delayed_send(self, 1s, tick_atom::value);
+        {
+          std::lock_guard<std::mutex> guard{ctx->alerts_mutex};
+          for (auto& ev : ctx->alerts.evaluate(monitor::samples_from(process_metrics().Collect()),
+                                               std::chrono::system_clock::now()))
+            log_warning("alert " + ev.rule + " " + ev.state + ": " + ev.summary + " (value " +
+                        std::to_string(ev.value) + ")");
+        }
+        self->request(ctx->manager, 2s, get_atom::value, directory_atom::value)
+            .then(
+                [self, ctx](directory_actor& dir) {
+                  self->request(dir, 2s, actors_atom::value, std::string{})
+                      .then(
+                          [self, ctx](std::vector<actor_entry>& all) {
+                            ctx->servers.update(all);
+                            sample_devices(self, all);
+                          },
+                          [](caf::error&) {});
+                },
+                [](caf::error&) {});
+      },
+      [ctx](alerts_atom) { return http::alerts_text(*ctx); },
+      [ctx](status_atom) { return ctx->cfg.port; },
+  };
+}
+
+} // namespace
+
+actor_kind http_kind() {
+  actor_kind kind;
+  kind.name = "http";
+  kind.help = "HTTP/JSON gateway: predict, completions (SSE), models, admin, metrics, alerts, "
+              "dashboard";
+  kind.fields = {
+      {"port", config_type::integer, "8080", false, "TCP port (0 = any free port)", {}},
+      {"host", config_type::string, "127.0.0.1", false, "address to listen on", {}},
+      {"token", config_type::string, "", false, "admin bearer token (\"\" = admin closed)", {}},
+      {"body_limit", config_type::integer, "1048576", false, "largest request body, bytes", {}},
+      {"threads", config_type::integer, "8", false, "connections served at once", {}},
+      {"registry", config_type::string, "registry", false, "registry actor name", {}},
+      {"feedback", config_type::path, "feedback.jsonl", false, "feedback log (JSON lines)", {}},
+      {"alerts", config_type::path, "", false, "alert rules YAML", {}},
+      {"timeout_ms", config_type::integer, "30000", false, "per-request actor timeout", {}},
+  };
+  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
+    http::gateway_config cfg;
+    cfg.name = ctx.name;
+    cfg.host = ctx.config["host"];
+    cfg.token = ctx.config["token"];
+    cfg.registry = ctx.config["registry"];
+    cfg.feedback_log = ctx.config["feedback"];
+    cfg.alert_rules = ctx.config["alerts"];
+    const auto port = std::stoll(ctx.config["port"]);
+    const auto threads = std::stoll(ctx.config["threads"]);
+    const auto limit = std::stoll(ctx.config["body_limit"]);
+    const auto timeout = std::stoll(ctx.config["timeout_ms"]);
+    if (port < 0 || port > 65535 || threads < 1 || threads > 1024 || limit < 1 || timeout < 1)
+      return make_llmos_error(error_code::bad_config,
+                              "http: port must be 0-65535, threads 1-1024, body_limit and "
+                              "timeout_ms positive");
+    cfg.threads = static_cast<uint32_t>(threads);
+    cfg.body_limit = static_cast<std::size_t>(limit);
+    cfg.request_timeout = std::chrono::milliseconds{timeout};
+    auto shared = std::make_shared<gateway_context>(ctx.system, ctx.manager, cfg);
+    if (!cfg.alert_rules.empty()) {
+      auto rules = monitor::load_alert_rules(cfg.alert_rules);
+      if (!rules)
+        return std::move(rules.error());
+      shared->alerts = monitor::alert_engine{std::move(*rules)};
+    }
+    auto server = std::make_shared<httplib::Server>();
+    server->new_task_queue = [n = cfg.threads] { return new httplib::ThreadPool(n); };
+    server->set_payload_max_length(cfg.body_limit);
+    // httplib answers 413 and 404 itself with an empty body: give them the JSON shape too.
+    server->set_error_handler([limit = cfg.body_limit](const httplib::Request& req,
+                                                       httplib::Response& res) {
+      if (!res.body.empty())
+        return;
+      if (res.status == 413)
+        http::send_error(res, 413,
+                         "the body is larger than the limit of " + std::to_string(limit) + " bytes",
+                         "body");
+      else if (res.status == 404)
+        http::send_error(res, 404, "no route " + req.method + " " + req.path, "path");
+    });
+    http::install_model_routes(*server, *shared);
+    http::install_completion_routes(*server, *shared);
+    http::install_ops_routes(*server, *shared);
+    int bound =
+        port == 0 ? server->bind_to_any_port(cfg.host)
+                  : (server->bind_to_port(cfg.host, static_cast<int>(port)) ? static_cast<int>(port)
+                                                                            : -1);
+    if (bound < 0)
+      return make_llmos_error(error_code::io_failed,
+                              "http: cannot listen on " + cfg.host + ":" + std::to_string(port));
+    shared->cfg.port = static_cast<uint16_t>(bound);
+    auto thread = std::make_shared<std::thread>([server] { server->listen_after_bind(); });
+    log_info("http gateway '" + ctx.name + "' on http://" + cfg.host + ":" + std::to_string(bound));
+    return ctx.system.spawn(gateway_behavior, shared, server, thread);
+  };
+  return kind;
+}
+
+} // namespace llmos

@@ -1,0 +1,36 @@
+// The HTTP routes of the gateway, installed on a cpp-httplib server. Each group lives in its own
+// file: models (predict, list, admin), completions (OpenAI-compatible, SSE), operations (health,
+// metrics, alerts, feedback, dashboard).
+#pragma once
+
+#include <httplib.h>
+
+#include "http/gateway_context.hpp"
+
+namespace llmos::http {
+
+void install_model_routes(httplib::Server& server, gateway_context& ctx);
+void install_completion_routes(httplib::Server& server, gateway_context& ctx);
+void install_ops_routes(httplib::Server& server, gateway_context& ctx);
+
+/// Writes an error answer (status + JSON body).
+void send_error(httplib::Response& res, int status, const std::string& reason,
+                const std::string& field = "");
+void send_error(httplib::Response& res, const caf::error& err, const std::string& field = "");
+
+/// Parses a JSON object body; on failure answers 400 and returns nullopt.
+std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Response& res);
+
+/// True when the request carries the admin token; else answers 401 (none) or 403 (wrong).
+bool authorized(const gateway_context& ctx, const httplib::Request& req, httplib::Response& res);
+
+/// Registry versions and aliases with the live status of every server, per model.
+nlohmann::json models_json(gateway_context& ctx);
+
+/// Alert rules' states and recent events as JSON text (also for the REPL's `alerts`).
+std::string alerts_text(gateway_context& ctx);
+
+/// The dashboard page (HTML + script that polls /v1/dashboard).
+const std::string& dashboard_html();
+
+} // namespace llmos::http

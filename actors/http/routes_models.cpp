@@ -1,0 +1,203 @@
+// POST /v1/models/{name}:predict (also /versions/{v}:predict), GET /v1/models, and the admin
+// routes: deploy a version, unload, move an alias.
+#include <nlohmann/json.hpp>
+
+#include "http/http_errors.hpp"
+#include "http/routes.hpp"
+#include "llmos/messages/error.hpp"
+
+namespace llmos::http {
+namespace {
+
+/// Texts of a predict body: {"instances": ["..", {"text": ".."}]}, {"inputs": [..]} or
+/// {"texts": [..]}; answers 400 naming the field when the shape is wrong.
+std::optional<predict_request> predict_of(const nlohmann::json& body, httplib::Response& res) {
+  predict_request req;
+  const char* key = body.contains("instances") ? "instances"
+                    : body.contains("inputs")  ? "inputs"
+                                               : "texts";
+  if (!body.contains(key) || !body[key].is_array()) {
+    send_error(res, 400, "the body needs \"instances\": an array of texts", "instances");
+    return std::nullopt;
+  }
+  std::size_t i = 0;
+  for (const auto& item : body[key]) {
+    if (item.is_string())
+      req.texts.push_back(item.get<std::string>());
+    else if (item.is_object() && item.contains("text") && item["text"].is_string())
+      req.texts.push_back(item["text"].get<std::string>());
+    else {
+      send_error(res, 400,
+                 std::string{key} + "[" + std::to_string(i) +
+                     "] must be a string or {\"text\": string}, got " + item.type_name(),
+                 std::string{key} + "[" + std::to_string(i) + "]");
+      return std::nullopt;
+    }
+    ++i;
+  }
+  if (req.texts.empty()) {
+    send_error(res, 400, std::string{key} + " is empty", key);
+    return std::nullopt;
+  }
+  if (body.contains("priority")) {
+    if (!body["priority"].is_number_unsigned()) {
+      send_error(res, 400, "priority must be 0 (most urgent), 1 or 2", "priority");
+      return std::nullopt;
+    }
+    req.priority = body["priority"].get<uint32_t>();
+  }
+  return req;
+}
+
+void predict(gateway_context& ctx, const httplib::Request& http, httplib::Response& res,
+             const std::string& model, uint32_t version) {
+  auto body = json_body(http, res);
+  if (!body)
+    return;
+  auto req = predict_of(*body, res);
+  if (!req)
+    return;
+  req->version = version;
+  std::vector<std::size_t> tried;
+  caf::error last =
+      make_llmos_error(error_code::not_found, "no server serves model '" + model + "'");
+  bool refreshed = false;
+  for (;;) {
+    auto choice = ctx.servers.pick(model, tried);
+    if (!choice) {
+      if (refreshed || !tried.empty())
+        break;
+      refreshed = true; // a server started since the last refresh?
+      (void)ctx.entries();
+      continue;
+    }
+    auto reply = ctx.ask<predict_reply>(choice->server, predict_atom::value, *req);
+    ctx.servers.done(model, choice->slot);
+    if (reply) {
+      nlohmann::json out{{"model", reply->model}, {"version", reply->version}};
+      auto& preds = out["predictions"] = nlohmann::json::array();
+      for (auto& p : reply->predictions)
+        preds.push_back({{"label", p.label}, {"confidence", p.confidence}});
+      res.set_content(out.dump(), "application/json");
+      return;
+    }
+    last = reply.error();
+    // Another server of the model may have the version, or a replica; bad input fails at once.
+    const int status = status_of(last);
+    if (status != 404 && status != 503)
+      break;
+    tried.push_back(choice->slot);
+  }
+  send_error(res, last);
+}
+
+nlohmann::json version_json(const model_version& v) {
+  return {{"version", v.version},
+          {"created", v.created},
+          {"metrics", nlohmann::json::parse(v.metrics, nullptr, false)},
+          {"lineage", nlohmann::json::parse(v.lineage, nullptr, false)},
+          {"weights_bytes", v.weights_bytes},
+          {"aliases", v.aliases}};
+}
+
+} // namespace
+
+nlohmann::json models_json(gateway_context& ctx) {
+  nlohmann::json models = nlohmann::json::object();
+  if (auto reg = ctx.registry()) {
+    if (auto versions = ctx.ask<std::vector<model_version>>(*reg, list_atom::value, std::string{}))
+      for (auto& v : *versions)
+        models[v.name]["versions"].push_back(version_json(v));
+  }
+  (void)ctx.entries();
+  for (auto& [model, servers] : ctx.servers.servers())
+    for (auto& s : servers)
+      if (auto st = ctx.ask<server_status>(s, status_atom::value))
+        models[model]["servers"].push_back({{"follows", st->follows},
+                                            {"version", st->version},
+                                            {"ready", st->ready},
+                                            {"kind", st->kind},
+                                            {"replicas", st->replicas},
+                                            {"queued", st->queued},
+                                            {"served", st->served},
+                                            {"rejected", st->rejected},
+                                            {"failed", st->failed},
+                                            {"p50_ms", st->p50_ms},
+                                            {"p99_ms", st->p99_ms},
+                                            {"mean_batch", st->mean_batch}});
+  nlohmann::json list = nlohmann::json::array();
+  for (auto& [name, m] : models.items()) {
+    m["name"] = name;
+    list.push_back(m);
+  }
+  return list;
+}
+
+void install_model_routes(httplib::Server& server, gateway_context& ctx) {
+  server.Post(R"(/v1/models/([^/:]+):predict)",
+              [&ctx](const httplib::Request& req, httplib::Response& res) {
+                predict(ctx, req, res, req.matches[1], 0);
+              });
+  server.Post(R"(/v1/models/([^/:]+)/versions/v?([0-9]+):predict)",
+              [&ctx](const httplib::Request& req, httplib::Response& res) {
+                const auto v = std::stoull(req.matches[2].str());
+                if (v == 0 || v > UINT32_MAX)
+                  return send_error(res, 400, "versions start at 1", "version");
+                predict(ctx, req, res, req.matches[1], static_cast<uint32_t>(v));
+              });
+  server.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
+    res.set_content(nlohmann::json{{"models", models_json(ctx)}}.dump(), "application/json");
+  });
+  // Admin: deploy {"version": "3" | "production"} on every server of the model, or unload.
+  server.Post(R"(/v1/admin/models/([^/:]+):(deploy|unload))",
+              [&ctx](const httplib::Request& req, httplib::Response& res) {
+                if (!authorized(ctx, req, res))
+                  return;
+                const std::string model = req.matches[1];
+                const bool deploy = req.matches[2] == "deploy";
+                std::string ref;
+                if (deploy) {
+                  auto body = json_body(req, res);
+                  if (!body)
+                    return;
+                  if (!body->contains("version"))
+                    return send_error(res, 400, "deploy needs \"version\"", "version");
+                  ref = (*body)["version"].is_string() ? (*body)["version"].get<std::string>()
+                                                       : (*body)["version"].dump();
+                }
+                (void)ctx.entries();
+                auto servers = ctx.servers.servers();
+                if (!servers.count(model))
+                  return send_error(res, 404, "no server serves model '" + model + "'", "model");
+                nlohmann::json out = nlohmann::json::array();
+                for (auto& s : servers[model]) {
+                  auto st = deploy ? ctx.ask<server_status>(s, deploy_atom::value, ref)
+                                   : ctx.ask<server_status>(s, unload_atom::value);
+                  if (!st)
+                    return send_error(res, st.error(), "version");
+                  out.push_back({{"version", st->version}, {"ready", st->ready}});
+                }
+                res.set_content(nlohmann::json{{"servers", out}}.dump(), "application/json");
+              });
+  // Admin: point an alias at a version: {"version": 3}.
+  server.Put(R"(/v1/admin/models/([^/:]+)/aliases/([^/:]+))", [&ctx](const httplib::Request& req,
+                                                                     httplib::Response& res) {
+    if (!authorized(ctx, req, res))
+      return;
+    auto body = json_body(req, res);
+    if (!body)
+      return;
+    if (!body->contains("version") || !(*body)["version"].is_number_unsigned())
+      return send_error(res, 400, "\"version\" must be a version number", "version");
+    auto reg = ctx.registry();
+    if (!reg)
+      return send_error(res, reg.error());
+    auto v = ctx.ask<model_version>(*reg, alias_atom::value, req.matches[1].str(),
+                                    req.matches[2].str(), (*body)["version"].get<uint32_t>());
+    if (!v)
+      return send_error(res, v.error(), "version");
+    res.set_content(version_json(*v).dump(), "application/json");
+  });
+}
+
+} // namespace llmos::http

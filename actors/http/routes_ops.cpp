@@ -1,0 +1,184 @@
+// Operations: /healthz, /readyz, /metrics (Prometheus text), /v1/alerts, /v1/feedback (durable
+// log), the dashboard page at / and its data at /v1/dashboard.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "http/http_errors.hpp"
+#include "http/routes.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/model.hpp"
+#include "llmos/messages/node_manager.hpp"
+#include "llmos/runtime/metrics.hpp"
+
+namespace llmos::http {
+namespace {
+
+nlohmann::json alerts_json(gateway_context& ctx) {
+  std::lock_guard<std::mutex> guard{ctx.alerts_mutex};
+  nlohmann::json active = nlohmann::json::array();
+  for (auto& s : ctx.alerts.current())
+    active.push_back(monitor::to_json(s));
+  nlohmann::json history = nlohmann::json::array();
+  for (auto& e : ctx.alerts.history())
+    history.push_back(monitor::to_json(e));
+  return {{"rules", active}, {"events", history}};
+}
+
+/// Appends one JSON line and fsyncs before answering: accepted feedback survives a crash.
+caf::error append_feedback(gateway_context& ctx, const nlohmann::json& record) {
+  std::lock_guard<std::mutex> guard{ctx.feedback_mutex};
+  const auto line = record.dump() + "\n";
+  int fd = ::open(ctx.cfg.feedback_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return make_llmos_error(error_code::io_failed,
+                            "feedback log " + ctx.cfg.feedback_log + ": " + std::strerror(errno));
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok)
+    return make_llmos_error(error_code::io_failed,
+                            "feedback log " + ctx.cfg.feedback_log + ": write failed");
+  return caf::none;
+}
+
+nlohmann::json dashboard_json(gateway_context& ctx) {
+  nlohmann::json out;
+  out["nodes"] = nlohmann::json::array();
+  if (auto nodes = ctx.ask<std::vector<node_status>>(ctx.manager, nodes_atom::value))
+    for (auto& n : *nodes)
+      out["nodes"].push_back({{"name", n.name},
+                              {"host", n.host},
+                              {"port", n.port},
+                              {"state", to_string(n.state)},
+                              {"devices", n.devices}});
+  out["actors"] = nlohmann::json::array();
+  out["devices"] = nlohmann::json::array();
+  out["jobs"] = nlohmann::json::array();
+  if (auto entries = ctx.entries())
+    for (auto& e : *entries) {
+      out["actors"].push_back({{"name", e.name}, {"kind", e.kind}, {"node", e.node}});
+      if (e.kind == "device") {
+        if (auto d =
+                ctx.ask<device_info>(caf::actor_cast<device_actor>(e.handle), info_atom::value))
+          out["devices"].push_back(
+              {{"name", d->name},
+               {"node", e.node},
+               {"type", d->type},
+               {"threads", d->threads},
+               {"memory_bytes", d->memory_bytes},
+               {"jobs", d->jobs_done},
+               {"queued", d->queued},
+               {"utilisation", d->uptime_seconds > 0 ? d->busy_seconds / d->uptime_seconds : 0.0}});
+      } else if (e.kind == "model") {
+        if (auto m = ctx.ask<model_info>(caf::actor_cast<model_actor>(e.handle), info_atom::value))
+          out["jobs"].push_back({{"model", e.name},
+                                 {"node", e.node},
+                                 {"architecture", m->architecture},
+                                 {"training", m->training},
+                                 {"step", m->step},
+                                 {"losses", m->losses},
+                                 {"evaluation", m->evaluation}});
+      }
+    }
+  out["models"] = models_json(ctx);
+  out["alerts"] = alerts_json(ctx);
+  return out;
+}
+
+} // namespace
+
+std::string alerts_text(gateway_context& ctx) {
+  return alerts_json(ctx).dump();
+}
+
+void install_ops_routes(httplib::Server& server, gateway_context& ctx) {
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  // Ready when every server this gateway knows has a version loaded.
+  server.Get("/readyz", [&ctx](const httplib::Request&, httplib::Response& res) {
+    (void)ctx.entries();
+    nlohmann::json waiting = nlohmann::json::array();
+    for (auto& [model, servers] : ctx.servers.servers())
+      for (auto& s : servers) {
+        auto st = ctx.ask<server_status>(s, status_atom::value);
+        if (!st || !st->ready)
+          waiting.push_back(model);
+      }
+    res.status = waiting.empty() ? 200 : 503;
+    res.set_content(nlohmann::json{{"ready", waiting.empty()}, {"waiting", waiting}}.dump(),
+                    "application/json");
+  });
+  server.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_text(), "text/plain; version=0.0.4");
+  });
+  server.Get("/v1/alerts", [&ctx](const httplib::Request&, httplib::Response& res) {
+    res.set_content(alerts_json(ctx).dump(), "application/json");
+  });
+  // {"model": NAME, "label": CORRECT, ...}: any further fields are kept as given.
+  server.Post("/v1/feedback", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body)
+      return;
+    for (const char* key : {"model", "label"})
+      if (!body->contains(key) || !(*body)[key].is_string())
+        return send_error(res, 400, std::string{"\""} + key + "\" must be a string", key);
+    (*body)["received_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    if (auto err = append_feedback(ctx, *body))
+      return send_error(res, err);
+    res.status = 202;
+    res.set_content(R"({"accepted":true})", "application/json");
+  });
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dashboard_html(), "text/html; charset=utf-8");
+  });
+  server.Get("/v1/dashboard", [&ctx](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dashboard_json(ctx).dump(), "application/json");
+  });
+}
+
+void send_error(httplib::Response& res, int status, const std::string& reason,
+                const std::string& field) {
+  res.status = status;
+  res.set_content(error_body(status, reason, field), "application/json");
+}
+
+void send_error(httplib::Response& res, const caf::error& err, const std::string& field) {
+  res.status = status_of(err);
+  res.set_content(error_body(err, field), "application/json");
+}
+
+std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Response& res) {
+  auto j = nlohmann::json::parse(req.body, nullptr, false);
+  if (j.is_discarded()) {
+    send_error(res, 400, "the body is not JSON", "body");
+    return std::nullopt;
+  }
+  if (!j.is_object()) {
+    send_error(res, 400, std::string{"the body must be a JSON object, got "} + j.type_name(),
+               "body");
+    return std::nullopt;
+  }
+  return j;
+}
+
+bool authorized(const gateway_context& ctx, const httplib::Request& req, httplib::Response& res) {
+  const auto header = req.get_header_value("Authorization");
+  if (header.empty()) {
+    send_error(res, 401, "admin endpoints need \"Authorization: Bearer TOKEN\"", "Authorization");
+    return false;
+  }
+  if (ctx.cfg.token.empty() || header != "Bearer " + ctx.cfg.token) {
+    send_error(res, 403, "the admin token is wrong", "Authorization");
+    return false;
+  }
+  return true;
+}
+
+} // namespace llmos::http

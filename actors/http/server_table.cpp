@@ -1,0 +1,73 @@
+#include "http/server_table.hpp"
+
+#include <algorithm>
+
+namespace llmos::http {
+
+void server_table::update(const std::vector<actor_entry>& entries) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  std::map<std::string, std::vector<const actor_entry*>> wanted;
+  for (const auto& e : entries)
+    if (e.kind == "server" && e.config.count("model"))
+      wanted[e.config.at("model")].push_back(&e);
+  // Keep the slots (and their outstanding counts) of servers that are still there.
+  for (auto i = models_.begin(); i != models_.end();) {
+    auto& ms = i->second;
+    for (auto s = ms.by_slot.begin(); s != ms.by_slot.end();) {
+      auto& list = wanted[i->first];
+      auto same = std::find_if(list.begin(), list.end(),
+                               [&](const actor_entry* e) { return e->handle == s->second.handle; });
+      if (same == list.end()) {
+        ms.router.remove(s->first);
+        s = ms.by_slot.erase(s);
+      } else {
+        list.erase(same);
+        ++s;
+      }
+    }
+    i = ms.by_slot.empty() && wanted[i->first].empty() ? models_.erase(i) : std::next(i);
+  }
+  for (auto& [model, list] : wanted)
+    for (const auto* e : list) {
+      auto& ms = models_[model];
+      ms.by_slot.emplace(ms.router.add(), *e);
+    }
+}
+
+std::optional<server_table::choice> server_table::pick(const std::string& model,
+                                                       const std::vector<std::size_t>& tried) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto i = models_.find(model);
+  if (i == models_.end())
+    return std::nullopt;
+  auto& ms = i->second;
+  std::optional<std::size_t> best;
+  for (auto slot : ms.router.active()) {
+    if (std::find(tried.begin(), tried.end(), slot) != tried.end())
+      continue;
+    if (!best || ms.router.outstanding(slot) < ms.router.outstanding(*best))
+      best = slot;
+  }
+  if (!best)
+    return std::nullopt;
+  ms.router.sent(*best);
+  return choice{caf::actor_cast<server_actor>(ms.by_slot.at(*best).handle), *best};
+}
+
+void server_table::done(const std::string& model, std::size_t slot) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto i = models_.find(model);
+  if (i != models_.end())
+    i->second.router.done(slot);
+}
+
+std::map<std::string, std::vector<server_actor>> server_table::servers() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  std::map<std::string, std::vector<server_actor>> out;
+  for (auto& [model, ms] : models_)
+    for (auto& [slot, e] : ms.by_slot)
+      out[model].push_back(caf::actor_cast<server_actor>(e.handle));
+  return out;
+}
+
+} // namespace llmos::http
