@@ -4,6 +4,7 @@
 
 #include "gateway/dataset_methods.hpp"
 #include "gateway/model_methods.hpp"
+#include "gateway/serving_methods.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/actors/method_table.hpp"
 #include "llmos/messages/device.hpp"
@@ -192,6 +193,7 @@ method_table builtin_methods() {
   add_device_methods(t);
   add_dataset_methods(t);
   add_model_methods(t);
+  add_serving_methods(t);
   return t;
 }
 

@@ -1,0 +1,329 @@
+// The serving kinds' gateway methods. Replies are JSON-shaped msgpack maps, so the REPL shows
+// them like every other answer.
+#include "gateway/serving_methods.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "gateway/rpc_params.hpp"
+#include "llmos/messages/directory.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/registry.hpp"
+#include "llmos/messages/serving.hpp"
+
+namespace llmos {
+namespace {
+
+constexpr auto call_timeout = std::chrono::seconds(30);
+constexpr auto long_timeout = std::chrono::minutes(5);
+
+void pack_json(packer& pk, const nlohmann::json& j) {
+  switch (j.type()) {
+  case nlohmann::json::value_t::object:
+    pk.pack_map(static_cast<uint32_t>(j.size()));
+    for (auto& [k, v] : j.items()) {
+      pk.pack(k);
+      pack_json(pk, v);
+    }
+    break;
+  case nlohmann::json::value_t::array:
+    pk.pack_array(static_cast<uint32_t>(j.size()));
+    for (auto& v : j)
+      pack_json(pk, v);
+    break;
+  case nlohmann::json::value_t::string:
+    pk.pack(j.get<std::string>());
+    break;
+  case nlohmann::json::value_t::boolean:
+    pk.pack(j.get<bool>());
+    break;
+  case nlohmann::json::value_t::number_integer:
+    pk.pack(j.get<int64_t>());
+    break;
+  case nlohmann::json::value_t::number_unsigned:
+    pk.pack(j.get<uint64_t>());
+    break;
+  case nlohmann::json::value_t::number_float:
+    pk.pack(j.get<double>());
+    break;
+  default:
+    pk.pack_nil();
+  }
+}
+
+std::string packed(const nlohmann::json& j) {
+  msgpack::sbuffer buf;
+  packer pk{buf};
+  pack_json(pk, j);
+  return std::string{buf.data(), buf.size()};
+}
+
+nlohmann::json to_json(const model_version& v) {
+  return {{"name", v.name},
+          {"version", v.version},
+          {"created", v.created},
+          {"aliases", v.aliases},
+          {"weights_bytes", v.weights_bytes},
+          {"metrics", nlohmann::json::parse(v.metrics, nullptr, false)},
+          {"lineage", nlohmann::json::parse(v.lineage, nullptr, false)}};
+}
+
+nlohmann::json to_json(const server_status& s) {
+  return {{"model", s.model},     {"follows", s.follows},
+          {"version", s.version}, {"ready", s.ready},
+          {"kind", s.kind},       {"replicas", s.replicas},
+          {"queued", s.queued},   {"in_flight", s.in_flight},
+          {"served", s.served},   {"rejected", s.rejected},
+          {"failed", s.failed},   {"p50_ms", s.p50_ms},
+          {"p99_ms", s.p99_ms},   {"mean_batch", s.mean_batch}};
+}
+
+/// Sends `msg...` and answers with the JSON of the typed reply.
+template <class Result, class Handle, class... Ts>
+void ask_json(rpc_call& c, const Handle& dest, Ts&&... msg) {
+  auto reply = c.reply;
+  c.self->request(dest, long_timeout, std::forward<Ts>(msg)...)
+      .then([=](Result& r) { reply(packed(to_json(r))); },
+            [=](caf::error& err) { reply(std::move(err)); });
+}
+
+template <class T> T target(const rpc_call& c) {
+  return caf::actor_cast<T>(c.target);
+}
+
+/// Resolves actor `name` through the directory, then calls `then` with its handle.
+void resolve(rpc_call& c, const std::string& name, std::function<void(caf::actor)> then) {
+  auto* self = c.self;
+  auto reply = c.reply;
+  self->request(c.manager, call_timeout, get_atom::value, directory_atom::value)
+      .then(
+          [=](directory_actor& dir) {
+            self->request(dir, call_timeout, lookup_atom::value, name)
+                .then([=](actor_entry& e) { then(e.handle); },
+                      [=](caf::error& err) { reply(std::move(err)); });
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
+/// model publish: the model's weights and spec, the dataset's tokenizer and version, and the
+/// lineage (data set version, hyper-parameters, parent version, who published) in one version.
+void publish(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "publish");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  if (!opts->count("dataset"))
+    return c.reply(make_llmos_error(error_code::bad_params,
+                                    "publish: dataset=NAME is required (its tokenizer and "
+                                    "version go into the package)"));
+  auto ctx = std::make_shared<rpc_call>(c);
+  const auto dataset_name = opts->at("dataset");
+  const auto registry_name = opt(*opts, "registry", "registry");
+  const auto note = opt(*opts, "note", "");
+  resolve(c, dataset_name, [=](caf::actor ds_handle) {
+    resolve(*ctx, registry_name, [=](caf::actor reg_handle) {
+      auto* self = ctx->self;
+      auto reply = ctx->reply;
+      auto ds = caf::actor_cast<dataset_actor>(ds_handle);
+      auto reg = caf::actor_cast<registry_actor>(reg_handle);
+      auto model = target<model_actor>(*ctx);
+      auto fail = [=](caf::error& err) { reply(std::move(err)); };
+      self->request(model, call_timeout, info_atom::value)
+          .then(
+              [=](model_info& info) {
+                self->request(model, long_timeout, export_atom::value)
+                    .then(
+                        [=](model_package& pkg) {
+                          self->request(ds, call_timeout, tokenizer_atom::value)
+                              .then(
+                                  [=](std::string& tok) {
+                                    self->request(ds, call_timeout, stats_atom::value)
+                                        .then(
+                                            [=](dataset_stats& stats) {
+                                              auto request = std::make_shared<publish_request>();
+                                              request->name = opt(*opts, "name", info.name);
+                                              request->package = pkg;
+                                              request->package.tokenizer = tok;
+                                              auto eval = nlohmann::json::parse(info.evaluation,
+                                                                                nullptr, false);
+                                              request->metrics =
+                                                  (eval.is_object() ? eval
+                                                                    : nlohmann::json::object())
+                                                      .dump();
+                                              nlohmann::json lineage{
+                                                  {"dataset", dataset_name},
+                                                  {"dataset_version", stats.version},
+                                                  {"hyper_parameters", info.spec},
+                                                  {"steps", info.step},
+                                                  {"produced_by",
+                                                   "model actor '" + info.name + "'"},
+                                                  {"note", note},
+                                                  {"parent", nullptr}};
+                                              auto send = [=](nlohmann::json lin) {
+                                                request->lineage = lin.dump();
+                                                self->request(reg, long_timeout,
+                                                              publish_atom::value, *request)
+                                                    .then(
+                                                        [=](model_version& v) {
+                                                          reply(packed(to_json(v)));
+                                                        },
+                                                        fail);
+                                              };
+                                              // The parent is the version published before this
+                                              // one, if any.
+                                              self->request(reg, call_timeout, resolve_atom::value,
+                                                            request->name, std::string{"latest"})
+                                                  .then(
+                                                      [=](model_version& parent) mutable {
+                                                        lineage["parent"] = parent.version;
+                                                        send(lineage);
+                                                      },
+                                                      [=](caf::error&) { send(lineage); });
+                                            },
+                                            fail);
+                                  },
+                                  fail);
+                        },
+                        fail);
+              },
+              fail);
+    });
+  });
+}
+
+caf::expected<uint32_t> version_param(rpc_call& c, std::size_t i, const std::string& method) {
+  auto s = param_string(*c.params, i, method, "VERSION");
+  if (!s)
+    return std::move(s.error());
+  auto digits = !s->empty() && (*s)[0] == 'v' ? s->substr(1) : *s;
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+      digits.size() > 9)
+    return make_llmos_error(error_code::bad_params,
+                            method + ": VERSION must be a number like 3 or v3, got '" + *s + "'");
+  return static_cast<uint32_t>(std::stoul(digits));
+}
+
+} // namespace
+
+void add_serving_methods(method_table& t) {
+  t.add("model", {"publish", true,
+                  "send MODEL publish dataset=NAME [registry=registry] [name=MODEL] [note=TEXT]",
+                  "store the model as a new registry version (weights, spec, tokenizer, metrics, "
+                  "lineage)",
+                  publish});
+  t.add("registry",
+        {"versions", false, "send REGISTRY versions [MODEL]",
+         "every version (of one model or all), aliases included", [](rpc_call& c) {
+           std::string model;
+           if (param_count(*c.params) > 2) {
+             auto m = param_string(*c.params, 2, "versions", "MODEL");
+             if (!m)
+               return c.reply(std::move(m.error()));
+             model = *m;
+           }
+           auto reply = c.reply;
+           c.self->request(target<registry_actor>(c), call_timeout, list_atom::value, model)
+               .then(
+                   [=](std::vector<model_version>& vs) {
+                     nlohmann::json out = nlohmann::json::array();
+                     for (auto& v : vs)
+                       out.push_back(to_json(v));
+                     reply(packed(out));
+                   },
+                   [=](caf::error& err) { reply(std::move(err)); });
+         }});
+  t.add("registry", {"resolve", false, "send REGISTRY resolve MODEL REF",
+                     "the version REF (3, v3, latest or an alias) names", [](rpc_call& c) {
+                       auto m = param_string(*c.params, 2, "resolve", "MODEL");
+                       auto r = param_string(*c.params, 3, "resolve", "REF");
+                       if (!m || !r)
+                         return c.reply(m ? std::move(r.error()) : std::move(m.error()));
+                       ask_json<model_version>(c, target<registry_actor>(c), resolve_atom::value,
+                                               *m, *r);
+                     }});
+  t.add("registry", {"alias", true, "send REGISTRY alias MODEL ALIAS VERSION",
+                     "point an alias (production, canary, ...) at a version; servers following "
+                     "it switch without dropping requests",
+                     [](rpc_call& c) {
+                       auto m = param_string(*c.params, 2, "alias", "MODEL");
+                       auto a = param_string(*c.params, 3, "alias", "ALIAS");
+                       if (!m || !a)
+                         return c.reply(m ? std::move(a.error()) : std::move(m.error()));
+                       auto v = version_param(c, 4, "alias");
+                       if (!v)
+                         return c.reply(std::move(v.error()));
+                       ask_json<model_version>(c, target<registry_actor>(c), alias_atom::value, *m,
+                                               *a, *v);
+                     }});
+  t.add("registry",
+        {"delete", true, "send REGISTRY delete MODEL VERSION",
+         "delete a version no alias points at", [](rpc_call& c) {
+           auto m = param_string(*c.params, 2, "delete", "MODEL");
+           if (!m)
+             return c.reply(std::move(m.error()));
+           auto v = version_param(c, 3, "delete");
+           if (!v)
+             return c.reply(std::move(v.error()));
+           auto reply = c.reply;
+           c.self->request(target<registry_actor>(c), call_timeout, delete_atom::value, *m, *v)
+               .then(
+                   [=](bool) {
+                     reply(packed({{"deleted", true}}));
+                   },
+                   [=](caf::error& err) { reply(std::move(err)); });
+         }});
+  t.add("server",
+        {"status", false, "send SERVER status",
+         "deployed version, replicas, queue, served, p50/p99, mean batch", [](rpc_call& c) {
+           ask_json<server_status>(c, target<server_actor>(c), status_atom::value);
+         }});
+  t.add("server", {"deploy", true, "send SERVER deploy version=REF",
+                   "load another version (3, v3, latest, or an alias to follow)", [](rpc_call& c) {
+                     auto opts = param_map(*c.params, 2, "deploy");
+                     if (!opts)
+                       return c.reply(std::move(opts.error()));
+                     ask_json<server_status>(c, target<server_actor>(c), deploy_atom::value,
+                                             opt(*opts, "version", "production"));
+                   }});
+  t.add("server", {"unload", true, "send SERVER unload", "drop every replica", [](rpc_call& c) {
+                     ask_json<server_status>(c, target<server_actor>(c), unload_atom::value);
+                   }});
+  t.add("server",
+        {"predict", false, "send SERVER predict text=\"...\" [priority=1]",
+         "classify one text through the server's batcher", [](rpc_call& c) {
+           auto opts = param_map(*c.params, 2, "predict");
+           if (!opts)
+             return c.reply(std::move(opts.error()));
+           if (!opts->count("text"))
+             return c.reply(
+                 make_llmos_error(error_code::bad_params, "predict: text=\"...\" is required"));
+           auto prio = uint_option(*opts, "predict", "priority", 1);
+           if (!prio)
+             return c.reply(std::move(prio.error()));
+           predict_request req;
+           req.texts.push_back(opts->at("text"));
+           req.priority = static_cast<uint32_t>(*prio);
+           auto reply = c.reply;
+           c.self->request(target<server_actor>(c), call_timeout, predict_atom::value, req)
+               .then(
+                   [=](predict_reply& r) {
+                     nlohmann::json out{{"model", r.model}, {"version", r.version}};
+                     for (auto& p : r.predictions)
+                       out["predictions"].push_back(
+                           {{"label", p.label}, {"confidence", p.confidence}});
+                     reply(packed(out));
+                   },
+                   [=](caf::error& err) { reply(std::move(err)); });
+         }});
+  t.add("http", {"alerts", false, "send HTTP alerts",
+                 "alert rules (inactive, pending, firing) and recent events", [](rpc_call& c) {
+                   auto reply = c.reply;
+                   c.self->request(c.target, call_timeout, alerts_atom::value)
+                       .then(
+                           [=](std::string& text) {
+                             reply(packed(nlohmann::json::parse(text, nullptr, false)));
+                           },
+                           [=](caf::error& err) { reply(std::move(err)); });
+                 }});
+}
+
+} // namespace llmos
