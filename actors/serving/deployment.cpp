@@ -111,6 +111,7 @@ void switch_to(server_self self, std::shared_ptr<deployed_version> dep,
            std::to_string(st.current->version) + " on " + std::to_string(st.cfg.replicas) +
            " replica(s)");
   retire_idle(st);
+  update_gauges(st);
 }
 
 void stop_replica(replica& r) {
@@ -272,6 +273,16 @@ void retire_idle(server_state& st) {
   }
 }
 
+void update_gauges(server_state& st) {
+  std::size_t queued = 0, active = 0;
+  for (auto& [id, r] : st.replicas) {
+    queued += r.batcher.size();
+    active += r.draining ? 0 : 1;
+  }
+  st.metrics->queued.Set(static_cast<double>(queued));
+  st.metrics->replicas.Set(static_cast<double>(active));
+}
+
 void stop_all(server_state& st) {
   for (auto& [id, r] : st.replicas)
     stop_replica(r);
@@ -298,22 +309,34 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
     return make_llmos_error(error_code::bad_config,
                             "model '" + st.model + "' was published without a tokenizer");
   auto prompt = dep->tok->encode(req.prompt);
-  // Pieces are decoded from all ids so far so that multi-byte characters are never split.
+  // Pieces are decoded from all ids so far so that multi-byte characters are never split. The
+  // relay is asked to flush before the reply goes out: the model's token messages reach it on
+  // their own path, and the client must see every piece before the end.
   auto relay = self->system().spawn(
       [dep, client = req.subscriber, id = req.request](caf::event_based_actor* relay_self) {
         auto ids = std::make_shared<std::vector<int32_t>>();
         auto sent = std::make_shared<std::size_t>(0);
-        return caf::behavior{[=](token_atom, uint64_t, int32_t t) {
-          ids->push_back(t);
+        auto emit = [=](bool all) {
           auto text = dep->tok->decode(*ids);
           if (!text || !client)
             return;
-          auto upto = complete_utf8_prefix(*text);
+          auto upto = all ? text->size() : complete_utf8_prefix(*text);
           if (upto > *sent) {
             relay_self->send(client, token_atom::value, id, text->substr(*sent, upto - *sent));
             *sent = upto;
           }
-        }};
+        };
+        return caf::behavior{
+            [=](token_atom, uint64_t, int32_t t) {
+              ids->push_back(t);
+              emit(false);
+            },
+            [=](tick_atom) {
+              emit(true);
+              relay_self->quit();
+              return true;
+            },
+        };
       });
   generate_request g;
   g.prompt = prompt;
@@ -333,7 +356,6 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
           [self, promise, relay, dep, rid_v, prompt_tokens](std::vector<int32_t>& out) mutable {
             auto& st = self->state;
             st.router.done(rid_v);
-            self->send_exit(relay, caf::exit_reason::user_shutdown);
             complete_reply r;
             r.model = st.model;
             r.version = dep->version;
@@ -343,8 +365,11 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
             r.text = text ? *text : "";
             ++st.served;
             st.metrics->ok.Increment();
-            promise.deliver(std::move(r));
             retire_idle(st);
+            auto answer = [promise, r](auto&&...) mutable { promise.deliver(std::move(r)); };
+            self->request(relay, std::chrono::seconds(10), tick_atom::value)
+                .then([answer](bool) mutable { answer(); },
+                      [answer](caf::error&) mutable { answer(); });
           },
           [self, promise, relay, rid_v](caf::error& err) mutable {
             self->state.router.done(rid_v);

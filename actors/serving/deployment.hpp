@@ -27,6 +27,9 @@ void replica_lost(server_state& st, const caf::actor_addr& source);
 /// Stops draining replicas that have nothing queued or in flight.
 void retire_idle(server_state& st);
 
+/// Sets the queue and replica gauges from the replicas.
+void update_gauges(server_state& st);
+
 /// Stops all replicas (the server is going away).
 void stop_all(server_state& st);
 

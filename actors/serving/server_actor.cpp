@@ -47,9 +47,7 @@ server_status status_of(self_ptr self) {
 }
 
 void update_gauges(self_ptr self) {
-  auto s = status_of(self);
-  self->state.metrics->queued.Set(static_cast<double>(s.queued));
-  self->state.metrics->replicas.Set(static_cast<double>(s.replicas));
+  serving::update_gauges(self->state);
 }
 
 void flush(self_ptr self, std::size_t rid);

@@ -20,6 +20,8 @@
 #include "llmos/messages/model.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/messages/register.hpp"
+#include "llmos/messages/registry.hpp"
+#include "llmos/messages/serving.hpp"
 
 namespace llmos {
 namespace {
@@ -380,13 +382,60 @@ TEST_F(serialization_test, generate_request_predictions_model_info_and_token_ids
   auto qs = round_trip(ps);
   ASSERT_EQ(qs.size(), 2u);
   EXPECT_EQ(qs[1].label, "ham");
-  model_info info{"m", "gpt", "cpu0", 7, 1000, true, false, {"a", "b"}, "model: m\n"};
+  model_info info{"m",        "gpt",        "cpu0",         7,          1000, true, false,
+                  {"a", "b"}, "model: m\n", "{\"loss\":1}", {2.5, 1.25}};
   auto j = message_round_trip(info);
   EXPECT_EQ(j.architecture, "gpt");
   EXPECT_EQ(j.parameters, 1000);
   EXPECT_TRUE(j.quantized);
   EXPECT_EQ(j.labels, info.labels);
+  EXPECT_EQ(j.losses, info.losses);
+  EXPECT_EQ(j.evaluation, info.evaluation);
   EXPECT_EQ(message_round_trip(std::vector<int32_t>{1, -2, 3}), (std::vector<int32_t>{1, -2, 3}));
+}
+
+TEST_F(serialization_test, serving_messages_round_trip) {
+  publish_request p;
+  p.name = "m";
+  p.package = {std::string("\0\1weights", 9), "llmos-tokenizer/1 byte\n", "model: m\n"};
+  p.metrics = R"({"accuracy":0.9})";
+  auto q = message_round_trip(p);
+  EXPECT_EQ(q.package.weights, p.package.weights);
+  EXPECT_EQ(q.package.tokenizer, p.package.tokenizer);
+  EXPECT_EQ(q.metrics, p.metrics);
+  model_version v{"m", 3, "2026-11-29T20:00:00Z", "{}", "{}", 1234, {"production"}};
+  auto vs = message_round_trip(std::vector<model_version>{v});
+  ASSERT_EQ(vs.size(), 1u);
+  EXPECT_EQ(vs[0].version, 3u);
+  EXPECT_EQ(vs[0].aliases, v.aliases);
+  auto ev = message_round_trip(alias_event{"m", "canary", 4});
+  EXPECT_EQ(ev.alias, "canary");
+  EXPECT_EQ(ev.version, 4u);
+  predict_request pr;
+  pr.texts = {"hello", "world"};
+  pr.priority = 0;
+  pr.version = 2;
+  auto pr2 = message_round_trip(pr);
+  EXPECT_EQ(pr2.texts, pr.texts);
+  EXPECT_EQ(pr2.version, 2u);
+  auto rep = message_round_trip(predict_reply{"m", 2, {{"spam", 0.75}}});
+  ASSERT_EQ(rep.predictions.size(), 1u);
+  EXPECT_EQ(rep.predictions[0].label, "spam");
+  complete_request cr;
+  cr.prompt = "Once";
+  cr.max_tokens = 5;
+  EXPECT_EQ(message_round_trip(cr).prompt, "Once");
+  auto cp = message_round_trip(complete_reply{"lm", 1, " upon", 4, 5});
+  EXPECT_EQ(cp.text, " upon");
+  EXPECT_EQ(cp.completion_tokens, 5u);
+  server_status st;
+  st.model = "m";
+  st.version = 2;
+  st.ready = true;
+  st.mean_batch = 3.5;
+  auto st2 = message_round_trip(st);
+  EXPECT_TRUE(st2.ready);
+  EXPECT_DOUBLE_EQ(st2.mean_batch, 3.5);
 }
 
 TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
@@ -412,6 +461,16 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
       caf::type_id<prediction_item>::value,
       caf::type_id<model_info>::value,
       caf::type_id<std::vector<int32_t>>::value,
+      caf::type_id<model_package>::value,
+      caf::type_id<publish_request>::value,
+      caf::type_id<model_version>::value,
+      caf::type_id<alias_event>::value,
+      caf::type_id<predict_request>::value,
+      caf::type_id<predict_reply>::value,
+      caf::type_id<complete_request>::value,
+      caf::type_id<complete_reply>::value,
+      caf::type_id<server_status>::value,
+      caf::type_id<std::vector<model_version>>::value,
   };
   constexpr auto begin = caf::id_block::llmos::begin;
   constexpr auto end = caf::id_block::llmos::end;
@@ -427,7 +486,8 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
   EXPECT_EQ(caf::type_id<pong>::value, begin);
   EXPECT_EQ(caf::type_id<string_map>::value, begin + 7);
   EXPECT_EQ(caf::type_id<pseudo_label_item>::value, begin + 14);
-  EXPECT_EQ(caf::type_id<std::vector<int32_t>>::value, end - 1);
+  EXPECT_EQ(caf::type_id<std::vector<int32_t>>::value, begin + 20);
+  EXPECT_EQ(caf::type_id<std::vector<model_version>>::value, end - 1);
   EXPECT_STREQ(caf::type_name<tensor_bytes>::value, "llmos::tensor_bytes");
 }
 

@@ -3,6 +3,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/rpc_client.hpp"
+
 namespace llmos::test {
 
 namespace fs = std::filesystem;
@@ -177,6 +180,27 @@ bool cluster::wait_for_state(const std::string& from, const std::string& of,
 
 std::string cluster::log(const std::string& node) const {
   return read_file(dir_ / (node + ".log"));
+}
+
+bool rpc_ping(uint16_t rpc_port) {
+  rpc::client c;
+  if (c.connect("127.0.0.1", rpc_port, std::chrono::seconds(1)))
+    return false;
+  auto pong = c.call("ping", nlohmann::json::array(), std::chrono::seconds(2));
+  return pong && pong->ok;
+}
+
+nlohmann::json rpc_send(uint16_t rpc_port, const nlohmann::json& params,
+                        std::chrono::seconds timeout) {
+  rpc::client c;
+  if (auto err = c.connect("127.0.0.1", rpc_port, std::chrono::seconds(2)))
+    return nlohmann::json{{"error", describe(err)}};
+  auto r = c.call("send", params, timeout);
+  if (!r)
+    return nlohmann::json{{"error", describe(r.error())}};
+  if (!r->ok)
+    return nlohmann::json{{"error", r->value}};
+  return r->value;
 }
 
 } // namespace llmos::test

@@ -44,6 +44,14 @@ repl_result run_repl(uint16_t rpc_port, const std::vector<std::string>& commands
 /// Heartbeat settings of the tests: lost after 1 s of silence.
 inline const std::string fast_heartbeat = "heartbeat_ms: 200\nlost_after_ms: 1000\n";
 
+/// True when a gateway answers ping on 127.0.0.1:PORT.
+bool rpc_ping(uint16_t rpc_port);
+
+/// Calls msgpack-RPC `send` with `params` ([ACTOR, METHOD, {k: v}]) as JSON; failures come back
+/// as {"error": ...}.
+nlohmann::json rpc_send(uint16_t rpc_port, const nlohmann::json& params,
+                        std::chrono::seconds timeout = std::chrono::seconds(120));
+
 class cluster {
 public:
   /// Nodes `names` (the first is the seed), each hosting a device actor "cpu-NAME", with free

@@ -39,23 +39,11 @@ std::string records_jsonl() {
 }
 
 bool ping(uint16_t port) {
-  llmos::rpc::client c;
-  if (c.connect("127.0.0.1", port, 1s))
-    return false;
-  auto pong = c.call("ping", json::array(), 2s);
-  return pong && pong->ok;
+  return llmos::test::rpc_ping(port);
 }
 
-json call(uint16_t port, const json& params, std::chrono::seconds timeout = 120s) {
-  llmos::rpc::client c;
-  if (auto err = c.connect("127.0.0.1", port, 2s))
-    return json{{"error", llmos::describe(err)}};
-  auto r = c.call("send", params, timeout);
-  if (!r)
-    return json{{"error", llmos::describe(r.error())}};
-  if (!r->ok)
-    return json{{"error", r->value}};
-  return r->value;
+json call(uint16_t port, const json& params) {
+  return llmos::test::rpc_send(port, params);
 }
 
 TEST(model_parallel, two_replicas_in_two_processes_match_one_replica) {
