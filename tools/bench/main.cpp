@@ -1,5 +1,5 @@
 // llmos-bench NAME [--json FILE]: benchmarks that run ours side by side with the raw library and
-// a peer in one run and print ratios. Benchmarks: messaging, data, training.
+// a peer in one run and print ratios. Benchmarks: messaging, data, training, serving.
 #include <filesystem>
 #include <iostream>
 
@@ -7,6 +7,7 @@
 
 #include "data_bench.hpp"
 #include "messaging.hpp"
+#include "serving_bench.hpp"
 #include "training_bench.hpp"
 
 namespace po = boost::program_options;
@@ -16,8 +17,9 @@ int main(int argc, char** argv) {
   llmos::bench::data_options data_opts;
   std::string name;
   std::string arg;
+  double seconds = 3.0;
   po::options_description desc{
-      "usage: llmos-bench NAME [options]   (NAME: messaging, data, training)"};
+      "usage: llmos-bench NAME [options]   (NAME: messaging, data, training, serving)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
@@ -25,10 +27,11 @@ int main(int argc, char** argv) {
       "requests in flight (throughput)")("no-erlang", "skip the Erlang peer")(
       "caf", po::value(&opts.caf_args),
       "a CAF option for every process, e.g. --caf=--scheduler.policy=sharing (repeatable)")(
-      "sample", po::value(&data_opts.sample)->default_value(1500),
-      "e-mails in the recall/precision sample (data)")("no-python", "skip the Python peer (data)")(
-      "name", po::value(&name), "benchmark")("arg", po::value(&arg),
-                                             "argument of an internal mode");
+      "seconds", po::value(&seconds)->default_value(3.0), "seconds per measurement (serving)")(
+      "no-wrk", "skip wrk (serving)")("sample", po::value(&data_opts.sample)->default_value(1500),
+                                      "e-mails in the recall/precision sample (data)")(
+      "no-python", "skip the Python peer (data)")("name", po::value(&name), "benchmark")(
+      "arg", po::value(&arg), "argument of an internal mode");
   po::positional_options_description pos;
   pos.add("name", 1).add("arg", 1);
   po::variables_map vm;
@@ -51,6 +54,15 @@ int main(int argc, char** argv) {
       data_opts.python_script = LLMOS_SOURCE_DIR "/tools/bench/data_peer.py";
     return llmos::bench::run_data(data_opts);
   }
+  if (name == "serving") {
+    llmos::bench::serving_options s;
+    s.json_path = opts.json_path;
+    s.node_path =
+        (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
+    s.seconds = seconds;
+    s.wrk = !vm.count("no-wrk");
+    return llmos::bench::run_serving(s);
+  }
   if (name == "training") {
     llmos::bench::training_options t;
     t.json_path = opts.json_path;
@@ -60,7 +72,7 @@ int main(int argc, char** argv) {
   }
   if (name != "messaging") {
     std::cerr << "llmos-bench: unknown benchmark '" << name
-              << "' (known: messaging, data, training)\n";
+              << "' (known: messaging, data, training, serving)\n";
     return 2;
   }
   if (opts.n == 0 || opts.window == 0) {

@@ -21,6 +21,7 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bench_process.hpp"
 #include "caf_driver.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/node/node.hpp"
@@ -35,71 +36,6 @@ using namespace std::chrono_literals;
 caf::behavior raw_pong(caf::event_based_actor*) {
   return {[](ping_atom) { return int64_t{42}; }};
 }
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// A child process whose stdout we read until it prints a line starting with `ready_word`.
-class child_process {
-public:
-  child_process(std::vector<std::string> argv, const std::string& ready_word,
-                std::chrono::seconds timeout) {
-    int out[2];
-    if (::pipe(out) != 0)
-      return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], STDOUT_FILENO);
-      ::close(out[0]);
-      std::vector<char*> args;
-      for (auto& a : argv)
-        args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      std::perror("execv");
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    FILE* f = ::fdopen(out[0], "r");
-    out_ = f;
-    if (ready_word.empty()) { // nothing to wait for: the caller polls the child itself
-      ready_ = true;
-      return;
-    }
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    char line[512];
-    while (std::chrono::steady_clock::now() < deadline && std::fgets(line, sizeof(line), f)) {
-      if (std::string{line}.rfind(ready_word, 0) == 0) {
-        ready_ = true;
-        break;
-      }
-    }
-  }
-  ~child_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (out_ != nullptr)
-      std::fclose(out_);
-  }
-  bool ready() const { return ready_; }
-
-private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-  bool ready_ = false;
-};
 
 send_fn ping_node_manager(node_manager_actor target) {
   return [target](caf::event_based_actor* self, std::function<void(bool)> k) {

@@ -1,0 +1,135 @@
+// The serving actors' plain parts: request rows (tokenized and padded with the version's own
+// tokenizer, raw inputs checked against the model), UTF-8 boundaries of streamed text, the HTTP
+// status of each error, and the gateway's table of servers.
+#include <cstring>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "dataset/tokenize/byte_tokenizer.hpp"
+#include "http/http_errors.hpp"
+#include "http/server_table.hpp"
+#include "llmos/messages/error.hpp"
+#include "serving/request_rows.hpp"
+
+namespace llmos {
+namespace {
+
+std::vector<int32_t> ids_of(const std::string& row) {
+  std::vector<int32_t> out(row.size() / 4);
+  std::memcpy(out.data(), row.data(), row.size());
+  return out;
+}
+
+TEST(request_rows, texts_are_tokenized_and_padded_to_max_length) {
+  data::byte_tokenizer tok;
+  serving::row_format fmt;
+  fmt.max_length = 4;
+  fmt.pad_id = 0;
+  fmt.tokenizer = &tok;
+  predict_request req;
+  req.texts = {"ab", "abcdef"};
+  auto rows = serving::rows_of(req, fmt);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 2u);
+  auto short_row = ids_of((*rows)[0]);
+  auto long_row = ids_of((*rows)[1]);
+  ASSERT_EQ(short_row.size(), 4u);
+  EXPECT_EQ(short_row[0], tok.encode("a")[0]);
+  EXPECT_EQ(short_row[2], 0) << "padded";
+  EXPECT_EQ(long_row[3], tok.encode("d")[0]) << "cut at max_length";
+  auto batch = serving::batch_of({&(*rows)[0], &(*rows)[1]}, fmt);
+  EXPECT_EQ(batch.shape, (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(batch.dtype, "i32");
+  EXPECT_EQ(batch.data.size(), 32u);
+}
+
+TEST(request_rows, raw_inputs_are_checked_against_the_model) {
+  serving::row_format images;
+  images.images = true;
+  images.image_size = 2;
+  predict_request req;
+  req.inputs.dtype = "u8";
+  req.inputs.shape = {3, 2, 2};
+  req.inputs.data = std::string(12, '\x7f');
+  auto rows = serving::rows_of(req, images);
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->size(), 3u);
+  req.inputs.shape = {3, 4};
+  auto wrong_shape = serving::rows_of(req, images);
+  ASSERT_FALSE(wrong_shape);
+  EXPECT_NE(describe(wrong_shape.error()).find("u8 images [n, 2, 2]"), std::string::npos);
+  req.inputs.shape = {4, 2, 2};
+  auto short_data = serving::rows_of(req, images);
+  ASSERT_FALSE(short_data);
+  EXPECT_NE(describe(short_data.error()).find("do not fill the shape"), std::string::npos);
+  predict_request text;
+  text.texts = {"hello"};
+  auto no_text = serving::rows_of(text, images);
+  ASSERT_FALSE(no_text);
+  EXPECT_NE(describe(no_text.error()).find("takes images"), std::string::npos);
+}
+
+TEST(request_rows, streamed_text_stops_before_a_split_character) {
+  const std::string euro = "\xE2\x82\xAC"; // three bytes
+  EXPECT_EQ(serving::complete_utf8_prefix("ab"), 2u);
+  EXPECT_EQ(serving::complete_utf8_prefix("ab" + euro), 5u);
+  EXPECT_EQ(serving::complete_utf8_prefix("ab" + euro.substr(0, 2)), 2u);
+  EXPECT_EQ(serving::complete_utf8_prefix("ab" + euro.substr(0, 1)), 2u);
+  EXPECT_EQ(serving::complete_utf8_prefix(""), 0u);
+}
+
+TEST(http_errors, each_error_has_its_status_and_a_json_reason) {
+  EXPECT_EQ(http::status_of(make_llmos_error(error_code::bad_params, "x")), 400);
+  EXPECT_EQ(http::status_of(make_llmos_error(error_code::unauthorized, "x")), 403);
+  EXPECT_EQ(http::status_of(make_llmos_error(error_code::not_found, "x")), 404);
+  EXPECT_EQ(http::status_of(make_llmos_error(error_code::overloaded, "x")), 429);
+  EXPECT_EQ(http::status_of(make_llmos_error(error_code::unavailable, "x")), 503);
+  EXPECT_EQ(http::status_of(make_llmos_error(error_code::io_failed, "x")), 500);
+  auto body = nlohmann::json::parse(
+      http::error_body(make_llmos_error(error_code::overloaded, "queue full"), "instances"));
+  EXPECT_EQ(body["error"]["status"], 429);
+  EXPECT_EQ(body["error"]["code"], "overloaded");
+  EXPECT_EQ(body["error"]["field"], "instances");
+  EXPECT_NE(body["error"]["reason"].get<std::string>().find("queue full"), std::string::npos);
+}
+
+TEST(server_table, routes_a_model_to_its_least_loaded_server) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto a = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  auto b = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  auto entry = [](std::string name, caf::actor h, std::string model) {
+    return actor_entry{std::move(name), "server", "n", {{"model", std::move(model)}}, h};
+  };
+  http::server_table table;
+  table.update(
+      {entry("s1", a, "m"), entry("s2", b, "m"), actor_entry{"dev", "device", "n", {}, a}});
+  auto first = table.pick("m");
+  auto second = table.pick("m");
+  ASSERT_TRUE(first && second);
+  EXPECT_NE(first->slot, second->slot) << "the second request goes to the idle server";
+  EXPECT_FALSE(table.pick("other"));
+  auto retry = table.pick("m", {first->slot, second->slot});
+  EXPECT_FALSE(retry) << "every server was tried";
+  table.done("m", first->slot);
+  auto third = table.pick("m");
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->slot, first->slot);
+  // A server that left the directory is no longer picked.
+  table.update({entry("s2", b, "m")});
+  for (int i = 0; i < 3; ++i) {
+    auto p = table.pick("m");
+    ASSERT_TRUE(p);
+    EXPECT_EQ(caf::actor_cast<caf::actor>(p->server), b);
+  }
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}
+
+} // namespace
+} // namespace llmos

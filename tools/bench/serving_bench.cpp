@@ -1,0 +1,308 @@
+#include "serving_bench.hpp"
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "bench_process.hpp"
+#include "bench_stats.hpp"
+#include "dataset/dataset_view.hpp"
+#include "dataset/store/dataset_store.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/rpc_client.hpp"
+#include "model/train/engine.hpp"
+
+namespace llmos::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+constexpr uint32_t max_batch = 32;
+
+json call(uint16_t rpc, const json& params) {
+  rpc::client c;
+  if (auto err = c.connect("127.0.0.1", rpc, 2s))
+    return json{{"error", describe(err)}};
+  auto r = c.call("send", params, std::chrono::seconds(900));
+  if (!r)
+    return json{{"error", describe(r.error())}};
+  if (!r->ok)
+    return json{{"error", r->value}};
+  return r->value;
+}
+
+bool ok(const json& j, const std::string& what) {
+  if (!j.contains("error"))
+    return true;
+  std::cerr << "llmos-bench serving: " << what << " failed: " << j.dump() << "\n";
+  return false;
+}
+
+struct load_result {
+  double rps = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  uint64_t errors = 0;
+};
+
+/// `clients` keep-alive HTTP clients each sending one text per request for `seconds`.
+load_result drive(uint16_t port, const std::string& model, const std::vector<std::string>& texts,
+                  int clients, double seconds) {
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> errors{0};
+  std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
+  std::vector<std::thread> threads;
+  const auto path = "/v1/models/" + model + ":predict";
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&, c] {
+      httplib::Client cli{"127.0.0.1", port};
+      cli.set_read_timeout(60, 0);
+      std::size_t i = static_cast<std::size_t>(c) * 7;
+      while (!stop) {
+        const auto body = json{{"instances", {texts[i++ % texts.size()]}}}.dump();
+        const auto t0 = clock_type::now();
+        auto r = cli.Post(path, body, "application/json");
+        const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+        if (!r || r->status != 200)
+          ++errors;
+        else
+          lat[static_cast<std::size_t>(c)].push_back(ms);
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  std::vector<double> all;
+  for (auto& l : lat)
+    all.insert(all.end(), l.begin(), l.end());
+  load_result r;
+  r.rps = static_cast<double>(all.size()) / seconds;
+  r.p50_ms = percentile(all, 0.5);
+  r.p99_ms = percentile(all, 0.99);
+  r.errors = errors;
+  return r;
+}
+
+/// The raw forward pass: the published checkpoint in this process, batches of max_batch rows of
+/// real validation texts, one thread (as a replica's device has).
+double ceiling_rps(const std::string& checkpoint, const data::dataset_view& view) {
+  auto eng = model::engine::load(checkpoint);
+  if (!eng)
+    return 0;
+  model::engine::use_threads(1);
+  const auto& records = view.split("validation");
+  tensor_bytes batch;
+  batch.dtype = "i32";
+  batch.shape = {max_batch, view.max_length()};
+  batch.data.resize(max_batch * view.max_length() * sizeof(int32_t));
+  for (uint32_t k = 0; k < max_batch; ++k) {
+    std::vector<int32_t> row(view.max_length(), view.pad_id());
+    const auto& tokens = records[k % records.size()].tokens;
+    std::copy_n(tokens.begin(), std::min(tokens.size(), row.size()), row.begin());
+    std::memcpy(batch.data.data() + k * row.size() * 4, row.data(), row.size() * 4);
+  }
+  (void)(*eng)->infer(batch); // warm-up
+  const auto t0 = clock_type::now();
+  int batches = 0;
+  while (std::chrono::duration<double>(clock_type::now() - t0).count() < 2.0) {
+    (void)(*eng)->infer(batch);
+    ++batches;
+  }
+  return batches * max_batch / std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+/// wrk against the batched endpoint: requests/s and its p99 (ms), or {0, 0} without wrk.
+std::pair<double, double> run_wrk(uint16_t port, const fs::path& dir, const std::string& text,
+                                  int connections, double seconds) {
+  if (!fs::exists("/usr/bin/wrk"))
+    return {0, 0};
+  const auto script = dir / "post.lua";
+  std::ofstream(script) << "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = "
+                           "\"application/json\"\nwrk.body = [["
+                        << json{{"instances", {text}}}.dump() << "]]\n";
+  std::ostringstream cmd;
+  cmd << "/usr/bin/wrk -t1 -c" << connections << " -d" << static_cast<int>(seconds)
+      << "s --latency -s " << script.string() << " http://127.0.0.1:" << port
+      << "/v1/models/spam:predict 2>&1";
+  const auto out = command_output(cmd.str());
+  double rps = 0, p99 = 0;
+  std::istringstream lines{out};
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words{line};
+    std::string first, value;
+    words >> first >> value;
+    if (first == "Requests/sec:")
+      rps = std::stod(value);
+    if (first == "99%") {
+      p99 = std::stod(value);
+      if (value.find("us") != std::string::npos)
+        p99 /= 1000.0;
+      else if (value.find("ms") == std::string::npos)
+        p99 *= 1000.0; // seconds
+    }
+  }
+  return {rps, p99};
+}
+
+std::string topology(const fs::path& dir, uint16_t port, uint16_t rpc, uint16_t http) {
+  std::ostringstream t;
+  t << "cluster: bench\nnodes:\n  - name: a\n    host: 127.0.0.1\n    port: " << port
+    << "\n    rpc_port: " << rpc << "\n    actors:\n"
+    << "      - {name: spam-data, kind: dataset, config: {pipeline: "
+    << (dir / "spam.yaml").string() << "}}\n"
+    << "      - {name: trainer, kind: model, config: {spec: " LLMOS_SOURCE_DIR
+       "/nodes/examples/models/spam-transformer.yaml}}\n"
+    << "      - {name: registry, kind: registry, config: {root: " << (dir / "models").string()
+    << "}}\n"
+    << "      - {name: batched, kind: server, config: {model: spam, max_batch: " << max_batch
+    << ", max_delay_us: 2000, queue_limit: 4096}}\n"
+    << "      - {name: single, kind: server, config: {model: spam-single, max_batch: 1, "
+       "max_delay_us: 0, queue_limit: 4096}}\n"
+    << "      - {name: web, kind: http, config: {port: " << http
+    << ", threads: 96, feedback: " << (dir / "feedback.jsonl").string() << "}}\n";
+  return t.str();
+}
+
+} // namespace
+
+int run_serving(const serving_options& opts) {
+  const auto dir =
+      fs::temp_directory_path() / ("llmos-bench-serving-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  {
+    std::ifstream in{LLMOS_SOURCE_DIR "/nodes/examples/pipelines/spam.yaml"};
+    std::ofstream out{dir / "spam.yaml"};
+    out << "root: " << (dir / "store").string() << "\n" << in.rdbuf();
+  }
+  const uint16_t port = free_port(), rpc = free_port(), http = free_port();
+  std::ofstream(dir / "topology.yaml") << topology(dir, port, rpc, http);
+  const std::string cmd = "exec '" + opts.node_path + "' --topology '" +
+                          (dir / "topology.yaml").string() + "' --node a > '" +
+                          (dir / "node.log").string() + "' 2>&1";
+  child_process node{{"/bin/sh", "-c", cmd}, "", 10s};
+  std::cout << "llmos-bench serving: node on " << http << ", logs in " << dir << "\n";
+  bool up = false;
+  for (int i = 0; i < 200 && !up; ++i) {
+    std::this_thread::sleep_for(100ms);
+    up = !call(rpc, json::array({"spam-data", "stats", json::object()})).contains("error");
+  }
+  if (!up)
+    return std::cerr << "llmos-bench serving: the node did not start (see node.log)\n", 1;
+  std::cout << "  ingesting SpamAssassin and training spam-transformer (" << opts.train_steps
+            << " steps) ...\n";
+  if (!ok(call(rpc, json::array({"spam-data", "ingest", json::object()})), "ingest") ||
+      !ok(call(rpc, json::array({"trainer",
+                                 "train",
+                                 {{"dataset", "spam-data"},
+                                  {"max_steps", std::to_string(opts.train_steps)},
+                                  {"eval_every", "0"}}})),
+          "train"))
+    return 1;
+  for (const char* name : {"spam", "spam-single"}) {
+    if (!ok(call(rpc,
+                 json::array({"trainer", "publish", {{"dataset", "spam-data"}, {"name", name}}})),
+            "publish") ||
+        !ok(call(rpc, json::array({"registry", "alias", name, "production", "1"})), "alias"))
+      return 1;
+  }
+  httplib::Client web{"127.0.0.1", http};
+  for (int i = 0; i < 300; ++i) {
+    auto r = web.Get("/readyz");
+    if (r && r->status == 200)
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  // Real validation texts as requests; the ceiling uses the same version's rows.
+  auto store = data::dataset_store::open((dir / "store").string(), {});
+  if (!store)
+    return std::cerr << describe(store.error()) << "\n", 1;
+  auto stats = call(rpc, json::array({"spam-data", "stats", json::object()}));
+  auto info = store->read("spam", stats.value("version", ""));
+  if (!info)
+    return std::cerr << describe(info.error()) << "\n", 1;
+  auto view = data::dataset_view::load(*store, *info);
+  if (!view)
+    return std::cerr << describe(view.error()) << "\n", 1;
+  std::vector<std::string> texts;
+  for (const auto& r : view->split("validation"))
+    texts.push_back(r.text.substr(0, 2000));
+  const auto checkpoint = (dir / "spam.ckpt").string();
+  if (!ok(call(rpc, json::array({"trainer", "save", {{"path", checkpoint}}})), "save"))
+    return 1;
+  const double ceiling = ceiling_rps(checkpoint, *view);
+
+  result_sheet sheet;
+  std::cout << "\n  " << std::left << std::setw(12) << "clients" << std::setw(22) << "batched rps"
+            << std::setw(22) << "single rps"
+            << "batched/single\n";
+  double best = 0;
+  load_result best_b, best_s;
+  int best_c = 0;
+  for (int clients : {1, 4, 16, 64}) {
+    auto b = drive(http, "spam", texts, clients, opts.seconds);
+    auto s = drive(http, "spam-single", texts, clients, opts.seconds);
+    std::ostringstream bt, st;
+    bt << std::fixed << std::setprecision(0) << b.rps << " (p99 " << std::setprecision(1)
+       << b.p99_ms << " ms)";
+    st << std::fixed << std::setprecision(0) << s.rps << " (p99 " << std::setprecision(1)
+       << s.p99_ms << " ms)";
+    std::cout << "  " << std::setw(12) << clients << std::setw(22) << bt.str() << std::setw(22)
+              << st.str() << std::setprecision(2) << std::fixed << (s.rps > 0 ? b.rps / s.rps : 0)
+              << "x" << (b.errors + s.errors ? "  ERRORS" : "") << "\n";
+    const auto c = std::to_string(clients);
+    sheet.set("batched_rps_c" + c, b.rps);
+    sheet.set("single_rps_c" + c, s.rps);
+    sheet.set("batched_p99_ms_c" + c, b.p99_ms);
+    sheet.set("single_p99_ms_c" + c, s.p99_ms);
+    sheet.set("errors_c" + c, static_cast<double>(b.errors + s.errors));
+    if (b.rps > best) {
+      best = b.rps;
+      best_b = b;
+      best_s = s;
+      best_c = clients;
+    }
+  }
+  auto mean_batch = call(rpc, json::array({"batched", "status", json::object()}));
+  std::cout << "\n  ceiling (raw batched forward, " << max_batch
+            << " rows, no HTTP): " << std::fixed << std::setprecision(0) << ceiling << " rows/s\n"
+            << "  at " << best_c << " clients: batched " << best_b.rps
+            << " rps = " << std::setprecision(2) << (best_s.rps > 0 ? best_b.rps / best_s.rps : 0)
+            << "x one-at-a-time, " << (ceiling > 0 ? best_b.rps / ceiling : 0)
+            << "x the ceiling; p99 " << std::setprecision(1) << best_b.p99_ms << " ms vs "
+            << best_s.p99_ms << " ms; mean batch " << mean_batch.value("mean_batch", 0.0) << "\n";
+  sheet.set("batched_rps", best_b.rps);
+  sheet.set("single_rps", best_s.rps);
+  sheet.set("ceiling_rps", ceiling);
+  sheet.set("batched_p99_ms", best_b.p99_ms);
+  sheet.set("single_p99_ms", best_s.p99_ms);
+  sheet.set("peak_clients", best_c);
+  sheet.set("batched_over_single", best_s.rps > 0 ? best_b.rps / best_s.rps : 0);
+  sheet.set("batched_over_ceiling", ceiling > 0 ? best_b.rps / ceiling : 0);
+  sheet.set("mean_batch", mean_batch.value("mean_batch", 0.0));
+  if (opts.wrk) {
+    auto [rps, p99] = run_wrk(http, dir, texts.front(), best_c, opts.seconds);
+    std::cout << "  wrk (outside load generator, " << best_c << " connections): " << std::fixed
+              << std::setprecision(0) << rps << " rps, p99 " << std::setprecision(1) << p99
+              << " ms\n";
+    sheet.set("wrk_rps", rps);
+    sheet.set("wrk_p99_ms", p99);
+  }
+  if (!opts.json_path.empty())
+    std::ofstream(opts.json_path) << sheet.json() << "\n";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return 0;
+}
+
+} // namespace llmos::bench
