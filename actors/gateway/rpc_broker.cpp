@@ -16,7 +16,10 @@
 namespace llmos {
 namespace {
 
-constexpr auto call_timeout = std::chrono::seconds(60);
+// Each method sets its own timeout (a training run answers when it ends, hours later), so the
+// broker only guards against a dispatcher that never answers. It was 60 s: every train call
+// longer than a minute failed with request_timeout.
+constexpr auto call_timeout = std::chrono::minutes(24 * 60);
 
 struct connection {
   explicit connection(const rpc::limits& lim) : decoder(lim) {}

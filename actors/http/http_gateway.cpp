@@ -131,6 +131,13 @@ actor_kind http_kind() {
     auto server = std::make_shared<httplib::Server>();
     server->new_task_queue = [n = cfg.threads] { return new httplib::ThreadPool(n); };
     server->set_payload_max_length(cfg.body_limit);
+    // httplib closes a keep-alive connection after 5 requests by default: every client would
+    // reconnect all the time (and with its listen backlog of 5, wait a SYN retry of 1 s).
+    server->set_keep_alive_max_count(1000000);
+    server->set_keep_alive_timeout(60);
+    // Small responses on kept-alive connections: without TCP_NODELAY, Nagle's algorithm and the
+    // peer's delayed ACK hold each answer for tens of milliseconds.
+    server->set_tcp_nodelay(true);
     // httplib answers 413 and 404 itself with an empty body: give them the JSON shape too.
     server->set_error_handler([limit = cfg.body_limit](const httplib::Request& req,
                                                        httplib::Response& res) {

@@ -55,30 +55,48 @@ struct load_result {
   uint64_t errors = 0;
 };
 
-/// `clients` keep-alive HTTP clients each sending one text per request for `seconds`.
+/// `clients` keep-alive HTTP clients each sending one text per request for `seconds`, after
+/// each has connected and sent one request (connection set-up is not what is measured).
 load_result drive(uint16_t port, const std::string& model, const std::vector<std::string>& texts,
                   int clients, double seconds) {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> errors{0};
   std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
   std::vector<std::thread> threads;
+  std::atomic<int> connected{0};
+  std::atomic<bool> go{false};
   const auto path = "/v1/models/" + model + ":predict";
   for (int c = 0; c < clients; ++c)
     threads.emplace_back([&, c] {
       httplib::Client cli{"127.0.0.1", port};
       cli.set_read_timeout(60, 0);
+      cli.set_connection_timeout(10, 0);
+      cli.set_keep_alive(true);
+      cli.set_tcp_nodelay(true);
       std::size_t i = static_cast<std::size_t>(c) * 7;
+      (void)cli.Post(path, json{{"instances", {texts[i % texts.size()]}}}.dump(),
+                     "application/json");
+      ++connected;
+      while (!go)
+        std::this_thread::sleep_for(1ms);
       while (!stop) {
         const auto body = json{{"instances", {texts[i++ % texts.size()]}}}.dump();
         const auto t0 = clock_type::now();
         auto r = cli.Post(path, body, "application/json");
         const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-        if (!r || r->status != 200)
-          ++errors;
-        else
+        if (!r || r->status != 200) {
+          if (errors++ == 0)
+            std::cerr << "  first error: "
+                      << (r ? std::to_string(r->status) + " " + r->body
+                            : "no answer (" + httplib::to_string(r.error()) + ")")
+                      << "\n";
+        } else
           lat[static_cast<std::size_t>(c)].push_back(ms);
       }
     });
+  while (connected < clients)
+    std::this_thread::sleep_for(1ms);
+  go = true;
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& t : threads)
@@ -162,7 +180,7 @@ std::string topology(const fs::path& dir, uint16_t port, uint16_t rpc, uint16_t 
     << "      - {name: spam-data, kind: dataset, config: {pipeline: "
     << (dir / "spam.yaml").string() << "}}\n"
     << "      - {name: trainer, kind: model, config: {spec: " LLMOS_SOURCE_DIR
-       "/nodes/examples/models/spam-transformer.yaml}}\n"
+       "/nodes/examples/models/spam-bag.yaml}}\n"
     << "      - {name: registry, kind: registry, config: {root: " << (dir / "models").string()
     << "}}\n"
     << "      - {name: batched, kind: server, config: {model: spam, max_batch: " << max_batch
@@ -199,7 +217,7 @@ int run_serving(const serving_options& opts) {
   }
   if (!up)
     return std::cerr << "llmos-bench serving: the node did not start (see node.log)\n", 1;
-  std::cout << "  ingesting SpamAssassin and training spam-transformer (" << opts.train_steps
+  std::cout << "  ingesting SpamAssassin and training spam-bag (" << opts.train_steps
             << " steps) ...\n";
   if (!ok(call(rpc, json::array({"spam-data", "ingest", json::object()})), "ingest") ||
       !ok(call(rpc, json::array({"trainer",

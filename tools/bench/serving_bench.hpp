@@ -13,7 +13,7 @@ struct serving_options {
   std::string json_path;
   std::string node_path; ///< llmos-node
   double seconds = 3.0;  ///< per measurement
-  int train_steps = 60;  ///< the classifier's training run
+  int train_steps = 150; ///< the classifier's training run
   bool wrk = true;
 };
 
