@@ -271,6 +271,23 @@ void add_serving_methods(method_table& t) {
                    },
                    [=](caf::error& err) { reply(std::move(err)); });
          }});
+  t.add("registry", {"export", true, "send REGISTRY export MODEL VERSION format=torchscript|onnx",
+                     "write a version as TorchScript (every architecture) or ONNX (bag, cnn) into "
+                     "its folder; answers the path",
+                     [](rpc_call& c) {
+                       auto m = param_string(*c.params, 2, "export", "MODEL");
+                       if (!m)
+                         return c.reply(std::move(m.error()));
+                       auto v = version_param(c, 3, "export");
+                       if (!v)
+                         return c.reply(std::move(v.error()));
+                       auto opts = param_map(*c.params, 4, "export");
+                       if (!opts)
+                         return c.reply(std::move(opts.error()));
+                       forward<std::string>(c, target<registry_actor>(c), long_timeout,
+                                            export_atom::value, *m, *v,
+                                            opt(*opts, "format", "torchscript"));
+                     }});
   t.add("server",
         {"status", false, "send SERVER status",
          "deployed version, replicas, queue, served, p50/p99, mean batch", [](rpc_call& c) {

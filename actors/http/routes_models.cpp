@@ -1,5 +1,9 @@
 // POST /v1/models/{name}:predict (also /versions/{v}:predict), GET /v1/models, and the admin
 // routes: deploy a version, unload, move an alias.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "http/http_errors.hpp"
@@ -179,6 +183,29 @@ void install_model_routes(httplib::Server& server, gateway_context& ctx) {
                 }
                 res.set_content(nlohmann::json{{"servers", out}}.dump(), "application/json");
               });
+  // Admin: a version packaged as TorchScript or ONNX, as a file download.
+  server.Get(R"(/v1/models/([^/:]+)/versions/v?([0-9]+)/export/(torchscript|onnx))",
+             [&ctx](const httplib::Request& req, httplib::Response& res) {
+               if (!authorized(ctx, req, res))
+                 return;
+               auto reg = ctx.registry();
+               if (!reg)
+                 return send_error(res, reg.error());
+               const auto v = std::stoull(req.matches[2].str());
+               if (v == 0 || v > UINT32_MAX)
+                 return send_error(res, 400, "versions start at 1", "version");
+               auto path = ctx.ask<std::string>(*reg, export_atom::value, req.matches[1].str(),
+                                                static_cast<uint32_t>(v), req.matches[3].str());
+               if (!path)
+                 return send_error(res, path.error(), "version");
+               std::ifstream in{*path, std::ios::binary};
+               std::ostringstream bytes;
+               bytes << in.rdbuf();
+               res.set_header("Content-Disposition",
+                              "attachment; filename=\"" +
+                                  std::filesystem::path(*path).filename().string() + "\"");
+               res.set_content(std::move(bytes).str(), "application/octet-stream");
+             });
   // Admin: point an alias at a version: {"version": 3}.
   server.Put(R"(/v1/admin/models/([^/:]+)/aliases/([^/:]+))", [&ctx](const httplib::Request& req,
                                                                      httplib::Response& res) {

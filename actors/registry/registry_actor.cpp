@@ -3,11 +3,13 @@
 #include <set>
 
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
 #include "llmos/messages/error.hpp"
+#include "model/export/export.hpp"
 #include "registry/core/registry_store.hpp"
 
 namespace llmos {
@@ -130,6 +132,36 @@ registry_actor::behavior_type registry_behavior(self_ptr self,
         if (auto done = self->state.store->remove(name, version); !done)
           return std::move(done.error());
         return true;
+      },
+      [self](export_atom, const std::string& name, uint32_t version,
+             const std::string& format) -> caf::result<std::string> {
+        if (format != "torchscript" && format != "onnx")
+          return make_llmos_error(error_code::bad_params, "export: format must be torchscript or "
+                                                          "onnx, got '" +
+                                                              format + "'");
+        if (auto files = self->state.store->meta(name, version); !files)
+          return std::move(files.error());
+        const auto dir = self->state.store->version_dir(name, version);
+        const auto in = (dir / "weights.pt").string();
+        const auto out =
+            (dir / (format == "onnx" ? "model.onnx" : "model.torchscript.pt")).string();
+        // Tracing and writing take seconds: a detached worker does it, the registry goes on.
+        auto worker = self->system().spawn<caf::detached>([](caf::event_based_actor* w) {
+          return caf::behavior{[w](export_atom, const std::string& format, const std::string& in,
+                                   const std::string& out) -> caf::result<std::string> {
+            w->quit();
+            auto err =
+                format == "onnx" ? model::export_onnx(in, out) : model::export_torchscript(in, out);
+            if (err)
+              return err;
+            return out;
+          }};
+        });
+        auto promise = self->make_response_promise<std::string>();
+        self->request(worker, std::chrono::minutes(10), export_atom::value, format, in, out)
+            .then([promise](std::string& path) mutable { promise.deliver(std::move(path)); },
+                  [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        return promise;
       },
       [self](watch_atom, caf::actor watcher) {
         self->monitor(watcher);

@@ -280,6 +280,16 @@ TEST(serving, http_end_to_end) {
     EXPECT_GT(before, 0);
     EXPECT_EQ(after, 6) << "every client ends on version 2";
   }
+  // Packaging: the version as TorchScript (a zip archive) and ONNX, through REPL and HTTP.
+  auto ts = n.send(json::array({"registry", "export", "m", "2", {{"format", "torchscript"}}}));
+  ASSERT_TRUE(ts.is_string()) << ts.dump();
+  EXPECT_TRUE(std::filesystem::exists(ts.get<std::string>()));
+  auto onnx = web.Get("/v1/models/m/versions/2/export/onnx", admin);
+  ASSERT_TRUE(onnx);
+  EXPECT_EQ(onnx->status, 200);
+  EXPECT_GT(onnx->body.size(), 1000u);
+  auto no_format = n.send(json::array({"registry", "export", "m", "2", {{"format", "tflite"}}}));
+  EXPECT_TRUE(no_format.contains("error")) << no_format.dump();
   auto models = body_of(web.Get("/v1/models"));
   ASSERT_TRUE(models["models"].is_array()) << models.dump();
   bool m_listed = false;

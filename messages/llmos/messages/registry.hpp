@@ -81,6 +81,9 @@ using registry_actor = caf::typed_actor<
     caf::replies_to<alias_atom, std::string, std::string, uint32_t>::with<model_version>,
     // client -> registry: delete a version; refused while an alias points at it.
     caf::replies_to<delete_atom, std::string, uint32_t>::with<bool>,
+    // client -> registry: write a version as FORMAT ("torchscript", or "onnx" for bag and cnn)
+    // into its folder and answer the file's path; bad_params names an unsupported format.
+    caf::replies_to<export_atom, std::string, uint32_t, std::string>::with<std::string>,
     // server -> registry: send (alias_atom, alias_event) on every alias change.
     caf::reacts_to<watch_atom, caf::actor>>;
 
