@@ -202,6 +202,27 @@ caf::expected<uint32_t> version_param(rpc_call& c, std::size_t i, const std::str
   return static_cast<uint32_t>(std::stoul(digits));
 }
 
+/// registry alias MODEL ALIAS REF: REF is a number, or "latest" / another alias resolved first.
+void alias_method(rpc_call& c) {
+  auto m = param_string(*c.params, 2, "alias", "MODEL");
+  auto a = param_string(*c.params, 3, "alias", "ALIAS");
+  auto ref = param_string(*c.params, 4, "alias", "VERSION");
+  if (!m || !a || !ref)
+    return c.reply(!m ? std::move(m.error()) : !a ? std::move(a.error()) : std::move(ref.error()));
+  auto reg = target<registry_actor>(c);
+  if (auto v = version_param(c, 4, "alias"))
+    return ask_json<model_version>(c, reg, alias_atom::value, *m, *a, *v);
+  auto* self = c.self;
+  auto reply = c.reply;
+  auto ctx = std::make_shared<rpc_call>(c);
+  self->request(reg, call_timeout, resolve_atom::value, *m, *ref)
+      .then(
+          [=](model_version& v) {
+            ask_json<model_version>(*ctx, reg, alias_atom::value, *m, *a, v.version);
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
 } // namespace
 
 void add_serving_methods(method_table& t) {
@@ -240,20 +261,10 @@ void add_serving_methods(method_table& t) {
                        ask_json<model_version>(c, target<registry_actor>(c), resolve_atom::value,
                                                *m, *r);
                      }});
-  t.add("registry", {"alias", true, "send REGISTRY alias MODEL ALIAS VERSION",
+  t.add("registry", {"alias", true, "send REGISTRY alias MODEL ALIAS VERSION|latest|ALIAS",
                      "point an alias (production, canary, ...) at a version; servers following "
                      "it switch without dropping requests",
-                     [](rpc_call& c) {
-                       auto m = param_string(*c.params, 2, "alias", "MODEL");
-                       auto a = param_string(*c.params, 3, "alias", "ALIAS");
-                       if (!m || !a)
-                         return c.reply(m ? std::move(a.error()) : std::move(m.error()));
-                       auto v = version_param(c, 4, "alias");
-                       if (!v)
-                         return c.reply(std::move(v.error()));
-                       ask_json<model_version>(c, target<registry_actor>(c), alias_atom::value, *m,
-                                               *a, *v);
-                     }});
+                     alias_method});
   t.add("registry",
         {"delete", true, "send REGISTRY delete MODEL VERSION",
          "delete a version no alias points at", [](rpc_call& c) {

@@ -1,11 +1,13 @@
 #include "http/http_gateway.hpp"
 
+#include <filesystem>
 #include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <prometheus/gauge.h>
 
+#include "dataset/data_dir.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
@@ -98,7 +100,12 @@ actor_kind http_kind() {
       {"body_limit", config_type::integer, "1048576", false, "largest request body, bytes", {}},
       {"threads", config_type::integer, "8", false, "connections served at once", {}},
       {"registry", config_type::string, "registry", false, "registry actor name", {}},
-      {"feedback", config_type::path, "feedback.jsonl", false, "feedback log (JSON lines)", {}},
+      {"feedback",
+       config_type::path,
+       "",
+       false,
+       "feedback log (JSON lines); default .cache/state/feedback.jsonl",
+       {}},
       {"alerts", config_type::path, "", false, "alert rules YAML", {}},
       {"timeout_ms", config_type::integer, "30000", false, "per-request actor timeout", {}},
   };
@@ -109,6 +116,12 @@ actor_kind http_kind() {
     cfg.token = ctx.config["token"];
     cfg.registry = ctx.config["registry"];
     cfg.feedback_log = ctx.config["feedback"];
+    if (cfg.feedback_log.empty()) {
+      const auto state = std::filesystem::path{data::data_dir()}.parent_path() / "state";
+      std::error_code ec;
+      std::filesystem::create_directories(state, ec);
+      cfg.feedback_log = (state / "feedback.jsonl").string();
+    }
     cfg.alert_rules = ctx.config["alerts"];
     const auto port = std::stoll(ctx.config["port"]);
     const auto threads = std::stoll(ctx.config["threads"]);

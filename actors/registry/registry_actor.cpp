@@ -1,5 +1,6 @@
 #include "registry/registry_actor.hpp"
 
+#include <filesystem>
 #include <set>
 
 #include <caf/actor_system.hpp>
@@ -8,6 +9,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "dataset/data_dir.hpp"
 #include "llmos/messages/error.hpp"
 #include "model/export/export.hpp"
 #include "registry/core/registry_store.hpp"
@@ -185,7 +187,13 @@ actor_kind registry_kind() {
        {}},
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    auto store = registry::registry_store::open(ctx.config["root"]);
+    // Beside the data sets' default store (.cache/state), never inside the source tree.
+    const auto root =
+        ctx.config["root"].empty()
+            ? (std::filesystem::path{data::data_dir()}.parent_path() / "state" / "registry")
+                  .string()
+            : ctx.config["root"];
+    auto store = registry::registry_store::open(root);
     if (!store)
       return std::move(store.error());
     auto shared = std::make_shared<registry::registry_store>(std::move(*store));

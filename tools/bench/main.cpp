@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   std::string name;
   std::string arg;
   double seconds = 3.0;
+  std::string serving_model;
   po::options_description desc{
       "usage: llmos-bench NAME [options]   (NAME: messaging, data, training, serving)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
@@ -28,10 +29,12 @@ int main(int argc, char** argv) {
       "caf", po::value(&opts.caf_args),
       "a CAF option for every process, e.g. --caf=--scheduler.policy=sharing (repeatable)")(
       "seconds", po::value(&seconds)->default_value(3.0), "seconds per measurement (serving)")(
-      "no-wrk", "skip wrk (serving)")("sample", po::value(&data_opts.sample)->default_value(1500),
-                                      "e-mails in the recall/precision sample (data)")(
-      "no-python", "skip the Python peer (data)")("name", po::value(&name), "benchmark")(
-      "arg", po::value(&arg), "argument of an internal mode");
+      "no-wrk", "skip wrk (serving)")("model", po::value(&serving_model)->default_value("bag"),
+                                      "served classifier: bag, bilstm or transformer (serving)")(
+      "sample", po::value(&data_opts.sample)->default_value(1500),
+      "e-mails in the recall/precision sample (data)")("no-python", "skip the Python peer (data)")(
+      "name", po::value(&name), "benchmark")("arg", po::value(&arg),
+                                             "argument of an internal mode");
   po::positional_options_description pos;
   pos.add("name", 1).add("arg", 1);
   po::variables_map vm;
@@ -61,6 +64,11 @@ int main(int argc, char** argv) {
         (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
     s.seconds = seconds;
     s.wrk = !vm.count("no-wrk");
+    s.model = serving_model;
+    if (s.model != "bag" && s.model != "bilstm" && s.model != "transformer") {
+      std::cerr << "llmos-bench: --model must be bag, bilstm or transformer\n";
+      return 2;
+    }
     return llmos::bench::run_serving(s);
   }
   if (name == "training") {

@@ -112,32 +112,43 @@ load_result drive(uint16_t port, const std::string& model, const std::vector<std
   return r;
 }
 
-/// The raw forward pass: the published checkpoint in this process, batches of max_batch rows of
-/// real validation texts, one thread (as a replica's device has).
-double ceiling_rps(const std::string& checkpoint, const data::dataset_view& view) {
+/// The raw forward pass: the published checkpoint in this process on real validation rows, one
+/// thread (as a replica's device has), at batch sizes 1..max_batch; the best rows/s is the
+/// ceiling (on CPU the largest batch is not always the fastest per row).
+std::pair<double, uint32_t> ceiling_rps(const std::string& checkpoint,
+                                        const data::dataset_view& view) {
   auto eng = model::engine::load(checkpoint);
   if (!eng)
-    return 0;
+    return {0, 0};
   model::engine::use_threads(1);
   const auto& records = view.split("validation");
-  tensor_bytes batch;
-  batch.dtype = "i32";
-  batch.shape = {max_batch, view.max_length()};
-  batch.data.resize(max_batch * view.max_length() * sizeof(int32_t));
-  for (uint32_t k = 0; k < max_batch; ++k) {
-    std::vector<int32_t> row(view.max_length(), view.pad_id());
-    const auto& tokens = records[k % records.size()].tokens;
-    std::copy_n(tokens.begin(), std::min(tokens.size(), row.size()), row.begin());
-    std::memcpy(batch.data.data() + k * row.size() * 4, row.data(), row.size() * 4);
+  double best = 0;
+  uint32_t best_batch = 0;
+  for (uint32_t n = 1; n <= max_batch; n *= 2) {
+    tensor_bytes batch;
+    batch.dtype = "i32";
+    batch.shape = {n, view.max_length()};
+    batch.data.resize(n * view.max_length() * sizeof(int32_t));
+    for (uint32_t k = 0; k < n; ++k) {
+      std::vector<int32_t> row(view.max_length(), view.pad_id());
+      const auto& tokens = records[k % records.size()].tokens;
+      std::copy_n(tokens.begin(), std::min(tokens.size(), row.size()), row.begin());
+      std::memcpy(batch.data.data() + k * row.size() * 4, row.data(), row.size() * 4);
+    }
+    (void)(*eng)->infer(batch); // warm-up
+    const auto t0 = clock_type::now();
+    int batches = 0;
+    while (std::chrono::duration<double>(clock_type::now() - t0).count() < 1.0) {
+      (void)(*eng)->infer(batch);
+      ++batches;
+    }
+    const double rps = batches * n / std::chrono::duration<double>(clock_type::now() - t0).count();
+    if (rps > best) {
+      best = rps;
+      best_batch = n;
+    }
   }
-  (void)(*eng)->infer(batch); // warm-up
-  const auto t0 = clock_type::now();
-  int batches = 0;
-  while (std::chrono::duration<double>(clock_type::now() - t0).count() < 2.0) {
-    (void)(*eng)->infer(batch);
-    ++batches;
-  }
-  return batches * max_batch / std::chrono::duration<double>(clock_type::now() - t0).count();
+  return {best, best_batch};
 }
 
 /// wrk against the batched endpoint: requests/s and its p99 (ms), or {0, 0} without wrk.
@@ -173,14 +184,16 @@ std::pair<double, double> run_wrk(uint16_t port, const fs::path& dir, const std:
   return {rps, p99};
 }
 
-std::string topology(const fs::path& dir, uint16_t port, uint16_t rpc, uint16_t http) {
+std::string topology(const fs::path& dir, const std::string& model, uint16_t port, uint16_t rpc,
+                     uint16_t http) {
   std::ostringstream t;
   t << "cluster: bench\nnodes:\n  - name: a\n    host: 127.0.0.1\n    port: " << port
     << "\n    rpc_port: " << rpc << "\n    actors:\n"
     << "      - {name: spam-data, kind: dataset, config: {pipeline: "
     << (dir / "spam.yaml").string() << "}}\n"
     << "      - {name: trainer, kind: model, config: {spec: " LLMOS_SOURCE_DIR
-       "/nodes/examples/models/spam-bag.yaml}}\n"
+       "/nodes/examples/models/spam-"
+    << model << ".yaml}}\n"
     << "      - {name: registry, kind: registry, config: {root: " << (dir / "models").string()
     << "}}\n"
     << "      - {name: batched, kind: server, config: {model: spam, max_batch: " << max_batch
@@ -204,7 +217,8 @@ int run_serving(const serving_options& opts) {
     out << "root: " << (dir / "store").string() << "\n" << in.rdbuf();
   }
   const uint16_t port = free_port(), rpc = free_port(), http = free_port();
-  std::ofstream(dir / "topology.yaml") << topology(dir, port, rpc, http);
+  std::ofstream(dir / "topology.yaml") << topology(dir, opts.model, port, rpc, http);
+  const int steps = opts.train_steps > 0 ? opts.train_steps : opts.model == "bag" ? 150 : 20;
   const std::string cmd = "exec '" + opts.node_path + "' --topology '" +
                           (dir / "topology.yaml").string() + "' --node a > '" +
                           (dir / "node.log").string() + "' 2>&1";
@@ -217,13 +231,14 @@ int run_serving(const serving_options& opts) {
   }
   if (!up)
     return std::cerr << "llmos-bench serving: the node did not start (see node.log)\n", 1;
-  std::cout << "  ingesting SpamAssassin and training spam-bag (" << opts.train_steps
+  std::cout << "  ingesting SpamAssassin and training spam-" << opts.model << " (" << steps
             << " steps) ...\n";
   if (!ok(call(rpc, json::array({"spam-data", "ingest", json::object()})), "ingest") ||
       !ok(call(rpc, json::array({"trainer",
                                  "train",
                                  {{"dataset", "spam-data"},
-                                  {"max_steps", std::to_string(opts.train_steps)},
+                                  {"max_steps", std::to_string(steps)},
+                                  {"warmup_steps", "5"},
                                   {"eval_every", "0"}}})),
           "train"))
     return 1;
@@ -258,7 +273,7 @@ int run_serving(const serving_options& opts) {
   const auto checkpoint = (dir / "spam.ckpt").string();
   if (!ok(call(rpc, json::array({"trainer", "save", {{"path", checkpoint}}})), "save"))
     return 1;
-  const double ceiling = ceiling_rps(checkpoint, *view);
+  const auto [ceiling, ceiling_batch] = ceiling_rps(checkpoint, *view);
 
   result_sheet sheet;
   std::cout << "\n  " << std::left << std::setw(12) << "clients" << std::setw(22) << "batched rps"
@@ -292,8 +307,8 @@ int run_serving(const serving_options& opts) {
     }
   }
   auto mean_batch = call(rpc, json::array({"batched", "status", json::object()}));
-  std::cout << "\n  ceiling (raw batched forward, " << max_batch
-            << " rows, no HTTP): " << std::fixed << std::setprecision(0) << ceiling << " rows/s\n"
+  std::cout << "\n  ceiling (raw forward, no HTTP, best batch size " << ceiling_batch
+            << "): " << std::fixed << std::setprecision(0) << ceiling << " rows/s\n"
             << "  at " << best_c << " clients: batched " << best_b.rps
             << " rps = " << std::setprecision(2) << (best_s.rps > 0 ? best_b.rps / best_s.rps : 0)
             << "x one-at-a-time, " << (ceiling > 0 ? best_b.rps / ceiling : 0)
@@ -302,12 +317,14 @@ int run_serving(const serving_options& opts) {
   sheet.set("batched_rps", best_b.rps);
   sheet.set("single_rps", best_s.rps);
   sheet.set("ceiling_rps", ceiling);
+  sheet.set("ceiling_batch", ceiling_batch);
   sheet.set("batched_p99_ms", best_b.p99_ms);
   sheet.set("single_p99_ms", best_s.p99_ms);
   sheet.set("peak_clients", best_c);
   sheet.set("batched_over_single", best_s.rps > 0 ? best_b.rps / best_s.rps : 0);
   sheet.set("batched_over_ceiling", ceiling > 0 ? best_b.rps / ceiling : 0);
   sheet.set("mean_batch", mean_batch.value("mean_batch", 0.0));
+  std::cout << "  model spam-" << opts.model << "\n";
   if (opts.wrk) {
     auto [rps, p99] = run_wrk(http, dir, texts.front(), best_c, opts.seconds);
     std::cout << "  wrk (outside load generator, " << best_c << " connections): " << std::fixed

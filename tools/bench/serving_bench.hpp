@@ -11,9 +11,10 @@ namespace llmos::bench {
 
 struct serving_options {
   std::string json_path;
-  std::string node_path; ///< llmos-node
-  double seconds = 3.0;  ///< per measurement
-  int train_steps = 150; ///< the classifier's training run
+  std::string node_path;     ///< llmos-node
+  double seconds = 3.0;      ///< per measurement
+  int train_steps = 0;       ///< the classifier's training run (0 = 150 for bag, 20 otherwise)
+  std::string model = "bag"; ///< spam-bag, spam-bilstm or spam-transformer
   bool wrk = true;
 };
 
