@@ -190,37 +190,91 @@ void publish(rpc_call& c) {
   });
 }
 
-caf::expected<uint32_t> version_param(rpc_call& c, std::size_t i, const std::string& method) {
-  auto s = param_string(*c.params, i, method, "VERSION");
-  if (!s)
-    return std::move(s.error());
-  auto digits = !s->empty() && (*s)[0] == 'v' ? s->substr(1) : *s;
+/// The registry methods' options (send registry METHOD key=value ...): `need` are required.
+caf::expected<std::map<std::string, std::string>> options(rpc_call& c, const std::string& method,
+                                                          std::initializer_list<const char*> need) {
+  auto opts = param_map(*c.params, 2, method);
+  if (!opts)
+    return std::move(opts.error());
+  for (const char* key : need)
+    if (!opts->count(key))
+      return make_llmos_error(error_code::bad_params, method + ": " + key + "=... is required");
+  return opts;
+}
+
+/// A version number: 3 or v3.
+caf::expected<uint32_t> version_of(const std::string& method, const std::string& text) {
+  auto digits = !text.empty() && text[0] == 'v' ? text.substr(1) : text;
   if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
-      digits.size() > 9)
+      digits.size() > 9 || std::stoul(digits) == 0)
     return make_llmos_error(error_code::bad_params,
-                            method + ": VERSION must be a number like 3 or v3, got '" + *s + "'");
+                            method + ": version must be a number like 3 or v3, got '" + text + "'");
   return static_cast<uint32_t>(std::stoul(digits));
 }
 
-/// registry alias MODEL ALIAS REF: REF is a number, or "latest" / another alias resolved first.
+/// registry alias model=M alias=A version=REF: REF is a number, or "latest" / another alias,
+/// resolved first.
 void alias_method(rpc_call& c) {
-  auto m = param_string(*c.params, 2, "alias", "MODEL");
-  auto a = param_string(*c.params, 3, "alias", "ALIAS");
-  auto ref = param_string(*c.params, 4, "alias", "VERSION");
-  if (!m || !a || !ref)
-    return c.reply(!m ? std::move(m.error()) : !a ? std::move(a.error()) : std::move(ref.error()));
+  auto opts = options(c, "alias", {"model", "alias", "version"});
+  if (!opts)
+    return c.reply(std::move(opts.error()));
   auto reg = target<registry_actor>(c);
-  if (auto v = version_param(c, 4, "alias"))
-    return ask_json<model_version>(c, reg, alias_atom::value, *m, *a, *v);
-  auto* self = c.self;
+  const auto m = opts->at("model"), a = opts->at("alias"), ref = opts->at("version");
+  if (auto v = version_of("alias", ref))
+    return ask_json<model_version>(c, reg, alias_atom::value, m, a, *v);
   auto reply = c.reply;
   auto ctx = std::make_shared<rpc_call>(c);
-  self->request(reg, call_timeout, resolve_atom::value, *m, *ref)
+  c.self->request(reg, call_timeout, resolve_atom::value, m, ref)
       .then(
           [=](model_version& v) {
-            ask_json<model_version>(*ctx, reg, alias_atom::value, *m, *a, v.version);
+            ask_json<model_version>(*ctx, reg, alias_atom::value, m, a, v.version);
           },
           [=](caf::error& err) { reply(std::move(err)); });
+}
+
+void versions_method(rpc_call& c) {
+  auto opts = options(c, "versions", {});
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto reply = c.reply;
+  c.self
+      ->request(target<registry_actor>(c), call_timeout, list_atom::value, opt(*opts, "model", ""))
+      .then(
+          [=](std::vector<model_version>& vs) {
+            nlohmann::json out = nlohmann::json::array();
+            for (auto& v : vs)
+              out.push_back(to_json(v));
+            reply(packed(out));
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
+void delete_method(rpc_call& c) {
+  auto opts = options(c, "delete", {"model", "version"});
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto v = version_of("delete", opts->at("version"));
+  if (!v)
+    return c.reply(std::move(v.error()));
+  auto reply = c.reply;
+  c.self
+      ->request(target<registry_actor>(c), call_timeout, delete_atom::value, opts->at("model"), *v)
+      .then(
+          [=](bool) {
+            reply(packed({{"deleted", true}}));
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
+void export_method(rpc_call& c) {
+  auto opts = options(c, "export", {"model", "version"});
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto v = version_of("export", opts->at("version"));
+  if (!v)
+    return c.reply(std::move(v.error()));
+  forward<std::string>(c, target<registry_actor>(c), long_timeout, export_atom::value,
+                       opts->at("model"), *v, opt(*opts, "format", "torchscript"));
 }
 
 } // namespace
@@ -231,74 +285,27 @@ void add_serving_methods(method_table& t) {
                   "store the model as a new registry version (weights, spec, tokenizer, metrics, "
                   "lineage)",
                   publish});
-  t.add("registry",
-        {"versions", false, "send REGISTRY versions [MODEL]",
-         "every version (of one model or all), aliases included", [](rpc_call& c) {
-           std::string model;
-           if (param_count(*c.params) > 2) {
-             auto m = param_string(*c.params, 2, "versions", "MODEL");
-             if (!m)
-               return c.reply(std::move(m.error()));
-             model = *m;
-           }
-           auto reply = c.reply;
-           c.self->request(target<registry_actor>(c), call_timeout, list_atom::value, model)
-               .then(
-                   [=](std::vector<model_version>& vs) {
-                     nlohmann::json out = nlohmann::json::array();
-                     for (auto& v : vs)
-                       out.push_back(to_json(v));
-                     reply(packed(out));
-                   },
-                   [=](caf::error& err) { reply(std::move(err)); });
-         }});
-  t.add("registry", {"resolve", false, "send REGISTRY resolve MODEL REF",
+  t.add("registry", {"versions", false, "send REGISTRY versions [model=MODEL]",
+                     "every version (of one model or all), aliases included", versions_method});
+  t.add("registry", {"resolve", false, "send REGISTRY resolve model=MODEL ref=REF",
                      "the version REF (3, v3, latest or an alias) names", [](rpc_call& c) {
-                       auto m = param_string(*c.params, 2, "resolve", "MODEL");
-                       auto r = param_string(*c.params, 3, "resolve", "REF");
-                       if (!m || !r)
-                         return c.reply(m ? std::move(r.error()) : std::move(m.error()));
-                       ask_json<model_version>(c, target<registry_actor>(c), resolve_atom::value,
-                                               *m, *r);
-                     }});
-  t.add("registry", {"alias", true, "send REGISTRY alias MODEL ALIAS VERSION|latest|ALIAS",
-                     "point an alias (production, canary, ...) at a version; servers following "
-                     "it switch without dropping requests",
-                     alias_method});
-  t.add("registry",
-        {"delete", true, "send REGISTRY delete MODEL VERSION",
-         "delete a version no alias points at", [](rpc_call& c) {
-           auto m = param_string(*c.params, 2, "delete", "MODEL");
-           if (!m)
-             return c.reply(std::move(m.error()));
-           auto v = version_param(c, 3, "delete");
-           if (!v)
-             return c.reply(std::move(v.error()));
-           auto reply = c.reply;
-           c.self->request(target<registry_actor>(c), call_timeout, delete_atom::value, *m, *v)
-               .then(
-                   [=](bool) {
-                     reply(packed({{"deleted", true}}));
-                   },
-                   [=](caf::error& err) { reply(std::move(err)); });
-         }});
-  t.add("registry", {"export", true, "send REGISTRY export MODEL VERSION format=torchscript|onnx",
-                     "write a version as TorchScript (every architecture) or ONNX (bag, cnn) into "
-                     "its folder; answers the path",
-                     [](rpc_call& c) {
-                       auto m = param_string(*c.params, 2, "export", "MODEL");
-                       if (!m)
-                         return c.reply(std::move(m.error()));
-                       auto v = version_param(c, 3, "export");
-                       if (!v)
-                         return c.reply(std::move(v.error()));
-                       auto opts = param_map(*c.params, 4, "export");
+                       auto opts = options(c, "resolve", {"model", "ref"});
                        if (!opts)
                          return c.reply(std::move(opts.error()));
-                       forward<std::string>(c, target<registry_actor>(c), long_timeout,
-                                            export_atom::value, *m, *v,
-                                            opt(*opts, "format", "torchscript"));
+                       ask_json<model_version>(c, target<registry_actor>(c), resolve_atom::value,
+                                               opts->at("model"), opts->at("ref"));
                      }});
+  t.add("registry", {"alias", true, "send REGISTRY alias model=MODEL alias=ALIAS version=REF",
+                     "point an alias (production, canary, ...) at a version (3, latest, or "
+                     "another alias); servers following it switch without dropping requests",
+                     alias_method});
+  t.add("registry", {"delete", true, "send REGISTRY delete model=MODEL version=N",
+                     "delete a version no alias points at", delete_method});
+  t.add("registry",
+        {"export", true, "send REGISTRY export model=MODEL version=N [format=torchscript|onnx]",
+         "write a version as TorchScript (every architecture) or ONNX (bag, cnn) into "
+         "its folder; answers the path",
+         export_method});
   t.add("server",
         {"status", false, "send SERVER status",
          "deployed version, replicas, queue, served, p50/p99, mean batch", [](rpc_call& c) {

@@ -596,31 +596,4 @@ model_actor spawn_model(caf::actor_system& system, model::model_spec spec, devic
   return system.spawn(model_behavior, std::move(spec), std::move(device), std::move(device_name));
 }
 
-actor_kind model_kind() {
-  actor_kind kind;
-  kind.name = "model";
-  kind.help = "one model replica (spec YAML) training and serving on a CPU device of its own";
-  kind.fields = {
-      {"spec", config_type::path, "", true, "model spec YAML (nodes/examples/models/)", {}},
-      {"threads", config_type::integer, "1", false, "CPU threads of the model's device", {}},
-  };
-  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    auto spec = model::load_model_spec(ctx.config["spec"]);
-    if (!spec)
-      return std::move(spec.error());
-    const long long threads = std::stoll(ctx.config["threads"]);
-    if (threads < 1 || threads > 1024)
-      return make_llmos_error(error_code::bad_config,
-                              "config key 'threads' must be from 1 to 1024, got " +
-                                  ctx.config["threads"]);
-    auto core = device_core::create(ctx.name + ".device", "cpu", 0, static_cast<uint32_t>(threads));
-    if (!core)
-      return std::move(core.error());
-    auto device = spawn_device(ctx.system, std::move(*core));
-    return caf::actor_cast<caf::actor>(
-        spawn_model(ctx.system, std::move(*spec), device, ctx.name + ".device"));
-  };
-  return kind;
-}
-
 } // namespace llmos

@@ -181,9 +181,9 @@ actor_kind registry_kind() {
   kind.fields = {
       {"root",
        config_type::path,
-       "registry",
+       "",
        false,
-       "folder of the store (created if missing)",
+       "folder of the store (created if missing); default .cache/state/registry",
        {}},
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {

@@ -140,7 +140,7 @@ TEST(serving, http_end_to_end) {
   ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
   ASSERT_EQ(train_and_publish(n, "m-trainer"), 1u);
   ASSERT_EQ(train_and_publish(n, "lm-trainer"), 1u);
-  auto v1 = n.send(json::array({"registry", "versions", "m"}));
+  auto v1 = n.send(json::array({"registry", "versions", {{"model", "m"}}}));
   ASSERT_TRUE(v1.is_array() && v1.size() == 1) << v1.dump();
   EXPECT_EQ(v1[0]["lineage"]["dataset"], "words");
   EXPECT_EQ(v1[0]["lineage"]["dataset_version"].get<std::string>().size(), 32u);
@@ -281,14 +281,16 @@ TEST(serving, http_end_to_end) {
     EXPECT_EQ(after, 6) << "every client ends on version 2";
   }
   // Packaging: the version as TorchScript (a zip archive) and ONNX, through REPL and HTTP.
-  auto ts = n.send(json::array({"registry", "export", "m", "2", {{"format", "torchscript"}}}));
+  auto ts = n.send(json::array(
+      {"registry", "export", {{"model", "m"}, {"version", "2"}, {"format", "torchscript"}}}));
   ASSERT_TRUE(ts.is_string()) << ts.dump();
   EXPECT_TRUE(std::filesystem::exists(ts.get<std::string>()));
   auto onnx = web.Get("/v1/models/m/versions/2/export/onnx", admin);
   ASSERT_TRUE(onnx);
   EXPECT_EQ(onnx->status, 200);
   EXPECT_GT(onnx->body.size(), 1000u);
-  auto no_format = n.send(json::array({"registry", "export", "m", "2", {{"format", "tflite"}}}));
+  auto no_format = n.send(json::array(
+      {"registry", "export", {{"model", "m"}, {"version", "2"}, {"format", "tflite"}}}));
   EXPECT_TRUE(no_format.contains("error")) << no_format.dump();
   auto models = body_of(web.Get("/v1/models"));
   ASSERT_TRUE(models["models"].is_array()) << models.dump();

@@ -246,7 +246,10 @@ int run_serving(const serving_options& opts) {
     if (!ok(call(rpc,
                  json::array({"trainer", "publish", {{"dataset", "spam-data"}, {"name", name}}})),
             "publish") ||
-        !ok(call(rpc, json::array({"registry", "alias", name, "production", "1"})), "alias"))
+        !ok(call(rpc, json::array({"registry",
+                                   "alias",
+                                   {{"model", name}, {"alias", "production"}, {"version", "1"}}})),
+            "alias"))
       return 1;
   }
   httplib::Client web{"127.0.0.1", http};

@@ -28,7 +28,10 @@ done
 
 # Then until every node's actors are in the directory (the last one in the file included).
 for _ in $(seq 1 100); do
-  if "$bin/llmos-repl" "$endpoint" --json -c actors 2>/dev/null | grep -q '"quotes-gpt"'; then
+  # Every node registers its actors itself: wait for one of each node's, and the HTTP gateway.
+  listed=$("$bin/llmos-repl" "$endpoint" --json -c actors 2>/dev/null || true)
+  if grep -q '"quotes-gpt"' <<<"$listed" && grep -q '"cpu-beta"' <<<"$listed" &&
+     grep -q '"web"' <<<"$listed"; then
     break
   fi
   sleep 0.1
