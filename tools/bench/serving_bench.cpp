@@ -151,9 +151,9 @@ std::pair<double, uint32_t> ceiling_rps(const std::string& checkpoint,
   return {best, best_batch};
 }
 
-/// wrk against the batched endpoint: requests/s and its p99 (ms), or {0, 0} without wrk.
-std::pair<double, double> run_wrk(uint16_t port, const fs::path& dir, const std::string& text,
-                                  int connections, double seconds) {
+/// wrk against a model's endpoint: requests/s and its p99 (ms), or {0, 0} without wrk.
+std::pair<double, double> run_wrk(uint16_t port, const std::string& model, const fs::path& dir,
+                                  const std::string& text, int connections, double seconds) {
   if (!fs::exists("/usr/bin/wrk"))
     return {0, 0};
   const auto script = dir / "post.lua";
@@ -162,8 +162,8 @@ std::pair<double, double> run_wrk(uint16_t port, const fs::path& dir, const std:
                         << json{{"instances", {text}}}.dump() << "]]\n";
   std::ostringstream cmd;
   cmd << "/usr/bin/wrk -t1 -c" << connections << " -d" << static_cast<int>(seconds)
-      << "s --latency -s " << script.string() << " http://127.0.0.1:" << port
-      << "/v1/models/spam:predict 2>&1";
+      << "s --latency -s " << script.string() << " http://127.0.0.1:" << port << "/v1/models/"
+      << model << ":predict 2>&1";
   const auto out = command_output(cmd.str());
   double rps = 0, p99 = 0;
   std::istringstream lines{out};
@@ -329,12 +329,22 @@ int run_serving(const serving_options& opts) {
   sheet.set("mean_batch", mean_batch.value("mean_batch", 0.0));
   std::cout << "  model spam-" << opts.model << "\n";
   if (opts.wrk) {
-    auto [rps, p99] = run_wrk(http, dir, texts.front(), best_c, opts.seconds);
-    std::cout << "  wrk (outside load generator, " << best_c << " connections): " << std::fixed
-              << std::setprecision(0) << rps << " rps, p99 " << std::setprecision(1) << p99
-              << " ms\n";
-    sheet.set("wrk_rps", rps);
-    sheet.set("wrk_p99_ms", p99);
+    // wrk (one epoll thread) loads the server far less than 64 client threads in this process.
+    std::cout << "  wrk (outside load generator, one thread):\n";
+    for (int c : {16, 64}) {
+      auto [brps, bp99] = run_wrk(http, "spam", dir, texts.front(), c, opts.seconds);
+      auto [srps, sp99] = run_wrk(http, "spam-single", dir, texts.front(), c, opts.seconds);
+      std::cout << "    " << c << " connections: batched " << std::fixed << std::setprecision(0)
+                << brps << " rps (p99 " << std::setprecision(1) << bp99 << " ms), single "
+                << std::setprecision(0) << srps << " rps (p99 " << std::setprecision(1) << sp99
+                << " ms): " << std::setprecision(2) << (srps > 0 ? brps / srps : 0) << "x, "
+                << (ceiling > 0 ? brps / ceiling : 0) << "x the ceiling\n";
+      const auto k = std::to_string(c);
+      sheet.set("wrk_batched_rps_c" + k, brps);
+      sheet.set("wrk_single_rps_c" + k, srps);
+      sheet.set("wrk_batched_p99_ms_c" + k, bp99);
+      sheet.set("wrk_single_p99_ms_c" + k, sp99);
+    }
   }
   if (!opts.json_path.empty())
     std::ofstream(opts.json_path) << sheet.json() << "\n";
