@@ -4,8 +4,8 @@
 
 #include "gateway/dataset_methods.hpp"
 #include "gateway/model_methods.hpp"
-#include "gateway/serving_methods.hpp"
 #include "gateway/rpc_params.hpp"
+#include "gateway/serving_methods.hpp"
 #include "llmos/actors/method_table.hpp"
 #include "llmos/messages/device.hpp"
 #include "llmos/messages/error.hpp"
