@@ -13,6 +13,7 @@
 #include "llmos/messages/error.hpp"
 #include "model/checkpoint_bytes.hpp"
 #include "model/core/early_stopping.hpp"
+#include "model/model_metrics.hpp"
 #include "model/progress_text.hpp"
 #include "model/train/engine.hpp"
 #include "model/train/gradient_group.hpp"
@@ -215,16 +216,16 @@ void pump(self_ptr self) {
         if (r->samples > 0)
           run.window.push_back(r->loss);
         const auto& spec = self->state.eng->spec();
-        if (r->stepped && r->step % 10 == 0 && self->state.losses.size() < 5000)
-          self->state.losses.push_back(r->loss);
-        if (r->stepped && r->step % 10 == 0)
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
+        if (r->stepped && r->step % 10 == 0) {
+          model::record_step(self->state.losses, self->state.spec.name, r->step, r->loss,
+                             static_cast<double>(run.samples) / std::max(1e-9, elapsed));
           progress(self, "train", static_cast<uint64_t>(r->step),
                    static_cast<uint64_t>(spec.max_steps),
-                   model::step_line(
-                       *r, run.samples,
-                       std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started)
-                           .count(),
-                       spec.max_steps, spec.architecture == "gpt"));
+                   model::step_line(*r, run.samples, elapsed, spec.max_steps,
+                                    spec.architecture == "gpt"));
+        }
         if (r->step >= spec.max_steps || last)
           return wrap_up(self);
         if (r->stepped && spec.eval_every > 0 && r->step % spec.eval_every == 0) {

@@ -375,7 +375,8 @@ TEST(serving, http_end_to_end) {
   ASSERT_TRUE(metrics);
   for (const char* series :
        {"llmos_serving_batch_size_bucket{", "llmos_serving_latency_seconds_count{",
-        "llmos_serving_requests_total{", "outcome=\"rejected\"", "llmos_device_utilisation{"})
+        "llmos_serving_requests_total{", "outcome=\"rejected\"", "llmos_device_utilisation{",
+        "llmos_model_loss{model=\"m\"}"})
     EXPECT_NE(metrics->body.find(series), std::string::npos) << series;
 
   // Alerts: unloading m leaves it without replicas (firing); deploying clears it.
