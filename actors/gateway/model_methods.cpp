@@ -22,20 +22,6 @@ model_actor target_of(const rpc_call& c) {
   return caf::actor_cast<model_actor>(c.target);
 }
 
-/// Resolves actor `name` through the node's directory, then calls `then` with its handle.
-void resolve(rpc_call& c, const std::string& name, std::function<void(caf::actor)> then) {
-  auto* self = c.self;
-  auto reply = c.reply;
-  self->request(c.manager, call_timeout, get_atom::value, directory_atom::value)
-      .then(
-          [=](directory_actor& dir) {
-            self->request(dir, call_timeout, lookup_atom::value, name)
-                .then([=](actor_entry& e) { then(e.handle); },
-                      [=](caf::error& err) { reply(std::move(err)); });
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
-}
-
 void train(rpc_call& c) {
   auto opts = param_map(*c.params, 2, "train");
   if (!opts)
@@ -54,7 +40,7 @@ void train(rpc_call& c) {
     if (k != "dataset" && k != "fine_tune" && k != "checkpoint" && k != "resume")
       req.overrides[k] = v;
   auto ctx = std::make_shared<rpc_call>(c);
-  resolve(c, dataset->second, [ctx, req](caf::actor ds) mutable {
+  resolve_actor(c, dataset->second, [ctx, req](caf::actor ds) mutable {
     req.dataset = ds;
     auto sink = spawn_progress_sink(*ctx);
     req.subscriber = sink;
@@ -79,7 +65,7 @@ void evaluate(rpc_call& c) {
     return c.reply(std::move(opts.error()));
   auto ctx = std::make_shared<rpc_call>(c);
   auto split = opt(*opts, "split", "validation");
-  resolve(c, opt(*opts, "dataset", ""), [ctx, split](caf::actor ds) {
+  resolve_actor(c, opt(*opts, "dataset", ""), [ctx, split](caf::actor ds) {
     forward<std::string>(*ctx, target_of(*ctx), std::chrono::minutes(30), evaluate_atom::value, ds,
                          split);
   });
@@ -98,7 +84,7 @@ void infer(rpc_call& c) {
   req.batch_size = static_cast<uint32_t>(std::clamp<uint64_t>(*n, 1, 1024));
   req.credits = 0;
   auto ctx = std::make_shared<rpc_call>(c);
-  resolve(c, opt(*opts, "dataset", ""), [ctx, req](caf::actor ds) {
+  resolve_actor(c, opt(*opts, "dataset", ""), [ctx, req](caf::actor ds) {
     auto* self = ctx->self;
     auto reply = ctx->reply;
     auto dataset = caf::actor_cast<dataset_actor>(ds);

@@ -6,6 +6,7 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
 
 namespace llmos {
@@ -328,6 +329,20 @@ caf::actor spawn_progress_sink(rpc_call& c) {
         },
     };
   });
+}
+
+void resolve_actor(rpc_call& c, const std::string& name, std::function<void(caf::actor)> then) {
+  constexpr auto timeout = std::chrono::seconds(30);
+  auto* self = c.self;
+  auto reply = c.reply;
+  self->request(c.manager, timeout, get_atom::value, directory_atom::value)
+      .then(
+          [=](directory_actor& dir) {
+            self->request(dir, timeout, lookup_atom::value, name)
+                .then([=](actor_entry& e) { then(e.handle); },
+                      [=](caf::error& err) { reply(std::move(err)); });
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
 }
 
 } // namespace llmos

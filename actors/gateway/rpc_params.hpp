@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -48,6 +49,10 @@ caf::expected<uint64_t> uint_option(const std::map<std::string, std::string>& op
 /// Option `key` of a param map, `fallback` when absent.
 std::string opt(const std::map<std::string, std::string>& opts, const std::string& key,
                 const std::string& fallback);
+
+/// Resolves actor `name` through the node's directory, then calls `then` with its handle; a
+/// failed lookup answers the call with the error.
+void resolve_actor(rpc_call& c, const std::string& name, std::function<void(caf::actor)> then);
 
 /// An actor that turns (progress_atom, progress_event) into "progress" notifications on the
 /// caller's connection; the caller sends it an exit when the call ends.

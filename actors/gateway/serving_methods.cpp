@@ -91,20 +91,6 @@ template <class T> T target(const rpc_call& c) {
   return caf::actor_cast<T>(c.target);
 }
 
-/// Resolves actor `name` through the directory, then calls `then` with its handle.
-void resolve(rpc_call& c, const std::string& name, std::function<void(caf::actor)> then) {
-  auto* self = c.self;
-  auto reply = c.reply;
-  self->request(c.manager, call_timeout, get_atom::value, directory_atom::value)
-      .then(
-          [=](directory_actor& dir) {
-            self->request(dir, call_timeout, lookup_atom::value, name)
-                .then([=](actor_entry& e) { then(e.handle); },
-                      [=](caf::error& err) { reply(std::move(err)); });
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
-}
-
 /// model publish: the model's weights and spec, the dataset's tokenizer and version, and the
 /// lineage (data set version, hyper-parameters, parent version, who published) in one version.
 void publish(rpc_call& c) {
@@ -119,8 +105,8 @@ void publish(rpc_call& c) {
   const auto dataset_name = opts->at("dataset");
   const auto registry_name = opt(*opts, "registry", "registry");
   const auto note = opt(*opts, "note", "");
-  resolve(c, dataset_name, [=](caf::actor ds_handle) {
-    resolve(*ctx, registry_name, [=](caf::actor reg_handle) {
+  resolve_actor(c, dataset_name, [=](caf::actor ds_handle) {
+    resolve_actor(*ctx, registry_name, [=](caf::actor reg_handle) {
       auto* self = ctx->self;
       auto reply = ctx->reply;
       auto ds = caf::actor_cast<dataset_actor>(ds_handle);

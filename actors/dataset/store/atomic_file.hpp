@@ -9,20 +9,20 @@
 
 #include <caf/expected.hpp>
 
+#include "llmos/runtime/atomic_file.hpp"
+
 namespace llmos::data {
 
 /// The suffix of files being written.
 inline constexpr std::string_view tmp_suffix = ".tmp";
 
-/// Writes `bytes` to `path` atomically (tmp, fsync, rename, fsync directory); io_failed names
-/// the path and the failing step.
+/// Writes `bytes` to `path` atomically (`path` + tmp_suffix, fsync, rename, fsync directory);
+/// io_failed names the path and the failing step.
 caf::expected<void> write_file_atomically(const std::filesystem::path& path,
                                           std::string_view bytes);
 
-/// fsync of a directory, so that entries created or renamed in it survive a crash.
-caf::expected<void> fsync_directory(const std::filesystem::path& dir);
-
-/// The whole file at `path`; io_failed names it when it cannot be read.
-caf::expected<std::string> read_whole_file(const std::filesystem::path& path);
+// The primitives themselves live in the runtime (the registry uses them too).
+using llmos::fsync_directory;
+using llmos::read_whole_file;
 
 } // namespace llmos::data

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "llmos/messages/error.hpp"
-#include "registry/core/atomic_file.hpp"
+#include "llmos/runtime/atomic_file.hpp"
 #include "registry/core/registry_names.hpp"
 
 namespace llmos::registry {

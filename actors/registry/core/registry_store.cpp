@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "llmos/messages/error.hpp"
-#include "registry/core/atomic_file.hpp"
+#include "llmos/runtime/atomic_file.hpp"
 #include "registry/core/model_folder.hpp"
 #include "registry/core/registry_names.hpp"
 

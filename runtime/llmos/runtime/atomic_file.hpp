@@ -1,8 +1,8 @@
-// Crash-safe file primitives for the model registry: a file is only ever made visible under its
-// final name by rename(2) after its bytes and the rename's directory have been fsynced, so after
-// a kill -9 or a power loss a path holds either the complete old bytes or the complete new ones.
+// Crash-safe file primitives (data set versions, the model registry): a file is only ever made
+// visible under its final name by rename(2) after its bytes and the rename's directory have been
+// fsynced, so after a kill -9 or a power loss a path holds either the complete old bytes or the
+// complete new ones.
 // Temporary names are chosen by the caller, so that the store can recognise and sweep them.
-// (The dataset store has similar helpers, but registry_core must not depend on llmos_dataset.)
 #pragma once
 
 #include <filesystem>
@@ -11,7 +11,7 @@
 
 #include <caf/expected.hpp>
 
-namespace llmos::registry {
+namespace llmos {
 
 /// Creates `path` (which must not exist), writes `bytes` and fsyncs it; io_failed names the path.
 caf::expected<void> write_file_synced(const std::filesystem::path& path, std::string_view bytes);
@@ -32,4 +32,4 @@ caf::expected<void> fsync_directory(const std::filesystem::path& dir);
 /// The whole file at `path`; io_failed names it when it cannot be read.
 caf::expected<std::string> read_whole_file(const std::filesystem::path& path);
 
-} // namespace llmos::registry
+} // namespace llmos

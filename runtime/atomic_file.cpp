@@ -1,4 +1,4 @@
-#include "registry/core/atomic_file.hpp"
+#include "llmos/runtime/atomic_file.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -10,7 +10,7 @@
 
 #include "llmos/messages/error.hpp"
 
-namespace llmos::registry {
+namespace llmos {
 namespace {
 
 caf::error os_error(const std::string& what, const std::filesystem::path& path) {
@@ -112,4 +112,4 @@ caf::expected<std::string> read_whole_file(const std::filesystem::path& path) {
   return out;
 }
 
-} // namespace llmos::registry
+} // namespace llmos
