@@ -1,0 +1,19 @@
+#include "scheduler/core/fifo_policy.hpp"
+
+namespace llmos::sched {
+
+std::vector<uint64_t> fifo_ids(std::vector<queue_entry> queue) {
+  sort_fifo(queue);
+  std::vector<uint64_t> ids;
+  ids.reserve(queue.size());
+  for (const auto& e : queue)
+    ids.push_back(e.id);
+  return ids;
+}
+
+std::vector<uint64_t> fifo_policy::order(std::vector<queue_entry> queue,
+                                         const order_context&) const {
+  return fifo_ids(std::move(queue));
+}
+
+} // namespace llmos::sched

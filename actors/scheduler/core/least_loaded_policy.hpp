@@ -1,0 +1,19 @@
+// Least loaded: tasks in submission order, each replica on the node whose larger of thread and
+// GPU use is lowest (ties: lowest index), so work spreads to idle nodes first and hot spots do not
+// form; the load index makes it a walk from the front of an ordered set, not a scan.
+#pragma once
+
+#include "scheduler/core/fifo_policy.hpp"
+
+namespace llmos::sched {
+
+class least_loaded_policy : public policy {
+public:
+  std::string name() const override { return "least-loaded"; }
+  std::vector<uint64_t> order(std::vector<queue_entry> queue, const order_context&) const override {
+    return fifo_ids(std::move(queue));
+  }
+  node_order placement_order() const override { return node_order::least_loaded; }
+};
+
+} // namespace llmos::sched

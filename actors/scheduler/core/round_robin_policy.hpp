@@ -1,0 +1,19 @@
+// Round robin: tasks in submission order, replicas dealt to the nodes in turn (a cursor walks
+// the node list and wraps), so consecutive tasks land on different nodes even when the first
+// node still has room: spreads load and failure risk without looking at load at all.
+#pragma once
+
+#include "scheduler/core/fifo_policy.hpp"
+
+namespace llmos::sched {
+
+class round_robin_policy : public policy {
+public:
+  std::string name() const override { return "round-robin"; }
+  std::vector<uint64_t> order(std::vector<queue_entry> queue, const order_context&) const override {
+    return fifo_ids(std::move(queue));
+  }
+  node_order placement_order() const override { return node_order::round_robin; }
+};
+
+} // namespace llmos::sched

@@ -1,0 +1,319 @@
+#include "scheduler/core/scheduler_core.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <tuple>
+
+#include "llmos/messages/error.hpp"
+#include "scheduler/core/preemption.hpp"
+
+namespace llmos::sched {
+
+const char* to_string(task_state s) {
+  switch (s) {
+  case task_state::queued:
+    return "queued";
+  case task_state::starting:
+    return "starting";
+  case task_state::running:
+    return "running";
+  case task_state::stopping:
+    return "stopping";
+  case task_state::done:
+    return "done";
+  case task_state::failed:
+    return "failed";
+  case task_state::cancelled:
+    return "cancelled";
+  }
+  return "?";
+}
+
+caf::expected<scheduler_core> scheduler_core::make(policy_options options, cluster_state cluster) {
+  auto p = make_policy(options);
+  if (!p)
+    return std::move(p.error());
+  return scheduler_core{std::move(options), std::move(cluster), std::move(*p)};
+}
+
+scheduler_core::scheduler_core(policy_options options, cluster_state cluster,
+                               std::unique_ptr<policy> p)
+    : options_(std::move(options)), cluster_(std::move(cluster)), policy_(std::move(p)) {
+  largest_ = resources{0, 0, 0};
+  for (const auto& n : cluster_.nodes()) {
+    largest_.cpu_threads = std::max(largest_.cpu_threads, n.cpu_threads);
+    largest_.gpus = std::max(largest_.gpus, static_cast<uint32_t>(n.gpus.size()));
+    for (const auto& g : n.gpus)
+      largest_.gpu_memory_mb = std::max(largest_.gpu_memory_mb, g.memory_mb);
+  }
+}
+
+caf::expected<uint64_t> scheduler_core::submit(task_request req, double now) {
+  auto refuse = [&](const std::string& what) {
+    return make_llmos_error(error_code::bad_params, "task '" + req.name + "': " + what);
+  };
+  if (req.replicas == 0)
+    return refuse("replicas must be at least 1");
+  const auto& r = req.per_replica;
+  if (r.cpu_threads == 0)
+    return refuse("cpu_threads must be at least 1 (a replica needs a thread to drive it)");
+  if (r.cpu_threads > largest_.cpu_threads)
+    return refuse("asks " + std::to_string(r.cpu_threads) +
+                  " threads per replica; the largest "
+                  "node has " +
+                  std::to_string(largest_.cpu_threads));
+  if (r.gpus > largest_.gpus)
+    return refuse("asks " + std::to_string(r.gpus) + " GPUs per replica; the largest node has " +
+                  std::to_string(largest_.gpus));
+  if (r.gpus > 0 && r.gpu_memory_mb > largest_.gpu_memory_mb)
+    return refuse("asks " + std::to_string(r.gpu_memory_mb) + " MB per GPU; the largest GPU has " +
+                  std::to_string(largest_.gpu_memory_mb));
+  task_record t;
+  t.id = next_id_++;
+  t.req = std::move(req);
+  t.submitted = now;
+  const auto id = t.id;
+  tasks_.emplace(id, std::move(t));
+  return id;
+}
+
+std::vector<decision> scheduler_core::schedule(double now) {
+  std::vector<decision> out;
+  std::vector<queue_entry> queue;
+  for (auto& [id, t] : tasks_) {
+    if (t.state == task_state::starting && t.waiting_for.empty()) {
+      t.state = task_state::running;
+      t.started = now;
+      out.push_back({decision::kind::start, id, t.where});
+    } else if (t.state == task_state::queued && t.not_before <= now) {
+      queue.push_back({id, &t.req, t.submitted});
+    }
+  }
+  if (queue.empty())
+    return out;
+  const auto shares = owner_shares();
+  order_context ctx{now, &shares, static_cast<double>(cluster_.cpu_total()),
+                    static_cast<double>(cluster_.gpu_total())};
+  // Shapes that found no room in this pass: later tasks of the same shape are skipped without a
+  // walk over the nodes (nothing is freed within a pass except by preemption, which places).
+  std::set<std::tuple<uint32_t, uint32_t, uint64_t, uint32_t>> no_room;
+  std::vector<running_task> running; // preemption candidates, built when first needed
+  bool running_dirty = true;
+  std::set<std::pair<int, decltype(no_room)::value_type>> no_victims; // (priority, shape) tried
+  for (auto id : policy_->order(std::move(queue), ctx)) {
+    auto& t = tasks_.at(id);
+    const auto& r = t.req.per_replica;
+    auto shape = std::make_tuple(r.cpu_threads, r.gpus, r.gpu_memory_mb, t.req.replicas);
+    std::optional<placement> where;
+    if (!no_room.count(shape) && !cluster_.open_nodes().empty())
+      where = policy_->place(t.req, cluster_);
+    if (where) {
+      t.state = task_state::running;
+      t.started = now;
+      t.where = std::move(*where);
+      ++placements_;
+      out.push_back({decision::kind::start, id, t.where});
+      continue;
+    }
+    no_room.insert(shape);
+    if (policy_->preempts() && !no_victims.count({t.req.priority, shape})) {
+      if (running_dirty) {
+        running.clear();
+        for (auto& [rid, rt] : tasks_)
+          if (rt.state == task_state::running && rt.req.preemptible)
+            running.push_back({rid, rt.req.priority, rt.started, rt.req.preemptible, &rt.where,
+                               &rt.req.per_replica});
+        running_dirty = false;
+      }
+      auto plan = plan_preemption(t.req, running, options_.preempt_margin, cluster_,
+                                  policy_->placement_order());
+      if (plan) {
+        for (auto victim : plan->victims) {
+          auto& v = tasks_.at(victim);
+          v.state = task_state::stopping;
+          v.where.clear(); // released by the plan
+          ++v.preemptions;
+          out.push_back({decision::kind::preempt, victim, {}});
+        }
+        t.state = task_state::starting;
+        t.where = std::move(plan->where);
+        t.waiting_for = std::move(plan->victims);
+        ++placements_;
+        running_dirty = true;
+        continue;
+      }
+      // Another task of this shape and priority would find no victims either in this pass.
+      no_victims.insert({t.req.priority, shape});
+    }
+    // Blocked. Others may go ahead (backfill) until it has waited too long; then it reserves.
+    if (!options_.backfill || now - t.submitted >= options_.reserve_after_s)
+      break;
+  }
+  return out;
+}
+
+void scheduler_core::free_resources(task_record& t) {
+  release_all(t.where, t.req.per_replica, cluster_);
+  t.where.clear();
+}
+
+void scheduler_core::finished(uint64_t id, double now) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end() || it->second.state != task_state::running)
+    return;
+  free_resources(it->second);
+  it->second.state = task_state::done;
+  it->second.finished = now;
+}
+
+double scheduler_core::backoff(uint32_t attempts) const {
+  return std::min(options_.retry_max_s,
+                  options_.retry_base_s * std::pow(2.0, static_cast<double>(attempts - 1)));
+}
+
+void scheduler_core::failed(uint64_t id, double now, const std::string& error) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end())
+    return;
+  auto& t = it->second;
+  if (t.state != task_state::running && t.state != task_state::stopping)
+    return;
+  free_resources(t);
+  t.error = error;
+  if (t.cancelling) {
+    t.state = task_state::cancelled;
+    t.finished = now;
+    return;
+  }
+  ++t.attempts;
+  if (t.attempts >= options_.max_attempts) {
+    t.state = task_state::failed;
+    t.finished = now;
+    return;
+  }
+  t.state = task_state::queued;
+  t.not_before = now + backoff(t.attempts);
+}
+
+void scheduler_core::stopped(uint64_t id, double now) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end() || it->second.state != task_state::stopping)
+    return;
+  auto& t = it->second;
+  free_resources(t);
+  t.state = t.cancelling ? task_state::cancelled : task_state::queued;
+  if (t.cancelling)
+    t.finished = now;
+  for (auto& [other, o] : tasks_)
+    if (o.state == task_state::starting)
+      o.waiting_for.erase(std::remove(o.waiting_for.begin(), o.waiting_for.end(), id),
+                          o.waiting_for.end());
+}
+
+caf::expected<std::optional<decision>> scheduler_core::cancel(uint64_t id, double now) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end())
+    return make_llmos_error(error_code::not_found, "no task " + std::to_string(id));
+  auto& t = it->second;
+  switch (t.state) {
+  case task_state::queued:
+  case task_state::starting:
+    free_resources(t);
+    t.state = task_state::cancelled;
+    t.finished = now;
+    return std::optional<decision>{};
+  case task_state::running:
+    free_resources(t);
+    t.state = task_state::stopping;
+    t.cancelling = true;
+    return std::optional<decision>{decision{decision::kind::stop, id, {}}};
+  case task_state::stopping:
+    t.cancelling = true;
+    return std::optional<decision>{};
+  default:
+    return make_llmos_error(error_code::bad_params, "task " + std::to_string(id) +
+                                                        " already ended (" + to_string(t.state) +
+                                                        ")");
+  }
+}
+
+std::vector<decision> scheduler_core::node_lost(std::size_t node, double now) {
+  cluster_.set_up(node, false);
+  std::vector<decision> out;
+  std::vector<uint64_t> gone;
+  for (auto& [id, t] : tasks_) {
+    const bool active = t.state == task_state::running || t.state == task_state::starting ||
+                        t.state == task_state::stopping;
+    if (!active)
+      continue;
+    bool here = false;
+    for (const auto& slot : t.where)
+      here = here || slot.node == node;
+    // A task being stopped no longer holds a placement: it is lost with its node when the
+    // executor says so (stopped); a running one on the node is queued again right away.
+    if (!here)
+      continue;
+    if (t.where.size() > 1)
+      out.push_back({decision::kind::stop, id, {}});
+    free_resources(t);
+    ++t.reschedules;
+    t.state = t.cancelling ? task_state::cancelled : task_state::queued;
+    if (t.cancelling)
+      t.finished = now;
+    t.waiting_for.clear();
+    gone.push_back(id);
+  }
+  for (auto& [id, t] : tasks_)
+    for (auto g : gone)
+      t.waiting_for.erase(std::remove(t.waiting_for.begin(), t.waiting_for.end(), g),
+                          t.waiting_for.end());
+  return out;
+}
+
+void scheduler_core::node_back(std::size_t node) {
+  cluster_.set_up(node, true);
+}
+
+void scheduler_core::restore(task_record record) {
+  // Whatever ran when the scheduler stopped is gone or orphaned: run it again (from its
+  // checkpoint, which is the executor's business).
+  if (record.state == task_state::running || record.state == task_state::starting ||
+      record.state == task_state::stopping) {
+    record.state = record.cancelling ? task_state::cancelled : task_state::queued;
+    ++record.reschedules;
+  }
+  record.where.clear();
+  record.waiting_for.clear();
+  next_id_ = std::max(next_id_, record.id + 1);
+  tasks_[record.id] = std::move(record);
+}
+
+const task_record* scheduler_core::task(uint64_t id) const {
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? nullptr : &it->second;
+}
+
+std::map<std::string, double> scheduler_core::owner_shares() const {
+  std::map<std::string, double> shares;
+  const double cpu = static_cast<double>(cluster_.cpu_total());
+  const double gpu = static_cast<double>(cluster_.gpu_total());
+  for (const auto& [id, t] : tasks_)
+    if (t.state == task_state::running || t.state == task_state::starting)
+      shares[t.req.owner] += dominant_share(t.req, cpu, gpu);
+  return shares;
+}
+
+void scheduler_core::forget_finished(std::size_t keep) {
+  std::vector<uint64_t> ended;
+  for (const auto& [id, t] : tasks_)
+    if (t.state == task_state::done || t.state == task_state::failed ||
+        t.state == task_state::cancelled)
+      ended.push_back(id);
+  if (ended.size() <= keep)
+    return;
+  for (std::size_t i = 0; i + keep < ended.size(); ++i)
+    tasks_.erase(ended[i]);
+}
+
+} // namespace llmos::sched
