@@ -1,5 +1,6 @@
 // llmos-bench NAME [--json FILE]: benchmarks that run ours side by side with the raw library and
-// a peer in one run and print ratios. Benchmarks: messaging, data, training, serving.
+// a peer in one run and print ratios. Benchmarks: messaging, data, training, serving,
+// scheduler, tuner.
 #include <filesystem>
 #include <iostream>
 
@@ -7,6 +8,7 @@
 
 #include "data_bench.hpp"
 #include "messaging.hpp"
+#include "scheduler_bench.hpp"
 #include "serving_bench.hpp"
 #include "training_bench.hpp"
 
@@ -20,7 +22,7 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   std::string serving_model;
   po::options_description desc{
-      "usage: llmos-bench NAME [options]   (NAME: messaging, data, training, serving)"};
+      "usage: llmos-bench NAME [options]   (NAME: messaging, data, training, serving, scheduler, tuner)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
@@ -70,6 +72,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     return llmos::bench::run_serving(s);
+  }
+  if (name == "scheduler") {
+    llmos::bench::scheduler_options s;
+    s.json_path = opts.json_path;
+    if (!vm.count("no-python"))
+      s.python_script = LLMOS_SOURCE_DIR "/tools/bench/scheduler_peer.py";
+    return llmos::bench::run_scheduler(s);
   }
   if (name == "training") {
     llmos::bench::training_options t;

@@ -127,7 +127,12 @@ uint32_t cluster_state::load(std::size_t node) const {
 }
 
 void cluster_state::unindex(std::size_t node) {
-  open_.erase(node);
+  if (open_.erase(node) > 0) {
+    const auto& n = nodes_[node];
+    auto it = free_count_.find(n.cpu_threads - n.cpu_used);
+    if (it != free_count_.end() && --it->second == 0)
+      free_count_.erase(it);
+  }
   by_load_.erase({indexed_load_[node], node});
 }
 
@@ -137,6 +142,7 @@ void cluster_state::index(std::size_t node) {
     return;
   indexed_load_[node] = load(node);
   open_.insert(node);
+  ++free_count_[n.cpu_threads - n.cpu_used];
   by_load_.insert({indexed_load_[node], node});
 }
 

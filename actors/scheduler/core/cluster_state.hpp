@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -57,6 +58,11 @@ public:
   /// Up nodes with a free thread, least loaded first: (load in 1/1000, index).
   const std::set<std::pair<uint32_t, std::size_t>>& by_load() const { return by_load_; }
 
+  /// The most free threads any up node has (a request for more is refused without a walk).
+  uint32_t max_free_threads() const {
+    return free_count_.empty() ? 0 : free_count_.rbegin()->first;
+  }
+
   /// Load of a node in 1/1000: the larger of its thread and GPU use.
   uint32_t load(std::size_t node) const;
 
@@ -76,6 +82,7 @@ private:
   std::set<std::size_t> open_;
   std::set<std::pair<uint32_t, std::size_t>> by_load_;
   std::vector<uint32_t> indexed_load_;
+  std::map<uint32_t, std::size_t> free_count_; ///< free threads -> up nodes with that many
   uint64_t cpu_total_ = 0;
   uint64_t cpu_used_ = 0;
   uint64_t gpu_total_ = 0;

@@ -6,6 +6,8 @@ namespace {
 
 /// The node one replica goes to, by the policy's walk; nullopt when none fits.
 std::optional<std::size_t> pick_node(const resources& r, const cluster_state& c, node_order order) {
+  if (r.cpu_threads > c.max_free_threads())
+    return std::nullopt; // no node has that many threads free: no walk needed
   switch (order) {
   case node_order::first_fit:
     for (auto n : c.open_nodes())

@@ -1,5 +1,7 @@
 #include "scheduler/core/job_table.hpp"
 
+#include <algorithm>
+
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/atomic_file.hpp"
 
@@ -88,15 +90,20 @@ caf::expected<task_record> record_from_json(const nlohmann::json& j) {
 }
 
 caf::expected<void> save_job_table(const std::filesystem::path& path,
-                                   const std::map<uint64_t, task_record>& tasks) {
+                                   const task_table& tasks) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec)
     return make_llmos_error(error_code::io_failed,
                             "cannot create " + path.parent_path().string() + ": " + ec.message());
   nlohmann::json out{{"version", 1}, {"tasks", nlohmann::json::array()}};
+  std::vector<uint64_t> ids; // in id order, so the file reads like a log
+  ids.reserve(tasks.size());
   for (const auto& [id, t] : tasks)
-    out["tasks"].push_back(to_json(t));
+    ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (auto id : ids)
+    out["tasks"].push_back(to_json(tasks.at(id)));
   auto tmp = path;
   tmp += ".tmp";
   return replace_file_atomically(path, tmp, out.dump(1));

@@ -20,7 +20,7 @@ caf::expected<task_record> record_from_json(const nlohmann::json& j);
 
 /// Writes every record to `path` (atomic replace; the directory is created).
 caf::expected<void> save_job_table(const std::filesystem::path& path,
-                                   const std::map<uint64_t, task_record>& tasks);
+                                   const task_table& tasks);
 
 /// Reads the records at `path`; an absent file is an empty table; a malformed one is an error
 /// naming the file and the record, never silently dropped.

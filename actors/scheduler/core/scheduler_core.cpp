@@ -75,15 +75,18 @@ caf::expected<uint64_t> scheduler_core::submit(task_request req, double now) {
   t.submitted = now;
   const auto id = t.id;
   tasks_.emplace(id, std::move(t));
+  pending_.insert(id);
   return id;
 }
 
 std::vector<decision> scheduler_core::schedule(double now) {
   std::vector<decision> out;
   std::vector<queue_entry> queue;
-  for (auto& [id, t] : tasks_) {
+  const std::vector<uint64_t> pending(pending_.begin(), pending_.end());
+  for (auto id : pending) {
+    auto& t = tasks_.at(id);
     if (t.state == task_state::starting && t.waiting_for.empty()) {
-      t.state = task_state::running;
+      set_state(t, task_state::running);
       t.started = now;
       out.push_back({decision::kind::start, id, t.where});
     } else if (t.state == task_state::queued && t.not_before <= now) {
@@ -109,7 +112,7 @@ std::vector<decision> scheduler_core::schedule(double now) {
     if (!no_room.count(shape) && !cluster_.open_nodes().empty())
       where = policy_->place(t.req, cluster_);
     if (where) {
-      t.state = task_state::running;
+      set_state(t, task_state::running);
       t.started = now;
       t.where = std::move(*where);
       ++placements_;
@@ -117,11 +120,14 @@ std::vector<decision> scheduler_core::schedule(double now) {
       continue;
     }
     no_room.insert(shape);
-    if (policy_->preempts() && !no_victims.count({t.req.priority, shape})) {
+    const bool victims_exist = !running_priorities_.empty() &&
+                               *running_priorities_.begin() + options_.preempt_margin <=
+                                   t.req.priority;
+    if (policy_->preempts() && victims_exist && !no_victims.count({t.req.priority, shape})) {
       if (running_dirty) {
         running.clear();
-        for (auto& [rid, rt] : tasks_)
-          if (rt.state == task_state::running && rt.req.preemptible)
+        for (auto rid : running_)
+          if (auto& rt = tasks_.at(rid); rt.req.preemptible)
             running.push_back({rid, rt.req.priority, rt.started, rt.req.preemptible, &rt.where,
                                &rt.req.per_replica});
         running_dirty = false;
@@ -131,12 +137,12 @@ std::vector<decision> scheduler_core::schedule(double now) {
       if (plan) {
         for (auto victim : plan->victims) {
           auto& v = tasks_.at(victim);
-          v.state = task_state::stopping;
+          set_state(v, task_state::stopping);
           v.where.clear(); // released by the plan
           ++v.preemptions;
           out.push_back({decision::kind::preempt, victim, {}});
         }
-        t.state = task_state::starting;
+        set_state(t, task_state::starting);
         t.where = std::move(plan->where);
         t.waiting_for = std::move(plan->victims);
         ++placements_;
@@ -163,7 +169,7 @@ void scheduler_core::finished(uint64_t id, double now) {
   if (it == tasks_.end() || it->second.state != task_state::running)
     return;
   free_resources(it->second);
-  it->second.state = task_state::done;
+  set_state(it->second, task_state::done);
   it->second.finished = now;
 }
 
@@ -182,17 +188,17 @@ void scheduler_core::failed(uint64_t id, double now, const std::string& error) {
   free_resources(t);
   t.error = error;
   if (t.cancelling) {
-    t.state = task_state::cancelled;
+    set_state(t, task_state::cancelled);
     t.finished = now;
     return;
   }
   ++t.attempts;
   if (t.attempts >= options_.max_attempts) {
-    t.state = task_state::failed;
+    set_state(t, task_state::failed);
     t.finished = now;
     return;
   }
-  t.state = task_state::queued;
+  set_state(t, task_state::queued);
   t.not_before = now + backoff(t.attempts);
 }
 
@@ -202,11 +208,11 @@ void scheduler_core::stopped(uint64_t id, double now) {
     return;
   auto& t = it->second;
   free_resources(t);
-  t.state = t.cancelling ? task_state::cancelled : task_state::queued;
+  set_state(t, t.cancelling ? task_state::cancelled : task_state::queued);
   if (t.cancelling)
     t.finished = now;
-  for (auto& [other, o] : tasks_)
-    if (o.state == task_state::starting)
+  for (auto other : pending_)
+    if (auto& o = tasks_.at(other); o.state == task_state::starting)
       o.waiting_for.erase(std::remove(o.waiting_for.begin(), o.waiting_for.end(), id),
                           o.waiting_for.end());
 }
@@ -220,12 +226,12 @@ caf::expected<std::optional<decision>> scheduler_core::cancel(uint64_t id, doubl
   case task_state::queued:
   case task_state::starting:
     free_resources(t);
-    t.state = task_state::cancelled;
+    set_state(t, task_state::cancelled);
     t.finished = now;
     return std::optional<decision>{};
   case task_state::running:
     free_resources(t);
-    t.state = task_state::stopping;
+    set_state(t, task_state::stopping);
     t.cancelling = true;
     return std::optional<decision>{decision{decision::kind::stop, id, {}}};
   case task_state::stopping:
@@ -258,16 +264,17 @@ std::vector<decision> scheduler_core::node_lost(std::size_t node, double now) {
       out.push_back({decision::kind::stop, id, {}});
     free_resources(t);
     ++t.reschedules;
-    t.state = t.cancelling ? task_state::cancelled : task_state::queued;
+    set_state(t, t.cancelling ? task_state::cancelled : task_state::queued);
     if (t.cancelling)
       t.finished = now;
     t.waiting_for.clear();
     gone.push_back(id);
   }
-  for (auto& [id, t] : tasks_)
-    for (auto g : gone)
-      t.waiting_for.erase(std::remove(t.waiting_for.begin(), t.waiting_for.end(), g),
-                          t.waiting_for.end());
+  for (auto id : pending_)
+    for (auto g : gone) {
+      auto& w = tasks_.at(id).waiting_for;
+      w.erase(std::remove(w.begin(), w.end(), g), w.end());
+    }
   return out;
 }
 
@@ -286,6 +293,11 @@ void scheduler_core::restore(task_record record) {
   record.where.clear();
   record.waiting_for.clear();
   next_id_ = std::max(next_id_, record.id + 1);
+  if (record.state == task_state::queued)
+    pending_.insert(record.id);
+  if (record.state == task_state::done || record.state == task_state::failed ||
+      record.state == task_state::cancelled)
+    ended_.push_back(record.id);
   tasks_[record.id] = std::move(record);
 }
 
@@ -295,25 +307,49 @@ const task_record* scheduler_core::task(uint64_t id) const {
 }
 
 std::map<std::string, double> scheduler_core::owner_shares() const {
-  std::map<std::string, double> shares;
-  const double cpu = static_cast<double>(cluster_.cpu_total());
-  const double gpu = static_cast<double>(cluster_.gpu_total());
-  for (const auto& [id, t] : tasks_)
-    if (t.state == task_state::running || t.state == task_state::starting)
-      shares[t.req.owner] += dominant_share(t.req, cpu, gpu);
-  return shares;
+  std::map<std::string, double> out;
+  for (const auto& [owner, share] : shares_)
+    if (share > 1e-12) // sums of additions and subtractions leave dust
+      out[owner] = share;
+  return out;
+}
+
+void scheduler_core::set_state(task_record& t, task_state s) {
+  auto holds = [](task_state x) { return x == task_state::running || x == task_state::starting; };
+  auto waits = [](task_state x) { return x == task_state::queued || x == task_state::starting; };
+  const double share = dominant_share(t.req, static_cast<double>(cluster_.cpu_total()),
+                                      static_cast<double>(cluster_.gpu_total()));
+  if (holds(t.state) && !holds(s))
+    shares_[t.req.owner] -= share;
+  if (!holds(t.state) && holds(s))
+    shares_[t.req.owner] += share;
+  if (waits(t.state) && !waits(s))
+    pending_.erase(t.id);
+  if (!waits(t.state) && waits(s))
+    pending_.insert(t.id);
+  if (t.state == task_state::running && s != task_state::running) {
+    running_.erase(t.id);
+    if (t.req.preemptible)
+      running_priorities_.erase(running_priorities_.find(t.req.priority));
+  }
+  auto ended = [](task_state x) {
+    return x == task_state::done || x == task_state::failed || x == task_state::cancelled;
+  };
+  if (!ended(t.state) && ended(s))
+    ended_.push_back(t.id);
+  if (t.state != task_state::running && s == task_state::running) {
+    running_.insert(t.id);
+    if (t.req.preemptible)
+      running_priorities_.insert(t.req.priority);
+  }
+  t.state = s;
 }
 
 void scheduler_core::forget_finished(std::size_t keep) {
-  std::vector<uint64_t> ended;
-  for (const auto& [id, t] : tasks_)
-    if (t.state == task_state::done || t.state == task_state::failed ||
-        t.state == task_state::cancelled)
-      ended.push_back(id);
-  if (ended.size() <= keep)
-    return;
-  for (std::size_t i = 0; i + keep < ended.size(); ++i)
-    tasks_.erase(ended[i]);
+  while (ended_.size() > keep) {
+    tasks_.erase(ended_.front());
+    ended_.pop_front();
+  }
 }
 
 } // namespace llmos::sched

@@ -6,10 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -51,6 +55,9 @@ struct task_record {
   bool cancelling = false;           ///< stopping because a user cancelled it
 };
 
+/// Every task the scheduler knows, by id (hashed: lookups dominate a busy scheduler).
+using task_table = std::unordered_map<uint64_t, task_record>;
+
 /// What the executor is to do.
 struct decision {
   enum class kind : uint8_t { start, preempt, stop } what = kind::start;
@@ -86,7 +93,7 @@ public:
   /// Puts a recovered task back (job table restore): running ones become queued.
   void restore(task_record record);
 
-  const std::map<uint64_t, task_record>& tasks() const { return tasks_; }
+  const task_table& tasks() const { return tasks_; }
   const task_record* task(uint64_t id) const;
   const cluster_state& cluster() const { return cluster_; }
   const policy& active_policy() const { return *policy_; }
@@ -94,18 +101,25 @@ public:
   uint64_t placements() const { return placements_; }
   /// Dominant share of the cluster each owner's running tasks hold.
   std::map<std::string, double> owner_shares() const;
-  /// Drops finished/failed/cancelled tasks older than `keep` most recent ones (bounded table).
+  /// Drops ended (done, failed, cancelled) tasks but the `keep` most recent (a bounded table).
   void forget_finished(std::size_t keep);
 
 private:
   scheduler_core(policy_options options, cluster_state cluster, std::unique_ptr<policy> p);
   void free_resources(task_record& t);
+  /// Moves a task to state `s`, keeping the pending and running sets and the shares in step.
+  void set_state(task_record& t, task_state s);
   double backoff(uint32_t attempts) const;
 
   policy_options options_;
   cluster_state cluster_;
   std::shared_ptr<policy> policy_;
-  std::map<uint64_t, task_record> tasks_;
+  task_table tasks_;
+  std::unordered_set<uint64_t> pending_; ///< queued or starting: what a pass looks at, not every task
+  std::unordered_set<uint64_t> running_;
+  std::multiset<int> running_priorities_; ///< of preemptible running tasks: any victims at all?
+  std::map<std::string, double> shares_; ///< owner -> dominant share held
+  std::deque<uint64_t> ended_;           ///< ended tasks, oldest first (forget_finished)
   uint64_t next_id_ = 1;
   uint64_t placements_ = 0;
   resources largest_; ///< the most any one node offers (threads, GPUs, GPU memory)
