@@ -5,7 +5,9 @@
 #include "http/http_gateway.hpp"
 #include "model/model_actor.hpp"
 #include "registry/registry_actor.hpp"
+#include "scheduler/scheduler_actor.hpp"
 #include "serving/server_actor.hpp"
+#include "tuner/tuner_actor.hpp"
 
 namespace llmos {
 
@@ -16,6 +18,8 @@ actor_kind_table builtin_actor_kinds() {
   table.add(model_kind());
   table.add(registry_kind());
   table.add(server_kind());
+  table.add(scheduler_kind());
+  table.add(tuner_kind());
   table.add(http_kind());
   return table;
 }

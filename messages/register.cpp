@@ -7,7 +7,9 @@
 #include "llmos/messages/model.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/messages/registry.hpp"
+#include "llmos/messages/scheduler.hpp"
 #include "llmos/messages/serving.hpp"
+#include "llmos/messages/tuner.hpp"
 
 namespace llmos {
 
@@ -31,6 +33,8 @@ void register_messages(caf::actor_system_config& cfg) {
   cfg.add_message_type<model_actor>("llmos::model_actor");
   cfg.add_message_type<registry_actor>("llmos::registry_actor");
   cfg.add_message_type<server_actor>("llmos::server_actor");
+  cfg.add_message_type<scheduler_actor>("llmos::scheduler_actor");
+  cfg.add_message_type<tuner_actor>("llmos::tuner_actor");
   // CAF 0.17's add_error_category<T> template does not compile (its lambda has the wrong
   // signature), so the renderer is spelled out.
   cfg.add_error_category(error_category,

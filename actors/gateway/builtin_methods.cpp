@@ -5,6 +5,7 @@
 #include "gateway/dataset_methods.hpp"
 #include "gateway/model_methods.hpp"
 #include "gateway/rpc_params.hpp"
+#include "gateway/scheduler_methods.hpp"
 #include "gateway/serving_methods.hpp"
 #include "llmos/actors/method_table.hpp"
 #include "llmos/messages/device.hpp"
@@ -194,6 +195,7 @@ method_table builtin_methods() {
   add_dataset_methods(t);
   add_model_methods(t);
   add_serving_methods(t);
+  add_scheduler_methods(t);
   return t;
 }
 

@@ -345,4 +345,45 @@ void resolve_actor(rpc_call& c, const std::string& name, std::function<void(caf:
           [=](caf::error& err) { reply(std::move(err)); });
 }
 
+void pack_json(packer& pk, const nlohmann::json& j) {
+  switch (j.type()) {
+  case nlohmann::json::value_t::object:
+    pk.pack_map(static_cast<uint32_t>(j.size()));
+    for (auto& [k, v] : j.items()) {
+      pk.pack(k);
+      pack_json(pk, v);
+    }
+    break;
+  case nlohmann::json::value_t::array:
+    pk.pack_array(static_cast<uint32_t>(j.size()));
+    for (auto& v : j)
+      pack_json(pk, v);
+    break;
+  case nlohmann::json::value_t::string:
+    pk.pack(j.get<std::string>());
+    break;
+  case nlohmann::json::value_t::boolean:
+    pk.pack(j.get<bool>());
+    break;
+  case nlohmann::json::value_t::number_integer:
+    pk.pack(j.get<int64_t>());
+    break;
+  case nlohmann::json::value_t::number_unsigned:
+    pk.pack(j.get<uint64_t>());
+    break;
+  case nlohmann::json::value_t::number_float:
+    pk.pack(j.get<double>());
+    break;
+  default:
+    pk.pack_nil();
+  }
+}
+
+std::string packed(const nlohmann::json& j) {
+  msgpack::sbuffer buf;
+  packer pk{buf};
+  pack_json(pk, j);
+  return std::string{buf.data(), buf.size()};
+}
+
 } // namespace llmos

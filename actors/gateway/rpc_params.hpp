@@ -10,6 +10,7 @@
 
 #include <caf/expected.hpp>
 #include <msgpack.hpp>
+#include <nlohmann/json.hpp>
 
 #include "llmos/actors/method_table.hpp"
 #include "llmos/messages/dataset.hpp"
@@ -72,6 +73,11 @@ void pack(packer& pk, const data_batch& x);      ///< inputs as {shape, dtype, d
 void pack(packer& pk, const train_report& x);
 void pack(packer& pk, const model_info& x);
 void pack(packer& pk, const std::string& x);
+
+/// Packs JSON as the msgpack value of the same shape (maps, arrays, scalars).
+void pack_json(packer& pk, const nlohmann::json& j);
+/// A JSON value packed into a string (replies shown by the REPL like every other answer).
+std::string packed(const nlohmann::json& j);
 
 /// Packs one value into a string with the overloads above.
 template <class T> std::string pack_to_string(const T& x) {

@@ -10,53 +10,13 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/registry.hpp"
 #include "llmos/messages/serving.hpp"
+#include "registry/model_publisher.hpp"
 
 namespace llmos {
 namespace {
 
 constexpr auto call_timeout = std::chrono::seconds(30);
 constexpr auto long_timeout = std::chrono::minutes(5);
-
-void pack_json(packer& pk, const nlohmann::json& j) {
-  switch (j.type()) {
-  case nlohmann::json::value_t::object:
-    pk.pack_map(static_cast<uint32_t>(j.size()));
-    for (auto& [k, v] : j.items()) {
-      pk.pack(k);
-      pack_json(pk, v);
-    }
-    break;
-  case nlohmann::json::value_t::array:
-    pk.pack_array(static_cast<uint32_t>(j.size()));
-    for (auto& v : j)
-      pack_json(pk, v);
-    break;
-  case nlohmann::json::value_t::string:
-    pk.pack(j.get<std::string>());
-    break;
-  case nlohmann::json::value_t::boolean:
-    pk.pack(j.get<bool>());
-    break;
-  case nlohmann::json::value_t::number_integer:
-    pk.pack(j.get<int64_t>());
-    break;
-  case nlohmann::json::value_t::number_unsigned:
-    pk.pack(j.get<uint64_t>());
-    break;
-  case nlohmann::json::value_t::number_float:
-    pk.pack(j.get<double>());
-    break;
-  default:
-    pk.pack_nil();
-  }
-}
-
-std::string packed(const nlohmann::json& j) {
-  msgpack::sbuffer buf;
-  packer pk{buf};
-  pack_json(pk, j);
-  return std::string{buf.data(), buf.size()};
-}
 
 nlohmann::json to_json(const model_version& v) {
   return {{"name", v.name},
@@ -107,71 +67,19 @@ void publish(rpc_call& c) {
   const auto note = opt(*opts, "note", "");
   resolve_actor(c, dataset_name, [=](caf::actor ds_handle) {
     resolve_actor(*ctx, registry_name, [=](caf::actor reg_handle) {
-      auto* self = ctx->self;
+      publish_plan plan;
+      plan.model = target<model_actor>(*ctx);
+      plan.dataset = caf::actor_cast<dataset_actor>(ds_handle);
+      plan.registry = caf::actor_cast<registry_actor>(reg_handle);
+      plan.dataset_name = dataset_name;
+      plan.name = opt(*opts, "name", "");
+      plan.note = note;
       auto reply = ctx->reply;
-      auto ds = caf::actor_cast<dataset_actor>(ds_handle);
-      auto reg = caf::actor_cast<registry_actor>(reg_handle);
-      auto model = target<model_actor>(*ctx);
-      auto fail = [=](caf::error& err) { reply(std::move(err)); };
-      self->request(model, call_timeout, info_atom::value)
-          .then(
-              [=](model_info& info) {
-                self->request(model, long_timeout, export_atom::value)
-                    .then(
-                        [=](model_package& pkg) {
-                          self->request(ds, call_timeout, tokenizer_atom::value)
-                              .then(
-                                  [=](std::string& tok) {
-                                    self->request(ds, call_timeout, stats_atom::value)
-                                        .then(
-                                            [=](dataset_stats& stats) {
-                                              auto request = std::make_shared<publish_request>();
-                                              request->name = opt(*opts, "name", info.name);
-                                              request->package = pkg;
-                                              request->package.tokenizer = tok;
-                                              auto eval = nlohmann::json::parse(info.evaluation,
-                                                                                nullptr, false);
-                                              request->metrics =
-                                                  (eval.is_object() ? eval
-                                                                    : nlohmann::json::object())
-                                                      .dump();
-                                              nlohmann::json lineage{
-                                                  {"dataset", dataset_name},
-                                                  {"dataset_version", stats.version},
-                                                  {"hyper_parameters", info.spec},
-                                                  {"steps", info.step},
-                                                  {"produced_by",
-                                                   "model actor '" + info.name + "'"},
-                                                  {"note", note},
-                                                  {"parent", nullptr}};
-                                              auto send = [=](nlohmann::json lin) {
-                                                request->lineage = lin.dump();
-                                                self->request(reg, long_timeout,
-                                                              publish_atom::value, *request)
-                                                    .then(
-                                                        [=](model_version& v) {
-                                                          reply(packed(to_json(v)));
-                                                        },
-                                                        fail);
-                                              };
-                                              // The parent is the version published before this
-                                              // one, if any.
-                                              self->request(reg, call_timeout, resolve_atom::value,
-                                                            request->name, std::string{"latest"})
-                                                  .then(
-                                                      [=](model_version& parent) mutable {
-                                                        lineage["parent"] = parent.version;
-                                                        send(lineage);
-                                                      },
-                                                      [=](caf::error&) { send(lineage); });
-                                            },
-                                            fail);
-                                  },
-                                  fail);
-                        },
-                        fail);
-              },
-              fail);
+      publish_model(ctx->self, std::move(plan), [reply](caf::expected<model_version> v) {
+        if (!v)
+          return reply(std::move(v.error()));
+        reply(packed(to_json(*v)));
+      });
     });
   });
 }

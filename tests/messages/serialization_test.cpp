@@ -21,7 +21,9 @@
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/messages/register.hpp"
 #include "llmos/messages/registry.hpp"
+#include "llmos/messages/scheduler.hpp"
 #include "llmos/messages/serving.hpp"
+#include "llmos/messages/tuner.hpp"
 
 namespace llmos {
 namespace {
@@ -438,6 +440,45 @@ TEST_F(serialization_test, serving_messages_round_trip) {
   EXPECT_DOUBLE_EQ(st2.mean_batch, 3.5);
 }
 
+TEST_F(serialization_test, scheduler_and_tuner_messages_round_trip) {
+  task_spec s;
+  s.name = "t";
+  s.owner = "research";
+  s.priority = -3;
+  s.replicas = 2;
+  s.cpu_threads = 4;
+  s.gpus = 1;
+  s.gpu_memory_mb = 40000;
+  s.preemptible = false;
+  s.detail = {{"kind", "train"}, {"set.lr", "0.01"}};
+  auto s2 = message_round_trip(s);
+  EXPECT_EQ(s2.priority, -3);
+  EXPECT_EQ(s2.gpu_memory_mb, 40000u);
+  EXPECT_FALSE(s2.preemptible);
+  EXPECT_EQ(s2.detail, s.detail);
+  task_status st;
+  st.id = 9;
+  st.state = "running";
+  st.nodes = {"alpha", "beta"};
+  st.preemptions = 2;
+  st.result = R"({"accuracy":0.9})";
+  auto sts = message_round_trip(std::vector<task_status>{st});
+  ASSERT_EQ(sts.size(), 1u);
+  EXPECT_EQ(sts[0].nodes, st.nodes);
+  EXPECT_EQ(sts[0].preemptions, 2u);
+  EXPECT_EQ(sts[0].result, st.result);
+  study_status ss;
+  ss.name = "s";
+  ss.best_trial = 4;
+  ss.best_value = 0.93;
+  ss.history = "[[20,0,0.5]]";
+  auto ss2 = message_round_trip(std::vector<study_status>{ss});
+  ASSERT_EQ(ss2.size(), 1u);
+  EXPECT_EQ(ss2[0].best_trial, 4);
+  EXPECT_DOUBLE_EQ(ss2[0].best_value, 0.93);
+  EXPECT_EQ(ss2[0].history, ss.history);
+}
+
 TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
   const std::vector<caf::type_id_t> ids{
       caf::type_id<pong>::value,
@@ -471,6 +512,11 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
       caf::type_id<complete_reply>::value,
       caf::type_id<server_status>::value,
       caf::type_id<std::vector<model_version>>::value,
+      caf::type_id<task_spec>::value,
+      caf::type_id<task_status>::value,
+      caf::type_id<std::vector<task_status>>::value,
+      caf::type_id<study_status>::value,
+      caf::type_id<std::vector<study_status>>::value,
   };
   constexpr auto begin = caf::id_block::llmos::begin;
   constexpr auto end = caf::id_block::llmos::end;
@@ -487,7 +533,8 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
   EXPECT_EQ(caf::type_id<string_map>::value, begin + 7);
   EXPECT_EQ(caf::type_id<pseudo_label_item>::value, begin + 14);
   EXPECT_EQ(caf::type_id<std::vector<int32_t>>::value, begin + 20);
-  EXPECT_EQ(caf::type_id<std::vector<model_version>>::value, end - 1);
+  EXPECT_EQ(caf::type_id<std::vector<model_version>>::value, begin + 30);
+  EXPECT_EQ(caf::type_id<std::vector<study_status>>::value, end - 1);
   EXPECT_STREQ(caf::type_name<tensor_bytes>::value, "llmos::tensor_bytes");
 }
 

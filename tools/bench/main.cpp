@@ -11,6 +11,7 @@
 #include "scheduler_bench.hpp"
 #include "serving_bench.hpp"
 #include "training_bench.hpp"
+#include "tuner_bench.hpp"
 
 namespace po = boost::program_options;
 
@@ -21,8 +22,8 @@ int main(int argc, char** argv) {
   std::string arg;
   double seconds = 3.0;
   std::string serving_model;
-  po::options_description desc{
-      "usage: llmos-bench NAME [options]   (NAME: messaging, data, training, serving, scheduler, tuner)"};
+  po::options_description desc{"usage: llmos-bench NAME [options]   (NAME: messaging, data, "
+                               "training, serving, scheduler, tuner)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
@@ -79,6 +80,13 @@ int main(int argc, char** argv) {
     if (!vm.count("no-python"))
       s.python_script = LLMOS_SOURCE_DIR "/tools/bench/scheduler_peer.py";
     return llmos::bench::run_scheduler(s);
+  }
+  if (name == "tuner") {
+    llmos::bench::tuner_options t;
+    t.json_path = opts.json_path;
+    t.node_path =
+        (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
+    return llmos::bench::run_tuner(t);
   }
   if (name == "training") {
     llmos::bench::training_options t;

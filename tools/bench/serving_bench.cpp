@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_process.hpp"
+#include "bench_rpc.hpp"
 #include "bench_stats.hpp"
 #include "dataset/dataset_view.hpp"
 #include "dataset/store/dataset_store.hpp"
@@ -28,18 +29,6 @@ using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
 constexpr uint32_t max_batch = 32;
-
-json call(uint16_t rpc, const json& params) {
-  rpc::client c;
-  if (auto err = c.connect("127.0.0.1", rpc, 2s))
-    return json{{"error", describe(err)}};
-  auto r = c.call("send", params, std::chrono::seconds(900));
-  if (!r)
-    return json{{"error", describe(r.error())}};
-  if (!r->ok)
-    return json{{"error", r->value}};
-  return r->value;
-}
 
 bool ok(const json& j, const std::string& what) {
   if (!j.contains("error"))

@@ -120,9 +120,9 @@ std::vector<decision> scheduler_core::schedule(double now) {
       continue;
     }
     no_room.insert(shape);
-    const bool victims_exist = !running_priorities_.empty() &&
-                               *running_priorities_.begin() + options_.preempt_margin <=
-                                   t.req.priority;
+    const bool victims_exist =
+        !running_priorities_.empty() &&
+        *running_priorities_.begin() + options_.preempt_margin <= t.req.priority;
     if (policy_->preempts() && victims_exist && !no_victims.count({t.req.priority, shape})) {
       if (running_dirty) {
         running.clear();
@@ -260,8 +260,7 @@ std::vector<decision> scheduler_core::node_lost(std::size_t node, double now) {
     // executor says so (stopped); a running one on the node is queued again right away.
     if (!here)
       continue;
-    if (t.where.size() > 1)
-      out.push_back({decision::kind::stop, id, {}});
+    out.push_back({decision::kind::stop, id, {}});
     free_resources(t);
     ++t.reschedules;
     set_state(t, t.cancelling ? task_state::cancelled : task_state::queued);
@@ -276,6 +275,19 @@ std::vector<decision> scheduler_core::node_lost(std::size_t node, double now) {
       w.erase(std::remove(w.begin(), w.end(), g), w.end());
     }
   return out;
+}
+
+std::size_t scheduler_core::add_node(node_slot node) {
+  largest_.cpu_threads = std::max(largest_.cpu_threads, node.cpu_threads);
+  largest_.gpus = std::max(largest_.gpus, static_cast<uint32_t>(node.gpus.size()));
+  for (const auto& g : node.gpus)
+    largest_.gpu_memory_mb = std::max(largest_.gpu_memory_mb, g.memory_mb);
+  return cluster_.add_node(std::move(node));
+}
+
+void scheduler_core::set_detail(uint64_t id, const std::string& key, const std::string& value) {
+  if (auto it = tasks_.find(id); it != tasks_.end())
+    it->second.req.detail[key] = value;
 }
 
 void scheduler_core::node_back(std::size_t node) {

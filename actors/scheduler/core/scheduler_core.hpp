@@ -84,11 +84,16 @@ public:
   void stopped(uint64_t id, double now);
   /// Cancels a task: answers a stop decision when it runs, nothing when it was queued.
   caf::expected<std::optional<decision>> cancel(uint64_t id, double now);
-  /// A node went away: its tasks are queued again (not counted as failures); answers stop
-  /// decisions for the replicas of those tasks on other nodes (a gang stops together).
+  /// A node went away: its tasks are queued again (not counted as failures); answers a stop
+  /// decision for each of them, for their replicas on other nodes (a gang stops together).
   std::vector<decision> node_lost(std::size_t node, double now);
+  /// A node joined the cluster (answers its index).
+  std::size_t add_node(node_slot node);
   /// A lost node came back.
   void node_back(std::size_t node);
+
+  /// Sets a detail entry of a task (the executor records a run's result there).
+  void set_detail(uint64_t id, const std::string& key, const std::string& value);
 
   /// Puts a recovered task back (job table restore): running ones become queued.
   void restore(task_record record);
@@ -115,11 +120,12 @@ private:
   cluster_state cluster_;
   std::shared_ptr<policy> policy_;
   task_table tasks_;
-  std::unordered_set<uint64_t> pending_; ///< queued or starting: what a pass looks at, not every task
+  std::unordered_set<uint64_t>
+      pending_; ///< queued or starting: what a pass looks at, not every task
   std::unordered_set<uint64_t> running_;
   std::multiset<int> running_priorities_; ///< of preemptible running tasks: any victims at all?
-  std::map<std::string, double> shares_; ///< owner -> dominant share held
-  std::deque<uint64_t> ended_;           ///< ended tasks, oldest first (forget_finished)
+  std::map<std::string, double> shares_;  ///< owner -> dominant share held
+  std::deque<uint64_t> ended_;            ///< ended tasks, oldest first (forget_finished)
   uint64_t next_id_ = 1;
   uint64_t placements_ = 0;
   resources largest_; ///< the most any one node offers (threads, GPUs, GPU memory)

@@ -44,11 +44,12 @@ struct train_report {
   bool stopped_early = false;
   double seconds = 0.0;
   double samples_per_second = 0.0;
+  bool preempted = false; ///< ended early by stop_atom, after a checkpoint (resume continues)
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, train_report& x) {
   return f(caf::meta::type_name("train_report"), x.model, x.steps, x.loss, x.evaluation,
-           x.stopped_early, x.seconds, x.samples_per_second);
+           x.stopped_early, x.seconds, x.samples_per_second, x.preempted);
 }
 
 /// Generation parameters; tokens go to `subscriber` as (token_atom, request, token).
@@ -104,6 +105,10 @@ using model_actor = caf::typed_actor<
     // overrides, a run already going), bad_config (data does not fit the architecture),
     // kernel_failed (NaN loss, with the step).
     caf::replies_to<train_atom, train_request>::with<train_report>,
+    // scheduler -> model: preempt the run: checkpoint after the step in flight (when the run
+    // has a checkpoint path) and answer the train request with preempted = true. Answers
+    // whether a run was going.
+    caf::replies_to<stop_atom>::with<bool>,
     // client -> model: evaluate on a split of a dataset; JSON metrics.
     caf::replies_to<evaluate_atom, caf::actor, std::string>::with<std::string>,
     // client -> model: classify rows (i32 token ids [B, T] or u8 pixels [B, H, W]).

@@ -39,6 +39,9 @@ struct predict_reply;
 struct complete_request;
 struct complete_reply;
 struct server_status;
+struct task_spec;
+struct task_status;
+struct study_status;
 } // namespace llmos
 
 CAF_BEGIN_TYPE_ID_BLOCK(llmos, caf::first_custom_type_id)
@@ -73,6 +76,11 @@ CAF_ADD_TYPE_ID(llmos, (llmos::complete_request))
 CAF_ADD_TYPE_ID(llmos, (llmos::complete_reply))
 CAF_ADD_TYPE_ID(llmos, (llmos::server_status))
 CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::model_version>))
+CAF_ADD_TYPE_ID(llmos, (llmos::task_spec))
+CAF_ADD_TYPE_ID(llmos, (llmos::task_status))
+CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::task_status>))
+CAF_ADD_TYPE_ID(llmos, (llmos::study_status))
+CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::study_status>))
 CAF_END_TYPE_ID_BLOCK(llmos)
 
 // Atoms (CAF 0.17: at most 10 characters). Grouped by conversation; append only.
@@ -133,3 +141,8 @@ CAF_ADD_ATOM(llmos, llmos, export_atom, "export")
 CAF_ADD_ATOM(llmos, llmos, tokenizer_atom, "tokenizer")
 CAF_ADD_ATOM(llmos, llmos, alerts_atom, "alerts")
 CAF_ADD_ATOM(llmos, llmos, metrics_atom, "metrics")
+CAF_ADD_ATOM(llmos, llmos, submit_atom, "submit")
+CAF_ADD_ATOM(llmos, llmos, cancel_atom, "cancel")
+CAF_ADD_ATOM(llmos, llmos, queue_atom, "queue")
+CAF_ADD_ATOM(llmos, llmos, wait_atom, "wait")
+CAF_ADD_ATOM(llmos, llmos, study_atom, "study")

@@ -146,7 +146,7 @@ TEST(SchedulerCore, NodeLossRequeuesItsTasksAndStopsTheRestOfTheGang) {
   ASSERT_EQ(g->where.size(), 2u);
   const auto lost = g->where[1].node;
   auto ds = core.node_lost(lost, 5);
-  ASSERT_EQ(ds.size(), 1u); // the replica on the surviving node is stopped
+  ASSERT_EQ(ds.size(), 1u); // the gang (its replica on the surviving node is stopped)
   EXPECT_EQ(ds[0].task, gang);
   EXPECT_EQ(core.task(gang)->state, task_state::queued);
   EXPECT_EQ(core.task(gang)->reschedules, 1u);

@@ -1,0 +1,232 @@
+// The scheduler and tuner kinds' gateway methods. Options are key=value like the model methods':
+// `send sched submit name=n spec=PATH dataset=D priority=5 lr=0.01` (keys the scheduler does not
+// know become spec overrides). Replies are JSON-shaped msgpack maps.
+#include "gateway/scheduler_methods.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "gateway/rpc_params.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/messages/scheduler.hpp"
+#include "llmos/messages/tuner.hpp"
+
+namespace llmos {
+namespace {
+
+constexpr auto call_timeout = std::chrono::seconds(30);
+constexpr auto wait_timeout = std::chrono::minutes(24 * 60); // CAF 0.17 has no hours
+
+scheduler_actor scheduler_of(const rpc_call& c) {
+  return caf::actor_cast<scheduler_actor>(c.target);
+}
+
+tuner_actor tuner_of(const rpc_call& c) {
+  return caf::actor_cast<tuner_actor>(c.target);
+}
+
+nlohmann::json to_json(const task_status& s) {
+  nlohmann::json j{{"id", s.id},
+                   {"name", s.name},
+                   {"owner", s.owner},
+                   {"state", s.state},
+                   {"priority", s.priority},
+                   {"replicas", s.replicas},
+                   {"nodes", s.nodes},
+                   {"attempts", s.attempts},
+                   {"preemptions", s.preemptions},
+                   {"reschedules", s.reschedules},
+                   {"waited_s", s.waited_s},
+                   {"ran_s", s.ran_s}};
+  if (!s.progress.empty())
+    j["progress"] = s.progress;
+  if (!s.error.empty())
+    j["error"] = s.error;
+  auto result = nlohmann::json::parse(s.result, nullptr, false);
+  if (!s.result.empty() && !result.is_discarded())
+    j["result"] = result;
+  return j;
+}
+
+nlohmann::json to_json(const study_status& s) {
+  nlohmann::json j{{"name", s.name},       {"algorithm", s.algorithm},
+                   {"state", s.state},     {"trials_started", s.trials_started},
+                   {"running", s.running}, {"compute_used", s.compute_used}};
+  if (s.best_trial >= 0) {
+    j["best_trial"] = s.best_trial;
+    j["best_value"] = s.best_value;
+    j["best_params"] = nlohmann::json::parse(s.best_params, nullptr, false);
+  }
+  if (!s.published.empty())
+    j["published"] = s.published;
+  if (!s.error.empty())
+    j["error"] = s.error;
+  return j;
+}
+
+template <class T> void reply_json(const rpc_call& c, const T& x) {
+  c.reply(packed(to_json(x)));
+}
+
+caf::expected<uint64_t> id_param(rpc_call& c, const std::string& method) {
+  auto opts = param_map(*c.params, 2, method);
+  if (!opts)
+    return std::move(opts.error());
+  if (!opts->count("id"))
+    return make_llmos_error(error_code::bad_params, method + ": id=N is required");
+  return uint_option(*opts, method, "id", 0);
+}
+
+void submit(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "submit");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  task_spec s;
+  s.name = opt(*opts, "name", "");
+  s.owner = opt(*opts, "owner", "");
+  try {
+    s.priority = std::stoi(opt(*opts, "priority", "0"));
+  } catch (const std::exception&) {
+    return c.reply(make_llmos_error(error_code::bad_params, "submit: priority must be a number"));
+  }
+  for (auto [key, out] : {std::pair<const char*, uint32_t*>{"replicas", &s.replicas},
+                          {"threads", &s.cpu_threads},
+                          {"gpus", &s.gpus}}) {
+    auto v = uint_option(*opts, "submit", key, *out);
+    if (!v)
+      return c.reply(std::move(v.error()));
+    *out = static_cast<uint32_t>(*v);
+  }
+  auto mem = uint_option(*opts, "submit", "gpu_memory_mb", 0);
+  if (!mem)
+    return c.reply(std::move(mem.error()));
+  s.gpu_memory_mb = *mem;
+  s.preemptible = opt(*opts, "preemptible", "true") != "false";
+  static const std::vector<std::string> own{"name",    "owner", "priority",      "replicas",
+                                            "threads", "gpus",  "gpu_memory_mb", "preemptible"};
+  static const std::vector<std::string> detail{"kind", "spec", "dataset", "checkpoint", "keep"};
+  for (const auto& [k, v] : *opts) {
+    if (std::find(own.begin(), own.end(), k) != own.end())
+      continue;
+    const bool is_detail = std::find(detail.begin(), detail.end(), k) != detail.end();
+    s.detail[is_detail || k.rfind("set.", 0) == 0 ? k : "set." + k] = v;
+  }
+  auto reply = c.reply;
+  c.self->request(scheduler_of(c), call_timeout, submit_atom::value, s)
+      .then(
+          [reply](uint64_t id) {
+            reply(packed(nlohmann::json{{"id", id}}));
+          },
+          [reply](caf::error& err) { reply(std::move(err)); });
+}
+
+void status_call(rpc_call& c, bool cancel) {
+  auto id = id_param(c, cancel ? "cancel" : "status");
+  if (!id)
+    return c.reply(std::move(id.error()));
+  auto ctx = c;
+  auto on_status = [ctx](task_status& s) { reply_json(ctx, s); };
+  auto on_error = [reply = c.reply](caf::error& err) { reply(std::move(err)); };
+  if (cancel)
+    c.self->request(scheduler_of(c), call_timeout, cancel_atom::value, *id)
+        .then(on_status, on_error);
+  else
+    c.self->request(scheduler_of(c), call_timeout, status_atom::value, *id)
+        .then(on_status, on_error);
+}
+
+void wait(rpc_call& c) {
+  auto id = id_param(c, "wait");
+  if (!id)
+    return c.reply(std::move(id.error()));
+  auto sink = spawn_progress_sink(c);
+  auto* self = c.self;
+  auto ctx = c;
+  self->request(scheduler_of(c), wait_timeout, wait_atom::value, *id, sink)
+      .then(
+          [self, sink, ctx](task_status& s) {
+            self->send_exit(sink, caf::exit_reason::user_shutdown);
+            reply_json(ctx, s);
+          },
+          [self, sink, reply = c.reply](caf::error& err) {
+            self->send_exit(sink, caf::exit_reason::user_shutdown);
+            reply(std::move(err));
+          });
+}
+
+void queue(rpc_call& c) {
+  auto reply = c.reply;
+  c.self->request(scheduler_of(c), call_timeout, queue_atom::value)
+      .then(
+          [reply](std::vector<task_status>& xs) {
+            auto out = nlohmann::json::array();
+            for (const auto& x : xs)
+              out.push_back(to_json(x));
+            reply(packed(out));
+          },
+          [reply](caf::error& err) { reply(std::move(err)); });
+}
+
+/// study/status/wait/stop on a tuner: one string argument (a file or a study name).
+template <class Atom>
+void study_call(rpc_call& c, Atom atom, const std::string& method, const std::string& key,
+                std::chrono::seconds timeout) {
+  auto opts = param_map(*c.params, 2, method);
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto arg = opt(*opts, key, "");
+  if (arg.empty())
+    return c.reply(
+        make_llmos_error(error_code::bad_params, method + ": " + key + "=... is required"));
+  auto ctx = c;
+  c.self->request(tuner_of(c), timeout, atom, arg)
+      .then([ctx](study_status& s) { reply_json(ctx, s); },
+            [reply = c.reply](caf::error& err) { reply(std::move(err)); });
+}
+
+} // namespace
+
+void add_scheduler_methods(method_table& t) {
+  t.add("scheduler",
+        {"submit", true,
+         "send SCHED submit name=N spec=PATH dataset=D [priority=0] [owner=O] [replicas=1] "
+         "[threads=1] [gpus=0] [gpu_memory_mb=0] [preemptible=true] [keep=true] [FIELD=VALUE...]",
+         "queue a training task (other keys override spec fields)", submit});
+  t.add("scheduler", {"cancel", true, "send SCHED cancel id=N", "cancel (stopping it if running)",
+                      [](rpc_call& c) { status_call(c, true); }});
+  t.add("scheduler", {"status", false, "send SCHED status id=N", "one task",
+                      [](rpc_call& c) { status_call(c, false); }});
+  t.add("scheduler", {"queue", false, "send SCHED queue", "every task, newest first", queue});
+  t.add("scheduler", {"wait", false, "send SCHED wait id=N",
+                      "progress of a task as notifications until it ends", wait});
+  t.add("tuner", {"study", true, "send TUNER study file=STUDY.yaml",
+                  "start (or resume) a hyper-parameter study", [](rpc_call& c) {
+                    study_call(c, study_atom::value, "study", "file", std::chrono::seconds(30));
+                  }});
+  t.add("tuner", {"status", false, "send TUNER status study=NAME", "a study's progress and best",
+                  [](rpc_call& c) {
+                    study_call(c, status_atom::value, "status", "study", std::chrono::seconds(30));
+                  }});
+  t.add("tuner", {"wait", false, "send TUNER wait study=NAME", "answers when the study ends",
+                  [](rpc_call& c) {
+                    study_call(c, wait_atom::value, "wait", "study", std::chrono::minutes(24 * 60));
+                  }});
+  t.add("tuner",
+        {"stop", true, "send TUNER stop study=NAME", "stop a study (state kept)", [](rpc_call& c) {
+           study_call(c, stop_atom::value, "stop", "study", std::chrono::seconds(30));
+         }});
+  t.add("tuner", {"studies", false, "send TUNER studies", "every study", [](rpc_call& c) {
+                    auto reply = c.reply;
+                    c.self->request(tuner_of(c), call_timeout, list_atom::value)
+                        .then(
+                            [reply](std::vector<study_status>& xs) {
+                              auto out = nlohmann::json::array();
+                              for (const auto& x : xs)
+                                out.push_back(to_json(x));
+                              reply(packed(out));
+                            },
+                            [reply](caf::error& err) { reply(std::move(err)); });
+                  }});
+}
+
+} // namespace llmos

@@ -1,0 +1,92 @@
+// The model actor's state and its training run, shared by model_actor.cpp (the conversation)
+// and model_training.cpp (a run: engine preparation, validation data, the training stream,
+// evaluations, checkpoints, preemption). Private to the model actor.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include "llmos/messages/dataset.hpp"
+#include "llmos/messages/model.hpp"
+#include "model/core/early_stopping.hpp"
+#include "model/core/model_spec.hpp"
+#include "model/train/engine.hpp"
+#include "model/train/gradient_group.hpp"
+
+namespace llmos::modelrt {
+
+using namespace std::chrono_literals;
+using model::engine;
+
+constexpr auto data_timeout = 60s;
+
+/// One training run in progress.
+struct run_state {
+  train_request req;
+  caf::typed_response_promise<train_report> promise;
+  uint64_t stream = 0;
+  std::deque<data_batch> queue; ///< batches received, not yet trained on
+  bool busy = false;            ///< a train job is on the device
+  std::vector<data_batch> validation;
+  std::optional<model::early_stopping> stopper;
+  std::vector<double> window; ///< training losses since the last evaluation
+  std::string last_eval;
+  int64_t samples = 0;
+  uint64_t batches_done = 0; ///< data cursor: batches of the stream consumed
+  uint64_t skip = 0;         ///< resumed runs: batches of the stream already trained on
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  bool finishing = false;
+  bool preempt = false;   ///< stop_atom arrived: checkpoint and end at the next step boundary
+  bool preempted = false; ///< the run ends because of it (not because it was done anyway)
+};
+
+struct model_state {
+  model::model_spec spec;
+  device_actor device;
+  std::string device_name;
+  std::shared_ptr<engine> eng;
+  std::shared_ptr<model::gradient_group> group; ///< data-parallel peers, when joined
+  std::optional<run_state> run;
+  std::vector<double> losses; ///< loss every 10 steps of the current or last run (dashboard)
+  std::string evaluation;     ///< last run's final evaluation (JSON), published as metrics
+  static inline const char* name = "llmos.model";
+};
+
+using self_ptr = model_actor::stateful_pointer<model_state>;
+
+/// Runs fn(engine) as a job on the model's device; `then` gets its result on the actor.
+template <class R, class Fn, class Then>
+void on_device(self_ptr self, std::string what, Fn fn, Then then,
+               std::function<void(const caf::error&)> fail) {
+  auto eng = self->state.eng;
+  auto out = std::make_shared<std::optional<R>>();
+  device_job job;
+  job.what = what;
+  job.run = std::make_shared<std::function<void(const device_info&)>>(
+      [eng, fn, out](const device_info& d) {
+        engine::use_threads(d.threads);
+        out->emplace(fn(*eng));
+      });
+  self->request(self->state.device, caf::infinite, run_job_atom::value, std::move(job))
+      .then([out, then](double) mutable { then(std::move(**out)); },
+            [fail](caf::error& err) { fail(err); });
+}
+
+/// What the model is, for info and publishing.
+model_info info_of(self_ptr self);
+
+/// Ends the run: the train request is answered with the report, or with `err`.
+void finish(self_ptr self, const caf::error& err);
+
+/// Trains on the next queued batch when the device is free (or preempts, or wraps up).
+void pump(self_ptr self);
+
+/// Builds, loads or re-heads the engine for a run, then starts streaming.
+void prepare(self_ptr self, const dataset_stats& stats);
+
+} // namespace llmos::modelrt

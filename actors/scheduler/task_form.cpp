@@ -1,0 +1,89 @@
+#include "scheduler/task_form.hpp"
+
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/yaml_fields.hpp"
+#include "model/core/model_spec.hpp"
+
+namespace llmos {
+
+std::map<std::string, std::string>
+spec_overrides(const std::map<std::string, std::string>& detail) {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : detail)
+    if (k.rfind("set.", 0) == 0)
+      out[k.substr(4)] = v;
+  return out;
+}
+
+caf::expected<sched::task_request> to_task_request(const task_spec& spec) {
+  auto refuse = [&](const std::string& field, const std::string& what) {
+    return make_llmos_error(error_code::bad_params,
+                            "task '" + spec.name + "': " + field + ": " + what);
+  };
+  if (!yaml_fields::is_valid_name(spec.name))
+    return refuse("name",
+                  "'" + spec.name + "' is not a valid actor name (letters, digits, '-', '_', '.')");
+  const auto kind = spec.detail.count("kind") ? spec.detail.at("kind") : "train";
+  if (kind != "train")
+    return refuse("kind", "'" + kind + "' is not a task kind this scheduler runs (train)");
+  for (const auto& [k, v] : spec.detail) {
+    static const std::vector<std::string> known{"kind",       "spec", "dataset",
+                                                "checkpoint", "keep", "result"};
+    if (k.rfind("set.", 0) != 0 && std::find(known.begin(), known.end(), k) == known.end())
+      return refuse(k, "unknown detail key (known: kind, spec, dataset, checkpoint, keep, "
+                       "set.FIELD for spec overrides)");
+  }
+  auto path = spec.detail.find("spec");
+  if (path == spec.detail.end() || path->second.empty())
+    return refuse("spec", "a model spec file is required (spec=nodes/examples/models/...)");
+  auto model = model::load_model_spec(path->second);
+  if (!model)
+    return refuse("spec", describe(model.error()));
+  auto applied = model::apply_overrides(*model, spec_overrides(spec.detail));
+  if (!applied)
+    return refuse("set", describe(applied.error()));
+  if (!spec.detail.count("dataset") || spec.detail.at("dataset").empty())
+    return refuse("dataset", "the data set actor to train from is required (dataset=NAME)");
+  if (spec.replicas == 0 || spec.replicas > 64)
+    return refuse("replicas", "must be from 1 to 64, got " + std::to_string(spec.replicas));
+  if (spec.cpu_threads == 0 || spec.cpu_threads > 1024)
+    return refuse("cpu_threads", "must be from 1 to 1024, got " + std::to_string(spec.cpu_threads));
+  sched::task_request r;
+  r.name = spec.name;
+  r.owner = spec.owner.empty() ? "default" : spec.owner;
+  r.priority = spec.priority;
+  r.replicas = spec.replicas;
+  r.per_replica = {spec.cpu_threads, spec.gpus, spec.gpu_memory_mb};
+  r.preemptible = spec.preemptible;
+  r.detail = spec.detail;
+  r.detail["kind"] = kind;
+  return r;
+}
+
+task_status to_task_status(const sched::task_record& t, const sched::cluster_state& cluster,
+                           double now, const std::string& progress) {
+  task_status s;
+  s.id = t.id;
+  s.name = t.req.name;
+  s.owner = t.req.owner;
+  s.state = sched::to_string(t.state);
+  s.priority = t.req.priority;
+  s.replicas = t.req.replicas;
+  for (const auto& slot : t.where)
+    s.nodes.push_back(cluster.nodes()[slot.node].name);
+  s.attempts = t.attempts;
+  s.preemptions = t.preemptions;
+  s.reschedules = t.reschedules;
+  s.waited_s = (t.started >= 0 ? t.started : now) - t.submitted;
+  if (t.started >= 0)
+    s.ran_s = (t.finished >= 0 ? t.finished : now) - t.started;
+  s.progress = progress;
+  s.error = t.error;
+  if (auto it = t.req.detail.find("result"); it != t.req.detail.end())
+    s.result = it->second;
+  s.detail = t.req.detail;
+  s.detail.erase("result");
+  return s;
+}
+
+} // namespace llmos

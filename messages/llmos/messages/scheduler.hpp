@@ -1,0 +1,86 @@
+// The scheduler conversation: tasks (training runs, tuning trials, ...) are submitted with their
+// resource requests, priority and owner; the scheduler places them on the cluster's nodes by its
+// policy, runs them (spawning model replicas through the node managers), preempts, retries and
+// reschedules them, and answers their status, the queue, and a wait that streams progress.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "llmos/messages/dataset.hpp"
+#include "llmos/messages/type_ids.hpp"
+
+namespace llmos {
+
+/// A task as a user submits it.
+struct task_spec {
+  std::string name;  ///< unique among live tasks; a train task's model actor gets this name
+  std::string owner; ///< fair-share account ("" = "default")
+  int32_t priority = 0;
+  uint32_t replicas = 1; ///< data-parallel replicas that start together (gang)
+  uint32_t cpu_threads = 1;
+  uint32_t gpus = 0;
+  uint64_t gpu_memory_mb = 0;
+  bool preemptible = true;
+  /// What to run. kind=train: spec=PATH dataset=NAME [checkpoint=PATH] [keep=true|false]
+  /// [set.FIELD=VALUE ...] (spec overrides, e.g. set.lr=0.01 set.max_steps=200).
+  std::map<std::string, std::string> detail;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
+  return f(caf::meta::type_name("task_spec"), x.name, x.owner, x.priority, x.replicas,
+           x.cpu_threads, x.gpus, x.gpu_memory_mb, x.preemptible, x.detail);
+}
+
+/// A task as the scheduler reports it.
+struct task_status {
+  uint64_t id = 0;
+  std::string name;
+  std::string owner;
+  std::string state; ///< queued, starting, running, stopping, done, failed, cancelled
+  int32_t priority = 0;
+  uint32_t replicas = 1;
+  std::vector<std::string> nodes; ///< where the replicas run (while running)
+  uint32_t attempts = 0;          ///< failures so far
+  uint32_t preemptions = 0;
+  uint32_t reschedules = 0; ///< node losses and restarts survived
+  double waited_s = 0;      ///< submitted to first start (or to now)
+  double ran_s = 0;         ///< time running since the last start
+  std::string progress;     ///< the last progress line
+  std::string error;        ///< the last failure
+  std::string result;       ///< done: the run's report (JSON)
+  std::map<std::string, std::string> detail;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, task_status& x) {
+  return f(caf::meta::type_name("task_status"), x.id, x.name, x.owner, x.state, x.priority,
+           x.replicas, x.nodes, x.attempts, x.preemptions, x.reschedules, x.waited_s, x.ran_s,
+           x.progress, x.error, x.result, x.detail);
+}
+
+using scheduler_actor = caf::typed_actor<
+    // client -> scheduler: queue a task; answers its id. bad_params names what cannot fit or
+    // is missing (a field of the task, a spec file, a duplicate name).
+    caf::replies_to<submit_atom, task_spec>::with<uint64_t>,
+    // client -> scheduler: cancel (a running task is stopped first); answers its status.
+    caf::replies_to<cancel_atom, uint64_t>::with<task_status>,
+    // client -> scheduler: one task's status; not_found when unknown.
+    caf::replies_to<status_atom, uint64_t>::with<task_status>,
+    // client -> scheduler: every task the table holds, newest first.
+    caf::replies_to<queue_atom>::with<std::vector<task_status>>,
+    // client -> scheduler: answered when the task ends; progress events go to the actor (may be
+    // null) as (progress_atom, progress_event) meanwhile.
+    caf::replies_to<wait_atom, uint64_t, caf::actor>::with<task_status>,
+    // scheduler -> itself: once a second, look at the nodes and schedule.
+    caf::reacts_to<tick_atom>,
+    // a running task's progress relay -> scheduler: its rank-0 replica's training progress.
+    caf::reacts_to<progress_atom, uint64_t, progress_event>>;
+
+} // namespace llmos

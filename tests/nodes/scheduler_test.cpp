@@ -1,0 +1,313 @@
+// The scheduler and tuner in real node processes: a high-priority task preempts a running
+// training run, which checkpoints, waits and resumes where it stopped; a scheduler actor that is
+// stopped and started again recovers its job table; a node that dies mid-run has its task
+// rescheduled on another node, resumed from the last checkpoint; and a small ASHA study on real
+// data (fortunes) runs its trials through the scheduler and publishes the best model.
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cluster_harness.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/rpc_client.hpp"
+#include "model/train/engine.hpp"
+
+namespace {
+
+using llmos::test::child_process;
+using llmos::test::program;
+using llmos::test::temp_dir;
+using llmos::test::wait_until;
+using llmos::test::write_file;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+json send(uint16_t port, const std::string& actor, const std::string& method, json opts = {}) {
+  return llmos::test::rpc_send(
+      port, json::array({actor, method, opts.is_null() ? json::object() : opts}));
+}
+
+/// A builtin gateway method (spawn, stop) with positional params.
+json call(uint16_t port, const std::string& method, const json& params) {
+  llmos::rpc::client c;
+  if (auto err = c.connect("127.0.0.1", port, 2s))
+    return json{{"error", llmos::describe(err)}};
+  auto r = c.call(method, params, 60s);
+  if (!r)
+    return json{{"error", llmos::describe(r.error())}};
+  return r->ok ? r->value : json{{"error", r->value}};
+}
+
+/// The quotes data set (real fortunes), byte-tokenised, stored in the test's folder.
+void write_quotes(const std::filesystem::path& dir) {
+  write_file(
+      dir / "quotes.yaml",
+      "dataset: quotes\nroot: store\n"
+      "sources:\n"
+      "  - {name: fortunes, kind: fortunes, path: \"${DATA}/fortunes/usr/share/games/fortunes\"}\n"
+      "clean:\n  - rule: normalise\n  - rule: exact_dedupe\n"
+      "split: {train: 0.8, validation: 0.1, test: 0.1, seed: 42}\n"
+      "tokenizer: {kind: byte, max_length: 64}\n");
+  write_file(dir / "topic.yaml",
+             "model: sched-topic\narchitecture: bag\n"
+             "hyper: {embed_dim: 128, hidden_dim: 512, dropout: 0.1}\n"
+             "train: {optimizer: adamw, lr: 0.005, batch_size: 64, max_steps: 100, "
+             "warmup_steps: 10, eval_every: 50}\n");
+}
+
+json status(uint16_t port, uint64_t id) {
+  return send(port, "sched", "status", {{"id", id}});
+}
+
+/// Steps trained so far from a status's progress line ("train 120/600 ...").
+int progress_step(const json& s) {
+  auto p = s.value("progress", std::string{});
+  auto sp = p.find(' ');
+  return sp == std::string::npos ? 0 : std::atoi(p.c_str() + sp + 1);
+}
+
+/// Samples the last run trained: fewer than a whole run's when it resumed from a checkpoint.
+double run_samples(const json& s) {
+  const auto& r = s.value("result", json::object());
+  return r.value("seconds", 0.0) * r.value("samples_per_second", 0.0);
+}
+
+std::string node_entry(const std::string& name, uint16_t port, uint16_t rpc, int threads,
+                       const std::string& extra) {
+  std::ostringstream out;
+  out << "  - name: " << name << "\n    host: 127.0.0.1\n    port: " << port
+      << "\n    rpc_port: " << rpc << "\n    actors:\n";
+  if (threads > 0)
+    out << "      - {name: cpu-" << name
+        << ", kind: device, config: {type: cpu, threads: " << threads << "}}\n";
+  out << extra;
+  return out.str();
+}
+
+TEST(scheduler, preemption_resumes_and_a_restarted_scheduler_recovers_its_table) {
+  temp_dir dir{"sched_preempt"};
+  write_quotes(dir.path());
+  const auto ports = llmos::test::free_ports(2);
+  const std::string actors =
+      "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
+      "      - {name: sched, kind: scheduler, config: {root: sched, policy: priority}}\n";
+  write_file(dir / "topology.yaml", "cluster: sp\n" + llmos::test::fast_heartbeat + "nodes:\n" +
+                                        node_entry("a", ports[0], ports[1], 2, actors));
+  auto a = child_process::start(
+      {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
+      dir / "a.log");
+  const uint16_t rpc = ports[1];
+  auto log = [&] { return llmos::test::read_file(dir / "a.log"); };
+  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 15s, 100ms)) << log();
+  auto ingested = send(rpc, "quotes", "ingest");
+  ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
+
+  const auto topic = (dir / "topic.yaml").string();
+  auto low = send(rpc, "sched", "submit",
+                  {{"name", "low"},
+                   {"spec", topic},
+                   {"dataset", "quotes"},
+                   {"threads", "2"},
+                   {"max_steps", "4000"},
+                   {"eval_every", "250"}});
+  ASSERT_TRUE(low.contains("id")) << low.dump() << log();
+  const uint64_t low_id = low["id"];
+  ASSERT_TRUE(wait_until([&] { return progress_step(status(rpc, low_id)) >= 500; }, 60s, 50ms))
+      << status(rpc, low_id).dump() << log();
+
+  // The cluster has two threads and both are low's: high can only run if low makes room.
+  auto high = send(rpc, "sched", "submit",
+                   {{"name", "high"},
+                    {"spec", topic},
+                    {"dataset", "quotes"},
+                    {"threads", "2"},
+                    {"priority", "10"},
+                    {"max_steps", "40"}});
+  ASSERT_TRUE(high.contains("id")) << high.dump();
+  const uint64_t high_id = high["id"];
+  auto h = send(rpc, "sched", "wait", {{"id", high_id}});
+  ASSERT_EQ(h.value("state", ""), "done") << h.dump() << log();
+  auto l = status(rpc, low_id);
+  EXPECT_EQ(l.value("preemptions", 0), 1) << l.dump();
+  // Its checkpoint holds the step where it stopped, not only the last evaluation's.
+  auto ckpt = dir / "sched" / "tasks" / std::to_string(low_id) / "rank0.pt";
+  auto saved = llmos::model::engine::load(ckpt.string());
+  ASSERT_TRUE(saved) << ckpt;
+  const auto stopped_at = (*saved)->step();
+  EXPECT_GE(stopped_at, 500);
+  EXPECT_LT(stopped_at, 4000);
+
+  auto done = send(rpc, "sched", "wait", {{"id", low_id}});
+  ASSERT_EQ(done.value("state", ""), "done") << done.dump() << log();
+  EXPECT_EQ(done["result"].value("steps", 0), 4000);
+  // The resumed run trained only what was left (samples of its own run, batch 64).
+  EXPECT_LT(run_samples(done), (4000.0 - static_cast<double>(stopped_at) + 100) * 64)
+      << done.dump();
+
+  // A scheduler stopped mid-run and started again finds its table and finishes the task.
+  auto again = send(rpc, "sched", "submit",
+                    {{"name", "again"},
+                     {"spec", topic},
+                     {"dataset", "quotes"},
+                     {"threads", "2"},
+                     {"max_steps", "4000"},
+                     {"eval_every", "250"}});
+  ASSERT_TRUE(again.contains("id")) << again.dump();
+  const uint64_t again_id = again["id"];
+  ASSERT_TRUE(wait_until([&] { return progress_step(status(rpc, again_id)) >= 500; }, 60s, 50ms));
+  ASSERT_FALSE(call(rpc, "stop", json::array({"sched"})).contains("error"));
+  auto spawned = call(
+      rpc, "spawn",
+      json::array({"a", "scheduler", {{"name", "sched"}, {"root", (dir / "sched").string()}}}));
+  ASSERT_FALSE(spawned.contains("error")) << spawned.dump();
+  json recovered;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        recovered = status(rpc, again_id);
+        return !recovered.contains("error");
+      },
+      20s, 200ms))
+      << recovered.dump() << log();
+  EXPECT_EQ(recovered.value("name", ""), "again");
+  auto finished = send(rpc, "sched", "wait", {{"id", again_id}});
+  ASSERT_EQ(finished.value("state", ""), "done") << finished.dump() << log();
+  EXPECT_EQ(finished.value("reschedules", 0), 1);
+  EXPECT_EQ(finished["result"].value("steps", 0), 4000);
+  EXPECT_LT(run_samples(finished), 3760.0 * 64); // resumed from step 250 or later
+  // The queue lists the table, newest first.
+  auto queue = send(rpc, "sched", "queue");
+  ASSERT_TRUE(queue.is_array()) << queue.dump();
+  ASSERT_GE(queue.size(), 3u);
+  EXPECT_EQ(queue[0].value("name", ""), "again");
+  // Bad input is refused by field, and nothing already accepted is lost.
+  auto bad = send(rpc, "sched", "submit",
+                  {{"name", "x"}, {"spec", topic}, {"dataset", "quotes"}, {"no_such_field", "1"}});
+  ASSERT_TRUE(bad.contains("error"));
+  EXPECT_NE(bad.dump().find("task 'x': set"), std::string::npos) << bad.dump();
+  auto huge = send(rpc, "sched", "submit",
+                   {{"name", "huge"}, {"spec", topic}, {"dataset", "quotes"}, {"threads", "3"}});
+  EXPECT_NE(huge.dump().find("asks 3 threads per replica; the largest node has 2"),
+            std::string::npos)
+      << huge.dump();
+  EXPECT_EQ(send(rpc, "sched", "queue").size(), queue.size());
+}
+
+TEST(scheduler, a_lost_nodes_task_resumes_on_another_node) {
+  temp_dir dir{"sched_nodeloss"};
+  write_quotes(dir.path());
+  const auto ports = llmos::test::free_ports(6);
+  const std::string actors =
+      "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
+      "      - {name: sched, kind: scheduler, config: {root: sched, policy: least-loaded}}\n";
+  write_file(dir / "topology.yaml", "cluster: nl\n" + llmos::test::fast_heartbeat + "nodes:\n" +
+                                        node_entry("a", ports[0], ports[1], 0, actors) +
+                                        node_entry("b", ports[2], ports[3], 1, "") +
+                                        node_entry("c", ports[4], ports[5], 1, ""));
+  std::map<std::string, child_process> nodes;
+  for (const auto* n : {"a", "b", "c"})
+    nodes[n] = child_process::start(
+        {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", n},
+        dir / (std::string{n} + ".log"));
+  const uint16_t rpc = ports[1];
+  auto logs = [&] {
+    std::string out;
+    for (const auto* n : {"a", "b", "c"})
+      out +=
+          std::string{"--- "} + n + "\n" + llmos::test::read_file(dir / (std::string{n} + ".log"));
+    return out;
+  };
+  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 15s, 100ms)) << logs();
+  auto ingested = send(rpc, "quotes", "ingest");
+  ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
+  json task;
+  // The scheduler learns the nodes' devices as they register: retry until it can place.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        task = send(rpc, "sched", "submit",
+                    {{"name", "survivor"},
+                     {"spec", (dir / "topic.yaml").string()},
+                     {"dataset", "quotes"},
+                     {"max_steps", "4000"},
+                     {"eval_every", "250"}});
+        return task.contains("id");
+      },
+      20s, 250ms))
+      << task.dump() << logs();
+  const uint64_t id = task["id"];
+  json s;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        s = status(rpc, id);
+        return progress_step(s) >= 600;
+      },
+      90s, 50ms))
+      << s.dump() << logs();
+  ASSERT_EQ(s["nodes"].size(), 1u);
+  const std::string first = s["nodes"][0];
+  ASSERT_TRUE(first == "b" || first == "c") << s.dump();
+  nodes[first].stop(SIGKILL);
+  auto done = send(rpc, "sched", "wait", {{"id", id}});
+  ASSERT_EQ(done.value("state", ""), "done") << done.dump() << logs();
+  EXPECT_EQ(done.value("reschedules", 0), 1) << done.dump();
+  ASSERT_EQ(done["nodes"].size(), 0u); // ended: holds nothing
+  EXPECT_EQ(done["result"].value("steps", 0), 4000);
+  // Resumed from the checkpoint of step 500 (or later), not from the start.
+  EXPECT_LT(run_samples(done), 3510.0 * 64) << done.dump();
+}
+
+TEST(tuner, an_asha_study_runs_through_the_scheduler_and_publishes_the_best) {
+  temp_dir dir{"tuner_study"};
+  write_quotes(dir.path());
+  write_file(dir / "study.yaml",
+             "study: topic-search\nmodel: " + (dir / "topic.yaml").string() +
+                 "\ndataset: quotes\nalgorithm: asha\nmetric: accuracy\nmode: max\n"
+                 "trials: 9\nmin_resource: 20\nmax_resource: 180\nreduction: 3\nparallel: 2\n"
+                 "seed: 3\noverrides: {eval_every: 0}\n"
+                 "space:\n  lr: {type: log_uniform, low: 0.0003, high: 0.05}\n"
+                 "  hidden_dim: {type: choice, values: [32, 64]}\n");
+  const auto ports = llmos::test::free_ports(2);
+  const std::string actors =
+      "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
+      "      - {name: sched, kind: scheduler, config: {root: sched}}\n"
+      "      - {name: registry, kind: registry, config: {root: registry}}\n"
+      "      - {name: tuner, kind: tuner, config: {scheduler: sched, root: studies}}\n";
+  write_file(dir / "topology.yaml", "cluster: tu\n" + llmos::test::fast_heartbeat + "nodes:\n" +
+                                        node_entry("a", ports[0], ports[1], 2, actors));
+  auto a = child_process::start(
+      {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
+      dir / "a.log");
+  const uint16_t rpc = ports[1];
+  auto log = [&] { return llmos::test::read_file(dir / "a.log"); };
+  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 15s, 100ms)) << log();
+  ASSERT_FALSE(send(rpc, "quotes", "ingest").contains("error"));
+  json started;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        started = send(rpc, "tuner", "study", {{"file", (dir / "study.yaml").string()}});
+        return !started.contains("error");
+      },
+      20s, 250ms))
+      << started.dump() << log();
+  auto done = send(rpc, "tuner", "wait", {{"study", "topic-search"}});
+  ASSERT_EQ(done.value("state", ""), "done") << done.dump() << log();
+  EXPECT_EQ(done.value("trials_started", 0), 9);
+  ASSERT_TRUE(done.contains("best_trial")) << done.dump();
+  EXPECT_GT(done.value("best_value", 0.0), 0.2); // chance on the quotes topics is lower
+  // ASHA trains 9 trials for 20 steps, 3 of them to 60 and 1 to 180: far below 9 x 180.
+  EXPECT_LT(done.value("compute_used", 0.0), 0.4 * 9 * 180) << done.dump();
+  ASSERT_EQ(done.value("published", ""), "sched-topic v1") << done.dump() << log();
+  auto versions = send(rpc, "registry", "versions", {{"model", "sched-topic"}});
+  ASSERT_TRUE(versions.is_array()) << versions.dump();
+  ASSERT_EQ(versions.size(), 1u);
+  EXPECT_NE(versions[0].dump().find("topic-search"), std::string::npos) << versions.dump();
+  // A second start of the same study answers its finished state rather than running it again.
+  auto status = send(rpc, "tuner", "status", {{"study", "topic-search"}});
+  EXPECT_EQ(status.value("state", ""), "done");
+  auto missing = send(rpc, "tuner", "status", {{"study", "nope"}});
+  EXPECT_NE(missing.dump().find("no study 'nope'"), std::string::npos);
+}
+
+} // namespace
