@@ -195,12 +195,19 @@ void on_trial_end(self_ptr self, const std::string& name, uint64_t task, const t
     return;
   const auto j = job->second;
   s.jobs.erase(job);
+  // The metric is in the run's last evaluation: top level (loss, perplexity) or under
+  // "metrics" (accuracy, macro_f1).
   auto result = nlohmann::json::parse(t.result, nullptr, false);
   const auto eval =
       result.is_object() ? result.value("evaluation", nlohmann::json{}) : nlohmann::json{};
-  if (t.state == "done" && eval.is_object() && eval.contains(s.spec.metric) &&
-      eval[s.spec.metric].is_number()) {
-    const double value = eval[s.spec.metric].get<double>();
+  const auto& metric = s.spec.metric;
+  nlohmann::json found;
+  if (eval.is_object() && eval.contains(metric))
+    found = eval[metric];
+  else if (eval.is_object() && eval.value("metrics", nlohmann::json{}).contains(metric))
+    found = eval["metrics"][metric];
+  if (t.state == "done" && found.is_number()) {
+    const double value = found.get<double>();
     s.search->report(j.trial, j.rung, value);
     s.history.push_back({s.search->compute_used(), j.rung, value, j.trial});
   } else {

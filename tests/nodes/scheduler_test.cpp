@@ -294,7 +294,7 @@ TEST(tuner, an_asha_study_runs_through_the_scheduler_and_publishes_the_best) {
   auto done = send(rpc, "tuner", "wait", {{"study", "topic-search"}});
   ASSERT_EQ(done.value("state", ""), "done") << done.dump() << log();
   EXPECT_EQ(done.value("trials_started", 0), 9);
-  ASSERT_TRUE(done.contains("best_trial")) << done.dump();
+  ASSERT_TRUE(done.contains("best_trial")) << done.dump() << log();
   EXPECT_GT(done.value("best_value", 0.0), 0.2); // chance on the quotes topics is lower
   // ASHA trains 9 trials for 20 steps, 3 of them to 60 and 1 to 180: far below 9 x 180.
   EXPECT_LT(done.value("compute_used", 0.0), 0.4 * 9 * 180) << done.dump();
