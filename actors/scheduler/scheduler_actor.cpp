@@ -101,11 +101,19 @@ scheduler_actor::behavior_type behavior(self_ptr self, scheduler_config cfg) {
   self->state.cfg = std::move(cfg);
   auto& st = self->state;
   auto loaded = sched::load_job_table(st.cfg.root / "jobs.json");
-  if (!loaded)
-    log_warning("scheduler '" + st.cfg.name + "': " + describe(loaded.error()) +
-                " (kept as it is; starting with an empty table)");
-  else
+  if (!loaded) {
+    // Never overwrite what cannot be read: set it aside for a person to look at.
+    const auto table = st.cfg.root / "jobs.json";
+    auto aside = table;
+    aside +=
+        ".damaged-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+    std::error_code ec;
+    std::filesystem::rename(table, aside, ec);
+    log_warning("scheduler '" + st.cfg.name + "': " + describe(loaded.error()) + " (moved to " +
+                aside.string() + "; starting with an empty table)");
+  } else {
     st.restored = std::move(*loaded);
+  }
   self->send(self, tick_atom::value);
   return {
       [self](submit_atom, task_spec& spec) -> caf::result<uint64_t> {

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
       "seconds", po::value(&seconds)->default_value(3.0), "seconds per measurement (serving)")(
       "no-wrk", "skip wrk (serving)")("model", po::value(&serving_model)->default_value("bag"),
                                       "served classifier: bag, bilstm or transformer (serving)")(
+      "task", po::value<std::string>(), "spam or quotes (tuner)")(
       "sample", po::value(&data_opts.sample)->default_value(1500),
       "e-mails in the recall/precision sample (data)")("no-python", "skip the Python peer (data)")(
       "name", po::value(&name), "benchmark")("arg", po::value(&arg),
@@ -84,6 +85,11 @@ int main(int argc, char** argv) {
   if (name == "tuner") {
     llmos::bench::tuner_options t;
     t.json_path = opts.json_path;
+    t.task = vm.count("task") ? vm["task"].as<std::string>() : "spam";
+    if (t.task != "spam" && t.task != "quotes") {
+      std::cerr << "llmos-bench: --task must be spam or quotes\n";
+      return 2;
+    }
     t.node_path =
         (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
     return llmos::bench::run_tuner(t);

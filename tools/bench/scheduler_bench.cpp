@@ -199,7 +199,8 @@ int run_scheduler(const scheduler_options& opts) {
       std::cerr << describe(r.error()) << "\n";
       return 1;
     }
-    const double rate = r->decide_seconds > 0 ? static_cast<double>(r->placements) / r->decide_seconds : 0;
+    const double rate =
+        r->decide_seconds > 0 ? static_cast<double>(r->placements) / r->decide_seconds : 0;
     std::printf("  %-13s %9.0fs %9.0fs %9.0fs %10.0fs %8.1f%% %8.1f%% %8llu %9.0f\n", name.c_str(),
                 r->mean_jct_s, r->p99_jct_s, r->mean_wait_s, r->mean_jct_by_priority["10"],
                 100 * r->cpu_utilisation, 100 * r->gpu_utilisation,

@@ -14,8 +14,8 @@ struct scheduler_options {
   std::string json_path;
   std::string python_script; ///< "" = no Python peer
   std::size_t nodes = 10000;
-  std::size_t churn = 200000;       ///< steady-state decisions timed
-  std::size_t trace_jobs = 40000;   ///< policy comparison
+  std::size_t churn = 200000;     ///< steady-state decisions timed
+  std::size_t trace_jobs = 40000; ///< policy comparison
   std::size_t trace_nodes = 500;
 };
 

@@ -28,12 +28,14 @@ struct study_figures {
   int top_rung = 0;
 };
 
-std::string study_yaml(const tuner_options& o, const std::string& algorithm, const fs::path& dir) {
+std::string study_yaml(const tuner_options& o, const std::string& algorithm, int trials,
+                       const fs::path& dir) {
   std::ostringstream y;
-  y << "study: bench-" << algorithm
-    << "\nmodel: " LLMOS_SOURCE_DIR "/nodes/examples/models/quotes-topic.yaml\n"
-    << "dataset: quotes\nalgorithm: " << algorithm << "\nmetric: accuracy\nmode: max\n"
-    << "trials: " << o.trials << "\nmin_resource: " << o.min_steps
+  const bool spam = o.task == "spam";
+  y << "study: bench-" << algorithm << "\nmodel: " LLMOS_SOURCE_DIR "/nodes/examples/models/"
+    << (spam ? "spam-bag" : "quotes-topic") << ".yaml\n"
+    << "dataset: data\nalgorithm: " << algorithm << "\nmetric: accuracy\nmode: max\n"
+    << "trials: " << trials << "\nmin_resource: " << o.min_steps
     << "\nmax_resource: " << o.max_steps << "\nreduction: 3\nparallel: 2\nseed: 7\n"
     << "overrides: {eval_every: 0, warmup_steps: 10}\n"
     << "space:\n  lr: {type: log_uniform, low: 0.0001, high: 0.1}\n"
@@ -71,8 +73,9 @@ int run_tuner(const tuner_options& opts) {
   const auto dir = fs::temp_directory_path() / ("llmos-bench-tuner-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   {
-    std::ifstream in{LLMOS_SOURCE_DIR "/nodes/examples/pipelines/quotes.yaml"};
-    std::ofstream out{dir / "quotes.yaml"};
+    std::ifstream in{std::string{LLMOS_SOURCE_DIR "/nodes/examples/pipelines/"} + opts.task +
+                     ".yaml"};
+    std::ofstream out{dir / "data.yaml"};
     out << "root: " << (dir / "store").string() << "\n" << in.rdbuf();
   }
   const uint16_t port = free_port(), rpc = free_port();
@@ -80,8 +83,8 @@ int run_tuner(const tuner_options& opts) {
       << "cluster: bench\nnodes:\n  - name: a\n    host: 127.0.0.1\n    port: " << port
       << "\n    rpc_port: " << rpc << "\n    actors:\n"
       << "      - {name: cpu-a, kind: device, config: {type: cpu, threads: 2}}\n"
-      << "      - {name: quotes, kind: dataset, config: {pipeline: "
-      << (dir / "quotes.yaml").string() << "}}\n"
+      << "      - {name: data, kind: dataset, config: {pipeline: " << (dir / "data.yaml").string()
+      << "}}\n"
       << "      - {name: sched, kind: scheduler, config: {root: " << (dir / "sched").string()
       << "}}\n"
       << "      - {name: tuner, kind: tuner, config: {scheduler: sched, registry: \"\", root: "
@@ -93,20 +96,22 @@ int run_tuner(const tuner_options& opts) {
   bool up = false;
   for (int i = 0; i < 200 && !up; ++i) {
     std::this_thread::sleep_for(100ms);
-    up = !call(rpc, json::array({"quotes", "stats", json::object()})).contains("error");
+    up = !call(rpc, json::array({"data", "stats", json::object()})).contains("error");
   }
   if (!up)
     return std::cerr << "llmos-bench tuner: the node did not start (see " << dir << ")\n", 1;
-  if (call(rpc, json::array({"quotes", "ingest", json::object()})).contains("error"))
+  if (call(rpc, json::array({"data", "ingest", json::object()})).contains("error"))
     return std::cerr << "llmos-bench tuner: ingest failed\n", 1;
-  std::printf("llmos-bench tuner: quotes-topic on fortunes, %d trials, %d..%d steps, 2 at a "
-              "time (logs in %s)\n",
-              opts.trials, opts.min_steps, opts.max_steps, dir.c_str());
+  std::printf("llmos-bench tuner: %s, random %d trials, ASHA/Hyperband up "
+              "to %d, %d..%d steps, 2 at a time (logs in %s)\n",
+              opts.task == "spam" ? "spam-bag on SpamAssassin" : "quotes-topic on fortunes",
+              opts.trials, opts.adaptive_trials, opts.min_steps, opts.max_steps, dir.c_str());
   std::vector<study_figures> studies;
   for (const std::string algorithm : {"random", "asha", "hyperband"}) {
     study_figures f;
     f.algorithm = algorithm;
-    if (!run_study(rpc, study_yaml(opts, algorithm, dir), f))
+    const int trials = algorithm == "random" ? opts.trials : opts.adaptive_trials;
+    if (!run_study(rpc, study_yaml(opts, algorithm, trials, dir), f))
       return 1;
     std::ifstream in{dir / "studies" / ("bench-" + algorithm) / "study.json"};
     auto state = json::parse(in, nullptr, false);
