@@ -3,6 +3,8 @@
 // know become spec overrides). Replies are JSON-shaped msgpack maps.
 #include "gateway/scheduler_methods.hpp"
 
+#include <functional>
+
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
@@ -68,13 +70,32 @@ template <class T> void reply_json(const rpc_call& c, const T& x) {
   c.reply(packed(to_json(x)));
 }
 
-caf::expected<uint64_t> id_param(rpc_call& c, const std::string& method) {
+/// The task named by id=N, or by name=NAME (the newest task of that name), then `then(id)`.
+void with_task(rpc_call& c, const std::string& method,
+               std::function<void(rpc_call&, uint64_t)> then) {
   auto opts = param_map(*c.params, 2, method);
   if (!opts)
-    return std::move(opts.error());
-  if (!opts->count("id"))
-    return make_llmos_error(error_code::bad_params, method + ": id=N is required");
-  return uint_option(*opts, method, "id", 0);
+    return c.reply(std::move(opts.error()));
+  if (opts->count("id")) {
+    auto id = uint_option(*opts, method, "id", 0);
+    if (!id)
+      return c.reply(std::move(id.error()));
+    return then(c, *id);
+  }
+  if (!opts->count("name"))
+    return c.reply(
+        make_llmos_error(error_code::bad_params, method + ": id=N or name=NAME is required"));
+  auto ctx = c;
+  const auto name = opts->at("name");
+  c.self->request(scheduler_of(c), call_timeout, queue_atom::value)
+      .then(
+          [ctx, name, then](std::vector<task_status>& xs) mutable {
+            for (const auto& x : xs) // newest first
+              if (x.name == name)
+                return then(ctx, x.id);
+            ctx.reply(make_llmos_error(error_code::not_found, "no task named '" + name + "'"));
+          },
+          [reply = c.reply](caf::error& err) { reply(std::move(err)); });
 }
 
 void submit(rpc_call& c) {
@@ -121,37 +142,33 @@ void submit(rpc_call& c) {
 }
 
 void status_call(rpc_call& c, bool cancel) {
-  auto id = id_param(c, cancel ? "cancel" : "status");
-  if (!id)
-    return c.reply(std::move(id.error()));
-  auto ctx = c;
-  auto on_status = [ctx](task_status& s) { reply_json(ctx, s); };
-  auto on_error = [reply = c.reply](caf::error& err) { reply(std::move(err)); };
-  if (cancel)
-    c.self->request(scheduler_of(c), call_timeout, cancel_atom::value, *id)
-        .then(on_status, on_error);
-  else
-    c.self->request(scheduler_of(c), call_timeout, status_atom::value, *id)
-        .then(on_status, on_error);
+  with_task(c, cancel ? "cancel" : "status", [cancel](rpc_call& c, uint64_t id) {
+    auto on_status = [ctx = c](task_status& s) { reply_json(ctx, s); };
+    auto on_error = [reply = c.reply](caf::error& err) { reply(std::move(err)); };
+    if (cancel)
+      c.self->request(scheduler_of(c), call_timeout, cancel_atom::value, id)
+          .then(on_status, on_error);
+    else
+      c.self->request(scheduler_of(c), call_timeout, status_atom::value, id)
+          .then(on_status, on_error);
+  });
 }
 
 void wait(rpc_call& c) {
-  auto id = id_param(c, "wait");
-  if (!id)
-    return c.reply(std::move(id.error()));
-  auto sink = spawn_progress_sink(c);
-  auto* self = c.self;
-  auto ctx = c;
-  self->request(scheduler_of(c), wait_timeout, wait_atom::value, *id, sink)
-      .then(
-          [self, sink, ctx](task_status& s) {
-            self->send_exit(sink, caf::exit_reason::user_shutdown);
-            reply_json(ctx, s);
-          },
-          [self, sink, reply = c.reply](caf::error& err) {
-            self->send_exit(sink, caf::exit_reason::user_shutdown);
-            reply(std::move(err));
-          });
+  with_task(c, "wait", [](rpc_call& c, uint64_t id) {
+    auto sink = spawn_progress_sink(c);
+    auto* self = c.self;
+    self->request(scheduler_of(c), wait_timeout, wait_atom::value, id, sink)
+        .then(
+            [self, sink, ctx = c](task_status& s) {
+              self->send_exit(sink, caf::exit_reason::user_shutdown);
+              reply_json(ctx, s);
+            },
+            [self, sink, reply = c.reply](caf::error& err) {
+              self->send_exit(sink, caf::exit_reason::user_shutdown);
+              reply(std::move(err));
+            });
+  });
 }
 
 void queue(rpc_call& c) {
@@ -160,8 +177,11 @@ void queue(rpc_call& c) {
       .then(
           [reply](std::vector<task_status>& xs) {
             auto out = nlohmann::json::array();
-            for (const auto& x : xs)
-              out.push_back(to_json(x));
+            for (const auto& x : xs) {
+              auto j = to_json(x);
+              j.erase("result"); // a listing: `status` shows a task's whole report
+              out.push_back(std::move(j));
+            }
             reply(packed(out));
           },
           [reply](caf::error& err) { reply(std::move(err)); });
@@ -192,12 +212,13 @@ void add_scheduler_methods(method_table& t) {
          "send SCHED submit name=N spec=PATH dataset=D [priority=0] [owner=O] [replicas=1] "
          "[threads=1] [gpus=0] [gpu_memory_mb=0] [preemptible=true] [keep=true] [FIELD=VALUE...]",
          "queue a training task (other keys override spec fields)", submit});
-  t.add("scheduler", {"cancel", true, "send SCHED cancel id=N", "cancel (stopping it if running)",
-                      [](rpc_call& c) { status_call(c, true); }});
-  t.add("scheduler", {"status", false, "send SCHED status id=N", "one task",
+  t.add("scheduler",
+        {"cancel", true, "send SCHED cancel id=N|name=NAME", "cancel (stopping it if running)",
+         [](rpc_call& c) { status_call(c, true); }});
+  t.add("scheduler", {"status", false, "send SCHED status id=N|name=NAME", "one task",
                       [](rpc_call& c) { status_call(c, false); }});
   t.add("scheduler", {"queue", false, "send SCHED queue", "every task, newest first", queue});
-  t.add("scheduler", {"wait", false, "send SCHED wait id=N",
+  t.add("scheduler", {"wait", false, "send SCHED wait id=N|name=NAME",
                       "progress of a task as notifications until it ends", wait});
   t.add("tuner", {"study", true, "send TUNER study file=STUDY.yaml",
                   "start (or resume) a hyper-parameter study", [](rpc_call& c) {

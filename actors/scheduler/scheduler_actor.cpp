@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "dataset/data_dir.hpp"
 #include "llmos/messages/dataset.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
@@ -220,9 +221,9 @@ actor_kind scheduler_kind() {
        {"fifo", "round-robin", "least-loaded", "priority", "fair-share"}},
       {"root",
        config_type::path,
-       ".cache/state/scheduler",
+       "",
        false,
-       "folder of the job table and checkpoints",
+       "folder of the job table and checkpoints; default .cache/state/scheduler",
        {}},
       {"aging_per_s",
        config_type::number,
@@ -245,7 +246,10 @@ actor_kind scheduler_kind() {
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     schedrt::scheduler_config cfg;
     cfg.name = ctx.name;
-    cfg.root = ctx.config["root"];
+    // Beside the data sets' and the registry's state, never inside the source tree.
+    cfg.root = ctx.config["root"].empty()
+                   ? std::filesystem::path{data::data_dir()}.parent_path() / "state" / "scheduler"
+                   : std::filesystem::path{ctx.config["root"]};
     cfg.manager = ctx.manager;
     auto& p = cfg.policy;
     p.policy = ctx.config["policy"];

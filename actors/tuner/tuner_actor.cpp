@@ -8,6 +8,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "dataset/data_dir.hpp"
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/node_manager.hpp"
@@ -308,6 +309,9 @@ caf::result<study_status> start_study(self_ptr self, const std::string& file) {
     run.search = std::move(*restored);
     run.history = j.value("history", nlohmann::json::array());
     run.published = j.value("published", "");
+    // A finished study answers what it found; a stopped one carries on.
+    if (j.value("state", "running") == "done")
+      run.state = "done";
     log_info("tuner '" + self->state.cfg.name + "': resuming study " + spec->name + " (" +
              std::to_string(run.search->trials_started()) + " trials so far)");
   } else {
@@ -389,9 +393,9 @@ actor_kind tuner_kind() {
        {}},
       {"root",
        config_type::path,
-       ".cache/state/tuner",
+       "",
        false,
-       "folder of study states and trial checkpoints",
+       "folder of study states and trial checkpoints; default .cache/state/tuner",
        {}},
       {"threads", config_type::integer, "1", false, "CPU threads per trial", {}},
   };
@@ -400,7 +404,10 @@ actor_kind tuner_kind() {
     cfg.name = ctx.name;
     cfg.scheduler = ctx.config["scheduler"];
     cfg.registry = ctx.config["registry"];
-    cfg.root = ctx.config["root"];
+    // Beside the data sets' and the registry's state, never inside the source tree.
+    cfg.root = ctx.config["root"].empty()
+                   ? fs::path{data::data_dir()}.parent_path() / "state" / "tuner"
+                   : fs::path{ctx.config["root"]};
     cfg.manager = ctx.manager;
     const long long threads = std::stoll(ctx.config["threads"]);
     if (threads < 1 || threads > 1024)
