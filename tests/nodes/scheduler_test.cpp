@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -222,6 +223,36 @@ TEST(scheduler, a_lost_nodes_task_resumes_on_another_node) {
   ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 15s, 100ms)) << logs();
   auto ingested = send(rpc, "quotes", "ingest");
   ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
+  // A data-parallel gang of two replicas, one on each of b and c, meets at rank 0's rendezvous
+  // and trains to the end.
+  json pair;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        pair = send(rpc, "sched", "submit",
+                    {{"name", "pair"},
+                     {"spec", (dir / "topic.yaml").string()},
+                     {"dataset", "quotes"},
+                     {"replicas", "2"},
+                     {"max_steps", "60"}});
+        return pair.contains("id");
+      },
+      20s, 250ms))
+      << pair.dump() << logs();
+  json pair_running;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        pair_running = send(rpc, "sched", "status", {{"name", "pair"}});
+        return pair_running["nodes"].size() == 2 || pair_running.value("state", "") == "done";
+      },
+      30s, 20ms))
+      << pair_running.dump();
+  auto pair_done = send(rpc, "sched", "wait", {{"name", "pair"}});
+  ASSERT_EQ(pair_done.value("state", ""), "done") << pair_done.dump() << logs();
+  EXPECT_EQ(pair_done["result"].value("steps", 0), 60);
+  if (pair_running["nodes"].size() == 2) {
+    EXPECT_NE(pair_running["nodes"][0], pair_running["nodes"][1]);
+  }
+
   json task;
   // The scheduler learns the nodes' devices as they register: retry until it can place.
   ASSERT_TRUE(wait_until(
@@ -237,6 +268,21 @@ TEST(scheduler, a_lost_nodes_task_resumes_on_another_node) {
       20s, 250ms))
       << task.dump() << logs();
   const uint64_t id = task["id"];
+  // Meanwhile a gang: three replicas of one thread each cannot run on the one free node, so
+  // none of them starts (all or nothing) until it is cancelled.
+  auto gang = send(rpc, "sched", "submit",
+                   {{"name", "gang3"},
+                    {"spec", (dir / "topic.yaml").string()},
+                    {"dataset", "quotes"},
+                    {"replicas", "3"},
+                    {"max_steps", "50"}});
+  ASSERT_TRUE(gang.contains("id")) << gang.dump();
+  std::this_thread::sleep_for(1500ms);
+  auto waiting = send(rpc, "sched", "status", {{"name", "gang3"}});
+  EXPECT_EQ(waiting.value("state", ""), "queued") << waiting.dump();
+  EXPECT_TRUE(waiting["nodes"].empty());
+  auto cancelled = send(rpc, "sched", "cancel", {{"name", "gang3"}});
+  EXPECT_EQ(cancelled.value("state", ""), "cancelled") << cancelled.dump();
   json s;
   ASSERT_TRUE(wait_until(
       [&] {
