@@ -22,8 +22,15 @@ double now_s(const scheduler_state& st) {
 void persist(self_ptr self) {
   auto& st = self->state;
   st.core->forget_finished(1000); // the table stays bounded; the newest ended tasks stay
-  if (auto ok = sched::save_job_table(st.cfg.root / "jobs.json", st.core->tasks()); !ok)
+  // Written (and fsynced) only when a record changed, not on every tick.
+  auto text = sched::job_table_text(st.core->tasks());
+  if (text == st.saved_table)
+    return;
+  if (auto ok = sched::write_job_table(st.cfg.root / "jobs.json", text); !ok) {
     log_warning("scheduler '" + st.cfg.name + "': " + describe(ok.error()));
+    return;
+  }
+  st.saved_table = std::move(text);
 }
 
 void execute(self_ptr self, const std::vector<sched::decision>& decisions) {

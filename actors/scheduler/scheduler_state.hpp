@@ -66,7 +66,7 @@ struct scheduler_state {
   std::map<uint64_t, std::vector<waiter>> waiters;
   uint64_t epochs = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  bool ticking = false;
+  std::string saved_table; ///< what jobs.json holds (rewritten only when it would change)
   static inline const char* name = "llmos.scheduler";
 };
 

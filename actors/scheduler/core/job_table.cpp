@@ -89,13 +89,7 @@ caf::expected<task_record> record_from_json(const nlohmann::json& j) {
   }
 }
 
-caf::expected<void> save_job_table(const std::filesystem::path& path,
-                                   const task_table& tasks) {
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec)
-    return make_llmos_error(error_code::io_failed,
-                            "cannot create " + path.parent_path().string() + ": " + ec.message());
+std::string job_table_text(const task_table& tasks) {
   nlohmann::json out{{"version", 1}, {"tasks", nlohmann::json::array()}};
   std::vector<uint64_t> ids; // in id order, so the file reads like a log
   ids.reserve(tasks.size());
@@ -104,9 +98,18 @@ caf::expected<void> save_job_table(const std::filesystem::path& path,
   std::sort(ids.begin(), ids.end());
   for (auto id : ids)
     out["tasks"].push_back(to_json(tasks.at(id)));
+  return out.dump(1);
+}
+
+caf::expected<void> write_job_table(const std::filesystem::path& path, const std::string& text) {
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec)
+    return make_llmos_error(error_code::io_failed,
+                            "cannot create " + path.parent_path().string() + ": " + ec.message());
   auto tmp = path;
   tmp += ".tmp";
-  return replace_file_atomically(path, tmp, out.dump(1));
+  return replace_file_atomically(path, tmp, text);
 }
 
 caf::expected<std::vector<task_record>> load_job_table(const std::filesystem::path& path) {

@@ -18,9 +18,11 @@ nlohmann::json to_json(const task_record& t);
 /// A record from its JSON; bad_config naming the field when it is malformed.
 caf::expected<task_record> record_from_json(const nlohmann::json& j);
 
-/// Writes every record to `path` (atomic replace; the directory is created).
-caf::expected<void> save_job_table(const std::filesystem::path& path,
-                                   const task_table& tasks);
+/// The table's file content: every record as JSON, in id order.
+std::string job_table_text(const task_table& tasks);
+
+/// Writes a table's text (job_table_text) to `path`: atomic replace; the directory is created.
+caf::expected<void> write_job_table(const std::filesystem::path& path, const std::string& text);
 
 /// Reads the records at `path`; an absent file is an empty table; a malformed one is an error
 /// naming the file and the record, never silently dropped.

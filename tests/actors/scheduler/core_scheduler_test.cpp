@@ -167,7 +167,7 @@ TEST(SchedulerCore, JobTableSurvivesARestart) {
   auto a = *core.submit(req, 0);
   auto b = *core.submit(ask("later", 0, 2), 1);
   core.schedule(1);
-  ASSERT_TRUE(save_job_table(path, core.tasks()));
+  ASSERT_TRUE(write_job_table(path, job_table_text(core.tasks())));
   auto loaded = load_job_table(path);
   ASSERT_TRUE(loaded) << describe(loaded.error());
   auto again = make_core(1, 2);
