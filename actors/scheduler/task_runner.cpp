@@ -10,8 +10,8 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "directory/find_actor.hpp"
 #include "llmos/messages/dataset.hpp"
-#include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/model.hpp"
 #include "llmos/runtime/log.hpp"
@@ -145,26 +145,24 @@ void train_all(self_ptr self, uint64_t id, uint64_t epoch, caf::actor dataset) {
   }
 }
 
+/// The run cannot go on (no data set, no rendezvous): stops what was spawned and concludes.
+void run_failed(self_ptr self, uint64_t id, uint64_t epoch, caf::error err) {
+  if (auto* run = current(self, id, epoch)) {
+    run->pending = 1;
+    replica_failed(self, id, epoch, run->replicas.size(), std::move(err));
+  }
+}
+
 /// Finds the data set, then trains.
 void find_dataset_then_train(self_ptr self, uint64_t id, uint64_t epoch) {
   const auto* t = self->state.core->task(id);
   if (!t)
     return;
-  const auto name = t->req.detail.at("dataset");
-  auto fail = [self, id, epoch](caf::error err) {
-    if (auto* run = current(self, id, epoch)) {
-      run->pending = 1;
-      replica_failed(self, id, epoch, run->replicas.size(), std::move(err));
-    }
-  };
-  self->request(manager(self), call_timeout, get_atom::value, directory_atom::value)
-      .then(
-          [self, id, epoch, name, fail](directory_actor& dir) {
-            self->request(dir, call_timeout, lookup_atom::value, name)
-                .then([self, id, epoch](actor_entry& e) { train_all(self, id, epoch, e.handle); },
-                      [fail](caf::error& err) { fail(std::move(err)); });
-          },
-          [fail](caf::error& err) { fail(std::move(err)); });
+  find_actor(
+      self, self->state.cfg.manager, t->req.detail.at("dataset"),
+      [self, id, epoch](caf::actor dataset) { train_all(self, id, epoch, dataset); },
+      [self, id, epoch](caf::error err) { run_failed(self, id, epoch, std::move(err)); },
+      call_timeout);
 }
 
 /// Data-parallel replicas meet: rank 0 binds the rendezvous, the others join it.
@@ -176,12 +174,7 @@ void rendezvous(self_ptr self, uint64_t id, uint64_t epoch) {
   if (world == 1)
     return find_dataset_then_train(self, id, epoch);
   const auto host = self->state.nodes[run->replicas[0].node].host;
-  auto fail = [self, id, epoch](caf::error err) {
-    if (auto* run = current(self, id, epoch)) {
-      run->pending = 1;
-      replica_failed(self, id, epoch, run->replicas.size(), std::move(err));
-    }
-  };
+  auto fail = [self, id, epoch](caf::error err) { run_failed(self, id, epoch, std::move(err)); };
   self->request(caf::actor_cast<model_actor>(run->replicas[0].model), call_timeout,
                 dp_join_atom::value, uint32_t{0}, world, host, uint16_t{0}, std::string{})
       .then(

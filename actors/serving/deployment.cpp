@@ -10,6 +10,7 @@
 
 #include "device/device_actor.hpp"
 #include "device/device_core.hpp"
+#include "directory/find_actor.hpp"
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/node_manager.hpp"
@@ -45,15 +46,9 @@ void with_registry(server_self self, std::function<void(registry_actor)> then,
     return fail(make_llmos_error(error_code::unavailable, "server '" + st.cfg.name +
                                                               "': no node manager to find '" +
                                                               st.cfg.registry + "'"));
-  const auto name = st.cfg.registry;
-  self->request(st.cfg.manager, call_timeout, get_atom::value, directory_atom::value)
-      .then(
-          [self, name, watch, fail](directory_actor& dir) {
-            self->request(dir, call_timeout, lookup_atom::value, name)
-                .then([watch](actor_entry& e) { watch(caf::actor_cast<registry_actor>(e.handle)); },
-                      [fail](caf::error& err) { fail(err); });
-          },
-          [fail](caf::error& err) { fail(err); });
+  find_actor(
+      self, st.cfg.manager, st.cfg.registry,
+      [watch](caf::actor h) { watch(caf::actor_cast<registry_actor>(h)); }, fail, call_timeout);
 }
 
 /// The package as a local deployment: weights on disk for the replicas to load, spec, tokenizer.

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dataset/data_dir.hpp"
-#include "llmos/messages/directory.hpp"
+#include "directory/find_actor.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/messages/scheduler.hpp"
@@ -92,18 +92,10 @@ void save(self_ptr self, const study_run& s) {
     log_warning("tuner '" + self->state.cfg.name + "': " + describe(ok.error()));
 }
 
-/// The directory entry of `name`, then `then(handle)`; `fail` on any error.
+/// The actor named `name` (the scheduler, a data set, the registry), then `then(handle)`.
 void lookup(self_ptr self, const std::string& name, std::function<void(caf::actor)> then,
             std::function<void(caf::error)> fail) {
-  self->request(caf::actor_cast<node_manager_actor>(self->state.cfg.manager), call_timeout,
-                get_atom::value, directory_atom::value)
-      .then(
-          [self, name, then, fail](directory_actor& dir) {
-            self->request(dir, call_timeout, lookup_atom::value, name)
-                .then([then](actor_entry& e) { then(e.handle); },
-                      [fail](caf::error& err) { fail(err); });
-          },
-          [fail](caf::error& err) { fail(err); });
+  find_actor(self, self->state.cfg.manager, name, std::move(then), std::move(fail));
 }
 
 void pump(self_ptr self, const std::string& name);

@@ -190,17 +190,22 @@ bool rpc_ping(uint16_t rpc_port) {
   return pong && pong->ok;
 }
 
-nlohmann::json rpc_send(uint16_t rpc_port, const nlohmann::json& params,
+nlohmann::json rpc_call(uint16_t rpc_port, const std::string& method, const nlohmann::json& params,
                         std::chrono::seconds timeout) {
   rpc::client c;
   if (auto err = c.connect("127.0.0.1", rpc_port, std::chrono::seconds(2)))
     return nlohmann::json{{"error", describe(err)}};
-  auto r = c.call("send", params, timeout);
+  auto r = c.call(method, params, timeout);
   if (!r)
     return nlohmann::json{{"error", describe(r.error())}};
   if (!r->ok)
     return nlohmann::json{{"error", r->value}};
   return r->value;
+}
+
+nlohmann::json rpc_send(uint16_t rpc_port, const nlohmann::json& params,
+                        std::chrono::seconds timeout) {
+  return rpc_call(rpc_port, "send", params, timeout);
 }
 
 } // namespace llmos::test

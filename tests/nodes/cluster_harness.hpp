@@ -47,6 +47,11 @@ inline const std::string fast_heartbeat = "heartbeat_ms: 200\nlost_after_ms: 100
 /// True when a gateway answers ping on 127.0.0.1:PORT.
 bool rpc_ping(uint16_t rpc_port);
 
+/// Calls msgpack-RPC `method` (send, spawn, stop, ...) with positional `params` as JSON;
+/// failures come back as {"error": ...}.
+nlohmann::json rpc_call(uint16_t rpc_port, const std::string& method, const nlohmann::json& params,
+                        std::chrono::seconds timeout = std::chrono::seconds(120));
+
 /// Calls msgpack-RPC `send` with `params` ([ACTOR, METHOD, {k: v}]) as JSON; failures come back
 /// as {"error": ...}.
 nlohmann::json rpc_send(uint16_t rpc_port, const nlohmann::json& params,

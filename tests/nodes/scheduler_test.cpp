@@ -13,7 +13,6 @@
 
 #include "cluster_harness.hpp"
 #include "llmos/messages/error.hpp"
-#include "llmos/runtime/rpc_client.hpp"
 #include "model/train/engine.hpp"
 
 namespace {
@@ -33,13 +32,7 @@ json send(uint16_t port, const std::string& actor, const std::string& method, js
 
 /// A builtin gateway method (spawn, stop) with positional params.
 json call(uint16_t port, const std::string& method, const json& params) {
-  llmos::rpc::client c;
-  if (auto err = c.connect("127.0.0.1", port, 2s))
-    return json{{"error", llmos::describe(err)}};
-  auto r = c.call(method, params, 60s);
-  if (!r)
-    return json{{"error", llmos::describe(r.error())}};
-  return r->ok ? r->value : json{{"error", r->value}};
+  return llmos::test::rpc_call(port, method, params, 60s);
 }
 
 /// The quotes data set (real fortunes), byte-tokenised, stored in the test's folder.
