@@ -2,6 +2,7 @@
 
 #include "dataset/dataset_actor.hpp"
 #include "device/device_actor.hpp"
+#include "feedback/feedback_actor.hpp"
 #include "http/http_gateway.hpp"
 #include "model/model_actor.hpp"
 #include "registry/registry_actor.hpp"
@@ -20,6 +21,7 @@ actor_kind_table builtin_actor_kinds() {
   table.add(server_kind());
   table.add(scheduler_kind());
   table.add(tuner_kind());
+  table.add(feedback_kind());
   table.add(http_kind());
   return table;
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "dataset/annotate/labeller.hpp"
 #include "dataset/augment/augmenter.hpp"
@@ -22,6 +23,16 @@ namespace fs = std::filesystem;
 
 caf::error with_context(const caf::error& err, const std::string& where) {
   return make_llmos_error(static_cast<error_code>(err.code()), where + ": " + describe(err));
+}
+
+caf::expected<std::unique_ptr<tokenizer>> load_tokenizer(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::string bytes{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  if (!in && !in.eof())
+    return make_llmos_error(error_code::io_failed, "from: cannot read " + path);
+  if (bytes.empty())
+    return make_llmos_error(error_code::io_failed, "from: " + path + " is missing or empty");
+  return tokenizer::load(bytes);
 }
 
 bool is_image_set(const std::vector<record>& records) {
@@ -171,7 +182,8 @@ caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec,
     std::vector<std::string> texts;
     for (const auto& r : train)
       texts.push_back(r.text);
-    auto t = train_tokenizer(spec.tokenizer, texts);
+    auto t = spec.tokenizer.from.empty() ? train_tokenizer(spec.tokenizer, texts)
+                                         : load_tokenizer(spec.tokenizer.from);
     if (!t)
       return with_context(t.error(), spec.file + ": tokenizer");
     tok = std::move(*t);

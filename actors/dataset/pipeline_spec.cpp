@@ -253,9 +253,10 @@ private:
 
   tokenizer_decl read_tokenizer(const entry& e) {
     if (!e.value.IsMap())
-      refuse(e.line, "'tokenizer' is a map: kind, vocab_size, max_length, character_coverage");
-    auto m =
-        read_map(e.value, {"kind", "vocab_size", "max_length", "character_coverage"}, "tokenizer");
+      refuse(e.line,
+             "'tokenizer' is a map: kind, vocab_size, max_length, character_coverage, from");
+    auto m = read_map(e.value, {"kind", "vocab_size", "max_length", "character_coverage", "from"},
+                      "tokenizer");
     tokenizer_decl t;
     if (const auto* v = get(m, "kind"))
       t.kind = one_of(*v, {"byte", "char", "bpe", "unigram"});
@@ -265,6 +266,9 @@ private:
       t.max_length = static_cast<uint32_t>(read_unsigned(*v, 1, 65536, "tokens per record"));
     if (const auto* v = get(m, "character_coverage"))
       t.character_coverage = read_double(*v, 0.5, 1.0);
+    // A fine-tune's data must be tokenized as the model it continues was: reuse its tokenizer.
+    if (const auto* v = get(m, "from"))
+      t.from = resolve(read_string(*v));
     return t;
   }
 

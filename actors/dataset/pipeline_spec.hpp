@@ -59,6 +59,7 @@ struct tokenizer_decl {
   uint32_t vocab_size = 1000;
   uint32_t max_length = 128; ///< tokens per record in batches (padded / cut)
   double character_coverage = 0.9995;
+  std::string from; ///< a saved tokenizer to reuse instead of training one ("" = train)
 };
 
 struct pipeline_spec {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "gateway/dataset_methods.hpp"
+#include "gateway/feedback_methods.hpp"
 #include "gateway/model_methods.hpp"
 #include "gateway/rpc_params.hpp"
 #include "gateway/scheduler_methods.hpp"
@@ -196,6 +197,7 @@ method_table builtin_methods() {
   add_model_methods(t);
   add_serving_methods(t);
   add_scheduler_methods(t);
+  add_feedback_methods(t);
   return t;
 }
 

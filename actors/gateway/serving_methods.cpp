@@ -29,13 +29,22 @@ nlohmann::json to_json(const model_version& v) {
 }
 
 nlohmann::json to_json(const server_status& s) {
-  return {{"model", s.model},     {"follows", s.follows},
-          {"version", s.version}, {"ready", s.ready},
-          {"kind", s.kind},       {"replicas", s.replicas},
-          {"queued", s.queued},   {"in_flight", s.in_flight},
-          {"served", s.served},   {"rejected", s.rejected},
-          {"failed", s.failed},   {"p50_ms", s.p50_ms},
-          {"p99_ms", s.p99_ms},   {"mean_batch", s.mean_batch}};
+  return {{"model", s.model},
+          {"follows", s.follows},
+          {"version", s.version},
+          {"ready", s.ready},
+          {"kind", s.kind},
+          {"replicas", s.replicas},
+          {"queued", s.queued},
+          {"in_flight", s.in_flight},
+          {"served", s.served},
+          {"rejected", s.rejected},
+          {"failed", s.failed},
+          {"p50_ms", s.p50_ms},
+          {"p99_ms", s.p99_ms},
+          {"mean_batch", s.mean_batch},
+          {"canary_version", s.canary_version},
+          {"canary_share", s.canary_share}};
 }
 
 /// Sends `msg...` and answers with the JSON of the typed reply.
@@ -213,6 +222,23 @@ void add_serving_methods(method_table& t) {
                      ask_json<server_status>(c, target<server_actor>(c), deploy_atom::value,
                                              opt(*opts, "version", "production"));
                    }});
+  t.add("server",
+        {"canary", true, "send SERVER canary version=REF share=0.2 (share=0 ends it)",
+         "run a version beside the deployed one on a share of the traffic", [](rpc_call& c) {
+           auto opts = param_map(*c.params, 2, "canary");
+           if (!opts)
+             return c.reply(std::move(opts.error()));
+           double share = 0.0;
+           try {
+             share = std::stod(opt(*opts, "share", "0"));
+           } catch (const std::exception&) {
+             return c.reply(
+                 make_llmos_error(error_code::bad_params,
+                                  "canary: share=" + opt(*opts, "share", "") + " is not a number"));
+           }
+           ask_json<server_status>(c, target<server_actor>(c), canary_atom::value,
+                                   opt(*opts, "version", ""), share);
+         }});
   t.add("server", {"unload", true, "send SERVER unload", "drop every replica", [](rpc_call& c) {
                      ask_json<server_status>(c, target<server_actor>(c), unload_atom::value);
                    }});
@@ -235,7 +261,8 @@ void add_serving_methods(method_table& t) {
            c.self->request(target<server_actor>(c), call_timeout, predict_atom::value, req)
                .then(
                    [=](predict_reply& r) {
-                     nlohmann::json out{{"model", r.model}, {"version", r.version}};
+                     nlohmann::json out{
+                         {"model", r.model}, {"version", r.version}, {"request_id", r.request_id}};
                      for (auto& p : r.predictions)
                        out["predictions"].push_back(
                            {{"label", p.label}, {"confidence", p.confidence}});

@@ -22,6 +22,7 @@ svg{background:#fff;border:1px solid #ddd}
 <h2>Models</h2><table id="models"></table>
 <h2>Jobs</h2><div id="jobs"></div>
 <h2>Alerts</h2><table id="alerts"></table>
+<h2>Feedback loop</h2><table id="decisions"></table>
 <h2>Actors</h2><table id="actors"></table>
 <script>
 function esc(s){return String(s).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]))}
@@ -37,6 +38,7 @@ async function refresh(){
   return [esc(m.name),vs.map(v=>'v'+v.version).join(' '),vs.filter(v=>v.aliases.length).map(v=>esc(v.aliases.join(','))+'→v'+v.version).join(' '),
   ss.map(s=>'v'+s.version+(s.ready?' ready':' loading')+' served '+s.served+' p99 '+s.p99_ms.toFixed(1)+' ms').join('<br>')]}));
  document.getElementById('jobs').innerHTML=d.jobs.map(j=>'<div class="job"><b>'+esc(j.model)+'</b> '+esc(j.architecture)+' step '+j.step+(j.training?' (training)':'')+'<br>'+curve(j.losses)+'</div>').join('');
+ table('decisions',['analyst','round','decision','why','time'],d.decisions.map(x=>[esc(x.analyst),x.round,esc(x.decision),esc(x.why),new Date(x.time*1000).toISOString()]));
  table('alerts',['rule','state','value','severity','summary'],d.alerts.rules.map(a=>[esc(a.rule),'<span class="'+esc(a.state)+'">'+esc(a.state)+'</span>',a.value===null?'–':Number(a.value).toPrecision(4),esc(a.severity),esc(a.summary)]));
  table('actors',['actor','kind','node'],d.actors.map(a=>[esc(a.name),esc(a.kind),esc(a.node)]));
  document.getElementById('updated').textContent='updated '+new Date().toLocaleTimeString();

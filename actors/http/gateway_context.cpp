@@ -33,4 +33,15 @@ caf::expected<registry_actor> gateway_context::registry() {
   return registry_;
 }
 
+caf::expected<caf::actor> gateway_context::lookup(const std::string& name) {
+  auto dir = ask<directory_actor>(manager, get_atom::value, directory_atom::value);
+  if (!dir)
+    return std::move(dir.error());
+  auto e = ask<actor_entry>(*dir, lookup_atom::value, name);
+  if (!e)
+    return make_llmos_error(error_code::unavailable,
+                            "no actor '" + name + "': " + describe(e.error()));
+  return e->handle;
+}
+
 } // namespace llmos::http

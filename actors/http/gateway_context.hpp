@@ -27,6 +27,7 @@ struct gateway_config {
   uint32_t threads = 8;             ///< connections served at once
   std::string registry = "registry";
   std::string feedback_log = "feedback.jsonl";
+  std::string analyst;     ///< feedback analyst actor; "" = feedback goes to feedback_log
   std::string alert_rules; ///< YAML file; "" = no rules
   std::chrono::milliseconds request_timeout{30000};
 };
@@ -57,6 +58,9 @@ struct gateway_context {
 
   /// The registry actor, looked up by name once.
   caf::expected<registry_actor> registry();
+
+  /// The actor `name` from the directory (looked up on every call: it may have restarted).
+  caf::expected<caf::actor> lookup(const std::string& name);
 
 private:
   std::mutex registry_mutex_;

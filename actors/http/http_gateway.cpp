@@ -106,6 +106,12 @@ actor_kind http_kind() {
        false,
        "feedback log (JSON lines); default .cache/state/feedback.jsonl",
        {}},
+      {"analyst",
+       config_type::string,
+       "",
+       false,
+       "feedback analyst actor for /v1/feedback (\"\" = the feedback log file)",
+       {}},
       {"alerts", config_type::path, "", false, "alert rules YAML", {}},
       {"timeout_ms", config_type::integer, "30000", false, "per-request actor timeout", {}},
   };
@@ -122,6 +128,7 @@ actor_kind http_kind() {
       std::filesystem::create_directories(state, ec);
       cfg.feedback_log = (state / "feedback.jsonl").string();
     }
+    cfg.analyst = ctx.config["analyst"];
     cfg.alert_rules = ctx.config["alerts"];
     const auto port = std::stoll(ctx.config["port"]);
     const auto threads = std::stoll(ctx.config["threads"]);

@@ -62,6 +62,8 @@ void predict(gateway_context& ctx, const httplib::Request& http, httplib::Respon
   if (!req)
     return;
   req->version = version;
+  if (auto id = body->find("request_id"); id != body->end() && id->is_string())
+    req->request_id = id->get<std::string>();
   std::vector<std::size_t> tried;
   caf::error last =
       make_llmos_error(error_code::not_found, "no server serves model '" + model + "'");
@@ -78,7 +80,8 @@ void predict(gateway_context& ctx, const httplib::Request& http, httplib::Respon
     auto reply = ctx.ask<predict_reply>(choice->server, predict_atom::value, *req);
     ctx.servers.done(model, choice->slot);
     if (reply) {
-      nlohmann::json out{{"model", reply->model}, {"version", reply->version}};
+      nlohmann::json out{
+          {"model", reply->model}, {"version", reply->version}, {"request_id", reply->request_id}};
       auto& preds = out["predictions"] = nlohmann::json::array();
       for (auto& p : reply->predictions)
         preds.push_back({{"label", p.label}, {"confidence", p.confidence}});

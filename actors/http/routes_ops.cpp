@@ -10,6 +10,7 @@
 #include "http/http_errors.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/messages/feedback.hpp"
 #include "llmos/messages/model.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/metrics.hpp"
@@ -58,6 +59,7 @@ nlohmann::json dashboard_json(gateway_context& ctx) {
   out["actors"] = nlohmann::json::array();
   out["devices"] = nlohmann::json::array();
   out["jobs"] = nlohmann::json::array();
+  out["decisions"] = nlohmann::json::array();
   if (auto entries = ctx.entries())
     for (auto& e : *entries) {
       out["actors"].push_back({{"name", e.name}, {"kind", e.kind}, {"node", e.node}});
@@ -73,6 +75,19 @@ nlohmann::json dashboard_json(gateway_context& ctx) {
                {"jobs", d->jobs_done},
                {"queued", d->queued},
                {"utilisation", d->uptime_seconds > 0 ? d->busy_seconds / d->uptime_seconds : 0.0}});
+      } else if (e.kind == "feedback") {
+        // The loop's decisions, newest first (every analyst in the directory).
+        auto fb = caf::actor_cast<feedback_actor>(e.handle);
+        if (auto h = ctx.ask<std::string>(fb, history_atom::value)) {
+          auto j = nlohmann::json::parse(*h, nullptr, false);
+          if (j.is_array())
+            for (auto it = j.rbegin(); it != j.rend(); ++it)
+              out["decisions"].push_back({{"analyst", e.name},
+                                          {"round", it->value("round", 0)},
+                                          {"decision", it->value("decision", "")},
+                                          {"why", it->value("why", "")},
+                                          {"time", it->value("time", 0.0)}});
+        }
       } else if (e.kind == "model") {
         if (auto m = ctx.ask<model_info>(caf::actor_cast<model_actor>(e.handle), info_atom::value))
           out["jobs"].push_back({{"model", e.name},
@@ -124,6 +139,19 @@ void install_ops_routes(httplib::Server& server, gateway_context& ctx) {
     auto body = json_body(req, res);
     if (!body)
       return;
+    if (!ctx.cfg.analyst.empty()) {
+      // The analyst checks the fields, joins the record to its request and logs it durably.
+      auto analyst = ctx.lookup(ctx.cfg.analyst);
+      if (!analyst)
+        return send_error(res, analyst.error());
+      auto ack = ctx.ask<std::string>(caf::actor_cast<feedback_actor>(*analyst),
+                                      feedback_atom::value, body->dump());
+      if (!ack)
+        return send_error(res, ack.error());
+      res.status = 202;
+      res.set_content(*ack, "application/json");
+      return;
+    }
     for (const char* key : {"model", "label"})
       if (!body->contains(key) || !(*body)[key].is_string())
         return send_error(res, 400, std::string{"\""} + key + "\" must be a string", key);

@@ -27,11 +27,11 @@ caf::expected<sched::task_request> to_task_request(const task_spec& spec) {
   if (kind != "train")
     return refuse("kind", "'" + kind + "' is not a task kind this scheduler runs (train)");
   for (const auto& [k, v] : spec.detail) {
-    static const std::vector<std::string> known{"kind",       "spec", "dataset",
-                                                "checkpoint", "keep", "result"};
+    static const std::vector<std::string> known{"kind", "spec",   "dataset", "checkpoint",
+                                                "keep", "result", "init",    "fine_tune"};
     if (k.rfind("set.", 0) != 0 && std::find(known.begin(), known.end(), k) == known.end())
-      return refuse(k, "unknown detail key (known: kind, spec, dataset, checkpoint, keep, "
-                       "set.FIELD for spec overrides)");
+      return refuse(k, "unknown detail key (known: kind, spec, dataset, checkpoint, keep, init, "
+                       "fine_tune, set.FIELD for spec overrides)");
   }
   auto path = spec.detail.find("spec");
   if (path == spec.detail.end() || path->second.empty())

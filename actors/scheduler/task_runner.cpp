@@ -96,6 +96,9 @@ void replica_failed(self_ptr self, uint64_t id, uint64_t epoch, std::size_t k, c
     conclude(self, id);
 }
 
+void train_replica(self_ptr self, uint64_t id, uint64_t epoch, std::size_t k, model_actor model,
+                   const train_request& req);
+
 void train_all(self_ptr self, uint64_t id, uint64_t epoch, caf::actor dataset) {
   auto* run = current(self, id, epoch);
   const auto* t = self->state.core->task(id);
@@ -115,34 +118,56 @@ void train_all(self_ptr self, uint64_t id, uint64_t epoch, caf::actor dataset) {
     req.resume = std::filesystem::exists(ckpt, ec);
     if (k == 0)
       req.subscriber = run->relay;
-    self->request(caf::actor_cast<model_actor>(run->replicas[k].model), run_timeout,
-                  train_atom::value, req)
-        .then(
-            [self, id, epoch, k](train_report& rep) {
-              auto* run = current(self, id, epoch);
-              if (!run)
-                return;
-              run->replicas[k].replied = true;
-              run->preempted = run->preempted || rep.preempted;
-              if (k == 0) {
-                nlohmann::json j{{"steps", rep.steps},
-                                 {"loss", rep.loss},
-                                 {"seconds", rep.seconds},
-                                 {"samples_per_second", rep.samples_per_second},
-                                 {"stopped_early", rep.stopped_early}};
-                auto eval = nlohmann::json::parse(rep.evaluation, nullptr, false);
-                j["evaluation"] = eval.is_discarded() ? nlohmann::json{} : eval;
-                run->result = j.dump();
-              }
-              if (--run->pending == 0)
-                conclude(self, id);
-            },
-            [self, id, epoch, k](caf::error& err) {
-              if (auto* run = current(self, id, epoch))
-                run->replicas[k].replied = true;
-              replica_failed(self, id, epoch, k, std::move(err));
-            });
+    auto model = caf::actor_cast<model_actor>(run->replicas[k].model);
+    // A fine-tune (detail init=WEIGHTS) starts from those weights; once it has a checkpoint of
+    // its own (preempted, rescheduled) it resumes from that instead.
+    auto init = t->req.detail.find("init");
+    if (init != t->req.detail.end() && !init->second.empty() && !req.resume) {
+      auto mode = t->req.detail.find("fine_tune");
+      req.fine_tune = mode != t->req.detail.end() ? mode->second : "full";
+      self->request(model, call_timeout, load_atom::value, init->second)
+          .then([self, id, epoch, k, model,
+                 req](model_info&) { train_replica(self, id, epoch, k, model, req); },
+                [self, id, epoch, k](caf::error& err) {
+                  if (auto* run = current(self, id, epoch))
+                    run->replicas[k].replied = true;
+                  replica_failed(self, id, epoch, k, std::move(err));
+                });
+      continue;
+    }
+    train_replica(self, id, epoch, k, model, req);
   }
+}
+
+/// Replica k's training run; its report (rank 0's) is the task's result.
+void train_replica(self_ptr self, uint64_t id, uint64_t epoch, std::size_t k, model_actor model,
+                   const train_request& req) {
+  self->request(model, run_timeout, train_atom::value, req)
+      .then(
+          [self, id, epoch, k](train_report& rep) {
+            auto* run = current(self, id, epoch);
+            if (!run)
+              return;
+            run->replicas[k].replied = true;
+            run->preempted = run->preempted || rep.preempted;
+            if (k == 0) {
+              nlohmann::json j{{"steps", rep.steps},
+                               {"loss", rep.loss},
+                               {"seconds", rep.seconds},
+                               {"samples_per_second", rep.samples_per_second},
+                               {"stopped_early", rep.stopped_early}};
+              auto eval = nlohmann::json::parse(rep.evaluation, nullptr, false);
+              j["evaluation"] = eval.is_discarded() ? nlohmann::json{} : eval;
+              run->result = j.dump();
+            }
+            if (--run->pending == 0)
+              conclude(self, id);
+          },
+          [self, id, epoch, k](caf::error& err) {
+            if (auto* run = current(self, id, epoch))
+              run->replicas[k].replied = true;
+            replica_failed(self, id, epoch, k, std::move(err));
+          });
 }
 
 /// The run cannot go on (no data set, no rendezvous): stops what was spawned and concludes.

@@ -101,6 +101,11 @@ void switch_to(server_self self, std::shared_ptr<deployed_version> dep,
   std::error_code ec;
   if (st.current && st.current->weights_path != dep->weights_path)
     std::filesystem::remove(st.current->weights_path, ec); // replicas hold the weights in memory
+  // A deployment ends any canary: its replicas were drained with the rest above.
+  if (st.canary)
+    std::filesystem::remove(st.canary->weights_path, ec);
+  st.canary.reset();
+  st.canary_share = 0.0;
   st.current = std::move(dep);
   log_info("server '" + st.cfg.name + "': serving " + st.model + " v" +
            std::to_string(st.current->version) + " on " + std::to_string(st.cfg.replicas) +
@@ -109,19 +114,39 @@ void switch_to(server_self self, std::shared_ptr<deployed_version> dep,
   update_gauges(st);
 }
 
+/// The canary's replica is loaded: it takes its share from now on.
+void add_canary(server_self self, std::shared_ptr<deployed_version> dep, std::vector<replica> fresh,
+                double share) {
+  auto& st = self->state;
+  end_canary(st);
+  for (auto& r : fresh) {
+    r.canary = true;
+    self->monitor(r.model);
+    st.replicas.emplace(st.router.add(), std::move(r));
+  }
+  st.canary = std::move(dep);
+  st.canary_share = share;
+  st.canary_credit = 0.0;
+  log_info("server '" + st.cfg.name + "': canary " + st.model + " v" +
+           std::to_string(st.canary->version) + " takes " + std::to_string(share) +
+           " of the traffic beside v" + std::to_string(st.current ? st.current->version : 0));
+  update_gauges(st);
+}
+
 void stop_replica(replica& r) {
   caf::anon_send_exit(r.model, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(r.device, caf::exit_reason::user_shutdown);
 }
 
-/// Spawns the replicas of `dep` and loads its weights in each; `done` when all are loaded.
-void load_replicas(server_self self, std::shared_ptr<deployed_version> dep,
-                   std::function<void(caf::error)> done) {
+/// Spawns `count` replicas of `dep` and loads its weights in each; when all are loaded they
+/// join as the deployment (share < 0) or as a canary with that share; then `done`.
+void load_replicas(server_self self, std::shared_ptr<deployed_version> dep, uint32_t count,
+                   double share, std::function<void(caf::error)> done) {
   auto& st = self->state;
   auto fresh = std::make_shared<std::vector<replica>>();
-  auto left = std::make_shared<uint32_t>(st.cfg.replicas);
+  auto left = std::make_shared<uint32_t>(count);
   auto failed = std::make_shared<bool>(false);
-  for (uint32_t i = 0; i < st.cfg.replicas; ++i) {
+  for (uint32_t i = 0; i < count; ++i) {
     const auto device_name = st.cfg.name + ".v" + std::to_string(dep->version) + ".r" +
                              std::to_string(i) + "." + std::to_string(st.deploys);
     auto core = device_core::create(device_name, "cpu", 0, st.cfg.threads);
@@ -142,10 +167,13 @@ void load_replicas(server_self self, std::shared_ptr<deployed_version> dep,
   for (auto& r : *fresh)
     self->request(r.model, load_timeout, load_atom::value, dep->weights_path)
         .then(
-            [self, dep, fresh, left, failed, done](model_info&) {
+            [self, dep, fresh, left, failed, share, done](model_info&) {
               if (*failed || --*left > 0)
                 return;
-              switch_to(self, dep, std::move(*fresh));
+              if (share < 0)
+                switch_to(self, dep, std::move(*fresh));
+              else
+                add_canary(self, dep, std::move(*fresh), share);
               done(caf::none);
             },
             [fresh, failed, done](caf::error& err) {
@@ -161,6 +189,48 @@ void load_replicas(server_self self, std::shared_ptr<deployed_version> dep,
 bool is_version_number(const std::string& ref) {
   auto digits = ref.size() > 1 && ref[0] == 'v' ? ref.substr(1) : ref;
   return !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos;
+}
+
+/// Resolves `ref`, fetches and unpacks the package, loads it: as the deployment (share < 0)
+/// or as a canary with that share.
+void load_version(server_self self, const std::string& ref, double share,
+                  std::function<void(caf::error)> done) {
+  with_registry(
+      self,
+      [self, ref, share, done](registry_actor reg) {
+        auto& st = self->state;
+        self->request(reg, call_timeout, resolve_atom::value, st.model, ref)
+            .then(
+                [self, reg, ref, share, done](model_version& v) {
+                  auto& st = self->state;
+                  const bool canary = share >= 0;
+                  if (!canary) {
+                    if (!is_version_number(ref) && ref != "latest")
+                      st.follows = ref;
+                    else
+                      st.follows.clear();
+                    if (st.current && st.current->version == v.version)
+                      return done(caf::none);
+                  } else if (st.current && st.current->version == v.version) {
+                    return done(make_llmos_error(error_code::bad_params,
+                                                 "server '" + st.cfg.name + "': v" +
+                                                     std::to_string(v.version) +
+                                                     " is the deployed version, not a canary"));
+                  }
+                  self->request(reg, load_timeout, fetch_atom::value, st.model, v.version)
+                      .then(
+                          [self, v, share, canary, done](model_package& pkg) {
+                            auto dep = unpack(self->state, pkg, v.version);
+                            if (!dep)
+                              return done(dep.error());
+                            const auto count = canary ? 1u : self->state.cfg.replicas;
+                            load_replicas(self, std::move(*dep), count, share, done);
+                          },
+                          [done](caf::error& err) { done(err); });
+                },
+                [done](caf::error& err) { done(err); });
+      },
+      done);
 }
 
 } // namespace
@@ -181,33 +251,29 @@ void start(server_self self, const std::string& ref) {
 }
 
 void deploy(server_self self, const std::string& ref, std::function<void(caf::error)> done) {
-  with_registry(
-      self,
-      [self, ref, done](registry_actor reg) {
-        auto& st = self->state;
-        self->request(reg, call_timeout, resolve_atom::value, st.model, ref)
-            .then(
-                [self, reg, ref, done](model_version& v) {
-                  auto& st = self->state;
-                  if (!is_version_number(ref) && ref != "latest")
-                    st.follows = ref;
-                  else
-                    st.follows.clear();
-                  if (st.current && st.current->version == v.version)
-                    return done(caf::none);
-                  self->request(reg, load_timeout, fetch_atom::value, st.model, v.version)
-                      .then(
-                          [self, v, done](model_package& pkg) {
-                            auto dep = unpack(self->state, pkg, v.version);
-                            if (!dep)
-                              return done(dep.error());
-                            load_replicas(self, std::move(*dep), done);
-                          },
-                          [done](caf::error& err) { done(err); });
-                },
-                [done](caf::error& err) { done(err); });
-      },
-      done);
+  load_version(self, ref, -1.0, std::move(done));
+}
+
+void deploy_canary(server_self self, const std::string& ref, double share,
+                   std::function<void(caf::error)> done) {
+  load_version(self, ref, share, std::move(done));
+}
+
+void end_canary(server_state& st) {
+  for (auto& [id, r] : st.replicas)
+    if (r.canary && !r.draining) {
+      r.draining = true;
+      st.router.drain(id);
+    }
+  if (st.canary) {
+    log_info("server '" + st.cfg.name + "': canary v" + std::to_string(st.canary->version) +
+             " ended");
+    std::error_code ec;
+    std::filesystem::remove(st.canary->weights_path, ec);
+  }
+  st.canary.reset();
+  st.canary_share = 0.0;
+  retire_idle(st);
 }
 
 void unload(server_state& st) {
@@ -224,7 +290,11 @@ void unload(server_state& st) {
   std::error_code ec;
   if (st.current)
     std::filesystem::remove(st.current->weights_path, ec);
+  if (st.canary)
+    std::filesystem::remove(st.canary->weights_path, ec);
   st.current.reset();
+  st.canary.reset();
+  st.canary_share = 0.0;
 }
 
 void replica_lost(server_state& st, const caf::actor_addr& source) {
@@ -268,6 +338,29 @@ void retire_idle(server_state& st) {
   }
 }
 
+std::optional<std::size_t> pick_replica(server_state& st, uint32_t version) {
+  if (!st.canary)
+    return st.router.pick();
+  bool want_canary = version == st.canary->version;
+  if (version == 0) {
+    st.canary_credit += st.canary_share;
+    if (st.canary_credit >= 1.0) {
+      st.canary_credit -= 1.0;
+      want_canary = true;
+    }
+  }
+  // The router's policy cannot be told which group to pick from: least outstanding within it.
+  std::optional<std::size_t> best;
+  for (auto id : st.router.active()) {
+    auto r = st.replicas.find(id);
+    if (r == st.replicas.end() || r->second.canary != want_canary)
+      continue;
+    if (!best || st.router.outstanding(id) < st.router.outstanding(*best))
+      best = id;
+  }
+  return best;
+}
+
 void update_gauges(server_state& st) {
   std::size_t queued = 0, active = 0;
   for (auto& [id, r] : st.replicas) {
@@ -284,6 +377,8 @@ void stop_all(server_state& st) {
   std::error_code ec;
   if (st.current)
     std::filesystem::remove(st.current->weights_path, ec);
+  if (st.canary)
+    std::filesystem::remove(st.canary->weights_path, ec);
 }
 
 caf::result<complete_reply> complete(server_self self, complete_request& req) {
@@ -294,7 +389,7 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   if (!st.current->language)
     return make_llmos_error(error_code::bad_params,
                             "model '" + st.model + "' is a classifier: use predict");
-  auto rid = st.router.pick();
+  auto rid = pick_replica(st, 0);
   if (!rid)
     return make_llmos_error(error_code::unavailable,
                             "model '" + st.model + "' has no replica taking requests");

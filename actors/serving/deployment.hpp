@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "serving/server_state.hpp"
@@ -17,6 +18,18 @@ void start(server_self self, const std::string& ref);
 /// Deploys `ref` ("3", "v3", "latest" or an alias, which the server then follows); `done` gets
 /// the error or none once the new replicas take requests.
 void deploy(server_self self, const std::string& ref, std::function<void(caf::error)> done);
+
+/// Loads `ref` on one replica of its own beside the deployed version and sends it `share` of
+/// the requests that name no version; replaces a running canary.
+void deploy_canary(server_self self, const std::string& ref, double share,
+                   std::function<void(caf::error)> done);
+
+/// Ends the canary (its replica drains and stops); nothing when none runs.
+void end_canary(server_state& st);
+
+/// The replica for a request of `version` (0 = any): the canary's for its share of unpinned
+/// requests and for its own version, else one of the deployment's.
+std::optional<std::size_t> pick_replica(server_state& st, uint32_t version);
 
 /// Drops every replica: queued requests are answered unavailable.
 void unload(server_state& st);

@@ -10,6 +10,7 @@
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/messages/registry.hpp"
 #include "serving/deployment.hpp"
+#include "serving/request_log.hpp"
 #include "serving/server_state.hpp"
 
 namespace llmos {
@@ -43,6 +44,8 @@ server_status status_of(self_ptr self) {
   s.p50_ms = st.latencies.percentile(50) * 1000.0;
   s.p99_ms = st.latencies.percentile(99) * 1000.0;
   s.mean_batch = st.batches > 0 ? static_cast<double>(st.batched_rows) / st.batches : 0.0;
+  s.canary_version = st.canary ? st.canary->version : 0;
+  s.canary_share = st.canary_share;
   return s;
 }
 
@@ -83,6 +86,8 @@ void complete_row(self_ptr self, uint64_t row_id, prediction_item item) {
   st.metrics->latency.Observe(seconds);
   st.metrics->ok.Increment();
   ++st.served;
+  if (p.logged)
+    serving::log_served(self, p);
   p.promise.deliver(std::move(p.reply));
   st.requests.erase(req);
 }
@@ -162,7 +167,8 @@ caf::result<predict_reply> predict(self_ptr self, predict_request& req) {
     return reject(make_llmos_error(error_code::unavailable,
                                    "model '" + st.model + "' has no version deployed yet"),
                   false);
-  if (req.version != 0 && req.version != st.current->version)
+  const bool canary_version = st.canary && req.version == st.canary->version;
+  if (req.version != 0 && req.version != st.current->version && !canary_version)
     return reject(make_llmos_error(error_code::not_found,
                                    "model '" + st.model + "': version " +
                                        std::to_string(req.version) + " is not deployed here (v" +
@@ -173,7 +179,7 @@ caf::result<predict_reply> predict(self_ptr self, predict_request& req) {
                                                                "' is a language model: use "
                                                                "completions, not predict"),
                   false);
-  auto rid = st.router.pick();
+  auto rid = serving::pick_replica(st, req.version);
   if (!rid)
     return reject(make_llmos_error(error_code::unavailable,
                                    "model '" + st.model + "' has no replica taking requests"),
@@ -183,7 +189,7 @@ caf::result<predict_reply> predict(self_ptr self, predict_request& req) {
   if (!rows)
     return reject(rows.error(), false);
   if (rows->empty())
-    return predict_reply{st.model, st.current->version, {}};
+    return predict_reply{st.model, st.current->version, {}, req.request_id};
   if (rep.batcher.size() + rows->size() > rep.batcher.config().queue_limit)
     return reject(make_llmos_error(error_code::overloaded,
                                    "model '" + st.model + "': queue full (" +
@@ -196,6 +202,11 @@ caf::result<predict_reply> predict(self_ptr self, predict_request& req) {
   p.reply.model = st.model;
   p.reply.version = rep.version;
   p.reply.predictions.resize(rows->size());
+  p.reply.request_id = serving::request_id_of(st, req.request_id, req_id);
+  if (serving::sampled(st)) {
+    p.logged = true;
+    p.texts = req.texts;
+  }
   p.remaining = static_cast<uint32_t>(rows->size());
   const auto now = clock_type::now();
   p.started = now;
@@ -217,6 +228,10 @@ server_actor::behavior_type server_behavior(self_ptr self, serving::server_confi
   self->state.metrics =
       std::make_unique<serving::serving_metrics>(self->state.cfg.model, self->state.cfg.name);
   self->set_down_handler([self](const caf::down_msg& dm) {
+    if (dm.source == self->state.feedback.address()) {
+      self->state.feedback = nullptr; // a restarted analyst is looked up again
+      return;
+    }
     serving::replica_lost(self->state, dm.source);
     update_gauges(self);
   });
@@ -231,6 +246,26 @@ server_actor::behavior_type server_behavior(self_ptr self, serving::server_confi
       [self](deploy_atom, const std::string& ref) -> caf::result<server_status> {
         auto promise = self->make_response_promise<server_status>();
         serving::deploy(self, ref, [self, promise](caf::error err) mutable {
+          if (err)
+            promise.deliver(err);
+          else
+            promise.deliver(status_of(self));
+        });
+        return promise;
+      },
+      [self](canary_atom, const std::string& ref, double share) -> caf::result<server_status> {
+        if (ref.empty() || share <= 0.0) {
+          serving::end_canary(self->state);
+          update_gauges(self);
+          return status_of(self);
+        }
+        if (share >= 1.0)
+          return make_llmos_error(error_code::bad_params,
+                                  "server '" + self->state.cfg.name +
+                                      "': a canary's share must be below 1 (got " +
+                                      std::to_string(share) + "); deploy the version instead");
+        auto promise = self->make_response_promise<server_status>();
+        serving::deploy_canary(self, ref, share, [self, promise](caf::error err) mutable {
           if (err)
             promise.deliver(err);
           else
@@ -298,6 +333,13 @@ actor_kind server_kind() {
        false,
        "replica choice",
        {"least_outstanding", "power_of_two"}},
+      {"feedback",
+       config_type::string,
+       "",
+       false,
+       "feedback analyst actor that gets the request log (\"\" = none)",
+       {}},
+      {"log_sample", config_type::number, "1.0", false, "share of requests logged (0..1)", {}},
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     serving::server_config cfg;
@@ -306,6 +348,12 @@ actor_kind server_kind() {
     cfg.registry = ctx.config["registry"];
     cfg.version = ctx.config["version"];
     cfg.manager = ctx.manager;
+    cfg.feedback = ctx.config["feedback"];
+    cfg.log_sample = std::stod(ctx.config["log_sample"]);
+    if (cfg.log_sample < 0.0 || cfg.log_sample > 1.0)
+      return make_llmos_error(error_code::bad_config, "config key 'log_sample' must be from 0 to "
+                                                      "1, got " +
+                                                          ctx.config["log_sample"]);
     struct limit {
       const char* key;
       long long lo, hi;

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "dataset/tokenize/tokenizer.hpp"
 #include "llmos/messages/device.hpp"
@@ -31,6 +33,8 @@ struct server_config {
   uint32_t threads = 1; ///< CPU threads of each replica's device
   batcher_config batching;
   routing_policy routing = routing_policy::least_outstanding;
+  std::string feedback;           ///< feedback analyst that gets the request log ("" = no log)
+  double log_sample = 1.0;        ///< share of requests logged for it
   caf::actor manager;             ///< node manager (for the directory); may be null
   registry_actor registry_handle; ///< preset in tests; else looked up by name
 };
@@ -55,6 +59,7 @@ struct replica {
   uint32_t in_flight = 0; ///< rows of the batch on the model (one batch at a time)
   bool tick_pending = false;
   bool draining = false;
+  bool canary = false; ///< runs the version on trial, not the deployed one
 };
 
 struct row_item {
@@ -68,6 +73,8 @@ struct pending_request {
   predict_reply reply;
   uint32_t remaining = 0;
   std::chrono::steady_clock::time_point started;
+  std::vector<std::string> texts; ///< kept only when the request is logged for feedback
+  bool logged = false;
 };
 
 struct server_state {
@@ -90,6 +97,14 @@ struct server_state {
   uint64_t batches = 0;
   uint64_t batched_rows = 0;
   bool retry_logged = false;
+  std::shared_ptr<deployed_version> canary; ///< on trial beside `current` (null = none)
+  double canary_share = 0.0;
+  double canary_credit = 0.0; ///< accumulates the share; a request goes to the canary per 1.0
+  std::string instance;       ///< random: request ids stay unique across restarts
+  caf::actor feedback;        ///< the analyst, once found
+  bool feedback_lookup = false;
+  std::vector<std::string> log_backlog; ///< served-request records waiting for the analyst
+  std::mt19937_64 rng{std::random_device{}()};
   std::unique_ptr<serving_metrics> metrics;
   static inline const char* name = "llmos.server";
 };

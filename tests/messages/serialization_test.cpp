@@ -417,10 +417,13 @@ TEST_F(serialization_test, serving_messages_round_trip) {
   pr.texts = {"hello", "world"};
   pr.priority = 0;
   pr.version = 2;
+  pr.request_id = "client-7";
   auto pr2 = message_round_trip(pr);
   EXPECT_EQ(pr2.texts, pr.texts);
   EXPECT_EQ(pr2.version, 2u);
-  auto rep = message_round_trip(predict_reply{"m", 2, {{"spam", 0.75}}});
+  EXPECT_EQ(pr2.request_id, "client-7");
+  auto rep = message_round_trip(predict_reply{"m", 2, {{"spam", 0.75}}, "srv-abc-3"});
+  EXPECT_EQ(rep.request_id, "srv-abc-3");
   ASSERT_EQ(rep.predictions.size(), 1u);
   EXPECT_EQ(rep.predictions[0].label, "spam");
   complete_request cr;

@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "data_bench.hpp"
+#include "loop_bench.hpp"
 #include "messaging.hpp"
 #include "scheduler_bench.hpp"
 #include "serving_bench.hpp"
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   std::string serving_model;
   po::options_description desc{"usage: llmos-bench NAME [options]   (NAME: messaging, data, "
-                               "training, serving, scheduler, tuner)"};
+                               "training, serving, scheduler, tuner, loop)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
@@ -34,7 +35,8 @@ int main(int argc, char** argv) {
       "seconds", po::value(&seconds)->default_value(3.0), "seconds per measurement (serving)")(
       "no-wrk", "skip wrk (serving)")("model", po::value(&serving_model)->default_value("bag"),
                                       "served classifier: bag, bilstm or transformer (serving)")(
-      "task", po::value<std::string>(), "spam or quotes (tuner)")(
+      "task", po::value<std::string>(),
+      "spam or quotes (tuner)")("no-demo", "feedback ingest only, without the main job (loop)")(
       "sample", po::value(&data_opts.sample)->default_value(1500),
       "e-mails in the recall/precision sample (data)")("no-python", "skip the Python peer (data)")(
       "name", po::value(&name), "benchmark")("arg", po::value(&arg),
@@ -93,6 +95,16 @@ int main(int argc, char** argv) {
     t.node_path =
         (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
     return llmos::bench::run_tuner(t);
+  }
+  if (name == "loop") {
+    llmos::bench::loop_options l;
+    l.json_path = opts.json_path;
+    l.bin_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+    if (!vm.count("no-python"))
+      l.python_script = LLMOS_SOURCE_DIR "/tools/bench/loop_peer.py";
+    if (!vm.count("no-demo"))
+      l.demo_script = LLMOS_SOURCE_DIR "/tools/demo/demo.sh";
+    return llmos::bench::run_loop(l);
   }
   if (name == "training") {
     llmos::bench::training_options t;

@@ -130,11 +130,18 @@ caf::expected<uint64_t> read_maildir(const source_spec& spec, quarantine& q, con
     return files.error();
   // Check every folder against the map before emitting anything, so a forgotten folder is one
   // clear error instead of a half-read source.
+  // A file's folder is the one holding it; files directly in `path` (a source per mail folder)
+  // are in that folder.
+  const auto root_name = root.lexically_normal().filename().string().empty()
+                             ? root.lexically_normal().parent_path().filename().string()
+                             : root.lexically_normal().filename().string();
+  auto folder_of = [&root_name](const fs::path& rel) {
+    return rel.has_parent_path() ? rel.parent_path().filename().string() : root_name;
+  };
   std::set<std::string> folders;
   if (label_from == "parent")
     for (const auto& rel : *files)
-      if (rel.has_parent_path())
-        folders.insert(rel.parent_path().filename().string());
+      folders.insert(folder_of(rel));
   if (!label_map->empty())
     for (const auto& folder : folders)
       if (!label_map->contains(folder))
@@ -161,7 +168,7 @@ caf::expected<uint64_t> read_maildir(const source_spec& spec, quarantine& q, con
       r.text = to_valid_utf8(bytes);
       r.meta["utf8_repaired"] = "true";
     }
-    const std::string folder = rel.has_parent_path() ? rel.parent_path().filename().string() : "";
+    const std::string folder = folder_of(rel);
     if (label_from == "parent" && !folder.empty()) {
       auto mapped = label_map->find(folder);
       r.label = mapped == label_map->end() ? folder : mapped->second;

@@ -205,9 +205,9 @@ caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>&
 caf::error engine::fine_tune(const std::string& mode, const model_spec& training,
                              label_vocab labels) {
   auto& s = *impl_;
-  if (mode != "head" && mode != "lora")
+  if (mode != "head" && mode != "lora" && mode != "full")
     return fail(s.spec, error_code::bad_params,
-                "fine-tune mode '" + mode + "' is unknown (use head or lora)");
+                "fine-tune mode '" + mode + "' is unknown (use head, lora or full)");
   if (mode == "lora" && training.lora_rank <= 0)
     return fail(s.spec, error_code::bad_params, "LoRA fine-tuning needs lora_rank > 0");
   try {
@@ -226,7 +226,9 @@ caf::error engine::fine_tune(const std::string& mode, const model_spec& training
     s.spec.max_length = arch.max_length;
     s.spec.conv_channels = arch.conv_channels;
     s.spec.image_size = arch.image_size;
-    s.spec.freeze = "backbone";
+    // full: every weight keeps training from where it is (the feedback loop's fine-tune);
+    // head and lora train only the head or the low-rank adapters.
+    s.spec.freeze = mode == "full" ? "" : "backbone";
     s.spec.lora_rank = mode == "lora" ? training.lora_rank : 0;
     if (!s.is_lm() && labels.size() >= 2 && labels.labels() != s.labels.labels()) {
       s.labels = std::move(labels);

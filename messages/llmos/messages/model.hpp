@@ -24,7 +24,7 @@ namespace llmos {
 struct train_request {
   caf::actor dataset;                           ///< streams "train", answers "validation"
   std::map<std::string, std::string> overrides; ///< spec fields, e.g. lr=0.001, max_steps=200
-  std::string fine_tune;  ///< "" (train), "head" (new head, frozen backbone) or "lora"
+  std::string fine_tune;  ///< "" (train), "head" (new head, frozen backbone), "lora" or "full"
   std::string checkpoint; ///< written at every evaluation and at the end; "" = none
   bool resume = false;    ///< continue from `checkpoint`: weights, optimizer, step, data cursor
   caf::actor subscriber;  ///< receives (progress_atom, progress_event); may be null

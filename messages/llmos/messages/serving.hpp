@@ -22,24 +22,27 @@ namespace llmos {
 /// Classify texts (tokenized by the server with the version's tokenizer) or raw inputs.
 struct predict_request {
   std::vector<std::string> texts;
-  tensor_bytes inputs;   ///< used when `texts` is empty: i32 ids [B, T] or u8 pixels [B, H, W]
-  uint32_t priority = 1; ///< 0 = most urgent
-  uint32_t version = 0;  ///< 0 = whatever the server serves; else refused unless deployed
+  tensor_bytes inputs;    ///< used when `texts` is empty: i32 ids [B, T] or u8 pixels [B, H, W]
+  uint32_t priority = 1;  ///< 0 = most urgent
+  uint32_t version = 0;   ///< 0 = whatever the server serves; else refused unless deployed
+  std::string request_id; ///< the caller's id for feedback to refer to; "" = the server makes one
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, predict_request& x) {
-  return f(caf::meta::type_name("predict_request"), x.texts, x.inputs, x.priority, x.version);
+  return f(caf::meta::type_name("predict_request"), x.texts, x.inputs, x.priority, x.version,
+           x.request_id);
 }
 
 struct predict_reply {
   std::string model;
   uint32_t version = 0;
   std::vector<prediction_item> predictions;
+  std::string request_id; ///< feedback names it (with "#K" for the K-th text of several)
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, predict_reply& x) {
-  return f(caf::meta::type_name("predict_reply"), x.model, x.version, x.predictions);
+  return f(caf::meta::type_name("predict_reply"), x.model, x.version, x.predictions, x.request_id);
 }
 
 /// Continue a text prompt; text pieces go to `subscriber` as (token_atom, request, piece).
@@ -90,12 +93,14 @@ struct server_status {
   double p50_ms = 0.0;
   double p99_ms = 0.0;
   double mean_batch = 0.0;
+  uint32_t canary_version = 0; ///< a version on trial beside `version` (0 = none)
+  double canary_share = 0.0;   ///< share of unpinned requests it gets
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, server_status& x) {
   return f(caf::meta::type_name("server_status"), x.model, x.follows, x.version, x.ready, x.kind,
            x.replicas, x.queued, x.in_flight, x.served, x.rejected, x.failed, x.p50_ms, x.p99_ms,
-           x.mean_batch);
+           x.mean_batch, x.canary_version, x.canary_share);
 }
 
 using server_actor = caf::typed_actor<
@@ -110,6 +115,10 @@ using server_actor = caf::typed_actor<
     caf::replies_to<deploy_atom, std::string>::with<server_status>,
     // admin -> server: drop every replica (requests get unavailable until a deploy).
     caf::replies_to<unload_atom>::with<server_status>,
+    // loop -> server: run version REF beside the deployed one on a replica of its own and send
+    // it SHARE of the requests that name no version; share 0 (or ref "") ends the canary, whose
+    // replica drains. Promotion is an alias move: the server then deploys the version as usual.
+    caf::replies_to<canary_atom, std::string, double>::with<server_status>,
     // registry -> server: an alias moved (followed when it is the server's alias).
     caf::reacts_to<alias_atom, alias_event>,
     // server -> itself: a replica's batch deadline; a failed deploy's retry.

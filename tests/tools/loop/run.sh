@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The main job scaled down, as CI runs it: tools/demo/demo.sh on free ports with fewer requests,
+# then the checks the demo exists to pass: the loop promoted a fine-tuned version, and that
+# version is more accurate than the original on probe mail of the shifted period (mail nobody
+# gave feedback on and nothing was trained on).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+bin=$1
+out=$2
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export LLMOS_DEMO_RPC_PORT=$(free_port)
+export LLMOS_DEMO_HTTP_PORT=$(free_port)
+export LLMOS_DEMO_REQUESTS=${LLMOS_DEMO_REQUESTS:-2500}
+rm -rf "$out"
+"$root/tools/demo/demo.sh" "$bin" "$out"
+python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+traffic = json.load(open(f"{out}/traffic.json"))
+history = json.load(open(f"{out}/history.json"))
+decisions = [d.get("decision") for d in history]
+print("decisions:", decisions)
+assert "trigger" in decisions, "the loop never triggered"
+assert "promoted" in decisions, "no candidate was promoted"
+first, last = str(traffic["first_version"]), str(traffic["last_version"])
+probe = traffic["probe_accuracy"]
+assert first in probe and last in probe and first != last, probe
+before, after = probe[first]["accuracy"], probe[last]["accuracy"]
+print(f"probe accuracy v{first} {before:.3f} -> v{last} {after:.3f}")
+assert probe[last]["count"] >= 30, "too few probe answers from the promoted version"
+assert after > before, "the promoted version is not better on the shifted data"
+for f in ("report.md", "accuracy.png", "latency.png"):
+    open(f"{out}/{f}", "rb").read(1)
+PY

@@ -1,0 +1,126 @@
+#include "traffic.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include <httplib.h>
+
+namespace llmos::loop {
+
+using clock_type = std::chrono::steady_clock;
+
+nlohmann::json traffic_result::to_json() const {
+  nlohmann::json probes = nlohmann::json::object();
+  for (const auto& [v, cn] : probe)
+    probes[std::to_string(v)] = {{"correct", cn.first},
+                                 {"count", cn.second},
+                                 {"accuracy", cn.second ? double(cn.first) / cn.second : 0.0}};
+  auto sorted = latencies_ms;
+  std::sort(sorted.begin(), sorted.end());
+  auto pct = [&](double p) {
+    return sorted.empty() ? 0.0 : sorted[static_cast<std::size_t>(p * (sorted.size() - 1))];
+  };
+  return {{"sent", sent},
+          {"failed", failed},
+          {"feedback", feedback},
+          {"first_version", first_version},
+          {"last_version", last_version},
+          {"promoted_after_s", promoted_after_s},
+          {"probe_accuracy", probes},
+          {"latency_ms", {{"p50", pct(0.5)}, {"p99", pct(0.99)}}}};
+}
+
+void mark_probes(std::vector<labelled_text>& texts, double probe_share, uint64_t seed) {
+  std::mt19937_64 rng{seed};
+  std::uniform_real_distribution<double> u{0.0, 1.0};
+  for (auto& t : texts)
+    t.probe = u(rng) < probe_share;
+}
+
+traffic_result run_traffic(const traffic_options& o, const std::vector<labelled_text>& texts) {
+  traffic_result res;
+  if (texts.empty())
+    return res;
+  httplib::Client web{o.host, o.http_port};
+  web.set_read_timeout(60, 0);
+  web.set_keep_alive(true);
+  web.set_tcp_nodelay(true); // else delayed ACKs add 40 ms to every small request
+  std::ofstream csv;
+  if (!o.csv.empty()) {
+    csv.open(o.csv, std::ios::trunc);
+    csv << "seconds,request_id,version,probe,truth,predicted,confidence,correct,latency_ms,"
+           "feedback\n";
+  }
+  std::mt19937_64 rng{o.seed};
+  std::uniform_real_distribution<double> u{0.0, 1.0};
+  std::vector<std::size_t> order(texts.size());
+  for (std::size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  const auto start = clock_type::now();
+  const std::string route = "/v1/models/" + o.model + ":predict";
+  uint32_t since_promotion = 0, streak = 0;
+  for (uint32_t n = 0; n < o.requests; ++n) {
+    if (n % order.size() == 0)
+      std::shuffle(order.begin(), order.end(), rng);
+    if (o.rate > 0) {
+      auto due = start + std::chrono::duration_cast<clock_type::duration>(
+                             std::chrono::duration<double>(n / o.rate));
+      std::this_thread::sleep_until(due);
+    }
+    const auto& t = texts[order[n % order.size()]];
+    const auto sent_at = clock_type::now();
+    auto r = web.Post(route, nlohmann::json{{"instances", {t.text}}}.dump(), "application/json");
+    const double ms =
+        std::chrono::duration<double, std::milli>(clock_type::now() - sent_at).count();
+    ++res.sent;
+    auto body =
+        r && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json{};
+    if (!body.is_object() || !body.contains("predictions") || body["predictions"].empty()) {
+      ++res.failed;
+      continue;
+    }
+    res.latencies_ms.push_back(ms);
+    const auto version = body.value("version", 0u);
+    const auto id = body.value("request_id", std::string{});
+    const auto& p = body["predictions"][0];
+    const auto predicted = p.value("label", std::string{});
+    const bool correct = predicted == t.label;
+    if (res.first_version == 0)
+      res.first_version = version;
+    res.last_version = std::max(res.last_version, version);
+    // A canary answers a share of the requests too: promoted means a run of 10 answers in a row
+    // from a newer version.
+    streak = version > res.first_version ? streak + 1 : 0;
+    if (streak >= 10 && res.promoted_after_s < 0)
+      res.promoted_after_s = std::chrono::duration<double>(clock_type::now() - start).count();
+    if (t.probe) {
+      auto& cn = res.probe[version];
+      cn.first += correct ? 1 : 0;
+      ++cn.second;
+    }
+    bool gave = false;
+    if (!t.probe && u(rng) < o.feedback_share) {
+      nlohmann::json fb{{"request_id", id}, {"label", t.label}, {"rating", correct ? 1 : -1}};
+      auto f = web.Post("/v1/feedback", fb.dump(), "application/json");
+      gave = f && f->status == 202;
+      res.feedback += gave ? 1 : 0;
+    }
+    if (csv)
+      csv << std::chrono::duration<double>(sent_at - start).count() << ',' << id << ',' << version
+          << ',' << (t.probe ? 1 : 0) << ',' << t.label << ',' << predicted << ','
+          << p.value("confidence", 0.0) << ',' << (correct ? 1 : 0) << ',' << ms << ','
+          << (gave ? 1 : 0) << '\n';
+    if ((n + 1) % 100 == 0)
+      std::cerr << "traffic: " << n + 1 << " requests, serving v" << version << ", " << res.feedback
+                << " feedback\n";
+    if (res.promoted_after_s >= 0 && ++since_promotion >= o.after_promotion)
+      break;
+  }
+  return res;
+}
+
+} // namespace llmos::loop
