@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build demo test bench gpu-check format clean
+.PHONY: all setup configure build demo demo-cluster test bench gpu-check format clean
 
 all: build
 
@@ -18,8 +18,13 @@ configure: setup
 build: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
+# The main job: the feedback loop end to end on one node; the report lands in demo-report/.
 demo: build
-	tools/demo/demo.sh $(BUILD)/bin
+	tools/demo/demo.sh $(BUILD)/bin demo-report
+
+# The three-node tour: membership, devices, data, models, serving, scheduler, tuner.
+demo-cluster: build
+	tools/demo/cluster-demo.sh $(BUILD)/bin
 
 # One test at a time: the multi-process tests start node processes and share the two cores.
 test: build

@@ -6,6 +6,8 @@
 // cleared, and the dashboard rendered by headless Chromium.
 #include <atomic>
 #include <cstdio>
+#include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -434,6 +436,59 @@ TEST(serving, http_end_to_end) {
   EXPECT_NE(dom.find("cpu-a"), std::string::npos) << "devices table";
   EXPECT_NE(dom.find("<polyline"), std::string::npos) << "a loss curve";
   EXPECT_NE(dom.find("m-server"), std::string::npos) << "actors table";
+}
+
+TEST(serving, a_canary_takes_its_share_and_rolls_back_without_a_failed_request) {
+  serving_node n;
+  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s, 100ms)) << n.log();
+  auto ingested = n.send(json::array({"words", "ingest", json::object()}));
+  ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
+  ASSERT_EQ(train_and_publish(n, "m-trainer"), 1u);
+  ASSERT_EQ(train_and_publish(n, "m-trainer"), 2u);
+  auto moved = n.send(json::array(
+      {"registry", "alias", {{"model", "m"}, {"alias", "production"}, {"version", "1"}}}));
+  ASSERT_FALSE(moved.contains("error")) << moved.dump();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return n.send(json::array({"m-server", "status", json::object()})).value("version", 0) == 1;
+      },
+      30s, 200ms))
+      << n.log();
+
+  // Refused: the deployed version as its own canary, a share of 1 or more.
+  auto same = n.send(json::array({"m-server", "canary", {{"version", "1"}, {"share", "0.5"}}}));
+  EXPECT_EQ(same.value("/error/code"_json_pointer, std::string{}), "bad_params") << same.dump();
+  auto all = n.send(json::array({"m-server", "canary", {{"version", "2"}, {"share", "1"}}}));
+  EXPECT_EQ(all.value("/error/code"_json_pointer, std::string{}), "bad_params") << all.dump();
+
+  auto started = n.send(json::array({"m-server", "canary", {{"version", "2"}, {"share", "0.25"}}}));
+  ASSERT_EQ(started.value("canary_version", 0), 2) << started.dump() << n.log();
+  EXPECT_EQ(started.value("version", 0), 1);
+  // Every fourth request that names no version goes to the canary; ids are unique.
+  std::map<uint32_t, int> by_version;
+  std::set<std::string> ids;
+  for (int i = 0; i < 200; ++i) {
+    auto r = n.send(json::array({"m-server", "predict", {{"text", "river garden"}}}));
+    ASSERT_FALSE(r.contains("error")) << r.dump();
+    ++by_version[r.value("version", 0u)];
+    ids.insert(r.value("request_id", std::string{}));
+  }
+  EXPECT_EQ(by_version[1], 150);
+  EXPECT_EQ(by_version[2], 50);
+  EXPECT_EQ(ids.size(), 200u);
+  EXPECT_EQ(ids.count(""), 0u);
+
+  // Rolled back: the canary's replica drains; everything is v1 again, nothing fails.
+  auto ended = n.send(json::array({"m-server", "canary", {{"share", "0"}}}));
+  EXPECT_EQ(ended.value("canary_version", -1), 0) << ended.dump();
+  for (int i = 0; i < 20; ++i) {
+    auto r = n.send(json::array({"m-server", "predict", {{"text", "engine"}}}));
+    ASSERT_FALSE(r.contains("error")) << r.dump();
+    EXPECT_EQ(r.value("version", 0), 1);
+  }
+  auto status = n.send(json::array({"m-server", "status", json::object()}));
+  EXPECT_EQ(status.value("failed", -1), 0) << status.dump();
+  EXPECT_EQ(status.value("replicas", 0), 2) << status.dump();
 }
 
 } // namespace

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job until the pipeline exists: start the example three-node cluster on this host with
+# The three-node tour (make demo-cluster): start the example three-node cluster on this host with
 # llmos-launch, wait until every node sees every other, then run a scripted REPL session that
 # shows every node and actor, uses a device on another node, spawns and stops an actor.
 set -euo pipefail

@@ -12,6 +12,7 @@ root=$(cd "$here/../.." && pwd)
 bin=$(cd "${1:-$root/build/bin}" && pwd)
 out=$(mkdir -p "${2:-$root/demo-report}" && cd "${2:-$root/demo-report}" && pwd)
 requests=${LLMOS_DEMO_REQUESTS:-2500}
+policy=${LLMOS_DEMO_POLICY:-$root/nodes/examples/loop/spam-loop.yaml}
 rpc=${LLMOS_DEMO_RPC_PORT:-47000}
 http=${LLMOS_DEMO_HTTP_PORT:-47280}
 state="$out/state"
@@ -41,7 +42,7 @@ send spam-late ingest
 send tuner study file=$root/nodes/examples/studies/spam-bag.yaml
 send tuner wait study=spam-bag-asha
 send registry alias model=spam-bag alias=production version=latest
-spawn local feedback name=loop root=$state/feedback policy=$root/nodes/examples/loop/spam-loop.yaml
+spawn local feedback name=loop root=$state/feedback policy=$policy
 spawn local server name=spam-serve model=spam-bag version=production feedback=loop
 spawn local http name=web port=$http analyst=loop
 REPL
@@ -57,5 +58,6 @@ echo "== traffic: 2003 mail as user requests, with feedback on half of them =="
 "$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send loop status" >"$out/status.json"
 "$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send registry versions model=spam-bag" \
   >"$out/versions.json"
+"$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send spam-serve status" >"$out/server.json"
 echo "setup and loop took $(($(date +%s) - start)) s"
 "$here/report.sh" "$out"

@@ -7,20 +7,33 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 bin=$1
 out=$2
+mode=${3:-better} # better: the promoted version must win; worse: the canary must roll back
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export LLMOS_DEMO_RPC_PORT=$(free_port)
 export LLMOS_DEMO_HTTP_PORT=$(free_port)
 export LLMOS_DEMO_REQUESTS=${LLMOS_DEMO_REQUESTS:-2500}
+if [ "$mode" = worse ]; then
+  export LLMOS_DEMO_POLICY="$root/tests/tools/loop/worse-candidate.yaml"
+  export LLMOS_DEMO_REQUESTS=1200
+fi
 rm -rf "$out"
 "$root/tools/demo/demo.sh" "$bin" "$out"
-python3 - "$out" <<'PY'
+python3 - "$out" "$mode" <<'PY'
 import json, sys
-out = sys.argv[1]
+out, mode = sys.argv[1], sys.argv[2]
 traffic = json.load(open(f"{out}/traffic.json"))
 history = json.load(open(f"{out}/history.json"))
 decisions = [d.get("decision") for d in history]
 print("decisions:", decisions)
 assert "trigger" in decisions, "the loop never triggered"
+if mode == "worse":
+    assert "promoted" not in decisions, "a wrecked candidate was promoted"
+    assert decisions[:4] == ["trigger", "accepted", "canary", "rolled back"], decisions
+    server = json.load(open(f"{out}/server.json"))
+    assert server["version"] == 1 and server["canary_version"] == 0, server
+    rolled = [d for d in history if d.get("decision") == "rolled back"][0]
+    print("rolled back:", rolled["why"])
+    sys.exit(0)
 assert "promoted" in decisions, "no candidate was promoted"
 first, last = str(traffic["first_version"]), str(traffic["last_version"])
 probe = traffic["probe_accuracy"]
