@@ -219,11 +219,16 @@ caf::expected<response> client::read_frame_until(clock::time_point deadline,
         close();
       return out;
     }
-    // Notifications (progress of a long call) go to the handler; anything else a server sends
+    // Notifications (progress of a long call) go to the handler, and a call that reports
+    // progress is alive: the timeout counts from its last sign of life, so a training run of
+    // ten minutes that reports every few seconds is not cut off. Anything else a server sends
     // that is not a response is not part of this protocol and is skipped.
     if (auto* req = std::get_if<request>(&item)) {
-      if (req->notification && on_notification_)
-        on_notification_(req->method, to_json(req->params));
+      if (req->notification) {
+        deadline = std::max(deadline, clock::now() + timeout);
+        if (on_notification_)
+          on_notification_(req->method, to_json(req->params));
+      }
       continue;
     }
     if (auto err = receive_some(deadline, timeout))

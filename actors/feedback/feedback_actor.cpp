@@ -77,6 +77,12 @@ caf::expected<nlohmann::json> apply(analyst_state& st, const nlohmann::json& j,
   if (!f->label.empty() && !joined->label.empty())
     st.labelled.push_back(
         {f->request_id, joined->model, joined->version, joined->text, f->label, joined->label});
+  // A language model learns from the completion a user preferred, or from one they liked.
+  if (!joined->completion.empty() && (!f->completion.empty() || f->rating > 0))
+    st.labelled.push_back(
+        {f->request_id, joined->model, joined->version,
+         joined->text + (f->completion.empty() ? joined->completion : f->completion), "",
+         joined->completion});
   return nlohmann::json{{"model", joined->model}, {"version", joined->version}};
 }
 

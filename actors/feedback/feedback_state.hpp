@@ -37,8 +37,8 @@ struct labelled_record {
   std::string model;
   uint32_t version = 0;
   std::string text;
-  std::string label;     ///< the user's
-  std::string predicted; ///< the model's
+  std::string label;     ///< the user's ("" for a language model: `text` is what to learn)
+  std::string predicted; ///< the model's label or completion
 };
 
 /// One trip round the loop, from its trigger to its decision.
@@ -50,6 +50,7 @@ struct loop_round {
   std::filesystem::path dir;
   uint32_t production = 0; ///< the version it started from
   uint32_t candidate = 0;  ///< published fine-tune
+  bool language = false;   ///< a language model: judged on perplexity and thumbs up
   std::string task;        ///< the scheduler task (and its model actor)
   std::string base_dataset, tuned_dataset, eval_dataset;
   uint64_t labelled_used = 0; ///< labelled records it trained on

@@ -67,13 +67,27 @@ void lookup(analyst_self self, const std::string& name, std::function<void(caf::
   find_actor(self, self->state.cfg.manager, name, std::move(then), std::move(fail));
 }
 
-double accuracy_of(const std::string& evaluation) {
+/// Higher is better: a classifier's accuracy, a language model's mean log-likelihood per token
+/// (-ln perplexity), so that the same margins and comparisons apply.
+double score_of(const std::string& evaluation) {
   auto j = nlohmann::json::parse(evaluation, nullptr, false);
   if (j.is_discarded())
     return 0.0;
+  if (j.contains("perplexity") && j["perplexity"].is_number())
+    return -std::log(std::max(j["perplexity"].get<double>(), 1e-9));
   if (j.contains("metrics") && j["metrics"].is_object())
     return j["metrics"].value("accuracy", 0.0);
   return j.value("accuracy", 0.0);
+}
+
+/// Outcomes and successes of a version: labelled and correct for classifiers, rated and thumbs
+/// up for language models.
+std::pair<uint64_t, uint64_t> outcomes(const version_stats* v, bool language) {
+  if (!v)
+    return {0, 0};
+  if (language)
+    return {v->thumbs_up() + v->thumbs_down(), v->thumbs_up()};
+  return {v->labelled(), v->labelled() - v->corrections()};
 }
 
 caf::error write_file(const fs::path& path, const std::string& text) {
@@ -92,12 +106,13 @@ std::string jsonl_line(const std::string& id, const std::string& text, const std
 /// A pipeline over JSON-lines files that are already clean text: production's tokenizer.
 std::string pipeline_text(const std::string& dataset, const fs::path& dir,
                           const std::vector<std::pair<std::string, fs::path>>& sources,
-                          const std::string& split, uint32_t max_length) {
+                          const std::string& split, uint32_t max_length, bool labelled) {
   std::string y = "# Written by the feedback loop (round folder " + dir.string() + ").\n";
   y += "dataset: " + dataset + "\nroot: " + (dir / "data").string() + "\nsources:\n";
   for (const auto& [name, path] : sources)
     y += "  - {name: " + name + ", kind: jsonl, path: " + path.string() +
-         ", options: {text_field: text, label_field: label}}\n";
+         (labelled ? ", options: {text_field: text, label_field: label}}\n"
+                   : ", options: {text_field: text}}\n");
   y += "split: " + split + "\n";
   y += "tokenizer: {from: " + (dir / "tokenizer.bin").string() +
        ", max_length: " + std::to_string(max_length) + "}\n";
@@ -134,7 +149,7 @@ void evaluate(analyst_self self, caf::actor candidate, caf::actor production) {
     return [self, left, key](std::string& eval) {
       if (!self->state.round)
         return;
-      self->state.round->scores[key] = accuracy_of(eval);
+      self->state.round->scores[key] = score_of(eval);
       if (--*left == 0)
         start_canary(self);
     };
@@ -214,11 +229,9 @@ void start_canary(analyst_self self) {
                                           auto& r = *st.round;
                                           r.stage = "canary";
                                           r.canary_started = wall_now();
-                                          if (auto* p = st.analysis.find(st.policy->model,
-                                                                         r.production)) {
-                                            r.prod_labelled0 = p->labelled();
-                                            r.prod_correct0 = p->labelled() - p->corrections();
-                                          }
+                                          std::tie(r.prod_labelled0, r.prod_correct0) = outcomes(
+                                              st.analysis.find(st.policy->model, r.production),
+                                              r.language);
                                           record_decision(
                                               self, {{"decision", "canary"},
                                                      {"why", "v" + std::to_string(r.candidate) +
@@ -317,6 +330,7 @@ void prepare(analyst_self self, model_package pkg, std::vector<data_record> orig
   auto spec = model::parse_model_spec(pkg.spec, st.policy->model);
   if (!spec)
     return fail(spec.error());
+  r.language = spec->architecture == "gpt";
   std::string orig, train, held;
   for (const auto& rec : original)
     if (!rec.augmented && rec.split != "test")
@@ -329,7 +343,8 @@ void prepare(analyst_self self, model_package pkg, std::vector<data_record> orig
       held += jsonl_line(l.request_id, l.text, l.label);
       ++n_held;
     } else {
-      train += jsonl_line(l.request_id, l.text, l.label);
+      for (uint32_t k = 0; k < st.policy->finetune.feedback_weight; ++k)
+        train += jsonl_line(l.request_id + "~" + std::to_string(k), l.text, l.label);
       ++n_train;
     }
   }
@@ -350,9 +365,10 @@ void prepare(analyst_self self, model_package pkg, std::vector<data_record> orig
   auto tuned = pipeline_text(
       r.tuned_dataset, r.dir,
       {{"original", r.dir / "original.jsonl"}, {"feedback", r.dir / "feedback-train.jsonl"}},
-      "{train: 0.9, validation: 0.1, test: 0.0, seed: 7}", max_length);
-  auto eval = pipeline_text(r.eval_dataset, r.dir, {{"feedback", r.dir / "feedback-heldout.jsonl"}},
-                            "{train: 0.0, validation: 0.0, test: 1.0, seed: 7}", max_length);
+      "{train: 0.9, validation: 0.1, test: 0.0, seed: 7}", max_length, !r.language);
+  auto eval =
+      pipeline_text(r.eval_dataset, r.dir, {{"feedback", r.dir / "feedback-heldout.jsonl"}},
+                    "{train: 0.0, validation: 0.0, test: 1.0, seed: 7}", max_length, !r.language);
   for (auto err :
        {write_file(r.dir / "tuned.yaml", tuned), write_file(r.dir / "heldout.yaml", eval)})
     if (err)
@@ -419,15 +435,14 @@ void start_round(analyst_self self, uint32_t production, const std::string& reas
 void judge(analyst_self self) {
   auto& st = self->state;
   auto& r = *st.round;
-  const auto* cand = st.analysis.find(st.policy->model, r.candidate);
-  const auto* prod = st.analysis.find(st.policy->model, r.production);
-  const uint64_t cl = cand ? cand->labelled() : 0;
-  const double ca = cand && cl > 0 ? static_cast<double>(cl - cand->corrections()) / cl : 0.0;
-  const uint64_t pl = prod ? prod->labelled() - r.prod_labelled0 : 0;
-  const double pa =
-      pl > 0 ? static_cast<double>(prod->labelled() - prod->corrections() - r.prod_correct0) / pl
-             : 0.0;
-  auto v = judge_canary(st.policy->canary, cl, ca, pl, pa, wall_now() - r.canary_started);
+  const auto [cl, cc] = outcomes(st.analysis.find(st.policy->model, r.candidate), r.language);
+  const auto [pl_all, pc_all] =
+      outcomes(st.analysis.find(st.policy->model, r.production), r.language);
+  const double ca = cl > 0 ? static_cast<double>(cc) / cl : 0.0;
+  const uint64_t pl = pl_all - r.prod_labelled0;
+  const double pa = pl > 0 ? static_cast<double>(pc_all - r.prod_correct0) / pl : 0.0;
+  auto v =
+      judge_canary(st.policy->canary, cl, ca, pl, pa, wall_now() - r.canary_started, r.language);
   if (v.what == verdict::wait)
     return;
   r.scores["canary_accuracy"] = ca;
@@ -498,6 +513,13 @@ void advance_loop(analyst_self self) {
                     in.labelled = s->labelled();
                     in.window_accuracy = s->window_accuracy();
                     in.input_psi = std::max(s->input_psi_length(), s->input_psi_tokens());
+                    // A language model's answers are rated, not labelled.
+                    const auto rated = s->thumbs_up() + s->thumbs_down();
+                    if (s->labelled() == 0 && rated > 0) {
+                      in.ratings = true;
+                      in.labelled = rated;
+                      in.window_accuracy = static_cast<double>(s->thumbs_up()) / rated;
+                    }
                   }
                   if (auto why = should_trigger(st.policy->triggers, in))
                     start_round(self, v.version, *why);

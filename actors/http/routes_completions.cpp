@@ -2,7 +2,9 @@
 // server-sent events when "stream": true. Tokens reach the worker thread as messages from the
 // server's relay and are written as they come.
 #include <atomic>
+#include <cstdio>
 #include <ctime>
+#include <random>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
@@ -101,7 +103,16 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
   }
   if (!choice)
     return send_error(res, 404, "no server serves model '" + model + "'", "model");
-  const std::string id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(req->request);
+  // The OpenAI id is also the request id feedback names: unique across gateway restarts.
+  static const std::string instance = [] {
+    std::random_device rd;
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%08x", rd());
+    return std::string{buf};
+  }();
+  const std::string id =
+      (chat ? "chatcmpl-" : "cmpl-") + instance + "-" + std::to_string(req->request);
+  req->request_id = id;
   const bool stream = body->value("stream", false);
   if (!stream) {
     auto reply = ctx.ask<complete_reply>(choice->server, complete_atom::value, *req);
@@ -113,6 +124,7 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
     if (chat)
       out["choices"][0].erase("delta"),
           out["choices"][0]["message"] = {{"role", "assistant"}, {"content", reply->text}};
+    out["version"] = reply->version; // which registry version answered (for feedback analysis)
     out["usage"] = {{"prompt_tokens", reply->prompt_tokens},
                     {"completion_tokens", reply->completion_tokens},
                     {"total_tokens", reply->prompt_tokens + reply->completion_tokens}};

@@ -16,6 +16,7 @@
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/log.hpp"
 #include "model/model_actor.hpp"
+#include "serving/request_log.hpp"
 
 namespace llmos::serving {
 namespace {
@@ -437,13 +438,16 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   g.seed = req.seed;
   g.request = req.request;
   g.subscriber = relay;
+  const auto request_id = request_id_of(st, req.request_id, st.next_id++);
+  const auto logged = sampled(st);
   st.router.sent(*rid);
   auto promise = self->make_response_promise<complete_reply>();
   const auto rid_v = *rid;
   const auto prompt_tokens = static_cast<uint32_t>(prompt.size());
   self->request(rep.model, load_timeout, generate_atom::value, std::move(g))
       .then(
-          [self, promise, relay, dep, rid_v, prompt_tokens](std::vector<int32_t>& out) mutable {
+          [self, promise, relay, dep, rid_v, prompt_tokens, request_id, logged,
+           prompt_text = req.prompt](std::vector<int32_t>& out) mutable {
             auto& st = self->state;
             st.router.done(rid_v);
             complete_reply r;
@@ -453,6 +457,9 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
             r.completion_tokens = static_cast<uint32_t>(out.size());
             auto text = dep->tok->decode(out);
             r.text = text ? *text : "";
+            r.request_id = request_id;
+            if (logged)
+              log_completion(self, r, prompt_text);
             ++st.served;
             st.metrics->ok.Increment();
             retire_idle(st);

@@ -48,6 +48,24 @@ void find_analyst(server_self self) {
       });
 }
 
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void queue_record(server_self self, const nlohmann::json& record) {
+  auto& st = self->state;
+  if (st.log_backlog.size() >= backlog_limit)
+    st.log_backlog.erase(st.log_backlog.begin());
+  st.log_backlog.push_back(record.dump());
+}
+
+void send_records(server_self self) {
+  if (self->state.feedback)
+    flush_backlog(self);
+  else
+    find_analyst(self);
+}
+
 } // namespace
 
 std::string request_id_of(server_state& st, const std::string& given, uint64_t n) {
@@ -71,29 +89,30 @@ bool sampled(server_state& st) {
 }
 
 void log_served(server_self self, const pending_request& p) {
-  auto& st = self->state;
-  const auto now =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const auto& reply = p.reply;
-  for (std::size_t k = 0; k < reply.predictions.size() && k < p.texts.size(); ++k) {
-    nlohmann::json r{{"kind", "request"},
-                     {"id", reply.predictions.size() == 1
-                                ? reply.request_id
-                                : reply.request_id + "#" + std::to_string(k)},
-                     {"model", reply.model},
-                     {"version", reply.version},
-                     {"text", p.texts[k]},
-                     {"label", reply.predictions[k].label},
-                     {"confidence", reply.predictions[k].confidence},
-                     {"time", now}};
-    if (st.log_backlog.size() >= backlog_limit)
-      st.log_backlog.erase(st.log_backlog.begin());
-    st.log_backlog.push_back(r.dump());
-  }
-  if (st.feedback)
-    flush_backlog(self);
-  else
-    find_analyst(self);
+  for (std::size_t k = 0; k < reply.predictions.size() && k < p.texts.size(); ++k)
+    queue_record(
+        self, {{"kind", "request"},
+               {"id", reply.predictions.size() == 1 ? reply.request_id
+                                                    : reply.request_id + "#" + std::to_string(k)},
+               {"model", reply.model},
+               {"version", reply.version},
+               {"text", p.texts[k]},
+               {"label", reply.predictions[k].label},
+               {"confidence", reply.predictions[k].confidence},
+               {"time", now_s()}});
+  send_records(self);
+}
+
+void log_completion(server_self self, const complete_reply& reply, const std::string& prompt) {
+  queue_record(self, {{"kind", "request"},
+                      {"id", reply.request_id},
+                      {"model", reply.model},
+                      {"version", reply.version},
+                      {"text", prompt},
+                      {"completion", reply.text},
+                      {"time", now_s()}});
+  send_records(self);
 }
 
 } // namespace llmos::serving

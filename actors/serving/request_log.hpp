@@ -19,4 +19,7 @@ bool sampled(server_state& st);
 /// while it is being found, at most 10,000, the oldest dropped first).
 void log_served(server_self self, const pending_request& p);
 
+/// The same for a completion: the prompt the model saw and the text it made.
+void log_completion(server_self self, const complete_reply& reply, const std::string& prompt);
+
 } // namespace llmos::serving

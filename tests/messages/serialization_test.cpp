@@ -430,7 +430,7 @@ TEST_F(serialization_test, serving_messages_round_trip) {
   cr.prompt = "Once";
   cr.max_tokens = 5;
   EXPECT_EQ(message_round_trip(cr).prompt, "Once");
-  auto cp = message_round_trip(complete_reply{"lm", 1, " upon", 4, 5});
+  auto cp = message_round_trip(complete_reply{"lm", 1, " upon", 4, 5, "cmpl-1"});
   EXPECT_EQ(cp.text, " upon");
   EXPECT_EQ(cp.completion_tokens, 5u);
   server_status st;

@@ -13,6 +13,7 @@ bin=$(cd "${1:-$root/build/bin}" && pwd)
 out=$(mkdir -p "${2:-$root/demo-report}" && cd "${2:-$root/demo-report}" && pwd)
 requests=${LLMOS_DEMO_REQUESTS:-2500}
 policy=${LLMOS_DEMO_POLICY:-$root/nodes/examples/loop/spam-loop.yaml}
+gpt_policy=$root/nodes/examples/loop/fortunes-loop.yaml
 rpc=${LLMOS_DEMO_RPC_PORT:-47000}
 http=${LLMOS_DEMO_HTTP_PORT:-47280}
 state="$out/state"
@@ -20,31 +21,50 @@ rm -rf "$state"
 mkdir -p "$state"
 
 cd "$root"
-"$bin/llmos-node" --rpc-port $rpc >"$out/node.log" 2>&1 &
+# The same pipeline files, policy and commands run on one embedded node (the default) or on a
+# topology's nodes (LLMOS_DEMO_TOPOLOGY=nodes/examples/three-node.yaml: data and control on the
+# first node, the scheduler's trials wherever it places them, serving and the loop on the last).
+if [ -n "${LLMOS_DEMO_TOPOLOGY:-}" ]; then
+  "$bin/llmos-launch" "$LLMOS_DEMO_TOPOLOGY" >"$out/node.log" 2>&1 &
+  mapfile -t names < <(sed -n 's/^  - name: //p' "$LLMOS_DEMO_TOPOLOGY")
+  rpc=$(sed -n 's/^    rpc_port: //p' "$LLMOS_DEMO_TOPOLOGY" | head -1)
+  data_node=${names[0]}
+  serve_node=${names[${#names[@]} - 1]}
+  devices=""
+else
+  "$bin/llmos-node" --rpc-port $rpc >"$out/node.log" 2>&1 &
+  data_node=local
+  serve_node=local
+  devices="spawn local device name=cpu0 type=cpu threads=2"
+fi
 node=$!
 trap 'kill -TERM $node 2>/dev/null || true; wait $node 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  "$bin/llmos-repl" 127.0.0.1:$rpc --json -c ping >/dev/null 2>&1 && break
+for _ in $(seq 1 200); do
+  if up=$("$bin/llmos-repl" 127.0.0.1:$rpc --json -c nodes 2>/dev/null); then
+    [ -z "${LLMOS_DEMO_TOPOLOGY:-}" ] && break
+    # Every peer of the first node up.
+    [ "$(grep -o '"state":"up"' <<<"$up" | wc -l)" -ge $((${#names[@]} - 1)) ] && break
+  fi
   sleep 0.1
 done
 
 echo "== setting up: data, ASHA study, registry, server, HTTP, feedback analyst =="
 start=$(date +%s)
 "$bin/llmos-repl" 127.0.0.1:$rpc <<REPL
-spawn local device name=cpu0 type=cpu threads=2
-spawn local dataset name=spam-early pipeline=$root/nodes/examples/pipelines/spam-early.yaml
-spawn local dataset name=spam-late pipeline=$root/nodes/examples/pipelines/spam-late.yaml
-spawn local registry name=registry root=$state/registry
-spawn local scheduler name=sched root=$state/sched
-spawn local tuner name=tuner scheduler=sched root=$state/tuner
+$devices
+spawn $data_node dataset name=spam-early pipeline=$root/nodes/examples/pipelines/spam-early.yaml
+spawn $data_node dataset name=spam-late pipeline=$root/nodes/examples/pipelines/spam-late.yaml
+spawn $data_node registry name=registry root=$state/registry
+spawn $data_node scheduler name=sched root=$state/sched
+spawn $data_node tuner name=tuner scheduler=sched root=$state/tuner
 send spam-early ingest
 send spam-late ingest
 send tuner study file=$root/nodes/examples/studies/spam-bag.yaml
 send tuner wait study=spam-bag-asha
 send registry alias model=spam-bag alias=production version=latest
-spawn local feedback name=loop root=$state/feedback policy=$policy
-spawn local server name=spam-serve model=spam-bag version=production feedback=loop
-spawn local http name=web port=$http analyst=loop
+spawn $serve_node feedback name=loop root=$state/feedback policy=$policy
+spawn $serve_node server name=spam-serve model=spam-bag version=production feedback=loop
+spawn $serve_node http name=web port=$http analyst=loop
 REPL
 for _ in $(seq 1 300); do
   curl -sf "http://127.0.0.1:$http/readyz" >/dev/null && break
@@ -61,3 +81,32 @@ echo "== traffic: 2003 mail as user requests, with feedback on half of them =="
 "$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send spam-serve status" >"$out/server.json"
 echo "setup and loop took $(($(date +%s) - start)) s"
 "$here/report.sh" "$out"
+[ "${LLMOS_DEMO_GPT:-1}" = 1 ] || exit 0
+
+echo "== the second pipeline: a GPT on fortunes, asked about computers, rated thumbs up/down =="
+gpt="$out/gpt"
+mkdir -p "$gpt"
+"$bin/llmos-repl" 127.0.0.1:$rpc <<REPL
+spawn $data_node dataset name=fortunes-early pipeline=$root/nodes/examples/pipelines/fortunes-early.yaml
+spawn $data_node dataset name=fortunes-late pipeline=$root/nodes/examples/pipelines/fortunes-late.yaml
+send fortunes-early ingest
+send fortunes-late ingest
+spawn $data_node model name=gpt-trainer spec=$root/nodes/examples/models/fortunes-gpt-small.yaml
+send gpt-trainer train dataset=fortunes-early
+send gpt-trainer publish dataset=fortunes-early
+send registry alias model=fortunes-gpt-small alias=production version=latest
+stop gpt-trainer
+spawn $serve_node feedback name=gpt-loop root=$state/gpt-feedback policy=$gpt_policy
+spawn $serve_node server name=gpt-serve model=fortunes-gpt-small version=production feedback=gpt-loop
+spawn $serve_node http name=web-gpt port=$((http + 1)) analyst=gpt-loop
+REPL
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$((http + 1))/readyz" >/dev/null && break
+  sleep 0.2
+done
+"$bin/llmos-traffic" --rpc $rpc --http $((http + 1)) --model fortunes-gpt-small \
+  --dataset fortunes-late --completions --requests "${LLMOS_DEMO_GPT_REQUESTS:-1800}" --rate 12 \
+  --csv "$gpt/traffic.csv" --json "$gpt/traffic.json"
+"$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send gpt-loop history" >"$gpt/history.json"
+"$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send gpt-loop status" >"$gpt/status.json"
+"$here/report.sh" "$gpt" "Thumbs-up share on computer/science prompts" "/v1/completions"

@@ -4,6 +4,8 @@
 # accuracy over time per version (a rolling window of 50 probe answers) and latency.
 set -euo pipefail
 out=$(cd "$1" && pwd)
+what=${2:-Accuracy on 2003 probe mail}      # the plot's measure
+route=${3:-/v1/models/spam-bag:predict}     # the route whose latency is plotted
 csv="$out/traffic.csv"
 [ -s "$csv" ] || { echo "report: $csv is missing or empty" >&2; exit 1; }
 
@@ -21,7 +23,7 @@ done
 gnuplot <<GP
 set terminal pngcairo size 960,480
 set output '$out/accuracy.png'
-set title 'Accuracy on 2003 probe mail, per version (rolling 50 answers)'
+set title '$what, per version (rolling 50 answers)'
 set xlabel 'seconds since the traffic started'
 set ylabel 'accuracy'
 set yrange [0.5:1.0]
@@ -29,7 +31,7 @@ set key bottom right
 set grid
 plot $plots
 set output '$out/latency.png'
-set title 'Latency of /v1/models/spam-bag:predict'
+set title 'Latency of $route'
 set ylabel 'ms'
 set datafile separator ','
 set autoscale y
@@ -54,9 +56,9 @@ print(f"{t['sent']} requests ({t['failed']} failed), {t['feedback']} with feedba
 if t["promoted_after_s"] >= 0:
     print(f"A newer version served every request from {t['promoted_after_s']:.0f} s on.")
 print()
-print("Accuracy on probe mail (never given feedback, never trained on):")
+print("On probe requests (never given feedback, never trained on):")
 print()
-print("| version | probe requests | correct | accuracy |")
+print("| version | probe requests | correct / liked | share |")
 print("|---|---|---|---|")
 for v, p in sorted(t["probe_accuracy"].items(), key=lambda x: int(x[0])):
     print(f"| v{v} | {p['count']} | {p['correct']} | {p['accuracy']:.3f} |")

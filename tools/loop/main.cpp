@@ -32,9 +32,13 @@ int main(int argc, char** argv) {
                                        "requests per second (0 = no pacing)")(
       "after-promotion", po::value(&o.after_promotion)->default_value(200),
       "requests still sent once a newer version serves")(
-      "seed", po::value(&o.seed)->default_value(1),
-      "seed")("csv", po::value(&o.csv), "one row per request")("json", po::value(&json_out),
-                                                               "the summary as JSON");
+      "seed", po::value(&o.seed)->default_value(1), "seed")("csv", po::value(&o.csv),
+                                                            "one row per request")(
+      "completions", po::bool_switch(&o.completions),
+      "language model: prompts to /v1/completions, thumbs up/down and preferred completions")(
+      "prompt-words", po::value(&o.prompt_words)->default_value(3), "words of a prompt")(
+      "max-tokens", po::value(&o.max_tokens)->default_value(24),
+      "tokens per completion")("json", po::value(&json_out), "the summary as JSON");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);

@@ -1,10 +1,13 @@
 #include "traffic.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <httplib.h>
@@ -34,12 +37,111 @@ nlohmann::json traffic_result::to_json() const {
           {"latency_ms", {{"p50", pct(0.5)}, {"p99", pct(0.99)}}}};
 }
 
+namespace {
+
+std::set<std::string> content_words(const std::string& text) {
+  std::set<std::string> out;
+  std::string word;
+  for (char c : text + " ") {
+    if (std::isalpha(static_cast<unsigned char>(c))) {
+      word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      if (word.size() >= 4)
+        out.insert(word);
+      word.clear();
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+bool likes(const std::string& completion, const std::string& reference) {
+  const auto want = content_words(reference);
+  for (const auto& w : content_words(completion))
+    if (want.count(w))
+      return true;
+  return false;
+}
+
+std::pair<std::string, std::string> split_prompt(const std::string& text, uint32_t n) {
+  std::size_t pos = 0;
+  for (uint32_t k = 0; k < n && pos < text.size(); ++k) {
+    pos = text.find_first_not_of(" \t\n", pos);
+    if (pos == std::string::npos)
+      return {text, ""};
+    pos = text.find_first_of(" \t\n", pos);
+    if (pos == std::string::npos)
+      return {text, ""};
+  }
+  return {text.substr(0, pos), text.substr(pos)};
+}
+
 void mark_probes(std::vector<labelled_text>& texts, double probe_share, uint64_t seed) {
   std::mt19937_64 rng{seed};
   std::uniform_real_distribution<double> u{0.0, 1.0};
   for (auto& t : texts)
     t.probe = u(rng) < probe_share;
 }
+
+namespace {
+
+/// One completion request and the user's rating (completions mode); the same bookkeeping as a
+/// prediction, with "correct" meaning the user liked it.
+void send_completion(httplib::Client& web, const traffic_options& o, const labelled_text& t,
+                     uint32_t n, clock_type::time_point start, clock_type::time_point sent_at,
+                     traffic_result& res, std::ofstream& csv, uint32_t& streak,
+                     uint32_t& since_promotion) {
+  const auto [prompt, rest] = split_prompt(t.text, o.prompt_words);
+  nlohmann::json req{{"model", o.model},   {"prompt", prompt}, {"max_tokens", o.max_tokens},
+                     {"temperature", 0.8}, {"top_k", 40},      {"seed", o.seed + n}};
+  auto r = web.Post("/v1/completions", req.dump(), "application/json");
+  const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - sent_at).count();
+  ++res.sent;
+  auto body =
+      r && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json{};
+  if (!body.is_object() || !body.contains("choices") || body["choices"].empty()) {
+    ++res.failed;
+    return;
+  }
+  res.latencies_ms.push_back(ms);
+  const auto id = body.value("id", std::string{});
+  const auto text = body["choices"][0].value("text", std::string{});
+  // Not an OpenAI field: the gateway adds the version that answered.
+  const auto version = body.value("version", 0u);
+  const bool liked = likes(text, rest);
+  if (res.first_version == 0)
+    res.first_version = version;
+  res.last_version = std::max(res.last_version, version);
+  streak = version > res.first_version ? streak + 1 : 0;
+  if (streak >= 10 && res.promoted_after_s < 0)
+    res.promoted_after_s = std::chrono::duration<double>(clock_type::now() - start).count();
+  if (res.promoted_after_s >= 0)
+    ++since_promotion;
+  if (t.probe) {
+    auto& cn = res.probe[version];
+    cn.first += liked ? 1 : 0;
+    ++cn.second;
+  }
+  bool gave = false;
+  if (!t.probe) {
+    nlohmann::json fb{{"request_id", id}, {"rating", liked ? 1 : -1}};
+    if (!liked && !rest.empty())
+      fb["completion"] = rest;
+    auto f = web.Post("/v1/feedback", fb.dump(), "application/json");
+    gave = f && f->status == 202;
+    res.feedback += gave ? 1 : 0;
+  }
+  if (csv)
+    csv << std::chrono::duration<double>(sent_at - start).count() << ',' << id << ',' << version
+        << ',' << (t.probe ? 1 : 0) << ",,," << 0 << ',' << (liked ? 1 : 0) << ',' << ms << ','
+        << (gave ? 1 : 0) << '\n';
+  if ((n + 1) % 100 == 0)
+    std::cerr << "traffic: " << n + 1 << " completions, serving v" << version << ", "
+              << res.feedback << " ratings\n";
+}
+
+} // namespace
 
 traffic_result run_traffic(const traffic_options& o, const std::vector<labelled_text>& texts) {
   traffic_result res;
@@ -73,6 +175,12 @@ traffic_result run_traffic(const traffic_options& o, const std::vector<labelled_
     }
     const auto& t = texts[order[n % order.size()]];
     const auto sent_at = clock_type::now();
+    if (o.completions) {
+      send_completion(web, o, t, n, start, sent_at, res, csv, streak, since_promotion);
+      if (res.promoted_after_s >= 0 && since_promotion >= o.after_promotion)
+        break;
+      continue;
+    }
     auto r = web.Post(route, nlohmann::json{{"instances", {t.text}}}.dump(), "application/json");
     const double ms =
         std::chrono::duration<double, std::milli>(clock_type::now() - sent_at).count();

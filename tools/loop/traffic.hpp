@@ -31,7 +31,21 @@ struct traffic_options {
   uint32_t after_promotion = 200; ///< requests still sent once a new version answers
   uint64_t seed = 1;
   std::string csv; ///< one row per request ("" = none)
+  /// Language model mode: the first `prompt_words` words of a text are the prompt (POST
+  /// /v1/completions); the user likes a completion that shares a word of four letters or more
+  /// with the text's real continuation, and otherwise gives that continuation as the preferred
+  /// completion.
+  bool completions = false;
+  uint32_t prompt_words = 3;
+  uint32_t max_tokens = 24;
 };
+
+/// The simulated user's taste (completions mode): whether `completion` shares a word of four
+/// letters or more (case-folded, letters only) with `reference`.
+bool likes(const std::string& completion, const std::string& reference);
+
+/// The first `n` words of `text` (the prompt) and the rest (what really followed).
+std::pair<std::string, std::string> split_prompt(const std::string& text, uint32_t n);
 
 /// What one run saw: per version, requests and accuracy on the probe texts.
 struct traffic_result {

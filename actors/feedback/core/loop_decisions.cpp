@@ -42,8 +42,9 @@ std::optional<std::string> should_trigger(const trigger_policy& policy, const tr
   if (policy.accuracy_below > 0 && in.labelled >= policy.min_labelled &&
       in.window_accuracy < policy.accuracy_below) {
     const auto [acc, threshold] = shown(in.window_accuracy, policy.accuracy_below);
-    return "window accuracy " + acc + " < " + threshold + " over " + std::to_string(in.labelled) +
-           " labelled";
+    return std::string{in.ratings ? "thumbs-up share " : "window accuracy "} + acc + " < " +
+           threshold + " over " + std::to_string(in.labelled) +
+           (in.ratings ? " rated" : " labelled");
   }
   if (policy.psi_above > 0 && in.input_psi > policy.psi_above) {
     const auto [psi, threshold] = shown(in.input_psi, policy.psi_above);
@@ -71,9 +72,11 @@ verdict judge_candidate(const evaluate_policy& policy, double cand_feedback, dou
 }
 
 verdict judge_canary(const canary_policy& policy, uint64_t canary_labelled, double canary_accuracy,
-                     uint64_t prod_labelled, double prod_accuracy, double elapsed_s) {
+                     uint64_t prod_labelled, double prod_accuracy, double elapsed_s, bool ratings) {
+  const std::string unit = ratings ? " rated" : " labelled";
+  const std::string measure = ratings ? "thumbs-up share " : "accuracy ";
   const std::string counts = std::to_string(canary_labelled) + " of " +
-                             std::to_string(policy.min_labelled) + " labelled canary outcomes, " +
+                             std::to_string(policy.min_labelled) + unit + " canary outcomes, " +
                              std::to_string(prod_labelled) + " of production";
   // Without production outcomes there is nothing to compare the canary's accuracy with.
   if (canary_labelled < policy.min_labelled || prod_labelled == 0) {
@@ -85,9 +88,9 @@ verdict judge_canary(const canary_policy& policy, uint64_t canary_labelled, doub
             "waiting for feedback: " + counts + " after " + fixed(elapsed_s, 0) + " s"};
   }
   const auto [ca, pa] = shown(canary_accuracy, prod_accuracy);
-  const std::string numbers = "canary accuracy " + ca + " over " + std::to_string(canary_labelled) +
-                              " labelled vs production " + pa + " over " +
-                              std::to_string(prod_labelled) + " (needs " +
+  const std::string numbers = "canary " + measure + ca + " over " +
+                              std::to_string(canary_labelled) + unit + " vs production " + pa +
+                              " over " + std::to_string(prod_labelled) + " (needs " +
                               signed_fixed(policy.margin) + ")";
   if (canary_accuracy + tolerance >= prod_accuracy + policy.margin)
     return {verdict::go, "promote: " + numbers};

@@ -20,6 +20,9 @@ struct trigger_input {
   uint64_t labelled = 0;                ///< labelled outcomes in the accuracy window
   double window_accuracy = 1;
   double input_psi = 0; ///< the larger of length and token PSI
+  /// A language model: `labelled` counts rated answers and `window_accuracy` is the share of
+  /// thumbs up among them (the reasons say so).
+  bool ratings = false;
 };
 
 /// The reason to start a round, or nullopt. Checked in order, the first that applies wins:
@@ -41,8 +44,11 @@ verdict judge_candidate(const evaluate_policy& policy, double cand_feedback, dou
 /// wait while the canary has fewer than min_labelled labelled outcomes (or production has none
 /// to compare against), unless max_s has passed: then stop (roll back). Once judged: go
 /// (promote) when the canary's accuracy reaches production's + margin, stop (roll back) when not.
+/// With `ratings` (language models) the outcomes are thumbs up/down and the accuracies their
+/// thumbs-up shares.
 verdict judge_canary(const canary_policy& policy, uint64_t canary_labelled, double canary_accuracy,
-                     uint64_t prod_labelled, double prod_accuracy, double elapsed_s);
+                     uint64_t prod_labelled, double prod_accuracy, double elapsed_s,
+                     bool ratings = false);
 
 /// "eval" or "train" for the correction of `request_id`: a hash of the id, so the same
 /// correction lands on the same side in every round and after restarts; about `holdout` of the

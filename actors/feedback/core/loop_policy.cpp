@@ -22,8 +22,8 @@ const std::vector<std::string> top_keys{"model",    "server",   "registry", "sch
                                         "triggers", "finetune", "evaluate", "canary"};
 const std::vector<std::string> trigger_keys{"min_corrections", "accuracy_below", "min_labelled",
                                             "psi_above",       "window",         "cooldown_s"};
-const std::vector<std::string> finetune_keys{"dataset", "spec",    "steps",
-                                             "lr",      "holdout", "timeout_s"};
+const std::vector<std::string> finetune_keys{"dataset", "spec",      "steps",          "lr",
+                                             "holdout", "timeout_s", "feedback_weight"};
 const std::vector<std::string> evaluate_keys{"margin", "max_heldout_drop"};
 const std::vector<std::string> canary_keys{"share", "min_labelled", "margin", "max_s"};
 
@@ -139,6 +139,9 @@ finetune_policy read_finetune(const entries& top, const fs::path& folder) {
         "the share of corrections kept out of training to evaluate on");
   if (const auto* e = get(f, "timeout_s"))
     p.timeout_s = read_real(*e, positive, "a number above 0", "seconds a fine-tune may take");
+  if (const auto* e = get(f, "feedback_weight"))
+    p.feedback_weight = static_cast<uint32_t>(
+        read_count(*e, 1, 100, "copies of each labelled feedback record in the training data"));
   return p;
 }
 

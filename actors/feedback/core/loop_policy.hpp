@@ -29,6 +29,9 @@ struct finetune_policy {
   double lr = 0;        ///< 0 = the spec's
   double holdout = 0.3; ///< share of corrections kept out of training to evaluate on
   double timeout_s = 1800;
+  /// Copies of each labelled feedback record among the original records: a few hundred
+  /// corrections would otherwise be a tenth of what the fine-tune sees.
+  uint32_t feedback_weight = 1;
 };
 
 /// When a candidate may go to canary.
@@ -78,6 +81,7 @@ struct loop_policy {
 ///     lr: 0.0                  # (0 = the spec's)
 ///     holdout: 0.3             # (0.3) 0..0.9
 ///     timeout_s: 1800          # (1800)
+///     feedback_weight: 1       # (1) copies of each feedback record in the training data
 ///   evaluate: {margin: 0.02, max_heldout_drop: 0.02}
 ///   canary: {share: 0.2, min_labelled: 40, margin: 0.0, max_s: 600}
 /// `file` names the file in messages and anchors relative paths; the spec file

@@ -54,13 +54,14 @@ struct complete_request {
   double top_p = 1.0;
   uint64_t seed = 1;
   uint64_t request = 0;
-  caf::actor subscriber; ///< may be null
+  caf::actor subscriber;  ///< may be null
+  std::string request_id; ///< for feedback; "" = the server makes one
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_request& x) {
   return f(caf::meta::type_name("complete_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
-           x.top_p, x.seed, x.request, x.subscriber);
+           x.top_p, x.seed, x.request, x.subscriber, x.request_id);
 }
 
 struct complete_reply {
@@ -69,12 +70,13 @@ struct complete_reply {
   std::string text;
   uint32_t prompt_tokens = 0;
   uint32_t completion_tokens = 0;
+  std::string request_id; ///< what feedback on this completion names
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_reply& x) {
   return f(caf::meta::type_name("complete_reply"), x.model, x.version, x.text, x.prompt_tokens,
-           x.completion_tokens);
+           x.completion_tokens, x.request_id);
 }
 
 /// What a server is doing.

@@ -36,6 +36,7 @@ finetune:
   lr: 0.001
   holdout: 0.25
   timeout_s: 900
+  feedback_weight: 3
 evaluate:
   margin: 0.03
   max_heldout_drop: 0.01
@@ -103,6 +104,7 @@ TEST_F(loop_policy_test, parses_every_field) {
   EXPECT_EQ(p->finetune.lr, 0.001);
   EXPECT_EQ(p->finetune.holdout, 0.25);
   EXPECT_EQ(p->finetune.timeout_s, 900.0);
+  EXPECT_EQ(p->finetune.feedback_weight, 3u);
   EXPECT_EQ(p->evaluate.margin, 0.03);
   EXPECT_EQ(p->evaluate.max_heldout_drop, 0.01);
   EXPECT_EQ(p->canary.share, 0.1);
@@ -127,6 +129,7 @@ TEST_F(loop_policy_test, defaults) {
   EXPECT_EQ(p->finetune.lr, 0.0);
   EXPECT_EQ(p->finetune.holdout, 0.3);
   EXPECT_EQ(p->finetune.timeout_s, 1800.0);
+  EXPECT_EQ(p->finetune.feedback_weight, 1u);
   EXPECT_EQ(p->evaluate.margin, 0.02);
   EXPECT_EQ(p->evaluate.max_heldout_drop, 0.02);
   EXPECT_EQ(p->canary.share, 0.2);

@@ -13,6 +13,7 @@ export LLMOS_DEMO_RPC_PORT=$(free_port)
 export LLMOS_DEMO_HTTP_PORT=$(free_port)
 export LLMOS_DEMO_REQUESTS=${LLMOS_DEMO_REQUESTS:-2500}
 if [ "$mode" = worse ]; then
+  export LLMOS_DEMO_GPT=0
   export LLMOS_DEMO_POLICY="$root/tests/tools/loop/worse-candidate.yaml"
   export LLMOS_DEMO_REQUESTS=1200
 fi
@@ -44,4 +45,10 @@ assert probe[last]["count"] >= 30, "too few probe answers from the promoted vers
 assert after > before, "the promoted version is not better on the shifted data"
 for f in ("report.md", "accuracy.png", "latency.png"):
     open(f"{out}/{f}", "rb").read(1)
+# The second pipeline (GPT on fortunes, thumbs up/down): served, rated, and its loop started.
+gpt = json.load(open(f"{out}/gpt/traffic.json"))
+assert gpt["sent"] > 0 and gpt["failed"] == 0 and gpt["feedback"] > 0, gpt
+gpt_decisions = [d.get("decision") for d in json.load(open(f"{out}/gpt/history.json"))]
+print("gpt decisions:", gpt_decisions)
+assert gpt_decisions and gpt_decisions[0] == "trigger", gpt_decisions
 PY
