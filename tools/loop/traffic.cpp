@@ -86,12 +86,39 @@ void mark_probes(std::vector<labelled_text>& texts, double probe_share, uint64_t
 
 namespace {
 
+/// Which version serves. A canary answers a share of the requests too, so a version serves once
+/// it answered 10 requests in a row; the first time a version other than the first does, it was
+/// promoted. Probe answers are counted per version that gave them.
+struct version_tracker {
+  uint32_t run_version = 0, run = 0;
+  uint32_t since_promotion = 0; ///< answers since the promotion (0 before it)
+
+  void seen(traffic_result& res, uint32_t version, bool probe, bool success,
+            clock_type::time_point start) {
+    if (res.first_version == 0)
+      res.first_version = res.last_version = version;
+    run = version == run_version ? run + 1 : 1;
+    run_version = version;
+    if (run >= 10) {
+      res.last_version = version;
+      if (version != res.first_version && res.promoted_after_s < 0)
+        res.promoted_after_s = std::chrono::duration<double>(clock_type::now() - start).count();
+    }
+    if (res.promoted_after_s >= 0)
+      ++since_promotion;
+    if (probe) {
+      auto& cn = res.probe[version];
+      cn.first += success ? 1 : 0;
+      ++cn.second;
+    }
+  }
+};
+
 /// One completion request and the user's rating (completions mode); the same bookkeeping as a
 /// prediction, with "correct" meaning the user liked it.
 void send_completion(httplib::Client& web, const traffic_options& o, const labelled_text& t,
                      uint32_t n, clock_type::time_point start, clock_type::time_point sent_at,
-                     traffic_result& res, std::ofstream& csv, uint32_t& streak,
-                     uint32_t& since_promotion) {
+                     traffic_result& res, std::ofstream& csv, version_tracker& track) {
   const auto [prompt, rest] = split_prompt(t.text, o.prompt_words);
   nlohmann::json req{{"model", o.model},   {"prompt", prompt}, {"max_tokens", o.max_tokens},
                      {"temperature", 0.8}, {"top_k", 40},      {"seed", o.seed + n}};
@@ -110,19 +137,7 @@ void send_completion(httplib::Client& web, const traffic_options& o, const label
   // Not an OpenAI field: the gateway adds the version that answered.
   const auto version = body.value("version", 0u);
   const bool liked = likes(text, rest);
-  if (res.first_version == 0)
-    res.first_version = version;
-  res.last_version = std::max(res.last_version, version);
-  streak = version > res.first_version ? streak + 1 : 0;
-  if (streak >= 10 && res.promoted_after_s < 0)
-    res.promoted_after_s = std::chrono::duration<double>(clock_type::now() - start).count();
-  if (res.promoted_after_s >= 0)
-    ++since_promotion;
-  if (t.probe) {
-    auto& cn = res.probe[version];
-    cn.first += liked ? 1 : 0;
-    ++cn.second;
-  }
+  track.seen(res, version, t.probe, liked, start);
   bool gave = false;
   if (!t.probe) {
     nlohmann::json fb{{"request_id", id}, {"rating", liked ? 1 : -1}};
@@ -164,7 +179,7 @@ traffic_result run_traffic(const traffic_options& o, const std::vector<labelled_
     order[i] = i;
   const auto start = clock_type::now();
   const std::string route = "/v1/models/" + o.model + ":predict";
-  uint32_t since_promotion = 0, streak = 0;
+  version_tracker track;
   for (uint32_t n = 0; n < o.requests; ++n) {
     if (n % order.size() == 0)
       std::shuffle(order.begin(), order.end(), rng);
@@ -176,8 +191,8 @@ traffic_result run_traffic(const traffic_options& o, const std::vector<labelled_
     const auto& t = texts[order[n % order.size()]];
     const auto sent_at = clock_type::now();
     if (o.completions) {
-      send_completion(web, o, t, n, start, sent_at, res, csv, streak, since_promotion);
-      if (res.promoted_after_s >= 0 && since_promotion >= o.after_promotion)
+      send_completion(web, o, t, n, start, sent_at, res, csv, track);
+      if (track.since_promotion >= o.after_promotion)
         break;
       continue;
     }
@@ -197,19 +212,7 @@ traffic_result run_traffic(const traffic_options& o, const std::vector<labelled_
     const auto& p = body["predictions"][0];
     const auto predicted = p.value("label", std::string{});
     const bool correct = predicted == t.label;
-    if (res.first_version == 0)
-      res.first_version = version;
-    res.last_version = std::max(res.last_version, version);
-    // A canary answers a share of the requests too: promoted means a run of 10 answers in a row
-    // from a newer version.
-    streak = version > res.first_version ? streak + 1 : 0;
-    if (streak >= 10 && res.promoted_after_s < 0)
-      res.promoted_after_s = std::chrono::duration<double>(clock_type::now() - start).count();
-    if (t.probe) {
-      auto& cn = res.probe[version];
-      cn.first += correct ? 1 : 0;
-      ++cn.second;
-    }
+    track.seen(res, version, t.probe, correct, start);
     bool gave = false;
     if (!t.probe && u(rng) < o.feedback_share) {
       nlohmann::json fb{{"request_id", id}, {"label", t.label}, {"rating", correct ? 1 : -1}};
@@ -225,7 +228,7 @@ traffic_result run_traffic(const traffic_options& o, const std::vector<labelled_
     if ((n + 1) % 100 == 0)
       std::cerr << "traffic: " << n + 1 << " requests, serving v" << version << ", " << res.feedback
                 << " feedback\n";
-    if (res.promoted_after_s >= 0 && ++since_promotion >= o.after_promotion)
+    if (track.since_promotion >= o.after_promotion)
       break;
   }
   return res;

@@ -50,7 +50,8 @@ std::pair<std::string, std::string> split_prompt(const std::string& text, uint32
 /// What one run saw: per version, requests and accuracy on the probe texts.
 struct traffic_result {
   uint32_t sent = 0, failed = 0, feedback = 0;
-  uint32_t first_version = 0, last_version = 0;
+  uint32_t first_version = 0;   ///< the version that served first
+  uint32_t last_version = 0;    ///< the version that served last (10 answers in a row)
   double promoted_after_s = -1; ///< when the first answer from a newer version came
   std::map<uint32_t, std::pair<uint32_t, uint32_t>> probe; ///< version -> (correct, count)
   std::vector<double> latencies_ms;
