@@ -158,7 +158,7 @@ int run_loop(const loop_options& opts) {
     out["demo_exit"] = rc;
     std::printf("trigger to promotion %.1f s; probe accuracy on 2003 mail %.3f -> %.3f\n",
                 out["trigger_to_promotion_s"].get<double>(), before, after);
-    fs::remove_all(demo_out);
+    std::printf("the run's report: %s/report.md\n", demo_out.c_str());
   }
   if (!opts.json_path.empty())
     std::ofstream{opts.json_path} << out.dump(2) << "\n";

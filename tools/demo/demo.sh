@@ -21,23 +21,33 @@ rm -rf "$state"
 mkdir -p "$state"
 
 cd "$root"
+# A node left over from an earlier run would answer in place of ours: refuse instead.
+if [ -n "${LLMOS_DEMO_TOPOLOGY:-}" ]; then
+  rpc=$(sed -n 's/^    rpc_port: //p' "$LLMOS_DEMO_TOPOLOGY" | head -1)
+fi
+for port in $rpc $http $((http + 1)); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: port $port is in use (a node of an earlier run?); stop it or set LLMOS_DEMO_RPC_PORT / LLMOS_DEMO_HTTP_PORT" >&2
+    exit 1
+  fi
+done
 # The same pipeline files, policy and commands run on one embedded node (the default) or on a
 # topology's nodes (LLMOS_DEMO_TOPOLOGY=nodes/examples/three-node.yaml: data and control on the
 # first node, the scheduler's trials wherever it places them, serving and the loop on the last).
 if [ -n "${LLMOS_DEMO_TOPOLOGY:-}" ]; then
   "$bin/llmos-launch" "$LLMOS_DEMO_TOPOLOGY" >"$out/node.log" 2>&1 &
+  node=$!
   mapfile -t names < <(sed -n 's/^  - name: //p' "$LLMOS_DEMO_TOPOLOGY")
-  rpc=$(sed -n 's/^    rpc_port: //p' "$LLMOS_DEMO_TOPOLOGY" | head -1)
   data_node=${names[0]}
   serve_node=${names[${#names[@]} - 1]}
   devices=""
 else
   "$bin/llmos-node" --rpc-port $rpc >"$out/node.log" 2>&1 &
+  node=$!
   data_node=local
   serve_node=local
   devices="spawn local device name=cpu0 type=cpu threads=2"
 fi
-node=$!
 trap 'kill -TERM $node 2>/dev/null || true; wait $node 2>/dev/null || true' EXIT
 for _ in $(seq 1 200); do
   if up=$("$bin/llmos-repl" 127.0.0.1:$rpc --json -c nodes 2>/dev/null); then
