@@ -12,6 +12,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 export LLMOS_DEMO_RPC_PORT=$(free_port)
 export LLMOS_DEMO_HTTP_PORT=$(free_port)
 export LLMOS_DEMO_REQUESTS=${LLMOS_DEMO_REQUESTS:-2500}
+# The GPT stage only has to start its loop here (its outcome is the demo's, not a test's).
+export LLMOS_DEMO_GPT_REQUESTS=${LLMOS_DEMO_GPT_REQUESTS:-900}
 if [ "$mode" = worse ]; then
   export LLMOS_DEMO_GPT=0
   export LLMOS_DEMO_POLICY="$root/tests/tools/loop/worse-candidate.yaml"
