@@ -74,7 +74,7 @@ send tuner wait study=spam-bag-asha
 send registry alias model=spam-bag alias=production version=latest
 spawn $serve_node feedback name=loop root=$state/feedback policy=$policy
 spawn $serve_node server name=spam-serve model=spam-bag version=production feedback=loop
-spawn $serve_node http name=web port=$http analyst=loop
+spawn $serve_node http name=web port=$http analyst=loop alerts=$root/nodes/examples/loop/alerts.yaml
 REPL
 for _ in $(seq 1 300); do
   curl -sf "http://127.0.0.1:$http/readyz" >/dev/null && break
@@ -89,6 +89,7 @@ echo "== traffic: 2003 mail as user requests, with feedback on half of them =="
 "$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send registry versions model=spam-bag" \
   >"$out/versions.json"
 "$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send spam-serve status" >"$out/server.json"
+curl -sf "http://127.0.0.1:$http/v1/alerts" >"$out/alerts.json" || true
 echo "setup and loop took $(($(date +%s) - start)) s"
 "$here/report.sh" "$out"
 [ "${LLMOS_DEMO_GPT:-1}" = 1 ] || exit 0

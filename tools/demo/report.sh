@@ -71,6 +71,21 @@ for d in json.load(open(f"{out}/history.json")):
     why = str(d.get("why", "")).replace("|", "/")
     print(f"| {d.get('round', '')} | {d.get('decision', '')} | {why} |")
 PY
+  if [ -s "$out/alerts.json" ]; then
+    echo
+    echo "## Alerts (the monitor, over the analyst's gauges)"
+    echo
+    python3 - "$out/alerts.json" <<'PY'
+import datetime, json, sys
+a = json.load(open(sys.argv[1]))
+def when(ms):
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%H:%M:%S")
+print("| time | rule | state | value |")
+print("|---|---|---|---|")
+for e in a.get("events", []):
+    print(f"| {when(e.get('at', 0))} | {e.get('rule', '')} | {e.get('state', '')} | {e.get('value', '')} |")
+PY
+  fi
   echo
   echo "## Plots"
   echo
