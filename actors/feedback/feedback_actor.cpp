@@ -119,6 +119,7 @@ caf::result<std::string> on_feedback(analyst_self self, const std::string& text)
   auto ack = *applied;
   ack["sequence"] = *seq;
   if (st.log->unsynced() == 0) {
+    deliver_synced(st); // a batch just reached the disk: its earlier records are durable too
     ack["durable"] = true;
     return ack.dump();
   }

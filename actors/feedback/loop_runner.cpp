@@ -58,8 +58,14 @@ void end_round(analyst_self self, const std::string& decision, const std::string
   st.cooldown_until = wall_now() + st.policy->triggers.cooldown_s;
 }
 
+/// Ends the round that is current now with `step`'s error; a late error for a round that
+/// already ended (or another round's) is dropped.
 fail_fn round_failed(analyst_self self, const std::string& step) {
-  return [self, step](caf::error err) { end_round(self, "failed", step + ": " + describe(err)); };
+  const auto number = self->state.round ? self->state.round->number : 0;
+  return [self, step, number](caf::error err) {
+    if (self->state.round && self->state.round->number == number)
+      end_round(self, "failed", step + ": " + describe(err));
+  };
 }
 
 void lookup(analyst_self self, const std::string& name, std::function<void(caf::actor)> then,
@@ -145,10 +151,10 @@ void evaluate(analyst_self self, caf::actor candidate, caf::actor production) {
   r.stage = "evaluating";
   auto left = std::make_shared<int>(4);
   auto fail = round_failed(self, "evaluation");
-  auto score = [self, left](const std::string& key) {
-    return [self, left, key](std::string& eval) {
-      if (!self->state.round)
-        return;
+  auto score = [self, left, number = r.number](const std::string& key) {
+    return [self, left, key, number](std::string& eval) {
+      if (!self->state.round || self->state.round->number != number)
+        return; // a reply for a round that already failed
       self->state.round->scores[key] = score_of(eval);
       if (--*left == 0)
         start_canary(self);
@@ -277,7 +283,9 @@ void fine_tune(analyst_self self) {
         self->request(sched, call_timeout, submit_atom::value, t)
             .then(
                 [self, sched, fail](uint64_t id) {
-                  self->request(sched, long_timeout, wait_atom::value, id, caf::actor{})
+                  const auto limit = std::chrono::seconds(
+                      static_cast<int64_t>(self->state.policy->finetune.timeout_s));
+                  self->request(sched, limit, wait_atom::value, id, caf::actor{})
                       .then(
                           [self, fail](task_status& ts) {
                             if (ts.state != "done")
@@ -313,7 +321,12 @@ void fine_tune(analyst_self self) {
                                     },
                                     [fail](caf::error& err) { fail(err); });
                           },
-                          [fail](caf::error& err) { fail(err); });
+                          [self, sched, id, fail](caf::error& err) {
+                            // Timed out (or the scheduler went): the task must not run on.
+                            self->request(sched, call_timeout, cancel_atom::value, id)
+                                .then([](task_status&) {}, [](caf::error&) {});
+                            fail(err);
+                          });
                 },
                 [fail](caf::error& err) { fail(err); });
       },
@@ -482,12 +495,12 @@ void advance_loop(analyst_self self) {
   auto& st = self->state;
   if (!st.policy || !st.cfg.manager)
     return;
+  // A round's other steps end by their replies or their requests' timeouts (the fine-tune's
+  // is finetune.timeout_s): ending a round from here would leave replies in flight that a later
+  // round could mistake for its own.
   if (st.round) {
     if (st.round->stage == "canary")
       judge(self);
-    else if (wall_now() - st.round->started > st.policy->finetune.timeout_s &&
-             st.round->stage != "deciding")
-      end_round(self, "failed", "the round took longer than finetune.timeout_s");
     return;
   }
   if (wall_now() < st.cooldown_until || st.resolving)

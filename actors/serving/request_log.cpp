@@ -27,7 +27,8 @@ void flush_backlog(server_self self) {
 
 void find_analyst(server_self self) {
   auto& st = self->state;
-  if (st.feedback_lookup || !st.cfg.manager)
+  const auto now = std::chrono::steady_clock::now();
+  if (st.feedback_lookup || !st.cfg.manager || now < st.feedback_retry)
     return;
   st.feedback_lookup = true;
   find_actor(
@@ -40,8 +41,9 @@ void find_analyst(server_self self) {
         flush_backlog(self);
       },
       [self](caf::error err) {
-        // Not started yet (or gone): the next logged request looks again.
+        // Not started yet (or gone): a logged request looks again in five seconds.
         self->state.feedback_lookup = false;
+        self->state.feedback_retry = std::chrono::steady_clock::now() + std::chrono::seconds(5);
         log_warning("server '" + self->state.cfg.name + "': feedback analyst '" +
                     self->state.cfg.feedback + "' not found (" + describe(err) +
                     "); request records wait");

@@ -103,6 +103,7 @@ struct server_state {
   std::string instance;       ///< random: request ids stay unique across restarts
   caf::actor feedback;        ///< the analyst, once found
   bool feedback_lookup = false;
+  std::chrono::steady_clock::time_point feedback_retry; ///< no lookup before (after a miss)
   std::vector<std::string> log_backlog; ///< served-request records waiting for the analyst
   std::mt19937_64 rng{std::random_device{}()};
   std::unique_ptr<serving_metrics> metrics;

@@ -80,7 +80,7 @@ struct loop_policy {
 ///     steps: 200               # (200)
 ///     lr: 0.0                  # (0 = the spec's)
 ///     holdout: 0.3             # (0.3) 0..0.9
-///     timeout_s: 1800          # (1800)
+///     timeout_s: 1800          # (1800) the fine-tune task is cancelled after it
 ///     feedback_weight: 1       # (1) copies of each feedback record in the training data
 ///   evaluate: {margin: 0.02, max_heldout_drop: 0.02}
 ///   canary: {share: 0.2, min_labelled: 40, margin: 0.0, max_s: 600}

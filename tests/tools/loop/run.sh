@@ -11,7 +11,7 @@ mode=${3:-better} # better: the promoted version must win; worse: the canary mus
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export LLMOS_DEMO_RPC_PORT=$(free_port)
 export LLMOS_DEMO_HTTP_PORT=$(free_port)
-export LLMOS_DEMO_REQUESTS=${LLMOS_DEMO_REQUESTS:-2500}
+export LLMOS_DEMO_REQUESTS=${LLMOS_DEMO_REQUESTS:-3500} # room for a second round
 # The GPT stage only has to start its loop here (its outcome is the demo's, not a test's).
 export LLMOS_DEMO_GPT_REQUESTS=${LLMOS_DEMO_GPT_REQUESTS:-900}
 if [ "$mode" = worse ]; then
