@@ -123,6 +123,10 @@ caf::result<std::string> on_feedback(analyst_self self, const std::string& text)
     ack["durable"] = true;
     return ack.dump();
   }
+  if (st.cfg.log.policy == feedback::fsync_policy::none) {
+    ack["durable"] = false; // in the page cache: survives kill -9, not a power cut
+    return ack.dump();
+  }
   // Batched: answered once the batch is on disk (at the latest on the next tick).
   auto promise = self->make_response_promise<std::string>();
   st.unsynced_acks.emplace_back(*seq, promise);
@@ -194,7 +198,9 @@ nlohmann::json status_json(analyst_state& st) {
 feedback_actor::behavior_type behavior(analyst_self self, feedback::analyst_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  st.analysis = feedback::feedback_analysis{st.cfg.window};
+  // The policy's window (when there is one) is the one its triggers are written for.
+  st.analysis = feedback::feedback_analysis{
+      st.cfg.policy ? static_cast<std::size_t>(st.cfg.policy->triggers.window) : st.cfg.window};
   // A log that cannot be opened (unwritable, held by another analyst) ends the actor at once;
   // the handlers below never run then.
   if (auto err = open_logs(st)) {
@@ -225,8 +231,15 @@ feedback_actor::behavior_type behavior(analyst_self self, feedback::analyst_conf
       [self](history_atom) { return self->state.history.dump(); },
       [self](tick_atom) {
         auto& st = self->state;
-        if (auto err = st.log->sync())
+        if (st.cfg.log.policy == feedback::fsync_policy::none) {
+          // left to the operating system
+        } else if (auto err = st.log->sync()) {
+          // The log refuses appends from now on: the records waiting for this sync may be lost.
           log_warning("feedback '" + st.cfg.name + "': " + describe(err));
+          for (auto& [seq, promise] : st.unsynced_acks)
+            promise.deliver(err);
+          st.unsynced_acks.clear();
+        }
         deliver_synced(st);
         update_gauges(st);
         feedback::advance_loop(self);

@@ -35,6 +35,11 @@ constexpr auto long_timeout = std::chrono::minutes(60);
 
 using fail_fn = std::function<void(caf::error)>;
 
+void lookup(analyst_self self, const std::string& name, std::function<void(caf::actor)> then,
+            fail_fn fail) {
+  find_actor(self, self->state.cfg.manager, name, std::move(then), std::move(fail));
+}
+
 /// Ends the round: the decision is recorded, the round's helper actors stop, a cooldown starts.
 void end_round(analyst_self self, const std::string& decision, const std::string& why,
                nlohmann::json extra = nlohmann::json::object()) {
@@ -49,6 +54,17 @@ void end_round(analyst_self self, const std::string& decision, const std::string
     extra["candidate"] = st.round->candidate;
   extra["seconds"] = wall_now() - st.round->started;
   record_decision(self, std::move(extra));
+  // A round that failed while its candidate was on trial must not leave the canary running.
+  if (decision == "failed" && st.round->candidate > 0 &&
+      (st.round->stage == "canary" || st.round->stage == "deciding"))
+    lookup(
+        self, st.policy->server,
+        [self](caf::actor server) {
+          self->request(caf::actor_cast<server_actor>(server), call_timeout, canary_atom::value,
+                        std::string{}, 0.0)
+              .then([](server_status&) {}, [](caf::error&) {});
+        },
+        [](caf::error) {});
   auto nm = caf::actor_cast<node_manager_actor>(st.cfg.manager);
   for (const auto& name : {st.round->task, st.round->tuned_dataset, st.round->eval_dataset,
                            st.round->task + "-production"})
@@ -66,11 +82,6 @@ fail_fn round_failed(analyst_self self, const std::string& step) {
     if (self->state.round && self->state.round->number == number)
       end_round(self, "failed", step + ": " + describe(err));
   };
-}
-
-void lookup(analyst_self self, const std::string& name, std::function<void(caf::actor)> then,
-            fail_fn fail) {
-  find_actor(self, self->state.cfg.manager, name, std::move(then), std::move(fail));
 }
 
 /// Higher is better: a classifier's accuracy, a language model's mean log-likelihood per token

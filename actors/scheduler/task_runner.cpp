@@ -126,13 +126,24 @@ void train_all(self_ptr self, uint64_t id, uint64_t epoch, caf::actor dataset) {
       auto mode = t->req.detail.find("fine_tune");
       req.fine_tune = mode != t->req.detail.end() ? mode->second : "full";
       self->request(model, call_timeout, load_atom::value, init->second)
-          .then([self, id, epoch, k, model,
-                 req](model_info&) { train_replica(self, id, epoch, k, model, req); },
-                [self, id, epoch, k](caf::error& err) {
-                  if (auto* run = current(self, id, epoch))
-                    run->replicas[k].replied = true;
-                  replica_failed(self, id, epoch, k, std::move(err));
-                });
+          .then(
+              [self, id, epoch, k, model, req](model_info&) {
+                auto* run = current(self, id, epoch);
+                if (!run)
+                  return;
+                if (run->stop_requested) { // cancelled or preempted while the weights loaded
+                  run->replicas[k].replied = true;
+                  if (--run->pending == 0)
+                    conclude(self, id);
+                  return;
+                }
+                train_replica(self, id, epoch, k, model, req);
+              },
+              [self, id, epoch, k](caf::error& err) {
+                if (auto* run = current(self, id, epoch))
+                  run->replicas[k].replied = true;
+                replica_failed(self, id, epoch, k, std::move(err));
+              });
       continue;
     }
     train_replica(self, id, epoch, k, model, req);

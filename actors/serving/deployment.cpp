@@ -321,7 +321,10 @@ void replica_lost(server_state& st, const caf::actor_addr& source) {
     }
     caf::anon_send_exit(i->second.device, caf::exit_reason::user_shutdown);
     st.router.remove(i->first);
+    const bool canary = i->second.canary && !i->second.draining;
     st.replicas.erase(i);
+    if (canary) // its share would fail from now on: the canary ends with its replica
+      end_canary(st);
     return;
   }
 }

@@ -287,7 +287,8 @@ server_actor::behavior_type server_behavior(self_ptr self, serving::server_confi
       [self](retry_atom, const std::string& ref) { serving::start(self, ref); },
       [self](alias_atom, const alias_event& ev) {
         if (ev.name == self->state.model && ev.alias == self->state.follows && ev.version > 0)
-          serving::deploy(self, std::to_string(ev.version), [](caf::error) {});
+          // By the alias (it resolves to ev.version now), so the server keeps following it.
+          serving::deploy(self, ev.alias, [](caf::error) {});
       },
   };
 }

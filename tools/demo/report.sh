@@ -16,17 +16,19 @@ awk -F, -v out="$out" 'NR > 1 && $4 == 1 { v = $3; n[v]++; k = n[v] % 50;
   s[v] += $8 - (n[v] > 50 ? w[v, k] : 0); w[v, k] = $8; m = n[v] < 50 ? n[v] : 50;
   print v "\t" $1 "\t" s[v] / m > (out "/acc-v" v ".tsv") }' "$csv"
 plots=""
+shopt -s nullglob
 for f in "$out"/acc-v*.tsv; do
   v=${f##*/acc-v}; v=${v%.tsv}
   plots+="${plots:+, }'$f' using 2:3 with lines lw 2 title 'v$v'"
 done
+[ -n "$plots" ] || plots="0 notitle" # no probe answers: an empty plot, not a failed report
 gnuplot <<GP
 set terminal pngcairo size 960,480
 set output '$out/accuracy.png'
 set title '$what, per version (rolling 50 answers)'
 set xlabel 'seconds since the traffic started'
 set ylabel 'accuracy'
-set yrange [0.5:1.0]
+set yrange [0:1]
 set key bottom right
 set grid
 plot $plots
