@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "llmos/messages/error.hpp"
 
 #include "llmos/runtime/suggest.hpp"
 
@@ -105,6 +109,32 @@ std::string trim(const std::string& text) {
                 return std::isspace(c) != 0;
               }).base();
   return first < last ? std::string(first, last) : std::string{};
+}
+
+caf::error parse_failure(const std::string& file, std::exception_ptr thrown) {
+  try {
+    std::rethrow_exception(thrown);
+  } catch (const refusal& r) {
+    return make_llmos_error(error_code::bad_config,
+                            file + ":" + std::to_string(r.line) + ": " + r.what);
+  } catch (const YAML::ParserException& e) {
+    return make_llmos_error(error_code::bad_config, file + ":" + std::to_string(e.mark.line + 1) +
+                                                        ": YAML syntax error: " + e.msg);
+  } catch (const std::exception& e) {
+    return make_llmos_error(error_code::bad_config, file + ": " + e.what());
+  } catch (...) {
+    return make_llmos_error(error_code::bad_config, file + ": unreadable");
+  }
+}
+
+caf::expected<std::string> read_text_file(const std::string& path, const std::string& what) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return make_llmos_error(error_code::bad_config,
+                            path + ": cannot read the " + what + " file; check the path");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 } // namespace llmos::yaml_fields

@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "dataset/clean/cleaner.hpp"
 #include "dataset/data_dir.hpp"
@@ -289,31 +287,19 @@ const std::vector<std::string>& known_clean_rules() {
 }
 
 caf::expected<pipeline_spec> parse_pipeline(const std::string& text, const std::string& file) {
-  try {
-    auto root = YAML::Load(text);
+  return yaml_fields::parse_guarded(text, file, [&](const YAML::Node& root) {
     pipeline_parser parser{file};
     auto spec = parser.parse(root);
-    spec.text = text;
+    spec.text = text; // part of the data set version
     return spec;
-  } catch (const refusal& r) {
-    return make_llmos_error(error_code::bad_config,
-                            file + ":" + std::to_string(r.line) + ": " + r.what);
-  } catch (const YAML::ParserException& e) {
-    return make_llmos_error(error_code::bad_config, file + ":" + std::to_string(e.mark.line + 1) +
-                                                        ": YAML syntax error: " + e.msg);
-  } catch (const std::exception& e) {
-    return make_llmos_error(error_code::bad_config, file + ": " + e.what());
-  }
+  });
 }
 
 caf::expected<pipeline_spec> load_pipeline(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return make_llmos_error(error_code::bad_config,
-                            path + ": cannot read the pipeline file; check the path");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_pipeline(ss.str(), path);
+  auto text = yaml_fields::read_text_file(path, "pipeline");
+  if (!text)
+    return std::move(text.error());
+  return parse_pipeline(*text, path);
 }
 
 } // namespace llmos::data

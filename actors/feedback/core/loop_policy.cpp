@@ -3,9 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
 
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/suggest.hpp"
@@ -205,27 +203,15 @@ loop_policy read_policy(const YAML::Node& root, const std::string& file) {
 
 caf::expected<loop_policy> parse_loop_policy(const std::string& yaml_text,
                                              const std::string& file) {
-  try {
-    return read_policy(YAML::Load(yaml_text), file);
-  } catch (const refusal& r) {
-    return make_llmos_error(error_code::bad_config,
-                            file + ":" + std::to_string(r.line) + ": " + r.what);
-  } catch (const YAML::ParserException& e) {
-    return make_llmos_error(error_code::bad_config, file + ":" + std::to_string(e.mark.line + 1) +
-                                                        ": YAML syntax error: " + e.msg);
-  } catch (const std::exception& e) {
-    return make_llmos_error(error_code::bad_config, file + ": " + e.what());
-  }
+  return yaml_fields::parse_guarded(
+      yaml_text, file, [&](const YAML::Node& root) { return read_policy(root, file); });
 }
 
 caf::expected<loop_policy> load_loop_policy(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return make_llmos_error(error_code::bad_config,
-                            path + ": cannot read the loop policy file; check the path");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_loop_policy(text.str(), path);
+  auto text = yaml_fields::read_text_file(path, "loop policy");
+  if (!text)
+    return std::move(text.error());
+  return parse_loop_policy(*text, path);
 }
 
 } // namespace llmos::feedback

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/suggest.hpp"
@@ -197,27 +195,15 @@ std::vector<alert_rule> read_rules(const YAML::Node& root) {
 
 caf::expected<std::vector<alert_rule>> parse_alert_rules(const std::string& text,
                                                          const std::string& file) {
-  try {
-    return read_rules(YAML::Load(text));
-  } catch (const refusal& r) {
-    return make_llmos_error(error_code::bad_config,
-                            file + ":" + std::to_string(r.line) + ": " + r.what);
-  } catch (const YAML::ParserException& e) {
-    return make_llmos_error(error_code::bad_config, file + ":" + std::to_string(e.mark.line + 1) +
-                                                        ": YAML syntax error: " + e.msg);
-  } catch (const std::exception& e) {
-    return make_llmos_error(error_code::bad_config, file + ": " + e.what());
-  }
+  return yaml_fields::parse_guarded(text, file,
+                                    [](const YAML::Node& root) { return read_rules(root); });
 }
 
 caf::expected<std::vector<alert_rule>> load_alert_rules(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return make_llmos_error(error_code::bad_config,
-                            path + ": cannot read the alert rules file; check the path");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_alert_rules(text.str(), path);
+  auto text = yaml_fields::read_text_file(path, "alert rules");
+  if (!text)
+    return std::move(text.error());
+  return parse_alert_rules(*text, path);
 }
 
 bool compare(double value, compare_op op, double threshold) {

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/suggest.hpp"
@@ -260,27 +258,15 @@ study_spec read_study(const YAML::Node& root) {
 } // namespace
 
 caf::expected<study_spec> parse_study_spec(const std::string& text, const std::string& file) {
-  try {
-    return read_study(YAML::Load(text));
-  } catch (const refusal& r) {
-    return make_llmos_error(error_code::bad_config,
-                            file + ":" + std::to_string(r.line) + ": " + r.what);
-  } catch (const YAML::ParserException& e) {
-    return make_llmos_error(error_code::bad_config, file + ":" + std::to_string(e.mark.line + 1) +
-                                                        ": YAML syntax error: " + e.msg);
-  } catch (const std::exception& e) {
-    return make_llmos_error(error_code::bad_config, file + ": " + e.what());
-  }
+  return yaml_fields::parse_guarded(text, file,
+                                    [](const YAML::Node& root) { return read_study(root); });
 }
 
 caf::expected<study_spec> load_study_spec(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return make_llmos_error(error_code::bad_config,
-                            path + ": cannot read the study file; check the path");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_study_spec(text.str(), path);
+  auto text = yaml_fields::read_text_file(path, "study");
+  if (!text)
+    return std::move(text.error());
+  return parse_study_spec(*text, path);
 }
 
 std::string to_string(algorithm_kind algorithm) {

@@ -6,10 +6,13 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <string>
 #include <vector>
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
 #include <yaml-cpp/yaml.h>
 
 namespace llmos::yaml_fields {
@@ -60,5 +63,25 @@ std::string read_name(const entry& e);
 
 /// `text` without leading and trailing white space.
 std::string trim(const std::string& text);
+
+/// What `read` threw while reading `file`, as bad_config: "FILE:LINE: what" for a refusal,
+/// "FILE:LINE: YAML syntax error: ..." for a parser error, "FILE: what" for anything else.
+caf::error parse_failure(const std::string& file, std::exception_ptr thrown);
+
+/// The one public entry point of a YAML reader: `read(YAML::Load(text))` with whatever it or
+/// the YAML parser throws turned into parse_failure's error.
+template <class Read>
+auto parse_guarded(const std::string& text, const std::string& file, Read read)
+    -> caf::expected<decltype(read(YAML::Node{}))> {
+  try {
+    return read(YAML::Load(text));
+  } catch (...) {
+    return parse_failure(file, std::current_exception());
+  }
+}
+
+/// The whole of file `path`; bad_config "PATH: cannot read the WHAT file; check the path" when
+/// it cannot be opened.
+caf::expected<std::string> read_text_file(const std::string& path, const std::string& what);
 
 } // namespace llmos::yaml_fields
