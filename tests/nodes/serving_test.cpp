@@ -489,6 +489,22 @@ TEST(serving, a_canary_takes_its_share_and_rolls_back_without_a_failed_request) 
   auto status = n.send(json::array({"m-server", "status", json::object()}));
   EXPECT_EQ(status.value("failed", -1), 0) << status.dump();
   EXPECT_EQ(status.value("replicas", 0), 2) << status.dump();
+
+  // Promotions are alias moves, one after another: the server follows every one of them (it
+  // once followed the first move only and stayed pinned after it).
+  for (const char* v : {"2", "1", "2"}) {
+    auto to = n.send(json::array(
+        {"registry", "alias", {{"model", "m"}, {"alias", "production"}, {"version", v}}}));
+    ASSERT_FALSE(to.contains("error")) << to.dump();
+    ASSERT_TRUE(wait_until(
+        [&] {
+          auto s = n.send(json::array({"m-server", "status", json::object()}));
+          return s.value("version", 0) == std::stoi(v) && s.value("follows", "") == "production";
+        },
+        30s, 200ms))
+        << "production -> v" << v << ": "
+        << n.send(json::array({"m-server", "status", json::object()})).dump();
+  }
 }
 
 } // namespace
