@@ -101,3 +101,28 @@ while read -r kind name version sum; do
   fetch_one "$kind" "$name" "$version" "$sum"
 done <"$here/data.lock"
 [ "$pin" -eq 1 ] || log "data sets ready in $cache"
+
+# --- pretrained models -----------------------------------------------------------------------
+# The shared pretrained models (never committed) are linked into the cache's models folder after
+# their sha256 is checked against models.lock; tests and the demo look only there (or in
+# LLMOS_MODELS_DIR).
+shared_models="${LLMOS_SHARED_MODELS:-$root/../shared/models}"
+models="${LLMOS_MODELS_DIR:-$cache/models}"
+if [ -d "$shared_models" ] && [ "$pin" -eq 0 ]; then
+  mkdir -p "$models"
+  while read -r model file sum; do
+    case "$model" in '' | \#*) continue ;; esac
+    src="$shared_models/$model/$file"
+    dest="$models/$model/$file"
+    if [ -f "$dest" ] && [ "$(cat "$dest.sha256" 2>/dev/null)" = "$sum" ]; then continue; fi
+    [ -f "$src" ] || { echo "setup: $src is missing (models.lock names it)" >&2; exit 1; }
+    got=$(sha256sum "$src" | cut -d' ' -f1)
+    [ "$got" = "$sum" ] || { echo "setup: $src: sha256 $got does not match models.lock ($sum)" >&2; exit 1; }
+    mkdir -p "$models/$model"
+    cp -f "$src" "$dest.tmp" && mv -f "$dest.tmp" "$dest"
+    echo "$sum" >"$dest.sha256"
+    log "model file $model/$file installed in $models"
+  done <"$here/models.lock"
+elif [ "$pin" -eq 0 ]; then
+  log "no shared models at $shared_models: the pretrained-model tests will say where to put them"
+fi

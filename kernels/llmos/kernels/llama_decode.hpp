@@ -1,0 +1,75 @@
+// The decode step of a Llama-architecture network as one fused CPU kernel: for each sequence of
+// a batch, one new token goes through embedding, every block (RMSNorm, q/k/v, rotary, grouped-
+// query attention over the sequence's KV cache, output projection, RMSNorm, SwiGLU) and the
+// classifier, writing its keys and values into the cache at its position. A model this small
+// (stories260K: dim 64) is bound by per-operator overhead in LibTorch (~40 dispatched ops per
+// layer per token); here a token costs only its arithmetic. `llama_decode_reference` is the plain
+// loop version the fast one is checked against (and the engine checks both against its LibTorch
+// network). Weights are borrowed, never copied: they are the network's own parameters.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace llmos::kernels {
+
+/// One block's weights, row-major [out, in] as torch::nn::Linear stores them; q and k in the
+/// interleaved rotary layout (pairs (2i, 2i+1) of each head rotate together).
+struct llama_block_weights {
+  const float* attn_norm = nullptr; ///< [dim]
+  const float* wq = nullptr;        ///< [dim, dim]
+  const float* wk = nullptr;        ///< [kv_dim, dim]
+  const float* wv = nullptr;        ///< [kv_dim, dim]
+  const float* wo = nullptr;        ///< [dim, dim]
+  const float* ffn_norm = nullptr;  ///< [dim]
+  const float* w1 = nullptr;        ///< gate [hidden, dim]
+  const float* w2 = nullptr;        ///< down [dim, hidden]
+  const float* w3 = nullptr;        ///< up [hidden, dim]
+};
+
+struct llama_decode_weights {
+  int32_t dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, vocab_size = 0;
+  int32_t seq_len = 0; ///< positions a cache holds
+  float norm_eps = 1e-5f;
+  float rope_theta = 10000.0f;
+  const float* embedding = nullptr;  ///< [vocab, dim]
+  const float* final_norm = nullptr; ///< [dim]
+  const float* classifier = nullptr; ///< [vocab, dim] (the embedding when tied)
+  std::vector<llama_block_weights> blocks;
+};
+
+/// One sequence's KV cache: for each layer, keys and values [seq_len, n_kv_heads, head_dim]
+/// (`k + layer * layer_stride`, the same for v). Position p of a layer starts at p * kv_dim.
+struct llama_kv_view {
+  float* k = nullptr;
+  float* v = nullptr;
+  int64_t layer_stride = 0; ///< floats between layers (seq_len * kv_dim for a dense cache)
+};
+
+/// One sequence's part of a decode step: its new token, the position it takes (0-based; the
+/// cache holds positions [0, pos) already) and where its logits [vocab] go.
+struct llama_decode_item {
+  int32_t token = 0;
+  int32_t pos = 0;
+  llama_kv_view cache;
+  float* logits = nullptr;
+};
+
+/// Scratch memory a decode step uses, sized once for a batch size and reused (no allocation per
+/// token).
+class llama_decode_scratch {
+public:
+  void reserve(const llama_decode_weights& w, int32_t batch);
+  std::vector<float> buf;
+};
+
+/// Runs one decode step for every item (tokens in [0, vocab), pos in [0, seq_len)); items may
+/// be of different sequences and positions. Matrices are read once per step for the whole batch
+/// (each weight row is applied to every item while it is in cache).
+void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32_t count,
+                  llama_decode_scratch& scratch);
+
+/// The plain reference: llama2.c's forward, one item at a time, naive loops.
+void llama_decode_reference(const llama_decode_weights& w, llama_decode_item* items, int32_t count);
+
+} // namespace llmos::kernels
