@@ -354,7 +354,7 @@ void prepare(analyst_self self, model_package pkg, std::vector<data_record> orig
   auto spec = model::parse_model_spec(pkg.spec, st.policy->model);
   if (!spec)
     return fail(spec.error());
-  r.language = spec->architecture == "gpt";
+  r.language = model::is_language_model(spec->architecture);
   std::string orig, train, held;
   for (const auto& rec : original)
     if (!rec.augmented && rec.split != "test")

@@ -2,6 +2,8 @@
 // them like every other answer.
 #include "gateway/serving_methods.hpp"
 
+#include <cmath>
+
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
@@ -180,6 +182,72 @@ void export_method(rpc_call& c) {
                        opts->at("model"), *v, opt(*opts, "format", "torchscript"));
 }
 
+/// registry import: pretrained weights from a file on the registry's node, published as a new
+/// version with the source file and its sha256 in the lineage.
+void import_method(rpc_call& c) {
+  auto opts = options(c, "import", {"model", "format", "path"});
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  import_request req{opts->at("model"), opts->at("format"), opts->at("path"),
+                     opt(*opts, "tokenizer", ""), opt(*opts, "note", "")};
+  // Reading a large file takes a while: the long timeout, not the call one.
+  ask_json<model_version>(c, target<registry_actor>(c), import_atom::value, std::move(req));
+}
+
+/// A real-number option of `method` (temperature, top_p); bad_params names it.
+caf::expected<double> real_option(const std::map<std::string, std::string>& opts,
+                                  const std::string& method, const std::string& key,
+                                  double fallback) {
+  auto i = opts.find(key);
+  if (i == opts.end())
+    return fallback;
+  char* end = nullptr;
+  const double v = std::strtod(i->second.c_str(), &end);
+  if (i->second.empty() || *end != '\0' || !std::isfinite(v))
+    return make_llmos_error(error_code::bad_params, method + ": option '" + key +
+                                                        "' must be a number, got '" + i->second +
+                                                        "'");
+  return v;
+}
+
+/// server generate: a completion of `text` through the server's tokenizer and replicas (the
+/// path /v1/completions takes), answered as its text.
+void server_generate(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "generate");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  complete_request req;
+  req.prompt = opt(*opts, "text", "");
+  auto max_tokens = uint_option(*opts, "generate", "max_tokens", 32);
+  auto top_k = uint_option(*opts, "generate", "top_k", 0);
+  auto seed = uint_option(*opts, "generate", "seed", 1);
+  auto temperature = real_option(*opts, "generate", "temperature", 1.0);
+  auto top_p = real_option(*opts, "generate", "top_p", 1.0);
+  for (auto* e : {&max_tokens, &top_k, &seed})
+    if (!*e)
+      return c.reply(std::move(e->error()));
+  for (auto* e : {&temperature, &top_p})
+    if (!*e)
+      return c.reply(std::move(e->error()));
+  req.max_tokens = static_cast<uint32_t>(std::min<uint64_t>(*max_tokens, 1u << 20));
+  req.top_k = static_cast<int64_t>(std::min<uint64_t>(*top_k, 1u << 30));
+  req.seed = *seed;
+  req.temperature = *temperature;
+  req.top_p = *top_p;
+  auto reply = c.reply;
+  c.self->request(target<server_actor>(c), long_timeout, complete_atom::value, std::move(req))
+      .then(
+          [=](complete_reply& r) {
+            reply(packed({{"model", r.model},
+                          {"version", r.version},
+                          {"text", r.text},
+                          {"prompt_tokens", r.prompt_tokens},
+                          {"completion_tokens", r.completion_tokens},
+                          {"request_id", r.request_id}}));
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
 } // namespace
 
 void add_serving_methods(method_table& t) {
@@ -205,10 +273,20 @@ void add_serving_methods(method_table& t) {
   t.add("registry", {"delete", true, "send REGISTRY delete model=MODEL version=N",
                      "delete a version no alias points at", delete_method});
   t.add("registry",
-        {"export", true, "send REGISTRY export model=MODEL version=N [format=torchscript|onnx]",
-         "write a version as TorchScript (every architecture) or ONNX (bag, cnn) into "
-         "its folder; answers the path",
+        {"export", true,
+         "send REGISTRY export model=MODEL version=N "
+         "[format=torchscript|onnx|gguf|gguf-f16|gguf-q8_0|llama2c]",
+         "write a version as TorchScript (every architecture), ONNX (bag, cnn), GGUF or a "
+         "llama2.c checkpoint (llama) into its folder; answers the path",
          export_method});
+  t.add("registry",
+        {"import", true,
+         "send REGISTRY import model=NAME format=llama2c|gguf|safetensors path=FILE "
+         "[tokenizer=FILE] [note=TEXT]",
+         "publish pretrained Llama weights (a llama2.c checkpoint, a GGUF file or a Hugging Face "
+         "safetensors folder on the registry's node) as a new version; lineage names the file "
+         "and its sha256",
+         import_method});
   t.add("server",
         {"status", false, "send SERVER status",
          "deployed version, replicas, queue, served, p50/p99, mean batch", [](rpc_call& c) {
@@ -270,6 +348,11 @@ void add_serving_methods(method_table& t) {
                    },
                    [=](caf::error& err) { reply(std::move(err)); });
          }});
+  t.add("server", {"generate", false,
+                   "send SERVER generate text=\"...\" [max_tokens=32] [temperature=1] [top_k=0] "
+                   "[top_p=1] [seed=1]",
+                   "complete a text with the served language model (temperature=0: greedy)",
+                   server_generate});
   t.add("http", {"alerts", false, "send HTTP alerts",
                  "alert rules (inactive, pending, firing) and recent events", [](rpc_call& c) {
                    auto reply = c.reply;

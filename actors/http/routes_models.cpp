@@ -187,28 +187,59 @@ void install_model_routes(httplib::Server& server, gateway_context& ctx) {
                 res.set_content(nlohmann::json{{"servers", out}}.dump(), "application/json");
               });
   // Admin: a version packaged as TorchScript or ONNX, as a file download.
-  server.Get(R"(/v1/models/([^/:]+)/versions/v?([0-9]+)/export/(torchscript|onnx))",
-             [&ctx](const httplib::Request& req, httplib::Response& res) {
-               if (!authorized(ctx, req, res))
-                 return;
-               auto reg = ctx.registry();
-               if (!reg)
-                 return send_error(res, reg.error());
-               const auto v = std::stoull(req.matches[2].str());
-               if (v == 0 || v > UINT32_MAX)
-                 return send_error(res, 400, "versions start at 1", "version");
-               auto path = ctx.ask<std::string>(*reg, export_atom::value, req.matches[1].str(),
-                                                static_cast<uint32_t>(v), req.matches[3].str());
-               if (!path)
-                 return send_error(res, path.error(), "version");
-               std::ifstream in{*path, std::ios::binary};
-               std::ostringstream bytes;
-               bytes << in.rdbuf();
-               res.set_header("Content-Disposition",
-                              "attachment; filename=\"" +
-                                  std::filesystem::path(*path).filename().string() + "\"");
-               res.set_content(std::move(bytes).str(), "application/octet-stream");
-             });
+  server.Get(
+      R"(/v1/models/([^/:]+)/versions/v?([0-9]+)/export/(torchscript|onnx|gguf|gguf-f16|gguf-q8_0|llama2c))",
+      [&ctx](const httplib::Request& req, httplib::Response& res) {
+        if (!authorized(ctx, req, res))
+          return;
+        auto reg = ctx.registry();
+        if (!reg)
+          return send_error(res, reg.error());
+        const auto v = std::stoull(req.matches[2].str());
+        if (v == 0 || v > UINT32_MAX)
+          return send_error(res, 400, "versions start at 1", "version");
+        auto path = ctx.ask<std::string>(*reg, export_atom::value, req.matches[1].str(),
+                                         static_cast<uint32_t>(v), req.matches[3].str());
+        if (!path)
+          return send_error(res, path.error(), "version");
+        std::ifstream in{*path, std::ios::binary};
+        std::ostringstream bytes;
+        bytes << in.rdbuf();
+        res.set_header("Content-Disposition", "attachment; filename=\"" +
+                                                  std::filesystem::path(*path).filename().string() +
+                                                  "\"");
+        res.set_content(std::move(bytes).str(), "application/octet-stream");
+      });
+  // Admin: import pretrained weights from a file on the registry's node:
+  // {"format": "llama2c|gguf|safetensors", "path": FILE, "tokenizer": FILE, "note": TEXT}.
+  server.Post(R"(/v1/admin/models/([^/:]+)/import)", [&ctx](const httplib::Request& req,
+                                                            httplib::Response& res) {
+    if (!authorized(ctx, req, res))
+      return;
+    auto body = json_body(req, res);
+    if (!body)
+      return;
+    import_request r;
+    r.name = req.matches[1].str();
+    for (auto [key, field] : {std::pair{"format", &r.format}, std::pair{"path", &r.path},
+                              std::pair{"tokenizer", &r.tokenizer}, std::pair{"note", &r.note}}) {
+      if (!body->contains(key))
+        continue;
+      if (!(*body)[key].is_string())
+        return send_error(res, 400, std::string{"\""} + key + "\" must be a string", key);
+      *field = (*body)[key].get<std::string>();
+    }
+    if (r.format.empty() || r.path.empty())
+      return send_error(res, 400, "\"format\" and \"path\" are required", "format");
+    auto reg = ctx.registry();
+    if (!reg)
+      return send_error(res, reg.error());
+    auto v = ctx.ask<model_version>(*reg, import_atom::value, std::move(r));
+    if (!v)
+      return send_error(res, v.error(), "path");
+    res.status = 201;
+    res.set_content(version_json(*v).dump(), "application/json");
+  });
   // Admin: point an alias at a version: {"version": 3}.
   server.Put(R"(/v1/admin/models/([^/:]+)/aliases/([^/:]+))", [&ctx](const httplib::Request& req,
                                                                      httplib::Response& res) {

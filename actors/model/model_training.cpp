@@ -21,7 +21,8 @@ model_info info_of(self_ptr self) {
     i.step = e->step();
     i.parameters = e->parameter_count();
     i.quantized = e->quantized();
-    if (e->spec().architecture != "gpt") // a language model's data labels mean nothing to it
+    if (!model::is_language_model(
+            e->spec().architecture)) // a language model's data labels mean nothing to it
       i.labels = e->labels().labels();
     i.spec = model::to_yaml(e->spec());
   }
@@ -176,7 +177,7 @@ void pump(self_ptr self) {
           progress(self, "train", static_cast<uint64_t>(r->step),
                    static_cast<uint64_t>(spec.max_steps),
                    model::step_line(*r, run.samples, elapsed, spec.max_steps,
-                                    spec.architecture == "gpt"));
+                                    model::is_language_model(spec.architecture)));
         }
         if (r->step >= spec.max_steps || last)
           return wrap_up(self);

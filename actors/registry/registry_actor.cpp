@@ -12,6 +12,8 @@
 #include "dataset/data_dir.hpp"
 #include "llmos/messages/error.hpp"
 #include "model/export/export.hpp"
+#include "model/export/llama_package.hpp"
+#include "registry/core/registry_names.hpp"
 #include "registry/core/registry_store.hpp"
 
 namespace llmos {
@@ -137,32 +139,78 @@ registry_actor::behavior_type registry_behavior(self_ptr self,
       },
       [self](export_atom, const std::string& name, uint32_t version,
              const std::string& format) -> caf::result<std::string> {
-        if (format != "torchscript" && format != "onnx")
-          return make_llmos_error(error_code::bad_params, "export: format must be torchscript or "
-                                                          "onnx, got '" +
-                                                              format + "'");
-        if (auto files = self->state.store->meta(name, version); !files)
+        const auto& llama = model::llama_export_formats();
+        const bool to_llama = std::find(llama.begin(), llama.end(), format) != llama.end();
+        if (format != "torchscript" && format != "onnx" && !to_llama)
+          return make_llmos_error(error_code::bad_params,
+                                  "export: format must be torchscript, onnx, gguf, gguf-f16, "
+                                  "gguf-q8_0 or llama2c, got '" +
+                                      format + "'");
+        auto files = self->state.store->files(name, version);
+        if (!files)
           return std::move(files.error());
         const auto dir = self->state.store->version_dir(name, version);
         const auto in = (dir / "weights.pt").string();
-        const auto out =
-            (dir / (format == "onnx" ? "model.onnx" : "model.torchscript.pt")).string();
+        const auto out = (dir / (to_llama           ? model::llama_export_file(format)
+                                 : format == "onnx" ? std::string{"model.onnx"}
+                                                    : std::string{"model.torchscript.pt"}))
+                             .string();
         // Tracing and writing take seconds: a detached worker does it, the registry goes on.
         auto worker = self->system().spawn<caf::detached>([](caf::event_based_actor* w) {
           return caf::behavior{[w](export_atom, const std::string& format, const std::string& in,
-                                   const std::string& out) -> caf::result<std::string> {
+                                   const std::string& out,
+                                   const std::string& tokenizer) -> caf::result<std::string> {
             w->quit();
-            auto err =
-                format == "onnx" ? model::export_onnx(in, out) : model::export_torchscript(in, out);
+            caf::error err;
+            if (format == "onnx")
+              err = model::export_onnx(in, out);
+            else if (format == "torchscript")
+              err = model::export_torchscript(in, out);
+            else
+              err = model::export_llama(in, tokenizer, format, out);
             if (err)
               return err;
             return out;
           }};
         });
         auto promise = self->make_response_promise<std::string>();
-        self->request(worker, std::chrono::minutes(10), export_atom::value, format, in, out)
+        self->request(worker, std::chrono::minutes(10), export_atom::value, format, in, out,
+                      std::move(files->tokenizer))
             .then([promise](std::string& path) mutable { promise.deliver(std::move(path)); },
                   [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        return promise;
+      },
+      [self](import_atom, import_request& req) -> caf::result<model_version> {
+        if (auto ok = registry::check_model_name(req.name); !ok)
+          return std::move(ok.error());
+        // Reading and converting take seconds: a detached worker reads, the registry publishes
+        // only a whole package (a refused file publishes nothing).
+        auto worker = self->system().spawn<caf::detached>([](caf::event_based_actor* w) {
+          return caf::behavior{
+              [w](import_atom, const import_request& r) -> caf::result<model_package, std::string> {
+                w->quit();
+                auto got = model::import_llama(r.format, r.path, r.tokenizer, r.name);
+                if (!got)
+                  return std::move(got.error());
+                got->lineage["note"] = r.note;
+                return {model_package{std::move(got->weights), std::move(got->tokenizer),
+                                      std::move(got->spec)},
+                        got->lineage.dump()};
+              }};
+        });
+        auto promise = self->make_response_promise<model_version>();
+        self->request(worker, std::chrono::minutes(10), import_atom::value, req)
+            .then(
+                [self, promise, name = req.name](model_package& pkg, std::string& lineage) mutable {
+                  registry::version_files files{std::move(pkg.weights), std::move(pkg.tokenizer),
+                                                std::move(pkg.spec)};
+                  auto m = self->state.store->publish(name, files, nlohmann::json::object(),
+                                                      nlohmann::json::parse(lineage));
+                  if (!m)
+                    return promise.deliver(std::move(m.error()));
+                  promise.deliver(to_message(*self->state.store, *m));
+                },
+                [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;
       },
       [self](watch_atom, caf::actor watcher) {

@@ -61,7 +61,7 @@ caf::expected<std::shared_ptr<deployed_version>> unpack(server_state& st, const 
   if (!spec)
     return std::move(spec.error());
   dep->spec = std::move(*spec);
-  dep->language = dep->spec.architecture == "gpt";
+  dep->language = model::is_language_model(dep->spec.architecture);
   dep->format.images = dep->spec.architecture == "cnn";
   dep->format.max_length = dep->spec.max_length;
   dep->format.image_size = dep->spec.image_size;
@@ -407,11 +407,11 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   // relay is asked to flush before the reply goes out: the model's token messages reach it on
   // their own path, and the client must see every piece before the end.
   auto relay = self->system().spawn(
-      [dep, client = req.subscriber, id = req.request](caf::event_based_actor* relay_self) {
+      [dep, prompt, client = req.subscriber, id = req.request](caf::event_based_actor* relay_self) {
         auto ids = std::make_shared<std::vector<int32_t>>();
         auto sent = std::make_shared<std::size_t>(0);
         auto emit = [=](bool all) {
-          auto text = dep->tok->decode(*ids);
+          auto text = continuation_text(*dep->tok, prompt, *ids);
           if (!text || !client)
             return;
           auto upto = all ? text->size() : complete_utf8_prefix(*text);
@@ -449,7 +449,7 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   const auto prompt_tokens = static_cast<uint32_t>(prompt.size());
   self->request(rep.model, load_timeout, generate_atom::value, std::move(g))
       .then(
-          [self, promise, relay, dep, rid_v, prompt_tokens, request_id, logged,
+          [self, promise, relay, dep, rid_v, prompt_tokens, request_id, logged, prompt,
            prompt_text = req.prompt](std::vector<int32_t>& out) mutable {
             auto& st = self->state;
             st.router.done(rid_v);
@@ -458,7 +458,7 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
             r.version = dep->version;
             r.prompt_tokens = prompt_tokens;
             r.completion_tokens = static_cast<uint32_t>(out.size());
-            auto text = dep->tok->decode(out);
+            auto text = continuation_text(*dep->tok, prompt, out);
             r.text = text ? *text : "";
             r.request_id = request_id;
             if (logged)

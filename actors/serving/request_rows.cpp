@@ -100,4 +100,22 @@ std::size_t complete_utf8_prefix(const std::string& text) {
   return back >= need ? text.size() : i - 1;
 }
 
+caf::expected<std::string> continuation_text(const data::tokenizer& tok,
+                                             const std::vector<int32_t>& prompt,
+                                             const std::vector<int32_t>& ids) {
+  if (prompt.empty())
+    return tok.decode(ids);
+  auto head = tok.decode(prompt);
+  if (!head)
+    return head;
+  std::vector<int32_t> all = prompt;
+  all.insert(all.end(), ids.begin(), ids.end());
+  auto whole = tok.decode(all);
+  if (!whole)
+    return whole;
+  if (!whole->starts_with(*head))
+    return tok.decode(ids);
+  return whole->substr(head->size());
+}
+
 } // namespace llmos::serving

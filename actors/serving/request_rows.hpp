@@ -29,6 +29,13 @@ caf::expected<std::vector<std::string>> rows_of(const predict_request& req, cons
 /// One [n, ...] tensor of `rows` (all of the format's row size).
 tensor_bytes batch_of(const std::vector<const std::string*>& rows, const row_format& fmt);
 
+/// The text `ids` add after `prompt`: decode(prompt + ids) less decode(prompt). SentencePiece-
+/// style tokenizers drop the leading space of the first piece they decode, which is right for a
+/// whole text and wrong for a continuation ("Once upon a" + " time").
+caf::expected<std::string> continuation_text(const data::tokenizer& tok,
+                                             const std::vector<int32_t>& prompt,
+                                             const std::vector<int32_t>& ids);
+
 /// The longest prefix of `text` that ends on a whole UTF-8 character (streamed byte-level
 /// models may stop inside one).
 std::size_t complete_utf8_prefix(const std::string& text);

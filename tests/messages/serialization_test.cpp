@@ -410,6 +410,13 @@ TEST_F(serialization_test, serving_messages_round_trip) {
   ASSERT_EQ(vs.size(), 1u);
   EXPECT_EQ(vs[0].version, 3u);
   EXPECT_EQ(vs[0].aliases, v.aliases);
+  auto imp = message_round_trip(
+      import_request{"stories", "gguf", "/models/s.gguf", "/models/tok.bin", "pretrained"});
+  EXPECT_EQ(imp.name, "stories");
+  EXPECT_EQ(imp.format, "gguf");
+  EXPECT_EQ(imp.path, "/models/s.gguf");
+  EXPECT_EQ(imp.tokenizer, "/models/tok.bin");
+  EXPECT_EQ(imp.note, "pretrained");
   auto ev = message_round_trip(alias_event{"m", "canary", 4});
   EXPECT_EQ(ev.alias, "canary");
   EXPECT_EQ(ev.version, 4u);
@@ -520,6 +527,7 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
       caf::type_id<std::vector<task_status>>::value,
       caf::type_id<study_status>::value,
       caf::type_id<std::vector<study_status>>::value,
+      caf::type_id<import_request>::value,
   };
   constexpr auto begin = caf::id_block::llmos::begin;
   constexpr auto end = caf::id_block::llmos::end;
@@ -537,7 +545,8 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
   EXPECT_EQ(caf::type_id<pseudo_label_item>::value, begin + 14);
   EXPECT_EQ(caf::type_id<std::vector<int32_t>>::value, begin + 20);
   EXPECT_EQ(caf::type_id<std::vector<model_version>>::value, begin + 30);
-  EXPECT_EQ(caf::type_id<std::vector<study_status>>::value, end - 1);
+  EXPECT_EQ(caf::type_id<std::vector<study_status>>::value, end - 2);
+  EXPECT_EQ(caf::type_id<import_request>::value, end - 1);
   EXPECT_STREQ(caf::type_name<tensor_bytes>::value, "llmos::tensor_bytes");
 }
 

@@ -2,6 +2,7 @@
 
 #include "dataset/tokenize/byte_tokenizer.hpp"
 #include "dataset/tokenize/char_tokenizer.hpp"
+#include "dataset/tokenize/llama_tokenizer.hpp"
 #include "dataset/tokenize/sentencepiece_tokenizer.hpp"
 #include "llmos/messages/error.hpp"
 
@@ -41,15 +42,18 @@ caf::expected<std::unique_ptr<tokenizer>> tokenizer::load(std::string_view bytes
   }
   if (kind == "char")
     return boxed(char_tokenizer::from_payload(payload));
+  if (kind == "llama-bpe")
+    return boxed(llama_tokenizer::from_payload(payload));
   if (kind == "sentencepiece-bpe")
     return boxed(
         sentencepiece_tokenizer::from_model(sentencepiece_model::bpe, std::string{payload}));
   if (kind == "sentencepiece-unigram")
     return boxed(
         sentencepiece_tokenizer::from_model(sentencepiece_model::unigram, std::string{payload}));
-  return make_llmos_error(error_code::bad_config,
-                          "unknown tokenizer kind '" + std::string{kind} +
-                              "' (known: byte, char, sentencepiece-bpe, sentencepiece-unigram)");
+  return make_llmos_error(
+      error_code::bad_config,
+      "unknown tokenizer kind '" + std::string{kind} +
+          "' (known: byte, char, llama-bpe, sentencepiece-bpe, sentencepiece-unigram)");
 }
 
 } // namespace llmos::data

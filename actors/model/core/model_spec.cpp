@@ -96,8 +96,13 @@ std::string first_problem(const model_spec& spec) {
 
 } // namespace
 
+bool is_language_model(const std::string& architecture) {
+  return architecture == "gpt" || architecture == "llama";
+}
+
 const std::vector<std::string>& known_architectures() {
-  static const std::vector<std::string> kinds{"bag", "bilstm", "transformer", "gpt", "cnn"};
+  static const std::vector<std::string> kinds{"bag", "bilstm", "transformer",
+                                              "gpt", "llama",  "cnn"};
   return kinds;
 }
 

@@ -17,17 +17,21 @@ namespace llmos::model {
 /// Everything needed to build and train one model (defaults are small and CPU-friendly).
 struct model_spec {
   std::string name;         ///< "model:" key, required, a valid name
-  std::string architecture; ///< required: "bag", "bilstm", "transformer", "gpt", "cnn"
+  std::string architecture; ///< required: "bag", "bilstm", "transformer", "gpt", "llama", "cnn"
   // Architecture hyper-parameters (section "hyper:").
   int64_t vocab_size = 0;  ///< 0 = take the data set tokenizer's vocabulary size
   int64_t num_classes = 0; ///< 0 = take the number of labels of the data set
   int64_t embed_dim = 64;
   int64_t hidden_dim = 128; ///< LSTM hidden size / CNN dense layer
   int64_t layers = 2;
-  int64_t heads = 4; ///< must divide embed_dim for transformer/gpt
-  int64_t ff_dim = 256;
-  int64_t max_length = 128;                      ///< tokens (text): positional table size
-  double dropout = 0.1;                          ///< [0,1)
+  int64_t heads = 4;        ///< must divide embed_dim for transformer/gpt
+  int64_t ff_dim = 256;     ///< transformer/gpt feed-forward width; llama: the SwiGLU width
+  int64_t kv_heads = 0;     ///< llama: key/value heads (grouped-query attention); 0 = heads
+  double norm_eps = 1e-5;   ///< llama: RMSNorm epsilon
+  double rope_theta = 1e4;  ///< llama: rotary base
+  int64_t tied = 1;         ///< llama: 1 = the classifier is the token embedding
+  int64_t max_length = 128; ///< tokens (text): positional table size
+  double dropout = 0.1;     ///< [0,1)
   std::vector<int64_t> conv_channels = {16, 32}; ///< cnn
   int64_t image_size = 28;                       ///< cnn: square images
   // LoRA (section "lora:"): rank 0 = off.
@@ -67,6 +71,9 @@ caf::expected<model_spec> apply_overrides(model_spec spec,
 
 /// The spec as YAML that parse_model_spec reads back to an equal spec.
 std::string to_yaml(const model_spec& spec);
+
+/// True for the architectures that model text (gpt, llama): they generate, and ignore labels.
+bool is_language_model(const std::string& architecture);
 
 /// The architectures a spec may name.
 const std::vector<std::string>& known_architectures();

@@ -180,6 +180,14 @@ std::vector<field> make_table() {
             "attention heads; they must divide embed_dim"),
       whole("hyper", "ff_dim", "ff_dim", &m::ff_dim, 1, 1'000'000,
             "the width of the transformer feed-forward layer"),
+      whole("hyper", "kv_heads", "kv_heads", &m::kv_heads, 0, 1024,
+            "llama: key/value heads for grouped-query attention; 0 = heads"),
+      real("hyper", "norm_eps", "norm_eps", &m::norm_eps, {0, 1, true, true},
+           "llama: the RMSNorm epsilon, e.g. 1e-5"),
+      real("hyper", "rope_theta", "rope_theta", &m::rope_theta, {0, 1e9, true, false},
+           "llama: the rotary base, e.g. 10000"),
+      whole("hyper", "tied", "tied", &m::tied, 0, 1,
+            "llama: 1 when the classifier is the token embedding"),
       whole("hyper", "max_length", "max_length", &m::max_length, 1, 1'000'000,
             "tokens per sequence (the size of the positional table)"),
       real("hyper", "dropout", "dropout", &m::dropout, {0, 1, false, true},
@@ -258,13 +266,27 @@ std::vector<std::string> keys_of(const std::string& section) {
 }
 
 std::optional<conflict> check_spec(const model_spec& spec) {
-  const bool attention = spec.architecture == "transformer" || spec.architecture == "gpt";
+  const bool attention = spec.architecture == "transformer" || spec.architecture == "gpt" ||
+                         spec.architecture == "llama";
   if (attention && spec.heads > 0 && spec.embed_dim % spec.heads != 0)
     return conflict{{"heads", "embed_dim", "architecture"},
                     "heads (" + std::to_string(spec.heads) + ") must divide embed_dim (" +
                         std::to_string(spec.embed_dim) + ") for " + spec.architecture +
                         ": each head attends over embed_dim / heads dimensions; use heads " +
                         divisors_of(spec.embed_dim) + " or change embed_dim"};
+  if (spec.architecture == "llama") {
+    const auto kv = spec.kv_heads > 0 ? spec.kv_heads : spec.heads;
+    if (spec.heads % kv != 0)
+      return conflict{{"kv_heads", "heads"},
+                      "kv_heads (" + std::to_string(kv) + ") must divide heads (" +
+                          std::to_string(spec.heads) +
+                          "): each key/value head serves an equal group of query heads"};
+    if ((spec.embed_dim / spec.heads) % 2 != 0)
+      return conflict{{"heads", "embed_dim"},
+                      "the head size embed_dim / heads (" +
+                          std::to_string(spec.embed_dim / spec.heads) +
+                          ") must be even: rotary embeddings rotate pairs of dimensions"};
+  }
   if (spec.warmup_steps > spec.max_steps)
     return conflict{{"warmup_steps", "max_steps"},
                     "warmup_steps (" + std::to_string(spec.warmup_steps) +

@@ -2,6 +2,7 @@
 #include <numeric>
 
 #include "llmos/messages/error.hpp"
+#include "model/nn/llama.hpp"
 #include "model/nn/network.hpp"
 
 namespace llmos::model::nn {
@@ -217,7 +218,8 @@ caf::expected<std::shared_ptr<network>> make_network(const model_spec& s, const 
     return refuse(s, "architecture '" + s.architecture +
                          "' needs a vocabulary: the data set has no tokenizer and the spec sets "
                          "no vocab_size");
-  if (s.architecture != "gpt" && d.num_classes < 2)
+  const bool lm = s.architecture == "gpt" || s.architecture == "llama";
+  if (!lm && d.num_classes < 2)
     return refuse(s, "a classifier needs at least 2 classes, the data set has " +
                          std::to_string(d.num_classes) + " labels");
   if (s.architecture == "cnn") {
@@ -238,6 +240,8 @@ caf::expected<std::shared_ptr<network>> make_network(const model_spec& s, const 
       net = std::make_shared<transformer_classifier>(s, d);
     else if (s.architecture == "gpt")
       net = std::make_shared<gpt_model>(s, d);
+    else if (s.architecture == "llama")
+      net = make_llama(s, d);
     else if (s.architecture == "cnn")
       net = std::make_shared<cnn_classifier>(s, d);
     else

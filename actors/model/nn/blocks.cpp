@@ -43,6 +43,12 @@ void lora_linear_impl::merge_lora() {
   lora_b_ = torch::Tensor();
 }
 
+torch::Tensor lora_linear_impl::merged_weight() const {
+  if (!lora_a_.defined())
+    return base->weight;
+  return base->weight + torch::matmul(lora_b_, lora_a_) * scale_;
+}
+
 void lora_linear_impl::quantize_int8() {
   merge_lora();
   packed_ = pack_int8(base->weight, base->bias);

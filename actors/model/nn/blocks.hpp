@@ -25,6 +25,8 @@ public:
   void enable_lora(int64_t rank, double alpha);
   /// Folds B A into W and drops the adapters: the same function, one matmul at inference.
   void merge_lora();
+  /// W plus the adapters' B A scaled, without changing the layer (exports of a LoRA fine-tune).
+  torch::Tensor merged_weight() const;
   bool has_lora() const { return lora_a_.defined(); }
   std::vector<torch::Tensor> lora_parameters() const;
 
@@ -42,8 +44,11 @@ private:
 TORCH_MODULE_IMPL(lora_linear, lora_linear_impl);
 
 /// Keys and values of one attention layer seen so far in a generation.
+/// gpt: k, v [B, heads, T, head_dim] grown per step. llama: k, v [B, seq_len, kv_heads,
+/// head_dim] preallocated, `length` positions filled.
 struct kv_cache {
-  torch::Tensor k, v; // [B, heads, T, head_dim]
+  torch::Tensor k, v;
+  int64_t length = 0;
 };
 
 class attention_impl : public torch::nn::Module {

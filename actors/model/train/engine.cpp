@@ -6,6 +6,7 @@
 
 #include "model/core/lr_schedule.hpp"
 #include "model/nn/int8_linear.hpp"
+#include "model/nn/llama.hpp"
 
 namespace llmos::model {
 
@@ -18,7 +19,7 @@ caf::expected<std::unique_ptr<engine>> engine::create(model_spec spec, data_shap
     shape.vocab_size = spec.vocab_size;
   if (spec.num_classes > 0)
     shape.num_classes = spec.num_classes;
-  if (spec.architecture != "gpt" && shape.num_classes == 0)
+  if (!is_language_model(spec.architecture) && shape.num_classes == 0)
     shape.num_classes = static_cast<int64_t>(labels.size());
   auto p = std::make_unique<impl>();
   p->spec = std::move(spec);
@@ -182,18 +183,48 @@ caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>&
     std::mt19937_64 rng(seed);
     std::vector<nn::kv_cache> caches;
     std::vector<int32_t> out;
+    // Prefill in LibTorch (one batched forward over the prompt); decode token by token in the
+    // fused kernel when the network allows it, on the same preallocated cache.
+    auto* llama = dynamic_cast<nn::llama_network*>(s.net.get());
+    const bool fused = llama && s.spec.precision == "f32" && llama->fused_decode_ok();
+    kernels::llama_decode_weights weights;
+    kernels::llama_decode_scratch scratch;
+    std::vector<float> kernel_logits;
     auto logits = s.net->forward_cached(torch::tensor(context, torch::kLong).unsqueeze(0), caches);
+    auto last = logits[0][logits.size(1) - 1].to(torch::kFloat32).contiguous();
+    const float* row = last.data_ptr<float>();
+    const auto vocab = static_cast<std::size_t>(last.numel());
+    if (fused) {
+      weights = llama->decode_weights();
+      scratch.reserve(weights, 1);
+      kernel_logits.resize(vocab);
+    }
     int64_t length = static_cast<int64_t>(context.size());
     for (int64_t i = 0; i < max_new && length < limit; ++i) {
-      auto last = logits[0][logits.size(1) - 1].to(torch::kFloat32).contiguous();
-      const auto token = sample_token(last.data_ptr<float>(),
-                                      static_cast<std::size_t>(last.numel()), sampling, rng);
+      const auto token = sample_token(row, vocab, sampling, rng);
       if (token < 0 || token == s.shape.eos_id)
         break;
       out.push_back(static_cast<int32_t>(token));
       if (on_token && !on_token(static_cast<int32_t>(token)))
         break;
-      logits = s.net->forward_cached(torch::tensor({token}, torch::kLong).unsqueeze(0), caches);
+      if (i + 1 == max_new)
+        break; // nothing more to sample: skip the forward
+      if (fused) {
+        const int64_t layer_stride = caches[0].k.numel();
+        kernels::llama_decode_item item{
+            static_cast<int32_t>(token),
+            static_cast<int32_t>(length),
+            {caches[0].k.data_ptr<float>(), caches[0].v.data_ptr<float>(), layer_stride},
+            kernel_logits.data()};
+        kernels::llama_decode(weights, &item, 1, scratch);
+        for (auto& c : caches)
+          c.length = length + 1;
+        row = kernel_logits.data();
+      } else {
+        logits = s.net->forward_cached(torch::tensor({token}, torch::kLong).unsqueeze(0), caches);
+        last = logits[0][logits.size(1) - 1].to(torch::kFloat32).contiguous();
+        row = last.data_ptr<float>();
+      }
       ++length;
     }
     return out;
@@ -223,6 +254,10 @@ caf::error engine::fine_tune(const std::string& mode, const model_spec& training
     s.spec.layers = arch.layers;
     s.spec.heads = arch.heads;
     s.spec.ff_dim = arch.ff_dim;
+    s.spec.kv_heads = arch.kv_heads;
+    s.spec.norm_eps = arch.norm_eps;
+    s.spec.rope_theta = arch.rope_theta;
+    s.spec.tied = arch.tied;
     s.spec.max_length = arch.max_length;
     s.spec.conv_channels = arch.conv_channels;
     s.spec.image_size = arch.image_size;

@@ -20,6 +20,7 @@
 #include "model/core/metrics.hpp"
 #include "model/core/model_spec.hpp"
 #include "model/core/sampling.hpp"
+#include "model/formats/llama_weights.hpp"
 
 namespace llmos::model {
 
@@ -62,7 +63,18 @@ public:
   /// its path and the cause.
   static caf::expected<std::unique_ptr<engine>> load(const std::string& path);
 
+  /// A llama network holding imported weights (any format's llama_weights): the spec named
+  /// `name` with the weights' configuration, the data shape with the vocabulary's size and
+  /// bos/eos. bad_config when the weights do not validate.
+  static caf::expected<std::unique_ptr<engine>> from_llama(const llama_weights& weights,
+                                                           const std::string& name);
+
   ~engine();
+
+  /// The weights of a llama network as llama_weights (configuration and tensors; the vocabulary
+  /// is left empty: it travels with the tokenizer). LoRA adapters are merged into the copy.
+  /// bad_params for other architectures or an int8 network.
+  caf::expected<llama_weights> to_llama() const;
 
   /// One micro-batch; an optimizer step every spec.accumulation micro-batches. A non-finite
   /// loss is refused (error naming the model and step) and the accumulated gradient dropped.

@@ -40,6 +40,21 @@ typename Inspector::result_type inspect(Inspector& f, publish_request& x) {
   return f(caf::meta::type_name("publish_request"), x.name, x.package, x.metrics, x.lineage);
 }
 
+/// Imports pretrained weights from a file on the registry's node as version 1 of a new model
+/// (or the next version of an existing one).
+struct import_request {
+  std::string name;
+  std::string format;    ///< "llama2c", "gguf" or "safetensors"
+  std::string path;      ///< the checkpoint / GGUF file, or the Hugging Face folder
+  std::string tokenizer; ///< llama2c: its tokenizer.bin ("" = the one beside the checkpoint)
+  std::string note;      ///< goes to the lineage
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, import_request& x) {
+  return f(caf::meta::type_name("import_request"), x.name, x.format, x.path, x.tokenizer, x.note);
+}
+
 /// One stored version as listed.
 struct model_version {
   std::string name;
@@ -81,9 +96,14 @@ using registry_actor = caf::typed_actor<
     caf::replies_to<alias_atom, std::string, std::string, uint32_t>::with<model_version>,
     // client -> registry: delete a version; refused while an alias points at it.
     caf::replies_to<delete_atom, std::string, uint32_t>::with<bool>,
-    // client -> registry: write a version as FORMAT ("torchscript", or "onnx" for bag and cnn)
-    // into its folder and answer the file's path; bad_params names an unsupported format.
+    // client -> registry: write a version as FORMAT ("torchscript", "onnx" for bag and cnn;
+    // "gguf", "gguf-f16", "gguf-q8_0", "llama2c" for llama) into its folder and answer the
+    // file's path; bad_params names an unsupported format.
     caf::replies_to<export_atom, std::string, uint32_t, std::string>::with<std::string>,
+    // client -> registry: read pretrained weights (llama2c, gguf, safetensors) and publish them
+    // as a new version whose lineage names the source file and its sha256. The file's refusal
+    // (bad_config naming file and tensor) leaves no version behind.
+    caf::replies_to<import_atom, import_request>::with<model_version>,
     // server -> registry: send (alias_atom, alias_event) on every alias change.
     caf::reacts_to<watch_atom, caf::actor>>;
 

@@ -42,6 +42,7 @@ struct server_status;
 struct task_spec;
 struct task_status;
 struct study_status;
+struct import_request;
 } // namespace llmos
 
 CAF_BEGIN_TYPE_ID_BLOCK(llmos, caf::first_custom_type_id)
@@ -81,6 +82,7 @@ CAF_ADD_TYPE_ID(llmos, (llmos::task_status))
 CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::task_status>))
 CAF_ADD_TYPE_ID(llmos, (llmos::study_status))
 CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::study_status>))
+CAF_ADD_TYPE_ID(llmos, (llmos::import_request))
 CAF_END_TYPE_ID_BLOCK(llmos)
 
 // Atoms (CAF 0.17: at most 10 characters). Grouped by conversation; append only.
@@ -150,3 +152,4 @@ CAF_ADD_ATOM(llmos, llmos, canary_atom, "canary")
 CAF_ADD_ATOM(llmos, llmos, feedback_atom, "feedback")
 CAF_ADD_ATOM(llmos, llmos, log_atom, "log")
 CAF_ADD_ATOM(llmos, llmos, history_atom, "history")
+CAF_ADD_ATOM(llmos, llmos, import_atom, "import")

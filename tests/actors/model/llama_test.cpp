@@ -1,0 +1,205 @@
+// The llama architecture on a real pretrained model (stories260K, llama2.c's published fixture):
+// imported weights reproduce the reference's greedy output byte for byte, the fused decode
+// kernel and the LibTorch path agree, the model is far better than a unigram model on held-out
+// text, weights survive import -> export, and it fine-tunes (LoRA and full) and checkpoints.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "dataset/tokenize/llama_tokenizer.hpp"
+#include "formats_test_util.hpp"
+#include "llmos/messages/error.hpp"
+#include "model/formats/llama2c_file.hpp"
+#include "model/train/engine.hpp"
+
+namespace llmos::model {
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class llama_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    std::string why;
+    dir_ = test::stories260k_dir(&why);
+    ASSERT_FALSE(dir_.empty()) << why;
+    auto w = read_llama2c(dir_ + "/stories260K.bin", dir_ + "/tok512.bin");
+    ASSERT_TRUE(w) << describe(w.error());
+    weights_ = std::move(*w);
+    auto tok = data::llama_tokenizer::create(weights_.vocab);
+    ASSERT_TRUE(tok) << describe(tok.error());
+    tok_ = std::make_unique<data::llama_tokenizer>(std::move(*tok));
+  }
+
+  std::unique_ptr<engine> imported() {
+    auto e = engine::from_llama(weights_, "stories");
+    EXPECT_TRUE(e) << describe(e.error());
+    return e ? std::move(*e) : nullptr;
+  }
+
+  std::vector<int32_t> greedy(engine& e, const std::vector<int32_t>& prompt, int64_t n) {
+    sampling_params greedy_params;
+    greedy_params.temperature = 0.0;
+    auto out = e.generate(prompt, n, greedy_params, 1, nullptr);
+    EXPECT_TRUE(out) << describe(out.error());
+    return out ? *out : std::vector<int32_t>{};
+  }
+
+  /// Rows of `text`'s tokens after BOS, cut into sequences of `length` (an LM batch).
+  data_batch batch_of(const std::string& text, int64_t length) {
+    auto ids = tok_->encode(text);
+    ids.insert(ids.begin(), weights_.vocab.bos);
+    const auto rows = static_cast<int64_t>(ids.size()) / length;
+    data_batch b;
+    b.inputs.dtype = "i32";
+    b.inputs.shape = {rows, length};
+    b.inputs.data.assign(reinterpret_cast<const char*>(ids.data()),
+                         static_cast<std::size_t>(rows * length) * sizeof(int32_t));
+    b.labels.assign(static_cast<std::size_t>(rows), "");
+    return b;
+  }
+
+  std::string dir_;
+  llama_weights weights_;
+  std::unique_ptr<data::llama_tokenizer> tok_;
+};
+
+// Hand-written, TinyStories-like text the model never saw.
+const char* const held_out =
+    "Once upon a time, there was a little dog named Max. Max liked to run in the big green park "
+    "with his friend Tom. One day, Tom found a red ball under a tree. He said, \"Max, look what I "
+    "found!\" Max was very happy. They played with the ball all day. When the sun went down, they "
+    "went home and had a big dinner. Max was tired, so he went to sleep in his warm bed. The "
+    "next morning, Tom and Max went to the park again. They saw a small bird in the tree. The "
+    "bird was sad because it could not fly. Tom helped the bird and it flew away. Max and Tom "
+    "were happy and they played with the ball again.";
+
+TEST_F(llama_test, greedy_from_bos_reproduces_the_reference_byte_for_byte) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  auto out = greedy(*e, {}, 200);
+  ASSERT_EQ(out.size(), 200u);
+  auto text = tok_->decode(out);
+  ASSERT_TRUE(text) << describe(text.error());
+  // run.c prints a newline after the generation; the fixture holds what it printed.
+  EXPECT_EQ(*text + "\n", read_text(dir_ + "/expected-greedy-200.txt"));
+}
+
+TEST_F(llama_test, fused_decode_and_libtorch_path_generate_the_same_tokens) {
+  auto fused = imported();
+  auto plain = imported();
+  ASSERT_TRUE(fused && plain);
+  // Adapters with B = 0 leave the function unchanged but take the network off the fused path.
+  auto training = plain->spec();
+  training.lora_rank = 4;
+  ASSERT_FALSE(plain->fine_tune("lora", training, label_vocab{}));
+  const auto prompt = tok_->encode("The cat sat on the mat and");
+  auto a = greedy(*fused, prompt, 120);
+  auto b = greedy(*plain, prompt, 120);
+  EXPECT_EQ(a, b);
+  EXPECT_GE(a.size(), 100u);
+}
+
+TEST_F(llama_test, perplexity_on_held_out_text_is_far_below_a_unigram_model) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  auto batch = batch_of(held_out, 32);
+  auto r = e->evaluate({batch});
+  ASSERT_TRUE(r) << describe(r.error());
+  // A unigram model fit on the very tokens it is scored on (an optimistic baseline).
+  auto ids = tok_->encode(held_out);
+  std::map<int32_t, double> counts;
+  for (auto id : ids)
+    counts[id] += 1.0;
+  double nll = 0.0;
+  for (auto id : ids)
+    nll -= std::log(counts[id] / static_cast<double>(ids.size()));
+  const double unigram = std::exp(nll / static_cast<double>(ids.size()));
+  EXPECT_LT(r->perplexity, unigram / 4.0) << "model " << r->perplexity << " unigram " << unigram;
+  EXPECT_GT(r->perplexity, 1.0);
+}
+
+TEST_F(llama_test, weights_survive_import_and_export_exactly) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  auto back = e->to_llama();
+  ASSERT_TRUE(back) << describe(back.error());
+  EXPECT_EQ(back->config, weights_.config);
+  ASSERT_EQ(back->tensors.size(), weights_.tensors.size());
+  for (auto& [name, t] : weights_.tensors) {
+    ASSERT_TRUE(back->tensors.count(name)) << name;
+    EXPECT_EQ(back->tensors.at(name).shape, t.shape) << name;
+    EXPECT_EQ(back->tensors.at(name).data, t.data) << name;
+  }
+}
+
+TEST_F(llama_test, lora_fine_tune_lowers_the_loss_and_export_merges_the_adapters) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  const std::string text =
+      "Zorp the robot likes purple cheese. Zorp the robot likes purple cheese. "
+      "Zorp the robot likes purple cheese. Zorp the robot likes purple cheese.";
+  auto batch = batch_of(text, 16);
+  auto before = e->evaluate({batch});
+  ASSERT_TRUE(before);
+  auto training = e->spec();
+  training.lora_rank = 8;
+  training.lr = 1e-2;
+  training.max_steps = 40;
+  training.warmup_steps = 0;
+  ASSERT_FALSE(e->fine_tune("lora", training, label_vocab{}));
+  for (int i = 0; i < 40; ++i)
+    ASSERT_TRUE(e->train_step(batch));
+  auto after = e->evaluate({batch});
+  ASSERT_TRUE(after);
+  EXPECT_LT(after->loss, before->loss * 0.7);
+  // The export folds the adapters in: a fresh import of it scores what the fine-tune scored.
+  auto exported = e->to_llama();
+  ASSERT_TRUE(exported);
+  exported->vocab = weights_.vocab;
+  auto again = engine::from_llama(*exported, "again");
+  ASSERT_TRUE(again);
+  auto check = (*again)->evaluate({batch});
+  ASSERT_TRUE(check);
+  EXPECT_NEAR(check->loss, after->loss, 1e-4);
+}
+
+TEST_F(llama_test, full_fine_tune_checkpoints_and_resumes_with_the_same_outputs) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  auto batch = batch_of(held_out, 32);
+  auto training = e->spec();
+  training.max_steps = 4;
+  training.warmup_steps = 0;
+  ASSERT_FALSE(e->fine_tune("full", training, label_vocab{}));
+  for (int i = 0; i < 2; ++i)
+    ASSERT_TRUE(e->train_step(batch));
+  const auto path = (std::filesystem::temp_directory_path() /
+                     ("llama_ckpt_" + std::to_string(::getpid()) + ".pt"))
+                        .string();
+  ASSERT_FALSE(e->save(path));
+  auto loaded = engine::load(path);
+  ASSERT_TRUE(loaded) << describe(loaded.error());
+  EXPECT_EQ((*loaded)->spec().architecture, "llama");
+  EXPECT_EQ((*loaded)->flat_parameters(), e->flat_parameters());
+  const auto prompt = tok_->encode("Lily went to");
+  EXPECT_EQ(greedy(**loaded, prompt, 40), greedy(*e, prompt, 40));
+  // Both continue training identically (optimizer state and step restored).
+  auto a = e->train_step(batch);
+  auto b = (*loaded)->train_step(batch);
+  ASSERT_TRUE(a && b);
+  EXPECT_DOUBLE_EQ(a->loss, b->loss);
+  std::filesystem::remove(path);
+}
+
+} // namespace
+} // namespace llmos::model

@@ -1,0 +1,240 @@
+// The fused Llama decode kernel against its plain reference on random networks, token by token
+// at every position; batching against one-by-one decoding; and the grouped-query head mapping
+// against an independent expansion of the same network to one kv head per query head.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "llmos/kernels/llama_decode.hpp"
+
+namespace {
+
+using namespace llmos::kernels;
+
+struct config {
+  int32_t dim, hidden, layers, heads, kv_heads, vocab, seq_len;
+  bool tied;
+  int32_t head_size() const { return dim / heads; }
+  int32_t kv_dim() const { return head_size() * kv_heads; }
+};
+
+/// stories260K's shape: grouped-query attention (2 query heads per kv head), tied classifier.
+constexpr config stories_shape{64, 172, 5, 8, 4, 512, 64, true};
+/// One kv head per query head, a separate classifier, and no size a multiple of 8 or 4 (dim 36,
+/// hidden 100, head 6, vocab 301), so that every remainder path of the fast kernel runs.
+constexpr config odd_shape{36, 100, 3, 6, 6, 301, 40, false};
+
+/// A network with random weights (uniform in ±0.05; norm weights around 1) that owns its storage.
+struct random_model {
+  struct block {
+    std::vector<float> attn_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3;
+  };
+  config cfg;
+  std::vector<float> embedding, final_norm, classifier;
+  std::vector<block> blocks;
+
+  random_model(const config& c, uint32_t seed) : cfg(c) {
+    std::mt19937 rng{seed};
+    auto matrix = [&rng](int64_t rows, int64_t cols) {
+      std::uniform_real_distribution<float> d{-0.05f, 0.05f};
+      std::vector<float> m(rows * cols);
+      for (auto& x : m)
+        x = d(rng);
+      return m;
+    };
+    auto norm = [&rng](int64_t n) {
+      std::uniform_real_distribution<float> d{0.8f, 1.2f};
+      std::vector<float> m(n);
+      for (auto& x : m)
+        x = d(rng);
+      return m;
+    };
+    embedding = matrix(c.vocab, c.dim);
+    for (int32_t l = 0; l < c.layers; ++l)
+      blocks.push_back({norm(c.dim), matrix(c.dim, c.dim), matrix(c.kv_dim(), c.dim),
+                        matrix(c.kv_dim(), c.dim), matrix(c.dim, c.dim), norm(c.dim),
+                        matrix(c.hidden, c.dim), matrix(c.dim, c.hidden), matrix(c.hidden, c.dim)});
+    final_norm = norm(c.dim);
+    if (!c.tied)
+      classifier = matrix(c.vocab, c.dim);
+  }
+
+  llama_decode_weights view() const {
+    llama_decode_weights w;
+    w.dim = cfg.dim;
+    w.hidden_dim = cfg.hidden;
+    w.n_layers = cfg.layers;
+    w.n_heads = cfg.heads;
+    w.n_kv_heads = cfg.kv_heads;
+    w.vocab_size = cfg.vocab;
+    w.seq_len = cfg.seq_len;
+    w.embedding = embedding.data();
+    w.final_norm = final_norm.data();
+    w.classifier = cfg.tied ? embedding.data() : classifier.data();
+    for (const auto& b : blocks)
+      w.blocks.push_back({b.attn_norm.data(), b.wq.data(), b.wk.data(), b.wv.data(), b.wo.data(),
+                          b.ffn_norm.data(), b.w1.data(), b.w2.data(), b.w3.data()});
+    return w;
+  }
+};
+
+/// A dense cache, filled with NaN so that reading a position not yet written poisons the logits.
+struct dense_cache {
+  int64_t kv_dim, stride;
+  std::vector<float> k, v;
+
+  explicit dense_cache(const config& c)
+      : kv_dim(c.kv_dim()), stride(int64_t{c.seq_len} * c.kv_dim()),
+        k(c.layers * stride, std::numeric_limits<float>::quiet_NaN()), v(k) {}
+
+  llama_kv_view view() { return {k.data(), v.data(), stride}; }
+};
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  float m = 0.0f;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    m = std::max(m, std::fabs(a[i] - b[i]));
+  return std::isnan(m) ? std::numeric_limits<float>::infinity() : m;
+}
+
+/// Largest difference between two caches over the positions [0, len) of every layer.
+float max_cache_diff(const dense_cache& a, const dense_cache& b, int32_t len) {
+  float m = 0.0f;
+  const auto layers = static_cast<int64_t>(a.k.size()) / a.stride;
+  for (int64_t layer = 0; layer < layers; ++layer)
+    for (int64_t i = 0; i < len * a.kv_dim; ++i) {
+      const auto at = static_cast<std::size_t>(layer * a.stride + i);
+      m = std::max({m, std::fabs(a.k[at] - b.k[at]), std::fabs(a.v[at] - b.v[at])});
+    }
+  return std::isnan(m) ? std::numeric_limits<float>::infinity() : m;
+}
+
+std::vector<int32_t> random_tokens(const config& c, std::size_t n, uint32_t seed) {
+  std::mt19937 rng{seed};
+  std::uniform_int_distribution<int32_t> d{0, c.vocab - 1};
+  std::vector<int32_t> t(n);
+  for (auto& x : t)
+    x = d(rng);
+  return t;
+}
+
+/// Decodes a whole sequence (every position of the cache) with the reference and with the fast
+/// kernel, checking the logits at each step and the caches at the end.
+void expect_fast_matches_reference(const config& c) {
+  const random_model model(c, 7);
+  const llama_decode_weights w = model.view();
+  dense_cache ref_cache(c), fast_cache(c);
+  llama_decode_scratch scratch;
+  std::vector<float> ref_logits(c.vocab), fast_logits(c.vocab);
+  const auto tokens = random_tokens(c, c.seq_len, 11);
+  for (int32_t pos = 0; pos < c.seq_len; ++pos) {
+    llama_decode_item ref{tokens[pos], pos, ref_cache.view(), ref_logits.data()};
+    llama_decode_item fast{tokens[pos], pos, fast_cache.view(), fast_logits.data()};
+    llama_decode_reference(w, &ref, 1);
+    llama_decode(w, &fast, 1, scratch);
+    ASSERT_LT(max_abs_diff(ref_logits, fast_logits), 1e-4f) << "at position " << pos;
+  }
+  EXPECT_LT(max_cache_diff(ref_cache, fast_cache, c.seq_len), 1e-5f);
+  // Random weights must still give the logits some spread, or the comparison says little.
+  const auto [lo, hi] = std::minmax_element(ref_logits.begin(), ref_logits.end());
+  EXPECT_GT(*hi - *lo, 0.1f);
+}
+
+TEST(llama_decode, matches_reference_with_grouped_query_attention_and_tied_classifier) {
+  expect_fast_matches_reference(stories_shape);
+}
+
+TEST(llama_decode, matches_reference_with_multi_head_attention_and_odd_sizes) {
+  expect_fast_matches_reference(odd_shape);
+}
+
+TEST(llama_decode, batch_at_different_positions_equals_decoding_one_by_one) {
+  const config c = stories_shape;
+  const random_model model(c, 3);
+  const llama_decode_weights w = model.view();
+  llama_decode_scratch scratch;
+  // Three sequences whose caches already hold 0, 7 and 20 positions.
+  const std::vector<int32_t> prefix{0, 7, 20};
+  std::vector<dense_cache> batched(3, dense_cache(c));
+  std::vector<float> logits(c.vocab);
+  for (std::size_t s = 0; s < prefix.size(); ++s) {
+    const auto tokens = random_tokens(c, prefix[s], 100 + s);
+    for (int32_t pos = 0; pos < prefix[s]; ++pos) {
+      llama_decode_item it{tokens[pos], pos, batched[s].view(), logits.data()};
+      llama_decode(w, &it, 1, scratch);
+    }
+  }
+  std::vector<dense_cache> single = batched;
+
+  // Each step runs the batch, then the same tokens one at a time through the same scratch (so a
+  // smaller batch also reuses the larger one's buffer); results must agree to the bit.
+  const auto tokens = random_tokens(c, 3 * 12, 5);
+  std::vector<std::vector<float>> batched_logits(3, std::vector<float>(c.vocab));
+  std::vector<std::vector<float>> single_logits = batched_logits;
+  for (int32_t step = 0; step < 12; ++step) {
+    std::vector<llama_decode_item> items;
+    for (int32_t s = 0; s < 3; ++s)
+      items.push_back(
+          {tokens[step * 3 + s], prefix[s] + step, batched[s].view(), batched_logits[s].data()});
+    llama_decode(w, items.data(), 3, scratch);
+    for (int32_t s = 0; s < 3; ++s) {
+      llama_decode_item it{tokens[step * 3 + s], prefix[s] + step, single[s].view(),
+                           single_logits[s].data()};
+      llama_decode(w, &it, 1, scratch);
+      ASSERT_EQ(batched_logits[s], single_logits[s]) << "sequence " << s << ", step " << step;
+    }
+  }
+  for (int32_t s = 0; s < 3; ++s)
+    EXPECT_EQ(max_cache_diff(batched[s], single[s], prefix[s] + 12), 0.0f) << "sequence " << s;
+}
+
+/// The same network with one kv head per query head: query head h gets a copy of the key and
+/// value rows of kv head h / (heads / kv_heads), the grouping Llama defines.
+random_model expand_to_multi_head(const random_model& gqa) {
+  random_model mha = gqa;
+  const config& c = gqa.cfg;
+  mha.cfg.kv_heads = c.heads;
+  const int64_t hs = c.head_size(), group = c.heads / c.kv_heads;
+  for (std::size_t l = 0; l < gqa.blocks.size(); ++l) {
+    auto expand = [&](const std::vector<float>& m) {
+      std::vector<float> out;
+      for (int64_t h = 0; h < c.heads; ++h) {
+        const auto first = m.begin() + (h / group) * hs * c.dim;
+        out.insert(out.end(), first, first + hs * c.dim);
+      }
+      return out;
+    };
+    mha.blocks[l].wk = expand(gqa.blocks[l].wk);
+    mha.blocks[l].wv = expand(gqa.blocks[l].wv);
+  }
+  return mha;
+}
+
+TEST(llama_decode, grouped_query_heads_share_the_kv_head_of_their_group) {
+  // kv head h / 2 (0,0,1,1,...) and h % 4 (0,1,2,3,0,...) differ for 6 of the 8 query heads.
+  const random_model gqa(stories_shape, 21);
+  const random_model mha = expand_to_multi_head(gqa);
+  const llama_decode_weights wg = gqa.view(), wm = mha.view();
+  dense_cache ref_g(gqa.cfg), ref_m(mha.cfg), fast_g(gqa.cfg), fast_m(mha.cfg);
+  llama_decode_scratch sg, sm;
+  std::vector<float> lrg(gqa.cfg.vocab), lrm(lrg), lfg(lrg), lfm(lrg);
+  const auto tokens = random_tokens(gqa.cfg, 16, 9);
+  for (int32_t pos = 0; pos < 16; ++pos) {
+    llama_decode_item irg{tokens[pos], pos, ref_g.view(), lrg.data()};
+    llama_decode_item irm{tokens[pos], pos, ref_m.view(), lrm.data()};
+    llama_decode_item ifg{tokens[pos], pos, fast_g.view(), lfg.data()};
+    llama_decode_item ifm{tokens[pos], pos, fast_m.view(), lfm.data()};
+    llama_decode_reference(wg, &irg, 1);
+    llama_decode_reference(wm, &irm, 1);
+    llama_decode(wg, &ifg, 1, sg);
+    llama_decode(wm, &ifm, 1, sm);
+    ASSERT_LT(max_abs_diff(lrg, lrm), 1e-5f) << "reference at position " << pos;
+    ASSERT_LT(max_abs_diff(lfg, lfm), 1e-5f) << "fast kernel at position " << pos;
+  }
+}
+
+} // namespace
