@@ -207,8 +207,9 @@ registry_actor::behavior_type registry_behavior(self_ptr self,
                   auto m = self->state.store->publish(name, files, nlohmann::json::object(),
                                                       nlohmann::json::parse(lineage));
                   if (!m)
-                    return promise.deliver(std::move(m.error()));
-                  promise.deliver(to_message(*self->state.store, *m));
+                    promise.deliver(std::move(m.error()));
+                  else
+                    promise.deliver(to_message(*self->state.store, *m));
                 },
                 [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
         return promise;

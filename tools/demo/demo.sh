@@ -5,6 +5,9 @@
 #   users then send 2003 mail (a real shift) and correct some answers; the feedback analyst sees
 #   accuracy fall, fine-tunes through the scheduler, judges the candidate, canaries it and
 #   promotes it (or rolls it back); a report with tables and plots lands in the output folder.
+#   The second pipeline does the same for a pretrained language model: llama2.c's stories260K is
+#   imported into the registry, served behind the OpenAI-style endpoint, rated thumbs up/down on
+#   questions about computers, and fine-tuned on everyday fortunes plus the preferred answers.
 # Usage: tools/demo/demo.sh [BIN_DIR] [OUT_DIR]   (default build/bin, demo-report)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,7 +16,8 @@ bin=$(cd "${1:-$root/build/bin}" && pwd)
 out=$(mkdir -p "${2:-$root/demo-report}" && cd "${2:-$root/demo-report}" && pwd)
 requests=${LLMOS_DEMO_REQUESTS:-2500}
 policy=${LLMOS_DEMO_POLICY:-$root/nodes/examples/loop/spam-loop.yaml}
-gpt_policy=$root/nodes/examples/loop/fortunes-loop.yaml
+gpt_policy=$root/nodes/examples/loop/stories-loop.yaml
+models=${LLMOS_MODELS_DIR:-$root/.cache/data/models}
 rpc=${LLMOS_DEMO_RPC_PORT:-47000}
 http=${LLMOS_DEMO_HTTP_PORT:-47280}
 state="$out/state"
@@ -94,28 +98,29 @@ echo "setup and loop took $(($(date +%s) - start)) s"
 "$here/report.sh" "$out"
 [ "${LLMOS_DEMO_GPT:-1}" = 1 ] || exit 0
 
-echo "== the second pipeline: a GPT on fortunes, asked about computers, rated thumbs up/down =="
+echo "== the second pipeline: pretrained stories260K, asked about computers, rated thumbs up/down =="
 gpt="$out/gpt"
 mkdir -p "$gpt"
+if [ ! -f "$models/stories260K/stories260K.bin" ]; then
+  echo "demo: $models/stories260K/stories260K.bin is missing: run tools/setup/setup.sh with the shared models in ../shared/models (or set LLMOS_MODELS_DIR)" >&2
+  exit 1
+fi
 "$bin/llmos-repl" 127.0.0.1:$rpc <<REPL
 spawn $data_node dataset name=fortunes-early pipeline=$root/nodes/examples/pipelines/fortunes-early.yaml
 spawn $data_node dataset name=fortunes-late pipeline=$root/nodes/examples/pipelines/fortunes-late.yaml
 send fortunes-early ingest
 send fortunes-late ingest
-spawn $data_node model name=gpt-trainer spec=$root/nodes/examples/models/fortunes-gpt-small.yaml
-send gpt-trainer train dataset=fortunes-early
-send gpt-trainer publish dataset=fortunes-early
-send registry alias model=fortunes-gpt-small alias=production version=latest
-stop gpt-trainer
+send registry import model=stories format=llama2c path=$models/stories260K/stories260K.bin note="llama2.c stories260K, pretrained on TinyStories"
+send registry alias model=stories alias=production version=latest
 spawn $serve_node feedback name=gpt-loop root=$state/gpt-feedback policy=$gpt_policy
-spawn $serve_node server name=gpt-serve model=fortunes-gpt-small version=production feedback=gpt-loop
+spawn $serve_node server name=gpt-serve model=stories version=production feedback=gpt-loop
 spawn $serve_node http name=web-gpt port=$((http + 1)) analyst=gpt-loop
 REPL
 for _ in $(seq 1 300); do
   curl -sf "http://127.0.0.1:$((http + 1))/readyz" >/dev/null && break
   sleep 0.2
 done
-"$bin/llmos-traffic" --rpc $rpc --http $((http + 1)) --model fortunes-gpt-small \
+"$bin/llmos-traffic" --rpc $rpc --http $((http + 1)) --model stories \
   --dataset fortunes-late --completions --requests "${LLMOS_DEMO_GPT_REQUESTS:-1800}" --rate 12 \
   --csv "$gpt/traffic.csv" --json "$gpt/traffic.json"
 "$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send gpt-loop history" >"$gpt/history.json"

@@ -212,6 +212,12 @@ caf::expected<llama_weights> parse_gguf(std::string_view bytes, const std::strin
   auto config = gguf::read_llama_config(md, index.count("output.weight") == 0);
   if (!config)
     return config.error();
+  // validate() lists every tensor the configuration needs: bound block_count by the file's own
+  // tensors (9 per block) first, or a hostile count up to 2^24 would list 150 million names.
+  if (config->n_layers > static_cast<int64_t>(infos.size() / 9))
+    return md.refuse(gguf::key::block_count, "says " + std::to_string(config->n_layers) +
+                                                 " blocks of 9 tensors; the file holds " +
+                                                 std::to_string(infos.size()) + " tensors");
   auto vocab = gguf::read_llama_vocab(md);
   if (!vocab)
     return vocab.error();

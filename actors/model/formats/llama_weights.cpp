@@ -65,8 +65,8 @@ caf::error validate(const llama_weights& w, const std::string& where) {
                                                               {"seq_len", c.seq_len}}};
   for (auto& [name, v] : sizes)
     if (v <= 0 || v > (int64_t{1} << 24))
-      return refuse(where, std::string{name} + " is " + std::to_string(v) +
-                               ", outside [1, 16777216]");
+      return refuse(where,
+                    std::string{name} + " is " + std::to_string(v) + ", outside [1, 16777216]");
   if (c.dim % c.n_heads != 0)
     return refuse(where, "n_heads " + std::to_string(c.n_heads) + " does not divide dim " +
                              std::to_string(c.dim));
@@ -78,6 +78,14 @@ caf::error validate(const llama_weights& w, const std::string& where) {
                              " is odd; rotary embeddings rotate pairs");
   if (!(c.norm_eps > 0.0) || !(c.rope_theta > 0.0))
     return refuse(where, "norm_eps and rope_theta must be positive");
+  // Before listing names: a hostile layer count would otherwise have tensor_names build
+  // millions of strings for a file that holds a few tensors.
+  const auto needed = 2 + 9 * c.n_layers + (c.tied ? 0 : 1);
+  if (needed != static_cast<int64_t>(w.tensors.size()))
+    return refuse(where, std::to_string(c.n_layers) + " layers" +
+                             (c.tied ? "" : " and a classifier") + " need " +
+                             std::to_string(needed) + " tensors, there are " +
+                             std::to_string(w.tensors.size()));
   std::set<std::string> expected;
   for (auto& [name, shape] : tensor_names(c)) {
     expected.insert(name);
@@ -88,9 +96,8 @@ caf::error validate(const llama_weights& w, const std::string& where) {
       return refuse(where, "tensor '" + name + "' has shape " + shape_text(it->second.shape) +
                                ", the configuration needs " + shape_text(shape));
     if (static_cast<int64_t>(it->second.data.size()) != it->second.numel())
-      return refuse(where, "tensor '" + name + "' holds " +
-                               std::to_string(it->second.data.size()) + " values for shape " +
-                               shape_text(shape));
+      return refuse(where, "tensor '" + name + "' holds " + std::to_string(it->second.data.size()) +
+                               " values for shape " + shape_text(shape));
   }
   for (auto& [name, t] : w.tensors)
     if (!expected.count(name))

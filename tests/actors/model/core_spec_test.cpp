@@ -178,7 +178,7 @@ TEST(model_spec, refuses_each_kind_of_mistake_with_its_line) {
        "models/m.yaml:5: key 'lr' appears twice"},
       {"model: m\narchitecture: lstm\n", "models/m.yaml:2: 'architecture' is 'lstm'; did you "
                                          "mean 'bilstm'? (one of: bag, bilstm, transformer, gpt, "
-                                         "cnn)"},
+                                         "llama, cnn)"},
       {"model: m\narchitecture: bag\n\nhyper: 3\n", "models/m.yaml:4: 'hyper' must be a map"},
       {"model: m\narchitecture: bag\nhyper:\n  embed_dim: [1]\n",
        "models/m.yaml:4: 'embed_dim' must be a single value, but it is a list"},
@@ -217,6 +217,32 @@ TEST(model_spec, refuses_each_kind_of_mistake_with_its_line) {
     SCOPED_TRACE(m.yaml);
     expect_prefix(refusal(m.yaml), "bad_config: " + m.expected);
   }
+}
+
+TEST(model_spec, llama_needs_kv_heads_dividing_heads_and_an_even_head_size) {
+  auto ok = parse_model_spec("model: m\narchitecture: llama\n"
+                             "hyper: {embed_dim: 64, heads: 8, kv_heads: 4, tied: 0}\n",
+                             "m.yaml");
+  ASSERT_TRUE(ok) << llmos::describe(ok.error());
+  EXPECT_EQ(ok->kv_heads, 4);
+  EXPECT_EQ(ok->tied, 0);
+  EXPECT_TRUE(llmos::model::is_language_model(ok->architecture));
+  auto back = parse_model_spec(llmos::model::to_yaml(*ok), "again.yaml");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, *ok);
+  auto kv = parse_model_spec("model: m\narchitecture: llama\n"
+                             "hyper: {embed_dim: 64, heads: 8, kv_heads: 3}\n",
+                             "m.yaml");
+  ASSERT_FALSE(kv);
+  EXPECT_NE(llmos::describe(kv.error()).find("kv_heads (3) must divide heads (8)"),
+            std::string::npos)
+      << llmos::describe(kv.error());
+  auto odd = parse_model_spec("model: m\narchitecture: llama\n"
+                              "hyper: {embed_dim: 24, heads: 8}\n",
+                              "m.yaml");
+  ASSERT_FALSE(odd);
+  EXPECT_NE(llmos::describe(odd.error()).find("must be even"), std::string::npos)
+      << llmos::describe(odd.error());
 }
 
 TEST(model_spec, heads_must_divide_embed_dim_for_attention) {

@@ -131,6 +131,8 @@ TEST(GgufFile, RefusesBadMetadataNamingTheKey) {
       {"llama.vocab_size", test::gguf_u32(301), "key 'llama.vocab_size': says 301"},
       {"llama.rope.dimension_count", test::gguf_u32(8), "rotates 8 dimensions of a head of 16"},
       {"general.alignment", test::gguf_u32(24), "key 'general.alignment': 24 is not a power"},
+      {"llama.block_count", test::gguf_u32(1 << 24),
+       "key 'llama.block_count': says 16777216 blocks of 9 tensors; the file holds 20 tensors"},
       {"x.bad_type", gguf_raw(uint32_t{13}), "key 'x.bad_type': unknown value type 13"},
   };
   for (auto& ch : changes) {

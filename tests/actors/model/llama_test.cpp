@@ -13,6 +13,7 @@
 #include "dataset/tokenize/llama_tokenizer.hpp"
 #include "formats_test_util.hpp"
 #include "llmos/messages/error.hpp"
+#include "model/formats/gguf_file.hpp"
 #include "model/formats/llama2c_file.hpp"
 #include "model/train/engine.hpp"
 
@@ -140,6 +141,51 @@ TEST_F(llama_test, weights_survive_import_and_export_exactly) {
     EXPECT_EQ(back->tensors.at(name).shape, t.shape) << name;
     EXPECT_EQ(back->tensors.at(name).data, t.data) << name;
   }
+}
+
+// What llmos exports, llmos (and llama.cpp) reads back: the same loss to 1e-5 for F32 files, and
+// close for the compressed ones.
+TEST_F(llama_test, exports_reimport_with_the_same_loss) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  auto batch = batch_of(held_out, 32);
+  auto base = e->evaluate({batch});
+  ASSERT_TRUE(base);
+  auto w = e->to_llama();
+  ASSERT_TRUE(w);
+  w->vocab = weights_.vocab;
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("llama_export_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  struct file_case {
+    std::string name;
+    double tolerance;
+  };
+  for (const auto& c : {file_case{"f32", 1e-5}, file_case{"f16", 2e-3}, file_case{"q8_0", 2e-2},
+                        file_case{"llama2c", 1e-5}}) {
+    caf::expected<llama_weights> back{caf::error{}};
+    if (c.name == "llama2c") {
+      ASSERT_FALSE(write_llama2c(*w, (dir / "m.bin").string(), (dir / "tok.bin").string()));
+      back = read_llama2c((dir / "m.bin").string(), (dir / "tok.bin").string());
+    } else {
+      auto type = parse_gguf_tensor_type(c.name);
+      ASSERT_TRUE(type);
+      const auto path = (dir / ("m." + c.name + ".gguf")).string();
+      ASSERT_FALSE(write_gguf(*w, path, *type));
+      back = read_gguf(path);
+    }
+    ASSERT_TRUE(back) << c.name << ": " << describe(back.error());
+    EXPECT_EQ(back->vocab.pieces, weights_.vocab.pieces) << c.name;
+    auto again = engine::from_llama(*back, "again");
+    ASSERT_TRUE(again) << describe(again.error());
+    auto r = (*again)->evaluate({batch});
+    ASSERT_TRUE(r);
+    EXPECT_NEAR(r->loss, base->loss, c.tolerance) << c.name;
+    if (c.tolerance <= 1e-5) {
+      EXPECT_EQ(greedy(**again, {}, 200), greedy(*e, {}, 200)) << c.name;
+    }
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(llama_test, lora_fine_tune_lowers_the_loss_and_export_merges_the_adapters) {
