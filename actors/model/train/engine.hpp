@@ -130,6 +130,7 @@ public:
   int64_t step() const;
 
 private:
+  friend class batch_decoder; // continuous batching drives the same network and shape
   struct impl;
   explicit engine(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;

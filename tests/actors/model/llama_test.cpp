@@ -15,6 +15,7 @@
 #include "llmos/messages/error.hpp"
 #include "model/formats/gguf_file.hpp"
 #include "model/formats/llama2c_file.hpp"
+#include "model/train/batch_decoder.hpp"
 #include "model/train/engine.hpp"
 
 namespace llmos::model {
@@ -186,6 +187,85 @@ TEST_F(llama_test, exports_reimport_with_the_same_loss) {
     }
   }
   std::filesystem::remove_all(dir);
+}
+
+// Continuous batching: sequences joining at different steps, with prompts longer than a prefill
+// chunk, greedy and sampled, give exactly what each gives alone; a cancelled one leaves at once.
+TEST_F(llama_test, continuous_batching_gives_each_sequence_its_own_output) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  auto decoder = batch_decoder::create(*e, 16);
+  ASSERT_TRUE(decoder) << describe(decoder.error());
+  std::vector<sequence_request> reqs;
+  const char* prompts[] = {"", "Once upon a time", "The dog",
+                           "Lily and Ben went to the park to play with a big red ball and a kite",
+                           "Tom"};
+  for (int i = 0; i < 5; ++i) {
+    sequence_request r;
+    r.prompt = tok_->encode(prompts[i]);
+    r.max_new = 30 + 7 * i;
+    r.sampling.temperature = i % 2 == 0 ? 0.0 : 0.8;
+    r.sampling.top_k = i == 3 ? 20 : 0;
+    r.seed = 100 + static_cast<uint64_t>(i);
+    reqs.push_back(r);
+  }
+  // Alone, one at a time.
+  std::vector<std::vector<int32_t>> alone;
+  for (auto& r : reqs) {
+    auto out = e->generate(r.prompt, r.max_new, r.sampling, r.seed, nullptr);
+    ASSERT_TRUE(out);
+    alone.push_back(*out);
+  }
+  // Together: two at first, the others join after 3 and 6 steps; one more is cancelled.
+  std::map<uint64_t, std::size_t> which;
+  std::vector<std::vector<int32_t>> together(reqs.size());
+  std::vector<std::string> reasons(reqs.size());
+  auto admit = [&](std::size_t i) {
+    auto id = (*decoder)->admit(reqs[i]);
+    ASSERT_TRUE(id) << describe(id.error());
+    which[*id] = i;
+  };
+  admit(0);
+  admit(1);
+  sequence_request doomed;
+  doomed.prompt = tok_->encode("A cat");
+  doomed.max_new = 100;
+  auto doomed_id = (*decoder)->admit(doomed);
+  ASSERT_TRUE(doomed_id);
+  std::size_t widest = 0;
+  for (int step = 0; step < 200 && (*decoder)->active() > 0; ++step) {
+    if (step == 3) {
+      admit(2);
+      admit(3);
+    }
+    if (step == 6)
+      admit(4);
+    if (step == 4) {
+      EXPECT_TRUE((*decoder)->cancel(*doomed_id));
+      EXPECT_FALSE((*decoder)->cancel(*doomed_id));
+    }
+    auto events = (*decoder)->step();
+    ASSERT_TRUE(events) << describe(events.error());
+    widest = std::max(widest, (*decoder)->last_batch());
+    for (auto& ev : *events) {
+      if (ev.id == *doomed_id) {
+        EXPECT_LT(step, 4) << "a cancelled sequence made a token";
+        continue;
+      }
+      auto i = which.at(ev.id);
+      if (ev.token >= 0)
+        together[i].push_back(ev.token);
+      if (ev.finished)
+        reasons[i] = ev.reason;
+    }
+  }
+  EXPECT_EQ((*decoder)->active(), 0u);
+  EXPECT_GE(widest, 4u) << "the sequences never decoded together";
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(together[i], alone[i]) << "sequence " << i;
+    const bool full = static_cast<int64_t>(alone[i].size()) == reqs[i].max_new;
+    EXPECT_EQ(reasons[i], full ? "length" : "stop") << "sequence " << i;
+  }
 }
 
 TEST_F(llama_test, lora_fine_tune_lowers_the_loss_and_export_merges_the_adapters) {
