@@ -148,6 +148,10 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
         if (auto err = need_engine())
           return err;
         auto promise = self->make_response_promise<std::vector<int32_t>>();
+        // Language models that the fused kernel runs join the continuous batch; the others
+        // (gpt, adapters, int8) generate one request at a time.
+        if (!self->state.run && enqueue_generate(self, req, promise))
+          return promise;
         model::sampling_params p{req.temperature, req.top_k, req.top_p};
         on_device<caf::expected<std::vector<int32_t>>>(
             self, "generate",

@@ -15,6 +15,7 @@
 #include "llmos/messages/model.hpp"
 #include "model/core/early_stopping.hpp"
 #include "model/core/model_spec.hpp"
+#include "model/decode_loop.hpp"
 #include "model/train/engine.hpp"
 #include "model/train/gradient_group.hpp"
 
@@ -54,6 +55,7 @@ struct model_state {
   std::optional<run_state> run;
   std::vector<double> losses; ///< loss every 10 steps of the current or last run (dashboard)
   std::string evaluation;     ///< last run's final evaluation (JSON), published as metrics
+  decode_loop decoding;       ///< continuous batching of generate requests (llama)
   static inline const char* name = "llmos.model";
 };
 
@@ -85,6 +87,12 @@ void finish(self_ptr self, const caf::error& err);
 
 /// Trains on the next queued batch when the device is free (or preempts, or wraps up).
 void pump(self_ptr self);
+
+/// Queues a generate request for continuous batching; false when the engine cannot batch (not a
+/// llama network, adapters, int8): the caller generates it alone. A full queue answers
+/// overloaded.
+bool enqueue_generate(self_ptr self, generate_request& req,
+                      caf::typed_response_promise<std::vector<int32_t>> promise);
 
 /// Builds, loads or re-heads the engine for a run, then starts streaming.
 void prepare(self_ptr self, const dataset_stats& stats);

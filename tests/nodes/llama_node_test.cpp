@@ -5,6 +5,7 @@
 // back to the same text.
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -133,6 +134,38 @@ TEST(llama_node, imported_model_reproduces_the_reference_through_repl_rpc_and_ht
   ASSERT_EQ(cont->status, 200) << cont->body;
   const auto cont_text = json::parse(cont->body)["choices"][0]["text"].get<std::string>();
   EXPECT_EQ(cont_text.rfind(" time", 0), 0u) << cont_text;
+
+  // Concurrent clients share decode steps (continuous batching) and each gets exactly the text
+  // it gets alone.
+  const std::vector<std::string> prompts{"The cat", "Once upon a time", "Tom went", "Lily saw",
+                                         "The sun", "A little bird",    "Ben had",  "Mom said"};
+  auto complete = [&](const std::string& prompt) {
+    httplib::Client c("127.0.0.1", n.http);
+    c.set_read_timeout(60, 0);
+    auto r = c.Post(
+        "/v1/completions",
+        json{{"model", "stories"}, {"prompt", prompt}, {"max_tokens", 48}, {"temperature", 0}}
+            .dump(),
+        "application/json");
+    return r && r->status == 200 ? json::parse(r->body)["choices"][0]["text"].get<std::string>()
+                                 : std::string{"<failed>"};
+  };
+  std::vector<std::string> alone, together(prompts.size());
+  for (auto& p : prompts)
+    alone.push_back(complete(p));
+  std::vector<std::thread> clients;
+  for (std::size_t i = 0; i < prompts.size(); ++i)
+    clients.emplace_back([&, i] { together[i] = complete(prompts[i]); });
+  for (auto& t : clients)
+    t.join();
+  EXPECT_EQ(together, alone);
+  auto metrics = web.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  const std::string key = "llmos_model_decode_batch_max{model=\"stories\"} ";
+  const auto at = metrics->body.find(key);
+  ASSERT_NE(at, std::string::npos) << metrics->body.substr(0, 2000);
+  EXPECT_GE(std::stod(metrics->body.substr(at + key.size())), 2.0)
+      << "concurrent requests never decoded in one step";
 
   // Exported to GGUF over the admin API, imported back over HTTP: the same greedy text.
   httplib::Headers admin{{"Authorization", "Bearer secret"}};

@@ -1,0 +1,143 @@
+// The model actor's decode loop (decode_loop.hpp): one device job per step, the actor in between.
+#include "model/model_state.hpp"
+
+#include "device/device_actor.hpp"
+#include "llmos/messages/error.hpp"
+#include "model/model_metrics.hpp"
+
+namespace llmos::modelrt {
+
+namespace {
+
+/// What a step job hands back to the actor.
+struct step_result {
+  std::vector<caf::expected<uint64_t>> admitted;
+  caf::expected<std::vector<model::sequence_event>> events{caf::error{}};
+};
+
+void fail_all(decode_loop& loop, const caf::error& err) {
+  for (auto& [id, r] : loop.running)
+    r.promise.deliver(err);
+  loop.running.clear();
+}
+
+/// Starts the next step when the device is free and something is waiting or running; ends the
+/// busy period (drops decoder and engine) when nothing is.
+void kick(self_ptr self) {
+  auto& loop = self->state.decoding;
+  if (loop.busy)
+    return;
+  if (loop.waiting.empty() && loop.running.empty()) {
+    loop.decoder.reset();
+    loop.eng.reset();
+    return;
+  }
+  loop.busy = true;
+  auto batch = std::make_shared<std::vector<decode_request>>();
+  auto admits = std::make_shared<std::vector<model::sequence_request>>();
+  while (!loop.waiting.empty()) {
+    auto& w = loop.waiting.front();
+    model::sequence_request s;
+    s.prompt = w.req.prompt;
+    s.max_new = w.req.max_tokens;
+    s.sampling = {w.req.temperature, w.req.top_k, w.req.top_p};
+    s.seed = w.req.seed;
+    admits->push_back(std::move(s));
+    batch->push_back(std::move(w));
+    loop.waiting.pop_front();
+  }
+  auto result = std::make_shared<step_result>();
+  device_job job;
+  job.what = "decode step";
+  job.run = std::make_shared<std::function<void(const device_info&)>>(
+      [decoder = loop.decoder, eng = loop.eng, admits, result](const device_info& d) {
+        model::engine::use_threads(d.threads);
+        for (auto& a : *admits)
+          result->admitted.push_back(decoder->admit(a));
+        result->events = decoder->step();
+      });
+  self->request(self->state.device, caf::infinite, run_job_atom::value, std::move(job))
+      .then(
+          [self, batch, result](double) {
+            auto& loop = self->state.decoding;
+            loop.busy = false;
+            for (std::size_t i = 0; i < batch->size(); ++i) {
+              auto& id = result->admitted[i];
+              if (!id)
+                (*batch)[i].promise.deliver(id.error());
+              else
+                loop.running.emplace(*id, std::move((*batch)[i]));
+            }
+            if (!result->events) {
+              fail_all(loop, result->events.error());
+              loop.decoder.reset(); // the next request starts afresh
+              loop.eng.reset();
+              return kick(self);
+            }
+            ++loop.steps;
+            const bool together = result->events->size() > 1;
+            std::size_t made = 0;
+            for (auto& ev : *result->events) {
+              auto it = loop.running.find(ev.id);
+              if (it == loop.running.end())
+                continue;
+              auto& r = it->second;
+              if (ev.token >= 0) {
+                r.out.push_back(ev.token);
+                ++made;
+                if (together)
+                  ++loop.batched_tokens;
+                if (r.req.subscriber)
+                  caf::anon_send(r.req.subscriber, token_atom::value, r.req.request, ev.token);
+              }
+              if (ev.finished) {
+                r.promise.deliver(std::move(r.out));
+                loop.running.erase(it);
+              }
+            }
+            model::record_decode(self->state.spec.name, result->events->size(), loop.running.size(),
+                                 loop.waiting.size(), made);
+            kick(self);
+          },
+          [self, batch](caf::error& err) {
+            auto& loop = self->state.decoding;
+            loop.busy = false;
+            for (auto& r : *batch)
+              r.promise.deliver(err);
+            fail_all(loop, err);
+            loop.decoder.reset();
+            loop.eng.reset();
+            kick(self);
+          });
+}
+
+} // namespace
+
+bool enqueue_generate(self_ptr self, generate_request& req,
+                      caf::typed_response_promise<std::vector<int32_t>> promise) {
+  auto& loop = self->state.decoding;
+  if (!loop.decoder) {
+    // A new busy period: bind the current engine, if its network can run in the kernel.
+    auto made = model::batch_decoder::create(*self->state.eng);
+    if (!made)
+      return false;
+    loop.eng = self->state.eng;
+    loop.decoder = std::shared_ptr<model::batch_decoder>(std::move(*made));
+  }
+  if (req.max_tokens == 0) {
+    promise.deliver(std::vector<int32_t>{});
+    return true;
+  }
+  if (loop.waiting.size() >= loop.max_waiting) {
+    promise.deliver(make_llmos_error(error_code::overloaded,
+                                     "model '" + self->state.spec.name +
+                                         "': " + std::to_string(loop.waiting.size()) +
+                                         " generate requests are waiting; retry later"));
+    return true;
+  }
+  loop.waiting.push_back({std::move(req), std::move(promise), {}});
+  kick(self);
+  return true;
+}
+
+} // namespace llmos::modelrt
