@@ -70,6 +70,13 @@ std::optional<complete_request> request_of(const nlohmann::json& body, bool chat
   return req;
 }
 
+/// OpenAI's finish_reason: "length" when the completion used all of max_tokens, "stop" otherwise
+/// (the model said EOS; a generation cut by the end of the context also reads as "stop" until
+/// replies carry the engine's own reason).
+const char* finish_reason(const complete_reply& r, uint32_t max_tokens) {
+  return r.completion_tokens >= max_tokens ? "length" : "stop";
+}
+
 nlohmann::json chunk(const std::string& id, const std::string& model, bool chat,
                      const std::string& text, const char* finish) {
   nlohmann::json choice{{"index", 0}};
@@ -119,7 +126,7 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
     ctx.servers.done(model, choice->slot);
     if (!reply)
       return send_error(res, reply.error());
-    auto out = chunk(id, model, chat, reply->text, "length");
+    auto out = chunk(id, model, chat, reply->text, finish_reason(*reply, req->max_tokens));
     out["object"] = chat ? "chat.completion" : "text_completion";
     if (chat)
       out["choices"][0].erase("delta"),
@@ -167,8 +174,8 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
                 if (!write(chunk(id, model, chat, piece, nullptr)))
                   running = false; // the client went away; the server finishes on its own
               },
-              [&](complete_reply&) {
-                write(chunk(id, model, chat, "", "length"));
+              [&](complete_reply& r) {
+                write(chunk(id, model, chat, "", finish_reason(r, req.max_tokens)));
                 running = false;
               },
               [&](caf::error& err) {

@@ -1,5 +1,9 @@
-// The model actor's decode loop (decode_loop.hpp): one device job per step, the actor in between.
+// The model actor's decode loop (decode_loop.hpp): device jobs of one or more steps (up to
+// step_budget while no sequence ends), the actor in between.
 #include "model/model_state.hpp"
+
+#include <algorithm>
+#include <chrono>
 
 #include "device/device_actor.hpp"
 #include "llmos/messages/error.hpp"
@@ -13,7 +17,13 @@ namespace {
 struct step_result {
   std::vector<caf::expected<uint64_t>> admitted;
   caf::expected<std::vector<model::sequence_event>> events{caf::error{}};
+  std::size_t widest = 0; ///< most sequences one of the job's steps decoded
 };
+
+/// A job keeps stepping while no sequence ends, for at most this long: a hand-off between the
+/// actor and its device costs more than a decode step of a small model (measured ~0.3 ms per
+/// job against ~0.1 ms per step), and a request that arrives meanwhile joins after it.
+constexpr auto step_budget = std::chrono::milliseconds(2);
 
 void fail_all(decode_loop& loop, const caf::error& err) {
   for (auto& [id, r] : loop.running)
@@ -54,7 +64,25 @@ void kick(self_ptr self) {
         model::engine::use_threads(d.threads);
         for (auto& a : *admits)
           result->admitted.push_back(decoder->admit(a));
-        result->events = decoder->step();
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<model::sequence_event> all;
+        for (;;) {
+          auto events = decoder->step();
+          if (!events) {
+            result->events = std::move(events.error());
+            return;
+          }
+          result->widest = std::max(result->widest, decoder->last_batch());
+          bool ended = false;
+          for (auto& ev : *events) {
+            ended = ended || ev.finished;
+            all.push_back(ev);
+          }
+          if (ended || decoder->active() == 0 ||
+              std::chrono::steady_clock::now() - start >= step_budget)
+            break;
+        }
+        result->events = std::move(all);
       });
   self->request(self->state.device, caf::infinite, run_job_atom::value, std::move(job))
       .then(
@@ -75,7 +103,7 @@ void kick(self_ptr self) {
               return kick(self);
             }
             ++loop.steps;
-            const bool together = result->events->size() > 1;
+            const bool together = result->widest > 1;
             std::size_t made = 0;
             for (auto& ev : *result->events) {
               auto it = loop.running.find(ev.id);
@@ -95,7 +123,7 @@ void kick(self_ptr self) {
                 loop.running.erase(it);
               }
             }
-            model::record_decode(self->state.spec.name, result->events->size(), loop.running.size(),
+            model::record_decode(self->state.spec.name, result->widest, loop.running.size(),
                                  loop.waiting.size(), made);
             kick(self);
           },

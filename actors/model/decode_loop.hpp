@@ -1,11 +1,12 @@
 // The model actor's continuous batching for language models: generate requests wait in a
 // bounded queue; while any sequence is active, one device job after another admits the waiting
-// requests into a batch_decoder and runs one step for every sequence together. Tokens stream to
-// each request's subscriber as the steps make them, and a request is answered the moment its
-// sequence ends. The engine a busy period started with stays alive until its sequences end, so a
-// `load` meanwhile never pulls weights from under the kernel; the decoder is rebuilt at the start
-// of the next busy period (it then sees the new engine, or adapters that rule the kernel out and
-// send requests back to one-at-a-time generation).
+// requests into a batch_decoder and runs steps for every sequence together (several per job
+// while no sequence ends, up to 2 ms: a job hand-off costs more than a small model's step).
+// Tokens stream to each request's subscriber after each job, and a request is answered the
+// moment its sequence ends. The engine a busy period started with stays alive until its sequences
+// end, so a `load` meanwhile never pulls weights from under the kernel; the decoder is rebuilt at
+// the start of the next busy period (it then sees the new engine, or adapters that rule the kernel
+// out and send requests back to one-at-a-time generation).
 #pragma once
 
 #include <cstddef>

@@ -123,6 +123,8 @@ TEST(llama_node, imported_model_reproduces_the_reference_through_repl_rpc_and_ht
   ASSERT_EQ(whole->status, 200) << whole->body;
   auto body = json::parse(whole->body);
   EXPECT_EQ(body["choices"][0]["text"].get<std::string>() + "\n", expected);
+  EXPECT_EQ(body["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(body["usage"]["completion_tokens"], 200);
 
   // A continuation keeps its leading space: the prompt's text plus the completion reads as one.
   auto cont = web.Post(

@@ -1,12 +1,14 @@
 // llmos-bench NAME [--json FILE]: benchmarks that run ours side by side with the raw library and
 // a peer in one run and print ratios. Benchmarks: messaging, data, training, serving,
-// scheduler, tuner.
+// scheduler, tuner, loop, llm.
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 #include <boost/program_options.hpp>
 
 #include "data_bench.hpp"
+#include "llm_bench.hpp"
 #include "loop_bench.hpp"
 #include "messaging.hpp"
 #include "scheduler_bench.hpp"
@@ -23,8 +25,9 @@ int main(int argc, char** argv) {
   std::string arg;
   double seconds = 3.0;
   std::string serving_model;
+  uint32_t threads = 1;
   po::options_description desc{"usage: llmos-bench NAME [options]   (NAME: messaging, data, "
-                               "training, serving, scheduler, tuner, loop)"};
+                               "training, serving, scheduler, tuner, loop, llm)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
@@ -38,9 +41,12 @@ int main(int argc, char** argv) {
       "task", po::value<std::string>(),
       "spam or quotes (tuner)")("no-demo", "feedback ingest only, without the main job (loop)")(
       "sample", po::value(&data_opts.sample)->default_value(1500),
-      "e-mails in the recall/precision sample (data)")("no-python", "skip the Python peer (data)")(
-      "name", po::value(&name), "benchmark")("arg", po::value(&arg),
-                                             "argument of an internal mode");
+      "e-mails in the recall/precision sample (data)")(
+      "no-python", "skip the Python peer (data, training, scheduler, loop, llm)")(
+      "threads", po::value(&threads)->default_value(1),
+      "threads of every engine, ours and the peers' (llm)")(
+      "no-llamacpp", "skip the llama.cpp peer (llm)")("name", po::value(&name), "benchmark")(
+      "arg", po::value(&arg), "argument of an internal mode");
   po::positional_options_description pos;
   pos.add("name", 1).add("arg", 1);
   po::variables_map vm;
@@ -106,6 +112,23 @@ int main(int argc, char** argv) {
       l.demo_script = LLMOS_SOURCE_DIR "/tools/demo/demo.sh";
     return llmos::bench::run_loop(l);
   }
+  if (name == "llm") {
+    llmos::bench::llm_options l;
+    l.json_path = opts.json_path;
+    if (threads == 0) {
+      std::cerr << "llmos-bench: --threads must be positive\n";
+      return 2;
+    }
+    l.threads = threads;
+    const char* models = std::getenv("LLMOS_MODELS_DIR");
+    l.models_dir = models && *models ? models : LLMOS_SOURCE_DIR "/.cache/data/models";
+    if (!vm.count("no-python"))
+      l.python_script = LLMOS_SOURCE_DIR "/tools/bench/llm_peer.py";
+    if (!vm.count("no-llamacpp"))
+      l.node_script = LLMOS_SOURCE_DIR "/tools/bench/llm_peer.mjs";
+    l.npm_prefix = LLMOS_SOURCE_DIR "/.cache/npm/llm-peer";
+    return llmos::bench::run_llm(l);
+  }
   if (name == "training") {
     llmos::bench::training_options t;
     t.json_path = opts.json_path;
@@ -115,7 +138,7 @@ int main(int argc, char** argv) {
   }
   if (name != "messaging") {
     std::cerr << "llmos-bench: unknown benchmark '" << name
-              << "' (known: messaging, data, training, serving)\n";
+              << "' (known: messaging, data, training, serving, scheduler, tuner, loop, llm)\n";
     return 2;
   }
   if (opts.n == 0 || opts.window == 0) {
