@@ -127,18 +127,6 @@ elif [ "$pin" -eq 0 ]; then
   log "no shared models at $shared_models: the pretrained-model tests will say where to put them"
 fi
 
-# --- llama.cpp, the peer of `llmos-bench llm` ------------------------------------------------
-# node-llama-cpp brings llama.cpp's prebuilt CPU library (no compiler, nothing fetched at run
-# time); installed once into the git-ignored cache, where the benchmark looks for it. Optional:
-# a failed install only means the benchmark reports its llama.cpp peer as skipped.
-llm_peer="$root/.cache/npm/llm-peer"
-if [ "$pin" -eq 0 ] && command -v npm >/dev/null 2>&1 &&
-  ! grep -qs '"version": "3.21.1"' "$llm_peer/node_modules/node-llama-cpp/package.json"; then
-  mkdir -p "$llm_peer"
-  if npm install --prefix "$llm_peer" node-llama-cpp@3.21.1 --ignore-scripts --no-audit \
-    --no-fund --loglevel=error >/dev/null 2>&1; then
-    log "node-llama-cpp 3.21.1 installed in $llm_peer (llmos-bench llm's llama.cpp peer)"
-  else
-    log "npm install node-llama-cpp@3.21.1 failed: llmos-bench llm will skip its llama.cpp peer"
-  fi
-fi
+# llama.cpp, the peer of `llmos-bench llm` (npm node-llama-cpp, ~730 MB with the GPU prebuilts npm
+# also pulls), is installed by the benchmark on first use into .cache/npm/llm-peer, not here:
+# tests and the demo do not need it.
