@@ -107,6 +107,8 @@ done <"$here/data.lock"
 # their sha256 is checked against models.lock; tests and the demo look only there (or in
 # LLMOS_MODELS_DIR).
 shared_models="${LLMOS_SHARED_MODELS:-$root/../shared/models}"
+# A clone elsewhere than beside shared/ (CI's) finds the workplace's copy.
+[ -d "$shared_models" ] || [ -n "${LLMOS_SHARED_MODELS:-}" ] || shared_models=/work/shared/models
 models="${LLMOS_MODELS_DIR:-$cache/models}"
 if [ -d "$shared_models" ] && [ "$pin" -eq 0 ]; then
   mkdir -p "$models"
