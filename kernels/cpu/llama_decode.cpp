@@ -239,26 +239,35 @@ template <int L> LLMOS_INLINE void scaled_softmax(float* x, int64_t size, float 
 }
 
 /// One item's attention over its cached positions [0, pos] of one layer (see attention below).
+/// The positions come in runs that are contiguous in memory (one run for a dense cache, one
+/// per block for a paged one); every score and every weighted-value sum is computed by the same
+/// instructions in the same order whatever the runs, so paging never changes a result.
 template <int L>
-LLMOS_INLINE void attend(float* __restrict out, const float* __restrict q, const float* key_cache,
-                         const float* value_cache, float* __restrict att, int64_t pos,
-                         int64_t n_heads, int64_t n_kv_heads, int64_t head_size) {
+LLMOS_INLINE void attend(float* __restrict out, const float* __restrict q, const float* key_layer,
+                         const float* value_layer, const llama_kv_view& cache,
+                         float* __restrict att, int64_t pos, int64_t n_heads, int64_t n_kv_heads,
+                         int64_t head_size) {
   const int64_t kv_dim = n_kv_heads * head_size, kv_mul = n_heads / n_kv_heads, len = pos + 1;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_size));
+  const int64_t run = cache.blocks == nullptr ? len : cache.block_size;
 
   // Positions outside, heads inside: a small model's head is a fraction of a cache line (8
   // floats for stories260K), so walking the cache once, position by position, reads each line
   // once instead of once per head. Scores come L positions at a time: for one head, their keys
   // are L rows kv_dim apart.
-  int64_t t = 0;
-  for (; t + L <= len; t += L)
-    for (int64_t h = 0; h < n_heads; ++h)
-      dot_rows<L>(key_cache + t * kv_dim + (h / kv_mul) * head_size, kv_dim, head_size,
-                  q + h * head_size, att + h * len + t);
-  for (; t < len; ++t)
-    for (int64_t h = 0; h < n_heads; ++h)
-      att[h * len + t] =
-          dot<L>(key_cache + t * kv_dim + (h / kv_mul) * head_size, head_size, q + h * head_size);
+  for (int64_t start = 0; start < len; start += run) {
+    const int64_t end = std::min(len, start + run);
+    const float* keys = key_layer + llama_kv_offset(cache, start, kv_dim); // position start
+    int64_t t = start;
+    for (; t + L <= end; t += L)
+      for (int64_t h = 0; h < n_heads; ++h)
+        dot_rows<L>(keys + (t - start) * kv_dim + (h / kv_mul) * head_size, kv_dim, head_size,
+                    q + h * head_size, att + h * len + t);
+    for (; t < end; ++t)
+      for (int64_t h = 0; h < n_heads; ++h)
+        att[h * len + t] = dot<L>(keys + (t - start) * kv_dim + (h / kv_mul) * head_size, head_size,
+                                  q + h * head_size);
+  }
 
   for (int64_t h = 0; h < n_heads; ++h)
     scaled_softmax<L>(att + h * len, len, scale);
@@ -266,26 +275,30 @@ LLMOS_INLINE void attend(float* __restrict out, const float* __restrict q, const
   // The weighted values, four positions at a time for every head and L dims at a time; the
   // heads' outputs are independent sums, so they keep the multiply-add units busy between them.
   std::fill(out, out + n_heads * head_size, 0.0f);
-  for (t = 0; t < len; t += 4) {
-    const int64_t n = std::min<int64_t>(4, len - t);
-    for (int64_t h = 0; h < n_heads; ++h) {
-      const float* a = att + h * len + t;
-      const float* vt = value_cache + t * kv_dim + (h / kv_mul) * head_size;
-      float* o = out + h * head_size;
-      int64_t i = 0;
-      for (; i + L <= head_size; i += L) {
-        vec<L> acc;
-        load<L>(acc, o + i);
-        for (int64_t u = 0; u < n; ++u) {
-          vec<L> vv;
-          load<L>(vv, vt + u * kv_dim + i);
-          acc += a[u] * vv;
+  for (int64_t start = 0; start < len; start += run) {
+    const int64_t end = std::min(len, start + run);
+    const float* values = value_layer + llama_kv_offset(cache, start, kv_dim);
+    for (int64_t t = start; t < end; t += 4) {
+      const int64_t n = std::min<int64_t>(4, end - t);
+      for (int64_t h = 0; h < n_heads; ++h) {
+        const float* a = att + h * len + t;
+        const float* vt = values + (t - start) * kv_dim + (h / kv_mul) * head_size;
+        float* o = out + h * head_size;
+        int64_t i = 0;
+        for (; i + L <= head_size; i += L) {
+          vec<L> acc;
+          load<L>(acc, o + i);
+          for (int64_t u = 0; u < n; ++u) {
+            vec<L> vv;
+            load<L>(vv, vt + u * kv_dim + i);
+            acc += a[u] * vv;
+          }
+          store<L>(o + i, acc);
         }
-        store<L>(o + i, acc);
+        for (; i < head_size; ++i)
+          for (int64_t u = 0; u < n; ++u)
+            o[i] += a[u] * vt[u * kv_dim + i];
       }
-      for (; i < head_size; ++i)
-        for (int64_t u = 0; u < n; ++u)
-          o[i] += a[u] * vt[u * kv_dim + i];
     }
   }
 }
@@ -338,12 +351,14 @@ LLMOS_DEFAULT_BUILD void matmul(float* out, const float* x, const float* w, int6
 }
 
 /// Attention of one item's query heads q [n_heads * head_size] over its cached positions
-/// [0, pos] of one layer; writes the heads' outputs to out [n_heads * head_size]; att holds
+/// [0, pos] of one layer (whose keys and values start at key_layer and value_layer, laid out as
+/// `cache` says); writes the heads' outputs to out [n_heads * head_size]; att holds
 /// n_heads * (pos + 1) scores. Query head h reads kv head h / (n_heads / n_kv_heads).
-LLMOS_DEFAULT_BUILD void attention(float* out, const float* q, const float* key_cache,
-                                   const float* value_cache, float* att, int64_t pos,
-                                   int64_t n_heads, int64_t n_kv_heads, int64_t head_size) {
-  attend<4>(out, q, key_cache, value_cache, att, pos, n_heads, n_kv_heads, head_size);
+LLMOS_DEFAULT_BUILD void attention(float* out, const float* q, const float* key_layer,
+                                   const float* value_layer, const llama_kv_view& cache, float* att,
+                                   int64_t pos, int64_t n_heads, int64_t n_kv_heads,
+                                   int64_t head_size) {
+  attend<4>(out, q, key_layer, value_layer, cache, att, pos, n_heads, n_kv_heads, head_size);
 }
 
 /// hb = silu(hb) * up over one item's n entries: the SwiGLU between the up and down projections.
@@ -359,10 +374,11 @@ LLMOS_WIDE_BUILD void matmul(float* out, const float* x, const float* w, int64_t
                              int64_t cols, int64_t rows) {
   matmul_batch<8>(out, x, w, batch, cols, rows);
 }
-LLMOS_WIDE_BUILD void attention(float* out, const float* q, const float* key_cache,
-                                const float* value_cache, float* att, int64_t pos, int64_t n_heads,
-                                int64_t n_kv_heads, int64_t head_size) {
-  attend<8>(out, q, key_cache, value_cache, att, pos, n_heads, n_kv_heads, head_size);
+LLMOS_WIDE_BUILD void attention(float* out, const float* q, const float* key_layer,
+                                const float* value_layer, const llama_kv_view& cache, float* att,
+                                int64_t pos, int64_t n_heads, int64_t n_kv_heads,
+                                int64_t head_size) {
+  attend<8>(out, q, key_layer, value_layer, cache, att, pos, n_heads, n_kv_heads, head_size);
 }
 LLMOS_WIDE_BUILD void swiglu_item(float* hb, const float* up, int64_t n) {
   swiglu<8>(hb, up, n);
@@ -441,13 +457,14 @@ void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32
     for (int64_t b = 0; b < n; ++b) {
       const llama_decode_item& it = items[b];
       const int64_t pos = it.pos;
-      float* key_cache = it.cache.k + l * it.cache.layer_stride;
-      float* value_cache = it.cache.v + l * it.cache.layer_stride;
+      float* key_layer = it.cache.k + l * it.cache.layer_stride;
+      float* value_layer = it.cache.v + l * it.cache.layer_stride;
+      const int64_t at_pos = llama_kv_offset(it.cache, pos, kv_dim);
       rotate(q + b * dim, rope + b * head_size, w.n_heads, head_size);
       rotate(k + b * kv_dim, rope + b * head_size, w.n_kv_heads, head_size);
-      std::memcpy(key_cache + pos * kv_dim, k + b * kv_dim, kv_dim * sizeof(float));
-      std::memcpy(value_cache + pos * kv_dim, v + b * kv_dim, kv_dim * sizeof(float));
-      attention(xb + b * dim, q + b * dim, key_cache, value_cache, att, pos, w.n_heads,
+      std::memcpy(key_layer + at_pos, k + b * kv_dim, kv_dim * sizeof(float));
+      std::memcpy(value_layer + at_pos, v + b * kv_dim, kv_dim * sizeof(float));
+      attention(xb + b * dim, q + b * dim, key_layer, value_layer, it.cache, att, pos, w.n_heads,
                 w.n_kv_heads, head_size);
     }
 
@@ -464,12 +481,22 @@ void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32
     add(x, xb, n * dim);
   }
 
-  for (int64_t b = 0; b < n; ++b)
-    rmsnorm(x + b * dim, x + b * dim, w.final_norm, dim, w.norm_eps);
+  // Only the items that want logits go through the classifier (a prefill chunk wants them for
+  // its last position at most): their rows are packed to the front of x first.
+  int64_t wanted = 0;
+  for (int64_t b = 0; b < n; ++b) {
+    if (items[b].logits == nullptr)
+      continue;
+    if (wanted != b)
+      std::memcpy(x + wanted * dim, x + b * dim, dim * sizeof(float));
+    rmsnorm(x + wanted * dim, x + wanted * dim, w.final_norm, dim, w.norm_eps);
+    ++wanted;
+  }
   float* logits = s + at.logits;
-  matmul(logits, x, w.classifier, n, dim, w.vocab_size);
-  for (int64_t b = 0; b < n; ++b)
-    std::memcpy(items[b].logits, logits + b * w.vocab_size, w.vocab_size * sizeof(float));
+  matmul(logits, x, w.classifier, wanted, dim, w.vocab_size);
+  for (int64_t b = 0, row = 0; b < n; ++b)
+    if (items[b].logits != nullptr)
+      std::memcpy(items[b].logits, logits + row++ * w.vocab_size, w.vocab_size * sizeof(float));
 }
 
 } // namespace llmos::kernels

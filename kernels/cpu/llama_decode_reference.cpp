@@ -64,8 +64,8 @@ void forward(const llama_decode_weights& w, const llama_decode_item& item) {
     const llama_block_weights& b = w.blocks[l];
     float* key_cache = item.cache.k + l * item.cache.layer_stride;
     float* value_cache = item.cache.v + l * item.cache.layer_stride;
-    float* k = key_cache + static_cast<int64_t>(pos) * kv_dim;
-    float* v = value_cache + static_cast<int64_t>(pos) * kv_dim;
+    float* k = key_cache + llama_kv_offset(item.cache, pos, kv_dim);
+    float* v = value_cache + llama_kv_offset(item.cache, pos, kv_dim);
 
     rmsnorm(xb.data(), x.data(), b.attn_norm, dim, w.norm_eps);
     matmul(q.data(), xb.data(), b.wq, dim, dim);
@@ -94,7 +94,7 @@ void forward(const llama_decode_weights& w, const llama_decode_item& item) {
       float* atth = att.data() + static_cast<int64_t>(h) * seq_len;
       const int kv_head = h / kv_mul;
       for (int t = 0; t <= pos; t++) {
-        const float* kt = key_cache + static_cast<int64_t>(t) * kv_dim + kv_head * head_size;
+        const float* kt = key_cache + llama_kv_offset(item.cache, t, kv_dim) + kv_head * head_size;
         float score = 0.0f;
         for (int i = 0; i < head_size; i++)
           score += qh[i] * kt[i];
@@ -105,7 +105,8 @@ void forward(const llama_decode_weights& w, const llama_decode_item& item) {
       for (int i = 0; i < head_size; i++)
         out[i] = 0.0f;
       for (int t = 0; t <= pos; t++) {
-        const float* vt = value_cache + static_cast<int64_t>(t) * kv_dim + kv_head * head_size;
+        const float* vt =
+            value_cache + llama_kv_offset(item.cache, t, kv_dim) + kv_head * head_size;
         for (int i = 0; i < head_size; i++)
           out[i] += atth[t] * vt[i];
       }
@@ -128,6 +129,8 @@ void forward(const llama_decode_weights& w, const llama_decode_item& item) {
       x[i] += xb[i];
   }
 
+  if (item.logits == nullptr)
+    return;
   rmsnorm(x.data(), x.data(), w.final_norm, dim, w.norm_eps);
   matmul(item.logits, x.data(), w.classifier, dim, w.vocab_size);
 }

@@ -3,7 +3,9 @@
 // against an independent expansion of the same network to one kv head per query head.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -190,6 +192,92 @@ TEST(llama_decode, batch_at_different_positions_equals_decoding_one_by_one) {
   }
   for (int32_t s = 0; s < 3; ++s)
     EXPECT_EQ(max_cache_diff(batched[s], single[s], prefix[s] + 12), 0.0f) << "sequence " << s;
+}
+
+/// A paged cache: blocks of `block_size` positions in a pool, handed to the sequence in a
+/// scrambled order (so that neighbouring positions of two blocks are never neighbours in memory).
+struct paged_cache {
+  int64_t kv_dim, block_floats, stride;
+  int32_t block_size;
+  std::vector<int32_t> table;
+  std::vector<float> k, v;
+
+  paged_cache(const config& c, int32_t block_size) : kv_dim(c.kv_dim()), block_size(block_size) {
+    const int32_t blocks = (c.seq_len + block_size - 1) / block_size;
+    block_floats = int64_t{block_size} * kv_dim;
+    stride = (blocks + 2) * block_floats; // two blocks nobody uses
+    table.resize(blocks + 2);
+    std::iota(table.begin(), table.end(), 0);
+    std::mt19937 rng{static_cast<uint32_t>(block_size)};
+    std::shuffle(table.begin(), table.end(), rng);
+    table.resize(blocks);
+    k.assign(c.layers * stride, std::numeric_limits<float>::quiet_NaN());
+    v = k;
+  }
+
+  llama_kv_view view() { return {k.data(), v.data(), stride, table.data(), block_size}; }
+};
+
+TEST(llama_decode, a_paged_cache_gives_the_dense_caches_logits_to_the_bit) {
+  for (const config& c : {stories_shape, odd_shape}) {
+    const random_model model(c, 13);
+    const llama_decode_weights w = model.view();
+    llama_decode_scratch scratch;
+    const auto tokens = random_tokens(c, c.seq_len, 17);
+    // Block sizes around the vector widths (8 and 4), one that divides nothing, and one block.
+    for (int32_t block_size : {1, 3, 8, 16, c.seq_len}) {
+      dense_cache dense(c);
+      paged_cache paged(c, block_size), paged_ref(c, block_size);
+      std::vector<float> dl(c.vocab), pl(c.vocab), rl(c.vocab);
+      for (int32_t pos = 0; pos < c.seq_len; ++pos) {
+        llama_decode_item d{tokens[pos], pos, dense.view(), dl.data()};
+        llama_decode_item p{tokens[pos], pos, paged.view(), pl.data()};
+        llama_decode_item r{tokens[pos], pos, paged_ref.view(), rl.data()};
+        llama_decode(w, &d, 1, scratch);
+        llama_decode(w, &p, 1, scratch);
+        llama_decode_reference(w, &r, 1);
+        ASSERT_EQ(dl, pl) << "block size " << block_size << ", position " << pos;
+        ASSERT_LT(max_abs_diff(rl, pl), 1e-4f)
+            << "block size " << block_size << ", position " << pos;
+      }
+    }
+  }
+}
+
+TEST(llama_decode, a_prefill_chunk_in_one_call_equals_its_positions_one_by_one) {
+  const config c = stories_shape;
+  const random_model model(c, 29);
+  const llama_decode_weights w = model.view();
+  llama_decode_scratch scratch;
+  const auto tokens = random_tokens(c, 40, 31);
+  paged_cache one(c, 8), chunked(c, 8);
+  std::vector<float> one_logits(c.vocab), chunk_logits(c.vocab), other_logits(c.vocab);
+  for (int32_t pos = 0; pos < 40; ++pos) {
+    llama_decode_item it{tokens[pos], pos, one.view(), one_logits.data()};
+    llama_decode(w, &it, 1, scratch);
+  }
+  // Positions 0..39 as two chunks, with another sequence's decode between them in the batch;
+  // only the last position asks for logits.
+  dense_cache other(c);
+  std::vector<llama_decode_item> items;
+  for (int32_t pos = 0; pos < 25; ++pos)
+    items.push_back({tokens[pos], pos, chunked.view(), nullptr});
+  items.insert(items.begin() + 10, llama_decode_item{5, 0, other.view(), other_logits.data()});
+  llama_decode(w, items.data(), static_cast<int32_t>(items.size()), scratch);
+  items.clear();
+  for (int32_t pos = 25; pos < 40; ++pos)
+    items.push_back({tokens[pos], pos, chunked.view(), pos == 39 ? chunk_logits.data() : nullptr});
+  llama_decode(w, items.data(), static_cast<int32_t>(items.size()), scratch);
+  EXPECT_EQ(one_logits, chunk_logits);
+  // Bit for bit (the blocks nobody wrote hold the same NaN in both).
+  EXPECT_EQ(std::memcmp(one.k.data(), chunked.k.data(), one.k.size() * sizeof(float)), 0);
+  EXPECT_EQ(std::memcmp(one.v.data(), chunked.v.data(), one.v.size() * sizeof(float)), 0);
+  // The decode in the middle of the chunk got its own logits, as alone.
+  dense_cache alone(c);
+  std::vector<float> alone_logits(c.vocab);
+  llama_decode_item it{5, 0, alone.view(), alone_logits.data()};
+  llama_decode(w, &it, 1, scratch);
+  EXPECT_EQ(alone_logits, other_logits);
 }
 
 /// The same network with one kv head per query head: query head h gets a copy of the key and

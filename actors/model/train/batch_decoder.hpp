@@ -1,12 +1,20 @@
-// Continuous batching for a llama network: sequences are admitted at any time, and every step()
-// first prefills what newly admitted sequences still need (at most `prefill_chunk` prompt tokens
-// per step, so a long prompt never stalls the sequences already decoding), then runs ONE decode
-// step for every running sequence together through the fused kernel (each weight row applied to
-// all of them while it is in cache). Finished sequences leave at once and free their cache;
-// cancel() frees a sequence before the next step. Each sequence samples with its own generator
-// from its own seed, and the kernel gives an item the same logits alone or in a batch, so a
-// sequence's tokens are exactly what engine::generate gives it alone. Torch-free header; used
-// from one thread at a time (the device's), like the engine it borrows.
+// Continuous batching over a paged KV cache for a llama network. Sequences are admitted at any
+// time; each step() first samples the next token of every sequence whose logits are ready, then
+// runs ONE call of the fused kernel over every sequence with work: one position for each decoding
+// sequence and up to `prefill_chunk` prompt positions in all for sequences still filling (so a
+// long prompt never stalls the ones already decoding). Finished sequences leave at once and
+// release their blocks; cancel() frees one before the next step.
+//
+// Keys and values live in fixed-size blocks of a pool (kv_block_pool): a sequence holds only the
+// blocks its length needs, and blocks full of a prompt prefix another sequence already computed
+// are shared (prefix caching). When the pool runs dry, sequences are preempted in schedule order
+// from the back: the lowest priority, and among equals the most recently admitted. A preempted
+// sequence's blocks are either dropped (recomputed when it resumes, cheaply where its prefix is
+// still cached) or copied to host memory and back (`swap`); a waiting sequence of higher priority
+// preempts running ones of lower priority. Each sequence samples with its own generator from its
+// own seed, and the kernel gives an item the same logits alone, in a batch, in a prefill chunk
+// or from a paged cache, so a sequence's tokens are exactly what engine::generate gives it
+// alone, preempted or not. Torch-free header; used from one thread at a time (the device's).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +36,36 @@ struct sequence_request {
   int64_t max_new = 32;
   sampling_params sampling;
   uint64_t seed = 1;
+  int32_t priority = 0; ///< higher runs first and preempts lower
+};
+
+/// How a decoder keeps its sequences' keys and values.
+struct decoder_config {
+  int64_t prefill_chunk = 64; ///< prompt positions per step, across all filling sequences
+  int32_t block_size = 16;    ///< positions per KV block
+  /// Blocks in the pool; 0: from pool_bytes; both 0: room for 64 full contexts or 256 MiB,
+  /// whichever is less. Never fewer than one full context.
+  int64_t pool_blocks = 0;
+  int64_t pool_bytes = 0;
+  bool swap = false; ///< preempted sequences keep their cache in host memory (else recompute)
+};
+
+/// Where a sequence stands.
+struct sequence_info {
+  uint64_t id = 0;
+  int32_t priority = 0;
+  std::string state;  ///< "waiting" (prompt filling), "running", "preempted", "swapped"
+  int64_t tokens = 0; ///< context length: prompt and generated
+  int64_t generated = 0;
+  int64_t blocks = 0; ///< KV blocks held
+};
+
+/// The decoder's counters.
+struct decoder_stats {
+  std::size_t running = 0, waiting = 0, preempted = 0; ///< preempted: dropped or swapped now
+  int64_t blocks_total = 0, blocks_used = 0, block_size = 0;
+  uint64_t preemptions = 0;   ///< since the decoder was made
+  uint64_t prefix_blocks = 0; ///< blocks taken from the prefix cache instead of computed
 };
 
 /// One event of a step: a token a sequence made, and whether (and why) the sequence ended.
@@ -42,8 +80,9 @@ class batch_decoder {
 public:
   /// A decoder over `e`'s llama network; bad_params for other architectures or a network the
   /// fused kernel cannot run (int8, unmerged LoRA, bf16).
+  /// (and bad_params for a pool smaller than one full context).
   static caf::expected<std::unique_ptr<batch_decoder>> create(engine& e,
-                                                              int64_t prefill_chunk = 64);
+                                                              const decoder_config& cfg = {});
   ~batch_decoder();
 
   /// Queues a sequence; bad_params for a prompt token outside the vocabulary, a prompt that
@@ -59,8 +98,16 @@ public:
   /// Sequences admitted and not finished.
   std::size_t active() const;
 
+  /// Sets a sequence's priority; false when it is unknown.
+  bool set_priority(uint64_t id, int32_t priority);
+
   /// Sequences that decoded in the last step (the batch size of its decode).
   std::size_t last_batch() const;
+
+  /// Every active sequence, in schedule order.
+  std::vector<sequence_info> sequences() const;
+
+  decoder_stats stats() const;
 
 private:
   struct impl;

@@ -38,16 +38,32 @@ struct llama_decode_weights {
   std::vector<llama_block_weights> blocks;
 };
 
-/// One sequence's KV cache: for each layer, keys and values [seq_len, n_kv_heads, head_dim]
-/// (`k + layer * layer_stride`, the same for v). Position p of a layer starts at p * kv_dim.
+/// One sequence's KV cache: for each layer, keys and values of its positions, kv_dim =
+/// n_kv_heads * head_dim floats each (`k + layer * layer_stride`, the same for v). Dense (no
+/// block table): position p of a layer starts at p * kv_dim. Paged: position p lives in block
+/// `blocks[p / block_size]`, which starts at that id * block_size * kv_dim within the layer, at
+/// offset (p % block_size) * kv_dim. A paged and a dense cache holding the same values give the
+/// same logits to the last bit.
 struct llama_kv_view {
   float* k = nullptr;
   float* v = nullptr;
-  int64_t layer_stride = 0; ///< floats between layers (seq_len * kv_dim for a dense cache)
+  int64_t layer_stride = 0;        ///< floats between layers (seq_len * kv_dim for a dense cache)
+  const int32_t* blocks = nullptr; ///< the block table; null for a dense cache
+  int32_t block_size = 0;          ///< positions per block when paged
 };
 
+/// Where position `pos` starts within one layer of `c` (in floats from the layer's start).
+inline int64_t llama_kv_offset(const llama_kv_view& c, int64_t pos, int64_t kv_dim) {
+  if (c.blocks == nullptr)
+    return pos * kv_dim;
+  return (int64_t{c.blocks[pos / c.block_size]} * c.block_size + pos % c.block_size) * kv_dim;
+}
+
 /// One sequence's part of a decode step: its new token, the position it takes (0-based; the
-/// cache holds positions [0, pos) already) and where its logits [vocab] go.
+/// cache holds positions [0, pos) already) and where its logits [vocab] go (null: not wanted,
+/// e.g. for prompt positions before the last; the classifier then skips the item). Several
+/// items may be positions of one sequence (a prefill chunk), in increasing order: each sees the
+/// keys and values the ones before it write.
 struct llama_decode_item {
   int32_t token = 0;
   int32_t pos = 0;

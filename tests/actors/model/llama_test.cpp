@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -194,7 +195,7 @@ TEST_F(llama_test, exports_reimport_with_the_same_loss) {
 TEST_F(llama_test, continuous_batching_gives_each_sequence_its_own_output) {
   auto e = imported();
   ASSERT_TRUE(e);
-  auto decoder = batch_decoder::create(*e, 16);
+  auto decoder = batch_decoder::create(*e, {16});
   ASSERT_TRUE(decoder) << describe(decoder.error());
   std::vector<sequence_request> reqs;
   const char* prompts[] = {"", "Once upon a time", "The dog",
@@ -325,6 +326,208 @@ TEST_F(llama_test, full_fine_tune_checkpoints_and_resumes_with_the_same_outputs)
   ASSERT_TRUE(a && b);
   EXPECT_DOUBLE_EQ(a->loss, b->loss);
   std::filesystem::remove(path);
+}
+
+} // namespace
+} // namespace llmos::model
+
+namespace llmos::model {
+namespace {
+
+/// Steps `d` until nothing is active; each sequence's tokens by id, and the largest number of
+/// sequences preempted at once.
+std::map<uint64_t, std::vector<int32_t>> run_all(batch_decoder& d, std::size_t* most_preempted) {
+  std::map<uint64_t, std::vector<int32_t>> out;
+  for (int step = 0; step < 5000 && d.active() > 0; ++step) {
+    auto events = d.step();
+    EXPECT_TRUE(events) << describe(events.error());
+    if (!events)
+      break;
+    for (auto& ev : *events)
+      if (ev.token >= 0)
+        out[ev.id].push_back(ev.token);
+    if (most_preempted)
+      *most_preempted = std::max(*most_preempted, d.stats().preempted);
+  }
+  EXPECT_EQ(d.active(), 0u);
+  return out;
+}
+
+// Prefix caching: a second sequence with the same 70-odd-token prompt takes the first one's full
+// blocks (four of 16 positions) instead of computing them, and both give their text alone;
+// when both are done every block is free again.
+TEST_F(llama_test, sequences_with_a_common_prompt_share_its_blocks) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  auto decoder = batch_decoder::create(*e, {});
+  ASSERT_TRUE(decoder) << describe(decoder.error());
+  auto& d = **decoder;
+  sequence_request r;
+  r.prompt = tok_->encode("Once upon a time, there was a little girl named Lily. She loved to play "
+                          "outside in the sunshine with her friends. One day, she saw a big tree "
+                          "in the park and wanted to climb it. She asked her mom to help her.");
+  ASSERT_GE(r.prompt.size(), 65u);
+  r.max_new = 40;
+  r.sampling.temperature = 0.0;
+  const auto alone = greedy(*e, r.prompt, 40);
+  std::map<uint64_t, std::vector<int32_t>> out;
+  auto step = [&] {
+    auto events = d.step();
+    ASSERT_TRUE(events) << describe(events.error());
+    for (auto& ev : *events)
+      if (ev.token >= 0)
+        out[ev.id].push_back(ev.token);
+  };
+  const auto first = d.admit(r);
+  ASSERT_TRUE(first);
+  step(); // the first chunk (64 positions) of the prompt
+  step(); // the rest: its full blocks are published
+  const auto before = d.stats();
+  const auto second = d.admit(r);
+  ASSERT_TRUE(second);
+  step();
+  const auto shared = d.stats();
+  // The context is BOS and the prompt; its last position is always computed (its logits).
+  const auto context = static_cast<int64_t>(r.prompt.size()) + 1;
+  const int64_t prompt_blocks = (context - 1) / 16;
+  EXPECT_EQ(shared.prefix_blocks, static_cast<uint64_t>(prompt_blocks));
+  // The second sequence needed only the block of its last prompt positions.
+  EXPECT_EQ(shared.blocks_used, before.blocks_used + (context + 15) / 16 - prompt_blocks);
+  auto seqs = d.sequences();
+  ASSERT_EQ(seqs.size(), 2u);
+  EXPECT_EQ(seqs[1].state, "running");
+  for (auto& [id, tokens] : run_all(d, nullptr))
+    out[id].insert(out[id].end(), tokens.begin(), tokens.end());
+  EXPECT_EQ(out[*first], alone);
+  EXPECT_EQ(out[*second], alone);
+  EXPECT_EQ(d.stats().blocks_used, 0);
+  // A third one after both left still finds the prefix (freed blocks stay matchable).
+  const auto third = d.admit(r);
+  ASSERT_TRUE(third);
+  out = run_all(d, nullptr);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[*third], alone);
+  EXPECT_EQ(d.stats().prefix_blocks, static_cast<uint64_t>(2 * prompt_blocks));
+}
+
+/// Five sequences, greedy and sampled, that together need about twice a one-context pool.
+std::vector<sequence_request> crowd(const data::llama_tokenizer& tok) {
+  std::vector<sequence_request> reqs;
+  const char* prompts[] = {"Once upon a time", "The dog ran", "Lily and Ben", "A big fish",
+                           "Tom had a red ball"};
+  for (int i = 0; i < 5; ++i) {
+    sequence_request r;
+    r.prompt = tok.encode(prompts[i]);
+    r.max_new = 180;
+    r.sampling.temperature = i % 2 == 0 ? 0.0 : 0.9;
+    r.seed = 7 + static_cast<uint64_t>(i);
+    reqs.push_back(r);
+  }
+  return reqs;
+}
+
+// Preemption with context save: with a pool of one context (32 blocks of 16), five sequences of
+// ~190 positions cannot all run; the newest are preempted and resumed, their cache recomputed or
+// swapped to host memory, and every sequence still gives exactly its text alone.
+TEST_F(llama_test, preempted_sequences_resume_with_identical_output) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  const auto reqs = crowd(*tok_);
+  std::vector<std::vector<int32_t>> alone;
+  for (auto& r : reqs) {
+    auto out = e->generate(r.prompt, r.max_new, r.sampling, r.seed, nullptr);
+    ASSERT_TRUE(out);
+    alone.push_back(*out);
+  }
+  for (bool swap : {false, true}) {
+    decoder_config cfg;
+    cfg.pool_blocks = 32;
+    cfg.swap = swap;
+    auto decoder = batch_decoder::create(*e, cfg);
+    ASSERT_TRUE(decoder) << describe(decoder.error());
+    std::vector<uint64_t> ids;
+    for (auto& r : reqs)
+      ids.push_back(*(*decoder)->admit(r));
+    std::size_t most_preempted = 0;
+    auto out = run_all(**decoder, &most_preempted);
+    const auto st = (*decoder)->stats();
+    EXPECT_GT(st.preemptions, 0u) << (swap ? "swap" : "recompute");
+    EXPECT_GT(most_preempted, 0u);
+    EXPECT_EQ(st.blocks_used, 0);
+    for (std::size_t i = 0; i < reqs.size(); ++i)
+      EXPECT_EQ(out[ids[i]], alone[i]) << "sequence " << i << (swap ? ", swap" : ", recompute");
+  }
+  // A pool smaller than one context is refused with the sizes.
+  decoder_config tiny;
+  tiny.pool_blocks = 31;
+  auto refused = batch_decoder::create(*e, tiny);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(describe(refused.error()).find("cannot hold one full context"), std::string::npos)
+      << describe(refused.error());
+}
+
+// A waiting request of higher priority takes the blocks of running ones of lower priority:
+// with the pool nearly full of low-priority sequences, an urgent one with a long prompt joins,
+// some of them are preempted to make room, it runs first in the schedule, and every sequence
+// still gives its own text.
+TEST_F(llama_test, a_high_priority_request_preempts_low_priority_ones) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  decoder_config cfg;
+  cfg.pool_blocks = 32;
+  auto decoder = batch_decoder::create(*e, cfg);
+  ASSERT_TRUE(decoder);
+  auto& d = **decoder;
+  auto reqs = crowd(*tok_);
+  reqs.resize(3);
+  std::vector<uint64_t> low;
+  for (auto& r : reqs)
+    low.push_back(*d.admit(r));
+  // Run until the three hold most of the pool (about 150 positions each is 30 blocks).
+  std::map<uint64_t, std::vector<int32_t>> out;
+  for (int step = 0; step < 140; ++step) {
+    auto events = d.step();
+    ASSERT_TRUE(events);
+    for (auto& ev : *events)
+      if (ev.token >= 0)
+        out[ev.id].push_back(ev.token);
+  }
+  EXPECT_GE(d.stats().blocks_used, 27);
+  sequence_request urgent = reqs[0];
+  std::string story;
+  for (int i = 0; i < 8; ++i)
+    story += "Lily and Ben went to the park to play with a big red ball. ";
+  urgent.prompt = tok_->encode(story);
+  ASSERT_GE(urgent.prompt.size(), 150u);
+  urgent.priority = 5;
+  urgent.max_new = 100;
+  const auto hi = *d.admit(urgent);
+  std::optional<int> hi_done;
+  for (int step = 0; step < 5000 && d.active() > 0; ++step) {
+    auto events = d.step();
+    ASSERT_TRUE(events);
+    for (auto& ev : *events) {
+      if (ev.token >= 0)
+        out[ev.id].push_back(ev.token);
+      if (ev.finished && ev.id == hi)
+        hi_done = step;
+    }
+    if (step == 4) { // its prompt went in over three steps of 64 positions
+      auto seqs = d.sequences();
+      ASSERT_FALSE(seqs.empty());
+      EXPECT_EQ(seqs[0].id, hi); // first in schedule order
+      EXPECT_EQ(seqs[0].state, "running");
+      EXPECT_GT(d.stats().preempted, 0u) << "nobody made room for the urgent request";
+    }
+  }
+  ASSERT_TRUE(hi_done);
+  EXPECT_EQ(out[hi], greedy(*e, urgent.prompt, 100));
+  for (std::size_t i = 0; i < low.size(); ++i) {
+    auto alone =
+        e->generate(reqs[i].prompt, reqs[i].max_new, reqs[i].sampling, reqs[i].seed, nullptr);
+    ASSERT_TRUE(alone);
+    EXPECT_EQ(out[low[i]], *alone) << "low-priority sequence " << i;
+  }
 }
 
 } // namespace
