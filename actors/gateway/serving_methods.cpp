@@ -3,6 +3,7 @@
 #include "gateway/serving_methods.hpp"
 
 #include <cmath>
+#include <cstdint>
 
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
@@ -210,6 +211,31 @@ caf::expected<double> real_option(const std::map<std::string, std::string>& opts
   return v;
 }
 
+/// A signed integer option in [lo, hi], or `fallback` when absent.
+caf::expected<int64_t> int_option(const std::map<std::string, std::string>& opts,
+                                  const std::string& method, const std::string& key,
+                                  int64_t fallback, int64_t lo, int64_t hi) {
+  auto it = opts.find(key);
+  if (it == opts.end())
+    return fallback;
+  try {
+    std::size_t used = 0;
+    const long long v = std::stoll(it->second, &used);
+    if (used == it->second.size() && v >= lo && v <= hi)
+      return static_cast<int64_t>(v);
+  } catch (const std::exception&) {
+  }
+  return make_llmos_error(error_code::bad_params,
+                          method + ": " + key + " must be an integer from " + std::to_string(lo) +
+                              " to " + std::to_string(hi) + ", got '" + it->second + "'");
+}
+
+nlohmann::json to_json(const sequence_row& r) {
+  return {{"id", r.request},        {"replica", r.replica}, {"state", r.state},
+          {"priority", r.priority}, {"tokens", r.tokens},   {"generated", r.generated},
+          {"kv_blocks", r.blocks}};
+}
+
 /// server generate: a completion of `text` through the server's tokenizer and replicas (the
 /// path /v1/completions takes), answered as its text.
 void server_generate(rpc_call& c) {
@@ -234,6 +260,16 @@ void server_generate(rpc_call& c) {
   req.seed = *seed;
   req.temperature = *temperature;
   req.top_p = *top_p;
+  auto priority = int_option(*opts, "generate", "priority", 0, -1000000, 1000000);
+  auto number = int_option(*opts, "generate", "id", 0, 0, int64_t{1} << 62);
+  if (!priority)
+    return c.reply(std::move(priority.error()));
+  if (!number)
+    return c.reply(std::move(number.error()));
+  req.priority = static_cast<int32_t>(*priority);
+  req.request = static_cast<uint64_t>(*number); // 0: the server numbers it
+  if (opts->count("stop"))
+    req.stop.push_back(opts->at("stop"));
   auto reply = c.reply;
   c.self->request(target<server_actor>(c), long_timeout, complete_atom::value, std::move(req))
       .then(
@@ -243,6 +279,7 @@ void server_generate(rpc_call& c) {
                           {"text", r.text},
                           {"prompt_tokens", r.prompt_tokens},
                           {"completion_tokens", r.completion_tokens},
+                          {"finish_reason", r.finish_reason},
                           {"request_id", r.request_id}}));
           },
           [=](caf::error& err) { reply(std::move(err)); });
@@ -350,9 +387,70 @@ void add_serving_methods(method_table& t) {
          }});
   t.add("server", {"generate", false,
                    "send SERVER generate text=\"...\" [max_tokens=32] [temperature=1] [top_k=0] "
-                   "[top_p=1] [seed=1]",
-                   "complete a text with the served language model (temperature=0: greedy)",
+                   "[top_p=1] [seed=1] [priority=0] [stop=TEXT] [id=N]",
+                   "complete a text with the served language model (temperature=0: greedy; id "
+                   "numbers it for cancel and priority)",
                    server_generate});
+  t.add("server", {"sequences", false, "send SERVER sequences",
+                   "the generations on the server's replicas: id, state, priority, tokens, KV "
+                   "blocks",
+                   [](rpc_call& c) {
+                     auto reply = c.reply;
+                     c.self->request(target<server_actor>(c), call_timeout, sequences_atom::value)
+                         .then(
+                             [=](std::vector<sequence_row>& rows) {
+                               nlohmann::json out = nlohmann::json::array();
+                               for (auto& r : rows)
+                                 out.push_back(to_json(r));
+                               reply(packed(out));
+                             },
+                             [=](caf::error& err) { reply(std::move(err)); });
+                   }});
+  t.add("server",
+        {"cancel", true, "send SERVER cancel id=N",
+         "end generation N now: its request is answered with the text so far", [](rpc_call& c) {
+           auto opts = param_map(*c.params, 2, "cancel");
+           if (!opts)
+             return c.reply(std::move(opts.error()));
+           auto id = int_option(*opts, "cancel", "id", -1, 0, INT64_MAX);
+           if (!id || *id < 0)
+             return c.reply(
+                 id ? make_llmos_error(error_code::bad_params, "cancel: id=N is required")
+                    : std::move(id.error()));
+           auto reply = c.reply;
+           c.self
+               ->request(target<server_actor>(c), call_timeout, cancel_atom::value,
+                         static_cast<uint64_t>(*id))
+               .then(
+                   [=](bool found) {
+                     reply(packed({{"cancelled", found}}));
+                   },
+                   [=](caf::error& err) { reply(std::move(err)); });
+         }});
+  t.add("server",
+        {"priority", true, "send SERVER priority id=N value=P",
+         "reprioritise generation N (higher runs first and preempts lower)", [](rpc_call& c) {
+           auto opts = param_map(*c.params, 2, "priority");
+           if (!opts)
+             return c.reply(std::move(opts.error()));
+           auto id = int_option(*opts, "priority", "id", -1, 0, INT64_MAX);
+           auto value = int_option(*opts, "priority", "value", 0, -1000000, 1000000);
+           if (!id || *id < 0 || !value || !opts->count("value"))
+             return c.reply(!id      ? std::move(id.error())
+                            : !value ? std::move(value.error())
+                                     : make_llmos_error(error_code::bad_params,
+                                                        "priority: id=N and value=P "
+                                                        "are required"));
+           auto reply = c.reply;
+           c.self
+               ->request(target<server_actor>(c), call_timeout, priority_atom::value,
+                         static_cast<uint64_t>(*id), static_cast<int32_t>(*value))
+               .then(
+                   [=](bool found) {
+                     reply(packed({{"changed", found}}));
+                   },
+                   [=](caf::error& err) { reply(std::move(err)); });
+         }});
   t.add("http", {"alerts", false, "send HTTP alerts",
                  "alert rules (inactive, pending, firing) and recent events", [](rpc_call& c) {
                    auto reply = c.reply;

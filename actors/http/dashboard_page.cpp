@@ -21,6 +21,7 @@ svg{background:#fff;border:1px solid #ddd}
 <h2>Devices</h2><table id="devices"></table>
 <h2>Models</h2><table id="models"></table>
 <h2>Jobs</h2><div id="jobs"></div>
+<h2>Generations</h2><table id="generations"></table>
 <h2>Alerts</h2><table id="alerts"></table>
 <h2>Feedback loop</h2><table id="decisions"></table>
 <h2>Actors</h2><table id="actors"></table>
@@ -38,6 +39,7 @@ async function refresh(){
   return [esc(m.name),vs.map(v=>'v'+v.version).join(' '),vs.filter(v=>v.aliases.length).map(v=>esc(v.aliases.join(','))+'→v'+v.version).join(' '),
   ss.map(s=>'v'+s.version+(s.ready?' ready':' loading')+' served '+s.served+' p99 '+s.p99_ms.toFixed(1)+' ms').join('<br>')]}));
  document.getElementById('jobs').innerHTML=d.jobs.map(j=>'<div class="job"><b>'+esc(j.model)+'</b> '+esc(j.architecture)+' step '+j.step+(j.training?' (training)':'')+'<br>'+curve(j.losses)+'</div>').join('');
+ table('generations',['server','replica','id','state','priority','tokens','generated','KV blocks'],d.generations.map(g=>[esc(g.server),esc(g.replica),g.id,esc(g.state),g.priority,g.tokens,g.generated,g.kv_blocks]));
  table('decisions',['analyst','round','decision','why','time'],d.decisions.map(x=>[esc(x.analyst),x.round,esc(x.decision),esc(x.why),new Date(x.time*1000).toISOString()]));
  table('alerts',['rule','state','value','severity','summary'],d.alerts.rules.map(a=>[esc(a.rule),'<span class="'+esc(a.state)+'">'+esc(a.state)+'</span>',a.value===null?'–':Number(a.value).toPrecision(4),esc(a.severity),esc(a.summary)]));
  table('actors',['actor','kind','node'],d.actors.map(a=>[esc(a.name),esc(a.kind),esc(a.node)]));

@@ -33,8 +33,34 @@ int status_of(const caf::error& err) {
   }
 }
 
+/// OpenAI's error type for a status (what its client libraries map to exception classes).
+const char* openai_type(int status) {
+  switch (status) {
+  case 400:
+  case 404:
+  case 413:
+    return "invalid_request_error";
+  case 401:
+  case 403:
+    return "authentication_error";
+  case 429:
+    return "rate_limit_error";
+  case 503:
+    return "service_unavailable";
+  default:
+    return "server_error";
+  }
+}
+
 std::string error_body(int status, const std::string& reason, const std::string& field) {
-  nlohmann::json e{{"status", status}, {"reason", reason}};
+  // llmos's fields (status, reason, field) and OpenAI's (message, type, param, code) together,
+  // so that both llmos tools and OpenAI's client libraries read the same answer.
+  nlohmann::json e{{"status", status},
+                   {"reason", reason},
+                   {"message", reason},
+                   {"type", openai_type(status)},
+                   {"param", field.empty() ? nlohmann::json(nullptr) : nlohmann::json(field)},
+                   {"code", nullptr}};
   if (!field.empty())
     e["field"] = field;
   return nlohmann::json{{"error", e}}.dump();

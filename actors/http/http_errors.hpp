@@ -1,6 +1,7 @@
 // HTTP status and JSON body for llmos errors: every refusal names the reason and, where there is
 // one, the field, e.g. {"error": {"status": 400, "code": "bad_params", "reason": "...",
-// "field": "texts"}}.
+// "field": "texts"}}, with OpenAI's error fields beside them ("message", "type" such as
+// "invalid_request_error", "param"). A 429 carries Retry-After.
 #pragma once
 
 #include <string>

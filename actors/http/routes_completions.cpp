@@ -1,6 +1,10 @@
 // OpenAI-compatible POST /v1/completions and /v1/chat/completions for language models, with
 // server-sent events when "stream": true. Tokens reach the worker thread as messages from the
-// server's relay and are written as they come.
+// server's relay and are written as they come; a streaming client that goes away cancels its
+// generation (the replica frees its sequence and KV blocks within a step). Fields: prompt or
+// messages, max_tokens, temperature, top_p, top_k, seed, stop (a string or up to 4), n, echo,
+// user, stream, stream_options.include_usage, and llmos's own `priority`. Penalties, logit_bias
+// and logprobs are refused (400, naming the field) unless they ask for nothing.
 #include <atomic>
 #include <cstdio>
 #include <ctime>
@@ -67,19 +71,68 @@ std::optional<complete_request> request_of(const nlohmann::json& body, bool chat
   req.top_k = static_cast<int64_t>(*top_k);
   req.seed = static_cast<uint64_t>(*seed);
   req.request = next_completion++;
+  if (body.contains("stop") && !body["stop"].is_null()) {
+    const auto& stop = body["stop"];
+    auto bad = [&res] {
+      send_error(res, 400, "stop must be a string or an array of at most 4 non-empty strings",
+                 "stop");
+    };
+    if (stop.is_string()) {
+      req.stop.push_back(stop.get<std::string>());
+    } else if (stop.is_array() && stop.size() <= 4) {
+      for (const auto& s : stop) {
+        if (!s.is_string())
+          return bad(), std::nullopt;
+        req.stop.push_back(s.get<std::string>());
+      }
+    } else {
+      return bad(), std::nullopt;
+    }
+    for (const auto& s : req.stop)
+      if (s.empty() || s.size() > 256)
+        return send_error(res, 400, "stop strings must have 1 to 256 bytes", "stop"), std::nullopt;
+  }
+  auto priority = number("priority", -1e6, 1e6, 0);
+  if (!priority)
+    return std::nullopt;
+  req.priority = static_cast<int32_t>(*priority);
+  if (body.contains("user") && !body["user"].is_string())
+    return send_error(res, 400, "user must be a string", "user"), std::nullopt;
+  // Accepted when they change nothing (some clients always send them), refused otherwise:
+  // silently ignoring them would hand back text the caller did not ask for.
+  for (const char* key : {"presence_penalty", "frequency_penalty"})
+    if (body.contains(key) && !(body[key].is_number() && body[key].get<double>() == 0.0))
+      return send_error(res, 400, std::string{key} + " is not supported yet (only 0)", key),
+             std::nullopt;
+  if (body.contains("logit_bias") && !body["logit_bias"].is_null() &&
+      !(body["logit_bias"].is_object() && body["logit_bias"].empty()))
+    return send_error(res, 400, "logit_bias is not supported yet (only {})", "logit_bias"),
+           std::nullopt;
+  for (const char* key : {"logprobs", "top_logprobs"})
+    if (body.contains(key) && !body[key].is_null() && body[key] != false && body[key] != 0)
+      return send_error(res, 400, std::string{key} + " is not supported yet", key), std::nullopt;
   return req;
 }
 
-/// OpenAI's finish_reason: "length" when the completion used all of max_tokens, "stop" otherwise
-/// (the model said EOS; a generation cut by the end of the context also reads as "stop" until
-/// replies carry the engine's own reason).
+/// OpenAI's finish_reason: the server's ("stop": end of sequence or a stop sequence, "length":
+/// max_tokens or the context); a cancelled generation's client is gone, so it reads "stop".
 const char* finish_reason(const complete_reply& r, uint32_t max_tokens) {
-  return r.completion_tokens >= max_tokens ? "length" : "stop";
+  if (r.finish_reason == "length")
+    return "length";
+  if (r.finish_reason.empty()) // a server of an earlier release
+    return r.completion_tokens >= max_tokens ? "length" : "stop";
+  return "stop";
+}
+
+nlohmann::json usage_of(const complete_reply& r) {
+  return {{"prompt_tokens", r.prompt_tokens},
+          {"completion_tokens", r.completion_tokens},
+          {"total_tokens", r.prompt_tokens + r.completion_tokens}};
 }
 
 nlohmann::json chunk(const std::string& id, const std::string& model, bool chat,
-                     const std::string& text, const char* finish) {
-  nlohmann::json choice{{"index", 0}};
+                     const std::string& text, const char* finish, int index = 0) {
+  nlohmann::json choice{{"index", index}};
   if (chat)
     choice["delta"] = {{"content", text}};
   else
@@ -103,6 +156,18 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
   auto req = request_of(*body, chat, res);
   if (!req)
     return;
+  if (body->contains("stream") && !(*body)["stream"].is_boolean())
+    return send_error(res, 400, "stream must be true or false", "stream");
+  const bool stream = body->value("stream", false);
+  auto n = body->contains("n") ? (*body)["n"] : nlohmann::json(1);
+  if (!n.is_number_integer() || n.get<int64_t>() < 1 || n.get<int64_t>() > 16)
+    return send_error(res, 400, "n must be an integer from 1 to 16", "n");
+  if (stream && n.get<int64_t>() != 1)
+    return send_error(res, 400, "n above 1 is not supported with stream", "n");
+  const auto echo = !chat && body->value("echo", false);
+  const auto include_usage = stream && body->contains("stream_options") &&
+                             (*body)["stream_options"].is_object() &&
+                             (*body)["stream_options"].value("include_usage", false);
   auto choice = ctx.servers.pick(model);
   if (!choice) {
     (void)ctx.entries();
@@ -120,28 +185,49 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
   const std::string id =
       (chat ? "chatcmpl-" : "cmpl-") + instance + "-" + std::to_string(req->request);
   req->request_id = id;
-  const bool stream = body->value("stream", false);
   if (!stream) {
-    auto reply = ctx.ask<complete_reply>(choice->server, complete_atom::value, *req);
+    // n choices: n requests with seeds seed, seed+1, ... (the same text for greedy decoding).
+    std::vector<complete_reply> replies;
+    for (int64_t i = 0; i < n.get<int64_t>(); ++i) {
+      auto one = *req;
+      one.seed = req->seed + static_cast<uint64_t>(i);
+      if (i > 0)
+        one.request = next_completion++;
+      auto reply = ctx.ask<complete_reply>(choice->server, complete_atom::value, one);
+      if (!reply) {
+        ctx.servers.done(model, choice->slot);
+        return send_error(res, reply.error());
+      }
+      replies.push_back(std::move(*reply));
+    }
     ctx.servers.done(model, choice->slot);
-    if (!reply)
-      return send_error(res, reply.error());
-    auto out = chunk(id, model, chat, reply->text, finish_reason(*reply, req->max_tokens));
+    auto out = chunk(id, model, chat, "", nullptr);
     out["object"] = chat ? "chat.completion" : "text_completion";
-    if (chat)
-      out["choices"][0].erase("delta"),
-          out["choices"][0]["message"] = {{"role", "assistant"}, {"content", reply->text}};
-    out["version"] = reply->version; // which registry version answered (for feedback analysis)
-    out["usage"] = {{"prompt_tokens", reply->prompt_tokens},
-                    {"completion_tokens", reply->completion_tokens},
-                    {"total_tokens", reply->prompt_tokens + reply->completion_tokens}};
+    out["choices"] = nlohmann::json::array();
+    uint32_t completion_tokens = 0;
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+      const auto& r = replies[i];
+      nlohmann::json c{{"index", i}, {"finish_reason", finish_reason(r, req->max_tokens)}};
+      if (chat) {
+        c["message"] = {{"role", "assistant"}, {"content", r.text}};
+      } else {
+        c["text"] = echo ? req->prompt + r.text : r.text;
+        c["logprobs"] = nullptr;
+      }
+      out["choices"].push_back(c);
+      completion_tokens += r.completion_tokens;
+    }
+    out["version"] = replies[0].version; // which registry version answered (feedback analysis)
+    out["usage"] = {{"prompt_tokens", replies[0].prompt_tokens},
+                    {"completion_tokens", completion_tokens},
+                    {"total_tokens", replies[0].prompt_tokens + completion_tokens}};
     return res.set_content(out.dump(), "application/json");
   }
   res.set_header("Cache-Control", "no-cache");
   auto server = choice->server;
   auto slot = choice->slot;
   res.set_chunked_content_provider(
-      "text/event-stream", [&ctx, server, slot, model, id, chat,
+      "text/event-stream", [&ctx, server, slot, model, id, chat, echo, include_usage,
                             req = *req](std::size_t, httplib::DataSink& sink) mutable {
         caf::scoped_actor self{ctx.system};
         req.subscriber = caf::actor_cast<caf::actor>(self);
@@ -168,21 +254,41 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
           return sink.write(line.data(), line.size());
         };
         bool running = true;
+        // The client went away: its generation is cancelled (blocks and slot freed within a
+        // step); the reply still comes and ends the bridge.
+        auto gone = [&] {
+          caf::anon_send(server, cancel_atom::value, req.request);
+          running = false;
+        };
+        if (chat) // OpenAI's first chunk names the role
+          write([&] {
+            auto first = chunk(id, model, chat, "", nullptr);
+            first["choices"][0]["delta"] = {{"role", "assistant"}, {"content", ""}};
+            return first;
+          }());
+        if (echo && !write(chunk(id, model, chat, req.prompt, nullptr)))
+          gone();
         while (running)
           self->receive(
               [&](token_atom, uint64_t, const std::string& piece) {
                 if (!write(chunk(id, model, chat, piece, nullptr)))
-                  running = false; // the client went away; the server finishes on its own
+                  gone();
               },
               [&](complete_reply& r) {
                 write(chunk(id, model, chat, "", finish_reason(r, req.max_tokens)));
+                if (include_usage) {
+                  auto last = chunk(id, model, chat, "", nullptr);
+                  last["choices"] = nlohmann::json::array();
+                  last["usage"] = usage_of(r);
+                  write(last);
+                }
                 running = false;
               },
               [&](caf::error& err) {
                 write(nlohmann::json::parse(error_body(err)));
                 running = false;
               },
-              caf::after(ctx.cfg.request_timeout) >> [&] { running = false; });
+              caf::after(ctx.cfg.request_timeout) >> [&] { gone(); });
         ctx.servers.done(model, slot);
         const std::string done = "data: [DONE]\n\n";
         sink.write(done.data(), done.size());

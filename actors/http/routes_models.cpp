@@ -1,7 +1,9 @@
 // POST /v1/models/{name}:predict (also /versions/{v}:predict), GET /v1/models, and the admin
 // routes: deploy a version, unload, move an alias.
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -140,6 +142,36 @@ nlohmann::json models_json(gateway_context& ctx) {
   return list;
 }
 
+namespace {
+
+/// Seconds since 1970 of an ISO-8601 UTC time ("2026-12-02T10:00:00Z"); 0 when it is not one.
+int64_t unix_seconds(const nlohmann::json& t) {
+  if (t.is_number_integer())
+    return t.get<int64_t>();
+  if (!t.is_string())
+    return 0;
+  std::tm tm{};
+  std::istringstream in(t.get<std::string>());
+  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+  return in.fail() ? 0 : static_cast<int64_t>(timegm(&tm));
+}
+
+/// One model in OpenAI's shape (id, object, created, owned_by), with llmos's versions and
+/// servers beside those fields.
+nlohmann::json openai_model(const nlohmann::json& m) {
+  nlohmann::json out = m;
+  out["id"] = m["name"];
+  out["object"] = "model";
+  out["owned_by"] = "llmos";
+  int64_t created = 0;
+  if (m.contains("versions") && !m["versions"].empty())
+    created = unix_seconds(m["versions"][0].value("created", nlohmann::json()));
+  out["created"] = created;
+  return out;
+}
+
+} // namespace
+
 void install_model_routes(httplib::Server& server, gateway_context& ctx) {
   server.Post(R"(/v1/models/([^/:]+):predict)",
               [&ctx](const httplib::Request& req, httplib::Response& res) {
@@ -152,8 +184,21 @@ void install_model_routes(httplib::Server& server, gateway_context& ctx) {
                   return send_error(res, 400, "versions start at 1", "version");
                 predict(ctx, req, res, req.matches[1], static_cast<uint32_t>(v));
               });
+  // OpenAI's list ({"object": "list", "data": [...]}) and llmos's ("models") in one answer.
   server.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
-    res.set_content(nlohmann::json{{"models", models_json(ctx)}}.dump(), "application/json");
+    auto models = models_json(ctx);
+    nlohmann::json data = nlohmann::json::array();
+    for (const auto& m : models)
+      data.push_back(openai_model(m));
+    res.set_content(nlohmann::json{{"object", "list"}, {"data", data}, {"models", models}}.dump(),
+                    "application/json");
+  });
+  server.Get(R"(/v1/models/([^/:]+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    for (const auto& m : models_json(ctx))
+      if (m["name"] == name)
+        return res.set_content(openai_model(m).dump(), "application/json");
+    send_error(res, 404, "the model '" + name + "' does not exist", "model");
   });
   // Admin: deploy {"version": "3" | "production"} on every server of the model, or unload.
   server.Post(R"(/v1/admin/models/([^/:]+):(deploy|unload))",

@@ -60,6 +60,7 @@ nlohmann::json dashboard_json(gateway_context& ctx) {
   out["devices"] = nlohmann::json::array();
   out["jobs"] = nlohmann::json::array();
   out["decisions"] = nlohmann::json::array();
+  out["generations"] = nlohmann::json::array();
   if (auto entries = ctx.entries())
     for (auto& e : *entries) {
       out["actors"].push_back({{"name", e.name}, {"kind", e.kind}, {"node", e.node}});
@@ -88,6 +89,19 @@ nlohmann::json dashboard_json(gateway_context& ctx) {
                                           {"why", it->value("why", "")},
                                           {"time", it->value("time", 0.0)}});
         }
+      } else if (e.kind == "server") {
+        // Language servers' generations: the OS view of them as schedulable processes.
+        if (auto rows = ctx.ask<std::vector<sequence_row>>(caf::actor_cast<server_actor>(e.handle),
+                                                           sequences_atom::value))
+          for (auto& r : *rows)
+            out["generations"].push_back({{"server", e.name},
+                                          {"replica", r.replica},
+                                          {"id", r.request},
+                                          {"state", r.state},
+                                          {"priority", r.priority},
+                                          {"tokens", r.tokens},
+                                          {"generated", r.generated},
+                                          {"kv_blocks", r.blocks}});
       } else if (e.kind == "model") {
         if (auto m = ctx.ask<model_info>(caf::actor_cast<model_actor>(e.handle), info_atom::value))
           out["jobs"].push_back({{"model", e.name},
@@ -174,11 +188,15 @@ void install_ops_routes(httplib::Server& server, gateway_context& ctx) {
 void send_error(httplib::Response& res, int status, const std::string& reason,
                 const std::string& field) {
   res.status = status;
+  if (status == 429) // a full queue: clients (OpenAI's included) back off and retry
+    res.set_header("Retry-After", "1");
   res.set_content(error_body(status, reason, field), "application/json");
 }
 
 void send_error(httplib::Response& res, const caf::error& err, const std::string& field) {
   res.status = status_of(err);
+  if (res.status == 429)
+    res.set_header("Retry-After", "1");
   res.set_content(error_body(err, field), "application/json");
 }
 

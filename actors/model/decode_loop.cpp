@@ -18,6 +18,8 @@ struct step_result {
   std::vector<caf::expected<uint64_t>> admitted;
   caf::expected<std::vector<model::sequence_event>> events{caf::error{}};
   std::size_t widest = 0; ///< most sequences one of the job's steps decoded
+  std::vector<model::sequence_info> sequences;
+  model::decoder_stats stats;
 };
 
 /// A job keeps stepping while no sequence ends, for at most this long: a hand-off between the
@@ -38,8 +40,13 @@ void kick(self_ptr self) {
   if (loop.busy)
     return;
   if (loop.waiting.empty() && loop.running.empty()) {
+    // Decoder ids start again in the next busy period: nothing may refer to this one's.
     loop.decoder.reset();
     loop.eng.reset();
+    loop.cancels.clear();
+    loop.priorities.clear();
+    loop.sequences.clear();
+    loop.stats = {};
     return;
   }
   loop.busy = true;
@@ -52,6 +59,7 @@ void kick(self_ptr self) {
     s.max_new = w.req.max_tokens;
     s.sampling = {w.req.temperature, w.req.top_k, w.req.top_p};
     s.seed = w.req.seed;
+    s.priority = w.req.priority;
     admits->push_back(std::move(s));
     batch->push_back(std::move(w));
     loop.waiting.pop_front();
@@ -60,10 +68,25 @@ void kick(self_ptr self) {
   device_job job;
   job.what = "decode step";
   job.run = std::make_shared<std::function<void(const device_info&)>>(
-      [decoder = loop.decoder, eng = loop.eng, admits, result](const device_info& d) {
+      [decoder = loop.decoder, eng = loop.eng, admits, result,
+       cancels = std::exchange(loop.cancels, {}),
+       priorities = std::exchange(loop.priorities, {})](const device_info& d) {
         model::engine::use_threads(d.threads);
+        for (auto id : cancels)
+          decoder->cancel(id);
+        for (auto [id, priority] : priorities)
+          decoder->set_priority(id, priority);
         for (auto& a : *admits)
           result->admitted.push_back(decoder->admit(a));
+        // Copied when the job ends, however it ends.
+        struct snapshot {
+          model::batch_decoder& d;
+          step_result& r;
+          ~snapshot() {
+            r.sequences = d.sequences();
+            r.stats = d.stats();
+          }
+        } snap{*decoder, *result};
         const auto start = std::chrono::steady_clock::now();
         std::vector<model::sequence_event> all;
         for (;;) {
@@ -91,10 +114,15 @@ void kick(self_ptr self) {
             loop.busy = false;
             for (std::size_t i = 0; i < batch->size(); ++i) {
               auto& id = result->admitted[i];
-              if (!id)
+              if (!id) {
                 (*batch)[i].promise.deliver(id.error());
-              else
-                loop.running.emplace(*id, std::move((*batch)[i]));
+                continue;
+              }
+              model::record_queue_time(self->state.spec.name,
+                                       std::chrono::duration<double>(
+                                           std::chrono::steady_clock::now() - (*batch)[i].queued)
+                                           .count());
+              loop.running.emplace(*id, std::move((*batch)[i]));
             }
             if (!result->events) {
               fail_all(loop, result->events.error());
@@ -103,6 +131,8 @@ void kick(self_ptr self) {
               return kick(self);
             }
             ++loop.steps;
+            loop.sequences = std::move(result->sequences);
+            loop.stats = result->stats;
             const bool together = result->widest > 1;
             std::size_t made = 0;
             for (auto& ev : *result->events) {
@@ -124,7 +154,8 @@ void kick(self_ptr self) {
               }
             }
             model::record_decode(self->state.spec.name, result->widest, loop.running.size(),
-                                 loop.waiting.size(), made);
+                                 loop.waiting.size() + loop.stats.waiting, made);
+            model::record_kv(self->state.spec.name, loop.stats, loop.cancelled);
             kick(self);
           },
           [self, batch](caf::error& err) {
@@ -141,12 +172,67 @@ void kick(self_ptr self) {
 
 } // namespace
 
+bool cancel_generate(self_ptr self, uint64_t request) {
+  auto& loop = self->state.decoding;
+  for (auto it = loop.waiting.begin(); it != loop.waiting.end(); ++it)
+    if (it->req.request == request) {
+      it->promise.deliver(std::move(it->out));
+      loop.waiting.erase(it);
+      ++loop.cancelled;
+      return true;
+    }
+  for (auto it = loop.running.begin(); it != loop.running.end(); ++it)
+    if (it->second.req.request == request) {
+      // Tokens of the job in flight that arrive for it are dropped (it is no longer running).
+      loop.cancels.push_back(it->first);
+      it->second.promise.deliver(std::move(it->second.out));
+      loop.running.erase(it);
+      ++loop.cancelled;
+      kick(self); // ends the busy period when it was the last one
+      return true;
+    }
+  return false;
+}
+
+bool prioritise_generate(self_ptr self, uint64_t request, int32_t priority) {
+  auto& loop = self->state.decoding;
+  for (auto& w : loop.waiting)
+    if (w.req.request == request) {
+      w.req.priority = priority;
+      return true;
+    }
+  for (auto& [id, r] : loop.running)
+    if (r.req.request == request) {
+      r.req.priority = priority;
+      loop.priorities.emplace_back(id, priority);
+      return true;
+    }
+  return false;
+}
+
+std::vector<sequence_row> generations(self_ptr self) {
+  auto& loop = self->state.decoding;
+  std::vector<sequence_row> out;
+  for (auto& w : loop.waiting)
+    out.push_back({w.req.request, w.req.priority, "queued",
+                   static_cast<uint32_t>(w.req.prompt.size()), 0, 0, ""});
+  for (auto& s : loop.sequences) {
+    auto it = loop.running.find(s.id);
+    if (it == loop.running.end())
+      continue; // ended or cancelled since the last job
+    out.push_back({it->second.req.request, it->second.req.priority, s.state,
+                   static_cast<uint32_t>(s.tokens), static_cast<uint32_t>(s.generated),
+                   static_cast<uint32_t>(s.blocks), ""});
+  }
+  return out;
+}
+
 bool enqueue_generate(self_ptr self, generate_request& req,
                       caf::typed_response_promise<std::vector<int32_t>> promise) {
   auto& loop = self->state.decoding;
   if (!loop.decoder) {
     // A new busy period: bind the current engine, if its network can run in the kernel.
-    auto made = model::batch_decoder::create(*self->state.eng);
+    auto made = model::batch_decoder::create(*self->state.eng, loop.cfg);
     if (!made)
       return false;
     loop.eng = self->state.eng;
@@ -156,14 +242,18 @@ bool enqueue_generate(self_ptr self, generate_request& req,
     promise.deliver(std::vector<int32_t>{});
     return true;
   }
-  if (loop.waiting.size() >= loop.max_waiting) {
+  // Queued here, and admitted but not running: filling their prompt or preempted (as of the
+  // last job). Running sequences are not counted: they leave on their own.
+  const auto waiting = loop.waiting.size() + loop.stats.waiting + loop.stats.preempted;
+  if (waiting >= loop.max_waiting) {
     promise.deliver(make_llmos_error(error_code::overloaded,
                                      "model '" + self->state.spec.name +
-                                         "': " + std::to_string(loop.waiting.size()) +
+                                         "': " + std::to_string(waiting) +
                                          " generate requests are waiting; retry later"));
     return true;
   }
-  loop.waiting.push_back({std::move(req), std::move(promise), {}});
+  loop.waiting.push_back(
+      {std::move(req), std::move(promise), {}, std::chrono::steady_clock::now()});
   kick(self);
   return true;
 }

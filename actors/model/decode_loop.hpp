@@ -1,7 +1,11 @@
 // The model actor's continuous batching for language models: generate requests wait in a
 // bounded queue; while any sequence is active, one device job after another admits the waiting
-// requests into a batch_decoder and runs steps for every sequence together (several per job
-// while no sequence ends, up to 2 ms: a job hand-off costs more than a small model's step).
+// requests into a batch_decoder (paged KV cache, priorities, preemption) and runs steps for every
+// sequence together (several per job while no sequence ends, up to 2 ms: a job hand-off costs
+// more than a small model's step). Cancellations and priority changes reach the decoder at the
+// start of the next job (within one step); a cancelled request is answered at once with the
+// tokens it has. The decoder's sequences and counters are copied after each job, for
+// `sequences` and the metrics.
 // Tokens stream to each request's subscriber after each job, and a request is answered the
 // moment its sequence ends. The engine a busy period started with stays alive until its sequences
 // end, so a `load` meanwhile never pulls weights from under the kernel; the decoder is rebuilt at
@@ -9,10 +13,13 @@
 // out and send requests back to one-at-a-time generation).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <map>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include <caf/typed_response_promise.hpp>
 
@@ -27,17 +34,25 @@ struct decode_request {
   generate_request req;
   caf::typed_response_promise<std::vector<int32_t>> promise;
   std::vector<int32_t> out;
+  std::chrono::steady_clock::time_point queued = std::chrono::steady_clock::now();
 };
 
 struct decode_loop {
+  model::decoder_config cfg;          ///< the KV cache and prefill of every busy period
   std::shared_ptr<model::engine> eng; ///< the engine of the current busy period
   std::shared_ptr<model::batch_decoder> decoder;
   std::deque<decode_request> waiting;         ///< not yet admitted
   std::map<uint64_t, decode_request> running; ///< by decoder sequence id
   bool busy = false;                          ///< a step is on the device
-  std::size_t max_waiting = 256;              ///< beyond it: overloaded
+  /// Requests queued or filling their prompt at most; beyond it: overloaded (HTTP 429).
+  std::size_t max_waiting = 256;
+  std::vector<uint64_t> cancels;                        ///< decoder ids, for the next job
+  std::vector<std::pair<uint64_t, int32_t>> priorities; ///< decoder id, new priority
+  std::vector<model::sequence_info> sequences;          ///< as of the last job
+  model::decoder_stats stats;                           ///< as of the last job
   uint64_t steps = 0;
   uint64_t batched_tokens = 0; ///< tokens made by steps of two or more sequences
+  uint64_t cancelled = 0;
 };
 
 } // namespace llmos::modelrt

@@ -26,8 +26,11 @@ namespace {
 using namespace modelrt;
 
 model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
-                                          device_actor device, std::string device_name) {
+                                          device_actor device, std::string device_name,
+                                          model::decoder_config decoding, std::size_t max_waiting) {
   self->state.spec = std::move(spec);
+  self->state.decoding.cfg = decoding;
+  self->state.decoding.max_waiting = max_waiting;
   self->state.device = std::move(device);
   self->state.device_name = std::move(device_name);
   auto refuse_busy = [self]() -> caf::error {
@@ -172,6 +175,11 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
             [promise](const caf::error& err) mutable { promise.deliver(err); });
         return promise;
       },
+      [self](cancel_atom, uint64_t request) { return modelrt::cancel_generate(self, request); },
+      [self](priority_atom, uint64_t request, int32_t priority) {
+        return modelrt::prioritise_generate(self, request, priority);
+      },
+      [self](sequences_atom) { return modelrt::generations(self); },
       [self, need_engine](save_atom, std::string path) -> caf::result<std::string> {
         if (auto err = need_engine())
           return err;
@@ -267,8 +275,10 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
 } // namespace
 
 model_actor spawn_model(caf::actor_system& system, model::model_spec spec, device_actor device,
-                        std::string device_name) {
-  return system.spawn(model_behavior, std::move(spec), std::move(device), std::move(device_name));
+                        std::string device_name, const model::decoder_config& decoding,
+                        std::size_t max_waiting) {
+  return system.spawn(model_behavior, std::move(spec), std::move(device), std::move(device_name),
+                      decoding, max_waiting);
 }
 
 } // namespace llmos

@@ -4,6 +4,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 
 #include "llmos/runtime/metrics.hpp"
 
@@ -48,6 +49,38 @@ void record_decode(const std::string& model, std::size_t batch, std::size_t runn
   runs.Add(labels).Set(static_cast<double>(running));
   waits.Add(labels).Set(static_cast<double>(waiting));
   made.Add(labels).Increment(static_cast<double>(tokens));
+}
+
+void record_queue_time(const std::string& model, double seconds) {
+  static auto& waits = prometheus::BuildHistogram()
+                           .Name("llmos_model_queue_seconds")
+                           .Help("Seconds a generate request waited before joining the batch")
+                           .Register(process_metrics());
+  static const prometheus::Histogram::BucketBoundaries buckets{
+      0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+  waits.Add({{"model", model}}, buckets).Observe(seconds);
+}
+
+void record_kv(const std::string& model, const decoder_stats& stats, uint64_t cancelled) {
+  static auto& used = family("llmos_model_kv_blocks_used", "KV cache blocks holding sequences");
+  static auto& free = family("llmos_model_kv_blocks_free", "KV cache blocks free (cached "
+                                                           "prefixes included)");
+  static auto& preempted =
+      family("llmos_model_decode_preempted", "Sequences preempted now (cache dropped or swapped)");
+  static auto& preemptions =
+      family("llmos_model_preemptions", "Preemptions by the current decoder since it started");
+  static auto& prefix =
+      family("llmos_model_prefix_blocks", "KV blocks the current decoder took from the prefix "
+                                          "cache instead of computing them");
+  static auto& cancels =
+      family("llmos_model_cancelled", "Generate requests cancelled since the model started");
+  const prometheus::Labels labels{{"model", model}};
+  used.Add(labels).Set(static_cast<double>(stats.blocks_used));
+  free.Add(labels).Set(static_cast<double>(stats.blocks_total - stats.blocks_used));
+  preempted.Add(labels).Set(static_cast<double>(stats.preempted));
+  preemptions.Add(labels).Set(static_cast<double>(stats.preemptions));
+  prefix.Add(labels).Set(static_cast<double>(stats.prefix_blocks));
+  cancels.Add(labels).Set(static_cast<double>(cancelled));
 }
 
 } // namespace llmos::model

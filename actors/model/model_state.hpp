@@ -94,6 +94,16 @@ void pump(self_ptr self);
 bool enqueue_generate(self_ptr self, generate_request& req,
                       caf::typed_response_promise<std::vector<int32_t>> promise);
 
+/// Ends the generation of request `request`: answered at once with its tokens so far, its
+/// sequence dropped from the decoder at the next job; false when no generation has that number.
+bool cancel_generate(self_ptr self, uint64_t request);
+
+/// Sets the priority of request `request`'s generation; false when none has that number.
+bool prioritise_generate(self_ptr self, uint64_t request, int32_t priority);
+
+/// The generations the actor holds: queued ones, then the decoder's in schedule order.
+std::vector<sequence_row> generations(self_ptr self);
+
 /// Builds, loads or re-heads the engine for a run, then starts streaming.
 void prepare(self_ptr self, const dataset_stats& stats);
 

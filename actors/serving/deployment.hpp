@@ -49,4 +49,14 @@ void stop_all(server_state& st);
 /// Completes a prompt on the least loaded replica, streaming text pieces.
 caf::result<complete_reply> complete(server_self self, complete_request& req);
 
+/// Cancels completion `request` on its replica (its reply then carries finish_reason
+/// "cancelled" and the text so far); false when no completion has that number.
+bool cancel_completion(server_self self, uint64_t request);
+
+/// Passes a new priority for completion `request` to its replica; false when unknown.
+bool prioritise_completion(server_self self, uint64_t request, int32_t priority);
+
+/// Every language replica's generations, each row naming its replica.
+caf::result<std::vector<sequence_row>> list_sequences(server_self self);
+
 } // namespace llmos::serving

@@ -242,6 +242,11 @@ server_actor::behavior_type server_behavior(self_ptr self, serving::server_confi
       [self](complete_atom, complete_request& req) -> caf::result<complete_reply> {
         return serving::complete(self, req);
       },
+      [self](cancel_atom, uint64_t request) { return serving::cancel_completion(self, request); },
+      [self](priority_atom, uint64_t request, int32_t priority) {
+        return serving::prioritise_completion(self, request, priority);
+      },
+      [self](sequences_atom) { return serving::list_sequences(self); },
       [self](status_atom) { return status_of(self); },
       [self](deploy_atom, const std::string& ref) -> caf::result<server_status> {
         auto promise = self->make_response_promise<server_status>();
@@ -341,6 +346,43 @@ actor_kind server_kind() {
        "feedback analyst actor that gets the request log (\"\" = none)",
        {}},
       {"log_sample", config_type::number, "1.0", false, "share of requests logged (0..1)", {}},
+      {"kv_block_size",
+       config_type::integer,
+       "16",
+       false,
+       "language replicas: positions per KV cache block",
+       {}},
+      {"kv_blocks",
+       config_type::integer,
+       "0",
+       false,
+       "language replicas: KV cache blocks (0: from kv_bytes)",
+       {}},
+      {"kv_bytes",
+       config_type::integer,
+       "0",
+       false,
+       "language replicas: KV cache bytes (both 0: 64 contexts or 256 MiB, the smaller)",
+       {}},
+      {"kv_swap",
+       config_type::boolean,
+       "false",
+       false,
+       "language replicas: preempted generations keep their cache in host memory (else "
+       "recompute it)",
+       {}},
+      {"prefill_chunk",
+       config_type::integer,
+       "64",
+       false,
+       "language replicas: prompt tokens per decode step",
+       {}},
+      {"generate_queue",
+       config_type::integer,
+       "256",
+       false,
+       "language replicas: generations waiting at most (then 429)",
+       {}},
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     serving::server_config cfg;
@@ -370,6 +412,27 @@ actor_kind server_kind() {
         return std::move(v.error());
       *out = *v;
     }
+    uint32_t block_size = 0, kv_blocks = 0, prefill = 0, gen_queue = 0;
+    for (auto [key, lo, hi, out] :
+         {limit{"kv_block_size", 1, 4096, &block_size}, limit{"kv_blocks", 0, 1u << 30, &kv_blocks},
+          limit{"prefill_chunk", 1, 1u << 20, &prefill},
+          limit{"generate_queue", 1, 1000000, &gen_queue}}) {
+      auto v = bounded(ctx.config, key, lo, hi);
+      if (!v)
+        return std::move(v.error());
+      *out = *v;
+    }
+    const long long kv_bytes = std::stoll(ctx.config["kv_bytes"]);
+    if (kv_bytes < 0)
+      return make_llmos_error(error_code::bad_config,
+                              "config key 'kv_bytes' must not be negative, got " +
+                                  ctx.config["kv_bytes"]);
+    cfg.decoding.block_size = static_cast<int32_t>(block_size);
+    cfg.decoding.pool_blocks = kv_blocks;
+    cfg.decoding.pool_bytes = kv_bytes;
+    cfg.decoding.prefill_chunk = prefill;
+    cfg.decoding.swap = ctx.config["kv_swap"] == "true";
+    cfg.generate_queue = gen_queue;
     cfg.batching.max_batch = max_batch;
     cfg.batching.max_delay = std::chrono::microseconds{delay};
     cfg.batching.queue_limit = queue;

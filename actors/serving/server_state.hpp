@@ -16,6 +16,7 @@
 #include "llmos/messages/registry.hpp"
 #include "llmos/messages/serving.hpp"
 #include "model/core/model_spec.hpp"
+#include "model/train/batch_decoder.hpp"
 #include "serving/core/batcher.hpp"
 #include "serving/core/latency_window.hpp"
 #include "serving/core/router.hpp"
@@ -33,10 +34,12 @@ struct server_config {
   uint32_t threads = 1; ///< CPU threads of each replica's device
   batcher_config batching;
   routing_policy routing = routing_policy::least_outstanding;
-  std::string feedback;           ///< feedback analyst that gets the request log ("" = no log)
-  double log_sample = 1.0;        ///< share of requests logged for it
-  caf::actor manager;             ///< node manager (for the directory); may be null
-  registry_actor registry_handle; ///< preset in tests; else looked up by name
+  std::string feedback;             ///< feedback analyst that gets the request log ("" = no log)
+  double log_sample = 1.0;          ///< share of requests logged for it
+  model::decoder_config decoding;   ///< language replicas: KV cache, prefill chunk
+  std::size_t generate_queue = 256; ///< language replicas: generations waiting at most
+  caf::actor manager;               ///< node manager (for the directory); may be null
+  registry_actor registry_handle;   ///< preset in tests; else looked up by name
 };
 
 /// One loaded registry version: what every replica of it shares.
@@ -77,6 +80,13 @@ struct pending_request {
   bool logged = false;
 };
 
+/// A completion on a replica, by its request number (for cancel and priority).
+struct completion_in_flight {
+  std::size_t replica = 0;
+  model_actor model;
+  bool cancelled = false;
+};
+
 struct server_state {
   server_config cfg;
   std::string model;
@@ -88,6 +98,7 @@ struct server_state {
   replica_router router;
   std::map<uint64_t, row_item> rows;
   std::map<uint64_t, pending_request> requests;
+  std::map<uint64_t, completion_in_flight> completions;
   uint64_t next_id = 1;
   uint64_t deploys = 0; ///< deploy attempts (names the weights file and devices)
   latency_window latencies{4096};

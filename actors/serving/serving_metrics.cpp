@@ -24,6 +24,32 @@ auto& histogram_family(const char* name, const char* help) {
   return prometheus::BuildHistogram().Name(name).Help(help).Register(process_metrics());
 }
 
+auto& ttft_family() {
+  return histogram_family("llmos_serving_time_to_first_token_seconds",
+                          "Seconds from a completion's arrival to its first token");
+}
+auto& itl_family() {
+  return histogram_family("llmos_serving_inter_token_seconds",
+                          "Seconds between consecutive tokens of a completion");
+}
+auto& e2e_family() {
+  return histogram_family("llmos_serving_completion_seconds",
+                          "Seconds from a completion's arrival to its last token");
+}
+auto& tokens_family() {
+  return prometheus::BuildCounter()
+      .Name("llmos_serving_tokens_total")
+      .Help("Prompt and generated tokens of completions (rate(): tokens per second)")
+      .Register(process_metrics());
+}
+
+const prometheus::Histogram::BucketBoundaries& seconds_buckets() {
+  static const prometheus::Histogram::BucketBoundaries b{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+      0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60};
+  return b;
+}
+
 } // namespace
 
 serving_metrics::serving_metrics(const std::string& model, const std::string& server)
@@ -44,12 +70,21 @@ serving_metrics::serving_metrics(const std::string& model, const std::string& se
                        prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                                0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
                                                                5, 10})),
+      ttft(ttft_family().Add({{"model", model}, {"server", server}}, seconds_buckets())),
+      itl(itl_family().Add({{"model", model}, {"server", server}}, seconds_buckets())),
+      e2e(e2e_family().Add({{"model", model}, {"server", server}}, seconds_buckets())),
+      prompt_tokens(
+          tokens_family().Add({{"model", model}, {"server", server}, {"kind", "prompt"}})),
+      generated_tokens(
+          tokens_family().Add({{"model", model}, {"server", server}, {"kind", "generated"}})),
       requests_(requests_family()),
       queue_family_(gauge_family("llmos_serving_queue_length", "Rows waiting in replica batchers")),
       replica_family_(gauge_family("llmos_serving_replicas", "Replicas taking requests")),
       batch_family_(histogram_family("llmos_serving_batch_size", "Rows per forward pass")),
       latency_family_(histogram_family("llmos_serving_latency_seconds",
-                                       "Seconds from arrival at the server to the answer")) {}
+                                       "Seconds from arrival at the server to the answer")),
+      ttft_family_(ttft_family()), itl_family_(itl_family()), e2e_family_(e2e_family()),
+      tokens_family_(tokens_family()) {}
 
 serving_metrics::~serving_metrics() {
   requests_.Remove(&ok);
@@ -59,6 +94,11 @@ serving_metrics::~serving_metrics() {
   replica_family_.Remove(&replicas);
   batch_family_.Remove(&batch_size);
   latency_family_.Remove(&latency);
+  ttft_family_.Remove(&ttft);
+  itl_family_.Remove(&itl);
+  e2e_family_.Remove(&e2e);
+  tokens_family_.Remove(&prompt_tokens);
+  tokens_family_.Remove(&generated_tokens);
 }
 
 } // namespace llmos::serving

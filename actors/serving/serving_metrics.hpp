@@ -26,6 +26,12 @@ public:
   prometheus::Gauge& replicas;
   prometheus::Histogram& batch_size;
   prometheus::Histogram& latency; ///< seconds from arrival at the server to the answer
+  // Language models: time to first token, inter-token latency, end to end; tokens in and out.
+  prometheus::Histogram& ttft;
+  prometheus::Histogram& itl;
+  prometheus::Histogram& e2e;
+  prometheus::Counter& prompt_tokens;
+  prometheus::Counter& generated_tokens;
 
 private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -33,6 +39,10 @@ private:
   prometheus::Family<prometheus::Gauge>& replica_family_;
   prometheus::Family<prometheus::Histogram>& batch_family_;
   prometheus::Family<prometheus::Histogram>& latency_family_;
+  prometheus::Family<prometheus::Histogram>& ttft_family_;
+  prometheus::Family<prometheus::Histogram>& itl_family_;
+  prometheus::Family<prometheus::Histogram>& e2e_family_;
+  prometheus::Family<prometheus::Counter>& tokens_family_;
 };
 
 } // namespace llmos::serving

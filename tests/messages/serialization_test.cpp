@@ -375,7 +375,9 @@ TEST_F(serialization_test, generate_request_predictions_model_info_and_token_ids
   g.top_p = 0.9;
   g.seed = 3;
   g.request = 17;
+  g.priority = 4;
   auto h = message_round_trip(g);
+  EXPECT_EQ(h.priority, 4);
   EXPECT_EQ(h.prompt, g.prompt);
   EXPECT_EQ(h.top_k, 40);
   EXPECT_DOUBLE_EQ(h.top_p, 0.9);
@@ -436,10 +438,22 @@ TEST_F(serialization_test, serving_messages_round_trip) {
   complete_request cr;
   cr.prompt = "Once";
   cr.max_tokens = 5;
-  EXPECT_EQ(message_round_trip(cr).prompt, "Once");
-  auto cp = message_round_trip(complete_reply{"lm", 1, " upon", 4, 5, "cmpl-1"});
+  cr.priority = -3;
+  cr.stop = {"\n", "The End"};
+  auto cr2 = message_round_trip(cr);
+  EXPECT_EQ(cr2.prompt, "Once");
+  EXPECT_EQ(cr2.priority, -3);
+  EXPECT_EQ(cr2.stop, cr.stop);
+  auto cp = message_round_trip(complete_reply{"lm", 1, " upon", 4, 5, "cmpl-1", "length"});
   EXPECT_EQ(cp.text, " upon");
   EXPECT_EQ(cp.completion_tokens, 5u);
+  EXPECT_EQ(cp.finish_reason, "length");
+  auto rows = message_round_trip(std::vector<sequence_row>{{7, 2, "swapped", 40, 30, 0, "v1.r0"},
+                                                           {8, 0, "queued", 5, 0, 0, ""}});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].state, "swapped");
+  EXPECT_EQ(rows[0].replica, "v1.r0");
+  EXPECT_EQ(rows[1].request, 8u);
   server_status st;
   st.model = "m";
   st.version = 2;
@@ -528,6 +542,8 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
       caf::type_id<study_status>::value,
       caf::type_id<std::vector<study_status>>::value,
       caf::type_id<import_request>::value,
+      caf::type_id<sequence_row>::value,
+      caf::type_id<std::vector<sequence_row>>::value,
   };
   constexpr auto begin = caf::id_block::llmos::begin;
   constexpr auto end = caf::id_block::llmos::end;
@@ -545,8 +561,9 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
   EXPECT_EQ(caf::type_id<pseudo_label_item>::value, begin + 14);
   EXPECT_EQ(caf::type_id<std::vector<int32_t>>::value, begin + 20);
   EXPECT_EQ(caf::type_id<std::vector<model_version>>::value, begin + 30);
-  EXPECT_EQ(caf::type_id<std::vector<study_status>>::value, end - 2);
-  EXPECT_EQ(caf::type_id<import_request>::value, end - 1);
+  EXPECT_EQ(caf::type_id<std::vector<study_status>>::value, end - 4);
+  EXPECT_EQ(caf::type_id<import_request>::value, end - 3);
+  EXPECT_EQ(caf::type_id<std::vector<sequence_row>>::value, end - 1);
   EXPECT_STREQ(caf::type_name<tensor_bytes>::value, "llmos::tensor_bytes");
 }
 

@@ -60,14 +60,31 @@ struct generate_request {
   int64_t top_k = 0;
   double top_p = 1.0;
   uint64_t seed = 1;
-  uint64_t request = 0; ///< echoed in token messages
+  uint64_t request = 0; ///< echoed in token messages; names the request to cancel it
   caf::actor subscriber;
+  int32_t priority = 0; ///< higher is served first and preempts lower when memory runs out
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, generate_request& x) {
   return f(caf::meta::type_name("generate_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
-           x.top_p, x.seed, x.request, x.subscriber);
+           x.top_p, x.seed, x.request, x.subscriber, x.priority);
+}
+
+/// One generation a replica holds (`sequences`): the request it serves and where it stands.
+struct sequence_row {
+  uint64_t request = 0;
+  int32_t priority = 0;
+  std::string state;   ///< queued, waiting (prompt filling), running, preempted, swapped
+  uint32_t tokens = 0; ///< prompt and generated
+  uint32_t generated = 0;
+  uint32_t blocks = 0; ///< KV cache blocks held
+  std::string replica; ///< filled in by the server: which replica
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, sequence_row& x) {
+  return f(caf::meta::type_name("sequence_row"), x.request, x.priority, x.state, x.tokens,
+           x.generated, x.blocks, x.replica);
 }
 
 struct prediction_item {
@@ -115,6 +132,12 @@ using model_actor = caf::typed_actor<
     caf::replies_to<infer_atom, tensor_bytes>::with<std::vector<prediction_item>>,
     // client -> model: continue a prompt; answers all tokens, streams each as it is made.
     caf::replies_to<generate_atom, generate_request>::with<std::vector<int32_t>>,
+    // client -> model: end the generation of request ID (its generate is answered with the
+    // tokens made so far; false when it holds none), raise or lower its priority, or list the
+    // generations it holds.
+    caf::replies_to<cancel_atom, uint64_t>::with<bool>,
+    caf::replies_to<priority_atom, uint64_t, int32_t>::with<bool>,
+    caf::replies_to<sequences_atom>::with<std::vector<sequence_row>>,
     // client -> model: checkpoint to / restore from a path.
     caf::replies_to<save_atom, std::string>::with<std::string>,
     caf::replies_to<load_atom, std::string>::with<model_info>,

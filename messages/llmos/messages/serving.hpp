@@ -54,14 +54,16 @@ struct complete_request {
   double top_p = 1.0;
   uint64_t seed = 1;
   uint64_t request = 0;
-  caf::actor subscriber;  ///< may be null
-  std::string request_id; ///< for feedback; "" = the server makes one
+  caf::actor subscriber;         ///< may be null
+  std::string request_id;        ///< for feedback; "" = the server makes one
+  int32_t priority = 0;          ///< higher is served first (see generate_request)
+  std::vector<std::string> stop; ///< the completion ends before the first of these (excluded)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_request& x) {
   return f(caf::meta::type_name("complete_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
-           x.top_p, x.seed, x.request, x.subscriber, x.request_id);
+           x.top_p, x.seed, x.request, x.subscriber, x.request_id, x.priority, x.stop);
 }
 
 struct complete_reply {
@@ -71,12 +73,15 @@ struct complete_reply {
   uint32_t prompt_tokens = 0;
   uint32_t completion_tokens = 0;
   std::string request_id; ///< what feedback on this completion names
+  /// "stop" (the model ended, or a stop sequence came), "length" (max_tokens or the context),
+  /// "cancelled" (cancelled on the server, e.g. the client went away)
+  std::string finish_reason;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_reply& x) {
   return f(caf::meta::type_name("complete_reply"), x.model, x.version, x.text, x.prompt_tokens,
-           x.completion_tokens, x.request_id);
+           x.completion_tokens, x.request_id, x.finish_reason);
 }
 
 /// What a server is doing.
@@ -111,6 +116,12 @@ using server_actor = caf::typed_actor<
     caf::replies_to<predict_atom, predict_request>::with<predict_reply>,
     // client -> server: complete a prompt (language models).
     caf::replies_to<complete_atom, complete_request>::with<complete_reply>,
+    // client -> server: cancel or reprioritise the completion with request number ID (the
+    // complete_request's `request`) on whichever replica holds it; false when none does. List
+    // every replica's generations.
+    caf::replies_to<cancel_atom, uint64_t>::with<bool>,
+    caf::replies_to<priority_atom, uint64_t, int32_t>::with<bool>,
+    caf::replies_to<sequences_atom>::with<std::vector<sequence_row>>,
     caf::replies_to<status_atom>::with<server_status>,
     // admin -> server: deploy a version ("3", "v3", "latest" or an alias to follow); requests
     // keep going to the old replicas until the new ones are loaded, then the old ones drain.

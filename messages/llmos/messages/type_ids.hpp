@@ -43,6 +43,7 @@ struct task_spec;
 struct task_status;
 struct study_status;
 struct import_request;
+struct sequence_row;
 } // namespace llmos
 
 CAF_BEGIN_TYPE_ID_BLOCK(llmos, caf::first_custom_type_id)
@@ -83,6 +84,8 @@ CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::task_status>))
 CAF_ADD_TYPE_ID(llmos, (llmos::study_status))
 CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::study_status>))
 CAF_ADD_TYPE_ID(llmos, (llmos::import_request))
+CAF_ADD_TYPE_ID(llmos, (llmos::sequence_row))
+CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::sequence_row>))
 CAF_END_TYPE_ID_BLOCK(llmos)
 
 // Atoms (CAF 0.17: at most 10 characters). Grouped by conversation; append only.
@@ -153,3 +156,5 @@ CAF_ADD_ATOM(llmos, llmos, feedback_atom, "feedback")
 CAF_ADD_ATOM(llmos, llmos, log_atom, "log")
 CAF_ADD_ATOM(llmos, llmos, history_atom, "history")
 CAF_ADD_ATOM(llmos, llmos, import_atom, "import")
+CAF_ADD_ATOM(llmos, llmos, priority_atom, "priority")
+CAF_ADD_ATOM(llmos, llmos, sequences_atom, "sequences")
