@@ -3,10 +3,13 @@
 // server's relay and are written as they come; a streaming client that goes away cancels its
 // generation (the replica frees its sequence and KV blocks within a step). Fields: prompt or
 // messages, max_tokens, temperature, top_p, top_k, seed, stop (a string or up to 4), n, echo,
-// user, stream, stream_options.include_usage, and llmos's own `priority`. Penalties, logit_bias
-// and logprobs are refused (400, naming the field) unless they ask for nothing.
+// user, stream, stream_options.include_usage, presence_penalty, frequency_penalty, logit_bias,
+// and llmos's own `priority`; logprobs are refused (400, naming the field) unless they ask for
+// nothing. A request without a seed gets a random one.
 #include <atomic>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <random>
 
@@ -22,6 +25,12 @@ namespace llmos::http {
 namespace {
 
 std::atomic<uint64_t> next_completion{1};
+
+/// JSON text of an answer that holds generated text: a byte-level model may emit bytes that are
+/// not UTF-8, which nlohmann's dump() refuses by throwing; they become U+FFFD instead.
+std::string text_dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 /// The prompt and sampling fields; nullopt after answering 400.
 std::optional<complete_request> request_of(const nlohmann::json& body, bool chat,
@@ -62,7 +71,8 @@ std::optional<complete_request> request_of(const nlohmann::json& body, bool chat
   auto temperature = number("temperature", 0, 10, 1);
   auto top_p = number("top_p", 0, 1, 1);
   auto top_k = number("top_k", 0, 1e6, 0);
-  auto seed = number("seed", 0, 1e15, 1);
+  static thread_local std::mt19937_64 seeds{std::random_device{}()};
+  auto seed = number("seed", 0, 1e15, static_cast<double>(seeds() >> 14)); // random when absent
   if (!max_tokens || !temperature || !top_p || !top_k || !seed)
     return std::nullopt;
   req.max_tokens = static_cast<uint32_t>(*max_tokens);
@@ -98,19 +108,44 @@ std::optional<complete_request> request_of(const nlohmann::json& body, bool chat
   req.priority = static_cast<int32_t>(*priority);
   if (body.contains("user") && !body["user"].is_string())
     return send_error(res, 400, "user must be a string", "user"), std::nullopt;
-  // Accepted when they change nothing (some clients always send them), refused otherwise:
-  // silently ignoring them would hand back text the caller did not ask for.
-  for (const char* key : {"presence_penalty", "frequency_penalty"})
-    if (body.contains(key) && !(body[key].is_number() && body[key].get<double>() == 0.0))
-      return send_error(res, 400, std::string{key} + " is not supported yet (only 0)", key),
+  auto presence = number("presence_penalty", -2, 2, 0);
+  auto frequency = number("frequency_penalty", -2, 2, 0);
+  if (!presence || !frequency)
+    return std::nullopt;
+  req.presence_penalty = *presence;
+  req.frequency_penalty = *frequency;
+  if (body.contains("logit_bias") && !body["logit_bias"].is_null()) {
+    const auto& bias = body["logit_bias"];
+    if (!bias.is_object() || bias.size() > 1024)
+      return send_error(res, 400, "logit_bias must map token ids to numbers (1024 at most)",
+                        "logit_bias"),
              std::nullopt;
-  if (body.contains("logit_bias") && !body["logit_bias"].is_null() &&
-      !(body["logit_bias"].is_object() && body["logit_bias"].empty()))
-    return send_error(res, 400, "logit_bias is not supported yet (only {})", "logit_bias"),
-           std::nullopt;
-  for (const char* key : {"logprobs", "top_logprobs"})
-    if (body.contains(key) && !body[key].is_null() && body[key] != false && body[key] != 0)
+    for (const auto& [key, value] : bias.items()) {
+      char* end = nullptr;
+      const long id = std::strtol(key.c_str(), &end, 10);
+      if (key.empty() || *end != '\0' || id < 0 || id > INT32_MAX || !value.is_number() ||
+          value.get<double>() < -100 || value.get<double>() > 100)
+        return send_error(res, 400,
+                          "logit_bias: \"" + key +
+                              "\" must be a token id with a bias from -100 to 100",
+                          "logit_bias"),
+               std::nullopt;
+      req.bias_tokens.push_back(static_cast<int32_t>(id));
+      req.bias_values.push_back(value.get<double>());
+    }
+  }
+  // Refused unless they ask for nothing: silently ignoring them would hand back an answer
+  // without what the caller asked for.
+  for (const char* key : {"logprobs", "top_logprobs"}) {
+    if (!body.contains(key))
+      continue;
+    const auto& v = body[key];
+    const bool asks = v.is_boolean()  ? v.get<bool>()
+                      : v.is_number() ? v.get<double>() != 0.0
+                                      : !v.is_null();
+    if (asks)
       return send_error(res, 400, std::string{key} + " is not supported yet", key), std::nullopt;
+  }
   return req;
 }
 
@@ -221,7 +256,7 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
     out["usage"] = {{"prompt_tokens", replies[0].prompt_tokens},
                     {"completion_tokens", completion_tokens},
                     {"total_tokens", replies[0].prompt_tokens + completion_tokens}};
-    return res.set_content(out.dump(), "application/json");
+    return res.set_content(text_dump(out), "application/json");
   }
   res.set_header("Cache-Control", "no-cache");
   auto server = choice->server;
@@ -250,7 +285,7 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
               return caf::behavior{[](tick_atom) {}};
             });
         auto write = [&](const nlohmann::json& j) {
-          auto line = "data: " + j.dump() + "\n\n";
+          auto line = "data: " + text_dump(j) + "\n\n";
           return sink.write(line.data(), line.size());
         };
         bool running = true;

@@ -57,7 +57,7 @@ void kick(self_ptr self) {
     model::sequence_request s;
     s.prompt = w.req.prompt;
     s.max_new = w.req.max_tokens;
-    s.sampling = {w.req.temperature, w.req.top_k, w.req.top_p};
+    s.sampling = modelrt::sampling_of(w.req);
     s.seed = w.req.seed;
     s.priority = w.req.priority;
     admits->push_back(std::move(s));
@@ -230,6 +230,8 @@ std::vector<sequence_row> generations(self_ptr self) {
 bool enqueue_generate(self_ptr self, generate_request& req,
                       caf::typed_response_promise<std::vector<int32_t>> promise) {
   auto& loop = self->state.decoding;
+  if (!loop.cfg.continuous)
+    return false;
   if (!loop.decoder) {
     // A new busy period: bind the current engine, if its network can run in the kernel.
     auto made = model::batch_decoder::create(*self->state.eng, loop.cfg);

@@ -155,7 +155,7 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
         // (gpt, adapters, int8) generate one request at a time.
         if (!self->state.run && enqueue_generate(self, req, promise))
           return promise;
-        model::sampling_params p{req.temperature, req.top_k, req.top_p};
+        const auto p = sampling_of(req);
         on_device<caf::expected<std::vector<int32_t>>>(
             self, "generate",
             [req, p](engine& e) {

@@ -94,6 +94,19 @@ void pump(self_ptr self);
 bool enqueue_generate(self_ptr self, generate_request& req,
                       caf::typed_response_promise<std::vector<int32_t>> promise);
 
+/// A generate request's sampling parameters (bias pairs past the shorter list are dropped).
+inline model::sampling_params sampling_of(const generate_request& r) {
+  model::sampling_params p;
+  p.temperature = r.temperature;
+  p.top_k = r.top_k;
+  p.top_p = r.top_p;
+  p.presence_penalty = r.presence_penalty;
+  p.frequency_penalty = r.frequency_penalty;
+  for (std::size_t i = 0; i < r.bias_tokens.size() && i < r.bias_values.size(); ++i)
+    p.logit_bias.emplace_back(r.bias_tokens[i], r.bias_values[i]);
+  return p;
+}
+
 /// Ends the generation of request `request`: answered at once with its tokens so far, its
 /// sequence dropped from the decoder at the next job; false when no generation has that number.
 bool cancel_generate(self_ptr self, uint64_t request);

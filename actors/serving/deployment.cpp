@@ -492,6 +492,10 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   g.request = req.request;
   g.subscriber = relay;
   g.priority = req.priority;
+  g.presence_penalty = req.presence_penalty;
+  g.frequency_penalty = req.frequency_penalty;
+  g.bias_tokens = req.bias_tokens;
+  g.bias_values = req.bias_values;
   const auto request_id = request_id_of(st, req.request_id, st.next_id++);
   const auto logged = sampled(st);
   st.router.sent(*rid);

@@ -377,6 +377,12 @@ actor_kind server_kind() {
        false,
        "language replicas: prompt tokens per decode step",
        {}},
+      {"continuous_batching",
+       config_type::boolean,
+       "true",
+       false,
+       "language replicas: decode requests together (false: one at a time, a baseline)",
+       {}},
       {"generate_queue",
        config_type::integer,
        "256",
@@ -432,6 +438,7 @@ actor_kind server_kind() {
     cfg.decoding.pool_bytes = kv_bytes;
     cfg.decoding.prefill_chunk = prefill;
     cfg.decoding.swap = ctx.config["kv_swap"] == "true";
+    cfg.decoding.continuous = ctx.config["continuous_batching"] == "true";
     cfg.generate_queue = gen_queue;
     cfg.batching.max_batch = max_batch;
     cfg.batching.max_delay = std::chrono::microseconds{delay};

@@ -307,6 +307,34 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   EXPECT_EQ(body["choices"][2]["index"], 2);
   EXPECT_EQ(body["choices"][0]["text"].get<std::string>().rfind("Once upon a", 0), 0u);
 
+  // logit_bias: +100 on one token makes it every choice; a frequency penalty changes greedy text.
+  std::tie(status, body) = post({{"model", "stories"},
+                                 {"prompt", "Once upon a"},
+                                 {"max_tokens", 6},
+                                 {"temperature", 0},
+                                 {"logit_bias", {{"300", 100}}}});
+  ASSERT_EQ(status, 200) << body.dump();
+  const auto biased = body["choices"][0]["text"].get<std::string>();
+  ASSERT_FALSE(biased.empty());
+  ASSERT_EQ(biased.size() % 6, 0u) << biased;
+  std::string repeated;
+  for (int i = 0; i < 6; ++i)
+    repeated += biased.substr(0, biased.size() / 6);
+  EXPECT_EQ(biased, repeated);
+  auto greedy_text = [&](double penalty) {
+    auto [st, b] = post({{"model", "stories"},
+                         {"prompt", "Once upon a time"},
+                         {"max_tokens", 60},
+                         {"temperature", 0},
+                         {"frequency_penalty", penalty}});
+    EXPECT_EQ(st, 200) << b.dump();
+    return b["choices"][0]["text"].get<std::string>();
+  };
+  EXPECT_NE(greedy_text(2.0), greedy_text(0.0));
+  std::tie(status, body) =
+      post({{"model", "stories"}, {"prompt", "x"}, {"logit_bias", {{"99999", 1}}}});
+  EXPECT_EQ(status, 400) << body.dump();
+
   // The model list and one model, OpenAI's shape; an unknown one is a 404 in OpenAI's error shape.
   auto list = web.Get("/v1/models");
   ASSERT_TRUE(list);
@@ -335,9 +363,12 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   std::tie(status, body) = post({{"model", "stories"}, {"prompt", long_prompt}});
   EXPECT_EQ(status, 400) << body.dump();
   EXPECT_NE(body.dump().find("context"), std::string::npos) << body.dump();
-  std::tie(status, body) = post({{"model", "stories"}, {"prompt", "x"}, {"presence_penalty", 0.5}});
+  std::tie(status, body) = post({{"model", "stories"}, {"prompt", "x"}, {"presence_penalty", 2.5}});
   EXPECT_EQ(status, 400);
   EXPECT_EQ(body["error"]["param"], "presence_penalty");
+  std::tie(status, body) = post({{"model", "stories"}, {"prompt", "x"}, {"logprobs", 2}});
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(body["error"]["param"], "logprobs");
 
   // A crowd of long generations on two contexts of KV cache; a low-priority one started over
   // RPC with a number shows up in `sequences`, is reprioritised and cancelled from the REPL.

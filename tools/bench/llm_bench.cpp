@@ -219,7 +219,8 @@ std::string peer_args(const llm_options& o, const token_ids& prompt_with_bos,
          join(prompt_with_bos);
 }
 
-/// node-llama-cpp in `prefix`, installed there when missing; "" when ready, else why not.
+} // namespace
+
 std::string ensure_node_llama_cpp(const fs::path& prefix, const fs::path& dir) {
   int rc = 0;
   command_output("command -v node >/dev/null", &rc);
@@ -244,6 +245,8 @@ std::string ensure_node_llama_cpp(const fs::path& prefix, const fs::path& dir) {
     return "npm install " + std::string{node_llama_cpp} + " failed: " + read_text(log);
   return "";
 }
+
+namespace {
 
 /// The llama.cpp peer's command (the weights exported to GGUF F32 in `dir`), or "" with the row
 /// marked skipped.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 namespace llmos::bench {
@@ -28,5 +29,10 @@ struct llm_options {
 };
 
 int run_llm(const llm_options& opts);
+
+/// node-llama-cpp in `prefix`, installed there when missing (npm's log in `log_dir`); "" when
+/// ready, else why not.
+std::string ensure_node_llama_cpp(const std::filesystem::path& prefix,
+                                  const std::filesystem::path& log_dir);
 
 } // namespace llmos::bench

@@ -1,6 +1,6 @@
 // llmos-bench NAME [--json FILE]: benchmarks that run ours side by side with the raw library and
 // a peer in one run and print ratios. Benchmarks: messaging, data, training, serving,
-// scheduler, tuner, loop, llm.
+// scheduler, tuner, loop, llm, llm-serving.
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -9,6 +9,7 @@
 
 #include "data_bench.hpp"
 #include "llm_bench.hpp"
+#include "llm_serving_bench.hpp"
 #include "loop_bench.hpp"
 #include "messaging.hpp"
 #include "scheduler_bench.hpp"
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
   std::string serving_model;
   uint32_t threads = 1;
   po::options_description desc{"usage: llmos-bench NAME [options]   (NAME: messaging, data, "
-                               "training, serving, scheduler, tuner, loop, llm)"};
+                               "training, serving, scheduler, tuner, loop, llm, llm-serving)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
@@ -45,8 +46,9 @@ int main(int argc, char** argv) {
       "no-python", "skip the Python peer (data, training, scheduler, loop, llm)")(
       "threads", po::value(&threads)->default_value(1),
       "threads of every engine, ours and the peers' (llm)")(
-      "no-llamacpp", "skip the llama.cpp peer (llm)")("name", po::value(&name), "benchmark")(
-      "arg", po::value(&arg), "argument of an internal mode");
+      "no-llamacpp", "skip the llama.cpp peer (llm, llm-serving)")(
+      "name", po::value(&name), "benchmark")("arg", po::value(&arg),
+                                             "argument of an internal mode");
   po::positional_options_description pos;
   pos.add("name", 1).add("arg", 1);
   po::variables_map vm;
@@ -128,6 +130,19 @@ int main(int argc, char** argv) {
       l.node_script = LLMOS_SOURCE_DIR "/tools/bench/llm_peer.mjs";
     l.npm_prefix = LLMOS_SOURCE_DIR "/.cache/npm/llm-peer";
     return llmos::bench::run_llm(l);
+  }
+  if (name == "llm-serving") {
+    llmos::bench::llm_serving_options l;
+    l.json_path = opts.json_path;
+    const char* models = std::getenv("LLMOS_MODELS_DIR");
+    l.models_dir = models && *models ? models : LLMOS_SOURCE_DIR "/.cache/data/models";
+    l.node_path =
+        (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
+    if (!vm.count("no-llamacpp"))
+      l.peer_script = LLMOS_SOURCE_DIR "/tools/bench/llm_serving_peer.mjs";
+    l.npm_prefix = LLMOS_SOURCE_DIR "/.cache/npm/llm-peer";
+    l.text_dir = LLMOS_SOURCE_DIR "/.cache/data/fortunes/usr/share/games/fortunes";
+    return llmos::bench::run_llm_serving(l);
   }
   if (name == "training") {
     llmos::bench::training_options t;

@@ -27,7 +27,23 @@ int64_t argmax(const float* logits, std::size_t n) {
 
 } // namespace
 
-caf::error validate(const sampling_params& p) {
+caf::error validate(const sampling_params& p, int64_t vocab) {
+  for (auto [name, v] : {std::pair{"presence_penalty", p.presence_penalty},
+                         std::pair{"frequency_penalty", p.frequency_penalty}})
+    if (!(v >= -2.0 && v <= 2.0))
+      return make_llmos_error(error_code::bad_params, std::string{"sampling: '"} + name + "' is " +
+                                                          std::to_string(v) +
+                                                          "; use a number from -2 to 2");
+  for (const auto& [t, bias] : p.logit_bias) {
+    if (!(bias >= -100.0 && bias <= 100.0))
+      return make_llmos_error(error_code::bad_params,
+                              "sampling: 'logit_bias' of token " + std::to_string(t) + " is " +
+                                  std::to_string(bias) + "; use a number from -100 to 100");
+    if (t < 0 || (vocab > 0 && t >= vocab))
+      return make_llmos_error(error_code::bad_params,
+                              "sampling: 'logit_bias' names token " + std::to_string(t) +
+                                  ", outside the vocabulary of " + std::to_string(vocab));
+  }
   if (!(p.temperature >= 0) || std::isinf(p.temperature))
     return make_llmos_error(error_code::bad_params,
                             "sampling: 'temperature' is " + std::to_string(p.temperature) +

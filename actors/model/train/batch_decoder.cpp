@@ -52,6 +52,7 @@ struct batch_decoder::impl {
   std::map<uint64_t, sequence> live; ///< by id
   std::size_t last_batch = 0;
   uint64_t preemptions = 0;
+  std::vector<float> adjusted; ///< logits after bias and penalties, one sequence at a time
 
   int64_t vocab() const { return eng->shape.vocab_size; }
   int64_t limit() const { return net->max_length(); }
@@ -181,7 +182,12 @@ struct batch_decoder::impl {
       if (!s.has_logits)
         continue;
       s.has_logits = false;
-      const auto token = sample_token(s.logits.data(), s.logits.size(), s.sampling, s.rng);
+      // Penalties count what this sequence generated: the context's tail after the prompt.
+      const auto* logits =
+          adjusted_logits(s.logits.data(), s.logits.size(), s.sampling,
+                          s.context.data() + (static_cast<int64_t>(s.context.size()) - s.generated),
+                          static_cast<std::size_t>(s.generated), adjusted);
+      const auto token = sample_token(logits, s.logits.size(), s.sampling, s.rng);
       const auto pos = static_cast<int64_t>(s.context.size());
       sequence_event ev{id, -1, false, ""};
       if (token < 0 || token == eng->shape.eos_id) {
@@ -309,7 +315,7 @@ caf::expected<std::unique_ptr<batch_decoder>> batch_decoder::create(engine& e,
 caf::expected<uint64_t> batch_decoder::admit(const sequence_request& req) {
   auto& d = *impl_;
   auto& spec = d.eng->spec;
-  if (auto err = validate(req.sampling))
+  if (auto err = validate(req.sampling, d.vocab()))
     return err;
   sequence s;
   if (d.eng->shape.bos_id >= 0)

@@ -48,6 +48,9 @@ struct decoder_config {
   int64_t pool_blocks = 0;
   int64_t pool_bytes = 0;
   bool swap = false; ///< preempted sequences keep their cache in host memory (else recompute)
+  /// False: the model actor generates one request at a time instead (a baseline to measure
+  /// continuous batching against).
+  bool continuous = true;
 };
 
 /// Where a sequence stands.

@@ -159,7 +159,7 @@ caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>&
   auto& s = *impl_;
   if (!s.is_lm())
     return fail(s.spec, error_code::bad_params, "is a classifier: use infer");
-  if (auto err = validate(sampling))
+  if (auto err = validate(sampling, s.shape.vocab_size))
     return err;
   std::vector<int64_t> context;
   if (s.shape.bos_id >= 0)
@@ -189,7 +189,7 @@ caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>&
     const bool fused = llama && s.spec.precision == "f32" && llama->fused_decode_ok();
     kernels::llama_decode_weights weights;
     kernels::llama_decode_scratch scratch;
-    std::vector<float> kernel_logits;
+    std::vector<float> kernel_logits, adjusted;
     auto logits = s.net->forward_cached(torch::tensor(context, torch::kLong).unsqueeze(0), caches);
     auto last = logits[0][logits.size(1) - 1].to(torch::kFloat32).contiguous();
     const float* row = last.data_ptr<float>();
@@ -201,7 +201,9 @@ caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>&
     }
     int64_t length = static_cast<int64_t>(context.size());
     for (int64_t i = 0; i < max_new && length < limit; ++i) {
-      const auto token = sample_token(row, vocab, sampling, rng);
+      const auto token =
+          sample_token(adjusted_logits(row, vocab, sampling, out.data(), out.size(), adjusted),
+                       vocab, sampling, rng);
       if (token < 0 || token == s.shape.eos_id)
         break;
       out.push_back(static_cast<int32_t>(token));

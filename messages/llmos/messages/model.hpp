@@ -62,13 +62,18 @@ struct generate_request {
   uint64_t seed = 1;
   uint64_t request = 0; ///< echoed in token messages; names the request to cancel it
   caf::actor subscriber;
-  int32_t priority = 0; ///< higher is served first and preempts lower when memory runs out
+  int32_t priority = 0;          ///< higher is served first and preempts lower when memory runs out
+  double presence_penalty = 0.0; ///< OpenAI's, over the tokens generated so far
+  double frequency_penalty = 0.0;   ///< OpenAI's, over the tokens generated so far
+  std::vector<int32_t> bias_tokens; ///< logit_bias: these tokens' logits get
+  std::vector<double> bias_values;  ///< these values added (same length)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, generate_request& x) {
   return f(caf::meta::type_name("generate_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
-           x.top_p, x.seed, x.request, x.subscriber, x.priority);
+           x.top_p, x.seed, x.request, x.subscriber, x.priority, x.presence_penalty,
+           x.frequency_penalty, x.bias_tokens, x.bias_values);
 }
 
 /// One generation a replica holds (`sequences`): the request it serves and where it stands.

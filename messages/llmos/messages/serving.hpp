@@ -58,12 +58,17 @@ struct complete_request {
   std::string request_id;        ///< for feedback; "" = the server makes one
   int32_t priority = 0;          ///< higher is served first (see generate_request)
   std::vector<std::string> stop; ///< the completion ends before the first of these (excluded)
+  double presence_penalty = 0.0; ///< see generate_request
+  double frequency_penalty = 0.0;
+  std::vector<int32_t> bias_tokens;
+  std::vector<double> bias_values;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_request& x) {
   return f(caf::meta::type_name("complete_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
-           x.top_p, x.seed, x.request, x.subscriber, x.request_id, x.priority, x.stop);
+           x.top_p, x.seed, x.request, x.subscriber, x.request_id, x.priority, x.stop,
+           x.presence_penalty, x.frequency_penalty, x.bias_tokens, x.bias_values);
 }
 
 struct complete_reply {

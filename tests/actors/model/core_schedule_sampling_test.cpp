@@ -17,6 +17,15 @@ using llmos::model::lr_schedule;
 using llmos::model::sample_token;
 using llmos::model::sampling_params;
 
+/// Temperature, top-k and top-p; no penalties or bias.
+sampling_params sp(double temperature, int64_t top_k, double top_p) {
+  sampling_params p;
+  p.temperature = temperature;
+  p.top_k = top_k;
+  p.top_p = top_p;
+  return p;
+}
+
 // ---- learning-rate schedule: base 1e-3, 10 warm-up steps, 110 in all, floor 1e-4 ----
 
 TEST(lr_schedule, warms_up_linearly_from_the_first_step) {
@@ -123,9 +132,9 @@ int64_t argmax(const std::vector<float>& l) {
 TEST(sampling, greedy_takes_the_first_maximum) {
   std::mt19937_64 rng{1};
   const std::vector<float> l{1.0f, 3.0f, 2.0f, 3.0f};
-  EXPECT_EQ(sample_token(l.data(), l.size(), {0.0, 0, 1.0}, rng), 1);
+  EXPECT_EQ(sample_token(l.data(), l.size(), sp(0.0, 0, 1.0), rng), 1);
   const std::vector<float> with_nan{std::nanf(""), -1.0f, 2.0f};
-  EXPECT_EQ(sample_token(with_nan.data(), with_nan.size(), {0.0, 0, 1.0}, rng), 2);
+  EXPECT_EQ(sample_token(with_nan.data(), with_nan.size(), sp(0.0, 0, 1.0), rng), 2);
   EXPECT_EQ(sample_token(nullptr, 0, {}, rng), -1);
 }
 
@@ -135,28 +144,28 @@ TEST(sampling, top_k_one_and_tiny_top_p_are_greedy) {
   for (int trial = 0; trial < 50; ++trial) {
     auto l = random_logits(gen, 20);
     for (double t : {0.1, 1.0, 5.0, 100.0}) {
-      EXPECT_EQ(sample_token(l.data(), l.size(), {t, 1, 1.0}, rng), argmax(l));
-      EXPECT_EQ(sample_token(l.data(), l.size(), {t, 0, 1e-9}, rng), argmax(l));
+      EXPECT_EQ(sample_token(l.data(), l.size(), sp(t, 1, 1.0), rng), argmax(l));
+      EXPECT_EQ(sample_token(l.data(), l.size(), sp(t, 0, 1e-9), rng), argmax(l));
     }
   }
   // Ties go to the lower index, as in greedy decoding.
   const std::vector<float> tied{2.0f, 5.0f, 5.0f, 1.0f};
-  EXPECT_EQ(sample_token(tied.data(), tied.size(), {1.0, 1, 1.0}, rng), 1);
-  EXPECT_EQ(sample_token(tied.data(), tied.size(), {1.0, 0, 1e-9}, rng), 1);
+  EXPECT_EQ(sample_token(tied.data(), tied.size(), sp(1.0, 1, 1.0), rng), 1);
+  EXPECT_EQ(sample_token(tied.data(), tied.size(), sp(1.0, 0, 1e-9), rng), 1);
 }
 
 TEST(sampling, temperature_one_follows_the_softmax) {
   const std::vector<float> l{1.0f, 2.0f, 0.5f, -1.0f, 1.5f};
   auto expected = softmax(l, 1.0);
-  auto got = frequencies(l, {1.0, 0, 1.0}, 20000, 42);
+  auto got = frequencies(l, sp(1.0, 0, 1.0), 20000, 42);
   for (std::size_t i = 0; i < l.size(); ++i)
     EXPECT_NEAR(got[i], expected[i], 0.02) << "token " << i;
 }
 
 TEST(sampling, lower_temperature_sharpens) {
   const std::vector<float> l{1.0f, 2.0f, 0.5f, -1.0f, 1.5f};
-  auto at_one = frequencies(l, {1.0, 0, 1.0}, 20000, 3);
-  auto at_half = frequencies(l, {0.5, 0, 1.0}, 20000, 3);
+  auto at_one = frequencies(l, sp(1.0, 0, 1.0), 20000, 3);
+  auto at_half = frequencies(l, sp(0.5, 0, 1.0), 20000, 3);
   auto expected = softmax(l, 0.5);
   for (std::size_t i = 0; i < l.size(); ++i)
     EXPECT_NEAR(at_half[i], expected[i], 0.02) << "token " << i;
@@ -167,17 +176,17 @@ TEST(sampling, lower_temperature_sharpens) {
 TEST(sampling, filters_renormalise) {
   // Probabilities 0.5, 0.3, 0.15, 0.05 exactly.
   const std::vector<float> l{std::log(0.5f), std::log(0.3f), std::log(0.15f), std::log(0.05f)};
-  auto top2 = frequencies(l, {1.0, 2, 1.0}, 20000, 5);
+  auto top2 = frequencies(l, sp(1.0, 2, 1.0), 20000, 5);
   EXPECT_NEAR(top2[0], 0.5 / 0.8, 0.02);
   EXPECT_NEAR(top2[1], 0.3 / 0.8, 0.02);
   EXPECT_EQ(top2[2] + top2[3], 0.0);
   // The nucleus of 0.7 needs two tokens (0.5 alone is short of it).
-  auto nucleus = frequencies(l, {1.0, 0, 0.7}, 20000, 6);
+  auto nucleus = frequencies(l, sp(1.0, 0, 0.7), 20000, 6);
   EXPECT_NEAR(nucleus[0], 0.5 / 0.8, 0.02);
   EXPECT_EQ(nucleus[2] + nucleus[3], 0.0);
   // Top-k first, then the nucleus of what is left: of {0.5, 0.3, 0.15} renormalised (0.526,
   // 0.316, 0.158) the first two hold 0.842 >= 0.8.
-  auto both = frequencies(l, {1.0, 3, 0.8}, 20000, 7);
+  auto both = frequencies(l, sp(1.0, 3, 0.8), 20000, 7);
   EXPECT_EQ(both[2] + both[3], 0.0);
   EXPECT_NEAR(both[0], 0.625, 0.02);
 }
@@ -187,24 +196,64 @@ TEST(sampling, same_seed_same_tokens) {
   auto l = random_logits(gen, 100);
   std::mt19937_64 a{99};
   std::mt19937_64 b{99};
-  const sampling_params p{0.8, 40, 0.9};
+  const sampling_params p = sp(0.8, 40, 0.9);
   for (int i = 0; i < 200; ++i)
     ASSERT_EQ(sample_token(l.data(), l.size(), p, a), sample_token(l.data(), l.size(), p, b));
 }
 
 TEST(sampling, validate_names_the_field) {
   EXPECT_FALSE(llmos::model::validate({}));
-  EXPECT_FALSE(llmos::model::validate({0.0, 5, 0.5}));
+  EXPECT_FALSE(llmos::model::validate(sp(0.0, 5, 0.5)));
   auto describe = [](const sampling_params& p) {
     auto err = llmos::model::validate(p);
     EXPECT_EQ(err.code(), static_cast<uint8_t>(llmos::error_code::bad_params));
     return llmos::describe(err);
   };
-  EXPECT_NE(describe({-0.5, 0, 1.0}).find("'temperature'"), std::string::npos);
-  EXPECT_NE(describe({1.0, -1, 1.0}).find("'top_k'"), std::string::npos);
-  EXPECT_NE(describe({1.0, 0, 0.0}).find("'top_p'"), std::string::npos);
-  EXPECT_NE(describe({1.0, 0, 1.5}).find("'top_p'"), std::string::npos);
-  EXPECT_NE(describe({std::nan(""), 0, 1.0}).find("'temperature'"), std::string::npos);
+  EXPECT_NE(describe(sp(-0.5, 0, 1.0)).find("'temperature'"), std::string::npos);
+  EXPECT_NE(describe(sp(1.0, -1, 1.0)).find("'top_k'"), std::string::npos);
+  EXPECT_NE(describe(sp(1.0, 0, 0.0)).find("'top_p'"), std::string::npos);
+  EXPECT_NE(describe(sp(1.0, 0, 1.5)).find("'top_p'"), std::string::npos);
+  EXPECT_NE(describe(sp(std::nan(""), 0, 1.0)).find("'temperature'"), std::string::npos);
+}
+
+} // namespace
+
+namespace {
+
+using llmos::model::adjusted_logits;
+
+TEST(sampling, bias_and_penalties_follow_openais_definitions) {
+  const std::vector<float> logits{1.0f, 2.0f, 3.0f, 4.0f};
+  std::vector<float> scratch;
+  sampling_params p;
+  const std::vector<int32_t> generated{3, 3, 1};
+  // Nothing asked: the logits themselves, no copy.
+  EXPECT_EQ(adjusted_logits(logits.data(), 4, p, generated.data(), 3, scratch), logits.data());
+  p.logit_bias = {{0, 5.0}, {2, -100.0}};
+  p.presence_penalty = 0.5;
+  p.frequency_penalty = 0.25;
+  const float* got = adjusted_logits(logits.data(), 4, p, generated.data(), 3, scratch);
+  EXPECT_FLOAT_EQ(got[0], 6.0f);                // +5 bias
+  EXPECT_FLOAT_EQ(got[1], 2.0f - 0.5f - 0.25f); // seen once
+  EXPECT_FLOAT_EQ(got[2], -97.0f);              // -100 bias, never generated
+  EXPECT_FLOAT_EQ(got[3], 4.0f - 0.5f - 0.5f);  // seen twice
+  std::mt19937_64 rng{1};
+  p.temperature = 0;
+  EXPECT_EQ(sample_token(got, 4, p, rng), 0); // the bias made token 0 the greedy choice
+}
+
+TEST(sampling, refuses_penalties_and_biases_out_of_range) {
+  sampling_params p;
+  p.presence_penalty = 2.5;
+  using llmos::describe;
+  using llmos::model::validate;
+  EXPECT_NE(describe(validate(p)).find("presence_penalty"), std::string::npos);
+  p = {};
+  p.logit_bias = {{7, 101.0}};
+  EXPECT_NE(describe(validate(p)).find("logit_bias"), std::string::npos);
+  p.logit_bias = {{512, 1.0}};
+  EXPECT_FALSE(validate(p));
+  EXPECT_NE(describe(validate(p, 512)).find("outside the vocabulary"), std::string::npos);
 }
 
 } // namespace

@@ -116,20 +116,21 @@ TEST(engine_learn, gpt_beats_unigram_perplexity_on_fortunes) {
   // Generation: greedy is deterministic, sampling follows its seed, tokens stream one by one.
   std::vector<int32_t> streamed;
   auto prompt = std::vector<int32_t>{'T', 'h', 'e', ' '};
-  auto greedy = e->generate(prompt, 20, sampling_params{0.0, 0, 1.0}, 1, [&](int32_t t) {
-    streamed.push_back(t);
-    return true;
-  });
+  auto greedy =
+      e->generate(prompt, 20, sampling_params{0.0, 0, 1.0, 0.0, 0.0, {}}, 1, [&](int32_t t) {
+        streamed.push_back(t);
+        return true;
+      });
   ASSERT_TRUE(greedy) << describe(greedy.error());
   EXPECT_EQ(*greedy, streamed);
-  auto again = e->generate(prompt, 20, sampling_params{0.0, 0, 1.0}, 99, {});
+  auto again = e->generate(prompt, 20, sampling_params{0.0, 0, 1.0, 0.0, 0.0, {}}, 99, {});
   EXPECT_EQ(*greedy, *again);
-  auto s1 = e->generate(prompt, 20, sampling_params{1.0, 20, 0.9}, 5, {});
-  auto s2 = e->generate(prompt, 20, sampling_params{1.0, 20, 0.9}, 5, {});
+  auto s1 = e->generate(prompt, 20, sampling_params{1.0, 20, 0.9, 0.0, 0.0, {}}, 5, {});
+  auto s2 = e->generate(prompt, 20, sampling_params{1.0, 20, 0.9, 0.0, 0.0, {}}, 5, {});
   ASSERT_TRUE(s1 && s2);
   EXPECT_EQ(*s1, *s2);
-  auto stopped =
-      e->generate(prompt, 20, sampling_params{1.0, 0, 1.0}, 5, [](int32_t) { return false; });
+  auto stopped = e->generate(prompt, 20, sampling_params{1.0, 0, 1.0, 0.0, 0.0, {}}, 5,
+                             [](int32_t) { return false; });
   EXPECT_EQ(stopped->size(), 1u);
 }
 

@@ -308,7 +308,7 @@ TEST(model_export, gpt_exports_to_torchscript_with_the_engines_loss_and_next_tok
 
   // Greedy generation's first token is the argmax after the prompt (BOS first, as generate does).
   const std::vector<int32_t> prompt{'T', 'h', 'e', ' '};
-  auto next = e->generate(prompt, 1, sampling_params{0.0, 0, 1.0}, 1, {});
+  auto next = e->generate(prompt, 1, sampling_params{0.0, 0, 1.0, 0.0, 0.0, {}}, 1, {});
   ASSERT_TRUE(next) << describe(next.error());
   const int64_t greedy = next->empty() ? set->shape.eos_id : (*next)[0]; // EOS ends generation
   std::vector<int32_t> context;

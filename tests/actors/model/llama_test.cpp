@@ -207,6 +207,13 @@ TEST_F(llama_test, continuous_batching_gives_each_sequence_its_own_output) {
     r.max_new = 30 + 7 * i;
     r.sampling.temperature = i % 2 == 0 ? 0.0 : 0.8;
     r.sampling.top_k = i == 3 ? 20 : 0;
+    // Penalties and a bias count the sequence's own tokens in both paths.
+    if (i == 2) {
+      r.sampling.frequency_penalty = 1.5;
+      r.sampling.presence_penalty = 0.5;
+    }
+    if (i == 4)
+      r.sampling.logit_bias = {{tok_->encode(" dog").front(), 4.0}};
     r.seed = 100 + static_cast<uint64_t>(i);
     reqs.push_back(r);
   }
