@@ -8,6 +8,7 @@
 #include <prometheus/gauge.h>
 
 #include "dataset/data_dir.hpp"
+#include "http/listen_backlog.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
@@ -181,6 +182,10 @@ actor_kind http_kind() {
       return make_llmos_error(error_code::io_failed,
                               "http: cannot listen on " + cfg.host + ":" + std::to_string(port));
     shared->cfg.port = static_cast<uint16_t>(bound);
+    if (!http::widen_listen_backlog(shared->cfg.port))
+      log_warning("http gateway '" + ctx.name +
+                  "': its listening socket was not found; bursts of " +
+                  "connections beyond 5 wait for SYN retransmission");
     auto thread = std::make_shared<std::thread>([server] { server->listen_after_bind(); });
     log_info("http gateway '" + ctx.name + "' on http://" + cfg.host + ":" + std::to_string(bound));
     return ctx.system.spawn(gateway_behavior, shared, server, thread);

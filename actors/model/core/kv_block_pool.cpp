@@ -10,8 +10,9 @@ kv_block_pool::kv_block_pool(int32_t blocks, int32_t block_size, int64_t positio
       layer_stride_(block_floats_ * blocks) {
   if (blocks <= 0 || block_size <= 0 || position_floats <= 0 || layers <= 0)
     throw std::invalid_argument("kv_block_pool: every size must be positive");
-  keys_.assign(static_cast<std::size_t>(layer_stride_ * layers), 0.0f);
-  values_.assign(keys_.size(), 0.0f);
+  const auto floats = static_cast<std::size_t>(layer_stride_ * layers);
+  keys_.reset(new float[floats]);
+  values_.reset(new float[floats]);
   refs_.assign(blocks, 0);
   where_.resize(blocks);
   in_cached_.assign(blocks, false);

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -59,8 +60,8 @@ public:
   /// Blocks handed out by match() since the pool was made.
   uint64_t reused_blocks() const { return reused_; }
 
-  float* keys() { return keys_.data(); }
-  float* values() { return values_.data(); }
+  float* keys() { return keys_.get(); }
+  float* values() { return values_.get(); }
   /// Floats between one layer's blocks and the next layer's.
   int64_t layer_stride() const { return layer_stride_; }
   /// Floats of one block within a layer.
@@ -72,7 +73,9 @@ private:
 
   int32_t block_size_;
   int64_t block_floats_, layer_stride_;
-  std::vector<float> keys_, values_;
+  // Not zeroed: a position is always written before it is read, and untouched pages of a large
+  // pool then cost no memory and no time (zeroing 40 MB took longer than a short generation).
+  std::unique_ptr<float[]> keys_, values_;
   std::vector<int32_t> refs_;
   std::vector<int32_t> clean_;                      ///< free, never published (or forgotten)
   std::list<int32_t> cached_;                       ///< free and published, oldest first
