@@ -387,6 +387,10 @@ void stop_all(server_state& st) {
     std::filesystem::remove(st.canary->weights_path, ec);
 }
 
+server_state::~server_state() {
+  stop_all(*this);
+}
+
 caf::result<complete_reply> complete(server_self self, complete_request& req) {
   auto& st = self->state;
   if (!st.current)

@@ -235,7 +235,6 @@ server_actor::behavior_type server_behavior(self_ptr self, serving::server_confi
     serving::replica_lost(self->state, dm.source);
     update_gauges(self);
   });
-  self->attach_functor([self] { serving::stop_all(self->state); });
   serving::start(self, self->state.cfg.version);
   return {
       [self](predict_atom, predict_request& req) { return predict(self, req); },

@@ -119,6 +119,14 @@ struct server_state {
   std::mt19937_64 rng{std::random_device{}()};
   std::unique_ptr<serving_metrics> metrics;
   static inline const char* name = "llmos.server";
+
+  server_state() = default;
+  server_state(const server_state&) = delete;
+  server_state& operator=(const server_state&) = delete;
+  /// Stops every replica and removes the local weight copies. Here rather than in an attached
+  /// functor: CAF 0.17 destroys a stateful actor's state in on_exit, before attachables run, so
+  /// a functor reading the state used freed memory ("pure virtual method called" at SIGTERM).
+  ~server_state();
 };
 
 using server_self = server_actor::stateful_pointer<server_state>;

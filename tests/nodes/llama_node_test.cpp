@@ -4,6 +4,7 @@
 // msgpack-RPC and /v1/completions. A damaged file publishes nothing; the GGUF export imports
 // back to the same text.
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -533,6 +534,14 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   EXPECT_EQ(seen["error_status"], 400);
   EXPECT_EQ(seen["error_param"], "max_tokens");
   EXPECT_EQ(seen["missing"], "NotFoundError");
+
+  // SIGTERM after all this serving: the node stops cleanly (it used to abort with "pure virtual
+  // method called": the server's exit hook read its state after CAF had destroyed it).
+  ASSERT_TRUE(n.node.signal(SIGTERM));
+  const auto exit_status = n.node.wait_for(30s);
+  ASSERT_TRUE(exit_status) << "the node did not stop within 30 s of SIGTERM";
+  EXPECT_EQ(*exit_status, 0) << n.log();
+  EXPECT_EQ(n.log().find("pure virtual"), std::string::npos) << n.log();
 }
 
 } // namespace
