@@ -4,8 +4,9 @@
 // generation (the replica frees its sequence and KV blocks within a step). Fields: prompt or
 // messages, max_tokens, temperature, top_p, top_k, seed, stop (a string or up to 4), n, echo,
 // user, stream, stream_options.include_usage, presence_penalty, frequency_penalty, logit_bias,
-// and llmos's own `priority`; logprobs are refused (400, naming the field) unless they ask for
-// nothing. A request without a seed gets a random one.
+// logprobs (completions: 0-5 alternatives; chat: logprobs + top_logprobs, not streamed) and
+// llmos's own `priority`. A request without a seed gets a random one.
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdio>
@@ -134,17 +135,24 @@ std::optional<complete_request> request_of(const nlohmann::json& body, bool chat
       req.bias_values.push_back(value.get<double>());
     }
   }
-  // Refused unless they ask for nothing: silently ignoring them would hand back an answer
-  // without what the caller asked for.
-  for (const char* key : {"logprobs", "top_logprobs"}) {
-    if (!body.contains(key))
-      continue;
-    const auto& v = body[key];
-    const bool asks = v.is_boolean()  ? v.get<bool>()
-                      : v.is_number() ? v.get<double>() != 0.0
-                                      : !v.is_null();
-    if (asks)
-      return send_error(res, 400, std::string{key} + " is not supported yet", key), std::nullopt;
+  // logprobs: completions take a count of alternatives (0-5), chat takes true/false plus
+  // top_logprobs (0-20).
+  if (chat) {
+    if (body.contains("logprobs") && !body["logprobs"].is_null() && !body["logprobs"].is_boolean())
+      return send_error(res, 400, "logprobs must be true or false", "logprobs"), std::nullopt;
+    auto top = number("top_logprobs", 0, 20, 0);
+    if (!top)
+      return std::nullopt;
+    if (body.value("logprobs", false))
+      req.logprobs = static_cast<int32_t>(*top);
+    else if (*top > 0)
+      return send_error(res, 400, "top_logprobs needs \"logprobs\": true", "top_logprobs"),
+             std::nullopt;
+  } else if (body.contains("logprobs") && !body["logprobs"].is_null()) {
+    auto top = number("logprobs", 0, 5, 0);
+    if (!top)
+      return std::nullopt;
+    req.logprobs = static_cast<int32_t>(*top);
   }
   return req;
 }
@@ -157,6 +165,33 @@ const char* finish_reason(const complete_reply& r, uint32_t max_tokens) {
   if (r.finish_reason.empty()) // a server of an earlier release
     return r.completion_tokens >= max_tokens ? "length" : "stop";
   return "stop";
+}
+
+/// Chat's logprobs shape ({"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]})
+/// from the completions shape the server builds.
+nlohmann::json chat_logprobs(const nlohmann::json& lp) {
+  auto bytes = [](const std::string& s) {
+    nlohmann::json b = nlohmann::json::array();
+    for (unsigned char c : s)
+      b.push_back(c);
+    return b;
+  };
+  nlohmann::json content = nlohmann::json::array();
+  const auto& tokens = lp["tokens"];
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const auto token = tokens[i].get<std::string>();
+    nlohmann::json top = nlohmann::json::array();
+    for (const auto& [alt, value] : lp["top_logprobs"][i].items())
+      top.push_back({{"token", alt}, {"logprob", value}, {"bytes", bytes(alt)}});
+    std::sort(top.begin(), top.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+      return a["logprob"].get<double>() > b["logprob"].get<double>();
+    });
+    content.push_back({{"token", token},
+                       {"logprob", lp["token_logprobs"][i]},
+                       {"bytes", bytes(token)},
+                       {"top_logprobs", top}});
+  }
+  return {{"content", content}};
 }
 
 nlohmann::json usage_of(const complete_reply& r) {
@@ -199,6 +234,8 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
     return send_error(res, 400, "n must be an integer from 1 to 16", "n");
   if (stream && n.get<int64_t>() != 1)
     return send_error(res, 400, "n above 1 is not supported with stream", "n");
+  if (stream && req->logprobs >= 0)
+    return send_error(res, 400, "logprobs are not supported with stream yet", "logprobs");
   const auto echo = !chat && body->value("echo", false);
   const auto include_usage = stream && body->contains("stream_options") &&
                              (*body)["stream_options"].is_object() &&
@@ -243,11 +280,14 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
     for (std::size_t i = 0; i < replies.size(); ++i) {
       const auto& r = replies[i];
       nlohmann::json c{{"index", i}, {"finish_reason", finish_reason(r, req->max_tokens)}};
+      auto lp = r.logprobs.empty() ? nlohmann::json(nullptr)
+                                   : nlohmann::json::parse(r.logprobs, nullptr, false);
       if (chat) {
         c["message"] = {{"role", "assistant"}, {"content", r.text}};
+        c["logprobs"] = lp.is_object() ? chat_logprobs(lp) : nlohmann::json(nullptr);
       } else {
         c["text"] = echo ? req->prompt + r.text : r.text;
-        c["logprobs"] = nullptr;
+        c["logprobs"] = lp.is_object() ? lp : nlohmann::json(nullptr);
       }
       out["choices"].push_back(c);
       completion_tokens += r.completion_tokens;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "device/device_actor.hpp"
 #include "llmos/messages/error.hpp"
 #include "model/model_metrics.hpp"
@@ -26,6 +28,14 @@ struct step_result {
 /// actor and its device costs more than a decode step of a small model (measured ~0.3 ms per
 /// job against ~0.1 ms per step), and a request that arrives meanwhile joins after it.
 constexpr auto step_budget = std::chrono::milliseconds(2);
+
+/// The JSON of a token's log-probabilities for the subscriber (see generate_request::logprobs).
+std::string logprob_text(int32_t token, const model::token_logprobs& lp) {
+  nlohmann::json top = nlohmann::json::array();
+  for (auto [id, v] : lp.top)
+    top.push_back({id, v});
+  return nlohmann::json{{"token", token}, {"logprob", lp.chosen}, {"top", top}}.dump();
+}
 
 void fail_all(decode_loop& loop, const caf::error& err) {
   for (auto& [id, r] : loop.running)
@@ -60,6 +70,7 @@ void kick(self_ptr self) {
     s.sampling = modelrt::sampling_of(w.req);
     s.seed = w.req.seed;
     s.priority = w.req.priority;
+    s.logprobs = w.req.logprobs;
     admits->push_back(std::move(s));
     batch->push_back(std::move(w));
     loop.waiting.pop_front();
@@ -145,6 +156,9 @@ void kick(self_ptr self) {
                 ++made;
                 if (together)
                   ++loop.batched_tokens;
+                if (r.req.subscriber && ev.logprobs)
+                  caf::anon_send(r.req.subscriber, logprob_atom::value, r.req.request,
+                                 logprob_text(ev.token, *ev.logprobs));
                 if (r.req.subscriber)
                   caf::anon_send(r.req.subscriber, token_atom::value, r.req.request, ev.token);
               }

@@ -155,6 +155,13 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
         // (gpt, adapters, int8) generate one request at a time.
         if (!self->state.run && enqueue_generate(self, req, promise))
           return promise;
+        if (req.logprobs >= 0) {
+          promise.deliver(make_llmos_error(error_code::bad_params,
+                                           "model '" + self->state.spec.name +
+                                               "': logprobs need a llama model that batches "
+                                               "continuously (float32, adapters merged)"));
+          return promise;
+        }
         const auto p = sampling_of(req);
         on_device<caf::expected<std::vector<int32_t>>>(
             self, "generate",

@@ -16,6 +16,7 @@
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/log.hpp"
 #include "model/model_actor.hpp"
+#include "serving/completion_logprobs.hpp"
 #include "serving/core/stop_text.hpp"
 #include "serving/request_log.hpp"
 
@@ -441,51 +442,57 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
     std::vector<double> gaps_s;
   };
   auto times = std::make_shared<token_times>();
-  auto relay =
-      self->system().spawn([dep, prompt, client = req.subscriber, id = req.request,
-                            stops = req.stop, server, times](caf::event_based_actor* relay_self) {
-        auto ids = std::make_shared<std::vector<int32_t>>();
-        auto sent = std::make_shared<std::size_t>(0);
-        auto stopped = std::make_shared<bool>(false);
-        auto emit = [=](bool all) {
-          if (*stopped)
-            return;
-          auto text = continuation_text(*dep->tok, prompt, *ids);
-          if (!text)
-            return;
-          auto upto = all ? text->size() : complete_utf8_prefix(*text);
-          if (!stops.empty()) {
-            auto scan = scan_stops(*text, stops);
-            upto = all && !scan.stopped_at ? text->size() : std::min(upto, scan.safe);
-            if (scan.stopped_at) {
-              *stopped = true;
-              if (auto srv = caf::actor_cast<server_actor>(server))
-                caf::anon_send(srv, cancel_atom::value, id);
-            }
-          }
-          if (client && upto > *sent) {
-            relay_self->send(client, token_atom::value, id, text->substr(*sent, upto - *sent));
-            *sent = upto;
-          }
-        };
-        return caf::behavior{
-            [=](token_atom, uint64_t, int32_t t) {
-              const auto now = std::chrono::steady_clock::now();
-              if (!times->first_s)
-                times->first_s = std::chrono::duration<double>(now - times->start).count();
-              else if (times->gaps_s.size() < 65536)
-                times->gaps_s.push_back(std::chrono::duration<double>(now - times->last).count());
-              times->last = now;
-              ids->push_back(t);
-              emit(false);
-            },
-            [=](tick_atom) {
-              emit(true);
-              relay_self->quit();
-              return true;
-            },
-        };
-      });
+  // Each token's log-probabilities (JSON from the model), when asked; read like `times`.
+  auto logprobs = std::make_shared<std::vector<std::string>>();
+  auto relay = self->system().spawn([dep, prompt, client = req.subscriber, id = req.request,
+                                     stops = req.stop, server, times,
+                                     logprobs](caf::event_based_actor* relay_self) {
+    auto ids = std::make_shared<std::vector<int32_t>>();
+    auto sent = std::make_shared<std::size_t>(0);
+    auto stopped = std::make_shared<bool>(false);
+    auto emit = [=](bool all) {
+      if (*stopped)
+        return;
+      auto text = continuation_text(*dep->tok, prompt, *ids);
+      if (!text)
+        return;
+      auto upto = all ? text->size() : complete_utf8_prefix(*text);
+      if (!stops.empty()) {
+        auto scan = scan_stops(*text, stops);
+        upto = all && !scan.stopped_at ? text->size() : std::min(upto, scan.safe);
+        if (scan.stopped_at) {
+          *stopped = true;
+          if (auto srv = caf::actor_cast<server_actor>(server))
+            caf::anon_send(srv, cancel_atom::value, id);
+        }
+      }
+      if (client && upto > *sent) {
+        relay_self->send(client, token_atom::value, id, text->substr(*sent, upto - *sent));
+        *sent = upto;
+      }
+    };
+    return caf::behavior{
+        [=](token_atom, uint64_t, int32_t t) {
+          const auto now = std::chrono::steady_clock::now();
+          if (!times->first_s)
+            times->first_s = std::chrono::duration<double>(now - times->start).count();
+          else if (times->gaps_s.size() < 65536)
+            times->gaps_s.push_back(std::chrono::duration<double>(now - times->last).count());
+          times->last = now;
+          ids->push_back(t);
+          emit(false);
+        },
+        [=](logprob_atom, uint64_t, std::string& json) {
+          if (logprobs->size() < 65536)
+            logprobs->push_back(std::move(json));
+        },
+        [=](tick_atom) {
+          emit(true);
+          relay_self->quit();
+          return true;
+        },
+    };
+  });
   generate_request g;
   g.prompt = prompt;
   g.max_tokens = max_tokens;
@@ -500,6 +507,7 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   g.frequency_penalty = req.frequency_penalty;
   g.bias_tokens = req.bias_tokens;
   g.bias_values = req.bias_values;
+  g.logprobs = std::min(req.logprobs, 20);
   const auto request_id = request_id_of(st, req.request_id, st.next_id++);
   const auto logged = sampled(st);
   st.router.sent(*rid);
@@ -510,7 +518,7 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   self->request(rep.model, load_timeout, generate_atom::value, std::move(g))
       .then(
           [self, promise, relay, dep, rid_v, prompt_tokens, request_id, logged, prompt, max_tokens,
-           number = req.request, stops = req.stop, times,
+           number = req.request, stops = req.stop, times, logprobs, want_logprobs = req.logprobs,
            prompt_text = req.prompt](std::vector<int32_t>& out) mutable {
             auto& st = self->state;
             st.router.done(rid_v);
@@ -549,8 +557,11 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
             retire_idle(st);
             st.metrics->prompt_tokens.Increment(prompt_tokens);
             st.metrics->generated_tokens.Increment(static_cast<double>(out.size()));
-            auto answer = [self, promise, r, times](auto&&...) mutable {
+            auto answer = [self, promise, r, times, logprobs, want_logprobs, dep,
+                           prompt](auto&&...) mutable {
               // The relay has handled every token by now (it answered the flush).
+              if (want_logprobs >= 0)
+                r.logprobs = openai_logprobs(*dep->tok, prompt, *logprobs, r.text.size());
               auto& m = *self->state.metrics;
               if (times->first_s)
                 m.ttft.Observe(*times->first_s);

@@ -376,8 +376,10 @@ TEST_F(serialization_test, generate_request_predictions_model_info_and_token_ids
   g.seed = 3;
   g.request = 17;
   g.priority = 4;
+  g.logprobs = 2;
   auto h = message_round_trip(g);
   EXPECT_EQ(h.priority, 4);
+  EXPECT_EQ(h.logprobs, 2);
   EXPECT_EQ(h.prompt, g.prompt);
   EXPECT_EQ(h.top_k, 40);
   EXPECT_DOUBLE_EQ(h.top_p, 0.9);
@@ -444,7 +446,9 @@ TEST_F(serialization_test, serving_messages_round_trip) {
   EXPECT_EQ(cr2.prompt, "Once");
   EXPECT_EQ(cr2.priority, -3);
   EXPECT_EQ(cr2.stop, cr.stop);
-  auto cp = message_round_trip(complete_reply{"lm", 1, " upon", 4, 5, "cmpl-1", "length"});
+  auto cp = message_round_trip(
+      complete_reply{"lm", 1, " upon", 4, 5, "cmpl-1", "length", R"({"tokens":[" upon"]})"});
+  EXPECT_EQ(cp.logprobs, R"({"tokens":[" upon"]})");
   EXPECT_EQ(cp.text, " upon");
   EXPECT_EQ(cp.completion_tokens, 5u);
   EXPECT_EQ(cp.finish_reason, "length");

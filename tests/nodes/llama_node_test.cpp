@@ -367,9 +367,51 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   std::tie(status, body) = post({{"model", "stories"}, {"prompt", "x"}, {"presence_penalty", 2.5}});
   EXPECT_EQ(status, 400);
   EXPECT_EQ(body["error"]["param"], "presence_penalty");
-  std::tie(status, body) = post({{"model", "stories"}, {"prompt", "x"}, {"logprobs", 2}});
+  std::tie(status, body) = post({{"model", "stories"}, {"prompt", "x"}, {"logprobs", 6}});
   EXPECT_EQ(status, 400);
   EXPECT_EQ(body["error"]["param"], "logprobs");
+
+  // logprobs: greedy, so each token is the most likely of its alternatives; the pieces add up to
+  // the text; chat has its own shape.
+  std::tie(status, body) = post({{"model", "stories"},
+                                 {"prompt", "Once upon a time"},
+                                 {"max_tokens", 12},
+                                 {"temperature", 0},
+                                 {"logprobs", 3}});
+  ASSERT_EQ(status, 200) << body.dump();
+  const auto& lp = body["choices"][0]["logprobs"];
+  ASSERT_TRUE(lp.is_object()) << body.dump();
+  ASSERT_EQ(lp["tokens"].size(), 12u);
+  std::string joined_pieces;
+  for (std::size_t i = 0; i < 12; ++i) {
+    joined_pieces += lp["tokens"][i].get<std::string>();
+    const double chosen = lp["token_logprobs"][i];
+    EXPECT_LE(chosen, 0.0);
+    ASSERT_EQ(lp["top_logprobs"][i].size(), 3u) << lp.dump();
+    double best = -1e9;
+    for (auto& [piece, value] : lp["top_logprobs"][i].items())
+      best = std::max(best, value.get<double>());
+    EXPECT_NEAR(chosen, best, 1e-6) << "greedy took a token that was not the most likely";
+    EXPECT_EQ(lp["text_offset"][i],
+              joined_pieces.size() - lp["tokens"][i].get<std::string>().size());
+  }
+  EXPECT_EQ(joined_pieces, body["choices"][0]["text"]);
+  auto chat_lp = web.Post("/v1/chat/completions",
+                          json{{"model", "stories"},
+                               {"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+                               {"max_tokens", 5},
+                               {"temperature", 0},
+                               {"logprobs", true},
+                               {"top_logprobs", 2}}
+                              .dump(),
+                          "application/json");
+  ASSERT_TRUE(chat_lp);
+  ASSERT_EQ(chat_lp->status, 200) << chat_lp->body;
+  const auto content = json::parse(chat_lp->body)["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), 5u) << chat_lp->body;
+  EXPECT_EQ(content[0]["top_logprobs"].size(), 2u);
+  EXPECT_GE(content[0]["top_logprobs"][0]["logprob"].get<double>(),
+            content[0]["top_logprobs"][1]["logprob"].get<double>());
 
   // A crowd of long generations on two contexts of KV cache; a low-priority one started over
   // RPC with a number shows up in `sequences`, is reprioritised and cancelled from the REPL.

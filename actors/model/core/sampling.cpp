@@ -59,6 +59,33 @@ caf::error validate(const sampling_params& p, int64_t vocab) {
   return {};
 }
 
+token_logprobs logprobs_of(const float* logits, std::size_t n, int32_t chosen, int top) {
+  token_logprobs out;
+  if (n == 0)
+    return out;
+  double max = -std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < n; ++i)
+    max = std::max(max, rank_of(logits[i]));
+  double total = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    total += std::exp(rank_of(logits[i]) - max);
+  const double log_total = max + std::log(total);
+  auto lp = [&](std::size_t i) { return static_cast<float>(rank_of(logits[i]) - log_total); };
+  if (chosen >= 0 && static_cast<std::size_t>(chosen) < n)
+    out.chosen = lp(static_cast<std::size_t>(chosen));
+  const auto k = std::min<std::size_t>(static_cast<std::size_t>(std::max(top, 0)), n);
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                    [logits](std::size_t a, std::size_t b) {
+                      const double la = rank_of(logits[a]), lb = rank_of(logits[b]);
+                      return la > lb || (la == lb && a < b);
+                    });
+  for (std::size_t j = 0; j < k; ++j)
+    out.top.emplace_back(static_cast<int32_t>(order[j]), lp(order[j]));
+  return out;
+}
+
 int64_t sample_token(const float* logits, std::size_t n, const sampling_params& p,
                      std::mt19937_64& rng) {
   if (n == 0)

@@ -59,6 +59,15 @@ const float* adjusted_logits(const float* logits, std::size_t n, const sampling_
   return scratch.data();
 }
 
+/// The model's log-probability of `chosen` under softmax(logits) and the `top` most likely tokens
+/// with theirs (most likely first, lower id first on ties): what OpenAI's `logprobs` report, of
+/// the model's own distribution (before temperature, penalties and bias).
+struct token_logprobs {
+  float chosen = 0.0f;
+  std::vector<std::pair<int32_t, float>> top;
+};
+token_logprobs logprobs_of(const float* logits, std::size_t n, int32_t chosen, int top);
+
 /// A token id drawn from `logits[0..n)`: argmax (lowest index on ties) at temperature 0, else
 /// softmax(logits / temperature) cut to the top_k, renormalised, cut to the nucleus of mass
 /// top_p, renormalised and sampled with `rng`; -1 when n is 0.

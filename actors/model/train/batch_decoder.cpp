@@ -21,6 +21,7 @@ struct sequence {
   uint64_t id = 0;
   uint64_t order = 0; ///< admission order: among equal priorities, older runs first
   int32_t priority = 0;
+  int32_t logprobs = -1; ///< alternatives reported per token; -1: none
   phase state = phase::waiting;
   std::vector<int64_t> context; ///< BOS, prompt, then generated tokens
   int64_t prefilled = 0;        ///< positions [0, prefilled) are in the cache (or swapped out)
@@ -189,7 +190,10 @@ struct batch_decoder::impl {
                           static_cast<std::size_t>(s.generated), adjusted);
       const auto token = sample_token(logits, s.logits.size(), s.sampling, s.rng);
       const auto pos = static_cast<int64_t>(s.context.size());
-      sequence_event ev{id, -1, false, ""};
+      sequence_event ev{id, -1, false, "", std::nullopt};
+      if (s.logprobs >= 0 && token >= 0 && token != eng->shape.eos_id)
+        ev.logprobs =
+            logprobs_of(s.logits.data(), s.logits.size(), static_cast<int32_t>(token), s.logprobs);
       if (token < 0 || token == eng->shape.eos_id) {
         ev.finished = true;
         ev.reason = "stop";
@@ -335,6 +339,7 @@ caf::expected<uint64_t> batch_decoder::admit(const sequence_request& req) {
   s.id = d.next_id++;
   s.order = d.next_order++;
   s.priority = req.priority;
+  s.logprobs = std::min(req.logprobs, 20);
   s.max_new = req.max_new;
   s.sampling = req.sampling;
   s.rng.seed(req.seed);

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,9 @@ struct sequence_request {
   int64_t max_new = 32;
   sampling_params sampling;
   uint64_t seed = 1;
-  int32_t priority = 0; ///< higher runs first and preempts lower
+  int32_t priority = 0;  ///< higher runs first and preempts lower
+  int32_t logprobs = -1; ///< >= 0: each event carries the token's log-probability and this many
+                         ///< most likely alternatives
 };
 
 /// How a decoder keeps its sequences' keys and values.
@@ -77,6 +80,7 @@ struct sequence_event {
   int32_t token = -1; ///< -1 when the sequence ended without a new token (EOS, context)
   bool finished = false;
   std::string reason; ///< "stop" (EOS), "length" (max_new or the context), when finished
+  std::optional<token_logprobs> logprobs; ///< of `token`, when the request asked for them
 };
 
 class batch_decoder {

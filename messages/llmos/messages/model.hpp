@@ -67,13 +67,17 @@ struct generate_request {
   double frequency_penalty = 0.0;   ///< OpenAI's, over the tokens generated so far
   std::vector<int32_t> bias_tokens; ///< logit_bias: these tokens' logits get
   std::vector<double> bias_values;  ///< these values added (same length)
+  /// >= 0: before each token message the subscriber gets (logprob_atom, request, JSON
+  /// {"token": id, "logprob": lp, "top": [[id, lp], ...]}) with this many alternatives (llama
+  /// models batching continuously; others refuse).
+  int32_t logprobs = -1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, generate_request& x) {
   return f(caf::meta::type_name("generate_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
            x.top_p, x.seed, x.request, x.subscriber, x.priority, x.presence_penalty,
-           x.frequency_penalty, x.bias_tokens, x.bias_values);
+           x.frequency_penalty, x.bias_tokens, x.bias_values, x.logprobs);
 }
 
 /// One generation a replica holds (`sequences`): the request it serves and where it stands.

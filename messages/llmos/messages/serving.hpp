@@ -62,13 +62,15 @@ struct complete_request {
   double frequency_penalty = 0.0;
   std::vector<int32_t> bias_tokens;
   std::vector<double> bias_values;
+  int32_t logprobs = -1; ///< >= 0: the reply carries each token's log-probability and this many
+                         ///< alternatives (see complete_reply::logprobs)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_request& x) {
   return f(caf::meta::type_name("complete_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
            x.top_p, x.seed, x.request, x.subscriber, x.request_id, x.priority, x.stop,
-           x.presence_penalty, x.frequency_penalty, x.bias_tokens, x.bias_values);
+           x.presence_penalty, x.frequency_penalty, x.bias_tokens, x.bias_values, x.logprobs);
 }
 
 struct complete_reply {
@@ -81,12 +83,15 @@ struct complete_reply {
   /// "stop" (the model ended, or a stop sequence came), "length" (max_tokens or the context),
   /// "cancelled" (cancelled on the server, e.g. the client went away)
   std::string finish_reason;
+  /// When asked: OpenAI's completions logprobs object as JSON text ({"tokens": [piece, ...],
+  /// "token_logprobs": [...], "top_logprobs": [{piece: lp, ...}, ...], "text_offset": [...]}).
+  std::string logprobs;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_reply& x) {
   return f(caf::meta::type_name("complete_reply"), x.model, x.version, x.text, x.prompt_tokens,
-           x.completion_tokens, x.request_id, x.finish_reason);
+           x.completion_tokens, x.request_id, x.finish_reason, x.logprobs);
 }
 
 /// What a server is doing.

@@ -257,3 +257,20 @@ TEST(sampling, refuses_penalties_and_biases_out_of_range) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(sampling, logprobs_are_the_log_softmax_with_the_most_likely_first) {
+  const std::vector<float> logits{1.0f, 3.0f, 2.0f, 3.0f};
+  const double total = std::exp(1.0) + 2 * std::exp(3.0) + std::exp(2.0);
+  auto lp = llmos::model::logprobs_of(logits.data(), 4, 2, 3);
+  EXPECT_NEAR(lp.chosen, std::log(std::exp(2.0) / total), 1e-6);
+  ASSERT_EQ(lp.top.size(), 3u);
+  EXPECT_EQ(lp.top[0].first, 1); // ties: the lower id first
+  EXPECT_EQ(lp.top[1].first, 3);
+  EXPECT_EQ(lp.top[2].first, 2);
+  EXPECT_NEAR(lp.top[0].second, std::log(std::exp(3.0) / total), 1e-6);
+  EXPECT_TRUE(llmos::model::logprobs_of(logits.data(), 4, 0, 0).top.empty());
+}
+
+} // namespace
