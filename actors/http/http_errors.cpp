@@ -63,7 +63,10 @@ std::string error_body(int status, const std::string& reason, const std::string&
                    {"code", nullptr}};
   if (!field.empty())
     e["field"] = field;
-  return nlohmann::json{{"error", e}}.dump();
+  // The reason may quote outside text (a request path, a field's value) that is not UTF-8,
+  // which dump() would throw on out of the handler: such bytes become U+FFFD.
+  return nlohmann::json{{"error", e}}.dump(-1, ' ', false,
+                                           nlohmann::json::error_handler_t::replace);
 }
 
 std::string error_body(const caf::error& err, const std::string& field) {
@@ -72,7 +75,7 @@ std::string error_body(const caf::error& err, const std::string& field) {
                          : "unavailable";
   auto body = nlohmann::json::parse(error_body(status_of(err), describe(err), field));
   body["error"]["code"] = code;
-  return body.dump();
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 } // namespace llmos::http

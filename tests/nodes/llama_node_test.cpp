@@ -348,6 +348,12 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   auto one = web.Get("/v1/models/stories");
   ASSERT_TRUE(one);
   EXPECT_EQ(json::parse(one->body)["id"], "stories");
+  // A path that is not UTF-8 gets its 404 (it used to throw out of the handler and abort the
+  // node), and the node answers on.
+  auto not_utf8 = web.Get("/%FF%FE");
+  ASSERT_TRUE(not_utf8);
+  EXPECT_EQ(not_utf8->status, 404);
+  EXPECT_TRUE(json::parse(not_utf8->body, nullptr, false).is_object()) << not_utf8->body;
   auto missing = web.Get("/v1/models/nope");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
