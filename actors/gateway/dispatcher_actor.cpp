@@ -55,7 +55,14 @@ caf::behavior dispatcher(caf::event_based_actor* self, node_manager_actor manage
           else
             rp.deliver(std::move(result.error()));
         };
-        m->call(call);
+        // A method that throws (an unchecked conversion of outside input) answers an error
+        // instead of taking the dispatcher, and with it the node's RPC endpoint, down.
+        try {
+          m->call(call);
+        } catch (const std::exception& e) {
+          rp.deliver(make_llmos_error(error_code::bad_params,
+                                      method + ": could not use the params: " + e.what()));
+        }
         return rp;
       },
   };

@@ -2,6 +2,8 @@
 // through the directory, so `send spam-bag train dataset=spam` works from any node's gateway.
 #include "gateway/model_methods.hpp"
 
+#include <cstdint>
+
 #include <caf/event_based_actor.hpp>
 
 #include "gateway/rpc_params.hpp"
@@ -138,7 +140,10 @@ caf::expected<std::vector<int32_t>> prompt_of(const msgpack::object& opts) {
   auto one = [&](const msgpack::object& o) -> caf::error {
     if (o.type != msgpack::type::POSITIVE_INTEGER)
       return bad("prompt token ids are non-negative integers, got " + type_name(o));
-    ids.push_back(static_cast<int32_t>(o.as<uint32_t>()));
+    // Checked here: as<uint32_t>() throws on a larger id, out of the dispatcher.
+    if (o.via.u64 > static_cast<uint64_t>(INT32_MAX))
+      return bad("prompt token id " + std::to_string(o.via.u64) + " is out of range");
+    ids.push_back(static_cast<int32_t>(o.via.u64));
     return {};
   };
   if (prompt->type == msgpack::type::ARRAY) {

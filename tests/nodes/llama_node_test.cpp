@@ -348,6 +348,22 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   auto one = web.Get("/v1/models/stories");
   ASSERT_TRUE(one);
   EXPECT_EQ(json::parse(one->body)["id"], "stories");
+  // An RPC generate with a token id beyond 32 bits is refused by name (it used to throw out of
+  // the dispatcher and leave the node without an RPC endpoint), and RPC answers on.
+  auto probe = llmos::test::rpc_call(
+      n.rpc, "spawn",
+      json::array(
+          {"a",
+           "model",
+           {{"name", "probe"},
+            {"spec", std::string{LLMOS_SOURCE_DIR} + "/nodes/examples/models/stories.yaml"}}}));
+  ASSERT_FALSE(probe.contains("error")) << probe.dump();
+  auto huge = n.send(json::array(
+      {"probe", "generate", {{"prompt", json::array({int64_t{1} << 33})}, {"max_tokens", 1}}}));
+  ASSERT_TRUE(huge.contains("error")) << huge.dump();
+  EXPECT_NE(huge.dump().find("out of range"), std::string::npos) << huge.dump();
+  EXPECT_TRUE(llmos::test::rpc_ping(n.rpc));
+
   // A path that is not UTF-8 gets its 404 (it used to throw out of the handler and abort the
   // node), and the node answers on.
   auto not_utf8 = web.Get("/%FF%FE");
