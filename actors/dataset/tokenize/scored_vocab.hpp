@@ -28,7 +28,8 @@ struct scored_vocab {
   int32_t bos = 1;
   int32_t eos = 2;
   int32_t pad = -1;
-  bool add_space_prefix = true; ///< prepend ' ' to text before encoding (SentencePiece's dummy prefix)
+  bool add_space_prefix =
+      true; ///< prepend ' ' to text before encoding (SentencePiece's dummy prefix)
 
   int32_t size() const { return static_cast<int32_t>(pieces.size()); }
   friend bool operator==(const scored_vocab&, const scored_vocab&) = default;

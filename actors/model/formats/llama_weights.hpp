@@ -30,10 +30,10 @@ struct llama_config {
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0; ///< grouped-query attention: divides n_heads
   int64_t vocab_size = 0;
-  int64_t seq_len = 0;        ///< context length
-  double norm_eps = 1e-5;     ///< RMSNorm epsilon
+  int64_t seq_len = 0;         ///< context length
+  double norm_eps = 1e-5;      ///< RMSNorm epsilon
   double rope_theta = 10000.0; ///< rotary base
-  bool tied = true;           ///< classifier shares the token embedding (no output.weight)
+  bool tied = true;            ///< classifier shares the token embedding (no output.weight)
 
   int64_t head_dim() const { return n_heads > 0 ? dim / n_heads : 0; }
   int64_t kv_dim() const { return n_heads > 0 ? dim * n_kv_heads / n_heads : 0; }
