@@ -1,0 +1,67 @@
+// A node with a registry, stories servers and an HTTP gateway for the llama node tests
+// (llama_node_test.cpp, llama_serving_test.cpp), and a Prometheus series reader.
+#pragma once
+
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cluster_harness.hpp"
+
+namespace llmos::test {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+struct llama_node {
+  temp_dir dir{"llama"};
+  uint16_t rpc = 0;
+  uint16_t http = 0;
+  child_process node;
+
+  /// `servers`: extra server actors' YAML lines (each "      - {...}\n").
+  explicit llama_node(const std::string& servers = "") {
+    const auto ports = llmos::test::free_ports(3);
+    rpc = ports[1];
+    http = ports[2];
+    std::ostringstream topo;
+    topo << "cluster: llama\n"
+         << llmos::test::fast_heartbeat << "nodes:\n"
+         << "  - name: a\n    host: 127.0.0.1\n    port: " << ports[0] << "\n    rpc_port: " << rpc
+         << "\n    actors:\n"
+         << "      - {name: registry, kind: registry, config: {root: models}}\n"
+         << "      - {name: stories-server, kind: server, config: {model: stories}}\n"
+         << "      - {name: gguf-server, kind: server, config: {model: stories-gguf}}\n"
+         << servers << "      - {name: web, kind: http, config: {port: " << http
+         << ", token: secret}}\n";
+    write_file(dir / "topology.yaml", topo.str());
+    node = child_process::start(
+        {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
+        dir / "a.log");
+  }
+
+  std::string log() const { return read_file(dir / "a.log"); }
+  json send(const json& params) const { return rpc_send(rpc, params); }
+
+  /// Imports the shared stories260K as version 1 of `model` and makes it production.
+  void import_stories(const std::string& models, const std::string& model = "stories") const {
+    auto imported = send(json::array(
+        {"registry",
+         "import",
+         {{"model", model}, {"format", "llama2c"}, {"path", models + "/stories260K.bin"}}}));
+    ASSERT_FALSE(imported.contains("error")) << imported.dump() << log();
+    auto alias = send(json::array(
+        {"registry", "alias", {{"model", model}, {"alias", "production"}, {"version", "1"}}}));
+    ASSERT_FALSE(alias.contains("error")) << alias.dump();
+  }
+};
+
+/// The value of the first series of `metrics` that starts with `key` (name and labels), or -1.
+inline double metric(const std::string& metrics, const std::string& key) {
+  const auto at = metrics.find(key + " ");
+  return at == std::string::npos ? -1.0 : std::stod(metrics.substr(at + key.size() + 1));
+}
+
+} // namespace llmos::test
