@@ -1,5 +1,7 @@
 #include "bench_rpc.hpp"
 
+#include <thread>
+
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/rpc_client.hpp"
 
@@ -15,6 +17,20 @@ nlohmann::json call(uint16_t rpc, const nlohmann::json& params, std::chrono::sec
   if (!r->ok)
     return nlohmann::json{{"error", r->value}};
   return r->value;
+}
+
+std::string node_command(const std::string& node_path, const std::filesystem::path& dir) {
+  return "exec '" + node_path + "' --topology '" + (dir / "topology.yaml").string() +
+         "' --node a > '" + (dir / "node.log").string() + "' 2>&1";
+}
+
+bool wait_until_answers(uint16_t rpc, const nlohmann::json& probe) {
+  for (int i = 0; i < 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!call(rpc, probe).contains("error"))
+      return true;
+  }
+  return false;
 }
 
 } // namespace llmos::bench

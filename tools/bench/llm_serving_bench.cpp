@@ -252,15 +252,9 @@ int run_llm_serving(const llm_serving_options& o) {
       << "      - {name: single, kind: server, config: {model: stories-single, "
          "continuous_batching: false}}\n"
       << "      - {name: web, kind: http, config: {port: " << http << ", threads: 72}}\n";
-  const std::string cmd = "exec '" + o.node_path + "' --topology '" +
-                          (dir / "topology.yaml").string() + "' --node a > '" +
-                          (dir / "node.log").string() + "' 2>&1";
+  const std::string cmd = node_command(o.node_path, dir);
   child_process node{{"/bin/sh", "-c", cmd}, "", 10s};
-  bool up = false;
-  for (int i = 0; i < 200 && !up; ++i) {
-    std::this_thread::sleep_for(100ms);
-    up = !call(rpc, json::array({"registry", "versions", json::object()})).contains("error");
-  }
+  const bool up = wait_until_answers(rpc, json::array({"registry", "versions", json::object()}));
   if (!up)
     return std::cerr << "llm-serving: the node did not start (see " << dir << "/node.log)\n", 1;
   for (const char* name : {"stories", "stories-single"}) {

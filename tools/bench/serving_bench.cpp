@@ -208,16 +208,10 @@ int run_serving(const serving_options& opts) {
   const uint16_t port = free_port(), rpc = free_port(), http = free_port();
   std::ofstream(dir / "topology.yaml") << topology(dir, opts.model, port, rpc, http);
   const int steps = opts.train_steps > 0 ? opts.train_steps : opts.model == "bag" ? 150 : 20;
-  const std::string cmd = "exec '" + opts.node_path + "' --topology '" +
-                          (dir / "topology.yaml").string() + "' --node a > '" +
-                          (dir / "node.log").string() + "' 2>&1";
+  const std::string cmd = node_command(opts.node_path, dir);
   child_process node{{"/bin/sh", "-c", cmd}, "", 10s};
   std::cout << "llmos-bench serving: node on " << http << ", logs in " << dir << "\n";
-  bool up = false;
-  for (int i = 0; i < 200 && !up; ++i) {
-    std::this_thread::sleep_for(100ms);
-    up = !call(rpc, json::array({"spam-data", "stats", json::object()})).contains("error");
-  }
+  const bool up = wait_until_answers(rpc, json::array({"spam-data", "stats", json::object()}));
   if (!up)
     return std::cerr << "llmos-bench serving: the node did not start (see node.log)\n", 1;
   std::cout << "  ingesting SpamAssassin and training spam-" << opts.model << " (" << steps

@@ -89,15 +89,9 @@ int run_tuner(const tuner_options& opts) {
       << "}}\n"
       << "      - {name: tuner, kind: tuner, config: {scheduler: sched, registry: \"\", root: "
       << (dir / "studies").string() << "}}\n";
-  const std::string cmd = "exec '" + opts.node_path + "' --topology '" +
-                          (dir / "topology.yaml").string() + "' --node a > '" +
-                          (dir / "node.log").string() + "' 2>&1";
+  const std::string cmd = node_command(opts.node_path, dir);
   child_process node{{"/bin/sh", "-c", cmd}, "", 10s};
-  bool up = false;
-  for (int i = 0; i < 200 && !up; ++i) {
-    std::this_thread::sleep_for(100ms);
-    up = !call(rpc, json::array({"data", "stats", json::object()})).contains("error");
-  }
+  const bool up = wait_until_answers(rpc, json::array({"data", "stats", json::object()}));
   if (!up)
     return std::cerr << "llmos-bench tuner: the node did not start (see " << dir << ")\n", 1;
   if (call(rpc, json::array({"data", "ingest", json::object()})).contains("error"))
