@@ -15,6 +15,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 
 #define LLMOS_INLINE inline __attribute__((always_inline))
@@ -303,6 +304,17 @@ LLMOS_INLINE void attend(float* __restrict out, const float* __restrict q, const
   }
 }
 
+/// out += scale * B (A x) for one item (see add_lora below); t holds A x.
+template <int L>
+LLMOS_INLINE void lora_delta(float* __restrict out, const float* __restrict x,
+                             const llama_lora& lora, float scale, int64_t cols, int64_t rows,
+                             float* __restrict t) {
+  for (int64_t r = 0; r < lora.rank; ++r)
+    t[r] = dot<L>(lora.a + r * cols, cols, x);
+  for (int64_t o = 0; o < rows; ++o)
+    out[o] += scale * dot<L>(lora.b + o * lora.rank, lora.rank, t);
+}
+
 /// hb = silu(hb) * up over one item's n entries (see swiglu_item below).
 template <int L>
 LLMOS_INLINE void swiglu(float* __restrict hb, const float* __restrict up, int64_t n) {
@@ -369,7 +381,19 @@ LLMOS_DEFAULT_BUILD void swiglu_item(float* hb, const float* up, int64_t n) {
   swiglu<4>(hb, up, n);
 }
 
+/// out += scale * B (A x) for one item's adapter of one linear layer. Per item, after the base
+/// matmul of the whole batch: an adapter costs rank * (in + out) multiply-adds per item against
+/// the base's in * out, and an item's sum never depends on the other items.
+LLMOS_DEFAULT_BUILD void add_lora(float* out, const float* x, const llama_lora& lora, float scale,
+                                  int64_t cols, int64_t rows, float* t) {
+  lora_delta<4>(out, x, lora, scale, cols, rows, t);
+}
+
 #ifdef LLMOS_WIDE
+LLMOS_WIDE_BUILD void add_lora(float* out, const float* x, const llama_lora& lora, float scale,
+                               int64_t cols, int64_t rows, float* t) {
+  lora_delta<8>(out, x, lora, scale, cols, rows, t);
+}
 LLMOS_WIDE_BUILD void matmul(float* out, const float* x, const float* w, int64_t batch,
                              int64_t cols, int64_t rows) {
   matmul_batch<8>(out, x, w, batch, cols, rows);
@@ -411,6 +435,23 @@ void add(float* __restrict x, const float* __restrict y, int64_t n) {
     x[i] += y[i];
 }
 
+/// Adds each item's adapter of one linear layer (picked by `which`) to that item's output row
+/// out[b] (`rows` floats) of input x[b] (`cols` floats); items without one are left as they are.
+void add_adapters(float* out, const float* x, int64_t batch, int64_t cols, int64_t rows,
+                  const llama_adapter_weights* const* adapters, int32_t layer,
+                  llama_lora llama_block_adapter::*which, float* t) {
+  if (adapters == nullptr)
+    return;
+  for (int64_t b = 0; b < batch; ++b) {
+    const llama_adapter_weights* a = adapters[b];
+    if (a == nullptr)
+      continue;
+    const llama_lora& lora = a->blocks[layer].*which;
+    if (lora.a != nullptr)
+      add_lora(out + b * rows, x + b * cols, lora, a->scale, cols, rows, t);
+  }
+}
+
 } // namespace
 
 void llama_decode_scratch::reserve(const llama_decode_weights& w, int32_t batch) {
@@ -420,10 +461,19 @@ void llama_decode_scratch::reserve(const llama_decode_weights& w, int32_t batch)
 }
 
 void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32_t count,
-                  llama_decode_scratch& scratch) {
+                  llama_decode_scratch& scratch, const llama_adapter_weights* const* adapters) {
   if (count <= 0)
     return;
   scratch.reserve(w, count); // grows only the first time a batch this large comes
+  if (adapters != nullptr)
+    for (int32_t b = 0; b < count; ++b)
+      if (adapters[b] != nullptr)
+        for (const auto& block : adapters[b]->blocks)
+          for (auto* l :
+               {&block.wq, &block.wk, &block.wv, &block.wo, &block.w1, &block.w2, &block.w3})
+            if (scratch.low_rank.size() < static_cast<std::size_t>(l->rank))
+              scratch.low_rank.resize(static_cast<std::size_t>(l->rank));
+  float* t = scratch.low_rank.data();
   const scratch_layout at(w, count);
   float* s = scratch.buf.data();
   float *x = s + at.x, *xb = s + at.xb, *xb2 = s + at.xb2, *q = s + at.q, *k = s + at.k,
@@ -453,6 +503,9 @@ void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32
     matmul(q, xb, bw.wq, n, dim, dim);
     matmul(k, xb, bw.wk, n, dim, kv_dim);
     matmul(v, xb, bw.wv, n, dim, kv_dim);
+    add_adapters(q, xb, n, dim, dim, adapters, l, &llama_block_adapter::wq, t);
+    add_adapters(k, xb, n, dim, kv_dim, adapters, l, &llama_block_adapter::wk, t);
+    add_adapters(v, xb, n, dim, kv_dim, adapters, l, &llama_block_adapter::wv, t);
 
     for (int64_t b = 0; b < n; ++b) {
       const llama_decode_item& it = items[b];
@@ -469,15 +522,19 @@ void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32
     }
 
     matmul(xb2, xb, bw.wo, n, dim, dim);
+    add_adapters(xb2, xb, n, dim, dim, adapters, l, &llama_block_adapter::wo, t);
     add(x, xb2, n * dim);
 
     for (int64_t b = 0; b < n; ++b)
       rmsnorm(xb + b * dim, x + b * dim, bw.ffn_norm, dim, w.norm_eps);
     matmul(hb, xb, bw.w1, n, dim, hidden);
     matmul(hb2, xb, bw.w3, n, dim, hidden);
+    add_adapters(hb, xb, n, dim, hidden, adapters, l, &llama_block_adapter::w1, t);
+    add_adapters(hb2, xb, n, dim, hidden, adapters, l, &llama_block_adapter::w3, t);
     for (int64_t b = 0; b < n; ++b)
       swiglu_item(hb + b * hidden, hb2 + b * hidden, hidden);
     matmul(xb, hb, bw.w2, n, hidden, dim);
+    add_adapters(xb, hb, n, hidden, dim, adapters, l, &llama_block_adapter::w2, t);
     add(x, xb, n * dim);
   }
 

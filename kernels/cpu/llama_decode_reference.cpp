@@ -47,7 +47,22 @@ void matmul(float* out, const float* x, const float* w, int cols, int rows) {
   }
 }
 
-void forward(const llama_decode_weights& w, const llama_decode_item& item) {
+/// out[r] += scale * (B (A x))[r] for one linear layer's adapter, when it has one.
+void add_lora(float* out, const float* x, const llama_lora& lora, float scale, int cols, int rows) {
+  if (lora.a == nullptr)
+    return;
+  std::vector<float> t(lora.rank);
+  matmul(t.data(), x, lora.a, cols, lora.rank);
+  for (int r = 0; r < rows; r++) {
+    float val = 0.0f;
+    for (int i = 0; i < lora.rank; i++)
+      val += lora.b[static_cast<int64_t>(r) * lora.rank + i] * t[i];
+    out[r] += scale * val;
+  }
+}
+
+void forward(const llama_decode_weights& w, const llama_decode_item& item,
+             const llama_adapter_weights* adapter) {
   const int dim = w.dim, hidden = w.hidden_dim, seq_len = w.seq_len;
   const int head_size = dim / w.n_heads;
   const int kv_dim = head_size * w.n_kv_heads;
@@ -62,6 +77,9 @@ void forward(const llama_decode_weights& w, const llama_decode_item& item) {
 
   for (int l = 0; l < w.n_layers; l++) {
     const llama_block_weights& b = w.blocks[l];
+    // An item without an adapter adds nothing (the layers' empty llama_lora).
+    const llama_block_adapter la = adapter != nullptr ? adapter->blocks[l] : llama_block_adapter{};
+    const float s = adapter != nullptr ? adapter->scale : 0.0f;
     float* key_cache = item.cache.k + l * item.cache.layer_stride;
     float* value_cache = item.cache.v + l * item.cache.layer_stride;
     float* k = key_cache + llama_kv_offset(item.cache, pos, kv_dim);
@@ -71,6 +89,9 @@ void forward(const llama_decode_weights& w, const llama_decode_item& item) {
     matmul(q.data(), xb.data(), b.wq, dim, dim);
     matmul(k, xb.data(), b.wk, dim, kv_dim);
     matmul(v, xb.data(), b.wv, dim, kv_dim);
+    add_lora(q.data(), xb.data(), la.wq, s, dim, dim);
+    add_lora(k, xb.data(), la.wk, s, dim, kv_dim);
+    add_lora(v, xb.data(), la.wv, s, dim, kv_dim);
 
     // Rotary: each pair (i, i+1) turns by pos * theta^(-head_dim / head_size); keys exist only
     // for the first kv_dim entries.
@@ -113,18 +134,22 @@ void forward(const llama_decode_weights& w, const llama_decode_item& item) {
     }
 
     matmul(xb2.data(), xb.data(), b.wo, dim, dim);
+    add_lora(xb2.data(), xb.data(), la.wo, s, dim, dim);
     for (int i = 0; i < dim; i++)
       x[i] += xb2[i];
 
     rmsnorm(xb.data(), x.data(), b.ffn_norm, dim, w.norm_eps);
     matmul(hb.data(), xb.data(), b.w1, dim, hidden);
     matmul(hb2.data(), xb.data(), b.w3, dim, hidden);
+    add_lora(hb.data(), xb.data(), la.w1, s, dim, hidden);
+    add_lora(hb2.data(), xb.data(), la.w3, s, dim, hidden);
     for (int i = 0; i < hidden; i++) {
       float val = hb[i];
       val *= 1.0f / (1.0f + std::exp(-val)); // silu
       hb[i] = val * hb2[i];
     }
     matmul(xb.data(), hb.data(), b.w2, hidden, dim);
+    add_lora(xb.data(), hb.data(), la.w2, s, hidden, dim);
     for (int i = 0; i < dim; i++)
       x[i] += xb[i];
   }
@@ -137,10 +162,10 @@ void forward(const llama_decode_weights& w, const llama_decode_item& item) {
 
 } // namespace
 
-void llama_decode_reference(const llama_decode_weights& w, llama_decode_item* items,
-                            int32_t count) {
+void llama_decode_reference(const llama_decode_weights& w, llama_decode_item* items, int32_t count,
+                            const llama_adapter_weights* const* adapters) {
   for (int32_t i = 0; i < count; i++)
-    forward(w, items[i]);
+    forward(w, items[i], adapters != nullptr ? adapters[i] : nullptr);
 }
 
 } // namespace llmos::kernels

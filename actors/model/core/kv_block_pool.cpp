@@ -91,9 +91,10 @@ bool kv_block_pool::publish(uint64_t before, const int64_t* tokens, int32_t bloc
 }
 
 std::vector<int32_t> kv_block_pool::match(const std::vector<int64_t>& context,
-                                          int64_t max_positions, uint64_t& hash_out) {
+                                          int64_t max_positions, uint64_t& hash_out,
+                                          uint64_t seed) {
   std::vector<int32_t> out;
-  uint64_t before = 0;
+  uint64_t before = seed;
   for (int64_t end = block_size_; end <= max_positions && end <= int64_t(context.size());
        end += block_size_) {
     const int64_t* tokens = context.data() + end - block_size_;

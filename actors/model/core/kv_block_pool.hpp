@@ -53,9 +53,11 @@ public:
 
   /// The longest run of published blocks that hold `context`'s first positions, at most
   /// `max_positions` of them, each with one more user (the caller now holds them); the chain
-  /// hash after the last one is written to `hash_out`.
+  /// hash after the last one is written to `hash_out`. The chain starts at `seed` (0: the `before`
+  /// of a first block), so callers whose blocks are not interchangeable for the same tokens (other
+  /// weights) publish and match under seeds of their own.
   std::vector<int32_t> match(const std::vector<int64_t>& context, int64_t max_positions,
-                             uint64_t& hash_out);
+                             uint64_t& hash_out, uint64_t seed = 0);
 
   /// Blocks handed out by match() since the pool was made.
   uint64_t reused_blocks() const { return reused_; }

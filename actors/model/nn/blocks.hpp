@@ -28,6 +28,8 @@ public:
   /// W plus the adapters' B A scaled, without changing the layer (exports of a LoRA fine-tune).
   torch::Tensor merged_weight() const;
   bool has_lora() const { return lora_a_.defined(); }
+  /// alpha / rank: the adapters' factor.
+  double lora_scale() const { return scale_; }
   std::vector<torch::Tensor> lora_parameters() const;
 
   /// Switches forward to a dynamic int8 matmul (inference only; merges LoRA first).

@@ -9,6 +9,7 @@
 #include "model/core/kv_block_pool.hpp"
 #include "model/nn/llama.hpp"
 #include "model/train/engine_impl.hpp"
+#include "model/train/lora_adapter.hpp"
 
 namespace llmos::model {
 
@@ -22,6 +23,7 @@ struct sequence {
   uint64_t order = 0; ///< admission order: among equal priorities, older runs first
   int32_t priority = 0;
   int32_t logprobs = -1; ///< alternatives reported per token; -1: none
+  int32_t adapter = -1;  ///< index into the decoder's adapters; -1: none
   phase state = phase::waiting;
   std::vector<int64_t> context; ///< BOS, prompt, then generated tokens
   int64_t prefilled = 0;        ///< positions [0, prefilled) are in the cache (or swapped out)
@@ -54,6 +56,17 @@ struct batch_decoder::impl {
   std::size_t last_batch = 0;
   uint64_t preemptions = 0;
   std::vector<float> adjusted; ///< logits after bias and penalties, one sequence at a time
+  std::vector<std::shared_ptr<const lora_adapter>> adapters;
+  std::vector<const kernels::llama_adapter_weights*> item_adapters; ///< per item of a step
+
+  /// Where s's prefix chain starts: 0 under the base, a value of its own under each adapter, so
+  /// that blocks computed under one are never matched by sequences of another.
+  static uint64_t chain_seed(const sequence& s) {
+    if (s.adapter < 0)
+      return 0;
+    const int64_t tag[] = {-1, s.adapter};
+    return kv_block_pool::chain(0, tag, 2);
+  }
 
   int64_t vocab() const { return eng->shape.vocab_size; }
   int64_t limit() const { return net->max_length(); }
@@ -116,7 +129,7 @@ struct batch_decoder::impl {
     } else {
       s.prefilled = 0;
       s.published = 0;
-      s.chain = 0;
+      s.chain = chain_seed(s);
       s.looked_up = false;
       s.has_logits = false;
       s.state = phase::preempted;
@@ -156,7 +169,8 @@ struct batch_decoder::impl {
   void look_up_prefix(sequence& s) {
     s.looked_up = true;
     uint64_t hash = 0;
-    auto found = pool->match(s.context, static_cast<int64_t>(s.context.size()) - 1, hash);
+    auto found =
+        pool->match(s.context, static_cast<int64_t>(s.context.size()) - 1, hash, chain_seed(s));
     if (found.empty())
       return;
     s.blocks = std::move(found);
@@ -220,6 +234,7 @@ struct batch_decoder::impl {
   /// allow, each decoding sequence gets one position, filling ones share the prefill budget.
   std::vector<kernels::llama_decode_item> plan() {
     std::vector<kernels::llama_decode_item> items;
+    item_adapters.clear();
     auto order = in_order(live);
     int64_t budget = cfg.prefill_chunk;
     for (std::size_t i = 0; i < order.size(); ++i) {
@@ -254,9 +269,11 @@ struct batch_decoder::impl {
         budget -= n;
       const auto last = static_cast<int64_t>(s.context.size()) - 1;
       s.logits.resize(static_cast<std::size_t>(vocab()));
-      for (int64_t p = s.prefilled; p < s.prefilled + n; ++p)
+      for (int64_t p = s.prefilled; p < s.prefilled + n; ++p) {
         items.push_back({static_cast<int32_t>(s.context[p]), static_cast<int32_t>(p), view(s),
                          p == last ? s.logits.data() : nullptr});
+        item_adapters.push_back(s.adapter < 0 ? nullptr : &adapters[s.adapter]->weights);
+      }
       s.pending = n;
     }
     return items;
@@ -332,6 +349,9 @@ caf::expected<uint64_t> batch_decoder::admit(const sequence_request& req) {
   }
   if (s.context.empty())
     return fail(spec, error_code::bad_params, "needs a prompt or a BOS token to start from");
+  if (req.adapter < -1 || req.adapter >= static_cast<int32_t>(d.adapters.size()))
+    return fail(spec, error_code::bad_params,
+                "no adapter " + std::to_string(req.adapter) + " in this decoder");
   if (static_cast<int64_t>(s.context.size()) >= d.limit())
     return fail(spec, error_code::bad_params,
                 "prompt of " + std::to_string(s.context.size()) +
@@ -340,6 +360,8 @@ caf::expected<uint64_t> batch_decoder::admit(const sequence_request& req) {
   s.order = d.next_order++;
   s.priority = req.priority;
   s.logprobs = std::min(req.logprobs, 20);
+  s.adapter = req.adapter;
+  s.chain = impl::chain_seed(s);
   s.max_new = req.max_new;
   s.sampling = req.sampling;
   s.rng.seed(req.seed);
@@ -356,8 +378,12 @@ caf::expected<std::vector<sequence_event>> batch_decoder::step() {
   d.last_batch = 0;
   for (const auto& it : items)
     d.last_batch += it.logits != nullptr ? 1 : 0;
+  // Without an adapter in the step, the kernel takes the base-only path.
+  const bool adapted = std::any_of(d.item_adapters.begin(), d.item_adapters.end(),
+                                   [](const auto* a) { return a != nullptr; });
   if (!items.empty())
-    kernels::llama_decode(d.weights, items.data(), static_cast<int32_t>(items.size()), d.scratch);
+    kernels::llama_decode(d.weights, items.data(), static_cast<int32_t>(items.size()), d.scratch,
+                          adapted ? d.item_adapters.data() : nullptr);
   for (auto& [id, s] : d.live) {
     if (s.pending == 0)
       continue;
@@ -370,6 +396,16 @@ caf::expected<std::vector<sequence_event>> batch_decoder::step() {
     }
   }
   return events;
+}
+
+caf::expected<int32_t> batch_decoder::add_adapter(std::shared_ptr<const lora_adapter> adapter) {
+  auto& d = *impl_;
+  if (adapter == nullptr || !adapter->fits(d.weights))
+    return fail(d.eng->spec, error_code::bad_params,
+                "adapter '" + (adapter ? adapter->name : std::string{}) +
+                    "' was taken over a network of another shape");
+  d.adapters.push_back(std::move(adapter));
+  return static_cast<int32_t>(d.adapters.size()) - 1;
 }
 
 bool batch_decoder::cancel(uint64_t id) {

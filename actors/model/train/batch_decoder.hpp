@@ -14,7 +14,10 @@
 // preempts running ones of lower priority. Each sequence samples with its own generator from its
 // own seed, and the kernel gives an item the same logits alone, in a batch, in a prefill chunk
 // or from a paged cache, so a sequence's tokens are exactly what engine::generate gives it
-// alone, preempted or not. Torch-free header; used from one thread at a time (the device's).
+// alone, preempted or not. Sequences may each run under a fine-tune's adapters (lora_adapter)
+// over the shared base, all in the same steps; their prefix-cache entries are keyed by adapter too,
+// since the same tokens give other keys and values under other adapters. Torch-free header; used
+// from one thread at a time (the device's).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,7 @@
 namespace llmos::model {
 
 class engine;
+struct lora_adapter;
 
 /// What a caller asks of one sequence.
 struct sequence_request {
@@ -40,6 +44,7 @@ struct sequence_request {
   int32_t priority = 0;  ///< higher runs first and preempts lower
   int32_t logprobs = -1; ///< >= 0: each event carries the token's log-probability and this many
                          ///< most likely alternatives
+  int32_t adapter = -1;  ///< a fine-tune's adapters (add_adapter's index); -1: the base alone
 };
 
 /// How a decoder keeps its sequences' keys and values.
@@ -92,8 +97,12 @@ public:
                                                               const decoder_config& cfg = {});
   ~batch_decoder();
 
+  /// Makes a fine-tune's adapters available to sequences (sequence_request::adapter): its index.
+  /// bad_params when they were taken over a network of another shape.
+  caf::expected<int32_t> add_adapter(std::shared_ptr<const lora_adapter> adapter);
+
   /// Queues a sequence; bad_params for a prompt token outside the vocabulary, a prompt that
-  /// fills the context, or bad sampling parameters.
+  /// fills the context, an unknown adapter, or bad sampling parameters.
   caf::expected<uint64_t> admit(const sequence_request& req);
 
   /// Prefill chunks, then one decode step of every sequence that has its prompt in the cache.

@@ -25,6 +25,7 @@
 namespace llmos::model {
 
 class gradient_group;
+struct lora_adapter;
 
 struct step_report {
   int64_t step = 0;       ///< optimizer steps taken so far
@@ -131,6 +132,7 @@ public:
 
 private:
   friend class batch_decoder; // continuous batching drives the same network and shape
+  friend struct lora_adapter; // reads a fine-tune's adapters against its base
   struct impl;
   explicit engine(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;

@@ -38,6 +38,26 @@ struct llama_decode_weights {
   std::vector<llama_block_weights> blocks;
 };
 
+/// A low-rank adapter (LoRA) of one linear layer: the layer computes W x + scale * B (A x), with
+/// A [rank, in] and B [out, rank] row-major. A null `a`: the layer has none.
+struct llama_lora {
+  const float* a = nullptr;
+  const float* b = nullptr;
+  int32_t rank = 0;
+};
+
+struct llama_block_adapter {
+  llama_lora wq, wk, wv, wo, w1, w2, w3;
+};
+
+/// One fine-tune's adapters over the base weights (the embedding, norms and classifier are the
+/// base's): several fine-tunes of one base share its weights and run in one step, each item with
+/// its own adapter or none (S-LoRA's and Punica's way of serving many fine-tunes from one model).
+struct llama_adapter_weights {
+  float scale = 0.0f; ///< alpha / rank
+  std::vector<llama_block_adapter> blocks;
+};
+
 /// One sequence's KV cache: for each layer, keys and values of its positions, kv_dim =
 /// n_kv_heads * head_dim floats each (`k + layer * layer_stride`, the same for v). Dense (no
 /// block table): position p of a layer starts at p * kv_dim. Paged: position p lives in block
@@ -77,15 +97,20 @@ class llama_decode_scratch {
 public:
   void reserve(const llama_decode_weights& w, int32_t batch);
   std::vector<float> buf;
+  std::vector<float> low_rank; ///< A x of one item's adapter
 };
 
 /// Runs one decode step for every item (tokens in [0, vocab), pos in [0, seq_len)); items may
 /// be of different sequences and positions. Matrices are read once per step for the whole batch
-/// (each weight row is applied to every item while it is in cache).
+/// (each weight row is applied to every item while it is in cache). `adapters`, when given, holds
+/// one entry per item: its adapter, or null for the base alone; an item's results do not depend on
+/// the other items' adapters.
 void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32_t count,
-                  llama_decode_scratch& scratch);
+                  llama_decode_scratch& scratch,
+                  const llama_adapter_weights* const* adapters = nullptr);
 
 /// The plain reference: llama2.c's forward, one item at a time, naive loops.
-void llama_decode_reference(const llama_decode_weights& w, llama_decode_item* items, int32_t count);
+void llama_decode_reference(const llama_decode_weights& w, llama_decode_item* items, int32_t count,
+                            const llama_adapter_weights* const* adapters = nullptr);
 
 } // namespace llmos::kernels

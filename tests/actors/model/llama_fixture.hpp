@@ -1,0 +1,75 @@
+// The fixture of the tests on the shared pretrained model (stories260K): its weights imported,
+// its tokenizer, greedy generation and LM batches of text.
+#pragma once
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "dataset/tokenize/llama_tokenizer.hpp"
+#include "formats_test_util.hpp"
+#include "llmos/messages/error.hpp"
+#include "model/formats/llama2c_file.hpp"
+#include "model/train/engine.hpp"
+
+namespace llmos::model {
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class llama_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    std::string why;
+    dir_ = test::stories260k_dir(&why);
+    ASSERT_FALSE(dir_.empty()) << why;
+    auto w = read_llama2c(dir_ + "/stories260K.bin", dir_ + "/tok512.bin");
+    ASSERT_TRUE(w) << describe(w.error());
+    weights_ = std::move(*w);
+    auto tok = data::llama_tokenizer::create(weights_.vocab);
+    ASSERT_TRUE(tok) << describe(tok.error());
+    tok_ = std::make_unique<data::llama_tokenizer>(std::move(*tok));
+  }
+
+  std::unique_ptr<engine> imported() {
+    auto e = engine::from_llama(weights_, "stories");
+    EXPECT_TRUE(e) << describe(e.error());
+    return e ? std::move(*e) : nullptr;
+  }
+
+  std::vector<int32_t> greedy(engine& e, const std::vector<int32_t>& prompt, int64_t n) {
+    sampling_params greedy_params;
+    greedy_params.temperature = 0.0;
+    auto out = e.generate(prompt, n, greedy_params, 1, nullptr);
+    EXPECT_TRUE(out) << describe(out.error());
+    return out ? *out : std::vector<int32_t>{};
+  }
+
+  /// Rows of `text`'s tokens after BOS, cut into sequences of `length` (an LM batch).
+  data_batch batch_of(const std::string& text, int64_t length) {
+    auto ids = tok_->encode(text);
+    ids.insert(ids.begin(), weights_.vocab.bos);
+    const auto rows = static_cast<int64_t>(ids.size()) / length;
+    data_batch b;
+    b.inputs.dtype = "i32";
+    b.inputs.shape = {rows, length};
+    b.inputs.data.assign(reinterpret_cast<const char*>(ids.data()),
+                         static_cast<std::size_t>(rows * length) * sizeof(int32_t));
+    b.labels.assign(static_cast<std::size_t>(rows), "");
+    return b;
+  }
+
+  std::string dir_;
+  llama_weights weights_;
+  std::unique_ptr<data::llama_tokenizer> tok_;
+};
+
+} // namespace llmos::model
