@@ -205,6 +205,12 @@ void generate(rpc_call& c) {
   req.top_k = static_cast<int64_t>(*top_k);
   req.top_p = *top_p;
   req.seed = static_cast<uint64_t>(*seed);
+  if (const auto* a = map_get(opts, "adapter")) {
+    if (a->type != msgpack::type::STR)
+      return c.reply(make_llmos_error(error_code::bad_params,
+                                      "generate: adapter must be a name, got " + type_name(*a)));
+    req.adapter = a->as<std::string>();
+  }
   auto notify = c.notify;
   auto sink = c.self->spawn([notify, as_text](caf::event_based_actor*) -> caf::behavior {
     return {[=](token_atom, uint64_t, int32_t token) {
@@ -280,7 +286,7 @@ void add_model_methods(method_table& t) {
   t.add("model",
         {"generate", false,
          "send MODEL generate prompt=ID,ID,...|text=\"...\" [max_tokens=32] "
-         "[temperature=1] [top_k=0] [top_p=1] [seed=1]",
+         "[temperature=1] [top_k=0] [top_p=1] [seed=1] [adapter=NAME]",
          "continue a prompt (tokens as notifications; text= for byte-level models)", generate});
   t.add("model", {"info", false, "send MODEL info", "architecture, step, parameters, labels",
                   [](rpc_call& c) { reply_info(c, info_atom::value); }});
@@ -298,6 +304,19 @@ void add_model_methods(method_table& t) {
              return c.reply(std::move(path.error()));
            reply_info(c, load_atom::value, *path);
          }});
+  t.add("model", {"adapter", true, "send MODEL adapter name=NAME path=FILE",
+                  "serve a LoRA fine-tune's checkpoint as adapters over the loaded weights "
+                  "(generate adapter=NAME)",
+                  [](rpc_call& c) {
+                    auto opts = param_map(*c.params, 2, "adapter");
+                    if (!opts)
+                      return c.reply(std::move(opts.error()));
+                    auto name = opt(*opts, "name", ""), path = opt(*opts, "path", "");
+                    if (name.empty() || path.empty())
+                      return c.reply(make_llmos_error(
+                          error_code::bad_params, "adapter: name=NAME and path=FILE are required"));
+                    reply_info(c, adapter_atom::value, name, path);
+                  }});
   t.add("model",
         {"join", true, "send MODEL join rank=R world=W host=ADDR [port=P] [bind=ADDR]",
          "become a data-parallel replica (rank 0 answers the rendezvous port)", [](rpc_call& c) {

@@ -292,7 +292,7 @@ void pack(packer& pk, const train_report& r) {
 }
 
 void pack(packer& pk, const model_info& i) {
-  pk.pack_map(9);
+  pk.pack_map(10);
   pk.pack("name").pack(i.name);
   pk.pack("architecture").pack(i.architecture);
   pk.pack("device").pack(i.device);
@@ -302,6 +302,7 @@ void pack(packer& pk, const model_info& i) {
   pk.pack("training").pack(i.training);
   pk.pack("labels").pack(i.labels);
   pk.pack("spec").pack(i.spec);
+  pk.pack("adapters").pack(i.adapters);
 }
 
 void pack(packer& pk, const std::string& x) {

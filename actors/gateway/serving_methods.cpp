@@ -270,6 +270,7 @@ void server_generate(rpc_call& c) {
   req.request = static_cast<uint64_t>(*number); // 0: the server numbers it
   if (opts->count("stop"))
     req.stop.push_back(opts->at("stop"));
+  req.model = opt(*opts, "model", ""); // one of the server's adapters, or its model
   auto reply = c.reply;
   c.self->request(target<server_actor>(c), long_timeout, complete_atom::value, std::move(req))
       .then(
@@ -318,11 +319,11 @@ void add_serving_methods(method_table& t) {
          export_method});
   t.add("registry",
         {"import", true,
-         "send REGISTRY import model=NAME format=llama2c|gguf|safetensors path=FILE "
+         "send REGISTRY import model=NAME format=llama2c|gguf|safetensors|llmos path=FILE "
          "[tokenizer=FILE] [note=TEXT]",
-         "publish pretrained Llama weights (a llama2.c checkpoint, a GGUF file or a Hugging Face "
-         "safetensors folder on the registry's node) as a new version; lineage names the file "
-         "and its sha256",
+         "publish pretrained Llama weights (a llama2.c checkpoint, a GGUF file, a Hugging Face "
+         "safetensors folder, or a checkpoint llmos saved, on the registry's node) as a new "
+         "version; lineage names the file and its sha256",
          import_method});
   t.add("server",
         {"status", false, "send SERVER status",
@@ -387,7 +388,7 @@ void add_serving_methods(method_table& t) {
          }});
   t.add("server", {"generate", false,
                    "send SERVER generate text=\"...\" [max_tokens=32] [temperature=1] [top_k=0] "
-                   "[top_p=1] [seed=1] [priority=0] [stop=TEXT] [id=N]",
+                   "[top_p=1] [seed=1] [priority=0] [stop=TEXT] [id=N] [model=ADAPTER]",
                    "complete a text with the served language model (temperature=0: greedy; id "
                    "numbers it for cancel and priority)",
                    server_generate});

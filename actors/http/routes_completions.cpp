@@ -257,6 +257,7 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
   const std::string id =
       (chat ? "chatcmpl-" : "cmpl-") + instance + "-" + std::to_string(req->request);
   req->request_id = id;
+  req->model = model; // the server's model or one of its adapters
   if (!stream) {
     // n choices: n requests with seeds seed, seed+1, ... (the same text for greedy decoding).
     std::vector<complete_reply> replies;

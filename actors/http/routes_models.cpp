@@ -137,6 +137,9 @@ nlohmann::json models_json(gateway_context& ctx) {
   nlohmann::json list = nlohmann::json::array();
   for (auto& [name, m] : models.items()) {
     m["name"] = name;
+    // A fine-tune served as adapters over its base names it (vLLM's field for LoRA modules).
+    if (auto base = ctx.servers.base_of(name); !base.empty())
+      m["parent"] = base;
     list.push_back(m);
   }
   return list;
@@ -256,7 +259,7 @@ void install_model_routes(httplib::Server& server, gateway_context& ctx) {
         res.set_content(std::move(bytes).str(), "application/octet-stream");
       });
   // Admin: import pretrained weights from a file on the registry's node:
-  // {"format": "llama2c|gguf|safetensors", "path": FILE, "tokenizer": FILE, "note": TEXT}.
+  // {"format": "llama2c|gguf|safetensors|llmos", "path": FILE, "tokenizer": FILE, "note": TEXT}.
   server.Post(R"(/v1/admin/models/([^/:]+)/import)", [&ctx](const httplib::Request& req,
                                                             httplib::Response& res) {
     if (!authorized(ctx, req, res))

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "serving/core/adapter_list.hpp"
+
 namespace llmos::http {
 
 void server_table::update(const std::vector<actor_entry>& entries) {
@@ -32,18 +34,56 @@ void server_table::update(const std::vector<actor_entry>& entries) {
       auto& ms = models_[model];
       ms.by_slot.emplace(ms.router.add(), *e);
     }
+  adapters_.clear();
+  for (const auto& e : entries) {
+    if (e.kind != "server" || !e.config.count("model") || !e.config.count("adapters"))
+      continue;
+    auto refs = serving::parse_adapters(e.config.at("adapters"), e.config.at("model"));
+    if (!refs) // the server refused to start with it
+      continue;
+    for (const auto& ref : *refs) {
+      auto& a = adapters_[serving::adapter_name(ref)];
+      a.base = e.config.at("model");
+      a.handles.push_back(e.handle);
+    }
+  }
+}
+
+server_table::model_servers* server_table::find(const std::string& model,
+                                                const std::vector<caf::actor>** only) {
+  *only = nullptr;
+  if (auto i = models_.find(model); i != models_.end())
+    return &i->second;
+  auto a = adapters_.find(model);
+  if (a == adapters_.end())
+    return nullptr;
+  auto i = models_.find(a->second.base);
+  if (i == models_.end())
+    return nullptr;
+  *only = &a->second.handles;
+  return &i->second;
+}
+
+std::string server_table::base_of(const std::string& model) const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto a = adapters_.find(model);
+  return a == adapters_.end() || models_.count(model) ? std::string{} : a->second.base;
 }
 
 std::optional<server_table::choice> server_table::pick(const std::string& model,
                                                        const std::vector<std::size_t>& tried) {
   std::lock_guard<std::mutex> guard{mutex_};
-  auto i = models_.find(model);
-  if (i == models_.end())
+  const std::vector<caf::actor>* only = nullptr;
+  auto* found = find(model, &only);
+  if (found == nullptr)
     return std::nullopt;
-  auto& ms = i->second;
+  auto& ms = *found;
   std::optional<std::size_t> best;
   for (auto slot : ms.router.active()) {
     if (std::find(tried.begin(), tried.end(), slot) != tried.end())
+      continue;
+    if (only != nullptr &&
+        std::find(only->begin(), only->end(), ms.by_slot.at(slot).handle) == only->end())
       continue;
     if (!best || ms.router.outstanding(slot) < ms.router.outstanding(*best))
       best = slot;
@@ -56,9 +96,9 @@ std::optional<server_table::choice> server_table::pick(const std::string& model,
 
 void server_table::done(const std::string& model, std::size_t slot) {
   std::lock_guard<std::mutex> guard{mutex_};
-  auto i = models_.find(model);
-  if (i != models_.end())
-    i->second.router.done(slot);
+  const std::vector<caf::actor>* only = nullptr;
+  if (auto* ms = find(model, &only))
+    ms->router.done(slot);
 }
 
 std::map<std::string, std::vector<server_actor>> server_table::servers() const {

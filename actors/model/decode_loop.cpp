@@ -37,6 +37,15 @@ std::string logprob_text(int32_t token, const model::token_logprobs& lp) {
   return nlohmann::json{{"token", token}, {"logprob", lp.chosen}, {"top", top}}.dump();
 }
 
+/// Drops the busy period's decoder, engine and adapter indices.
+void end_period(decode_loop& loop) {
+  loop.decoder.reset();
+  loop.eng.reset();
+  loop.adapter_index.clear();
+  loop.new_adapters.clear();
+  loop.adapters_added = 0;
+}
+
 void fail_all(decode_loop& loop, const caf::error& err) {
   for (auto& [id, r] : loop.running)
     r.promise.deliver(err);
@@ -51,8 +60,7 @@ void kick(self_ptr self) {
     return;
   if (loop.waiting.empty() && loop.running.empty()) {
     // Decoder ids start again in the next busy period: nothing may refer to this one's.
-    loop.decoder.reset();
-    loop.eng.reset();
+    end_period(loop);
     loop.cancels.clear();
     loop.priorities.clear();
     loop.sequences.clear();
@@ -71,6 +79,7 @@ void kick(self_ptr self) {
     s.seed = w.req.seed;
     s.priority = w.req.priority;
     s.logprobs = w.req.logprobs;
+    s.adapter = w.req.adapter.empty() ? -1 : loop.adapter_index.at(w.req.adapter);
     admits->push_back(std::move(s));
     batch->push_back(std::move(w));
     loop.waiting.pop_front();
@@ -80,13 +89,17 @@ void kick(self_ptr self) {
   job.what = "decode step";
   job.run = std::make_shared<std::function<void(const device_info&)>>(
       [decoder = loop.decoder, eng = loop.eng, admits, result,
-       cancels = std::exchange(loop.cancels, {}),
+       adapters = std::exchange(loop.new_adapters, {}), cancels = std::exchange(loop.cancels, {}),
        priorities = std::exchange(loop.priorities, {})](const device_info& d) {
         model::engine::use_threads(d.threads);
         for (auto id : cancels)
           decoder->cancel(id);
         for (auto [id, priority] : priorities)
           decoder->set_priority(id, priority);
+        // Indices follow the order they were handed out in (a failure leaves a gap: the
+        // sequences that name it are refused by admit).
+        for (const auto& a : adapters)
+          (void)decoder->add_adapter(a);
         for (auto& a : *admits)
           result->admitted.push_back(decoder->admit(a));
         // Copied when the job ends, however it ends.
@@ -137,8 +150,7 @@ void kick(self_ptr self) {
             }
             if (!result->events) {
               fail_all(loop, result->events.error());
-              loop.decoder.reset(); // the next request starts afresh
-              loop.eng.reset();
+              end_period(loop); // the next request starts afresh
               return kick(self);
             }
             ++loop.steps;
@@ -178,8 +190,7 @@ void kick(self_ptr self) {
             for (auto& r : *batch)
               r.promise.deliver(err);
             fail_all(loop, err);
-            loop.decoder.reset();
-            loop.eng.reset();
+            end_period(loop);
             kick(self);
           });
 }
@@ -253,6 +264,32 @@ bool enqueue_generate(self_ptr self, generate_request& req,
       return false;
     loop.eng = self->state.eng;
     loop.decoder = std::shared_ptr<model::batch_decoder>(std::move(*made));
+  }
+  if (!req.adapter.empty()) {
+    auto& adapters = self->state.adapters;
+    auto known = adapters.find(req.adapter);
+    if (known == adapters.end()) {
+      std::string names;
+      for (const auto& [name, a] : adapters)
+        names += (names.empty() ? "" : ", ") + name;
+      promise.deliver(make_llmos_error(error_code::not_found,
+                                       "model '" + self->state.spec.name + "': no adapter '" +
+                                           req.adapter + "' (serving " +
+                                           (names.empty() ? std::string{"none"} : names) + ")"));
+      return true;
+    }
+    if (loop.eng != self->state.eng) {
+      // Adapters were taken over the engine loaded since this busy period began.
+      promise.deliver(make_llmos_error(error_code::unavailable,
+                                       "model '" + self->state.spec.name +
+                                           "': its weights were reloaded; retry when the "
+                                           "generations of the old ones end"));
+      return true;
+    }
+    if (!loop.adapter_index.count(req.adapter)) {
+      loop.adapter_index.emplace(req.adapter, loop.adapters_added++);
+      loop.new_adapters.push_back(known->second);
+    }
   }
   if (req.max_tokens == 0) {
     promise.deliver(std::vector<int32_t>{});

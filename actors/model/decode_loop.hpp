@@ -18,6 +18,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "llmos/messages/model.hpp"
 #include "model/train/batch_decoder.hpp"
 #include "model/train/engine.hpp"
+#include "model/train/lora_adapter.hpp"
 
 namespace llmos::modelrt {
 
@@ -53,6 +55,11 @@ struct decode_loop {
   uint64_t steps = 0;
   uint64_t batched_tokens = 0; ///< tokens made by steps of two or more sequences
   uint64_t cancelled = 0;
+  /// Adapters of this busy period's decoder by name (their decoder index), and those the next
+  /// job adds to it (in index order).
+  std::map<std::string, int32_t> adapter_index;
+  std::vector<std::shared_ptr<const model::lora_adapter>> new_adapters;
+  int32_t adapters_added = 0; ///< indices handed out in this busy period
 };
 
 } // namespace llmos::modelrt

@@ -155,6 +155,13 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
         // (gpt, adapters, int8) generate one request at a time.
         if (!self->state.run && enqueue_generate(self, req, promise))
           return promise;
+        if (!req.adapter.empty()) {
+          promise.deliver(make_llmos_error(error_code::bad_params,
+                                           "model '" + self->state.spec.name +
+                                               "': adapters are served by llama models that "
+                                               "batch continuously (float32, adapters merged)"));
+          return promise;
+        }
         if (req.logprobs >= 0) {
           promise.deliver(make_llmos_error(error_code::bad_params,
                                            "model '" + self->state.spec.name +
@@ -224,9 +231,48 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
                   }
                   self->state.eng = std::move(**holder);
                   self->state.spec = self->state.eng->spec();
+                  self->state.adapters.clear(); // they were taken over the old weights
                   promise.deliver(info_of(self));
                 },
                 [promise](caf::error& err) mutable { promise.deliver(err); });
+        return promise;
+      },
+      [self, need_engine](adapter_atom, std::string name,
+                          std::string path) -> caf::result<model_info> {
+        if (auto err = need_engine())
+          return err;
+        if (name.empty() || name.size() > 256)
+          return make_llmos_error(error_code::bad_params,
+                                  "model '" + self->state.spec.name +
+                                      "': an adapter needs a name of 1 to 256 characters");
+        if (self->state.adapters.size() >= 64 && !self->state.adapters.count(name))
+          return make_llmos_error(error_code::bad_params,
+                                  "model '" + self->state.spec.name +
+                                      "': 64 adapters at most (unload some by loading the model)");
+        auto promise = self->make_response_promise<model_info>();
+        // The fine-tune is loaded on the device and its adapters copied out; its engine (with
+        // its own copy of the base weights) is dropped there.
+        on_device<caf::expected<std::shared_ptr<const model::lora_adapter>>>(
+            self, "adapter " + name,
+            [name,
+             path](engine& base) -> caf::expected<std::shared_ptr<const model::lora_adapter>> {
+              auto tuned = engine::load(path);
+              if (!tuned)
+                return std::move(tuned.error());
+              return model::lora_adapter::extract(base, **tuned, name);
+            },
+            [self, promise,
+             name](caf::expected<std::shared_ptr<const model::lora_adapter>> a) mutable {
+              if (!a) {
+                promise.deliver(a.error());
+                return;
+              }
+              self->state.adapters[name] = std::move(*a);
+              // A replaced adapter: later requests take the new one (a new decoder index).
+              self->state.decoding.adapter_index.erase(name);
+              promise.deliver(info_of(self));
+            },
+            [promise](const caf::error& err) mutable { promise.deliver(err); });
         return promise;
       },
       [self, refuse_busy](dp_join_atom, uint32_t rank, uint32_t world, std::string host,

@@ -6,8 +6,10 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <caf/typed_event_based_actor.hpp>
 
@@ -18,6 +20,7 @@
 #include "model/decode_loop.hpp"
 #include "model/train/engine.hpp"
 #include "model/train/gradient_group.hpp"
+#include "model/train/lora_adapter.hpp"
 
 namespace llmos::modelrt {
 
@@ -56,6 +59,8 @@ struct model_state {
   std::vector<double> losses; ///< loss every 10 steps of the current or last run (dashboard)
   std::string evaluation;     ///< last run's final evaluation (JSON), published as metrics
   decode_loop decoding;       ///< continuous batching of generate requests (llama)
+  /// Fine-tunes served as adapters over `eng` (dropped when another engine is loaded).
+  std::map<std::string, std::shared_ptr<const model::lora_adapter>> adapters;
   static inline const char* name = "llmos.model";
 };
 

@@ -17,6 +17,8 @@ model_info info_of(self_ptr self) {
   i.training = self->state.run.has_value();
   i.losses = self->state.losses;
   i.evaluation = self->state.evaluation;
+  for (const auto& [name, a] : self->state.adapters)
+    i.adapters.push_back(name);
   if (auto& e = self->state.eng) {
     i.step = e->step();
     i.parameters = e->parameter_count();

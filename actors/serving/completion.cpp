@@ -4,6 +4,7 @@
 // the replica that holds the request.
 #include "serving/deployment.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -32,6 +33,21 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   if (!st.current->language)
     return make_llmos_error(error_code::bad_params,
                             "model '" + st.model + "' is a classifier: use predict");
+  // The server's model, or a fine-tune served as adapters over it.
+  std::string adapter;
+  if (!req.model.empty() && req.model != st.model) {
+    const auto& served = st.current->adapters;
+    if (std::none_of(served.begin(), served.end(),
+                     [&](const served_adapter& a) { return a.name == req.model; })) {
+      std::string names;
+      for (const auto& a : served)
+        names += ", '" + a.name + "'";
+      return make_llmos_error(error_code::not_found, "server '" + st.cfg.name + "' serves '" +
+                                                         st.model + "'" + names + ", not '" +
+                                                         req.model + "'");
+    }
+    adapter = req.model;
+  }
   auto rid = pick_replica(st, 0);
   if (!rid)
     return make_llmos_error(error_code::unavailable,
@@ -140,6 +156,7 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   g.bias_tokens = req.bias_tokens;
   g.bias_values = req.bias_values;
   g.logprobs = std::min(req.logprobs, 20);
+  g.adapter = adapter;
   const auto request_id = request_id_of(st, req.request_id, st.next_id++);
   const auto logged = sampled(st);
   st.router.sent(*rid);
@@ -151,7 +168,7 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
       .then(
           [self, promise, relay, dep, rid_v, prompt_tokens, request_id, logged, prompt, max_tokens,
            number = req.request, stops = req.stop, times, logprobs, want_logprobs = req.logprobs,
-           prompt_text = req.prompt](std::vector<int32_t>& out) mutable {
+           prompt_text = req.prompt, adapter](std::vector<int32_t>& out) mutable {
             auto& st = self->state;
             st.router.done(rid_v);
             bool cancelled = false;
@@ -160,7 +177,7 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
               st.completions.erase(c);
             }
             complete_reply r;
-            r.model = st.model;
+            r.model = adapter.empty() ? st.model : adapter;
             r.version = dep->version;
             r.prompt_tokens = prompt_tokens;
             r.completion_tokens = static_cast<uint32_t>(out.size());

@@ -52,6 +52,20 @@ void with_registry(server_self self, std::function<void(registry_actor)> then,
       [watch](caf::actor h) { watch(caf::actor_cast<registry_actor>(h)); }, fail, call_timeout);
 }
 
+/// Writes a package's weights where replicas can load them: the local path.
+caf::expected<std::string> write_weights(server_state& st, const model_package& pkg) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("llmos-serve-" + st.cfg.name + "-" + std::to_string(::getpid()) + "-" +
+                     std::to_string(++st.weight_files) + ".pt");
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  out.write(pkg.weights.data(), static_cast<std::streamsize>(pkg.weights.size()));
+  out.close();
+  if (!out)
+    return make_llmos_error(error_code::io_failed,
+                            "server '" + st.cfg.name + "': cannot write " + path.string());
+  return path.string();
+}
+
 /// The package as a local deployment: weights on disk for the replicas to load, spec, tokenizer.
 caf::expected<std::shared_ptr<deployed_version>> unpack(server_state& st, const model_package& pkg,
                                                         uint32_t version) {
@@ -73,17 +87,56 @@ caf::expected<std::shared_ptr<deployed_version>> unpack(server_state& st, const 
     dep->format.pad_id = std::max(dep->tok->specials().pad, 0);
     dep->format.tokenizer = dep->tok.get();
   }
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("llmos-serve-" + st.cfg.name + "-" + std::to_string(::getpid()) + "-" +
-                     std::to_string(++st.deploys) + ".pt");
-  std::ofstream out{path, std::ios::binary | std::ios::trunc};
-  out.write(pkg.weights.data(), static_cast<std::streamsize>(pkg.weights.size()));
-  out.close();
-  if (!out)
-    return make_llmos_error(error_code::io_failed,
-                            "server '" + st.cfg.name + "': cannot write " + path.string());
-  dep->weights_path = path.string();
+  ++st.deploys;
+  auto path = write_weights(st, pkg);
+  if (!path)
+    return std::move(path.error());
+  dep->weights_path = std::move(*path);
   return dep;
+}
+
+/// Fetches the configured adapters from `at` on into `dep` (local copies), then `done`.
+void fetch_adapters(server_self self, registry_actor reg, std::shared_ptr<deployed_version> dep,
+                    std::size_t at, std::function<void(caf::error)> done) {
+  auto& st = self->state;
+  if (at == st.cfg.adapters.size())
+    return done(caf::none);
+  const auto& entry = st.cfg.adapters[at];
+  const auto sep = entry.find('@');
+  const auto name = entry.substr(0, sep);
+  const auto ref = sep == std::string::npos ? std::string{"latest"} : entry.substr(sep + 1);
+  auto fail = [self, name, done](caf::error& err) {
+    done(make_llmos_error(error_code::bad_params, "server '" + self->state.cfg.name +
+                                                      "': adapter '" + name +
+                                                      "': " + describe(err)));
+  };
+  self->request(reg, call_timeout, resolve_atom::value, name, ref)
+      .then(
+          [self, reg, dep, at, done, name, fail](model_version& v) {
+            self->request(reg, load_timeout, fetch_atom::value, name, v.version)
+                .then(
+                    [self, reg, dep, at, done, name, version = v.version](model_package& pkg) {
+                      auto path = write_weights(self->state, pkg);
+                      if (!path)
+                        return done(path.error());
+                      dep->adapters.push_back({name, version, std::move(*path)});
+                      fetch_adapters(self, reg, dep, at + 1, done);
+                    },
+                    fail);
+          },
+          fail);
+}
+
+/// Loads `dep`'s adapters from `at` on into a freshly loaded replica, then `done`.
+void load_adapters(server_self self, model_actor model, std::shared_ptr<deployed_version> dep,
+                   std::size_t at, std::function<void(caf::error)> done) {
+  if (at == dep->adapters.size())
+    return done(caf::none);
+  const auto& a = dep->adapters[at];
+  self->request(model, load_timeout, adapter_atom::value, a.name, a.path)
+      .then([self, model, dep, at,
+             done](model_info&) { load_adapters(self, model, dep, at + 1, done); },
+            [done](caf::error& err) { done(err); });
 }
 
 /// The new replicas are loaded: route to them, drain the old ones.
@@ -99,12 +152,11 @@ void switch_to(server_self self, std::shared_ptr<deployed_version> dep,
     self->monitor(r.model);
     st.replicas.emplace(st.router.add(), std::move(r));
   }
-  std::error_code ec;
   if (st.current && st.current->weights_path != dep->weights_path)
-    std::filesystem::remove(st.current->weights_path, ec); // replicas hold the weights in memory
+    remove_files(*st.current); // replicas hold the weights in memory
   // A deployment ends any canary: its replicas were drained with the rest above.
   if (st.canary)
-    std::filesystem::remove(st.canary->weights_path, ec);
+    remove_files(*st.canary);
   st.canary.reset();
   st.canary_share = 0.0;
   st.current = std::move(dep);
@@ -166,26 +218,36 @@ void load_replicas(server_self self, std::shared_ptr<deployed_version> dep, uint
     r.batcher = dynamic_batcher{st.cfg.batching};
     fresh->push_back(std::move(r));
   }
-  for (auto& r : *fresh)
-    self->request(r.model, load_timeout, load_atom::value, dep->weights_path)
+  auto failure = [fresh, failed, done](const caf::error& err) {
+    if (*failed)
+      return;
+    *failed = true;
+    for (auto& r : *fresh)
+      stop_replica(r);
+    done(err);
+  };
+  for (auto& r : *fresh) {
+    auto model = r.model;
+    // The weights, then the adapters over them; the replicas join when all have both.
+    self->request(model, load_timeout, load_atom::value, dep->weights_path)
         .then(
-            [self, dep, fresh, left, failed, share, done](model_info&) {
-              if (*failed || --*left > 0)
-                return;
-              if (share < 0)
-                switch_to(self, dep, std::move(*fresh));
-              else
-                add_canary(self, dep, std::move(*fresh), share);
-              done(caf::none);
+            [self, dep, fresh, left, failed, share, done, model, failure](model_info&) {
+              load_adapters(
+                  self, model, dep, 0,
+                  [self, dep, fresh, left, failed, share, done, failure](const caf::error& err) {
+                    if (err)
+                      return failure(err);
+                    if (*failed || --*left > 0)
+                      return;
+                    if (share < 0)
+                      switch_to(self, dep, std::move(*fresh));
+                    else
+                      add_canary(self, dep, std::move(*fresh), share);
+                    done(caf::none);
+                  });
             },
-            [fresh, failed, done](caf::error& err) {
-              if (*failed)
-                return;
-              *failed = true;
-              for (auto& r : *fresh)
-                stop_replica(r);
-              done(err);
-            });
+            [failure](caf::error& err) { failure(err); });
+  }
 }
 
 bool is_version_number(const std::string& ref) {
@@ -221,12 +283,20 @@ void load_version(server_self self, const std::string& ref, double share,
                   }
                   self->request(reg, load_timeout, fetch_atom::value, st.model, v.version)
                       .then(
-                          [self, v, share, canary, done](model_package& pkg) {
+                          [self, reg, v, share, canary, done](model_package& pkg) {
                             auto dep = unpack(self->state, pkg, v.version);
                             if (!dep)
                               return done(dep.error());
                             const auto count = canary ? 1u : self->state.cfg.replicas;
-                            load_replicas(self, std::move(*dep), count, share, done);
+                            fetch_adapters(
+                                self, reg, *dep, 0,
+                                [self, dep = *dep, count, share, done](const caf::error& err) {
+                                  if (err) {
+                                    remove_files(*dep);
+                                    return done(err);
+                                  }
+                                  load_replicas(self, dep, count, share, done);
+                                });
                           },
                           [done](caf::error& err) { done(err); });
                 },
@@ -236,6 +306,13 @@ void load_version(server_self self, const std::string& ref, double share,
 }
 
 } // namespace
+
+void remove_files(const deployed_version& dep) {
+  std::error_code ec;
+  std::filesystem::remove(dep.weights_path, ec);
+  for (const auto& a : dep.adapters)
+    std::filesystem::remove(a.path, ec);
+}
 
 void start(server_self self, const std::string& ref) {
   deploy(self, ref, [self, ref](caf::error err) {
@@ -270,8 +347,7 @@ void end_canary(server_state& st) {
   if (st.canary) {
     log_info("server '" + st.cfg.name + "': canary v" + std::to_string(st.canary->version) +
              " ended");
-    std::error_code ec;
-    std::filesystem::remove(st.canary->weights_path, ec);
+    remove_files(*st.canary);
   }
   st.canary.reset();
   st.canary_share = 0.0;
@@ -289,11 +365,10 @@ void unload(server_state& st) {
         make_llmos_error(error_code::unavailable, "model '" + st.model + "' was unloaded"));
   st.requests.clear();
   st.rows.clear();
-  std::error_code ec;
   if (st.current)
-    std::filesystem::remove(st.current->weights_path, ec);
+    remove_files(*st.current);
   if (st.canary)
-    std::filesystem::remove(st.canary->weights_path, ec);
+    remove_files(*st.canary);
   st.current.reset();
   st.canary.reset();
   st.canary_share = 0.0;
@@ -379,11 +454,10 @@ void update_gauges(server_state& st) {
 void stop_all(server_state& st) {
   for (auto& [id, r] : st.replicas)
     stop_replica(r);
-  std::error_code ec;
   if (st.current)
-    std::filesystem::remove(st.current->weights_path, ec);
+    remove_files(*st.current);
   if (st.canary)
-    std::filesystem::remove(st.canary->weights_path, ec);
+    remove_files(*st.canary);
 }
 
 server_state::~server_state() {

@@ -43,6 +43,9 @@ void retire_idle(server_state& st);
 /// Sets the queue and replica gauges from the replicas.
 void update_gauges(server_state& st);
 
+/// Removes a version's local weight copies (its adapters' too).
+void remove_files(const deployed_version& dep);
+
 /// Stops all replicas (the server is going away).
 void stop_all(server_state& st);
 

@@ -9,6 +9,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/messages/registry.hpp"
+#include "serving/core/adapter_list.hpp"
 #include "serving/deployment.hpp"
 #include "serving/request_log.hpp"
 #include "serving/server_state.hpp"
@@ -388,6 +389,13 @@ actor_kind server_kind() {
        false,
        "language replicas: generations waiting at most (then 429)",
        {}},
+      {"adapters",
+       config_type::string,
+       "",
+       false,
+       "language replicas: LoRA fine-tunes of the model served as adapters over it, "
+       "comma-separated registry names (NAME or NAME@VERSION); requests choose by model name",
+       {}},
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     serving::server_config cfg;
@@ -439,6 +447,10 @@ actor_kind server_kind() {
     cfg.decoding.swap = ctx.config["kv_swap"] == "true";
     cfg.decoding.continuous = ctx.config["continuous_batching"] == "true";
     cfg.generate_queue = gen_queue;
+    auto adapters = serving::parse_adapters(ctx.config["adapters"], cfg.model);
+    if (!adapters)
+      return std::move(adapters.error());
+    cfg.adapters = std::move(*adapters);
     cfg.batching.max_batch = max_batch;
     cfg.batching.max_delay = std::chrono::microseconds{delay};
     cfg.batching.queue_limit = queue;

@@ -38,8 +38,19 @@ struct server_config {
   double log_sample = 1.0;          ///< share of requests logged for it
   model::decoder_config decoding;   ///< language replicas: KV cache, prefill chunk
   std::size_t generate_queue = 256; ///< language replicas: generations waiting at most
-  caf::actor manager;               ///< node manager (for the directory); may be null
-  registry_actor registry_handle;   ///< preset in tests; else looked up by name
+  /// Language replicas: LoRA fine-tunes of the model served as adapters over each deployed
+  /// version, as registry references "NAME" (its latest version) or "NAME@VERSION|ALIAS";
+  /// requests choose one by model name.
+  std::vector<std::string> adapters;
+  caf::actor manager;             ///< node manager (for the directory); may be null
+  registry_actor registry_handle; ///< preset in tests; else looked up by name
+};
+
+/// A fine-tune served as adapters: its registry version and the local copy the replicas load.
+struct served_adapter {
+  std::string name;
+  uint32_t version = 0;
+  std::string path;
 };
 
 /// One loaded registry version: what every replica of it shares.
@@ -50,6 +61,7 @@ struct deployed_version {
   std::unique_ptr<data::tokenizer> tok;
   row_format format;
   std::string weights_path; ///< local copy the replicas loaded
+  std::vector<served_adapter> adapters;
 };
 
 struct replica {
@@ -100,7 +112,8 @@ struct server_state {
   std::map<uint64_t, pending_request> requests;
   std::map<uint64_t, completion_in_flight> completions;
   uint64_t next_id = 1;
-  uint64_t deploys = 0; ///< deploy attempts (names the weights file and devices)
+  uint64_t deploys = 0;      ///< deploy attempts (names the devices)
+  uint64_t weight_files = 0; ///< local weight copies written (names them)
   latency_window latencies{4096};
   uint64_t served = 0;
   uint64_t rejected = 0;

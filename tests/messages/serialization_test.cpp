@@ -377,7 +377,9 @@ TEST_F(serialization_test, generate_request_predictions_model_info_and_token_ids
   g.request = 17;
   g.priority = 4;
   g.logprobs = 2;
+  g.adapter = "zorp";
   auto h = message_round_trip(g);
+  EXPECT_EQ(h.adapter, "zorp");
   EXPECT_EQ(h.priority, 4);
   EXPECT_EQ(h.logprobs, 2);
   EXPECT_EQ(h.prompt, g.prompt);
@@ -388,8 +390,8 @@ TEST_F(serialization_test, generate_request_predictions_model_info_and_token_ids
   auto qs = round_trip(ps);
   ASSERT_EQ(qs.size(), 2u);
   EXPECT_EQ(qs[1].label, "ham");
-  model_info info{"m",        "gpt",        "cpu0",         7,          1000, true, false,
-                  {"a", "b"}, "model: m\n", "{\"loss\":1}", {2.5, 1.25}};
+  model_info info{"m",        "gpt",        "cpu0",         7,           1000,    true, false,
+                  {"a", "b"}, "model: m\n", "{\"loss\":1}", {2.5, 1.25}, {"zorp"}};
   auto j = message_round_trip(info);
   EXPECT_EQ(j.architecture, "gpt");
   EXPECT_EQ(j.parameters, 1000);
@@ -397,6 +399,7 @@ TEST_F(serialization_test, generate_request_predictions_model_info_and_token_ids
   EXPECT_EQ(j.labels, info.labels);
   EXPECT_EQ(j.losses, info.losses);
   EXPECT_EQ(j.evaluation, info.evaluation);
+  EXPECT_EQ(j.adapters, info.adapters);
   EXPECT_EQ(message_round_trip(std::vector<int32_t>{1, -2, 3}), (std::vector<int32_t>{1, -2, 3}));
 }
 
@@ -442,7 +445,9 @@ TEST_F(serialization_test, serving_messages_round_trip) {
   cr.max_tokens = 5;
   cr.priority = -3;
   cr.stop = {"\n", "The End"};
+  cr.model = "zorp";
   auto cr2 = message_round_trip(cr);
+  EXPECT_EQ(cr2.model, "zorp");
   EXPECT_EQ(cr2.prompt, "Once");
   EXPECT_EQ(cr2.priority, -3);
   EXPECT_EQ(cr2.stop, cr.stop);

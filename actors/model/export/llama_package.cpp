@@ -1,6 +1,8 @@
 #include "model/export/llama_package.hpp"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "dataset/tokenize/llama_tokenizer.hpp"
 #include "llmos/messages/error.hpp"
@@ -39,14 +41,64 @@ caf::expected<llama_weights> read_weights(const std::string& format, const std::
     return read_gguf(path);
   if (format == "safetensors")
     return read_safetensors(path);
-  return make_llmos_error(error_code::bad_params, "import: format '" + format +
-                                                      "' is unknown (llama2c, gguf, safetensors)");
+  return make_llmos_error(error_code::bad_params,
+                          "import: format '" + format +
+                              "' is unknown (llama2c, gguf, safetensors, llmos)");
+}
+
+/// An llmos checkpoint of a llama model (`send MODEL save`, for example a LoRA fine-tune whose
+/// adapters a server serves over its base), with the llama2.c tokenizer.bin it was trained with.
+caf::expected<imported_llama>
+import_checkpoint(const std::string& path, const std::string& tokenizer, const std::string& name) {
+  auto e = engine::load(path);
+  if (!e)
+    return make_llmos_error(error_code::bad_config, path + ": " + describe(e.error()));
+  if ((*e)->spec().architecture != "llama")
+    return make_llmos_error(error_code::bad_params,
+                            path + ": a " + (*e)->spec().architecture +
+                                " checkpoint; import takes llama models (publish others from "
+                                "their model actor)");
+  const auto tok_path = tokenizer.empty() ? tokenizer_beside(path) : tokenizer;
+  std::ifstream in{tok_path, std::ios::binary};
+  if (!in)
+    return make_llmos_error(error_code::io_failed,
+                            path + ": cannot read the tokenizer " + tok_path +
+                                " (format=llmos takes llama2.c's tokenizer.bin: tokenizer=FILE)");
+  const std::string tok_bytes{std::istreambuf_iterator<char>(in), {}};
+  auto vocab = parse_llama2c_tokenizer(tok_bytes, (*e)->shape().vocab_size, tok_path);
+  if (!vocab)
+    return std::move(vocab.error());
+  auto tok = data::llama_tokenizer::create(*vocab);
+  if (!tok)
+    return make_llmos_error(error_code::bad_config,
+                            tok_path + ": tokenizer: " + describe(tok.error()));
+  auto sha = sha256_file(path);
+  if (!sha)
+    return std::move(sha.error());
+  auto bytes = checkpoint_bytes(**e);
+  if (!bytes)
+    return std::move(bytes.error());
+  imported_llama out;
+  out.weights = std::move(*bytes);
+  out.tokenizer = tok->serialize();
+  auto spec = (*e)->spec();
+  spec.name = name;
+  out.spec = to_yaml(spec);
+  out.lineage = {{"source", fs::absolute(path).string()},
+                 {"sha256", *sha},
+                 {"format", "llmos"},
+                 {"produced_by", "import"},
+                 {"parent", nullptr},
+                 {"parameters", (*e)->parameter_count()}};
+  return out;
 }
 
 } // namespace
 
 caf::expected<imported_llama> import_llama(const std::string& format, const std::string& path,
                                            const std::string& tokenizer, const std::string& name) {
+  if (format == "llmos")
+    return import_checkpoint(path, tokenizer, name);
   auto w = read_weights(format, path, tokenizer);
   if (!w)
     return std::move(w.error());

@@ -22,8 +22,9 @@ struct imported_llama {
   nlohmann::json lineage;
 };
 
-/// Reads `path` as `format` ("llama2c", "gguf" or "safetensors"); for llama2c `tokenizer` is
-/// the tokenizer.bin ("" = tokenizer.bin, then tok*.bin, beside the checkpoint). bad_params for
+/// Reads `path` as `format` ("llama2c", "gguf", "safetensors", or "llmos": a checkpoint llmos
+/// saved, LoRA adapters kept); for llama2c and llmos `tokenizer` is llama2.c's tokenizer.bin ("" =
+/// tokenizer.bin, then tok*.bin, beside the checkpoint). bad_params for
 /// an unknown format; the readers' bad_config / io_failed otherwise, naming file and tensor.
 caf::expected<imported_llama> import_llama(const std::string& format, const std::string& path,
                                            const std::string& tokenizer, const std::string& name);

@@ -1,7 +1,7 @@
 // A fine-tune served as adapters over its base: the low-rank matrices (LoRA's A and B) of every
 // block layer of a llama network fine-tuned with LoRA from the weights a replica already serves.
 // Many fine-tunes of one base then share the base's weights, KV cache pool and decode steps; each
-// costs only its adapters' memory (a few per cent of the base's at rank 8), and requests for
+// costs only its adapters' memory (0.3% of a 7B Llama's weights at rank 8), and requests for
 // different fine-tunes run in the same step (see batch_decoder and the decode kernel).
 // Torch-free header: the adapters are plain float copies, so the fine-tune's engine (its copy of
 // the base weights included) can go once they are taken.

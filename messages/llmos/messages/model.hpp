@@ -71,13 +71,16 @@ struct generate_request {
   /// {"token": id, "logprob": lp, "top": [[id, lp], ...]}) with this many alternatives (llama
   /// models batching continuously; others refuse).
   int32_t logprobs = -1;
+  /// A fine-tune loaded with (adapter_atom, NAME, PATH): generate under its adapters over the
+  /// model's weights ("" = the model itself). Llama models batching continuously.
+  std::string adapter;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, generate_request& x) {
   return f(caf::meta::type_name("generate_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
            x.top_p, x.seed, x.request, x.subscriber, x.priority, x.presence_penalty,
-           x.frequency_penalty, x.bias_tokens, x.bias_values, x.logprobs);
+           x.frequency_penalty, x.bias_tokens, x.bias_values, x.logprobs, x.adapter);
 }
 
 /// One generation a replica holds (`sequences`): the request it serves and where it stands.
@@ -115,14 +118,16 @@ struct model_info {
   bool quantized = false;
   bool training = false;
   std::vector<std::string> labels;
-  std::string spec;           ///< YAML
-  std::string evaluation;     ///< the last run's final evaluation (JSON); "" before any run
-  std::vector<double> losses; ///< training loss every 10 steps of the current or last run
+  std::string spec;                  ///< YAML
+  std::string evaluation;            ///< the last run's final evaluation (JSON); "" before any run
+  std::vector<double> losses;        ///< training loss every 10 steps of the current or last run
+  std::vector<std::string> adapters; ///< fine-tunes served as adapters over the weights
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, model_info& x) {
   return f(caf::meta::type_name("model_info"), x.name, x.architecture, x.device, x.step,
-           x.parameters, x.quantized, x.training, x.labels, x.spec, x.evaluation, x.losses);
+           x.parameters, x.quantized, x.training, x.labels, x.spec, x.evaluation, x.losses,
+           x.adapters);
 }
 
 using model_actor = caf::typed_actor<
@@ -150,6 +155,10 @@ using model_actor = caf::typed_actor<
     // client -> model: checkpoint to / restore from a path.
     caf::replies_to<save_atom, std::string>::with<std::string>,
     caf::replies_to<load_atom, std::string>::with<model_info>,
+    // client -> model: serve the LoRA fine-tune checkpointed at PATH as adapters NAME over the
+    // loaded weights (generate_request::adapter); refused when it is not adapters of them. A
+    // later load drops every adapter.
+    caf::replies_to<adapter_atom, std::string, std::string>::with<model_info>,
     // coordinator -> model: become rank RANK of WORLD data-parallel replicas. Rank 0 hosts the
     // rendezvous store on PORT (0 = any) and answers the port it bound; the coordinator then
     // tells the other ranks (store host, that port). BIND is the address this replica's Gloo

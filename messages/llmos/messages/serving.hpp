@@ -64,13 +64,16 @@ struct complete_request {
   std::vector<double> bias_values;
   int32_t logprobs = -1; ///< >= 0: the reply carries each token's log-probability and this many
                          ///< alternatives (see complete_reply::logprobs)
+  std::string model; ///< the server's model or one of its adapters (config `adapters`); "" = the
+                     ///< server's model
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_request& x) {
   return f(caf::meta::type_name("complete_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
            x.top_p, x.seed, x.request, x.subscriber, x.request_id, x.priority, x.stop,
-           x.presence_penalty, x.frequency_penalty, x.bias_tokens, x.bias_values, x.logprobs);
+           x.presence_penalty, x.frequency_penalty, x.bias_tokens, x.bias_values, x.logprobs,
+           x.model);
 }
 
 struct complete_reply {
