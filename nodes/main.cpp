@@ -1,5 +1,6 @@
 // llmos-node: one node process. Starts the node named on the command line from a topology file
 // (or the embedded single-node default) and runs until SIGINT or SIGTERM.
+#include <chrono>
 #include <csignal>
 #include <iostream>
 
@@ -76,7 +77,14 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   llmos::log_info("node '" + name + "' stopping (signal " + std::to_string(sig) + ")");
+  const auto grace = std::chrono::milliseconds(static_cast<int64_t>(opts->grace_s * 1000));
+  const bool clean = (*node)->drain(grace);
   node->reset();
+  if (!clean) {
+    std::cerr << "llmos-node: node '" << name << "' stopped after its grace period of "
+              << opts->grace_s << " s ran out (see the warnings above); exit status 3\n";
+    return 3;
+  }
   llmos::log_info("node '" + name + "' stopped");
   return 0;
 }

@@ -28,7 +28,10 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
       "threads", po::value(&opts.threads)->default_value(2), "CAF scheduler threads")(
       "rpc-port", po::value(&opts.rpc_port),
       "serve msgpack-RPC on this port (overrides the topology; the default node has none)")(
-      "log", po::value(&opts.log_level)->default_value("info"), "debug, info, warning or error");
+      "log", po::value(&opts.log_level)->default_value("info"), "debug, info, warning or error")(
+      "grace", po::value(&opts.grace_s)->default_value(10.0),
+      "seconds a stopping node (SIGTERM, SIGINT) lets requests in flight finish and its actors "
+      "stop; new requests are refused meanwhile");
   std::ostringstream help;
   help << "usage: llmos-node [--topology FILE --node NAME] [options] [CAF options]\n"
        << desc
@@ -54,6 +57,8 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
   }
   if (opts.threads == 0 || opts.threads > 256)
     return make_llmos_error(error_code::bad_option, "--threads must be between 1 and 256");
+  if (!(opts.grace_s >= 0.0 && opts.grace_s <= 3600.0))
+    return make_llmos_error(error_code::bad_option, "--grace must be from 0 to 3600 seconds");
   for (const char* level : {"debug", "info", "warning", "error"})
     if (opts.log_level == level)
       return opts;

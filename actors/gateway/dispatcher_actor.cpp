@@ -1,11 +1,14 @@
 // The RPC dispatcher: turns (method, packed params) into the typed conversation registered for
 // that method and answers with the packed typed reply. It is an ordinary actor, so the method
 // table is exercised by deterministic tests without sockets.
+#include <optional>
+
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
 #include "llmos/actors/gateway.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/drain.hpp"
 
 namespace llmos {
 namespace {
@@ -22,6 +25,12 @@ caf::behavior dispatcher(caf::event_based_actor* self, node_manager_actor manage
         if (m == nullptr) {
           rp.deliver(make_llmos_error(error_code::no_such_method,
                                       "no method '" + method + "'; 'methods' lists them"));
+          return rp;
+        }
+        // A stopping node takes no new calls (drain.hpp); those it took finish.
+        if (drain::active()) {
+          rp.deliver(make_llmos_error(error_code::unavailable,
+                                      method + ": the node is stopping; retry on another node"));
           return rp;
         }
         if (m->mutates && !authenticated) {
@@ -48,8 +57,11 @@ caf::behavior dispatcher(caf::event_based_actor* self, node_manager_actor manage
         call.notify = [broker, connection](const std::string& name, std::string packed) {
           caf::anon_send(broker, notify_atom::value, connection, name, std::move(packed));
         };
-        // The reply keeps the params' memory alive until the handler is done with them.
-        call.reply = [rp, handle](caf::expected<std::string> result) mutable {
+        // The reply keeps the params' memory alive until the handler is done with them, and
+        // counts the call as in flight until then.
+        auto counted = std::make_shared<std::optional<drain::request_guard>>(std::in_place);
+        call.reply = [rp, handle, counted](caf::expected<std::string> result) mutable {
+          counted->reset();
           if (result)
             rp.deliver(std::move(*result));
           else

@@ -1,6 +1,7 @@
 #include "http/http_gateway.hpp"
 
 #include <filesystem>
+#include <memory>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -11,6 +12,7 @@
 #include "http/listen_backlog.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/drain.hpp"
 #include "llmos/runtime/log.hpp"
 #include "llmos/runtime/metrics.hpp"
 #include "monitor/core/sample.hpp"
@@ -20,6 +22,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using http::gateway_context;
+
+/// The request this HTTP worker thread is serving, counted while a stopping node waits (httplib
+/// serves one request at a time per thread, from pre-routing to the logger).
+thread_local std::unique_ptr<drain::request_guard> request_in_flight;
 
 /// Device utilisation and queue gauges, refreshed from the devices' own counters.
 void sample_devices(caf::event_based_actor* self, const std::vector<actor_entry>& entries) {
@@ -53,7 +59,10 @@ void sample_devices(caf::event_based_actor* self, const std::vector<actor_entry>
 caf::behavior gateway_behavior(caf::event_based_actor* self, std::shared_ptr<gateway_context> ctx,
                                std::shared_ptr<httplib::Server> server,
                                std::shared_ptr<std::thread> thread) {
-  self->attach_functor([server, thread] {
+  // The handlers refer to ctx: it must outlive the worker threads, which the join waits for
+  // (CAF drops the behavior, and with it this function's own ctx, before attachables run; a
+  // gateway stopped while a request was in flight freed ctx under its handler).
+  self->attach_functor([server, thread, ctx] {
     server->stop();
     if (thread->joinable())
       thread->join();
@@ -154,8 +163,10 @@ actor_kind http_kind() {
     server->set_payload_max_length(cfg.body_limit);
     // httplib closes a keep-alive connection after 5 requests by default: every client would
     // reconnect all the time (and with its listen backlog of 5, wait a SYN retry of 1 s).
+    // An idle kept-alive connection holds its worker thread, and a stopping gateway waits for
+    // every worker: 5 s idle (then the client reconnects) keeps a node's stop within its grace.
     server->set_keep_alive_max_count(1000000);
-    server->set_keep_alive_timeout(60);
+    server->set_keep_alive_timeout(5);
     // Small responses on kept-alive connections: without TCP_NODELAY, Nagle's algorithm and the
     // peer's delayed ACK hold each answer for tens of milliseconds.
     server->set_tcp_nodelay(true);
@@ -171,6 +182,21 @@ actor_kind http_kind() {
       else if (res.status == 404)
         http::send_error(res, 404, "no route " + req.method + " " + req.path, "path");
     });
+    // A stopping node (drain.hpp) refuses new requests and counts those it is serving, from
+    // routing until the answer (a streamed one included) is written; the logger runs then.
+    server->set_pre_routing_handler([](const httplib::Request&, httplib::Response& res) {
+      request_in_flight.reset(); // one whose headers could not be written never reached the logger
+      if (drain::active()) {
+        http::send_error(res, 503, "the node is stopping: retry on another node", "");
+        res.set_header("Retry-After", "1");
+        res.set_header("Connection", "close");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      request_in_flight = std::make_unique<drain::request_guard>();
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server->set_logger(
+        [](const httplib::Request&, const httplib::Response&) { request_in_flight.reset(); });
     http::install_model_routes(*server, *shared);
     http::install_completion_routes(*server, *shared);
     http::install_ops_routes(*server, *shared);

@@ -160,8 +160,8 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   const auto request_id = request_id_of(st, req.request_id, st.next_id++);
   const auto logged = sampled(st);
   st.router.sent(*rid);
-  st.completions[req.request] = {*rid, rep.model, false};
   auto promise = self->make_response_promise<complete_reply>();
+  st.completions[req.request] = {*rid, rep.model, false, promise};
   const auto rid_v = *rid;
   const auto prompt_tokens = static_cast<uint32_t>(prompt.size());
   self->request(rep.model, generate_timeout, generate_atom::value, std::move(g))

@@ -461,6 +461,14 @@ void stop_all(server_state& st) {
 }
 
 server_state::~server_state() {
+  const auto gone = make_llmos_error(error_code::unavailable,
+                                     "server '" + cfg.name + "' stopped before answering");
+  for (auto& [id, p] : requests)
+    if (p.promise.pending())
+      p.promise.deliver(gone);
+  for (auto& [id, c] : completions)
+    if (c.promise.pending())
+      c.promise.deliver(gone);
   stop_all(*this);
 }
 

@@ -97,6 +97,9 @@ struct completion_in_flight {
   std::size_t replica = 0;
   model_actor model;
   bool cancelled = false;
+  /// Answered by the replica's reply; by the server itself when it stops first (CAF 0.17 drops
+  /// an unanswered promise silently, and its caller would wait for its timeout).
+  caf::typed_response_promise<complete_reply> promise;
 };
 
 struct server_state {
@@ -136,7 +139,8 @@ struct server_state {
   server_state() = default;
   server_state(const server_state&) = delete;
   server_state& operator=(const server_state&) = delete;
-  /// Stops every replica and removes the local weight copies. Here rather than in an attached
+  /// Answers the requests in flight (unavailable), stops every replica and removes the local
+  /// weight copies. Here rather than in an attached
   /// functor: CAF 0.17 destroys a stateful actor's state in on_exit, before attachables run, so
   /// a functor reading the state used freed memory ("pure virtual method called" at SIGTERM).
   ~server_state();

@@ -4,6 +4,7 @@
 
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -21,8 +22,9 @@ struct llama_node {
   uint16_t http = 0;
   child_process node;
 
-  /// `servers`: extra server actors' YAML lines (each "      - {...}\n").
-  explicit llama_node(const std::string& servers = "") {
+  /// `servers`: extra server actors' YAML lines (each "      - {...}\n"); `args`: more
+  /// llmos-node options.
+  explicit llama_node(const std::string& servers = "", const std::vector<std::string>& args = {}) {
     const auto ports = llmos::test::free_ports(3);
     rpc = ports[1];
     http = ports[2];
@@ -37,9 +39,10 @@ struct llama_node {
          << servers << "      - {name: web, kind: http, config: {port: " << http
          << ", token: secret}}\n";
     write_file(dir / "topology.yaml", topo.str());
-    node = child_process::start(
-        {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
-        dir / "a.log");
+    std::vector<std::string> argv{program("llmos-node"), "--topology",
+                                  (dir / "topology.yaml").string(), "--node", "a"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    node = child_process::start(argv, dir / "a.log");
   }
 
   std::string log() const { return read_file(dir / "a.log"); }

@@ -11,9 +11,10 @@ endpoint=127.0.0.1:47200
 
 "$bin/llmos-launch" "$topo" &
 launcher=$!
+launch_status=0
 stop_cluster() {
   kill -TERM "$launcher" 2>/dev/null || true
-  wait "$launcher" 2>/dev/null || true
+  wait "$launcher" 2>/dev/null || launch_status=$?
 }
 trap stop_cluster EXIT
 
@@ -41,4 +42,12 @@ echo "== scripted REPL session against $endpoint =="
 status=0
 "$bin/llmos-repl" "$endpoint" <"$here/session.repl" || status=$?
 echo "== demo finished (REPL exit status $status); stopping the cluster =="
+# Every node drains and exits 0 (llmos-launch exits non-zero otherwise: an abort, a crash, a
+# node killed after the grace period).
+trap - EXIT
+stop_cluster
+if [ "$launch_status" -ne 0 ]; then
+  echo "cluster-demo: a node did not stop cleanly (llmos-launch exit status $launch_status)" >&2
+  [ "$status" -ne 0 ] || status=1
+fi
 exit $status

@@ -23,8 +23,10 @@ struct launch_child {
 /// Supervises child processes; single-threaded except for request_stop().
 class launcher {
 public:
-  /// How long request_stop() waits after SIGTERM before it sends SIGKILL.
-  static constexpr std::chrono::milliseconds default_grace{5000};
+  /// How long request_stop() waits after SIGTERM before it sends SIGKILL: longer than a node's
+  /// own grace period (llmos-node --grace, 10 s by default), so that a draining node is never
+  /// killed while it still finishes requests and stops its actors in order.
+  static constexpr std::chrono::milliseconds default_grace{15000};
 
   /// Children's stdout lines go to `out`; their stderr lines and the launcher's own
   /// "[launch] ..." reports go to `err`. Both streams must outlive the launcher.

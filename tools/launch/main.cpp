@@ -29,7 +29,7 @@ void print_usage(std::ostream& os, const po::options_description& options) {
         "Starts every node of TOPOLOGY on this host as\n"
         "  llmos-node --topology TOPOLOGY --node NAME [extra node args]\n"
         "prefixes each line the nodes print with [NAME], and stops them on Ctrl-C or SIGTERM\n"
-        "(SIGTERM, then SIGKILL after 5 s). A node that dies on its own is reported and the\n"
+        "(SIGTERM, then SIGKILL after 15 s). A node that dies on its own is reported and the\n"
         "others keep running.\n\n"
      << options;
 }

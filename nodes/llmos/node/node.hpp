@@ -3,6 +3,7 @@
 // it directly (find_package(llmos), target llmos::node) to host or join a cluster in-process.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,13 @@ public:
 
   /// The embedded default: one node hosting everything, no ports unless asked.
   static caf::expected<std::unique_ptr<node>> start_embedded(node_start_options opts = {});
+
+  /// A graceful stop (SIGTERM): new HTTP and RPC requests are refused (503 / unavailable) while
+  /// those in flight finish, for at most `grace`; then the node's actors stop in dependency
+  /// order (gateways, servers, analysts and schedulers, models, data sets and devices, the
+  /// registry), each group waited for within what is left of `grace`. False when requests were
+  /// still in flight or actors still running when it ran out (the destructor then stops the rest).
+  bool drain(std::chrono::milliseconds grace);
 
   /// Stops every actor of this node and the actor system.
   ~node();

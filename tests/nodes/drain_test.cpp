@@ -1,0 +1,209 @@
+// SIGTERM under load: a node serving the pretrained model over HTTP (plain and streamed) and
+// msgpack-RPC stops taking requests (503 / unavailable), lets those in flight finish, stops its
+// actors in order and exits 0 within its grace period; every answered completion is in the
+// feedback analyst's log afterwards. And a node whose grace period runs out says so and exits 3.
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "../actors/model/formats_test_util.hpp"
+#include "llama_node.hpp"
+
+namespace {
+
+using llmos::test::llama_node;
+using llmos::test::read_file;
+using llmos::test::wait_until;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+/// What the clients saw.
+struct outcomes {
+  std::mutex mutex;
+  std::vector<std::string> answered; ///< completion ids of 200 answers
+  int refused = 0;                   ///< 503 (HTTP) or `unavailable` (RPC) while draining
+  int unreachable = 0;               ///< no connection: the node had stopped listening
+  std::vector<std::string> wrong;    ///< anything else, described
+};
+
+TEST(drain, a_node_under_load_stops_cleanly_within_its_grace_period) {
+  std::string why;
+  const auto models = llmos::test::stories260k_dir(&why);
+  ASSERT_FALSE(models.empty()) << why;
+  llama_node n("      - {name: fb, kind: feedback, config: {root: fb-state, fsync: batched}}\n"
+               "      - {name: tales-server, kind: server, config: {model: tales, feedback: fb}}\n",
+               {"--grace", "20"});
+  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
+  n.import_stories(models, "tales");
+  httplib::Client probe("127.0.0.1", n.http);
+  probe.set_read_timeout(30, 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = probe.Post("/v1/completions",
+                            json{{"model", "tales"}, {"prompt", ""}, {"max_tokens", 1}}.dump(),
+                            "application/json");
+        return r && r->status == 200;
+      },
+      30s))
+      << n.log();
+
+  outcomes seen;
+  std::atomic<bool> stop{false};
+  auto http_client = [&](int id, bool streamed) {
+    httplib::Client c("127.0.0.1", n.http);
+    c.set_read_timeout(30, 0);
+    for (int i = 0; !stop; ++i) {
+      const json body{{"model", "tales"},   {"prompt", "Once upon a time"}, {"max_tokens", 120},
+                      {"temperature", 0.8}, {"seed", id * 1000 + i},        {"stream", streamed}};
+      auto r = c.Post("/v1/completions", body.dump(), "application/json");
+      std::unique_lock<std::mutex> lock{seen.mutex};
+      if (!r) {
+        ++seen.unreachable;
+        break; // the node is gone
+      }
+      if (r->status == 503 && r->body.find("stopping") != std::string::npos) {
+        ++seen.refused;
+        lock.unlock();
+        std::this_thread::sleep_for(20ms);
+        continue;
+      }
+      if (r->status != 200) {
+        seen.wrong.push_back(std::to_string(r->status) + " " + r->body);
+        continue;
+      }
+      if (!streamed) {
+        auto j = json::parse(r->body, nullptr, false);
+        if (j.is_discarded() || j["choices"][0]["finish_reason"].is_null())
+          seen.wrong.push_back("an incomplete answer: " + r->body);
+        else
+          seen.answered.push_back(j["id"]);
+      } else if (r->body.find("data: [DONE]") == std::string::npos) {
+        seen.wrong.push_back("a stream cut short: " + r->body);
+      } else {
+        auto first = json::parse(r->body.substr(6, r->body.find('\n') - 6), nullptr, false);
+        seen.answered.push_back(first.value("id", ""));
+      }
+    }
+  };
+  auto rpc_client = [&] {
+    for (int i = 0; !stop; ++i) {
+      auto r = n.send(
+          json::array({"tales-server",
+                       "generate",
+                       {{"text", "The dog"}, {"max_tokens", "80"}, {"seed", std::to_string(i)}}}));
+      std::lock_guard<std::mutex> lock{seen.mutex};
+      if (!r.contains("error")) {
+        seen.answered.push_back(r["request_id"]);
+        continue;
+      }
+      const auto e = r["error"].dump();
+      if (e.find("stopping") != std::string::npos)
+        ++seen.refused;
+      else if (e.find("io_failed") != std::string::npos) {
+        // Refused, reset or closed: the gateway had stopped listening (nothing was answered).
+        ++seen.unreachable;
+        break;
+      } else
+        seen.wrong.push_back("rpc: " + e);
+    }
+  };
+  std::vector<std::thread> clients;
+  clients.emplace_back(http_client, 1, false);
+  clients.emplace_back(http_client, 2, false);
+  clients.emplace_back(http_client, 3, true);
+  clients.emplace_back(rpc_client);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::lock_guard<std::mutex> lock{seen.mutex};
+        return seen.answered.size() >= 12;
+      },
+      60s));
+
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_TRUE(n.node.signal(SIGTERM));
+  const auto status = n.node.wait_for(30s);
+  stop = true;
+  for (auto& t : clients)
+    t.join();
+  ASSERT_TRUE(status) << "the node did not stop within 30 s of SIGTERM";
+  EXPECT_EQ(*status, 0) << n.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 20s) << "beyond its grace period";
+  const auto log = n.log();
+  EXPECT_NE(log.find("draining"), std::string::npos) << log;
+  EXPECT_NE(log.find("stopped"), std::string::npos) << log;
+  EXPECT_EQ(log.find("pure virtual"), std::string::npos) << log;
+  EXPECT_EQ(log.find("did not stop"), std::string::npos) << log;
+  EXPECT_TRUE(seen.wrong.empty()) << seen.wrong.front();
+  // Every answered completion reached the analyst's log before it closed (and fsynced) it.
+  const auto records = read_file(n.dir / "fb-state" / "feedback.log");
+  std::size_t missing = 0;
+  std::string example;
+  for (const auto& id : seen.answered)
+    if (records.find(id) == std::string::npos) {
+      ++missing;
+      example = id;
+    }
+  EXPECT_EQ(missing, 0u) << "of " << seen.answered.size() << " answered, e.g. " << example;
+}
+
+TEST(drain, a_grace_period_that_runs_out_is_reported_with_status_3) {
+  std::string why;
+  const auto models = llmos::test::stories260k_dir(&why);
+  ASSERT_FALSE(models.empty()) << why;
+  llama_node n("", {"--grace", "0.05"});
+  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
+  n.import_stories(models);
+  httplib::Client c("127.0.0.1", n.http);
+  c.set_read_timeout(30, 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = c.Post("/v1/completions",
+                        json{{"model", "stories"}, {"prompt", ""}, {"max_tokens", 1}}.dump(),
+                        "application/json");
+        return r && r->status == 200;
+      },
+      30s))
+      << n.log();
+  // Sixteen long streamed generations (about a second of work for stories260K here) are in
+  // flight when the signal comes; 0.05 s is not enough for them.
+  std::atomic<bool> streaming{false};
+  std::vector<std::thread> slow;
+  for (int i = 0; i < 16; ++i)
+    slow.emplace_back([&, i] {
+      httplib::Request r;
+      r.method = "POST";
+      r.path = "/v1/completions";
+      r.body = json{
+          {"model", "stories"},
+          {"prompt", ""},
+          {"max_tokens", 500},
+          {"seed", i},
+          {"stream",
+           true}}.dump();
+      r.set_header("Content-Type", "application/json");
+      r.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+        streaming = true;
+        return true;
+      };
+      httplib::Client s("127.0.0.1", n.http);
+      s.set_read_timeout(30, 0);
+      (void)s.send(r);
+    });
+  ASSERT_TRUE(wait_until([&] { return streaming.load(); }, 30s));
+  ASSERT_TRUE(n.node.signal(SIGTERM));
+  const auto status = n.node.wait_for(30s);
+  for (auto& t : slow)
+    t.join();
+  ASSERT_TRUE(status) << "the node did not stop within 30 s of SIGTERM\n" << n.log();
+  EXPECT_EQ(*status, 3) << n.log();
+  EXPECT_NE(n.log().find("grace period"), std::string::npos) << n.log();
+  EXPECT_EQ(n.log().find("pure virtual"), std::string::npos) << n.log();
+}
+
+} // namespace
