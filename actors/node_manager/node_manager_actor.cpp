@@ -27,7 +27,9 @@ struct node_manager_state {
   std::unique_ptr<cluster_view> view;
   std::map<std::string, node_manager_actor> peers;
   std::map<std::string, actor_entry> local; ///< actors hosted by this node
-  std::vector<actor_entry> unregistered;    ///< waiting for the directory
+  /// This node's system actors (itself, its gateway, the directory on the seed), as registered.
+  std::map<std::string, actor_entry> system;
+  std::vector<actor_entry> unregistered; ///< waiting for the directory
   uint64_t spawned = 0;
   cluster_view::clock::time_point started = cluster_view::clock::now();
   uint32_t pid = static_cast<uint32_t>(::getpid()); // pings are the heartbeat: keep them cheap
@@ -44,6 +46,8 @@ auto now() {
 // reached the seed yet still runs its actors; they become visible once it connects).
 void register_entry(self_ptr self, actor_entry entry) {
   auto& st = self->state;
+  if (entry.node == st.cfg.self && !st.local.count(entry.name))
+    st.system[entry.name] = entry;
   if (!st.cfg.directory) {
     st.unregistered.push_back(std::move(entry));
     return;
@@ -304,6 +308,18 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
           const std::string& node) -> caf::typed_response_promise<std::vector<actor_entry>> {
         auto rp = self->make_response_promise<std::vector<actor_entry>>();
         auto& st = self->state;
+        if (node == st.cfg.self) {
+          // This node's own actors are known here: the same list the directory holds for it,
+          // without asking the seed (a stopping node lists them when the seed may be gone).
+          std::map<std::string, actor_entry> mine = st.system;
+          for (const auto& [name, e] : st.local)
+            mine[name] = e;
+          std::vector<actor_entry> out;
+          for (auto& [name, e] : mine)
+            out.push_back(std::move(e));
+          rp.deliver(std::move(out));
+          return rp;
+        }
         if (!st.cfg.directory) {
           rp.deliver(make_llmos_error(error_code::node_unreachable,
                                       "the directory on seed node '" + st.cfg.topo.seed +
