@@ -4,7 +4,7 @@
 // generation (the replica frees its sequence and KV blocks within a step). Fields: prompt or
 // messages, max_tokens, temperature, top_p, top_k, seed, stop (a string or up to 4), n, echo,
 // user, stream, stream_options.include_usage, presence_penalty, frequency_penalty, logit_bias,
-// logprobs (completions: 0-5 alternatives; chat: logprobs + top_logprobs, not streamed) and
+// logprobs (completions: 0-5 alternatives; chat: logprobs + top_logprobs; streamed too) and
 // llmos's own `priority`. A request without a seed gets a random one.
 #include <algorithm>
 #include <atomic>
@@ -234,8 +234,6 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
     return send_error(res, 400, "n must be an integer from 1 to 16", "n");
   if (stream && n.get<int64_t>() != 1)
     return send_error(res, 400, "n above 1 is not supported with stream", "n");
-  if (stream && req->logprobs >= 0)
-    return send_error(res, 400, "logprobs are not supported with stream yet", "logprobs");
   const auto echo = !chat && body->value("echo", false);
   const auto include_usage = stream && body->contains("stream_options") &&
                              (*body)["stream_options"].is_object() &&
@@ -348,6 +346,16 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
           self->receive(
               [&](token_atom, uint64_t, const std::string& piece) {
                 if (!write(chunk(id, model, chat, piece, nullptr)))
+                  gone();
+              },
+              // With logprobs: those of the tokens this piece holds, in each answer's shape.
+              [&](token_atom, uint64_t, const std::string& piece, const std::string& lp) {
+                auto c = chunk(id, model, chat, piece, nullptr);
+                auto parsed = nlohmann::json::parse(lp, nullptr, false);
+                c["choices"][0]["logprobs"] = !parsed.is_object() ? nlohmann::json(nullptr)
+                                              : chat              ? chat_logprobs(parsed)
+                                                                  : parsed;
+                if (!write(c))
                   gone();
               },
               [&](complete_reply& r) {

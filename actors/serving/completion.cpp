@@ -93,8 +93,9 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   // Each token's log-probabilities (JSON from the model), when asked; read like `times`.
   auto logprobs = std::make_shared<std::vector<std::string>>();
   auto relay = self->system().spawn([dep, prompt, client = req.subscriber, id = req.request,
-                                     stops = req.stop, server, times,
-                                     logprobs](caf::event_based_actor* relay_self) {
+                                     stops = req.stop, server, times, logprobs,
+                                     want_logprobs =
+                                         req.logprobs >= 0](caf::event_based_actor* relay_self) {
     auto ids = std::make_shared<std::vector<int32_t>>();
     auto sent = std::make_shared<std::size_t>(0);
     auto stopped = std::make_shared<bool>(false);
@@ -115,7 +116,11 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
         }
       }
       if (client && upto > *sent) {
-        relay_self->send(client, token_atom::value, id, text->substr(*sent, upto - *sent));
+        if (want_logprobs) // the piece's tokens' log-probabilities ride along (streamed answers)
+          relay_self->send(client, token_atom::value, id, text->substr(*sent, upto - *sent),
+                           openai_logprobs(*dep->tok, prompt, *logprobs, *sent, upto));
+        else
+          relay_self->send(client, token_atom::value, id, text->substr(*sent, upto - *sent));
         *sent = upto;
       }
     };

@@ -8,6 +8,12 @@ namespace llmos::serving {
 
 std::string openai_logprobs(const data::tokenizer& tok, const std::vector<int32_t>& prompt,
                             const std::vector<std::string>& per_token, std::size_t text_limit) {
+  return openai_logprobs(tok, prompt, per_token, 0, text_limit);
+}
+
+std::string openai_logprobs(const data::tokenizer& tok, const std::vector<int32_t>& prompt,
+                            const std::vector<std::string>& per_token, std::size_t from,
+                            std::size_t text_limit) {
   nlohmann::json tokens = nlohmann::json::array(), values = nlohmann::json::array(),
                  tops = nlohmann::json::array(), offsets = nlohmann::json::array();
   // A piece is the text a token adds after the one before it (the prompt's last, at first).
@@ -27,6 +33,11 @@ std::string openai_logprobs(const data::tokenizer& tok, const std::vector<int32_
       break;
     const auto id = j["token"].get<int32_t>();
     const auto p = piece(id);
+    if (offset < from) { // in an earlier chunk
+      offset += p.size();
+      before.assign(1, id);
+      continue;
+    }
     tokens.push_back(p);
     values.push_back(j.value("logprob", 0.0));
     nlohmann::json alternatives = nlohmann::json::object();

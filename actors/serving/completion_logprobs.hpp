@@ -18,4 +18,10 @@ namespace llmos::serving {
 std::string openai_logprobs(const data::tokenizer& tok, const std::vector<int32_t>& prompt,
                             const std::vector<std::string>& per_token, std::size_t text_limit);
 
+/// The same for the tokens whose pieces start in [from, text_limit) of the completion's text
+/// (offsets still from its start): the part of a streamed answer one chunk carries.
+std::string openai_logprobs(const data::tokenizer& tok, const std::vector<int32_t>& prompt,
+                            const std::vector<std::string>& per_token, std::size_t from,
+                            std::size_t text_limit);
+
 } // namespace llmos::serving

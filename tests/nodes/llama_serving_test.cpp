@@ -237,6 +237,37 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   EXPECT_EQ(content[0]["top_logprobs"].size(), 2u);
   EXPECT_GE(content[0]["top_logprobs"][0]["logprob"].get<double>(),
             content[0]["top_logprobs"][1]["logprob"].get<double>());
+  // Streamed: each chunk carries its own tokens' logprobs; together they are the answer's.
+  auto lp_stream = web.Post("/v1/completions",
+                            json{{"model", "stories"},
+                                 {"prompt", "Once upon a time"},
+                                 {"max_tokens", 12},
+                                 {"temperature", 0},
+                                 {"logprobs", 3},
+                                 {"stream", true}}
+                                .dump(),
+                            "application/json");
+  ASSERT_TRUE(lp_stream);
+  ASSERT_EQ(lp_stream->status, 200) << lp_stream->body;
+  json streamed_tokens = json::array(), streamed_values = json::array(),
+       streamed_offsets = json::array();
+  std::istringstream events{lp_stream->body};
+  for (std::string line; std::getline(events, line);) {
+    if (line.rfind("data: {", 0) != 0)
+      continue;
+    const auto c = json::parse(line.substr(6))["choices"][0];
+    if (!c.contains("logprobs") || c["logprobs"].is_null())
+      continue;
+    for (std::size_t i = 0; i < c["logprobs"]["tokens"].size(); ++i) {
+      streamed_tokens.push_back(c["logprobs"]["tokens"][i]);
+      streamed_values.push_back(c["logprobs"]["token_logprobs"][i]);
+      streamed_offsets.push_back(c["logprobs"]["text_offset"][i]);
+      EXPECT_EQ(c["logprobs"]["top_logprobs"][i].size(), 3u);
+    }
+  }
+  EXPECT_EQ(streamed_tokens, lp["tokens"]) << lp_stream->body;
+  EXPECT_EQ(streamed_values, lp["token_logprobs"]);
+  EXPECT_EQ(streamed_offsets, lp["text_offset"]);
 
   // A crowd of long generations on two contexts of KV cache; a low-priority one started over
   // RPC with a number shows up in `sequences`, is reprioritised and cancelled from the REPL.
