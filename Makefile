@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build demo demo-cluster test bench gpu-check format clean
+.PHONY: all setup configure build demo demo-cluster test bench gpu-check asan-check format clean
 
 all: build
 
@@ -35,6 +35,10 @@ bench: build
 
 gpu-check:
 	tools/gpu/gpu-check.sh
+
+# Stopping nodes under load with llmos-node built under AddressSanitizer (slow; by hand).
+asan-check: build
+	tools/asan/check.sh
 
 format:
 	git ls-files '*.cpp' '*.hpp' '*.cu' '*.cuh' | xargs clang-format -i

@@ -1,5 +1,6 @@
 #include "cluster_harness.hpp"
 
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
@@ -13,6 +14,10 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 std::string program(const std::string& name) {
+  // LLMOS_TEST_BIN_DIR runs the process tests against another build's programs (the
+  // AddressSanitizer build of tools/asan/check.sh).
+  if (const char* dir = std::getenv("LLMOS_TEST_BIN_DIR"); dir != nullptr && *dir != '\0')
+    return std::string{dir} + "/" + name;
   return std::string{LLMOS_BIN_DIR} + "/" + name;
 }
 

@@ -1,7 +1,8 @@
 // SIGTERM under load: a node serving the pretrained model over HTTP (plain and streamed) and
-// msgpack-RPC stops taking requests (503 / unavailable), lets those in flight finish, stops its
-// actors in order and exits 0 within its grace period; every answered completion is in the
-// feedback analyst's log afterwards. And a node whose grace period runs out says so and exits 3.
+// msgpack-RPC, with a training job running through its scheduler, stops taking requests (503 /
+// unavailable), lets those in flight finish, stops its actors in order and exits 0 within its
+// grace period; every answered completion is in the feedback analyst's log afterwards. And a
+// node whose grace period runs out says so and exits 3.
 #include <atomic>
 #include <csignal>
 #include <filesystem>
@@ -20,6 +21,7 @@ namespace {
 using llmos::test::llama_node;
 using llmos::test::read_file;
 using llmos::test::wait_until;
+using llmos::test::write_file;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -37,10 +39,41 @@ TEST(drain, a_node_under_load_stops_cleanly_within_its_grace_period) {
   const auto models = llmos::test::stories260k_dir(&why);
   ASSERT_FALSE(models.empty()) << why;
   llama_node n("      - {name: fb, kind: feedback, config: {root: fb-state, fsync: batched}}\n"
-               "      - {name: tales-server, kind: server, config: {model: tales, feedback: fb}}\n",
+               "      - {name: tales-server, kind: server, config: {model: tales, feedback: fb}}\n"
+               "      - {name: cpu-a, kind: device, config: {type: cpu, threads: 1}}\n"
+               "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
+               "      - {name: sched, kind: scheduler, config: {root: sched}}\n",
                {"--grace", "20"});
+  // A training job runs through the scheduler while the node serves and stops.
+  write_file(n.dir / "quotes.yaml",
+             "dataset: quotes\nroot: store\nsources:\n"
+             "  - {name: fortunes, kind: fortunes, path: \"${DATA}/fortunes/usr/share/games/"
+             "fortunes\"}\n"
+             "split: {train: 0.8, validation: 0.1, test: 0.1, seed: 42}\n"
+             "tokenizer: {kind: byte, max_length: 64}\n");
+  write_file(n.dir / "topic.yaml", "model: drain-topic\narchitecture: bag\n"
+                                   "hyper: {embed_dim: 64, hidden_dim: 128, dropout: 0.1}\n"
+                                   "train: {optimizer: adamw, lr: 0.005, batch_size: 32, "
+                                   "max_steps: 100000, warmup_steps: 10, eval_every: 1000}\n");
   ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
   n.import_stories(models, "tales");
+  auto ingested = n.send(json::array({"quotes", "ingest", json::object()}));
+  ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
+  auto job = n.send(json::array({"sched",
+                                 "submit",
+                                 {{"name", "long"},
+                                  {"spec", (n.dir / "topic.yaml").string()},
+                                  {"dataset", "quotes"},
+                                  {"threads", "1"}}}));
+  ASSERT_TRUE(job.contains("id")) << job.dump() << n.log();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto st = n.send(json::array({"sched", "status", {{"id", job["id"]}}}));
+        return st.value("state", "") == "running" &&
+               st.value("progress", std::string{}).find("train") == 0;
+      },
+      60s))
+      << n.log();
   httplib::Client probe("127.0.0.1", n.http);
   probe.set_read_timeout(30, 0);
   ASSERT_TRUE(wait_until(
