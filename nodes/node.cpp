@@ -84,8 +84,10 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
 
   // A single node with port 0 has no peers to talk to: nothing to publish.
   if (spec->port != 0 || n->topo_.nodes.size() > 1) {
-    auto published = tls ? caf::openssl::publish(n->manager_, spec->port, nullptr, true)
-                         : sys.middleman().publish(n->manager_, spec->port, nullptr, true);
+    // On the topology's host only (127.0.0.1 by default), not every interface.
+    const char* host = spec->host.c_str();
+    auto published = tls ? caf::openssl::publish(n->manager_, spec->port, host, true)
+                         : sys.middleman().publish(n->manager_, spec->port, host, true);
     if (!published)
       return make_llmos_error(error_code::io_failed,
                               "node '" + name + "': cannot listen on node port " +
@@ -96,6 +98,7 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
   if (spec->rpc_port != 0) {
     gateway_options gw_opts;
     gw_opts.port = spec->rpc_port;
+    gw_opts.host = spec->host;
     gw_opts.auth_token = n->topo_.auth_token;
     auto gw = start_gateway(sys, n->manager_, methods, gw_opts);
     if (!gw)

@@ -87,9 +87,12 @@ uint64_t read_unsigned(const entry& e, uint64_t lo, uint64_t hi, const std::stri
 }
 
 bool is_valid_name(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
-    return std::isalnum(c) != 0 || c == '_' || c == '.' || c == '-';
-  });
+  // Names also become file and folder names (state folders, registry models): "." and ".."
+  // (dots alone) would name the folder itself or its parent.
+  return !name.empty() && name.find_first_not_of('.') != std::string::npos &&
+         std::all_of(name.begin(), name.end(), [](unsigned char c) {
+           return std::isalnum(c) != 0 || c == '_' || c == '.' || c == '-';
+         });
 }
 
 /// A name used on the command line and in the directory: [A-Za-z0-9_.-]+.
@@ -98,7 +101,8 @@ std::string read_name(const entry& e) {
   if (!is_valid_name(name))
     refuse(e.line, "'" + e.key + "' is '" + name +
                        "', which is not a valid name; use only letters, digits, '_', '.' and "
-                       "'-' (names appear on the command line and in the directory)");
+                       "'-', not dots alone (names appear on the command line, in the directory "
+                       "and as folder names)");
   return name;
 }
 

@@ -31,6 +31,7 @@ struct broker_config {
   caf::actor dispatcher;
   std::string auth_token;
   rpc::limits limits;
+  caf::io::doorman_ptr listener; ///< the bound port, handed to the broker when it starts
 };
 
 // Compares without an early exit, so the time taken does not reveal how much of a guess matched.
@@ -52,6 +53,8 @@ std::string error_code_name(const caf::error& err) {
 caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
   // Linked: the dispatcher lives exactly as long as the broker.
   self->link_to(cfg.dispatcher);
+  if (cfg.listener)
+    self->add_doorman(std::move(cfg.listener));
   auto conns = std::make_shared<std::map<caf::io::connection_handle, connection>>();
 
   auto respond = [=](caf::io::connection_handle hdl, uint32_t msgid,
@@ -167,17 +170,20 @@ caf::expected<gateway> start_gateway(caf::actor_system& sys, node_manager_actor 
                                      gateway_options opts) {
   gateway gw;
   gw.dispatcher = spawn_rpc_dispatcher(sys, std::move(manager), std::move(table));
-  uint16_t port = opts.port;
-  auto broker = sys.middleman().spawn_server(
-      gateway_broker, port, broker_config{gw.dispatcher, opts.auth_token, opts.limits});
-  if (!broker) {
+  // Bound here rather than by spawn_server, which takes every interface and no address reuse.
+  auto listener = sys.middleman().backend().new_tcp_doorman(
+      opts.port, opts.host.empty() ? nullptr : opts.host.c_str(), true);
+  if (!listener) {
     caf::anon_send_exit(gw.dispatcher, caf::exit_reason::user_shutdown);
-    return make_llmos_error(error_code::io_failed, "gateway: cannot listen on port " +
-                                                       std::to_string(opts.port) + ": " +
-                                                       sys.render(broker.error()));
+    return make_llmos_error(error_code::io_failed,
+                            "gateway: cannot listen on " +
+                                (opts.host.empty() ? std::string{} : opts.host + " ") + "port " +
+                                std::to_string(opts.port) + ": " + sys.render(listener.error()));
   }
-  gw.broker = *broker;
-  gw.port = port;
+  gw.port = (*listener)->port();
+  gw.broker = sys.middleman().spawn_broker(
+      gateway_broker,
+      broker_config{gw.dispatcher, opts.auth_token, opts.limits, std::move(*listener)});
   return gw;
 }
 

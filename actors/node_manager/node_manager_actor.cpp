@@ -10,6 +10,7 @@
 
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
+#include "llmos/runtime/yaml_fields.hpp"
 #include "node_manager/cluster_view.hpp"
 
 namespace llmos {
@@ -68,11 +69,27 @@ void flush_unregistered(self_ptr self) {
     register_entry(self, std::move(entry));
 }
 
+/// A config as the directory shows it (`actors`, the dashboard): secrets (tokens, passwords,
+/// passphrases, keys) replaced, so that a listing never hands out, say, the HTTP admin token.
+std::map<std::string, std::string> redacted(std::map<std::string, std::string> config) {
+  for (auto& [key, value] : config)
+    for (const char* secret : {"token", "password", "passphrase", "secret", "api_key"})
+      if (key.find(secret) != std::string::npos && !value.empty())
+        value = "(redacted)";
+  return config;
+}
+
 // Spawns an actor of a registered kind on this node and records it; registration follows.
 caf::expected<actor_entry> start_local(self_ptr self, const std::string& kind_name,
                                        std::string name,
                                        const std::map<std::string, std::string>& config) {
   auto& st = self->state;
+  // Names become directory keys and folder names (state, stores): the topology's rule.
+  if (!name.empty() && !yaml_fields::is_valid_name(name))
+    return make_llmos_error(error_code::bad_params,
+                            "actor name '" + name +
+                                "' is not valid: use only letters, digits, '_', '.' and '-', "
+                                "not dots alone");
   const auto* kind = st.cfg.kinds->find(kind_name);
   if (kind == nullptr)
     return st.cfg.kinds->validate(kind_name, config).error();
@@ -89,7 +106,7 @@ caf::expected<actor_entry> start_local(self_ptr self, const std::string& kind_na
   auto handle = kind->spawn(ctx);
   if (!handle)
     return std::move(handle.error());
-  actor_entry entry{name, kind_name, st.cfg.self, std::move(*checked), *handle};
+  actor_entry entry{name, kind_name, st.cfg.self, redacted(std::move(*checked)), *handle};
   // Linked, with exits trapped below: local actors end with their node manager.
   self->link_to(*handle);
   st.local.emplace(name, entry);

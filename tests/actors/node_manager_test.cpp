@@ -239,11 +239,21 @@ actor_kind probe_kind() {
   return kind;
 }
 
+/// A kind with a secret in its config, as the HTTP gateway's admin token.
+actor_kind vault_kind() {
+  actor_kind kind = probe_kind();
+  kind.name = "vault";
+  kind.fields = {{"token", config_type::string, "", false, "a secret", {}},
+                 {"admin_password", config_type::string, "", false, "another", {}}};
+  return kind;
+}
+
 class node_manager_test : public test::deterministic_fixture {
 protected:
   void SetUp() override {
     kinds_ = builtin_actor_kinds();
     kinds_.add(probe_kind());
+    kinds_.add(vault_kind());
     auto topo = parse_topology(R"(cluster: unit
 nodes:
   - name: solo
@@ -364,6 +374,30 @@ TEST_F(node_manager_test, spawn_on_its_own_node_by_name_and_with_a_generated_nam
   auto echo = ask<int32_t>(named->handle, int32_t{7});
   ASSERT_TRUE(echo);
   EXPECT_EQ(*echo, 7);
+}
+
+TEST_F(node_manager_test, names_that_would_leave_a_folder_are_refused) {
+  for (const char* bad : {"..", ".", "../../x", "a/b", "x y"}) {
+    auto msg = expect_error(spawn(spawn_request{"", "probe", bad, {}}), error_code::bad_params);
+    EXPECT_NE(msg.find("not valid"), std::string::npos) << bad << ": " << msg;
+  }
+  EXPECT_EQ(names(), (std::vector<std::string>{"boot-probe", "solo.manager"}));
+  auto dotted = spawn(spawn_request{"", "probe", "v1.2-a_b", {}});
+  EXPECT_TRUE(dotted) << describe(dotted.error());
+}
+
+TEST_F(node_manager_test, listings_never_show_a_secret) {
+  auto e = spawn(spawn_request{"", "vault", "v", {{"token", "hunter2"}, {"admin_password", "x"}}});
+  ASSERT_TRUE(e) << describe(e.error());
+  for (const auto& node : {std::string{}, std::string{"solo"}}) {
+    auto xs = actors(node);
+    ASSERT_TRUE(xs) << describe(xs.error());
+    for (const auto& x : *xs)
+      if (x.name == "v") {
+        EXPECT_EQ(x.config.at("token"), "(redacted)");
+        EXPECT_EQ(x.config.at("admin_password"), "(redacted)");
+      }
+  }
 }
 
 TEST_F(node_manager_test, unknown_kind_is_refused_with_the_known_ones) {

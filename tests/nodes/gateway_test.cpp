@@ -171,6 +171,21 @@ TEST_F(node_startup_test, an_unknown_node_is_refused_with_the_name) {
   EXPECT_NE(r.err.find("no node named 'nope'"), std::string::npos) << r.err;
 }
 
+TEST_F(node_startup_test, a_node_killed_with_clients_connected_restarts_on_its_ports_at_once) {
+  cluster c{"restart", {"solo"}};
+  ASSERT_TRUE(c.start_all());
+  // A client connected to the RPC port (and having made a call) when the node is killed: the
+  // server side of its connection lingers in TIME_WAIT. Without address reuse the restarted node
+  // could not bind its RPC port until that ended.
+  llmos::rpc::client held;
+  ASSERT_FALSE(held.connect("127.0.0.1", c.rpc_port("solo"), std::chrono::seconds(2)));
+  auto pong = held.call("ping", nlohmann::json::array(), std::chrono::seconds(2));
+  ASSERT_TRUE(pong && pong->ok);
+  c.stop("solo", SIGKILL);
+  ASSERT_TRUE(c.start("solo")) << "the restarted node could not take its ports back";
+  EXPECT_EQ(c.repl("solo", {"ping"}).exit_code, 0);
+}
+
 TEST_F(node_startup_test, a_taken_port_is_refused_naming_the_port) {
   cluster first{"first", {"solo"}};
   ASSERT_TRUE(first.start_all());

@@ -19,6 +19,7 @@ namespace llmos {
 
 struct gateway_options {
   uint16_t port = 0;      ///< 0: the OS picks one (see gateway::port)
+  std::string host;       ///< the address to listen on ("" = every interface)
   std::string auth_token; ///< non-empty: required (via the "auth" method) for mutating methods
   rpc::limits limits;
 };
@@ -29,7 +30,9 @@ struct gateway {
   uint16_t port = 0;     ///< the port it listens on
 };
 
-/// Opens the msgpack-RPC port and starts serving; io_failed when the port cannot be bound.
+/// Opens the msgpack-RPC port (address reuse on, so a restarted node binds it again while the
+/// last one's connections linger in TIME_WAIT) and starts serving; io_failed when the port
+/// cannot be bound.
 caf::expected<gateway> start_gateway(caf::actor_system& sys, node_manager_actor manager,
                                      std::shared_ptr<const method_table> table,
                                      gateway_options opts);

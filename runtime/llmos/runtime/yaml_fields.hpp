@@ -55,7 +55,7 @@ std::string read_string(const entry& e);
 /// An unsigned integer in [lo, hi]; `hint` tells what the number means.
 uint64_t read_unsigned(const entry& e, uint64_t lo, uint64_t hi, const std::string& hint);
 
-/// True for [A-Za-z0-9_.-]+.
+/// True for [A-Za-z0-9_.-]+ other than dots alone.
 bool is_valid_name(const std::string& name);
 
 /// A name used on the command line and in the directory: [A-Za-z0-9_.-]+.
