@@ -41,7 +41,11 @@ caf::behavior dispatcher(caf::event_based_actor* self, node_manager_actor manage
         }
         auto handle = std::make_shared<msgpack::object_handle>();
         try {
-          *handle = msgpack::unpack(params.data(), params.size());
+          // Bounded: a frame never becomes deeper trees, or more elements, than a call needs
+          // (nested arrays a frame deep would otherwise overflow the stack of every walk).
+          *handle = msgpack::unpack(
+              params.data(), params.size(), nullptr, nullptr,
+              msgpack::unpack_limit(1u << 20, 1u << 20, 64u << 20, 64u << 20, 1u << 20, 32));
         } catch (const std::exception& e) {
           rp.deliver(make_llmos_error(error_code::bad_params,
                                       method + ": params are not msgpack: " + e.what()));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/http_errors.hpp"
+#include "http/json_depth.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/feedback.hpp"
@@ -201,6 +202,11 @@ void send_error(httplib::Response& res, const caf::error& err, const std::string
 }
 
 std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Response& res) {
+  if (!json_depth_within(req.body, max_json_depth)) {
+    send_error(res, 400, "the body nests deeper than " + std::to_string(max_json_depth) + " levels",
+               "body");
+    return std::nullopt;
+  }
   auto j = nlohmann::json::parse(req.body, nullptr, false);
   if (j.is_discarded()) {
     send_error(res, 400, "the body is not JSON", "body");

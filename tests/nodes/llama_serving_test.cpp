@@ -173,6 +173,13 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   ASSERT_TRUE(not_utf8);
   EXPECT_EQ(not_utf8->status, 404);
   EXPECT_TRUE(json::parse(not_utf8->body, nullptr, false).is_object()) << not_utf8->body;
+  // A feedback body nested half a million levels deep (under the body limit) is refused
+  // before it is parsed (its tree used to overflow the stack and kill the node).
+  const std::string deep = std::string(500000, '[') + std::string(500000, ']');
+  auto nested = web.Post("/v1/feedback", "{\"request_id\": " + deep + "}", "application/json");
+  ASSERT_TRUE(nested);
+  EXPECT_EQ(nested->status, 400) << nested->body;
+  EXPECT_NE(nested->body.find("nests deeper"), std::string::npos) << nested->body;
   auto missing = web.Get("/v1/models/nope");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);

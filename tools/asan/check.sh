@@ -11,7 +11,9 @@ asan="$root/build-asan"
 filter=${1:-'drain*:llama_node.serving*:llama_node.fine_tunes*'}
 jobs=${JOBS:-2}
 
-cmake -S "$root" -B "$asan" -DLLMOS_BUILD_TESTS=OFF \
+# GCC 12 warns falsely (maybe-uninitialized in std::regex, std::function) once ASan instruments
+# the code: warnings stay warnings in this build.
+cmake -S "$root" -B "$asan" -DLLMOS_BUILD_TESTS=OFF -DLLMOS_WARNINGS_AS_ERRORS=OFF \
   -DCMAKE_CXX_FLAGS="-fsanitize=address -fno-omit-frame-pointer" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address" >/dev/null
 cmake --build "$asan" -j"$jobs" --target llmos-node

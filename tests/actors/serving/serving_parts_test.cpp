@@ -1,6 +1,7 @@
 // The serving actors' plain parts: request rows (tokenized and padded with the version's own
 // tokenizer, raw inputs checked against the model), UTF-8 boundaries of streamed text, the HTTP
-// status of each error, and the gateway's table of servers.
+// status of each error, the nesting limit of JSON bodies, and the gateway's table of servers
+// (adapters routed to their base's servers).
 #include <cstring>
 
 #include <caf/actor_system.hpp>
@@ -12,6 +13,7 @@
 
 #include "dataset/tokenize/byte_tokenizer.hpp"
 #include "http/http_errors.hpp"
+#include "http/json_depth.hpp"
 #include "http/server_table.hpp"
 #include "llmos/messages/error.hpp"
 #include "serving/request_rows.hpp"
@@ -132,4 +134,38 @@ TEST(server_table, routes_a_model_to_its_least_loaded_server) {
 }
 
 } // namespace
+TEST(json_depth, counts_nesting_outside_strings_only) {
+  using http::json_depth_within;
+  EXPECT_TRUE(json_depth_within(R"({"a": [1, {"b": [2]}]})", 4));
+  EXPECT_FALSE(json_depth_within(R"({"a": [1, {"b": [2]}]})", 3));
+  EXPECT_TRUE(json_depth_within(R"({"a": "[[[[{{{{ \" [[[["})", 1)) << "brackets in strings";
+  EXPECT_TRUE(json_depth_within("[][][][]", 1)) << "siblings do not nest";
+  EXPECT_FALSE(json_depth_within(std::string(100000, '['), 64));
+  EXPECT_TRUE(json_depth_within("]]]]", 1)) << "malformed text is the parser's business";
+}
+
+TEST(server_table, routes_an_adapter_to_the_servers_of_its_base_that_list_it) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto plain = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  auto tuned = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  http::server_table table;
+  table.update({{"plain", "server", "a", {{"model", "base"}}, plain},
+                {"tuned", "server", "a", {{"model", "base"}, {"adapters", "zorp, pip@2"}}, tuned},
+                {"other", "dataset", "a", {{"model", "zorp"}}, plain}});
+  EXPECT_EQ(table.base_of("zorp"), "base");
+  EXPECT_EQ(table.base_of("pip"), "base");
+  EXPECT_EQ(table.base_of("base"), "");
+  for (int i = 0; i < 4; ++i) { // however loaded the servers are, only `tuned` serves zorp
+    auto c = table.pick("zorp");
+    ASSERT_TRUE(c);
+    EXPECT_EQ(caf::actor_cast<caf::actor>(c->server), tuned);
+  }
+  EXPECT_FALSE(table.pick("zorp-v9"));
+  // The base itself goes to either server, the least loaded first.
+  auto b = table.pick("base");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(caf::actor_cast<caf::actor>(b->server), plain) << "tuned has four outstanding";
+}
+
 } // namespace llmos
