@@ -20,6 +20,7 @@
 #include "dataset/tokenize/llama_tokenizer.hpp"
 #include "device/device_actor.hpp"
 #include "device/device_core.hpp"
+#include "llm_adapters_bench.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
 #include "model/formats/gguf_file.hpp"
@@ -453,6 +454,8 @@ int run_llm(const llm_options& o) {
                 "speed and %.1f%% of the prefill speed of its batch_decoder called directly\n",
                 100.0 * (1.0 - median(actor_row.decode) / median(decoder_row.decode)),
                 100.0 * (1.0 - median(actor_row.prefill) / median(decoder_row.prefill)));
+  if (!adapters_round(*weights, **eng, 16, o.decode_tokens / 2, 4, 8, o.rounds, out))
+    std::printf("\nadapters: the round failed\n");
   fs::remove_all(dir);
   if (!o.json_path.empty())
     std::ofstream(o.json_path) << out.dump(2) << "\n";
