@@ -239,4 +239,61 @@ TEST(drain, a_grace_period_that_runs_out_is_reported_with_status_3) {
   EXPECT_EQ(n.log().find("pure virtual"), std::string::npos) << n.log();
 }
 
+TEST(drain, stopping_the_http_gateway_under_load_is_safe) {
+  std::string why;
+  const auto models = llmos::test::stories260k_dir(&why);
+  ASSERT_FALSE(models.empty()) << why;
+  llama_node n;
+  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
+  n.import_stories(models);
+  httplib::Client c("127.0.0.1", n.http);
+  c.set_read_timeout(30, 0);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = c.Post("/v1/completions",
+                        json{{"model", "stories"}, {"prompt", ""}, {"max_tokens", 1}}.dump(),
+                        "application/json");
+        return r && r->status == 200;
+      },
+      30s))
+      << n.log();
+  // Streams in flight when the gateway is stopped: its handlers used to outlive the context
+  // they read (heap corruption). They end, the node lives on.
+  std::atomic<bool> streaming{false};
+  std::vector<std::thread> streams;
+  for (int i = 0; i < 8; ++i)
+    streams.emplace_back([&, i] {
+      httplib::Request r;
+      r.method = "POST";
+      r.path = "/v1/completions";
+      r.body = json{{"model", "stories"},
+                    {"prompt", ""},
+                    {"max_tokens", 500},
+                    {"seed", i},
+                    {"stream", true}}
+                   .dump();
+      r.set_header("Content-Type", "application/json");
+      r.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+        streaming = true;
+        return true;
+      };
+      httplib::Client s("127.0.0.1", n.http);
+      s.set_read_timeout(30, 0);
+      (void)s.send(r);
+    });
+  ASSERT_TRUE(wait_until([&] { return streaming.load(); }, 30s));
+  auto stopped = llmos::test::rpc_call(n.rpc, "stop", json::array({"web"}));
+  EXPECT_FALSE(stopped.contains("error")) << stopped.dump();
+  for (auto& t : streams)
+    t.join();
+  EXPECT_TRUE(llmos::test::rpc_ping(n.rpc)) << n.log();
+  EXPECT_TRUE(n.node.running()) << n.log();
+  auto after = n.send(json::array({"stories-server", "status", json::object()}));
+  EXPECT_FALSE(after.contains("error")) << after.dump();
+  ASSERT_TRUE(n.node.signal(SIGTERM));
+  const auto status = n.node.wait_for(30s);
+  ASSERT_TRUE(status) << n.log();
+  EXPECT_EQ(*status, 0) << n.log();
+}
+
 } // namespace
