@@ -266,12 +266,13 @@ TEST(drain, stopping_the_http_gateway_under_load_is_safe) {
       httplib::Request r;
       r.method = "POST";
       r.path = "/v1/completions";
-      r.body = json{{"model", "stories"},
-                    {"prompt", ""},
-                    {"max_tokens", 500},
-                    {"seed", i},
-                    {"stream", true}}
-                   .dump();
+      r.body = json{
+          {"model", "stories"},
+          {"prompt", ""},
+          {"max_tokens", 500},
+          {"seed", i},
+          {"stream",
+           true}}.dump();
       r.set_header("Content-Type", "application/json");
       r.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
         streaming = true;
