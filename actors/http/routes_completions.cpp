@@ -1,23 +1,26 @@
 // OpenAI-compatible POST /v1/completions and /v1/chat/completions for language models, with
 // server-sent events when "stream": true. Tokens reach the worker thread as messages from the
-// server's relay and are written as they come; a streaming client that goes away cancels its
-// generation (the replica frees its sequence and KV blocks within a step). Fields: prompt or
+// server's relay and are written as they come; a client that goes away, streaming or not, cancels
+// its generation (the replica frees its sequence and KV blocks within a step). Fields: prompt or
 // messages, max_tokens, temperature, top_p, top_k, seed, stop (a string or up to 4), n, echo,
 // user, stream, stream_options.include_usage, presence_penalty, frequency_penalty, logit_bias,
 // logprobs (completions: 0-5 alternatives; chat: logprobs + top_logprobs; streamed too) and
 // llmos's own `priority`. A request without a seed gets a random one.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <optional>
 #include <random>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "http/client_connection.hpp"
 #include "http/http_errors.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
@@ -194,6 +197,50 @@ nlohmann::json chat_logprobs(const nlohmann::json& lp) {
   return {{"content", content}};
 }
 
+/// Sends `req` to `server` from an event-based bridge that passes the reply (or the error) on to
+/// `client` as a plain message: a blocking actor's receive() waits for one response and parks
+/// other messages, so this way tokens and the reply arrive in one receive loop.
+void request_via_bridge(caf::actor_system& system, const server_actor& server,
+                        const complete_request& req, std::chrono::milliseconds timeout,
+                        const caf::actor& client) {
+  system.spawn([server, req, timeout, client](caf::event_based_actor* bridge) {
+    bridge->request(server, timeout, complete_atom::value, req)
+        .then(
+            [bridge, client](complete_reply& r) {
+              bridge->send(client, std::move(r));
+              bridge->quit();
+            },
+            [bridge, client](caf::error& err) {
+              bridge->send(client, std::move(err));
+              bridge->quit();
+            });
+    return caf::behavior{[](tick_atom) {}};
+  });
+}
+
+/// One non-streamed completion; a client that goes away while it waits has it cancelled (its
+/// sequence and KV blocks freed within a step), noticed within a tenth of a second.
+caf::expected<complete_reply> complete_watching(gateway_context& ctx, const server_actor& server,
+                                                const complete_request& req,
+                                                client_connection& client) {
+  caf::scoped_actor self{ctx.system};
+  request_via_bridge(ctx.system, server, req, ctx.cfg.request_timeout,
+                     caf::actor_cast<caf::actor>(self));
+  std::optional<caf::expected<complete_reply>> out;
+  bool cancelled = false;
+  while (!out)
+    self->receive([&](complete_reply& r) { out = std::move(r); },
+                  [&](caf::error& err) { out = caf::expected<complete_reply>{std::move(err)}; },
+                  caf::after(std::chrono::milliseconds(100)) >>
+                      [&] {
+                        if (!cancelled && client.gone()) {
+                          caf::anon_send(server, cancel_atom::value, req.request);
+                          cancelled = true;
+                        }
+                      });
+  return std::move(*out);
+}
+
 nlohmann::json usage_of(const complete_reply& r) {
   return {{"prompt_tokens", r.prompt_tokens},
           {"completion_tokens", r.completion_tokens},
@@ -259,12 +306,19 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
   if (!stream) {
     // n choices: n requests with seeds seed, seed+1, ... (the same text for greedy decoding).
     std::vector<complete_reply> replies;
+    client_connection client{http.remote_addr, http.remote_port, http.local_port};
     for (int64_t i = 0; i < n.get<int64_t>(); ++i) {
+      // Nobody to answer (a client that gave up while its request waited for a worker thread,
+      // or during an earlier choice): nothing more is started.
+      if (client.gone()) {
+        ctx.servers.done(model, choice->slot);
+        return;
+      }
       auto one = *req;
       one.seed = req->seed + static_cast<uint64_t>(i);
       if (i > 0)
         one.request = next_completion++;
-      auto reply = ctx.ask<complete_reply>(choice->server, complete_atom::value, one);
+      auto reply = complete_watching(ctx, choice->server, one, client);
       if (!reply) {
         ctx.servers.done(model, choice->slot);
         return send_error(res, reply.error());
@@ -305,24 +359,7 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
                             req = *req](std::size_t, httplib::DataSink& sink) mutable {
         caf::scoped_actor self{ctx.system};
         req.subscriber = caf::actor_cast<caf::actor>(self);
-        // A blocking actor's receive() waits for one response and parks other messages, so an
-        // event-based bridge makes the request and passes the reply on as a plain message,
-        // letting tokens and the reply arrive in one receive loop.
-        auto timeout = ctx.cfg.request_timeout * 10;
-        ctx.system.spawn(
-            [server, req, timeout, client = req.subscriber](caf::event_based_actor* bridge) {
-              bridge->request(server, timeout, complete_atom::value, req)
-                  .then(
-                      [bridge, client](complete_reply& r) {
-                        bridge->send(client, std::move(r));
-                        bridge->quit();
-                      },
-                      [bridge, client](caf::error& err) {
-                        bridge->send(client, std::move(err));
-                        bridge->quit();
-                      });
-              return caf::behavior{[](tick_atom) {}};
-            });
+        request_via_bridge(ctx.system, server, req, ctx.cfg.request_timeout * 10, req.subscriber);
         auto write = [&](const nlohmann::json& j) {
           auto line = "data: " + text_dump(j) + "\n\n";
           return sink.write(line.data(), line.size());

@@ -36,8 +36,9 @@ struct llama_node {
          << "      - {name: registry, kind: registry, config: {root: models}}\n"
          << "      - {name: stories-server, kind: server, config: {model: stories}}\n"
          << "      - {name: gguf-server, kind: server, config: {model: stories-gguf}}\n"
+         // 16 workers: the serving test holds a crowd of 8 long completions and more clients
          << servers << "      - {name: web, kind: http, config: {port: " << http
-         << ", token: secret}}\n";
+         << ", token: secret, threads: 16}}\n";
     write_file(dir / "topology.yaml", topo.str());
     std::vector<std::string> argv{program("llmos-node"), "--topology",
                                   (dir / "topology.yaml").string(), "--node", "a"};

@@ -27,7 +27,7 @@ using namespace std::chrono_literals;
 
 // The serving engine's OpenAI surface and control: stop sequences (whole and streamed), the
 // model list, errors in OpenAI's shape, a prompt longer than the context, priorities and the
-// sequence list, cancellation from the REPL and by a streaming client that goes away (seen in
+// sequence list, cancellation from the REPL and by clients that go away, streamed or not (seen in
 // /metrics), preemption under a small KV cache with every text as alone, and 429 + Retry-After
 // from a full generate queue.
 TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
@@ -352,6 +352,20 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   httplib::Client quitter("127.0.0.1", n.http);
   (void)quitter.send(gone);
   EXPECT_GE(pieces, 1);
+  // A non-streamed client that gives up while its (low-priority) generation waits behind the
+  // crowd: the gateway sees the connection close and cancels it.
+  httplib::Client impatient("127.0.0.1", n.http);
+  impatient.set_read_timeout(0, 300000);
+  auto given_up = impatient.Post("/v1/completions",
+                                 json{{"model", "crowd"},
+                                      {"prompt", "A red ball"},
+                                      {"max_tokens", 450},
+                                      {"temperature", 0},
+                                      {"priority", -10}}
+                                     .dump(),
+                                 "application/json");
+  EXPECT_FALSE(given_up) << "answered within 300 ms behind the crowd: " << given_up->body;
+  impatient.stop();
   for (auto& t : crowd)
     t.join();
   for (std::size_t i = 0; i < crowd_out.size(); ++i)
@@ -361,11 +375,11 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
       [&] {
         auto m = web.Get("/metrics");
         metrics = m ? m->body : "";
-        return metric(metrics, "llmos_model_cancelled{model=\"crowd\"}") >= 2 &&
+        return metric(metrics, "llmos_model_cancelled{model=\"crowd\"}") >= 3 &&
                metric(metrics, "llmos_model_kv_blocks_used{model=\"crowd\"}") == 0;
       },
       20s))
-      << "the REPL's and the departed client's generations were not both cancelled: "
+      << "the REPL's and the two departed clients' generations were not all cancelled: "
       << metric(metrics, "llmos_model_cancelled{model=\"crowd\"}");
   EXPECT_GT(metric(metrics, "llmos_model_preemptions{model=\"crowd\"}"), 0)
       << "two contexts of cache never ran out";

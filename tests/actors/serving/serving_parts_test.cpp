@@ -1,8 +1,15 @@
 // The serving actors' plain parts: request rows (tokenized and padded with the version's own
 // tokenizer, raw inputs checked against the model), UTF-8 boundaries of streamed text, the HTTP
-// status of each error, the nesting limit of JSON bodies, and the gateway's table of servers
-// (adapters routed to their base's servers).
+// status of each error, the nesting limit of JSON bodies, the gateway's table of servers
+// (adapters routed to their base's servers) and its watch on a client's connection.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -12,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dataset/tokenize/byte_tokenizer.hpp"
+#include "http/client_connection.hpp"
 #include "http/http_errors.hpp"
 #include "http/json_depth.hpp"
 #include "http/server_table.hpp"
@@ -131,6 +139,45 @@ TEST(server_table, routes_a_model_to_its_least_loaded_server) {
   }
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}
+
+// A real loopback connection: found by its addresses, alive while the client holds it, gone
+// once the client closes it (the server side stays open, as cpp-httplib's does under a handler).
+TEST(client_connection, sees_the_client_close_its_end) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int served = ::accept(listener, nullptr, nullptr);
+  ASSERT_GE(served, 0);
+  sockaddr_in from{};
+  len = sizeof from;
+  ASSERT_EQ(::getsockname(client, reinterpret_cast<sockaddr*>(&from), &len), 0);
+  const int local_port = ntohs(addr.sin_port), remote_port = ntohs(from.sin_port);
+
+  http::client_connection watched{"127.0.0.1", remote_port, local_port};
+  EXPECT_FALSE(watched.gone());
+  ASSERT_EQ(::send(client, "GET", 3, 0), 3);
+  EXPECT_FALSE(watched.gone()) << "unread request bytes are no close";
+  http::client_connection elsewhere{"127.0.0.1", remote_port + 1, local_port};
+  ::close(client);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = watched.gone();
+    if (!gone)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(gone) << "the client closed its end";
+  EXPECT_FALSE(elsewhere.gone()) << "a connection that is not there is not guessed gone";
+  ::close(served);
+  ::close(listener);
 }
 
 } // namespace
