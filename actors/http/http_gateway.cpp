@@ -9,6 +9,7 @@
 #include <prometheus/gauge.h>
 
 #include "dataset/data_dir.hpp"
+#include "http/body_framing.hpp"
 #include "http/listen_backlog.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
@@ -184,12 +185,21 @@ actor_kind http_kind() {
     });
     // A stopping node (drain.hpp) refuses new requests and counts those it is serving, from
     // routing until the answer (a streamed one included) is written; the logger runs then.
-    server->set_pre_routing_handler([](const httplib::Request&, httplib::Response& res) {
+    // Bodies httplib would read without a bound are refused from their headers (body_framing).
+    server->set_pre_routing_handler([limit = cfg.body_limit](const httplib::Request& req,
+                                                             httplib::Response& res) {
       request_in_flight.reset(); // one whose headers could not be written never reached the logger
       if (drain::active()) {
         http::send_error(res, 503, "the node is stopping: retry on another node", "");
         res.set_header("Retry-After", "1");
         res.set_header("Connection", "close");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      auto refusal = http::refuse_body(
+          req.method, [&](const std::string& h) { return req.get_header_value(h); }, limit);
+      if (refusal) {
+        http::send_error(res, refusal->status, refusal->message, refusal->param);
+        res.set_header("Connection", "close"); // the unread body must not be taken for a request
         return httplib::Server::HandlerResponse::Handled;
       }
       request_in_flight = std::make_unique<drain::request_guard>();

@@ -180,6 +180,23 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   ASSERT_TRUE(nested);
   EXPECT_EQ(nested->status, 400) << nested->body;
   EXPECT_NE(nested->body.find("nests deeper"), std::string::npos) << nested->body;
+  // Bodies httplib would read without a bound (chunked: 8 uploads grew a node by 1.3 GB; no
+  // length; gzip, inflated in memory) are refused from their headers, before the body has come.
+  for (const auto& [headers, status] : std::vector<std::pair<std::string, std::string>>{
+           {"Transfer-Encoding: chunked\r\n", "411"},
+           {"", "411"},
+           {"Content-Encoding: gzip\r\nContent-Length: 100000\r\n", "415"},
+           {"Content-Length: 2000000000\r\n", "413"}}) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto answer = llmos::test::raw_exchange(
+        n.http,
+        "POST /v1/feedback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+            headers + "\r\n100000\r\n{\"request_id\": \"",
+        10s);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 " + status, 0), 0u) << headers << ": " << answer;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s)
+        << headers << ": the answer waited for the rest of the body";
+  }
   auto missing = web.Get("/v1/models/nope");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -198,6 +199,55 @@ std::vector<uint16_t> free_ports(std::size_t count) {
   for (int fd : fds)
     ::close(fd);
   return ports;
+}
+
+namespace {
+
+/// An HTTP response's head and as many body bytes as its Content-Length says are in `text`.
+bool response_complete(const std::string& text) {
+  const auto head = text.find("\r\n\r\n");
+  if (head == std::string::npos)
+    return false;
+  const auto at = text.find("Content-Length: ");
+  if (at == std::string::npos || at > head)
+    return false; // read until the server closes
+  const auto length = std::strtoull(text.c_str() + at + 16, nullptr, 10);
+  return text.size() >= head + 4 + length;
+}
+
+} // namespace
+
+std::string raw_exchange(uint16_t port, const std::string& request,
+                         std::chrono::milliseconds timeout) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return {};
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size())) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[4096];
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{fd, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        break;
+      const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0)
+        break;
+      out.append(buf, static_cast<std::size_t>(n));
+      if (response_complete(out))
+        break;
+    }
+  }
+  ::close(fd);
+  return out;
 }
 
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,

@@ -86,6 +86,13 @@ program_result run_program(const std::vector<std::string>& argv,
 /// binding port 0; all held open together, so they differ).
 std::vector<uint16_t> free_ports(std::size_t count);
 
+/// Sends `request` as it is (no framing added) to 127.0.0.1:`port` and returns what comes back
+/// until a whole response (head and Content-Length body) has come, the server closes the
+/// connection or `timeout` passes; for requests no HTTP client library will write (a POST
+/// without a length, say).
+std::string raw_exchange(uint16_t port, const std::string& request,
+                         std::chrono::milliseconds timeout);
+
 /// Calls `done` every `interval` until it returns true or `timeout` has passed; its last answer.
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds interval = std::chrono::milliseconds(20));

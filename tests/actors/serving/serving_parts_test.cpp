@@ -1,7 +1,8 @@
 // The serving actors' plain parts: request rows (tokenized and padded with the version's own
 // tokenizer, raw inputs checked against the model), UTF-8 boundaries of streamed text, the HTTP
 // status of each error, the nesting limit of JSON bodies, the gateway's table of servers
-// (adapters routed to their base's servers) and its watch on a client's connection.
+// (adapters routed to their base's servers), the bodies it refuses from their headers and its
+// watch on a client's connection.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -19,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dataset/tokenize/byte_tokenizer.hpp"
+#include "http/body_framing.hpp"
 #include "http/client_connection.hpp"
 #include "http/http_errors.hpp"
 #include "http/json_depth.hpp"
@@ -178,6 +181,34 @@ TEST(client_connection, sees_the_client_close_its_end) {
   EXPECT_FALSE(elsewhere.gone()) << "a connection that is not there is not guessed gone";
   ::close(served);
   ::close(listener);
+}
+
+TEST(body_framing, bodies_without_a_bounded_length_are_refused_from_their_headers) {
+  auto refuse = [](const std::string& method, std::map<std::string, std::string> headers) {
+    return http::refuse_body(
+        method,
+        [&](const std::string& h) { return headers.count(h) ? headers.at(h) : std::string{}; },
+        1000);
+  };
+  EXPECT_FALSE(refuse("POST", {{"Content-Length", "1000"}}));
+  EXPECT_FALSE(refuse("GET", {})) << "no body, no length";
+  EXPECT_FALSE(refuse("POST", {{"Content-Length", "0"}, {"Content-Encoding", "identity"}}));
+  auto chunked = refuse("POST", {{"Transfer-Encoding", "Chunked"}});
+  ASSERT_TRUE(chunked);
+  EXPECT_EQ(chunked->status, 411);
+  EXPECT_EQ(chunked->param, "Transfer-Encoding");
+  auto lengthless = refuse("PUT", {});
+  ASSERT_TRUE(lengthless);
+  EXPECT_EQ(lengthless->status, 411);
+  EXPECT_NE(lengthless->message.find("Content-Length"), std::string::npos);
+  auto gzip = refuse("POST", {{"Content-Length", "10"}, {"Content-Encoding", "gzip"}});
+  ASSERT_TRUE(gzip);
+  EXPECT_EQ(gzip->status, 415);
+  auto large = refuse("POST", {{"Content-Length", "1001"}});
+  ASSERT_TRUE(large);
+  EXPECT_EQ(large->status, 413);
+  EXPECT_EQ(refuse("POST", {{"Content-Length", "99999999999999999999999"}})->status, 400);
+  EXPECT_EQ(refuse("POST", {{"Content-Length", "-1"}})->status, 400);
 }
 
 } // namespace
