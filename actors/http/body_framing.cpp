@@ -27,15 +27,16 @@ refuse_body(const std::string& method,
                         "Transfer-Encoding"};
   const auto ce = lower(header("Content-Encoding"));
   if (!ce.empty() && ce != "identity")
-    return body_refusal{415, "Content-Encoding: " + ce + " is not accepted: send the body uncompressed",
+    return body_refusal{415,
+                        "Content-Encoding: " + ce + " is not accepted: send the body uncompressed",
                         "Content-Encoding"};
   const auto length = header("Content-Length");
   if (length.empty()) {
     // httplib reads a POST, PUT or PATCH without a length until the client closes.
     if (method == "POST" || method == "PUT" || method == "PATCH")
-      return body_refusal{411, method + " needs a Content-Length (at most " +
-                                   std::to_string(limit) + " bytes)",
-                          "Content-Length"};
+      return body_refusal{
+          411, method + " needs a Content-Length (at most " + std::to_string(limit) + " bytes)",
+          "Content-Length"};
     return std::nullopt;
   }
   const bool digits = length.size() <= 19 && std::all_of(length.begin(), length.end(), [](char c) {
@@ -45,9 +46,8 @@ refuse_body(const std::string& method,
     return body_refusal{400, "Content-Length '" + length + "' is not a number of bytes",
                         "Content-Length"};
   if (std::stoull(length) > limit)
-    return body_refusal{413,
-                        "the body is larger than the limit of " + std::to_string(limit) + " bytes",
-                        "body"};
+    return body_refusal{
+        413, "the body is larger than the limit of " + std::to_string(limit) + " bytes", "body"};
   return std::nullopt;
 }
 

@@ -23,7 +23,6 @@ struct body_refusal {
 /// when its body, if any, is read within `limit` bytes.
 std::optional<body_refusal>
 refuse_body(const std::string& method,
-            const std::function<std::string(const std::string& header)>& header,
-            std::size_t limit);
+            const std::function<std::string(const std::string& header)>& header, std::size_t limit);
 
 } // namespace llmos::http

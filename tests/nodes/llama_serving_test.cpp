@@ -190,8 +190,8 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
     const auto start = std::chrono::steady_clock::now();
     const auto answer = llmos::test::raw_exchange(
         n.http,
-        "POST /v1/feedback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
-            headers + "\r\n100000\r\n{\"request_id\": \"",
+        "POST /v1/feedback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + headers +
+            "\r\n100000\r\n{\"request_id\": \"",
         10s);
     EXPECT_EQ(answer.rfind("HTTP/1.1 " + status, 0), 0u) << headers << ": " << answer;
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s)
