@@ -1,13 +1,17 @@
 // The gateway broker: owns the msgpack-RPC listening socket and its connections. It only moves
 // bytes: frames are decoded here, calls go to the dispatcher, responses are written back in
 // whatever order they complete (msgpack-RPC matches them by msgid). Bad input costs the
-// sender its connection or an error reply, never the node.
+// sender its connection or an error reply, never the node; what clients may hold of the node's
+// memory is bounded by an rpc_budget (connections, partial frames, calls in flight, unread
+// answers), with TCP back-pressure on a client that sends faster than it reads.
+#include <functional>
 #include <map>
 
 #include <caf/actor_system.hpp>
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "gateway/rpc_budget.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/actors/gateway.hpp"
 #include "llmos/messages/error.hpp"
@@ -25,12 +29,14 @@ struct connection {
   explicit connection(const rpc::limits& lim) : decoder(lim) {}
   rpc::frame_decoder decoder;
   bool authenticated = false;
+  bool halted = false; ///< not read from until its calls and unsent answers fall under the bounds
 };
 
 struct broker_config {
   caf::actor dispatcher;
   std::string auth_token;
   rpc::limits limits;
+  rpc_bounds bounds;
   caf::io::doorman_ptr listener; ///< the bound port, handed to the broker when it starts
 };
 
@@ -56,6 +62,8 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
   if (cfg.listener)
     self->add_doorman(std::move(cfg.listener));
   auto conns = std::make_shared<std::map<caf::io::connection_handle, connection>>();
+  auto budget = std::make_shared<rpc_budget>(cfg.bounds);
+  auto id = [](caf::io::connection_handle hdl) { return static_cast<uint64_t>(hdl.id()); };
 
   auto respond = [=](caf::io::connection_handle hdl, uint32_t msgid,
                      caf::expected<std::string> result) {
@@ -68,15 +76,22 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
       rpc::encode_response(
           out, msgid, rpc::pack_error(error_code_name(result.error()), describe(result.error())),
           {});
+    budget->wrote(id(hdl), out.size());
     self->write(hdl, out.size(), out.data());
     self->flush(hdl);
   };
 
   auto close = [=](caf::io::connection_handle hdl, const std::string& why) {
     log_warning("gateway: closing connection: " + why);
+    budget->close(id(hdl));
     conns->erase(hdl);
     self->close(hdl);
   };
+
+  // Set below: reads on from a connection whose calls and answers fell back under the bounds
+  // (handle_request and drain need each other).
+  auto resume_fn = std::make_shared<std::function<void(caf::io::connection_handle)>>();
+  auto resume = [resume_fn](caf::io::connection_handle hdl) { (*resume_fn)(hdl); };
 
   auto handle_request = [=](caf::io::connection_handle hdl, rpc::request& req) {
     auto& conn = conns->at(hdl); // drain() only calls this for open connections
@@ -96,17 +111,21 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
     const bool authed = conn.authenticated || cfg.auth_token.empty();
     const auto msgid = req.msgid;
     const bool notification = req.notification;
+    budget->call_started(id(hdl));
     self->request(cfg.dispatcher, call_timeout, rpc_call_atom::value, std::move(req.method),
-                  std::string{params.data(), params.size()}, authed,
-                  static_cast<uint64_t>(hdl.id()))
+                  std::string{params.data(), params.size()}, authed, id(hdl))
         .then(
             [=](std::string& packed) {
+              budget->call_ended(id(hdl), 0);
               if (!notification)
                 respond(hdl, msgid, std::move(packed));
+              resume(hdl);
             },
             [=](caf::error& err) {
+              budget->call_ended(id(hdl), 0);
               if (!notification)
                 respond(hdl, msgid, std::move(err));
+              resume(hdl);
             });
   };
 
@@ -115,6 +134,13 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
       auto i = conns->find(hdl);
       if (i == conns->end())
         return;
+      if (!budget->may_call(id(hdl))) { // the rest waits in the decoder, the client in TCP
+        if (!i->second.halted) {
+          i->second.halted = true;
+          self->halt(hdl);
+        }
+        return;
+      }
       auto item = i->second.decoder.next();
       if (std::holds_alternative<std::monostate>(item))
         return;
@@ -134,10 +160,26 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
     }
   };
 
+  *resume_fn = [=](caf::io::connection_handle hdl) {
+    auto i = conns->find(hdl);
+    if (i == conns->end() || !i->second.halted || !budget->may_call(id(hdl)))
+      return;
+    i->second.halted = false;
+    self->trigger(hdl);
+    drain(hdl);
+  };
+
   return {
       [=](const caf::io::new_connection_msg& msg) {
+        if (!budget->open(id(msg.handle))) {
+          log_warning("gateway: refusing a connection: " +
+                      std::to_string(budget->bounds().max_connections) + " are open");
+          self->close(msg.handle);
+          return;
+        }
         conns->try_emplace(msg.handle, cfg.limits);
         self->configure_read(msg.handle, caf::io::receive_policy::at_most(64 * 1024));
+        self->ack_writes(msg.handle, true); // data_transferred_msg: how much is still unsent
       },
       [=](const caf::io::new_data_msg& msg) {
         auto i = conns->find(msg.handle);
@@ -145,14 +187,31 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
           return;
         i->second.decoder.feed(msg.buf.data(), msg.buf.size());
         drain(msg.handle);
+        // A paused connection's decoder also holds whole frames that wait for their turn (and
+        // what was read before the pause took effect): those are counted when it reads on.
+        i = conns->find(msg.handle);
+        if (i != conns->end() && !i->second.halted &&
+            !budget->buffer(id(msg.handle), i->second.decoder.pending_bytes()))
+          close(msg.handle, "the node's RPC buffers are full (" +
+                                std::to_string(budget->buffered_bytes()) +
+                                " bytes of unfinished frames on " +
+                                std::to_string(budget->connections()) + " connections)");
       },
-      [=](const caf::io::connection_closed_msg& msg) { conns->erase(msg.handle); },
+      [=](const caf::io::data_transferred_msg& msg) {
+        budget->sent(id(msg.handle), msg.remaining);
+        resume(msg.handle);
+      },
+      [=](const caf::io::connection_closed_msg& msg) {
+        budget->close(id(msg.handle));
+        conns->erase(msg.handle);
+      },
       [=](notify_atom, uint64_t connection, const std::string& method, const std::string& params) {
         auto hdl = caf::io::connection_handle::from_int(static_cast<int64_t>(connection));
         if (conns->count(hdl) == 0)
           return; // the caller went away; its progress has no reader
         std::string out;
         rpc::encode_notification(out, method, params);
+        budget->wrote(connection, out.size());
         self->write(hdl, out.size(), out.data());
         self->flush(hdl);
       },
@@ -182,8 +241,8 @@ caf::expected<gateway> start_gateway(caf::actor_system& sys, node_manager_actor 
   }
   gw.port = (*listener)->port();
   gw.broker = sys.middleman().spawn_broker(
-      gateway_broker,
-      broker_config{gw.dispatcher, opts.auth_token, opts.limits, std::move(*listener)});
+      gateway_broker, broker_config{gw.dispatcher, opts.auth_token, opts.limits, opts.bounds,
+                                    std::move(*listener)});
   return gw;
 }
 

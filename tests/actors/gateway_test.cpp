@@ -1,29 +1,40 @@
 // The msgpack-RPC dispatcher against a real node manager and directory (one node, no sockets):
 // each built-in method answers with the packed shape docs/rpc.md promises, mutating methods need
-// authentication, and bad calls are refused with the code and the argument they got wrong.
+// authentication, and bad calls are refused with the code and the argument they got wrong. The
+// gateway's memory bounds over real loopback sockets (small bounds): connections beyond the cap,
+// partial frames beyond the total, a client that sends calls and never reads their answers.
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
+#include <variant>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <gtest/gtest.h>
 #include <msgpack.hpp>
 
 #include "directory/directory_actor.hpp"
+#include "gateway/rpc_budget.hpp"
 #include "llmos/actors/builtin_kinds.hpp"
 #include "llmos/actors/gateway.hpp"
 #include "llmos/actors/method_table.hpp"
 #include "llmos/kernels/gelu.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
+#include "llmos/runtime/rpc_codec.hpp"
 #include "llmos/runtime/topology.hpp"
 #include "node_manager/node_manager_actor.hpp"
 
@@ -397,6 +408,178 @@ TEST_F(rpc_dispatcher_test, stop_needs_authentication_and_removes_the_actor) {
   EXPECT_EQ(ok("ping", params()).get().as<object_map>().at("node").as<std::string>(), "solo");
   spawn_device("cpu0");
   EXPECT_EQ(actor_names(), (std::vector<std::string>{"cpu0", "solo.manager"}));
+}
+
+TEST(rpc_budget, counts_connections_partial_frames_calls_and_unsent_answers) {
+  rpc_budget b{rpc_bounds{2, 100, 2, 50}};
+  EXPECT_TRUE(b.open(1));
+  EXPECT_TRUE(b.open(2));
+  EXPECT_FALSE(b.open(3)) << "two connections at most";
+  EXPECT_TRUE(b.buffer(1, 60));
+  EXPECT_FALSE(b.buffer(2, 41)) << "60 + 41 bytes of partial frames pass 100";
+  EXPECT_TRUE(b.buffer(2, 40));
+  EXPECT_TRUE(b.buffer(1, 10)) << "connection 1's frame completed";
+  EXPECT_EQ(b.buffered_bytes(), 50u);
+  b.call_started(1);
+  b.call_started(1);
+  EXPECT_FALSE(b.may_call(1)) << "two calls in flight";
+  EXPECT_TRUE(b.may_call(2));
+  b.call_ended(1, 0);
+  b.wrote(1, 51);
+  EXPECT_FALSE(b.may_call(1)) << "51 answer bytes unsent";
+  b.sent(1, 50);
+  EXPECT_TRUE(b.may_call(1));
+  b.close(1);
+  EXPECT_EQ(b.buffered_bytes(), 40u);
+  EXPECT_FALSE(b.may_call(1));
+  EXPECT_TRUE(b.open(3));
+}
+
+/// A gateway on a loopback port with small bounds, and raw sockets to it.
+class rpc_bounds_test : public ::testing::Test {
+protected:
+  rpc_bounds_test() {
+    auto topo = parse_topology("nodes:\n  - name: solo\n    port: 4100\n    rpc_port: 4200\n",
+                               "solo.yaml", kinds_);
+    EXPECT_TRUE(topo) << describe(topo.error());
+    dir_ = spawn_directory(sys_);
+    nm_ = spawn_node_manager(sys_, node_manager_config{*topo, "solo", &kinds_, dir_, false});
+    gateway_options opts;
+    opts.host = "127.0.0.1";
+    opts.bounds = rpc_bounds{3, 1u << 20, 4, 64u << 10};
+    auto gw =
+        start_gateway(sys_, nm_, std::make_shared<const method_table>(builtin_methods()), opts);
+    EXPECT_TRUE(gw) << describe(gw.error());
+    if (gw)
+      gw_ = *gw;
+  }
+
+  ~rpc_bounds_test() override {
+    for (int fd : fds_)
+      ::close(fd);
+    caf::anon_send_exit(gw_.broker, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(nm_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(dir_, caf::exit_reason::user_shutdown);
+  }
+
+  int dial() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(gw_.port);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    fds_.push_back(fd);
+    return fd;
+  }
+
+  /// True when the gateway closed `fd` (end of stream) within `wait`.
+  static bool closed(int fd, std::chrono::milliseconds wait) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0)
+      return false;
+    char c;
+    return ::recv(fd, &c, 1, MSG_PEEK) <= 0;
+  }
+
+  /// One ping on `fd`, answered within 5 s.
+  static bool pings(int fd) {
+    std::string frame;
+    rpc::encode_request(frame, 1, "ping", "");
+    if (::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size()))
+      return false;
+    rpc::frame_decoder dec;
+    char buf[4096];
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+         std::chrono::steady_clock::now() < deadline;) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0)
+        continue;
+      const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0)
+        return false;
+      dec.feed(buf, static_cast<std::size_t>(n));
+      if (std::holds_alternative<rpc::response>(dec.next()))
+        return true;
+    }
+    return false;
+  }
+
+  /// Starts a [0, 1, "ping", [bin32 of `size`]] frame and sends `part` bytes of it.
+  static bool send_part_of_frame(int fd, uint32_t size, std::size_t part) {
+    std::string head{"\x94\x00\x01\xa4ping\x91\xc6", 10};
+    for (int shift : {24, 16, 8, 0})
+      head.push_back(static_cast<char>((size >> shift) & 0xff));
+    head.resize(head.size() + part, '\0');
+    return ::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size());
+  }
+
+  actor_kind_table kinds_ = builtin_actor_kinds();
+  caf::actor_system_config cfg_;
+  caf::actor_system sys_{[this]() -> caf::actor_system_config& {
+    register_messages(cfg_);
+    cfg_.load<caf::io::middleman>();
+    cfg_.set("scheduler.max-threads", 2);
+    return cfg_;
+  }()};
+  directory_actor dir_;
+  node_manager_actor nm_;
+  gateway gw_;
+  std::vector<int> fds_;
+};
+
+TEST_F(rpc_bounds_test, connections_beyond_the_cap_are_closed_on_arrival) {
+  const int a = dial(), b = dial(), c = dial();
+  EXPECT_TRUE(pings(a));
+  EXPECT_TRUE(pings(b));
+  EXPECT_TRUE(pings(c));
+  const int d = dial();
+  EXPECT_TRUE(closed(d, std::chrono::seconds(5))) << "a fourth connection was kept";
+  ::close(a);
+  fds_.erase(fds_.begin());
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) // the gateway sees the close a moment later
+    served = pings(dial()) || (std::this_thread::sleep_for(std::chrono::milliseconds(50)), false);
+  EXPECT_TRUE(served) << "a place freed by a close is not given again";
+}
+
+TEST_F(rpc_bounds_test, partial_frames_beyond_the_total_cost_their_connection) {
+  // 600 KiB of a 2 MiB frame each: the second passes the 1 MiB total.
+  const int a = dial(), b = dial();
+  ASSERT_TRUE(send_part_of_frame(a, 2u << 20, 600u << 10));
+  EXPECT_FALSE(closed(a, std::chrono::milliseconds(500)));
+  ASSERT_TRUE(send_part_of_frame(b, 2u << 20, 600u << 10));
+  EXPECT_TRUE(closed(b, std::chrono::seconds(5))) << "1.2 MiB of partial frames were kept";
+  EXPECT_FALSE(closed(a, std::chrono::milliseconds(100))) << "the first is within the bound";
+  EXPECT_TRUE(pings(dial()));
+}
+
+TEST_F(rpc_bounds_test, a_client_that_never_reads_its_answers_is_paused) {
+  // Pings sent without reading an answer: the gateway stops reading once 64 KiB of answers are
+  // unsent, TCP fills, and the client's sends block (here: EAGAIN for a whole second).
+  const int fd = dial();
+  std::string frames;
+  for (uint32_t id = 0; id < 1000; ++id)
+    rpc::encode_request(frames, id, "ping", "");
+  std::size_t sent = 0;
+  auto stalled_since = std::chrono::steady_clock::now();
+  bool stalled = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!stalled && sent < (64u << 20) && std::chrono::steady_clock::now() < deadline) {
+    const auto n = ::send(fd, frames.data(), frames.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      stalled_since = std::chrono::steady_clock::now();
+      if (static_cast<std::size_t>(n) < frames.size())
+        frames = frames.substr(static_cast<std::size_t>(n)) + frames.substr(0, n);
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    stalled = std::chrono::steady_clock::now() - stalled_since > std::chrono::seconds(1);
+  }
+  EXPECT_TRUE(stalled) << sent << " bytes of calls were taken from a client that reads nothing";
+  EXPECT_LT(sent, 64u << 20);
+  EXPECT_TRUE(pings(dial())) << "other clients are served meanwhile";
 }
 
 } // namespace

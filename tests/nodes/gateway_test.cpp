@@ -76,7 +76,7 @@ TEST_F(gateway_test, an_oversized_frame_is_refused) {
   connect(c);
   // [0, 1, "ping", [bin32 of 17 MiB]], streamed: the gateway's limit is 16 MiB a frame.
   const uint32_t size = 17u << 20;
-  std::string head{"\x94\x00\x01\xa4ping\x91\xc6", 9};
+  std::string head{"\x94\x00\x01\xa4ping\x91\xc6", 10};
   for (int shift : {24, 16, 8, 0})
     head.push_back(static_cast<char>((size >> shift) & 0xff));
   ASSERT_FALSE(c.send_raw(head));

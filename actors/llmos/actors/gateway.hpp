@@ -12,6 +12,7 @@
 #include <caf/fwd.hpp>
 
 #include "llmos/actors/method_table.hpp"
+#include "llmos/actors/rpc_bounds.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/rpc_codec.hpp"
 
@@ -22,6 +23,7 @@ struct gateway_options {
   std::string host;       ///< the address to listen on ("" = every interface)
   std::string auth_token; ///< non-empty: required (via the "auth" method) for mutating methods
   rpc::limits limits;
+  rpc_bounds bounds; ///< what all clients together may hold of the node's memory
 };
 
 struct gateway {
