@@ -28,9 +28,11 @@ std::string host_of(const sockaddr_storage& addr, socklen_t len) {
 int find_socket(const std::function<bool(int fd)>& match) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    // The name is kept: strtol's end pointer points into it (a temporary's would dangle).
+    const auto name = entry.path().filename().string();
     char* end = nullptr;
-    const long fd = std::strtol(entry.path().filename().c_str(), &end, 10);
-    if (*end != '\0')
+    const long fd = std::strtol(name.c_str(), &end, 10);
+    if (end == name.c_str() || *end != '\0')
       continue;
     struct stat st {};
     if (::fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode))
