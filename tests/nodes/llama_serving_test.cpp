@@ -330,21 +330,28 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
                                             {"priority", "-5"},
                                             {"id", "4242"}}}));
   });
-  json row;
-  ASSERT_TRUE(wait_until(
+  json row, seqs;
+  const bool victim_listed = wait_until(
       [&] {
-        auto seqs = n.send(json::array({"crowd-server", "sequences", json::object()}));
+        seqs = n.send(json::array({"crowd-server", "sequences", json::object()}));
         for (auto& r : seqs)
           if (r.is_object() && r["id"] == 4242)
             row = r;
         return !row.is_null();
       },
-      20s));
+      20s);
+  if (!victim_listed) { // the threads must end before the test does
+    victim.join();
+    for (auto& t : crowd)
+      t.join();
+    FAIL() << "generation 4242 never listed; last answer: " << seqs.dump()
+           << "; its own answer: " << cancelled_answer.dump();
+  }
   EXPECT_EQ(row["priority"], -5) << row.dump();
   auto repl = llmos::test::run_repl(n.rpc, {"send crowd-server priority id=4242 value=-7",
                                             "send crowd-server cancel id=4242",
                                             "send crowd-server cancel id=4242"});
-  ASSERT_EQ(repl.exit_code, 0) << repl.err;
+  EXPECT_EQ(repl.exit_code, 0) << repl.err; // not ASSERT: the crowd threads must be joined
   EXPECT_EQ(repl.line(0)["changed"], true) << repl.line(0).dump();
   EXPECT_EQ(repl.line(1)["cancelled"], true) << repl.line(1).dump();
   EXPECT_EQ(repl.line(2)["cancelled"], false) << repl.line(2).dump(); // it is gone

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The stop path under AddressSanitizer: builds llmos-node (and the libraries it links) with
-# -fsanitize=address in build-asan/, then runs the process tests that stop nodes under load
+# -fsanitize=address in build-asan/ (and llmos-repl, which the tests run), then runs the process tests that stop nodes under load
 # (drain, the serving engine's SIGTERM, adapters) against it. ASan writes its reports to
 # build-asan/asan.PID; any report fails the check. Slow (a second full build of the node):
 # run by hand, not by `make test`.
@@ -16,7 +16,7 @@ jobs=${JOBS:-2}
 cmake -S "$root" -B "$asan" -DLLMOS_BUILD_TESTS=OFF -DLLMOS_WARNINGS_AS_ERRORS=OFF \
   -DCMAKE_CXX_FLAGS="-fsanitize=address -fno-omit-frame-pointer" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address" >/dev/null
-cmake --build "$asan" -j"$jobs" --target llmos-node
+cmake --build "$asan" -j"$jobs" --target llmos-node llmos-repl
 # The test binary of the normal build drives it (tests/nodes/cluster_harness.cpp reads
 # LLMOS_TEST_BIN_DIR).
 cmake --build "$root/build" -j"$jobs" --target nodes_process_test
