@@ -3,7 +3,7 @@
 // whatever order they complete (msgpack-RPC matches them by msgid). Bad input costs the
 // sender its connection or an error reply, never the node; what clients may hold of the node's
 // memory is bounded by an rpc_budget (connections, partial frames, calls in flight, unread
-// answers), with TCP back-pressure on a client that sends faster than it reads.
+// answers); a client that sends calls faster than it reads their answers is cut off.
 #include <functional>
 #include <map>
 
@@ -29,7 +29,7 @@ struct connection {
   explicit connection(const rpc::limits& lim) : decoder(lim) {}
   rpc::frame_decoder decoder;
   bool authenticated = false;
-  bool halted = false; ///< not read from until its calls and unsent answers fall under the bounds
+  bool paused = false; ///< its calls wait in the decoder until answers fall under the bounds
 };
 
 struct broker_config {
@@ -134,11 +134,11 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
       auto i = conns->find(hdl);
       if (i == conns->end())
         return;
-      if (!budget->may_call(id(hdl))) { // the rest waits in the decoder, the client in TCP
-        if (!i->second.halted) {
-          i->second.halted = true;
-          self->halt(hdl);
-        }
+      // CAF 0.17's halt()/trigger() cannot pause a connection's reading: a scribe halted once
+      // never reads again (measured: pipelined clients hung). So a connection over its bounds
+      // keeps being read, its calls wait in the decoder, and what waits there is bounded below.
+      if (!budget->may_call(id(hdl))) {
+        i->second.paused = true;
         return;
       }
       auto item = i->second.decoder.next();
@@ -162,10 +162,9 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
 
   *resume_fn = [=](caf::io::connection_handle hdl) {
     auto i = conns->find(hdl);
-    if (i == conns->end() || !i->second.halted || !budget->may_call(id(hdl)))
+    if (i == conns->end() || !i->second.paused || !budget->may_call(id(hdl)))
       return;
-    i->second.halted = false;
-    self->trigger(hdl);
+    i->second.paused = false;
     drain(hdl);
   };
 
@@ -187,11 +186,14 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
           return;
         i->second.decoder.feed(msg.buf.data(), msg.buf.size());
         drain(msg.handle);
-        // A paused connection's decoder also holds whole frames that wait for their turn (and
-        // what was read before the pause took effect): those are counted when it reads on.
         i = conns->find(msg.handle);
-        if (i != conns->end() && !i->second.halted &&
-            !budget->buffer(id(msg.handle), i->second.decoder.pending_bytes()))
+        if (i == conns->end())
+          return;
+        const auto pending = i->second.decoder.pending_bytes();
+        if (i->second.paused && pending > budget->bounds().max_unsent_bytes)
+          return close(msg.handle, "the client sends calls faster than it reads their answers (" +
+                                       std::to_string(pending) + " bytes of calls waiting)");
+        if (!budget->buffer(id(msg.handle), pending))
           close(msg.handle, "the node's RPC buffers are full (" +
                                 std::to_string(budget->buffered_bytes()) +
                                 " bytes of unfinished frames on " +

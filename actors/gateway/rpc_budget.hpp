@@ -3,8 +3,9 @@
 // each sent half of a 15 MiB frame grew a node by 1.8 GB, and a client that sent calls without
 // reading the answers made the node buffer 1.7 GB of them. The budget counts per connection and
 // in total; the broker refuses connections beyond the cap, closes a connection whose partial
-// frame would take the total over its cap, and stops reading from a connection (TCP pushes back
-// on the client) while it has too many calls in flight or too many answer bytes unsent.
+// frame would take the total over its cap, and holds back the calls of a connection that has too
+// many in flight or too many answer bytes unsent (closing it when more than max_unsent_bytes of
+// calls wait: a client that sends and never reads).
 // Plain (no CAF) so that its arithmetic is tested by itself.
 #pragma once
 
@@ -29,7 +30,7 @@ public:
   bool buffer(uint64_t conn, std::size_t pending);
 
   /// Whether `conn` may start another call (below max_in_flight and max_unsent_bytes); the
-  /// broker leaves further frames in the decoder and stops reading while it may not.
+  /// broker leaves further frames in the decoder while it may not.
   bool may_call(uint64_t conn) const;
   void call_started(uint64_t conn);
   /// An answer of `bytes` was written to the connection's send buffer.
