@@ -16,6 +16,7 @@
 #include "llmos/actors/gateway.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
+#include "llmos/runtime/secret_compare.hpp"
 
 namespace llmos {
 namespace {
@@ -39,16 +40,6 @@ struct broker_config {
   rpc_bounds bounds;
   caf::io::doorman_ptr listener; ///< the bound port, handed to the broker when it starts
 };
-
-// Compares without an early exit, so the time taken does not reveal how much of a guess matched.
-bool token_matches(const std::string& expected, const std::string& given) {
-  if (expected.size() != given.size())
-    return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < expected.size(); ++i)
-    diff |= static_cast<unsigned char>(expected[i] ^ given[i]);
-  return diff == 0;
-}
 
 std::string error_code_name(const caf::error& err) {
   if (err.category() == error_category)
@@ -99,7 +90,7 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
       auto token = param_string(req.params, 0, "auth", "TOKEN");
       if (!token)
         return respond(hdl, req.msgid, std::move(token.error()));
-      if (cfg.auth_token.empty() || token_matches(cfg.auth_token, *token)) {
+      if (cfg.auth_token.empty() || secrets_equal(cfg.auth_token, *token)) {
         conn.authenticated = true;
         return respond(hdl, req.msgid, std::string{"\xc3"}); // msgpack true
       }

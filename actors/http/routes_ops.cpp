@@ -15,6 +15,7 @@
 #include "llmos/messages/model.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/metrics.hpp"
+#include "llmos/runtime/secret_compare.hpp"
 
 namespace llmos::http {
 namespace {
@@ -226,7 +227,9 @@ bool authorized(const gateway_context& ctx, const httplib::Request& req, httplib
     send_error(res, 401, "admin endpoints need \"Authorization: Bearer TOKEN\"", "Authorization");
     return false;
   }
-  if (ctx.cfg.token.empty() || header != "Bearer " + ctx.cfg.token) {
+  const std::string scheme = "Bearer ";
+  if (header.compare(0, scheme.size(), scheme) != 0 ||
+      !secrets_equal(ctx.cfg.token, std::string_view{header}.substr(scheme.size()))) {
     send_error(res, 403, "the admin token is wrong", "Authorization");
     return false;
   }

@@ -1,6 +1,6 @@
 // The msgpack-RPC codec: frames round-trip, decode the same however TCP splits them, and bad
 // input (malformed, oversized, random) comes back as a frame_error, never as an exception or a
-// huge allocation.
+// huge allocation. Also the constant-time comparison of the auth tokens.
 #include <cstdint>
 #include <random>
 #include <string>
@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llmos/runtime/rpc_codec.hpp"
+#include "llmos/runtime/secret_compare.hpp"
 
 namespace rpc = llmos::rpc;
 using nlohmann::json;
@@ -558,4 +559,14 @@ TEST(rpc_codec, pack_error_is_a_code_message_map) {
   ASSERT_EQ(handle.get().type, msgpack::type::MAP);
   EXPECT_EQ(rpc::to_json(handle.get()),
             json({{"code", "no_such_method"}, {"message", "method 'foo' is not in the table"}}));
+}
+
+TEST(secrets_equal, matches_the_secret_only) {
+  EXPECT_TRUE(llmos::secrets_equal("s3cret-token", "s3cret-token"));
+  EXPECT_FALSE(llmos::secrets_equal("s3cret-token", "s3cret-tokeN"));
+  EXPECT_FALSE(llmos::secrets_equal("s3cret-token", "s3cret-token-and-more"));
+  EXPECT_FALSE(llmos::secrets_equal("s3cret-token", "s3cret"));
+  EXPECT_FALSE(llmos::secrets_equal("ab", "abab")) << "a repetition of the secret";
+  EXPECT_FALSE(llmos::secrets_equal("s3cret-token", ""));
+  EXPECT_FALSE(llmos::secrets_equal("", "")) << "no secret configured matches nothing";
 }
