@@ -5,12 +5,14 @@
 
 #include <chrono>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "http/auth_throttle.hpp"
 #include "http/server_table.hpp"
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/registry.hpp"
@@ -23,6 +25,7 @@ struct gateway_config {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string token;                ///< admin endpoints need "Authorization: Bearer TOKEN"
+  std::set<std::string> protect;    ///< route groups that need the token too (route_policy)
   std::size_t body_limit = 1 << 20; ///< bytes; larger bodies get 413
   uint32_t threads = 8;             ///< connections served at once
   std::string registry = "registry";
@@ -43,6 +46,7 @@ struct gateway_context {
   std::mutex alerts_mutex;
   monitor::alert_engine alerts{{}};
   std::mutex feedback_mutex;
+  auth_throttle auth_failures;
 
   /// Asks `dest` and waits (on the calling worker thread) for a reply of type R.
   template <class R, class Dest, class... Ts> caf::expected<R> ask(const Dest& dest, Ts&&... xs) {

@@ -11,6 +11,7 @@
 #include "dataset/data_dir.hpp"
 #include "http/body_framing.hpp"
 #include "http/listen_backlog.hpp"
+#include "http/route_policy.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/drain.hpp"
@@ -108,6 +109,13 @@ actor_kind http_kind() {
       {"port", config_type::integer, "8080", false, "TCP port (0 = any free port)", {}},
       {"host", config_type::string, "127.0.0.1", false, "address to listen on", {}},
       {"token", config_type::string, "", false, "admin bearer token (\"\" = admin closed)", {}},
+      {"protect",
+       config_type::string,
+       "",
+       false,
+       "route groups that need the token too: predict, completions, feedback, models, observe "
+       "or all, comma-separated (\"\" = only admin)",
+       {}},
       {"body_limit", config_type::integer, "1048576", false, "largest request body, bytes", {}},
       {"threads", config_type::integer, "8", false, "connections served at once", {}},
       {"registry", config_type::string, "registry", false, "registry actor name", {}},
@@ -131,6 +139,14 @@ actor_kind http_kind() {
     cfg.name = ctx.name;
     cfg.host = ctx.config["host"];
     cfg.token = ctx.config["token"];
+    auto protect = http::parse_protected_groups(ctx.config["protect"]);
+    if (!protect)
+      return std::move(protect.error());
+    if (!protect->empty() && cfg.token.empty())
+      return make_llmos_error(error_code::bad_config,
+                              "http: protect: '" + ctx.config["protect"] +
+                                  "' needs a token (set the gateway's token key)");
+    cfg.protect = std::move(*protect);
     cfg.registry = ctx.config["registry"];
     cfg.feedback_log = ctx.config["feedback"];
     if (cfg.feedback_log.empty()) {
@@ -186,8 +202,8 @@ actor_kind http_kind() {
     // A stopping node (drain.hpp) refuses new requests and counts those it is serving, from
     // routing until the answer (a streamed one included) is written; the logger runs then.
     // Bodies httplib would read without a bound are refused from their headers (body_framing).
-    server->set_pre_routing_handler([limit = cfg.body_limit](const httplib::Request& req,
-                                                             httplib::Response& res) {
+    server->set_pre_routing_handler([limit = cfg.body_limit, ctx = shared.get()](
+                                        const httplib::Request& req, httplib::Response& res) {
       request_in_flight.reset(); // one whose headers could not be written never reached the logger
       if (drain::active()) {
         http::send_error(res, 503, "the node is stopping: retry on another node", "");
@@ -200,6 +216,13 @@ actor_kind http_kind() {
       if (refusal) {
         http::send_error(res, refusal->status, refusal->message, refusal->param);
         res.set_header("Connection", "close"); // the unread body must not be taken for a request
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      // Admin routes check the token themselves; a protected serving group is checked here,
+      // before its body is read.
+      if (ctx->cfg.protect.count(http::route_group(req.path)) &&
+          !http::authorized(*ctx, req, res)) {
+        res.set_header("Connection", "close");
         return httplib::Server::HandlerResponse::Handled;
       }
       request_in_flight = std::make_unique<drain::request_guard>();

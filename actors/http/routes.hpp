@@ -21,8 +21,9 @@ void send_error(httplib::Response& res, const caf::error& err, const std::string
 /// Parses a JSON object body; on failure answers 400 and returns nullopt.
 std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Response& res);
 
-/// True when the request carries the admin token; else answers 401 (none) or 403 (wrong).
-bool authorized(const gateway_context& ctx, const httplib::Request& req, httplib::Response& res);
+/// True when the request carries the gateway's token; else answers 401 (none), 403 (wrong) or
+/// 429 with Retry-After (too many failures from the client's address: auth_throttle).
+bool authorized(gateway_context& ctx, const httplib::Request& req, httplib::Response& res);
 
 /// Registry versions and aliases with the live status of every server, per model.
 nlohmann::json models_json(gateway_context& ctx);

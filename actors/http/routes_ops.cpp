@@ -221,16 +221,25 @@ std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Re
   return j;
 }
 
-bool authorized(const gateway_context& ctx, const httplib::Request& req, httplib::Response& res) {
+bool authorized(gateway_context& ctx, const httplib::Request& req, httplib::Response& res) {
+  const auto now = auth_throttle::clock::now();
+  if (auto wait = ctx.auth_failures.blocked_for(req.remote_addr, now); wait > 0) {
+    send_error(res, 429, "too many failed authentications from " + req.remote_addr,
+               "Authorization");
+    res.set_header("Retry-After", std::to_string(wait));
+    return false;
+  }
   const auto header = req.get_header_value("Authorization");
   if (header.empty()) {
-    send_error(res, 401, "admin endpoints need \"Authorization: Bearer TOKEN\"", "Authorization");
+    ctx.auth_failures.failed(req.remote_addr, now);
+    send_error(res, 401, "this route needs \"Authorization: Bearer TOKEN\"", "Authorization");
     return false;
   }
   const std::string scheme = "Bearer ";
   if (header.compare(0, scheme.size(), scheme) != 0 ||
       !secrets_equal(ctx.cfg.token, std::string_view{header}.substr(scheme.size()))) {
-    send_error(res, 403, "the admin token is wrong", "Authorization");
+    ctx.auth_failures.failed(req.remote_addr, now);
+    send_error(res, 403, "the token is wrong", "Authorization");
     return false;
   }
   return true;

@@ -197,6 +197,50 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s)
         << headers << ": the answer waited for the rest of the body";
   }
+  // A second gateway closes completions and feedback behind its token (per-route policy);
+  // health, the model list and the first gateway stay open. Too many wrong tokens from one
+  // address: 429 with Retry-After, even for the right one, until the window ends.
+  auto unknown_group = llmos::test::rpc_call(
+      n.rpc, "spawn",
+      json::array({"a", "http", {{"name", "guarded"}, {"token", "t"}, {"protect", "complete"}}}));
+  EXPECT_NE(unknown_group.dump().find("'complete'"), std::string::npos) << unknown_group.dump();
+  auto tokenless = llmos::test::rpc_call(
+      n.rpc, "spawn", json::array({"a", "http", {{"name", "guarded"}, {"protect", "all"}}}));
+  EXPECT_NE(tokenless.dump().find("needs a token"), std::string::npos) << tokenless.dump();
+  const auto guarded_port = llmos::test::free_ports(1)[0];
+  auto guarded_spawned =
+      llmos::test::rpc_call(n.rpc, "spawn",
+                            json::array({"a",
+                                         "http",
+                                         {{"name", "guarded"},
+                                          {"port", std::to_string(guarded_port)},
+                                          {"token", "t0ken"},
+                                          {"protect", "completions,feedback"}}}));
+  ASSERT_FALSE(guarded_spawned.contains("error")) << guarded_spawned.dump();
+  {
+    httplib::Client guarded{"127.0.0.1", guarded_port};
+    guarded.set_read_timeout(60, 0);
+    const std::string request = R"({"model": "stories", "prompt": "Once", "max_tokens": 2})";
+    auto open = guarded.Post("/v1/completions", request, "application/json");
+    ASSERT_TRUE(open);
+    EXPECT_EQ(open->status, 401) << open->body;
+    httplib::Headers right{{"Authorization", "Bearer t0ken"}};
+    auto allowed = guarded.Post("/v1/completions", right, request, "application/json");
+    ASSERT_TRUE(allowed);
+    EXPECT_EQ(allowed->status, 200) << allowed->body;
+    EXPECT_EQ(guarded.Get("/v1/models")->status, 200) << "the model list is not protected";
+    EXPECT_EQ(guarded.Get("/healthz")->status, 200);
+    httplib::Headers wrong{{"Authorization", "Bearer guess"}};
+    for (int i = 0; i < 9; ++i)
+      EXPECT_EQ(guarded.Post("/v1/feedback", wrong, "{}", "application/json")->status, 403);
+    auto held = guarded.Post("/v1/completions", right, request, "application/json");
+    ASSERT_TRUE(held);
+    EXPECT_EQ(held->status, 429) << held->body;
+    EXPECT_GT(std::stoi(held->get_header_value("Retry-After")), 0);
+    EXPECT_EQ(web.Post("/v1/completions", request, "application/json")->status, 200)
+        << "the open gateway is not held";
+  }
+  ASSERT_FALSE(llmos::test::rpc_call(n.rpc, "stop", json::array({"guarded"})).contains("error"));
   auto missing = web.Get("/v1/models/nope");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);

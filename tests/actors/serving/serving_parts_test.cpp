@@ -1,8 +1,8 @@
 // The serving actors' plain parts: request rows (tokenized and padded with the version's own
 // tokenizer, raw inputs checked against the model), UTF-8 boundaries of streamed text, the HTTP
 // status of each error, the nesting limit of JSON bodies, the gateway's table of servers
-// (adapters routed to their base's servers), the bodies it refuses from their headers and its
-// watch on a client's connection.
+// (adapters routed to their base's servers), the bodies it refuses from their headers, its
+// watch on a client's connection, its per-route token policy and failed-authentication limit.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -21,10 +22,12 @@
 #include <nlohmann/json.hpp>
 
 #include "dataset/tokenize/byte_tokenizer.hpp"
+#include "http/auth_throttle.hpp"
 #include "http/body_framing.hpp"
 #include "http/client_connection.hpp"
 #include "http/http_errors.hpp"
 #include "http/json_depth.hpp"
+#include "http/route_policy.hpp"
 #include "http/server_table.hpp"
 #include "llmos/messages/error.hpp"
 #include "serving/request_rows.hpp"
@@ -212,6 +215,53 @@ TEST(body_framing, bodies_without_a_bounded_length_are_refused_from_their_header
 }
 
 } // namespace
+TEST(route_policy, each_route_belongs_to_its_group) {
+  EXPECT_EQ(http::route_group("/v1/admin/models/m/import"), "admin");
+  EXPECT_EQ(http::route_group("/v1/models/iris:predict"), "predict");
+  EXPECT_EQ(http::route_group("/v1/models/iris/versions/2:predict"), "predict");
+  EXPECT_EQ(http::route_group("/v1/models"), "models");
+  EXPECT_EQ(http::route_group("/v1/models/iris"), "models");
+  EXPECT_EQ(http::route_group("/v1/completions"), "completions");
+  EXPECT_EQ(http::route_group("/v1/chat/completions"), "completions");
+  EXPECT_EQ(http::route_group("/v1/feedback"), "feedback");
+  EXPECT_EQ(http::route_group("/metrics"), "observe");
+  EXPECT_EQ(http::route_group("/healthz"), "") << "health checks stay open";
+  EXPECT_EQ(http::route_group("/readyz"), "");
+}
+
+TEST(route_policy, protect_names_groups_or_all_and_refuses_unknown_ones) {
+  auto some = http::parse_protected_groups(" predict, completions ");
+  ASSERT_TRUE(some);
+  EXPECT_EQ(*some, (std::set<std::string>{"predict", "completions"}));
+  auto all = http::parse_protected_groups("all");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 5u);
+  EXPECT_TRUE(all->count("feedback"));
+  EXPECT_FALSE(all->count("admin")) << "admin always needs the token; it is no group";
+  EXPECT_TRUE(http::parse_protected_groups("")->empty());
+  auto bad = http::parse_protected_groups("predict,complete");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(to_string(bad.error()).find("'complete'"), std::string::npos) << to_string(bad.error());
+}
+
+TEST(auth_throttle, an_address_that_fails_too_often_waits_out_its_window) {
+  using namespace std::chrono_literals;
+  http::auth_throttle throttle{{3, 60s, 4}};
+  const auto t0 = http::auth_throttle::clock::now();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(throttle.blocked_for("10.0.0.1", t0), 0) << "attempt " << i;
+    throttle.failed("10.0.0.1", t0 + std::chrono::seconds{i});
+  }
+  EXPECT_EQ(throttle.blocked_for("10.0.0.1", t0 + 10s), 50) << "the window began at the first";
+  EXPECT_EQ(throttle.blocked_for("10.0.0.2", t0 + 10s), 0) << "other addresses are not held";
+  EXPECT_EQ(throttle.blocked_for("10.0.0.1", t0 + 61s), 0) << "the window is over";
+  throttle.failed("10.0.0.1", t0 + 62s);
+  EXPECT_EQ(throttle.blocked_for("10.0.0.1", t0 + 62s), 0) << "a new window counts afresh";
+  for (int i = 0; i < 100; ++i)
+    throttle.failed("192.168.0." + std::to_string(i), t0 + 63s);
+  EXPECT_LE(throttle.addresses(), 4u) << "the table is bounded";
+}
+
 TEST(json_depth, counts_nesting_outside_strings_only) {
   using http::json_depth_within;
   EXPECT_TRUE(json_depth_within(R"({"a": [1, {"b": [2]}]})", 4));
