@@ -36,6 +36,23 @@ std::string text_dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+/// A message's content: a string, or OpenAI's list of parts of which the text ones are joined;
+/// nullopt for anything else (images are not for these models).
+std::optional<std::string> content_text(const nlohmann::json& content) {
+  if (content.is_string())
+    return content.get<std::string>();
+  if (!content.is_array())
+    return std::nullopt;
+  std::string out;
+  for (const auto& part : content) {
+    if (!part.is_object() || part.value("type", nlohmann::json{}) != "text" ||
+        !part.value("text", nlohmann::json{}).is_string())
+      return std::nullopt;
+    out += part["text"].get<std::string>();
+  }
+  return out;
+}
+
 /// The prompt and sampling fields; nullopt after answering 400.
 std::optional<complete_request> request_of(const nlohmann::json& body, bool chat,
                                            httplib::Response& res) {
@@ -44,14 +61,28 @@ std::optional<complete_request> request_of(const nlohmann::json& body, bool chat
     if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty())
       return send_error(res, 400, "\"messages\" must be a non-empty array", "messages"),
              std::nullopt;
-    // A plain-text language model has no chat template: contents joined by newlines.
+    // The server renders them with its model's chat template (it owns the tokenizer).
+    if (body["messages"].size() > 4096)
+      return send_error(res, 400, "\"messages\" holds more than 4096 messages", "messages"),
+             std::nullopt;
     for (std::size_t i = 0; i < body["messages"].size(); ++i) {
       const auto& m = body["messages"][i];
-      if (!m.is_object() || !m.contains("content") || !m["content"].is_string())
-        return send_error(res, 400, "messages[" + std::to_string(i) + "].content must be a string",
-                          "messages[" + std::to_string(i) + "].content"),
+      const auto at = "messages[" + std::to_string(i) + "]";
+      if (!m.is_object())
+        return send_error(res, 400, at + " must be an object", at), std::nullopt;
+      const auto role = m.value("role", nlohmann::json{});
+      if (!role.is_string() || role.get<std::string>().empty())
+        return send_error(res, 400, at + ".role must be a string such as \"user\"", at + ".role"),
                std::nullopt;
-      req.prompt += (i ? "\n" : "") + m["content"].get<std::string>();
+      auto content = content_text(m.value("content", nlohmann::json{}));
+      if (!content)
+        return send_error(res, 400,
+                          at + ".content must be a string or a list of {\"type\": \"text\", "
+                               "\"text\": ...} parts",
+                          at + ".content"),
+               std::nullopt;
+      req.chat.push_back(role.get<std::string>());
+      req.chat.push_back(std::move(*content));
     }
   } else {
     if (!body.contains("prompt") || !body["prompt"].is_string())

@@ -15,6 +15,7 @@
 
 #include "llmos/messages/error.hpp"
 #include "serving/completion_logprobs.hpp"
+#include "serving/core/chat_template.hpp"
 #include "serving/core/stop_text.hpp"
 #include "serving/request_log.hpp"
 
@@ -57,7 +58,23 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
   if (!dep->tok)
     return make_llmos_error(error_code::bad_config,
                             "model '" + st.model + "' was published without a tokenizer");
-  auto prompt = dep->tok->encode(req.prompt);
+  std::vector<int32_t> prompt;
+  if (!req.chat.empty()) {
+    if (req.chat.size() % 2 != 0)
+      return make_llmos_error(error_code::bad_params,
+                              "chat: messages come as role, content pairs; got " +
+                                  std::to_string(req.chat.size()) + " strings");
+    std::vector<chat_message> messages;
+    for (std::size_t i = 0; i + 1 < req.chat.size(); i += 2)
+      messages.push_back({req.chat[i], req.chat[i + 1]});
+    // The template's markers ("</s>", "<|im_start|>") are the model's special pieces, not text.
+    const auto style = detect_chat_style(dep->spec.chat_template);
+    req.prompt = render_chat(style, messages);
+    prompt = style.format == chat_format::plain ? dep->tok->encode(req.prompt)
+                                                : dep->tok->encode_with_specials(req.prompt);
+  } else {
+    prompt = dep->tok->encode(req.prompt);
+  }
   // The context holds BOS, the prompt and what is generated: max_tokens is cut to what fits.
   // (Llama contexts are fixed; the GPT path keeps its own window over longer texts.)
   const int64_t context = dep->spec.architecture == "llama" ? dep->spec.max_length : 0;

@@ -2,7 +2,8 @@
 // imported into the registry over msgpack-RPC, served behind the HTTP gateway, and greedy
 // decoding from BOS reproduces llama2.c's published output byte for byte through the REPL,
 // msgpack-RPC and /v1/completions. A damaged file publishes nothing; the GGUF export imports
-// back to the same text.
+// back to the same text. A GGUF that carries a chat template (Llama-2's) has its chat
+// completions rendered with it, and exports it again.
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -13,6 +14,9 @@
 
 #include "../actors/model/formats_test_util.hpp"
 #include "llama_node.hpp"
+#include "llmos/messages/error.hpp"
+#include "model/formats/gguf_file.hpp"
+#include "model/formats/gguf_reader.hpp"
 
 namespace {
 
@@ -28,7 +32,7 @@ TEST(llama_node, imported_model_reproduces_the_reference_through_repl_rpc_and_ht
   const auto models = llmos::test::stories260k_dir(&why);
   ASSERT_FALSE(models.empty()) << why;
   const auto expected = read_file(std::filesystem::path(models) / "expected-greedy-200.txt");
-  llama_node n;
+  llama_node n("      - {name: chat-server, kind: server, config: {model: stories-chat}}\n");
   ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
 
   // A truncated checkpoint is refused by name and publishes nothing.
@@ -165,6 +169,78 @@ TEST(llama_node, imported_model_reproduces_the_reference_through_repl_rpc_and_ht
       30s))
       << again.dump() << n.log();
   EXPECT_EQ(again["text"].get<std::string>() + "\n", expected);
+
+  // The same weights with Llama-2-chat's template in the GGUF (tokenizer.chat_template): chat
+  // completions are rendered with it on the server, so they answer what the rendered prompt
+  // answers as a plain completion; the model without a template joins the contents instead.
+  auto chat_weights = llmos::model::read_gguf((n.dir / "stories.gguf").string());
+  ASSERT_TRUE(chat_weights) << llmos::describe(chat_weights.error());
+  chat_weights->chat_template =
+      "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set "
+      "system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% "
+      "set system_message = false %}{% endif %}{% for message in loop_messages %}{% if "
+      "loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + "
+      "system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = "
+      "message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' "
+      "+ content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + "
+      "content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+  ASSERT_FALSE(llmos::model::write_gguf(*chat_weights, (n.dir / "chat.gguf").string(),
+                                        llmos::model::gguf_tensor_type::f32));
+  auto chat_import =
+      web.Post("/v1/admin/models/stories-chat/import", admin,
+               json{{"format", "gguf"}, {"path", (n.dir / "chat.gguf").string()}}.dump(),
+               "application/json");
+  ASSERT_TRUE(chat_import);
+  ASSERT_EQ(chat_import->status, 201) << chat_import->body;
+  ASSERT_FALSE(
+      n.send(json::array({"registry",
+                          "alias",
+                          {{"model", "stories-chat"}, {"alias", "production"}, {"version", "1"}}}))
+          .contains("error"));
+  const json messages = json::array({{{"role", "system"}, {"content", "You tell stories."}},
+                                     {{"role", "user"}, {"content", " Lily had a cat. "}}});
+  auto ask = [&](const std::string& path, json body) {
+    body["max_tokens"] = 24;
+    body["temperature"] = 0;
+    auto r = web.Post(path, body.dump(), "application/json");
+    EXPECT_TRUE(r);
+    return r && r->status == 200 ? json::parse(r->body) : json{{"status", r ? r->status : 0}};
+  };
+  json chat;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        chat = ask("/v1/chat/completions", {{"model", "stories-chat"}, {"messages", messages}});
+        return chat.contains("choices");
+      },
+      30s))
+      << chat.dump() << n.log();
+  const auto plain =
+      ask("/v1/completions",
+          {{"model", "stories-chat"},
+           {"prompt", "[INST] <<SYS>>\nYou tell stories.\n<</SYS>>\n\nLily had a cat. [/INST]"}});
+  ASSERT_TRUE(plain.contains("choices")) << plain.dump();
+  EXPECT_EQ(chat["choices"][0]["message"]["content"], plain["choices"][0]["text"]);
+  EXPECT_EQ(chat["usage"]["prompt_tokens"], plain["usage"]["prompt_tokens"]);
+  const auto untemplated =
+      ask("/v1/chat/completions", {{"model", "stories"}, {"messages", messages}});
+  const auto joined = ask("/v1/completions", {{"model", "stories"},
+                                              {"prompt", "You tell stories.\n Lily had a cat. "}});
+  EXPECT_EQ(untemplated["usage"]["prompt_tokens"], joined["usage"]["prompt_tokens"])
+      << "no template: contents joined by newlines";
+  EXPECT_LT(untemplated["usage"]["prompt_tokens"], chat["usage"]["prompt_tokens"]);
+  auto bad_role =
+      web.Post("/v1/chat/completions",
+               json{{"model", "stories-chat"}, {"messages", {{{"content", "x"}}}}}.dump(),
+               "application/json");
+  ASSERT_TRUE(bad_role);
+  EXPECT_EQ(bad_role->status, 400);
+  EXPECT_EQ(json::parse(bad_role->body)["error"]["param"], "messages[0].role");
+  // Exported again, the GGUF carries the template.
+  auto chat_gguf = web.Get("/v1/models/stories-chat/versions/1/export/gguf", admin);
+  ASSERT_TRUE(chat_gguf);
+  ASSERT_EQ(chat_gguf->status, 200) << chat_gguf->body;
+  EXPECT_NE(chat_gguf->body.find("tokenizer.chat_template"), std::string::npos);
+  EXPECT_NE(chat_gguf->body.find(chat_weights->chat_template), std::string::npos);
 }
 
 } // namespace

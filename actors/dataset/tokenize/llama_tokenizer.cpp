@@ -155,6 +155,19 @@ caf::expected<llama_tokenizer> llama_tokenizer::create(scored_vocab vocab) {
       if (tok.byte_ids_[b] < 0)
         return refuse("no unk piece and no byte piece for byte " + std::to_string(b) +
                       ": some text could not be encoded");
+  // What a chat template may spell (llama.cpp's special-token cache): control, user-defined and
+  // unknown pieces, longest first so that a piece is never cut by a shorter one it starts with.
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto type = vocab.types[i];
+    if ((type == piece_type::control || type == piece_type::user_defined ||
+         type == piece_type::unknown) &&
+        !vocab.pieces[i].empty())
+      tok.special_ids_.push_back(static_cast<int32_t>(i));
+  }
+  std::stable_sort(tok.special_ids_.begin(), tok.special_ids_.end(), [&](int32_t a, int32_t b) {
+    return vocab.pieces[static_cast<std::size_t>(a)].size() >
+           vocab.pieces[static_cast<std::size_t>(b)].size();
+  });
   tok.vocab_ = std::move(vocab);
   return tok;
 }
@@ -278,6 +291,35 @@ std::vector<int32_t> llama_tokenizer::encode(std::string_view text) const {
   }
   for (int32_t i = 0; i >= 0; i = syms[i].next)
     out.push_back(syms[i].id);
+  return out;
+}
+
+std::vector<int32_t> llama_tokenizer::encode_with_specials(std::string_view text) const {
+  std::vector<int32_t> out;
+  std::size_t run = 0; // where the text not yet encoded begins
+  auto flush = [&](std::size_t end) {
+    auto ids = encode(text.substr(run, end - run));
+    out.insert(out.end(), ids.begin(), ids.end());
+  };
+  for (std::size_t pos = 0; pos < text.size();) {
+    int32_t found = -1;
+    for (auto id : special_ids_) { // longest first: "<|im_start|>" before "<|"
+      const auto& piece = vocab_.pieces[static_cast<std::size_t>(id)];
+      if (text.compare(pos, piece.size(), piece) == 0) {
+        found = id;
+        break;
+      }
+    }
+    if (found < 0) {
+      ++pos;
+      continue;
+    }
+    flush(pos);
+    out.push_back(found);
+    pos += vocab_.pieces[static_cast<std::size_t>(found)].size();
+    run = pos;
+  }
+  flush(text.size());
   return out;
 }
 

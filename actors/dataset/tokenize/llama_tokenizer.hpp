@@ -23,6 +23,9 @@ public:
   static caf::expected<llama_tokenizer> from_payload(std::string_view payload);
 
   std::vector<int32_t> encode(std::string_view text) const override;
+  /// Control and user-defined pieces spelled in `text` become their ids (longest first); the
+  /// text between is encoded as encode() does, each run with its own space prefix (llama.cpp).
+  std::vector<int32_t> encode_with_specials(std::string_view text) const override;
   caf::expected<std::string> decode(std::span<const int32_t> ids) const override;
   int32_t vocab_size() const override;
   std::string name() const override; ///< "llama-bpe"
@@ -35,6 +38,7 @@ private:
   scored_vocab vocab_;
   std::unordered_map<std::string, int32_t> ids_; ///< piece -> id
   int32_t byte_ids_[256] = {};                   ///< byte -> id of "<0xAB>", -1 when absent
+  std::vector<int32_t> special_ids_; ///< control and user-defined pieces, longest text first
 };
 
 } // namespace llmos::data

@@ -31,6 +31,13 @@ public:
   /// The ids of `text` (no bos/eos added); never fails, unknown input maps to unk or bytes.
   virtual std::vector<int32_t> encode(std::string_view text) const = 0;
 
+  /// The ids of text a chat template wrote: where it spells a special piece ("</s>",
+  /// "<|im_start|>"), that piece's id rather than the ids of its characters, as llama.cpp
+  /// tokenizes templated prompts. Tokenizers without such pieces encode the text as it is.
+  virtual std::vector<int32_t> encode_with_specials(std::string_view text) const {
+    return encode(text);
+  }
+
   /// The text of `ids`; specials decode to nothing; bad_params names an id outside the vocabulary.
   virtual caf::expected<std::string> decode(std::span<const int32_t> ids) const = 0;
 

@@ -43,6 +43,8 @@ public:
     model_spec spec;
     read_field(spec, "", *get(top, "model"));
     read_field(spec, "", *get(top, "architecture"));
+    if (const auto* tmpl = get(top, "chat_template"))
+      read_field(spec, "", *tmpl);
     for (const auto& section : sections) {
       const auto* e = get(top, section);
       if (e == nullptr)
@@ -165,11 +167,14 @@ std::string to_yaml(const model_spec& spec) {
   std::string out;
   std::string section;
   for (const auto& f : spec_fields::all()) {
+    const auto value = f.print(spec);
+    if (value.empty()) // unset optional text (chat_template)
+      continue;
     if (f.section != section) {
       section = f.section;
       out += section + ":\n";
     }
-    out += (section.empty() ? "" : "  ") + f.key + ": " + f.print(spec) + "\n";
+    out += (section.empty() ? "" : "  ") + f.key + ": " + value + "\n";
   }
   return out;
 }

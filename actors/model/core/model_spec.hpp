@@ -18,6 +18,10 @@ namespace llmos::model {
 struct model_spec {
   std::string name;         ///< "model:" key, required, a valid name
   std::string architecture; ///< required: "bag", "bilstm", "transformer", "gpt", "llama", "cnn"
+  /// How chat messages become a prompt: the Jinja text an imported model carried (GGUF
+  /// tokenizer.chat_template, Hugging Face tokenizer_config.json); "" = none. Servers recognise
+  /// its family (serving/core/chat_template.hpp); it goes back out with an export.
+  std::string chat_template;
   // Architecture hyper-parameters (section "hyper:").
   int64_t vocab_size = 0;  ///< 0 = take the data set tokenizer's vocabulary size
   int64_t num_classes = 0; ///< 0 = take the number of labels of the data set

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstdint>
 
+#include <nlohmann/json.hpp>
+
 #include "llmos/runtime/suggest.hpp"
 
 namespace llmos::model::spec_fields {
@@ -106,6 +108,29 @@ field freeze_field() {
           [](const model_spec& s) { return s.freeze.empty() ? std::string{"none"} : s.freeze; }};
 }
 
+// Free text (Jinja, quotes and newlines), printed as a JSON string: YAML's double-quoted
+// scalars read JSON's escapes. Unset prints nothing, so specs without one do not change.
+field chat_template_field() {
+  return {"", "chat_template", "chat_template",
+          [](model_spec& s, const entry& e) {
+            if (e.value.IsNull() || (e.value.IsScalar() && e.value.Scalar().empty())) {
+              s.chat_template.clear();
+              return;
+            }
+            auto text = yaml_fields::read_string(e);
+            if (text.size() > 65536)
+              refuse(e.line, "'" + e.key + "' has " + std::to_string(text.size()) +
+                                 " bytes; chat templates of up to 65536 are kept");
+            s.chat_template = std::move(text);
+          },
+          [](const model_spec& s) {
+            return s.chat_template.empty()
+                       ? std::string{}
+                       : nlohmann::json(s.chat_template)
+                             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+          }};
+}
+
 // A YAML list in files, "16,32" (brackets optional) on the command line.
 field channels_field() {
   const std::string hint = "output channels of one convolution block";
@@ -167,6 +192,7 @@ std::vector<field> make_table() {
   return {
       name_field(),
       choice("", "architecture", "architecture", &m::architecture, known_architectures()),
+      chat_template_field(),
       whole("hyper", "vocab_size", "vocab_size", &m::vocab_size, 0, 10'000'000,
             "0 takes the data set tokenizer's vocabulary size"),
       whole("hyper", "num_classes", "num_classes", &m::num_classes, 0, 1'000'000,

@@ -159,6 +159,8 @@ void put_metadata(byte_sink& s, const llama_weights& w, gguf_tensor_type type,
     s.kv_u32(key::pad_id, v.pad);
   s.key(key::add_space_prefix, value_type::boolean);
   s.put(static_cast<uint8_t>(v.add_space_prefix ? 1 : 0));
+  if (!w.chat_template.empty())
+    s.kv_string(key::chat_template, w.chat_template);
 }
 
 caf::error check_vocab(const data::scored_vocab& v, const std::string& where) {

@@ -36,6 +36,7 @@ inline const std::string eos_id = "tokenizer.ggml.eos_token_id";
 inline const std::string unk_id = "tokenizer.ggml.unknown_token_id";
 inline const std::string pad_id = "tokenizer.ggml.padding_token_id";
 inline const std::string add_space_prefix = "tokenizer.ggml.add_space_prefix";
+inline const std::string chat_template = "tokenizer.chat_template";
 
 } // namespace llmos::model::gguf::key
 

@@ -223,6 +223,12 @@ caf::expected<llama_weights> parse_gguf(std::string_view bytes, const std::strin
     return vocab.error();
   w.config = *config;
   w.vocab = std::move(*vocab);
+  if (md.has(gguf::key::chat_template)) {
+    auto tmpl = md.text(gguf::key::chat_template);
+    if (!tmpl)
+      return tmpl.error();
+    w.chat_template = std::move(*tmpl);
+  }
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   for (auto& t : infos) {
     f32_tensor out;

@@ -270,4 +270,25 @@ caf::error apply_hf_tokenizer_config(const std::string& path, data::scored_vocab
   return {};
 }
 
+caf::expected<std::string> read_hf_chat_template(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    return std::string{};
+  auto root = load_json_object(path);
+  if (!root)
+    return root.error();
+  const auto t = root->value("chat_template", json{});
+  if (t.is_null())
+    return std::string{};
+  if (t.is_string())
+    return t.get<std::string>();
+  if (t.is_array())
+    for (const auto& named : t)
+      if (named.is_object() && named.value("name", json{}) == "default" &&
+          named.value("template", json{}).is_string())
+        return named["template"].get<std::string>();
+  return refuse_field(path, "chat_template",
+                      "not a string or a list of {\"name\", \"template\"} with one named default");
+}
+
 } // namespace llmos::model

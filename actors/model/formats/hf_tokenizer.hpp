@@ -37,8 +37,15 @@ caf::expected<data::scored_vocab> read_hf_tokenizer(const std::string& path);
 /// vocab maps pieces to ids) or is not valid UTF-8.
 caf::expected<std::string> hf_tokenizer_json(const data::scored_vocab& v, const std::string& path);
 
-/// tokenizer_config.json text (LlamaTokenizer, the special tokens, the context length).
-caf::expected<std::string> hf_tokenizer_config_json(const data::scored_vocab& v, int64_t seq_len);
+/// tokenizer_config.json text (LlamaTokenizer, the special tokens, the context length and the
+/// chat template when there is one).
+caf::expected<std::string> hf_tokenizer_config_json(const data::scored_vocab& v, int64_t seq_len,
+                                                    const std::string& chat_template = "");
+
+/// The chat_template of tokenizer_config.json at `path` ("" when the file or the key is absent):
+/// a string, or Transformers' list of named templates, of which the one named "default";
+/// bad_config names the field when it is neither.
+caf::expected<std::string> read_hf_chat_template(const std::string& path);
 
 /// Sets v's bos/eos/unk from tokenizer_config.json at `path` (bos_token, eos_token, unk_token
 /// as strings or {"content": ...}) when the file exists; bad_config when it is malformed or

@@ -145,7 +145,8 @@ caf::expected<std::string> hf_tokenizer_json(const data::scored_vocab& v, const 
   }
 }
 
-caf::expected<std::string> hf_tokenizer_config_json(const data::scored_vocab& v, int64_t seq_len) {
+caf::expected<std::string> hf_tokenizer_config_json(const data::scored_vocab& v, int64_t seq_len,
+                                                    const std::string& chat_template) {
   json root = {{"tokenizer_class", "LlamaTokenizer"},
                {"add_bos_token", true},
                {"add_eos_token", false},
@@ -155,11 +156,14 @@ caf::expected<std::string> hf_tokenizer_config_json(const data::scored_vocab& v,
                {"pad_token", piece_or_null(v, v.pad)},
                {"model_max_length", seq_len},
                {"clean_up_tokenization_spaces", false}};
+  if (!chat_template.empty())
+    root["chat_template"] = chat_template;
   try {
     return root.dump(2);
   } catch (const json::exception&) {
     return make_llmos_error(error_code::bad_config,
-                            "tokenizer_config.json: a special piece is not valid UTF-8");
+                            "tokenizer_config.json: a special piece or the chat template is not "
+                            "valid UTF-8");
   }
 }
 

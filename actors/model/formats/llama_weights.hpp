@@ -55,6 +55,7 @@ struct llama_weights {
   std::string source;        ///< the file or folder it was read from ("" when built in memory)
   std::string source_sha256; ///< sha256 of the main weights file, 64 lowercase hex digits
   std::string format;        ///< "llama2c", "gguf", "safetensors"
+  std::string chat_template; ///< Jinja text the file carried for chat prompts ("" = none)
 };
 
 /// Every tensor name `c` needs with its shape, in llama2.c's file order:

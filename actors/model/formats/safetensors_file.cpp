@@ -268,6 +268,10 @@ caf::expected<llama_weights> read_safetensors(const std::string& folder) {
   if (!vocab)
     return vocab.error();
   w.vocab = std::move(*vocab);
+  auto chat_template = read_hf_chat_template(folder + "/tokenizer_config.json");
+  if (!chat_template)
+    return chat_template.error();
+  w.chat_template = std::move(*chat_template);
   // validate() also vouches for the head sizes the permutation below relies on.
   if (auto e = validate(w, folder))
     return e;
@@ -294,7 +298,7 @@ caf::error write_safetensors(const llama_weights& w, const std::string& folder) 
   auto tokenizer = hf_tokenizer_json(w.vocab, folder + "/tokenizer.json");
   if (!tokenizer)
     return tokenizer.error();
-  auto tokenizer_config = hf_tokenizer_config_json(w.vocab, w.config.seq_len);
+  auto tokenizer_config = hf_tokenizer_config_json(w.vocab, w.config.seq_len, w.chat_template);
   if (!tokenizer_config)
     return tokenizer_config.error();
   std::vector<safetensors_f32_view> views;

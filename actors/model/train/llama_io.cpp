@@ -41,7 +41,9 @@ caf::expected<std::unique_ptr<engine>> engine::from_llama(const llama_weights& w
   // The LM loss ignores padded targets; Llama vocabularies rarely have a pad piece, and <unk>
   // never appears in text the byte-fallback tokenizer makes, so it pads.
   shape.pad_id = w.vocab.pad >= 0 ? w.vocab.pad : w.vocab.unk;
-  auto made = create(spec_of(w.config, name), shape, label_vocab{});
+  auto spec = spec_of(w.config, name);
+  spec.chat_template = w.chat_template;
+  auto made = create(spec, shape, label_vocab{});
   if (!made)
     return std::move(made.error());
   auto& s = *(*made)->impl_;
@@ -81,6 +83,7 @@ caf::expected<llama_weights> engine::to_llama() const {
   c.norm_eps = s.spec.norm_eps;
   c.rope_theta = s.spec.rope_theta;
   c.tied = s.spec.tied != 0;
+  w.chat_template = s.spec.chat_template;
   try {
     torch::NoGradGuard no_grad;
     // LoRA adapters fold into the exported weights: what forward computes.

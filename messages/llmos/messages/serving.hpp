@@ -66,6 +66,9 @@ struct complete_request {
                          ///< alternatives (see complete_reply::logprobs)
   std::string model; ///< the server's model or one of its adapters (config `adapters`); "" = the
                      ///< server's model
+  /// Chat messages as role, content, role, content, ...: when given, the server renders them
+  /// with its model's chat template into `prompt` (serving/core/chat_template.hpp).
+  std::vector<std::string> chat;
 };
 
 template <class Inspector>
@@ -73,7 +76,7 @@ typename Inspector::result_type inspect(Inspector& f, complete_request& x) {
   return f(caf::meta::type_name("complete_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
            x.top_p, x.seed, x.request, x.subscriber, x.request_id, x.priority, x.stop,
            x.presence_penalty, x.frequency_penalty, x.bias_tokens, x.bias_values, x.logprobs,
-           x.model);
+           x.model, x.chat);
 }
 
 struct complete_reply {

@@ -122,6 +122,9 @@ TEST(model_spec, to_yaml_round_trips) {
   spec.seed = UINT64_MAX - 1;
   spec.freeze = "backbone";
   spec.precision = "bf16";
+  // Jinja text with every character YAML and JSON care about.
+  spec.chat_template = "{% for m in messages %}{{ '<|' + m['role'] + \"|>\\n\" }}: #x\t\\ "
+                       "{{ m.content }}{% endfor %}\n  é";
   auto back = parse_model_spec(to_yaml(spec), "checkpoint");
   ASSERT_TRUE(back) << llmos::describe(back.error()) << "\n" << to_yaml(spec);
   EXPECT_EQ(*back, spec);
@@ -133,6 +136,8 @@ TEST(model_spec, to_yaml_round_trips) {
   ASSERT_TRUE(back_plain) << llmos::describe(back_plain.error());
   EXPECT_EQ(*back_plain, plain);
   EXPECT_NE(*back_plain, spec);
+  EXPECT_EQ(to_yaml(plain).find("chat_template"), std::string::npos)
+      << "a spec without a template does not change";
 }
 
 TEST(model_spec, shipped_examples_parse) {
@@ -294,7 +299,7 @@ TEST(model_spec, overrides_are_checked) {
   expect_prefix(
       override_refusal(spec, {{"embed_dims", "8"}}),
       "bad_params: model 'm': unknown override 'embed_dims'; did you mean 'embed_dim'? (known: "
-      "name, architecture, vocab_size,");
+      "name, architecture, chat_template, vocab_size,");
   EXPECT_NE(override_refusal(spec, {{"lora_rnak", "2"}}).find("did you mean 'lora_rank'?"),
             std::string::npos);
   EXPECT_EQ(override_refusal(spec, {{"lr", "-1"}}),

@@ -74,6 +74,7 @@ TEST(GgufFile, F32RoundTripIsExactIncludingTheVocabulary) {
   w.vocab.add_space_prefix = false;
   w.config.norm_eps = 1e-6;
   w.config.rope_theta = 500000.0;
+  w.chat_template = "{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}";
   ASSERT_EQ(w.vocab.pieces[259], " "); // the piece that is a lone space
   const auto path = test_dir() + "/model.gguf";
   ASSERT_FALSE(model::write_gguf(w, path, gguf_tensor_type::f32));
@@ -87,6 +88,8 @@ TEST(GgufFile, F32RoundTripIsExactIncludingTheVocabulary) {
   ASSERT_TRUE(back) << describe(back.error());
   EXPECT_EQ(back->config, w.config);
   EXPECT_EQ(back->vocab, w.vocab);
+  EXPECT_EQ(back->chat_template, w.chat_template) << "tokenizer.chat_template";
+  EXPECT_NE(bytes.find(test::gguf_str("tokenizer.chat_template")), std::string::npos);
   EXPECT_EQ(back->tensors.size(), w.tensors.size());
   for (auto& [name, t] : w.tensors) {
     EXPECT_EQ(back->tensors.at(name).shape, t.shape) << name;

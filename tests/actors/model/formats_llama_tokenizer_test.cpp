@@ -302,6 +302,25 @@ TEST(llama_tokenizer_paper, merges_worked_out_by_hand) {
   EXPECT_EQ(*bare->decode(ids{3, 4}), " a"); // nothing was added, so nothing is dropped
 }
 
+TEST(llama_tokenizer_paper, templated_text_spells_special_pieces) {
+  auto v = paper_vocab();
+  v.pieces.push_back("<|a|>"); // 13: a user-defined marker that starts like no text piece
+  v.scores.push_back(0);
+  v.types.push_back(piece_type::user_defined);
+  auto tok = llama_tokenizer::create(v);
+  ASSERT_TRUE(tok) << describe(tok.error());
+  using ids = std::vector<int32_t>;
+  // Each run of text keeps its space prefix (llama.cpp's rule after a special piece).
+  EXPECT_EQ(tok->encode_with_specials("abc</s><s>ab"), (ids{3, 9, 2, 1, 3, 7}));
+  EXPECT_EQ(tok->encode_with_specials("<|a|>c"), (ids{13, 3, 6}));
+  EXPECT_EQ(tok->encode_with_specials("</s>"), (ids{2}));
+  EXPECT_EQ(tok->encode_with_specials("abc"), tok->encode("abc")) << "no marker, same ids";
+  EXPECT_EQ(tok->encode_with_specials("</s").size(), tok->encode("</s").size())
+      << "a marker cut short is text";
+  EXPECT_NE(tok->encode("abc</s>"), tok->encode_with_specials("abc</s>"))
+      << "plain encode keeps markers as text";
+}
+
 TEST(llama_tokenizer_paper, bad_vocabularies_are_refused) {
   auto refused = [](scored_vocab v, const std::string& words) {
     auto tok = llama_tokenizer::create(std::move(v));

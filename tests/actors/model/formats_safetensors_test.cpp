@@ -34,6 +34,8 @@ void round_trip(bool tied) {
   temp_dir dir;
   auto w = test::random_llama(test::small_config(tied), tied ? 7 : 8);
   w.config.norm_eps = 1e-6, w.config.rope_theta = 500000.0;
+  if (tied) // untied keeps none: its tokenizer_config.json has no chat_template key
+    w.chat_template = "{% for m in messages %}<|im_start|>{{ m.role }}\n{% endfor %}";
   ASSERT_FALSE(model::write_safetensors(w, dir / "m"));
   EXPECT_EQ((std::set<fs::path>{fs::directory_iterator(dir / "m"), {}}),
             (std::set<fs::path>{dir / "m/config.json", dir / "m/model.safetensors",
@@ -51,6 +53,7 @@ void round_trip(bool tied) {
   EXPECT_EQ(r->vocab.pad, w.vocab.pad);
   EXPECT_EQ(r->vocab.add_space_prefix, w.vocab.add_space_prefix);
   EXPECT_EQ(r->format, "safetensors");
+  EXPECT_EQ(r->chat_template, w.chat_template) << "tokenizer_config.json's chat_template";
   EXPECT_EQ(r->source, dir / "m");
   EXPECT_EQ(r->source_sha256, *model::sha256_file(dir / "m/model.safetensors"));
 
@@ -73,6 +76,25 @@ void round_trip(bool tied) {
   auto r2 = model::read_safetensors(dir / "again");
   ASSERT_TRUE(r2) << describe(r2.error());
   EXPECT_EQ(r2->vocab, r->vocab);
+}
+
+TEST(safetensors_file, a_list_of_named_chat_templates_gives_the_default) {
+  temp_dir dir;
+  auto w = test::random_llama(test::small_config(true), 9);
+  ASSERT_FALSE(model::write_safetensors(w, dir / "m"));
+  auto config = json::parse(slurp(dir / "m/tokenizer_config.json"));
+  config["chat_template"] = json::array(
+      {{{"name", "tool_use"}, {"template", "T"}}, {{"name", "default"}, {"template", "[INST]"}}});
+  spit(dir / "m/tokenizer_config.json", config.dump());
+  auto r = model::read_safetensors(dir / "m");
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_EQ(r->chat_template, "[INST]");
+  config["chat_template"] = 3;
+  spit(dir / "m/tokenizer_config.json", config.dump());
+  auto bad = model::read_safetensors(dir / "m");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(describe(bad.error()).find("'chat_template'"), std::string::npos)
+      << describe(bad.error());
 }
 
 TEST(safetensors_file, round_trip_untied) {
