@@ -160,7 +160,7 @@ private:
     if (!item.IsMap())
       refuse(actor.line, "each entry of 'actors' must be a map such as "
                          "'- {name: cpu0, kind: device}', but this one is not");
-    auto map = read_map(item, {"name", "kind", "config"}, "an actor");
+    auto map = read_map(item, {"name", "kind", "config", "restart"}, "an actor");
     auto name = get(map, "name");
     if (name == nullptr)
       refuse(actor.line, "this actor has no 'name'; add e.g. 'name: cpu0'");
@@ -188,6 +188,12 @@ private:
                              node + "'; " +
                              (match.empty() ? "" : "did you mean '" + match + "'? ") +
                              "known kinds: " + (known.empty() ? "(none)" : join_words(known)));
+    }
+    if (auto restart = get(map, "restart")) {
+      actor.restart = read_string(*restart);
+      if (actor.restart != "always" && actor.restart != "on-failure" && actor.restart != "never")
+        refuse(restart->line,
+               where + ": restart is '" + actor.restart + "'; use always, on-failure or never");
     }
     std::map<std::string, int> key_lines;
     int config_line = actor.line;

@@ -60,15 +60,23 @@ void add_node_methods(method_table& t) {
            }
            forward<actor_entry>(c, c.manager, call_timeout, spawn_atom::value, std::move(req));
          }});
-  t.add({"stop", true, "stop ACTOR", "stop a named actor wherever it runs", [](rpc_call& c) {
-           auto name = param_string(*c.params, 0, "stop", "ACTOR");
-           if (!name)
-             return c.reply(std::move(name.error()));
-           auto reply = c.reply;
-           c.self->request(c.manager, call_timeout, stop_atom::value, *name)
-               .then([=](bool ok) { reply(pack_bool(ok)); },
-                     [=](caf::error& err) { reply(std::move(err)); });
-         }});
+  // stop: for good; kill: as a failure would end it, so that its node restarts it by policy.
+  auto end_actor = [](auto atom, const char* method) {
+    return [atom, method](rpc_call& c) {
+      auto name = param_string(*c.params, 0, method, "ACTOR");
+      if (!name)
+        return c.reply(std::move(name.error()));
+      auto reply = c.reply;
+      c.self->request(c.manager, call_timeout, atom, *name)
+          .then([=](bool ok) { reply(pack_bool(ok)); },
+                [=](caf::error& err) { reply(std::move(err)); });
+    };
+  };
+  t.add({"stop", true, "stop ACTOR", "stop a named actor wherever it runs (no restart)",
+         end_actor(stop_atom::value, "stop")});
+  t.add({"kill", true, "kill ACTOR",
+         "end a named actor as a crash would; its node restarts it under its restart policy",
+         end_actor(kill_atom::value, "kill")});
   t.add({"methods", false, "methods", "the methods this gateway maps to typed messages",
          [](rpc_call& c) {
            auto all = c.table->list();

@@ -15,6 +15,7 @@
 #include "http/auth_throttle.hpp"
 #include "http/server_table.hpp"
 #include "llmos/messages/directory.hpp"
+#include "llmos/messages/error.hpp"
 #include "llmos/messages/registry.hpp"
 #include "monitor/core/alert_engine.hpp"
 
@@ -60,8 +61,24 @@ struct gateway_context {
   /// Every directory entry (refreshes the server table on the way).
   caf::expected<std::vector<actor_entry>> entries();
 
-  /// The registry actor, looked up by name once.
+  /// The registry actor, looked up by name once (again after it failed: see ask_registry).
   caf::expected<registry_actor> registry();
+
+  /// Asks the registry; an error that is not the registry's own answer (CAF's: it went down,
+  /// it did not answer) drops the cached handle, so that the next call finds the registry its
+  /// node restarted.
+  template <class R, class... Ts> caf::expected<R> ask_registry(Ts&&... xs) {
+    auto reg = registry();
+    if (!reg)
+      return std::move(reg.error());
+    auto out = ask<R>(*reg, std::forward<Ts>(xs)...);
+    if (!out && out.error().category() != error_category) {
+      std::lock_guard<std::mutex> guard{registry_mutex_};
+      if (registry_ == *reg)
+        registry_ = nullptr;
+    }
+    return out;
+  }
 
   /// The actor `name` from the directory (looked up on every call: it may have restarted).
   caf::expected<caf::actor> lookup(const std::string& name);

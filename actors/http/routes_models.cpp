@@ -113,11 +113,9 @@ nlohmann::json version_json(const model_version& v) {
 
 nlohmann::json models_json(gateway_context& ctx) {
   nlohmann::json models = nlohmann::json::object();
-  if (auto reg = ctx.registry()) {
-    if (auto versions = ctx.ask<std::vector<model_version>>(*reg, list_atom::value, std::string{}))
-      for (auto& v : *versions)
-        models[v.name]["versions"].push_back(version_json(v));
-  }
+  if (auto versions = ctx.ask_registry<std::vector<model_version>>(list_atom::value, std::string{}))
+    for (auto& v : *versions)
+      models[v.name]["versions"].push_back(version_json(v));
   (void)ctx.entries();
   for (auto& [model, servers] : ctx.servers.servers())
     for (auto& s : servers)
@@ -240,14 +238,11 @@ void install_model_routes(httplib::Server& server, gateway_context& ctx) {
       [&ctx](const httplib::Request& req, httplib::Response& res) {
         if (!authorized(ctx, req, res))
           return;
-        auto reg = ctx.registry();
-        if (!reg)
-          return send_error(res, reg.error());
         const auto v = std::stoull(req.matches[2].str());
         if (v == 0 || v > UINT32_MAX)
           return send_error(res, 400, "versions start at 1", "version");
-        auto path = ctx.ask<std::string>(*reg, export_atom::value, req.matches[1].str(),
-                                         static_cast<uint32_t>(v), req.matches[3].str());
+        auto path = ctx.ask_registry<std::string>(export_atom::value, req.matches[1].str(),
+                                                  static_cast<uint32_t>(v), req.matches[3].str());
         if (!path)
           return send_error(res, path.error(), "version");
         std::ifstream in{*path, std::ios::binary};
@@ -279,34 +274,29 @@ void install_model_routes(httplib::Server& server, gateway_context& ctx) {
     }
     if (r.format.empty() || r.path.empty())
       return send_error(res, 400, "\"format\" and \"path\" are required", "format");
-    auto reg = ctx.registry();
-    if (!reg)
-      return send_error(res, reg.error());
-    auto v = ctx.ask<model_version>(*reg, import_atom::value, std::move(r));
+    auto v = ctx.ask_registry<model_version>(import_atom::value, std::move(r));
     if (!v)
       return send_error(res, v.error(), "path");
     res.status = 201;
     res.set_content(version_json(*v).dump(), "application/json");
   });
   // Admin: point an alias at a version: {"version": 3}.
-  server.Put(R"(/v1/admin/models/([^/:]+)/aliases/([^/:]+))", [&ctx](const httplib::Request& req,
-                                                                     httplib::Response& res) {
-    if (!authorized(ctx, req, res))
-      return;
-    auto body = json_body(req, res);
-    if (!body)
-      return;
-    if (!body->contains("version") || !(*body)["version"].is_number_unsigned())
-      return send_error(res, 400, "\"version\" must be a version number", "version");
-    auto reg = ctx.registry();
-    if (!reg)
-      return send_error(res, reg.error());
-    auto v = ctx.ask<model_version>(*reg, alias_atom::value, req.matches[1].str(),
-                                    req.matches[2].str(), (*body)["version"].get<uint32_t>());
-    if (!v)
-      return send_error(res, v.error(), "version");
-    res.set_content(version_json(*v).dump(), "application/json");
-  });
+  server.Put(R"(/v1/admin/models/([^/:]+)/aliases/([^/:]+))",
+             [&ctx](const httplib::Request& req, httplib::Response& res) {
+               if (!authorized(ctx, req, res))
+                 return;
+               auto body = json_body(req, res);
+               if (!body)
+                 return;
+               if (!body->contains("version") || !(*body)["version"].is_number_unsigned())
+                 return send_error(res, 400, "\"version\" must be a version number", "version");
+               auto v = ctx.ask_registry<model_version>(alias_atom::value, req.matches[1].str(),
+                                                        req.matches[2].str(),
+                                                        (*body)["version"].get<uint32_t>());
+               if (!v)
+                 return send_error(res, v.error(), "version");
+               res.set_content(version_json(*v).dump(), "application/json");
+             });
 }
 
 } // namespace llmos::http

@@ -9,19 +9,30 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/drain.hpp"
 #include "llmos/runtime/log.hpp"
 #include "llmos/runtime/yaml_fields.hpp"
 #include "node_manager/cluster_view.hpp"
+#include "node_manager/restart_policy.hpp"
 
 namespace llmos {
 namespace {
 
 // Timer messages the node manager sends itself; not part of the public interface.
 using node_manager_impl =
-    node_manager_actor::extend<caf::reacts_to<tick_atom>, caf::reacts_to<retry_atom, std::string>>;
+    node_manager_actor::extend<caf::reacts_to<tick_atom>, caf::reacts_to<retry_atom, std::string>,
+                               caf::reacts_to<restart_atom, std::string>>;
 
 constexpr auto peer_timeout = std::chrono::seconds(10);
 constexpr auto directory_timeout = std::chrono::seconds(10);
+
+/// What restarting a local actor takes: its kind and whole config (the directory's copy is
+/// redacted) and its restart history.
+struct supervised_actor {
+  std::string kind;
+  std::map<std::string, std::string> config;
+  restart_tracker tracker;
+};
 
 struct node_manager_state {
   node_manager_config cfg;
@@ -30,7 +41,8 @@ struct node_manager_state {
   std::map<std::string, actor_entry> local; ///< actors hosted by this node
   /// This node's system actors (itself, its gateway, the directory on the seed), as registered.
   std::map<std::string, actor_entry> system;
-  std::vector<actor_entry> unregistered; ///< waiting for the directory
+  std::vector<actor_entry> unregistered;              ///< waiting for the directory
+  std::map<std::string, supervised_actor> supervised; ///< local actors with a restart policy
   uint64_t spawned = 0;
   cluster_view::clock::time_point started = cluster_view::clock::now();
   uint32_t pid = static_cast<uint32_t>(::getpid()); // pings are the heartbeat: keep them cheap
@@ -81,9 +93,17 @@ std::map<std::string, std::string> redacted(std::map<std::string, std::string> c
 
 // Spawns an actor of a registered kind on this node and records it; registration follows.
 caf::expected<actor_entry> start_local(self_ptr self, const std::string& kind_name,
-                                       std::string name,
-                                       const std::map<std::string, std::string>& config) {
+                                       std::string name, std::map<std::string, std::string> config,
+                                       std::string restart = "on-failure") {
   auto& st = self->state;
+  // `restart` is the node's key, not the kind's: spawn takes it among the config keys.
+  if (auto r = config.find("restart"); r != config.end()) {
+    restart = r->second;
+    config.erase(r);
+  }
+  auto mode = parse_restart_mode(restart);
+  if (!mode)
+    return std::move(mode.error());
   // Names become directory keys and folder names (state, stores): the topology's rule.
   if (!name.empty() && !yaml_fields::is_valid_name(name))
     return make_llmos_error(error_code::bad_params,
@@ -110,6 +130,10 @@ caf::expected<actor_entry> start_local(self_ptr self, const std::string& kind_na
   // Linked, with exits trapped below: local actors end with their node manager.
   self->link_to(*handle);
   st.local.emplace(name, entry);
+  // A restart keeps the history (and so the back-off and the limit) of the actor it replaces.
+  if (auto s = st.supervised.find(name); s == st.supervised.end() || s->second.kind != kind_name)
+    st.supervised.insert_or_assign(name,
+                                   supervised_actor{kind_name, config, restart_tracker{*mode}});
   return entry;
 }
 
@@ -173,6 +197,59 @@ void on_peer_lost(self_ptr self, const std::string& node, const std::string& why
   self->delayed_send(self, st.view->on_connect_failed(node, now()), retry_atom::value, node);
 }
 
+/// A local actor ended by itself (a stop erased it before): restart it when its policy says so,
+/// after its back-off; a stopping node restarts nothing.
+void on_local_exit(self_ptr self, const std::string& name, const caf::error& reason) {
+  auto& st = self->state;
+  const bool failure =
+      reason != caf::exit_reason::normal && reason != caf::exit_reason::user_shutdown;
+  const auto why = reason ? caf::to_string(reason) : std::string{"normal"};
+  auto s = st.supervised.find(name);
+  if (drain::active() || s == st.supervised.end()) {
+    if (failure)
+      log_warning("node '" + st.cfg.self + "': actor '" + name + "' went down (" + why + ")");
+    return;
+  }
+  auto delay = s->second.tracker.on_exit(failure, now());
+  if (!delay) {
+    if (s->second.tracker.gave_up())
+      log_error("node '" + st.cfg.self + "': actor '" + name + "' went down (" + why + ") after " +
+                std::to_string(s->second.tracker.restarts()) +
+                " restarts; too many within a minute, it stays down");
+    else if (failure)
+      log_warning("node '" + st.cfg.self + "': actor '" + name + "' went down (" + why +
+                  "); restart: " + to_string(s->second.tracker.mode()));
+    st.supervised.erase(s);
+    return;
+  }
+  log_warning("node '" + st.cfg.self + "': actor '" + name + "' went down (" + why +
+              "); restarting it in " + std::to_string(delay->count()) + " ms (restart " +
+              std::to_string(s->second.tracker.restarts()) + ")");
+  // The directory drops the dead entry when it sees the actor go; make sure before re-using
+  // the name (same sender, so this arrives before the new registration).
+  if (st.cfg.directory)
+    caf::anon_send(st.cfg.directory, unregister_atom::value, name);
+  self->delayed_send(self, *delay, restart_atom::value, name);
+}
+
+/// The restart itself: the same kind, name and config; a start that fails counts as another end.
+void restart_local(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto s = st.supervised.find(name);
+  if (drain::active() || s == st.supervised.end() || st.local.count(name))
+    return; // stopped meanwhile, or started again by hand
+  auto entry = start_local(self, s->second.kind, name, s->second.config,
+                           to_string(s->second.tracker.mode()));
+  if (!entry) {
+    log_error("node '" + st.cfg.self + "': actor '" + name +
+              "' did not restart: " + describe(entry.error()));
+    on_local_exit(self, name, caf::exit_reason::unhandled_exception);
+    return;
+  }
+  log_info("node '" + st.cfg.self + "': actor '" + name + "' restarted");
+  register_entry(self, std::move(*entry));
+}
+
 caf::typed_response_promise<actor_entry> forward_spawn(self_ptr self, spawn_request req) {
   auto rp = self->make_response_promise<actor_entry>();
   auto i = self->state.peers.find(req.node);
@@ -207,17 +284,32 @@ caf::typed_response_promise<actor_entry> spawn_here(self_ptr self, spawn_request
               // The name is taken elsewhere in the cluster: undo the spawn.
               self->send_exit(entry->handle, caf::exit_reason::user_shutdown);
               self->state.local.erase(entry->name);
+              self->state.supervised.erase(entry->name);
               rp.deliver(std::move(err));
             });
   return rp;
 }
 
-caf::typed_response_promise<bool> stop_actor(self_ptr self, const std::string& name) {
+/// Stops `name` (for good: no restart), or with `kill` ends it as a failure would, wherever it
+/// runs; its own node restarts a killed actor under its policy.
+caf::typed_response_promise<bool> stop_actor(self_ptr self, const std::string& name,
+                                             bool kill = false) {
   auto rp = self->make_response_promise<bool>();
   auto& st = self->state;
   if (auto i = st.local.find(name); i != st.local.end()) {
+    if (kill) {
+      // The exit a crash gives. Not exit_reason::kill: CAF 0.17 passes that one on to every
+      // linked actor unconditionally, which would take the node manager down with it. An actor
+      // that receives an exit message unlinks from its sender, so no exit message comes back:
+      // the down handler sees it go and applies its policy.
+      self->monitor(i->second.handle);
+      self->send_exit(i->second.handle, caf::exit_reason::unhandled_exception);
+      rp.deliver(true);
+      return rp;
+    }
     self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
     st.local.erase(i);
+    st.supervised.erase(name);
     if (st.cfg.directory)
       caf::anon_send(st.cfg.directory, unregister_atom::value, name);
     rp.deliver(true);
@@ -240,9 +332,14 @@ caf::typed_response_promise<bool> stop_actor(self_ptr self, const std::string& n
                                               "', which is not connected"));
               return;
             }
-            self->request(i->second, peer_timeout, stop_atom::value, name)
-                .then([=](bool ok) mutable { rp.deliver(ok); },
-                      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+            auto on_done = [=](bool ok) mutable { rp.deliver(ok); };
+            auto on_error = [=](caf::error& err) mutable { rp.deliver(std::move(err)); };
+            if (kill)
+              self->request(i->second, peer_timeout, kill_atom::value, name)
+                  .then(on_done, on_error);
+            else
+              self->request(i->second, peer_timeout, stop_atom::value, name)
+                  .then(on_done, on_error);
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
@@ -256,6 +353,14 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
   st.view = std::make_unique<cluster_view>(st.cfg.topo, st.cfg.self);
   self->set_down_handler([=](const caf::down_msg& msg) {
     auto& st = self->state;
+    for (auto i = st.local.begin(); i != st.local.end(); ++i) {
+      if (i->second.handle.address() == msg.source) { // one we killed (stop_actor)
+        const auto name = i->first;
+        st.local.erase(i);
+        on_local_exit(self, name, msg.reason);
+        return;
+      }
+    }
     for (const auto& [name, peer] : st.peers) {
       if (peer.address() == msg.source) {
         const auto node = name; // on_peer_lost erases the map entry
@@ -269,10 +374,9 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
     auto& st = self->state;
     for (auto i = st.local.begin(); i != st.local.end(); ++i) {
       if (i->second.handle.address() == msg.source) {
-        if (msg.reason != caf::exit_reason::user_shutdown)
-          log_warning("node '" + st.cfg.self + "': actor '" + i->first + "' went down (" +
-                      caf::to_string(msg.reason) + ")");
+        const auto name = i->first;
         st.local.erase(i);
+        on_local_exit(self, name, msg.reason);
         return;
       }
     }
@@ -287,7 +391,7 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
                                    caf::actor_cast<caf::actor>(self)});
   if (const auto* me = st.cfg.topo.find_node(st.cfg.self)) {
     for (const auto& spec : me->actors) {
-      auto entry = start_local(self, spec.kind, spec.name, spec.config);
+      auto entry = start_local(self, spec.kind, spec.name, spec.config, spec.restart);
       if (entry)
         register_entry(self, std::move(*entry));
       else
@@ -321,6 +425,8 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
         return spawn_here(self, req);
       },
       [=](stop_atom, const std::string& name) { return stop_actor(self, name); },
+      [=](kill_atom, const std::string& name) { return stop_actor(self, name, true); },
+      [=](restart_atom, const std::string& name) { restart_local(self, name); },
       [=](actors_atom,
           const std::string& node) -> caf::typed_response_promise<std::vector<actor_entry>> {
         auto rp = self->make_response_promise<std::vector<actor_entry>>();

@@ -35,6 +35,7 @@ void with_registry(server_self self, std::function<void(registry_actor)> then,
     st.registry = reg;
     if (!st.watching) {
       st.watching = true;
+      self->monitor(reg); // a restarted registry knows no watchers: see rewatch_registry
       self->send(reg, watch_atom::value, caf::actor_cast<caf::actor>(self));
     }
     then(reg);
@@ -312,6 +313,20 @@ void remove_files(const deployed_version& dep) {
   std::filesystem::remove(dep.weights_path, ec);
   for (const auto& a : dep.adapters)
     std::filesystem::remove(a.path, ec);
+}
+
+void rewatch_registry(server_self self) {
+  auto& st = self->state;
+  st.registry = nullptr;
+  st.watching = false;
+  if (st.cfg.registry_handle)
+    return; // a handle given by a test: nothing to find again
+  with_registry(
+      self,
+      [self](registry_actor) {
+        log_info("server '" + self->state.cfg.name + "': watching the registry again");
+      },
+      [self](caf::error) { self->delayed_send(self, 1s, watch_atom::value); });
 }
 
 void start(server_self self, const std::string& ref) {

@@ -15,6 +15,10 @@ namespace llmos::serving {
 /// Deploys `ref`; on failure retries every second until a version is deployed.
 void start(server_self self, const std::string& ref);
 
+/// The registry the server watched went down: find it again (its node restarts it) and watch
+/// it, retrying every second until it is back.
+void rewatch_registry(server_self self);
+
 /// Deploys `ref` ("3", "v3", "latest" or an alias, which the server then follows); `done` gets
 /// the error or none once the new replicas take requests.
 void deploy(server_self self, const std::string& ref, std::function<void(caf::error)> done);

@@ -233,6 +233,13 @@ server_actor::behavior_type server_behavior(self_ptr self, serving::server_confi
       self->state.feedback = nullptr; // a restarted analyst is looked up again
       return;
     }
+    if (self->state.registry && dm.source == self->state.registry.address()) {
+      // Give its node a moment to restart it (restart back-off starts at 250 ms).
+      self->state.registry = nullptr;
+      self->state.watching = false;
+      self->delayed_send(self, std::chrono::milliseconds(500), watch_atom::value);
+      return;
+    }
     serving::replica_lost(self->state, dm.source);
     update_gauges(self);
   });
@@ -290,6 +297,10 @@ server_actor::behavior_type server_behavior(self_ptr self, serving::server_confi
         flush(self, static_cast<std::size_t>(rid));
       },
       [self](retry_atom, const std::string& ref) { serving::start(self, ref); },
+      [self](watch_atom) {
+        if (!self->state.watching)
+          serving::rewatch_registry(self);
+      },
       [self](alias_atom, const alias_event& ev) {
         if (ev.name == self->state.model && ev.alias == self->state.follows && ev.version > 0)
           // By the alias (it resolves to ev.version now), so the server keeps following it.

@@ -17,12 +17,51 @@
 #include "llmos/runtime/topology.hpp"
 #include "node_manager/cluster_view.hpp"
 #include "node_manager/node_manager_actor.hpp"
+#include "node_manager/restart_policy.hpp"
 
 namespace llmos {
 namespace {
 
 using namespace std::chrono_literals;
 using clock_type = cluster_view::clock;
+
+// --- restart_tracker ---------------------------------------------------------------------------
+
+TEST(restart_tracker, each_policy_restarts_what_it_says) {
+  const auto t0 = clock_type::now();
+  restart_tracker never{restart_mode::never};
+  EXPECT_FALSE(never.on_exit(true, t0));
+  EXPECT_FALSE(never.gave_up()) << "not restarting by policy is not giving up";
+  restart_tracker on_failure{restart_mode::on_failure};
+  EXPECT_FALSE(on_failure.on_exit(false, t0)) << "a normal end stays ended";
+  EXPECT_EQ(on_failure.on_exit(true, t0), 250ms);
+  restart_tracker always{restart_mode::always};
+  EXPECT_EQ(always.on_exit(false, t0), 250ms);
+  EXPECT_EQ(always.restarts(), 1u);
+  EXPECT_EQ(*parse_restart_mode("on-failure"), restart_mode::on_failure);
+  EXPECT_EQ(to_string(restart_mode::always), "always");
+  auto bad = parse_restart_mode("sometimes");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(describe(bad.error()).find("'sometimes'"), std::string::npos);
+}
+
+TEST(restart_tracker, backs_off_and_gives_up_after_too_many_within_the_window) {
+  restart_tracker t{restart_mode::always, {100ms, 1000ms, 5, 60s}};
+  const auto t0 = clock_type::now();
+  EXPECT_EQ(t.on_exit(true, t0), 100ms);
+  EXPECT_EQ(t.on_exit(true, t0 + 1s), 200ms);
+  EXPECT_EQ(t.on_exit(true, t0 + 2s), 400ms);
+  EXPECT_EQ(t.on_exit(true, t0 + 3s), 800ms);
+  EXPECT_EQ(t.on_exit(true, t0 + 4s), 1000ms) << "capped";
+  EXPECT_FALSE(t.on_exit(true, t0 + 5s)) << "a sixth end within the minute";
+  EXPECT_TRUE(t.gave_up());
+  EXPECT_FALSE(t.on_exit(true, t0 + 600s)) << "given up stays given up";
+
+  restart_tracker stable{restart_mode::on_failure, {100ms, 1000ms, 5, 60s}};
+  for (int i = 0; i < 20; ++i) // one end every two minutes: always the first delay
+    EXPECT_EQ(stable.on_exit(true, t0 + std::chrono::minutes(2 * i)), 100ms) << i;
+  EXPECT_FALSE(stable.gave_up());
+}
 
 // --- backoff_policy ----------------------------------------------------------------------------
 

@@ -385,6 +385,20 @@ TEST_F(topology_test, unknown_actor_kind_lists_the_known_kinds) {
                  {"unknown actor kind 'gpu'", "known kinds: device, trainer"});
 }
 
+TEST_F(topology_test, restart_policies_default_to_on_failure_and_are_checked) {
+  auto topo = parse("nodes:\n  - name: a\n    port: 1\n    actors:\n"
+                    "      - {name: x, kind: device}\n"
+                    "      - {name: y, kind: device, restart: never}\n"
+                    "      - {name: z, kind: device, restart: always}\n");
+  ASSERT_EQ(topo.nodes[0].actors.size(), 3u);
+  EXPECT_EQ(topo.nodes[0].actors[0].restart, "on-failure");
+  EXPECT_EQ(topo.nodes[0].actors[1].restart, "never");
+  EXPECT_EQ(topo.nodes[0].actors[2].restart, "always");
+  expect_refused("nodes:\n  - name: a\n    port: 1\n    actors:\n      - name: x\n"
+                 "        kind: device\n        restart: sometimes\n",
+                 7, {"actor 'x'", "restart is 'sometimes'", "always, on-failure or never"});
+}
+
 TEST_F(topology_test, bad_actor_configs_point_at_the_key) {
   const std::string head = "nodes:\n  - name: a\n    port: 1\n    actors:\n      - name: x\n";
   expect_refused(

@@ -22,7 +22,8 @@ const std::vector<usage_entry>& usages() {
       {"actors", "actors [NODE]", "every named actor, or those of one node"},
       {"ping", "ping", "the node's name, pid and uptime"},
       {"spawn", "spawn NODE KIND [name=NAME] [key=value...]", "start an actor on a node"},
-      {"stop", "stop ACTOR", "stop a named actor"},
+      {"stop", "stop ACTOR", "stop a named actor (it is not restarted)"},
+      {"kill", "kill ACTOR", "end an actor as a crash would (its node restarts it by policy)"},
       {"send", "send ACTOR METHOD [key=value...]", "call a method of an actor"},
       {"methods", "methods", "every method the gateway maps, per actor kind"},
       {"auth", "auth TOKEN", "present the cluster's auth token (needed to change state)"},
@@ -159,7 +160,7 @@ caf::expected<command> parse_command(const std::string& line) {
       return usage_error(name, "too many arguments");
     if (w.size() == 2)
       cmd.params.push_back(w[1]);
-  } else if (name == "stop" || name == "auth") {
+  } else if (name == "stop" || name == "kill" || name == "auth") {
     if (w.size() != 2)
       return usage_error(name, name + " takes exactly one argument");
     cmd.params.push_back(w[1]);

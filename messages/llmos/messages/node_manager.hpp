@@ -78,6 +78,9 @@ using node_manager_actor = caf::typed_actor<
     caf::replies_to<spawn_atom, spawn_request>::with<actor_entry>,
     // anyone -> node manager: stop a named actor anywhere in the cluster; fails no_such_actor.
     caf::replies_to<stop_atom, std::string>::with<bool>,
+    // anyone -> node manager: end a named actor anywhere in the cluster as a crash would (exit
+    // reason unhandled_exception), so that its node restarts it under its restart policy.
+    caf::replies_to<kill_atom, std::string>::with<bool>,
     // anyone -> node manager: every actor of the cluster (or of one node: non-empty name).
     caf::replies_to<actors_atom, std::string>::with<std::vector<actor_entry>>,
     // peer node manager -> node manager: the directory this node uses (hosted on the seed).

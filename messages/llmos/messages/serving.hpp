@@ -150,7 +150,9 @@ using server_actor = caf::typed_actor<
     caf::replies_to<canary_atom, std::string, double>::with<server_status>,
     // registry -> server: an alias moved (followed when it is the server's alias).
     caf::reacts_to<alias_atom, alias_event>,
-    // server -> itself: a replica's batch deadline; a failed deploy's retry.
-    caf::reacts_to<tick_atom, uint64_t>, caf::reacts_to<retry_atom, std::string>>;
+    // server -> itself: a replica's batch deadline; a failed deploy's retry; find the registry
+    // again and watch it (it went down; its node restarts it).
+    caf::reacts_to<tick_atom, uint64_t>, caf::reacts_to<retry_atom, std::string>,
+    caf::reacts_to<watch_atom>>;
 
 } // namespace llmos

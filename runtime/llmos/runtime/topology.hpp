@@ -21,7 +21,10 @@ struct actor_spec {
   std::string name;
   std::string kind;
   std::map<std::string, std::string> config; ///< validated against the kind's schema
-  int line = 0;                              ///< where it was declared (for later messages)
+  /// What the node does when the actor goes down: "always", "on-failure" (the default: an end
+  /// that was not normal) or "never" (actors/node_manager/restart_policy.hpp).
+  std::string restart = "on-failure";
+  int line = 0; ///< where it was declared (for later messages)
 };
 
 /// One node process.
