@@ -219,6 +219,9 @@ TEST(llama_node, imported_model_reproduces_the_reference_through_repl_rpc_and_ht
           {{"model", "stories-chat"},
            {"prompt", "[INST] <<SYS>>\nYou tell stories.\n<</SYS>>\n\nLily had a cat. [/INST]"}});
   ASSERT_TRUE(plain.contains("choices")) << plain.dump();
+  EXPECT_NE(n.log().find("chat prompts of stories-chat v1 use its llama2 template"),
+            std::string::npos)
+      << n.log();
   EXPECT_EQ(chat["choices"][0]["message"]["content"], plain["choices"][0]["text"]);
   EXPECT_EQ(chat["usage"]["prompt_tokens"], plain["usage"]["prompt_tokens"]);
   const auto untemplated =
