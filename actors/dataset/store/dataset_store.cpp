@@ -99,7 +99,8 @@ caf::expected<dataset_store> dataset_store::open(std::string root, store_options
     return make_llmos_error(error_code::bad_config, "store option shard_records must be > 0");
   try {
     fs::create_directories(root);
-    // Leftovers of interrupted writes live exactly two levels down (<dataset>/<version>/).
+    // Leftovers of interrupted writes live exactly two levels down (<dataset>/<version>/); a
+    // live writer's temporaries (another process on this store) are left alone.
     for (const auto& ds : fs::directory_iterator{root}) {
       if (!ds.is_directory())
         continue;
@@ -107,7 +108,7 @@ caf::expected<dataset_store> dataset_store::open(std::string root, store_options
         if (!ver.is_directory())
           continue;
         for (const auto& f : fs::directory_iterator{ver.path()})
-          if (f.path().string().ends_with(tmp_suffix))
+          if (abandoned_temporary(f.path()))
             fs::remove(f.path());
       }
     }

@@ -12,6 +12,7 @@
 #include <msgpack.hpp>
 
 #include "dataset/split/split.hpp"
+#include "dataset/store/atomic_file.hpp"
 #include "dataset/store/content_hash.hpp"
 #include "dataset/store/dataset_store.hpp"
 #include "dataset/tokenize/byte_tokenizer.hpp"
@@ -195,9 +196,26 @@ TEST_F(store_test, a_crash_before_the_manifest_leaves_no_version) {
   std::ofstream{crashed / "train-00001.msgpack.tmp"} << "half a shard";
   EXPECT_EQ(*list_versions(root_, "demo"), std::vector<std::string>{good.version});
 
-  // Opening the store removes the leftover; the complete version is untouched.
+  // Temporaries of writers: this process (alive), a process of this host that is gone, one on
+  // another host (its writer may be alive there).
+  const auto alive = temporary_for(crashed / "train-00002.msgpack");
+  std::ofstream{alive} << "being written";
+  auto dead = alive.string();
+  const auto pid = "~" + std::to_string(::getpid()) + "~";
+  dead.replace(dead.find(pid), pid.size(), "~999999999~");
+  std::ofstream{dead} << "its writer died";
+  const auto elsewhere = crashed / "train-00003.msgpack.~other-host~1~1.tmp";
+  std::ofstream{elsewhere} << "written on another host";
+  EXPECT_FALSE(abandoned_temporary(alive));
+  EXPECT_TRUE(abandoned_temporary(dead));
+  EXPECT_FALSE(abandoned_temporary(elsewhere));
+
+  // Opening the store removes the leftovers of dead writers; the complete version is untouched.
   ASSERT_TRUE(dataset_store::open(root_));
   EXPECT_FALSE(fs::exists(crashed / "train-00001.msgpack.tmp"));
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(alive)) << "a live writer's temporary was deleted";
+  EXPECT_TRUE(fs::exists(elsewhere));
   EXPECT_EQ(*list_versions(root_, "demo"), std::vector<std::string>{good.version});
   auto store = *dataset_store::open(root_);
   EXPECT_FALSE(store.read("demo", "0123456789abcdef0123456789abcdef"));
