@@ -1,4 +1,5 @@
 #include "llmos/runtime/topology.hpp"
+#include "llmos/runtime/restart_mode.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -191,7 +192,7 @@ private:
     }
     if (auto restart = get(map, "restart")) {
       actor.restart = read_string(*restart);
-      if (actor.restart != "always" && actor.restart != "on-failure" && actor.restart != "never")
+      if (!parse_restart_mode(actor.restart))
         refuse(restart->line,
                where + ": restart is '" + actor.restart + "'; use always, on-failure or never");
     }

@@ -12,26 +12,17 @@ const std::set<std::string>& groups() {
   return all;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 } // namespace
 
 std::string route_group(const std::string& path) {
-  if (starts_with(path, "/v1/admin/"))
+  if (path.starts_with("/v1/admin/"))
     return "admin";
   if (path == "/v1/completions" || path == "/v1/chat/completions")
     return "completions";
   if (path == "/v1/feedback")
     return "feedback";
-  if (starts_with(path, "/v1/models"))
-    return ends_with(path, ":predict") ? "predict" : "models";
+  if (path.starts_with("/v1/models"))
+    return path.ends_with(":predict") ? "predict" : "models";
   if (path == "/metrics" || path == "/v1/alerts" || path == "/" || path == "/v1/dashboard")
     return "observe";
   return "";

@@ -232,6 +232,20 @@ void on_local_exit(self_ptr self, const std::string& name, const caf::error& rea
   self->delayed_send(self, *delay, restart_atom::value, name);
 }
 
+/// When `source` is one of this node's actors: forgets it, applies its policy, true.
+bool local_ended(self_ptr self, const caf::actor_addr& source, const caf::error& reason) {
+  auto& st = self->state;
+  for (auto i = st.local.begin(); i != st.local.end(); ++i) {
+    if (i->second.handle.address() == source) {
+      const auto name = i->first;
+      st.local.erase(i);
+      on_local_exit(self, name, reason);
+      return true;
+    }
+  }
+  return false;
+}
+
 /// The restart itself: the same kind, name and config; a start that fails counts as another end.
 void restart_local(self_ptr self, const std::string& name) {
   auto& st = self->state;
@@ -353,14 +367,8 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
   st.view = std::make_unique<cluster_view>(st.cfg.topo, st.cfg.self);
   self->set_down_handler([=](const caf::down_msg& msg) {
     auto& st = self->state;
-    for (auto i = st.local.begin(); i != st.local.end(); ++i) {
-      if (i->second.handle.address() == msg.source) { // one we killed (stop_actor)
-        const auto name = i->first;
-        st.local.erase(i);
-        on_local_exit(self, name, msg.reason);
-        return;
-      }
-    }
+    if (local_ended(self, msg.source, msg.reason)) // one we killed (stop_actor)
+      return;
     for (const auto& [name, peer] : st.peers) {
       if (peer.address() == msg.source) {
         const auto node = name; // on_peer_lost erases the map entry
@@ -371,15 +379,8 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
     }
   });
   self->set_exit_handler([=](const caf::exit_msg& msg) {
-    auto& st = self->state;
-    for (auto i = st.local.begin(); i != st.local.end(); ++i) {
-      if (i->second.handle.address() == msg.source) {
-        const auto name = i->first;
-        st.local.erase(i);
-        on_local_exit(self, name, msg.reason);
-        return;
-      }
-    }
+    if (local_ended(self, msg.source, msg.reason))
+      return;
     // Not one of ours: a shutdown request for the node manager itself.
     self->quit(msg.reason);
   });

@@ -11,16 +11,9 @@
 #include <optional>
 #include <string>
 
-#include <caf/expected.hpp>
+#include "llmos/runtime/restart_mode.hpp"
 
 namespace llmos {
-
-enum class restart_mode { always, on_failure, never };
-
-/// "always", "on-failure" or "never"; bad_config names the value otherwise.
-caf::expected<restart_mode> parse_restart_mode(const std::string& text);
-
-std::string to_string(restart_mode mode);
 
 class restart_tracker {
 public:

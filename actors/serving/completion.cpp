@@ -15,7 +15,6 @@
 
 #include "llmos/messages/error.hpp"
 #include "serving/completion_logprobs.hpp"
-#include "serving/core/chat_template.hpp"
 #include "serving/core/stop_text.hpp"
 #include "serving/request_log.hpp"
 
@@ -68,10 +67,9 @@ caf::result<complete_reply> complete(server_self self, complete_request& req) {
     for (std::size_t i = 0; i + 1 < req.chat.size(); i += 2)
       messages.push_back({req.chat[i], req.chat[i + 1]});
     // The template's markers ("</s>", "<|im_start|>") are the model's special pieces, not text.
-    const auto style = detect_chat_style(dep->spec.chat_template);
-    req.prompt = render_chat(style, messages);
-    prompt = style.format == chat_format::plain ? dep->tok->encode(req.prompt)
-                                                : dep->tok->encode_with_specials(req.prompt);
+    req.prompt = render_chat(dep->chat, messages);
+    prompt = dep->chat.format == chat_format::plain ? dep->tok->encode(req.prompt)
+                                                    : dep->tok->encode_with_specials(req.prompt);
   } else {
     prompt = dep->tok->encode(req.prompt);
   }

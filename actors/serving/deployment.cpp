@@ -16,7 +16,6 @@
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/log.hpp"
 #include "model/model_actor.hpp"
-#include "serving/core/chat_template.hpp"
 #include "serving/request_log.hpp"
 
 namespace llmos::serving {
@@ -81,15 +80,15 @@ caf::expected<std::shared_ptr<deployed_version>> unpack(server_state& st, const 
   dep->format.images = dep->spec.architecture == "cnn";
   dep->format.max_length = dep->spec.max_length;
   dep->format.image_size = dep->spec.image_size;
-  const auto chat = serving::detect_chat_style(dep->spec.chat_template);
-  if (!dep->spec.chat_template.empty() && chat.format == serving::chat_format::plain)
+  dep->chat = detect_chat_style(dep->spec.chat_template);
+  if (!dep->spec.chat_template.empty() && dep->chat.format == chat_format::plain)
     log_warning("server '" + st.cfg.name + "': " + st.model + " v" + std::to_string(version) +
                 " carries a chat template of no family llmos renders (chatml, llama2, "
                 "mistral-v7, llama3, phi3, zephyr, gemma); chat prompts join the contents "
                 "by newlines");
   else if (!dep->spec.chat_template.empty())
     log_info("server '" + st.cfg.name + "': chat prompts of " + st.model + " v" +
-             std::to_string(version) + " use its " + serving::chat_format_name(chat.format) +
+             std::to_string(version) + " use its " + chat_format_name(dep->chat.format) +
              " template");
   if (!pkg.tokenizer.empty()) {
     auto tok = data::tokenizer::load(pkg.tokenizer);

@@ -18,6 +18,7 @@
 #include "model/core/model_spec.hpp"
 #include "model/train/batch_decoder.hpp"
 #include "serving/core/batcher.hpp"
+#include "serving/core/chat_template.hpp"
 #include "serving/core/latency_window.hpp"
 #include "serving/core/router.hpp"
 #include "serving/request_rows.hpp"
@@ -58,6 +59,7 @@ struct deployed_version {
   uint32_t version = 0;
   bool language = false;
   model::model_spec spec;
+  serving::chat_style chat; ///< the family of spec.chat_template, recognised once at deploy
   std::unique_ptr<data::tokenizer> tok;
   row_format format;
   std::string weights_path; ///< local copy the replicas loaded
