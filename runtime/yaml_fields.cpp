@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
+
 #include "llmos/messages/error.hpp"
 
 #include "llmos/runtime/suggest.hpp"
@@ -139,6 +141,64 @@ caf::expected<std::string> read_text_file(const std::string& path, const std::st
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+namespace {
+
+/// Records where each document's content starts (its first node; the document's own start
+/// when it has none); the rest of the events are of no interest here.
+class document_marks : public YAML::EventHandler {
+public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+    first_node_ = true;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+private:
+  void node(const YAML::Mark& mark) {
+    if (first_node_)
+      starts.back() = mark;
+    first_node_ = false;
+  }
+
+  bool first_node_ = false;
+};
+
+} // namespace
+
+document_count count_documents(const std::string& text, std::size_t max) {
+  std::istringstream in{text};
+  YAML::Parser parser{in};
+  document_marks marks;
+  // A stuck parse repeats one document at one place; the first stuck document may follow a
+  // '---' or an anchor that did move on, so two more than `max` are read to see the repeat.
+  while (marks.starts.size() < max + 2 && parser.HandleNextDocument(marks)) {
+    const auto n = marks.starts.size();
+    if (n >= 2 && marks.starts[n - 1].pos == marks.starts[n - 2].pos)
+      throw YAML::ParserException(marks.starts[n - 1],
+                                  "a ',' outside any [ ] or { } list (quote the value if the "
+                                  "comma belongs to it)");
+  }
+  return {marks.starts.size(), marks.starts.size() >= 2 ? marks.starts[1].line + 1 : 0};
 }
 
 } // namespace llmos::yaml_fields

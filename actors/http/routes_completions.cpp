@@ -7,11 +7,8 @@
 // logprobs (completions: 0-5 alternatives; chat: logprobs + top_logprobs; streamed too) and
 // llmos's own `priority`. A request without a seed gets a random one.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <climits>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <optional>
 #include <random>
@@ -21,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/client_connection.hpp"
+#include "http/completion_body.hpp"
 #include "http/http_errors.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
@@ -28,167 +26,10 @@
 namespace llmos::http {
 namespace {
 
-std::atomic<uint64_t> next_completion{1};
-
 /// JSON text of an answer that holds generated text: a byte-level model may emit bytes that are
 /// not UTF-8, which nlohmann's dump() refuses by throwing; they become U+FFFD instead.
 std::string text_dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-/// A message's content: a string, or OpenAI's list of parts of which the text ones are joined;
-/// nullopt for anything else (images are not for these models).
-std::optional<std::string> content_text(const nlohmann::json& content) {
-  if (content.is_string())
-    return content.get<std::string>();
-  if (!content.is_array())
-    return std::nullopt;
-  std::string out;
-  for (const auto& part : content) {
-    if (!part.is_object() || part.value("type", nlohmann::json{}) != "text" ||
-        !part.value("text", nlohmann::json{}).is_string())
-      return std::nullopt;
-    out += part["text"].get<std::string>();
-  }
-  return out;
-}
-
-/// The prompt and sampling fields; nullopt after answering 400.
-std::optional<complete_request> request_of(const nlohmann::json& body, bool chat,
-                                           httplib::Response& res) {
-  complete_request req;
-  if (chat) {
-    if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty())
-      return send_error(res, 400, "\"messages\" must be a non-empty array", "messages"),
-             std::nullopt;
-    // The server renders them with its model's chat template (it owns the tokenizer).
-    if (body["messages"].size() > 4096)
-      return send_error(res, 400, "\"messages\" holds more than 4096 messages", "messages"),
-             std::nullopt;
-    for (std::size_t i = 0; i < body["messages"].size(); ++i) {
-      const auto& m = body["messages"][i];
-      const auto at = "messages[" + std::to_string(i) + "]";
-      if (!m.is_object())
-        return send_error(res, 400, at + " must be an object", at), std::nullopt;
-      const auto role = m.value("role", nlohmann::json{});
-      if (!role.is_string() || role.get<std::string>().empty())
-        return send_error(res, 400, at + ".role must be a string such as \"user\"", at + ".role"),
-               std::nullopt;
-      auto content = content_text(m.value("content", nlohmann::json{}));
-      if (!content)
-        return send_error(res, 400,
-                          at + ".content must be a string or a list of {\"type\": \"text\", "
-                               "\"text\": ...} parts",
-                          at + ".content"),
-               std::nullopt;
-      req.chat.push_back(role.get<std::string>());
-      req.chat.push_back(std::move(*content));
-    }
-  } else {
-    if (!body.contains("prompt") || !body["prompt"].is_string())
-      return send_error(res, 400, "\"prompt\" must be a string", "prompt"), std::nullopt;
-    req.prompt = body["prompt"].get<std::string>();
-  }
-  auto number = [&](const char* key, double lo, double hi,
-                    double fallback) -> std::optional<double> {
-    if (!body.contains(key))
-      return fallback;
-    if (!body[key].is_number() || body[key].get<double>() < lo || body[key].get<double>() > hi) {
-      send_error(res, 400,
-                 std::string{key} + " must be a number from " + std::to_string(lo) + " to " +
-                     std::to_string(hi),
-                 key);
-      return std::nullopt;
-    }
-    return body[key].get<double>();
-  };
-  auto max_tokens = number("max_tokens", 1, 4096, 32);
-  auto temperature = number("temperature", 0, 10, 1);
-  auto top_p = number("top_p", 0, 1, 1);
-  auto top_k = number("top_k", 0, 1e6, 0);
-  static thread_local std::mt19937_64 seeds{std::random_device{}()};
-  auto seed = number("seed", 0, 1e15, static_cast<double>(seeds() >> 14)); // random when absent
-  if (!max_tokens || !temperature || !top_p || !top_k || !seed)
-    return std::nullopt;
-  req.max_tokens = static_cast<uint32_t>(*max_tokens);
-  req.temperature = *temperature;
-  req.top_p = *top_p;
-  req.top_k = static_cast<int64_t>(*top_k);
-  req.seed = static_cast<uint64_t>(*seed);
-  req.request = next_completion++;
-  if (body.contains("stop") && !body["stop"].is_null()) {
-    const auto& stop = body["stop"];
-    auto bad = [&res] {
-      send_error(res, 400, "stop must be a string or an array of at most 4 non-empty strings",
-                 "stop");
-    };
-    if (stop.is_string()) {
-      req.stop.push_back(stop.get<std::string>());
-    } else if (stop.is_array() && stop.size() <= 4) {
-      for (const auto& s : stop) {
-        if (!s.is_string())
-          return bad(), std::nullopt;
-        req.stop.push_back(s.get<std::string>());
-      }
-    } else {
-      return bad(), std::nullopt;
-    }
-    for (const auto& s : req.stop)
-      if (s.empty() || s.size() > 256)
-        return send_error(res, 400, "stop strings must have 1 to 256 bytes", "stop"), std::nullopt;
-  }
-  auto priority = number("priority", -1e6, 1e6, 0);
-  if (!priority)
-    return std::nullopt;
-  req.priority = static_cast<int32_t>(*priority);
-  if (body.contains("user") && !body["user"].is_string())
-    return send_error(res, 400, "user must be a string", "user"), std::nullopt;
-  auto presence = number("presence_penalty", -2, 2, 0);
-  auto frequency = number("frequency_penalty", -2, 2, 0);
-  if (!presence || !frequency)
-    return std::nullopt;
-  req.presence_penalty = *presence;
-  req.frequency_penalty = *frequency;
-  if (body.contains("logit_bias") && !body["logit_bias"].is_null()) {
-    const auto& bias = body["logit_bias"];
-    if (!bias.is_object() || bias.size() > 1024)
-      return send_error(res, 400, "logit_bias must map token ids to numbers (1024 at most)",
-                        "logit_bias"),
-             std::nullopt;
-    for (const auto& [key, value] : bias.items()) {
-      char* end = nullptr;
-      const long id = std::strtol(key.c_str(), &end, 10);
-      if (key.empty() || *end != '\0' || id < 0 || id > INT32_MAX || !value.is_number() ||
-          value.get<double>() < -100 || value.get<double>() > 100)
-        return send_error(res, 400,
-                          "logit_bias: \"" + key +
-                              "\" must be a token id with a bias from -100 to 100",
-                          "logit_bias"),
-               std::nullopt;
-      req.bias_tokens.push_back(static_cast<int32_t>(id));
-      req.bias_values.push_back(value.get<double>());
-    }
-  }
-  // logprobs: completions take a count of alternatives (0-5), chat takes true/false plus
-  // top_logprobs (0-20).
-  if (chat) {
-    if (body.contains("logprobs") && !body["logprobs"].is_null() && !body["logprobs"].is_boolean())
-      return send_error(res, 400, "logprobs must be true or false", "logprobs"), std::nullopt;
-    auto top = number("top_logprobs", 0, 20, 0);
-    if (!top)
-      return std::nullopt;
-    if (body.value("logprobs", false))
-      req.logprobs = static_cast<int32_t>(*top);
-    else if (*top > 0)
-      return send_error(res, 400, "top_logprobs needs \"logprobs\": true", "top_logprobs"),
-             std::nullopt;
-  } else if (body.contains("logprobs") && !body["logprobs"].is_null()) {
-    auto top = number("logprobs", 0, 5, 0);
-    if (!top)
-      return std::nullopt;
-    req.logprobs = static_cast<int32_t>(*top);
-  }
-  return req;
 }
 
 /// OpenAI's finish_reason: the server's ("stop": end of sequence or a stop sequence, "length":
@@ -298,24 +139,16 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
   auto body = json_body(http, res);
   if (!body)
     return;
-  if (!body->contains("model") || !(*body)["model"].is_string())
-    return send_error(res, 400, "\"model\" must name a served language model", "model");
-  const auto model = (*body)["model"].get<std::string>();
-  auto req = request_of(*body, chat, res);
-  if (!req)
-    return;
-  if (body->contains("stream") && !(*body)["stream"].is_boolean())
-    return send_error(res, 400, "stream must be true or false", "stream");
-  const bool stream = body->value("stream", false);
-  auto n = body->contains("n") ? (*body)["n"] : nlohmann::json(1);
-  if (!n.is_number_integer() || n.get<int64_t>() < 1 || n.get<int64_t>() > 16)
-    return send_error(res, 400, "n must be an integer from 1 to 16", "n");
-  if (stream && n.get<int64_t>() != 1)
-    return send_error(res, 400, "n above 1 is not supported with stream", "n");
-  const auto echo = !chat && body->value("echo", false);
-  const auto include_usage = stream && body->contains("stream_options") &&
-                             (*body)["stream_options"].is_object() &&
-                             (*body)["stream_options"].value("include_usage", false);
+  body_error refused;
+  auto parsed = parse_completion_body(*body, chat, refused);
+  if (!parsed)
+    return send_error(res, 400, refused.message, refused.field);
+  const auto& model = parsed->model;
+  auto& req = parsed->request;
+  const bool stream = parsed->stream;
+  const int64_t n = parsed->n;
+  const bool echo = parsed->echo;
+  const bool include_usage = parsed->include_usage;
   auto choice = ctx.servers.pick(model);
   if (!choice) {
     (void)ctx.entries();
@@ -331,24 +164,24 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
     return std::string{buf};
   }();
   const std::string id =
-      (chat ? "chatcmpl-" : "cmpl-") + instance + "-" + std::to_string(req->request);
-  req->request_id = id;
-  req->model = model; // the server's model or one of its adapters
+      (chat ? "chatcmpl-" : "cmpl-") + instance + "-" + std::to_string(req.request);
+  req.request_id = id;
+  req.model = model; // the server's model or one of its adapters
   if (!stream) {
     // n choices: n requests with seeds seed, seed+1, ... (the same text for greedy decoding).
     std::vector<complete_reply> replies;
     client_connection client{http.remote_addr, http.remote_port, http.local_port};
-    for (int64_t i = 0; i < n.get<int64_t>(); ++i) {
+    for (int64_t i = 0; i < n; ++i) {
       // Nobody to answer (a client that gave up while its request waited for a worker thread,
       // or during an earlier choice): nothing more is started.
       if (client.gone()) {
         ctx.servers.done(model, choice->slot);
         return;
       }
-      auto one = *req;
-      one.seed = req->seed + static_cast<uint64_t>(i);
+      auto one = req;
+      one.seed = req.seed + static_cast<uint64_t>(i);
       if (i > 0)
-        one.request = next_completion++;
+        one.request = next_request_number();
       auto reply = complete_watching(ctx, choice->server, one, client);
       if (!reply) {
         ctx.servers.done(model, choice->slot);
@@ -363,14 +196,14 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
     uint32_t completion_tokens = 0;
     for (std::size_t i = 0; i < replies.size(); ++i) {
       const auto& r = replies[i];
-      nlohmann::json c{{"index", i}, {"finish_reason", finish_reason(r, req->max_tokens)}};
+      nlohmann::json c{{"index", i}, {"finish_reason", finish_reason(r, req.max_tokens)}};
       auto lp = r.logprobs.empty() ? nlohmann::json(nullptr)
                                    : nlohmann::json::parse(r.logprobs, nullptr, false);
       if (chat) {
         c["message"] = {{"role", "assistant"}, {"content", r.text}};
         c["logprobs"] = lp.is_object() ? chat_logprobs(lp) : nlohmann::json(nullptr);
       } else {
-        c["text"] = echo ? req->prompt + r.text : r.text;
+        c["text"] = echo ? req.prompt + r.text : r.text;
         c["logprobs"] = lp.is_object() ? lp : nlohmann::json(nullptr);
       }
       out["choices"].push_back(c);
@@ -387,7 +220,7 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
   auto slot = choice->slot;
   res.set_chunked_content_provider(
       "text/event-stream", [&ctx, server, slot, model, id, chat, echo, include_usage,
-                            req = *req](std::size_t, httplib::DataSink& sink) mutable {
+                            req = req](std::size_t, httplib::DataSink& sink) mutable {
         caf::scoped_actor self{ctx.system};
         req.subscriber = caf::actor_cast<caf::actor>(self);
         request_via_bridge(ctx.system, server, req, ctx.cfg.request_timeout * 10, req.subscriber);

@@ -279,6 +279,15 @@ TEST_F(topology_test, empty_file_not_a_map_and_syntax_errors) {
   expect_refused("nodes: [{name: a, port: 1}]\n---\nnodes: []\n", 3, {"more than one", "---"});
 }
 
+// Found by fuzzing: yaml-cpp 0.7's LoadAll never returned on these (a 97-byte topology grew the
+// process by 9 GB in a minute); each is now a syntax error at its line.
+TEST_F(topology_test, a_document_opening_with_a_comma_is_a_syntax_error_not_a_hang) {
+  expect_refused(",", 1, {"YAML syntax error", "','"});
+  expect_refused("# one node\n  , config: {a}\n", 2, {"YAML syntax error"});
+  expect_refused("&a ,", 1, {"YAML syntax error"});
+  expect_refused("nodes: [{name: a, port: 1}]\n---\n,", 3, {"YAML syntax error", "','"});
+}
+
 TEST_F(topology_test, unknown_keys_suggest_the_closest_known_key) {
   expect_refused("clustr: x\nnodes: [{name: a, port: 1}]\n", 1,
                  {"unknown key 'clustr'; did you mean 'cluster'?", "known keys in the top level"});

@@ -80,6 +80,17 @@ auto parse_guarded(const std::string& text, const std::string& file, Read read)
   }
 }
 
+/// How many YAML documents `text` holds, counted up to `max + 2`, and the 1-based line where the
+/// second one's content starts (0 when there is none). yaml-cpp 0.7's LoadAll never returns, and
+/// grows without bound, on a document that begins with a ',' ("," alone, "&a ,", "a: b\n---\n,":
+/// found by fuzzing the topology reader): this count stops at the bound and throws
+/// YAML::ParserException where a document makes no progress. Parse errors throw as LoadAll's.
+struct document_count {
+  std::size_t documents = 0;
+  int second_line = 0;
+};
+document_count count_documents(const std::string& text, std::size_t max);
+
 /// The whole of file `path`; bad_config "PATH: cannot read the WHAT file; check the path" when
 /// it cannot be opened.
 caf::expected<std::string> read_text_file(const std::string& path, const std::string& what);
