@@ -12,7 +12,9 @@
 #include "llmos/runtime/drain.hpp"
 #include "llmos/runtime/log.hpp"
 #include "llmos/runtime/yaml_fields.hpp"
+#include "llmos/runtime/metrics.hpp"
 #include "node_manager/cluster_view.hpp"
+#include "node_manager/heartbeat_meter.hpp"
 #include "node_manager/restart_policy.hpp"
 
 namespace llmos {
@@ -464,12 +466,21 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
       [=](register_atom, actor_entry& entry) { register_entry(self, std::move(entry)); },
       [=](tick_atom) {
         auto& st = self->state;
+        static heartbeat_meter meter{process_metrics()};
+        const std::chrono::milliseconds interval{st.cfg.topo.heartbeat_ms};
         for (const auto& [name, peer] : st.peers) {
           const auto node = name;
+          const auto sent = now();
+          meter.sent(node);
           self->request(peer, std::chrono::milliseconds(st.cfg.topo.lost_after_ms),
                         ping_atom::value)
-              .then([=](const pong&) { self->state.view->on_heartbeat(node, now()); },
-                    [](caf::error&) { /* silence is judged by expire() below */ });
+              .then(
+                  [=](const pong&) {
+                    meter.answered(node, now() - sent, interval);
+                    self->state.view->on_heartbeat(node, now());
+                  },
+                  // Silence is judged by expire() below; here it is only counted.
+                  [=](caf::error&) { meter.failed(node); });
         }
         for (const auto& node : st.view->expire(now()))
           on_peer_lost(self, node,

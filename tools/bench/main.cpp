@@ -11,6 +11,7 @@
 #include "llm_bench.hpp"
 #include "llm_serving_bench.hpp"
 #include "loop_bench.hpp"
+#include "hardening_bench.hpp"
 #include "messaging.hpp"
 #include "scheduler_bench.hpp"
 #include "serving_bench.hpp"
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
   std::string serving_model;
   uint32_t threads = 1;
   po::options_description desc{"usage: llmos-bench NAME [options]   (NAME: messaging, data, "
-                               "training, serving, scheduler, tuner, loop, llm, llm-serving)"};
+                               "training, serving, scheduler, tuner, loop, llm, llm-serving, hardening)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
       "requests in flight (throughput)")("no-erlang", "skip the Erlang peer")(
       "caf", po::value(&opts.caf_args),
       "a CAF option for every process, e.g. --caf=--scheduler.policy=sharing (repeatable)")(
-      "seconds", po::value(&seconds)->default_value(3.0), "seconds per measurement (serving)")(
+      "seconds", po::value(&seconds)->default_value(3.0), "seconds per measurement (serving, hardening)")(
       "no-wrk", "skip wrk (serving)")("model", po::value(&serving_model)->default_value("bag"),
                                       "served classifier: bag, bilstm or transformer (serving)")(
       "task", po::value<std::string>(),
@@ -144,6 +145,15 @@ int main(int argc, char** argv) {
     l.text_dir = LLMOS_SOURCE_DIR "/.cache/data/fortunes/usr/share/games/fortunes";
     return llmos::bench::run_llm_serving(l);
   }
+  if (name == "hardening") {
+    llmos::bench::hardening_options h;
+    h.json_path = opts.json_path;
+    h.seconds = seconds;
+    h.node_path =
+        (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
+    h.fuzz_summary = LLMOS_SOURCE_DIR "/build-fuzz/fuzz-summary.json";
+    return llmos::bench::run_hardening(h);
+  }
   if (name == "training") {
     llmos::bench::training_options t;
     t.json_path = opts.json_path;
@@ -153,7 +163,7 @@ int main(int argc, char** argv) {
   }
   if (name != "messaging") {
     std::cerr << "llmos-bench: unknown benchmark '" << name
-              << "' (known: messaging, data, training, serving, scheduler, tuner, loop, llm)\n";
+              << "' (known: messaging, data, training, serving, scheduler, tuner, loop, llm, llm-serving, hardening)\n";
     return 2;
   }
   if (opts.n == 0 || opts.window == 0) {

@@ -1,0 +1,19 @@
+// llmos-bench hardening: what hardening costs and what it holds. Serving throughput of a node
+// with and without a client flooding its RPC port beside it, the heartbeats its peer and it miss
+// meanwhile, and the fuzzers' figures from the last `make fuzz` (build-fuzz/fuzz-summary.json).
+#pragma once
+
+#include <string>
+
+namespace llmos::bench {
+
+struct hardening_options {
+  std::string json_path;    ///< flat JSON results ("" = none)
+  std::string node_path;    ///< llmos-node
+  std::string fuzz_summary; ///< tools/fuzz/run.sh's summary
+  double seconds = 5;       ///< per serving measurement
+};
+
+int run_hardening(const hardening_options& opts);
+
+} // namespace llmos::bench
