@@ -23,7 +23,8 @@ std::vector<uint32_t> batch_streams::order_for(std::size_t split_size, uint64_t 
   return mine;
 }
 
-caf::expected<uint64_t> batch_streams::open(const dataset_view& view, const stream_request& req) {
+caf::expected<uint64_t> batch_streams::open(const dataset_view& view, const stream_request& req,
+                                            clock::time_point now) {
   if (!dataset_view::is_split(req.split))
     return make_llmos_error(error_code::bad_params, "open_stream: split '" + req.split +
                                                         "' is not train, validation or test");
@@ -34,21 +35,41 @@ caf::expected<uint64_t> batch_streams::open(const dataset_view& view, const stre
   if (req.batch_size == 0 || req.epochs == 0)
     return make_llmos_error(error_code::bad_params,
                             "open_stream: batch_size and epochs must be at least 1");
+  expire(now);
+  if (streams_.size() >= limit_)
+    return make_llmos_error(error_code::overloaded,
+                            "open_stream: " + std::to_string(limit_) +
+                                " streams are open on this data set; close one (close_stream) or "
+                                "wait for idle ones to expire");
   stream s;
   s.req = req;
   s.credits = req.credits;
+  s.used = now;
   s.order = order_for(view.split(req.split).size(), req.seed, 0, req.rank, req.world);
   const auto id = next_id_++;
   streams_.emplace(id, std::move(s));
   return id;
 }
 
-bool batch_streams::add_credit(uint64_t id, uint32_t n) {
+bool batch_streams::add_credit(uint64_t id, uint32_t n, clock::time_point now) {
   auto i = streams_.find(id);
   if (i == streams_.end())
     return false;
   i->second.credits += n;
+  i->second.used = now;
   return true;
+}
+
+std::vector<uint64_t> batch_streams::expire(clock::time_point now) {
+  std::vector<uint64_t> gone;
+  for (auto i = streams_.begin(); i != streams_.end();)
+    if (now - i->second.used >= idle_) {
+      gone.push_back(i->first);
+      i = streams_.erase(i);
+    } else {
+      ++i;
+    }
+  return gone;
 }
 
 bool batch_streams::can_send(uint64_t id) const {
@@ -65,12 +86,14 @@ void batch_streams::close(uint64_t id) {
   streams_.erase(id);
 }
 
-caf::expected<data_batch> batch_streams::next(const dataset_view& view, uint64_t id) {
+caf::expected<data_batch> batch_streams::next(const dataset_view& view, uint64_t id,
+                                              clock::time_point now) {
   auto i = streams_.find(id);
   if (i == streams_.end())
     return make_llmos_error(error_code::bad_params,
                             "stream " + std::to_string(id) + " is not open (closed or finished)");
   auto& s = i->second;
+  s.used = now;
   if (s.finished)
     return make_llmos_error(error_code::bad_params,
                             "stream " + std::to_string(id) + " has sent its last batch");

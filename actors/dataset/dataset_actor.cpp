@@ -273,7 +273,11 @@ dataset_impl::behavior_type dataset_behavior(self_ptr self, data::pipeline_spec 
       [=](open_stream_atom, stream_request& req) -> caf::result<uint64_t> {
         if (!self->state.view)
           return no_version(self->state);
-        auto id = self->state.streams.open(*self->state.view, req);
+        auto& st = self->state;
+        // Streams that idled out release the versions they pinned before a new one opens.
+        for (auto gone : st.streams.expire(data::batch_streams::clock::now()))
+          st.stream_views.erase(gone);
+        auto id = st.streams.open(*st.view, req);
         if (!id)
           return std::move(id.error());
         self->state.stream_views.emplace(*id, self->state.view);

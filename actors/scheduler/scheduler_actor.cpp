@@ -243,6 +243,12 @@ actor_kind scheduler_kind() {
       {"weights", config_type::string, "", false, "fair share: OWNER=WEIGHT,...", {}},
       {"max_attempts", config_type::integer, "3", false, "failures before a task fails", {}},
       {"retry_base_s", config_type::number, "1", false, "first retry delay (doubles)", {}},
+      {"max_pending",
+       config_type::integer,
+       "10000",
+       false,
+       "waiting tasks; submit refuses beyond",
+       {}},
       {"node_threads",
        config_type::integer,
        "0",
@@ -264,12 +270,13 @@ actor_kind scheduler_kind() {
       p.aging_per_s = std::stod(ctx.config["aging_per_s"]);
       p.retry_base_s = std::stod(ctx.config["retry_base_s"]);
       p.max_attempts = static_cast<uint32_t>(std::stoul(ctx.config["max_attempts"]));
+      p.max_pending = std::stoul(ctx.config["max_pending"]);
       cfg.node_threads = static_cast<uint32_t>(std::stoul(ctx.config["node_threads"]));
     } catch (const std::exception&) {
       return make_llmos_error(error_code::bad_config,
                               "scheduler '" + ctx.name +
-                                  "': aging_per_s, retry_base_s, max_attempts and node_threads "
-                                  "must be numbers");
+                                  "': aging_per_s, retry_base_s, max_attempts, max_pending and "
+                                  "node_threads must be numbers");
     }
     p.preemption = ctx.config["preemption"] == "true";
     p.backfill = ctx.config["backfill"] == "true";

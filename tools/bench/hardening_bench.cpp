@@ -203,9 +203,10 @@ bool prepare_model(const ports& a) {
       !ok(call(a.rpc,
                json::array({"trainer", "publish", {{"dataset", "spam-data"}, {"name", "spam"}}})),
           "publish") ||
-      !ok(call(a.rpc, json::array({"registry",
-                                   "alias",
-                                   {{"model", "spam"}, {"alias", "production"}, {"version", "1"}}})),
+      !ok(call(a.rpc,
+               json::array({"registry",
+                            "alias",
+                            {{"model", "spam"}, {"alias", "production"}, {"version", "1"}}})),
           "alias"))
     return false;
   httplib::Client web{"127.0.0.1", a.http};
@@ -242,8 +243,8 @@ void report_fuzz(const std::string& path, result_sheet& sheet) {
     return;
   }
   double execs = 0, crashes = 0;
-  std::cout << "  fuzzing (" << summary.value("seconds_per_target", 0) << " s per target, "
-            << path << "):\n";
+  std::cout << "  fuzzing (" << summary.value("seconds_per_target", 0) << " s per target, " << path
+            << "):\n";
   for (const auto& [name, t] : summary["targets"].items()) {
     execs += t.value("execs", 0.0);
     crashes += t.value("crashes", 0.0);
@@ -310,16 +311,16 @@ int run_hardening(const hardening_options& opts) {
   const double flood_rate = static_cast<double>(flood_answers) / (opts.seconds + 0.5);
   std::cout << std::fixed << std::setprecision(0) << "\n  serving spam-bag, " << clients
             << " HTTP clients, " << opts.seconds << " s each:\n"
-            << "    clean:   " << clean.rps << " rps (p99 " << std::setprecision(1)
-            << clean.p99_ms << " ms)\n"
+            << "    clean:   " << clean.rps << " rps (p99 " << std::setprecision(1) << clean.p99_ms
+            << " ms)\n"
             << "    flooded: " << std::setprecision(0) << flooded.rps << " rps (p99 "
             << std::setprecision(1) << flooded.p99_ms << " ms) while the flood got "
             << std::setprecision(0) << flood_rate
             << " RPC answers/s (4 pipelining connections, one that never reads, one trickling)\n"
             << "    flooded/clean: " << std::setprecision(2) << ratio << "x (aim >= 0.8)\n"
-            << "  heartbeats (every " << heartbeat_ms << " ms, both ways) during the flood: "
-            << std::setprecision(0) << heartbeats_sent << " sent, " << heartbeats_missed
-            << " missed (aim 0)\n";
+            << "  heartbeats (every " << heartbeat_ms
+            << " ms, both ways) during the flood: " << std::setprecision(0) << heartbeats_sent
+            << " sent, " << heartbeats_missed << " missed (aim 0)\n";
   sheet.set("serving_rps_clean", clean.rps);
   sheet.set("serving_rps_flooded", flooded.rps);
   sheet.set("serving_p99_ms_clean", clean.p99_ms);

@@ -8,10 +8,10 @@
 #include <boost/program_options.hpp>
 
 #include "data_bench.hpp"
+#include "hardening_bench.hpp"
 #include "llm_bench.hpp"
 #include "llm_serving_bench.hpp"
 #include "loop_bench.hpp"
-#include "hardening_bench.hpp"
 #include "messaging.hpp"
 #include "scheduler_bench.hpp"
 #include "serving_bench.hpp"
@@ -28,8 +28,9 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   std::string serving_model;
   uint32_t threads = 1;
-  po::options_description desc{"usage: llmos-bench NAME [options]   (NAME: messaging, data, "
-                               "training, serving, scheduler, tuner, loop, llm, llm-serving, hardening)"};
+  po::options_description desc{
+      "usage: llmos-bench NAME [options]   (NAME: messaging, data, "
+      "training, serving, scheduler, tuner, loop, llm, llm-serving, hardening)"};
   desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
                                                  "write the results as a flat JSON object")(
       "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
@@ -37,11 +38,12 @@ int main(int argc, char** argv) {
       "requests in flight (throughput)")("no-erlang", "skip the Erlang peer")(
       "caf", po::value(&opts.caf_args),
       "a CAF option for every process, e.g. --caf=--scheduler.policy=sharing (repeatable)")(
-      "seconds", po::value(&seconds)->default_value(3.0), "seconds per measurement (serving, hardening)")(
-      "no-wrk", "skip wrk (serving)")("model", po::value(&serving_model)->default_value("bag"),
-                                      "served classifier: bag, bilstm or transformer (serving)")(
-      "task", po::value<std::string>(),
-      "spam or quotes (tuner)")("no-demo", "feedback ingest only, without the main job (loop)")(
+      "seconds", po::value(&seconds)->default_value(3.0),
+      "seconds per measurement (serving, hardening)")("no-wrk", "skip wrk (serving)")(
+      "model", po::value(&serving_model)->default_value("bag"),
+      "served classifier: bag, bilstm or transformer (serving)")("task", po::value<std::string>(),
+                                                                 "spam or quotes (tuner)")(
+      "no-demo", "feedback ingest only, without the main job (loop)")(
       "sample", po::value(&data_opts.sample)->default_value(1500),
       "e-mails in the recall/precision sample (data)")(
       "no-python", "skip the Python peer (data, training, scheduler, loop, llm)")(
@@ -163,7 +165,8 @@ int main(int argc, char** argv) {
   }
   if (name != "messaging") {
     std::cerr << "llmos-bench: unknown benchmark '" << name
-              << "' (known: messaging, data, training, serving, scheduler, tuner, loop, llm, llm-serving, hardening)\n";
+              << "' (known: messaging, data, training, serving, scheduler, tuner, loop, llm, "
+                 "llm-serving, hardening)\n";
     return 2;
   }
   if (opts.n == 0 || opts.window == 0) {

@@ -34,6 +34,7 @@ entries=()
 for name in "${targets[@]}"; do
   corpus="$out/corpus/$name"
   crashes="$out/crashes/$name"
+  rm -rf "$crashes" # findings of this run only (fixed ones live on in tests/fuzz/corpus)
   mkdir -p "$corpus" "$crashes"
   log="$out/fuzz-$name.log"
   # -malloc_limit_mb: a parser that allocates what its input does not hold is a finding.

@@ -4,6 +4,7 @@
 // tests run the same code. One policy per file pair; make_policy picks one by name.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -31,6 +32,7 @@ struct policy_options {
   double retry_base_s = 1;               ///< failed tasks wait base * 2^attempt ...
   double retry_max_s = 60;               ///< ... at most this long
   uint32_t max_attempts = 3;             ///< then they fail for good
+  std::size_t max_pending = 10000;       ///< queued or starting tasks; submit refuses beyond
 };
 
 /// A queued task as the ordering sees it.

@@ -69,6 +69,10 @@ caf::expected<uint64_t> scheduler_core::submit(task_request req, double now) {
   if (r.gpus > 0 && r.gpu_memory_mb > largest_.gpu_memory_mb)
     return refuse("asks " + std::to_string(r.gpu_memory_mb) + " MB per GPU; the largest GPU has " +
                   std::to_string(largest_.gpu_memory_mb));
+  if (pending_.size() >= options_.max_pending)
+    return make_llmos_error(error_code::overloaded,
+                            "task '" + req.name + "': " + std::to_string(pending_.size()) +
+                                " tasks are already waiting (max_pending); retry later");
   task_record t;
   t.id = next_id_++;
   t.req = std::move(req);

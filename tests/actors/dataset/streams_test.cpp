@@ -305,5 +305,31 @@ TEST_F(batch_streams_test, bad_requests_and_unknown_streams_are_refused) {
   EXPECT_EQ(streams_.size(), 0u);
 }
 
+// Clients open streams too, and each pins its version: at most `limit` are open, and one that
+// nobody opened, fed or read for `idle` is dropped (here with made-up times).
+TEST_F(batch_streams_test, open_streams_are_bounded_and_idle_ones_expire) {
+  using namespace std::chrono_literals;
+  batch_streams bounded{2, 60s};
+  const auto t0 = batch_streams::clock::time_point{} + 1h;
+  auto a = bounded.open(view_, request(4), t0);
+  auto b = bounded.open(view_, request(4), t0 + 10s);
+  ASSERT_TRUE(a && b);
+  auto full = bounded.open(view_, request(4), t0 + 20s);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code(), static_cast<uint8_t>(error_code::overloaded));
+  EXPECT_NE(describe(full.error()).find("2 streams are open"), std::string::npos);
+  // Reading keeps `a` alive; `b` idles out and makes room.
+  ASSERT_TRUE(bounded.next(view_, *a, t0 + 50s));
+  EXPECT_TRUE(bounded.expire(t0 + 69s).empty());
+  EXPECT_EQ(bounded.expire(t0 + 70s), std::vector<uint64_t>{*b});
+  auto c = bounded.open(view_, request(4), t0 + 71s);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(bounded.next(view_, *b, t0 + 72s)) << "an expired stream is gone";
+  // open() drops idle streams itself before it refuses.
+  EXPECT_TRUE(bounded.add_credit(*c, 1, t0 + 200s));
+  EXPECT_TRUE(bounded.open(view_, request(4), t0 + 201s)) << "a idled out at t0 + 110 s";
+  EXPECT_EQ(bounded.size(), 2u);
+}
+
 } // namespace
 } // namespace llmos::data

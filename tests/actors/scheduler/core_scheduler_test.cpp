@@ -49,6 +49,22 @@ TEST(SchedulerCore, RefusesWhatCanNeverFit) {
   EXPECT_FALSE(core.submit(gpu, 0));
 }
 
+// The queue is bounded: what clients submit cannot grow it without end. Running tasks do not
+// count, so a full queue frees up as tasks start.
+TEST(SchedulerCore, RefusesSubmissionsBeyondMaxPending) {
+  policy_options o;
+  o.max_pending = 2;
+  auto core = make_core(1, 4, o);
+  ASSERT_TRUE(core.submit(ask("a", 0, 4), 0));
+  ASSERT_TRUE(core.submit(ask("b", 0, 4), 0));
+  auto c = core.submit(ask("c", 0, 4), 0);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), static_cast<uint8_t>(error_code::overloaded));
+  EXPECT_NE(describe(c.error()).find("2 tasks are already waiting"), std::string::npos);
+  EXPECT_EQ(started(core.schedule(1)).size(), 1u); // a runs; one waits
+  EXPECT_TRUE(core.submit(ask("c", 0, 4), 2));
+}
+
 TEST(SchedulerCore, HigherPriorityPreemptsAndTheVictimResumesLater) {
   auto core = make_core(1, 4);
   auto low = *core.submit(ask("low", 0, 4), 0);
