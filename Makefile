@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build demo demo-cluster test bench gpu-check asan-check fuzz format clean
+.PHONY: all setup configure build demo demo-cluster test bench gpu-check asan-check test-asan fuzz format clean
 
 all: build
 
@@ -32,6 +32,12 @@ test: build
 
 bench: build
 	$(BUILD)/bin/llmos-bench messaging --json $(BUILD)/bench-messaging.json
+
+# The torch-free libraries' unit tests built with clang under ASan+UBSan in build-fuzz/ (CI runs
+# them after the tests).
+test-asan: setup
+	tools/fuzz/build.sh
+	cd build-fuzz && ctest --output-on-failure --timeout 600
 
 # libFuzzer over the input parsers (clang, ASan + UBSan) in build-fuzz/, FUZZ_SECONDS per target;
 # CI runs it briefly after the tests. The corpus replays in `make test` as fuzz_corpus.* tests.

@@ -3,6 +3,9 @@
 function(llmos_add_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
+  if(LLMOS_FUZZ) # the sanitizer build: CAF's singletons live until exit, not leaks
+    target_sources(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/sanitizer_options.cpp)
+  endif()
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
   target_compile_options(${name} PRIVATE ${LLMOS_WARNINGS})
   target_compile_definitions(${name} PRIVATE

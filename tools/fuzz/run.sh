@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes llmos's input parsers with libFuzzer: builds the targets of tests/fuzz with clang under
-# AddressSanitizer and UndefinedBehaviorSanitizer in build-fuzz/ (only the torch-free libraries
-# they test), then runs each for SECONDS seconds, one at a time (the machine has two cores), from
+# AddressSanitizer and UndefinedBehaviorSanitizer in build-fuzz/ (tools/fuzz/build.sh), then runs
+# each for SECONDS seconds, one at a time (the machine has two cores), from
 # its checked-in seed corpus. New inputs go to build-fuzz/corpus/NAME (not to git), crashes to
 # build-fuzz/crashes/NAME/. Writes build-fuzz/fuzz-summary.json (per target: executions,
 # executions per second, crashes, corpus size) and exits 1 when any target crashed.
@@ -12,18 +12,12 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$root/build-fuzz"
 seconds=${1:-60}
 shift || true
-jobs=${JOBS:-2}
 
-# UBSan's checks end the process (a finding), ASan's too; the fuzzer link flag is per target.
-san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
-cmake -S "$root" -B "$out" -DLLMOS_FUZZ=ON -DLLMOS_WARNINGS_AS_ERRORS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DCMAKE_CXX_FLAGS="$san -fno-omit-frame-pointer" \
-  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+[ -f "$out/fuzz-targets.txt" ] || "$root/tools/fuzz/build.sh" fuzz_rpc_frame
 mapfile -t all < "$out/fuzz-targets.txt"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
-cmake --build "$out" -j"$jobs" --target "${targets[@]/#/fuzz_}"
+"$root/tools/fuzz/build.sh" "${targets[@]/#/fuzz_}"
 
 # Leaks are reported by ASan at exit and are findings too, but CAF keeps singletons until exit.
 export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1"

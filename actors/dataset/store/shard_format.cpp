@@ -32,7 +32,8 @@ void pack_key(msgpack::packer<msgpack::sbuffer>& pk, std::string_view key) {
 std::vector<int32_t> shard_row_view::tokens() const {
   std::vector<int32_t> out(tokens_le.size() / 4);
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(out.data(), tokens_le.data(), out.size() * 4);
+    if (!out.empty()) // memcpy from an empty view's null pointer is undefined even for 0 bytes
+      std::memcpy(out.data(), tokens_le.data(), out.size() * 4);
   } else {
     for (std::size_t i = 0; i < out.size(); ++i) {
       uint32_t v = 0;
@@ -63,7 +64,8 @@ shard_row_view view_of(const record& r, std::string_view tokens_le) {
 std::string tokens_to_le(std::span<const int32_t> tokens) {
   std::string out(tokens.size() * 4, '\0');
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(out.data(), tokens.data(), out.size());
+    if (!out.empty())
+      std::memcpy(out.data(), tokens.data(), out.size());
   } else {
     for (std::size_t i = 0; i < tokens.size(); ++i)
       for (std::size_t b = 0; b < 4; ++b)

@@ -39,8 +39,13 @@ const api* load_api(std::string* error) {
       }
       // DEEPBIND: the module's (and SentencePiece's) symbol lookups prefer their own objects,
       // so SentencePiece's bundled protobuf never mixes with LibTorch's; LOCAL keeps them out
-      // of everyone else's lookups.
+      // of everyone else's lookups. The sanitizer build (LLMOS_SPM_NO_DEEPBIND) has no LibTorch
+      // to keep apart, and the sanitizer runtimes refuse DEEPBIND.
+#ifdef LLMOS_SPM_NO_DEEPBIND
+      void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+#else
       void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+#endif
       if (!handle) {
         tried += " " + path + " (" + ::dlerror() + ")";
         continue;
