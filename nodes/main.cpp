@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   llmos::node_start_options start_opts;
   start_opts.threads = opts->threads;
   start_opts.caf_args = opts->caf_args;
+  start_opts.rpc_rate = opts->rpc_rate;
   start_opts.kinds = kinds;
   auto node = llmos::node::start(std::move(topo), name, start_opts);
   if (!node) {

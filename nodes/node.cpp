@@ -100,6 +100,7 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
     gw_opts.port = spec->rpc_port;
     gw_opts.host = spec->host;
     gw_opts.auth_token = n->topo_.auth_token;
+    gw_opts.bounds.max_calls_per_s = opts.rpc_rate;
     auto gw = start_gateway(sys, n->manager_, methods, gw_opts);
     if (!gw)
       return std::move(gw.error());

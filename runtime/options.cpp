@@ -31,7 +31,10 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
       "log", po::value(&opts.log_level)->default_value("info"), "debug, info, warning or error")(
       "grace", po::value(&opts.grace_s)->default_value(10.0),
       "seconds a stopping node (SIGTERM, SIGINT) lets requests in flight finish and its actors "
-      "stop; new requests are refused meanwhile");
+      "stop; new requests are refused meanwhile")(
+      "rpc-rate", po::value(&opts.rpc_rate)->default_value(0),
+      "msgpack-RPC calls per second one connection may make (0: no limit); a client above it "
+      "waits, so a flooding client cannot take the cores from serving and heartbeats");
   std::ostringstream help;
   help << "usage: llmos-node [--topology FILE --node NAME] [options] [CAF options]\n"
        << desc
@@ -57,6 +60,8 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
   }
   if (opts.threads == 0 || opts.threads > 256)
     return make_llmos_error(error_code::bad_option, "--threads must be between 1 and 256");
+  if (!(opts.rpc_rate >= 0.0 && opts.rpc_rate <= 1e7))
+    return make_llmos_error(error_code::bad_option, "--rpc-rate must be from 0 to 10000000");
   if (!(opts.grace_s >= 0.0 && opts.grace_s <= 3600.0))
     return make_llmos_error(error_code::bad_option, "--grace must be from 0 to 3600 seconds");
   for (const char* level : {"debug", "info", "warning", "error"})

@@ -30,7 +30,8 @@ struct connection {
   explicit connection(const rpc::limits& lim) : decoder(lim) {}
   rpc::frame_decoder decoder;
   bool authenticated = false;
-  bool paused = false; ///< its calls wait in the decoder until answers fall under the bounds
+  bool paused = false;    ///< its calls wait in the decoder until answers fall under the bounds
+  bool retry_due = false; ///< a retry message for its rate limit is on its way
 };
 
 struct broker_config {
@@ -132,6 +133,15 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
         i->second.paused = true;
         return;
       }
+      // Over its rate: its calls wait in the decoder (bounded as above) until tokens refill.
+      if (auto wait = budget->rate_wait(id(hdl), std::chrono::steady_clock::now());
+          wait.count() > 0) {
+        i->second.paused = true;
+        if (!i->second.retry_due)
+          self->delayed_send(self, wait, retry_atom::value, id(hdl));
+        i->second.retry_due = true;
+        return;
+      }
       auto item = i->second.decoder.next();
       if (std::holds_alternative<std::monostate>(item))
         return;
@@ -207,6 +217,13 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
         budget->wrote(connection, out.size());
         self->write(hdl, out.size(), out.data());
         self->flush(hdl);
+      },
+      [=](retry_atom, uint64_t connection) { // a rate-limited connection's tokens refilled
+        auto hdl = caf::io::connection_handle::from_int(static_cast<int64_t>(connection));
+        if (auto i = conns->find(hdl); i != conns->end()) {
+          i->second.retry_due = false;
+          resume(hdl);
+        }
       },
       [=](const caf::io::acceptor_closed_msg&) {
         log_error("gateway: the listening socket closed");

@@ -1,5 +1,8 @@
 #include "gateway/rpc_budget.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 namespace llmos {
 
 bool rpc_budget::open(uint64_t conn) {
@@ -35,9 +38,35 @@ bool rpc_budget::may_call(uint64_t conn) const {
          i->second.unsent <= bounds_.max_unsent_bytes;
 }
 
+double rpc_budget::bucket_size() const {
+  return std::max(bounds_.max_calls_per_s / 10, static_cast<double>(bounds_.max_in_flight));
+}
+
+std::chrono::milliseconds rpc_budget::rate_wait(uint64_t conn,
+                                                std::chrono::steady_clock::time_point now) {
+  auto i = conns_.find(conn);
+  if (bounds_.max_calls_per_s <= 0 || i == conns_.end())
+    return std::chrono::milliseconds{0};
+  auto& u = i->second;
+  if (u.tokens < 0) {
+    u.tokens = bucket_size();
+  } else {
+    const std::chrono::duration<double> elapsed = now - u.refilled;
+    u.tokens = std::min(bucket_size(), u.tokens + elapsed.count() * bounds_.max_calls_per_s);
+  }
+  u.refilled = now;
+  if (u.tokens >= 1)
+    return std::chrono::milliseconds{0};
+  const double seconds = (1 - u.tokens) / bounds_.max_calls_per_s;
+  return std::chrono::milliseconds{static_cast<int64_t>(std::ceil(seconds * 1000))};
+}
+
 void rpc_budget::call_started(uint64_t conn) {
-  if (auto i = conns_.find(conn); i != conns_.end())
+  if (auto i = conns_.find(conn); i != conns_.end()) {
     ++i->second.in_flight;
+    if (bounds_.max_calls_per_s > 0)
+      i->second.tokens -= 1;
+  }
 }
 
 void rpc_budget::call_ended(uint64_t conn, std::size_t bytes) {

@@ -29,7 +29,6 @@
 #include <msgpack.hpp>
 
 #include "directory/directory_actor.hpp"
-#include "gateway/rpc_budget.hpp"
 #include "llmos/actors/builtin_kinds.hpp"
 #include "llmos/actors/gateway.hpp"
 #include "llmos/actors/method_table.hpp"
@@ -412,31 +411,6 @@ TEST_F(rpc_dispatcher_test, stop_needs_authentication_and_removes_the_actor) {
   EXPECT_EQ(actor_names(), (std::vector<std::string>{"cpu0", "solo.manager"}));
 }
 
-TEST(rpc_budget, counts_connections_partial_frames_calls_and_unsent_answers) {
-  rpc_budget b{rpc_bounds{2, 100, 2, 50}};
-  EXPECT_TRUE(b.open(1));
-  EXPECT_TRUE(b.open(2));
-  EXPECT_FALSE(b.open(3)) << "two connections at most";
-  EXPECT_TRUE(b.buffer(1, 60));
-  EXPECT_FALSE(b.buffer(2, 41)) << "60 + 41 bytes of partial frames pass 100";
-  EXPECT_TRUE(b.buffer(2, 40));
-  EXPECT_TRUE(b.buffer(1, 10)) << "connection 1's frame completed";
-  EXPECT_EQ(b.buffered_bytes(), 50u);
-  b.call_started(1);
-  b.call_started(1);
-  EXPECT_FALSE(b.may_call(1)) << "two calls in flight";
-  EXPECT_TRUE(b.may_call(2));
-  b.call_ended(1, 0);
-  b.wrote(1, 51);
-  EXPECT_FALSE(b.may_call(1)) << "51 answer bytes unsent";
-  b.sent(1, 50);
-  EXPECT_TRUE(b.may_call(1));
-  b.close(1);
-  EXPECT_EQ(b.buffered_bytes(), 40u);
-  EXPECT_FALSE(b.may_call(1));
-  EXPECT_TRUE(b.open(3));
-}
-
 /// A gateway on a loopback port with small bounds, and raw sockets to it.
 class rpc_bounds_test : public ::testing::Test {
 protected:
@@ -448,7 +422,7 @@ protected:
     nm_ = spawn_node_manager(sys_, node_manager_config{*topo, "solo", &kinds_, dir_, false});
     gateway_options opts;
     opts.host = "127.0.0.1";
-    opts.bounds = rpc_bounds{3, 1u << 20, 4, 64u << 10};
+    opts.bounds = rpc_bounds{3, 1u << 20, 4, 64u << 10, 0};
     auto gw =
         start_gateway(sys_, nm_, std::make_shared<const method_table>(builtin_methods()), opts);
     EXPECT_TRUE(gw) << describe(gw.error());

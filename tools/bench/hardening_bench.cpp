@@ -270,7 +270,14 @@ int run_hardening(const hardening_options& opts) {
   }
   const ports a, b;
   std::ofstream(dir / "topology.yaml") << topology(dir, a, b);
-  child_process node_a{{"/bin/sh", "-c", node_command(opts.node_path, dir)}, "", 10s};
+  // Node a limits each RPC connection to rpc_rate calls per second (llmos-node --rpc-rate).
+  child_process node_a{{"/bin/sh", "-c",
+                        "exec '" + opts.node_path + "' --topology '" +
+                            (dir / "topology.yaml").string() + "' --node a --rpc-rate " +
+                            std::to_string(opts.rpc_rate) + " > '" + (dir / "node.log").string() +
+                            "' 2>&1"},
+                       "",
+                       10s};
   child_process node_b{{"/bin/sh", "-c",
                         "exec '" + opts.node_path + "' --topology '" +
                             (dir / "topology.yaml").string() + "' --node b > '" +
@@ -287,7 +294,6 @@ int run_hardening(const hardening_options& opts) {
 
   result_sheet sheet;
   constexpr int clients = 16;
-  auto clean = drive(a.http, "spam", texts, clients, opts.seconds);
   const auto missed = [&] {
     return counter_sum(a.http, "llmos_heartbeats_missed_total") +
            counter_sum(b.http, "llmos_heartbeats_missed_total");
@@ -296,6 +302,10 @@ int run_hardening(const hardening_options& opts) {
     return counter_sum(a.http, "llmos_heartbeats_sent_total") +
            counter_sum(b.http, "llmos_heartbeats_sent_total");
   };
+  const double clean_missed_before = missed(), clean_sent_before = sent();
+  auto clean = drive(a.http, "spam", texts, clients, opts.seconds);
+  const double clean_missed = missed() - clean_missed_before;
+  const double clean_sent = sent() - clean_sent_before;
   const double missed_before = missed(), sent_before = sent();
   load_result flooded;
   uint64_t flood_answers = 0;
@@ -316,19 +326,26 @@ int run_hardening(const hardening_options& opts) {
             << "    flooded: " << std::setprecision(0) << flooded.rps << " rps (p99 "
             << std::setprecision(1) << flooded.p99_ms << " ms) while the flood got "
             << std::setprecision(0) << flood_rate
-            << " RPC answers/s (4 pipelining connections, one that never reads, one trickling)\n"
+            << " RPC answers/s (4 pipelining connections, one that never reads, one trickling; "
+            << (opts.rpc_rate > 0 ? "--rpc-rate " + std::to_string(static_cast<int>(opts.rpc_rate))
+                                  : std::string{"no --rpc-rate"})
+            << ")\n"
             << "    flooded/clean: " << std::setprecision(2) << ratio << "x (aim >= 0.8)\n"
             << "  heartbeats (every " << heartbeat_ms
             << " ms, both ways) during the flood: " << std::setprecision(0) << heartbeats_sent
-            << " sent, " << heartbeats_missed << " missed (aim 0)\n";
+            << " sent, " << heartbeats_missed
+            << " missed (aim 0); under the clean load alone: " << clean_sent << " sent, "
+            << clean_missed << " missed\n";
   sheet.set("serving_rps_clean", clean.rps);
   sheet.set("serving_rps_flooded", flooded.rps);
   sheet.set("serving_p99_ms_clean", clean.p99_ms);
   sheet.set("serving_p99_ms_flooded", flooded.p99_ms);
   sheet.set("flood_rps_ratio", ratio);
   sheet.set("flood_rpc_answers_per_s", flood_rate);
+  sheet.set("rpc_rate", opts.rpc_rate);
   sheet.set("heartbeats_sent", heartbeats_sent);
   sheet.set("heartbeats_missed", heartbeats_missed);
+  sheet.set("heartbeats_missed_clean", clean_missed);
   sheet.set("serving_errors", static_cast<double>(clean.errors + flooded.errors));
   report_fuzz(opts.fuzz_summary, sheet);
   if (!opts.json_path.empty())

@@ -12,6 +12,7 @@ struct hardening_options {
   std::string node_path;    ///< llmos-node
   std::string fuzz_summary; ///< tools/fuzz/run.sh's summary
   double seconds = 5;       ///< per serving measurement
+  double rpc_rate = 0;      ///< node a's --rpc-rate (0: no limit)
 };
 
 int run_hardening(const hardening_options& opts);

@@ -16,6 +16,15 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
+namespace {
+
+/// A prediction body; bytes of a text that are not UTF-8 (raw e-mails) become U+FFFD.
+std::string body_of(const std::string& text) {
+  return json{{"instances", {text}}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+} // namespace
+
 load_result drive(uint16_t port, const std::string& model, const std::vector<std::string>& texts,
                   int clients, double seconds) {
   std::atomic<bool> stop{false};
@@ -33,13 +42,12 @@ load_result drive(uint16_t port, const std::string& model, const std::vector<std
       cli.set_keep_alive(true);
       cli.set_tcp_nodelay(true);
       std::size_t i = static_cast<std::size_t>(c) * 7;
-      (void)cli.Post(path, json{{"instances", {texts[i % texts.size()]}}}.dump(),
-                     "application/json");
+      (void)cli.Post(path, body_of(texts[i % texts.size()]), "application/json");
       ++connected;
       while (!go)
         std::this_thread::sleep_for(1ms);
       while (!stop) {
-        const auto body = json{{"instances", {texts[i++ % texts.size()]}}}.dump();
+        const auto body = body_of(texts[i++ % texts.size()]);
         const auto t0 = clock_type::now();
         auto r = cli.Post(path, body, "application/json");
         const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   std::string serving_model;
   uint32_t threads = 1;
+  double rpc_rate = 0;
   po::options_description desc{
       "usage: llmos-bench NAME [options]   (NAME: messaging, data, "
       "training, serving, scheduler, tuner, loop, llm, llm-serving, hardening)"};
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
       "threads", po::value(&threads)->default_value(1),
       "threads of every engine, ours and the peers' (llm)")(
       "no-llamacpp", "skip the llama.cpp peer (llm, llm-serving)")(
+      "rpc-rate", po::value(&rpc_rate)->default_value(0),
+      "the flooded node's --rpc-rate, calls/s per connection (hardening)")(
       "name", po::value(&name), "benchmark")("arg", po::value(&arg),
                                              "argument of an internal mode");
   po::positional_options_description pos;
@@ -151,6 +154,7 @@ int main(int argc, char** argv) {
     llmos::bench::hardening_options h;
     h.json_path = opts.json_path;
     h.seconds = seconds;
+    h.rpc_rate = rpc_rate;
     h.node_path =
         (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
     h.fuzz_summary = LLMOS_SOURCE_DIR "/build-fuzz/fuzz-summary.json";

@@ -11,6 +11,10 @@ struct rpc_bounds {
   std::size_t max_buffered_bytes = 256u << 20; ///< partial frames over every connection
   std::size_t max_in_flight = 64;              ///< calls per connection awaiting their answer
   std::size_t max_unsent_bytes = 16u << 20;    ///< answers per connection the client has not read
+  /// Calls per second per connection (0: no limit; llmos-node --rpc-rate). A token bucket that
+  /// holds a tenth of a second's calls (at least max_in_flight): a client that floods the port
+  /// waits for tokens instead of taking the node's cores from serving and heartbeats.
+  double max_calls_per_s = 0;
 };
 
 } // namespace llmos

@@ -26,6 +26,7 @@ struct node_start_options {
   std::vector<std::string> caf_args;             ///< e.g. "--middleman.heartbeat-interval=..."
   std::shared_ptr<const actor_kind_table> kinds; ///< null: builtin_actor_kinds()
   std::shared_ptr<const method_table> methods;   ///< null: builtin_methods()
+  double rpc_rate = 0; ///< msgpack-RPC calls per second per connection (0: no limit)
 };
 
 class node {

@@ -18,6 +18,7 @@ struct node_options {
   uint16_t rpc_port = 0;     ///< non-zero: overrides the node's rpc_port (e.g. for the default)
   std::string log_level = "info";
   double grace_s = 10.0; ///< SIGTERM: how long requests in flight and stopping actors may take
+  double rpc_rate = 0;   ///< msgpack-RPC calls per second per connection (0: no limit)
   std::vector<std::string> caf_args; ///< passed through to caf::actor_system_config::parse
   bool help = false;
   std::string help_text;
