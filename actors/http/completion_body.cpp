@@ -151,6 +151,8 @@ bool read_logit_bias(field_reader& in, complete_request& req) {
 bool read_logprobs(field_reader& in, bool chat, complete_request& req) {
   double top = 0;
   if (!chat) {
+    if (in.get("logprobs") == nullptr) // absent: no log-probabilities (logprobs stays -1)
+      return true;
     if (!in.number("logprobs", 0, 5, 0, top))
       return false;
     req.logprobs = static_cast<int32_t>(top);
@@ -161,7 +163,8 @@ bool read_logprobs(field_reader& in, bool chat, complete_request& req) {
     return false;
   if (!wanted && top > 0)
     return in.refuse("top_logprobs needs \"logprobs\": true", "top_logprobs");
-  req.logprobs = wanted ? static_cast<int32_t>(top) : 0;
+  if (wanted)
+    req.logprobs = static_cast<int32_t>(top);
   return true;
 }
 

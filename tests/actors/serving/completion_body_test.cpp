@@ -62,6 +62,18 @@ TEST(completion_body, reads_chat_messages_and_their_options) {
   EXPECT_EQ(parsed->request.logprobs, 3);
 }
 
+TEST(completion_body, without_logprobs_none_are_asked) {
+  body_error err;
+  for (bool chat : {false, true}) {
+    auto body = json::parse(chat ? R"({"model": "m", "messages": [{"role": "user", "content": "x"}],
+                                      "logprobs": false})"
+                                 : R"({"model": "m", "prompt": "x"})");
+    auto parsed = parse_completion_body(body, chat, err);
+    ASSERT_TRUE(parsed) << err.message;
+    EXPECT_EQ(parsed->request.logprobs, -1) << "chat " << chat;
+  }
+}
+
 TEST(completion_body, null_means_absent) {
   EXPECT_EQ(refused_field(json::parse(R"({"model": "m", "messages": [{"role": "user",
     "content": "x"}], "logprobs": null, "stop": null, "n": null})"),
