@@ -2,8 +2,9 @@
 // attention, a 12-piece vocabulary with control and byte pieces) as GGUF (f32 and q8_0),
 // safetensors, a llama2.c checkpoint with tokenizer.bin, and a SentencePiece model proto. Real
 // files from llmos's own writers, so libFuzzer starts from inputs that pass every check and
-// mutates its way into the corners. Run once when a format changes:
-//   build/bin/fuzz_make_seeds tests/fuzz/corpus
+// mutates its way into the corners. Model files stay out of git: the replay tests (a CTest
+// fixture) and tools/fuzz/run.sh write them into the build folder:
+//   fuzz_make_seeds FOLDER     (FOLDER/gguf, FOLDER/safetensors, ...)
 #include <cstring>
 #include <filesystem>
 #include <fstream>

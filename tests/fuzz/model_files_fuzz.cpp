@@ -3,10 +3,7 @@
 // and SentencePiece's tokenizer.model. One source, one binary per format (LLMOS_FUZZ_FORMAT).
 // A hostile file must be refused with its name, never read out of bounds, and never make the
 // importer allocate what the file does not hold (libFuzzer's -malloc_limit_mb catches that).
-#include <filesystem>
-#include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "fuzz_target.hpp"
 #include "model/formats/gguf_reader.hpp"
@@ -14,20 +11,10 @@
 #include "model/formats/safetensors_container.hpp"
 #include "model/formats/sentencepiece_proto.hpp"
 
-namespace fs = std::filesystem;
-
 namespace {
 
 [[maybe_unused]] std::string scratch_file(const std::string& name, std::string_view bytes) {
-  static const fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("llmos-fuzz-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  const auto path = (dir / name).string();
-  std::ofstream out{path, std::ios::binary | std::ios::trunc};
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return path;
+  return llmos::fuzz::write_file(llmos::fuzz::scratch_dir() / name, bytes);
 }
 
 } // namespace

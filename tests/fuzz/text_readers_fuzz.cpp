@@ -3,10 +3,8 @@
 // read_source as a pipeline runs it. Rows that cannot be read go to the quarantine; the records
 // that come out must be UTF-8 (what the readers promise the cleaning stage).
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 
 #include "dataset/clean/utf8.hpp"
 #include "dataset/readers/reader.hpp"
@@ -15,21 +13,6 @@
 namespace fs = std::filesystem;
 
 namespace {
-
-/// A folder of this process (libFuzzer may run several processes side by side).
-const fs::path& scratch() {
-  static const fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("llmos-fuzz-" + std::to_string(::getpid()));
-    fs::create_directories(d / "mail" / "ham");
-    return d;
-  }();
-  return dir;
-}
-
-void write(const fs::path& path, std::string_view bytes) {
-  std::ofstream out{path, std::ios::binary | std::ios::trunc};
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 void read(const std::string& kind, const fs::path& path,
           std::map<std::string, std::string> options) {
@@ -45,13 +28,15 @@ void read(const std::string& kind, const fs::path& path,
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   const auto bytes = llmos::fuzz::as_text(data, size);
-  const auto file = scratch() / "input";
-  write(file, bytes);
+  const auto& dir = llmos::fuzz::scratch_dir();
+  const auto file = dir / "input";
+  llmos::fuzz::write_file(file, bytes);
   read("csv", file, {{"text_column", "text"}, {"label_column", "label"}});
   read("csv", file, {{"text_column", "a"}, {"delimiter", ";"}});
   read("tsv", file, {{"text_column", "text"}, {"quote", "none"}});
   read("jsonl", file, {{"text_field", "text"}, {"label_field", "label"}});
-  write(scratch() / "mail" / "ham" / "1.eml", bytes);
-  read("maildir", scratch() / "mail", {});
+  fs::create_directories(dir / "mail" / "ham");
+  llmos::fuzz::write_file(dir / "mail" / "ham" / "1.eml", bytes);
+  read("maildir", dir / "mail", {});
   return 0;
 }

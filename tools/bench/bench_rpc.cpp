@@ -1,5 +1,7 @@
 #include "bench_rpc.hpp"
 
+#include <fstream>
+
 #include <thread>
 
 #include "llmos/messages/error.hpp"
@@ -19,9 +21,17 @@ nlohmann::json call(uint16_t rpc, const nlohmann::json& params, std::chrono::sec
   return r->value;
 }
 
-std::string node_command(const std::string& node_path, const std::filesystem::path& dir) {
-  return "exec '" + node_path + "' --topology '" + (dir / "topology.yaml").string() +
-         "' --node a > '" + (dir / "node.log").string() + "' 2>&1";
+std::string node_command(const std::string& node_path, const std::filesystem::path& dir,
+                         const std::string& node, const std::string& extra) {
+  const auto log = dir / (node == "a" ? "node.log" : "node-" + node + ".log");
+  return "exec '" + node_path + "' --topology '" + (dir / "topology.yaml").string() + "' --node " +
+         node + (extra.empty() ? "" : " " + extra) + " > '" + log.string() + "' 2>&1";
+}
+
+void write_spam_pipeline(const std::filesystem::path& dir) {
+  std::ifstream in{LLMOS_SOURCE_DIR "/nodes/examples/pipelines/spam.yaml"};
+  std::ofstream out{dir / "spam.yaml"};
+  out << "root: " << (dir / "store").string() << "\n" << in.rdbuf();
 }
 
 bool wait_until_answers(uint16_t rpc, const nlohmann::json& probe) {

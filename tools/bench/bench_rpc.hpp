@@ -15,9 +15,14 @@ namespace llmos::bench {
 nlohmann::json call(uint16_t rpc, const nlohmann::json& params,
                     std::chrono::seconds timeout = std::chrono::seconds(900));
 
-/// The shell command that runs `node_path` on DIR/topology.yaml as node `a`, its output in
-/// DIR/node.log (for a child_process of /bin/sh -c).
-std::string node_command(const std::string& node_path, const std::filesystem::path& dir);
+/// The shell command that runs `node_path` on DIR/topology.yaml as node `node` with `extra`
+/// options, its output in DIR/node.log (node a) or DIR/node-NAME.log (for a child_process of
+/// /bin/sh -c).
+std::string node_command(const std::string& node_path, const std::filesystem::path& dir,
+                         const std::string& node = "a", const std::string& extra = "");
+
+/// DIR/spam.yaml: the example SpamAssassin pipeline with its store in DIR/store.
+void write_spam_pipeline(const std::filesystem::path& dir);
 
 /// True once `probe` ([ACTOR, METHOD, {k: v}]) answers without an error: a started node is up.
 /// Polled every 100 ms for up to 20 s.

@@ -209,14 +209,7 @@ bool prepare_model(const ports& a) {
                             {{"model", "spam"}, {"alias", "production"}, {"version", "1"}}})),
           "alias"))
     return false;
-  httplib::Client web{"127.0.0.1", a.http};
-  for (int i = 0; i < 300; ++i) {
-    auto r = web.Get("/readyz");
-    if (r && r->status == 200)
-      return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
+  return wait_until_ready(a.http);
 }
 
 /// Real e-mails (the SpamAssassin set the pipeline reads) as request texts.
@@ -263,27 +256,16 @@ int run_hardening(const hardening_options& opts) {
   const auto dir =
       fs::temp_directory_path() / ("llmos-bench-hardening-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  {
-    std::ifstream in{LLMOS_SOURCE_DIR "/nodes/examples/pipelines/spam.yaml"};
-    std::ofstream out{dir / "spam.yaml"};
-    out << "root: " << (dir / "store").string() << "\n" << in.rdbuf();
-  }
+  write_spam_pipeline(dir);
   const ports a, b;
   std::ofstream(dir / "topology.yaml") << topology(dir, a, b);
   // Node a limits each RPC connection to rpc_rate calls per second (llmos-node --rpc-rate).
-  child_process node_a{{"/bin/sh", "-c",
-                        "exec '" + opts.node_path + "' --topology '" +
-                            (dir / "topology.yaml").string() + "' --node a --rpc-rate " +
-                            std::to_string(opts.rpc_rate) + " > '" + (dir / "node.log").string() +
-                            "' 2>&1"},
-                       "",
-                       10s};
-  child_process node_b{{"/bin/sh", "-c",
-                        "exec '" + opts.node_path + "' --topology '" +
-                            (dir / "topology.yaml").string() + "' --node b > '" +
-                            (dir / "node-b.log").string() + "' 2>&1"},
-                       "",
-                       10s};
+  child_process node_a{
+      {"/bin/sh", "-c",
+       node_command(opts.node_path, dir, "a", "--rpc-rate " + std::to_string(opts.rpc_rate))},
+      "",
+      10s};
+  child_process node_b{{"/bin/sh", "-c", node_command(opts.node_path, dir, "b")}, "", 10s};
   std::cout << "llmos-bench hardening: nodes a and b, logs in " << dir << "\n";
   if (!wait_until_answers(a.rpc, json::array({"spam-data", "stats", json::object()})) ||
       !prepare_model(a))

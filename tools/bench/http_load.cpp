@@ -79,4 +79,15 @@ load_result drive(uint16_t port, const std::string& model, const std::vector<std
   return r;
 }
 
+bool wait_until_ready(uint16_t port) {
+  httplib::Client web{"127.0.0.1", port};
+  for (int i = 0; i < 300; ++i) {
+    auto r = web.Get("/readyz");
+    if (r && r->status == 200)
+      return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
 } // namespace llmos::bench

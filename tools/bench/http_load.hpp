@@ -15,6 +15,9 @@ struct load_result {
   uint64_t errors = 0;
 };
 
+/// True once the HTTP gateway on `port` answers /readyz with 200 (polled every 100 ms, 30 s).
+bool wait_until_ready(uint16_t port);
+
 /// `clients` keep-alive HTTP clients each sending one text per request for `seconds`, after
 /// each has connected and sent one request (connection set-up is not what is measured).
 load_result drive(uint16_t port, const std::string& model, const std::vector<std::string>& texts,

@@ -137,11 +137,7 @@ int run_serving(const serving_options& opts) {
   const auto dir =
       fs::temp_directory_path() / ("llmos-bench-serving-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  {
-    std::ifstream in{LLMOS_SOURCE_DIR "/nodes/examples/pipelines/spam.yaml"};
-    std::ofstream out{dir / "spam.yaml"};
-    out << "root: " << (dir / "store").string() << "\n" << in.rdbuf();
-  }
+  write_spam_pipeline(dir);
   const uint16_t port = free_port(), rpc = free_port(), http = free_port();
   std::ofstream(dir / "topology.yaml") << topology(dir, opts.model, port, rpc, http);
   const int steps = opts.train_steps > 0 ? opts.train_steps : opts.model == "bag" ? 150 : 20;
@@ -172,13 +168,7 @@ int run_serving(const serving_options& opts) {
             "alias"))
       return 1;
   }
-  httplib::Client web{"127.0.0.1", http};
-  for (int i = 0; i < 300; ++i) {
-    auto r = web.Get("/readyz");
-    if (r && r->status == 200)
-      break;
-    std::this_thread::sleep_for(100ms);
-  }
+  (void)wait_until_ready(http); // a gateway not ready shows in the errors of the runs below
   // Real validation texts as requests; the ceiling uses the same version's rows.
   auto store = data::dataset_store::open((dir / "store").string(), {});
   if (!store)

@@ -17,7 +17,9 @@ shift || true
 mapfile -t all < "$out/fuzz-targets.txt"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
-"$root/tools/fuzz/build.sh" "${targets[@]/#/fuzz_}"
+"$root/tools/fuzz/build.sh" fuzz_make_seeds "${targets[@]/#/fuzz_}"
+# The model-file seeds are written, not kept in git (tests/fuzz/make_seeds.cpp).
+"$out/bin/fuzz_make_seeds" "$out/seeds" >/dev/null
 
 # Leaks are reported by ASan at exit and are findings too, but CAF keeps singletons until exit.
 export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1"
@@ -35,7 +37,8 @@ for name in "${targets[@]}"; do
   set +e
   "$out/bin/fuzz_$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$crashes/" \
-    "$corpus" "$root/tests/fuzz/corpus/$name" >"$log" 2>&1
+    "$corpus" $(ls -d "$root/tests/fuzz/corpus/$name" "$out/seeds/$name" 2>/dev/null) \
+    >"$log" 2>&1
   rc=$?
   set -e
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
