@@ -12,5 +12,11 @@ function(llmos_add_test name)
     LLMOS_BIN_DIR="${CMAKE_BINARY_DIR}/bin"
     LLMOS_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
     LLMOS_TEST_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data")
+  # One label per test: gtest_discover_tests splits a list ("kernels;gpu" became LABELS kernels
+  # plus a property named gpu, and `ctest -L gpu` found nothing).
+  list(LENGTH T_LABELS label_count)
+  if(label_count GREATER 1)
+    message(FATAL_ERROR "llmos_add_test(${name}): one label only, got ${T_LABELS}")
+  endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}")
 endfunction()

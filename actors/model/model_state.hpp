@@ -77,6 +77,11 @@ void on_device(self_ptr self, std::string what, Fn fn, Then then,
   job.run = std::make_shared<std::function<void(const device_info&)>>(
       [eng, fn, out](const device_info& d) {
         engine::use_threads(d.threads);
+        // The engine computes where its device is (a GPU device's jobs run on that GPU).
+        if (auto err = eng->place(d.type, d.cuda_index)) {
+          out->emplace(std::move(err));
+          return;
+        }
         out->emplace(fn(*eng));
       });
   self->request(self->state.device, caf::infinite, run_job_atom::value, std::move(job))

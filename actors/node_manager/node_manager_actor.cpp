@@ -124,7 +124,16 @@ caf::expected<actor_entry> start_local(self_ptr self, const std::string& kind_na
     return make_llmos_error(error_code::duplicate_name, "actor name '" + name +
                                                             "' is already taken on node '" +
                                                             st.cfg.self + "'; choose another name");
-  spawn_context ctx{self->system(), st.cfg.self, name, *checked, caf::actor_cast<caf::actor>(self)};
+  spawn_context ctx{self->system(),
+                    st.cfg.self,
+                    name,
+                    *checked,
+                    caf::actor_cast<caf::actor>(self),
+                    [&st](const std::string& local, const std::string& of_kind) {
+                      auto i = st.local.find(local);
+                      return i != st.local.end() && i->second.kind == of_kind ? i->second.handle
+                                                                              : caf::actor{};
+                    }};
   auto handle = kind->spawn(ctx);
   if (!handle)
     return std::move(handle.error());

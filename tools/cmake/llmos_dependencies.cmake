@@ -35,4 +35,14 @@ find_package(Torch REQUIRED)
 # Serving: cpp-httplib (Debian ships it as a compiled library, pkg-config only) for the HTTP
 # gateway, prometheus-cpp (core metrics + text serializer) for /metrics.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
-find_package(prometheus-cpp CONFIG REQUIRED)
+find_package(prometheus-cpp CONFIG QUIET)
+if(NOT prometheus-cpp_FOUND AND NOT TARGET prometheus-cpp::core)
+  # Its config demands civetweb and curl (the pull and push parts) even for the core library:
+  # a prefix holding only the core (tools/gpu/bundle-deps.sh) is found by hand.
+  find_path(PROMETHEUS_CPP_INCLUDE_DIR prometheus/registry.h REQUIRED)
+  find_library(PROMETHEUS_CPP_CORE_LIBRARY prometheus-cpp-core REQUIRED)
+  add_library(prometheus-cpp::core SHARED IMPORTED)
+  set_target_properties(prometheus-cpp::core PROPERTIES
+    IMPORTED_LOCATION ${PROMETHEUS_CPP_CORE_LIBRARY}
+    INTERFACE_INCLUDE_DIRECTORIES ${PROMETHEUS_CPP_INCLUDE_DIR})
+endif()

@@ -22,10 +22,12 @@ torch::Tensor lora_linear_impl::forward(const torch::Tensor& x) {
 void lora_linear_impl::enable_lora(int64_t rank, double alpha) {
   const auto in = base->weight.size(1);
   const auto out = base->weight.size(0);
-  auto a = torch::empty({rank, in});
+  // On the base's device and dtype: adapters added to a model placed on a GPU live there too.
+  const auto opts = base->weight.options().requires_grad(false);
+  auto a = torch::empty({rank, in}, opts);
   torch::nn::init::kaiming_uniform_(a, std::sqrt(5.0));
   lora_a_ = register_parameter("lora_a", a);
-  lora_b_ = register_parameter("lora_b", torch::zeros({out, rank}));
+  lora_b_ = register_parameter("lora_b", torch::zeros({out, rank}, opts));
   scale_ = alpha / static_cast<double>(rank);
 }
 
@@ -90,7 +92,7 @@ torch::Tensor attention_impl::forward(const torch::Tensor& x, const torch::Tenso
   const auto total = k.size(2);
   if (causal && t > 1) {
     // Query i (at absolute position past + i) may see keys 0..past+i.
-    auto future = torch::ones({t, total}, torch::kBool).triu(past + 1);
+    auto future = torch::ones({t, total}, q.options().dtype(torch::kBool)).triu(past + 1);
     scores = scores.masked_fill(future, -1e9);
   }
   if (pad_mask.defined())
@@ -124,7 +126,8 @@ token_embedding_impl::token_embedding_impl(int64_t vocab, int64_t max_length, in
 }
 
 torch::Tensor token_embedding_impl::forward(const torch::Tensor& tokens, int64_t offset) {
-  auto positions = torch::arange(offset, offset + tokens.size(1), torch::kLong);
+  auto positions =
+      torch::arange(offset, offset + tokens.size(1), tokens.options().dtype(torch::kLong));
   return tok_(tokens) + pos_(positions).unsqueeze(0);
 }
 

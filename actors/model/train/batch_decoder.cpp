@@ -290,6 +290,12 @@ caf::expected<std::unique_ptr<batch_decoder>> batch_decoder::create(engine& e,
   if (net == nullptr)
     return fail(s.spec, error_code::bad_params,
                 "is a " + s.spec.architecture + " network; continuous batching runs llama models");
+  if (!s.device.is_cpu())
+    return fail(s.spec, error_code::bad_params,
+                "is on " + s.device.str() +
+                    ": continuous batching runs the fused CPU decode kernel over a paged cache "
+                    "(no CUDA version yet); serve it on a cpu device or without continuous "
+                    "batching");
   if (s.spec.precision != "f32" || !net->fused_decode_ok())
     return fail(s.spec, error_code::bad_params,
                 "continuous batching needs float32 weights without unmerged adapters or int8 "

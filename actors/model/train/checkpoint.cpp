@@ -51,6 +51,22 @@ caf::error engine::save(const std::string& path, const nlohmann::json& cursor) c
     if (s.quantized)
       return fail(s.spec, error_code::bad_params,
                   "is quantized: int8 packed weights are not saved; save before quantizing");
+    // Checkpoints are device-independent: a model on a GPU is written from the host, so a
+    // machine without one loads it (and place() moves it back where it computes).
+    struct host_round_trip {
+      impl& s;
+      torch::Device home;
+      explicit host_round_trip(impl& x) : s(x), home(x.device) {
+        if (!home.is_cpu())
+          s.move_to(torch::kCPU, true);
+      }
+      ~host_round_trip() {
+        if (!home.is_cpu())
+          s.move_to(home, true);
+      }
+      host_round_trip(const host_round_trip&) = delete;
+      host_round_trip& operator=(const host_round_trip&) = delete;
+    } on_host(s);
     torch::serialize::OutputArchive archive;
     archive.write("llmos_meta", bytes_tensor(meta.dump()));
     torch::serialize::OutputArchive model_archive, optim_archive;

@@ -95,9 +95,10 @@ caf::expected<eval_report> engine::evaluate(const std::vector<data_batch>& batch
       total += out->loss.item<double>() * static_cast<double>(out->count);
       r.count += static_cast<uint64_t>(out->count);
       if (!s.is_lm()) {
-        auto pred = out->logits.argmax(1);
+        auto pred = out->logits.argmax(1).to(torch::kCPU);
+        auto ys = s.lm_targets.to(torch::kCPU);
         for (int64_t i = 0; i < pred.size(0); ++i) {
-          const auto y = s.lm_targets[i].item<int64_t>();
+          const auto y = ys[i].item<int64_t>();
           if (y == ignore_label)
             continue;
           truth.push_back(y);
@@ -132,8 +133,9 @@ caf::expected<std::vector<prediction>> engine::infer(const tensor_bytes& inputs)
       return std::move(x.error());
     torch::Tensor probs;
     {
-      autocast_scope cast(s.spec.precision == "bf16");
-      probs = torch::softmax(s.net->forward(*x).to(torch::kFloat32), 1).contiguous();
+      autocast_scope cast(s.spec.precision == "bf16", s.device);
+      probs =
+          torch::softmax(s.net->forward(*x).to(torch::kFloat32), 1).to(torch::kCPU).contiguous();
     }
     std::vector<prediction> out(static_cast<std::size_t>(probs.size(0)));
     const auto classes = probs.size(1);
@@ -190,8 +192,10 @@ caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>&
     kernels::llama_decode_weights weights;
     kernels::llama_decode_scratch scratch;
     std::vector<float> kernel_logits, adjusted;
-    auto logits = s.net->forward_cached(torch::tensor(context, torch::kLong).unsqueeze(0), caches);
-    auto last = logits[0][logits.size(1) - 1].to(torch::kFloat32).contiguous();
+    auto logits = s.net->forward_cached(
+        torch::tensor(context, torch::kLong).unsqueeze(0).to(s.device), caches);
+    // Sampling reads the last position's logits on the host.
+    auto last = logits[0][logits.size(1) - 1].to(torch::kCPU, torch::kFloat32).contiguous();
     const float* row = last.data_ptr<float>();
     const auto vocab = static_cast<std::size_t>(last.numel());
     if (fused) {
@@ -223,8 +227,9 @@ caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>&
           c.length = length + 1;
         row = kernel_logits.data();
       } else {
-        logits = s.net->forward_cached(torch::tensor({token}, torch::kLong).unsqueeze(0), caches);
-        last = logits[0][logits.size(1) - 1].to(torch::kFloat32).contiguous();
+        logits = s.net->forward_cached(
+            torch::tensor({token}, torch::kLong).unsqueeze(0).to(s.device), caches);
+        last = logits[0][logits.size(1) - 1].to(torch::kCPU, torch::kFloat32).contiguous();
         row = last.data_ptr<float>();
       }
       ++length;
@@ -311,6 +316,11 @@ void engine::merge_adapters() {
 
 caf::error engine::quantize_int8() {
   auto& s = *impl_;
+  if (!s.device.is_cpu())
+    return fail(s.spec, error_code::bad_params,
+                "is on " + s.device.str() +
+                    ": int8 layers use LibTorch's CPU-only quantized operators; quantize it on a "
+                    "cpu device");
   if (!nn::select_int8_engine())
     return fail(s.spec, error_code::kernel_failed, "this LibTorch has no int8 engine");
   try {
@@ -324,6 +334,46 @@ caf::error engine::quantize_int8() {
   return {};
 }
 
+caf::error engine::place(const std::string& type, int32_t index) {
+  auto& s = *impl_;
+  if (type != "cpu" && type != "cuda")
+    return fail(s.spec, error_code::bad_params,
+                "device type '" + type + "' is unknown (use cpu or cuda)");
+  const torch::Device to = type == "cuda" ? torch::Device(torch::kCUDA, static_cast<int8_t>(index))
+                                          : torch::Device(torch::kCPU);
+  if (to == s.device)
+    return {};
+  if (to.is_cuda()) {
+    if (!torch::cuda::is_available())
+      return fail(s.spec, error_code::bad_params,
+                  "cannot run on cuda:" + std::to_string(index) +
+                      ": this LibTorch has no CUDA or the machine no GPU (Debian's LibTorch is "
+                      "CPU-only; build against a CUDA LibTorch, tools/gpu/gpu-check.sh)");
+    if (index < 0 || index >= static_cast<int32_t>(torch::cuda::device_count()))
+      return fail(s.spec, error_code::bad_params,
+                  "cannot run on cuda:" + std::to_string(index) + ": the machine has " +
+                      std::to_string(torch::cuda::device_count()) + " GPU(s)");
+    if (s.quantized)
+      return fail(s.spec, error_code::bad_params,
+                  "is quantized to int8 (CPU-only operators): it cannot move to a GPU");
+  }
+  try {
+    s.move_to(to);
+  } catch (const c10::Error& e) {
+    return fail(s.spec, error_code::kernel_failed,
+                "moving to " + to.str() + " failed: " + e.what_without_backtrace());
+  }
+  return {};
+}
+
+std::string engine::device() const {
+  return impl_->device.str();
+}
+
+int engine::cuda_devices() {
+  return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+}
+
 bool engine::quantized() const {
   return impl_->quantized;
 }
@@ -335,7 +385,7 @@ void engine::join(std::shared_ptr<gradient_group> group) {
 std::vector<float> engine::flat_parameters() const {
   std::vector<float> out;
   for (auto& p : impl_->net->parameters()) {
-    auto c = p.detach().contiguous();
+    auto c = p.detach().to(torch::kCPU).contiguous();
     out.insert(out.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
   }
   return out;

@@ -114,6 +114,18 @@ public:
   caf::error quantize_int8();
   bool quantized() const;
 
+  /// Moves the network and its optimizer state to device `type` ("cpu" or "cuda") `index`,
+  /// where every later call computes: the device actor a job runs on places the engine there
+  /// first. A partly accumulated gradient is dropped. bad_params for an unknown type, a GPU this
+  /// LibTorch or machine lacks, or an int8 network on a GPU.
+  caf::error place(const std::string& type, int32_t index);
+
+  /// Where the engine computes: "cpu" or "cuda:N".
+  std::string device() const;
+
+  /// GPUs this LibTorch can compute on: 0 with Debian's CPU-only LibTorch or without a GPU.
+  static int cuda_devices();
+
   /// Data-parallel: gradients averaged over `group` before every optimizer step.
   void join(std::shared_ptr<gradient_group> group);
 

@@ -8,6 +8,7 @@
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include "llmos/messages/error.hpp"
 #include "model/nn/network.hpp"
@@ -24,18 +25,23 @@ inline caf::error fail(const model_spec& s, error_code code, const std::string& 
   return make_llmos_error(code, "model '" + s.name + "': " + what);
 }
 
-/// Turns on CPU bf16 autocast for one scope when the spec asks for it.
+// LibTorch 2.4 replaced the per-backend autocast switches (set_cpu_enabled, set_enabled for
+// CUDA) by ones taking the device type; Debian's 1.13 has only the old ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define LLMOS_AUTOCAST_BY_DEVICE 1
+#endif
+
+/// Turns on bf16 autocast for one scope, on the device the engine computes on, when the spec
+/// asks for it. Autocast state is thread-local: set inside the device's job, never ahead.
 class autocast_scope {
 public:
-  explicit autocast_scope(bool on) : on_(on) {
-    if (on_) {
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    }
+  autocast_scope(bool on, const torch::Device& device) : on_(on), type_(device.type()) {
+    if (on_)
+      set(true);
   }
   ~autocast_scope() {
     if (on_) {
-      at::autocast::set_cpu_enabled(false);
+      set(false);
       at::autocast::clear_cache();
     }
   }
@@ -43,7 +49,25 @@ public:
   autocast_scope& operator=(const autocast_scope&) = delete;
 
 private:
+  void set(bool enabled) {
+#ifdef LLMOS_AUTOCAST_BY_DEVICE
+    at::autocast::set_autocast_enabled(type_, enabled);
+    if (enabled)
+      at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+#else
+    if (type_ == at::kCUDA) {
+      at::autocast::set_enabled(enabled);
+      if (enabled)
+        at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    } else {
+      at::autocast::set_cpu_enabled(enabled);
+      if (enabled)
+        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    }
+#endif
+  }
   bool on_;
+  at::DeviceType type_;
 };
 
 } // namespace detail
@@ -63,6 +87,30 @@ struct engine::impl {
   int64_t micro = 0; ///< micro-batches accumulated towards the next step
   bool quantized = false;
   std::shared_ptr<gradient_group> group;
+  torch::Device device{torch::kCPU}; ///< where the network and its optimizer state live
+
+  /// Moves the network and the optimizer's state to `to`. Gradients are dropped (placement
+  /// happens between steps) unless `keep_grads` (a checkpoint's round trip to the host).
+  void move_to(const torch::Device& to, bool keep_grads = false) {
+    if (!keep_grads) {
+      for (auto& p : net->parameters())
+        if (p.grad().defined())
+          p.mutable_grad() = torch::Tensor();
+      micro = 0;
+    }
+    net->to(to);
+    auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(to) : t; };
+    for (auto& item : optimizer->state()) {
+      if (auto* a = dynamic_cast<torch::optim::AdamWParamState*>(item.second.get())) {
+        a->exp_avg(move(a->exp_avg()));
+        a->exp_avg_sq(move(a->exp_avg_sq()));
+        a->max_exp_avg_sq(move(a->max_exp_avg_sq()));
+      } else if (auto* m = dynamic_cast<torch::optim::SGDParamState*>(item.second.get())) {
+        m->momentum_buffer(move(m->momentum_buffer()));
+      }
+    }
+    device = to;
+  }
 
   bool is_lm() const { return net->task() == nn::task_kind::language_model; }
 
@@ -141,7 +189,7 @@ struct engine::impl {
                    .div(255.0)
                    .unsqueeze(1);
       // Fashion-MNIST's pixel mean and deviation: inputs near zero mean, unit scale.
-      return (x - 0.286) / 0.353;
+      return ((x - 0.286) / 0.353).to(device);
     }
     if (t.dtype != "i32" || t.shape.size() != 2)
       return fail(spec, error_code::bad_params,
@@ -162,7 +210,7 @@ struct engine::impl {
     const auto limit = net->max_length();
     if (limit > 0 && x.size(1) > limit)
       x = x.narrow(1, 0, limit);
-    return x;
+    return x.to(device);
   }
 
   static std::string describe_shape(const std::vector<int64_t>& s) {
@@ -189,7 +237,7 @@ struct engine::impl {
         return fail(spec, error_code::bad_params, describe(i.error()));
       ids.push_back(*i);
     }
-    return torch::tensor(ids, torch::kLong);
+    return torch::tensor(ids, torch::kLong).to(device);
   }
 
   struct loss_out {
@@ -202,7 +250,7 @@ struct engine::impl {
     auto x = inputs(b.inputs);
     if (!x)
       return std::move(x.error());
-    autocast_scope cast(spec.precision == "bf16");
+    autocast_scope cast(spec.precision == "bf16", device);
     loss_out out;
     if (is_lm()) {
       if (x->size(1) < 2)
@@ -236,13 +284,15 @@ struct engine::impl {
       return {};
     std::vector<torch::Tensor> grads;
     for (auto& p : trainable)
-      grads.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}));
-    auto flat = torch::cat(grads).contiguous();
+      grads.push_back(p.grad().defined() ? p.grad().reshape({-1})
+                                         : torch::zeros({p.numel()}, p.options()));
+    // The group averages host memory (Gloo over TCP): a GPU's gradients go through the host.
+    auto flat = torch::cat(grads).to(torch::kCPU).contiguous();
     if (auto err = group->average(flat.data_ptr<float>(), static_cast<std::size_t>(flat.numel())))
       return err;
     int64_t at = 0;
     for (auto& p : trainable) {
-      auto slice = flat.narrow(0, at, p.numel()).view(p.sizes());
+      auto slice = flat.narrow(0, at, p.numel()).view(p.sizes()).to(p.device());
       if (p.grad().defined())
         p.mutable_grad().copy_(slice);
       else

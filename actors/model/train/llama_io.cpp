@@ -93,7 +93,10 @@ caf::expected<llama_weights> engine::to_llama() const {
         merged[lin->base->weight.data_ptr()] = lin->merged_weight();
     for (auto& [key, param] : net->canonical_tensors()) {
       auto it = merged.find(param.data_ptr());
-      auto t = (it == merged.end() ? param : it->second).detach().to(torch::kFloat32).contiguous();
+      auto t = (it == merged.end() ? param : it->second)
+                   .detach()
+                   .to(torch::kCPU, torch::kFloat32)
+                   .contiguous();
       f32_tensor out;
       out.shape = t.sizes().vec();
       out.data.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());

@@ -31,6 +31,9 @@ lora_adapter::extract(const engine& base, const engine& tuned, const std::string
   auto* tn = dynamic_cast<nn::llama_network*>(t.net.get());
   if (bn == nullptr || tn == nullptr)
     return refuse("adapters are served over llama models only");
+  if (!b.device.is_cpu() || !t.device.is_cpu())
+    return refuse("adapters are served by the fused CPU decode kernel: both models must be on a "
+                  "cpu device");
   if (b.spec.precision != "f32" || t.spec.precision != "f32")
     return refuse("adapters are served over float32 weights only");
   if (!same_shape(bn->decode_weights(), tn->decode_weights()))

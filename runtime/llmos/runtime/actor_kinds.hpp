@@ -38,6 +38,9 @@ struct spawn_context {
   /// The spawning node manager (answers (get_atom, directory_atom)), so actors that name other
   /// actors in their config can resolve them; null in unit tests that spawn directly.
   caf::actor manager = {};
+  /// The actor of kind `kind` this node hosts under `name`, or a null handle: synchronous, for
+  /// kinds placed on another local actor (a model on a device). Null in unit tests.
+  std::function<caf::actor(const std::string& name, const std::string& kind)> find_local = {};
 };
 
 /// One kind of actor.

@@ -171,6 +171,41 @@ TEST(model_actor, trains_from_a_dataset_actor_and_serves) {
   fs::remove_all(dir);
 }
 
+TEST(model_actor, the_model_kind_runs_its_jobs_on_the_named_device) {
+  const auto dir = fs::temp_directory_path() / ("llmos-model-kind-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto spec = (dir / "tiny.yaml").string();
+  std::ofstream(spec) << "model: tiny\narchitecture: bag\nhyper: {embed_dim: 8, hidden_dim: 8}\n";
+  config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto dev = spawn_device(sys, *device_core::create("dev0", "cpu", 0, 1));
+  spawn_context ctx{sys, "n", "tiny", {{"spec", spec}, {"threads", "1"}, {"device", "dev0"}}};
+  ctx.find_local = [&](const std::string& name, const std::string& kind) {
+    return name == "dev0" && kind == "device" ? caf::actor_cast<caf::actor>(dev) : caf::actor{};
+  };
+  auto m = model_kind().spawn(ctx);
+  ASSERT_TRUE(m) << describe(m.error());
+  // Loading runs as a job on the model's device: the named one counts it (a missing checkpoint
+  // still took the job).
+  auto loaded = ask<model_info>(self, caf::actor_cast<model_actor>(*m), load_atom::value,
+                                (dir / "none.ckpt").string());
+  EXPECT_FALSE(loaded);
+  auto info = ask<device_info>(self, dev, info_atom::value);
+  ASSERT_TRUE(info) << describe(info.error());
+  EXPECT_EQ(info->jobs_done, 1u);
+
+  // A device the node does not host is refused with the key, the name and the node.
+  ctx.config["device"] = "gpu9";
+  auto refused = model_kind().spawn(ctx);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(describe(refused.error()).find("config key 'device'"), std::string::npos);
+  EXPECT_NE(describe(refused.error()).find("'gpu9'"), std::string::npos);
+  self->send_exit(caf::actor_cast<caf::actor>(*m), caf::exit_reason::user_shutdown);
+  self->send_exit(dev, caf::exit_reason::user_shutdown);
+  fs::remove_all(dir);
+}
+
 TEST(progress_text, step_and_evaluation_lines) {
   model::step_report r;
   r.step = 25;

@@ -1,0 +1,176 @@
+// Models on a GPU (label gpu; each test skips where LibTorch sees no CUDA device): the shared
+// pretrained model placed on cuda:0 reproduces the reference's greedy text, fine-tunes to the
+// same losses as on the CPU, trains under bf16 autocast, writes checkpoints a CPU loads, and a
+// "cuda" device actor runs the engine's jobs on its GPU. Without a GPU, placing on CUDA is
+// refused with a message that says why.
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <gtest/gtest.h>
+
+#include "device/device_actor.hpp"
+#include "device/device_core.hpp"
+#include "llama_fixture.hpp"
+#include "llmos/messages/register.hpp"
+
+namespace llmos::model {
+namespace {
+
+const char* const story =
+    "Once upon a time, there was a little dog named Max. Max liked to run in the big green park "
+    "with his friend Tom. One day, Tom found a red ball under a tree. He said, \"Max, look what I "
+    "found!\" Max was very happy. They played with the ball all day. When the sun went down, they "
+    "went home and had a big dinner. Max was tired, so he went to sleep in his warm bed.";
+
+class model_gpu_test : public llama_test {
+protected:
+  void SetUp() override {
+    if (engine::cuda_devices() == 0)
+      GTEST_SKIP() << "no CUDA device usable by this LibTorch";
+    llama_test::SetUp();
+  }
+
+  std::unique_ptr<engine> on_gpu() {
+    auto e = imported();
+    if (!e)
+      return nullptr;
+    auto err = e->place("cuda", 0);
+    EXPECT_FALSE(err) << describe(err);
+    return err ? nullptr : std::move(e);
+  }
+
+  /// Full fine-tuning for `steps` steps of `precision` on the story; the loss of each step.
+  std::vector<double> fine_tune_losses(engine& e, int steps, const std::string& precision) {
+    auto batch = batch_of(story, 32);
+    auto training = e.spec();
+    training.max_steps = steps;
+    training.warmup_steps = 0;
+    training.lr = 1e-3;
+    training.precision = precision;
+    EXPECT_FALSE(e.fine_tune("full", training, label_vocab{}));
+    std::vector<double> losses;
+    for (int i = 0; i < steps; ++i) {
+      auto r = e.train_step(batch);
+      EXPECT_TRUE(r) << describe(r.error());
+      if (!r)
+        break;
+      losses.push_back(r->loss);
+    }
+    return losses;
+  }
+};
+
+TEST_F(model_gpu_test, greedy_generation_on_cuda_reproduces_the_reference_text) {
+  auto e = on_gpu();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->device(), "cuda:0");
+  auto out = greedy(*e, {}, 200);
+  ASSERT_EQ(out.size(), 200u);
+  auto text = tok_->decode(out);
+  ASSERT_TRUE(text) << describe(text.error());
+  EXPECT_EQ(*text + "\n", read_text(dir_ + "/expected-greedy-200.txt"));
+}
+
+TEST_F(model_gpu_test, fine_tuning_on_cuda_follows_the_cpu_losses) {
+  auto cpu = imported();
+  auto gpu = on_gpu();
+  ASSERT_TRUE(cpu && gpu);
+  const auto a = fine_tune_losses(*cpu, 20, "f32");
+  const auto b = fine_tune_losses(*gpu, 20, "f32");
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(b[i], a[i], 1e-3 * std::max(1.0, a[i])) << "step " << i;
+  EXPECT_LT(b.back(), b.front());
+}
+
+TEST_F(model_gpu_test, bf16_autocast_on_cuda_trains) {
+  auto e = on_gpu();
+  ASSERT_TRUE(e);
+  const auto losses = fine_tune_losses(*e, 30, "bf16");
+  ASSERT_EQ(losses.size(), 30u);
+  for (auto l : losses)
+    ASSERT_TRUE(std::isfinite(l));
+  EXPECT_LT(losses.back(), losses.front() * 0.9);
+}
+
+TEST_F(model_gpu_test, a_checkpoint_written_on_cuda_loads_on_the_cpu) {
+  auto e = on_gpu();
+  ASSERT_TRUE(e);
+  fine_tune_losses(*e, 3, "f32");
+  const auto path =
+      (std::filesystem::temp_directory_path() / ("gpu_ckpt_" + std::to_string(::getpid()) + ".pt"))
+          .string();
+  ASSERT_FALSE(e->save(path));
+  EXPECT_EQ(e->device(), "cuda:0"); // saving went through the host and came back
+  auto loaded = engine::load(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(loaded) << describe(loaded.error());
+  EXPECT_EQ((*loaded)->device(), "cpu");
+  EXPECT_EQ((*loaded)->flat_parameters(), e->flat_parameters());
+  // Both continue from the same optimizer state, one on each device.
+  const auto prompt = tok_->encode("Lily went to");
+  EXPECT_EQ(greedy(**loaded, prompt, 30), greedy(*e, prompt, 30));
+}
+
+TEST_F(model_gpu_test, a_cuda_device_actor_runs_the_engine_on_its_gpu) {
+  caf::actor_system_config cfg;
+  register_messages(cfg);
+  cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{cfg};
+  auto core = device_core::create("gpu0", "cuda", 0, 1);
+  ASSERT_TRUE(core) << describe(core.error());
+  EXPECT_GT(core->info().memory_bytes, 0u);
+  auto device = spawn_device(sys, std::move(*core));
+  auto e = std::shared_ptr<engine>(imported());
+  ASSERT_TRUE(e);
+  const auto prompt = tok_->encode("Tom saw a");
+  auto out = std::make_shared<std::vector<int32_t>>();
+  auto placed = std::make_shared<std::string>();
+  device_job job;
+  job.what = "generate on gpu0";
+  // What a model actor's job does (model_state.hpp on_device): place, then compute.
+  job.run = std::make_shared<std::function<void(const device_info&)>>(
+      [e, out, placed, prompt](const device_info& d) {
+        if (auto err = e->place(d.type, d.cuda_index)) {
+          *placed = describe(err);
+          return;
+        }
+        *placed = e->device();
+        sampling_params greedy_params;
+        greedy_params.temperature = 0.0;
+        if (auto got = e->generate(prompt, 40, greedy_params, 1, nullptr))
+          *out = *got;
+      });
+  caf::scoped_actor self{sys};
+  self->request(device, std::chrono::seconds(120), run_job_atom::value, std::move(job))
+      .receive([](double seconds) { EXPECT_GT(seconds, 0.0); },
+               [](const caf::error& err) { ADD_FAILURE() << describe(err); });
+  EXPECT_EQ(*placed, "cuda:0");
+  auto cpu = imported();
+  ASSERT_TRUE(cpu);
+  EXPECT_EQ(*out, greedy(*cpu, prompt, 40));
+  self->send_exit(device, caf::exit_reason::user_shutdown);
+}
+
+// Runs everywhere: without a GPU the refusal names the model and the reason.
+TEST_F(llama_test, placing_on_a_missing_gpu_is_refused_with_the_reason) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  const int gpus = engine::cuda_devices();
+  auto err = e->place("cuda", gpus); // one past the last GPU (cuda:0 where there is none)
+  ASSERT_TRUE(err);
+  EXPECT_NE(describe(err).find("model 'stories'"), std::string::npos) << describe(err);
+  EXPECT_NE(describe(err).find("cuda:" + std::to_string(gpus)), std::string::npos) << describe(err);
+  EXPECT_EQ(e->device(), "cpu");
+  EXPECT_TRUE(e->place("tpu", 0));
+  EXPECT_FALSE(e->place("cpu", -1));
+}
+
+} // namespace
+} // namespace llmos::model
