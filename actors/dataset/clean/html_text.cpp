@@ -1,5 +1,6 @@
 #include "dataset/clean/html_text.hpp"
 
+#include <cstdint>
 #include <array>
 #include <cctype>
 

@@ -1,5 +1,6 @@
 #include "dataset/clean/mime.hpp"
 
+#include <cstdint>
 #include <algorithm>
 #include <cctype>
 

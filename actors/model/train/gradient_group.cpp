@@ -2,9 +2,15 @@
 
 #include <chrono>
 
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
+
+// Debian's LibTorch builds on libgloo-dev's headers; pip's LibTorch ships c10d without Gloo's
+// headers, so there the group opens its store but refuses to connect, saying why.
+#if __has_include(<gloo/algorithm.h>)
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#define LLMOS_HAS_GLOO 1
+#endif
 
 #include "llmos/messages/error.hpp"
 
@@ -16,7 +22,11 @@ struct gradient_group::impl {
   uint32_t world = 1;
   std::chrono::milliseconds timeout{30000};
   c10::intrusive_ptr<c10d::TCPStore> store;
+#ifdef LLMOS_HAS_GLOO
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+#else
+  bool group = false; ///< never connected: no Gloo in this build
+#endif
 };
 
 namespace {
@@ -63,6 +73,11 @@ uint16_t gradient_group::store_port() const {
 caf::error gradient_group::connect() {
   if (impl_->group)
     return {};
+#ifndef LLMOS_HAS_GLOO
+  return make_llmos_error(error_code::kernel_failed,
+                          "data-parallel group: this build's LibTorch ships no Gloo headers "
+                          "(pip's does not), so gradients cannot be averaged over Gloo");
+#else
   try {
     auto opts = c10d::ProcessGroupGloo::Options::create(impl_->timeout);
     opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(impl_->bind_host));
@@ -75,12 +90,14 @@ caf::error gradient_group::connect() {
                   e);
   }
   return {};
+#endif
 }
 
 caf::error gradient_group::average(float* data, std::size_t n) {
   if (!impl_->group)
     if (auto err = connect())
       return err;
+#ifdef LLMOS_HAS_GLOO
   try {
     std::vector<at::Tensor> tensors{
         torch::from_blob(data, {static_cast<int64_t>(n)}, torch::kFloat32)};
@@ -89,6 +106,10 @@ caf::error gradient_group::average(float* data, std::size_t n) {
   } catch (const std::exception& e) {
     return failed("all-reduce of " + std::to_string(n) + " gradients", e);
   }
+#else
+  (void)data;
+  (void)n;
+#endif
   return {};
 }
 
