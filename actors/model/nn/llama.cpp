@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include <torch/version.h>
+
 namespace llmos::model::nn {
 
 namespace {
@@ -90,6 +92,23 @@ public:
       k = cache->k.narrow(1, 0, offset + t);
       v = cache->v.narrow(1, 0, offset + t);
     }
+#if TORCH_VERSION_MAJOR >= 2
+    if (cache == nullptr) {
+      // Training and evaluation: LibTorch 2's fused attention (flash or memory-efficient on a
+      // GPU) instead of materialising [B, H, T, T] scores. Decoding keeps the explicit path
+      // below, which run.c's greedy output is reproduced with. Key/value head h / group serves
+      // query head h, as below.
+      auto kh = k.transpose(1, 2), vh = v.transpose(1, 2);
+      if (group > 1) {
+        kh = kh.repeat_interleave(group, 1);
+        vh = vh.repeat_interleave(group, 1);
+      }
+      auto att = at::scaled_dot_product_attention(q.transpose(1, 2), kh, vh, {}, 0.0, t > 1);
+      auto y = x + wo(att.transpose(1, 2).reshape({b, t, heads_ * head_dim_}));
+      auto f = ffn_norm(y);
+      return y + w2(torch::silu(w1(f)) * w3(f));
+    }
+#endif
     const auto len = k.size(1);
     // Query head kv * group + g attends with key/value head kv: [B, KV, G, T, hd] against
     // [B, KV, 1, L, hd], broadcast over the group instead of copying keys per query head.
