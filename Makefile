@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build demo demo-cluster test bench gpu-check asan-check test-asan fuzz format clean
+.PHONY: all setup configure build demo demo-cluster test bench gpu-check asan-check test-asan fuzz chaos format clean
 
 all: build
 
@@ -44,6 +44,11 @@ test-asan: setup
 FUZZ_SECONDS ?= 300
 fuzz: setup
 	tools/fuzz/run.sh $(FUZZ_SECONDS)
+
+# Nodes and actors killed under load for CHAOS_SECONDS, then the checks (tools/chaos).
+CHAOS_SECONDS ?= 180
+chaos: build
+	$(BUILD)/bin/llmos-chaos --seconds $(CHAOS_SECONDS) --json $(BUILD)/chaos-report.json
 
 gpu-check:
 	tools/gpu/gpu-check.sh

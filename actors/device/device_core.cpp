@@ -114,6 +114,12 @@ void device_core::record_job(double seconds) {
 device_info device_core::snapshot(uint64_t queued) const {
   auto out = info_;
   out.queued = queued;
+  // Memory in use moves with what models allocate: read now, not at start.
+  if (info_.type == "cuda")
+    out.memory_free_bytes = kernels::cuda_device_free_memory(info_.cuda_index);
+  else
+    out.memory_free_bytes = static_cast<uint64_t>(::sysconf(_SC_AVPHYS_PAGES)) *
+                            static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   out.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   return out;

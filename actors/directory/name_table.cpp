@@ -5,8 +5,14 @@
 namespace llmos {
 
 caf::error name_table::add(actor_entry entry) {
-  if (entries_.count(entry.name) > 0) {
-    const auto& old = entries_[entry.name];
+  if (auto i = entries_.find(entry.name); i != entries_.end()) {
+    // The same actor registered again (its node re-registers everything after reaching a
+    // restarted seed): accepted, the newer entry kept.
+    if (i->second.node == entry.node && i->second.handle == entry.handle) {
+      i->second = std::move(entry);
+      return caf::none;
+    }
+    const auto& old = i->second;
     return make_llmos_error(error_code::duplicate_name,
                             "actor name '" + entry.name + "' is already taken by a " + old.kind +
                                 " on node '" + old.node + "'; choose another name");

@@ -164,13 +164,14 @@ void pack(packer& pk, const actor_entry& x) {
 }
 
 void pack(packer& pk, const device_info& x) {
-  pk.pack_map(9);
+  pk.pack_map(10);
   pk.pack("name").pack(x.name);
   pk.pack("type").pack(x.type);
   pk.pack("backend").pack(x.backend);
   pk.pack("threads").pack(x.threads);
   pk.pack("cuda_index").pack(x.cuda_index);
   pk.pack("memory_bytes").pack(x.memory_bytes);
+  pk.pack("memory_free_bytes").pack(x.memory_free_bytes);
   pk.pack("jobs_done").pack(x.jobs_done);
   pk.pack("elements_done").pack(x.elements_done);
   pk.pack("busy_seconds").pack(x.busy_seconds);

@@ -43,6 +43,10 @@ void sample_devices(caf::event_based_actor* self, const std::vector<actor_entry>
                             .Name("llmos_device_memory_bytes")
                             .Help("Memory a device can use")
                             .Register(process_metrics());
+  static auto& free_memory = prometheus::BuildGauge()
+                                 .Name("llmos_device_memory_free_bytes")
+                                 .Help("Of a device's memory, free when last asked")
+                                 .Register(process_metrics());
   for (auto& e : entries) {
     if (e.kind != "device")
       continue;
@@ -53,6 +57,7 @@ void sample_devices(caf::event_based_actor* self, const std::vector<actor_entry>
               util.Add(l).Set(d.uptime_seconds > 0 ? d.busy_seconds / d.uptime_seconds : 0.0);
               queue.Add(l).Set(static_cast<double>(d.queued));
               memory.Add(l).Set(static_cast<double>(d.memory_bytes));
+              free_memory.Add(l).Set(static_cast<double>(d.memory_free_bytes));
             },
             [](caf::error&) {});
   }

@@ -75,6 +75,7 @@ nlohmann::json dashboard_json(gateway_context& ctx) {
                {"type", d->type},
                {"threads", d->threads},
                {"memory_bytes", d->memory_bytes},
+               {"memory_free_bytes", d->memory_free_bytes},
                {"jobs", d->jobs_done},
                {"queued", d->queued},
                {"utilisation", d->uptime_seconds > 0 ? d->busy_seconds / d->uptime_seconds : 0.0}});

@@ -14,6 +14,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "llmos/messages/dataset.hpp"
+#include "llmos/messages/error.hpp"
 #include "llmos/messages/model.hpp"
 #include "model/core/early_stopping.hpp"
 #include "model/core/model_spec.hpp"
@@ -28,6 +29,11 @@ using namespace std::chrono_literals;
 using model::engine;
 
 constexpr auto data_timeout = 60s;
+
+/// Requests' jobs a model may have waiting on its device; beyond it a request is refused
+/// overloaded. A device's mailbox has no bound of its own, and a client's burst of predictions
+/// must not fill it (a training run's own steps are never refused: one is in flight at a time).
+constexpr uint64_t max_jobs_waiting = 256;
 
 /// One training run in progress.
 struct run_state {
@@ -58,6 +64,7 @@ struct model_state {
   std::optional<run_state> run;
   std::vector<double> losses; ///< loss every 10 steps of the current or last run (dashboard)
   std::string evaluation;     ///< last run's final evaluation (JSON), published as metrics
+  uint64_t jobs_waiting = 0;  ///< requests' jobs sent to the device and not yet answered
   decode_loop decoding;       ///< continuous batching of generate requests (llama)
   /// Fine-tunes served as adapters over `eng` (dropped when another engine is loaded).
   std::map<std::string, std::shared_ptr<const model::lora_adapter>> adapters;
@@ -66,11 +73,19 @@ struct model_state {
 
 using self_ptr = model_actor::stateful_pointer<model_state>;
 
-/// Runs fn(engine) as a job on the model's device; `then` gets its result on the actor.
+/// Runs fn(engine) as a job on the model's device; `then` gets its result on the actor. A
+/// request's job (`bounded`) is refused overloaded while max_jobs_waiting wait already.
 template <class R, class Fn, class Then>
 void on_device(self_ptr self, std::string what, Fn fn, Then then,
-               std::function<void(const caf::error&)> fail) {
-  auto eng = self->state.eng;
+               std::function<void(const caf::error&)> fail, bool bounded = true) {
+  auto& st = self->state;
+  if (bounded && st.jobs_waiting >= max_jobs_waiting) {
+    fail(make_llmos_error(error_code::overloaded,
+                          "model '" + st.spec.name + "': " + std::to_string(st.jobs_waiting) +
+                              " jobs wait for device '" + st.device_name + "'; retry later"));
+    return;
+  }
+  auto eng = st.eng;
   auto out = std::make_shared<std::optional<R>>();
   device_job job;
   job.what = what;
@@ -84,9 +99,18 @@ void on_device(self_ptr self, std::string what, Fn fn, Then then,
         }
         out->emplace(fn(*eng));
       });
-  self->request(self->state.device, caf::infinite, run_job_atom::value, std::move(job))
-      .then([out, then](double) mutable { then(std::move(**out)); },
-            [fail](caf::error& err) { fail(err); });
+  if (bounded)
+    ++st.jobs_waiting;
+  self->request(st.device, caf::infinite, run_job_atom::value, std::move(job))
+      .then(
+          [self, bounded, out, then](double) mutable {
+            self->state.jobs_waiting -= bounded ? 1 : 0;
+            then(std::move(**out));
+          },
+          [self, bounded, fail](caf::error& err) {
+            self->state.jobs_waiting -= bounded ? 1 : 0;
+            fail(err);
+          });
 }
 
 /// What the model is, for info and publishing.

@@ -70,12 +70,12 @@ void evaluate_then(self_ptr self, std::function<void()> next) {
                   return finish(self, err);
                 next();
               },
-              [self](const caf::error& err) { finish(self, err); });
+              [self](const caf::error& err) { finish(self, err); }, false);
           return;
         }
         next();
       },
-      [self](const caf::error& err) { finish(self, err); });
+      [self](const caf::error& err) { finish(self, err); }, false);
 }
 
 void finish(self_ptr self, const caf::error& err) {
@@ -131,7 +131,7 @@ void preempt_now(self_ptr self) {
       self, "checkpoint " + self->state.spec.name,
       [path, cursor](engine& e) { return e.save(path, cursor); },
       [self](caf::error err) { finish(self, err); },
-      [self](const caf::error& err) { finish(self, err); });
+      [self](const caf::error& err) { finish(self, err); }, false);
 }
 
 /// Trains on the next queued batch when the device is free.
@@ -199,7 +199,7 @@ void pump(self_ptr self) {
         }
         pump(self);
       },
-      [self](const caf::error& err) { finish(self, err); });
+      [self](const caf::error& err) { finish(self, err); }, false);
 }
 
 /// Reads every validation batch (pull stream), then opens the training stream.

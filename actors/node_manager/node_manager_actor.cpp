@@ -76,10 +76,19 @@ void register_entry(self_ptr self, actor_entry entry) {
             });
 }
 
-void flush_unregistered(self_ptr self) {
-  auto pending = std::move(self->state.unregistered);
-  self->state.unregistered.clear();
-  for (auto& entry : pending)
+/// The directory was (re)fetched from the seed: every entry of this node goes in again. A seed
+/// that restarted holds an empty directory, and one that lost this node dropped its entries
+/// (found by tools/chaos: after the seed's restart the other nodes' actors stayed unknown).
+/// Entries the directory still holds are accepted again as they are.
+void register_everything(self_ptr self) {
+  auto& st = self->state;
+  st.unregistered.clear();
+  std::vector<actor_entry> all;
+  for (const auto& [name, entry] : st.system)
+    all.push_back(entry);
+  for (const auto& [name, entry] : st.local)
+    all.push_back(entry);
+  for (auto& entry : all)
     register_entry(self, std::move(entry));
 }
 
@@ -178,7 +187,7 @@ void connect_peer(self_ptr self, const std::string& node) {
                   .then(
                       [=](directory_actor& dir) {
                         self->state.cfg.directory = std::move(dir);
-                        flush_unregistered(self);
+                        register_everything(self);
                       },
                       [=](caf::error& err) {
                         log_warning("node '" + self->state.cfg.self +

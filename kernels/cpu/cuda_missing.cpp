@@ -15,6 +15,9 @@ int cuda_device_count() {
 uint64_t cuda_device_memory(int) {
   return 0;
 }
+uint64_t cuda_device_free_memory(int) {
+  return 0;
+}
 std::string nccl_version() {
   return {};
 }

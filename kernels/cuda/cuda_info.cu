@@ -26,6 +26,13 @@ uint64_t cuda_device_memory(int device) {
   return prop.totalGlobalMem;
 }
 
+uint64_t cuda_device_free_memory(int device) {
+  std::size_t free = 0, total = 0;
+  if (cudaSetDevice(device) != cudaSuccess || cudaMemGetInfo(&free, &total) != cudaSuccess)
+    return 0;
+  return free;
+}
+
 std::string nccl_version() {
   int v = 0;
   if (ncclGetVersion(&v) != ncclSuccess)

@@ -78,6 +78,10 @@ TEST(device_core, cpu_device_describes_itself) {
   EXPECT_EQ(info.threads, 3u);
   EXPECT_EQ(info.cuda_index, -1);
   EXPECT_GT(info.memory_bytes, uint64_t{64} << 20) << "the machine's memory";
+  // Free memory is read when asked: some, and never more than there is.
+  const auto now = core.snapshot(0);
+  EXPECT_GT(now.memory_free_bytes, 0u);
+  EXPECT_LE(now.memory_free_bytes, info.memory_bytes);
   EXPECT_EQ(info.jobs_done, 0u);
   EXPECT_EQ(info.elements_done, 0u);
   EXPECT_EQ(info.busy_seconds, 0.0);

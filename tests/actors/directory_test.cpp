@@ -85,6 +85,19 @@ TEST_F(directory_test, table_refuses_a_taken_name_and_keeps_the_first) {
   EXPECT_EQ(table.find("cpu0")->kind, "device");
 }
 
+TEST_F(directory_test, the_same_actor_registered_again_is_accepted) {
+  // A node re-registers everything after reaching a restarted seed; entries the directory still
+  // holds come again from the same node with the same handle.
+  name_table table;
+  auto w = spawn_worker();
+  ASSERT_FALSE(table.add(entry("cpu0", "alpha", w)));
+  EXPECT_FALSE(table.add(entry("cpu0", "alpha", w)));
+  EXPECT_EQ(table.size(), 1u);
+  // The same name from the same node with another handle is another actor: refused.
+  EXPECT_TRUE(table.add(entry("cpu0", "alpha", spawn_worker())));
+  EXPECT_EQ(table.find("cpu0")->handle, w);
+}
+
 TEST_F(directory_test, table_removes_by_name_once) {
   name_table table;
   ASSERT_FALSE(table.add(entry("cpu0", "alpha", spawn_worker())));

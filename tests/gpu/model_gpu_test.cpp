@@ -1,7 +1,8 @@
 // Models on a GPU (label gpu; each test skips where LibTorch sees no CUDA device): the shared
 // pretrained model placed on cuda:0 reproduces the reference's greedy text, fine-tunes to the
 // same losses as on the CPU, trains under bf16 autocast, writes checkpoints a CPU loads, and a
-// "cuda" device actor runs the engine's jobs on its GPU. Without a GPU, placing on CUDA is
+// "cuda" device actor runs the engine's jobs on its GPU and reports free memory that moves with
+// what the model allocates. Without a GPU, placing on CUDA is
 // refused with a message that says why.
 #include <chrono>
 #include <cmath>
@@ -156,6 +157,36 @@ TEST_F(model_gpu_test, a_cuda_device_actor_runs_the_engine_on_its_gpu) {
   ASSERT_TRUE(cpu);
   EXPECT_EQ(*out, greedy(*cpu, prompt, 40));
   self->send_exit(device, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(model_gpu_test, a_cuda_device_reports_memory_that_moves_with_allocation) {
+  auto probe = device_core::create("gpu-probe", "cuda", 0, 1);
+  ASSERT_TRUE(probe) << describe(probe.error());
+  const auto before = probe->snapshot(0).memory_free_bytes;
+  ASSERT_GT(before, 0u);
+  EXPECT_LE(before, probe->info().memory_bytes);
+  // A 12-layer, d-1024 llama with its AdamW state after one step: well over 500 MB on the GPU,
+  // held by LibTorch's caching allocator.
+  auto spec = parse_model_spec("model: big\narchitecture: llama\n"
+                               "hyper: {vocab_size: 32000, embed_dim: 1024, ff_dim: 2816, "
+                               "layers: 12, heads: 16, max_length: 256}\n",
+                               "memory test");
+  ASSERT_TRUE(spec) << describe(spec.error());
+  data_shape shape;
+  shape.vocab_size = 32000;
+  auto e = engine::create(*spec, shape, {});
+  ASSERT_TRUE(e) << describe(e.error());
+  ASSERT_FALSE((*e)->place("cuda", 0));
+  data_batch batch;
+  batch.inputs.dtype = "i32";
+  batch.inputs.shape = {2, 64};
+  std::vector<int32_t> ids(128, 7);
+  batch.inputs.data.assign(reinterpret_cast<const char*>(ids.data()), ids.size() * 4);
+  batch.labels.assign(2, "");
+  ASSERT_TRUE((*e)->train_step(batch));
+  const auto after = probe->snapshot(0).memory_free_bytes;
+  EXPECT_LT(after + (uint64_t{500} << 20), before)
+      << "free before " << (before >> 20) << " MiB, after " << (after >> 20) << " MiB";
 }
 
 // Runs everywhere: without a GPU the refusal names the model and the reason.

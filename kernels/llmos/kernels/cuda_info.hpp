@@ -16,6 +16,11 @@ int cuda_device_count();
 /// Total memory of CUDA device `device` in bytes, 0 if unknown.
 uint64_t cuda_device_memory(int device);
 
+/// Free memory of CUDA device `device` in bytes (cudaMemGetInfo: what every process left, the
+/// caching allocators' reserves counted as used), 0 if unknown. Makes `device` current on the
+/// calling thread.
+uint64_t cuda_device_free_memory(int device);
+
 /// NCCL version as "2.28.x", or "" when NCCL is not part of this build.
 std::string nccl_version();
 

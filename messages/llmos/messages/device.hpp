@@ -24,19 +24,20 @@ struct device_info {
   std::string type;    ///< "cpu" or "cuda"
   std::string backend; ///< the kernel backend that ran last ("cpu", "cuda")
   uint32_t threads = 0;
-  int32_t cuda_index = -1;     ///< GPU index, -1 for CPU devices
-  uint64_t memory_bytes = 0;   ///< memory the device can use
-  uint64_t jobs_done = 0;      ///< kernels run since start
-  uint64_t elements_done = 0;  ///< tensor elements processed since start
-  double busy_seconds = 0.0;   ///< time spent inside kernels since start
-  uint64_t queued = 0;         ///< jobs waiting in the device's mailbox when asked
-  double uptime_seconds = 0.0; ///< since the device started: busy / uptime is its utilisation
+  int32_t cuda_index = -1;        ///< GPU index, -1 for CPU devices
+  uint64_t memory_bytes = 0;      ///< memory the device can use (capacity)
+  uint64_t memory_free_bytes = 0; ///< of it, free when asked (GPU: cudaMemGetInfo; CPU: RAM)
+  uint64_t jobs_done = 0;         ///< kernels run since start
+  uint64_t elements_done = 0;     ///< tensor elements processed since start
+  double busy_seconds = 0.0;      ///< time spent inside kernels since start
+  uint64_t queued = 0;            ///< jobs waiting in the device's mailbox when asked
+  double uptime_seconds = 0.0;    ///< since the device started: busy / uptime is its utilisation
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, device_info& x) {
   return f(caf::meta::type_name("device_info"), x.name, x.type, x.backend, x.threads, x.cuda_index,
-           x.memory_bytes, x.jobs_done, x.elements_done, x.busy_seconds, x.queued,
-           x.uptime_seconds);
+           x.memory_bytes, x.memory_free_bytes, x.jobs_done, x.elements_done, x.busy_seconds,
+           x.queued, x.uptime_seconds);
 }
 
 /// A dense tensor as raw little-endian bytes: tensors never cross a process boundary

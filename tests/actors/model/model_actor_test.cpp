@@ -4,6 +4,7 @@
 // Bad requests are refused with the model's name while it keeps working.
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -128,6 +129,40 @@ TEST(model_actor, trains_from_a_dataset_actor_and_serves) {
   EXPECT_GT(info->jobs_done, 60u);
   EXPECT_GT(info->busy_seconds, 0.0);
   EXPECT_LE(info->busy_seconds, info->uptime_seconds);
+
+  // A burst while the device is busy: the model keeps at most 256 jobs waiting on it and
+  // refuses the rest overloaded (naming the model and the device); the waiting ones are served.
+  {
+    auto release = std::make_shared<std::promise<void>>();
+    device_job block;
+    block.what = "hold the device";
+    block.run = std::make_shared<std::function<void(const device_info&)>>(
+        [gate = release->get_future().share()](const device_info&) { gate.wait(); });
+    self->send(dev, run_job_atom::value, std::move(block));
+    for (int i = 0; i < 300; ++i)
+      self->send(m, infer_atom::value, batch.inputs);
+    // The refusals come back at once; the waiting jobs only after the device is released.
+    int refused = 0, served = 0;
+    bool stuck = false;
+    auto timeout = caf::after(std::chrono::seconds(60)) >> [&] { stuck = true; };
+    for (int i = 0; i < 44 && !stuck; ++i)
+      self->receive([&](const std::vector<prediction_item>&) { ++served; },
+                    [&](const caf::error& err) {
+                      EXPECT_NE(describe(err).find("jobs wait for device"), std::string::npos)
+                          << describe(err);
+                      ++refused;
+                    },
+                    timeout);
+    EXPECT_EQ(refused, 44);
+    EXPECT_EQ(served, 0) << "served while the device was held";
+    release->set_value();
+    for (int i = 0; i < 256 && !stuck; ++i)
+      self->receive([&](const std::vector<prediction_item>&) { ++served; },
+                    [&](const caf::error& err) { ADD_FAILURE() << describe(err); }, timeout);
+    EXPECT_EQ(served, 256);
+    EXPECT_FALSE(stuck);
+    self->receive([](double) {}, timeout); // the blocking job's answer
+  }
 
   // Resume: a third replica continues the checkpointed run (step 80) to step 100.
   auto third =
