@@ -1,8 +1,8 @@
 #include "dataset/clean/html_text.hpp"
 
-#include <cstdint>
 #include <array>
 #include <cctype>
+#include <cstdint>
 
 #include "dataset/clean/utf8.hpp"
 

@@ -1,8 +1,8 @@
 #include "dataset/clean/mime.hpp"
 
-#include <cstdint>
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 #include "dataset/clean/utf8.hpp"
 
