@@ -199,7 +199,8 @@ void add_canary(server_self self, std::shared_ptr<deployed_version> dep, std::ve
 
 void stop_replica(replica& r) {
   caf::anon_send_exit(r.model, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(r.device, caf::exit_reason::user_shutdown);
+  if (r.owns_device)
+    caf::anon_send_exit(r.device, caf::exit_reason::user_shutdown);
 }
 
 /// Spawns `count` replicas of `dep` and loads its weights in each; when all are loaded they
@@ -211,16 +212,22 @@ void load_replicas(server_self self, std::shared_ptr<deployed_version> dep, uint
   auto left = std::make_shared<uint32_t>(count);
   auto failed = std::make_shared<bool>(false);
   for (uint32_t i = 0; i < count; ++i) {
-    const auto device_name = st.cfg.name + ".v" + std::to_string(dep->version) + ".r" +
-                             std::to_string(i) + "." + std::to_string(st.deploys);
-    auto core = device_core::create(device_name, "cpu", 0, st.cfg.threads);
-    if (!core) {
-      for (auto& r : *fresh)
-        stop_replica(r);
-      return done(core.error());
-    }
     replica r;
-    r.device = spawn_device(self->system(), std::move(*core));
+    auto device_name = st.cfg.device_name;
+    if (st.cfg.device) { // placed on the node's device the config names
+      r.device = st.cfg.device;
+      r.owns_device = false;
+    } else {
+      device_name = st.cfg.name + ".v" + std::to_string(dep->version) + ".r" + std::to_string(i) +
+                    "." + std::to_string(st.deploys);
+      auto core = device_core::create(device_name, "cpu", 0, st.cfg.threads);
+      if (!core) {
+        for (auto& f : *fresh)
+          stop_replica(f);
+        return done(core.error());
+      }
+      r.device = spawn_device(self->system(), std::move(*core));
+    }
     r.model = spawn_model(self->system(), dep->spec, r.device, device_name, st.cfg.decoding,
                           st.cfg.generate_queue);
     r.dep = dep;
@@ -420,7 +427,8 @@ void replica_lost(server_state& st, const caf::actor_addr& source) {
       }
       st.rows.erase(row);
     }
-    caf::anon_send_exit(i->second.device, caf::exit_reason::user_shutdown);
+    if (i->second.owns_device)
+      caf::anon_send_exit(i->second.device, caf::exit_reason::user_shutdown);
     st.router.remove(i->first);
     const bool canary = i->second.canary && !i->second.draining;
     st.replicas.erase(i);

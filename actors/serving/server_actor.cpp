@@ -334,8 +334,13 @@ actor_kind server_kind() {
        false,
        "alias to follow, or 3 / v3 / latest",
        {}},
-      {"replicas", config_type::integer, "1", false, "model replicas, each on its own device", {}},
+      {"replicas", config_type::integer, "1", false,
+       "model replicas, each on a CPU device of its own (or all on `device`)", {}},
       {"threads", config_type::integer, "1", false, "CPU threads of each replica's device", {}},
+      {"device", config_type::string, "", false,
+       "a device actor of this node every replica computes on (a GPU: type cuda), declared "
+       "before the server",
+       {}},
       {"max_batch", config_type::integer, "32", false, "rows per forward pass at most", {}},
       {"max_delay_us",
        config_type::integer,
@@ -415,6 +420,16 @@ actor_kind server_kind() {
     cfg.registry = ctx.config["registry"];
     cfg.version = ctx.config["version"];
     cfg.manager = ctx.manager;
+    if (const auto& device = ctx.config["device"]; !device.empty()) {
+      auto handle = ctx.find_local ? ctx.find_local(device, "device") : caf::actor{};
+      if (!handle)
+        return make_llmos_error(error_code::bad_config,
+                                "server '" + ctx.name + "': config key 'device': node '" +
+                                    ctx.node + "' hosts no device actor '" + device +
+                                    "' (declare the device before the server)");
+      cfg.device = caf::actor_cast<device_actor>(handle);
+      cfg.device_name = device;
+    }
     cfg.feedback = ctx.config["feedback"];
     cfg.log_sample = std::stod(ctx.config["log_sample"]);
     if (cfg.log_sample < 0.0 || cfg.log_sample > 1.0)

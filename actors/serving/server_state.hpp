@@ -33,6 +33,10 @@ struct server_config {
   std::string version = "production"; ///< alias to follow, or "3" / "v3" / "latest"
   uint32_t replicas = 1;
   uint32_t threads = 1; ///< CPU threads of each replica's device
+  /// The kind's `device` key: every replica computes on this device actor of the node (a GPU,
+  /// say) instead of a CPU device of its own; null without the key.
+  device_actor device;
+  std::string device_name;
   batcher_config batching;
   routing_policy routing = routing_policy::least_outstanding;
   std::string feedback;             ///< feedback analyst that gets the request log ("" = no log)
@@ -69,6 +73,7 @@ struct deployed_version {
 struct replica {
   model_actor model;
   device_actor device;
+  bool owns_device = true; ///< its own device (ends with it), not the server's shared one
   std::shared_ptr<const deployed_version> dep;
   dynamic_batcher batcher;
   row_format format;

@@ -64,7 +64,7 @@ public:
         {"b", "      - {name: words, kind: dataset, config: {pipeline: pipeline.yaml}}\n"
               "      - {name: trainer, kind: model, config: {spec: bag.yaml}}\n"},
         {"c", "      - {name: m-server, kind: server, config: {model: m, version: latest, "
-              "feedback: fb}}\n"}};
+              "feedback: fb, device: cpu-c}}\n"}};
     for (const auto& n : names_)
       t << "  - name: " << n << "\n    host: 127.0.0.1\n    port: " << ports_[n].first
         << "\n    rpc_port: " << ports_[n].second << "\n    actors:\n"
@@ -290,8 +290,10 @@ json run(const chaos_options& opts) {
   for (int v : stats.acked_versions)
     if (!listed_versions.count(v))
       lost_versions.push_back(v);
-  // And the cluster still serves.
+  // And the cluster still serves, on the device the server's config names.
   auto last = rpc_send(c.rpc("c"), json::array({"m-server", "predict", {{"text", "river"}}}), 30s);
+  auto device = rpc_send(c.rpc("c"), json::array({"cpu-c", "info", json::object()}), 10s);
+  const bool on_device = !failed(device) && device.value("jobs_done", 0) > 0;
 
   const bool feedback_held = labelled >= static_cast<int>(stats.acked_feedback.size());
   report["load"] = {{"predictions", stats.predicted.load()},
@@ -309,8 +311,10 @@ json run(const chaos_options& opts) {
                        {{"held", lost_versions.empty()},
                         {"acknowledged", stats.acked_versions.size()},
                         {"lost", lost_versions}}},
-                      {"serves_afterwards", {{"held", !failed(last)}, {"answer", last}}}};
-  report["held"] = all_back && feedback_held && lost_versions.empty() && !failed(last);
+                      {"serves_afterwards", {{"held", !failed(last)}, {"answer", last}}},
+      {"served_on_the_named_device", {{"held", on_device}, {"device", device}}}};
+  report["held"] =
+      all_back && feedback_held && lost_versions.empty() && !failed(last) && on_device;
   return report;
 }
 
