@@ -113,6 +113,9 @@ actor_kind http_kind() {
   kind.fields = {
       {"port", config_type::integer, "8080", false, "TCP port (0 = any free port)", {}},
       {"host", config_type::string, "127.0.0.1", false, "address to listen on", {}},
+      {"tls_certificate", config_type::path, "", false,
+       "PEM certificate (chain) to serve HTTPS with; with tls_key", {}},
+      {"tls_key", config_type::path, "", false, "PEM private key of tls_certificate", {}},
       {"token", config_type::string, "", false, "admin bearer token (\"\" = admin closed)", {}},
       {"protect",
        config_type::string,
@@ -180,7 +183,27 @@ actor_kind http_kind() {
         return std::move(rules.error());
       shared->alerts = monitor::alert_engine{std::move(*rules)};
     }
-    auto server = std::make_shared<httplib::Server>();
+    // HTTPS when a certificate is given (cpp-httplib's SSLServer over OpenSSL): the same routes,
+    // bounds and thread pool; a plain-HTTP client gets no answer.
+    const auto& cert = ctx.config["tls_certificate"];
+    const auto& key = ctx.config["tls_key"];
+    if (cert.empty() != key.empty())
+      return make_llmos_error(error_code::bad_config,
+                              "http '" + ctx.name + "': tls_certificate and tls_key go together (" +
+                                  (cert.empty() ? "tls_key" : "tls_certificate") +
+                                  " given alone)");
+    std::shared_ptr<httplib::Server> server;
+    if (cert.empty()) {
+      server = std::make_shared<httplib::Server>();
+    } else {
+      auto tls = std::make_shared<httplib::SSLServer>(cert.c_str(), key.c_str());
+      if (!tls->is_valid())
+        return make_llmos_error(error_code::bad_config,
+                                "http '" + ctx.name + "': cannot serve TLS with certificate '" +
+                                    cert + "' and key '" + key +
+                                    "' (missing, unreadable, or not a matching PEM pair)");
+      server = std::move(tls);
+    }
     server->new_task_queue = [n = cfg.threads] { return new httplib::ThreadPool(n); };
     server->set_payload_max_length(cfg.body_limit);
     // httplib closes a keep-alive connection after 5 requests by default: every client would

@@ -1,12 +1,16 @@
 // Mutual TLS between node processes, with certificates from tools/certs/make-dev-certs.sh: two
 // nodes of one CA connect and stay connected; a node whose certificate comes from another CA,
-// and a node without TLS, are refused, and their attempts do not disturb the good link.
+// and a node without TLS, are refused, and their attempts do not disturb the good link. The HTTP
+// gateway serves HTTPS with such a certificate: a client of the CA is answered, a plain-HTTP
+// client and one that trusts another CA are not, and a key without its certificate is refused.
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include "cluster_harness.hpp"
 
@@ -119,6 +123,72 @@ TEST_F(tls_test, a_node_without_tls_is_refused) {
   ASSERT_NO_FATAL_FAILURE(start_good_pair(nodes));
   ASSERT_TRUE(nodes.start("gamma")); // same ports, its own topology without a tls section
   expect_gamma_refused(nodes);
+}
+
+TEST_F(tls_test, the_http_gateway_serves_https_to_clients_of_its_ca_only) {
+  temp_dir dir{"https"};
+  const auto ports = llmos::test::free_ports(3);
+  const auto good = *certs_ / "good";
+  auto topology = [&](const std::string& tls) {
+    return "cluster: web\nnodes:\n  - name: alpha\n    host: 127.0.0.1\n    port: " +
+           std::to_string(ports[0]) + "\n    rpc_port: " + std::to_string(ports[1]) +
+           "\n    actors:\n      - {name: web, kind: http, config: {port: " +
+           std::to_string(ports[2]) + tls + "}}\n";
+  };
+  // A key without its certificate: the node does not start the actor and says which key is
+  // alone.
+  llmos::test::write_file(dir / "half.yaml",
+                          topology(", tls_key: " + (good / "alpha.key").string()));
+  {
+    auto half = llmos::test::child_process::start({llmos::test::program("llmos-node"),
+                                                   "--topology", (dir / "half.yaml").string(),
+                                                   "--node", "alpha"},
+                                                  dir / "half.log");
+    EXPECT_TRUE(wait_until(
+        [&] {
+          return llmos::test::read_file(dir / "half.log").find("tls_key given alone") !=
+                 std::string::npos;
+        },
+        20s, 100ms))
+        << llmos::test::read_file(dir / "half.log");
+    half.stop(SIGTERM);
+  }
+
+  llmos::test::write_file(dir / "topology.yaml",
+                          topology(", tls_certificate: " + (good / "alpha.pem").string() +
+                                   ", tls_key: " + (good / "alpha.key").string()));
+  auto node = llmos::test::child_process::start({llmos::test::program("llmos-node"), "--topology",
+                                                 (dir / "topology.yaml").string(), "--node",
+                                                 "alpha"},
+                                                dir / "alpha.log");
+  httplib::SSLClient trusting("127.0.0.1", ports[2]);
+  trusting.set_ca_cert_path((good / "ca.pem").c_str());
+  trusting.enable_server_certificate_verification(true);
+  trusting.set_connection_timeout(2s);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = trusting.Get("/healthz");
+        return r && r->status == 200;
+      },
+      20s, 200ms))
+      << llmos::test::read_file(dir / "alpha.log");
+  // Plain HTTP on the same port gets no HTTP answer.
+  httplib::Client plain("127.0.0.1", ports[2]);
+  plain.set_connection_timeout(2s);
+  plain.set_read_timeout(2s);
+  auto r = plain.Get("/healthz");
+  EXPECT_TRUE(!r || r->status != 200);
+  // A client that trusts another CA refuses the gateway's certificate.
+  httplib::SSLClient stranger("127.0.0.1", ports[2]);
+  stranger.set_ca_cert_path((*certs_ / "other" / "ca.pem").c_str());
+  stranger.enable_server_certificate_verification(true);
+  stranger.set_connection_timeout(2s);
+  auto refused = stranger.Get("/healthz");
+  EXPECT_FALSE(refused);
+  // And the trusting client is still served.
+  auto again = trusting.Get("/healthz");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
 }
 
 } // namespace
