@@ -113,8 +113,12 @@ actor_kind http_kind() {
   kind.fields = {
       {"port", config_type::integer, "8080", false, "TCP port (0 = any free port)", {}},
       {"host", config_type::string, "127.0.0.1", false, "address to listen on", {}},
-      {"tls_certificate", config_type::path, "", false,
-       "PEM certificate (chain) to serve HTTPS with; with tls_key", {}},
+      {"tls_certificate",
+       config_type::path,
+       "",
+       false,
+       "PEM certificate (chain) to serve HTTPS with; with tls_key",
+       {}},
       {"tls_key", config_type::path, "", false, "PEM private key of tls_certificate", {}},
       {"token", config_type::string, "", false, "admin bearer token (\"\" = admin closed)", {}},
       {"protect",
@@ -190,8 +194,7 @@ actor_kind http_kind() {
     if (cert.empty() != key.empty())
       return make_llmos_error(error_code::bad_config,
                               "http '" + ctx.name + "': tls_certificate and tls_key go together (" +
-                                  (cert.empty() ? "tls_key" : "tls_certificate") +
-                                  " given alone)");
+                                  (cert.empty() ? "tls_key" : "tls_certificate") + " given alone)");
     std::shared_ptr<httplib::Server> server;
     if (cert.empty()) {
       server = std::make_shared<httplib::Server>();

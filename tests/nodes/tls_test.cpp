@@ -140,9 +140,8 @@ TEST_F(tls_test, the_http_gateway_serves_https_to_clients_of_its_ca_only) {
   llmos::test::write_file(dir / "half.yaml",
                           topology(", tls_key: " + (good / "alpha.key").string()));
   {
-    auto half = llmos::test::child_process::start({llmos::test::program("llmos-node"),
-                                                   "--topology", (dir / "half.yaml").string(),
-                                                   "--node", "alpha"},
+    auto half = llmos::test::child_process::start({llmos::test::program("llmos-node"), "--topology",
+                                                   (dir / "half.yaml").string(), "--node", "alpha"},
                                                   dir / "half.log");
     EXPECT_TRUE(wait_until(
         [&] {
@@ -157,10 +156,10 @@ TEST_F(tls_test, the_http_gateway_serves_https_to_clients_of_its_ca_only) {
   llmos::test::write_file(dir / "topology.yaml",
                           topology(", tls_certificate: " + (good / "alpha.pem").string() +
                                    ", tls_key: " + (good / "alpha.key").string()));
-  auto node = llmos::test::child_process::start({llmos::test::program("llmos-node"), "--topology",
-                                                 (dir / "topology.yaml").string(), "--node",
-                                                 "alpha"},
-                                                dir / "alpha.log");
+  auto node =
+      llmos::test::child_process::start({llmos::test::program("llmos-node"), "--topology",
+                                         (dir / "topology.yaml").string(), "--node", "alpha"},
+                                        dir / "alpha.log");
   httplib::SSLClient trusting("127.0.0.1", ports[2]);
   trusting.set_ca_cert_path((good / "ca.pem").c_str());
   trusting.enable_server_certificate_verification(true);

@@ -312,9 +312,8 @@ json run(const chaos_options& opts) {
                         {"acknowledged", stats.acked_versions.size()},
                         {"lost", lost_versions}}},
                       {"serves_afterwards", {{"held", !failed(last)}, {"answer", last}}},
-      {"served_on_the_named_device", {{"held", on_device}, {"device", device}}}};
-  report["held"] =
-      all_back && feedback_held && lost_versions.empty() && !failed(last) && on_device;
+                      {"served_on_the_named_device", {{"held", on_device}, {"device", device}}}};
+  report["held"] = all_back && feedback_held && lost_versions.empty() && !failed(last) && on_device;
   return report;
 }
 
