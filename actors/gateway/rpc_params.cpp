@@ -164,7 +164,8 @@ void pack(packer& pk, const actor_entry& x) {
 }
 
 void pack(packer& pk, const device_info& x) {
-  pk.pack_map(10);
+  // Every field of device_info (messages/device.hpp), as HTTP's devices view shows them.
+  pk.pack_map(12);
   pk.pack("name").pack(x.name);
   pk.pack("type").pack(x.type);
   pk.pack("backend").pack(x.backend);
@@ -175,6 +176,8 @@ void pack(packer& pk, const device_info& x) {
   pk.pack("jobs_done").pack(x.jobs_done);
   pk.pack("elements_done").pack(x.elements_done);
   pk.pack("busy_seconds").pack(x.busy_seconds);
+  pk.pack("queued").pack(x.queued);
+  pk.pack("uptime_seconds").pack(x.uptime_seconds);
 }
 
 void pack(packer& pk, const tensor_bytes& x) {
