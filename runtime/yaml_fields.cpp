@@ -10,6 +10,7 @@
 #include "llmos/messages/error.hpp"
 
 #include "llmos/runtime/suggest.hpp"
+#include "llmos/runtime/text.hpp"
 
 namespace llmos::yaml_fields {
 
@@ -108,13 +109,8 @@ std::string read_name(const entry& e) {
   return name;
 }
 
-std::string trim(const std::string& text) {
-  auto first = std::find_if_not(text.begin(), text.end(),
-                                [](unsigned char c) { return std::isspace(c) != 0; });
-  auto last = std::find_if_not(text.rbegin(), text.rend(), [](unsigned char c) {
-                return std::isspace(c) != 0;
-              }).base();
-  return first < last ? std::string(first, last) : std::string{};
+std::string trim(const std::string& s) {
+  return std::string{text::trim(s)};
 }
 
 caf::error parse_failure(const std::string& file, std::exception_ptr thrown) {

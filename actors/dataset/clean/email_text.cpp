@@ -5,6 +5,7 @@
 
 #include "dataset/clean/html_text.hpp"
 #include "dataset/clean/mime.hpp"
+#include "llmos/runtime/text.hpp"
 
 namespace llmos::data {
 namespace {
@@ -17,13 +18,7 @@ struct text_part {
   std::string text;
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
 bool has_text(const std::vector<text_part>& parts, bool html) {
   for (const auto& p : parts)

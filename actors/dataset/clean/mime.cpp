@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "dataset/clean/utf8.hpp"
+#include "llmos/runtime/text.hpp"
 
 namespace llmos::data {
 namespace {
@@ -16,13 +17,7 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
 // The line starting at `pos` without its line break (LF or CRLF); `next` is where the
 // following line starts.

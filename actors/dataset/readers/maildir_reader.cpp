@@ -8,6 +8,7 @@
 
 #include "dataset/readers/reader_options.hpp"
 #include "dataset/readers/utf8.hpp"
+#include "llmos/runtime/text.hpp"
 
 namespace llmos::data {
 namespace {
@@ -17,12 +18,9 @@ namespace fs = std::filesystem;
 /// A stray multi-gigabyte file in a mail folder is a mistake, not an e-mail.
 constexpr std::uintmax_t max_file_bytes = 32u << 20;
 
+/// Spaces and tabs only: a label map's names may end in other characters.
 std::string trim(std::string_view s) {
-  auto first = s.find_first_not_of(" \t");
-  if (first == std::string_view::npos)
-    return {};
-  auto last = s.find_last_not_of(" \t");
-  return std::string{s.substr(first, last - first + 1)};
+  return std::string{text::trim(s, " \t")};
 }
 
 caf::expected<std::map<std::string, std::string>> parse_label_map(const source_spec& spec) {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/text.hpp"
 
 namespace llmos::serving {
 namespace {
@@ -17,10 +18,7 @@ bool is_name(const std::string& s) {
 }
 
 std::string trimmed(const std::string& s) {
-  const auto first = s.find_first_not_of(' ');
-  if (first == std::string::npos)
-    return "";
-  return s.substr(first, s.find_last_not_of(' ') - first + 1);
+  return std::string{text::trim(s, " ")};
 }
 
 } // namespace

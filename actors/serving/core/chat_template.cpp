@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "llmos/runtime/text.hpp"
+
 namespace llmos::serving {
 namespace {
 
@@ -10,10 +12,7 @@ bool has(std::string_view text, std::string_view marker) {
 }
 
 std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos)
-    return {};
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+  return std::string{text::trim(s, " \t\r\n")};
 }
 
 // llama.cpp's LLM_CHAT_TEMPLATE_LLAMA_2 and its variants: one [INST] turn per user message, the

@@ -1,0 +1,20 @@
+// Small text helpers shared by every component (they were copied into five files, each with its
+// own set of blanks).
+#pragma once
+
+#include <string_view>
+
+namespace llmos::text {
+
+/// The C locale's white space (what std::isspace accepts there).
+inline constexpr std::string_view blanks = " \t\n\v\f\r";
+
+/// `s` without the leading and trailing characters of `chars`; a view into `s`.
+constexpr std::string_view trim(std::string_view s, std::string_view chars = blanks) {
+  const auto first = s.find_first_not_of(chars);
+  if (first == std::string_view::npos)
+    return {};
+  return s.substr(first, s.find_last_not_of(chars) - first + 1);
+}
+
+} // namespace llmos::text
