@@ -90,7 +90,7 @@ public:
     if (name == nullptr)
       refuse(1, "missing 'dataset: NAME' (the data set's name)");
     spec.dataset = read_name(*name);
-    const auto state = fs::path{data_dir()}.parent_path() / "state";
+    const auto state = fs::path{state_dir()};
     spec.root =
         get(top, "root") ? resolve(read_string(*get(top, "root"))) : (state / "datasets").string();
     spec.quarantine = get(top, "quarantine")

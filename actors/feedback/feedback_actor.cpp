@@ -295,9 +295,8 @@ actor_kind feedback_kind() {
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     feedback::analyst_config cfg;
     cfg.name = ctx.name;
-    cfg.root = ctx.config["root"].empty()
-                   ? fs::path{data::data_dir()}.parent_path() / "state" / "feedback" / ctx.name
-                   : fs::path{ctx.config["root"]};
+    cfg.root = ctx.config["root"].empty() ? fs::path{data::state_dir()} / "feedback" / ctx.name
+                                          : fs::path{ctx.config["root"]};
     std::error_code ec;
     fs::create_directories(cfg.root, ec);
     if (ec)

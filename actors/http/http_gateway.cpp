@@ -162,7 +162,7 @@ actor_kind http_kind() {
     cfg.registry = ctx.config["registry"];
     cfg.feedback_log = ctx.config["feedback"];
     if (cfg.feedback_log.empty()) {
-      const auto state = std::filesystem::path{data::data_dir()}.parent_path() / "state";
+      const auto state = std::filesystem::path{data::state_dir()};
       std::error_code ec;
       std::filesystem::create_directories(state, ec);
       cfg.feedback_log = (state / "feedback.jsonl").string();

@@ -237,11 +237,9 @@ actor_kind registry_kind() {
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     // Beside the data sets' default store (.cache/state), never inside the source tree.
-    const auto root =
-        ctx.config["root"].empty()
-            ? (std::filesystem::path{data::data_dir()}.parent_path() / "state" / "registry")
-                  .string()
-            : ctx.config["root"];
+    const auto root = ctx.config["root"].empty()
+                          ? (std::filesystem::path{data::state_dir()} / "registry").string()
+                          : ctx.config["root"];
     auto store = registry::registry_store::open(root);
     if (!store)
       return std::move(store.error());

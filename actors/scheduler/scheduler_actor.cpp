@@ -260,9 +260,8 @@ actor_kind scheduler_kind() {
     schedrt::scheduler_config cfg;
     cfg.name = ctx.name;
     // Beside the data sets' and the registry's state, never inside the source tree.
-    cfg.root = ctx.config["root"].empty()
-                   ? std::filesystem::path{data::data_dir()}.parent_path() / "state" / "scheduler"
-                   : std::filesystem::path{ctx.config["root"]};
+    cfg.root = ctx.config["root"].empty() ? std::filesystem::path{data::state_dir()} / "scheduler"
+                                          : std::filesystem::path{ctx.config["root"]};
     cfg.manager = ctx.manager;
     auto& p = cfg.policy;
     p.policy = ctx.config["policy"];

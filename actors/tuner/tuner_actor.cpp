@@ -397,9 +397,8 @@ actor_kind tuner_kind() {
     cfg.scheduler = ctx.config["scheduler"];
     cfg.registry = ctx.config["registry"];
     // Beside the data sets' and the registry's state, never inside the source tree.
-    cfg.root = ctx.config["root"].empty()
-                   ? fs::path{data::data_dir()}.parent_path() / "state" / "tuner"
-                   : fs::path{ctx.config["root"]};
+    cfg.root = ctx.config["root"].empty() ? fs::path{data::state_dir()} / "tuner"
+                                          : fs::path{ctx.config["root"]};
     cfg.manager = ctx.manager;
     const long long threads = std::stoll(ctx.config["threads"]);
     if (threads < 1 || threads > 1024)

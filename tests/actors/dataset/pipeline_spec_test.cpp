@@ -1,6 +1,7 @@
 // The pipeline file: the shipped examples parse, defaults and ${DATA} paths resolve, and each kind
 // of mistake is refused with its line and the fix.
 #include <cstdlib>
+#include <filesystem>
 
 #include <gtest/gtest.h>
 
@@ -82,6 +83,11 @@ TEST(pipeline_spec, defaults_without_optional_sections) {
   EXPECT_FALSE(spec->augment.enabled);
   EXPECT_EQ(spec->tokenizer.kind, "byte");
   EXPECT_DOUBLE_EQ(spec->split.train, 0.8);
+  // Without root: the store lives in the state folder beside the data cache, like every other
+  // component's default state.
+  EXPECT_EQ(spec->root, llmos::data::state_dir() + "/datasets");
+  EXPECT_EQ(std::filesystem::path{llmos::data::state_dir()}.parent_path(),
+            std::filesystem::path{llmos::data::data_dir()}.parent_path());
 }
 
 TEST(pipeline_spec, refuses_mistakes_with_line_and_fix) {
