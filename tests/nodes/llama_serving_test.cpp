@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
+#include <latch>
 #include <sstream>
 #include <thread>
 
@@ -458,10 +459,16 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   std::vector<int> statuses(12);
   std::vector<std::string> retry_after(12), error_type(12);
   std::vector<std::thread> rush;
+  // All twelve post at once (connected first): started one after another on a loaded machine,
+  // each could find the queue empty again (seen once in a full parallel ctest run).
+  std::latch ready(static_cast<std::ptrdiff_t>(statuses.size()));
   for (std::size_t i = 0; i < statuses.size(); ++i)
     rush.emplace_back([&, i] {
       httplib::Client c("127.0.0.1", n.http);
       c.set_read_timeout(120, 0);
+      c.set_keep_alive(true);
+      c.Get("/healthz"); // the connection is open before the rush
+      ready.arrive_and_wait();
       auto r = c.Post("/v1/completions",
                       json{{"model", "tight"},
                            {"prompt", prompts[i % prompts.size()]},
