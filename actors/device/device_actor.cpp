@@ -106,4 +106,15 @@ actor_kind device_kind() {
   return kind;
 }
 
+caf::expected<device_actor> find_local_device(const spawn_context& ctx, const std::string& who) {
+  const auto& name = ctx.config.at("device");
+  auto handle = ctx.find_local ? ctx.find_local(name, "device") : caf::actor{};
+  if (!handle)
+    return make_llmos_error(error_code::bad_config,
+                            who + " '" + ctx.name + "': config key 'device': node '" + ctx.node +
+                                "' hosts no device actor '" + name +
+                                "' (declare the device before the " + who + ")");
+  return caf::actor_cast<device_actor>(handle);
+}
+
 } // namespace llmos

@@ -41,14 +41,10 @@ actor_kind model_kind() {
     if (const auto& name = ctx.config["device"]; !name.empty()) {
       // Placed on a device the node already hosts: its jobs run there (on its GPU for a cuda
       // device), one at a time with those of every other model placed on it.
-      auto device = ctx.find_local ? ctx.find_local(name, "device") : caf::actor{};
+      auto device = find_local_device(ctx, "model");
       if (!device)
-        return make_llmos_error(error_code::bad_config,
-                                "model '" + ctx.name + "': config key 'device': node '" + ctx.node +
-                                    "' hosts no device actor '" + name +
-                                    "' (declare the device before the model)");
-      return caf::actor_cast<caf::actor>(
-          spawn_model(ctx.system, std::move(*spec), caf::actor_cast<device_actor>(device), name));
+        return std::move(device.error());
+      return caf::actor_cast<caf::actor>(spawn_model(ctx.system, std::move(*spec), *device, name));
     }
     auto core = device_core::create(ctx.name + ".device", "cpu", 0, static_cast<uint32_t>(threads));
     if (!core)

@@ -197,10 +197,15 @@ void add_canary(server_self self, std::shared_ptr<deployed_version> dep, std::ve
   update_gauges(st);
 }
 
-void stop_replica(replica& r) {
-  caf::anon_send_exit(r.model, caf::exit_reason::user_shutdown);
+/// Ends a replica's own device; one the server shares (its `device` key) stays.
+void release_device(const replica& r) {
   if (r.owns_device)
     caf::anon_send_exit(r.device, caf::exit_reason::user_shutdown);
+}
+
+void stop_replica(replica& r) {
+  caf::anon_send_exit(r.model, caf::exit_reason::user_shutdown);
+  release_device(r);
 }
 
 /// Spawns `count` replicas of `dep` and loads its weights in each; when all are loaded they
@@ -427,8 +432,7 @@ void replica_lost(server_state& st, const caf::actor_addr& source) {
       }
       st.rows.erase(row);
     }
-    if (i->second.owns_device)
-      caf::anon_send_exit(i->second.device, caf::exit_reason::user_shutdown);
+    release_device(i->second);
     st.router.remove(i->first);
     const bool canary = i->second.canary && !i->second.draining;
     st.replicas.erase(i);

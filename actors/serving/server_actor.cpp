@@ -428,13 +428,10 @@ actor_kind server_kind() {
     cfg.version = ctx.config["version"];
     cfg.manager = ctx.manager;
     if (const auto& device = ctx.config["device"]; !device.empty()) {
-      auto handle = ctx.find_local ? ctx.find_local(device, "device") : caf::actor{};
+      auto handle = find_local_device(ctx, "server");
       if (!handle)
-        return make_llmos_error(error_code::bad_config,
-                                "server '" + ctx.name + "': config key 'device': node '" +
-                                    ctx.node + "' hosts no device actor '" + device +
-                                    "' (declare the device before the server)");
-      cfg.device = caf::actor_cast<device_actor>(handle);
+        return std::move(handle.error());
+      cfg.device = *handle;
       cfg.device_name = device;
     }
     cfg.feedback = ctx.config["feedback"];

@@ -71,11 +71,7 @@ TEST_F(model_gpu_test, greedy_generation_on_cuda_reproduces_the_reference_text) 
   auto e = on_gpu();
   ASSERT_TRUE(e);
   EXPECT_EQ(e->device(), "cuda:0");
-  auto out = greedy(*e, {}, 200);
-  ASSERT_EQ(out.size(), 200u);
-  auto text = tok_->decode(out);
-  ASSERT_TRUE(text) << describe(text.error());
-  EXPECT_EQ(*text + "\n", read_text(dir_ + "/expected-greedy-200.txt"));
+  expect_reference_text(*e);
 }
 
 TEST_F(model_gpu_test, fine_tuning_on_cuda_follows_the_cpu_losses) {

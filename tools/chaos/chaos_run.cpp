@@ -119,12 +119,13 @@ struct load_stats {
   std::set<int> acked_versions;            ///< versions publish answered
 };
 
-/// Calls `params` through the first node of `order` that answers; the last error otherwise.
+/// Calls RPC `method` with `params` through the first node of `order` that answers; the last
+/// error otherwise.
 json through_any(cluster& c, const std::vector<std::string>& order, const json& params,
-                 std::chrono::seconds timeout) {
+                 std::chrono::seconds timeout, const std::string& method = "send") {
   json last;
   for (const auto& n : order) {
-    last = rpc_send(c.rpc(n), params, timeout);
+    last = rpc_call(c.rpc(n), method, params, timeout);
     if (!failed(last))
       return last;
   }
@@ -234,10 +235,7 @@ json run(const chaos_options& opts) {
         if (a.rfind("cpu-", 0) != 0)
           actors.push_back(a);
       const auto& a = actors[rng() % actors.size()];
-      json r;
-      for (const auto& n : c.names())
-        if (r = rpc_call(c.rpc(n), "kill", json::array({a}), 10s); !failed(r))
-          break;
+      auto r = through_any(c, c.names(), json::array({a}), 10s, "kill");
       kills.push_back({{"actor", a}, {"answered", !failed(r)}});
     }
   }

@@ -53,6 +53,16 @@ protected:
     return out ? *out : std::vector<int32_t>{};
   }
 
+  /// Greedy 200 tokens from BOS on `e` are run.c's reference output byte for byte.
+  void expect_reference_text(engine& e) {
+    auto out = greedy(e, {}, 200);
+    ASSERT_EQ(out.size(), 200u);
+    auto text = tok_->decode(out);
+    ASSERT_TRUE(text) << describe(text.error());
+    // run.c prints a newline after the generation; the fixture holds what it printed.
+    EXPECT_EQ(*text + "\n", read_text(dir_ + "/expected-greedy-200.txt"));
+  }
+
   /// Rows of `text`'s tokens after BOS, cut into sequences of `length` (an LM batch).
   data_batch batch_of(const std::string& text, int64_t length) {
     auto ids = tok_->encode(text);

@@ -36,12 +36,7 @@ const char* const held_out =
 TEST_F(llama_test, greedy_from_bos_reproduces_the_reference_byte_for_byte) {
   auto e = imported();
   ASSERT_TRUE(e);
-  auto out = greedy(*e, {}, 200);
-  ASSERT_EQ(out.size(), 200u);
-  auto text = tok_->decode(out);
-  ASSERT_TRUE(text) << describe(text.error());
-  // run.c prints a newline after the generation; the fixture holds what it printed.
-  EXPECT_EQ(*text + "\n", read_text(dir_ + "/expected-greedy-200.txt"));
+  expect_reference_text(*e);
 }
 
 TEST_F(llama_test, fused_decode_and_libtorch_path_generate_the_same_tokens) {
