@@ -152,6 +152,23 @@ TEST_F(tls_test, the_http_gateway_serves_https_to_clients_of_its_ca_only) {
         << llmos::test::read_file(dir / "half.log");
     half.stop(SIGTERM);
   }
+  // A "certificate" that is not PEM (here: a topology file) is refused by name as well.
+  llmos::test::write_file(dir / "junk.yaml",
+                          topology(", tls_certificate: " + (dir / "half.yaml").string() +
+                                   ", tls_key: " + (good / "alpha.key").string()));
+  {
+    auto junk = llmos::test::child_process::start({llmos::test::program("llmos-node"), "--topology",
+                                                   (dir / "junk.yaml").string(), "--node", "alpha"},
+                                                  dir / "junk.log");
+    EXPECT_TRUE(wait_until(
+        [&] {
+          return llmos::test::read_file(dir / "junk.log").find("cannot serve TLS") !=
+                 std::string::npos;
+        },
+        20s, 100ms))
+        << llmos::test::read_file(dir / "junk.log");
+    junk.stop(SIGTERM);
+  }
 
   llmos::test::write_file(dir / "topology.yaml",
                           topology(", tls_certificate: " + (good / "alpha.pem").string() +
