@@ -10,6 +10,7 @@
 #include "llmos/messages/register.hpp"
 #include "llmos/runtime/log.hpp"
 #include "node_manager/node_manager_actor.hpp"
+#include "node_port_auth.hpp"
 #include "openssl_error_queue.hpp"
 
 namespace llmos {
@@ -19,9 +20,17 @@ std::unique_ptr<caf::actor_system_config>
 make_config(const topology& topo, const node_start_options& opts, caf::error& err) {
   auto cfg = std::make_unique<caf::actor_system_config>();
   cfg->load<caf::io::middleman>();
-  if (topo.tls) {
+  if (topo.tls || !topo.cluster_secret.empty()) {
     link_openssl_error_queue_fix();
+    if (auto refused = admit_only_peers_of(topo); !refused.empty()) {
+      err = make_llmos_error(error_code::bad_option, refused);
+      return nullptr;
+    }
     cfg->load<caf::openssl::manager>();
+  }
+  // Without certificates CAF's OpenSSL module runs anonymous TLS, which admit_only_peers_of
+  // turns into TLS-PSK with the cluster secret.
+  if (topo.tls) {
     cfg->openssl_certificate = topo.tls->certificate;
     cfg->openssl_key = topo.tls->key;
     cfg->openssl_cafile = topo.tls->ca;
@@ -62,7 +71,7 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
   n->topo_ = std::move(topo);
   n->name_ = name;
   auto& sys = *n->system_;
-  const bool tls = n->topo_.tls.has_value();
+  const bool tls = n->topo_.tls.has_value() || !n->topo_.cluster_secret.empty();
 
   node_manager_config nm_cfg;
   nm_cfg.topo = n->topo_;
@@ -108,7 +117,10 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
     register_system_actor("gateway", "gateway", gw->broker);
   }
   log_info("node '" + name + "' up: node port " + std::to_string(n->port_) + ", rpc port " +
-           std::to_string(n->gateway_.port) + (tls ? ", TLS between nodes" : "") +
+           std::to_string(n->gateway_.port) +
+           (n->topo_.tls ? ", TLS between nodes"
+            : tls        ? ", TLS between nodes with the cluster secret"
+                         : "") +
            (n->topo_.auth_token.empty() ? "" : ", auth token required"));
   return n;
 }

@@ -56,8 +56,8 @@ public:
 
   topology parse(const YAML::Node& root) {
     auto top = read_map(root,
-                        {"cluster", "seed", "auth_token", "auth_token_file", "heartbeat_ms",
-                         "lost_after_ms", "tls", "nodes"},
+                        {"cluster", "seed", "auth_token", "auth_token_file", "cluster_secret",
+                         "cluster_secret_file", "heartbeat_ms", "lost_after_ms", "tls", "nodes"},
                         "the top level");
     if (auto e = get(top, "cluster"))
       result_.cluster = read_name(*e);
@@ -71,6 +71,7 @@ public:
     read_timing(get(top, "heartbeat_ms"), get(top, "lost_after_ms"));
     if (auto e = get(top, "tls"))
       read_tls(*e);
+    read_cluster_secret(get(top, "cluster_secret"), get(top, "cluster_secret_file"));
     return std::move(result_);
   }
 
@@ -287,25 +288,48 @@ private:
   }
 
   void read_auth(const entry* token, const entry* file) {
-    if (token != nullptr && file != nullptr)
-      refuse(file->line, "both 'auth_token' (line " + std::to_string(token->line) +
-                             ") and 'auth_token_file' are given; keep one of them");
-    if (token != nullptr)
-      result_.auth_token = read_string(*token);
-    if (file == nullptr)
+    result_.auth_token = read_inline_or_file(token, file);
+  }
+
+  /// The node port's shared secret (TLS-PSK under CAF's OpenSSL module): long enough not to be
+  /// guessed, and not beside certificates, which authenticate nodes already.
+  void read_cluster_secret(const entry* inline_secret, const entry* file) {
+    result_.cluster_secret = read_inline_or_file(inline_secret, file);
+    if (result_.cluster_secret.empty())
       return;
+    const auto& e = inline_secret != nullptr ? *inline_secret : *file;
+    if (result_.cluster_secret.size() < min_cluster_secret)
+      refuse(e.line, "the cluster secret has " + std::to_string(result_.cluster_secret.size()) +
+                         " characters; use at least " + std::to_string(min_cluster_secret) +
+                         " (e.g. the output of 'openssl rand -hex 32')");
+    if (result_.tls)
+      refuse(e.line, "both 'tls' and a cluster secret are given; certificates authenticate the "
+                     "nodes already, so keep one of them");
+  }
+
+  /// A value given inline (`KEY`) or in a file (`KEY_file`, read at once and trimmed), never
+  /// both; an inline value of "" means none.
+  std::string read_inline_or_file(const entry* value, const entry* file) const {
+    if (value != nullptr && file != nullptr)
+      refuse(file->line, "both '" + value->key + "' (line " + std::to_string(value->line) +
+                             ") and '" + file->key + "' are given; keep one of them");
+    if (value != nullptr)
+      return read_string(*value);
+    if (file == nullptr)
+      return {};
     const auto path = resolve(*file);
     std::ifstream in(path);
     if (!in || fs::is_directory(path))
-      refuse(file->line, "cannot read auth_token_file '" + path +
+      refuse(file->line, "cannot read " + file->key + " '" + path +
                              "'; check the path (relative paths start at the topology file's "
                              "folder) and its permissions");
     std::ostringstream text;
     text << in.rdbuf();
-    result_.auth_token = trim(text.str());
-    if (result_.auth_token.empty())
-      refuse(file->line, "auth_token_file '" + path +
-                             "' is empty; write the token into it or remove 'auth_token_file'");
+    auto content = trim(text.str());
+    if (content.empty())
+      refuse(file->line, file->key + " '" + path +
+                             "' is empty; write the value into it or remove '" + file->key + "'");
+    return content;
   }
 
   void read_timing(const entry* heartbeat, const entry* lost) {

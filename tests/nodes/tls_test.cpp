@@ -1,6 +1,8 @@
 // Mutual TLS between node processes, with certificates from tools/certs/make-dev-certs.sh: two
-// nodes of one CA connect and stay connected; a node whose certificate comes from another CA,
-// and a node without TLS, are refused, and their attempts do not disturb the good link. The HTTP
+// nodes of one CA connect and stay connected; a node whose certificate comes from another CA or
+// names no node of the topology, and a node without TLS, are refused, and their attempts do not
+// disturb the good link. Without certificates, nodes holding the cluster secret connect (TLS-PSK)
+// and a node with another secret or none is refused. The HTTP
 // gateway serves HTTPS with such a certificate: a client of the CA is answered, a plain-HTTP
 // client and one that trusts another CA are not, and a key without its certificate is refused.
 #include <chrono>
@@ -28,9 +30,9 @@ protected:
   static void SetUpTestSuite() {
     certs_ = std::make_unique<temp_dir>("certs");
     const std::string script = std::string{LLMOS_SOURCE_DIR} + "/tools/certs/make-dev-certs.sh";
-    for (const auto& [folder, nodes] :
-         {std::pair<std::string, std::vector<std::string>>{"good", {"alpha", "beta", "gamma"}},
-          {"other", {"gamma"}}}) {
+    for (const auto& [folder, nodes] : {std::pair<std::string, std::vector<std::string>>{
+                                            "good", {"alpha", "beta", "gamma", "mallory"}},
+                                        {"other", {"gamma"}}}) {
       std::vector<std::string> argv{"/bin/bash", script, (*certs_ / folder).string()};
       argv.insert(argv.end(), nodes.begin(), nodes.end());
       auto r = llmos::test::run_program(argv, 60s);
@@ -118,10 +120,53 @@ TEST_F(tls_test, a_node_with_a_certificate_of_another_ca_is_refused) {
   expect_gamma_refused(nodes);
 }
 
+TEST_F(tls_test, a_certificate_of_the_ca_that_names_no_node_of_the_topology_is_refused) {
+  cluster nodes{"tls_stranger", {"alpha", "beta", "gamma"}};
+  ASSERT_NO_FATAL_FAILURE(start_good_pair(nodes));
+  // Signed by the cluster's CA, but issued to "mallory", who is no node of this cluster.
+  nodes.set_node_top_level("gamma", tls_section("good", "mallory"));
+  ASSERT_TRUE(nodes.start("gamma"));
+  expect_gamma_refused(nodes);
+  EXPECT_NE(nodes.log("alpha").find("names none of the expected nodes"), std::string::npos)
+      << nodes.log("alpha");
+}
+
 TEST_F(tls_test, a_node_without_tls_is_refused) {
   cluster nodes{"tls_plain", {"alpha", "beta", "gamma"}};
   ASSERT_NO_FATAL_FAILURE(start_good_pair(nodes));
   ASSERT_TRUE(nodes.start("gamma")); // same ports, its own topology without a tls section
+  expect_gamma_refused(nodes);
+}
+
+TEST_F(tls_test, nodes_with_the_cluster_secret_connect_and_others_are_refused) {
+  cluster nodes{"psk", {"alpha", "beta", "gamma"}};
+  const std::string secret = "cluster_secret: 7c1d0e55a3b84f0f9d2e61aa\n";
+  nodes.set_node_top_level("alpha", secret);
+  nodes.set_node_top_level("beta", secret);
+  ASSERT_TRUE(nodes.start("alpha"));
+  ASSERT_TRUE(nodes.start("beta"));
+  ASSERT_TRUE(nodes.wait_for_state("alpha", "beta", "up"));
+  ASSERT_TRUE(nodes.wait_for_state("beta", "alpha", "up"));
+  EXPECT_NE(nodes.log("alpha").find("with the cluster secret"), std::string::npos)
+      << nodes.log("alpha");
+  auto gelu = nodes.repl("alpha", {"send cpu-beta gelu values=1"});
+  ASSERT_EQ(gelu.exit_code, 0) << gelu.line(0).dump();
+  EXPECT_NEAR(gelu.line(0)["values"][0].get<double>(), 0.841192, 1e-5);
+  // Another secret: the handshake fails.
+  nodes.set_node_top_level("gamma", "cluster_secret: 00000000000000000000000000\n");
+  ASSERT_TRUE(nodes.start("gamma"));
+  expect_gamma_refused(nodes);
+}
+
+TEST_F(tls_test, a_node_without_the_cluster_secret_is_refused) {
+  cluster nodes{"psk_plain", {"alpha", "beta", "gamma"}};
+  const std::string secret = "cluster_secret: 7c1d0e55a3b84f0f9d2e61aa\n";
+  nodes.set_node_top_level("alpha", secret);
+  nodes.set_node_top_level("beta", secret);
+  ASSERT_TRUE(nodes.start("alpha"));
+  ASSERT_TRUE(nodes.start("beta"));
+  ASSERT_TRUE(nodes.wait_for_state("alpha", "beta", "up"));
+  ASSERT_TRUE(nodes.start("gamma")); // no secret: plain CAF, which the PSK port does not speak
   expect_gamma_refused(nodes);
 }
 

@@ -216,6 +216,33 @@ TEST_F(topology_test, auth_token_file_is_read_relative_to_the_file_and_trimmed) 
   EXPECT_EQ(topo->source, path);
 }
 
+TEST_F(topology_test, a_cluster_secret_is_read_inline_or_from_a_file) {
+  temp_dir dir;
+  dir.write("secret", "0123456789abcdef0123\n");
+  auto path = dir.write("cluster.yaml", "cluster_secret_file: secret\n"
+                                        "nodes: [{name: a, port: 4100}]\n");
+  auto topo = load_topology(path, kinds_);
+  ASSERT_TRUE(topo) << describe(topo.error());
+  EXPECT_EQ(topo->cluster_secret, "0123456789abcdef0123");
+  EXPECT_FALSE(topo->tls);
+  auto inline_secret = load_topology(
+      dir.write("inline.yaml", "cluster_secret: abcdefghijklmnop\nnodes: [{name: a, port: 1}]\n"),
+      kinds_);
+  ASSERT_TRUE(inline_secret) << describe(inline_secret.error());
+  EXPECT_EQ(inline_secret->cluster_secret, "abcdefghijklmnop");
+}
+
+TEST_F(topology_test, a_short_cluster_secret_or_one_beside_tls_is_refused) {
+  expect_refused("cluster_secret: short\nnodes: [{name: a, port: 1}]\n", 1,
+                 {"the cluster secret has 5 characters; use at least 16"});
+  expect_refused("cluster_secret: abcdefghijklmnopq\ntls: {certificate: c.pem, key: k.pem, ca: "
+                 "ca.pem}\nnodes: [{name: a, port: 1}]\n",
+                 1, {"both 'tls' and a cluster secret", "keep one"});
+  expect_refused("cluster_secret: abcdefghijklmnopq\ncluster_secret_file: s\n"
+                 "nodes: [{name: a, port: 1}]\n",
+                 2, {"both 'cluster_secret' (line 1) and 'cluster_secret_file'"});
+}
+
 TEST_F(topology_test, example_files_load) {
   auto topo = load_topology(LLMOS_SOURCE_DIR "/nodes/examples/three-node.yaml", kinds_);
   ASSERT_TRUE(topo) << describe(topo.error());

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes development TLS material for llmos nodes: a CA (ca.pem, ca.key) and, for each NODE, a
-# certificate NODE.pem with key NODE.key signed by that CA, valid for localhost and 127.0.0.1,
+# certificate NODE.pem with key NODE.key signed by that CA, naming NODE, localhost and 127.0.0.1,
 # for 30 days. EC P-256 keys. Only the openssl command-line tool is used.
 #
 # Idempotent: an existing CA in DIR is kept, so certificates made by an earlier run stay valid;
@@ -15,7 +15,7 @@ usage() {
 usage: $(basename "$0") DIR NODE...
 
 Creates DIR/ca.pem and DIR/ca.key (kept if they already exist) and, for each NODE,
-DIR/NODE.pem and DIR/NODE.key signed by that CA (EC P-256, SAN DNS:localhost and
+DIR/NODE.pem and DIR/NODE.key signed by that CA (EC P-256, SAN DNS:NODE, DNS:localhost and
 IP:127.0.0.1, valid 30 days). Check one with:
   openssl verify -CAfile DIR/ca.pem DIR/NODE.pem
 USAGE
@@ -67,14 +67,14 @@ else
   echo "made a CA in $dir"
 fi
 
-cat >"$work/node.ext" <<EXT
+for node in "$@"; do
+  # Nodes check that a peer's certificate names a node of their topology (CN or DNS name).
+  cat >"$work/node.ext" <<EXT
 basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=DNS:localhost,IP:127.0.0.1
+subjectAltName=DNS:$node,DNS:localhost,IP:127.0.0.1
 EXT
-
-for node in "$@"; do
   openssl ecparam -name prime256v1 -genkey -noout -out "$work/$node.key"
   openssl req -new -key "$work/$node.key" -subj "/O=llmos development/CN=$node" \
     -out "$work/$node.csr"

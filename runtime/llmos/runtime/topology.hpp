@@ -47,13 +47,18 @@ struct tls_spec {
   std::string passphrase;
 };
 
+/// The shortest cluster secret a topology may give (characters).
+inline constexpr std::size_t min_cluster_secret = 16;
+
 /// A whole cluster.
 struct topology {
   std::string source; ///< the file it came from ("<embedded>" for the default)
   std::string cluster = "llmos";
   std::string seed; ///< node hosting the directory (default: the first node)
   std::optional<tls_spec> tls;
-  std::string auth_token;        ///< required for state-changing RPC methods when non-empty
+  std::string auth_token; ///< required for state-changing RPC methods when non-empty
+  /// Without `tls`: the secret every node presents on the node port (TLS-PSK); empty = none.
+  std::string cluster_secret;
   uint32_t heartbeat_ms = 500;   ///< how often node managers ping their peers
   uint32_t lost_after_ms = 2000; ///< a peer silent this long is reported lost
   std::vector<node_spec> nodes;
