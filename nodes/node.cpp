@@ -9,6 +9,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
 #include "llmos/runtime/log.hpp"
+#include "llmos/runtime/tls_channel.hpp"
 #include "node_manager/node_manager_actor.hpp"
 #include "node_port_auth.hpp"
 #include "openssl_error_queue.hpp"
@@ -110,6 +111,13 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
     gw_opts.host = spec->host;
     gw_opts.auth_token = n->topo_.auth_token;
     gw_opts.bounds.max_calls_per_s = opts.rpc_rate;
+    if (const auto& rpc_tls = n->topo_.rpc_tls) {
+      auto ctx = tls::context::server(rpc_tls->certificate, rpc_tls->key);
+      if (!ctx)
+        return make_llmos_error(error_code::bad_option,
+                                "node '" + name + "': rpc_tls: " + describe(ctx.error()));
+      gw_opts.tls = std::move(*ctx);
+    }
     auto gw = start_gateway(sys, n->manager_, methods, gw_opts);
     if (!gw)
       return std::move(gw.error());
@@ -117,7 +125,7 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
     register_system_actor("gateway", "gateway", gw->broker);
   }
   log_info("node '" + name + "' up: node port " + std::to_string(n->port_) + ", rpc port " +
-           std::to_string(n->gateway_.port) +
+           std::to_string(n->gateway_.port) + (n->topo_.rpc_tls ? " (TLS)" : "") +
            (n->topo_.tls ? ", TLS between nodes"
             : tls        ? ", TLS between nodes with the cluster secret"
                          : "") +

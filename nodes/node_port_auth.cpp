@@ -61,9 +61,10 @@ std::vector<std::string> numeric_addresses(const std::string& host) {
     return out;
   for (auto* a = found; a != nullptr; a = a->ai_next) {
     char text[INET6_ADDRSTRLEN] = {};
-    const void* raw = a->ai_family == AF_INET
-                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    const void* raw =
+        a->ai_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
     if (::inet_ntop(a->ai_family, raw, text, sizeof text) != nullptr)
       out.emplace_back(text);
   }
@@ -121,8 +122,8 @@ std::string subject_of(X509* cert) {
 int verify_peer_is_a_node(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok == 0 || X509_STORE_CTX_get_error_depth(store) != 0)
     return preverify_ok;
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   X509* cert = X509_STORE_CTX_get_current_cert(store);
   if (ssl == nullptr || cert == nullptr)
     return 0;
@@ -137,8 +138,8 @@ int verify_peer_is_a_node(int preverify_ok, X509_STORE_CTX* store) {
   std::string names;
   for (const auto& name : expected)
     names += (names.empty() ? "" : ", ") + name;
-  log_warning("node port: refused the peer at " + where + ": its certificate (" +
-              subject_of(cert) + ") names none of the expected nodes (" + names + ")");
+  log_warning("node port: refused the peer at " + where + ": its certificate (" + subject_of(cert) +
+              ") names none of the expected nodes (" + names + ")");
   X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/tls_channel.hpp"
 
 namespace llmos::rpc {
 
@@ -69,6 +70,8 @@ caf::error endpoint_error(const std::string& text, const std::string& what) {
 
 } // namespace
 
+client::client() = default;
+
 client::~client() {
   close();
 }
@@ -77,7 +80,27 @@ void client::close() {
   if (fd_ >= 0)
     ::close(fd_);
   fd_ = -1;
+  tls_.reset();
   decoder_.reset();
+}
+
+void client::use_tls(std::shared_ptr<tls::context> ctx) {
+  tls_ctx_ = std::move(ctx);
+}
+
+caf::error client::handshake(const std::string& host, clock::time_point deadline,
+                             std::chrono::milliseconds timeout) {
+  tls_ = std::make_unique<tls::channel>(tls_ctx_, host);
+  for (;;) {
+    auto out = tls_->take_output();
+    if (!out.empty())
+      if (auto err = send_wire(out, deadline, timeout))
+        return err;
+    if (tls_->established())
+      return caf::none;
+    if (auto err = receive_some(deadline, timeout))
+      return err;
+  }
 }
 
 caf::error client::io_error(const std::string& what) const {
@@ -135,6 +158,12 @@ caf::error client::connect(const std::string& host, uint16_t port,
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     fd_ = fd;
     next_id_ = 1;
+    if (!tls_ctx_)
+      return caf::none;
+    if (auto err = handshake(host, deadline, timeout)) {
+      close();
+      return make_llmos_error(error_code::io_failed, "connect to " + peer_ + ": " + describe(err));
+    }
     return caf::none;
   }
   return make_llmos_error(error_code::io_failed, "connect to " + peer_ + ": " + last_error);
@@ -155,6 +184,19 @@ caf::error client::receive_some(clock::time_point deadline, std::chrono::millise
   char buf[64 * 1024];
   for (;;) {
     auto n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n > 0 && tls_) {
+      std::string plain;
+      auto err = tls_->feed(buf, static_cast<std::size_t>(n), plain);
+      // Rare after the handshake (a key update): what TLS itself answers goes out at once.
+      if (auto out = tls_->take_output(); !err && !out.empty() && tls_->established())
+        err = send_wire(out, deadline, timeout);
+      if (err) {
+        close();
+        return err;
+      }
+      decoder_.feed(plain.data(), plain.size());
+      return caf::none;
+    }
     if (n > 0) {
       decoder_.feed(buf, static_cast<std::size_t>(n));
       return caf::none;
@@ -172,6 +214,17 @@ caf::error client::receive_some(clock::time_point deadline, std::chrono::millise
 
 caf::error client::send_all(std::string_view bytes, clock::time_point deadline,
                             std::chrono::milliseconds timeout) {
+  if (!tls_)
+    return send_wire(bytes, deadline, timeout);
+  if (auto err = tls_->write(bytes)) {
+    close();
+    return err;
+  }
+  return send_wire(tls_->take_output(), deadline, timeout);
+}
+
+caf::error client::send_wire(std::string_view bytes, clock::time_point deadline,
+                             std::chrono::milliseconds timeout) {
   if (fd_ < 0)
     return io_error("not connected");
   std::size_t off = 0;

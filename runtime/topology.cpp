@@ -57,7 +57,8 @@ public:
   topology parse(const YAML::Node& root) {
     auto top = read_map(root,
                         {"cluster", "seed", "auth_token", "auth_token_file", "cluster_secret",
-                         "cluster_secret_file", "heartbeat_ms", "lost_after_ms", "tls", "nodes"},
+                         "cluster_secret_file", "heartbeat_ms", "lost_after_ms", "tls", "rpc_tls",
+                         "nodes"},
                         "the top level");
     if (auto e = get(top, "cluster"))
       result_.cluster = read_name(*e);
@@ -71,6 +72,8 @@ public:
     read_timing(get(top, "heartbeat_ms"), get(top, "lost_after_ms"));
     if (auto e = get(top, "tls"))
       read_tls(*e);
+    if (auto e = get(top, "rpc_tls"))
+      read_rpc_tls(*e);
     read_cluster_secret(get(top, "cluster_secret"), get(top, "cluster_secret_file"));
     return std::move(result_);
   }
@@ -370,6 +373,18 @@ private:
     if (auto p = get(map, "passphrase"))
       tls.passphrase = read_string(*p);
     result_.tls = std::move(tls);
+  }
+
+  void read_rpc_tls(const entry& e) {
+    if (!e.value.IsMap())
+      refuse(e.line, "'rpc_tls' must be a map with certificate and key, but it is " +
+                         kind_of(e.value) + "; see docs/topology.md");
+    auto map = read_map(e.value, {"certificate", "key"}, "rpc_tls");
+    for (const char* key : {"certificate", "key"})
+      if (get(map, key) == nullptr)
+        refuse(e.line, std::string{"rpc_tls has no '"} + key + "'; add '" + key +
+                           ": path/to/file.pem' or remove the whole rpc_tls section");
+    result_.rpc_tls = rpc_tls_spec{resolve(*get(map, "certificate")), resolve(*get(map, "key"))};
   }
 
   /// A path relative to the topology file's folder, made absolute so that it still holds

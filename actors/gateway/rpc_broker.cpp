@@ -3,7 +3,8 @@
 // whatever order they complete (msgpack-RPC matches them by msgid). Bad input costs the
 // sender its connection or an error reply, never the node; what clients may hold of the node's
 // memory is bounded by an rpc_budget (connections, partial frames, calls in flight, unread
-// answers); a client that sends calls faster than it reads their answers is cut off.
+// answers); a client that sends calls faster than it reads their answers is cut off. With a TLS
+// context every connection speaks TLS (memory-buffer channels: bytes in, plaintext out).
 #include <functional>
 #include <map>
 
@@ -17,6 +18,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
 #include "llmos/runtime/secret_compare.hpp"
+#include "llmos/runtime/tls_channel.hpp"
 
 namespace llmos {
 namespace {
@@ -26,9 +28,15 @@ namespace {
 // longer than a minute failed with request_timeout.
 constexpr auto call_timeout = std::chrono::minutes(24 * 60);
 
+// A TLS connection that has not completed its handshake by then is closed: a plaintext client's
+// first bytes can look like the start of a long SSLv2 record, and OpenSSL would wait for the
+// rest forever; so would a client that connects and sends nothing.
+constexpr auto handshake_timeout = std::chrono::seconds(10);
+
 struct connection {
   explicit connection(const rpc::limits& lim) : decoder(lim) {}
   rpc::frame_decoder decoder;
+  std::unique_ptr<tls::channel> tls; ///< present when the port speaks TLS
   bool authenticated = false;
   bool paused = false;    ///< its calls wait in the decoder until answers fall under the bounds
   bool retry_due = false; ///< a retry message for its rate limit is on its way
@@ -39,7 +47,8 @@ struct broker_config {
   std::string auth_token;
   rpc::limits limits;
   rpc_bounds bounds;
-  caf::io::doorman_ptr listener; ///< the bound port, handed to the broker when it starts
+  std::shared_ptr<tls::context> tls; ///< a server context: the port speaks TLS only
+  caf::io::doorman_ptr listener;     ///< the bound port, handed to the broker when it starts
 };
 
 std::string error_code_name(const caf::error& err) {
@@ -57,10 +66,35 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
   auto budget = std::make_shared<rpc_budget>(cfg.bounds);
   auto id = [](caf::io::connection_handle hdl) { return static_cast<uint64_t>(hdl.id()); };
 
+  auto close = [=](caf::io::connection_handle hdl, const std::string& why) {
+    log_warning("gateway: closing connection: " + why);
+    budget->close(id(hdl));
+    conns->erase(hdl);
+    self->close(hdl);
+  };
+
+  // Writes what is on the wire: the bytes themselves, or their TLS records.
+  auto send_wire = [=](caf::io::connection_handle hdl, const std::string& out) {
+    if (out.empty())
+      return;
+    budget->wrote(id(hdl), out.size());
+    self->write(hdl, out.size(), out.data());
+    self->flush(hdl);
+  };
+
+  auto send = [=](caf::io::connection_handle hdl, const std::string& out) {
+    auto i = conns->find(hdl);
+    if (i == conns->end())
+      return; // the client went away before its answer was ready
+    if (!i->second.tls)
+      return send_wire(hdl, out);
+    if (auto err = i->second.tls->write(out))
+      return close(hdl, describe(err));
+    send_wire(hdl, i->second.tls->take_output());
+  };
+
   auto respond = [=](caf::io::connection_handle hdl, uint32_t msgid,
                      caf::expected<std::string> result) {
-    if (conns->count(hdl) == 0)
-      return; // the client went away before its answer was ready
     std::string out;
     if (result)
       rpc::encode_response(out, msgid, {}, *result);
@@ -68,16 +102,7 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
       rpc::encode_response(
           out, msgid, rpc::pack_error(error_code_name(result.error()), describe(result.error())),
           {});
-    budget->wrote(id(hdl), out.size());
-    self->write(hdl, out.size(), out.data());
-    self->flush(hdl);
-  };
-
-  auto close = [=](caf::io::connection_handle hdl, const std::string& why) {
-    log_warning("gateway: closing connection: " + why);
-    budget->close(id(hdl));
-    conns->erase(hdl);
-    self->close(hdl);
+    send(hdl, out);
   };
 
   // Set below: reads on from a connection whose calls and answers fell back under the bounds
@@ -177,7 +202,11 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
           self->close(msg.handle);
           return;
         }
-        conns->try_emplace(msg.handle, cfg.limits);
+        auto& conn = conns->try_emplace(msg.handle, cfg.limits).first->second;
+        if (cfg.tls) {
+          conn.tls = std::make_unique<tls::channel>(cfg.tls);
+          self->delayed_send(self, handshake_timeout, tick_atom::value, id(msg.handle));
+        }
         self->configure_read(msg.handle, caf::io::receive_policy::at_most(64 * 1024));
         self->ack_writes(msg.handle, true); // data_transferred_msg: how much is still unsent
       },
@@ -185,7 +214,16 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
         auto i = conns->find(msg.handle);
         if (i == conns->end())
           return;
-        i->second.decoder.feed(msg.buf.data(), msg.buf.size());
+        if (auto& tls = i->second.tls) {
+          std::string plain;
+          auto err = tls->feed(msg.buf.data(), msg.buf.size(), plain);
+          send_wire(msg.handle, tls->take_output()); // handshake answers, alerts
+          if (err)
+            return close(msg.handle, describe(err));
+          i->second.decoder.feed(plain.data(), plain.size());
+        } else {
+          i->second.decoder.feed(msg.buf.data(), msg.buf.size());
+        }
         drain(msg.handle);
         i = conns->find(msg.handle);
         if (i == conns->end())
@@ -210,13 +248,9 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
       },
       [=](notify_atom, uint64_t connection, const std::string& method, const std::string& params) {
         auto hdl = caf::io::connection_handle::from_int(static_cast<int64_t>(connection));
-        if (conns->count(hdl) == 0)
-          return; // the caller went away; its progress has no reader
         std::string out;
         rpc::encode_notification(out, method, params);
-        budget->wrote(connection, out.size());
-        self->write(hdl, out.size(), out.data());
-        self->flush(hdl);
+        send(hdl, out); // nothing when the caller went away: its progress has no reader
       },
       [=](retry_atom, uint64_t connection) { // a rate-limited connection's tokens refilled
         auto hdl = caf::io::connection_handle::from_int(static_cast<int64_t>(connection));
@@ -224,6 +258,12 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
           i->second.retry_due = false;
           resume(hdl);
         }
+      },
+      [=](tick_atom, uint64_t connection) { // a TLS connection's handshake deadline
+        auto hdl = caf::io::connection_handle::from_int(static_cast<int64_t>(connection));
+        if (auto i = conns->find(hdl); i != conns->end() && !i->second.tls->established())
+          close(hdl,
+                "TLS: no handshake within " + std::to_string(handshake_timeout.count()) + " s");
       },
       [=](const caf::io::acceptor_closed_msg&) {
         log_error("gateway: the listening socket closed");
@@ -252,7 +292,7 @@ caf::expected<gateway> start_gateway(caf::actor_system& sys, node_manager_actor 
   gw.port = (*listener)->port();
   gw.broker = sys.middleman().spawn_broker(
       gateway_broker, broker_config{gw.dispatcher, opts.auth_token, opts.limits, opts.bounds,
-                                    std::move(*listener)});
+                                    opts.tls, std::move(*listener)});
   return gw;
 }
 

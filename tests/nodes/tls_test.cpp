@@ -15,6 +15,9 @@
 #include <httplib.h>
 
 #include "cluster_harness.hpp"
+#include "llmos/messages/error.hpp"
+#include "llmos/runtime/rpc_client.hpp"
+#include "llmos/runtime/tls_channel.hpp"
 
 namespace {
 
@@ -250,6 +253,85 @@ TEST_F(tls_test, the_http_gateway_serves_https_to_clients_of_its_ca_only) {
   auto again = trusting.Get("/healthz");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 200);
+}
+
+TEST_F(tls_test, the_rpc_port_speaks_tls_to_clients_of_its_ca_only) {
+  temp_dir dir{"rpc_tls"};
+  const auto ports = llmos::test::free_ports(2);
+  const auto good = *certs_ / "good";
+  llmos::test::write_file(dir / "topology.yaml",
+                          "rpc_tls: {certificate: " + (good / "alpha.pem").string() +
+                              ", key: " + (good / "alpha.key").string() +
+                              "}\nnodes:\n  - {name: alpha, port: " + std::to_string(ports[0]) +
+                              ", rpc_port: " + std::to_string(ports[1]) + "}\n");
+  auto node =
+      llmos::test::child_process::start({llmos::test::program("llmos-node"), "--topology",
+                                         (dir / "topology.yaml").string(), "--node", "alpha"},
+                                        dir / "alpha.log");
+  const auto ca = (good / "ca.pem").string();
+  const auto endpoint = "127.0.0.1:" + std::to_string(ports[1]);
+  auto repl = [&](const std::string& ca_file) {
+    std::vector<std::string> argv{llmos::test::program("llmos-repl"), endpoint, "--json", "-c",
+                                  "ping"};
+    if (!ca_file.empty())
+      argv.insert(argv.end(), {"--ca", ca_file});
+    return llmos::test::run_program(argv, 20s);
+  };
+  // The REPL with the CA is answered (the first tries may come before the node listens).
+  llmos::test::program_result trusted;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        trusted = repl(ca);
+        return trusted.exit_code == 0;
+      },
+      20s, 200ms))
+      << trusted.out << trusted.err << llmos::test::read_file(dir / "alpha.log");
+  EXPECT_NE(trusted.out.find("\"alpha\""), std::string::npos) << trusted.out;
+  EXPECT_NE(llmos::test::read_file(dir / "alpha.log").find("(TLS)"), std::string::npos);
+
+  // Plaintext gets no answer: an HTTP request is refused at once, and the node says why; a
+  // msgpack call (whose first byte reads as a long SSLv2 record) waits for the handshake
+  // deadline.
+  llmos::rpc::client plain;
+  ASSERT_FALSE(plain.connect("127.0.0.1", ports[1], 5s));
+  ASSERT_FALSE(plain.send_raw("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_FALSE(plain.read_response(5s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return llmos::test::read_file(dir / "alpha.log").find("TLS: handshake failed") !=
+               std::string::npos;
+      },
+      5s))
+      << llmos::test::read_file(dir / "alpha.log");
+  ASSERT_FALSE(plain.connect("127.0.0.1", ports[1], 5s));
+  auto unanswered = plain.call("ping", nlohmann::json::array(), 2s);
+  EXPECT_TRUE(!unanswered || !unanswered->ok);
+
+  // A client of another CA refuses the node's certificate and says so.
+  auto stranger = llmos::tls::context::client((*certs_ / "other" / "ca.pem").string());
+  ASSERT_TRUE(stranger);
+  llmos::rpc::client refusing;
+  refusing.use_tls(*stranger);
+  auto err = refusing.connect("127.0.0.1", ports[1], 5s);
+  ASSERT_TRUE(err);
+  EXPECT_NE(llmos::describe(err).find("certificate"), std::string::npos) << llmos::describe(err);
+
+  // Many calls over one TLS connection, answers intact; the node still serves the REPL.
+  auto trusting = llmos::tls::context::client(ca);
+  ASSERT_TRUE(trusting);
+  llmos::rpc::client c;
+  c.use_tls(*trusting);
+  ASSERT_FALSE(c.connect("127.0.0.1", ports[1], 5s));
+  for (int i = 0; i < 50; ++i) {
+    auto r = c.call("ping", nlohmann::json::array(), 5s);
+    ASSERT_TRUE(r) << llmos::describe(r.error());
+    ASSERT_TRUE(r->ok) << r->value.dump();
+    EXPECT_EQ(r->value["node"], "alpha") << r->value.dump();
+  }
+  auto batch = c.call_many("ping", std::string{"\x90"}, 2000, 64, 10s);
+  ASSERT_TRUE(batch) << llmos::describe(batch.error());
+  EXPECT_EQ(*batch, 2000u);
+  EXPECT_EQ(repl(ca).exit_code, 0);
 }
 
 } // namespace

@@ -13,6 +13,7 @@
 
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/rpc_client.hpp"
+#include "llmos/runtime/tls_channel.hpp"
 #include "repl_command.hpp"
 
 namespace po = boost::program_options;
@@ -116,12 +117,15 @@ int main(int argc, char** argv) {
   std::string endpoint;
   std::vector<std::string> commands;
   std::string token;
+  std::string ca;
   session s;
   po::options_description desc{"usage: llmos-repl HOST:PORT [options]"};
   desc.add_options()("help,h", "show this help")("command,c", po::value(&commands),
                                                  "run this command and exit (repeatable)")(
       "json", po::bool_switch(&s.json), "print results as one JSON line each")(
       "token", po::value(&token), "auth token (default: $LLMOS_TOKEN)")(
+      "ca", po::value(&ca),
+      "speak TLS, trusting this CA (PEM) for the node's rpc_tls certificate (default: $LLMOS_CA)")(
       "endpoint", po::value(&endpoint), "HOST:PORT of a node's msgpack-RPC gateway");
   po::positional_options_description pos;
   pos.add("endpoint", 1);
@@ -141,6 +145,17 @@ int main(int argc, char** argv) {
   if (!ep) {
     std::cerr << "llmos-repl: " << llmos::describe(ep.error()) << "\n";
     return 2;
+  }
+  if (ca.empty())
+    if (const char* env = std::getenv("LLMOS_CA"))
+      ca = env;
+  if (!ca.empty()) {
+    auto ctx = llmos::tls::context::client(ca);
+    if (!ctx) {
+      std::cerr << "llmos-repl: --ca: " << llmos::describe(ctx.error()) << "\n";
+      return 2;
+    }
+    s.client.use_tls(std::move(*ctx));
   }
   if (auto err = s.client.connect(ep->first, ep->second)) {
     std::cerr << "llmos-repl: " << llmos::describe(err) << "\n";

@@ -16,6 +16,10 @@
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/rpc_codec.hpp"
 
+namespace llmos::tls {
+class context;
+} // namespace llmos::tls
+
 namespace llmos {
 
 struct gateway_options {
@@ -23,7 +27,8 @@ struct gateway_options {
   std::string host;       ///< the address to listen on ("" = every interface)
   std::string auth_token; ///< non-empty: required (via the "auth" method) for mutating methods
   rpc::limits limits;
-  rpc_bounds bounds; ///< what all clients together may hold of the node's memory
+  rpc_bounds bounds;                 ///< what all clients together may hold of the node's memory
+  std::shared_ptr<tls::context> tls; ///< a server context: the port speaks TLS only; null = plain
 };
 
 struct gateway {

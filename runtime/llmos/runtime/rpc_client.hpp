@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +15,11 @@
 #include <nlohmann/json.hpp>
 
 #include "llmos/runtime/rpc_codec.hpp"
+
+namespace llmos::tls {
+class context;
+class channel;
+} // namespace llmos::tls
 
 namespace llmos::rpc {
 
@@ -26,12 +32,17 @@ struct call_result {
 /// One blocking connection to a gateway. Not thread-safe: one thread drives a client.
 class client {
 public:
-  client() = default;
+  client();
   ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  /// Connects to host:port; error io_failed names the address and the errno text.
+  /// Speaks TLS on the next connect (a client context: the CA that signed the node's RPC
+  /// certificate); the server's certificate must name the host given to connect.
+  void use_tls(std::shared_ptr<tls::context> ctx);
+
+  /// Connects to host:port; error io_failed names the address and the errno text (or the TLS
+  /// handshake's failure).
   caf::error connect(const std::string& host, uint16_t port,
                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
@@ -76,11 +87,17 @@ private:
                                            std::chrono::milliseconds timeout);
   caf::error send_all(std::string_view bytes, clock::time_point deadline,
                       std::chrono::milliseconds timeout);
+  caf::error send_wire(std::string_view bytes, clock::time_point deadline,
+                       std::chrono::milliseconds timeout);
   caf::error receive_some(clock::time_point deadline, std::chrono::milliseconds timeout);
+  caf::error handshake(const std::string& host, clock::time_point deadline,
+                       std::chrono::milliseconds timeout);
   caf::error io_error(const std::string& what) const;
 
   int fd_ = -1;
-  std::string peer_; ///< "host:port", for error messages
+  std::shared_ptr<tls::context> tls_ctx_;
+  std::unique_ptr<tls::channel> tls_; ///< present while a TLS connection is open
+  std::string peer_;                  ///< "host:port", for error messages
   uint32_t next_id_ = 1;
   frame_decoder decoder_;
   std::function<void(const std::string&, const nlohmann::json&)> on_notification_;

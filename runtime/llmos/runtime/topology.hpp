@@ -47,6 +47,12 @@ struct tls_spec {
   std::string passphrase;
 };
 
+/// TLS on the msgpack-RPC port: the node's certificate and key (PEM), resolved like `tls`.
+struct rpc_tls_spec {
+  std::string certificate;
+  std::string key;
+};
+
 /// The shortest cluster secret a topology may give (characters).
 inline constexpr std::size_t min_cluster_secret = 16;
 
@@ -56,7 +62,8 @@ struct topology {
   std::string cluster = "llmos";
   std::string seed; ///< node hosting the directory (default: the first node)
   std::optional<tls_spec> tls;
-  std::string auth_token; ///< required for state-changing RPC methods when non-empty
+  std::optional<rpc_tls_spec> rpc_tls; ///< clients must speak TLS to the RPC port
+  std::string auth_token;              ///< required for state-changing RPC methods when non-empty
   /// Without `tls`: the secret every node presents on the node port (TLS-PSK); empty = none.
   std::string cluster_secret;
   uint32_t heartbeat_ms = 500;   ///< how often node managers ping their peers
