@@ -40,8 +40,8 @@ caf::expected<std::shared_ptr<context>> context::server(const std::string& certi
     return tls_error("cannot load the certificate '" + certificate +
                      "' (a PEM certificate chain): " + openssl_reasons());
   if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
-    return tls_error("cannot load the key '" + key + "' (the PEM private key of that certificate): " +
-                     openssl_reasons());
+    return tls_error("cannot load the key '" + key +
+                     "' (the PEM private key of that certificate): " + openssl_reasons());
   if (SSL_CTX_check_private_key(ctx) != 1)
     return tls_error("the key '" + key + "' does not belong to the certificate '" + certificate +
                      "'");

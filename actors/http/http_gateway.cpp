@@ -10,6 +10,7 @@
 
 #include "dataset/data_dir.hpp"
 #include "http/body_framing.hpp"
+#include "http/front_door.hpp"
 #include "http/listen_backlog.hpp"
 #include "http/route_policy.hpp"
 #include "http/routes.hpp"
@@ -73,6 +74,8 @@ caf::behavior gateway_behavior(caf::event_based_actor* self, std::shared_ptr<gat
     server->stop();
     if (thread->joinable())
       thread->join();
+    if (auto guarded = std::dynamic_pointer_cast<http::guarded_server>(server))
+      guarded->close(); // its workers, which may be in a handler
   });
   self->send(self, tick_atom::value);
   return {
@@ -129,7 +132,19 @@ actor_kind http_kind() {
        "or all, comma-separated (\"\" = only admin)",
        {}},
       {"body_limit", config_type::integer, "1048576", false, "largest request body, bytes", {}},
-      {"threads", config_type::integer, "8", false, "connections served at once", {}},
+      {"threads", config_type::integer, "8", false, "requests processed at once", {}},
+      {"max_connections",
+       config_type::integer,
+       "1024",
+       false,
+       "open connections (beyond: 503 and close)",
+       {}},
+      {"head_timeout_ms",
+       config_type::integer,
+       "10000",
+       false,
+       "a request's line and headers must arrive within this (else 408)",
+       {}},
       {"registry", config_type::string, "registry", false, "registry actor name", {}},
       {"feedback",
        config_type::path,
@@ -195,9 +210,20 @@ actor_kind http_kind() {
       return make_llmos_error(error_code::bad_config,
                               "http '" + ctx.name + "': tls_certificate and tls_key go together (" +
                                   (cert.empty() ? "tls_key" : "tls_certificate") + " given alone)");
+    const auto max_connections = std::stoll(ctx.config["max_connections"]);
+    const auto head_timeout = std::stoll(ctx.config["head_timeout_ms"]);
+    if (max_connections < 1 || head_timeout < 1)
+      return make_llmos_error(error_code::bad_config,
+                              "http: max_connections and head_timeout_ms must be positive");
     std::shared_ptr<httplib::Server> server;
     if (cert.empty()) {
-      server = std::make_shared<httplib::Server>();
+      // Plain HTTP goes through the front door: heads are collected off the workers, so slow
+      // or idle clients hold no worker and the connection count has its own limit.
+      http::front_door_limits limits;
+      limits.workers = cfg.threads;
+      limits.max_connections = static_cast<std::size_t>(max_connections);
+      limits.head_timeout = std::chrono::milliseconds{head_timeout};
+      server = std::make_shared<http::guarded_server>(limits);
     } else {
       auto tls = std::make_shared<httplib::SSLServer>(cert.c_str(), key.c_str());
       if (!tls->is_valid())
@@ -206,8 +232,8 @@ actor_kind http_kind() {
                                     cert + "' and key '" + key +
                                     "' (missing, unreadable, or not a matching PEM pair)");
       server = std::move(tls);
+      server->new_task_queue = [n = cfg.threads] { return new httplib::ThreadPool(n); };
     }
-    server->new_task_queue = [n = cfg.threads] { return new httplib::ThreadPool(n); };
     server->set_payload_max_length(cfg.body_limit);
     // httplib closes a keep-alive connection after 5 requests by default: every client would
     // reconnect all the time (and with its listen backlog of 5, wait a SYN retry of 1 s).
@@ -259,8 +285,10 @@ actor_kind http_kind() {
       request_in_flight = std::make_unique<drain::request_guard>();
       return httplib::Server::HandlerResponse::Unhandled;
     });
-    server->set_logger(
-        [](const httplib::Request&, const httplib::Response&) { request_in_flight.reset(); });
+    server->set_logger([](const httplib::Request&, const httplib::Response& res) {
+      request_in_flight.reset();
+      http::guarded_server::note_response(res);
+    });
     http::install_model_routes(*server, *shared);
     http::install_completion_routes(*server, *shared);
     http::install_ops_routes(*server, *shared);

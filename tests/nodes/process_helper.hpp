@@ -86,6 +86,12 @@ program_result run_program(const std::vector<std::string>& argv,
 /// binding port 0; all held open together, so they differ).
 std::vector<uint16_t> free_ports(std::size_t count);
 
+/// A TCP connection to 127.0.0.1:`port` (blocking socket), or -1.
+int connect_loopback(uint16_t port);
+
+/// Everything `fd` receives until the peer closes (`closed` true) or `timeout` passes.
+std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool& closed);
+
 /// Sends `request` as it is (no framing added) to 127.0.0.1:`port` and returns what comes back
 /// until a whole response (head and Content-Length body) has come, the server closes the
 /// connection or `timeout` passes; for requests no HTTP client library will write (a POST

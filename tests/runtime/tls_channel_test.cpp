@@ -33,7 +33,8 @@ protected:
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
   static std::shared_ptr<context> server_ctx() {
-    auto ctx = context::server((dir_ / "good/alpha.pem").string(), (dir_ / "good/alpha.key").string());
+    auto ctx =
+        context::server((dir_ / "good/alpha.pem").string(), (dir_ / "good/alpha.key").string());
     EXPECT_TRUE(ctx) << llmos::describe(ctx.error());
     return ctx ? *ctx : nullptr;
   }
