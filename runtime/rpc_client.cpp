@@ -310,6 +310,16 @@ caf::expected<call_result> client::call(const std::string& method, const nlohman
   return call_packed(method, pack_json(params), timeout);
 }
 
+caf::error client::limit_calls(std::chrono::milliseconds limit) {
+  auto r = call("timeout", nlohmann::json::array({limit.count()}), std::chrono::seconds(10));
+  if (!r)
+    return std::move(r.error());
+  if (!r->ok)
+    return make_llmos_error(error_code::bad_params,
+                            peer_ + ": timeout: " + r->value.value("message", r->value.dump()));
+  return caf::none;
+}
+
 caf::expected<call_result> client::call_packed(const std::string& method, const std::string& params,
                                                std::chrono::milliseconds timeout) {
   if (fd_ < 0)

@@ -12,6 +12,7 @@
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "gateway/call_deadlines.hpp"
 #include "gateway/rpc_budget.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/actors/gateway.hpp"
@@ -23,10 +24,8 @@
 namespace llmos {
 namespace {
 
-// Each method sets its own timeout (a training run answers when it ends, hours later), so the
-// broker only guards against a dispatcher that never answers. It was 60 s: every train call
-// longer than a minute failed with request_timeout.
-constexpr auto call_timeout = std::chrono::minutes(24 * 60);
+// How often waiting calls are checked against their limits (call_deadlines.hpp).
+constexpr auto deadline_check = std::chrono::milliseconds(250);
 
 // A TLS connection that has not completed its handshake by then is closed: a plaintext client's
 // first bytes can look like the start of a long SSLv2 record, and OpenSSL would wait for the
@@ -40,6 +39,7 @@ struct connection {
   bool authenticated = false;
   bool paused = false;    ///< its calls wait in the decoder until answers fall under the bounds
   bool retry_due = false; ///< a retry message for its rate limit is on its way
+  std::chrono::milliseconds call_limit = default_call_limit; ///< chosen with `timeout`
 };
 
 struct broker_config {
@@ -54,6 +54,8 @@ struct broker_config {
 std::string error_code_name(const caf::error& err) {
   if (err.category() == error_category)
     return to_string(static_cast<error_code>(err.code()));
+  if (err.category() == caf::atom("system"))
+    return to_string(static_cast<caf::sec>(err.code())); // e.g. request_timeout
   return caf::to_string(err.category());
 }
 
@@ -64,6 +66,8 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
     self->add_doorman(std::move(cfg.listener));
   auto conns = std::make_shared<std::map<caf::io::connection_handle, connection>>();
   auto budget = std::make_shared<rpc_budget>(cfg.bounds);
+  auto deadlines = std::make_shared<call_deadlines>();
+  auto check_due = std::make_shared<bool>(false);
   auto id = [](caf::io::connection_handle hdl) { return static_cast<uint64_t>(hdl.id()); };
 
   auto close = [=](caf::io::connection_handle hdl, const std::string& why) {
@@ -123,27 +127,42 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
       return respond(hdl, req.msgid,
                      make_llmos_error(error_code::unauthorized, "auth: wrong token"));
     }
+    if (req.method == "timeout") { // this connection's limit for each later call
+      auto ms = param_uint(req.params, 0, "timeout", "MS");
+      if (ms && (*ms == 0 || *ms > static_cast<uint64_t>(max_call_limit.count())))
+        ms = make_llmos_error(error_code::bad_params,
+                              "timeout: MS is " + std::to_string(*ms) + "; give 1 to " +
+                                  std::to_string(max_call_limit.count()) + " (24 h)");
+      if (!ms)
+        return respond(hdl, req.msgid, std::move(ms.error()));
+      conn.call_limit = std::chrono::milliseconds{*ms};
+      return respond(hdl, req.msgid, std::string{"\xc3"}); // msgpack true
+    }
     msgpack::sbuffer params;
     msgpack::pack(params, req.params);
     const bool authed = conn.authenticated || cfg.auth_token.empty();
     const auto msgid = req.msgid;
     const bool notification = req.notification;
     budget->call_started(id(hdl));
-    self->request(cfg.dispatcher, call_timeout, rpc_call_atom::value, std::move(req.method),
+    const auto key = deadlines->start(
+        call_deadlines::call{id(hdl), msgid, notification, req.method, conn.call_limit, {}},
+        std::chrono::steady_clock::now());
+    if (!*check_due) {
+      *check_due = true;
+      self->delayed_send(self, deadline_check, tick_atom::value);
+    }
+    auto answered = [=](caf::expected<std::string> result) {
+      if (!deadlines->finish(key))
+        return; // answered request_timeout already
+      budget->call_ended(id(hdl), 0);
+      if (!notification)
+        respond(hdl, msgid, std::move(result));
+      resume(hdl);
+    };
+    self->request(cfg.dispatcher, caf::infinite, rpc_call_atom::value, std::move(req.method),
                   std::string{params.data(), params.size()}, authed, id(hdl))
-        .then(
-            [=](std::string& packed) {
-              budget->call_ended(id(hdl), 0);
-              if (!notification)
-                respond(hdl, msgid, std::move(packed));
-              resume(hdl);
-            },
-            [=](caf::error& err) {
-              budget->call_ended(id(hdl), 0);
-              if (!notification)
-                respond(hdl, msgid, std::move(err));
-              resume(hdl);
-            });
+        .then([=](std::string& packed) { answered(std::move(packed)); },
+              [=](caf::error& err) { answered(std::move(err)); });
   };
 
   auto drain = [=](caf::io::connection_handle hdl) {
@@ -244,12 +263,31 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
       },
       [=](const caf::io::connection_closed_msg& msg) {
         budget->close(id(msg.handle));
+        deadlines->drop(id(msg.handle));
         conns->erase(msg.handle);
+      },
+      [=](tick_atom) { // calls past their limit are answered request_timeout
+        for (auto& c : deadlines->expire(std::chrono::steady_clock::now())) {
+          auto hdl = caf::io::connection_handle::from_int(static_cast<int64_t>(c.connection));
+          budget->call_ended(c.connection, 0);
+          if (!c.notification)
+            respond(hdl, c.msgid,
+                    caf::make_error(caf::sec::request_timeout,
+                                    c.method + ": no answer within " +
+                                        std::to_string(c.limit.count()) +
+                                        " ms since the call or its last progress (this "
+                                        "connection's limit; the 'timeout' method sets it)"));
+          resume(hdl);
+        }
+        *check_due = !deadlines->empty();
+        if (*check_due)
+          self->delayed_send(self, deadline_check, tick_atom::value);
       },
       [=](notify_atom, uint64_t connection, const std::string& method, const std::string& params) {
         auto hdl = caf::io::connection_handle::from_int(static_cast<int64_t>(connection));
         std::string out;
         rpc::encode_notification(out, method, params);
+        deadlines->alive(connection, std::chrono::steady_clock::now()); // its calls are at work
         send(hdl, out); // nothing when the caller went away: its progress has no reader
       },
       [=](retry_atom, uint64_t connection) { // a rate-limited connection's tokens refilled

@@ -91,6 +91,14 @@ caf::expected<std::string> param_string(const msgpack::object& params, std::size
   return std::string{v->via.str.ptr, v->via.str.size};
 }
 
+caf::expected<uint64_t> param_uint(const msgpack::object& params, std::size_t i,
+                                   const std::string& method, const std::string& what) {
+  const auto* v = positional(params, i);
+  if (v == nullptr || v->type != msgpack::type::POSITIVE_INTEGER)
+    return bad(method, i, what, "an unsigned integer", v);
+  return v->via.u64;
+}
+
 caf::expected<const msgpack::object*> param_object(const msgpack::object& params, std::size_t i,
                                                    const std::string& method) {
   const auto* v = positional(params, i);

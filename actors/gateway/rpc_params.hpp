@@ -27,6 +27,10 @@ std::size_t param_count(const msgpack::object& params);
 caf::expected<std::string> param_string(const msgpack::object& params, std::size_t i,
                                         const std::string& method, const std::string& what);
 
+/// Positional param `i` as an unsigned integer.
+caf::expected<uint64_t> param_uint(const msgpack::object& params, std::size_t i,
+                                   const std::string& method, const std::string& what);
+
 /// Positional param `i` as a map with scalar values rendered as strings; absent = empty map.
 caf::expected<std::map<std::string, std::string>>
 param_map(const msgpack::object& params, std::size_t i, const std::string& method);

@@ -35,6 +35,7 @@
 #include "llmos/kernels/gelu.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
+#include "llmos/runtime/rpc_client.hpp"
 #include "llmos/runtime/rpc_codec.hpp"
 #include "llmos/runtime/topology.hpp"
 #include "node_manager/node_manager_actor.hpp"
@@ -417,7 +418,8 @@ TEST_F(rpc_dispatcher_test, stop_needs_authentication_and_removes_the_actor) {
 /// A gateway on a loopback port with small bounds, and raw sockets to it.
 class rpc_bounds_test : public ::testing::Test {
 protected:
-  rpc_bounds_test() {
+  explicit rpc_bounds_test(std::shared_ptr<const method_table> table =
+                               std::make_shared<const method_table>(builtin_methods())) {
     auto topo = parse_topology("nodes:\n  - name: solo\n    port: 4100\n    rpc_port: 4200\n",
                                "solo.yaml", kinds_);
     EXPECT_TRUE(topo) << describe(topo.error());
@@ -426,8 +428,7 @@ protected:
     gateway_options opts;
     opts.host = "127.0.0.1";
     opts.bounds = rpc_bounds{3, 1u << 20, 4, 64u << 10, 0};
-    auto gw =
-        start_gateway(sys_, nm_, std::make_shared<const method_table>(builtin_methods()), opts);
+    auto gw = start_gateway(sys_, nm_, std::move(table), opts);
     EXPECT_TRUE(gw) << describe(gw.error());
     if (gw)
       gw_ = *gw;
@@ -582,6 +583,89 @@ TEST_F(rpc_bounds_test, a_client_that_never_reads_its_answers_is_cut_off) {
       << sent << " bytes of calls were taken from a client that reads nothing";
   EXPECT_LT(sent, 64u << 20);
   EXPECT_TRUE(pings(dial())) << "other clients are served";
+}
+
+/// The built-in table and "slow [MS, TICKS]": answers TICKS after TICKS sleeps of MS each, with
+/// a progress notification after every sleep (on a thread of its own, as a training run).
+std::shared_ptr<const method_table> table_with_slow_method() {
+  auto t = builtin_methods();
+  t.add({"slow", false, "slow MS TICKS", "a test method", [](rpc_call& c) {
+           const auto ms = c.params->via.array.ptr[0].as<uint32_t>();
+           const auto ticks = c.params->via.array.ptr[1].as<uint32_t>();
+           auto worker = c.self->spawn<caf::detached>(
+               [ms, ticks, notify = c.notify](caf::event_based_actor*) -> caf::behavior {
+                 return {[=](tick_atom) -> uint32_t {
+                   for (uint32_t i = 0; i < ticks; ++i) {
+                     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+                     notify("progress", params(i));
+                   }
+                   return ticks;
+                 }};
+               });
+           c.self->request(worker, caf::infinite, tick_atom::value)
+               .then(
+                   [reply = c.reply, worker](uint32_t n) mutable {
+                     msgpack::sbuffer b;
+                     msgpack::pack(b, n);
+                     reply(std::string{b.data(), b.size()});
+                     caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+                   },
+                   [reply = c.reply](caf::error& err) mutable { reply(std::move(err)); });
+         }});
+  return std::make_shared<const method_table>(std::move(t));
+}
+
+/// The gateway's per-call limits (call_deadlines.hpp) through a real client.
+class rpc_deadline_test : public rpc_bounds_test {
+protected:
+  rpc_deadline_test() : rpc_bounds_test(table_with_slow_method()) {
+    EXPECT_FALSE(client_.connect("127.0.0.1", gw_.port));
+  }
+  rpc::client client_;
+};
+
+TEST_F(rpc_deadline_test, a_call_past_its_limit_is_answered_request_timeout) {
+  ASSERT_FALSE(client_.limit_calls(std::chrono::milliseconds(300)));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = client_.call("slow", nlohmann::json::array({2000, 1}), std::chrono::seconds(10));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r) << describe(r.error());
+  ASSERT_FALSE(r->ok) << r->value.dump();
+  EXPECT_EQ(r->value["code"], "request_timeout") << r->value.dump();
+  EXPECT_NE(r->value["message"].get<std::string>().find("slow: no answer within 300 ms"),
+            std::string::npos)
+      << r->value.dump();
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+  // The connection goes on; the late answer, when it comes, is dropped.
+  auto ping = client_.call("ping", nlohmann::json::array(), std::chrono::seconds(5));
+  ASSERT_TRUE(ping && ping->ok);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  ping = client_.call("ping", nlohmann::json::array(), std::chrono::seconds(5));
+  ASSERT_TRUE(ping && ping->ok);
+  EXPECT_EQ(ping->value["node"], "solo") << ping->value.dump();
+}
+
+TEST_F(rpc_deadline_test, progress_keeps_a_long_call_alive) {
+  ASSERT_FALSE(client_.limit_calls(std::chrono::milliseconds(600)));
+  int progress = 0;
+  client_.on_notification(
+      [&](const std::string& method, const nlohmann::json&) { progress += method == "progress"; });
+  // 10 sleeps of 150 ms: 1.5 s in all, far past the limit, but never 600 ms without progress.
+  auto r = client_.call("slow", nlohmann::json::array({150, 10}), std::chrono::seconds(10));
+  ASSERT_TRUE(r) << describe(r.error());
+  ASSERT_TRUE(r->ok) << r->value.dump();
+  EXPECT_EQ(r->value, 10);
+  EXPECT_EQ(progress, 10);
+}
+
+TEST_F(rpc_deadline_test, a_limit_out_of_range_or_of_the_wrong_type_is_refused) {
+  auto zero = client_.limit_calls(std::chrono::milliseconds(0));
+  ASSERT_TRUE(zero);
+  EXPECT_NE(describe(zero).find("give 1 to 86400000"), std::string::npos) << describe(zero);
+  auto text = client_.call("timeout", nlohmann::json::array({"soon"}), std::chrono::seconds(5));
+  ASSERT_TRUE(text);
+  EXPECT_FALSE(text->ok);
+  EXPECT_EQ(text->value["code"], "bad_params") << text->value.dump();
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 // from stdin or -c, with --json output and a non-zero exit when any command failed.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,7 @@ namespace {
 
 struct session {
   llmos::rpc::client client;
+  std::chrono::milliseconds wait{30000}; ///< without an answer or progress
   bool json = false;
   int failures = 0;
 };
@@ -41,7 +43,7 @@ bool run_line(session& s, const std::string& line) {
       std::cout << llmos::repl::help_text();
     return true;
   }
-  auto res = s.client.call(cmd->method, cmd->params);
+  auto res = s.client.call(cmd->method, cmd->params, s.wait);
   if (!res) {
     std::cerr << "error: " << llmos::describe(res.error()) << "\n";
     ++s.failures;
@@ -118,12 +120,16 @@ int main(int argc, char** argv) {
   std::vector<std::string> commands;
   std::string token;
   std::string ca;
+  int64_t timeout_ms = 0;
   session s;
   po::options_description desc{"usage: llmos-repl HOST:PORT [options]"};
   desc.add_options()("help,h", "show this help")("command,c", po::value(&commands),
                                                  "run this command and exit (repeatable)")(
       "json", po::bool_switch(&s.json), "print results as one JSON line each")(
       "token", po::value(&token), "auth token (default: $LLMOS_TOKEN)")(
+      "timeout", po::value(&timeout_ms),
+      "ms a call may wait without an answer or progress, here and on the node (default: 30000 "
+      "here, one hour on the node)")(
       "ca", po::value(&ca),
       "speak TLS, trusting this CA (PEM) for the node's rpc_tls certificate (default: $LLMOS_CA)")(
       "endpoint", po::value(&endpoint), "HOST:PORT of a node's msgpack-RPC gateway");
@@ -160,6 +166,17 @@ int main(int argc, char** argv) {
   if (auto err = s.client.connect(ep->first, ep->second)) {
     std::cerr << "llmos-repl: " << llmos::describe(err) << "\n";
     return 1;
+  }
+  if (timeout_ms < 0) {
+    std::cerr << "llmos-repl: --timeout must be positive\n";
+    return 2;
+  }
+  if (timeout_ms > 0) {
+    s.wait = std::chrono::milliseconds{timeout_ms};
+    if (auto err = s.client.limit_calls(s.wait)) {
+      std::cerr << "llmos-repl: " << llmos::describe(err) << "\n";
+      return 1;
+    }
   }
   if (token.empty())
     if (const char* env = std::getenv("LLMOS_TOKEN"))

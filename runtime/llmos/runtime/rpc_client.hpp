@@ -50,6 +50,10 @@ public:
   caf::expected<call_result> call(const std::string& method, const nlohmann::json& params,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+  /// Asks the gateway to answer each later call on this connection `request_timeout` once it
+  /// waited `limit` without an answer or progress (the server's default is one hour).
+  caf::error limit_calls(std::chrono::milliseconds limit);
+
   /// Same with params already packed as msgpack (no JSON conversion on the hot path).
   caf::expected<call_result> call_packed(const std::string& method, const std::string& params,
                                          std::chrono::milliseconds timeout);
