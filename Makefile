@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build demo demo-cluster test bench gpu-check asan-check test-asan fuzz chaos format clean
+.PHONY: all setup configure build demo demo-cluster test bench gpu-check asan-check test-asan test-tsan fuzz chaos format clean
 
 all: build
 
@@ -38,6 +38,12 @@ bench: build
 test-asan: setup
 	tools/fuzz/build.sh
 	cd build-fuzz && ctest --output-on-failure --timeout 600
+
+# The same libraries' unit tests under ThreadSanitizer in build-tsan/ (the HTTP front door's
+# threads, the RPC client, the cores); CI runs them after test-asan.
+test-tsan: setup
+	tools/tsan/build.sh
+	cd build-tsan && ctest --output-on-failure --timeout 600
 
 # libFuzzer over the input parsers (clang, ASan + UBSan) in build-fuzz/, FUZZ_SECONDS per target;
 # CI runs it briefly after the tests. The corpus replays in `make test` as fuzz_corpus.* tests.

@@ -1,0 +1,214 @@
+// The front door (actors/http/front_door.*) in-process: a guarded_server with three routes on a
+// loopback port. Many keep-alive clients at once get every answer (requests move between the
+// poll thread and the workers all the time); slow and idle clients hold no worker; pipelined
+// requests are answered in order and a handler's `Connection: close` ends the connection;
+// stopping while clients are busy ends cleanly. Short, so that the sanitizer builds run it too.
+#include "http/front_door.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace llmos::http {
+namespace {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+
+class front_door_test : public testing::Test {
+protected:
+  void start(front_door_limits limits) {
+    server_ = std::make_shared<guarded_server>(limits);
+    server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok", "text/plain");
+    });
+    server_->Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+      std::this_thread::sleep_for(200ms);
+      res.set_content("slow", "text/plain");
+    });
+    server_->Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_content(req.body, "text/plain");
+    });
+    server_->Post("/refuse", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 413;
+      res.set_header("Connection", "close");
+    });
+    server_->set_logger([](const httplib::Request&, const httplib::Response& res) {
+      guarded_server::note_response(res);
+    });
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    ASSERT_GT(port_, 0);
+    listener_ = std::thread{[s = server_] { s->listen_after_bind(); }};
+  }
+
+  void TearDown() override { stop(); }
+
+  void stop() {
+    if (!server_)
+      return;
+    server_->stop();
+    if (listener_.joinable())
+      listener_.join();
+    server_->close();
+    server_.reset();
+  }
+
+  int dial() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    return fd;
+  }
+
+  /// What `fd` receives until the peer closes (`closed`) or `wait` passes.
+  static std::string drain(int fd, std::chrono::milliseconds wait, bool& closed) {
+    std::string out;
+    closed = false;
+    const auto end = clock::now() + wait;
+    char buf[4096];
+    while (clock::now() < end) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0)
+        continue;
+      const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed = true;
+        break;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+  std::shared_ptr<guarded_server> server_;
+  std::thread listener_;
+  int port_ = 0;
+};
+
+TEST_F(front_door_test, many_keep_alive_clients_get_every_answer) {
+  front_door_limits limits;
+  limits.workers = 3;
+  start(limits);
+  std::atomic<int> good{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t)
+    clients.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", port_);
+      c.set_keep_alive(true);
+      c.set_tcp_nodelay(true);
+      for (int i = 0; i < 40; ++i) {
+        const auto body = std::to_string(t) + ":" + std::to_string(i);
+        auto r = c.Post("/echo", body, "text/plain");
+        good += r && r->status == 200 && r->body == body;
+      }
+    });
+  for (auto& c : clients)
+    c.join();
+  EXPECT_EQ(good.load(), 8 * 40);
+}
+
+TEST_F(front_door_test, slow_and_idle_clients_hold_no_worker) {
+  front_door_limits limits;
+  limits.workers = 1;
+  limits.head_timeout = 800ms;
+  start(limits);
+  std::vector<int> held;
+  for (int i = 0; i < 6; ++i) {
+    held.push_back(dial());                                             // idle
+    held.push_back(dial());                                             // trickling
+    ::send(held.back(), "GET /healthz HTTP/1.1\r\n", 23, MSG_NOSIGNAL); // half a head
+  }
+  httplib::Client c("127.0.0.1", port_);
+  c.set_read_timeout(2s);
+  const auto t0 = clock::now();
+  auto r = c.Get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_LT(clock::now() - t0, 500ms);
+  // The half heads run out of time: 408, then closed.
+  bool closed = false;
+  const auto answer = drain(held[1], 3s, closed);
+  EXPECT_TRUE(closed);
+  EXPECT_NE(answer.find("408"), std::string::npos) << answer;
+  for (int fd : held)
+    ::close(fd);
+}
+
+TEST_F(front_door_test, pipelined_requests_in_order_and_connection_close_honoured) {
+  start(front_door_limits{});
+  const int fd = dial();
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string echo = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+  // The refusal leaves its body unread and says Connection: close: the rest is not served.
+  const std::string refuse = "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n";
+  const std::string all = get + echo + get + refuse + "GET /healthz HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(::send(fd, all.data(), all.size(), MSG_NOSIGNAL), static_cast<ssize_t>(all.size()));
+  bool closed = false;
+  const auto answers = drain(fd, 3s, closed);
+  EXPECT_TRUE(closed);
+  const auto ok1 = answers.find("\r\n\r\nok");
+  const auto hello = answers.find("\r\n\r\nhello");
+  const auto ok2 = answers.find("\r\n\r\nok", ok1 + 1);
+  const auto refused = answers.find("HTTP/1.1 413");
+  ASSERT_NE(ok1, std::string::npos) << answers;
+  ASSERT_NE(hello, std::string::npos) << answers;
+  ASSERT_NE(ok2, std::string::npos) << answers;
+  ASSERT_NE(refused, std::string::npos) << answers;
+  EXPECT_LT(ok1, hello);
+  EXPECT_LT(hello, ok2);
+  EXPECT_LT(ok2, refused);
+  EXPECT_EQ(answers.find("\r\n\r\nok", refused), std::string::npos) << "served after close";
+  ::close(fd);
+}
+
+TEST_F(front_door_test, connections_beyond_the_limit_get_503_and_stopping_under_load_is_clean) {
+  front_door_limits limits;
+  limits.workers = 2;
+  limits.max_connections = 4;
+  start(limits);
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i)
+    held.push_back(dial());
+  std::string answer;
+  for (int tries = 0; tries < 50 && answer.find("503") == std::string::npos; ++tries) {
+    const int extra = dial();
+    bool closed = false;
+    answer = drain(extra, 500ms, closed);
+    ::close(extra);
+  }
+  EXPECT_NE(answer.find("503"), std::string::npos) << answer;
+  for (int fd : held)
+    ::close(fd);
+  // Clients busy with slow requests while the server stops: every thread ends.
+  std::atomic<bool> go{true};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t)
+    clients.emplace_back([&] {
+      httplib::Client c("127.0.0.1", port_);
+      c.set_read_timeout(2s);
+      while (go)
+        c.Get("/slow");
+    });
+  std::this_thread::sleep_for(300ms);
+  stop();
+  go = false;
+  for (auto& c : clients)
+    c.join();
+}
+
+} // namespace
+} // namespace llmos::http
