@@ -1,5 +1,7 @@
 #include "dataset/readers/csv_reader.hpp"
 
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -29,18 +31,66 @@ caf::expected<char> single_char_option(const source_spec& spec, const std::strin
                           "' is not a single character; write e.g. ',' or 'tab'");
 }
 
-/// Everything that turns parsed rows into records; the header row sets it up.
+/// How the file begins: rows to skip, then a header row or none (columns named by index).
+struct file_layout {
+  bool header = true;
+  uint64_t skip_rows = 0;
+};
+
+caf::expected<file_layout> layout_of(const source_spec& spec) {
+  file_layout out;
+  if (auto header = find_option(spec, "header")) {
+    if (*header == "true" || *header == "yes" || *header == "1")
+      out.header = true;
+    else if (*header == "false" || *header == "no" || *header == "0")
+      out.header = false;
+    else
+      return reader_error(error_code::bad_config, spec, spec.path,
+                          "option 'header': '" + *header +
+                              "' is not true or false; write 'header: false' for a file whose "
+                              "first row is data (columns are then named 0, 1, ...)");
+  }
+  if (auto skip = find_option(spec, "skip_rows")) {
+    char* end = nullptr;
+    errno = 0;
+    const auto n = std::strtoull(skip->c_str(), &end, 10);
+    if (skip->empty() || *end != '\0' || errno != 0 || (*skip)[0] == '-')
+      return reader_error(error_code::bad_config, spec, spec.path,
+                          "option 'skip_rows': '" + *skip +
+                              "' is not a count; write how many rows to skip before the header "
+                              "(or the data), e.g. 'skip_rows: 2'");
+    out.skip_rows = n;
+  }
+  return out;
+}
+
+/// Everything that turns parsed rows into records; the header row sets it up (or, without
+/// one, the first data row's width: columns "0", "1", ...).
 class row_handler {
 public:
-  row_handler(const source_spec& spec, quarantine& q, const emit_fn& emit, uint64_t limit)
-      : spec_(spec), q_(q), emit_(emit), rule_(reader_rule(spec)), limit_(limit) {}
+  row_handler(const source_spec& spec, quarantine& q, const emit_fn& emit, uint64_t limit,
+              file_layout layout)
+      : spec_(spec), q_(q), emit_(emit), rule_(reader_rule(spec)), limit_(limit), layout_(layout) {}
 
   /// Handles one row; after a hard error (in the header) further rows are ignored.
   void operator()(csv_row&& row) {
     if (failure_ || done())
       return;
-    if (header_.empty())
-      return take_header(std::move(row));
+    if (skipped_ < layout_.skip_rows) {
+      ++skipped_;
+      return;
+    }
+    if (header_.empty()) {
+      if (layout_.header)
+        return take_header(std::move(row));
+      csv_row names;
+      names.line = row.line;
+      for (std::size_t i = 0; i < row.fields.size(); ++i)
+        names.fields.push_back(std::to_string(i));
+      take_header(std::move(names));
+      if (failure_)
+        return;
+    }
     const uint64_t index = index_++;
     auto refuse = [&](const std::string& reason) {
       quarantine_entry e;
@@ -53,7 +103,8 @@ public:
     if (!row.error.empty())
       return refuse(row.error);
     if (row.fields.size() != header_.size())
-      return refuse("row has " + std::to_string(row.fields.size()) + " fields, the header has " +
+      return refuse("row has " + std::to_string(row.fields.size()) + " fields, " +
+                    (layout_.header ? "the header has " : "the first row has ") +
                     std::to_string(header_.size()) +
                     "; quote fields that hold the delimiter or fix the row");
     if (auto bad = first_invalid_utf8(row.raw); bad != row.raw.size())
@@ -111,12 +162,16 @@ private:
       for (std::size_t i = 0; i < row.fields.size(); ++i)
         if (row.fields[i] == name)
           return i;
-      failure_ = reader_error(error_code::bad_config, spec_, where,
-                              "option '" + key + "': no column '" + name +
-                                  "' in the header (columns: " + names + "); use one of them");
+      failure_ = reader_error(
+          error_code::bad_config, spec_, where,
+          "option '" + key + "': no column '" + name + "' in the header (columns: " + names +
+              "); use one of them" +
+              (layout_.header ? ", or 'header: false' when the first row is data"
+                              : " (the rows have no header: columns are numbered from 0)"));
       return std::nullopt;
     };
-    auto text = column("text_column", option_or(spec_, "text_column", "text"));
+    auto text =
+        column("text_column", option_or(spec_, "text_column", layout_.header ? "text" : "0"));
     if (!text)
       return;
     text_index_ = *text;
@@ -139,6 +194,8 @@ private:
   const emit_fn& emit_;
   std::string rule_;
   uint64_t limit_;
+  file_layout layout_;
+  uint64_t skipped_ = 0;
   std::vector<std::string> header_;
   std::size_t text_index_ = 0;
   std::optional<std::size_t> label_index_;
@@ -150,8 +207,12 @@ private:
 } // namespace
 
 caf::expected<uint64_t> read_csv(const source_spec& spec, quarantine& q, const emit_fn& emit) {
-  if (auto err = check_options(spec, {"text_column", "label_column", "delimiter", "quote"}))
+  if (auto err = check_options(
+          spec, {"text_column", "label_column", "delimiter", "quote", "header", "skip_rows"}))
     return err;
+  auto layout = layout_of(spec);
+  if (!layout)
+    return layout.error();
   auto limit = record_limit(spec);
   if (!limit)
     return limit.error();
@@ -173,7 +234,7 @@ caf::expected<uint64_t> read_csv(const source_spec& spec, quarantine& q, const e
     return reader_error(error_code::io_failed, spec, spec.path,
                         "cannot open the file; check that the path exists and is readable");
   csv_parser parser{*delimiter, *quote};
-  row_handler handler{spec, q, emit, *limit};
+  row_handler handler{spec, q, emit, *limit, *layout};
   const csv_parser::row_fn on_row = [&](csv_row&& row) { handler(std::move(row)); };
   std::string buffer(chunk_size, '\0');
   while (in && !handler.done()) {
@@ -190,9 +251,13 @@ caf::expected<uint64_t> read_csv(const source_spec& spec, quarantine& q, const e
     parser.finish(on_row);
   if (handler.failure())
     return handler.failure();
-  if (!handler.has_header())
+  if (!handler.has_header() && layout->header)
     return reader_error(error_code::bad_config, spec, spec.path,
-                        "the file is empty; a " + spec.kind + " source needs a header row");
+                        "the file is empty" +
+                            std::string{layout->skip_rows > 0 ? " after the skipped rows" : ""} +
+                            "; a " + spec.kind +
+                            " source needs a header row ('header: false' "
+                            "for a file of data rows only)");
   return handler.emitted();
 }
 

@@ -229,5 +229,67 @@ TEST(csv_reader, hard_errors_name_the_path_and_the_fix) {
   EXPECT_THAT(delim.error, HasSubstr("single character"));
 }
 
+TEST(csv_reader, header_false_numbers_the_columns_and_reads_the_first_row_as_data) {
+  temp_dir dir;
+  // As Pang & Lee's and most exported TSV files: label and sentence, no header row.
+  auto tsv = dir.write("p.tsv", "pos\ta gripping, funny film\nneg\tdull\n");
+  auto res = read_all(source_spec{
+      "pl", "tsv", tsv, {{"header", "false"}, {"label_column", "0"}, {"text_column", "1"}}});
+  ASSERT_TRUE(res.ok) << res.error;
+  ASSERT_EQ(res.records.size(), 2u);
+  EXPECT_EQ(res.records[0].label, "pos");
+  EXPECT_EQ(res.records[0].text, "a gripping, funny film");
+  EXPECT_EQ(res.records[0].origin.line, 1u);
+  EXPECT_EQ(res.records[1].label, "neg");
+  EXPECT_TRUE(res.records[1].meta.empty());
+  // Without text_column the first column is the text; the others go to meta by position, and
+  // a row of another width is quarantined like any other.
+  auto csv = dir.write("q.csv", "hello,1\nworld,2\nthree,fields,here\n");
+  res = read_all(csv_spec(csv, {{"header", "no"}}));
+  ASSERT_TRUE(res.ok) << res.error;
+  ASSERT_EQ(res.records.size(), 2u);
+  EXPECT_EQ(res.records[0].text, "hello");
+  EXPECT_EQ(res.records[0].meta.at("1"), "1");
+  EXPECT_EQ(res.refused_count("csv_reader"), 1u);
+  // An empty headerless file is no error: it has no records.
+  res = read_all(csv_spec(dir.write("e.csv", ""), {{"header", "false"}}));
+  ASSERT_TRUE(res.ok) << res.error;
+  EXPECT_EQ(res.count, 0u);
+}
+
+TEST(csv_reader, skip_rows_passes_over_lines_before_the_header_or_the_data) {
+  temp_dir dir;
+  auto path = dir.write("r.csv", "exported 2026-12-04\n\"from, the shop\"\ntext,label\na,x\n");
+  auto res = read_all(csv_spec(path, {{"skip_rows", "2"}, {"label_column", "label"}}));
+  ASSERT_TRUE(res.ok) << res.error;
+  ASSERT_EQ(res.records.size(), 1u);
+  EXPECT_EQ(res.records[0].text, "a");
+  EXPECT_EQ(res.records[0].label, "x");
+  EXPECT_EQ(res.records[0].origin.line, 4u);
+  res = read_all(csv_spec(path, {{"skip_rows", "3"}, {"header", "false"}}));
+  ASSERT_TRUE(res.ok) << res.error;
+  ASSERT_EQ(res.records.size(), 1u);
+  EXPECT_EQ(res.records[0].meta.at("1"), "x");
+  auto past_the_end = read_all(csv_spec(path, {{"skip_rows", "9"}}));
+  EXPECT_THAT(past_the_end.error, HasSubstr("empty after the skipped rows"));
+}
+
+TEST(csv_reader, header_and_skip_rows_refusals_say_what_to_write) {
+  temp_dir dir;
+  auto path = dir.write("r.csv", "a,b\n");
+  auto maybe = read_all(csv_spec(path, {{"header", "maybe"}}));
+  EXPECT_THAT(maybe.error, HasSubstr("option 'header': 'maybe' is not true or false"));
+  auto negative = read_all(csv_spec(path, {{"skip_rows", "-1"}}));
+  EXPECT_THAT(negative.error, HasSubstr("option 'skip_rows': '-1' is not a count"));
+  auto words = read_all(csv_spec(path, {{"skip_rows", "two"}}));
+  EXPECT_THAT(words.error, HasSubstr("is not a count"));
+  // The message that sent users to edit their files now names the option.
+  auto no_text = read_all(csv_spec(path, {{"label_column", "0"}}));
+  EXPECT_THAT(no_text.error, HasSubstr("'header: false' when the first row is data"));
+  auto out_of_range = read_all(csv_spec(path, {{"header", "false"}, {"text_column", "5"}}));
+  EXPECT_THAT(out_of_range.error, HasSubstr("no column '5'"));
+  EXPECT_THAT(out_of_range.error, HasSubstr("numbered from 0"));
+}
+
 } // namespace
 } // namespace llmos::data
