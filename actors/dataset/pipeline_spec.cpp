@@ -1,5 +1,7 @@
 #include "dataset/pipeline_spec.hpp"
 
+#include "dataset/readers/reader.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -278,8 +280,7 @@ private:
 } // namespace
 
 const std::vector<std::string>& known_source_kinds() {
-  static const std::vector<std::string> kinds{"csv", "tsv", "jsonl", "maildir", "fortunes", "idx"};
-  return kinds;
+  return reader_kinds(); // one list: the kinds read_source dispatches
 }
 
 const std::vector<std::string>& known_clean_rules() {

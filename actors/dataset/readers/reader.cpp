@@ -6,11 +6,13 @@
 #include "dataset/readers/jsonl_reader.hpp"
 #include "dataset/readers/maildir_reader.hpp"
 #include "dataset/readers/reader_options.hpp"
+#include "dataset/readers/sqlite_reader.hpp"
 
 namespace llmos::data {
 
 const std::vector<std::string>& reader_kinds() {
-  static const std::vector<std::string> kinds{"csv", "tsv", "jsonl", "maildir", "fortunes", "idx"};
+  static const std::vector<std::string> kinds{"csv",      "tsv", "jsonl", "maildir",
+                                              "fortunes", "idx", "sqlite"};
   return kinds;
 }
 
@@ -28,6 +30,8 @@ caf::expected<uint64_t> read_source(const source_spec& spec, quarantine& q, cons
     return read_fortunes(spec, q, emit);
   if (spec.kind == "idx")
     return read_idx(spec, q, emit);
+  if (spec.kind == "sqlite")
+    return read_sqlite(spec, q, emit);
   std::string kinds;
   for (const auto& k : reader_kinds())
     kinds += (kinds.empty() ? "" : ", ") + k;

@@ -7,6 +7,7 @@
 
 #include "dataset/data_dir.hpp"
 #include "dataset/pipeline_spec.hpp"
+#include "dataset/readers/reader.hpp"
 #include "llmos/messages/error.hpp"
 
 namespace {
@@ -88,6 +89,19 @@ TEST(pipeline_spec, defaults_without_optional_sections) {
   EXPECT_EQ(spec->root, llmos::data::state_dir() + "/datasets");
   EXPECT_EQ(std::filesystem::path{llmos::data::state_dir()}.parent_path(),
             std::filesystem::path{llmos::data::data_dir()}.parent_path());
+}
+
+TEST(pipeline_spec, every_reader_kind_is_a_source_kind_including_sqlite) {
+  auto spec = parse_pipeline("dataset: d\nsources:\n  - name: shop\n    kind: sqlite\n"
+                             "    path: shop.db\n    options: {query: 'SELECT body AS text FROM "
+                             "reviews WHERE stars > 3', label_column: stars}\n",
+                             "/tmp/p/pipe.yaml");
+  ASSERT_TRUE(spec) << llmos::describe(spec.error());
+  EXPECT_EQ(spec->sources[0].kind, "sqlite");
+  EXPECT_EQ(spec->sources[0].path, "/tmp/p/shop.db");
+  EXPECT_EQ(spec->sources[0].options.at("query"),
+            "SELECT body AS text FROM reviews WHERE stars > 3");
+  EXPECT_EQ(llmos::data::known_source_kinds(), llmos::data::reader_kinds());
 }
 
 TEST(pipeline_spec, refuses_mistakes_with_line_and_fix) {
