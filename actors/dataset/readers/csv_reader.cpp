@@ -1,7 +1,5 @@
 #include "dataset/readers/csv_reader.hpp"
 
-#include <cerrno>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -38,30 +36,13 @@ struct file_layout {
 };
 
 caf::expected<file_layout> layout_of(const source_spec& spec) {
-  file_layout out;
-  if (auto header = find_option(spec, "header")) {
-    if (*header == "true" || *header == "yes" || *header == "1")
-      out.header = true;
-    else if (*header == "false" || *header == "no" || *header == "0")
-      out.header = false;
-    else
-      return reader_error(error_code::bad_config, spec, spec.path,
-                          "option 'header': '" + *header +
-                              "' is not true or false; write 'header: false' for a file whose "
-                              "first row is data (columns are then named 0, 1, ...)");
-  }
-  if (auto skip = find_option(spec, "skip_rows")) {
-    char* end = nullptr;
-    errno = 0;
-    const auto n = std::strtoull(skip->c_str(), &end, 10);
-    if (skip->empty() || *end != '\0' || errno != 0 || (*skip)[0] == '-')
-      return reader_error(error_code::bad_config, spec, spec.path,
-                          "option 'skip_rows': '" + *skip +
-                              "' is not a count; write how many rows to skip before the header "
-                              "(or the data), e.g. 'skip_rows: 2'");
-    out.skip_rows = n;
-  }
-  return out;
+  auto header = bool_option(spec, "header", true);
+  if (!header)
+    return header.error();
+  auto skip = uint_option(spec, "skip_rows", 0);
+  if (!skip)
+    return skip.error();
+  return file_layout{*header, *skip};
 }
 
 /// Everything that turns parsed rows into records; the header row sets it up (or, without

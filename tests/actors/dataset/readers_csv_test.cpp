@@ -278,11 +278,11 @@ TEST(csv_reader, header_and_skip_rows_refusals_say_what_to_write) {
   temp_dir dir;
   auto path = dir.write("r.csv", "a,b\n");
   auto maybe = read_all(csv_spec(path, {{"header", "maybe"}}));
-  EXPECT_THAT(maybe.error, HasSubstr("option 'header': 'maybe' is not true or false"));
+  EXPECT_THAT(maybe.error, HasSubstr("option 'header': 'maybe' is not a boolean"));
   auto negative = read_all(csv_spec(path, {{"skip_rows", "-1"}}));
-  EXPECT_THAT(negative.error, HasSubstr("option 'skip_rows': '-1' is not a count"));
+  EXPECT_THAT(negative.error, HasSubstr("option 'skip_rows': '-1' is not a non-negative integer"));
   auto words = read_all(csv_spec(path, {{"skip_rows", "two"}}));
-  EXPECT_THAT(words.error, HasSubstr("is not a count"));
+  EXPECT_THAT(words.error, HasSubstr("is not a non-negative integer"));
   // The message that sent users to edit their files now names the option.
   auto no_text = read_all(csv_spec(path, {{"label_column", "0"}}));
   EXPECT_THAT(no_text.error, HasSubstr("'header: false' when the first row is data"));
