@@ -148,8 +148,8 @@ private:
     for (const auto& key : path_options)
       if (auto i = s.options.find(key); i != s.options.end())
         i->second = resolve(i->second);
-    if (const auto* path = get(m, "path"))
-      s.path = resolve(read_string(*path));
+    if (const auto* path = get(m, "path")) // a URL (http) is not a path to resolve
+      s.path = s.kind == "http" ? read_string(*path) : resolve(read_string(*path));
     else if (s.kind != "idx")
       refuse(s.line, "source '" + s.name + "' needs 'path'");
     if (s.kind == "idx" && (!s.options.count("images") || !s.options.count("labels")))

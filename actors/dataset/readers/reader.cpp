@@ -2,6 +2,7 @@
 
 #include "dataset/readers/csv_reader.hpp"
 #include "dataset/readers/fortunes_reader.hpp"
+#include "dataset/readers/http_reader.hpp"
 #include "dataset/readers/idx_reader.hpp"
 #include "dataset/readers/jsonl_reader.hpp"
 #include "dataset/readers/maildir_reader.hpp"
@@ -11,8 +12,8 @@
 namespace llmos::data {
 
 const std::vector<std::string>& reader_kinds() {
-  static const std::vector<std::string> kinds{"csv",      "tsv", "jsonl", "maildir",
-                                              "fortunes", "idx", "sqlite"};
+  static const std::vector<std::string> kinds{"csv",      "tsv", "jsonl",  "maildir",
+                                              "fortunes", "idx", "sqlite", "http"};
   return kinds;
 }
 
@@ -32,6 +33,8 @@ caf::expected<uint64_t> read_source(const source_spec& spec, quarantine& q, cons
     return read_idx(spec, q, emit);
   if (spec.kind == "sqlite")
     return read_sqlite(spec, q, emit);
+  if (spec.kind == "http")
+    return read_http(spec, q, emit);
   std::string kinds;
   for (const auto& k : reader_kinds())
     kinds += (kinds.empty() ? "" : ", ") + k;

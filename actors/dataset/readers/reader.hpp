@@ -23,8 +23,9 @@ namespace llmos::data {
 /// One source as declared in a pipeline file.
 struct source_spec {
   std::string name; ///< the source's name in the pipeline; record ids and origins start with it
-  std::string kind; ///< "csv", "tsv", "jsonl", "maildir", "fortunes", "idx" or "sqlite"
-  std::string path; ///< file or folder (idx: the folder relative paths use; sqlite: the database)
+  std::string kind; ///< "csv", "tsv", "jsonl", "maildir", "fortunes", "idx", "sqlite", "http"
+  std::string path; ///< file or folder (idx: the folder relative paths use; sqlite: the
+                    ///< database; http: the URL)
   std::map<std::string, std::string> options; ///< kind-specific, see each reader's header
   uint64_t limit = 0; ///< emit at most this many records (0: all); the option "limit" also works
 };
