@@ -124,6 +124,16 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
     n->gateway_ = *gw;
     register_system_actor("gateway", "gateway", gw->broker);
   }
+  // Off loopback, an open node port lets anyone who reaches it run actors here.
+  const auto& host = spec->host;
+  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (!loopback && !tls)
+    log_warning("node '" + name + "': the node port listens on " + host +
+                " without tls or cluster_secret: any peer that reaches it joins the cluster; set "
+                "one of them in the topology (docs/operations.md)");
+  if (!loopback && spec->rpc_port != 0 && n->topo_.auth_token.empty())
+    log_warning("node '" + name + "': the RPC port listens on " + host +
+                " without auth_token: any client that reaches it may spawn and stop actors");
   log_info("node '" + name + "' up: node port " + std::to_string(n->port_) + ", rpc port " +
            std::to_string(n->gateway_.port) + (n->topo_.rpc_tls ? " (TLS)" : "") +
            (n->topo_.tls ? ", TLS between nodes"

@@ -171,6 +171,33 @@ TEST_F(node_startup_test, an_unknown_node_is_refused_with_the_name) {
   EXPECT_NE(r.err.find("no node named 'nope'"), std::string::npos) << r.err;
 }
 
+TEST_F(node_startup_test, an_open_port_off_loopback_is_warned_about) {
+  const auto ports = llmos::test::free_ports(2);
+  auto start = [&](const std::string& host, const std::string& top) {
+    const auto file = dir_ / (host + ".yaml");
+    llmos::test::write_file(file, top + "nodes:\n  - {name: x, host: " + host +
+                                      ", port: " + std::to_string(ports[0]) +
+                                      ", rpc_port: " + std::to_string(ports[1]) + "}\n");
+    auto node = llmos::test::child_process::start(
+        {program("llmos-node"), "--topology", file.string(), "--node", "x"},
+        dir_ / (host + ".log"));
+    EXPECT_TRUE(llmos::test::wait_until(
+        [&] {
+          return llmos::test::read_file(dir_ / (host + ".log")).find(" up: ") != std::string::npos;
+        },
+        std::chrono::seconds(20), std::chrono::milliseconds(50)));
+    node.stop(SIGTERM);
+    return llmos::test::read_file(dir_ / (host + ".log"));
+  };
+  const auto open = start("0.0.0.0", "");
+  EXPECT_NE(open.find("without tls or cluster_secret"), std::string::npos) << open;
+  EXPECT_NE(open.find("without auth_token"), std::string::npos) << open;
+  const auto guarded = start("0.0.0.0", "auth_token: t0k3n\ncluster_secret: 0123456789abcdef\n");
+  EXPECT_EQ(guarded.find("WARN"), std::string::npos) << guarded;
+  const auto local = start("127.0.0.1", "");
+  EXPECT_EQ(local.find("WARN"), std::string::npos) << local;
+}
+
 TEST_F(node_startup_test, a_node_killed_with_clients_connected_restarts_on_its_ports_at_once) {
   cluster c{"restart", {"solo"}};
   ASSERT_TRUE(c.start_all());
