@@ -81,6 +81,7 @@ void client::close() {
     ::close(fd_);
   fd_ = -1;
   tls_.reset();
+  tls_pending_.clear();
   decoder_.reset();
 }
 
@@ -187,9 +188,14 @@ caf::error client::receive_some(clock::time_point deadline, std::chrono::millise
     if (n > 0 && tls_) {
       std::string plain;
       auto err = tls_->feed(buf, static_cast<std::size_t>(n), plain);
-      // Rare after the handshake (a key update): what TLS itself answers goes out at once.
-      if (auto out = tls_->take_output(); !err && !out.empty() && tls_->established())
-        err = send_wire(out, deadline, timeout);
+      // Handshake messages, and rarely later a key update's answer: what TLS itself answers
+      // goes out at once, or after the send this read interrupted (never inside its records).
+      if (auto out = tls_->take_output(); !err && !out.empty()) {
+        if (in_send_)
+          tls_pending_ += out;
+        else
+          err = send_wire(out, deadline, timeout);
+      }
       if (err) {
         close();
         return err;
@@ -225,6 +231,18 @@ caf::error client::send_all(std::string_view bytes, clock::time_point deadline,
 
 caf::error client::send_wire(std::string_view bytes, clock::time_point deadline,
                              std::chrono::milliseconds timeout) {
+  in_send_ = true;
+  auto err = send_bytes(bytes, deadline, timeout);
+  in_send_ = false;
+  if (err || tls_pending_.empty())
+    return err;
+  std::string pending;
+  pending.swap(tls_pending_);
+  return send_wire(pending, deadline, timeout);
+}
+
+caf::error client::send_bytes(std::string_view bytes, clock::time_point deadline,
+                              std::chrono::milliseconds timeout) {
   if (fd_ < 0)
     return io_error("not connected");
   std::size_t off = 0;

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -42,9 +44,11 @@ caf::expected<std::shared_ptr<context>> context::server(const std::string& certi
   if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
     return tls_error("cannot load the key '" + key +
                      "' (the PEM private key of that certificate): " + openssl_reasons());
-  if (SSL_CTX_check_private_key(ctx) != 1)
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    openssl_reasons(); // empties the queue for the next caller on this thread
     return tls_error("the key '" + key + "' does not belong to the certificate '" + certificate +
                      "'");
+  }
   return out;
 }
 
@@ -155,7 +159,9 @@ caf::error channel::write(std::string_view plaintext) {
   std::size_t off = 0;
   while (off < plaintext.size()) {
     ERR_clear_error();
-    const int n = SSL_write(ssl_, plaintext.data() + off, static_cast<int>(plaintext.size() - off));
+    // SSL_write takes an int: large answers go in pieces.
+    const auto piece = std::min<std::size_t>(plaintext.size() - off, 1u << 30);
+    const int n = SSL_write(ssl_, plaintext.data() + off, static_cast<int>(piece));
     if (n <= 0)
       return failure("cannot write", n);
     off += static_cast<std::size_t>(n);

@@ -27,6 +27,10 @@ namespace {
 // How often waiting calls are checked against their limits (call_deadlines.hpp).
 constexpr auto deadline_check = std::chrono::milliseconds(250);
 
+// CAF's own timeout of a call to the dispatcher, past every limit a client can choose: it only
+// frees the response handler of a call that is never answered.
+constexpr auto call_backstop = std::chrono::minutes(25 * 60);
+
 // A TLS connection that has not completed its handshake by then is closed: a plaintext client's
 // first bytes can look like the start of a long SSLv2 record, and OpenSSL would wait for the
 // rest forever; so would a client that connects and sends nothing.
@@ -39,6 +43,7 @@ struct connection {
   bool authenticated = false;
   bool paused = false;    ///< its calls wait in the decoder until answers fall under the bounds
   bool retry_due = false; ///< a retry message for its rate limit is on its way
+  uint64_t serial = 0;    ///< tells this connection from a later one with the same handle
   std::chrono::milliseconds call_limit = default_call_limit; ///< chosen with `timeout`
 };
 
@@ -67,12 +72,17 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
   auto conns = std::make_shared<std::map<caf::io::connection_handle, connection>>();
   auto budget = std::make_shared<rpc_budget>(cfg.bounds);
   auto deadlines = std::make_shared<call_deadlines>();
+  auto serials = std::make_shared<uint64_t>(0);
   auto check_due = std::make_shared<bool>(false);
   auto id = [](caf::io::connection_handle hdl) { return static_cast<uint64_t>(hdl.id()); };
 
+  // CAF sends no connection_closed_msg for a close of our own, and a new connection may get the
+  // same handle (the fd) at once: what belongs to this one goes now, so that answers of its
+  // calls can never reach the next client.
   auto close = [=](caf::io::connection_handle hdl, const std::string& why) {
     log_warning("gateway: closing connection: " + why);
     budget->close(id(hdl));
+    deadlines->drop(id(hdl));
     conns->erase(hdl);
     self->close(hdl);
   };
@@ -151,15 +161,21 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
       *check_due = true;
       self->delayed_send(self, deadline_check, tick_atom::value);
     }
+    // The call counts as in flight until its real answer, also when its client was told
+    // request_timeout before: a short limit must not let a client start more work than
+    // max_in_flight allows.
+    const auto serial = conn.serial;
     auto answered = [=](caf::expected<std::string> result) {
-      if (!deadlines->finish(key))
-        return; // answered request_timeout already
+      const bool waiting = deadlines->finish(key); // false: told request_timeout, or closed
+      auto i = conns->find(hdl);
+      if (i == conns->end() || i->second.serial != serial)
+        return; // closed: its counts went with it (a new connection may have its handle)
       budget->call_ended(id(hdl), 0);
-      if (!notification)
+      if (waiting && !notification)
         respond(hdl, msgid, std::move(result));
       resume(hdl);
     };
-    self->request(cfg.dispatcher, caf::infinite, rpc_call_atom::value, std::move(req.method),
+    self->request(cfg.dispatcher, call_backstop, rpc_call_atom::value, std::move(req.method),
                   std::string{params.data(), params.size()}, authed, id(hdl))
         .then([=](std::string& packed) { answered(std::move(packed)); },
               [=](caf::error& err) { answered(std::move(err)); });
@@ -222,9 +238,11 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
           return;
         }
         auto& conn = conns->try_emplace(msg.handle, cfg.limits).first->second;
+        conn.serial = ++*serials;
         if (cfg.tls) {
           conn.tls = std::make_unique<tls::channel>(cfg.tls);
-          self->delayed_send(self, handshake_timeout, tick_atom::value, id(msg.handle));
+          self->delayed_send(self, handshake_timeout, tick_atom::value, id(msg.handle),
+                             conn.serial);
         }
         self->configure_read(msg.handle, caf::io::receive_policy::at_most(64 * 1024));
         self->ack_writes(msg.handle, true); // data_transferred_msg: how much is still unsent
@@ -269,7 +287,6 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
       [=](tick_atom) { // calls past their limit are answered request_timeout
         for (auto& c : deadlines->expire(std::chrono::steady_clock::now())) {
           auto hdl = caf::io::connection_handle::from_int(static_cast<int64_t>(c.connection));
-          budget->call_ended(c.connection, 0);
           if (!c.notification)
             respond(hdl, c.msgid,
                     caf::make_error(caf::sec::request_timeout,
@@ -277,7 +294,6 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
                                         std::to_string(c.limit.count()) +
                                         " ms since the call or its last progress (this "
                                         "connection's limit; the 'timeout' method sets it)"));
-          resume(hdl);
         }
         *check_due = !deadlines->empty();
         if (*check_due)
@@ -297,9 +313,10 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
           resume(hdl);
         }
       },
-      [=](tick_atom, uint64_t connection) { // a TLS connection's handshake deadline
+      [=](tick_atom, uint64_t connection, uint64_t serial) { // a TLS handshake's deadline
         auto hdl = caf::io::connection_handle::from_int(static_cast<int64_t>(connection));
-        if (auto i = conns->find(hdl); i != conns->end() && !i->second.tls->established())
+        if (auto i = conns->find(hdl);
+            i != conns->end() && i->second.serial == serial && !i->second.tls->established())
           close(hdl,
                 "TLS: no handshake within " + std::to_string(handshake_timeout.count()) + " s");
       },

@@ -42,10 +42,18 @@ struct waiting_conn {
   std::string buffer; ///< bytes received and not yet processed
   clock::time_point deadline;
   bool head_started = false;
+  std::size_t scanned = 0; ///< bytes of buffer known to hold no end of head
 };
 
-bool head_complete(const std::string& bytes) {
-  return bytes.find("\r\n\r\n") != std::string::npos || bytes.find("\n\n") != std::string::npos;
+/// Whether the head in `c.buffer` is complete: a blank line ending in CRLF (cpp-httplib skips
+/// header lines that end in a bare LF and reads on, so "\n\n" is no end for it). Searches only
+/// what arrived since the last look.
+bool head_complete(waiting_conn& c) {
+  const auto from = c.scanned > 3 ? c.scanned - 3 : 0;
+  if (c.buffer.find("\r\n\r\n", from) != std::string::npos)
+    return true;
+  c.scanned = c.buffer.size();
+  return false;
 }
 
 /// A whole error response with `Connection: close`, written without waiting (best effort: the
@@ -57,6 +65,18 @@ void refuse_now(int fd, int status, const char* phrase, const std::string& reaso
       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
       "\r\nConnection: close\r\n\r\n" + body;
   [[maybe_unused]] auto sent = ::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // Closing with unread input makes the kernel reset the connection, and the client would
+  // likely lose the answer: end our side, and drop what is there to read now (bounded).
+  ::shutdown(fd, SHUT_WR);
+  char sink[4096];
+  for (int i = 0; i < 256 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+  }
+}
+
+/// A body's stray CRLF (some clients add one after a POST body) is not the start of a request.
+std::string without_leading_crlf(std::string bytes) {
+  const auto start = bytes.find_first_not_of("\r\n");
+  return start == std::string::npos ? std::string{} : bytes.substr(start);
 }
 
 int millis_until(clock::time_point t) {
@@ -260,7 +280,7 @@ private:
           c.deadline = clock::now() + lim_.head_timeout;
         }
         c.buffer.append(chunk, static_cast<size_t>(n));
-        if (head_complete(c.buffer))
+        if (head_complete(c))
           return true;
         if (c.buffer.size() > lim_.max_head_bytes) {
           refuse_now(c.fd, 431, "Request Header Fields Too Large",
@@ -280,20 +300,21 @@ private:
     std::vector<waiting_conn> waiting;
     std::vector<pollfd> fds;
     for (;;) {
+      std::vector<waiting_conn> arrived;
       {
         std::lock_guard lock{mutex_};
         if (stopping_)
           break;
-        for (auto& c : incoming_)
-          waiting.push_back(std::move(c));
-        incoming_.clear();
+        arrived.swap(incoming_);
       }
-      // A connection back from a worker may hold its next (pipelined) request already.
-      auto ready = std::stable_partition(waiting.begin(), waiting.end(),
-                                         [](const auto& c) { return !head_complete(c.buffer); });
-      for (auto i = ready; i != waiting.end(); ++i)
-        to_worker(std::move(*i));
-      waiting.erase(ready, waiting.end());
+      // A connection back from a worker may hold its next (pipelined) request already; only
+      // the arrivals are looked at, not every waiting buffer again.
+      for (auto& c : arrived) {
+        if (head_complete(c))
+          to_worker(std::move(c));
+        else
+          waiting.push_back(std::move(c));
+      }
 
       fds.assign(1, pollfd{wake_[0], POLLIN, 0});
       auto next = clock::now() + std::chrono::seconds(60);
@@ -301,8 +322,12 @@ private:
         fds.push_back(pollfd{c.fd, POLLIN, 0});
         next = std::min(next, c.deadline);
       }
-      if (::poll(fds.data(), fds.size(), millis_until(next)) < 0 && errno != EINTR)
-        break;
+      if (::poll(fds.data(), fds.size(), millis_until(next)) < 0) {
+        // EINTR, or no memory for the poll set: look again shortly, never stop serving.
+        if (errno != EINTR)
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
       if ((fds[0].revents & POLLIN) != 0) {
         char drain[256];
         while (::read(wake_[0], drain, sizeof drain) > 0) {
@@ -317,7 +342,7 @@ private:
             finish(c.fd);
             continue;
           }
-          if (head_complete(c.buffer)) {
+          if (head_complete(c)) {
             to_worker(std::move(c));
             continue;
           }
@@ -354,7 +379,7 @@ private:
       const bool ok = server_.process_one(strm, close_after);
       if (!ok || close_after)
         finish(c.fd);
-      else if (auto rest = strm.leftover(); rest.empty())
+      else if (auto rest = without_leading_crlf(strm.leftover()); rest.empty())
         to_receiver(waiting_conn{c.fd, {}, clock::now() + lim_.idle_timeout, false});
       else // part of a pipelined request: its head is under way
         to_receiver(waiting_conn{c.fd, std::move(rest), clock::now() + lim_.head_timeout, true});

@@ -4,6 +4,7 @@
 // gateway's memory bounds over real loopback sockets (small bounds): connections beyond the cap,
 // partial frames beyond the total, pipelined calls beyond the in-flight bound, a client that
 // sends calls and never reads their answers.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -656,6 +657,51 @@ TEST_F(rpc_deadline_test, progress_keeps_a_long_call_alive) {
   ASSERT_TRUE(r->ok) << r->value.dump();
   EXPECT_EQ(r->value, 10);
   EXPECT_EQ(progress, 10);
+}
+
+TEST_F(rpc_deadline_test, a_closed_connections_late_answer_never_reaches_the_next_client) {
+  // The next client's socket exists before the gateway closes the first connection, so that the
+  // descriptor the gateway frees (its connection handle) is the one its next accept gets back.
+  const int next = ::socket(AF_INET, SOCK_STREAM, 0);
+  fds_.push_back(next);
+  // A slow call, then a byte that makes the gateway close the connection itself.
+  const int a = dial();
+  std::string frames;
+  rpc::encode_request(frames, 77, "slow", params(uint32_t{800}, uint32_t{1}));
+  frames += "\xc1"; // never used in msgpack
+  ASSERT_EQ(::send(a, frames.data(), frames.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(frames.size()));
+  ASSERT_TRUE(closed(a, std::chrono::seconds(5)));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(gw_.port);
+  ASSERT_EQ(::connect(next, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  // Pings for longer than the slow call takes: every answer is a ping's.
+  rpc::frame_decoder dec;
+  char buf[4096];
+  for (uint32_t id = 1; id <= 30; ++id) {
+    std::string ping;
+    rpc::encode_request(ping, id, "ping", "");
+    ASSERT_EQ(::send(next, ping.data(), ping.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(ping.size()));
+    bool answered = false;
+    for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+         !answered && std::chrono::steady_clock::now() < end;) {
+      pollfd p{next, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0)
+        continue;
+      const auto n = ::recv(next, buf, sizeof buf, 0);
+      ASSERT_GT(n, 0);
+      dec.feed(buf, static_cast<std::size_t>(n));
+      for (auto item = dec.next(); std::holds_alternative<rpc::response>(item); item = dec.next()) {
+        EXPECT_EQ(std::get<rpc::response>(item).msgid, id) << "another connection's answer";
+        answered = true;
+      }
+    }
+    ASSERT_TRUE(answered);
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  }
 }
 
 TEST_F(rpc_deadline_test, a_limit_out_of_range_or_of_the_wrong_type_is_refused) {

@@ -65,6 +65,8 @@ caf::expected<uint64_t> read_sqlite(const source_spec& spec, quarantine& q, cons
                         std::string{"cannot open the database read-only: "} +
                             (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(opened)) +
                             "; check the path and its permissions");
+  // A writer holding a lock (the application that fills the database) is waited for a while.
+  sqlite3_busy_timeout(db.get(), 5000);
   sqlite3_stmt* raw_stmt = nullptr;
   const char* tail = nullptr;
   const int prepared = sqlite3_prepare_v2(db.get(), query->c_str(),

@@ -93,6 +93,8 @@ private:
                       std::chrono::milliseconds timeout);
   caf::error send_wire(std::string_view bytes, clock::time_point deadline,
                        std::chrono::milliseconds timeout);
+  caf::error send_bytes(std::string_view bytes, clock::time_point deadline,
+                        std::chrono::milliseconds timeout);
   caf::error receive_some(clock::time_point deadline, std::chrono::milliseconds timeout);
   caf::error handshake(const std::string& host, clock::time_point deadline,
                        std::chrono::milliseconds timeout);
@@ -101,6 +103,8 @@ private:
   int fd_ = -1;
   std::shared_ptr<tls::context> tls_ctx_;
   std::unique_ptr<tls::channel> tls_; ///< present while a TLS connection is open
+  bool in_send_ = false;              ///< a send is under way (reads may happen inside it)
+  std::string tls_pending_;           ///< TLS output made by a read inside a send
   std::string peer_;                  ///< "host:port", for error messages
   uint32_t next_id_ = 1;
   frame_decoder decoder_;
