@@ -23,9 +23,11 @@
 
 #include "bench_process.hpp"
 #include "caf_driver.hpp"
+#include "llmos/actors/gateway.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/node/node.hpp"
 #include "llmos/runtime/rpc_client.hpp"
+#include "llmos/runtime/tls_channel.hpp"
 
 namespace llmos::bench {
 namespace {
@@ -74,9 +76,12 @@ caf::expected<actor_entry> resolve(caf::actor_system& sys, node_manager_actor ma
   return last;
 }
 
-path_result measure_rpc(uint16_t port, std::size_t n, std::size_t window) {
+path_result measure_rpc(uint16_t port, std::size_t n, std::size_t window,
+                        std::shared_ptr<tls::context> tls = nullptr) {
   path_result r;
   rpc::client client;
+  if (tls)
+    client.use_tls(std::move(tls));
   if (auto err = client.connect("127.0.0.1", port)) {
     r.note = describe(err);
     return r;
@@ -250,12 +255,54 @@ int run_messaging(const messaging_options& opts) {
     sheet.add("llmos_remote", r);
     sheet.add("rpc_remote", measure_rpc(rpc_port, opts.n, opts.window));
   }
+
+  // RPC over TLS against plain RPC: two gateways of this process's node (rpc_tls), one speaking
+  // TLS with a development certificate (tools/certs/make-dev-certs.sh).
+  {
+    const auto certs = dir / "certs";
+    const std::string make = "/bin/bash '" LLMOS_SOURCE_DIR "/tools/certs/make-dev-certs.sh' '" +
+                             certs.string() + "' localhost >/dev/null 2>&1";
+    auto server = std::system(make.c_str()) == 0
+                      ? tls::context::server((certs / "localhost.pem").string(),
+                                             (certs / "localhost.key").string())
+                      : caf::expected<std::shared_ptr<tls::context>>{caf::sec::runtime_error};
+    auto client = tls::context::client((certs / "ca.pem").string());
+    path_result plain, secured;
+    if (server && client) {
+      auto methods = std::make_shared<const method_table>(builtin_methods());
+      gateway_options g;
+      g.host = "127.0.0.1";
+      auto open = start_gateway(sys, (*node)->manager(), methods, g);
+      g.tls = *server;
+      auto tls_gw = start_gateway(sys, (*node)->manager(), methods, g);
+      if (open && tls_gw) {
+        plain = measure_rpc(open->port, opts.n, opts.window);
+        secured = measure_rpc(tls_gw->port, opts.n, opts.window, *client);
+        caf::anon_send_exit(open->broker, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(tls_gw->broker, caf::exit_reason::user_shutdown);
+      } else {
+        plain.note = secured.note = "a gateway did not start";
+      }
+    } else {
+      plain.note = secured.note = "no development certificate (openssl missing?)";
+    }
+    sheet.add("rpc_local_plain", plain);
+    sheet.add("rpc_local_tls", secured);
+    if (plain.ok && secured.ok)
+      sheet.set("rpc_tls_vs_plain_rps_ratio", secured.rps / plain.rps);
+  }
   if (!opts.erlang_script.empty())
     run_erlang(opts, sheet);
   node->reset();
   std::filesystem::remove_all(dir);
 
   std::cout << sheet.table();
+  const auto* plain_rpc = sheet.find("rpc_local_plain");
+  const auto* tls_rpc = sheet.find("rpc_local_tls");
+  if (plain_rpc && tls_rpc && plain_rpc->ok && tls_rpc->ok)
+    std::cout << "RPC over TLS req/s / plain RPC req/s (same node, pipelined): "
+              << tls_rpc->rps / plain_rpc->rps << " (p50 " << tls_rpc->p50_us << " vs "
+              << plain_rpc->p50_us << " us)\n";
   const auto* caf_r = sheet.find("caf_remote");
   const auto* ours = sheet.find("llmos_remote");
   const auto* erl = sheet.find("erlang_remote");
