@@ -1,5 +1,6 @@
 // llmos-repl HOST:PORT: talks msgpack-RPC to any node's gateway. Interactive on a terminal
-// (libedit line editing, history in ~/.llmos_history, tab completion of commands); scripted
+// (libedit line editing, history in ~/.llmos_history, tab completion of commands, when built
+// with libedit; a plain prompt otherwise); scripted
 // from stdin or -c, with --json output and a non-zero exit when any command failed.
 #include <unistd.h>
 
@@ -10,7 +11,9 @@
 #include <iostream>
 
 #include <boost/program_options.hpp>
+#ifdef LLMOS_WITH_LIBEDIT
 #include <editline/readline.h>
+#endif
 
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/rpc_client.hpp"
@@ -68,6 +71,7 @@ bool run_line(session& s, const std::string& line) {
   return true;
 }
 
+#ifdef LLMOS_WITH_LIBEDIT
 char* complete_command(const char* text, int state) {
   static std::size_t index;
   if (state == 0)
@@ -112,6 +116,24 @@ void interactive(session& s, const std::string& prompt) {
   if (!history.empty())
     write_history(history.c_str());
 }
+
+#else
+
+// Built without libedit (-DLLMOS_WITH_LIBEDIT=OFF): a plain prompt, no history or completion.
+void interactive(session& s, const std::string& prompt) {
+  std::string line;
+  for (;;) {
+    std::cout << prompt << std::flush;
+    if (!std::getline(std::cin, line))
+      break;
+    if (line.find_first_not_of(" \t") == std::string::npos)
+      continue;
+    if (!run_line(s, line))
+      break;
+  }
+}
+
+#endif
 
 } // namespace
 
