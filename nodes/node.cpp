@@ -48,6 +48,18 @@ make_config(const topology& topo, const node_start_options& opts, caf::error& er
   return cfg;
 }
 
+/// The RPC port's system: a middleman for its sockets and one scheduler thread, which only runs
+/// timers (the broker itself runs on the multiplexer thread).
+std::unique_ptr<caf::actor_system_config> make_rpc_config() {
+  auto cfg = std::make_unique<caf::actor_system_config>();
+  cfg->load<caf::io::middleman>();
+  register_messages(*cfg);
+  cfg->set("scheduler.max-threads", static_cast<size_t>(1));
+  std::vector<std::string> none;
+  cfg->parse(none);
+  return cfg;
+}
+
 } // namespace
 
 caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::string& name,
@@ -118,6 +130,9 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
                                 "node '" + name + "': rpc_tls: " + describe(ctx.error()));
       gw_opts.tls = std::move(*ctx);
     }
+    n->rpc_config_ = make_rpc_config();
+    n->rpc_system_ = std::make_unique<caf::actor_system>(*n->rpc_config_);
+    gw_opts.io_system = n->rpc_system_.get();
     auto gw = start_gateway(sys, n->manager_, methods, gw_opts);
     if (!gw)
       return std::move(gw.error());
@@ -152,11 +167,17 @@ node::~node() {
     return;
   if (gateway_.broker)
     caf::anon_send_exit(gateway_.broker, caf::exit_reason::user_shutdown);
+  // The broker ends first: it releases its handles of the main system's actors while that
+  // system still runs. Its own system goes last, when no actor of the main one refers to it.
+  if (rpc_system_)
+    rpc_system_->await_all_actors_done();
   caf::anon_send_exit(manager_, caf::exit_reason::user_shutdown);
   if (directory_)
     caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
+  gateway_ = {};
   // The actor system's destructor waits for every actor, then stops the middleman.
   system_.reset();
+  rpc_system_.reset();
 }
 
 } // namespace llmos

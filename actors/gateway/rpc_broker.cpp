@@ -175,10 +175,17 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
         respond(hdl, msgid, std::move(result));
       resume(hdl);
     };
+    // Sent without this broker's execution unit: CAF 0.17 schedules a receiver on the sender's
+    // unit when it has one, and the broker's is the multiplexer of the RPC port's own system
+    // (start_gateway), so the dispatcher (and every actor it asks) would move over to that
+    // system's one scheduler thread. Without a unit the dispatcher runs on its own system.
+    auto* unit = self->context();
+    self->context(nullptr);
     self->request(cfg.dispatcher, call_backstop, rpc_call_atom::value, std::move(req.method),
                   std::string{params.data(), params.size()}, authed, id(hdl))
         .then([=](std::string& packed) { answered(std::move(packed)); },
               [=](caf::error& err) { answered(std::move(err)); });
+    self->context(unit);
   };
 
   auto drain = [=](caf::io::connection_handle hdl) {
@@ -334,8 +341,11 @@ caf::expected<gateway> start_gateway(caf::actor_system& sys, node_manager_actor 
                                      gateway_options opts) {
   gateway gw;
   gw.dispatcher = spawn_rpc_dispatcher(sys, std::move(manager), std::move(table));
+  // The broker lives in the I/O system and the dispatcher in `sys`: in one process CAF delivers
+  // messages (and links) between actors of two systems like any others.
+  auto& io = opts.io_system != nullptr ? *opts.io_system : sys;
   // Bound here rather than by spawn_server, which takes every interface and no address reuse.
-  auto listener = sys.middleman().backend().new_tcp_doorman(
+  auto listener = io.middleman().backend().new_tcp_doorman(
       opts.port, opts.host.empty() ? nullptr : opts.host.c_str(), true);
   if (!listener) {
     caf::anon_send_exit(gw.dispatcher, caf::exit_reason::user_shutdown);
@@ -345,7 +355,7 @@ caf::expected<gateway> start_gateway(caf::actor_system& sys, node_manager_actor 
                                 std::to_string(opts.port) + ": " + sys.render(listener.error()));
   }
   gw.port = (*listener)->port();
-  gw.broker = sys.middleman().spawn_broker(
+  gw.broker = io.middleman().spawn_broker(
       gateway_broker, broker_config{gw.dispatcher, opts.auth_token, opts.limits, opts.bounds,
                                     opts.tls, std::move(*listener)});
   return gw;

@@ -29,6 +29,11 @@ struct gateway_options {
   rpc::limits limits;
   rpc_bounds bounds;                 ///< what all clients together may hold of the node's memory
   std::shared_ptr<tls::context> tls; ///< a server context: the port speaks TLS only; null = plain
+  /// The actor system whose multiplexer thread runs the listening socket and the connections;
+  /// null = the system given to start_gateway. A node gives its RPC port a system of its own: a
+  /// CAF system has one multiplexer thread, and one shared with node-to-node traffic let a
+  /// flooding client delay the heartbeats that keep the cluster together.
+  caf::actor_system* io_system = nullptr;
 };
 
 struct gateway {

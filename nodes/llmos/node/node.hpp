@@ -68,6 +68,10 @@ private:
   std::shared_ptr<const actor_kind_table> kinds_;
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;
+  // The RPC port's own system (one multiplexer thread and one scheduler thread): clients'
+  // traffic never waits behind node-to-node traffic on system_'s multiplexer, nor the reverse.
+  std::unique_ptr<caf::actor_system_config> rpc_config_;
+  std::unique_ptr<caf::actor_system> rpc_system_;
   directory_actor directory_;
   node_manager_actor manager_;
   gateway gateway_;
