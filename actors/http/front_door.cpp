@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -42,18 +44,63 @@ struct waiting_conn {
   std::string buffer; ///< bytes received and not yet processed
   clock::time_point deadline;
   bool head_started = false;
-  std::size_t scanned = 0; ///< bytes of buffer known to hold no end of head
+  std::size_t scanned = 0;  ///< bytes of buffer known to hold no end of head
+  std::size_t head_end = 0; ///< bytes of the head once its blank line arrived (0: not yet)
+  std::size_t body = 0;     ///< bytes of body collected here after the head
 };
 
 /// Whether the head in `c.buffer` is complete: a blank line ending in CRLF (cpp-httplib skips
 /// header lines that end in a bare LF and reads on, so "\n\n" is no end for it). Searches only
 /// what arrived since the last look.
 bool head_complete(waiting_conn& c) {
-  const auto from = c.scanned > 3 ? c.scanned - 3 : 0;
-  if (c.buffer.find("\r\n\r\n", from) != std::string::npos)
+  if (c.head_end > 0)
     return true;
+  const auto from = c.scanned > 3 ? c.scanned - 3 : 0;
+  if (auto end = c.buffer.find("\r\n\r\n", from); end != std::string::npos) {
+    c.head_end = end + 4;
+    return true;
+  }
   c.scanned = c.buffer.size();
   return false;
+}
+
+bool starts_with_nocase(std::string_view line, std::string_view prefix) {
+  return line.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), line.begin(), [](char lower, char c) {
+           return std::tolower(static_cast<unsigned char>(c)) == lower;
+         });
+}
+
+/// The body length a head declares when the front door may collect the body itself: by one
+/// well-formed Content-Length, without Transfer-Encoding, Content-Encoding (refused or inflated
+/// by the worker from the head alone) or `Expect` (such a client waits for the worker's 100
+/// Continue before it sends). 0 otherwise: the worker reads (or refuses) whatever follows.
+std::size_t body_to_collect(std::string_view head) {
+  std::size_t length = 0;
+  int lengths = 0;
+  for (std::size_t pos = head.find("\r\n");
+       pos != std::string_view::npos && pos + 2 < head.size();) {
+    const auto next = head.find("\r\n", pos + 2);
+    const auto line =
+        head.substr(pos + 2, next == std::string_view::npos ? head.npos : next - pos - 2);
+    if (starts_with_nocase(line, "transfer-encoding:") || starts_with_nocase(line, "expect:") ||
+        starts_with_nocase(line, "content-encoding:"))
+      return 0;
+    if (starts_with_nocase(line, "content-length:")) {
+      auto value = line.substr(15);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+        value.remove_suffix(1);
+      if (value.empty() || value.size() > 12 ||
+          value.find_first_not_of("0123456789") != std::string_view::npos)
+        return 0;
+      length = std::stoull(std::string{value});
+      ++lengths;
+    }
+    pos = next;
+  }
+  return lengths == 1 ? length : 0;
 }
 
 /// A whole error response with `Connection: close`, written without waiting (best effort: the
@@ -260,7 +307,35 @@ private:
     wake();
   }
 
+  /// Whether a worker can take `c`: its head is complete and, when the head declares a body of
+  /// at most `max_collected_body` bytes by Content-Length, the body has arrived too, so that a
+  /// client trickling its body holds no worker either (it has `body_timeout` from the end of
+  /// its head). Bodies collected here hold at most `max_collected_total` bytes together; other
+  /// bodies (longer, chunked, or beyond that total) are read by the worker, within the same
+  /// limit. Runs on the poll thread only.
+  bool ready(waiting_conn& c) {
+    const bool had_head = c.head_end > 0;
+    if (!head_complete(c))
+      return false;
+    if (!had_head) {
+      const auto length = body_to_collect(std::string_view{c.buffer}.substr(0, c.head_end));
+      if (length <= lim_.max_collected_body && collecting_ + length <= lim_.max_collected_total) {
+        c.body = length;
+        collecting_ += length;
+      }
+      c.deadline = clock::now() + lim_.body_timeout;
+    }
+    return c.buffer.size() >= c.head_end + c.body;
+  }
+
+  /// `c` leaves the poll thread: what it reserved for its body is free again.
+  void unreserve(waiting_conn& c) {
+    collecting_ -= c.body;
+    c.body = 0;
+  }
+
   void to_worker(waiting_conn c) {
+    unreserve(c);
     {
       std::lock_guard lock{mutex_};
       ready_.push_back(std::move(c));
@@ -280,9 +355,9 @@ private:
           c.deadline = clock::now() + lim_.head_timeout;
         }
         c.buffer.append(chunk, static_cast<size_t>(n));
-        if (head_complete(c))
+        if (ready(c))
           return true;
-        if (c.buffer.size() > lim_.max_head_bytes) {
+        if (c.head_end == 0 && c.buffer.size() > lim_.max_head_bytes) {
           refuse_now(c.fd, 431, "Request Header Fields Too Large",
                      "the request line and headers are longer than " +
                          std::to_string(lim_.max_head_bytes) + " bytes");
@@ -310,7 +385,7 @@ private:
       // A connection back from a worker may hold its next (pipelined) request already; only
       // the arrivals are looked at, not every waiting buffer again.
       for (auto& c : arrived) {
-        if (head_complete(c))
+        if (ready(c))
           to_worker(std::move(c));
         else
           waiting.push_back(std::move(c));
@@ -339,19 +414,25 @@ private:
         auto& c = waiting[i];
         if ((fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
           if (!receive(c)) {
+            unreserve(c);
             finish(c.fd);
             continue;
           }
-          if (head_complete(c)) {
+          if (ready(c)) {
             to_worker(std::move(c));
             continue;
           }
         }
         if (now >= c.deadline) {
-          if (c.head_started) // a head trickling in too slowly (or a half-sent one)
+          if (c.head_end > 0) // a body trickling in too slowly
+            refuse_now(c.fd, 408, "Request Timeout",
+                       "the request body did not arrive within " +
+                           std::to_string(lim_.body_timeout.count()) + " ms of its head");
+          else if (c.head_started) // a head trickling in too slowly (or a half-sent one)
             refuse_now(c.fd, 408, "Request Timeout",
                        "the request line and headers did not arrive within " +
                            std::to_string(lim_.head_timeout.count()) + " ms");
+          unreserve(c);
           finish(c.fd);
           continue;
         }
@@ -359,8 +440,10 @@ private:
       }
       waiting.swap(still);
     }
-    for (auto& c : waiting)
+    for (auto& c : waiting) {
+      unreserve(c);
       finish(c.fd);
+    }
   }
 
   void work_loop() {
@@ -389,6 +472,7 @@ private:
   guarded_server& server_;
   front_door_limits lim_;
   std::atomic<std::size_t> open_{0};
+  std::size_t collecting_ = 0; ///< body bytes reserved by waiting connections (poll thread)
   int wake_[2] = {-1, -1};
   std::mutex mutex_;
   std::vector<waiting_conn> incoming_;

@@ -8,10 +8,12 @@
 // - a request's head (request line and headers) must arrive whole within `head_timeout` of its
 //   first byte and within `max_head_bytes` (else 408 or 431 and close); an idle kept-alive
 //   connection is closed after `idle_timeout`;
-// - only a complete head takes a worker, which runs cpp-httplib's own request processing
-//   (routing, body limits, streaming) over this connection, reading the body within
-//   `body_timeout`; then the connection goes back to waiting, or is closed when the client or
-//   the response said `Connection: close`.
+// - only a complete head takes a worker, and with it its whole body when the head declares one
+//   of at most `max_collected_body` bytes by Content-Length (so a client trickling a body holds
+//   no worker either; it has `body_timeout` from the end of its head, else 408); the worker runs
+//   cpp-httplib's own request processing (routing, body limits, streaming) over this
+//   connection, reading any other body within `body_timeout`; then the connection goes back to
+//   waiting, or is closed when the client or the response said `Connection: close`.
 // HTTPS (cpp-httplib's SSLServer) keeps cpp-httplib's own thread per connection.
 #pragma once
 
@@ -30,7 +32,11 @@ struct front_door_limits {
   std::chrono::milliseconds head_timeout{10000}; ///< first byte of a head to its blank line
   std::chrono::milliseconds idle_timeout{5000};  ///< a kept-alive connection between requests
   std::chrono::milliseconds body_timeout{60000}; ///< reading one request's body, all of it
-  std::chrono::milliseconds io_timeout{5000};    ///< one wait to send or receive on a worker
+  /// Bodies up to this size (by Content-Length) arrive whole in the poll thread before a worker
+  /// takes the request; larger or chunked ones are read by the worker.
+  std::size_t max_collected_body = 256 * 1024;
+  std::size_t max_collected_total = 64 * 1024 * 1024; ///< all bodies being collected at once
+  std::chrono::milliseconds io_timeout{5000};         ///< one wait to send or receive on a worker
 };
 
 class front_door;

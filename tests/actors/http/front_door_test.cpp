@@ -1,8 +1,9 @@
 // The front door (actors/http/front_door.*) in-process: a guarded_server with three routes on a
 // loopback port. Many keep-alive clients at once get every answer (requests move between the
-// poll thread and the workers all the time); slow and idle clients hold no worker; pipelined
-// requests are answered in order and a handler's `Connection: close` ends the connection;
-// stopping while clients are busy ends cleanly. Short, so that the sanitizer builds run it too.
+// poll thread and the workers all the time); slow and idle clients, and slow bodies, hold no
+// worker; pipelined requests are answered in order and a handler's `Connection: close` ends the
+// connection; stopping while clients are busy ends cleanly. Short, so that the sanitizer builds run
+// it too.
 #include "http/front_door.hpp"
 
 #include <arpa/inet.h>
@@ -152,6 +153,45 @@ TEST_F(front_door_test, slow_and_idle_clients_hold_no_worker) {
   EXPECT_NE(bare_lf.find("408"), std::string::npos) << bare_lf;
   for (int fd : held)
     ::close(fd);
+}
+
+TEST_F(front_door_test, slow_bodies_hold_no_worker_and_a_late_one_is_still_served) {
+  front_door_limits limits;
+  limits.workers = 1;
+  limits.body_timeout = 800ms;
+  start(limits);
+  // Heads whole, bodies a tenth sent: the bodies are awaited off the single worker.
+  std::vector<int> held;
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(dial());
+    const auto part = head + std::string(10, 'a');
+    ::send(held.back(), part.data(), part.size(), MSG_NOSIGNAL);
+  }
+  // One whose body comes late but within the limit is answered with all of it.
+  const int late = dial();
+  ::send(late, head.data(), head.size(), MSG_NOSIGNAL);
+  httplib::Client c("127.0.0.1", port_);
+  c.set_read_timeout(2s);
+  const auto t0 = clock::now();
+  auto r = c.Get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_LT(clock::now() - t0, 500ms);
+  const std::string body(100, 'z');
+  ::send(late, body.data(), body.size(), MSG_NOSIGNAL);
+  bool closed = false;
+  auto echoed = drain(late, 500ms, closed);
+  EXPECT_NE(echoed.find("200 OK"), std::string::npos) << echoed;
+  EXPECT_NE(echoed.find(body), std::string::npos) << echoed;
+  // The stalled bodies run out of time: 408 naming the body, then closed.
+  const auto answer = drain(held[0], 3s, closed);
+  EXPECT_TRUE(closed);
+  EXPECT_NE(answer.find("408"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("body"), std::string::npos) << answer;
+  for (int fd : held)
+    ::close(fd);
+  ::close(late);
 }
 
 TEST_F(front_door_test, pipelined_requests_in_order_and_connection_close_honoured) {
