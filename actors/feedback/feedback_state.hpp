@@ -13,6 +13,8 @@
 #include <caf/typed_response_promise.hpp>
 #include <nlohmann/json.hpp>
 
+#include "feedback/core/round_stage.hpp"
+
 #include "feedback/core/loop_policy.hpp"
 #include "feedback/core/record_log.hpp"
 #include "feedback/core/version_stats.hpp"
@@ -44,7 +46,7 @@ struct labelled_record {
 /// One trip round the loop, from its trigger to its decision.
 struct loop_round {
   uint32_t number = 0;
-  std::string stage; ///< preparing, training, evaluating, canary
+  round_progress progress; ///< its stage; moves only forward (core/round_stage.hpp)
   std::string reason;
   double started = 0;
   std::filesystem::path dir;

@@ -35,6 +35,15 @@ constexpr auto long_timeout = std::chrono::minutes(60);
 
 using fail_fn = std::function<void(caf::error)>;
 
+/// Moves round `r` on; a move out of order is a step that ran late, logged and not taken.
+bool enter(loop_round& r, round_stage next) {
+  if (r.progress.move_to(next))
+    return true;
+  log_error(std::string{"feedback loop: round "} + std::to_string(r.number) + " cannot go from " +
+            to_string(r.progress.stage()) + " to " + to_string(next) + "; step skipped");
+  return false;
+}
+
 void lookup(analyst_self self, const std::string& name, std::function<void(caf::actor)> then,
             fail_fn fail) {
   find_actor(self, self->state.cfg.manager, name, std::move(then), std::move(fail));
@@ -55,8 +64,7 @@ void end_round(analyst_self self, const std::string& decision, const std::string
   extra["seconds"] = wall_now() - st.round->started;
   record_decision(self, std::move(extra));
   // A round that failed while its candidate was on trial must not leave the canary running.
-  if (decision == "failed" && st.round->candidate > 0 &&
-      (st.round->stage == "canary" || st.round->stage == "deciding"))
+  if (decision == "failed" && st.round->candidate > 0 && st.round->progress.candidate_on_trial())
     lookup(
         self, st.policy->server,
         [self](caf::actor server) {
@@ -159,7 +167,8 @@ void start_canary(analyst_self self);
 void evaluate(analyst_self self, caf::actor candidate, caf::actor production) {
   auto& st = self->state;
   auto& r = *st.round;
-  r.stage = "evaluating";
+  if (!enter(r, round_stage::evaluating))
+    return;
   auto left = std::make_shared<int>(4);
   auto fail = round_failed(self, "evaluation");
   auto score = [self, left, number = r.number](const std::string& key) {
@@ -244,7 +253,8 @@ void start_canary(analyst_self self) {
                                         [self, share](server_status&) {
                                           auto& st = self->state;
                                           auto& r = *st.round;
-                                          r.stage = "canary";
+                                          if (!enter(r, round_stage::canary))
+                                            return;
                                           r.canary_started = wall_now();
                                           std::tie(r.prod_labelled0, r.prod_correct0) = outcomes(
                                               st.analysis.find(st.policy->model, r.production),
@@ -272,7 +282,8 @@ void start_canary(analyst_self self) {
 void fine_tune(analyst_self self) {
   auto& st = self->state;
   auto& r = *st.round;
-  r.stage = "training";
+  if (!enter(r, round_stage::training))
+    return;
   const auto& ft = st.policy->finetune;
   task_spec t;
   t.name = r.task;
@@ -412,7 +423,6 @@ void start_round(analyst_self self, uint32_t production, const std::string& reas
   const auto total = st.analysis.corrections_total(st.policy->model);
   loop_round r;
   r.number = ++st.rounds;
-  r.stage = "preparing";
   r.reason = reason;
   r.started = wall_now();
   r.production = production;
@@ -473,7 +483,8 @@ void judge(analyst_self self) {
   r.scores["canary_labelled"] = cl;
   r.scores["production_accuracy_meanwhile"] = pa;
   r.scores["production_labelled_meanwhile"] = pl;
-  r.stage = "deciding";
+  if (!enter(r, round_stage::deciding))
+    return;
   const bool promote = v.what == verdict::go;
   auto fail = round_failed(self, promote ? "promoting" : "rolling back");
   if (promote) {
@@ -510,7 +521,7 @@ void advance_loop(analyst_self self) {
   // is finetune.timeout_s): ending a round from here would leave replies in flight that a later
   // round could mistake for its own.
   if (st.round) {
-    if (st.round->stage == "canary")
+    if (st.round->progress.stage() == round_stage::canary)
       judge(self);
     return;
   }
