@@ -15,14 +15,7 @@ namespace {
 constexpr auto call_timeout = std::chrono::seconds(30);
 
 template <class... Ts> void ask(rpc_call& c, Ts... msg) {
-  auto reply = c.reply;
-  c.self->request(caf::actor_cast<feedback_actor>(c.target), call_timeout, msg...)
-      .then(
-          [reply](std::string& text) {
-            auto j = nlohmann::json::parse(text, nullptr, false);
-            reply(packed(j.is_discarded() ? nlohmann::json(text) : j));
-          },
-          [reply](caf::error& err) { reply(std::move(err)); });
+  forward_json(c, caf::actor_cast<feedback_actor>(c.target), call_timeout, msg...);
 }
 
 void feedback(rpc_call& c) {

@@ -68,8 +68,7 @@ void evaluate(rpc_call& c) {
   auto ctx = std::make_shared<rpc_call>(c);
   auto split = opt(*opts, "split", "validation");
   resolve_actor(c, opt(*opts, "dataset", ""), [ctx, split](caf::actor ds) {
-    forward<std::string>(*ctx, target_of(*ctx), std::chrono::minutes(30), evaluate_atom::value, ds,
-                         split);
+    forward_json(*ctx, target_of(*ctx), std::chrono::minutes(30), evaluate_atom::value, ds, split);
   });
 }
 
@@ -294,8 +293,8 @@ void add_model_methods(method_table& t) {
                     auto path = path_param(c, "save");
                     if (!path)
                       return c.reply(std::move(path.error()));
-                    forward<std::string>(c, target_of(c), std::chrono::minutes(5), save_atom::value,
-                                         *path);
+                    forward_as_field(c, "path", target_of(c), std::chrono::minutes(5),
+                                     save_atom::value, *path);
                   }});
   t.add("model",
         {"load", true, "send MODEL load path=FILE", "restore a checkpoint", [](rpc_call& c) {

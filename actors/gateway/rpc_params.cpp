@@ -219,7 +219,10 @@ void pack(packer& pk, const dataset_stats& x) {
   pk.pack("augmented").pack(x.augmented);
   pk.pack("removed").pack(x.removed);
   pk.pack("labels").pack(x.labels);
-  pk.pack("report").pack(x.report);
+  // The data set's statistics as an object, not as the text they travel in.
+  auto report = nlohmann::json::parse(x.report, nullptr, false);
+  pk.pack("report");
+  pack_json(pk, report.is_discarded() ? nlohmann::json(x.report) : report);
 }
 
 void pack(packer& pk, const data_record& x) {
@@ -390,6 +393,11 @@ void pack_json(packer& pk, const nlohmann::json& j) {
   default:
     pk.pack_nil();
   }
+}
+
+std::string packed_json_text(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  return packed(j.is_discarded() ? nlohmann::json(text) : j);
 }
 
 std::string packed(const nlohmann::json& j) {

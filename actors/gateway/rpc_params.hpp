@@ -110,4 +110,33 @@ void forward(rpc_call& c, const Handle& dest, std::chrono::milliseconds timeout,
             [=](caf::error& err) { reply(std::move(err)); });
 }
 
+/// JSON text packed as the structured value it holds (an actor's report travels as text inside
+/// the node); text that is not JSON is packed as a string.
+std::string packed_json_text(const std::string& text);
+
+/// Sends `msg...` to `dest`, whose reply is a JSON document as text, and answers the RPC call
+/// with the structured value: a client never gets JSON inside a string.
+template <class Handle, class... Ts>
+void forward_json(rpc_call& c, const Handle& dest, std::chrono::milliseconds timeout, Ts&&... msg) {
+  auto reply = c.reply;
+  c.self->request(dest, timeout, std::forward<Ts>(msg)...)
+      .then([=](std::string& text) { reply(packed_json_text(text)); },
+            [=](caf::error& err) { reply(std::move(err)); });
+}
+
+/// Sends `msg...` to `dest`, whose reply is one string (a path, a name), and answers the RPC
+/// call with it as the object {key: string}.
+template <class Handle, class... Ts>
+void forward_as_field(rpc_call& c, const char* key, const Handle& dest,
+                      std::chrono::milliseconds timeout, Ts&&... msg) {
+  auto reply = c.reply;
+  std::string k = key;
+  c.self->request(dest, timeout, std::forward<Ts>(msg)...)
+      .then(
+          [=](std::string& value) {
+            reply(packed(nlohmann::json{{k, value}}));
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
 } // namespace llmos

@@ -179,8 +179,8 @@ void export_method(rpc_call& c) {
   auto v = version_of("export", opts->at("version"));
   if (!v)
     return c.reply(std::move(v.error()));
-  forward<std::string>(c, target<registry_actor>(c), long_timeout, export_atom::value,
-                       opts->at("model"), *v, opt(*opts, "format", "torchscript"));
+  forward_as_field(c, "path", target<registry_actor>(c), long_timeout, export_atom::value,
+                   opts->at("model"), *v, opt(*opts, "format", "torchscript"));
 }
 
 /// registry import: pretrained weights from a file on the registry's node, published as a new
@@ -453,15 +453,8 @@ void add_serving_methods(method_table& t) {
                    [=](caf::error& err) { reply(std::move(err)); });
          }});
   t.add("http", {"alerts", false, "send HTTP alerts",
-                 "alert rules (inactive, pending, firing) and recent events", [](rpc_call& c) {
-                   auto reply = c.reply;
-                   c.self->request(c.target, call_timeout, alerts_atom::value)
-                       .then(
-                           [=](std::string& text) {
-                             reply(packed(nlohmann::json::parse(text, nullptr, false)));
-                           },
-                           [=](caf::error& err) { reply(std::move(err)); });
-                 }});
+                 "alert rules (inactive, pending, firing) and recent events",
+                 [](rpc_call& c) { forward_json(c, c.target, call_timeout, alerts_atom::value); }});
 }
 
 } // namespace llmos

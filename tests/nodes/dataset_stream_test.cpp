@@ -181,6 +181,8 @@ TEST_F(dataset_stream_test, two_ranks_stream_a_remote_split_with_credit_across_p
   const auto train = ingested->value.value("train", uint64_t{0});
   ASSERT_EQ(ingested->value.value("records", uint64_t{0}), 40u);
   ASSERT_GE(train, 20u);
+  // The statistics arrive as an object, not as JSON inside a string.
+  ASSERT_TRUE(ingested->value["report"].is_object()) << ingested->value.dump();
 
   // This process is the cluster's second node.
   const auto kinds = llmos::builtin_actor_kinds();

@@ -118,6 +118,9 @@ json body_of(const httplib::Result& r) {
 uint32_t train_and_publish(const serving_node& n, const std::string& trainer) {
   auto trained = n.send(json::array({trainer, "train", {{"dataset", "words"}}}));
   EXPECT_FALSE(trained.contains("error")) << trained.dump() << n.log();
+  // The scores arrive as an object, not as JSON inside a string.
+  auto scored = n.send(json::array({trainer, "evaluate", {{"dataset", "words"}}}));
+  EXPECT_TRUE(scored.is_object() && scored.contains("count")) << scored.dump();
   auto published = n.send(json::array({trainer, "publish", {{"dataset", "words"}}}));
   EXPECT_FALSE(published.contains("error")) << published.dump() << n.log();
   return published.value("version", 0u);
@@ -285,8 +288,8 @@ TEST(serving, http_end_to_end) {
   // Packaging: the version as TorchScript (a zip archive) and ONNX, through REPL and HTTP.
   auto ts = n.send(json::array(
       {"registry", "export", {{"model", "m"}, {"version", "2"}, {"format", "torchscript"}}}));
-  ASSERT_TRUE(ts.is_string()) << ts.dump();
-  EXPECT_TRUE(std::filesystem::exists(ts.get<std::string>()));
+  ASSERT_TRUE(ts.contains("path") && ts["path"].is_string()) << ts.dump();
+  EXPECT_TRUE(std::filesystem::exists(ts["path"].get<std::string>()));
   auto onnx = web.Get("/v1/models/m/versions/2/export/onnx", admin);
   ASSERT_TRUE(onnx);
   EXPECT_EQ(onnx->status, 200);

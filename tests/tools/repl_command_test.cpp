@@ -96,8 +96,3 @@ TEST(repl_progress, draws_a_bar_or_a_line) {
   EXPECT_EQ(format_progress(nlohmann::json{{"stage", "read"}}, false), "read      ");
 }
 
-TEST(repl_format, report_text_is_shown_as_json) {
-  nlohmann::json r{{"version", "abc"}, {"report", R"({"removed":{"exact_dedupe":2}})"}};
-  auto text = format_result("send", r);
-  EXPECT_NE(text.find("\"exact_dedupe\": 2"), std::string::npos) << text;
-}

@@ -261,13 +261,6 @@ std::string format_result(const std::string& command, const nlohmann::json& resu
     return table(result, {"name", "kind", "node", "config"});
   if (command == "methods" && result.is_array())
     return table(result, {"kind", "name", "usage", "help"});
-  if (result.is_object() && result.contains("report") && result["report"].is_string()) {
-    auto shown = result;
-    auto parsed = nlohmann::json::parse(result["report"].get<std::string>(), nullptr, false);
-    if (!parsed.is_discarded())
-      shown["report"] = std::move(parsed);
-    return shown.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  }
   return result.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
