@@ -137,7 +137,10 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
     if (!gw)
       return std::move(gw.error());
     n->gateway_ = *gw;
-    register_system_actor("gateway", "gateway", gw->broker);
+    // The dispatcher stands for the gateway in the directory: the broker's handle belongs to the
+    // RPC port's own actor system, which no other node can reach (nor see lost with this node);
+    // stopping the dispatcher stops the broker (they are linked).
+    register_system_actor("gateway", "gateway", gw->dispatcher);
   }
   // Off loopback, an open node port lets anyone who reaches it run actors here.
   const auto& host = spec->host;

@@ -184,7 +184,15 @@ caf::behavior gateway_broker(caf::io::broker* self, broker_config cfg) {
     self->request(cfg.dispatcher, call_backstop, rpc_call_atom::value, std::move(req.method),
                   std::string{params.data(), params.size()}, authed, id(hdl))
         .then([=](std::string& packed) { answered(std::move(packed)); },
-              [=](caf::error& err) { answered(std::move(err)); });
+              [=](caf::error& err) {
+                // The dispatcher is gone: the gateway is stopping (its exit reaches this broker
+                // next). The client sees its connection close, as when a gateway stopped.
+                if (err == caf::sec::request_receiver_down) {
+                  if (auto i = conns->find(hdl); i != conns->end() && i->second.serial == serial)
+                    return close(hdl, "the gateway is stopping");
+                }
+                answered(std::move(err));
+              });
     self->context(unit);
   };
 
