@@ -183,9 +183,10 @@ nlohmann::json status_json(analyst_state& st) {
                       {"rounds", st.rounds},
                       {"corrections_mark", st.corrections_mark}};
   if (st.round)
-    loop["round"] = {{"number", st.round->number},       {"stage", to_string(st.round->progress.stage())},
-                     {"reason", st.round->reason},       {"production", st.round->production},
-                     {"candidate", st.round->candidate}, {"scores", st.round->scores}};
+    loop["round"] = {
+        {"number", st.round->number},       {"stage", to_string(st.round->progress.stage())},
+        {"reason", st.round->reason},       {"production", st.round->production},
+        {"candidate", st.round->candidate}, {"scores", st.round->scores}};
   return {{"analysis", st.analysis.to_json()},
           {"loop", loop},
           {"log",
