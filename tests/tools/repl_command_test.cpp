@@ -95,4 +95,3 @@ TEST(repl_progress, draws_a_bar_or_a_line) {
   EXPECT_EQ(format_progress(e, true).substr(0, 4), "\r\033[K");
   EXPECT_EQ(format_progress(nlohmann::json{{"stage", "read"}}, false), "read      ");
 }
-
