@@ -350,7 +350,8 @@ caf::expected<gateway> start_gateway(caf::actor_system& sys, node_manager_actor 
   gateway gw;
   gw.dispatcher = spawn_rpc_dispatcher(sys, std::move(manager), std::move(table));
   // The broker lives in the I/O system and the dispatcher in `sys`: in one process CAF delivers
-  // messages (and links) between actors of two systems like any others.
+  // messages (and links) between actors of two systems, but schedules an idle receiver on the
+  // sender's execution unit, so the broker sends its calls without one (gateway_broker).
   auto& io = opts.io_system != nullptr ? *opts.io_system : sys;
   // Bound here rather than by spawn_server, which takes every interface and no address reuse.
   auto listener = io.middleman().backend().new_tcp_doorman(

@@ -12,6 +12,12 @@
 namespace llmos {
 namespace {
 
+/// The JSON value `text` holds, or `text` itself as a string when it is not JSON.
+nlohmann::json json_or_text(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  return j.is_discarded() ? nlohmann::json(text) : j;
+}
+
 const msgpack::object* positional(const msgpack::object& params, std::size_t i) {
   if (params.type == msgpack::type::ARRAY)
     return i < params.via.array.size ? &params.via.array.ptr[i] : nullptr;
@@ -219,10 +225,8 @@ void pack(packer& pk, const dataset_stats& x) {
   pk.pack("augmented").pack(x.augmented);
   pk.pack("removed").pack(x.removed);
   pk.pack("labels").pack(x.labels);
-  // The data set's statistics as an object, not as the text they travel in.
-  auto report = nlohmann::json::parse(x.report, nullptr, false);
-  pk.pack("report");
-  pack_json(pk, report.is_discarded() ? nlohmann::json(x.report) : report);
+  pk.pack("report"); // an object, not the text the statistics travel in
+  pack_json(pk, json_or_text(x.report));
 }
 
 void pack(packer& pk, const data_record& x) {
@@ -396,8 +400,7 @@ void pack_json(packer& pk, const nlohmann::json& j) {
 }
 
 std::string packed_json_text(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  return packed(j.is_discarded() ? nlohmann::json(text) : j);
+  return packed(json_or_text(text));
 }
 
 std::string packed(const nlohmann::json& j) {
