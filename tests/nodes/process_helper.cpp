@@ -252,30 +252,35 @@ std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool& c
   }
 }
 
+std::string exchange_on(int fd, const std::string& request, std::chrono::milliseconds timeout) {
+  std::string out;
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size()))
+    return out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+      break;
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0)
+      break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (response_complete(out))
+      break;
+  }
+  return out;
+}
+
 std::string raw_exchange(uint16_t port, const std::string& request,
                          std::chrono::milliseconds timeout) {
   const int fd = connect_loopback(port);
   if (fd < 0)
     return {};
-  std::string out;
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-      static_cast<ssize_t>(request.size())) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    char buf[4096];
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      pollfd p{fd, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-        break;
-      const auto n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0)
-        break;
-      out.append(buf, static_cast<std::size_t>(n));
-      if (response_complete(out))
-        break;
-    }
-  }
+  auto out = exchange_on(fd, request, timeout);
   ::close(fd);
   return out;
 }

@@ -92,6 +92,11 @@ int connect_loopback(uint16_t port);
 /// Everything `fd` receives until the peer closes (`closed` true) or `timeout` passes.
 std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool& closed);
 
+/// Sends `request` on the open connection `fd` and returns what comes back until a whole
+/// response (head and Content-Length body) has come, the peer closes or `timeout` passes; the
+/// connection stays open (for keep-alive exchanges).
+std::string exchange_on(int fd, const std::string& request, std::chrono::milliseconds timeout);
+
 /// Sends `request` as it is (no framing added) to 127.0.0.1:`port` and returns what comes back
 /// until a whole response (head and Content-Length body) has come, the server closes the
 /// connection or `timeout` passes; for requests no HTTP client library will write (a POST
