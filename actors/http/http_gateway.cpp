@@ -106,14 +106,8 @@ caf::behavior gateway_behavior(caf::event_based_actor* self, std::shared_ptr<gat
   };
 }
 
-} // namespace
-
-actor_kind http_kind() {
-  actor_kind kind;
-  kind.name = "http";
-  kind.help = "HTTP/JSON gateway: predict, completions (SSE), models, admin, metrics, alerts, "
-              "dashboard";
-  kind.fields = {
+std::vector<config_field> http_fields() {
+  return {
       {"port", config_type::integer, "8080", false, "TCP port (0 = any free port)", {}},
       {"host", config_type::string, "127.0.0.1", false, "address to listen on", {}},
       {"tls_certificate",
@@ -161,153 +155,197 @@ actor_kind http_kind() {
       {"alerts", config_type::path, "", false, "alert rules YAML", {}},
       {"timeout_ms", config_type::integer, "30000", false, "per-request actor timeout", {}},
   };
-  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    http::gateway_config cfg;
-    cfg.name = ctx.name;
-    cfg.host = ctx.config["host"];
-    cfg.token = ctx.config["token"];
-    auto protect = http::parse_protected_groups(ctx.config["protect"]);
-    if (!protect)
-      return std::move(protect.error());
-    if (!protect->empty() && cfg.token.empty())
-      return make_llmos_error(error_code::bad_config,
-                              "http: protect: '" + ctx.config["protect"] +
-                                  "' needs a token (set the gateway's token key)");
-    cfg.protect = std::move(*protect);
-    cfg.registry = ctx.config["registry"];
-    cfg.feedback_log = ctx.config["feedback"];
-    if (cfg.feedback_log.empty()) {
-      const auto state = std::filesystem::path{data::state_dir()};
-      std::error_code ec;
-      std::filesystem::create_directories(state, ec);
-      cfg.feedback_log = (state / "feedback.jsonl").string();
-    }
-    cfg.analyst = ctx.config["analyst"];
-    cfg.alert_rules = ctx.config["alerts"];
-    const auto port = std::stoll(ctx.config["port"]);
-    const auto threads = std::stoll(ctx.config["threads"]);
-    const auto limit = std::stoll(ctx.config["body_limit"]);
-    const auto timeout = std::stoll(ctx.config["timeout_ms"]);
-    if (port < 0 || port > 65535 || threads < 1 || threads > 1024 || limit < 1 || timeout < 1)
-      return make_llmos_error(error_code::bad_config,
-                              "http: port must be 0-65535, threads 1-1024, body_limit and "
-                              "timeout_ms positive");
-    cfg.threads = static_cast<uint32_t>(threads);
-    cfg.body_limit = static_cast<std::size_t>(limit);
-    cfg.request_timeout = std::chrono::milliseconds{timeout};
-    auto shared = std::make_shared<gateway_context>(ctx.system, ctx.manager, cfg);
-    if (!cfg.alert_rules.empty()) {
-      auto rules = monitor::load_alert_rules(cfg.alert_rules);
-      if (!rules)
-        return std::move(rules.error());
-      shared->alerts = monitor::alert_engine{std::move(*rules)};
-    }
-    // HTTPS when a certificate is given (cpp-httplib's SSLServer over OpenSSL): the same routes,
-    // bounds and thread pool; a plain-HTTP client gets no answer.
-    const auto& cert = ctx.config["tls_certificate"];
-    const auto& key = ctx.config["tls_key"];
-    if (cert.empty() != key.empty())
-      return make_llmos_error(error_code::bad_config,
-                              "http '" + ctx.name + "': tls_certificate and tls_key go together (" +
-                                  (cert.empty() ? "tls_key" : "tls_certificate") + " given alone)");
-    const auto max_connections = std::stoll(ctx.config["max_connections"]);
-    const auto head_timeout = std::stoll(ctx.config["head_timeout_ms"]);
-    if (max_connections < 1 || head_timeout < 1)
-      return make_llmos_error(error_code::bad_config,
-                              "http: max_connections and head_timeout_ms must be positive");
-    std::shared_ptr<httplib::Server> server;
-    if (cert.empty()) {
-      // Plain HTTP goes through the front door: heads are collected off the workers, so slow
-      // or idle clients hold no worker and the connection count has its own limit.
-      http::front_door_limits limits;
-      limits.workers = cfg.threads;
-      limits.max_connections = static_cast<std::size_t>(max_connections);
-      limits.head_timeout = std::chrono::milliseconds{head_timeout};
-      server = std::make_shared<http::guarded_server>(limits);
-    } else {
-      auto tls = std::make_shared<httplib::SSLServer>(cert.c_str(), key.c_str());
-      if (!tls->is_valid())
-        return make_llmos_error(error_code::bad_config,
-                                "http '" + ctx.name + "': cannot serve TLS with certificate '" +
-                                    cert + "' and key '" + key +
-                                    "' (missing, unreadable, or not a matching PEM pair)");
-      server = std::move(tls);
-      server->new_task_queue = [n = cfg.threads] { return new httplib::ThreadPool(n); };
-    }
-    server->set_payload_max_length(cfg.body_limit);
-    // httplib closes a keep-alive connection after 5 requests by default: every client would
-    // reconnect all the time (and with its listen backlog of 5, wait a SYN retry of 1 s).
-    // An idle kept-alive connection holds its worker thread, and a stopping gateway waits for
-    // every worker: 5 s idle (then the client reconnects) keeps a node's stop within its grace.
-    server->set_keep_alive_max_count(1000000);
-    server->set_keep_alive_timeout(5);
-    // Small responses on kept-alive connections: without TCP_NODELAY, Nagle's algorithm and the
-    // peer's delayed ACK hold each answer for tens of milliseconds.
-    server->set_tcp_nodelay(true);
-    // httplib answers 413 and 404 itself with an empty body: give them the JSON shape too.
-    server->set_error_handler([limit = cfg.body_limit](const httplib::Request& req,
-                                                       httplib::Response& res) {
-      if (!res.body.empty())
-        return;
-      if (res.status == 413)
-        http::send_error(res, 413,
-                         "the body is larger than the limit of " + std::to_string(limit) + " bytes",
-                         "body");
-      else if (res.status == 404)
-        http::send_error(res, 404, "no route " + req.method + " " + req.path, "path");
-    });
-    // A stopping node (drain.hpp) refuses new requests and counts those it is serving, from
-    // routing until the answer (a streamed one included) is written; the logger runs then.
-    // Bodies httplib would read without a bound are refused from their headers (body_framing).
-    server->set_pre_routing_handler([limit = cfg.body_limit, ctx = shared.get()](
-                                        const httplib::Request& req, httplib::Response& res) {
-      request_in_flight.reset(); // one whose headers could not be written never reached the logger
-      if (drain::active()) {
-        http::send_error(res, 503, "the node is stopping: retry on another node", "");
-        res.set_header("Retry-After", "1");
-        res.set_header("Connection", "close");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      auto refusal = http::refuse_body(
-          req.method, [&](const std::string& h) { return req.get_header_value(h); }, limit);
-      if (refusal) {
-        http::send_error(res, refusal->status, refusal->message, refusal->param);
-        res.set_header("Connection", "close"); // the unread body must not be taken for a request
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      // Admin routes check the token themselves; a protected serving group is checked here,
-      // before its body is read.
-      if (ctx->cfg.protect.count(http::route_group(req.path)) &&
-          !http::authorized(*ctx, req, res)) {
-        res.set_header("Connection", "close");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      request_in_flight = std::make_unique<drain::request_guard>();
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-    server->set_logger([](const httplib::Request&, const httplib::Response& res) {
-      request_in_flight.reset();
-      http::guarded_server::note_response(res);
-    });
-    http::install_model_routes(*server, *shared);
-    http::install_completion_routes(*server, *shared);
-    http::install_ops_routes(*server, *shared);
-    int bound =
-        port == 0 ? server->bind_to_any_port(cfg.host)
-                  : (server->bind_to_port(cfg.host, static_cast<int>(port)) ? static_cast<int>(port)
-                                                                            : -1);
-    if (bound < 0)
-      return make_llmos_error(error_code::io_failed,
-                              "http: cannot listen on " + cfg.host + ":" + std::to_string(port));
-    shared->cfg.port = static_cast<uint16_t>(bound);
-    if (!http::widen_listen_backlog(shared->cfg.port))
-      log_warning("http gateway '" + ctx.name +
-                  "': its listening socket was not found; bursts of " +
-                  "connections beyond 5 wait for SYN retransmission");
-    auto thread = std::make_shared<std::thread>([server] { server->listen_after_bind(); });
-    log_info("http gateway '" + ctx.name + "' on http://" + cfg.host + ":" + std::to_string(bound));
-    return ctx.system.spawn(gateway_behavior, shared, server, thread);
-  };
+}
+
+/// The gateway's settings from its config; the requested port in cfg.port.
+caf::expected<http::gateway_config> read_config(spawn_context& ctx) {
+  http::gateway_config cfg;
+  cfg.name = ctx.name;
+  cfg.host = ctx.config["host"];
+  cfg.token = ctx.config["token"];
+  auto protect = http::parse_protected_groups(ctx.config["protect"]);
+  if (!protect)
+    return std::move(protect.error());
+  if (!protect->empty() && cfg.token.empty())
+    return make_llmos_error(error_code::bad_config,
+                            "http: protect: '" + ctx.config["protect"] +
+                                "' needs a token (set the gateway's token key)");
+  cfg.protect = std::move(*protect);
+  cfg.registry = ctx.config["registry"];
+  cfg.feedback_log = ctx.config["feedback"];
+  if (cfg.feedback_log.empty()) {
+    const auto state = std::filesystem::path{data::state_dir()};
+    std::error_code ec;
+    std::filesystem::create_directories(state, ec);
+    cfg.feedback_log = (state / "feedback.jsonl").string();
+  }
+  cfg.analyst = ctx.config["analyst"];
+  cfg.alert_rules = ctx.config["alerts"];
+  const auto port = std::stoll(ctx.config["port"]);
+  const auto threads = std::stoll(ctx.config["threads"]);
+  const auto limit = std::stoll(ctx.config["body_limit"]);
+  const auto timeout = std::stoll(ctx.config["timeout_ms"]);
+  if (port < 0 || port > 65535 || threads < 1 || threads > 1024 || limit < 1 || timeout < 1)
+    return make_llmos_error(error_code::bad_config,
+                            "http: port must be 0-65535, threads 1-1024, body_limit and "
+                            "timeout_ms positive");
+  cfg.port = static_cast<uint16_t>(port);
+  cfg.threads = static_cast<uint32_t>(threads);
+  cfg.body_limit = static_cast<std::size_t>(limit);
+  cfg.request_timeout = std::chrono::milliseconds{timeout};
+  return cfg;
+}
+
+/// Plain HTTP behind the front door, or HTTPS when a certificate is given (cpp-httplib's
+/// SSLServer over OpenSSL: the same routes and bounds on a thread pool; a plain-HTTP client gets
+/// no answer).
+caf::expected<std::shared_ptr<httplib::Server>> make_server(spawn_context& ctx,
+                                                            const http::gateway_config& cfg) {
+  const auto& cert = ctx.config["tls_certificate"];
+  const auto& key = ctx.config["tls_key"];
+  if (cert.empty() != key.empty())
+    return make_llmos_error(error_code::bad_config,
+                            "http '" + ctx.name + "': tls_certificate and tls_key go together (" +
+                                (cert.empty() ? "tls_key" : "tls_certificate") + " given alone)");
+  const auto max_connections = std::stoll(ctx.config["max_connections"]);
+  const auto head_timeout = std::stoll(ctx.config["head_timeout_ms"]);
+  if (max_connections < 1 || head_timeout < 1)
+    return make_llmos_error(error_code::bad_config,
+                            "http: max_connections and head_timeout_ms must be positive");
+  if (cert.empty()) {
+    // Heads are collected off the workers, so slow or idle clients hold no worker and the
+    // connection count has its own limit.
+    http::front_door_limits limits;
+    limits.workers = cfg.threads;
+    limits.max_connections = static_cast<std::size_t>(max_connections);
+    limits.head_timeout = std::chrono::milliseconds{head_timeout};
+    return std::shared_ptr<httplib::Server>{std::make_shared<http::guarded_server>(limits)};
+  }
+  auto tls = std::make_shared<httplib::SSLServer>(cert.c_str(), key.c_str());
+  if (!tls->is_valid())
+    return make_llmos_error(error_code::bad_config,
+                            "http '" + ctx.name + "': cannot serve TLS with certificate '" + cert +
+                                "' and key '" + key +
+                                "' (missing, unreadable, or not a matching PEM pair)");
+  tls->new_task_queue = [n = cfg.threads] { return new httplib::ThreadPool(n); };
+  return std::shared_ptr<httplib::Server>{std::move(tls)};
+}
+
+/// Connection habits and the JSON shape of the errors httplib answers itself.
+void set_connection_policy(httplib::Server& server, std::size_t body_limit) {
+  server.set_payload_max_length(body_limit);
+  // httplib closes a keep-alive connection after 5 requests by default: every client would
+  // reconnect all the time (and with its listen backlog of 5, wait a SYN retry of 1 s).
+  // An idle kept-alive connection holds its worker thread, and a stopping gateway waits for
+  // every worker: 5 s idle (then the client reconnects) keeps a node's stop within its grace.
+  server.set_keep_alive_max_count(1000000);
+  server.set_keep_alive_timeout(5);
+  // Small responses on kept-alive connections: without TCP_NODELAY, Nagle's algorithm and the
+  // peer's delayed ACK hold each answer for tens of milliseconds.
+  server.set_tcp_nodelay(true);
+  // httplib answers 413 and 404 itself with an empty body: give them the JSON shape too.
+  server.set_error_handler([body_limit](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty())
+      return;
+    if (res.status == 413)
+      http::send_error(
+          res, 413, "the body is larger than the limit of " + std::to_string(body_limit) + " bytes",
+          "body");
+    else if (res.status == 404)
+      http::send_error(res, 404, "no route " + req.method + " " + req.path, "path");
+  });
+}
+
+/// Whether a request may be served at all, decided from its head before routing.
+httplib::Server::HandlerResponse admit(gateway_context& ctx, const httplib::Request& req,
+                                       httplib::Response& res) {
+  request_in_flight.reset(); // one whose headers could not be written never reached the logger
+  if (drain::active()) {
+    http::send_error(res, 503, "the node is stopping: retry on another node", "");
+    res.set_header("Retry-After", "1");
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  auto refusal = http::refuse_body(
+      req.method, [&](const std::string& h) { return req.get_header_value(h); },
+      ctx.cfg.body_limit);
+  if (refusal) {
+    http::send_error(res, refusal->status, refusal->message, refusal->param);
+    res.set_header("Connection", "close"); // the unread body must not be taken for a request
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  // Admin routes check the token themselves; a protected serving group is checked here, before
+  // its body is read.
+  if (ctx.cfg.protect.count(http::route_group(req.path)) && !http::authorized(ctx, req, res)) {
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  request_in_flight = std::make_unique<drain::request_guard>();
+  return httplib::Server::HandlerResponse::Unhandled;
+}
+
+/// A stopping node (drain.hpp) refuses new requests and counts those it is serving, from
+/// routing until the answer (a streamed one included) is written; the logger runs then. Bodies
+/// httplib would read without a bound are refused from their headers (body_framing).
+void set_admission(httplib::Server& server, gateway_context* ctx) {
+  server.set_pre_routing_handler(
+      [ctx](const httplib::Request& req, httplib::Response& res) { return admit(*ctx, req, res); });
+  server.set_logger([](const httplib::Request&, const httplib::Response& res) {
+    request_in_flight.reset();
+    http::guarded_server::note_response(res);
+  });
+}
+
+/// The port bound (the requested one, or a free one for 0).
+caf::expected<uint16_t> bind(httplib::Server& server, const http::gateway_config& cfg) {
+  const int bound = cfg.port == 0 ? server.bind_to_any_port(cfg.host)
+                                  : (server.bind_to_port(cfg.host, cfg.port) ? cfg.port : -1);
+  if (bound < 0)
+    return make_llmos_error(error_code::io_failed,
+                            "http: cannot listen on " + cfg.host + ":" + std::to_string(cfg.port));
+  if (!http::widen_listen_backlog(static_cast<uint16_t>(bound)))
+    log_warning("http gateway '" + cfg.name + "': its listening socket was not found; bursts of " +
+                "connections beyond 5 wait for SYN retransmission");
+  return static_cast<uint16_t>(bound);
+}
+
+caf::expected<caf::actor> spawn_http(spawn_context& ctx) {
+  auto cfg = read_config(ctx);
+  if (!cfg)
+    return std::move(cfg.error());
+  auto shared = std::make_shared<gateway_context>(ctx.system, ctx.manager, *cfg);
+  if (!cfg->alert_rules.empty()) {
+    auto rules = monitor::load_alert_rules(cfg->alert_rules);
+    if (!rules)
+      return std::move(rules.error());
+    shared->alerts = monitor::alert_engine{std::move(*rules)};
+  }
+  auto server = make_server(ctx, *cfg);
+  if (!server)
+    return std::move(server.error());
+  set_connection_policy(**server, cfg->body_limit);
+  set_admission(**server, shared.get());
+  http::install_model_routes(**server, *shared);
+  http::install_completion_routes(**server, *shared);
+  http::install_ops_routes(**server, *shared);
+  auto port = bind(**server, *cfg);
+  if (!port)
+    return std::move(port.error());
+  shared->cfg.port = *port;
+  auto thread = std::make_shared<std::thread>([server = *server] { server->listen_after_bind(); });
+  log_info("http gateway '" + ctx.name + "' on http://" + cfg->host + ":" + std::to_string(*port));
+  return ctx.system.spawn(gateway_behavior, shared, *server, thread);
+}
+
+} // namespace
+
+actor_kind http_kind() {
+  actor_kind kind;
+  kind.name = "http";
+  kind.help = "HTTP/JSON gateway: predict, completions (SSE), models, admin, metrics, alerts, "
+              "dashboard";
+  kind.fields = http_fields();
+  kind.spawn = spawn_http;
   return kind;
 }
 
