@@ -152,6 +152,24 @@ void flush(self_ptr self, std::size_t rid) {
             [self, rid, ids](caf::error& err) { batch_done(self, rid, ids, err); });
 }
 
+/// Why the server cannot predict `req` at all; none when it can.
+caf::error refusal(const server_state& st, const predict_request& req) {
+  if (!st.current)
+    return make_llmos_error(error_code::unavailable,
+                            "model '" + st.model + "' has no version deployed yet");
+  const bool canary_version = st.canary && req.version == st.canary->version;
+  if (req.version != 0 && req.version != st.current->version && !canary_version)
+    return make_llmos_error(error_code::not_found,
+                            "model '" + st.model + "': version " + std::to_string(req.version) +
+                                " is not deployed here (v" + std::to_string(st.current->version) +
+                                " is)");
+  if (st.current->language)
+    return make_llmos_error(error_code::bad_params,
+                            "model '" + st.model +
+                                "' is a language model: use completions, not predict");
+  return {};
+}
+
 caf::result<predict_reply> predict(self_ptr self, predict_request& req) {
   auto& st = self->state;
   auto reject = [&](caf::error err, bool overloaded) -> caf::result<predict_reply> {
@@ -164,22 +182,8 @@ caf::result<predict_reply> predict(self_ptr self, predict_request& req) {
     }
     return err;
   };
-  if (!st.current)
-    return reject(make_llmos_error(error_code::unavailable,
-                                   "model '" + st.model + "' has no version deployed yet"),
-                  false);
-  const bool canary_version = st.canary && req.version == st.canary->version;
-  if (req.version != 0 && req.version != st.current->version && !canary_version)
-    return reject(make_llmos_error(error_code::not_found,
-                                   "model '" + st.model + "': version " +
-                                       std::to_string(req.version) + " is not deployed here (v" +
-                                       std::to_string(st.current->version) + " is)"),
-                  false);
-  if (st.current->language)
-    return reject(make_llmos_error(error_code::bad_params, "model '" + st.model +
-                                                               "' is a language model: use "
-                                                               "completions, not predict"),
-                  false);
+  if (auto err = refusal(st, req))
+    return reject(std::move(err), false);
   auto rid = serving::pick_replica(st, req.version);
   if (!rid)
     return reject(make_llmos_error(error_code::unavailable,
@@ -222,28 +226,80 @@ caf::result<predict_reply> predict(self_ptr self, predict_request& req) {
   return p.promise;
 }
 
-server_actor::behavior_type server_behavior(self_ptr self, serving::server_config cfg) {
-  self->state.cfg = std::move(cfg);
-  self->state.model = self->state.cfg.model;
-  self->state.router = serving::replica_router{self->state.cfg.routing};
-  self->state.metrics =
-      std::make_unique<serving::serving_metrics>(self->state.cfg.model, self->state.cfg.name);
-  self->set_down_handler([self](const caf::down_msg& dm) {
-    if (dm.source == self->state.feedback.address()) {
-      self->state.feedback = nullptr; // a restarted analyst is looked up again
-      return;
-    }
-    if (self->state.registry && dm.source == self->state.registry.address()) {
-      // Give its node a moment to restart it (restart back-off starts at 250 ms).
-      self->state.registry = nullptr;
-      self->state.watching = false;
-      self->delayed_send(self, std::chrono::milliseconds(500), watch_atom::value);
-      return;
-    }
-    serving::replica_lost(self->state, dm.source);
+/// A replica, the registry or the feedback analyst went down.
+void on_down(self_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  if (dm.source == st.feedback.address()) {
+    st.feedback = nullptr; // a restarted analyst is looked up again
+    return;
+  }
+  if (st.registry && dm.source == st.registry.address()) {
+    // Give its node a moment to restart it (restart back-off starts at 250 ms).
+    st.registry = nullptr;
+    st.watching = false;
+    self->delayed_send(self, std::chrono::milliseconds(500), watch_atom::value);
+    return;
+  }
+  serving::replica_lost(st, dm.source);
+  update_gauges(self);
+}
+
+/// A promise for a deployment step that answers the server's status once it is done.
+std::function<void(caf::error)> answer_status(self_ptr self,
+                                              caf::typed_response_promise<server_status> promise) {
+  return [self, promise](caf::error err) mutable {
+    if (err)
+      promise.deliver(err);
+    else
+      promise.deliver(status_of(self));
+  };
+}
+
+caf::result<server_status> on_deploy(self_ptr self, const std::string& ref) {
+  auto promise = self->make_response_promise<server_status>();
+  serving::deploy(self, ref, answer_status(self, promise));
+  return promise;
+}
+
+caf::result<server_status> on_canary(self_ptr self, const std::string& ref, double share) {
+  if (ref.empty() || share <= 0.0) {
+    serving::end_canary(self->state);
     update_gauges(self);
-  });
-  serving::start(self, self->state.cfg.version);
+    return status_of(self);
+  }
+  if (share >= 1.0)
+    return make_llmos_error(error_code::bad_params,
+                            "server '" + self->state.cfg.name +
+                                "': a canary's share must be below 1 (got " +
+                                std::to_string(share) + "); deploy the version instead");
+  auto promise = self->make_response_promise<server_status>();
+  serving::deploy_canary(self, ref, share, answer_status(self, promise));
+  return promise;
+}
+
+/// A replica's batch delay ran out: its queued rows go.
+void on_batch_due(self_ptr self, uint64_t rid) {
+  auto r = self->state.replicas.find(static_cast<std::size_t>(rid));
+  if (r != self->state.replicas.end())
+    r->second.tick_pending = false;
+  flush(self, static_cast<std::size_t>(rid));
+}
+
+/// The followed alias moved: deploy by the alias (it resolves to ev.version now), so the server
+/// keeps following it.
+void on_alias(self_ptr self, const alias_event& ev) {
+  if (ev.name == self->state.model && ev.alias == self->state.follows && ev.version > 0)
+    serving::deploy(self, ev.alias, [](caf::error) {});
+}
+
+server_actor::behavior_type server_behavior(self_ptr self, serving::server_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.model = st.cfg.model;
+  st.router = serving::replica_router{st.cfg.routing};
+  st.metrics = std::make_unique<serving::serving_metrics>(st.cfg.model, st.cfg.name);
+  self->set_down_handler([self](const caf::down_msg& dm) { on_down(self, dm); });
+  serving::start(self, st.cfg.version);
   return {
       [self](predict_atom, predict_request& req) { return predict(self, req); },
       [self](complete_atom, complete_request& req) -> caf::result<complete_reply> {
@@ -255,244 +311,29 @@ server_actor::behavior_type server_behavior(self_ptr self, serving::server_confi
       },
       [self](sequences_atom) { return serving::list_sequences(self); },
       [self](status_atom) { return status_of(self); },
-      [self](deploy_atom, const std::string& ref) -> caf::result<server_status> {
-        auto promise = self->make_response_promise<server_status>();
-        serving::deploy(self, ref, [self, promise](caf::error err) mutable {
-          if (err)
-            promise.deliver(err);
-          else
-            promise.deliver(status_of(self));
-        });
-        return promise;
-      },
-      [self](canary_atom, const std::string& ref, double share) -> caf::result<server_status> {
-        if (ref.empty() || share <= 0.0) {
-          serving::end_canary(self->state);
-          update_gauges(self);
-          return status_of(self);
-        }
-        if (share >= 1.0)
-          return make_llmos_error(error_code::bad_params,
-                                  "server '" + self->state.cfg.name +
-                                      "': a canary's share must be below 1 (got " +
-                                      std::to_string(share) + "); deploy the version instead");
-        auto promise = self->make_response_promise<server_status>();
-        serving::deploy_canary(self, ref, share, [self, promise](caf::error err) mutable {
-          if (err)
-            promise.deliver(err);
-          else
-            promise.deliver(status_of(self));
-        });
-        return promise;
+      [self](deploy_atom, const std::string& ref) { return on_deploy(self, ref); },
+      [self](canary_atom, const std::string& ref, double share) {
+        return on_canary(self, ref, share);
       },
       [self](unload_atom) {
         serving::unload(self->state);
         update_gauges(self);
         return status_of(self);
       },
-      [self](tick_atom, uint64_t rid) {
-        auto r = self->state.replicas.find(static_cast<std::size_t>(rid));
-        if (r != self->state.replicas.end())
-          r->second.tick_pending = false;
-        flush(self, static_cast<std::size_t>(rid));
-      },
+      [self](tick_atom, uint64_t rid) { on_batch_due(self, rid); },
       [self](retry_atom, const std::string& ref) { serving::start(self, ref); },
       [self](watch_atom) {
         if (!self->state.watching)
           serving::rewatch_registry(self);
       },
-      [self](alias_atom, const alias_event& ev) {
-        if (ev.name == self->state.model && ev.alias == self->state.follows && ev.version > 0)
-          // By the alias (it resolves to ev.version now), so the server keeps following it.
-          serving::deploy(self, ev.alias, [](caf::error) {});
-      },
+      [self](alias_atom, const alias_event& ev) { on_alias(self, ev); },
   };
-}
-
-caf::expected<uint32_t> bounded(const std::map<std::string, std::string>& config,
-                                const std::string& key, long long lo, long long hi) {
-  const long long v = std::stoll(config.at(key));
-  if (v < lo || v > hi)
-    return make_llmos_error(error_code::bad_config,
-                            "config key '" + key + "' must be from " + std::to_string(lo) + " to " +
-                                std::to_string(hi) + ", got " + config.at(key));
-  return static_cast<uint32_t>(v);
 }
 
 } // namespace
 
-actor_kind server_kind() {
-  actor_kind kind;
-  kind.name = "server";
-  kind.help = "serves a registry model (an alias or a version) on replicas with dynamic batching";
-  kind.fields = {
-      {"model", config_type::string, "", true, "registry model name (the HTTP route)", {}},
-      {"registry", config_type::string, "registry", false, "registry actor name", {}},
-      {"version",
-       config_type::string,
-       "production",
-       false,
-       "alias to follow, or 3 / v3 / latest",
-       {}},
-      {"replicas",
-       config_type::integer,
-       "1",
-       false,
-       "model replicas, each on a CPU device of its own (or all on `device`)",
-       {}},
-      {"threads", config_type::integer, "1", false, "CPU threads of each replica's device", {}},
-      {"device",
-       config_type::string,
-       "",
-       false,
-       "a device actor of this node every replica computes on (a GPU: type cuda), declared "
-       "before the server",
-       {}},
-      {"max_batch", config_type::integer, "32", false, "rows per forward pass at most", {}},
-      {"max_delay_us",
-       config_type::integer,
-       "2000",
-       false,
-       "longest wait of a row for its batch",
-       {}},
-      {"queue_limit", config_type::integer, "1024", false, "rows queued per replica at most", {}},
-      {"routing",
-       config_type::string,
-       "least_outstanding",
-       false,
-       "replica choice",
-       {"least_outstanding", "power_of_two"}},
-      {"feedback",
-       config_type::string,
-       "",
-       false,
-       "feedback analyst actor that gets the request log (\"\" = none)",
-       {}},
-      {"log_sample", config_type::number, "1.0", false, "share of requests logged (0..1)", {}},
-      {"kv_block_size",
-       config_type::integer,
-       "16",
-       false,
-       "language replicas: positions per KV cache block",
-       {}},
-      {"kv_blocks",
-       config_type::integer,
-       "0",
-       false,
-       "language replicas: KV cache blocks (0: from kv_bytes)",
-       {}},
-      {"kv_bytes",
-       config_type::integer,
-       "0",
-       false,
-       "language replicas: KV cache bytes (both 0: 64 contexts or 256 MiB, the smaller)",
-       {}},
-      {"kv_swap",
-       config_type::boolean,
-       "false",
-       false,
-       "language replicas: preempted generations keep their cache in host memory (else "
-       "recompute it)",
-       {}},
-      {"prefill_chunk",
-       config_type::integer,
-       "64",
-       false,
-       "language replicas: prompt tokens per decode step",
-       {}},
-      {"continuous_batching",
-       config_type::boolean,
-       "true",
-       false,
-       "language replicas: decode requests together (false: one at a time, a baseline)",
-       {}},
-      {"generate_queue",
-       config_type::integer,
-       "256",
-       false,
-       "language replicas: generations waiting at most (then 429)",
-       {}},
-      {"adapters",
-       config_type::string,
-       "",
-       false,
-       "language replicas: LoRA fine-tunes of the model served as adapters over it, "
-       "comma-separated registry names (NAME or NAME@VERSION); requests choose by model name",
-       {}},
-  };
-  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    serving::server_config cfg;
-    cfg.name = ctx.name;
-    cfg.model = ctx.config["model"];
-    cfg.registry = ctx.config["registry"];
-    cfg.version = ctx.config["version"];
-    cfg.manager = ctx.manager;
-    if (const auto& device = ctx.config["device"]; !device.empty()) {
-      auto handle = find_local_device(ctx, "server");
-      if (!handle)
-        return std::move(handle.error());
-      cfg.device = *handle;
-      cfg.device_name = device;
-    }
-    cfg.feedback = ctx.config["feedback"];
-    cfg.log_sample = std::stod(ctx.config["log_sample"]);
-    if (cfg.log_sample < 0.0 || cfg.log_sample > 1.0)
-      return make_llmos_error(error_code::bad_config, "config key 'log_sample' must be from 0 to "
-                                                      "1, got " +
-                                                          ctx.config["log_sample"]);
-    struct limit {
-      const char* key;
-      long long lo, hi;
-      uint32_t* out;
-    };
-    uint32_t max_batch = 0, delay = 0, queue = 0;
-    for (auto [key, lo, hi, out] :
-         {limit{"replicas", 1, 64, &cfg.replicas}, limit{"threads", 1, 1024, &cfg.threads},
-          limit{"max_batch", 1, 4096, &max_batch}, limit{"max_delay_us", 0, 10000000, &delay},
-          limit{"queue_limit", 1, 1000000, &queue}}) {
-      auto v = bounded(ctx.config, key, lo, hi);
-      if (!v)
-        return std::move(v.error());
-      *out = *v;
-    }
-    uint32_t block_size = 0, kv_blocks = 0, prefill = 0, gen_queue = 0;
-    for (auto [key, lo, hi, out] :
-         {limit{"kv_block_size", 1, 4096, &block_size}, limit{"kv_blocks", 0, 1u << 30, &kv_blocks},
-          limit{"prefill_chunk", 1, 1u << 20, &prefill},
-          limit{"generate_queue", 1, 1000000, &gen_queue}}) {
-      auto v = bounded(ctx.config, key, lo, hi);
-      if (!v)
-        return std::move(v.error());
-      *out = *v;
-    }
-    const long long kv_bytes = std::stoll(ctx.config["kv_bytes"]);
-    if (kv_bytes < 0)
-      return make_llmos_error(error_code::bad_config,
-                              "config key 'kv_bytes' must not be negative, got " +
-                                  ctx.config["kv_bytes"]);
-    cfg.decoding.block_size = static_cast<int32_t>(block_size);
-    cfg.decoding.pool_blocks = kv_blocks;
-    cfg.decoding.pool_bytes = kv_bytes;
-    cfg.decoding.prefill_chunk = prefill;
-    cfg.decoding.swap = ctx.config["kv_swap"] == "true";
-    cfg.decoding.continuous = ctx.config["continuous_batching"] == "true";
-    cfg.generate_queue = gen_queue;
-    auto adapters = serving::parse_adapters(ctx.config["adapters"], cfg.model);
-    if (!adapters)
-      return std::move(adapters.error());
-    cfg.adapters = std::move(*adapters);
-    cfg.batching.max_batch = max_batch;
-    cfg.batching.max_delay = std::chrono::microseconds{delay};
-    cfg.batching.queue_limit = queue;
-    if (auto err = serving::validate(cfg.batching))
-      return make_llmos_error(error_code::bad_config, describe(err));
-    auto routing = serving::parse_routing_policy(ctx.config["routing"]);
-    if (!routing)
-      return std::move(routing.error());
-    cfg.routing = *routing;
-    return caf::actor_cast<caf::actor>(ctx.system.spawn(server_behavior, std::move(cfg)));
-  };
-  return kind;
+caf::actor spawn_server(caf::actor_system& system, serving::server_config cfg) {
+  return caf::actor_cast<caf::actor>(system.spawn(server_behavior, std::move(cfg)));
 }
 
 } // namespace llmos

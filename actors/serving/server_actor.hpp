@@ -5,6 +5,8 @@
 // ready and the old replicas stop once their queues drain, so an alias move drops nothing.
 #pragma once
 
+#include <caf/fwd.hpp>
+
 #include "llmos/messages/serving.hpp"
 #include "llmos/runtime/actor_kinds.hpp"
 
@@ -13,5 +15,12 @@ namespace llmos {
 /// The "server" actor kind: config model, registry, version, replicas, threads, max_batch,
 /// max_delay_us, queue_limit, routing.
 actor_kind server_kind();
+
+namespace serving {
+struct server_config;
+}
+
+/// Starts a server with a checked config (server_kind reads one from a topology's keys).
+caf::actor spawn_server(caf::actor_system& system, serving::server_config cfg);
 
 } // namespace llmos

@@ -1,0 +1,225 @@
+// The "server" actor kind: its config keys, read and checked into a server_config.
+#include <map>
+#include <string>
+
+#include "device/device_actor.hpp"
+#include "llmos/messages/error.hpp"
+#include "serving/core/adapter_list.hpp"
+#include "serving/server_actor.hpp"
+#include "serving/server_state.hpp"
+
+namespace llmos {
+namespace {
+
+/// The keys a topology may give a server (a table, read when the kind is registered).
+const std::vector<config_field> server_fields = {
+    {"model", config_type::string, "", true, "registry model name (the HTTP route)", {}},
+    {"registry", config_type::string, "registry", false, "registry actor name", {}},
+    {"version",
+     config_type::string,
+     "production",
+     false,
+     "alias to follow, or 3 / v3 / latest",
+     {}},
+    {"replicas",
+     config_type::integer,
+     "1",
+     false,
+     "model replicas, each on a CPU device of its own (or all on `device`)",
+     {}},
+    {"threads", config_type::integer, "1", false, "CPU threads of each replica's device", {}},
+    {"device",
+     config_type::string,
+     "",
+     false,
+     "a device actor of this node every replica computes on (a GPU: type cuda), declared "
+     "before the server",
+     {}},
+    {"max_batch", config_type::integer, "32", false, "rows per forward pass at most", {}},
+    {"max_delay_us",
+     config_type::integer,
+     "2000",
+     false,
+     "longest wait of a row for its batch",
+     {}},
+    {"queue_limit", config_type::integer, "1024", false, "rows queued per replica at most", {}},
+    {"routing",
+     config_type::string,
+     "least_outstanding",
+     false,
+     "replica choice",
+     {"least_outstanding", "power_of_two"}},
+    {"feedback",
+     config_type::string,
+     "",
+     false,
+     "feedback analyst actor that gets the request log (\"\" = none)",
+     {}},
+    {"log_sample", config_type::number, "1.0", false, "share of requests logged (0..1)", {}},
+    {"kv_block_size",
+     config_type::integer,
+     "16",
+     false,
+     "language replicas: positions per KV cache block",
+     {}},
+    {"kv_blocks",
+     config_type::integer,
+     "0",
+     false,
+     "language replicas: KV cache blocks (0: from kv_bytes)",
+     {}},
+    {"kv_bytes",
+     config_type::integer,
+     "0",
+     false,
+     "language replicas: KV cache bytes (both 0: 64 contexts or 256 MiB, the smaller)",
+     {}},
+    {"kv_swap",
+     config_type::boolean,
+     "false",
+     false,
+     "language replicas: preempted generations keep their cache in host memory (else "
+     "recompute it)",
+     {}},
+    {"prefill_chunk",
+     config_type::integer,
+     "64",
+     false,
+     "language replicas: prompt tokens per decode step",
+     {}},
+    {"continuous_batching",
+     config_type::boolean,
+     "true",
+     false,
+     "language replicas: decode requests together (false: one at a time, a baseline)",
+     {}},
+    {"generate_queue",
+     config_type::integer,
+     "256",
+     false,
+     "language replicas: generations waiting at most (then 429)",
+     {}},
+    {"adapters",
+     config_type::string,
+     "",
+     false,
+     "language replicas: LoRA fine-tunes of the model served as adapters over it, "
+     "comma-separated registry names (NAME or NAME@VERSION); requests choose by model name",
+     {}},
+};
+
+caf::expected<uint32_t> bounded(const std::map<std::string, std::string>& config,
+                                const std::string& key, long long lo, long long hi) {
+  const long long v = std::stoll(config.at(key));
+  if (v < lo || v > hi)
+    return make_llmos_error(error_code::bad_config,
+                            "config key '" + key + "' must be from " + std::to_string(lo) + " to " +
+                                std::to_string(hi) + ", got " + config.at(key));
+  return static_cast<uint32_t>(v);
+}
+
+struct limit {
+  const char* key;
+  long long lo, hi;
+  uint32_t* out;
+};
+
+/// Reads each integer key within its bounds into its place.
+caf::error read_limits(const std::map<std::string, std::string>& config,
+                       std::initializer_list<limit> limits) {
+  for (auto [key, lo, hi, out] : limits) {
+    auto v = bounded(config, key, lo, hi);
+    if (!v)
+      return std::move(v.error());
+    *out = *v;
+  }
+  return {};
+}
+
+/// Replicas, threads, batching and routing.
+caf::error read_batching(spawn_context& ctx, serving::server_config& cfg) {
+  uint32_t max_batch = 0, delay = 0, queue = 0;
+  if (auto err = read_limits(ctx.config, {{"replicas", 1, 64, &cfg.replicas},
+                                          {"threads", 1, 1024, &cfg.threads},
+                                          {"max_batch", 1, 4096, &max_batch},
+                                          {"max_delay_us", 0, 10000000, &delay},
+                                          {"queue_limit", 1, 1000000, &queue}}))
+    return err;
+  cfg.batching.max_batch = max_batch;
+  cfg.batching.max_delay = std::chrono::microseconds{delay};
+  cfg.batching.queue_limit = queue;
+  if (auto err = serving::validate(cfg.batching))
+    return make_llmos_error(error_code::bad_config, describe(err));
+  auto routing = serving::parse_routing_policy(ctx.config["routing"]);
+  if (!routing)
+    return std::move(routing.error());
+  cfg.routing = *routing;
+  return {};
+}
+
+/// The language replicas' decoder: KV cache, prefill, queue, adapters.
+caf::error read_decoding(spawn_context& ctx, serving::server_config& cfg) {
+  uint32_t block_size = 0, kv_blocks = 0, prefill = 0, queue = 0;
+  if (auto err = read_limits(ctx.config, {{"kv_block_size", 1, 4096, &block_size},
+                                          {"kv_blocks", 0, 1u << 30, &kv_blocks},
+                                          {"prefill_chunk", 1, 1u << 20, &prefill},
+                                          {"generate_queue", 1, 1000000, &queue}}))
+    return err;
+  cfg.generate_queue = queue;
+  const long long kv_bytes = std::stoll(ctx.config["kv_bytes"]);
+  if (kv_bytes < 0)
+    return make_llmos_error(error_code::bad_config,
+                            "config key 'kv_bytes' must not be negative, got " +
+                                ctx.config["kv_bytes"]);
+  cfg.decoding.block_size = static_cast<int32_t>(block_size);
+  cfg.decoding.pool_blocks = kv_blocks;
+  cfg.decoding.pool_bytes = kv_bytes;
+  cfg.decoding.prefill_chunk = prefill;
+  cfg.decoding.swap = ctx.config["kv_swap"] == "true";
+  cfg.decoding.continuous = ctx.config["continuous_batching"] == "true";
+  auto adapters = serving::parse_adapters(ctx.config["adapters"], cfg.model);
+  if (!adapters)
+    return std::move(adapters.error());
+  cfg.adapters = std::move(*adapters);
+  return {};
+}
+
+caf::expected<caf::actor> spawn_from_config(spawn_context& ctx) {
+  serving::server_config cfg;
+  cfg.name = ctx.name;
+  cfg.model = ctx.config["model"];
+  cfg.registry = ctx.config["registry"];
+  cfg.version = ctx.config["version"];
+  cfg.manager = ctx.manager;
+  if (const auto& device = ctx.config["device"]; !device.empty()) {
+    auto handle = find_local_device(ctx, "server");
+    if (!handle)
+      return std::move(handle.error());
+    cfg.device = *handle;
+    cfg.device_name = device;
+  }
+  cfg.feedback = ctx.config["feedback"];
+  cfg.log_sample = std::stod(ctx.config["log_sample"]);
+  if (cfg.log_sample < 0.0 || cfg.log_sample > 1.0)
+    return make_llmos_error(error_code::bad_config,
+                            "config key 'log_sample' must be from 0 to 1, got " +
+                                ctx.config["log_sample"]);
+  if (auto err = read_batching(ctx, cfg))
+    return err;
+  if (auto err = read_decoding(ctx, cfg))
+    return err;
+  return spawn_server(ctx.system, std::move(cfg));
+}
+
+} // namespace
+
+actor_kind server_kind() {
+  actor_kind kind;
+  kind.name = "server";
+  kind.help = "serves a registry model (an alias or a version) on replicas with dynamic batching";
+  kind.fields = server_fields;
+  kind.spawn = spawn_from_config;
+  return kind;
+}
+
+} // namespace llmos
