@@ -379,25 +379,120 @@ caf::typed_response_promise<bool> stop_actor(self_ptr self, const std::string& n
   return rp;
 }
 
+/// A monitored actor ended: one of this node's (its restart policy applies) or a peer's node
+/// manager (the peer is lost).
+void on_down(self_ptr self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  if (local_ended(self, msg.source, msg.reason)) // one we killed (stop_actor)
+    return;
+  for (const auto& [name, peer] : st.peers) {
+    if (peer.address() == msg.source) {
+      const auto node = name; // on_peer_lost erases the map entry
+      if (st.view->on_connection_closed(node, now()))
+        on_peer_lost(self, node, "connection closed");
+      return;
+    }
+  }
+}
+
+/// The actors the topology puts on this node, each registered once it runs.
+void start_topology_actors(self_ptr self) {
+  auto& st = self->state;
+  const auto* me = st.cfg.topo.find_node(st.cfg.self);
+  if (me == nullptr)
+    return;
+  for (const auto& spec : me->actors) {
+    auto entry = start_local(self, spec.kind, spec.name, spec.config, spec.restart);
+    if (entry)
+      register_entry(self, std::move(*entry));
+    else
+      log_error("node '" + st.cfg.self + "': actor '" + spec.name + "' (line " +
+                std::to_string(spec.line) + ") did not start: " + describe(entry.error()));
+  }
+}
+
+caf::typed_response_promise<actor_entry> on_spawn(self_ptr self, spawn_request& req) {
+  if (req.node.empty() || req.node == self->state.cfg.self)
+    return spawn_here(self, req);
+  if (self->state.cfg.topo.find_node(req.node) == nullptr) {
+    auto rp = self->make_response_promise<actor_entry>();
+    rp.deliver(
+        make_llmos_error(error_code::no_such_node,
+                         "no node named '" + req.node + "' in the topology; 'nodes' lists them"));
+    return rp;
+  }
+  return forward_spawn(self, std::move(req));
+}
+
+/// This node's own actors are known here: the same list the directory holds for it, without
+/// asking the seed (a stopping node lists them when the seed may be gone).
+std::vector<actor_entry> own_actors(const node_manager_state& st) {
+  std::map<std::string, actor_entry> mine = st.system;
+  for (const auto& [name, e] : st.local)
+    mine[name] = e;
+  std::vector<actor_entry> out;
+  for (auto& [name, e] : mine)
+    out.push_back(std::move(e));
+  return out;
+}
+
+caf::typed_response_promise<std::vector<actor_entry>> on_actors(self_ptr self,
+                                                                const std::string& node) {
+  auto rp = self->make_response_promise<std::vector<actor_entry>>();
+  auto& st = self->state;
+  if (node == st.cfg.self) {
+    rp.deliver(own_actors(st));
+    return rp;
+  }
+  if (!st.cfg.directory) {
+    rp.deliver(make_llmos_error(error_code::node_unreachable,
+                                "the directory on seed node '" + st.cfg.topo.seed +
+                                    "' is not reachable from node '" + st.cfg.self + "'"));
+    return rp;
+  }
+  self->request(st.cfg.directory, directory_timeout, actors_atom::value, node)
+      .then([=](std::vector<actor_entry>& xs) mutable { rp.deliver(std::move(xs)); },
+            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// Pings every peer, declares lost those silent past lost_after_ms, and comes again.
+void on_heartbeat_tick(self_ptr self) {
+  auto& st = self->state;
+  static heartbeat_meter meter{process_metrics()};
+  const std::chrono::milliseconds interval{st.cfg.topo.heartbeat_ms};
+  for (const auto& [name, peer] : st.peers) {
+    const auto node = name;
+    const auto sent = now();
+    meter.sent(node);
+    // Urgent: a heartbeat (and its answer, which keeps the category) goes ahead of the calls a
+    // flooding RPC client queued in the peer's mailbox. The RPC port's own actor system (its
+    // own multiplexer thread, node.cpp) is what made the late heartbeats of `llmos-bench
+    // hardening` go away; this keeps mailbox queueing out of the way too.
+    self->request<caf::message_priority::high>(
+            peer, std::chrono::milliseconds(st.cfg.topo.lost_after_ms), ping_atom::value)
+        .then(
+            [=](const pong&) {
+              meter.answered(node, now() - sent, interval);
+              self->state.view->on_heartbeat(node, now());
+            },
+            // Silence is judged by expire() below; here it is only counted.
+            [=](caf::error&) { meter.failed(node); });
+  }
+  for (const auto& node : st.view->expire(now()))
+    on_peer_lost(self, node,
+                 "no heartbeat for " + std::to_string(st.cfg.topo.lost_after_ms) + " ms");
+  self->delayed_send<caf::message_priority::high>(
+      self, std::chrono::milliseconds(st.cfg.topo.heartbeat_ms), tick_atom::value);
+}
+
 node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   if (st.cfg.topo.seed.empty() && !st.cfg.topo.nodes.empty())
     st.cfg.topo.seed = st.cfg.topo.nodes.front().name;
   st.view = std::make_unique<cluster_view>(st.cfg.topo, st.cfg.self);
-  self->set_down_handler([=](const caf::down_msg& msg) {
-    auto& st = self->state;
-    if (local_ended(self, msg.source, msg.reason)) // one we killed (stop_actor)
-      return;
-    for (const auto& [name, peer] : st.peers) {
-      if (peer.address() == msg.source) {
-        const auto node = name; // on_peer_lost erases the map entry
-        if (st.view->on_connection_closed(node, now()))
-          on_peer_lost(self, node, "connection closed");
-        return;
-      }
-    }
-  });
+  self->set_down_handler([=](const caf::down_msg& msg) { on_down(self, msg); });
   self->set_exit_handler([=](const caf::exit_msg& msg) {
     if (local_ended(self, msg.source, msg.reason))
       return;
@@ -410,16 +505,7 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
                                    st.cfg.self,
                                    {},
                                    caf::actor_cast<caf::actor>(self)});
-  if (const auto* me = st.cfg.topo.find_node(st.cfg.self)) {
-    for (const auto& spec : me->actors) {
-      auto entry = start_local(self, spec.kind, spec.name, spec.config, spec.restart);
-      if (entry)
-        register_entry(self, std::move(*entry));
-      else
-        log_error("node '" + st.cfg.self + "': actor '" + spec.name + "' (line " +
-                  std::to_string(spec.line) + ") did not start: " + describe(entry.error()));
-    }
-  }
+  start_topology_actors(self);
   for (const auto& n : st.cfg.topo.nodes)
     if (n.name != st.cfg.self)
       connect_peer(self, n.name);
@@ -432,49 +518,11 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
                     std::chrono::duration_cast<std::chrono::milliseconds>(up).count()};
       },
       [=](nodes_atom) -> std::vector<node_status> { return self->state.view->snapshot(now()); },
-      [=](spawn_atom, spawn_request& req) -> caf::typed_response_promise<actor_entry> {
-        if (!req.node.empty() && req.node != self->state.cfg.self) {
-          if (self->state.cfg.topo.find_node(req.node) == nullptr) {
-            auto rp = self->make_response_promise<actor_entry>();
-            rp.deliver(make_llmos_error(error_code::no_such_node,
-                                        "no node named '" + req.node +
-                                            "' in the topology; 'nodes' lists them"));
-            return rp;
-          }
-          return forward_spawn(self, std::move(req));
-        }
-        return spawn_here(self, req);
-      },
+      [=](spawn_atom, spawn_request& req) { return on_spawn(self, req); },
       [=](stop_atom, const std::string& name) { return stop_actor(self, name); },
       [=](kill_atom, const std::string& name) { return stop_actor(self, name, true); },
       [=](restart_atom, const std::string& name) { restart_local(self, name); },
-      [=](actors_atom,
-          const std::string& node) -> caf::typed_response_promise<std::vector<actor_entry>> {
-        auto rp = self->make_response_promise<std::vector<actor_entry>>();
-        auto& st = self->state;
-        if (node == st.cfg.self) {
-          // This node's own actors are known here: the same list the directory holds for it,
-          // without asking the seed (a stopping node lists them when the seed may be gone).
-          std::map<std::string, actor_entry> mine = st.system;
-          for (const auto& [name, e] : st.local)
-            mine[name] = e;
-          std::vector<actor_entry> out;
-          for (auto& [name, e] : mine)
-            out.push_back(std::move(e));
-          rp.deliver(std::move(out));
-          return rp;
-        }
-        if (!st.cfg.directory) {
-          rp.deliver(make_llmos_error(error_code::node_unreachable,
-                                      "the directory on seed node '" + st.cfg.topo.seed +
-                                          "' is not reachable from node '" + st.cfg.self + "'"));
-          return rp;
-        }
-        self->request(st.cfg.directory, directory_timeout, actors_atom::value, node)
-            .then([=](std::vector<actor_entry>& xs) mutable { rp.deliver(std::move(xs)); },
-                  [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-        return rp;
-      },
+      [=](actors_atom, const std::string& node) { return on_actors(self, node); },
       [=](get_atom, directory_atom) -> caf::result<directory_actor> {
         if (!self->state.cfg.directory)
           return make_llmos_error(error_code::node_unreachable,
@@ -482,34 +530,7 @@ node_manager_impl::behavior_type node_manager(self_ptr self, node_manager_config
         return self->state.cfg.directory;
       },
       [=](register_atom, actor_entry& entry) { register_entry(self, std::move(entry)); },
-      [=](tick_atom) {
-        auto& st = self->state;
-        static heartbeat_meter meter{process_metrics()};
-        const std::chrono::milliseconds interval{st.cfg.topo.heartbeat_ms};
-        for (const auto& [name, peer] : st.peers) {
-          const auto node = name;
-          const auto sent = now();
-          meter.sent(node);
-          // Urgent: a heartbeat (and its answer, which keeps the category) goes ahead of the
-          // calls a flooding RPC client queued in the peer's mailbox. Measured: this did not
-          // remove the late heartbeats of `llmos-bench hardening` (1-2 of 111 before and after);
-          // the rest is the multiplexer thread the RPC port shares with node traffic, and CPU.
-          self->request<caf::message_priority::high>(
-                  peer, std::chrono::milliseconds(st.cfg.topo.lost_after_ms), ping_atom::value)
-              .then(
-                  [=](const pong&) {
-                    meter.answered(node, now() - sent, interval);
-                    self->state.view->on_heartbeat(node, now());
-                  },
-                  // Silence is judged by expire() below; here it is only counted.
-                  [=](caf::error&) { meter.failed(node); });
-        }
-        for (const auto& node : st.view->expire(now()))
-          on_peer_lost(self, node,
-                       "no heartbeat for " + std::to_string(st.cfg.topo.lost_after_ms) + " ms");
-        self->delayed_send<caf::message_priority::high>(
-            self, std::chrono::milliseconds(st.cfg.topo.heartbeat_ms), tick_atom::value);
-      },
+      [=](tick_atom) { on_heartbeat_tick(self); },
       [=](retry_atom, const std::string& node) {
         if (self->state.peers.count(node) == 0)
           connect_peer(self, node);
