@@ -59,6 +59,212 @@ caf::expected<std::unique_ptr<tokenizer>> train_tokenizer(const tokenizer_decl& 
   return std::unique_ptr<tokenizer>{std::make_unique<sentencepiece_tokenizer>(std::move(*t))};
 }
 
+/// One run of a pipeline, step by step; each step fills its part of the result and report.
+class pipeline_run {
+public:
+  pipeline_run(const pipeline_spec& spec, const progress_fn& progress, quarantine& q)
+      : spec_(spec), progress_(progress), q_(q) {}
+
+  /// 1. Read every source.
+  caf::error read() {
+    const auto n = spec_.sources.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& s = spec_.sources[i];
+      progress_("read", i, n, "source '" + s.name + "' (" + s.kind + ")");
+      source_spec rs{s.name, s.kind, s.path, s.options, s.limit};
+      auto got = read_source(rs, q_, [&](record&& r) { records_.push_back(std::move(r)); });
+      if (!got)
+        return with_context(got.error(), spec_.file + ":" + std::to_string(s.line) + ": source '" +
+                                             s.name + "'");
+      sources_.push_back({{"name", s.name}, {"kind", s.kind}, {"path", s.path}, {"records", *got}});
+    }
+    progress_("read", n, n, std::to_string(records_.size()) + " records");
+    return {};
+  }
+
+  /// 2. Clean.
+  caf::error clean() {
+    std::vector<clean_rule_spec> rules;
+    for (const auto& r : spec_.clean)
+      rules.push_back({r.rule, r.options});
+    progress_("clean", 0, rules.size(), "");
+    auto cleaned = run_rules(records_, rules, q_);
+    if (!cleaned)
+      return with_context(cleaned.error(), spec_.file + ": clean");
+    for (const auto& r : cleaned->rules) {
+      nlohmann::json examples = nlohmann::json::array();
+      for (const auto& ex : r.examples)
+        examples.push_back({{"id", ex.id}, {"reason", ex.reason}});
+      rules_.push_back({{"rule", r.rule},
+                        {"removed", r.removed},
+                        {"modified", r.modified},
+                        {"examples", examples}});
+    }
+    progress_("clean", rules.size(), rules.size(),
+              std::to_string(records_.size()) + " records kept");
+    return {};
+  }
+
+  /// 3. Annotate, when the pipeline has labelling functions.
+  caf::error annotate() {
+    if (spec_.labelling_functions.empty())
+      return {};
+    progress_("annotate", 0, records_.size(), "");
+    auto lab = labeller::from_pipeline(spec_.labelling_functions, spec_.file);
+    if (!lab)
+      return std::move(lab.error());
+    annotation_ = to_json(lab->annotate(records_, annotate_options{spec_.overwrite_labels}));
+    progress_("annotate", records_.size(), records_.size(), "");
+    return {};
+  }
+
+  /// 4. Split; the training split's records are kept apart for augmenting and the tokenizer.
+  caf::error split() {
+    auto parts = assign_splits(records_, split_spec{spec_.split.train, spec_.split.validation,
+                                                    spec_.split.test, spec_.split.seed});
+    if (!parts)
+      return std::move(parts.error());
+    parts_ = std::move(*parts);
+    out_.records = records_.size();
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+      const auto part = parts_[i];
+      records_[i].meta["split"] = std::string{to_string(part)};
+      ++(part == split_part::train        ? out_.train
+         : part == split_part::validation ? out_.validation
+                                          : out_.test);
+      if (part == split_part::train)
+        train_.push_back(records_[i]);
+    }
+    return {};
+  }
+
+  /// 5. Augment the training split only (augmented records never leak into the others).
+  caf::error augment() {
+    if (!spec_.augment.enabled)
+      return {};
+    progress_("augment", 0, train_.size(), "");
+    auto aug = make_augmenter();
+    if (!aug)
+      return with_context(aug.error(), spec_.file + ": augment");
+    auto extra = aug->augment(train_);
+    out_.augmented = extra.records.size();
+    augmentation_ = {{"sources", extra.sources},
+                     {"created", extra.records.size()},
+                     {"unchanged", extra.unchanged},
+                     {"skipped", extra.skipped}};
+    for (auto& r : extra.records) {
+      records_.push_back(std::move(r));
+      parts_.push_back(split_part::train);
+    }
+    progress_("augment", train_.size(), train_.size(), std::to_string(out_.augmented) + " created");
+    return {};
+  }
+
+  /// 6. The tokenizer, trained on the training split's original texts (or loaded).
+  caf::error tokenize() {
+    if (is_image_set(records_))
+      return {};
+    progress_("tokenize", 0, 1, spec_.tokenizer.kind);
+    std::vector<std::string> texts;
+    for (const auto& r : train_)
+      texts.push_back(r.text);
+    auto t = spec_.tokenizer.from.empty() ? train_tokenizer(spec_.tokenizer, texts)
+                                          : load_tokenizer(spec_.tokenizer.from);
+    if (!t)
+      return with_context(t.error(), spec_.file + ": tokenizer");
+    tok_ = std::move(*t);
+    progress_("tokenize", 1, 1, tok_->name() + ", " + std::to_string(tok_->vocab_size()) + " ids");
+    return {};
+  }
+
+  /// 7. Store the version and name it the data set's current one.
+  caf::error store() {
+    finish_report();
+    progress_("store", 0, records_.size(), "");
+    auto store = dataset_store::open(spec_.root, store_options{spec_.shard_records});
+    if (!store)
+      return std::move(store.error());
+    version_metadata meta;
+    meta.pipeline_spec = spec_.text;
+    meta.sources = sources_;
+    meta.rules = rules_;
+    meta.statistics = out_.report;
+    meta.lineage = {{"pipeline_file", spec_.file}};
+    auto version = store->write(spec_.dataset, records_, parts_, meta, tok_.get());
+    if (!version)
+      return std::move(version.error());
+    out_.version = std::move(*version);
+    // Name the version this run produced: re-ingesting content seen before returns an existing
+    // version whose manifest is older than others, so "newest manifest" would pick the wrong
+    // one.
+    if (auto ok = write_file_atomically(current_version_file(spec_.root, spec_.dataset),
+                                        out_.version.version);
+        !ok)
+      return std::move(ok.error());
+    return {};
+  }
+
+  pipeline_result& result() { return out_; }
+  std::size_t records() const { return records_.size(); }
+
+private:
+  caf::expected<augmenter> make_augmenter() {
+    std::shared_ptr<const thesaurus> th;
+    std::shared_ptr<const stop_words> sw;
+    const bool images = is_image_set(records_);
+    if (!images) {
+      auto t = thesaurus::load_default();
+      if (!t)
+        return std::move(t.error());
+      auto s = stop_words::load_default();
+      if (!s)
+        return std::move(s.error());
+      th = std::make_shared<const thesaurus>(std::move(*t));
+      sw = std::make_shared<const stop_words>(std::move(*s));
+    }
+    auto opts = augment_options_from(spec_.augment);
+    if (images) // the text operations have nothing to work on in pixels
+      opts.synonym_replacement = opts.random_insertion = opts.random_swap = opts.random_deletion =
+          false;
+    return augmenter::make(opts, th, sw);
+  }
+
+  void finish_report() {
+    for (const auto& r : records_)
+      ++out_.labels[r.label];
+    for (const auto& [rule, n] : q_.counts())
+      out_.removed[rule] = n;
+    out_.report = {{"sources", sources_},
+                   {"rules", rules_},
+                   {"annotation", annotation_},
+                   {"augmentation", augmentation_},
+                   {"tokenizer", tokenizer_report()},
+                   {"removed", out_.removed},
+                   {"labels", out_.labels}};
+  }
+
+  nlohmann::json tokenizer_report() const {
+    if (!tok_)
+      return nullptr;
+    return {{"name", tok_->name()},           {"vocab_size", tok_->vocab_size()},
+            {"pad_id", tok_->specials().pad}, {"bos_id", tok_->specials().bos},
+            {"eos_id", tok_->specials().eos}, {"max_length", spec_.tokenizer.max_length}};
+  }
+
+  const pipeline_spec& spec_;
+  const progress_fn& progress_;
+  quarantine& q_;
+  pipeline_result out_;
+  std::vector<record> records_;
+  std::vector<split_part> parts_;
+  std::vector<record> train_;
+  std::unique_ptr<tokenizer> tok_;
+  nlohmann::json sources_ = nlohmann::json::array();
+  nlohmann::json rules_ = nlohmann::json::array();
+  nlohmann::json annotation_ = nullptr;
+  nlohmann::json augmentation_ = nullptr;
+};
+
 } // namespace
 
 std::string current_version_file(const std::string& root, const std::string& dataset) {
@@ -68,175 +274,29 @@ std::string current_version_file(const std::string& root, const std::string& dat
 caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec,
                                             const progress_fn& progress) {
   const auto started = std::chrono::steady_clock::now();
-  pipeline_result out;
   std::error_code ec;
   fs::create_directories(fs::path{spec.quarantine}.parent_path(), ec);
+  // The run's quarantine becomes the current one only once its version is stored.
   const std::string partial = spec.quarantine + ".partial";
   fs::remove(partial, ec);
   auto q = quarantine::open(partial);
   if (!q)
     return std::move(q.error());
-
-  // 1. Read every source.
-  std::vector<record> records;
-  nlohmann::json sources = nlohmann::json::array();
-  for (std::size_t i = 0; i < spec.sources.size(); ++i) {
-    const auto& s = spec.sources[i];
-    progress("read", i, spec.sources.size(), "source '" + s.name + "' (" + s.kind + ")");
-    source_spec rs{s.name, s.kind, s.path, s.options, s.limit};
-    auto n = read_source(rs, *q, [&](record&& r) { records.push_back(std::move(r)); });
-    if (!n)
-      return with_context(n.error(),
-                          spec.file + ":" + std::to_string(s.line) + ": source '" + s.name + "'");
-    sources.push_back({{"name", s.name}, {"kind", s.kind}, {"path", s.path}, {"records", *n}});
-  }
-  progress("read", spec.sources.size(), spec.sources.size(),
-           std::to_string(records.size()) + " records");
-
-  // 2. Clean.
-  std::vector<clean_rule_spec> rules;
-  for (const auto& r : spec.clean)
-    rules.push_back({r.rule, r.options});
-  progress("clean", 0, rules.size(), "");
-  auto cleaned = run_rules(records, rules, *q);
-  if (!cleaned)
-    return with_context(cleaned.error(), spec.file + ": clean");
-  nlohmann::json rule_report = nlohmann::json::array();
-  for (const auto& r : cleaned->rules) {
-    nlohmann::json examples = nlohmann::json::array();
-    for (const auto& ex : r.examples)
-      examples.push_back({{"id", ex.id}, {"reason", ex.reason}});
-    rule_report.push_back({{"rule", r.rule},
-                           {"removed", r.removed},
-                           {"modified", r.modified},
-                           {"examples", examples}});
-  }
-  progress("clean", rules.size(), rules.size(), std::to_string(records.size()) + " records kept");
-
-  // 3. Annotate.
-  nlohmann::json annotation = nullptr;
-  if (!spec.labelling_functions.empty()) {
-    progress("annotate", 0, records.size(), "");
-    auto lab = labeller::from_pipeline(spec.labelling_functions, spec.file);
-    if (!lab)
-      return std::move(lab.error());
-    annotation = to_json(lab->annotate(records, annotate_options{spec.overwrite_labels}));
-    progress("annotate", records.size(), records.size(), "");
-  }
-
-  // 4. Split, then 5. augment the training split only (augmented records never leak).
-  auto parts = assign_splits(records, split_spec{spec.split.train, spec.split.validation,
-                                                 spec.split.test, spec.split.seed});
-  if (!parts)
-    return std::move(parts.error());
-  out.records = records.size();
-  std::vector<record> train;
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    const auto part = (*parts)[i];
-    records[i].meta["split"] = std::string{to_string(part)};
-    ++(part == split_part::train        ? out.train
-       : part == split_part::validation ? out.validation
-                                        : out.test);
-    if (part == split_part::train)
-      train.push_back(records[i]);
-  }
-  nlohmann::json augmentation = nullptr;
-  if (spec.augment.enabled) {
-    progress("augment", 0, train.size(), "");
-    std::shared_ptr<const thesaurus> th;
-    std::shared_ptr<const stop_words> sw;
-    if (!is_image_set(records)) {
-      auto t = thesaurus::load_default();
-      auto s = stop_words::load_default();
-      if (!t)
-        return with_context(t.error(), spec.file + ": augment");
-      if (!s)
-        return with_context(s.error(), spec.file + ": augment");
-      th = std::make_shared<const thesaurus>(std::move(*t));
-      sw = std::make_shared<const stop_words>(std::move(*s));
-    }
-    auto opts = augment_options_from(spec.augment);
-    if (is_image_set(records)) // the text operations have nothing to work on in pixels
-      opts.synonym_replacement = opts.random_insertion = opts.random_swap = opts.random_deletion =
-          false;
-    auto aug = augmenter::make(opts, th, sw);
-    if (!aug)
-      return with_context(aug.error(), spec.file + ": augment");
-    auto extra = aug->augment(train);
-    out.augmented = extra.records.size();
-    augmentation = {{"sources", extra.sources},
-                    {"created", extra.records.size()},
-                    {"unchanged", extra.unchanged},
-                    {"skipped", extra.skipped}};
-    for (auto& r : extra.records) {
-      records.push_back(std::move(r));
-      parts->push_back(split_part::train);
-    }
-    progress("augment", train.size(), train.size(), std::to_string(out.augmented) + " created");
-  }
-
-  // 6. Tokenizer, trained on the training split's original texts.
-  std::unique_ptr<tokenizer> tok;
-  if (!is_image_set(records)) {
-    progress("tokenize", 0, 1, spec.tokenizer.kind);
-    std::vector<std::string> texts;
-    for (const auto& r : train)
-      texts.push_back(r.text);
-    auto t = spec.tokenizer.from.empty() ? train_tokenizer(spec.tokenizer, texts)
-                                         : load_tokenizer(spec.tokenizer.from);
-    if (!t)
-      return with_context(t.error(), spec.file + ": tokenizer");
-    tok = std::move(*t);
-    progress("tokenize", 1, 1, tok->name() + ", " + std::to_string(tok->vocab_size()) + " ids");
-  }
-
-  // 7. Store the version, then make the run's quarantine the current one.
-  for (const auto& r : records)
-    ++out.labels[r.label];
-  for (const auto& [rule, n] : q->counts())
-    out.removed[rule] = n;
-  out.report = {{"sources", sources},
-                {"rules", rule_report},
-                {"annotation", annotation},
-                {"augmentation", augmentation},
-                {"tokenizer", tok ? nlohmann::json{{"name", tok->name()},
-                                                   {"vocab_size", tok->vocab_size()},
-                                                   {"pad_id", tok->specials().pad},
-                                                   {"bos_id", tok->specials().bos},
-                                                   {"eos_id", tok->specials().eos},
-                                                   {"max_length", spec.tokenizer.max_length}}
-                                  : nlohmann::json(nullptr)},
-                {"removed", out.removed},
-                {"labels", out.labels}};
-  progress("store", 0, records.size(), "");
-  auto store = dataset_store::open(spec.root, store_options{spec.shard_records});
-  if (!store)
-    return std::move(store.error());
-  version_metadata meta;
-  meta.pipeline_spec = spec.text;
-  meta.sources = sources;
-  meta.rules = rule_report;
-  meta.statistics = out.report;
-  meta.lineage = {{"pipeline_file", spec.file}};
-  auto version = store->write(spec.dataset, records, *parts, meta, tok.get());
-  if (!version)
-    return std::move(version.error());
-  out.version = std::move(*version);
-  // Name the version this run produced: re-ingesting content seen before returns an existing
-  // version whose manifest is older than others, so "newest manifest" would pick the wrong one.
-  if (auto ok =
-          write_file_atomically(current_version_file(spec.root, spec.dataset), out.version.version);
-      !ok)
-    return std::move(ok.error());
+  pipeline_run run{spec, progress, *q};
+  for (auto step :
+       {&pipeline_run::read, &pipeline_run::clean, &pipeline_run::annotate, &pipeline_run::split,
+        &pipeline_run::augment, &pipeline_run::tokenize, &pipeline_run::store})
+    if (auto err = (run.*step)())
+      return err;
   fs::rename(partial, spec.quarantine, ec);
   if (ec)
     return make_llmos_error(error_code::io_failed, "cannot move the quarantine to '" +
                                                        spec.quarantine + "': " + ec.message());
-  const double secs =
+  auto& out = run.result();
+  out.report["seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  out.report["seconds"] = secs;
-  progress("store", records.size(), records.size(), "version " + out.version.version);
-  return out;
+  progress("store", run.records(), run.records(), "version " + out.version.version);
+  return std::move(out);
 }
 
 } // namespace llmos::data
