@@ -286,9 +286,125 @@ void server_generate(rpc_call& c) {
           [=](caf::error& err) { reply(std::move(err)); });
 }
 
-} // namespace
+void resolve_method(rpc_call& c) {
+  auto opts = options(c, "resolve", {"model", "ref"});
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  ask_json<model_version>(c, target<registry_actor>(c), resolve_atom::value, opts->at("model"),
+                          opts->at("ref"));
+}
 
-void add_serving_methods(method_table& t) {
+void status_method(rpc_call& c) {
+  ask_json<server_status>(c, target<server_actor>(c), status_atom::value);
+}
+
+void deploy_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "deploy");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  ask_json<server_status>(c, target<server_actor>(c), deploy_atom::value,
+                          opt(*opts, "version", "production"));
+}
+
+void canary_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "canary");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  double share = 0.0;
+  try {
+    share = std::stod(opt(*opts, "share", "0"));
+  } catch (const std::exception&) {
+    return c.reply(make_llmos_error(
+        error_code::bad_params, "canary: share=" + opt(*opts, "share", "") + " is not a number"));
+  }
+  ask_json<server_status>(c, target<server_actor>(c), canary_atom::value, opt(*opts, "version", ""),
+                          share);
+}
+
+void unload_method(rpc_call& c) {
+  ask_json<server_status>(c, target<server_actor>(c), unload_atom::value);
+}
+
+void predict_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "predict");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  if (!opts->count("text"))
+    return c.reply(make_llmos_error(error_code::bad_params, "predict: text=\"...\" is required"));
+  auto prio = uint_option(*opts, "predict", "priority", 1);
+  if (!prio)
+    return c.reply(std::move(prio.error()));
+  predict_request req;
+  req.texts.push_back(opts->at("text"));
+  req.priority = static_cast<uint32_t>(*prio);
+  auto reply = c.reply;
+  c.self->request(target<server_actor>(c), call_timeout, predict_atom::value, req)
+      .then(
+          [=](predict_reply& r) {
+            nlohmann::json out{
+                {"model", r.model}, {"version", r.version}, {"request_id", r.request_id}};
+            for (auto& p : r.predictions)
+              out["predictions"].push_back({{"label", p.label}, {"confidence", p.confidence}});
+            reply(packed(out));
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
+void sequences_method(rpc_call& c) {
+  auto reply = c.reply;
+  c.self->request(target<server_actor>(c), call_timeout, sequences_atom::value)
+      .then(
+          [=](std::vector<sequence_row>& rows) {
+            nlohmann::json out = nlohmann::json::array();
+            for (auto& r : rows)
+              out.push_back(to_json(r));
+            reply(packed(out));
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
+void cancel_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "cancel");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto id = int_option(*opts, "cancel", "id", -1, 0, INT64_MAX);
+  if (!id || *id < 0)
+    return c.reply(id ? make_llmos_error(error_code::bad_params, "cancel: id=N is required")
+                      : std::move(id.error()));
+  auto reply = c.reply;
+  c.self
+      ->request(target<server_actor>(c), call_timeout, cancel_atom::value,
+                static_cast<uint64_t>(*id))
+      .then(
+          [=](bool found) {
+            reply(packed({{"cancelled", found}}));
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
+void priority_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "priority");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto id = int_option(*opts, "priority", "id", -1, 0, INT64_MAX);
+  auto value = int_option(*opts, "priority", "value", 0, -1000000, 1000000);
+  if (!id || *id < 0 || !value || !opts->count("value"))
+    return c.reply(!id      ? std::move(id.error())
+                   : !value ? std::move(value.error())
+                            : make_llmos_error(error_code::bad_params,
+                                               "priority: id=N and value=P are required"));
+  auto reply = c.reply;
+  c.self
+      ->request(target<server_actor>(c), call_timeout, priority_atom::value,
+                static_cast<uint64_t>(*id), static_cast<int32_t>(*value))
+      .then(
+          [=](bool found) {
+            reply(packed({{"changed", found}}));
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
+void add_registry_methods(method_table& t) {
   t.add("model", {"publish", true,
                   "send MODEL publish dataset=NAME [registry=registry] [name=MODEL] [note=TEXT]",
                   "store the model as a new registry version (weights, spec, tokenizer, metrics, "
@@ -297,13 +413,7 @@ void add_serving_methods(method_table& t) {
   t.add("registry", {"versions", false, "send REGISTRY versions [model=MODEL]",
                      "every version (of one model or all), aliases included", versions_method});
   t.add("registry", {"resolve", false, "send REGISTRY resolve model=MODEL ref=REF",
-                     "the version REF (3, v3, latest or an alias) names", [](rpc_call& c) {
-                       auto opts = options(c, "resolve", {"model", "ref"});
-                       if (!opts)
-                         return c.reply(std::move(opts.error()));
-                       ask_json<model_version>(c, target<registry_actor>(c), resolve_atom::value,
-                                               opts->at("model"), opts->at("ref"));
-                     }});
+                     "the version REF (3, v3, latest or an alias) names", resolve_method});
   t.add("registry", {"alias", true, "send REGISTRY alias model=MODEL alias=ALIAS version=REF",
                      "point an alias (production, canary, ...) at a version (3, latest, or "
                      "another alias); servers following it switch without dropping requests",
@@ -325,67 +435,20 @@ void add_serving_methods(method_table& t) {
          "safetensors folder, or a checkpoint llmos saved, on the registry's node) as a new "
          "version; lineage names the file and its sha256",
          import_method});
+}
+
+void add_server_methods(method_table& t) {
   t.add("server",
         {"status", false, "send SERVER status",
-         "deployed version, replicas, queue, served, p50/p99, mean batch", [](rpc_call& c) {
-           ask_json<server_status>(c, target<server_actor>(c), status_atom::value);
-         }});
+         "deployed version, replicas, queue, served, p50/p99, mean batch", status_method});
   t.add("server", {"deploy", true, "send SERVER deploy version=REF",
-                   "load another version (3, v3, latest, or an alias to follow)", [](rpc_call& c) {
-                     auto opts = param_map(*c.params, 2, "deploy");
-                     if (!opts)
-                       return c.reply(std::move(opts.error()));
-                     ask_json<server_status>(c, target<server_actor>(c), deploy_atom::value,
-                                             opt(*opts, "version", "production"));
-                   }});
+                   "load another version (3, v3, latest, or an alias to follow)", deploy_method});
   t.add("server",
         {"canary", true, "send SERVER canary version=REF share=0.2 (share=0 ends it)",
-         "run a version beside the deployed one on a share of the traffic", [](rpc_call& c) {
-           auto opts = param_map(*c.params, 2, "canary");
-           if (!opts)
-             return c.reply(std::move(opts.error()));
-           double share = 0.0;
-           try {
-             share = std::stod(opt(*opts, "share", "0"));
-           } catch (const std::exception&) {
-             return c.reply(
-                 make_llmos_error(error_code::bad_params,
-                                  "canary: share=" + opt(*opts, "share", "") + " is not a number"));
-           }
-           ask_json<server_status>(c, target<server_actor>(c), canary_atom::value,
-                                   opt(*opts, "version", ""), share);
-         }});
-  t.add("server", {"unload", true, "send SERVER unload", "drop every replica", [](rpc_call& c) {
-                     ask_json<server_status>(c, target<server_actor>(c), unload_atom::value);
-                   }});
-  t.add("server",
-        {"predict", false, "send SERVER predict text=\"...\" [priority=1]",
-         "classify one text through the server's batcher", [](rpc_call& c) {
-           auto opts = param_map(*c.params, 2, "predict");
-           if (!opts)
-             return c.reply(std::move(opts.error()));
-           if (!opts->count("text"))
-             return c.reply(
-                 make_llmos_error(error_code::bad_params, "predict: text=\"...\" is required"));
-           auto prio = uint_option(*opts, "predict", "priority", 1);
-           if (!prio)
-             return c.reply(std::move(prio.error()));
-           predict_request req;
-           req.texts.push_back(opts->at("text"));
-           req.priority = static_cast<uint32_t>(*prio);
-           auto reply = c.reply;
-           c.self->request(target<server_actor>(c), call_timeout, predict_atom::value, req)
-               .then(
-                   [=](predict_reply& r) {
-                     nlohmann::json out{
-                         {"model", r.model}, {"version", r.version}, {"request_id", r.request_id}};
-                     for (auto& p : r.predictions)
-                       out["predictions"].push_back(
-                           {{"label", p.label}, {"confidence", p.confidence}});
-                     reply(packed(out));
-                   },
-                   [=](caf::error& err) { reply(std::move(err)); });
-         }});
+         "run a version beside the deployed one on a share of the traffic", canary_method});
+  t.add("server", {"unload", true, "send SERVER unload", "drop every replica", unload_method});
+  t.add("server", {"predict", false, "send SERVER predict text=\"...\" [priority=1]",
+                   "classify one text through the server's batcher", predict_method});
   t.add("server", {"generate", false,
                    "send SERVER generate text=\"...\" [max_tokens=32] [temperature=1] [top_k=0] "
                    "[top_p=1] [seed=1] [priority=0] [stop=TEXT] [id=N] [model=ADAPTER]",
@@ -395,63 +458,20 @@ void add_serving_methods(method_table& t) {
   t.add("server", {"sequences", false, "send SERVER sequences",
                    "the generations on the server's replicas: id, state, priority, tokens, KV "
                    "blocks",
-                   [](rpc_call& c) {
-                     auto reply = c.reply;
-                     c.self->request(target<server_actor>(c), call_timeout, sequences_atom::value)
-                         .then(
-                             [=](std::vector<sequence_row>& rows) {
-                               nlohmann::json out = nlohmann::json::array();
-                               for (auto& r : rows)
-                                 out.push_back(to_json(r));
-                               reply(packed(out));
-                             },
-                             [=](caf::error& err) { reply(std::move(err)); });
-                   }});
+                   sequences_method});
   t.add("server",
         {"cancel", true, "send SERVER cancel id=N",
-         "end generation N now: its request is answered with the text so far", [](rpc_call& c) {
-           auto opts = param_map(*c.params, 2, "cancel");
-           if (!opts)
-             return c.reply(std::move(opts.error()));
-           auto id = int_option(*opts, "cancel", "id", -1, 0, INT64_MAX);
-           if (!id || *id < 0)
-             return c.reply(
-                 id ? make_llmos_error(error_code::bad_params, "cancel: id=N is required")
-                    : std::move(id.error()));
-           auto reply = c.reply;
-           c.self
-               ->request(target<server_actor>(c), call_timeout, cancel_atom::value,
-                         static_cast<uint64_t>(*id))
-               .then(
-                   [=](bool found) {
-                     reply(packed({{"cancelled", found}}));
-                   },
-                   [=](caf::error& err) { reply(std::move(err)); });
-         }});
+         "end generation N now: its request is answered with the text so far", cancel_method});
   t.add("server",
         {"priority", true, "send SERVER priority id=N value=P",
-         "reprioritise generation N (higher runs first and preempts lower)", [](rpc_call& c) {
-           auto opts = param_map(*c.params, 2, "priority");
-           if (!opts)
-             return c.reply(std::move(opts.error()));
-           auto id = int_option(*opts, "priority", "id", -1, 0, INT64_MAX);
-           auto value = int_option(*opts, "priority", "value", 0, -1000000, 1000000);
-           if (!id || *id < 0 || !value || !opts->count("value"))
-             return c.reply(!id      ? std::move(id.error())
-                            : !value ? std::move(value.error())
-                                     : make_llmos_error(error_code::bad_params,
-                                                        "priority: id=N and value=P "
-                                                        "are required"));
-           auto reply = c.reply;
-           c.self
-               ->request(target<server_actor>(c), call_timeout, priority_atom::value,
-                         static_cast<uint64_t>(*id), static_cast<int32_t>(*value))
-               .then(
-                   [=](bool found) {
-                     reply(packed({{"changed", found}}));
-                   },
-                   [=](caf::error& err) { reply(std::move(err)); });
-         }});
+         "reprioritise generation N (higher runs first and preempts lower)", priority_method});
+}
+
+} // namespace
+
+void add_serving_methods(method_table& t) {
+  add_registry_methods(t);
+  add_server_methods(t);
   t.add("http", {"alerts", false, "send HTTP alerts",
                  "alert rules (inactive, pending, firing) and recent events",
                  [](rpc_call& c) { forward_json(c, c.target, call_timeout, alerts_atom::value); }});
