@@ -134,6 +134,169 @@ nlohmann::json chunk(const std::string& id, const std::string& model, bool chat,
           {"choices", nlohmann::json::array({choice})}};
 }
 
+/// One completion request on its way: the parsed body, its OpenAI id and the server chosen.
+struct completion_call {
+  completion_body body;
+  std::string id;
+  bool chat = false;
+  server_table::choice choice;
+};
+
+/// The OpenAI id, also the request id feedback names: unique across gateway restarts.
+std::string completion_id(bool chat, uint64_t request) {
+  static const std::string instance = [] {
+    std::random_device rd;
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%08x", rd());
+    return std::string{buf};
+  }();
+  return (chat ? "chatcmpl-" : "cmpl-") + instance + "-" + std::to_string(request);
+}
+
+/// The answer of a non-streamed request from its n replies.
+nlohmann::json whole_answer(const completion_call& call,
+                            const std::vector<complete_reply>& replies) {
+  const auto& req = call.body.request;
+  auto out = chunk(call.id, call.body.model, call.chat, "", nullptr);
+  out["object"] = call.chat ? "chat.completion" : "text_completion";
+  out["choices"] = nlohmann::json::array();
+  uint32_t completion_tokens = 0;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    const auto& r = replies[i];
+    nlohmann::json c{{"index", i}, {"finish_reason", finish_reason(r, req.max_tokens)}};
+    auto lp = r.logprobs.empty() ? nlohmann::json(nullptr)
+                                 : nlohmann::json::parse(r.logprobs, nullptr, false);
+    if (call.chat) {
+      c["message"] = {{"role", "assistant"}, {"content", r.text}};
+      c["logprobs"] = lp.is_object() ? chat_logprobs(lp) : nlohmann::json(nullptr);
+    } else {
+      c["text"] = call.body.echo ? req.prompt + r.text : r.text;
+      c["logprobs"] = lp.is_object() ? lp : nlohmann::json(nullptr);
+    }
+    out["choices"].push_back(c);
+    completion_tokens += r.completion_tokens;
+  }
+  out["version"] = replies[0].version; // which registry version answered (feedback analysis)
+  out["usage"] = {{"prompt_tokens", replies[0].prompt_tokens},
+                  {"completion_tokens", completion_tokens},
+                  {"total_tokens", replies[0].prompt_tokens + completion_tokens}};
+  return out;
+}
+
+/// n choices: n requests with seeds seed, seed+1, ... (the same text for greedy decoding).
+void answer_whole(gateway_context& ctx, const httplib::Request& http, httplib::Response& res,
+                  const completion_call& call) {
+  const auto& req = call.body.request;
+  std::vector<complete_reply> replies;
+  client_connection client{http.remote_addr, http.remote_port, http.local_port};
+  for (int64_t i = 0; i < call.body.n; ++i) {
+    // Nobody to answer (a client that gave up while its request waited for a worker thread, or
+    // during an earlier choice): nothing more is started.
+    if (client.gone()) {
+      ctx.servers.done(call.body.model, call.choice.slot);
+      return;
+    }
+    auto one = req;
+    one.seed = req.seed + static_cast<uint64_t>(i);
+    if (i > 0)
+      one.request = next_request_number();
+    auto reply = complete_watching(ctx, call.choice.server, one, client);
+    if (!reply) {
+      ctx.servers.done(call.body.model, call.choice.slot);
+      return send_error(res, reply.error());
+    }
+    replies.push_back(std::move(*reply));
+  }
+  ctx.servers.done(call.body.model, call.choice.slot);
+  res.set_content(text_dump(whole_answer(call, replies)), "application/json");
+}
+
+/// A streamed completion on its worker thread: the server's pieces become server-sent events
+/// as they come, then the finish chunk (and usage, when asked) and [DONE].
+class completion_stream {
+public:
+  completion_stream(gateway_context& ctx, const completion_call& call, httplib::DataSink& sink)
+      : ctx_(ctx), call_(call), sink_(sink) {}
+
+  void run() {
+    caf::scoped_actor self{ctx_.system};
+    auto req = call_.body.request;
+    req.subscriber = caf::actor_cast<caf::actor>(self);
+    request_via_bridge(ctx_.system, call_.choice.server, req, ctx_.cfg.request_timeout * 10,
+                       req.subscriber);
+    if (call_.chat) { // OpenAI's first chunk names the role
+      auto first = chunk_of("", nullptr);
+      first["choices"][0]["delta"] = {{"role", "assistant"}, {"content", ""}};
+      write(first);
+    }
+    if (call_.body.echo && !write(chunk_of(req.prompt, nullptr)))
+      gone();
+    while (running_)
+      self->receive(
+          [&](token_atom, uint64_t, const std::string& piece) {
+            if (!write(chunk_of(piece, nullptr)))
+              gone();
+          },
+          [&](token_atom, uint64_t, const std::string& piece, const std::string& lp) {
+            if (!write(piece_with_logprobs(piece, lp)))
+              gone();
+          },
+          [&](complete_reply& r) { finished(r); },
+          [&](caf::error& err) {
+            write(nlohmann::json::parse(error_body(err)));
+            running_ = false;
+          },
+          caf::after(ctx_.cfg.request_timeout) >> [&] { gone(); });
+    ctx_.servers.done(call_.body.model, call_.choice.slot);
+    const std::string done = "data: [DONE]\n\n";
+    sink_.write(done.data(), done.size());
+    sink_.done();
+  }
+
+private:
+  nlohmann::json chunk_of(const std::string& text, const char* finish) const {
+    return chunk(call_.id, call_.body.model, call_.chat, text, finish);
+  }
+
+  bool write(const nlohmann::json& j) {
+    auto line = "data: " + text_dump(j) + "\n\n";
+    return sink_.write(line.data(), line.size());
+  }
+
+  /// The client went away: its generation is cancelled (blocks and slot freed within a step);
+  /// the reply still comes and ends the bridge.
+  void gone() {
+    caf::anon_send(call_.choice.server, cancel_atom::value, call_.body.request.request);
+    running_ = false;
+  }
+
+  /// With logprobs: those of the tokens this piece holds, in each answer's shape.
+  nlohmann::json piece_with_logprobs(const std::string& piece, const std::string& lp) const {
+    auto c = chunk_of(piece, nullptr);
+    auto parsed = nlohmann::json::parse(lp, nullptr, false);
+    c["choices"][0]["logprobs"] = !parsed.is_object() ? nlohmann::json(nullptr)
+                                  : call_.chat        ? chat_logprobs(parsed)
+                                                      : parsed;
+    return c;
+  }
+
+  void finished(const complete_reply& r) {
+    write(chunk_of("", finish_reason(r, call_.body.request.max_tokens)));
+    if (call_.body.include_usage) {
+      auto last = chunk_of("", nullptr);
+      last["choices"] = nlohmann::json::array();
+      last["usage"] = usage_of(r);
+      write(last);
+    }
+    running_ = false;
+  }
+
+  gateway_context& ctx_;
+  const completion_call& call_;
+  httplib::DataSink& sink_;
+  bool running_ = true;
+};
+
 void complete(gateway_context& ctx, const httplib::Request& http, httplib::Response& res,
               bool chat) {
   auto body = json_body(http, res);
@@ -144,11 +307,6 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
   if (!parsed)
     return send_error(res, 400, refused.message, refused.field);
   const auto& model = parsed->model;
-  auto& req = parsed->request;
-  const bool stream = parsed->stream;
-  const int64_t n = parsed->n;
-  const bool echo = parsed->echo;
-  const bool include_usage = parsed->include_usage;
   auto choice = ctx.servers.pick(model);
   if (!choice) {
     (void)ctx.entries();
@@ -156,130 +314,21 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
   }
   if (!choice)
     return send_error(res, 404, "no server serves model '" + model + "'", "model");
-  // The OpenAI id is also the request id feedback names: unique across gateway restarts.
-  static const std::string instance = [] {
-    std::random_device rd;
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%08x", rd());
-    return std::string{buf};
-  }();
-  const std::string id =
-      (chat ? "chatcmpl-" : "cmpl-") + instance + "-" + std::to_string(req.request);
-  req.request_id = id;
-  req.model = model; // the server's model or one of its adapters
-  if (!stream) {
-    // n choices: n requests with seeds seed, seed+1, ... (the same text for greedy decoding).
-    std::vector<complete_reply> replies;
-    client_connection client{http.remote_addr, http.remote_port, http.local_port};
-    for (int64_t i = 0; i < n; ++i) {
-      // Nobody to answer (a client that gave up while its request waited for a worker thread,
-      // or during an earlier choice): nothing more is started.
-      if (client.gone()) {
-        ctx.servers.done(model, choice->slot);
-        return;
-      }
-      auto one = req;
-      one.seed = req.seed + static_cast<uint64_t>(i);
-      if (i > 0)
-        one.request = next_request_number();
-      auto reply = complete_watching(ctx, choice->server, one, client);
-      if (!reply) {
-        ctx.servers.done(model, choice->slot);
-        return send_error(res, reply.error());
-      }
-      replies.push_back(std::move(*reply));
-    }
-    ctx.servers.done(model, choice->slot);
-    auto out = chunk(id, model, chat, "", nullptr);
-    out["object"] = chat ? "chat.completion" : "text_completion";
-    out["choices"] = nlohmann::json::array();
-    uint32_t completion_tokens = 0;
-    for (std::size_t i = 0; i < replies.size(); ++i) {
-      const auto& r = replies[i];
-      nlohmann::json c{{"index", i}, {"finish_reason", finish_reason(r, req.max_tokens)}};
-      auto lp = r.logprobs.empty() ? nlohmann::json(nullptr)
-                                   : nlohmann::json::parse(r.logprobs, nullptr, false);
-      if (chat) {
-        c["message"] = {{"role", "assistant"}, {"content", r.text}};
-        c["logprobs"] = lp.is_object() ? chat_logprobs(lp) : nlohmann::json(nullptr);
-      } else {
-        c["text"] = echo ? req.prompt + r.text : r.text;
-        c["logprobs"] = lp.is_object() ? lp : nlohmann::json(nullptr);
-      }
-      out["choices"].push_back(c);
-      completion_tokens += r.completion_tokens;
-    }
-    out["version"] = replies[0].version; // which registry version answered (feedback analysis)
-    out["usage"] = {{"prompt_tokens", replies[0].prompt_tokens},
-                    {"completion_tokens", completion_tokens},
-                    {"total_tokens", replies[0].prompt_tokens + completion_tokens}};
-    return res.set_content(text_dump(out), "application/json");
-  }
+  auto call = std::make_shared<completion_call>();
+  call->id = completion_id(chat, parsed->request.request);
+  call->chat = chat;
+  call->choice = *choice;
+  call->body = std::move(*parsed);
+  call->body.request.request_id = call->id;
+  call->body.request.model = call->body.model; // the server's model or one of its adapters
+  if (!call->body.stream)
+    return answer_whole(ctx, http, res, *call);
   res.set_header("Cache-Control", "no-cache");
-  auto server = choice->server;
-  auto slot = choice->slot;
-  res.set_chunked_content_provider(
-      "text/event-stream", [&ctx, server, slot, model, id, chat, echo, include_usage,
-                            req = req](std::size_t, httplib::DataSink& sink) mutable {
-        caf::scoped_actor self{ctx.system};
-        req.subscriber = caf::actor_cast<caf::actor>(self);
-        request_via_bridge(ctx.system, server, req, ctx.cfg.request_timeout * 10, req.subscriber);
-        auto write = [&](const nlohmann::json& j) {
-          auto line = "data: " + text_dump(j) + "\n\n";
-          return sink.write(line.data(), line.size());
-        };
-        bool running = true;
-        // The client went away: its generation is cancelled (blocks and slot freed within a
-        // step); the reply still comes and ends the bridge.
-        auto gone = [&] {
-          caf::anon_send(server, cancel_atom::value, req.request);
-          running = false;
-        };
-        if (chat) // OpenAI's first chunk names the role
-          write([&] {
-            auto first = chunk(id, model, chat, "", nullptr);
-            first["choices"][0]["delta"] = {{"role", "assistant"}, {"content", ""}};
-            return first;
-          }());
-        if (echo && !write(chunk(id, model, chat, req.prompt, nullptr)))
-          gone();
-        while (running)
-          self->receive(
-              [&](token_atom, uint64_t, const std::string& piece) {
-                if (!write(chunk(id, model, chat, piece, nullptr)))
-                  gone();
-              },
-              // With logprobs: those of the tokens this piece holds, in each answer's shape.
-              [&](token_atom, uint64_t, const std::string& piece, const std::string& lp) {
-                auto c = chunk(id, model, chat, piece, nullptr);
-                auto parsed = nlohmann::json::parse(lp, nullptr, false);
-                c["choices"][0]["logprobs"] = !parsed.is_object() ? nlohmann::json(nullptr)
-                                              : chat              ? chat_logprobs(parsed)
-                                                                  : parsed;
-                if (!write(c))
-                  gone();
-              },
-              [&](complete_reply& r) {
-                write(chunk(id, model, chat, "", finish_reason(r, req.max_tokens)));
-                if (include_usage) {
-                  auto last = chunk(id, model, chat, "", nullptr);
-                  last["choices"] = nlohmann::json::array();
-                  last["usage"] = usage_of(r);
-                  write(last);
-                }
-                running = false;
-              },
-              [&](caf::error& err) {
-                write(nlohmann::json::parse(error_body(err)));
-                running = false;
-              },
-              caf::after(ctx.cfg.request_timeout) >> [&] { gone(); });
-        ctx.servers.done(model, slot);
-        const std::string done = "data: [DONE]\n\n";
-        sink.write(done.data(), done.size());
-        sink.done();
-        return true;
-      });
+  res.set_chunked_content_provider("text/event-stream",
+                                   [&ctx, call](std::size_t, httplib::DataSink& sink) {
+                                     completion_stream{ctx, *call, sink}.run();
+                                     return true;
+                                   });
 }
 
 } // namespace
