@@ -171,132 +171,152 @@ nlohmann::json openai_model(const nlohmann::json& m) {
   return out;
 }
 
-} // namespace
+/// A version number from a path: 1 to 2^32-1; 0 (and a 400 answered) otherwise.
+uint32_t version_from_path(const std::string& text, httplib::Response& res) {
+  const auto v = std::stoull(text);
+  if (v == 0 || v > UINT32_MAX) {
+    send_error(res, 400, "versions start at 1", "version");
+    return 0;
+  }
+  return static_cast<uint32_t>(v);
+}
 
-void install_model_routes(httplib::Server& server, gateway_context& ctx) {
-  server.Post(R"(/v1/models/([^/:]+):predict)",
-              [&ctx](const httplib::Request& req, httplib::Response& res) {
-                predict(ctx, req, res, req.matches[1], 0);
-              });
-  server.Post(R"(/v1/models/([^/:]+)/versions/v?([0-9]+):predict)",
-              [&ctx](const httplib::Request& req, httplib::Response& res) {
-                const auto v = std::stoull(req.matches[2].str());
-                if (v == 0 || v > UINT32_MAX)
-                  return send_error(res, 400, "versions start at 1", "version");
-                predict(ctx, req, res, req.matches[1], static_cast<uint32_t>(v));
-              });
-  // OpenAI's list ({"object": "list", "data": [...]}) and llmos's ("models") in one answer.
-  server.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
-    auto models = models_json(ctx);
-    nlohmann::json data = nlohmann::json::array();
-    for (const auto& m : models)
-      data.push_back(openai_model(m));
-    res.set_content(nlohmann::json{{"object", "list"}, {"data", data}, {"models", models}}.dump(),
-                    "application/json");
-  });
-  server.Get(R"(/v1/models/([^/:]+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    const std::string name = req.matches[1];
-    for (const auto& m : models_json(ctx))
-      if (m["name"] == name)
-        return res.set_content(openai_model(m).dump(), "application/json");
-    send_error(res, 404, "the model '" + name + "' does not exist", "model");
-  });
-  // Admin: deploy {"version": "3" | "production"} on every server of the model, or unload.
-  server.Post(R"(/v1/admin/models/([^/:]+):(deploy|unload))",
-              [&ctx](const httplib::Request& req, httplib::Response& res) {
-                if (!authorized(ctx, req, res))
-                  return;
-                const std::string model = req.matches[1];
-                const bool deploy = req.matches[2] == "deploy";
-                std::string ref;
-                if (deploy) {
-                  auto body = json_body(req, res);
-                  if (!body)
-                    return;
-                  if (!body->contains("version"))
-                    return send_error(res, 400, "deploy needs \"version\"", "version");
-                  ref = (*body)["version"].is_string() ? (*body)["version"].get<std::string>()
-                                                       : (*body)["version"].dump();
-                }
-                (void)ctx.entries();
-                auto servers = ctx.servers.servers();
-                if (!servers.count(model))
-                  return send_error(res, 404, "no server serves model '" + model + "'", "model");
-                nlohmann::json out = nlohmann::json::array();
-                for (auto& s : servers[model]) {
-                  auto st = deploy ? ctx.ask<server_status>(s, deploy_atom::value, ref)
-                                   : ctx.ask<server_status>(s, unload_atom::value);
-                  if (!st)
-                    return send_error(res, st.error(), "version");
-                  out.push_back({{"version", st->version}, {"ready", st->ready}});
-                }
-                res.set_content(nlohmann::json{{"servers", out}}.dump(), "application/json");
-              });
-  // Admin: a version packaged as TorchScript or ONNX, as a file download.
-  server.Get(
-      R"(/v1/models/([^/:]+)/versions/v?([0-9]+)/export/(torchscript|onnx|gguf|gguf-f16|gguf-q8_0|llama2c))",
-      [&ctx](const httplib::Request& req, httplib::Response& res) {
-        if (!authorized(ctx, req, res))
-          return;
-        const auto v = std::stoull(req.matches[2].str());
-        if (v == 0 || v > UINT32_MAX)
-          return send_error(res, 400, "versions start at 1", "version");
-        auto path = ctx.ask_registry<std::string>(export_atom::value, req.matches[1].str(),
-                                                  static_cast<uint32_t>(v), req.matches[3].str());
-        if (!path)
-          return send_error(res, path.error(), "version");
-        std::ifstream in{*path, std::ios::binary};
-        std::ostringstream bytes;
-        bytes << in.rdbuf();
-        res.set_header("Content-Disposition", "attachment; filename=\"" +
-                                                  std::filesystem::path(*path).filename().string() +
-                                                  "\"");
-        res.set_content(std::move(bytes).str(), "application/octet-stream");
-      });
-  // Admin: import pretrained weights from a file on the registry's node:
-  // {"format": "llama2c|gguf|safetensors|llmos", "path": FILE, "tokenizer": FILE, "note": TEXT}.
-  server.Post(R"(/v1/admin/models/([^/:]+)/import)", [&ctx](const httplib::Request& req,
-                                                            httplib::Response& res) {
-    if (!authorized(ctx, req, res))
-      return;
+/// OpenAI's list ({"object": "list", "data": [...]}) and llmos's ("models") in one answer.
+void list_models(gateway_context& ctx, httplib::Response& res) {
+  auto models = models_json(ctx);
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& m : models)
+    data.push_back(openai_model(m));
+  res.set_content(nlohmann::json{{"object", "list"}, {"data", data}, {"models", models}}.dump(),
+                  "application/json");
+}
+
+void describe_model(gateway_context& ctx, const std::string& name, httplib::Response& res) {
+  for (const auto& m : models_json(ctx))
+    if (m["name"] == name)
+      return res.set_content(openai_model(m).dump(), "application/json");
+  send_error(res, 404, "the model '" + name + "' does not exist", "model");
+}
+
+/// Admin: deploy {"version": "3" | "production"} on every server of the model, or unload.
+void deploy_or_unload(gateway_context& ctx, const httplib::Request& req, httplib::Response& res) {
+  if (!authorized(ctx, req, res))
+    return;
+  const std::string model = req.matches[1];
+  const bool deploy = req.matches[2] == "deploy";
+  std::string ref;
+  if (deploy) {
     auto body = json_body(req, res);
     if (!body)
       return;
-    import_request r;
-    r.name = req.matches[1].str();
-    for (auto [key, field] : {std::pair{"format", &r.format}, std::pair{"path", &r.path},
-                              std::pair{"tokenizer", &r.tokenizer}, std::pair{"note", &r.note}}) {
-      if (!body->contains(key))
-        continue;
-      if (!(*body)[key].is_string())
-        return send_error(res, 400, std::string{"\""} + key + "\" must be a string", key);
-      *field = (*body)[key].get<std::string>();
-    }
-    if (r.format.empty() || r.path.empty())
-      return send_error(res, 400, "\"format\" and \"path\" are required", "format");
-    auto v = ctx.ask_registry<model_version>(import_atom::value, std::move(r));
-    if (!v)
-      return send_error(res, v.error(), "path");
-    res.status = 201;
-    res.set_content(version_json(*v).dump(), "application/json");
-  });
-  // Admin: point an alias at a version: {"version": 3}.
+    if (!body->contains("version"))
+      return send_error(res, 400, "deploy needs \"version\"", "version");
+    ref = (*body)["version"].is_string() ? (*body)["version"].get<std::string>()
+                                         : (*body)["version"].dump();
+  }
+  (void)ctx.entries();
+  auto servers = ctx.servers.servers();
+  if (!servers.count(model))
+    return send_error(res, 404, "no server serves model '" + model + "'", "model");
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& s : servers[model]) {
+    auto st = deploy ? ctx.ask<server_status>(s, deploy_atom::value, ref)
+                     : ctx.ask<server_status>(s, unload_atom::value);
+    if (!st)
+      return send_error(res, st.error(), "version");
+    out.push_back({{"version", st->version}, {"ready", st->ready}});
+  }
+  res.set_content(nlohmann::json{{"servers", out}}.dump(), "application/json");
+}
+
+/// Admin: a version packaged as TorchScript, ONNX, GGUF or llama2.c, as a file download.
+void export_version(gateway_context& ctx, const httplib::Request& req, httplib::Response& res) {
+  if (!authorized(ctx, req, res))
+    return;
+  const auto v = version_from_path(req.matches[2].str(), res);
+  if (v == 0)
+    return;
+  auto path = ctx.ask_registry<std::string>(export_atom::value, req.matches[1].str(), v,
+                                            req.matches[3].str());
+  if (!path)
+    return send_error(res, path.error(), "version");
+  std::ifstream in{*path, std::ios::binary};
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  res.set_header("Content-Disposition", "attachment; filename=\"" +
+                                            std::filesystem::path(*path).filename().string() +
+                                            "\"");
+  res.set_content(std::move(bytes).str(), "application/octet-stream");
+}
+
+/// Admin: import pretrained weights from a file on the registry's node:
+/// {"format": "llama2c|gguf|safetensors|llmos", "path": FILE, "tokenizer": FILE, "note": TEXT}.
+void import_version(gateway_context& ctx, const httplib::Request& req, httplib::Response& res) {
+  if (!authorized(ctx, req, res))
+    return;
+  auto body = json_body(req, res);
+  if (!body)
+    return;
+  import_request r;
+  r.name = req.matches[1].str();
+  for (auto [key, field] : {std::pair{"format", &r.format}, std::pair{"path", &r.path},
+                            std::pair{"tokenizer", &r.tokenizer}, std::pair{"note", &r.note}}) {
+    if (!body->contains(key))
+      continue;
+    if (!(*body)[key].is_string())
+      return send_error(res, 400, std::string{"\""} + key + "\" must be a string", key);
+    *field = (*body)[key].get<std::string>();
+  }
+  if (r.format.empty() || r.path.empty())
+    return send_error(res, 400, "\"format\" and \"path\" are required", "format");
+  auto v = ctx.ask_registry<model_version>(import_atom::value, std::move(r));
+  if (!v)
+    return send_error(res, v.error(), "path");
+  res.status = 201;
+  res.set_content(version_json(*v).dump(), "application/json");
+}
+
+/// Admin: point an alias at a version: {"version": 3}.
+void set_alias(gateway_context& ctx, const httplib::Request& req, httplib::Response& res) {
+  if (!authorized(ctx, req, res))
+    return;
+  auto body = json_body(req, res);
+  if (!body)
+    return;
+  if (!body->contains("version") || !(*body)["version"].is_number_unsigned())
+    return send_error(res, 400, "\"version\" must be a version number", "version");
+  auto v =
+      ctx.ask_registry<model_version>(alias_atom::value, req.matches[1].str(), req.matches[2].str(),
+                                      (*body)["version"].get<uint32_t>());
+  if (!v)
+    return send_error(res, v.error(), "version");
+  res.set_content(version_json(*v).dump(), "application/json");
+}
+
+} // namespace
+
+void install_model_routes(httplib::Server& server, gateway_context& ctx) {
+  using request = const httplib::Request&;
+  using response = httplib::Response&;
+  server.Post(R"(/v1/models/([^/:]+):predict)",
+              [&ctx](request req, response res) { predict(ctx, req, res, req.matches[1], 0); });
+  server.Post(R"(/v1/models/([^/:]+)/versions/v?([0-9]+):predict)",
+              [&ctx](request req, response res) {
+                if (const auto v = version_from_path(req.matches[2].str(), res))
+                  predict(ctx, req, res, req.matches[1], v);
+              });
+  server.Get("/v1/models", [&ctx](request, response res) { list_models(ctx, res); });
+  server.Get(R"(/v1/models/([^/:]+))",
+             [&ctx](request req, response res) { describe_model(ctx, req.matches[1], res); });
+  server.Post(R"(/v1/admin/models/([^/:]+):(deploy|unload))",
+              [&ctx](request req, response res) { deploy_or_unload(ctx, req, res); });
+  server.Get(
+      R"(/v1/models/([^/:]+)/versions/v?([0-9]+)/export/(torchscript|onnx|gguf|gguf-f16|gguf-q8_0|llama2c))",
+      [&ctx](request req, response res) { export_version(ctx, req, res); });
+  server.Post(R"(/v1/admin/models/([^/:]+)/import)",
+              [&ctx](request req, response res) { import_version(ctx, req, res); });
   server.Put(R"(/v1/admin/models/([^/:]+)/aliases/([^/:]+))",
-             [&ctx](const httplib::Request& req, httplib::Response& res) {
-               if (!authorized(ctx, req, res))
-                 return;
-               auto body = json_body(req, res);
-               if (!body)
-                 return;
-               if (!body->contains("version") || !(*body)["version"].is_number_unsigned())
-                 return send_error(res, 400, "\"version\" must be a version number", "version");
-               auto v = ctx.ask_registry<model_version>(alias_atom::value, req.matches[1].str(),
-                                                        req.matches[2].str(),
-                                                        (*body)["version"].get<uint32_t>());
-               if (!v)
-                 return send_error(res, v.error(), "version");
-               res.set_content(version_json(*v).dump(), "application/json");
-             });
+             [&ctx](request req, response res) { set_alias(ctx, req, res); });
 }
 
 } // namespace llmos::http
