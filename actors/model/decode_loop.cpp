@@ -52,24 +52,75 @@ void fail_all(decode_loop& loop, const caf::error& err) {
   loop.running.clear();
 }
 
-/// Starts the next step when the device is free and something is waiting or running; ends the
-/// busy period (drops decoder and engine) when nothing is.
-void kick(self_ptr self) {
-  auto& loop = self->state.decoding;
-  if (loop.busy)
-    return;
-  if (loop.waiting.empty() && loop.running.empty()) {
-    // Decoder ids start again in the next busy period: nothing may refer to this one's.
-    end_period(loop);
-    loop.cancels.clear();
-    loop.priorities.clear();
-    loop.sequences.clear();
-    loop.stats = {};
-    return;
+/// The device's side of one job: what the actor handed over since the last one (cancels,
+/// priorities, adapters, new sequences), then steps while no sequence ends, for at most
+/// step_budget.
+struct step_job {
+  std::shared_ptr<model::batch_decoder> decoder;
+  std::shared_ptr<model::engine> eng; ///< kept alive while the job runs
+  std::shared_ptr<std::vector<model::sequence_request>> admits;
+  std::shared_ptr<step_result> result;
+  std::vector<std::shared_ptr<const model::lora_adapter>> adapters;
+  std::vector<uint64_t> cancels;
+  std::vector<std::pair<uint64_t, int32_t>> priorities;
+
+  void operator()(const device_info& d) const {
+    model::engine::use_threads(d.threads);
+    for (auto id : cancels)
+      decoder->cancel(id);
+    for (auto [id, priority] : priorities)
+      decoder->set_priority(id, priority);
+    // Indices follow the order they were handed out in (a failure leaves a gap: the sequences
+    // that name it are refused by admit).
+    for (const auto& a : adapters)
+      (void)decoder->add_adapter(a);
+    for (auto& a : *admits)
+      result->admitted.push_back(decoder->admit(a));
+    // Copied when the job ends, however it ends.
+    struct snapshot {
+      model::batch_decoder& d;
+      step_result& r;
+      ~snapshot() {
+        r.sequences = d.sequences();
+        r.stats = d.stats();
+      }
+    } snap{*decoder, *result};
+    result->events = steps();
   }
-  loop.busy = true;
-  auto batch = std::make_shared<std::vector<decode_request>>();
-  auto admits = std::make_shared<std::vector<model::sequence_request>>();
+
+  caf::expected<std::vector<model::sequence_event>> steps() const {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<model::sequence_event> all;
+    for (;;) {
+      auto events = decoder->step();
+      if (!events)
+        return std::move(events.error());
+      result->widest = std::max(result->widest, decoder->last_batch());
+      bool ended = false;
+      for (auto& ev : *events) {
+        ended = ended || ev.finished;
+        all.push_back(ev);
+      }
+      if (ended || decoder->active() == 0 ||
+          std::chrono::steady_clock::now() - start >= step_budget)
+        return all;
+    }
+  }
+};
+
+/// Nothing waits or runs: the busy period ends. Decoder ids start again in the next one, so
+/// nothing may refer to this one's.
+void end_busy_period(decode_loop& loop) {
+  end_period(loop);
+  loop.cancels.clear();
+  loop.priorities.clear();
+  loop.sequences.clear();
+  loop.stats = {};
+}
+
+/// The waiting requests move into `batch`, each as a sequence for the decoder in `admits`.
+void take_waiting(decode_loop& loop, std::vector<decode_request>& batch,
+                  std::vector<model::sequence_request>& admits) {
   while (!loop.waiting.empty()) {
     auto& w = loop.waiting.front();
     model::sequence_request s;
@@ -80,119 +131,109 @@ void kick(self_ptr self) {
     s.priority = w.req.priority;
     s.logprobs = w.req.logprobs;
     s.adapter = w.req.adapter.empty() ? -1 : loop.adapter_index.at(w.req.adapter);
-    admits->push_back(std::move(s));
-    batch->push_back(std::move(w));
+    admits.push_back(std::move(s));
+    batch.push_back(std::move(w));
     loop.waiting.pop_front();
   }
+}
+
+/// The requests the job admitted run from now on; those it refused are answered.
+void take_admitted(self_ptr self, std::vector<decode_request>& batch, step_result& result) {
+  auto& loop = self->state.decoding;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& id = result.admitted[i];
+    if (!id) {
+      batch[i].promise.deliver(id.error());
+      continue;
+    }
+    model::record_queue_time(
+        self->state.spec.name,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - batch[i].queued).count());
+    loop.running.emplace(*id, std::move(batch[i]));
+  }
+}
+
+/// Tokens go to their subscribers (log-probabilities first); a finished sequence is answered.
+/// Returns the tokens made.
+std::size_t deliver_events(decode_loop& loop, const step_result& result) {
+  const bool together = result.widest > 1;
+  std::size_t made = 0;
+  for (const auto& ev : *result.events) {
+    auto it = loop.running.find(ev.id);
+    if (it == loop.running.end())
+      continue;
+    auto& r = it->second;
+    if (ev.token >= 0) {
+      r.out.push_back(ev.token);
+      ++made;
+      if (together)
+        ++loop.batched_tokens;
+      if (r.req.subscriber && ev.logprobs)
+        caf::anon_send(r.req.subscriber, logprob_atom::value, r.req.request,
+                       logprob_text(ev.token, *ev.logprobs));
+      if (r.req.subscriber)
+        caf::anon_send(r.req.subscriber, token_atom::value, r.req.request, ev.token);
+    }
+    if (ev.finished) {
+      r.promise.deliver(std::move(r.out));
+      loop.running.erase(it);
+    }
+  }
+  return made;
+}
+
+void kick(self_ptr self);
+
+void stepped(self_ptr self, std::vector<decode_request>& batch, step_result& result) {
+  auto& loop = self->state.decoding;
+  loop.busy = false;
+  take_admitted(self, batch, result);
+  if (!result.events) {
+    fail_all(loop, result.events.error());
+    end_period(loop); // the next request starts afresh
+    return kick(self);
+  }
+  ++loop.steps;
+  loop.sequences = std::move(result.sequences);
+  loop.stats = result.stats;
+  const auto made = deliver_events(loop, result);
+  model::record_decode(self->state.spec.name, result.widest, loop.running.size(),
+                       loop.waiting.size() + loop.stats.waiting, made);
+  model::record_kv(self->state.spec.name, loop.stats, loop.cancelled);
+  kick(self);
+}
+
+void step_failed(self_ptr self, std::vector<decode_request>& batch, const caf::error& err) {
+  auto& loop = self->state.decoding;
+  loop.busy = false;
+  for (auto& r : batch)
+    r.promise.deliver(err);
+  fail_all(loop, err);
+  end_period(loop);
+  kick(self);
+}
+
+/// Starts the next step when the device is free and something is waiting or running; ends the
+/// busy period (drops decoder and engine) when nothing is.
+void kick(self_ptr self) {
+  auto& loop = self->state.decoding;
+  if (loop.busy)
+    return;
+  if (loop.waiting.empty() && loop.running.empty())
+    return end_busy_period(loop);
+  loop.busy = true;
+  auto batch = std::make_shared<std::vector<decode_request>>();
+  auto admits = std::make_shared<std::vector<model::sequence_request>>();
+  take_waiting(loop, *batch, *admits);
   auto result = std::make_shared<step_result>();
   device_job job;
   job.what = "decode step";
   job.run = std::make_shared<std::function<void(const device_info&)>>(
-      [decoder = loop.decoder, eng = loop.eng, admits, result,
-       adapters = std::exchange(loop.new_adapters, {}), cancels = std::exchange(loop.cancels, {}),
-       priorities = std::exchange(loop.priorities, {})](const device_info& d) {
-        model::engine::use_threads(d.threads);
-        for (auto id : cancels)
-          decoder->cancel(id);
-        for (auto [id, priority] : priorities)
-          decoder->set_priority(id, priority);
-        // Indices follow the order they were handed out in (a failure leaves a gap: the
-        // sequences that name it are refused by admit).
-        for (const auto& a : adapters)
-          (void)decoder->add_adapter(a);
-        for (auto& a : *admits)
-          result->admitted.push_back(decoder->admit(a));
-        // Copied when the job ends, however it ends.
-        struct snapshot {
-          model::batch_decoder& d;
-          step_result& r;
-          ~snapshot() {
-            r.sequences = d.sequences();
-            r.stats = d.stats();
-          }
-        } snap{*decoder, *result};
-        const auto start = std::chrono::steady_clock::now();
-        std::vector<model::sequence_event> all;
-        for (;;) {
-          auto events = decoder->step();
-          if (!events) {
-            result->events = std::move(events.error());
-            return;
-          }
-          result->widest = std::max(result->widest, decoder->last_batch());
-          bool ended = false;
-          for (auto& ev : *events) {
-            ended = ended || ev.finished;
-            all.push_back(ev);
-          }
-          if (ended || decoder->active() == 0 ||
-              std::chrono::steady_clock::now() - start >= step_budget)
-            break;
-        }
-        result->events = std::move(all);
-      });
+      step_job{loop.decoder, loop.eng, admits, result, std::exchange(loop.new_adapters, {}),
+               std::exchange(loop.cancels, {}), std::exchange(loop.priorities, {})});
   self->request(self->state.device, caf::infinite, run_job_atom::value, std::move(job))
-      .then(
-          [self, batch, result](double) {
-            auto& loop = self->state.decoding;
-            loop.busy = false;
-            for (std::size_t i = 0; i < batch->size(); ++i) {
-              auto& id = result->admitted[i];
-              if (!id) {
-                (*batch)[i].promise.deliver(id.error());
-                continue;
-              }
-              model::record_queue_time(self->state.spec.name,
-                                       std::chrono::duration<double>(
-                                           std::chrono::steady_clock::now() - (*batch)[i].queued)
-                                           .count());
-              loop.running.emplace(*id, std::move((*batch)[i]));
-            }
-            if (!result->events) {
-              fail_all(loop, result->events.error());
-              end_period(loop); // the next request starts afresh
-              return kick(self);
-            }
-            ++loop.steps;
-            loop.sequences = std::move(result->sequences);
-            loop.stats = result->stats;
-            const bool together = result->widest > 1;
-            std::size_t made = 0;
-            for (auto& ev : *result->events) {
-              auto it = loop.running.find(ev.id);
-              if (it == loop.running.end())
-                continue;
-              auto& r = it->second;
-              if (ev.token >= 0) {
-                r.out.push_back(ev.token);
-                ++made;
-                if (together)
-                  ++loop.batched_tokens;
-                if (r.req.subscriber && ev.logprobs)
-                  caf::anon_send(r.req.subscriber, logprob_atom::value, r.req.request,
-                                 logprob_text(ev.token, *ev.logprobs));
-                if (r.req.subscriber)
-                  caf::anon_send(r.req.subscriber, token_atom::value, r.req.request, ev.token);
-              }
-              if (ev.finished) {
-                r.promise.deliver(std::move(r.out));
-                loop.running.erase(it);
-              }
-            }
-            model::record_decode(self->state.spec.name, result->widest, loop.running.size(),
-                                 loop.waiting.size() + loop.stats.waiting, made);
-            model::record_kv(self->state.spec.name, loop.stats, loop.cancelled);
-            kick(self);
-          },
-          [self, batch](caf::error& err) {
-            auto& loop = self->state.decoding;
-            loop.busy = false;
-            for (auto& r : *batch)
-              r.promise.deliver(err);
-            fail_all(loop, err);
-            end_period(loop);
-            kick(self);
-          });
+      .then([self, batch, result](double) { stepped(self, *batch, *result); },
+            [self, batch](caf::error& err) { step_failed(self, *batch, err); });
 }
 
 } // namespace
