@@ -157,6 +157,84 @@ caf::expected<std::vector<int32_t>> prompt_of(const msgpack::object& opts) {
 
 /// Token ids in, token ids out (and the text, for a `text` prompt); each token also arrives as
 /// a "token" notification as soon as it is made.
+/// A number option of generate: an integer or a float; `fallback` when absent.
+caf::expected<double> number_option(const msgpack::object& opts, const char* key, double fallback) {
+  const auto* v = map_get(opts, key);
+  if (v == nullptr)
+    return fallback;
+  switch (v->type) {
+  case msgpack::type::POSITIVE_INTEGER:
+    return static_cast<double>(v->as<uint64_t>());
+  case msgpack::type::FLOAT32:
+  case msgpack::type::FLOAT64:
+    return v->as<double>();
+  default:
+    return make_llmos_error(error_code::bad_params, std::string{"generate: "} + key +
+                                                        " must be a number, got " + type_name(*v));
+  }
+}
+
+/// max_tokens, temperature, top_k, top_p, seed and adapter into `req`.
+caf::error read_sampling(const msgpack::object& opts, generate_request& req) {
+  auto max_tokens = number_option(opts, "max_tokens", 32);
+  auto temperature = number_option(opts, "temperature", 1.0);
+  auto top_k = number_option(opts, "top_k", 0);
+  auto top_p = number_option(opts, "top_p", 1.0);
+  auto seed = number_option(opts, "seed", 1);
+  for (auto* x : {&max_tokens, &temperature, &top_k, &top_p, &seed})
+    if (!*x)
+      return std::move(x->error());
+  req.max_tokens = static_cast<uint32_t>(std::clamp(*max_tokens, 0.0, 4096.0));
+  req.temperature = *temperature;
+  req.top_k = static_cast<int64_t>(*top_k);
+  req.top_p = *top_p;
+  req.seed = static_cast<uint64_t>(*seed);
+  if (const auto* a = map_get(opts, "adapter")) {
+    if (a->type != msgpack::type::STR)
+      return make_llmos_error(error_code::bad_params,
+                              "generate: adapter must be a name, got " + type_name(*a));
+    req.adapter = a->as<std::string>();
+  }
+  return {};
+}
+
+/// Passes each token on to the caller as a `token` notification: [id] or, for a text prompt,
+/// [id, "its byte"].
+caf::actor spawn_token_sink(rpc_call& c, bool as_text) {
+  auto notify = c.notify;
+  return c.self->spawn([notify, as_text](caf::event_based_actor*) -> caf::behavior {
+    return {[=](token_atom, uint64_t, int32_t token) {
+      if (!notify)
+        return;
+      msgpack::sbuffer buf;
+      packer pk{buf};
+      pk.pack_array(as_text ? 2 : 1);
+      pk.pack(token);
+      if (as_text)
+        pk.pack(std::string(1, static_cast<char>(token & 0xff)));
+      notify("token", std::string{buf.data(), buf.size()});
+    }};
+  });
+}
+
+/// {tokens} or, for a text prompt, {token_count, text}.
+std::string pack_generated(const std::vector<int32_t>& tokens, bool as_text) {
+  msgpack::sbuffer buf;
+  packer pk{buf};
+  pk.pack_map(as_text ? 2 : 1);
+  if (!as_text) {
+    pk.pack("tokens").pack(tokens);
+    return {buf.data(), buf.size()};
+  }
+  pk.pack("token_count").pack(tokens.size());
+  std::string text;
+  for (auto t : tokens)
+    if (t >= 0 && t < 256)
+      text += static_cast<char>(t);
+  pk.pack("text").pack(text);
+  return {buf.data(), buf.size()};
+}
+
 void generate(rpc_call& c) {
   auto object = param_object(*c.params, 2, "generate");
   if (!object)
@@ -174,57 +252,10 @@ void generate(rpc_call& c) {
     return c.reply(std::move(prompt.error()));
   generate_request req;
   req.prompt = std::move(*prompt);
+  if (auto err = read_sampling(opts, req))
+    return c.reply(std::move(err));
   const bool as_text = map_get(opts, "text") != nullptr;
-  auto number = [&](const char* key, double fallback) -> caf::expected<double> {
-    const auto* v = map_get(opts, key);
-    if (v == nullptr)
-      return fallback;
-    switch (v->type) {
-    case msgpack::type::POSITIVE_INTEGER:
-      return static_cast<double>(v->as<uint64_t>());
-    case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64:
-      return v->as<double>();
-    default:
-      return make_llmos_error(error_code::bad_params, std::string{"generate: "} + key +
-                                                          " must be a number, got " +
-                                                          type_name(*v));
-    }
-  };
-  auto max_tokens = number("max_tokens", 32);
-  auto temperature = number("temperature", 1.0);
-  auto top_k = number("top_k", 0);
-  auto top_p = number("top_p", 1.0);
-  auto seed = number("seed", 1);
-  for (auto* x : {&max_tokens, &temperature, &top_k, &top_p, &seed})
-    if (!*x)
-      return c.reply(std::move(x->error()));
-  req.max_tokens = static_cast<uint32_t>(std::clamp(*max_tokens, 0.0, 4096.0));
-  req.temperature = *temperature;
-  req.top_k = static_cast<int64_t>(*top_k);
-  req.top_p = *top_p;
-  req.seed = static_cast<uint64_t>(*seed);
-  if (const auto* a = map_get(opts, "adapter")) {
-    if (a->type != msgpack::type::STR)
-      return c.reply(make_llmos_error(error_code::bad_params,
-                                      "generate: adapter must be a name, got " + type_name(*a)));
-    req.adapter = a->as<std::string>();
-  }
-  auto notify = c.notify;
-  auto sink = c.self->spawn([notify, as_text](caf::event_based_actor*) -> caf::behavior {
-    return {[=](token_atom, uint64_t, int32_t token) {
-      if (!notify)
-        return;
-      msgpack::sbuffer buf;
-      packer pk{buf};
-      // [id] or, for a text prompt, [id, "its byte"]
-      pk.pack_array(as_text ? 2 : 1);
-      pk.pack(token);
-      if (as_text)
-        pk.pack(std::string(1, static_cast<char>(token & 0xff)));
-      notify("token", std::string{buf.data(), buf.size()});
-    }};
-  });
+  auto sink = spawn_token_sink(c, as_text);
   req.subscriber = sink;
   auto* self = c.self;
   auto reply = c.reply;
@@ -232,21 +263,7 @@ void generate(rpc_call& c) {
       .then(
           [=](std::vector<int32_t>& tokens) {
             self->send_exit(sink, caf::exit_reason::user_shutdown);
-            msgpack::sbuffer buf;
-            packer pk{buf};
-            pk.pack_map(as_text ? 2 : 1);
-            if (as_text)
-              pk.pack("token_count").pack(tokens.size());
-            else
-              pk.pack("tokens").pack(tokens);
-            if (as_text) {
-              std::string text;
-              for (auto t : tokens)
-                if (t >= 0 && t < 256)
-                  text += static_cast<char>(t);
-              pk.pack("text").pack(text);
-            }
-            reply(std::string{buf.data(), buf.size()});
+            reply(pack_generated(tokens, as_text));
           },
           [=](caf::error& err) {
             self->send_exit(sink, caf::exit_reason::user_shutdown);
@@ -271,6 +288,55 @@ caf::expected<std::string> path_param(rpc_call& c, const std::string& method) {
   return path;
 }
 
+void save_method(rpc_call& c) {
+  auto path = path_param(c, "save");
+  if (!path)
+    return c.reply(std::move(path.error()));
+  forward_as_field(c, "path", target_of(c), std::chrono::minutes(5), save_atom::value, *path);
+}
+
+void load_method(rpc_call& c) {
+  auto path = path_param(c, "load");
+  if (!path)
+    return c.reply(std::move(path.error()));
+  reply_info(c, load_atom::value, *path);
+}
+
+void adapter_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "adapter");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto name = opt(*opts, "name", ""), path = opt(*opts, "path", "");
+  if (name.empty() || path.empty())
+    return c.reply(
+        make_llmos_error(error_code::bad_params, "adapter: name=NAME and path=FILE are required"));
+  reply_info(c, adapter_atom::value, name, path);
+}
+
+void join_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "join");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto rank = uint_option(*opts, "join", "rank", 0);
+  auto world = uint_option(*opts, "join", "world", 1);
+  auto port = uint_option(*opts, "join", "port", 0);
+  if (!rank || !world || !port || *port > 65535 || *world > 4096)
+    return c.reply(make_llmos_error(
+        error_code::bad_params, "join: rank, world and port must be whole numbers (port < 65536)"));
+  auto reply = c.reply;
+  c.self
+      ->request(target_of(c), call_timeout, dp_join_atom::value, static_cast<uint32_t>(*rank),
+                static_cast<uint32_t>(*world), opt(*opts, "host", "127.0.0.1"),
+                static_cast<uint16_t>(*port), opt(*opts, "bind", ""))
+      .then(
+          [=](uint16_t bound) {
+            msgpack::sbuffer buf;
+            msgpack::pack(buf, bound);
+            reply(std::string{buf.data(), buf.size()});
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
 } // namespace
 
 void add_model_methods(method_table& t) {
@@ -289,60 +355,15 @@ void add_model_methods(method_table& t) {
          "continue a prompt (tokens as notifications; text= for byte-level models)", generate});
   t.add("model", {"info", false, "send MODEL info", "architecture, step, parameters, labels",
                   [](rpc_call& c) { reply_info(c, info_atom::value); }});
-  t.add("model", {"save", true, "send MODEL save path=FILE", "write a checkpoint", [](rpc_call& c) {
-                    auto path = path_param(c, "save");
-                    if (!path)
-                      return c.reply(std::move(path.error()));
-                    forward_as_field(c, "path", target_of(c), std::chrono::minutes(5),
-                                     save_atom::value, *path);
-                  }});
-  t.add("model",
-        {"load", true, "send MODEL load path=FILE", "restore a checkpoint", [](rpc_call& c) {
-           auto path = path_param(c, "load");
-           if (!path)
-             return c.reply(std::move(path.error()));
-           reply_info(c, load_atom::value, *path);
-         }});
+  t.add("model", {"save", true, "send MODEL save path=FILE", "write a checkpoint", save_method});
+  t.add("model", {"load", true, "send MODEL load path=FILE", "restore a checkpoint", load_method});
   t.add("model", {"adapter", true, "send MODEL adapter name=NAME path=FILE",
                   "serve a LoRA fine-tune's checkpoint as adapters over the loaded weights "
                   "(generate adapter=NAME)",
-                  [](rpc_call& c) {
-                    auto opts = param_map(*c.params, 2, "adapter");
-                    if (!opts)
-                      return c.reply(std::move(opts.error()));
-                    auto name = opt(*opts, "name", ""), path = opt(*opts, "path", "");
-                    if (name.empty() || path.empty())
-                      return c.reply(make_llmos_error(
-                          error_code::bad_params, "adapter: name=NAME and path=FILE are required"));
-                    reply_info(c, adapter_atom::value, name, path);
-                  }});
+                  adapter_method});
   t.add("model",
         {"join", true, "send MODEL join rank=R world=W host=ADDR [port=P] [bind=ADDR]",
-         "become a data-parallel replica (rank 0 answers the rendezvous port)", [](rpc_call& c) {
-           auto opts = param_map(*c.params, 2, "join");
-           if (!opts)
-             return c.reply(std::move(opts.error()));
-           auto rank = uint_option(*opts, "join", "rank", 0);
-           auto world = uint_option(*opts, "join", "world", 1);
-           auto port = uint_option(*opts, "join", "port", 0);
-           if (!rank || !world || !port || *port > 65535 || *world > 4096)
-             return c.reply(make_llmos_error(
-                 error_code::bad_params,
-                 "join: rank, world and port must be whole numbers (port < 65536)"));
-           auto reply = c.reply;
-           c.self
-               ->request(target_of(c), call_timeout, dp_join_atom::value,
-                         static_cast<uint32_t>(*rank), static_cast<uint32_t>(*world),
-                         opt(*opts, "host", "127.0.0.1"), static_cast<uint16_t>(*port),
-                         opt(*opts, "bind", ""))
-               .then(
-                   [=](uint16_t bound) {
-                     msgpack::sbuffer buf;
-                     msgpack::pack(buf, bound);
-                     reply(std::string{buf.data(), buf.size()});
-                   },
-                   [=](caf::error& err) { reply(std::move(err)); });
-         }});
+         "become a data-parallel replica (rank 0 answers the rendezvous port)", join_method});
   t.add("model", {"quantize", true, "send MODEL quantize", "int8 linear layers for inference",
                   [](rpc_call& c) { reply_info(c, quantize_atom::value); }});
 }
