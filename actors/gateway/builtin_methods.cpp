@@ -23,6 +23,99 @@ std::string pack_bool(bool value) {
   return std::string{buf.data(), buf.size()};
 }
 
+void actors_method(rpc_call& c) {
+  std::string node;
+  if (param_count(*c.params) > 0) {
+    auto n = param_string(*c.params, 0, "actors", "NODE");
+    if (!n)
+      return c.reply(std::move(n.error()));
+    node = *n;
+  }
+  forward<std::vector<actor_entry>>(c, c.manager, call_timeout, actors_atom::value, node);
+}
+
+void spawn_method(rpc_call& c) {
+  auto node = param_string(*c.params, 0, "spawn", "NODE");
+  auto kind = param_string(*c.params, 1, "spawn", "KIND");
+  auto config = param_map(*c.params, 2, "spawn");
+  if (!node)
+    return c.reply(std::move(node.error()));
+  if (!kind)
+    return c.reply(std::move(kind.error()));
+  if (!config)
+    return c.reply(std::move(config.error()));
+  spawn_request req{*node, *kind, {}, std::move(*config)};
+  // "name" is never a config key: it names the actor.
+  if (auto i = req.config.find("name"); i != req.config.end()) {
+    req.name = i->second;
+    req.config.erase(i);
+  }
+  forward<actor_entry>(c, c.manager, call_timeout, spawn_atom::value, std::move(req));
+}
+
+/// stop: for good; kill: as a failure would end it, so that its node restarts it by policy.
+auto end_actor(auto atom, const char* method) {
+  return [atom, method](rpc_call& c) {
+    auto name = param_string(*c.params, 0, method, "ACTOR");
+    if (!name)
+      return c.reply(std::move(name.error()));
+    auto reply = c.reply;
+    c.self->request(c.manager, call_timeout, atom, *name)
+        .then([=](bool ok) { reply(pack_bool(ok)); },
+              [=](caf::error& err) { reply(std::move(err)); });
+  };
+}
+
+void methods_method(rpc_call& c) {
+  auto all = c.table->list();
+  msgpack::sbuffer buf;
+  packer pk{buf};
+  pk.pack_array(static_cast<uint32_t>(all.size()));
+  for (const auto& [kind, m] : all) {
+    pk.pack_map(5);
+    pk.pack("kind").pack(kind);
+    pk.pack("name").pack(m->name);
+    pk.pack("usage").pack(m->usage);
+    pk.pack("help").pack(m->help);
+    pk.pack("mutates").pack(m->mutates);
+  }
+  c.reply(std::string{buf.data(), buf.size()});
+}
+
+/// The named actor's method `method` is called with the caller's call (its target set).
+void call_on(const std::shared_ptr<rpc_call>& ctx, const std::string& name,
+             const std::string& method, const actor_entry& entry) {
+  const auto* m = ctx->table->find(entry.kind, method);
+  if (m == nullptr)
+    return ctx->reply(make_llmos_error(
+        error_code::no_such_method, "actor '" + name + "' (kind " + entry.kind +
+                                        ") has no method '" + method + "'; 'methods' lists them"));
+  if (m->mutates && !ctx->authenticated)
+    return ctx->reply(make_llmos_error(error_code::unauthorized,
+                                       method + " changes state: authenticate first (auth TOKEN)"));
+  ctx->target = entry.handle;
+  m->call(*ctx);
+}
+
+void send_method(rpc_call& c) {
+  auto name = param_string(*c.params, 0, "send", "ACTOR");
+  auto method = param_string(*c.params, 1, "send", "METHOD");
+  if (!name)
+    return c.reply(std::move(name.error()));
+  if (!method)
+    return c.reply(std::move(method.error()));
+  // The call outlives this frame: copy what the continuation needs.
+  auto ctx = std::make_shared<rpc_call>(c);
+  c.self->request(c.manager, call_timeout, get_atom::value, directory_atom::value)
+      .then(
+          [=](directory_actor& dir) {
+            ctx->self->request(dir, call_timeout, lookup_atom::value, *name)
+                .then([=](actor_entry& entry) { call_on(ctx, *name, *method, entry); },
+                      [=](caf::error& err) { ctx->reply(std::move(err)); });
+          },
+          [=](caf::error& err) { ctx->reply(std::move(err)); });
+}
+
 void add_node_methods(method_table& t) {
   t.add({"ping", false, "ping", "is the node alive: its name, pid and uptime",
          [](rpc_call& c) { forward<pong>(c, c.manager, call_timeout, ping_atom::value); }});
@@ -31,102 +124,18 @@ void add_node_methods(method_table& t) {
            forward<std::vector<node_status>>(c, c.manager, call_timeout, nodes_atom::value);
          }});
   t.add({"actors", false, "actors [NODE]", "every named actor of the cluster, or of one node",
-         [](rpc_call& c) {
-           std::string node;
-           if (param_count(*c.params) > 0) {
-             auto n = param_string(*c.params, 0, "actors", "NODE");
-             if (!n)
-               return c.reply(std::move(n.error()));
-             node = *n;
-           }
-           forward<std::vector<actor_entry>>(c, c.manager, call_timeout, actors_atom::value, node);
-         }});
+         actors_method});
   t.add({"spawn", true, "spawn NODE KIND [name=NAME] [key=value...]",
-         "start an actor of a registered kind on a node", [](rpc_call& c) {
-           auto node = param_string(*c.params, 0, "spawn", "NODE");
-           auto kind = param_string(*c.params, 1, "spawn", "KIND");
-           auto config = param_map(*c.params, 2, "spawn");
-           if (!node)
-             return c.reply(std::move(node.error()));
-           if (!kind)
-             return c.reply(std::move(kind.error()));
-           if (!config)
-             return c.reply(std::move(config.error()));
-           spawn_request req{*node, *kind, {}, std::move(*config)};
-           // "name" is never a config key: it names the actor.
-           if (auto i = req.config.find("name"); i != req.config.end()) {
-             req.name = i->second;
-             req.config.erase(i);
-           }
-           forward<actor_entry>(c, c.manager, call_timeout, spawn_atom::value, std::move(req));
-         }});
-  // stop: for good; kill: as a failure would end it, so that its node restarts it by policy.
-  auto end_actor = [](auto atom, const char* method) {
-    return [atom, method](rpc_call& c) {
-      auto name = param_string(*c.params, 0, method, "ACTOR");
-      if (!name)
-        return c.reply(std::move(name.error()));
-      auto reply = c.reply;
-      c.self->request(c.manager, call_timeout, atom, *name)
-          .then([=](bool ok) { reply(pack_bool(ok)); },
-                [=](caf::error& err) { reply(std::move(err)); });
-    };
-  };
+         "start an actor of a registered kind on a node", spawn_method});
   t.add({"stop", true, "stop ACTOR", "stop a named actor wherever it runs (no restart)",
          end_actor(stop_atom::value, "stop")});
   t.add({"kill", true, "kill ACTOR",
          "end a named actor as a crash would; its node restarts it under its restart policy",
          end_actor(kill_atom::value, "kill")});
   t.add({"methods", false, "methods", "the methods this gateway maps to typed messages",
-         [](rpc_call& c) {
-           auto all = c.table->list();
-           msgpack::sbuffer buf;
-           packer pk{buf};
-           pk.pack_array(static_cast<uint32_t>(all.size()));
-           for (const auto& [kind, m] : all) {
-             pk.pack_map(5);
-             pk.pack("kind").pack(kind);
-             pk.pack("name").pack(m->name);
-             pk.pack("usage").pack(m->usage);
-             pk.pack("help").pack(m->help);
-             pk.pack("mutates").pack(m->mutates);
-           }
-           c.reply(std::string{buf.data(), buf.size()});
-         }});
+         methods_method});
   t.add({"send", false, "send ACTOR METHOD [key=value...]",
-         "call a method of a named actor (see 'methods' for each kind's)", [](rpc_call& c) {
-           auto name = param_string(*c.params, 0, "send", "ACTOR");
-           auto method = param_string(*c.params, 1, "send", "METHOD");
-           if (!name)
-             return c.reply(std::move(name.error()));
-           if (!method)
-             return c.reply(std::move(method.error()));
-           // The call outlives this frame: copy what the continuation needs.
-           auto ctx = std::make_shared<rpc_call>(c);
-           c.self->request(c.manager, call_timeout, get_atom::value, directory_atom::value)
-               .then(
-                   [=](directory_actor& dir) {
-                     ctx->self->request(dir, call_timeout, lookup_atom::value, *name)
-                         .then(
-                             [=](actor_entry& entry) {
-                               const auto* m = ctx->table->find(entry.kind, *method);
-                               if (m == nullptr)
-                                 return ctx->reply(
-                                     make_llmos_error(error_code::no_such_method,
-                                                      "actor '" + *name + "' (kind " + entry.kind +
-                                                          ") has no method '" + *method +
-                                                          "'; 'methods' lists them"));
-                               if (m->mutates && !ctx->authenticated)
-                                 return ctx->reply(make_llmos_error(
-                                     error_code::unauthorized,
-                                     *method + " changes state: authenticate first (auth TOKEN)"));
-                               ctx->target = entry.handle;
-                               m->call(*ctx);
-                             },
-                             [=](caf::error& err) { ctx->reply(std::move(err)); });
-                   },
-                   [=](caf::error& err) { ctx->reply(std::move(err)); });
-         }});
+         "call a method of a named actor (see 'methods' for each kind's)", send_method});
 }
 
 // Reads a float tensor from {"values": [..]} or {"data": bin, "shape": [..]}.
