@@ -35,6 +35,69 @@ void ingest(rpc_call& c) {
           });
 }
 
+void sample_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "sample");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto n = uint_option(*opts, "sample", "n", 5);
+  auto seed = uint_option(*opts, "sample", "seed", 1);
+  if (!n || !seed)
+    return c.reply(n ? std::move(seed.error()) : std::move(n.error()));
+  forward<std::vector<data_record>>(c, target_of(c), call_timeout, sample_atom::value,
+                                    opt(*opts, "split", ""),
+                                    static_cast<uint32_t>(std::min<uint64_t>(*n, 1000)), *seed);
+}
+
+void quarantine_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "quarantine");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto limit = uint_option(*opts, "quarantine", "limit", 20);
+  if (!limit)
+    return c.reply(std::move(limit.error()));
+  forward<std::vector<quarantine_item>>(c, target_of(c), call_timeout, quarantine_atom::value,
+                                        opt(*opts, "rule", ""),
+                                        static_cast<uint32_t>(std::min<uint64_t>(*limit, 10000)));
+}
+
+void open_stream_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "open_stream");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  stream_request req;
+  req.split = opt(*opts, "split", "train");
+  for (auto [key, field] : {std::pair{"batch_size", &req.batch_size}, std::pair{"rank", &req.rank},
+                            std::pair{"world", &req.world}, std::pair{"epochs", &req.epochs}}) {
+    auto v = uint_option(*opts, "open_stream", key, *field);
+    if (!v)
+      return c.reply(std::move(v.error()));
+    *field = static_cast<uint32_t>(std::min<uint64_t>(*v, UINT32_MAX));
+  }
+  auto seed = uint_option(*opts, "open_stream", "seed", 1);
+  if (!seed)
+    return c.reply(std::move(seed.error()));
+  req.seed = *seed;
+  auto reply = c.reply;
+  c.self->request(target_of(c), call_timeout, open_stream_atom::value, std::move(req))
+      .then(
+          [=](uint64_t id) {
+            msgpack::sbuffer buf;
+            msgpack::pack(buf, id);
+            reply(std::string{buf.data(), buf.size()});
+          },
+          [=](caf::error& err) { reply(std::move(err)); });
+}
+
+void next_batch_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "next_batch");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  auto id = uint_option(*opts, "next_batch", "stream", 0);
+  if (!id)
+    return c.reply(std::move(id.error()));
+  forward<data_batch>(c, target_of(c), call_timeout, next_batch_atom::value, *id);
+}
+
 } // namespace
 
 void add_dataset_methods(method_table& t) {
@@ -46,75 +109,16 @@ void add_dataset_methods(method_table& t) {
                       forward<dataset_stats>(c, target_of(c), call_timeout, stats_atom::value);
                     }});
   t.add("dataset", {"sample", false, "send DATASET sample [split=train] [n=5] [seed=1]",
-                    "records of a split", [](rpc_call& c) {
-                      auto opts = param_map(*c.params, 2, "sample");
-                      if (!opts)
-                        return c.reply(std::move(opts.error()));
-                      auto n = uint_option(*opts, "sample", "n", 5);
-                      auto seed = uint_option(*opts, "sample", "seed", 1);
-                      if (!n || !seed)
-                        return c.reply(n ? std::move(seed.error()) : std::move(n.error()));
-                      forward<std::vector<data_record>>(
-                          c, target_of(c), call_timeout, sample_atom::value,
-                          opt(*opts, "split", ""),
-                          static_cast<uint32_t>(std::min<uint64_t>(*n, 1000)), *seed);
-                    }});
-  t.add("dataset", {"quarantine", false, "send DATASET quarantine [rule=R] [limit=20]",
-                    "records the pipeline refused, with rule, reason and origin", [](rpc_call& c) {
-                      auto opts = param_map(*c.params, 2, "quarantine");
-                      if (!opts)
-                        return c.reply(std::move(opts.error()));
-                      auto limit = uint_option(*opts, "quarantine", "limit", 20);
-                      if (!limit)
-                        return c.reply(std::move(limit.error()));
-                      forward<std::vector<quarantine_item>>(
-                          c, target_of(c), call_timeout, quarantine_atom::value,
-                          opt(*opts, "rule", ""),
-                          static_cast<uint32_t>(std::min<uint64_t>(*limit, 10000)));
-                    }});
+                    "records of a split", sample_method});
   t.add("dataset",
-        {"open_stream", false,
-         "send DATASET open_stream [split=train] [batch_size=32] [rank=0] [world=1] [seed=1] "
-         "[epochs=1]",
-         "a pull stream of batches for next_batch", [](rpc_call& c) {
-           auto opts = param_map(*c.params, 2, "open_stream");
-           if (!opts)
-             return c.reply(std::move(opts.error()));
-           stream_request req;
-           req.split = opt(*opts, "split", "train");
-           for (auto [key, field] :
-                {std::pair{"batch_size", &req.batch_size}, std::pair{"rank", &req.rank},
-                 std::pair{"world", &req.world}, std::pair{"epochs", &req.epochs}}) {
-             auto v = uint_option(*opts, "open_stream", key, *field);
-             if (!v)
-               return c.reply(std::move(v.error()));
-             *field = static_cast<uint32_t>(std::min<uint64_t>(*v, UINT32_MAX));
-           }
-           auto seed = uint_option(*opts, "open_stream", "seed", 1);
-           if (!seed)
-             return c.reply(std::move(seed.error()));
-           req.seed = *seed;
-           auto reply = c.reply;
-           c.self->request(target_of(c), call_timeout, open_stream_atom::value, std::move(req))
-               .then(
-                   [=](uint64_t id) {
-                     msgpack::sbuffer buf;
-                     msgpack::pack(buf, id);
-                     reply(std::string{buf.data(), buf.size()});
-                   },
-                   [=](caf::error& err) { reply(std::move(err)); });
-         }});
+        {"quarantine", false, "send DATASET quarantine [rule=R] [limit=20]",
+         "records the pipeline refused, with rule, reason and origin", quarantine_method});
+  t.add("dataset", {"open_stream", false,
+                    "send DATASET open_stream [split=train] [batch_size=32] [rank=0] [world=1] "
+                    "[seed=1] [epochs=1]",
+                    "a pull stream of batches for next_batch", open_stream_method});
   t.add("dataset", {"next_batch", false, "send DATASET next_batch stream=ID",
-                    "the next batch of a pull stream", [](rpc_call& c) {
-                      auto opts = param_map(*c.params, 2, "next_batch");
-                      if (!opts)
-                        return c.reply(std::move(opts.error()));
-                      auto id = uint_option(*opts, "next_batch", "stream", 0);
-                      if (!id)
-                        return c.reply(std::move(id.error()));
-                      forward<data_batch>(c, target_of(c), call_timeout, next_batch_atom::value,
-                                          *id);
-                    }});
+                    "the next batch of a pull stream", next_batch_method});
 }
 
 } // namespace llmos
