@@ -105,78 +105,94 @@ std::string progress_of(self_ptr self, uint64_t id) {
   return it == self->state.runs.end() ? "" : it->second.progress;
 }
 
+/// The job table of an earlier run; one that cannot be read is never overwritten: it is set
+/// aside for a person to look at, and the scheduler starts with an empty table.
+void restore_jobs(scheduler_state& st) {
+  const auto table = st.cfg.root / "jobs.json";
+  auto loaded = sched::load_job_table(table);
+  if (loaded) {
+    st.restored = std::move(*loaded);
+    return;
+  }
+  auto aside = table;
+  aside +=
+      ".damaged-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  std::error_code ec;
+  std::filesystem::rename(table, aside, ec);
+  log_warning("scheduler '" + st.cfg.name + "': " + describe(loaded.error()) + " (moved to " +
+              aside.string() + "; starting with an empty table)");
+}
+
+caf::result<uint64_t> on_submit(self_ptr self, task_spec& spec) {
+  auto& st = self->state;
+  if (!st.core) { // no node has answered yet: accepted once the first one does
+    auto promise = self->make_response_promise<uint64_t>();
+    st.early.emplace_back(std::move(spec), promise);
+    return promise;
+  }
+  auto id = accept(self, std::move(spec));
+  if (!id)
+    return std::move(id.error());
+  schedule_now(self);
+  return *id;
+}
+
+caf::result<task_status> on_cancel(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  if (!st.core)
+    return unknown_task(self, id);
+  auto stop = st.core->cancel(id, now_s(st));
+  if (!stop)
+    return std::move(stop.error());
+  if (*stop)
+    execute(self, {**stop});
+  settle_waiters(self);
+  persist(self);
+  return to_task_status(*st.core->task(id), st.core->cluster(), now_s(st), progress_of(self, id));
+}
+
+caf::result<task_status> on_status(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  const auto* t = st.core ? st.core->task(id) : nullptr;
+  if (!t)
+    return unknown_task(self, id);
+  return to_task_status(*t, st.core->cluster(), now_s(st), progress_of(self, id));
+}
+
+/// Every task, newest first.
+std::vector<task_status> on_queue(self_ptr self) {
+  auto& st = self->state;
+  std::vector<task_status> out;
+  if (!st.core)
+    return out;
+  for (const auto& [id, t] : st.core->tasks())
+    out.push_back(to_task_status(t, st.core->cluster(), now_s(st), progress_of(self, id)));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id > b.id; });
+  return out;
+}
+
+caf::result<task_status> on_wait(self_ptr self, uint64_t id, caf::actor progress) {
+  auto& st = self->state;
+  const auto* t = st.core ? st.core->task(id) : nullptr;
+  if (!t)
+    return unknown_task(self, id);
+  auto promise = self->make_response_promise<task_status>();
+  st.waiters[id].push_back({promise, std::move(progress)});
+  settle_waiters(self);
+  return promise;
+}
+
 scheduler_actor::behavior_type behavior(self_ptr self, scheduler_config cfg) {
   self->state.cfg = std::move(cfg);
-  auto& st = self->state;
-  auto loaded = sched::load_job_table(st.cfg.root / "jobs.json");
-  if (!loaded) {
-    // Never overwrite what cannot be read: set it aside for a person to look at.
-    const auto table = st.cfg.root / "jobs.json";
-    auto aside = table;
-    aside +=
-        ".damaged-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-    std::error_code ec;
-    std::filesystem::rename(table, aside, ec);
-    log_warning("scheduler '" + st.cfg.name + "': " + describe(loaded.error()) + " (moved to " +
-                aside.string() + "; starting with an empty table)");
-  } else {
-    st.restored = std::move(*loaded);
-  }
+  restore_jobs(self->state);
   self->send(self, tick_atom::value);
   return {
-      [self](submit_atom, task_spec& spec) -> caf::result<uint64_t> {
-        auto& st = self->state;
-        if (!st.core) { // no node has answered yet: accepted once the first one does
-          auto promise = self->make_response_promise<uint64_t>();
-          st.early.emplace_back(std::move(spec), promise);
-          return promise;
-        }
-        auto id = accept(self, std::move(spec));
-        if (!id)
-          return std::move(id.error());
-        schedule_now(self);
-        return *id;
-      },
-      [self](cancel_atom, uint64_t id) -> caf::result<task_status> {
-        auto& st = self->state;
-        if (!st.core)
-          return unknown_task(self, id);
-        auto stop = st.core->cancel(id, now_s(st));
-        if (!stop)
-          return std::move(stop.error());
-        if (*stop)
-          execute(self, {**stop});
-        settle_waiters(self);
-        persist(self);
-        return to_task_status(*st.core->task(id), st.core->cluster(), now_s(st),
-                              progress_of(self, id));
-      },
-      [self](status_atom, uint64_t id) -> caf::result<task_status> {
-        auto& st = self->state;
-        const auto* t = st.core ? st.core->task(id) : nullptr;
-        if (!t)
-          return unknown_task(self, id);
-        return to_task_status(*t, st.core->cluster(), now_s(st), progress_of(self, id));
-      },
-      [self](queue_atom) -> std::vector<task_status> {
-        auto& st = self->state;
-        std::vector<task_status> out;
-        if (!st.core)
-          return out;
-        for (const auto& [id, t] : st.core->tasks())
-          out.push_back(to_task_status(t, st.core->cluster(), now_s(st), progress_of(self, id)));
-        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id > b.id; });
-        return out;
-      },
-      [self](wait_atom, uint64_t id, caf::actor progress) -> caf::result<task_status> {
-        auto& st = self->state;
-        const auto* t = st.core ? st.core->task(id) : nullptr;
-        if (!t)
-          return unknown_task(self, id);
-        auto promise = self->make_response_promise<task_status>();
-        st.waiters[id].push_back({promise, progress});
-        settle_waiters(self);
-        return promise;
+      [self](submit_atom, task_spec& spec) { return on_submit(self, spec); },
+      [self](cancel_atom, uint64_t id) { return on_cancel(self, id); },
+      [self](status_atom, uint64_t id) { return on_status(self, id); },
+      [self](queue_atom) { return on_queue(self); },
+      [self](wait_atom, uint64_t id, caf::actor progress) {
+        return on_wait(self, id, std::move(progress));
       },
       [self](tick_atom) {
         probe_cluster(self);
@@ -215,81 +231,90 @@ caf::expected<std::map<std::string, double>> parse_weights(const std::string& te
 
 namespace llmos {
 
+namespace {
+
+/// The keys a topology may give a scheduler (a table, read when the kind is registered).
+const std::vector<config_field> scheduler_fields = {
+    {"policy",
+     config_type::string,
+     "priority",
+     false,
+     "scheduling policy",
+     {"fifo", "round-robin", "least-loaded", "priority", "fair-share"}},
+    {"root",
+     config_type::path,
+     "",
+     false,
+     "folder of the job table and checkpoints; default .cache/state/scheduler",
+     {}},
+    {"aging_per_s",
+     config_type::number,
+     "0.01",
+     false,
+     "priority points a waiting task gains per second",
+     {}},
+    {"preemption", config_type::boolean, "true", false, "higher priority stops lower", {}},
+    {"backfill", config_type::boolean, "true", false, "later tasks may pass a blocked one", {}},
+    {"weights", config_type::string, "", false, "fair share: OWNER=WEIGHT,...", {}},
+    {"max_attempts", config_type::integer, "3", false, "failures before a task fails", {}},
+    {"retry_base_s", config_type::number, "1", false, "first retry delay (doubles)", {}},
+    {"max_pending",
+     config_type::integer,
+     "10000",
+     false,
+     "waiting tasks; submit refuses beyond",
+     {}},
+    {"node_threads",
+     config_type::integer,
+     "0",
+     false,
+     "threads of a node without CPU device actors",
+     {}},
+};
+
+caf::expected<caf::actor> spawn_scheduler(spawn_context& ctx) {
+  schedrt::scheduler_config cfg;
+  cfg.name = ctx.name;
+  // Beside the data sets' and the registry's state, never inside the source tree.
+  cfg.root = ctx.config["root"].empty() ? std::filesystem::path{data::state_dir()} / "scheduler"
+                                        : std::filesystem::path{ctx.config["root"]};
+  cfg.manager = ctx.manager;
+  auto& p = cfg.policy;
+  p.policy = ctx.config["policy"];
+  try {
+    p.aging_per_s = std::stod(ctx.config["aging_per_s"]);
+    p.retry_base_s = std::stod(ctx.config["retry_base_s"]);
+    p.max_attempts = static_cast<uint32_t>(std::stoul(ctx.config["max_attempts"]));
+    p.max_pending = std::stoul(ctx.config["max_pending"]);
+    cfg.node_threads = static_cast<uint32_t>(std::stoul(ctx.config["node_threads"]));
+  } catch (const std::exception&) {
+    return make_llmos_error(error_code::bad_config,
+                            "scheduler '" + ctx.name +
+                                "': aging_per_s, retry_base_s, max_attempts, max_pending and "
+                                "node_threads must be numbers");
+  }
+  p.preemption = ctx.config["preemption"] == "true";
+  p.backfill = ctx.config["backfill"] == "true";
+  auto weights = schedrt::parse_weights(ctx.config["weights"]);
+  if (!weights)
+    return std::move(weights.error());
+  p.weights = std::move(*weights);
+  if (auto policy = sched::make_policy(p); !policy)
+    return std::move(policy.error());
+  if (!cfg.manager)
+    return make_llmos_error(error_code::bad_config,
+                            "scheduler '" + ctx.name + "' needs a node manager to run tasks");
+  return caf::actor_cast<caf::actor>(ctx.system.spawn(schedrt::behavior, std::move(cfg)));
+}
+
+} // namespace
+
 actor_kind scheduler_kind() {
   actor_kind kind;
   kind.name = "scheduler";
   kind.help = "places tasks (training runs, trials) on the cluster's nodes by a policy";
-  kind.fields = {
-      {"policy",
-       config_type::string,
-       "priority",
-       false,
-       "scheduling policy",
-       {"fifo", "round-robin", "least-loaded", "priority", "fair-share"}},
-      {"root",
-       config_type::path,
-       "",
-       false,
-       "folder of the job table and checkpoints; default .cache/state/scheduler",
-       {}},
-      {"aging_per_s",
-       config_type::number,
-       "0.01",
-       false,
-       "priority points a waiting task gains per second",
-       {}},
-      {"preemption", config_type::boolean, "true", false, "higher priority stops lower", {}},
-      {"backfill", config_type::boolean, "true", false, "later tasks may pass a blocked one", {}},
-      {"weights", config_type::string, "", false, "fair share: OWNER=WEIGHT,...", {}},
-      {"max_attempts", config_type::integer, "3", false, "failures before a task fails", {}},
-      {"retry_base_s", config_type::number, "1", false, "first retry delay (doubles)", {}},
-      {"max_pending",
-       config_type::integer,
-       "10000",
-       false,
-       "waiting tasks; submit refuses beyond",
-       {}},
-      {"node_threads",
-       config_type::integer,
-       "0",
-       false,
-       "threads of a node without CPU device actors",
-       {}},
-  };
-  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    schedrt::scheduler_config cfg;
-    cfg.name = ctx.name;
-    // Beside the data sets' and the registry's state, never inside the source tree.
-    cfg.root = ctx.config["root"].empty() ? std::filesystem::path{data::state_dir()} / "scheduler"
-                                          : std::filesystem::path{ctx.config["root"]};
-    cfg.manager = ctx.manager;
-    auto& p = cfg.policy;
-    p.policy = ctx.config["policy"];
-    try {
-      p.aging_per_s = std::stod(ctx.config["aging_per_s"]);
-      p.retry_base_s = std::stod(ctx.config["retry_base_s"]);
-      p.max_attempts = static_cast<uint32_t>(std::stoul(ctx.config["max_attempts"]));
-      p.max_pending = std::stoul(ctx.config["max_pending"]);
-      cfg.node_threads = static_cast<uint32_t>(std::stoul(ctx.config["node_threads"]));
-    } catch (const std::exception&) {
-      return make_llmos_error(error_code::bad_config,
-                              "scheduler '" + ctx.name +
-                                  "': aging_per_s, retry_base_s, max_attempts, max_pending and "
-                                  "node_threads must be numbers");
-    }
-    p.preemption = ctx.config["preemption"] == "true";
-    p.backfill = ctx.config["backfill"] == "true";
-    auto weights = schedrt::parse_weights(ctx.config["weights"]);
-    if (!weights)
-      return std::move(weights.error());
-    p.weights = std::move(*weights);
-    if (auto policy = sched::make_policy(p); !policy)
-      return std::move(policy.error());
-    if (!cfg.manager)
-      return make_llmos_error(error_code::bad_config,
-                              "scheduler '" + ctx.name + "' needs a node manager to run tasks");
-    return caf::actor_cast<caf::actor>(ctx.system.spawn(schedrt::behavior, std::move(cfg)));
-  };
+  kind.fields = scheduler_fields;
+  kind.spawn = spawn_scheduler;
   return kind;
 }
 
