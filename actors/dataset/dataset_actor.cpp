@@ -229,6 +229,68 @@ caf::error no_version(const dataset_state& st) {
                           "dataset '" + st.spec.dataset + "' has no version yet; run ingest first");
 }
 
+caf::result<std::vector<data_record>> on_sample(self_ptr self, const std::string& split, uint32_t n,
+                                                uint64_t seed) {
+  if (!self->state.view)
+    return no_version(self->state);
+  if (!split.empty() && !data::dataset_view::is_split(split))
+    return make_llmos_error(error_code::bad_params,
+                            "sample: split '" + split + "' is not train, validation or test");
+  return sample(*self->state.view, split, n, seed);
+}
+
+/// Up to `limit` records the pipeline refused (of one rule, or of all when `rule` is "").
+caf::result<std::vector<quarantine_item>> on_quarantine(self_ptr self, const std::string& rule,
+                                                        uint32_t limit) {
+  std::vector<quarantine_item> out;
+  if (!fs::exists(self->state.spec.quarantine))
+    return out;
+  auto entries = data::quarantine::read(self->state.spec.quarantine);
+  if (!entries)
+    return std::move(entries.error());
+  for (auto& e : *entries) {
+    if (out.size() >= limit)
+      break;
+    if (rule.empty() || e.rule == rule)
+      out.push_back({e.rule, e.reason, e.origin.to_string(), std::move(e.text)});
+  }
+  return out;
+}
+
+caf::result<uint64_t> on_open_stream(self_ptr self, stream_request& req) {
+  auto& st = self->state;
+  if (!st.view)
+    return no_version(st);
+  // Streams that idled out release the versions they pinned before a new one opens.
+  for (auto gone : st.streams.expire(data::batch_streams::clock::now()))
+    st.stream_views.erase(gone);
+  auto id = st.streams.open(*st.view, req);
+  if (!id)
+    return std::move(id.error());
+  st.stream_views.emplace(*id, st.view);
+  pump(self, *id);
+  return *id;
+}
+
+caf::result<data_batch> on_next_batch(self_ptr self, uint64_t id) {
+  if (!self->state.view)
+    return no_version(self->state);
+  auto batch = next_batch(self, id);
+  if (!batch)
+    return std::move(batch.error());
+  return std::move(*batch);
+}
+
+caf::result<uint64_t> on_pseudo_label(self_ptr self, const std::vector<pseudo_label_item>& items,
+                                      double min_confidence) {
+  if (!self->state.view)
+    return no_version(self->state);
+  std::map<std::string, std::pair<std::string, double>> labels;
+  for (const auto& it : items)
+    labels[it.record_id] = {it.label, it.confidence};
+  return self->state.view->apply_labels(labels, min_confidence);
+}
+
 dataset_impl::behavior_type dataset_behavior(self_ptr self, data::pipeline_spec spec) {
   self->state.spec = std::move(spec);
   load_latest(self);
@@ -245,66 +307,21 @@ dataset_impl::behavior_type dataset_behavior(self_ptr self, data::pipeline_spec 
           return no_version(self->state);
         return self->state.view->tokenizer_bytes();
       },
-      [=](sample_atom, const std::string& split, uint32_t n,
-          uint64_t seed) -> caf::result<std::vector<data_record>> {
-        if (!self->state.view)
-          return no_version(self->state);
-        if (!split.empty() && !data::dataset_view::is_split(split))
-          return make_llmos_error(error_code::bad_params,
-                                  "sample: split '" + split + "' is not train, validation or test");
-        return sample(*self->state.view, split, n, seed);
+      [=](sample_atom, const std::string& split, uint32_t n, uint64_t seed) {
+        return on_sample(self, split, n, seed);
       },
-      [=](quarantine_atom, const std::string& rule,
-          uint32_t limit) -> caf::result<std::vector<quarantine_item>> {
-        std::vector<quarantine_item> out;
-        if (!fs::exists(self->state.spec.quarantine))
-          return out;
-        auto entries = data::quarantine::read(self->state.spec.quarantine);
-        if (!entries)
-          return std::move(entries.error());
-        for (auto& e : *entries) {
-          if (out.size() >= limit)
-            break;
-          if (rule.empty() || e.rule == rule)
-            out.push_back({e.rule, e.reason, e.origin.to_string(), std::move(e.text)});
-        }
-        return out;
+      [=](quarantine_atom, const std::string& rule, uint32_t limit) {
+        return on_quarantine(self, rule, limit);
       },
-      [=](open_stream_atom, stream_request& req) -> caf::result<uint64_t> {
-        if (!self->state.view)
-          return no_version(self->state);
-        auto& st = self->state;
-        // Streams that idled out release the versions they pinned before a new one opens.
-        for (auto gone : st.streams.expire(data::batch_streams::clock::now()))
-          st.stream_views.erase(gone);
-        auto id = st.streams.open(*st.view, req);
-        if (!id)
-          return std::move(id.error());
-        self->state.stream_views.emplace(*id, self->state.view);
-        pump(self, *id);
-        return *id;
-      },
+      [=](open_stream_atom, stream_request& req) { return on_open_stream(self, req); },
       [=](credit_atom, uint64_t id, uint32_t n) {
         if (self->state.streams.add_credit(id, n))
           pump(self, id);
       },
-      [=](next_batch_atom, uint64_t id) -> caf::result<data_batch> {
-        if (!self->state.view)
-          return no_version(self->state);
-        auto batch = next_batch(self, id);
-        if (!batch)
-          return std::move(batch.error());
-        return std::move(*batch);
-      },
+      [=](next_batch_atom, uint64_t id) { return on_next_batch(self, id); },
       [=](close_stream_atom, uint64_t id) { close_stream(self, id); },
-      [=](pseudo_label_atom, const std::vector<pseudo_label_item>& items,
-          double min_confidence) -> caf::result<uint64_t> {
-        if (!self->state.view)
-          return no_version(self->state);
-        std::map<std::string, std::pair<std::string, double>> labels;
-        for (const auto& it : items)
-          labels[it.record_id] = {it.label, it.confidence};
-        return self->state.view->apply_labels(labels, min_confidence);
+      [=](pseudo_label_atom, const std::vector<pseudo_label_item>& items, double min_confidence) {
+        return on_pseudo_label(self, items, min_confidence);
       },
   };
 }
