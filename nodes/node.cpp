@@ -62,10 +62,82 @@ std::unique_ptr<caf::actor_system_config> make_rpc_config() {
 
 } // namespace
 
+void node::register_system_actor(const std::string& suffix, const std::string& kind,
+                                 const caf::actor& handle) {
+  caf::anon_send(manager_, register_atom::value,
+                 actor_entry{name_ + "." + suffix, kind, name_, {}, handle});
+}
+
+caf::error node::publish_node_port(const node_spec& spec, bool tls) {
+  // A single node with port 0 has no peers to talk to: nothing to publish.
+  if (spec.port == 0 && topo_.nodes.size() <= 1)
+    return {};
+  // On the topology's host only (127.0.0.1 by default), not every interface.
+  const char* host = spec.host.c_str();
+  auto& sys = *system_;
+  auto published = tls ? caf::openssl::publish(manager_, spec.port, host, true)
+                       : sys.middleman().publish(manager_, spec.port, host, true);
+  if (!published)
+    return make_llmos_error(error_code::io_failed,
+                            "node '" + name_ + "': cannot listen on node port " +
+                                std::to_string(spec.port) + ": " + sys.render(published.error()) +
+                                " (is another node using it?)");
+  port_ = *published;
+  return {};
+}
+
+caf::error node::start_rpc(const node_spec& spec, const node_start_options& opts,
+                           std::shared_ptr<const method_table> methods) {
+  if (spec.rpc_port == 0)
+    return {};
+  gateway_options gw_opts;
+  gw_opts.port = spec.rpc_port;
+  gw_opts.host = spec.host;
+  gw_opts.auth_token = topo_.auth_token;
+  gw_opts.bounds.max_calls_per_s = opts.rpc_rate;
+  if (const auto& rpc_tls = topo_.rpc_tls) {
+    auto ctx = tls::context::server(rpc_tls->certificate, rpc_tls->key);
+    if (!ctx)
+      return make_llmos_error(error_code::bad_option,
+                              "node '" + name_ + "': rpc_tls: " + describe(ctx.error()));
+    gw_opts.tls = std::move(*ctx);
+  }
+  rpc_config_ = make_rpc_config();
+  rpc_system_ = std::make_unique<caf::actor_system>(*rpc_config_);
+  gw_opts.io_system = rpc_system_.get();
+  auto gw = start_gateway(*system_, manager_, std::move(methods), gw_opts);
+  if (!gw)
+    return std::move(gw.error());
+  gateway_ = *gw;
+  // The dispatcher stands for the gateway in the directory: the broker's handle belongs to the
+  // RPC port's own actor system, which no other node can reach (nor see lost with this node);
+  // stopping the dispatcher stops the broker (they are linked).
+  register_system_actor("gateway", "gateway", gw->dispatcher);
+  return {};
+}
+
+void node::report_up(const node_spec& spec, bool tls) const {
+  // Off loopback, an open node port lets anyone who reaches it run actors here.
+  const auto& host = spec.host;
+  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (!loopback && !tls)
+    log_warning("node '" + name_ + "': the node port listens on " + host +
+                " without tls or cluster_secret: any peer that reaches it joins the cluster; set "
+                "one of them in the topology (docs/operations.md)");
+  if (!loopback && spec.rpc_port != 0 && topo_.auth_token.empty())
+    log_warning("node '" + name_ + "': the RPC port listens on " + host +
+                " without auth_token: any client that reaches it may spawn and stop actors");
+  log_info("node '" + name_ + "' up: node port " + std::to_string(port_) + ", rpc port " +
+           std::to_string(gateway_.port) + (topo_.rpc_tls ? " (TLS)" : "") +
+           (topo_.tls ? ", TLS between nodes"
+            : tls     ? ", TLS between nodes with the cluster secret"
+                      : "") +
+           (topo_.auth_token.empty() ? "" : ", auth token required"));
+}
+
 caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::string& name,
                                                  node_start_options opts) {
-  const auto* spec = topo.find_node(name);
-  if (spec == nullptr)
+  if (topo.find_node(name) == nullptr)
     return make_llmos_error(error_code::no_such_node, topo.source + ": no node named '" + name +
                                                           "'; pass --node with one of "
                                                           "the nodes it declares");
@@ -83,81 +155,25 @@ caf::expected<std::unique_ptr<node>> node::start(topology topo, const std::strin
   n->system_ = std::make_unique<caf::actor_system>(*n->config_);
   n->topo_ = std::move(topo);
   n->name_ = name;
-  auto& sys = *n->system_;
+  const auto& spec = *n->topo_.find_node(name);
   const bool tls = n->topo_.tls.has_value() || !n->topo_.cluster_secret.empty();
-
   node_manager_config nm_cfg;
   nm_cfg.topo = n->topo_;
   nm_cfg.self = name;
   nm_cfg.kinds = n->kinds_.get();
   nm_cfg.tls = tls;
   if (name == n->topo_.seed) {
-    n->directory_ = spawn_directory(sys);
+    n->directory_ = spawn_directory(*n->system_);
     nm_cfg.directory = n->directory_;
   }
-  n->manager_ = spawn_node_manager(sys, std::move(nm_cfg));
-  auto register_system_actor = [&](const std::string& suffix, const std::string& kind,
-                                   const caf::actor& handle) {
-    caf::anon_send(n->manager_, register_atom::value,
-                   actor_entry{name + "." + suffix, kind, name, {}, handle});
-  };
+  n->manager_ = spawn_node_manager(*n->system_, std::move(nm_cfg));
   if (n->directory_)
-    register_system_actor("directory", "directory", caf::actor_cast<caf::actor>(n->directory_));
-
-  // A single node with port 0 has no peers to talk to: nothing to publish.
-  if (spec->port != 0 || n->topo_.nodes.size() > 1) {
-    // On the topology's host only (127.0.0.1 by default), not every interface.
-    const char* host = spec->host.c_str();
-    auto published = tls ? caf::openssl::publish(n->manager_, spec->port, host, true)
-                         : sys.middleman().publish(n->manager_, spec->port, host, true);
-    if (!published)
-      return make_llmos_error(error_code::io_failed,
-                              "node '" + name + "': cannot listen on node port " +
-                                  std::to_string(spec->port) + ": " +
-                                  sys.render(published.error()) + " (is another node using it?)");
-    n->port_ = *published;
-  }
-  if (spec->rpc_port != 0) {
-    gateway_options gw_opts;
-    gw_opts.port = spec->rpc_port;
-    gw_opts.host = spec->host;
-    gw_opts.auth_token = n->topo_.auth_token;
-    gw_opts.bounds.max_calls_per_s = opts.rpc_rate;
-    if (const auto& rpc_tls = n->topo_.rpc_tls) {
-      auto ctx = tls::context::server(rpc_tls->certificate, rpc_tls->key);
-      if (!ctx)
-        return make_llmos_error(error_code::bad_option,
-                                "node '" + name + "': rpc_tls: " + describe(ctx.error()));
-      gw_opts.tls = std::move(*ctx);
-    }
-    n->rpc_config_ = make_rpc_config();
-    n->rpc_system_ = std::make_unique<caf::actor_system>(*n->rpc_config_);
-    gw_opts.io_system = n->rpc_system_.get();
-    auto gw = start_gateway(sys, n->manager_, methods, gw_opts);
-    if (!gw)
-      return std::move(gw.error());
-    n->gateway_ = *gw;
-    // The dispatcher stands for the gateway in the directory: the broker's handle belongs to the
-    // RPC port's own actor system, which no other node can reach (nor see lost with this node);
-    // stopping the dispatcher stops the broker (they are linked).
-    register_system_actor("gateway", "gateway", gw->dispatcher);
-  }
-  // Off loopback, an open node port lets anyone who reaches it run actors here.
-  const auto& host = spec->host;
-  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-  if (!loopback && !tls)
-    log_warning("node '" + name + "': the node port listens on " + host +
-                " without tls or cluster_secret: any peer that reaches it joins the cluster; set "
-                "one of them in the topology (docs/operations.md)");
-  if (!loopback && spec->rpc_port != 0 && n->topo_.auth_token.empty())
-    log_warning("node '" + name + "': the RPC port listens on " + host +
-                " without auth_token: any client that reaches it may spawn and stop actors");
-  log_info("node '" + name + "' up: node port " + std::to_string(n->port_) + ", rpc port " +
-           std::to_string(n->gateway_.port) + (n->topo_.rpc_tls ? " (TLS)" : "") +
-           (n->topo_.tls ? ", TLS between nodes"
-            : tls        ? ", TLS between nodes with the cluster secret"
-                         : "") +
-           (n->topo_.auth_token.empty() ? "" : ", auth token required"));
+    n->register_system_actor("directory", "directory", caf::actor_cast<caf::actor>(n->directory_));
+  if (auto e = n->publish_node_port(spec, tls))
+    return e;
+  if (auto e = n->start_rpc(spec, opts, std::move(methods)))
+    return e;
+  n->report_up(spec, tls);
   return n;
 }
 

@@ -63,6 +63,16 @@ public:
 private:
   node() = default;
 
+  void register_system_actor(const std::string& suffix, const std::string& kind,
+                             const caf::actor& handle);
+  /// Node-to-node traffic: the node manager published on the node port (TLS when `tls`).
+  caf::error publish_node_port(const node_spec& spec, bool tls);
+  /// The msgpack-RPC port in its own actor system, its dispatcher registered as the gateway.
+  caf::error start_rpc(const node_spec& spec, const node_start_options& opts,
+                       std::shared_ptr<const method_table> methods);
+  /// Warnings for ports open beyond loopback without protection, then the "up" line.
+  void report_up(const node_spec& spec, bool tls) const;
+
   topology topo_;
   std::string name_;
   std::shared_ptr<const actor_kind_table> kinds_;
