@@ -374,76 +374,101 @@ private:
   void receive_loop() {
     std::vector<waiting_conn> waiting;
     std::vector<pollfd> fds;
-    for (;;) {
-      std::vector<waiting_conn> arrived;
-      {
-        std::lock_guard lock{mutex_};
-        if (stopping_)
-          break;
-        arrived.swap(incoming_);
-      }
-      // A connection back from a worker may hold its next (pipelined) request already; only
-      // the arrivals are looked at, not every waiting buffer again.
-      for (auto& c : arrived) {
-        if (ready(c))
-          to_worker(std::move(c));
-        else
-          waiting.push_back(std::move(c));
-      }
-
-      fds.assign(1, pollfd{wake_[0], POLLIN, 0});
-      auto next = clock::now() + std::chrono::seconds(60);
-      for (const auto& c : waiting) {
-        fds.push_back(pollfd{c.fd, POLLIN, 0});
-        next = std::min(next, c.deadline);
-      }
-      if (::poll(fds.data(), fds.size(), millis_until(next)) < 0) {
-        // EINTR, or no memory for the poll set: look again shortly, never stop serving.
-        if (errno != EINTR)
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (take_arrivals(waiting)) {
+      if (!poll_waiting(waiting, fds))
         continue;
-      }
-      if ((fds[0].revents & POLLIN) != 0) {
-        char drain[256];
-        while (::read(wake_[0], drain, sizeof drain) > 0) {
-        }
-      }
-      const auto now = clock::now();
-      std::vector<waiting_conn> still;
-      for (std::size_t i = 0; i < waiting.size(); ++i) {
-        auto& c = waiting[i];
-        if ((fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-          if (!receive(c)) {
-            unreserve(c);
-            finish(c.fd);
-            continue;
-          }
-          if (ready(c)) {
-            to_worker(std::move(c));
-            continue;
-          }
-        }
-        if (now >= c.deadline) {
-          if (c.head_end > 0) // a body trickling in too slowly
-            refuse_now(c.fd, 408, "Request Timeout",
-                       "the request body did not arrive within " +
-                           std::to_string(lim_.body_timeout.count()) + " ms of its head");
-          else if (c.head_started) // a head trickling in too slowly (or a half-sent one)
-            refuse_now(c.fd, 408, "Request Timeout",
-                       "the request line and headers did not arrive within " +
-                           std::to_string(lim_.head_timeout.count()) + " ms");
-          unreserve(c);
-          finish(c.fd);
-          continue;
-        }
-        still.push_back(std::move(c));
-      }
-      waiting.swap(still);
+      if ((fds[0].revents & POLLIN) != 0)
+        drain_wake();
+      waiting = serve_polled(std::move(waiting), fds);
     }
     for (auto& c : waiting) {
       unreserve(c);
       finish(c.fd);
     }
+  }
+
+  /// New and returning connections join `waiting`, or go to a worker when a request is
+  /// already whole; false once the door closes.
+  bool take_arrivals(std::vector<waiting_conn>& waiting) {
+    std::vector<waiting_conn> arrived;
+    {
+      std::lock_guard lock{mutex_};
+      if (stopping_)
+        return false;
+      arrived.swap(incoming_);
+    }
+    // A connection back from a worker may hold its next (pipelined) request already; only the
+    // arrivals are looked at, not every waiting buffer again.
+    for (auto& c : arrived) {
+      if (ready(c))
+        to_worker(std::move(c));
+      else
+        waiting.push_back(std::move(c));
+    }
+    return true;
+  }
+
+  /// Waits for bytes on the waiting connections (fds[0] is the wake pipe) until the nearest
+  /// deadline; false when the poll failed (looked at again shortly: never stop serving).
+  bool poll_waiting(const std::vector<waiting_conn>& waiting, std::vector<pollfd>& fds) {
+    fds.assign(1, pollfd{wake_[0], POLLIN, 0});
+    auto next = clock::now() + std::chrono::seconds(60);
+    for (const auto& c : waiting) {
+      fds.push_back(pollfd{c.fd, POLLIN, 0});
+      next = std::min(next, c.deadline);
+    }
+    if (::poll(fds.data(), fds.size(), millis_until(next)) >= 0)
+      return true;
+    if (errno != EINTR) // no memory for the poll set
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return false;
+  }
+
+  void drain_wake() {
+    char bytes[256];
+    while (::read(wake_[0], bytes, sizeof bytes) > 0) {
+    }
+  }
+
+  /// Reads what came; a whole request goes to a worker, a connection past its deadline is
+  /// answered 408 and closed. Returns those still waiting.
+  std::vector<waiting_conn> serve_polled(std::vector<waiting_conn> waiting,
+                                         const std::vector<pollfd>& fds) {
+    const auto now = clock::now();
+    std::vector<waiting_conn> still;
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+      auto& c = waiting[i];
+      if ((fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        if (!receive(c)) {
+          unreserve(c);
+          finish(c.fd);
+          continue;
+        }
+        if (ready(c)) {
+          to_worker(std::move(c));
+          continue;
+        }
+      }
+      if (now >= c.deadline) {
+        time_out(c);
+        continue;
+      }
+      still.push_back(std::move(c));
+    }
+    return still;
+  }
+
+  void time_out(waiting_conn& c) {
+    if (c.head_end > 0) // a body trickling in too slowly
+      refuse_now(c.fd, 408, "Request Timeout",
+                 "the request body did not arrive within " +
+                     std::to_string(lim_.body_timeout.count()) + " ms of its head");
+    else if (c.head_started) // a head trickling in too slowly (or a half-sent one)
+      refuse_now(c.fd, 408, "Request Timeout",
+                 "the request line and headers did not arrive within " +
+                     std::to_string(lim_.head_timeout.count()) + " ms");
+    unreserve(c);
+    finish(c.fd);
   }
 
   void work_loop() {
