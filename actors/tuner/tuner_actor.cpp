@@ -112,6 +112,32 @@ void end_study(self_ptr self, study_run& s, const std::string& state) {
   s.waiters.clear();
 }
 
+using failure_fn = std::function<void(caf::error)>;
+
+/// The loaded best model goes to the registry with the study's data set and lineage.
+void publish_loaded(self_ptr self, const std::string& name, model_actor model, caf::actor dataset,
+                    caf::actor reg, const failure_fn& fail) {
+  auto& s = self->state.studies.at(name);
+  const auto best = *s.search->best_trial();
+  publish_plan plan;
+  plan.model = std::move(model);
+  plan.dataset = caf::actor_cast<dataset_actor>(dataset);
+  plan.registry = caf::actor_cast<registry_actor>(reg);
+  plan.dataset_name = s.spec.dataset;
+  plan.producer = "tuner study '" + name + "'";
+  plan.note = "best of " + std::to_string(s.search->trials_started()) + " trials (" +
+              tuner::to_string(s.spec.algorithm) + ")";
+  plan.extra = {
+      {"study", name}, {"trial", best}, {s.spec.metric, s.search->best_value().value_or(0)}};
+  publish_model(self, std::move(plan), [self, name, fail](caf::expected<model_version> v) {
+    if (!v)
+      return fail(v.error());
+    auto& s = self->state.studies.at(name);
+    s.published = v->name + " v" + std::to_string(v->version);
+    end_study(self, s, "done");
+  });
+}
+
 /// The best trial's checkpoint as a registry version: a model actor loads it, the publisher
 /// bundles weights, spec, tokenizer, metrics and lineage.
 void publish_best(self_ptr self, const std::string& name) {
@@ -122,57 +148,34 @@ void publish_best(self_ptr self, const std::string& name) {
   const auto actor = name + "-best";
   const auto ckpt = (folder_of(self, name) / ("t" + std::to_string(*best) + ".pt")).string();
   auto nm = caf::actor_cast<node_manager_actor>(self->state.cfg.manager);
-  auto fail = [self, name](caf::error err) {
+  failure_fn fail = [self, name](caf::error err) {
     auto& s = self->state.studies.at(name);
     s.error = "publishing the best trial: " + describe(err);
     end_study(self, s, "done");
+  };
+  // The model, its data set and the registry, one after the other.
+  auto loaded = [self, name, fail](model_actor model) {
+    lookup(
+        self, self->state.studies.at(name).spec.dataset,
+        [self, name, model, fail](caf::actor dataset) {
+          lookup(
+              self, self->state.cfg.registry,
+              [self, name, model, dataset, fail](caf::actor reg) {
+                publish_loaded(self, name, model, dataset, reg, fail);
+              },
+              fail);
+        },
+        fail);
   };
   spawn_request req{"", "model", actor, {{"spec", s.spec.model}, {"threads", "1"}}};
   self->request(nm, call_timeout, stop_atom::value, actor).then([](bool) {}, [](caf::error&) {});
   self->request(nm, call_timeout, spawn_atom::value, req)
       .then(
-          [self, name, ckpt, best, fail](actor_entry& e) {
+          [self, ckpt, loaded, fail](actor_entry& e) {
             auto model = caf::actor_cast<model_actor>(e.handle);
             self->request(model, 5min, load_atom::value, ckpt)
-                .then(
-                    [self, name, model, best, fail](model_info&) {
-                      auto& s = self->state.studies.at(name);
-                      auto ds = s.spec.dataset;
-                      lookup(
-                          self, ds,
-                          [self, name, model, best, fail](caf::actor dataset) {
-                            lookup(
-                                self, self->state.cfg.registry,
-                                [self, name, model, dataset, best, fail](caf::actor reg) {
-                                  auto& s = self->state.studies.at(name);
-                                  publish_plan plan;
-                                  plan.model = model;
-                                  plan.dataset = caf::actor_cast<dataset_actor>(dataset);
-                                  plan.registry = caf::actor_cast<registry_actor>(reg);
-                                  plan.dataset_name = s.spec.dataset;
-                                  plan.producer = "tuner study '" + name + "'";
-                                  plan.note =
-                                      "best of " + std::to_string(s.search->trials_started()) +
-                                      " trials (" + tuner::to_string(s.spec.algorithm) + ")";
-                                  plan.extra = {
-                                      {"study", name},
-                                      {"trial", *best},
-                                      {s.spec.metric, s.search->best_value().value_or(0)}};
-                                  publish_model(self, std::move(plan),
-                                                [self, name, fail](caf::expected<model_version> v) {
-                                                  if (!v)
-                                                    return fail(v.error());
-                                                  auto& s = self->state.studies.at(name);
-                                                  s.published =
-                                                      v->name + " v" + std::to_string(v->version);
-                                                  end_study(self, s, "done");
-                                                });
-                                },
-                                fail);
-                          },
-                          fail);
-                    },
-                    [fail](caf::error& err) { fail(err); });
+                .then([loaded, model](model_info&) { loaded(model); },
+                      [fail](caf::error& err) { fail(err); });
           },
           [fail](caf::error& err) { fail(err); });
 }
@@ -212,6 +215,65 @@ void on_trial_end(self_ptr self, const std::string& name, uint64_t task, const t
   pump(self, name);
 }
 
+/// A trial's task (or its submission) failed: the trial ends failed.
+void trial_failed(self_ptr self, const std::string& name, uint64_t task, const caf::error& err) {
+  task_status t;
+  t.state = "failed";
+  t.error = describe(err);
+  on_trial_end(self, name, task, t);
+}
+
+/// The training task of one trial: the study's model and data set with the trial's parameters
+/// and its resource as max_steps.
+task_spec trial_task(self_ptr self, const std::string& name, const study_run& s,
+                     const tuner::trial_job& job) {
+  task_spec t;
+  t.name = name + "-t" + std::to_string(job.trial);
+  t.owner = "tuner:" + name;
+  t.cpu_threads = self->state.cfg.threads;
+  t.detail = {
+      {"kind", "train"},
+      {"spec", s.spec.model},
+      {"dataset", s.spec.dataset},
+      {"keep", "false"},
+      {"checkpoint", (folder_of(self, name) / ("t" + std::to_string(job.trial) + ".pt")).string()}};
+  for (const auto& [k, v] : s.spec.overrides)
+    t.detail["set." + k] = v;
+  for (const auto& [k, v] : job.params)
+    t.detail["set." + k] = v;
+  t.detail["set.max_steps"] = std::to_string(static_cast<int64_t>(job.resource));
+  return t;
+}
+
+/// Submits a trial's task; once the scheduler numbers it, the trial's placeholder takes the
+/// number and the tuner waits for its end.
+void submit_trial(self_ptr self, const std::string& name, const task_spec& t,
+                  uint64_t placeholder) {
+  lookup(
+      self, self->state.cfg.scheduler,
+      [self, name, t, placeholder](caf::actor handle) {
+        auto sched = caf::actor_cast<scheduler_actor>(handle);
+        self->request(sched, call_timeout, submit_atom::value, t)
+            .then(
+                [self, name, sched, placeholder](uint64_t id) {
+                  auto& s = self->state.studies.at(name);
+                  auto node = s.jobs.extract(placeholder);
+                  if (node.empty())
+                    return;
+                  s.jobs[id] = node.mapped();
+                  self->request(sched, std::chrono::minutes(24 * 60), wait_atom::value, id,
+                                caf::actor{})
+                      .then(
+                          [self, name, id](task_status& t) { on_trial_end(self, name, id, t); },
+                          [self, name, id](caf::error& err) { trial_failed(self, name, id, err); });
+                },
+                [self, name, placeholder](caf::error& err) {
+                  trial_failed(self, name, placeholder, err);
+                });
+      },
+      [self, name, placeholder](caf::error err) { trial_failed(self, name, placeholder, err); });
+}
+
 /// Starts trials until `parallel` run or the searcher has nothing to start now.
 void pump(self_ptr self, const std::string& name) {
   auto& s = self->state.studies.at(name);
@@ -223,58 +285,9 @@ void pump(self_ptr self, const std::string& name) {
     auto job = s.search->next_job();
     if (!job)
       break;
-    task_spec t;
-    t.name = name + "-t" + std::to_string(job->trial);
-    t.owner = "tuner:" + name;
-    t.cpu_threads = self->state.cfg.threads;
-    t.detail = {{"kind", "train"},
-                {"spec", s.spec.model},
-                {"dataset", s.spec.dataset},
-                {"keep", "false"},
-                {"checkpoint",
-                 (folder_of(self, name) / ("t" + std::to_string(job->trial) + ".pt")).string()}};
-    for (const auto& [k, v] : s.spec.overrides)
-      t.detail["set." + k] = v;
-    for (const auto& [k, v] : job->params)
-      t.detail["set." + k] = v;
-    t.detail["set.max_steps"] = std::to_string(static_cast<int64_t>(job->resource));
     const auto placeholder = std::numeric_limits<uint64_t>::max() - job->trial;
     s.jobs[placeholder] = *job; // counts as running until the scheduler answers
-    lookup(
-        self, self->state.cfg.scheduler,
-        [self, name, t, placeholder](caf::actor handle) {
-          auto sched = caf::actor_cast<scheduler_actor>(handle);
-          self->request(sched, call_timeout, submit_atom::value, t)
-              .then(
-                  [self, name, sched, placeholder](uint64_t id) {
-                    auto& s = self->state.studies.at(name);
-                    auto node = s.jobs.extract(placeholder);
-                    if (node.empty())
-                      return;
-                    s.jobs[id] = node.mapped();
-                    self->request(sched, std::chrono::minutes(24 * 60), wait_atom::value, id,
-                                  caf::actor{})
-                        .then([self, name, id](task_status& t) { on_trial_end(self, name, id, t); },
-                              [self, name, id](caf::error& err) {
-                                task_status t;
-                                t.state = "failed";
-                                t.error = describe(err);
-                                on_trial_end(self, name, id, t);
-                              });
-                  },
-                  [self, name, placeholder](caf::error& err) {
-                    task_status t;
-                    t.state = "failed";
-                    t.error = describe(err);
-                    on_trial_end(self, name, placeholder, t);
-                  });
-        },
-        [self, name, placeholder](caf::error err) {
-          task_status t;
-          t.state = "failed";
-          t.error = describe(err);
-          on_trial_end(self, name, placeholder, t);
-        });
+    submit_trial(self, name, trial_task(self, name, s, *job), placeholder);
   }
 }
 
