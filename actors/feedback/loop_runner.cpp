@@ -201,6 +201,62 @@ void evaluate(analyst_self self, caf::actor candidate, caf::actor production) {
       fail);
 }
 
+/// The server took the candidate as its canary: the round watches it from now on.
+void canary_running(analyst_self self, double share) {
+  auto& st = self->state;
+  auto& r = *st.round;
+  if (!enter(r, round_stage::canary))
+    return;
+  r.canary_started = wall_now();
+  std::tie(r.prod_labelled0, r.prod_correct0) =
+      outcomes(st.analysis.find(st.policy->model, r.production), r.language);
+  record_decision(self, {{"decision", "canary"},
+                         {"why", "v" + std::to_string(r.candidate) + " takes " +
+                                     std::to_string(share) + " of the traffic"},
+                         {"candidate", r.candidate}});
+}
+
+/// The published candidate goes to the server as a canary with the policy's share.
+void run_canary(analyst_self self, const fail_fn& fail) {
+  const auto share = self->state.policy->canary.share;
+  lookup(
+      self, self->state.policy->server,
+      [self, share, fail](caf::actor server) {
+        auto& r = *self->state.round;
+        self->request(caf::actor_cast<server_actor>(server), long_timeout, canary_atom::value,
+                      std::to_string(r.candidate), share)
+            .then([self, share](server_status&) { canary_running(self, share); },
+                  [fail](caf::error& err) { fail(err); });
+      },
+      fail);
+}
+
+/// The candidate becomes a registry version with the round's lineage, then the canary.
+void publish_candidate(analyst_self self, caf::actor model, caf::actor ds, caf::actor reg,
+                       const fail_fn& fail) {
+  auto& r = *self->state.round;
+  publish_plan plan;
+  plan.model = caf::actor_cast<model_actor>(model);
+  plan.dataset = caf::actor_cast<dataset_actor>(ds);
+  plan.registry = caf::actor_cast<registry_actor>(reg);
+  plan.dataset_name = r.tuned_dataset;
+  plan.name = self->state.policy->model;
+  plan.producer = "feedback loop '" + self->state.cfg.name + "'";
+  plan.note = "round " + std::to_string(r.number) + ": " + r.reason;
+  plan.extra = {{"round", r.number},
+                {"fine_tuned_from", r.production},
+                {"labelled_feedback", r.labelled_used},
+                {"scores", r.scores}};
+  publish_model(self, std::move(plan), [self, fail](caf::expected<model_version> v) {
+    if (!v)
+      return fail(v.error());
+    if (!self->state.round)
+      return;
+    self->state.round->candidate = v->version;
+    run_canary(self, fail);
+  });
+}
+
 /// The fine-tuned model, judged; if accepted, published and started as a canary.
 void start_canary(analyst_self self) {
   auto& st = self->state;
@@ -212,6 +268,7 @@ void start_canary(analyst_self self) {
     return end_round(self, "rejected", v.why);
   record_decision(self, {{"decision", "accepted"}, {"why", v.why}, {"scores", s}});
   auto fail = round_failed(self, "publishing the candidate");
+  // The candidate model, its data set and the registry, one after the other.
   lookup(
       self, r.task,
       [self, fail](caf::actor model) {
@@ -221,55 +278,7 @@ void start_canary(analyst_self self) {
               lookup(
                   self, self->state.policy->registry,
                   [self, model, ds, fail](caf::actor reg) {
-                    auto& r = *self->state.round;
-                    publish_plan plan;
-                    plan.model = caf::actor_cast<model_actor>(model);
-                    plan.dataset = caf::actor_cast<dataset_actor>(ds);
-                    plan.registry = caf::actor_cast<registry_actor>(reg);
-                    plan.dataset_name = r.tuned_dataset;
-                    plan.name = self->state.policy->model;
-                    plan.producer = "feedback loop '" + self->state.cfg.name + "'";
-                    plan.note = "round " + std::to_string(r.number) + ": " + r.reason;
-                    plan.extra = {{"round", r.number},
-                                  {"fine_tuned_from", r.production},
-                                  {"labelled_feedback", r.labelled_used},
-                                  {"scores", r.scores}};
-                    publish_model(
-                        self, std::move(plan), [self, fail](caf::expected<model_version> v) {
-                          if (!v)
-                            return fail(v.error());
-                          if (!self->state.round)
-                            return;
-                          self->state.round->candidate = v->version;
-                          auto share = self->state.policy->canary.share;
-                          lookup(
-                              self, self->state.policy->server,
-                              [self, share, fail](caf::actor server) {
-                                auto& r = *self->state.round;
-                                self->request(caf::actor_cast<server_actor>(server), long_timeout,
-                                              canary_atom::value, std::to_string(r.candidate),
-                                              share)
-                                    .then(
-                                        [self, share](server_status&) {
-                                          auto& st = self->state;
-                                          auto& r = *st.round;
-                                          if (!enter(r, round_stage::canary))
-                                            return;
-                                          r.canary_started = wall_now();
-                                          std::tie(r.prod_labelled0, r.prod_correct0) = outcomes(
-                                              st.analysis.find(st.policy->model, r.production),
-                                              r.language);
-                                          record_decision(
-                                              self, {{"decision", "canary"},
-                                                     {"why", "v" + std::to_string(r.candidate) +
-                                                                 " takes " + std::to_string(share) +
-                                                                 " of the traffic"},
-                                                     {"candidate", r.candidate}});
-                                        },
-                                        [fail](caf::error& err) { fail(err); });
-                              },
-                              fail);
-                        });
+                    publish_candidate(self, model, ds, reg, fail);
                   },
                   fail);
             },
@@ -278,12 +287,9 @@ void start_canary(analyst_self self) {
       fail);
 }
 
-/// Fine-tunes production's weights on the tuned data set through the scheduler.
-void fine_tune(analyst_self self) {
-  auto& st = self->state;
-  auto& r = *st.round;
-  if (!enter(r, round_stage::training))
-    return;
+/// The fine-tuning task: production's weights trained on the tuned data set.
+task_spec fine_tune_task(const analyst_state& st) {
+  const auto& r = *st.round;
   const auto& ft = st.policy->finetune;
   task_spec t;
   t.name = r.task;
@@ -297,60 +303,68 @@ void fine_tune(analyst_self self) {
               {"set.eval_every", std::to_string(std::max<int64_t>(ft.steps / 2, 1))}};
   if (ft.lr > 0)
     t.detail["set.lr"] = std::to_string(ft.lr);
+  return t;
+}
+
+/// Production's weights in a model actor of their own, to compare the candidate with.
+void compare_with_production(analyst_self self, const fail_fn& fail) {
+  auto& st = self->state;
+  auto& r = *st.round;
+  auto nm = caf::actor_cast<node_manager_actor>(st.cfg.manager);
+  const auto name = r.task + "-production";
+  spawn_request req{"", "model", name, {{"spec", st.policy->finetune.spec}}};
+  self->request(nm, call_timeout, stop_atom::value, name).then([](bool) {}, [](caf::error&) {});
+  self->request(nm, call_timeout, spawn_atom::value, req)
+      .then(
+          [self, fail](actor_entry& e) {
+            auto prod = e.handle;
+            auto path = (self->state.round->dir / "base.pt").string();
+            self->request(caf::actor_cast<model_actor>(prod), long_timeout, load_atom::value, path)
+                .then(
+                    [self, prod, fail](model_info&) {
+                      lookup(
+                          self, self->state.round->task,
+                          [self, prod](caf::actor cand) { evaluate(self, cand, prod); }, fail);
+                    },
+                    [fail](caf::error& err) { fail(err); });
+          },
+          [fail](caf::error& err) { fail(err); });
+}
+
+/// Waits for the fine-tuning task within the policy's limit; a task past it is cancelled.
+void await_fine_tune(analyst_self self, scheduler_actor sched, uint64_t id, const fail_fn& fail) {
+  const auto limit =
+      std::chrono::seconds(static_cast<int64_t>(self->state.policy->finetune.timeout_s));
+  self->request(sched, limit, wait_atom::value, id, caf::actor{})
+      .then(
+          [self, fail](task_status& ts) {
+            if (ts.state != "done")
+              return fail(make_llmos_error(error_code::kernel_failed,
+                                           "task " + ts.name + " " + ts.state + ": " + ts.error));
+            compare_with_production(self, fail);
+          },
+          [self, sched, id, fail](caf::error& err) {
+            // Timed out (or the scheduler went): the task must not run on.
+            self->request(sched, call_timeout, cancel_atom::value, id)
+                .then([](task_status&) {}, [](caf::error&) {});
+            fail(err);
+          });
+}
+
+/// Fine-tunes production's weights on the tuned data set through the scheduler.
+void fine_tune(analyst_self self) {
+  auto& st = self->state;
+  if (!enter(*st.round, round_stage::training))
+    return;
+  auto t = fine_tune_task(st);
   auto fail = round_failed(self, "fine-tune");
   lookup(
       self, st.policy->scheduler,
       [self, t, fail](caf::actor h) {
         auto sched = caf::actor_cast<scheduler_actor>(h);
         self->request(sched, call_timeout, submit_atom::value, t)
-            .then(
-                [self, sched, fail](uint64_t id) {
-                  const auto limit = std::chrono::seconds(
-                      static_cast<int64_t>(self->state.policy->finetune.timeout_s));
-                  self->request(sched, limit, wait_atom::value, id, caf::actor{})
-                      .then(
-                          [self, fail](task_status& ts) {
-                            if (ts.state != "done")
-                              return fail(make_llmos_error(error_code::kernel_failed,
-                                                           "task " + ts.name + " " + ts.state +
-                                                               ": " + ts.error));
-                            auto& st = self->state;
-                            auto& r = *st.round;
-                            // Production's weights in a model actor of their own, to compare.
-                            auto nm = caf::actor_cast<node_manager_actor>(st.cfg.manager);
-                            const auto name = r.task + "-production";
-                            spawn_request req{
-                                "", "model", name, {{"spec", st.policy->finetune.spec}}};
-                            self->request(nm, call_timeout, stop_atom::value, name)
-                                .then([](bool) {}, [](caf::error&) {});
-                            self->request(nm, call_timeout, spawn_atom::value, req)
-                                .then(
-                                    [self, fail](actor_entry& e) {
-                                      auto prod = e.handle;
-                                      auto path = (self->state.round->dir / "base.pt").string();
-                                      self->request(caf::actor_cast<model_actor>(prod),
-                                                    long_timeout, load_atom::value, path)
-                                          .then(
-                                              [self, prod, fail](model_info&) {
-                                                lookup(
-                                                    self, self->state.round->task,
-                                                    [self, prod](caf::actor cand) {
-                                                      evaluate(self, cand, prod);
-                                                    },
-                                                    fail);
-                                              },
-                                              [fail](caf::error& err) { fail(err); });
-                                    },
-                                    [fail](caf::error& err) { fail(err); });
-                          },
-                          [self, sched, id, fail](caf::error& err) {
-                            // Timed out (or the scheduler went): the task must not run on.
-                            self->request(sched, call_timeout, cancel_atom::value, id)
-                                .then([](task_status&) {}, [](caf::error&) {});
-                            fail(err);
-                          });
-                },
-                [fail](caf::error& err) { fail(err); });
+            .then([self, sched, fail](uint64_t id) { await_fine_tune(self, sched, id, fail); },
+                  [fail](caf::error& err) { fail(err); });
       },
       fail);
 }
