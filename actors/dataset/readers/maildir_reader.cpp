@@ -94,30 +94,107 @@ std::string read_file(const fs::path& path, std::string& bytes) {
 
 } // namespace
 
-caf::expected<uint64_t> read_maildir(const source_spec& spec, quarantine& q, const emit_fn& emit) {
-  if (auto err = check_options(spec, {"label_from", "label_map", "extension", "raw"}))
-    return err;
+namespace {
+
+/// The maildir options: raw, label_from and label_map, checked together.
+struct maildir_options {
+  bool raw = false; ///< the file's bytes untouched (see read_maildir)
+  bool label_from_parent = true;
+  std::map<std::string, std::string> label_map;
+};
+
+caf::expected<maildir_options> read_options(const source_spec& spec) {
+  maildir_options o;
   // raw: true passes the file's bytes through untouched, for a following email_to_text that
   // decodes each part by its declared charset (repairing here would turn Latin-1 letters into
   // U+FFFD before that decoder sees them).
-  const auto raw_option = option_or(spec, "raw", "false");
-  if (raw_option != "true" && raw_option != "false")
+  const auto raw = option_or(spec, "raw", "false");
+  if (raw != "true" && raw != "false")
     return reader_error(error_code::bad_config, spec, spec.path,
-                        "option 'raw': '" + raw_option + "' must be true or false");
-  const bool raw = raw_option == "true";
-  auto limit = record_limit(spec);
-  if (!limit)
-    return limit.error();
+                        "option 'raw': '" + raw + "' must be true or false");
+  o.raw = raw == "true";
   const auto label_from = option_or(spec, "label_from", "parent");
   if (label_from != "parent" && label_from != "none")
     return reader_error(error_code::bad_config, spec, spec.path,
                         "option 'label_from': '" + label_from + "' is unknown; use parent or none");
+  o.label_from_parent = label_from == "parent";
   auto label_map = parse_label_map(spec);
   if (!label_map)
     return label_map.error();
-  if (label_from == "none" && !label_map->empty())
+  if (!o.label_from_parent && !label_map->empty())
     return reader_error(error_code::bad_config, spec, spec.path,
                         "option 'label_map' needs label_from: parent; set it or drop the map");
+  o.label_map = std::move(*label_map);
+  return o;
+}
+
+/// A file's folder is the one holding it; files directly in the source's folder (a source per
+/// mail folder) are in that folder.
+std::string folder_of(const fs::path& root, const fs::path& rel) {
+  if (rel.has_parent_path())
+    return rel.parent_path().filename().string();
+  const auto normal = root.lexically_normal();
+  return normal.filename().string().empty() ? normal.parent_path().filename().string()
+                                            : normal.filename().string();
+}
+
+/// Every folder has an entry in a non-empty label map: a forgotten folder is one clear error
+/// before anything is emitted, instead of a half-read source.
+caf::error check_label_map(const source_spec& spec, const maildir_options& o, const fs::path& root,
+                           const std::vector<fs::path>& files) {
+  if (!o.label_from_parent || o.label_map.empty())
+    return {};
+  std::set<std::string> folders;
+  for (const auto& rel : files)
+    folders.insert(folder_of(root, rel));
+  for (const auto& folder : folders)
+    if (!o.label_map.contains(folder))
+      return reader_error(error_code::bad_config, spec, spec.path,
+                          "option 'label_map': no entry for folder '" + folder + "'; add '" +
+                              folder + "=<label>' to the map");
+  return {};
+}
+
+/// One message file as a record (its bytes repaired to UTF-8 unless raw); false when it could
+/// not be read (it went to the quarantine).
+bool read_message(const source_spec& spec, const maildir_options& o, const fs::path& root,
+                  const fs::path& rel, uint64_t index, quarantine& q, record& r) {
+  const auto full = root / rel;
+  r.origin = source_location{spec.name, full.string(), 0, index};
+  std::string bytes;
+  if (auto reason = read_file(full, bytes); !reason.empty()) {
+    q.add(quarantine_entry{reader_rule(spec), reason, r.origin, {}});
+    return false;
+  }
+  if (o.raw || valid_utf8(bytes)) {
+    r.text = std::move(bytes);
+  } else {
+    r.text = to_valid_utf8(bytes);
+    r.meta["utf8_repaired"] = "true";
+  }
+  const std::string folder = folder_of(root, rel);
+  if (o.label_from_parent && !folder.empty()) {
+    auto mapped = o.label_map.find(folder);
+    r.label = mapped == o.label_map.end() ? folder : mapped->second;
+  }
+  r.id = spec.name + "/" + rel.generic_string();
+  r.meta["file"] = rel.generic_string();
+  if (!folder.empty())
+    r.meta["folder"] = folder;
+  return true;
+}
+
+} // namespace
+
+caf::expected<uint64_t> read_maildir(const source_spec& spec, quarantine& q, const emit_fn& emit) {
+  if (auto err = check_options(spec, {"label_from", "label_map", "extension", "raw"}))
+    return err;
+  auto opts = read_options(spec);
+  if (!opts)
+    return opts.error();
+  auto limit = record_limit(spec);
+  if (!limit)
+    return limit.error();
   const fs::path root{spec.path};
   std::error_code ec;
   if (!fs::is_directory(root, ec))
@@ -126,55 +203,16 @@ caf::expected<uint64_t> read_maildir(const source_spec& spec, quarantine& q, con
   auto files = list_files(spec, root, option_or(spec, "extension", ""));
   if (!files)
     return files.error();
-  // Check every folder against the map before emitting anything, so a forgotten folder is one
-  // clear error instead of a half-read source.
-  // A file's folder is the one holding it; files directly in `path` (a source per mail folder)
-  // are in that folder.
-  const auto root_name = root.lexically_normal().filename().string().empty()
-                             ? root.lexically_normal().parent_path().filename().string()
-                             : root.lexically_normal().filename().string();
-  auto folder_of = [&root_name](const fs::path& rel) {
-    return rel.has_parent_path() ? rel.parent_path().filename().string() : root_name;
-  };
-  std::set<std::string> folders;
-  if (label_from == "parent")
-    for (const auto& rel : *files)
-      folders.insert(folder_of(rel));
-  if (!label_map->empty())
-    for (const auto& folder : folders)
-      if (!label_map->contains(folder))
-        return reader_error(error_code::bad_config, spec, spec.path,
-                            "option 'label_map': no entry for folder '" + folder + "'; add '" +
-                                folder + "=<label>' to the map");
-  const std::string rule = reader_rule(spec);
+  if (auto err = check_label_map(spec, *opts, root, *files))
+    return err;
   uint64_t index = 0;
   uint64_t emitted = 0;
   for (const auto& rel : *files) {
     if (limit_reached(*limit, emitted))
       break;
-    const auto full = root / rel;
     record r;
-    r.origin = source_location{spec.name, full.string(), 0, index++};
-    std::string bytes;
-    if (auto reason = read_file(full, bytes); !reason.empty()) {
-      q.add(quarantine_entry{rule, reason, r.origin, {}});
+    if (!read_message(spec, *opts, root, rel, index++, q, r))
       continue;
-    }
-    if (raw || valid_utf8(bytes)) {
-      r.text = std::move(bytes);
-    } else {
-      r.text = to_valid_utf8(bytes);
-      r.meta["utf8_repaired"] = "true";
-    }
-    const std::string folder = folder_of(rel);
-    if (label_from == "parent" && !folder.empty()) {
-      auto mapped = label_map->find(folder);
-      r.label = mapped == label_map->end() ? folder : mapped->second;
-    }
-    r.id = spec.name + "/" + rel.generic_string();
-    r.meta["file"] = rel.generic_string();
-    if (!folder.empty())
-      r.meta["folder"] = folder;
     ++emitted;
     emit(std::move(r));
   }
