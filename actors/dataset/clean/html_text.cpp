@@ -170,6 +170,120 @@ std::size_t find_ci(std::string_view s, std::string_view needle, std::size_t fro
   return std::string_view::npos;
 }
 
+// Walks an HTML text once: entities decoded, text runs with their blanks collapsed, tags
+// turned into line ends or spaces, comments and script, style and title elements dropped.
+class html_walker {
+public:
+  explicit html_walker(std::string_view html) : html_(html) {}
+
+  std::string run() {
+    while (i_ < html_.size()) {
+      const char c = html_[i_];
+      if (c == '&')
+        entity();
+      else if (c != '<')
+        text_run();
+      else if (html_.substr(i_).starts_with("<!--"))
+        comment();
+      else
+        tag();
+    }
+    return out_.finish();
+  }
+
+private:
+  void entity() {
+    std::size_t end = 0;
+    const char32_t cp = parse_entity_at(html_, i_, end);
+    if (cp == no_entity) {
+      out_.append("&");
+      ++i_;
+      return;
+    }
+    i_ = end;
+    if (cp == 0xA0) {
+      out_.blank(); // &nbsp; is spacing, collapsed like any other blank in text
+      return;
+    }
+    std::string enc;
+    if (cp != 0xAD) // a soft hyphen is invisible
+      append_utf8(enc, cp);
+    out_.append(enc);
+  }
+
+  void text_run() {
+    const std::size_t start = i_;
+    while (i_ < html_.size() && html_[i_] != '<' && html_[i_] != '&' && !is_blank(html_[i_]))
+      ++i_;
+    if (i_ > start) {
+      out_.append(html_.substr(start, i_ - start));
+    } else {
+      out_.blank();
+      ++i_;
+    }
+  }
+
+  /// A comment (or a declaration, processing instruction) is skipped whole.
+  void comment() {
+    auto end = html_.find("-->", i_ + 4);
+    i_ = end == std::string_view::npos ? html_.size() : end + 3;
+  }
+
+  void tag() {
+    const std::size_t name_at = i_ + 1 + (i_ + 1 < html_.size() && html_[i_ + 1] == '/' ? 1 : 0);
+    const bool is_tag =
+        name_at < html_.size() && (std::isalpha(static_cast<unsigned char>(html_[name_at])) ||
+                                   html_[name_at] == '!' || html_[name_at] == '?');
+    // The next '>' is remembered: text full of bare '<' would otherwise rescan to the end for
+    // each of them.
+    if (next_gt_ != std::string_view::npos && next_gt_ <= i_)
+      next_gt_ = html_.find('>', i_ + 1);
+    const auto close = next_gt_;
+    if (!is_tag || close == std::string_view::npos) {
+      out_.append("<"); // a bare '<' in text, e.g. "a < b"
+      ++i_;
+      return;
+    }
+    std::string name;
+    for (std::size_t k = name_at; k < close && std::isalnum(static_cast<unsigned char>(html_[k]));
+         ++k)
+      name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(html_[k]))));
+    const bool closing = name_at == i_ + 2;
+    i_ = close + 1;
+    if (!closing && (name == "script" || name == "style" || name == "title"))
+      skip_element(name);
+    else if (name == "br")
+      out_.hard_break();
+    else if (is_block_tag(name))
+      out_.end_block();
+    else if (name == "td" || name == "th")
+      out_.blank();
+  }
+
+  /// Script, style and title content is code or a window title, never body text. An element
+  /// left open is dropped alone; after one search fails, the same name is not searched for
+  /// again.
+  void skip_element(const std::string& name) {
+    auto& unclosed = name == "script"  ? no_script_end_
+                     : name == "style" ? no_style_end_
+                                       : no_title_end_;
+    const auto end = unclosed ? std::string_view::npos : find_ci(html_, "</" + name, i_);
+    unclosed = end == std::string_view::npos;
+    if (end != std::string_view::npos) {
+      const auto gt = html_.find('>', end);
+      i_ = gt == std::string_view::npos ? html_.size() : gt + 1;
+    }
+  }
+
+  std::string_view html_;
+  std::size_t i_ = 0;
+  std::size_t next_gt_ = 0;
+  bool no_script_end_ = false;
+  bool no_style_end_ = false;
+  bool no_title_end_ = false;
+  text_builder out_;
+};
+
 } // namespace
 
 std::string decode_html_entities(std::string_view text) {
@@ -189,92 +303,7 @@ std::string decode_html_entities(std::string_view text) {
 }
 
 std::string html_to_text(std::string_view html) {
-  text_builder out;
-  std::size_t next_gt = 0;
-  bool no_script_end = false;
-  bool no_style_end = false;
-  bool no_title_end = false;
-  std::size_t i = 0;
-  while (i < html.size()) {
-    const char c = html[i];
-    if (c == '&') {
-      std::size_t end = 0;
-      const char32_t cp = parse_entity_at(html, i, end);
-      if (cp == no_entity) {
-        out.append("&");
-        ++i;
-      } else if (cp == 0xA0) {
-        out.blank(); // &nbsp; is spacing, collapsed like any other blank in text
-        i = end;
-      } else {
-        std::string enc;
-        if (cp != 0xAD) // a soft hyphen is invisible
-          append_utf8(enc, cp);
-        out.append(enc);
-        i = end;
-      }
-      continue;
-    }
-    if (c != '<') {
-      const std::size_t start = i;
-      while (i < html.size() && html[i] != '<' && html[i] != '&' && !is_blank(html[i]))
-        ++i;
-      if (i > start)
-        out.append(html.substr(start, i - start));
-      else {
-        out.blank();
-        ++i;
-      }
-      continue;
-    }
-    // A comment, declaration or processing instruction is skipped whole.
-    if (html.substr(i).starts_with("<!--")) {
-      auto end = html.find("-->", i + 4);
-      i = end == std::string_view::npos ? html.size() : end + 3;
-      continue;
-    }
-    const std::size_t name_at = i + 1 + (i + 1 < html.size() && html[i + 1] == '/' ? 1 : 0);
-    const bool is_tag =
-        name_at < html.size() && (std::isalpha(static_cast<unsigned char>(html[name_at])) ||
-                                  html[name_at] == '!' || html[name_at] == '?');
-    // The next '>' is remembered: text full of bare '<' would otherwise rescan to the end
-    // for each of them.
-    if (next_gt != std::string_view::npos && next_gt <= i)
-      next_gt = html.find('>', i + 1);
-    const auto close = next_gt;
-    if (!is_tag || close == std::string_view::npos) {
-      out.append("<"); // a bare '<' in text, e.g. "a < b"
-      ++i;
-      continue;
-    }
-    std::string name;
-    for (std::size_t k = name_at; k < close && std::isalnum(static_cast<unsigned char>(html[k]));
-         ++k)
-      name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(html[k]))));
-    const bool closing = name_at == i + 2;
-    i = close + 1;
-    if (!closing && (name == "script" || name == "style" || name == "title")) {
-      // Their content is code or a window title, never body text. An element left open is
-      // dropped alone; after one search fails, the same name is not searched for again.
-      auto& unclosed = name == "script"  ? no_script_end
-                       : name == "style" ? no_style_end
-                                         : no_title_end;
-      const auto end = unclosed ? std::string_view::npos : find_ci(html, "</" + name, i);
-      unclosed = end == std::string_view::npos;
-      if (end != std::string_view::npos) {
-        const auto gt = html.find('>', end);
-        i = gt == std::string_view::npos ? html.size() : gt + 1;
-      }
-      continue;
-    }
-    if (name == "br")
-      out.hard_break();
-    else if (is_block_tag(name))
-      out.end_block();
-    else if (name == "td" || name == "th")
-      out.blank();
-  }
-  return out.finish();
+  return html_walker{html}.run();
 }
 
 } // namespace llmos::data
