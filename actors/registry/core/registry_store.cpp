@@ -74,10 +74,11 @@ caf::expected<registry_store> registry_store::open(fs::path root) {
   return registry_store{std::move(root)};
 }
 
-caf::expected<version_meta> registry_store::publish(const std::string& name,
-                                                    const version_files& files,
-                                                    nlohmann::json metrics,
-                                                    nlohmann::json lineage) {
+namespace {
+
+/// Metrics and lineage are JSON objects (null means empty); lineage.parent a version or null.
+caf::error check_publishable(const std::string& name, nlohmann::json& metrics,
+                             nlohmann::json& lineage) {
   if (auto ok = check_model_name(name); !ok)
     return ok.error();
   // nlohmann::json{} is null, so a caller passing "nothing" means an empty object.
@@ -93,18 +94,21 @@ caf::expected<version_meta> registry_store::publish(const std::string& name,
     return make_llmos_error(error_code::bad_params,
                             "publishing '" + name +
                                 "': lineage.parent must be a version number or null");
+  return {};
+}
 
-  const auto model_dir = root_ / name;
+caf::expected<void> ensure_model_dir(const fs::path& root, const fs::path& model_dir) {
   std::error_code ec;
-  if (fs::create_directory(model_dir, ec)) {
-    if (auto ok = fsync_directory(root_); !ok)
-      return ok.error();
-  } else if (ec) {
+  if (fs::create_directory(model_dir, ec))
+    return fsync_directory(root);
+  if (ec)
     return fs_error("create the model folder", model_dir, ec);
-  }
+  return {};
+}
 
-  // The counter alone would do, but taking the maximum with the folders also survives a
-  // next_version that was lost or copied from elsewhere.
+/// The counter alone would do, but taking the maximum with the folders also survives a
+/// next_version that was lost or copied from elsewhere.
+caf::expected<uint32_t> next_version_number(const std::string& name, const fs::path& model_dir) {
   auto existing = list_version_numbers(model_dir);
   if (!existing)
     return existing.error();
@@ -116,10 +120,41 @@ caf::expected<version_meta> registry_store::publish(const std::string& name,
   if (next > UINT32_MAX)
     return make_llmos_error(error_code::bad_params,
                             "model '" + name + "' has used up all version numbers");
+  return static_cast<uint32_t>(next);
+}
 
+/// The version's files, synced, into the temporary folder; meta.json last: its presence in a
+/// temporary means nothing, only the rename publishes.
+caf::expected<void> write_version(const fs::path& dir, const version_files& files,
+                                  const version_meta& meta) {
+  for (const auto& [file, bytes] :
+       {std::pair{weights_file_name, std::string_view{files.weights}},
+        std::pair{tokenizer_file_name, std::string_view{files.tokenizer}},
+        std::pair{spec_file_name, std::string_view{files.spec}}})
+    if (auto ok = write_file_synced(dir / file, bytes); !ok)
+      return ok.error();
+  if (auto ok = write_file_synced(dir / meta_file_name, to_json(meta).dump(2) + "\n"); !ok)
+    return ok.error();
+  return fsync_directory(dir);
+}
+
+} // namespace
+
+caf::expected<version_meta> registry_store::publish(const std::string& name,
+                                                    const version_files& files,
+                                                    nlohmann::json metrics,
+                                                    nlohmann::json lineage) {
+  if (auto err = check_publishable(name, metrics, lineage))
+    return err;
+  const auto model_dir = root_ / name;
+  if (auto ok = ensure_model_dir(root_, model_dir); !ok)
+    return ok.error();
+  auto next = next_version_number(name, model_dir);
+  if (!next)
+    return next.error();
   version_meta meta;
   meta.name = name;
-  meta.version = static_cast<uint32_t>(next);
+  meta.version = *next;
   meta.created = utc_now_iso8601();
   meta.metrics = std::move(metrics);
   meta.lineage = std::move(lineage);
@@ -127,28 +162,18 @@ caf::expected<version_meta> registry_store::publish(const std::string& name,
   meta.weights_xxh3 = xxh3_hex(files.weights);
   meta.tokenizer_xxh3 = xxh3_hex(files.tokenizer);
   meta.spec_xxh3 = xxh3_hex(files.spec);
-
   const auto incoming = temporary_path(model_dir, incoming_prefix);
+  std::error_code ec;
   if (!fs::create_directory(incoming, ec))
     return fs_error("create", incoming, ec);
   remove_on_failure cleanup{incoming};
-  for (const auto& [file, bytes] :
-       {std::pair{weights_file_name, std::string_view{files.weights}},
-        std::pair{tokenizer_file_name, std::string_view{files.tokenizer}},
-        std::pair{spec_file_name, std::string_view{files.spec}}})
-    if (auto ok = write_file_synced(incoming / file, bytes); !ok)
-      return ok.error();
-  // meta.json last: its presence in a temporary means nothing, only the rename below publishes.
-  if (auto ok = write_file_synced(incoming / meta_file_name, to_json(meta).dump(2) + "\n"); !ok)
-    return ok.error();
-  if (auto ok = fsync_directory(incoming); !ok)
+  if (auto ok = write_version(incoming, files, meta); !ok)
     return ok.error();
   // The counter moves before the version appears: a crash in between skips a number, whereas
   // the other order could leave the counter behind a version that a later remove() frees.
-  if (auto ok = write_next_version(model_dir, next + 1); !ok)
+  if (auto ok = write_next_version(model_dir, uint64_t{*next} + 1); !ok)
     return ok.error();
-  const auto final_dir = model_dir / version_dir_name(meta.version);
-  if (auto ok = rename_no_replace(incoming, final_dir); !ok)
+  if (auto ok = rename_no_replace(incoming, model_dir / version_dir_name(meta.version)); !ok)
     return ok.error();
   cleanup.path.clear();
   if (auto ok = fsync_directory(model_dir); !ok)
