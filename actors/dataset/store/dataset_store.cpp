@@ -123,6 +123,87 @@ caf::expected<dataset_store> dataset_store::open(std::string root, store_options
   return store;
 }
 
+namespace {
+
+caf::error check_assignment(const std::vector<split_part>& assignment) {
+  for (std::size_t i = 0; i < assignment.size(); ++i)
+    if (static_cast<uint8_t>(assignment[i]) > static_cast<uint8_t>(split_part::test))
+      return make_llmos_error(error_code::bad_params, "split assignment of record " +
+                                                          std::to_string(i) +
+                                                          " is not train, validation or test");
+  return {};
+}
+
+nlohmann::json shard_json(const shard_info& s) {
+  return {{"file", s.file},
+          {"split", std::string{to_string(s.part)}},
+          {"records", s.records},
+          {"bytes", s.bytes},
+          {"xxh3_64", s.xxh3_64}};
+}
+
+/// One shard: records[members[start..end)] (with their tokens when there is a tokenizer),
+/// written atomically into `dir`.
+caf::expected<shard_info> write_shard(const fs::path& dir, const std::vector<record>& records,
+                                      const std::vector<std::size_t>& members, std::size_t start,
+                                      std::size_t end, split_part part, std::size_t n,
+                                      const tokenizer* tok) {
+  std::vector<std::string> tokens(end - start);
+  std::vector<shard_row_view> rows;
+  rows.reserve(end - start);
+  for (std::size_t k = start; k < end; ++k) {
+    const auto& r = records[members[k]];
+    if (tok != nullptr && !r.text.empty())
+      tokens[k - start] = tokens_to_le(tok->encode(r.text));
+    rows.push_back(view_of(r, tokens[k - start]));
+  }
+  const auto bytes = encode_shard(rows);
+  shard_info s{shard_file_name(part, n), part, rows.size(), bytes.size(), xxh3_64_hex(bytes)};
+  if (auto ok = write_file_atomically(dir / s.file, bytes); !ok)
+    return std::move(ok.error());
+  return s;
+}
+
+/// The tokenizer's file and its manifest entry (null without one).
+caf::expected<nlohmann::json> write_tokenizer(const fs::path& dir, const tokenizer* tok,
+                                              const std::string& tok_bytes) {
+  if (tok == nullptr)
+    return nlohmann::json(nullptr);
+  if (auto ok = write_file_atomically(dir / tokenizer_name, tok_bytes); !ok)
+    return std::move(ok.error());
+  return nlohmann::json{{"name", tok->name()},
+                        {"vocab_size", tok->vocab_size()},
+                        {"file", tokenizer_name},
+                        {"bytes", tok_bytes.size()},
+                        {"xxh3_64", xxh3_64_hex(tok_bytes)}};
+}
+
+/// Every split's records in shards of `shard_records` into `dir` (added to info.shards); their
+/// manifest entries.
+caf::expected<nlohmann::json> write_shards(const fs::path& dir, const std::vector<record>& records,
+                                           const std::vector<split_part>& assignment,
+                                           const tokenizer* tok, std::size_t shard_records,
+                                           version_info& info) {
+  std::array<std::vector<std::size_t>, 3> by_part;
+  for (std::size_t i : canonical_order(records, assignment))
+    by_part[static_cast<std::size_t>(assignment[i])].push_back(i);
+  auto shards = nlohmann::json::array();
+  for (std::size_t p = 0; p < 3; ++p) {
+    const auto& members = by_part[p];
+    for (std::size_t start = 0, n = 0; start < members.size(); start += shard_records, ++n) {
+      const std::size_t end = std::min<std::size_t>(members.size(), start + shard_records);
+      auto s = write_shard(dir, records, members, start, end, static_cast<split_part>(p), n, tok);
+      if (!s)
+        return std::move(s.error());
+      shards.push_back(shard_json(*s));
+      info.shards.push_back(std::move(*s));
+    }
+  }
+  return shards;
+}
+
+} // namespace
+
 caf::expected<version_info> dataset_store::write(const std::string& dataset,
                                                  const std::vector<record>& records,
                                                  const std::vector<split_part>& assignment,
@@ -130,11 +211,8 @@ caf::expected<version_info> dataset_store::write(const std::string& dataset,
                                                  const tokenizer* tok) const {
   if (auto ok = check_dataset_name(dataset); !ok)
     return std::move(ok.error());
-  for (std::size_t i = 0; i < assignment.size(); ++i)
-    if (static_cast<uint8_t>(assignment[i]) > static_cast<uint8_t>(split_part::test))
-      return make_llmos_error(error_code::bad_params, "split assignment of record " +
-                                                          std::to_string(i) +
-                                                          " is not train, validation or test");
+  if (auto err = check_assignment(assignment))
+    return err;
   const std::string tok_bytes = tok != nullptr ? tok->serialize() : std::string{};
   auto version = dataset_version(records, assignment, meta.pipeline_spec, tok_bytes);
   if (!version)
@@ -145,56 +223,21 @@ caf::expected<version_info> dataset_store::write(const std::string& dataset,
     return read(dataset, *version);
   if (auto ok = prepare_version_dir(dir); !ok)
     return std::move(ok.error());
-
-  std::array<std::vector<std::size_t>, 3> by_part;
-  for (std::size_t i : canonical_order(records, assignment))
-    by_part[static_cast<std::size_t>(assignment[i])].push_back(i);
   version_info info{dataset, *version, dir.string(), {}, {}};
-  auto shards_json = nlohmann::json::array();
-  for (std::size_t p = 0; p < 3; ++p) {
-    const auto& members = by_part[p];
-    for (std::size_t start = 0, n = 0; start < members.size(); start += opts_.shard_records, ++n) {
-      const std::size_t end = std::min<std::size_t>(members.size(), start + opts_.shard_records);
-      std::vector<std::string> tokens(end - start);
-      std::vector<shard_row_view> rows;
-      rows.reserve(end - start);
-      for (std::size_t k = start; k < end; ++k) {
-        const auto& r = records[members[k]];
-        if (tok != nullptr && !r.text.empty())
-          tokens[k - start] = tokens_to_le(tok->encode(r.text));
-        rows.push_back(view_of(r, tokens[k - start]));
-      }
-      const auto bytes = encode_shard(rows);
-      shard_info s{shard_file_name(static_cast<split_part>(p), n), static_cast<split_part>(p),
-                   rows.size(), bytes.size(), xxh3_64_hex(bytes)};
-      if (auto ok = write_file_atomically(dir / s.file, bytes); !ok)
-        return std::move(ok.error());
-      shards_json.push_back({{"file", s.file},
-                             {"split", std::string{to_string(s.part)}},
-                             {"records", s.records},
-                             {"bytes", s.bytes},
-                             {"xxh3_64", s.xxh3_64}});
-      info.shards.push_back(std::move(s));
-    }
-  }
-  nlohmann::json tok_json = nullptr;
-  if (tok != nullptr) {
-    if (auto ok = write_file_atomically(dir / tokenizer_name, tok_bytes); !ok)
-      return std::move(ok.error());
-    tok_json = {{"name", tok->name()},
-                {"vocab_size", tok->vocab_size()},
-                {"file", tokenizer_name},
-                {"bytes", tok_bytes.size()},
-                {"xxh3_64", xxh3_64_hex(tok_bytes)}};
-  }
+  auto shards = write_shards(dir, records, assignment, tok, opts_.shard_records, info);
+  if (!shards)
+    return std::move(shards.error());
+  auto tok_json = write_tokenizer(dir, tok, tok_bytes);
+  if (!tok_json)
+    return std::move(tok_json.error());
   info.manifest = {{"format", format_name},
                    {"dataset", dataset},
                    {"version", *version},
                    {"records", records.size()},
                    {"shard_records", opts_.shard_records},
                    {"splits", split_counts(records, assignment)},
-                   {"shards", std::move(shards_json)},
-                   {"tokenizer", std::move(tok_json)},
+                   {"shards", std::move(*shards)},
+                   {"tokenizer", std::move(*tok_json)},
                    {"pipeline_spec", meta.pipeline_spec},
                    {"sources", meta.sources},
                    {"rules", meta.rules},
