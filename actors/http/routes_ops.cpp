@@ -48,73 +48,96 @@ caf::error append_feedback(gateway_context& ctx, const nlohmann::json& record) {
   return caf::none;
 }
 
-nlohmann::json dashboard_json(gateway_context& ctx) {
-  nlohmann::json out;
-  out["nodes"] = nlohmann::json::array();
+nlohmann::json nodes_json(gateway_context& ctx) {
+  auto out = nlohmann::json::array();
   if (auto nodes = ctx.ask<std::vector<node_status>>(ctx.manager, nodes_atom::value))
     for (auto& n : *nodes)
-      out["nodes"].push_back({{"name", n.name},
-                              {"host", n.host},
-                              {"port", n.port},
-                              {"state", to_string(n.state)},
-                              {"devices", n.devices}});
-  out["actors"] = nlohmann::json::array();
-  out["devices"] = nlohmann::json::array();
-  out["jobs"] = nlohmann::json::array();
-  out["decisions"] = nlohmann::json::array();
-  out["generations"] = nlohmann::json::array();
+      out.push_back({{"name", n.name},
+                     {"host", n.host},
+                     {"port", n.port},
+                     {"state", to_string(n.state)},
+                     {"devices", n.devices}});
+  return out;
+}
+
+void add_device(gateway_context& ctx, const actor_entry& e, nlohmann::json& out) {
+  auto d = ctx.ask<device_info>(caf::actor_cast<device_actor>(e.handle), info_atom::value);
+  if (!d)
+    return;
+  out["devices"].push_back(
+      {{"name", d->name},
+       {"node", e.node},
+       {"type", d->type},
+       {"threads", d->threads},
+       {"memory_bytes", d->memory_bytes},
+       {"memory_free_bytes", d->memory_free_bytes},
+       {"jobs", d->jobs_done},
+       {"queued", d->queued},
+       {"utilisation", d->uptime_seconds > 0 ? d->busy_seconds / d->uptime_seconds : 0.0}});
+}
+
+/// The loop's decisions, newest first (every analyst in the directory).
+void add_decisions(gateway_context& ctx, const actor_entry& e, nlohmann::json& out) {
+  auto h = ctx.ask<std::string>(caf::actor_cast<feedback_actor>(e.handle), history_atom::value);
+  if (!h)
+    return;
+  auto j = nlohmann::json::parse(*h, nullptr, false);
+  if (!j.is_array())
+    return;
+  for (auto it = j.rbegin(); it != j.rend(); ++it)
+    out["decisions"].push_back({{"analyst", e.name},
+                                {"round", it->value("round", 0)},
+                                {"decision", it->value("decision", "")},
+                                {"why", it->value("why", "")},
+                                {"time", it->value("time", 0.0)}});
+}
+
+/// Language servers' generations: the OS view of them as schedulable processes.
+void add_generations(gateway_context& ctx, const actor_entry& e, nlohmann::json& out) {
+  auto rows = ctx.ask<std::vector<sequence_row>>(caf::actor_cast<server_actor>(e.handle),
+                                                 sequences_atom::value);
+  if (!rows)
+    return;
+  for (auto& r : *rows)
+    out["generations"].push_back({{"server", e.name},
+                                  {"replica", r.replica},
+                                  {"id", r.request},
+                                  {"state", r.state},
+                                  {"priority", r.priority},
+                                  {"tokens", r.tokens},
+                                  {"generated", r.generated},
+                                  {"kv_blocks", r.blocks}});
+}
+
+void add_job(gateway_context& ctx, const actor_entry& e, nlohmann::json& out) {
+  auto m = ctx.ask<model_info>(caf::actor_cast<model_actor>(e.handle), info_atom::value);
+  if (!m)
+    return;
+  out["jobs"].push_back({{"model", e.name},
+                         {"node", e.node},
+                         {"architecture", m->architecture},
+                         {"training", m->training},
+                         {"step", m->step},
+                         {"losses", m->losses},
+                         {"evaluation", m->evaluation}});
+}
+
+nlohmann::json dashboard_json(gateway_context& ctx) {
+  nlohmann::json out;
+  out["nodes"] = nodes_json(ctx);
+  for (const char* key : {"actors", "devices", "jobs", "decisions", "generations"})
+    out[key] = nlohmann::json::array();
   if (auto entries = ctx.entries())
     for (auto& e : *entries) {
       out["actors"].push_back({{"name", e.name}, {"kind", e.kind}, {"node", e.node}});
-      if (e.kind == "device") {
-        if (auto d =
-                ctx.ask<device_info>(caf::actor_cast<device_actor>(e.handle), info_atom::value))
-          out["devices"].push_back(
-              {{"name", d->name},
-               {"node", e.node},
-               {"type", d->type},
-               {"threads", d->threads},
-               {"memory_bytes", d->memory_bytes},
-               {"memory_free_bytes", d->memory_free_bytes},
-               {"jobs", d->jobs_done},
-               {"queued", d->queued},
-               {"utilisation", d->uptime_seconds > 0 ? d->busy_seconds / d->uptime_seconds : 0.0}});
-      } else if (e.kind == "feedback") {
-        // The loop's decisions, newest first (every analyst in the directory).
-        auto fb = caf::actor_cast<feedback_actor>(e.handle);
-        if (auto h = ctx.ask<std::string>(fb, history_atom::value)) {
-          auto j = nlohmann::json::parse(*h, nullptr, false);
-          if (j.is_array())
-            for (auto it = j.rbegin(); it != j.rend(); ++it)
-              out["decisions"].push_back({{"analyst", e.name},
-                                          {"round", it->value("round", 0)},
-                                          {"decision", it->value("decision", "")},
-                                          {"why", it->value("why", "")},
-                                          {"time", it->value("time", 0.0)}});
-        }
-      } else if (e.kind == "server") {
-        // Language servers' generations: the OS view of them as schedulable processes.
-        if (auto rows = ctx.ask<std::vector<sequence_row>>(caf::actor_cast<server_actor>(e.handle),
-                                                           sequences_atom::value))
-          for (auto& r : *rows)
-            out["generations"].push_back({{"server", e.name},
-                                          {"replica", r.replica},
-                                          {"id", r.request},
-                                          {"state", r.state},
-                                          {"priority", r.priority},
-                                          {"tokens", r.tokens},
-                                          {"generated", r.generated},
-                                          {"kv_blocks", r.blocks}});
-      } else if (e.kind == "model") {
-        if (auto m = ctx.ask<model_info>(caf::actor_cast<model_actor>(e.handle), info_atom::value))
-          out["jobs"].push_back({{"model", e.name},
-                                 {"node", e.node},
-                                 {"architecture", m->architecture},
-                                 {"training", m->training},
-                                 {"step", m->step},
-                                 {"losses", m->losses},
-                                 {"evaluation", m->evaluation}});
-      }
+      if (e.kind == "device")
+        add_device(ctx, e, out);
+      else if (e.kind == "feedback")
+        add_decisions(ctx, e, out);
+      else if (e.kind == "server")
+        add_generations(ctx, e, out);
+      else if (e.kind == "model")
+        add_job(ctx, e, out);
     }
   out["models"] = models_json(ctx);
   out["alerts"] = alerts_json(ctx);
