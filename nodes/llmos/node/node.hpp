@@ -72,6 +72,8 @@ private:
                        std::shared_ptr<const method_table> methods);
   /// Warnings for ports open beyond loopback without protection, then the "up" line.
   void report_up(const node_spec& spec, bool tls) const;
+  /// This node's actors as the directory lists them (empty, with a warning, when it cannot).
+  std::vector<actor_entry> local_actors(caf::scoped_actor& self);
 
   topology topo_;
   std::string name_;
