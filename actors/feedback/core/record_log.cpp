@@ -155,9 +155,11 @@ std::string to_string(fsync_policy policy) {
   return "none";
 }
 
-caf::expected<record_log> record_log::open(const std::string& path, log_options opts,
-                                           const std::function<void(std::string_view)>& on_record,
-                                           recovery_report* report) {
+namespace {
+
+/// The log file opened for appending and locked against a second writer; a new file's folder
+/// is synced so that the file survives a crash.
+caf::expected<int> open_locked(const std::string& path) {
   const auto parent = fs::path(path).parent_path();
   std::error_code ec;
   if (!parent.empty() && !fs::create_directories(parent, ec) && ec)
@@ -179,11 +181,44 @@ caf::expected<record_log> record_log::open(const std::string& path, log_options 
   if (!existed)
     if (auto ok = fsync_directory(parent.empty() ? fs::path(".") : parent); !ok)
       return ok.error();
+  return g.release();
+}
+
+/// The bytes from the first damaged record on are moved aside, then the log is cut back to its
+/// last good record.
+caf::error cut_damaged_tail(int fd, const std::string& path, uint64_t offset, uint64_t size,
+                            const std::string& problem, recovery_report& found) {
+  auto moved = move_aside(fd, path, offset, size);
+  if (!moved)
+    return moved.error();
+  // Only now that the bytes are safe elsewhere is the log cut back.
+  if (::ftruncate(fd, static_cast<off_t>(offset)) != 0)
+    return os_error("cannot truncate the feedback log", path);
+  if (::fsync(fd) != 0)
+    return os_error("cannot fsync the feedback log", path);
+  found.dropped_bytes = size - offset;
+  found.damaged_offset = offset;
+  found.moved_to = *moved;
+  found.warning = path + ": record at byte " + std::to_string(offset) + " is torn or damaged (" +
+                  problem + "); " + std::to_string(found.dropped_bytes) + " bytes moved to " +
+                  *moved + "; the log continues after record " + std::to_string(found.records);
+  return {};
+}
+
+} // namespace
+
+caf::expected<record_log> record_log::open(const std::string& path, log_options opts,
+                                           const std::function<void(std::string_view)>& on_record,
+                                           recovery_report* report) {
+  auto fd = open_locked(path);
+  if (!fd)
+    return fd.error();
+  fd_guard g{*fd};
   struct stat st {};
   if (::fstat(g.fd, &st) != 0)
     return os_error("cannot stat the feedback log", path);
   const auto size = static_cast<uint64_t>(st.st_size);
-
+  // Every whole record is replayed; the first damaged one ends the replay.
   recovery_report found;
   uint64_t offset = 0;
   std::string payload;
@@ -201,22 +236,9 @@ caf::expected<record_log> record_log::open(const std::string& path, log_options 
     ++found.records;
     offset += header_size + payload.size();
   }
-  if (!problem.empty()) {
-    auto moved = move_aside(g.fd, path, offset, size);
-    if (!moved)
-      return moved.error();
-    // Only now that the bytes are safe elsewhere is the log cut back to its last good record.
-    if (::ftruncate(g.fd, static_cast<off_t>(offset)) != 0)
-      return os_error("cannot truncate the feedback log", path);
-    if (::fsync(g.fd) != 0)
-      return os_error("cannot fsync the feedback log", path);
-    found.dropped_bytes = size - offset;
-    found.damaged_offset = offset;
-    found.moved_to = *moved;
-    found.warning = path + ": record at byte " + std::to_string(offset) + " is torn or damaged (" +
-                    problem + "); " + std::to_string(found.dropped_bytes) + " bytes moved to " +
-                    *moved + "; the log continues after record " + std::to_string(found.records);
-  }
+  if (!problem.empty())
+    if (auto err = cut_damaged_tail(g.fd, path, offset, size, problem, found))
+      return err;
   if (report != nullptr)
     *report = found;
   return record_log{path, g.release(), opts, found.records, offset};
