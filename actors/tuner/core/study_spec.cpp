@@ -192,6 +192,40 @@ int read_int(const entries& fields, const std::string& key, int lo, int hi, int 
   return e == nullptr ? fallback : static_cast<int>(read_unsigned(*e, lo, hi, hint));
 }
 
+/// max_resource and min_resource (by default a ninth of the full budget for reduction 3:
+/// three rungs).
+void read_budget(const entries& fields, study_spec& s) {
+  const auto& max_entry = require(fields, "max_resource",
+                                  "give the training steps of a full "
+                                  "trial, e.g. 'max_resource: 300'");
+  s.max_resource = static_cast<double>(
+      read_unsigned(max_entry, 1, uint64_t{1} << 40, "the training steps of a full trial"));
+  s.min_resource = std::max(1.0, std::floor(s.max_resource / (s.reduction * s.reduction)));
+  if (const auto* e = get(fields, "min_resource")) {
+    s.min_resource = static_cast<double>(
+        read_unsigned(*e, 1, uint64_t{1} << 40, "the training steps of the first rung"));
+    if (s.min_resource > s.max_resource)
+      refuse(e->line, "min_resource: " + read_string(*e) + " is more than max_resource (" +
+                          read_string(max_entry) + ", line " + std::to_string(max_entry.line) +
+                          "); the first rung cannot train longer than a full trial");
+  }
+}
+
+/// A grid search's size stays within max_grid_points.
+void check_grid(const entries& fields, const study_spec& s) {
+  if (s.algorithm == algorithm_kind::grid) {
+    const auto size = grid_size(s.space, s.grid_points);
+    if (size > max_grid_points) {
+      const auto* e = get(fields, "grid_points");
+      refuse(e ? e->line : get(fields, "algorithm")->line,
+             (e ? "grid_points" : "algorithm") + std::string(": the grid has ") +
+                 (size == UINT64_MAX ? std::string("too many") : std::to_string(size)) +
+                 " points, more than " + std::to_string(max_grid_points) +
+                 "; lower grid_points, narrow the space or use algorithm: random");
+    }
+  }
+}
+
 study_spec read_study(const YAML::Node& root) {
   if (!root.IsMap())
     refuse(line_of(root), "study: a study file is a map with 'study:', 'model:', 'dataset:', "
@@ -220,38 +254,14 @@ study_spec read_study(const YAML::Node& root) {
                          "a rung keeps the best 1/reduction of its trials, so at least 2");
   s.grid_points = read_int(fields, "grid_points", 1, 100, 3, "values per continuous dimension");
   s.parallel = read_int(fields, "parallel", 1, 1024, 1, "trials running at once");
-  const auto& max_entry = require(fields, "max_resource",
-                                  "give the training steps of a full "
-                                  "trial, e.g. 'max_resource: 300'");
-  s.max_resource = static_cast<double>(
-      read_unsigned(max_entry, 1, uint64_t{1} << 40, "the training steps of a full trial"));
-  // By default three rungs: a ninth, a third and all of the full budget (for reduction 3).
-  s.min_resource = std::max(1.0, std::floor(s.max_resource / (s.reduction * s.reduction)));
-  if (const auto* e = get(fields, "min_resource")) {
-    s.min_resource = static_cast<double>(
-        read_unsigned(*e, 1, uint64_t{1} << 40, "the training steps of the first rung"));
-    if (s.min_resource > s.max_resource)
-      refuse(e->line, "min_resource: " + read_string(*e) + " is more than max_resource (" +
-                          read_string(max_entry) + ", line " + std::to_string(max_entry.line) +
-                          "); the first rung cannot train longer than a full trial");
-  }
+  read_budget(fields, s);
   s.space = read_space(require(fields, "space",
                                "list the parameters to search, e.g. "
                                "'space: {lr: {type: log_uniform, low: 0.0001, "
                                "high: 0.1}}'"));
   if (const auto* e = get(fields, "overrides"))
     s.overrides = read_overrides(*e, s.space);
-  if (s.algorithm == algorithm_kind::grid) {
-    const auto size = grid_size(s.space, s.grid_points);
-    if (size > max_grid_points) {
-      const auto* e = get(fields, "grid_points");
-      refuse(e ? e->line : get(fields, "algorithm")->line,
-             (e ? "grid_points" : "algorithm") + std::string(": the grid has ") +
-                 (size == UINT64_MAX ? std::string("too many") : std::to_string(size)) +
-                 " points, more than " + std::to_string(max_grid_points) +
-                 "; lower grid_points, narrow the space or use algorithm: random");
-    }
-  }
+  check_grid(fields, s);
   return s;
 }
 
