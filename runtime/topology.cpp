@@ -166,40 +166,58 @@ private:
       refuse(actor.line, "each entry of 'actors' must be a map such as "
                          "'- {name: cpu0, kind: device}', but this one is not");
     auto map = read_map(item, {"name", "kind", "config", "restart"}, "an actor");
-    auto name = get(map, "name");
-    if (name == nullptr)
-      refuse(actor.line, "this actor has no 'name'; add e.g. 'name: cpu0'");
-    actor.name = read_name(*name);
-    for (const auto& suffix : reserved_suffixes)
-      if (actor.name.size() >= suffix.size() &&
-          actor.name.compare(actor.name.size() - suffix.size(), suffix.size(), suffix) == 0)
-        refuse(name->line, "actor name '" + actor.name + "' ends in '" + suffix +
-                               "', which the runtime reserves for its own actors; rename it");
-    if (auto prev = actor_lines_.find(actor.name); prev != actor_lines_.end())
-      refuse(name->line, "actor name '" + actor.name + "' is already used at line " +
-                             std::to_string(prev->second) +
-                             "; actor names must be unique across the whole cluster");
-    actor_lines_.emplace(actor.name, name->line);
+    actor.name = read_actor_name(map, actor.line);
     const std::string where = "actor '" + actor.name + "'";
-    auto kind = get(map, "kind");
-    if (kind == nullptr)
-      refuse(actor.line,
-             where + " has no 'kind'; add 'kind: K' with K one of: " + join_words(kinds_.names()));
-    actor.kind = read_string(*kind);
-    if (kinds_.find(actor.kind) == nullptr) {
-      auto known = kinds_.names();
-      auto match = closest_match(actor.kind, known);
-      refuse(kind->line, "unknown actor kind '" + actor.kind + "' for " + where + " on node '" +
-                             node + "'; " +
-                             (match.empty() ? "" : "did you mean '" + match + "'? ") +
-                             "known kinds: " + (known.empty() ? "(none)" : join_words(known)));
-    }
+    actor.kind = read_kind(map, actor.line, where, node);
     if (auto restart = get(map, "restart")) {
       actor.restart = read_string(*restart);
       if (!parse_restart_mode(actor.restart))
         refuse(restart->line,
                where + ": restart is '" + actor.restart + "'; use always, on-failure or never");
     }
+    read_checked_config(map, where, actor);
+    return actor;
+  }
+
+  /// A name unique across the cluster that does not end like the runtime's own actors.
+  std::string read_actor_name(const entries& map, int line) {
+    auto entry = get(map, "name");
+    if (entry == nullptr)
+      refuse(line, "this actor has no 'name'; add e.g. 'name: cpu0'");
+    auto name = read_name(*entry);
+    for (const auto& suffix : reserved_suffixes)
+      if (name.size() >= suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        refuse(entry->line, "actor name '" + name + "' ends in '" + suffix +
+                                "', which the runtime reserves for its own actors; rename it");
+    if (auto prev = actor_lines_.find(name); prev != actor_lines_.end())
+      refuse(entry->line, "actor name '" + name + "' is already used at line " +
+                              std::to_string(prev->second) +
+                              "; actor names must be unique across the whole cluster");
+    actor_lines_.emplace(name, entry->line);
+    return name;
+  }
+
+  /// A registered kind; an unknown one is answered with the closest known name.
+  std::string read_kind(const entries& map, int line, const std::string& where,
+                        const std::string& node) {
+    auto entry = get(map, "kind");
+    if (entry == nullptr)
+      refuse(line,
+             where + " has no 'kind'; add 'kind: K' with K one of: " + join_words(kinds_.names()));
+    auto kind = read_string(*entry);
+    if (kinds_.find(kind) == nullptr) {
+      auto known = kinds_.names();
+      auto match = closest_match(kind, known);
+      refuse(entry->line, "unknown actor kind '" + kind + "' for " + where + " on node '" + node +
+                              "'; " + (match.empty() ? "" : "did you mean '" + match + "'? ") +
+                              "known kinds: " + (known.empty() ? "(none)" : join_words(known)));
+    }
+    return kind;
+  }
+
+  /// The config, checked against the kind's schema; its paths made relative to the topology.
+  void read_checked_config(const entries& map, const std::string& where, actor_spec& actor) {
     std::map<std::string, int> key_lines;
     int config_line = actor.line;
     if (auto e = get(map, "config"))
@@ -223,7 +241,6 @@ private:
                                                    i != actor.config.end() && !i->second.empty() &&
                                                    !fs::path{i->second}.is_absolute())
           i->second = (base_dir_ / i->second).lexically_normal().string();
-    return actor;
   }
 
   static std::string describe_error(const caf::error& err) {
