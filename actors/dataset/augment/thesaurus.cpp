@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <optional>
+#include <vector>
 
 #include "dataset/data_dir.hpp"
 #include "llmos/messages/error.hpp"
@@ -57,6 +59,61 @@ void thesaurus::add(const std::string& head, std::string synonym) {
     syns.push_back(std::move(synonym));
 }
 
+namespace {
+
+/// The lines of a thesaurus file, counted, without '\r', in UTF-8 when asked (the file may be
+/// ISO8859-1).
+struct thesaurus_lines {
+  std::ifstream& in;
+  bool latin1 = false;
+  uint64_t number = 1; ///< of the line read last (the encoding line is 1)
+
+  bool next(std::string& line, bool decode = true) {
+    if (!std::getline(in, line))
+      return false;
+    ++number;
+    if (!decode)
+      return true;
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (latin1)
+      line = latin1_to_utf8(line);
+    return true;
+  }
+};
+
+/// "word|count": the count, or nullopt when the line is not an entry's head.
+std::optional<std::size_t> meaning_count(const std::string& line) {
+  auto bar = line.rfind('|');
+  if (bar == std::string::npos)
+    return std::nullopt;
+  std::size_t count = 0;
+  auto [end, ec] = std::from_chars(line.data() + bar + 1, line.data() + line.size(), count);
+  if (ec != std::errc{} || end != line.data() + line.size())
+    return std::nullopt;
+  return count;
+}
+
+/// The synonyms of one meaning: "(pos)|syn|syn (similar term)|...", the first field the part
+/// of speech.
+std::vector<std::string> synonyms_of(std::string_view rest) {
+  std::vector<std::string> out;
+  auto first = rest.find('|');
+  if (first == std::string_view::npos)
+    return out;
+  rest.remove_prefix(first + 1);
+  while (!rest.empty()) {
+    auto next = rest.find('|');
+    out.emplace_back(clean_synonym(rest.substr(0, next)));
+    if (next == std::string_view::npos)
+      break;
+    rest.remove_prefix(next + 1);
+  }
+  return out;
+}
+
+} // namespace
+
 caf::expected<thesaurus> thesaurus::load(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
   if (!in)
@@ -66,58 +123,31 @@ caf::expected<thesaurus> thesaurus::load(const std::string& path) {
     return io(path + ":1: empty thesaurus file, expected the encoding on the first line");
   if (!line.empty() && line.back() == '\r')
     line.pop_back();
-  bool latin1 = false;
+  thesaurus_lines lines{in};
   if (line == "ISO8859-1" || line == "ISO-8859-1")
-    latin1 = true;
+    lines.latin1 = true;
   else if (line != "UTF-8")
     return io(path + ":1: unsupported encoding '" + line + "' (expected UTF-8 or ISO8859-1)");
   thesaurus th;
-  uint64_t line_no = 1;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
+  while (lines.next(line)) {
     if (line.empty())
       continue;
-    if (latin1)
-      line = latin1_to_utf8(line);
-    auto bar = line.rfind('|');
-    std::size_t count = 0;
-    bool ok = bar != std::string::npos;
-    if (ok) {
-      auto [end, ec] = std::from_chars(line.data() + bar + 1, line.data() + line.size(), count);
-      ok = ec == std::errc{} && end == line.data() + line.size();
-    }
-    if (!ok)
-      return io(path + ":" + std::to_string(line_no) + ": expected 'word|count', got '" +
+    const auto head_line = lines.number;
+    auto count = meaning_count(line);
+    if (!count)
+      return io(path + ":" + std::to_string(head_line) + ": expected 'word|count', got '" +
                 line.substr(0, 80) + "'");
-    const auto head = ascii_lower(std::string_view{line}.substr(0, bar));
+    const auto head = ascii_lower(std::string_view{line}.substr(0, line.rfind('|')));
+    // Multi-word heads are not used: their meanings are read past.
     const bool keep = head.find(' ') == std::string::npos;
-    for (std::size_t i = 0; i < count; ++i) {
-      if (!std::getline(in, line))
-        return io(path + ":" + std::to_string(line_no) + ": entry '" + head + "' announces " +
-                  std::to_string(count) + " meanings but the file ends after " + std::to_string(i));
-      ++line_no;
-      if (!keep)
-        continue;
-      if (!line.empty() && line.back() == '\r')
-        line.pop_back();
-      if (latin1)
-        line = latin1_to_utf8(line);
-      // "(pos)|syn|syn (similar term)|...": the first field is the part of speech.
-      std::string_view rest{line};
-      auto first = rest.find('|');
-      if (first == std::string_view::npos)
-        continue;
-      rest.remove_prefix(first + 1);
-      while (!rest.empty()) {
-        auto next = rest.find('|');
-        auto syn = clean_synonym(rest.substr(0, next));
-        th.add(head, std::string{syn});
-        if (next == std::string_view::npos)
-          break;
-        rest.remove_prefix(next + 1);
-      }
+    for (std::size_t i = 0; i < *count; ++i) {
+      if (!lines.next(line, keep))
+        return io(path + ":" + std::to_string(head_line) + ": entry '" + head + "' announces " +
+                  std::to_string(*count) + " meanings but the file ends after " +
+                  std::to_string(i));
+      if (keep)
+        for (auto& syn : synonyms_of(line))
+          th.add(head, std::move(syn));
     }
   }
   return th;
