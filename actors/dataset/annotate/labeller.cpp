@@ -116,64 +116,62 @@ combined_vote labeller::combine(const std::vector<bool>& fired) const {
   return weighted_majority(cast);
 }
 
-annotation_stats labeller::annotate(std::vector<record>& records,
-                                    const annotate_options& opts) const {
-  annotation_stats st;
-  st.records = records.size();
-  for (const auto& lf : functions_) {
-    auto& f = st.functions.emplace_back();
-    f.name = lf.name();
-    f.label = lf.label();
-  }
-  for (auto& r : records) {
-    const auto fired = votes(r.text);
-    const auto gold = r.label;
-    std::size_t voters = 0;
-    std::set<std::string_view> labels;
-    for (std::size_t i = 0; i < fired.size(); ++i)
-      if (fired[i]) {
-        ++voters;
-        labels.insert(functions_[i].label());
-      }
-    st.covered += voters > 0;
-    st.overlapped += voters > 1;
-    st.conflicted += labels.size() > 1;
-    for (std::size_t i = 0; i < fired.size(); ++i) {
-      if (!fired[i])
-        continue;
-      auto& f = st.functions[i];
-      ++f.votes;
-      f.overlaps += voters > 1;
-      // Another function voted a different label iff some voter's label is not ours.
-      f.conflicts += labels.size() > 1;
-      if (!gold.empty()) {
-        ++f.gold_votes;
-        f.correct += gold == f.label;
-      }
+namespace {
+
+/// One record's votes counted: how many functions fired, whether they overlap or disagree,
+/// and each voter's agreement with the gold label.
+void count_votes(annotation_stats& st, const std::vector<bool>& fired, const std::string& gold) {
+  std::size_t voters = 0;
+  std::set<std::string_view> labels;
+  for (std::size_t i = 0; i < fired.size(); ++i)
+    if (fired[i]) {
+      ++voters;
+      labels.insert(st.functions[i].label);
     }
-    const auto combined = combine(fired);
-    st.ties += combined.tie;
-    if (!combined.label.empty()) {
-      if (!gold.empty()) {
-        ++st.gold_scored;
-        st.gold_correct += gold == combined.label;
-      }
-      if (gold.empty() || (opts.overwrite && gold != combined.label)) {
-        ++(gold.empty() ? st.labelled : st.relabelled);
-        r.label = combined.label;
-        r.meta["label_source"] = "labelling_functions";
-        r.meta["label_confidence"] = format_confidence(combined.confidence());
-      } else {
-        ++st.kept;
-      }
-    } else if (!gold.empty()) {
+  st.covered += voters > 0;
+  st.overlapped += voters > 1;
+  st.conflicted += labels.size() > 1;
+  for (std::size_t i = 0; i < fired.size(); ++i) {
+    if (!fired[i])
+      continue;
+    auto& f = st.functions[i];
+    ++f.votes;
+    f.overlaps += voters > 1;
+    // Another function voted a different label iff some voter's label is not ours.
+    f.conflicts += labels.size() > 1;
+    if (!gold.empty()) {
+      ++f.gold_votes;
+      f.correct += gold == f.label;
+    }
+  }
+}
+
+/// The combined vote labels a record without one (or, with overwrite, one that disagrees);
+/// a gold label is scored against it.
+void apply_vote(annotation_stats& st, record& r, const combined_vote& combined,
+                const std::string& gold, const annotate_options& opts) {
+  st.ties += combined.tie;
+  if (combined.label.empty()) {
+    if (!gold.empty())
       ++st.kept;
-    }
-    if (r.label.empty())
-      ++st.unlabelled;
-    else
-      ++st.label_distribution[r.label];
+    return;
   }
+  if (!gold.empty()) {
+    ++st.gold_scored;
+    st.gold_correct += gold == combined.label;
+  }
+  if (gold.empty() || (opts.overwrite && gold != combined.label)) {
+    ++(gold.empty() ? st.labelled : st.relabelled);
+    r.label = combined.label;
+    r.meta["label_source"] = "labelling_functions";
+    r.meta["label_confidence"] = format_confidence(combined.confidence());
+  } else {
+    ++st.kept;
+  }
+}
+
+/// Counts become shares of the records (and of the gold-labelled ones for accuracy).
+void finish_shares(annotation_stats& st) {
   st.coverage = share(st.covered, st.records);
   st.overlap = share(st.overlapped, st.records);
   st.conflict = share(st.conflicted, st.records);
@@ -186,6 +184,30 @@ annotation_stats labeller::annotate(std::vector<record>& records,
     if (f.gold_votes > 0)
       f.accuracy = share(f.correct, f.gold_votes);
   }
+}
+
+} // namespace
+
+annotation_stats labeller::annotate(std::vector<record>& records,
+                                    const annotate_options& opts) const {
+  annotation_stats st;
+  st.records = records.size();
+  for (const auto& lf : functions_) {
+    auto& f = st.functions.emplace_back();
+    f.name = lf.name();
+    f.label = lf.label();
+  }
+  for (auto& r : records) {
+    const auto fired = votes(r.text);
+    const auto gold = r.label;
+    count_votes(st, fired, gold);
+    apply_vote(st, r, combine(fired), gold, opts);
+    if (r.label.empty())
+      ++st.unlabelled;
+    else
+      ++st.label_distribution[r.label];
+  }
+  finish_shares(st);
   return st;
 }
 
