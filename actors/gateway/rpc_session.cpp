@@ -136,7 +136,7 @@ void rpc_session::dispatch(caf::io::connection_handle hdl, connection& conn, rpc
   self_->context(nullptr);
   self_
       ->request(cfg_.dispatcher, call_backstop, rpc_call_atom::value, std::move(req.method),
-                std::string{params.data(), params.size()}, authed, id(hdl))
+                std::string{params.data(), params.size()}, authed, serial)
       .then(
           [=](std::string& packed) {
             me->answered(hdl, serial, key, msgid, notification, std::move(packed));
@@ -231,6 +231,7 @@ void rpc_session::accept(caf::io::connection_handle hdl) {
   }
   auto& conn = conns_.try_emplace(hdl, cfg_.limits).first->second;
   conn.serial = ++serials_;
+  by_serial_.emplace(conn.serial, hdl);
   if (cfg_.tls) {
     conn.tls = std::make_unique<tls::channel>(cfg_.tls);
     self_->delayed_send(self_, handshake_timeout, tick_atom::value, id(hdl), conn.serial);
@@ -287,13 +288,16 @@ void rpc_session::expire_calls() {
     self_->delayed_send(self_, deadline_check, tick_atom::value);
 }
 
-/// A progress notification for a client's call: it also proves the call is at work.
-void rpc_session::notify(uint64_t connection, const std::string& method,
-                         const std::string& params) {
+/// A progress notification for a client's call (its connection named by serial): it also
+/// proves the call is at work. Nothing when that connection has closed.
+void rpc_session::notify(uint64_t serial, const std::string& method, const std::string& params) {
+  auto c = by_serial_.find(serial);
+  if (c == by_serial_.end())
+    return; // the caller went away: its progress has no reader
   std::string out;
   rpc::encode_notification(out, method, params);
-  deadlines_.alive(connection, clock::now());
-  send(handle(connection), out); // nothing when the caller went away: its progress has no reader
+  deadlines_.alive(id(c->second), clock::now());
+  send(c->second, out);
 }
 
 /// A rate-limited connection's tokens refilled.

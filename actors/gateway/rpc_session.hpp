@@ -60,7 +60,7 @@ public:
   }
   void closed(caf::io::connection_handle hdl) { forget(hdl); }
   void expire_calls();
-  void notify(uint64_t connection, const std::string& method, const std::string& params);
+  void notify(uint64_t serial, const std::string& method, const std::string& params);
   void retry(uint64_t connection);
   void handshake_due(uint64_t connection, uint64_t serial);
 
@@ -75,7 +75,10 @@ private:
   void forget(caf::io::connection_handle hdl) {
     budget_.close(id(hdl));
     deadlines_.drop(id(hdl));
-    conns_.erase(hdl);
+    if (auto i = conns_.find(hdl); i != conns_.end()) {
+      by_serial_.erase(i->second.serial);
+      conns_.erase(i);
+    }
   }
   void close(caf::io::connection_handle hdl, const std::string& why);
   void send_wire(caf::io::connection_handle hdl, const std::string& out);
@@ -95,6 +98,10 @@ private:
   caf::io::broker* self_;
   broker_config cfg_;
   std::map<caf::io::connection_handle, connection> conns_;
+  /// Each open connection by its serial: the dispatcher names a caller's connection by its
+  /// serial, never by its handle, because CAF hands a closed connection's handle (its fd) to the
+  /// next one at once, and a closed call's late progress must not reach the next client.
+  std::map<uint64_t, caf::io::connection_handle> by_serial_;
   rpc_budget budget_;
   call_deadlines deadlines_;
   uint64_t serials_ = 0;

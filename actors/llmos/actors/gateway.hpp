@@ -50,7 +50,8 @@ caf::expected<gateway> start_gateway(caf::actor_system& sys, node_manager_actor 
                                      gateway_options opts);
 
 /// Spawns only the dispatcher (tests drive it without sockets): it answers
-/// (rpc_call_atom, method, packed params, authenticated, connection id) with the packed result;
+/// (rpc_call_atom, method, packed params, authenticated, connection id: never reused, unlike
+/// the connection handle) with the packed result;
 /// notifications for that connection go to the sender as (notify_atom, connection, method,
 /// packed params).
 caf::actor spawn_rpc_dispatcher(caf::actor_system& sys, node_manager_actor manager,
