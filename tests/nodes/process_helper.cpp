@@ -232,9 +232,12 @@ int connect_loopback(uint16_t port) {
   return fd;
 }
 
-std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool& closed) {
-  closed = false;
-  std::string out;
+namespace {
+
+/// Appends what `fd` receives to `out` until `enough(out)`, the peer closes (true) or `timeout`
+/// passes (false).
+bool read_into(int fd, std::chrono::milliseconds timeout, std::string& out,
+               const std::function<bool(const std::string&)>& enough) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[4096];
   for (;;) {
@@ -242,36 +245,29 @@ std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool& c
         deadline - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-      return out;
+      return false;
     const auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      closed = true;
-      return out;
-    }
+    if (n <= 0)
+      return true;
     out.append(buf, static_cast<std::size_t>(n));
+    if (enough(out))
+      return false;
   }
+}
+
+} // namespace
+
+std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool& closed) {
+  std::string out;
+  closed = read_into(fd, timeout, out, [](const std::string&) { return false; });
+  return out;
 }
 
 std::string exchange_on(int fd, const std::string& request, std::chrono::milliseconds timeout) {
   std::string out;
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
       static_cast<ssize_t>(request.size()))
-    return out;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[4096];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{fd, POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-      break;
-    const auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0)
-      break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (response_complete(out))
-      break;
-  }
+    read_into(fd, timeout, out, response_complete);
   return out;
 }
 
