@@ -61,6 +61,7 @@ chaos: build
 # baseline in tools/lint/ that may only shrink.
 lint: configure
 	tools/lint/file-size.sh
+	tools/lint/layering.sh
 	JOBS=$(JOBS) tools/lint/function-size.sh $(BUILD)
 
 gpu-check:

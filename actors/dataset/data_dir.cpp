@@ -11,10 +11,6 @@ std::string data_dir() {
   return LLMOS_DEFAULT_DATA_DIR;
 }
 
-std::string state_dir() {
-  return (std::filesystem::path{data_dir()}.parent_path() / "state").string();
-}
-
 std::string data_path(const std::string& relative) {
   auto p = std::filesystem::path{data_dir()} / relative;
   return std::filesystem::exists(p) ? p.string() : std::string{};

@@ -9,11 +9,6 @@ namespace llmos::data {
 /// The data set cache folder (no trailing slash).
 std::string data_dir();
 
-/// Where actors keep their state when their config names no folder (registry, feedback log,
-/// scheduler and tuner tables, the HTTP gateway's feedback file, pipeline stores): `state`
-/// beside data_dir(). Each component uses state_dir()/COMPONENT/NAME.
-std::string state_dir();
-
 /// data_dir() + "/" + relative, or "" when that path does not exist.
 std::string data_path(const std::string& relative);
 

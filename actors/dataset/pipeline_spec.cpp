@@ -9,6 +9,7 @@
 #include "dataset/clean/cleaner.hpp"
 #include "dataset/data_dir.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/state_dir.hpp"
 #include "llmos/runtime/suggest.hpp"
 #include "llmos/runtime/yaml_fields.hpp"
 

@@ -7,11 +7,11 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <prometheus/gauge.h>
 
-#include "dataset/data_dir.hpp"
 #include "feedback/feedback_state.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
 #include "llmos/runtime/metrics.hpp"
+#include "llmos/runtime/state_dir.hpp"
 
 namespace llmos {
 namespace {
@@ -95,7 +95,7 @@ void deliver_synced(analyst_state& st) {
     if (seq < durable)
       promise.deliver(nlohmann::json{{"sequence", seq}, {"durable", true}}.dump());
     else
-      *keep++ = std::move(std::pair{seq, promise});
+      *keep++ = std::pair{seq, promise}; // a copy: keep may be this very element
   }
   acks.erase(keep, acks.end());
 }
@@ -296,7 +296,7 @@ actor_kind feedback_kind() {
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     feedback::analyst_config cfg;
     cfg.name = ctx.name;
-    cfg.root = ctx.config["root"].empty() ? fs::path{data::state_dir()} / "feedback" / ctx.name
+    cfg.root = ctx.config["root"].empty() ? fs::path{state_dir()} / "feedback" / ctx.name
                                           : fs::path{ctx.config["root"]};
     std::error_code ec;
     fs::create_directories(cfg.root, ec);

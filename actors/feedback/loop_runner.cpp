@@ -11,19 +11,19 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "directory/find_actor.hpp"
 #include "feedback/core/loop_decisions.hpp"
 #include "feedback/feedback_state.hpp"
 #include "llmos/messages/dataset.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/messages/find_actor.hpp"
 #include "llmos/messages/model.hpp"
+#include "llmos/messages/model_publisher.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/messages/registry.hpp"
 #include "llmos/messages/scheduler.hpp"
 #include "llmos/messages/serving.hpp"
 #include "llmos/runtime/log.hpp"
 #include "model/core/model_spec.hpp"
-#include "registry/model_publisher.hpp"
 
 namespace llmos::feedback {
 namespace {

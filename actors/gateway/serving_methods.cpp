@@ -11,9 +11,9 @@
 #include "gateway/rpc_params.hpp"
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/messages/model_publisher.hpp"
 #include "llmos/messages/registry.hpp"
 #include "llmos/messages/serving.hpp"
-#include "registry/model_publisher.hpp"
 
 namespace llmos {
 namespace {

@@ -8,7 +8,6 @@
 #include <caf/event_based_actor.hpp>
 #include <prometheus/gauge.h>
 
-#include "dataset/data_dir.hpp"
 #include "http/body_framing.hpp"
 #include "http/front_door.hpp"
 #include "http/listen_backlog.hpp"
@@ -18,6 +17,7 @@
 #include "llmos/runtime/drain.hpp"
 #include "llmos/runtime/log.hpp"
 #include "llmos/runtime/metrics.hpp"
+#include "llmos/runtime/state_dir.hpp"
 #include "monitor/core/sample.hpp"
 
 namespace llmos {
@@ -174,7 +174,7 @@ caf::expected<http::gateway_config> read_config(spawn_context& ctx) {
   cfg.registry = ctx.config["registry"];
   cfg.feedback_log = ctx.config["feedback"];
   if (cfg.feedback_log.empty()) {
-    const auto state = std::filesystem::path{data::state_dir()};
+    const auto state = std::filesystem::path{state_dir()};
     std::error_code ec;
     std::filesystem::create_directories(state, ec);
     cfg.feedback_log = (state / "feedback.jsonl").string();

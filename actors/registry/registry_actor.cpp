@@ -9,8 +9,8 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
-#include "dataset/data_dir.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/state_dir.hpp"
 #include "model/export/export.hpp"
 #include "model/export/llama_package.hpp"
 #include "registry/core/registry_names.hpp"
@@ -268,7 +268,7 @@ actor_kind registry_kind() {
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     // Beside the data sets' default store (.cache/state), never inside the source tree.
     const auto root = ctx.config["root"].empty()
-                          ? (std::filesystem::path{data::state_dir()} / "registry").string()
+                          ? (std::filesystem::path{state_dir()} / "registry").string()
                           : ctx.config["root"];
     auto store = registry::registry_store::open(root);
     if (!store)

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <sstream>
 
-#include "dataset/data_dir.hpp"
 #include "llmos/messages/dataset.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
+#include "llmos/runtime/state_dir.hpp"
 #include "scheduler/core/job_table.hpp"
 #include "scheduler/scheduler_state.hpp"
 #include "scheduler/task_form.hpp"
@@ -276,7 +276,7 @@ caf::expected<caf::actor> spawn_scheduler(spawn_context& ctx) {
   schedrt::scheduler_config cfg;
   cfg.name = ctx.name;
   // Beside the data sets' and the registry's state, never inside the source tree.
-  cfg.root = ctx.config["root"].empty() ? std::filesystem::path{data::state_dir()} / "scheduler"
+  cfg.root = ctx.config["root"].empty() ? std::filesystem::path{state_dir()} / "scheduler"
                                         : std::filesystem::path{ctx.config["root"]};
   cfg.manager = ctx.manager;
   auto& p = cfg.policy;

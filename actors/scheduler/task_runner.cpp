@@ -10,9 +10,9 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
-#include "directory/find_actor.hpp"
 #include "llmos/messages/dataset.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/messages/find_actor.hpp"
 #include "llmos/messages/model.hpp"
 #include "llmos/runtime/log.hpp"
 #include "scheduler/scheduler_state.hpp"

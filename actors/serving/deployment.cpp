@@ -10,9 +10,9 @@
 
 #include "device/device_actor.hpp"
 #include "device/device_core.hpp"
-#include "directory/find_actor.hpp"
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/messages/find_actor.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/log.hpp"
 #include "model/model_actor.hpp"

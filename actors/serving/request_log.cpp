@@ -3,9 +3,9 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
-#include "directory/find_actor.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/feedback.hpp"
+#include "llmos/messages/find_actor.hpp"
 #include "llmos/runtime/log.hpp"
 
 namespace llmos::serving {

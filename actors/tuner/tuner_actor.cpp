@@ -8,14 +8,14 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
-#include "dataset/data_dir.hpp"
-#include "directory/find_actor.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/messages/find_actor.hpp"
+#include "llmos/messages/model_publisher.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/messages/scheduler.hpp"
 #include "llmos/runtime/atomic_file.hpp"
 #include "llmos/runtime/log.hpp"
-#include "registry/model_publisher.hpp"
+#include "llmos/runtime/state_dir.hpp"
 #include "tuner/core/searcher.hpp"
 
 namespace llmos {
@@ -410,8 +410,8 @@ actor_kind tuner_kind() {
     cfg.scheduler = ctx.config["scheduler"];
     cfg.registry = ctx.config["registry"];
     // Beside the data sets' and the registry's state, never inside the source tree.
-    cfg.root = ctx.config["root"].empty() ? fs::path{data::state_dir()} / "tuner"
-                                          : fs::path{ctx.config["root"]};
+    cfg.root =
+        ctx.config["root"].empty() ? fs::path{state_dir()} / "tuner" : fs::path{ctx.config["root"]};
     cfg.manager = ctx.manager;
     const long long threads = std::stoll(ctx.config["threads"]);
     if (threads < 1 || threads > 1024)

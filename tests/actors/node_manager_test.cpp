@@ -239,7 +239,7 @@ TEST_F(cluster_view_test, snapshot_reports_time_since_the_last_change) {
 }
 
 TEST(cluster_view_topology, built_from_a_parsed_file) {
-  auto kinds = builtin_actor_kinds();
+  auto kinds = torch_free_actor_kinds();
   auto topo = parse_topology(R"(lost_after_ms: 300
 heartbeat_ms: 100
 nodes:
@@ -290,7 +290,7 @@ actor_kind vault_kind() {
 class node_manager_test : public test::deterministic_fixture {
 protected:
   void SetUp() override {
-    kinds_ = builtin_actor_kinds();
+    kinds_ = torch_free_actor_kinds();
     kinds_.add(probe_kind());
     kinds_.add(vault_kind());
     auto topo = parse_topology(R"(cluster: unit

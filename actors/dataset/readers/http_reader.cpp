@@ -8,11 +8,11 @@
 
 #include <httplib.h>
 
-#include "dataset/data_dir.hpp"
 #include "dataset/readers/csv_reader.hpp"
 #include "dataset/readers/jsonl_reader.hpp"
 #include "dataset/readers/reader_options.hpp"
 #include "dataset/store/content_hash.hpp"
+#include "llmos/runtime/state_dir.hpp"
 
 namespace llmos::data {
 namespace {

@@ -6,7 +6,11 @@
 
 namespace llmos {
 
-/// A table holding every built-in kind ("device", ...).
+/// A table holding every built-in kind ("device", "model", "server", ...); library llmos_actors.
 actor_kind_table builtin_actor_kinds();
+
+/// The kinds whose actors need no LibTorch: device, dataset, scheduler, tuner, feedback, http
+/// (library llmos_actors_base: a node without models, and the ThreadSanitizer build).
+actor_kind_table torch_free_actor_kinds();
 
 } // namespace llmos

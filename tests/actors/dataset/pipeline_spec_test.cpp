@@ -9,6 +9,7 @@
 #include "dataset/pipeline_spec.hpp"
 #include "dataset/readers/reader.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/state_dir.hpp"
 
 namespace {
 
@@ -86,8 +87,8 @@ TEST(pipeline_spec, defaults_without_optional_sections) {
   EXPECT_DOUBLE_EQ(spec->split.train, 0.8);
   // Without root: the store lives in the state folder beside the data cache, like every other
   // component's default state.
-  EXPECT_EQ(spec->root, llmos::data::state_dir() + "/datasets");
-  EXPECT_EQ(std::filesystem::path{llmos::data::state_dir()}.parent_path(),
+  EXPECT_EQ(spec->root, llmos::state_dir() + "/datasets");
+  EXPECT_EQ(std::filesystem::path{llmos::state_dir()}.parent_path(),
             std::filesystem::path{llmos::data::data_dir()}.parent_path());
 }
 
