@@ -9,6 +9,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
 #include "llmos/runtime/log.hpp"
+#include "llmos/runtime/thread_priority.hpp"
 #include "llmos/runtime/tls_channel.hpp"
 #include "node_manager/node_manager_actor.hpp"
 #include "node_port_auth.hpp"
@@ -49,10 +50,11 @@ make_config(const topology& topo, const node_start_options& opts, caf::error& er
 }
 
 /// The RPC port's system: a middleman for its sockets and one scheduler thread, which only runs
-/// timers (the broker itself runs on the multiplexer thread).
-std::unique_ptr<caf::actor_system_config> make_rpc_config() {
+/// timers (the broker itself runs on the multiplexer thread); both `nice` lower than the node's.
+std::unique_ptr<caf::actor_system_config> make_rpc_config(int nice) {
   auto cfg = std::make_unique<caf::actor_system_config>();
   cfg->load<caf::io::middleman>();
+  cfg->add_thread_hook<nice_threads>(nice);
   register_messages(*cfg);
   cfg->set("scheduler.max-threads", static_cast<size_t>(1));
   std::vector<std::string> none;
@@ -102,7 +104,7 @@ caf::error node::start_rpc(const node_spec& spec, const node_start_options& opts
                               "node '" + name_ + "': rpc_tls: " + describe(ctx.error()));
     gw_opts.tls = std::move(*ctx);
   }
-  rpc_config_ = make_rpc_config();
+  rpc_config_ = make_rpc_config(opts.rpc_nice);
   rpc_system_ = std::make_unique<caf::actor_system>(*rpc_config_);
   gw_opts.io_system = rpc_system_.get();
   auto gw = start_gateway(*system_, manager_, std::move(methods), gw_opts);

@@ -34,7 +34,10 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
       "stop; new requests are refused meanwhile")(
       "rpc-rate", po::value(&opts.rpc_rate)->default_value(0),
       "msgpack-RPC calls per second one connection may make (0: no limit); a client above it "
-      "waits, so a flooding client cannot take the cores from serving and heartbeats");
+      "waits, so a flooding client cannot take the cores from serving and heartbeats")(
+      "rpc-nice", po::value(&opts.rpc_nice)->default_value(default_rpc_nice),
+      "how much lower (0-19, as nice) the RPC port's threads run than the node's own: under "
+      "contention, serving and heartbeats come before RPC clients (0: the same priority)");
   std::ostringstream help;
   help << "usage: llmos-node [--topology FILE --node NAME] [options] [CAF options]\n"
        << desc
@@ -62,6 +65,8 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
     return make_llmos_error(error_code::bad_option, "--threads must be between 1 and 256");
   if (!(opts.rpc_rate >= 0.0 && opts.rpc_rate <= 1e7))
     return make_llmos_error(error_code::bad_option, "--rpc-rate must be from 0 to 10000000");
+  if (opts.rpc_nice < 0 || opts.rpc_nice > 19)
+    return make_llmos_error(error_code::bad_option, "--rpc-nice must be from 0 to 19");
   if (!(opts.grace_s >= 0.0 && opts.grace_s <= 3600.0))
     return make_llmos_error(error_code::bad_option, "--grace must be from 0 to 3600 seconds");
   for (const char* level : {"debug", "info", "warning", "error"})

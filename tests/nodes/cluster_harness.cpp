@@ -106,8 +106,10 @@ testing::AssertionResult cluster::start(const std::string& node) {
   auto topo = write_topology(node);
   auto& proc = procs_[node];
   proc.stop(SIGKILL);
-  proc = child_process::start({program("llmos-node"), "--topology", topo.string(), "--node", node},
-                              dir_ / (node + ".log"));
+  std::vector<std::string> argv{program("llmos-node"), "--topology", topo.string(), "--node", node};
+  if (auto extra = node_args_.find(node); extra != node_args_.end())
+    argv.insert(argv.end(), extra->second.begin(), extra->second.end());
+  proc = child_process::start(argv, dir_ / (node + ".log"));
   const bool answered =
       wait_until([&] { return !proc.running() || repl(node, {"ping"}).exit_code == 0; }, 10s, 50ms);
   if (!proc.running())

@@ -70,6 +70,11 @@ public:
   /// Top-level YAML only `node`'s own topology file gets (its `tls:` section, say).
   void set_node_top_level(const std::string& node, std::string yaml);
 
+  /// Options `node`'s llmos-node gets after --topology and --node ("--rpc-nice", "10").
+  void set_node_args(const std::string& node, std::vector<std::string> args) {
+    node_args_[node] = std::move(args);
+  }
+
   /// Writes `node`'s topology file and returns its path.
   std::filesystem::path write_topology(const std::string& node) const;
 
@@ -119,6 +124,7 @@ private:
   std::vector<std::string> names_;
   std::string top_level_;
   std::map<std::string, std::string> node_top_level_;
+  std::map<std::string, std::vector<std::string>> node_args_;
   std::map<std::string, std::pair<uint16_t, uint16_t>> ports_; ///< name -> (port, rpc_port)
   std::map<std::string, child_process> procs_;
 };

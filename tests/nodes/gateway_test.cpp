@@ -2,7 +2,12 @@
 // answered and the connection stays usable; garbage, oversized and truncated frames cost only
 // their connection), its auth token, and the refusals of llmos-node at startup: a bad topology
 // names file and line, an unknown node and a taken port are named.
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -42,6 +47,41 @@ protected:
 
   cluster node_{"gateway", {"solo"}};
 };
+
+/// The nice value of each of process `pid`'s threads by thread id (/proc/PID/task/TID/stat,
+/// field 19; the thread's name, field 2, may hold spaces, so fields are counted after its ')').
+std::map<int, int> nice_by_thread(pid_t pid) {
+  std::map<int, int> out;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream in{task.path() / "stat"};
+    std::string stat{std::istreambuf_iterator<char>{in}, {}};
+    std::istringstream rest{stat.substr(stat.rfind(')') + 2)};
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; ++i) {
+    }
+    out[std::stoi(task.path().filename().string())] = std::stoi(field);
+  }
+  return out;
+}
+
+TEST(rpc_nice, the_rpc_ports_threads_run_that_much_below_the_nodes) {
+  // llmos-node --rpc-nice 10: the RPC system's socket and timer threads; the node's own threads
+  // (main, scheduler, node-to-node multiplexer) stay where the node started.
+  cluster node{"rpc-nice", {"solo"}};
+  node.set_node_args("solo", {"--rpc-nice", "10"});
+  ASSERT_TRUE(node.start_all());
+  EXPECT_EQ(node.repl("solo", {"ping"}).exit_code, 0);
+  const auto pid = node.process("solo").pid();
+  const auto nice = nice_by_thread(pid);
+  const int base = nice.at(pid);
+  std::map<int, int> threads_at;
+  for (const auto& [tid, value] : nice)
+    ++threads_at[value];
+  EXPECT_GE(threads_at[std::min(19, base + 10)], 2) << "RPC threads 10 below the node";
+  EXPECT_GE(threads_at[base], 3) << "the node's own threads";
+  EXPECT_EQ(threads_at.size(), 2u) << "no thread at a third priority";
+}
 
 TEST_F(gateway_test, a_bad_method_type_gets_malformed_frame_and_the_connection_stays_usable) {
   rpc::client c;

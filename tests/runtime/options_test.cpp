@@ -56,6 +56,20 @@ TEST(node_options, bad_values_are_refused) {
   EXPECT_NE(llmos::describe(o.error()).find("--log must be"), std::string::npos);
 }
 
+TEST(node_options, rpc_nice_is_off_by_default_and_bounded) {
+  auto o = parse({});
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->rpc_nice, 0);
+  o = parse({"--rpc-nice", "19"});
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->rpc_nice, 19);
+  for (const char* bad : {"-1", "20", "low"}) {
+    auto refused = parse({"--rpc-nice", bad});
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(llmos::describe(refused.error()).find("rpc-nice"), std::string::npos) << bad;
+  }
+}
+
 TEST(node_options, help_is_reported) {
   auto o = parse({"--help"});
   ASSERT_TRUE(o);

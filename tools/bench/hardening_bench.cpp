@@ -20,6 +20,7 @@
 #include "bench_rpc.hpp"
 #include "bench_stats.hpp"
 #include "http_load.hpp"
+#include "llmos/runtime/options.hpp"
 #include "llmos/runtime/rpc_codec.hpp"
 
 namespace llmos::bench {
@@ -259,12 +260,14 @@ int run_hardening(const hardening_options& opts) {
   write_spam_pipeline(dir);
   const ports a, b;
   std::ofstream(dir / "topology.yaml") << topology(dir, a, b);
-  // Node a limits each RPC connection to rpc_rate calls per second (llmos-node --rpc-rate).
-  child_process node_a{
-      {"/bin/sh", "-c",
-       node_command(opts.node_path, dir, "a", "--rpc-rate " + std::to_string(opts.rpc_rate))},
-      "",
-      10s};
+  // Node a limits each RPC connection to rpc_rate calls per second (llmos-node --rpc-rate) and
+  // runs its RPC threads rpc_nice lower (--rpc-nice).
+  const auto nice = opts.rpc_nice >= 0 ? " --rpc-nice " + std::to_string(opts.rpc_nice) : "";
+  child_process node_a{{"/bin/sh", "-c",
+                        node_command(opts.node_path, dir, "a",
+                                     "--rpc-rate " + std::to_string(opts.rpc_rate) + nice)},
+                       "",
+                       10s};
   child_process node_b{{"/bin/sh", "-c", node_command(opts.node_path, dir, "b")}, "", 10s};
   std::cout << "llmos-bench hardening: nodes a and b, logs in " << dir << "\n";
   if (!wait_until_answers(a.rpc, json::array({"spam-data", "stats", json::object()})) ||
@@ -311,6 +314,8 @@ int run_hardening(const hardening_options& opts) {
             << " RPC answers/s (4 pipelining connections, one that never reads, one trickling; "
             << (opts.rpc_rate > 0 ? "--rpc-rate " + std::to_string(static_cast<int>(opts.rpc_rate))
                                   : std::string{"no --rpc-rate"})
+            << ", --rpc-nice "
+            << (opts.rpc_nice >= 0 ? std::to_string(opts.rpc_nice) : std::string{"default"})
             << ")\n"
             << "    flooded/clean: " << std::setprecision(2) << ratio << "x (aim >= 0.8)\n"
             << "  heartbeats (every " << heartbeat_ms
@@ -325,6 +330,7 @@ int run_hardening(const hardening_options& opts) {
   sheet.set("flood_rps_ratio", ratio);
   sheet.set("flood_rpc_answers_per_s", flood_rate);
   sheet.set("rpc_rate", opts.rpc_rate);
+  sheet.set("rpc_nice", opts.rpc_nice >= 0 ? opts.rpc_nice : default_rpc_nice);
   sheet.set("heartbeats_sent", heartbeats_sent);
   sheet.set("heartbeats_missed", heartbeats_missed);
   sheet.set("heartbeats_missed_clean", clean_missed);

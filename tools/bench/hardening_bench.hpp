@@ -13,6 +13,7 @@ struct hardening_options {
   std::string fuzz_summary; ///< tools/fuzz/run.sh's summary
   double seconds = 5;       ///< per serving measurement
   double rpc_rate = 0;      ///< node a's --rpc-rate (0: no limit)
+  int rpc_nice = -1;        ///< node a's --rpc-nice (-1: llmos-node's default)
 };
 
 int run_hardening(const hardening_options& opts);

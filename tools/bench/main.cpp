@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   std::string serving_model;
   uint32_t threads = 1;
   double rpc_rate = 0;
+  int rpc_nice = -1;
   po::options_description desc{
       "usage: llmos-bench NAME [options]   (NAME: messaging, data, "
       "training, serving, scheduler, tuner, loop, llm, llm-serving, hardening)"};
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
       "no-llamacpp", "skip the llama.cpp peer (llm, llm-serving)")(
       "rpc-rate", po::value(&rpc_rate)->default_value(0),
       "the flooded node's --rpc-rate, calls/s per connection (hardening)")(
+      "rpc-nice", po::value(&rpc_nice)->default_value(-1),
+      "the flooded node's --rpc-nice (hardening; -1: llmos-node's default)")(
       "name", po::value(&name), "benchmark")("arg", po::value(&arg),
                                              "argument of an internal mode");
   po::positional_options_description pos;
@@ -155,6 +158,7 @@ int main(int argc, char** argv) {
     h.json_path = opts.json_path;
     h.seconds = seconds;
     h.rpc_rate = rpc_rate;
+    h.rpc_nice = rpc_nice;
     h.node_path =
         (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
     h.fuzz_summary = LLMOS_SOURCE_DIR "/build-fuzz/fuzz-summary.json";

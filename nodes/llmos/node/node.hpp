@@ -17,6 +17,7 @@
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/actor_kinds.hpp"
+#include "llmos/runtime/options.hpp"
 #include "llmos/runtime/topology.hpp"
 
 namespace llmos {
@@ -27,6 +28,9 @@ struct node_start_options {
   std::shared_ptr<const actor_kind_table> kinds; ///< null: builtin_actor_kinds()
   std::shared_ptr<const method_table> methods;   ///< null: builtin_methods()
   double rpc_rate = 0; ///< msgpack-RPC calls per second per connection (0: no limit)
+  /// How much lower (as nice, 0-19) the RPC port's threads run than the node's: a flooding
+  /// client then gets the cores serving and heartbeats leave (0: the same priority).
+  int rpc_nice = default_rpc_nice;
 };
 
 class node {

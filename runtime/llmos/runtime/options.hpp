@@ -11,6 +11,9 @@
 
 namespace llmos {
 
+/// How much lower the RPC port's threads run than the node's (llmos-node --rpc-nice).
+inline constexpr int default_rpc_nice = 0;
+
 struct node_options {
   std::string topology_path; ///< "" = the embedded single-process default
   std::string node;          ///< "" = the topology's only node
@@ -19,6 +22,7 @@ struct node_options {
   std::string log_level = "info";
   double grace_s = 10.0; ///< SIGTERM: how long requests in flight and stopping actors may take
   double rpc_rate = 0;   ///< msgpack-RPC calls per second per connection (0: no limit)
+  int rpc_nice = default_rpc_nice;   ///< the RPC port's threads' nice value above the node's
   std::vector<std::string> caf_args; ///< passed through to caf::actor_system_config::parse
   bool help = false;
   std::string help_text;
