@@ -150,4 +150,23 @@ actor_kind_table::validate(const std::string& kind,
   return result;
 }
 
+caf::expected<long long> config_integer(const std::map<std::string, std::string>& config,
+                                        const std::string& key, long long lo, long long hi) {
+  const auto i = config.find(key);
+  if (i == config.end())
+    return make_llmos_error(error_code::bad_config, "config key '" + key + "' is missing");
+  const auto& text = i->second;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE)
+    return make_llmos_error(error_code::bad_config,
+                            "config key '" + key + "' must be an integer, got '" + text + "'");
+  if (v < lo || v > hi)
+    return make_llmos_error(error_code::bad_config, "config key '" + key + "' must be from " +
+                                                        std::to_string(lo) + " to " +
+                                                        std::to_string(hi) + ", got " + text);
+  return v;
+}
+
 } // namespace llmos

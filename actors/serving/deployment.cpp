@@ -8,14 +8,11 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <unistd.h>
 
-#include "device/device_actor.hpp"
-#include "device/device_core.hpp"
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/find_actor.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/log.hpp"
-#include "model/model_actor.hpp"
 #include "serving/request_log.hpp"
 
 namespace llmos::serving {
@@ -53,13 +50,15 @@ void with_registry(server_self self, std::function<void(registry_actor)> then,
       [watch](caf::actor h) { watch(caf::actor_cast<registry_actor>(h)); }, fail, call_timeout);
 }
 
-/// Writes a package's weights where replicas can load them: the local path.
-caf::expected<std::string> write_weights(server_state& st, const model_package& pkg) {
+/// Writes a package's weights (or spec: `suffix` ".yaml") where replicas can load them: the
+/// local path.
+caf::expected<std::string> write_local(server_state& st, const std::string& bytes,
+                                       const char* suffix = ".pt") {
   const auto path = std::filesystem::temp_directory_path() /
                     ("llmos-serve-" + st.cfg.name + "-" + std::to_string(::getpid()) + "-" +
-                     std::to_string(++st.weight_files) + ".pt");
+                     std::to_string(++st.weight_files) + suffix);
   std::ofstream out{path, std::ios::binary | std::ios::trunc};
-  out.write(pkg.weights.data(), static_cast<std::streamsize>(pkg.weights.size()));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out)
     return make_llmos_error(error_code::io_failed,
@@ -99,10 +98,17 @@ caf::expected<std::shared_ptr<deployed_version>> unpack(server_state& st, const 
     dep->format.tokenizer = dep->tok.get();
   }
   ++st.deploys;
-  auto path = write_weights(st, pkg);
+  auto path = write_local(st, pkg.weights);
   if (!path)
     return std::move(path.error());
   dep->weights_path = std::move(*path);
+  // The model kind reads a spec file: the replicas are spawned by the node manager from it.
+  auto spec_path = write_local(st, pkg.spec, ".yaml");
+  if (!spec_path) {
+    remove_files(*dep);
+    return std::move(spec_path.error());
+  }
+  dep->spec_path = std::move(*spec_path);
   return dep;
 }
 
@@ -127,7 +133,7 @@ void fetch_adapters(server_self self, registry_actor reg, std::shared_ptr<deploy
             self->request(reg, load_timeout, fetch_atom::value, name, v.version)
                 .then(
                     [self, reg, dep, at, done, name, version = v.version](model_package& pkg) {
-                      auto path = write_weights(self->state, pkg);
+                      auto path = write_local(self->state, pkg.weights);
                       if (!path)
                         return done(path.error());
                       dep->adapters.push_back({name, version, std::move(*path)});
@@ -197,80 +203,130 @@ void add_canary(server_self self, std::shared_ptr<deployed_version> dep, std::ve
   update_gauges(st);
 }
 
-/// Ends a replica's own device; one the server shares (its `device` key) stays.
-void release_device(const replica& r) {
-  if (r.owns_device)
-    caf::anon_send_exit(r.device, caf::exit_reason::user_shutdown);
-}
-
 void stop_replica(replica& r) {
+  // A replica's own CPU device ends with it (the model kind ties them); a shared one stays.
   caf::anon_send_exit(r.model, caf::exit_reason::user_shutdown);
-  release_device(r);
 }
 
-/// Spawns `count` replicas of `dep` and loads its weights in each; when all are loaded they
-/// join as the deployment (share < 0) or as a canary with that share; then `done`.
-void load_replicas(server_self self, std::shared_ptr<deployed_version> dep, uint32_t count,
-                   double share, std::function<void(caf::error)> done) {
-  auto& st = self->state;
-  auto fresh = std::make_shared<std::vector<replica>>();
-  auto left = std::make_shared<uint32_t>(count);
-  auto failed = std::make_shared<bool>(false);
-  for (uint32_t i = 0; i < count; ++i) {
-    replica r;
-    auto device_name = st.cfg.device_name;
-    if (st.cfg.device) { // placed on the node's device the config names
-      r.device = st.cfg.device;
-      r.owns_device = false;
-    } else {
-      device_name = st.cfg.name + ".v" + std::to_string(dep->version) + ".r" + std::to_string(i) +
-                    "." + std::to_string(st.deploys);
-      auto core = device_core::create(device_name, "cpu", 0, st.cfg.threads);
-      if (!core) {
-        for (auto& f : *fresh)
-          stop_replica(f);
-        return done(core.error());
-      }
-      r.device = spawn_device(self->system(), std::move(*core));
-    }
-    r.model = spawn_model(self->system(), dep->spec, r.device, device_name, st.cfg.decoding,
-                          st.cfg.generate_queue);
-    r.dep = dep;
-    r.format = dep->format;
-    r.version = dep->version;
-    r.batcher = dynamic_batcher{st.cfg.batching};
-    fresh->push_back(std::move(r));
-  }
-  auto failure = [fresh, failed, done](const caf::error& err) {
-    if (*failed)
+/// Replica `index` of `dep` as the node manager spawns it: a model actor of kind "model" with
+/// the server's decoding keys, listed by `actors` as SERVER.vVERSION.rINDEX (INDEX counts every
+/// replica the server placed).
+spawn_request replica_request(const server_state& st, const deployed_version& dep, uint32_t index) {
+  spawn_request req;
+  req.kind = "model";
+  req.name = st.cfg.name + ".v" + std::to_string(dep.version) + ".r" + std::to_string(index);
+  req.config = st.cfg.replica_keys;
+  req.config["spec"] = dep.spec_path;
+  req.config["threads"] = std::to_string(st.cfg.threads);
+  req.config["restart"] = "never"; // the server replaces a lost replica itself
+  if (!st.cfg.device_name.empty())
+    req.config["device"] = st.cfg.device_name;
+  return req;
+}
+
+/// How loaded replicas join: as the deployment (the old replicas drain), as a canary, or
+/// beside the deployed ones in place of a lost replica.
+enum class joins { deployment, canary, replacement };
+
+/// Replicas being placed and loaded together: they join when all are loaded, or all stop at
+/// the first failure (one spawned after it stops on arrival).
+struct replica_batch {
+  std::shared_ptr<deployed_version> dep;
+  std::vector<replica> fresh;
+  uint32_t left = 0;
+  bool failed = false;
+  joins as = joins::deployment;
+  double share = 0.0; ///< a canary's share of the traffic
+  std::function<void(caf::error)> done;
+
+  void fail(const caf::error& err) {
+    if (failed)
       return;
-    *failed = true;
-    for (auto& r : *fresh)
+    failed = true;
+    for (auto& r : fresh)
       stop_replica(r);
     done(err);
-  };
-  for (auto& r : *fresh) {
-    auto model = r.model;
-    // The weights, then the adapters over them; the replicas join when all have both.
-    self->request(model, load_timeout, load_atom::value, dep->weights_path)
-        .then(
-            [self, dep, fresh, left, failed, share, done, model, failure](model_info&) {
-              load_adapters(
-                  self, model, dep, 0,
-                  [self, dep, fresh, left, failed, share, done, failure](const caf::error& err) {
-                    if (err)
-                      return failure(err);
-                    if (*failed || --*left > 0)
-                      return;
-                    if (share < 0)
-                      switch_to(self, dep, std::move(*fresh));
-                    else
-                      add_canary(self, dep, std::move(*fresh), share);
-                    done(caf::none);
-                  });
-            },
-            [failure](caf::error& err) { failure(err); });
   }
+};
+
+/// A replica is loaded (weights, then adapters): the last one makes the batch join.
+void replica_loaded(server_self self, std::shared_ptr<replica_batch> batch) {
+  if (batch->failed || --batch->left > 0)
+    return;
+  auto& st = self->state;
+  if (batch->as == joins::deployment) {
+    switch_to(self, batch->dep, std::move(batch->fresh));
+  } else if (batch->as == joins::canary) {
+    add_canary(self, batch->dep, std::move(batch->fresh), batch->share);
+  } else if (st.current == batch->dep) { // still the deployed version
+    for (auto& r : batch->fresh) {
+      self->monitor(r.model);
+      st.replicas.emplace(st.router.add(), std::move(r));
+    }
+    update_gauges(st);
+  } else {
+    for (auto& r : batch->fresh)
+      stop_replica(r);
+  }
+  batch->done(caf::none);
+}
+
+/// A replica was placed: load the weights, then the adapters over them.
+void load_replica(server_self self, std::shared_ptr<replica_batch> batch, model_actor model) {
+  auto& st = self->state;
+  replica r;
+  r.model = model;
+  r.dep = batch->dep;
+  r.format = batch->dep->format;
+  r.version = batch->dep->version;
+  r.batcher = dynamic_batcher{st.cfg.batching};
+  batch->fresh.push_back(std::move(r));
+  auto failure = [batch](caf::error& err) { batch->fail(err); };
+  self->request(model, load_timeout, load_atom::value, batch->dep->weights_path)
+      .then(
+          [self, batch, model](model_info&) {
+            load_adapters(self, model, batch->dep, 0, [self, batch](const caf::error& err) {
+              if (err)
+                return batch->fail(err);
+              replica_loaded(self, batch);
+            });
+          },
+          failure);
+}
+
+/// Places `batch->left` replicas of its version through the node manager (like any model actor:
+/// listed, on the server's device or a CPU device of their own) and loads them.
+void place_replicas(server_self self, std::shared_ptr<replica_batch> batch) {
+  auto& st = self->state;
+  if (!st.cfg.manager)
+    return batch->fail(
+        make_llmos_error(error_code::unavailable,
+                         "server '" + st.cfg.name + "': no node manager to place its replicas on"));
+  auto nm = caf::actor_cast<node_manager_actor>(st.cfg.manager);
+  for (uint32_t i = 0, n = batch->left; i < n; ++i)
+    self->request(nm, call_timeout, spawn_atom::value,
+                  replica_request(st, *batch->dep, ++st.spawned))
+        .then(
+            [self, batch](actor_entry& e) {
+              auto model = caf::actor_cast<model_actor>(e.handle);
+              if (batch->failed)
+                return caf::anon_send_exit(model, caf::exit_reason::user_shutdown);
+              load_replica(self, batch, model);
+            },
+            [batch](caf::error& err) { batch->fail(err); });
+}
+
+/// Places and loads `count` replicas of `dep`; when all are loaded they join as the deployment
+/// (share < 0) or as a canary with that share; then `done`.
+void load_replicas(server_self self, std::shared_ptr<deployed_version> dep, uint32_t count,
+                   double share, std::function<void(caf::error)> done) {
+  auto batch = std::make_shared<replica_batch>();
+  batch->dep = std::move(dep);
+  batch->left = count;
+  batch->as = share < 0 ? joins::deployment : joins::canary;
+  batch->share = share;
+  batch->done = std::move(done);
+  place_replicas(self, std::move(batch));
 }
 
 bool is_version_number(const std::string& ref) {
@@ -333,6 +389,8 @@ void load_version(server_self self, const std::string& ref, double share,
 void remove_files(const deployed_version& dep) {
   std::error_code ec;
   std::filesystem::remove(dep.weights_path, ec);
+  if (!dep.spec_path.empty())
+    std::filesystem::remove(dep.spec_path, ec);
   for (const auto& a : dep.adapters)
     std::filesystem::remove(a.path, ec);
 }
@@ -411,7 +469,7 @@ void unload(server_state& st) {
   st.canary_share = 0.0;
 }
 
-void replica_lost(server_state& st, const caf::actor_addr& source) {
+bool replica_lost(server_state& st, const caf::actor_addr& source) {
   for (auto i = st.replicas.begin(); i != st.replicas.end(); ++i) {
     if (i->second.model.address() != source)
       continue;
@@ -432,14 +490,43 @@ void replica_lost(server_state& st, const caf::actor_addr& source) {
       }
       st.rows.erase(row);
     }
-    release_device(i->second);
     st.router.remove(i->first);
     const bool canary = i->second.canary && !i->second.draining;
+    const bool serving = !i->second.canary && !i->second.draining && i->second.dep == st.current;
     st.replicas.erase(i);
     if (canary) // its share would fail from now on: the canary ends with its replica
       end_canary(st);
+    return serving;
+  }
+  return false;
+}
+
+void replace_replica(server_self self) {
+  auto& st = self->state;
+  if (!st.current)
+    return;
+  const auto now = std::chrono::steady_clock::now();
+  while (!st.replacements.empty() && now - st.replacements.front() > std::chrono::minutes(1))
+    st.replacements.pop_front();
+  const auto most = 2 * static_cast<std::size_t>(st.cfg.replicas) + 1;
+  if (st.replacements.size() >= most) {
+    log_warning("server '" + st.cfg.name + "': " + std::to_string(most) +
+                " replicas replaced within a minute; not replacing another now");
     return;
   }
+  st.replacements.push_back(now);
+  auto batch = std::make_shared<replica_batch>();
+  batch->dep = st.current;
+  batch->left = 1;
+  batch->as = joins::replacement;
+  batch->done = [self](caf::error err) {
+    if (err)
+      log_warning("server '" + self->state.cfg.name +
+                  "': cannot replace a lost replica: " + describe(err));
+  };
+  log_info("server '" + st.cfg.name + "': a replica of v" + std::to_string(st.current->version) +
+           " went down; placing another");
+  place_replicas(self, std::move(batch));
 }
 
 void retire_idle(server_state& st) {

@@ -38,8 +38,13 @@ std::optional<std::size_t> pick_replica(server_state& st, uint32_t version);
 /// Drops every replica: queued requests are answered unavailable.
 void unload(server_state& st);
 
-/// A replica (model actor) went down: its rows fail, routing forgets it.
-void replica_lost(server_state& st, const caf::actor_addr& source);
+/// A replica (model actor) went down: its rows fail, routing forgets it. True when it served
+/// the deployed version (not draining, not a canary): the server should replace it.
+bool replica_lost(server_state& st, const caf::actor_addr& source);
+
+/// Places and loads one replica of the deployed version in place of a lost one (at most a few a
+/// minute: a replica that dies whenever it starts is not replaced forever).
+void replace_replica(server_self self);
 
 /// Stops draining replicas that have nothing queued or in flight.
 void retire_idle(server_state& st);

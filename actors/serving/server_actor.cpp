@@ -240,7 +240,8 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     self->delayed_send(self, std::chrono::milliseconds(500), watch_atom::value);
     return;
   }
-  serving::replica_lost(st, dm.source);
+  if (serving::replica_lost(st, dm.source))
+    serving::replace_replica(self);
   update_gauges(self);
 }
 

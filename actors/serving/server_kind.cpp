@@ -4,6 +4,7 @@
 
 #include "device/device_actor.hpp"
 #include "llmos/messages/error.hpp"
+#include "model/decoding_config.hpp"
 #include "serving/core/adapter_list.hpp"
 #include "serving/server_actor.hpp"
 #include "serving/server_state.hpp"
@@ -56,49 +57,6 @@ const std::vector<config_field> server_fields = {
      "feedback analyst actor that gets the request log (\"\" = none)",
      {}},
     {"log_sample", config_type::number, "1.0", false, "share of requests logged (0..1)", {}},
-    {"kv_block_size",
-     config_type::integer,
-     "16",
-     false,
-     "language replicas: positions per KV cache block",
-     {}},
-    {"kv_blocks",
-     config_type::integer,
-     "0",
-     false,
-     "language replicas: KV cache blocks (0: from kv_bytes)",
-     {}},
-    {"kv_bytes",
-     config_type::integer,
-     "0",
-     false,
-     "language replicas: KV cache bytes (both 0: 64 contexts or 256 MiB, the smaller)",
-     {}},
-    {"kv_swap",
-     config_type::boolean,
-     "false",
-     false,
-     "language replicas: preempted generations keep their cache in host memory (else "
-     "recompute it)",
-     {}},
-    {"prefill_chunk",
-     config_type::integer,
-     "64",
-     false,
-     "language replicas: prompt tokens per decode step",
-     {}},
-    {"continuous_batching",
-     config_type::boolean,
-     "true",
-     false,
-     "language replicas: decode requests together (false: one at a time, a baseline)",
-     {}},
-    {"generate_queue",
-     config_type::integer,
-     "256",
-     false,
-     "language replicas: generations waiting at most (then 429)",
-     {}},
     {"adapters",
      config_type::string,
      "",
@@ -107,16 +65,6 @@ const std::vector<config_field> server_fields = {
      "comma-separated registry names (NAME or NAME@VERSION); requests choose by model name",
      {}},
 };
-
-caf::expected<uint32_t> bounded(const std::map<std::string, std::string>& config,
-                                const std::string& key, long long lo, long long hi) {
-  const long long v = std::stoll(config.at(key));
-  if (v < lo || v > hi)
-    return make_llmos_error(error_code::bad_config,
-                            "config key '" + key + "' must be from " + std::to_string(lo) + " to " +
-                                std::to_string(hi) + ", got " + config.at(key));
-  return static_cast<uint32_t>(v);
-}
 
 struct limit {
   const char* key;
@@ -128,10 +76,10 @@ struct limit {
 caf::error read_limits(const std::map<std::string, std::string>& config,
                        std::initializer_list<limit> limits) {
   for (auto [key, lo, hi, out] : limits) {
-    auto v = bounded(config, key, lo, hi);
+    auto v = config_integer(config, key, lo, hi);
     if (!v)
       return std::move(v.error());
-    *out = *v;
+    *out = static_cast<uint32_t>(*v);
   }
   return {};
 }
@@ -157,26 +105,15 @@ caf::error read_batching(spawn_context& ctx, serving::server_config& cfg) {
   return {};
 }
 
-/// The language replicas' decoder: KV cache, prefill, queue, adapters.
+/// The language replicas' decoder (KV cache, prefill, queue: the model kind's keys, passed on
+/// to each replica) and adapters.
 caf::error read_decoding(spawn_context& ctx, serving::server_config& cfg) {
-  uint32_t block_size = 0, kv_blocks = 0, prefill = 0, queue = 0;
-  if (auto err = read_limits(ctx.config, {{"kv_block_size", 1, 4096, &block_size},
-                                          {"kv_blocks", 0, 1u << 30, &kv_blocks},
-                                          {"prefill_chunk", 1, 1u << 20, &prefill},
-                                          {"generate_queue", 1, 1000000, &queue}}))
-    return err;
-  cfg.generate_queue = queue;
-  const long long kv_bytes = std::stoll(ctx.config["kv_bytes"]);
-  if (kv_bytes < 0)
-    return make_llmos_error(error_code::bad_config,
-                            "config key 'kv_bytes' must not be negative, got " +
-                                ctx.config["kv_bytes"]);
-  cfg.decoding.block_size = static_cast<int32_t>(block_size);
-  cfg.decoding.pool_blocks = kv_blocks;
-  cfg.decoding.pool_bytes = kv_bytes;
-  cfg.decoding.prefill_chunk = prefill;
-  cfg.decoding.swap = ctx.config["kv_swap"] == "true";
-  cfg.decoding.continuous = ctx.config["continuous_batching"] == "true";
+  auto decoding = llmos::read_decoding(ctx.config);
+  if (!decoding)
+    return std::move(decoding.error());
+  cfg.decoding = decoding->decoder;
+  cfg.generate_queue = decoding->generate_queue;
+  cfg.replica_keys = decoding_keys(ctx.config);
   auto adapters = serving::parse_adapters(ctx.config["adapters"], cfg.model);
   if (!adapters)
     return std::move(adapters.error());
@@ -218,6 +155,8 @@ actor_kind server_kind() {
   kind.name = "server";
   kind.help = "serves a registry model (an alias or a version) on replicas with dynamic batching";
   kind.fields = server_fields;
+  const auto& decoding = decoding_fields();
+  kind.fields.insert(kind.fields.end(), decoding.begin(), decoding.end());
   kind.spawn = spawn_from_config;
   return kind;
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <random>
@@ -43,6 +44,8 @@ struct server_config {
   double log_sample = 1.0;          ///< share of requests logged for it
   model::decoder_config decoding;   ///< language replicas: KV cache, prefill chunk
   std::size_t generate_queue = 256; ///< language replicas: generations waiting at most
+  /// The decoding keys as the kind got them, for the replicas' model-kind config.
+  std::map<std::string, std::string> replica_keys;
   /// Language replicas: LoRA fine-tunes of the model served as adapters over each deployed
   /// version, as registry references "NAME" (its latest version) or "NAME@VERSION|ALIAS";
   /// requests choose one by model name.
@@ -67,13 +70,12 @@ struct deployed_version {
   std::unique_ptr<data::tokenizer> tok;
   row_format format;
   std::string weights_path; ///< local copy the replicas loaded
+  std::string spec_path;    ///< the spec as a file, for the model kind that spawns the replicas
   std::vector<served_adapter> adapters;
 };
 
 struct replica {
-  model_actor model;
-  device_actor device;
-  bool owns_device = true; ///< its own device (ends with it), not the server's shared one
+  model_actor model; ///< a model actor the node manager spawned (its own device ends with it)
   std::shared_ptr<const deployed_version> dep;
   dynamic_batcher batcher;
   row_format format;
@@ -122,7 +124,10 @@ struct server_state {
   std::map<uint64_t, pending_request> requests;
   std::map<uint64_t, completion_in_flight> completions;
   uint64_t next_id = 1;
-  uint64_t deploys = 0;      ///< deploy attempts (names the devices)
+  uint64_t deploys = 0; ///< deploy attempts
+  uint64_t spawned = 0; ///< replicas asked of the node manager (names them)
+  /// When lost replicas were replaced, within the last minute (a crash loop stops at a few).
+  std::deque<std::chrono::steady_clock::time_point> replacements;
   uint64_t weight_files = 0; ///< local weight copies written (names them)
   latency_window latencies{4096};
   uint64_t served = 0;

@@ -441,22 +441,33 @@ TEST(serving, http_end_to_end) {
   EXPECT_NE(dom.find("m-server"), std::string::npos) << "actors table";
 }
 
-TEST(serving, a_canary_takes_its_share_and_rolls_back_without_a_failed_request) {
-  serving_node n;
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s, 100ms)) << n.log();
+/// Ingests the words, publishes `versions` versions of m and has m-server serve v1.
+testing::AssertionResult serve_v1_of(const serving_node& n, uint32_t versions) {
+  if (!wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s, 100ms))
+    return testing::AssertionFailure() << "the node does not answer: " << n.log();
   auto ingested = n.send(json::array({"words", "ingest", json::object()}));
-  ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
-  ASSERT_EQ(train_and_publish(n, "m-trainer"), 1u);
-  ASSERT_EQ(train_and_publish(n, "m-trainer"), 2u);
+  if (ingested.contains("error"))
+    return testing::AssertionFailure() << ingested.dump();
+  for (uint32_t v = 1; v <= versions; ++v)
+    if (train_and_publish(n, "m-trainer") != v)
+      return testing::AssertionFailure() << "publishing v" << v;
   auto moved = n.send(json::array(
       {"registry", "alias", {{"model", "m"}, {"alias", "production"}, {"version", "1"}}}));
-  ASSERT_FALSE(moved.contains("error")) << moved.dump();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return n.send(json::array({"m-server", "status", json::object()})).value("version", 0) == 1;
-      },
-      30s, 200ms))
-      << n.log();
+  if (moved.contains("error"))
+    return testing::AssertionFailure() << moved.dump();
+  if (!wait_until(
+          [&] {
+            return n.send(json::array({"m-server", "status", json::object()}))
+                       .value("version", 0) == 1;
+          },
+          30s, 200ms))
+    return testing::AssertionFailure() << "m-server does not serve v1: " << n.log();
+  return testing::AssertionSuccess();
+}
+
+TEST(serving, a_canary_takes_its_share_and_rolls_back_without_a_failed_request) {
+  serving_node n;
+  ASSERT_TRUE(serve_v1_of(n, 2));
 
   // Refused: the deployed version as its own canary, a share of 1 or more.
   auto same = n.send(json::array({"m-server", "canary", {{"version", "1"}, {"share", "0.5"}}}));
@@ -508,6 +519,48 @@ TEST(serving, a_canary_takes_its_share_and_rolls_back_without_a_failed_request) 
         << "production -> v" << v << ": "
         << n.send(json::array({"m-server", "status", json::object()})).dump();
   }
+}
+
+/// The replicas of `server` that `actors` lists (model actors named SERVER.vV.rN).
+std::set<std::string> replicas_of(const serving_node& n, const std::string& server) {
+  std::set<std::string> out;
+  auto listed = llmos::test::rpc_call(n.rpc, "actors", json::array());
+  for (const auto& e : listed.is_array() ? listed : json::array())
+    if (e.value("kind", "") == "model" && e.value("name", "").rfind(server + ".v", 0) == 0)
+      out.insert(e.value("name", ""));
+  return out;
+}
+
+TEST(serving, replicas_are_model_actors_the_node_places_and_a_lost_one_is_replaced) {
+  serving_node n;
+  ASSERT_TRUE(serve_v1_of(n, 1));
+  // Spawned through the node manager like any model: listed, addressable by name.
+  ASSERT_TRUE(wait_until([&] { return replicas_of(n, "m-server").size() == 2; }, 10s, 100ms));
+  const auto first = replicas_of(n, "m-server");
+  EXPECT_EQ(first, (std::set<std::string>{"m-server.v1.r1", "m-server.v1.r2"}));
+  auto info = n.send(json::array({"m-server.v1.r1", "info", json::object()}));
+  EXPECT_FALSE(info.contains("error")) << info.dump();
+
+  // Stopping one: the server places another, and serves on throughout.
+  auto stopped = llmos::test::rpc_call(n.rpc, "stop", json::array({"m-server.v1.r1"}));
+  EXPECT_EQ(stopped, true) << stopped.dump();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return replicas_of(n, "m-server") ==
+                   std::set<std::string>{"m-server.v1.r2", "m-server.v1.r3"} &&
+               n.send(json::array({"m-server", "status", json::object()})).value("replicas", 0) ==
+                   2;
+      },
+      30s, 200ms))
+      << n.send(json::array({"m-server", "status", json::object()})).dump() << n.log();
+  for (int i = 0; i < 10; ++i) {
+    auto r = n.send(json::array({"m-server", "predict", {{"text", "river garden"}}}));
+    ASSERT_FALSE(r.contains("error")) << r.dump();
+  }
+  // Unloaded: its replicas leave the listing.
+  auto unloaded = n.send(json::array({"m-server", "unload", json::object()}));
+  EXPECT_FALSE(unloaded.contains("error")) << unloaded.dump();
+  EXPECT_TRUE(wait_until([&] { return replicas_of(n, "m-server").empty(); }, 10s, 100ms));
 }
 
 } // namespace

@@ -43,6 +43,11 @@ struct spawn_context {
   std::function<caf::actor(const std::string& name, const std::string& kind)> find_local = {};
 };
 
+/// The integer config value `key` (validated as an integer) within [lo, hi]; bad_config naming
+/// the key, the bounds and the value otherwise.
+caf::expected<long long> config_integer(const std::map<std::string, std::string>& config,
+                                        const std::string& key, long long lo, long long hi);
+
 /// One kind of actor.
 struct actor_kind {
   std::string name;

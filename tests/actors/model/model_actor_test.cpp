@@ -215,7 +215,12 @@ TEST(model_actor, the_model_kind_runs_its_jobs_on_the_named_device) {
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   auto dev = spawn_device(sys, *device_core::create("dev0", "cpu", 0, 1));
-  spawn_context ctx{sys, "n", "tiny", {{"spec", spec}, {"threads", "1"}, {"device", "dev0"}}};
+  // The config as a node passes it: checked against the kind, defaults filled in.
+  actor_kind_table kinds;
+  kinds.add(model_kind());
+  auto checked = kinds.validate("model", {{"spec", spec}, {"threads", "1"}, {"device", "dev0"}});
+  ASSERT_TRUE(checked) << describe(checked.error());
+  spawn_context ctx{sys, "n", "tiny", *checked};
   ctx.find_local = [&](const std::string& name, const std::string& kind) {
     return name == "dev0" && kind == "device" ? caf::actor_cast<caf::actor>(dev) : caf::actor{};
   };
