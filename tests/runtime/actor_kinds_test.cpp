@@ -147,5 +147,24 @@ TEST(suggest, edit_distance_counts_insertions_deletions_substitutions_and_swaps)
   EXPECT_EQ(join_words({"a", "b", "c"}), "a, b, c");
 }
 
+TEST(config_integer, reads_within_bounds_and_names_key_bounds_and_value_otherwise) {
+  const config_map config{
+      {"threads", "4"}, {"queue", "0"}, {"huge", "99999999999999999999"}, {"word", "four"}};
+  auto threads = config_integer(config, "threads", 1, 8);
+  ASSERT_TRUE(threads);
+  EXPECT_EQ(*threads, 4);
+  auto low = config_integer(config, "queue", 1, 10);
+  ASSERT_FALSE(low);
+  EXPECT_EQ(describe(low.error()),
+            describe(make_llmos_error(error_code::bad_config,
+                                      "config key 'queue' must be from 1 to 10, got 0")));
+  for (const char* key : {"huge", "word", "absent"}) {
+    auto refused = config_integer(config, key, 0, 10);
+    ASSERT_FALSE(refused) << key;
+    EXPECT_NE(describe(refused.error()).find(std::string{"'"} + key + "'"), std::string::npos)
+        << describe(refused.error());
+  }
+}
+
 } // namespace
 } // namespace llmos
