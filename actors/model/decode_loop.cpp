@@ -11,7 +11,7 @@
 #include "llmos/messages/error.hpp"
 #include "model/model_metrics.hpp"
 
-namespace llmos::modelrt {
+namespace llmos::model {
 
 namespace {
 
@@ -126,7 +126,7 @@ void take_waiting(decode_loop& loop, std::vector<decode_request>& batch,
     model::sequence_request s;
     s.prompt = w.req.prompt;
     s.max_new = w.req.max_tokens;
-    s.sampling = modelrt::sampling_of(w.req);
+    s.sampling = model::sampling_of(w.req);
     s.seed = w.req.seed;
     s.priority = w.req.priority;
     s.logprobs = w.req.logprobs;
@@ -352,4 +352,4 @@ bool enqueue_generate(self_ptr self, generate_request& req,
   return true;
 }
 
-} // namespace llmos::modelrt
+} // namespace llmos::model

@@ -29,7 +29,7 @@
 #include "model/train/engine.hpp"
 #include "model/train/lora_adapter.hpp"
 
-namespace llmos::modelrt {
+namespace llmos::model {
 
 /// One request in the loop.
 struct decode_request {
@@ -62,4 +62,4 @@ struct decode_loop {
   int32_t adapters_added = 0; ///< indices handed out in this busy period
 };
 
-} // namespace llmos::modelrt
+} // namespace llmos::model

@@ -23,7 +23,7 @@ namespace llmos {
 
 namespace {
 
-using namespace modelrt;
+using namespace model;
 
 caf::error refuse_busy(self_ptr self) {
   return make_llmos_error(error_code::bad_params, "model '" + self->state.spec.name +
@@ -321,11 +321,11 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
       },
       [self](infer_atom, tensor_bytes& in) { return on_infer(self, in); },
       [self](generate_atom, generate_request& req) { return on_generate(self, req); },
-      [self](cancel_atom, uint64_t request) { return modelrt::cancel_generate(self, request); },
+      [self](cancel_atom, uint64_t request) { return model::cancel_generate(self, request); },
       [self](priority_atom, uint64_t request, int32_t priority) {
-        return modelrt::prioritise_generate(self, request, priority);
+        return model::prioritise_generate(self, request, priority);
       },
-      [self](sequences_atom) { return modelrt::generations(self); },
+      [self](sequences_atom) { return model::generations(self); },
       [self](save_atom, std::string path) { return on_save(self, std::move(path)); },
       [self](load_atom, std::string path) { return on_load(self, std::move(path)); },
       [self](adapter_atom, std::string name, std::string path) {

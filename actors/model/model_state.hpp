@@ -23,7 +23,7 @@
 #include "model/train/gradient_group.hpp"
 #include "model/train/lora_adapter.hpp"
 
-namespace llmos::modelrt {
+namespace llmos::model {
 
 using namespace std::chrono_literals;
 using model::engine;
@@ -154,4 +154,4 @@ std::vector<sequence_row> generations(self_ptr self);
 /// Builds, loads or re-heads the engine for a run, then starts streaming.
 void prepare(self_ptr self, const dataset_stats& stats);
 
-} // namespace llmos::modelrt
+} // namespace llmos::model

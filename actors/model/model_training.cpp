@@ -6,7 +6,7 @@
 #include "model/model_state.hpp"
 #include "model/progress_text.hpp"
 
-namespace llmos::modelrt {
+namespace llmos::model {
 
 model_info info_of(self_ptr self) {
   model_info i;
@@ -323,4 +323,4 @@ void prepare(self_ptr self, const dataset_stats& stats) {
           [self](caf::error& err) { finish(self, err); });
 }
 
-} // namespace llmos::modelrt
+} // namespace llmos::model

@@ -9,14 +9,14 @@
 #include "llmos/runtime/log.hpp"
 #include "scheduler/scheduler_state.hpp"
 
-namespace llmos::schedrt {
+namespace llmos::scheduler {
 
 namespace {
 
 using namespace std::chrono_literals;
 
 /// Adds a probed node to the core (creating the core with its first node).
-void add_node(self_ptr self, sched::node_slot slot) {
+void add_node(self_ptr self, scheduler::node_slot slot) {
   auto& st = self->state;
   log_info("scheduler '" + st.cfg.name + "': node " + slot.name + " with " +
            std::to_string(slot.cpu_threads) + " threads, " + std::to_string(slot.gpus.size()) +
@@ -25,9 +25,9 @@ void add_node(self_ptr self, sched::node_slot slot) {
     st.core->add_node(std::move(slot));
     return;
   }
-  sched::cluster_state cluster;
+  scheduler::cluster_state cluster;
   cluster.add_node(std::move(slot));
-  auto core = sched::scheduler_core::make(st.cfg.policy, std::move(cluster));
+  auto core = scheduler::scheduler_core::make(st.cfg.policy, std::move(cluster));
   if (!core) // the policy was checked at spawn; this cannot fail
     return;
   st.core.emplace(std::move(*core));
@@ -51,7 +51,7 @@ void add_node(self_ptr self, sched::node_slot slot) {
 void probe_node(self_ptr self, const node_status& n) {
   auto& st = self->state;
   st.probing[n.name] = true;
-  auto slot = std::make_shared<sched::node_slot>();
+  auto slot = std::make_shared<scheduler::node_slot>();
   slot->name = n.name;
   auto done = [self, slot]() {
     if (slot->cpu_threads == 0)
@@ -126,4 +126,4 @@ void probe_cluster(self_ptr self) {
           [](caf::error&) {}); // the manager is this node's own; the next tick asks again
 }
 
-} // namespace llmos::schedrt
+} // namespace llmos::scheduler

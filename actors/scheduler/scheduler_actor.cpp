@@ -11,7 +11,7 @@
 #include "scheduler/scheduler_state.hpp"
 #include "scheduler/task_form.hpp"
 
-namespace llmos::schedrt {
+namespace llmos::scheduler {
 
 using namespace std::chrono_literals;
 
@@ -23,28 +23,28 @@ void persist(self_ptr self) {
   auto& st = self->state;
   st.core->forget_finished(1000); // the table stays bounded; the newest ended tasks stay
   // Written (and fsynced) only when a record changed, not on every tick.
-  auto text = sched::job_table_text(st.core->tasks());
+  auto text = scheduler::job_table_text(st.core->tasks());
   if (text == st.saved_table)
     return;
-  if (auto ok = sched::write_job_table(st.cfg.root / "jobs.json", text); !ok) {
+  if (auto ok = scheduler::write_job_table(st.cfg.root / "jobs.json", text); !ok) {
     log_warning("scheduler '" + st.cfg.name + "': " + describe(ok.error()));
     return;
   }
   st.saved_table = std::move(text);
 }
 
-void execute(self_ptr self, const std::vector<sched::decision>& decisions) {
+void execute(self_ptr self, const std::vector<scheduler::decision>& decisions) {
   for (const auto& d : decisions) {
     switch (d.what) {
-    case sched::decision::kind::start:
+    case scheduler::decision::kind::start:
       start_task(self, d.task, d.where);
       break;
-    case sched::decision::kind::preempt:
+    case scheduler::decision::kind::preempt:
       log_info("scheduler '" + self->state.cfg.name + "': preempting task " +
                std::to_string(d.task));
       stop_task(self, d.task);
       break;
-    case sched::decision::kind::stop:
+    case scheduler::decision::kind::stop:
       stop_task(self, d.task);
       break;
     }
@@ -67,11 +67,12 @@ caf::expected<uint64_t> accept(self_ptr self, task_spec spec) {
   if (!req)
     return std::move(req.error());
   for (const auto& [id, t] : st.core->tasks())
-    if (t.req.name == req->name && t.state != sched::task_state::done &&
-        t.state != sched::task_state::failed && t.state != sched::task_state::cancelled)
-      return make_llmos_error(error_code::duplicate_name,
-                              "task '" + req->name + "' is already " + sched::to_string(t.state) +
-                                  " as task " + std::to_string(id) + " (names are actor names)");
+    if (t.req.name == req->name && t.state != scheduler::task_state::done &&
+        t.state != scheduler::task_state::failed && t.state != scheduler::task_state::cancelled)
+      return make_llmos_error(error_code::duplicate_name, "task '" + req->name + "' is already " +
+                                                              scheduler::to_string(t.state) +
+                                                              " as task " + std::to_string(id) +
+                                                              " (names are actor names)");
   return st.core->submit(std::move(*req), now_s(st));
 }
 
@@ -79,9 +80,9 @@ void settle_waiters(self_ptr self) {
   auto& st = self->state;
   for (auto it = st.waiters.begin(); it != st.waiters.end();) {
     const auto* t = st.core ? st.core->task(it->first) : nullptr;
-    const bool ended =
-        t && (t->state == sched::task_state::done || t->state == sched::task_state::failed ||
-              t->state == sched::task_state::cancelled);
+    const bool ended = t && (t->state == scheduler::task_state::done ||
+                             t->state == scheduler::task_state::failed ||
+                             t->state == scheduler::task_state::cancelled);
     if (!ended) {
       ++it;
       continue;
@@ -109,7 +110,7 @@ std::string progress_of(self_ptr self, uint64_t id) {
 /// aside for a person to look at, and the scheduler starts with an empty table.
 void restore_jobs(scheduler_state& st) {
   const auto table = st.cfg.root / "jobs.json";
-  auto loaded = sched::load_job_table(table);
+  auto loaded = scheduler::load_job_table(table);
   if (loaded) {
     st.restored = std::move(*loaded);
     return;
@@ -227,7 +228,7 @@ caf::expected<std::map<std::string, double>> parse_weights(const std::string& te
 }
 
 } // namespace
-} // namespace llmos::schedrt
+} // namespace llmos::scheduler
 
 namespace llmos {
 
@@ -273,7 +274,7 @@ const std::vector<config_field> scheduler_fields = {
 };
 
 caf::expected<caf::actor> spawn_scheduler(spawn_context& ctx) {
-  schedrt::scheduler_config cfg;
+  scheduler::scheduler_config cfg;
   cfg.name = ctx.name;
   // Beside the data sets' and the registry's state, never inside the source tree.
   cfg.root = ctx.config["root"].empty() ? std::filesystem::path{state_dir()} / "scheduler"
@@ -295,16 +296,16 @@ caf::expected<caf::actor> spawn_scheduler(spawn_context& ctx) {
   }
   p.preemption = ctx.config["preemption"] == "true";
   p.backfill = ctx.config["backfill"] == "true";
-  auto weights = schedrt::parse_weights(ctx.config["weights"]);
+  auto weights = scheduler::parse_weights(ctx.config["weights"]);
   if (!weights)
     return std::move(weights.error());
   p.weights = std::move(*weights);
-  if (auto policy = sched::make_policy(p); !policy)
+  if (auto policy = scheduler::make_policy(p); !policy)
     return std::move(policy.error());
   if (!cfg.manager)
     return make_llmos_error(error_code::bad_config,
                             "scheduler '" + ctx.name + "' needs a node manager to run tasks");
-  return caf::actor_cast<caf::actor>(ctx.system.spawn(schedrt::behavior, std::move(cfg)));
+  return caf::actor_cast<caf::actor>(ctx.system.spawn(scheduler::behavior, std::move(cfg)));
 }
 
 } // namespace

@@ -18,7 +18,7 @@
 #include "llmos/messages/scheduler.hpp"
 #include "scheduler/core/scheduler_core.hpp"
 
-namespace llmos::schedrt {
+namespace llmos::scheduler {
 
 /// One replica of a running task.
 struct replica_run {
@@ -48,7 +48,7 @@ struct waiter {
 
 struct scheduler_config {
   std::string name;
-  sched::policy_options policy;
+  scheduler::policy_options policy;
   std::filesystem::path root; ///< job table and checkpoints
   uint32_t node_threads = 0;  ///< threads of a node without CPU device actors (0 = none)
   caf::actor manager;         ///< this node's manager
@@ -56,8 +56,8 @@ struct scheduler_config {
 
 struct scheduler_state {
   scheduler_config cfg;
-  std::optional<sched::scheduler_core> core;
-  std::vector<sched::task_record> restored; ///< from the job table, until the cluster is known
+  std::optional<scheduler::scheduler_core> core;
+  std::vector<scheduler::task_record> restored; ///< from the job table, until the cluster is known
   /// Submissions that arrived before any node was known, answered when the first one is.
   std::vector<std::pair<task_spec, caf::typed_response_promise<uint64_t>>> early;
   std::map<std::string, node_status> nodes; ///< last nodes answer, by name
@@ -79,7 +79,7 @@ double now_s(const scheduler_state& st);
 void persist(self_ptr self);
 
 /// Runs the core's decisions: start, preempt, stop.
-void execute(self_ptr self, const std::vector<sched::decision>& decisions);
+void execute(self_ptr self, const std::vector<scheduler::decision>& decisions);
 
 /// One scheduling pass and its decisions, then persists.
 void schedule_now(self_ptr self);
@@ -96,7 +96,7 @@ void settle_waiters(self_ptr self);
 void probe_cluster(self_ptr self);
 
 // task_runner.cpp
-void start_task(self_ptr self, uint64_t id, const sched::placement& where);
+void start_task(self_ptr self, uint64_t id, const scheduler::placement& where);
 /// Asks every replica of a running task to checkpoint and stop (preemption, cancel).
 void stop_task(self_ptr self, uint64_t id);
 /// Forgets a run whose node was lost; stops its replicas that are still alive.
@@ -104,4 +104,4 @@ void abandon_task(self_ptr self, uint64_t id);
 /// Progress of a task's rank-0 replica.
 void on_progress(self_ptr self, uint64_t id, const progress_event& ev);
 
-} // namespace llmos::schedrt
+} // namespace llmos::scheduler

@@ -15,7 +15,7 @@ spec_overrides(const std::map<std::string, std::string>& detail) {
   return out;
 }
 
-caf::expected<sched::task_request> to_task_request(const task_spec& spec) {
+caf::expected<scheduler::task_request> to_task_request(const task_spec& spec) {
   auto refuse = [&](const std::string& field, const std::string& what) {
     return make_llmos_error(error_code::bad_params,
                             "task '" + spec.name + "': " + field + ": " + what);
@@ -48,7 +48,7 @@ caf::expected<sched::task_request> to_task_request(const task_spec& spec) {
     return refuse("replicas", "must be from 1 to 64, got " + std::to_string(spec.replicas));
   if (spec.cpu_threads == 0 || spec.cpu_threads > 1024)
     return refuse("cpu_threads", "must be from 1 to 1024, got " + std::to_string(spec.cpu_threads));
-  sched::task_request r;
+  scheduler::task_request r;
   r.name = spec.name;
   r.owner = spec.owner.empty() ? "default" : spec.owner;
   r.priority = spec.priority;
@@ -60,13 +60,13 @@ caf::expected<sched::task_request> to_task_request(const task_spec& spec) {
   return r;
 }
 
-task_status to_task_status(const sched::task_record& t, const sched::cluster_state& cluster,
+task_status to_task_status(const scheduler::task_record& t, const scheduler::cluster_state& cluster,
                            double now, const std::string& progress) {
   task_status s;
   s.id = t.id;
   s.name = t.req.name;
   s.owner = t.req.owner;
-  s.state = sched::to_string(t.state);
+  s.state = scheduler::to_string(t.state);
   s.priority = t.req.priority;
   s.replicas = t.req.replicas;
   for (const auto& slot : t.where)

@@ -12,10 +12,10 @@ namespace llmos {
 
 /// The checked request, or bad_params naming the task and the field: name (actor-name rules),
 /// kind (only "train" runs today), spec (must load; set.FIELD overrides must apply), dataset.
-caf::expected<sched::task_request> to_task_request(const task_spec& spec);
+caf::expected<scheduler::task_request> to_task_request(const task_spec& spec);
 
 /// What a user sees of a record; `progress` is the last progress line of its run.
-task_status to_task_status(const sched::task_record& t, const sched::cluster_state& cluster,
+task_status to_task_status(const scheduler::task_record& t, const scheduler::cluster_state& cluster,
                            double now, const std::string& progress);
 
 /// The set.FIELD entries of a task's detail as spec overrides (FIELD -> value).

@@ -18,7 +18,7 @@
 #include "scheduler/scheduler_state.hpp"
 #include "scheduler/task_form.hpp"
 
-namespace llmos::schedrt {
+namespace llmos::scheduler {
 
 namespace {
 
@@ -36,7 +36,8 @@ task_run* current(self_ptr self, uint64_t id, uint64_t epoch) {
   return it != self->state.runs.end() && it->second.epoch == epoch ? &it->second : nullptr;
 }
 
-std::filesystem::path checkpoint_of(self_ptr self, const sched::task_record& t, std::size_t rank) {
+std::filesystem::path checkpoint_of(self_ptr self, const scheduler::task_record& t,
+                                    std::size_t rank) {
   if (rank == 0)
     if (auto it = t.req.detail.find("checkpoint"); it != t.req.detail.end() && !it->second.empty())
       return it->second;
@@ -62,11 +63,11 @@ void conclude(self_ptr self, uint64_t id) {
     return;
   const auto now = now_s(st);
   const bool keep = t->req.detail.count("keep") == 0 || t->req.detail.at("keep") != "false";
-  const bool success = !run.error && !run.preempted && t->state == sched::task_state::running;
+  const bool success = !run.error && !run.preempted && t->state == scheduler::task_state::running;
   for (std::size_t k = 0; k < run.replicas.size(); ++k)
     if (!(success && keep && k == 0))
       stop_actor(self, run.replicas[k].actor);
-  if (t->state == sched::task_state::stopping) {
+  if (t->state == scheduler::task_state::stopping) {
     st.core->stopped(id, now);
   } else if (run.error) {
     log_warning("scheduler '" + st.cfg.name + "': task " + std::to_string(id) + " (" + t->req.name +
@@ -234,7 +235,7 @@ void rendezvous(self_ptr self, uint64_t id, uint64_t epoch) {
 
 } // namespace
 
-void start_task(self_ptr self, uint64_t id, const sched::placement& where) {
+void start_task(self_ptr self, uint64_t id, const scheduler::placement& where) {
   auto& st = self->state;
   const auto* t = st.core->task(id);
   if (!t)
@@ -328,4 +329,4 @@ void on_progress(self_ptr self, uint64_t id, const progress_event& ev) {
         caf::anon_send(x.progress, progress_atom::value, ev);
 }
 
-} // namespace llmos::schedrt
+} // namespace llmos::scheduler

@@ -19,7 +19,7 @@ namespace llmos::bench {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-using namespace llmos::sched;
+using namespace llmos::scheduler;
 
 double since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();

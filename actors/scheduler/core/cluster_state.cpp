@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 namespace {
 
@@ -146,4 +146,4 @@ void cluster_state::index(std::size_t node) {
   by_load_.insert({indexed_load_[node], node});
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

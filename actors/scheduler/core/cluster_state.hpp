@@ -14,7 +14,7 @@
 
 #include "scheduler/core/task.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 struct gpu_slot {
   uint64_t memory_mb = 0;
@@ -89,4 +89,4 @@ private:
   uint64_t gpu_used_ = 0; ///< GPUs with at least one holder
 };
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -4,7 +4,7 @@
 #include <deque>
 #include <queue>
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 double fair_share_policy::weight(const std::string& owner) const {
   auto it = options_.weights.find(owner);
@@ -47,4 +47,4 @@ std::vector<uint64_t> fair_share_policy::order(std::vector<queue_entry> queue,
   return ids;
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -6,7 +6,7 @@
 
 #include "scheduler/core/policy.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 class fair_share_policy : public policy {
 public:
@@ -23,4 +23,4 @@ private:
   policy_options options_;
 };
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -1,6 +1,6 @@
 #include "scheduler/core/fifo_policy.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 std::vector<uint64_t> fifo_ids(std::vector<queue_entry> queue) {
   sort_fifo(queue);
@@ -16,4 +16,4 @@ std::vector<uint64_t> fifo_policy::order(std::vector<queue_entry> queue,
   return fifo_ids(std::move(queue));
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -5,7 +5,7 @@
 
 #include "scheduler/core/policy.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 class fifo_policy : public policy {
 public:
@@ -18,4 +18,4 @@ public:
 /// The ids of `queue` in FIFO order (shared by the policies that keep submission order).
 std::vector<uint64_t> fifo_ids(std::vector<queue_entry> queue);
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

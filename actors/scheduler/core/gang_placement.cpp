@@ -1,6 +1,6 @@
 #include "scheduler/core/gang_placement.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 namespace {
 
@@ -60,4 +60,4 @@ void release_all(const placement& where, const resources& r, cluster_state& clus
     cluster.release(slot, r);
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

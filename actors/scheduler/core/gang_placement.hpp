@@ -8,7 +8,7 @@
 #include "scheduler/core/cluster_state.hpp"
 #include "scheduler/core/task.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 /// How a policy walks the nodes for each replica.
 enum class node_order : uint8_t {
@@ -24,4 +24,4 @@ std::optional<placement> place_gang(const task_request& req, cluster_state& clus
 /// Gives back every slot of a placement.
 void release_all(const placement& where, const resources& r, cluster_state& cluster);
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -5,7 +5,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/atomic_file.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 namespace {
 
@@ -136,4 +136,4 @@ caf::expected<std::vector<task_record>> load_job_table(const std::filesystem::pa
   return out;
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -11,7 +11,7 @@
 
 #include "scheduler/core/scheduler_core.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 nlohmann::json to_json(const task_record& t);
 
@@ -28,4 +28,4 @@ caf::expected<void> write_job_table(const std::filesystem::path& path, const std
 /// naming the file and the record, never silently dropped.
 caf::expected<std::vector<task_record>> load_job_table(const std::filesystem::path& path);
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

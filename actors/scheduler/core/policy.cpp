@@ -10,7 +10,7 @@
 #include "scheduler/core/priority_policy.hpp"
 #include "scheduler/core/round_robin_policy.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 const std::vector<std::string>& policy_names() {
   static const std::vector<std::string> names{"fifo", "round-robin", "least-loaded", "priority",
@@ -50,4 +50,4 @@ double dominant_share(const task_request& req, double cpu_total, double gpu_tota
   return std::max(cpu, gpu);
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

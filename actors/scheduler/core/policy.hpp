@@ -18,7 +18,7 @@
 #include "scheduler/core/gang_placement.hpp"
 #include "scheduler/core/task.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 /// Knobs shared by the policies (each reads the ones it needs).
 struct policy_options {
@@ -80,4 +80,4 @@ void sort_fifo(std::vector<queue_entry>& queue);
 /// The dominant share one replica set of `req` takes of the cluster (max of CPU and GPU share).
 double dominant_share(const task_request& req, double cpu_total, double gpu_total);
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 std::optional<preemption_plan> plan_preemption(const task_request& req,
                                                std::vector<running_task> running, int margin,
@@ -57,4 +57,4 @@ std::optional<preemption_plan> plan_preemption(const task_request& req,
   return std::nullopt;
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

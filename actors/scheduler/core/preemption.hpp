@@ -10,7 +10,7 @@
 
 #include "scheduler/core/gang_placement.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 /// A running task as preemption sees it.
 struct running_task {
@@ -34,4 +34,4 @@ std::optional<preemption_plan> plan_preemption(const task_request& req,
                                                std::vector<running_task> running, int margin,
                                                cluster_state& cluster, node_order order);
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 double priority_policy::effective_priority(const queue_entry& e, double now) const {
   return e.req->priority + options_.aging_per_s * std::max(0.0, now - e.submitted);
@@ -28,4 +28,4 @@ std::vector<uint64_t> priority_policy::order(std::vector<queue_entry> queue,
   return ids;
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

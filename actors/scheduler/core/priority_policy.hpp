@@ -7,7 +7,7 @@
 
 #include "scheduler/core/policy.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 class priority_policy : public policy {
 public:
@@ -25,4 +25,4 @@ private:
   policy_options options_;
 };
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

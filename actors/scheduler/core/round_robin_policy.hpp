@@ -5,7 +5,7 @@
 
 #include "scheduler/core/fifo_policy.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 class round_robin_policy : public policy {
 public:
@@ -16,4 +16,4 @@ public:
   node_order placement_order() const override { return node_order::round_robin; }
 };
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -8,7 +8,7 @@
 #include "llmos/messages/error.hpp"
 #include "scheduler/core/preemption.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 const char* to_string(task_state s) {
   switch (s) {
@@ -368,4 +368,4 @@ void scheduler_core::forget_finished(std::size_t keep) {
   }
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

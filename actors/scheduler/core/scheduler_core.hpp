@@ -22,7 +22,7 @@
 #include "scheduler/core/policy.hpp"
 #include "scheduler/core/task.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 enum class task_state : uint8_t {
   queued = 0,    ///< waiting for resources (or for its retry time)
@@ -131,4 +131,4 @@ private:
   resources largest_; ///< the most any one node offers (threads, GPUs, GPU memory)
 };
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -8,7 +8,7 @@
 
 #include "scheduler/core/scheduler_core.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 cluster_state make_sim_cluster(const sim_cluster_spec& spec) {
   cluster_state c;
@@ -245,4 +245,4 @@ caf::expected<sim_result> simulate(const std::vector<sim_job>& trace, const sim_
   return simulation{trace, options, *made}.run();
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -15,7 +15,7 @@
 #include "scheduler/core/policy.hpp"
 #include "scheduler/core/trace.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 struct sim_options {
   double checkpoint_every_s = 60; ///< work lost on preemption is what ran since the last one
@@ -53,4 +53,4 @@ caf::expected<sim_result> simulate(const std::vector<sim_job>& trace,
 /// The simulated cluster as a cluster_state (node names "n0", "n1", ...).
 cluster_state make_sim_cluster(const sim_cluster_spec& spec);
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

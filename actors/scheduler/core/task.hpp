@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 /// What one replica holds while it runs.
 struct resources {
@@ -38,4 +38,4 @@ struct replica_slot {
 /// Where every replica of a task runs (one slot per replica, in rank order).
 using placement = std::vector<replica_slot>;
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

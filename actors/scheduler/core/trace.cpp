@@ -7,7 +7,7 @@
 
 #include "llmos/messages/error.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 std::vector<sim_job> synthetic_trace(std::size_t jobs, const sim_cluster_spec& cluster, double load,
                                      uint64_t seed, double max_work_s) {
@@ -102,4 +102,4 @@ caf::expected<std::vector<sim_job>> load_trace_csv(const std::string& path) {
   return out;
 }
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

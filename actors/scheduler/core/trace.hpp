@@ -11,7 +11,7 @@
 
 #include "scheduler/core/task.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 
 /// One job of a trace.
 struct sim_job {
@@ -42,4 +42,4 @@ std::vector<sim_job> synthetic_trace(std::size_t jobs, const sim_cluster_spec& c
 /// header line is allowed); bad_config names the file, line and field.
 caf::expected<std::vector<sim_job>> load_trace_csv(const std::string& path);
 
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -3,7 +3,7 @@
 
 #include "scheduler/core/gang_placement.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 namespace {
 
 cluster_state cluster_of(std::size_t nodes, uint32_t threads, std::size_t gpus = 0,
@@ -106,4 +106,4 @@ TEST(SchedulerPlacement, ReplicasMayShareANodeThatHasRoom) {
 }
 
 } // namespace
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -5,7 +5,7 @@
 #include "scheduler/core/fair_share_policy.hpp"
 #include "scheduler/core/priority_policy.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 namespace {
 
 std::unique_ptr<policy> make(const std::string& name, policy_options o = {}) {
@@ -96,4 +96,4 @@ TEST(SchedulerPolicy, FairShareServesTheOwnerFurthestBelowItsWeight) {
 }
 
 } // namespace
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -8,7 +8,7 @@
 #include "scheduler/core/job_table.hpp"
 #include "scheduler/core/scheduler_core.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 namespace {
 
 scheduler_core make_core(std::size_t nodes, uint32_t threads, policy_options o = {}) {
@@ -206,4 +206,4 @@ TEST(SchedulerCore, JobTableSurvivesARestart) {
 }
 
 } // namespace
-} // namespace llmos::sched
+} // namespace llmos::scheduler

@@ -5,7 +5,7 @@
 #include "llmos/messages/error.hpp"
 #include "scheduler/core/simulator.hpp"
 
-namespace llmos::sched {
+namespace llmos::scheduler {
 namespace {
 
 sim_result run(const std::vector<sim_job>& trace, const sim_cluster_spec& c, policy_options o,
@@ -129,4 +129,4 @@ TEST(SchedulerSimulator, PriorityShortensHighPriorityCompletionTimes) {
 }
 
 } // namespace
-} // namespace llmos::sched
+} // namespace llmos::scheduler

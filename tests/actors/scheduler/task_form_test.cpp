@@ -69,14 +69,14 @@ TEST(TaskForm, RefusalsNameTheTaskAndTheField) {
 }
 
 TEST(TaskForm, StatusShowsWhereAndWhatHappened) {
-  sched::cluster_state cluster;
+  scheduler::cluster_state cluster;
   cluster.add_node({"alpha", true, 4, 0, {}});
   cluster.add_node({"beta", true, 4, 0, {}});
-  sched::task_record t;
+  scheduler::task_record t;
   t.id = 7;
   t.req = *to_task_request(valid());
   t.req.detail["result"] = R"({"steps":10})";
-  t.state = sched::task_state::running;
+  t.state = scheduler::task_state::running;
   t.submitted = 1;
   t.started = 3;
   t.preemptions = 1;
