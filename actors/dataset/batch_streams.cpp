@@ -6,7 +6,7 @@
 
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 std::vector<uint32_t> batch_streams::order_for(std::size_t split_size, uint64_t seed,
                                                uint32_t epoch, uint32_t rank, uint32_t world) {
@@ -145,4 +145,4 @@ caf::expected<data_batch> batch_streams::next(const dataset_view& view, uint64_t
   return b;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -18,7 +18,7 @@
 #include "dataset/dataset_view.hpp"
 #include "llmos/messages/dataset.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 class batch_streams {
 public:
@@ -75,4 +75,4 @@ private:
   std::chrono::seconds idle_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 std::string data_dir() {
   if (const char* env = std::getenv("LLMOS_DATA_DIR"); env != nullptr && *env != '\0')
@@ -16,4 +16,4 @@ std::string data_path(const std::string& relative) {
   return std::filesystem::exists(p) ? p.string() : std::string{};
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The data set cache folder (no trailing slash).
 std::string data_dir();
@@ -12,4 +12,4 @@ std::string data_dir();
 /// data_dir() + "/" + relative, or "" when that path does not exist.
 std::string data_path(const std::string& relative);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -29,17 +29,17 @@ using dataset_impl = dataset_actor::extend<caf::reacts_to<ingest_atom, uint64_t>
 
 /// What the worker hands back; shared between the worker's thread and the actor.
 struct ingest_outcome {
-  std::optional<caf::expected<data::pipeline_result>> result;
+  std::optional<caf::expected<dataset::pipeline_result>> result;
 };
 
 struct dataset_state {
-  data::pipeline_spec spec;
-  std::shared_ptr<data::dataset_view> view; ///< the current version
+  dataset::pipeline_spec spec;
+  std::shared_ptr<dataset::dataset_view> view; ///< the current version
   /// The version each open stream was opened on: an ingest never changes the records (and their
   /// number) under a running stream, whose order indexes that version's split.
-  std::map<uint64_t, std::shared_ptr<const data::dataset_view>> stream_views;
+  std::map<uint64_t, std::shared_ptr<const dataset::dataset_view>> stream_views;
   dataset_stats stats;
-  data::batch_streams streams;
+  dataset::batch_streams streams;
   uint64_t runs = 0;
   std::map<uint64_t,
            std::pair<std::shared_ptr<ingest_outcome>, caf::typed_response_promise<dataset_stats>>>
@@ -49,7 +49,7 @@ struct dataset_state {
 
 using self_ptr = dataset_impl::stateful_pointer<dataset_state>;
 
-dataset_stats stats_of(const data::dataset_view& view) {
+dataset_stats stats_of(const dataset::dataset_view& view) {
   dataset_stats s;
   s.dataset = view.version().dataset;
   s.version = view.version().version;
@@ -72,27 +72,27 @@ dataset_stats stats_of(const data::dataset_view& view) {
   return s;
 }
 
-caf::error load_version(self_ptr self, const data::version_info& version) {
-  auto store = data::dataset_store::open(self->state.spec.root);
+caf::error load_version(self_ptr self, const dataset::version_info& version) {
+  auto store = dataset::dataset_store::open(self->state.spec.root);
   if (!store)
     return std::move(store.error());
-  auto view = data::dataset_view::load(*store, version);
+  auto view = dataset::dataset_view::load(*store, version);
   if (!view)
     return std::move(view.error());
   self->state.stats = stats_of(*view);
-  self->state.view = std::make_shared<data::dataset_view>(std::move(*view));
+  self->state.view = std::make_shared<dataset::dataset_view>(std::move(*view));
   return caf::none;
 }
 
 // Picks the version whose manifest was written last: the one the previous ingest produced.
 void load_latest(self_ptr self) {
-  auto store = data::dataset_store::open(self->state.spec.root);
+  auto store = dataset::dataset_store::open(self->state.spec.root);
   if (!store)
     return;
   // The version the last completed ingest named wins; older stores without the file fall back
   // to the newest manifest.
-  if (auto current = data::read_whole_file(
-          data::current_version_file(self->state.spec.root, self->state.spec.dataset))) {
+  if (auto current = dataset::read_whole_file(
+          dataset::current_version_file(self->state.spec.root, self->state.spec.dataset))) {
     if (auto info = store->read(self->state.spec.dataset, *current)) {
       if (auto err = load_version(self, *info))
         log_warning("dataset '" + self->state.spec.dataset + "': stored version " + *current +
@@ -104,7 +104,7 @@ void load_latest(self_ptr self) {
   auto versions = store->versions(self->state.spec.dataset);
   if (!versions || versions->empty())
     return;
-  std::optional<data::version_info> best;
+  std::optional<dataset::version_info> best;
   fs::file_time_type best_time{};
   for (const auto& v : *versions) {
     auto info = store->read(self->state.spec.dataset, v);
@@ -174,7 +174,7 @@ caf::typed_response_promise<dataset_stats> start_ingest(self_ptr self, caf::acto
   auto parent = caf::actor_cast<caf::actor>(self);
   self->spawn<caf::detached>([spec = st.spec, sink, outcome, parent, run](caf::blocking_actor*) {
     const std::string task = "ingest " + spec.dataset;
-    outcome->result = data::run_pipeline(
+    outcome->result = dataset::run_pipeline(
         spec, [&](const std::string& stage, uint64_t done, uint64_t total, const std::string& m) {
           if (sink)
             caf::anon_send(sink, progress_atom::value, progress_event{task, stage, done, total, m});
@@ -206,9 +206,9 @@ void finish_ingest(self_ptr self, uint64_t run) {
   rp.deliver(st.stats);
 }
 
-std::vector<data_record> sample(const data::dataset_view& view, const std::string& split,
+std::vector<data_record> sample(const dataset::dataset_view& view, const std::string& split,
                                 uint32_t n, uint64_t seed) {
-  std::vector<std::pair<std::string, const data::served_record*>> pool;
+  std::vector<std::pair<std::string, const dataset::served_record*>> pool;
   for (const char* name : {"train", "validation", "test"})
     if (split.empty() || split == name)
       for (const auto& r : view.split(name))
@@ -233,7 +233,7 @@ caf::result<std::vector<data_record>> on_sample(self_ptr self, const std::string
                                                 uint64_t seed) {
   if (!self->state.view)
     return no_version(self->state);
-  if (!split.empty() && !data::dataset_view::is_split(split))
+  if (!split.empty() && !dataset::dataset_view::is_split(split))
     return make_llmos_error(error_code::bad_params,
                             "sample: split '" + split + "' is not train, validation or test");
   return sample(*self->state.view, split, n, seed);
@@ -245,7 +245,7 @@ caf::result<std::vector<quarantine_item>> on_quarantine(self_ptr self, const std
   std::vector<quarantine_item> out;
   if (!fs::exists(self->state.spec.quarantine))
     return out;
-  auto entries = data::quarantine::read(self->state.spec.quarantine);
+  auto entries = dataset::quarantine::read(self->state.spec.quarantine);
   if (!entries)
     return std::move(entries.error());
   for (auto& e : *entries) {
@@ -262,7 +262,7 @@ caf::result<uint64_t> on_open_stream(self_ptr self, stream_request& req) {
   if (!st.view)
     return no_version(st);
   // Streams that idled out release the versions they pinned before a new one opens.
-  for (auto gone : st.streams.expire(data::batch_streams::clock::now()))
+  for (auto gone : st.streams.expire(dataset::batch_streams::clock::now()))
     st.stream_views.erase(gone);
   auto id = st.streams.open(*st.view, req);
   if (!id)
@@ -291,7 +291,7 @@ caf::result<uint64_t> on_pseudo_label(self_ptr self, const std::vector<pseudo_la
   return self->state.view->apply_labels(labels, min_confidence);
 }
 
-dataset_impl::behavior_type dataset_behavior(self_ptr self, data::pipeline_spec spec) {
+dataset_impl::behavior_type dataset_behavior(self_ptr self, dataset::pipeline_spec spec) {
   self->state.spec = std::move(spec);
   load_latest(self);
   return {
@@ -336,7 +336,7 @@ actor_kind dataset_kind() {
       {"pipeline", config_type::path, "", true, "path of the pipeline YAML file", {}},
   };
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    auto spec = data::load_pipeline(ctx.config["pipeline"]);
+    auto spec = dataset::load_pipeline(ctx.config["pipeline"]);
     if (!spec)
       return std::move(spec.error());
     auto handle = ctx.system.spawn(dataset_behavior, std::move(*spec));

@@ -3,7 +3,7 @@
 #include "dataset/split/split.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 caf::expected<dataset_view> dataset_view::load(const dataset_store& store,
                                                const version_info& version) {
@@ -67,4 +67,4 @@ dataset_view::apply_labels(const std::map<std::string, std::pair<std::string, do
   return applied;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

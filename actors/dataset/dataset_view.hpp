@@ -14,7 +14,7 @@
 
 #include "dataset/store/dataset_store.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One record as served.
 struct served_record {
@@ -61,4 +61,4 @@ private:
   std::string tokenizer_bytes_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

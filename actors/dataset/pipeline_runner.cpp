@@ -16,7 +16,7 @@
 #include "dataset/tokenize/sentencepiece_tokenizer.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 namespace fs = std::filesystem;
@@ -299,4 +299,4 @@ caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec,
   return std::move(out);
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -15,7 +15,7 @@
 #include "dataset/pipeline_spec.hpp"
 #include "dataset/store/dataset_store.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Progress of a run: stage ("read", "clean", ...), work done and total (0 = unknown).
 using progress_fn = std::function<void(const std::string& stage, uint64_t done, uint64_t total,
@@ -40,4 +40,4 @@ std::string current_version_file(const std::string& root, const std::string& dat
 /// Runs `spec`; errors name the source, rule or file that failed.
 caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec, const progress_fn& progress);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -13,7 +13,7 @@
 #include "llmos/runtime/suggest.hpp"
 #include "llmos/runtime/yaml_fields.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 using namespace yaml_fields;
 namespace fs = std::filesystem;
@@ -304,4 +304,4 @@ caf::expected<pipeline_spec> load_pipeline(const std::string& path) {
   return parse_pipeline(*text, path);
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

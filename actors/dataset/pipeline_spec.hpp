@@ -11,7 +11,7 @@
 
 #include <caf/expected.hpp>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 struct source_decl {
   std::string name;
@@ -88,4 +88,4 @@ caf::expected<pipeline_spec> parse_pipeline(const std::string& text, const std::
 const std::vector<std::string>& known_source_kinds();
 const std::vector<std::string>& known_clean_rules();
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -6,7 +6,7 @@
 
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 constexpr std::size_t max_examples = 5;
@@ -88,4 +88,4 @@ caf::expected<std::vector<quarantine_entry>> quarantine::read(const std::string&
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

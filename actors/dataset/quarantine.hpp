@@ -13,7 +13,7 @@
 
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One refused record.
 struct quarantine_entry {
@@ -56,4 +56,4 @@ private:
 /// Cuts `text` to at most `max_bytes` without splitting a UTF-8 sequence.
 std::string utf8_prefix(const std::string& text, std::size_t max_bytes);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -1,6 +1,6 @@
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 std::string source_location::to_string() const {
   if (line > 0)
@@ -8,4 +8,4 @@ std::string source_location::to_string() const {
   return path + "#" + std::to_string(index);
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

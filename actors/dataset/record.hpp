@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Where a record came from: "path:line" for line-based sources, the path for file sources.
 struct source_location {
@@ -32,4 +32,4 @@ struct record {
   std::map<std::string, std::string> meta; ///< extra columns / fields kept from the source
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

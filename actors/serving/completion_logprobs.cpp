@@ -6,12 +6,12 @@
 
 namespace llmos::serving {
 
-std::string openai_logprobs(const data::tokenizer& tok, const std::vector<int32_t>& prompt,
+std::string openai_logprobs(const dataset::tokenizer& tok, const std::vector<int32_t>& prompt,
                             const std::vector<std::string>& per_token, std::size_t text_limit) {
   return openai_logprobs(tok, prompt, per_token, 0, text_limit);
 }
 
-std::string openai_logprobs(const data::tokenizer& tok, const std::vector<int32_t>& prompt,
+std::string openai_logprobs(const dataset::tokenizer& tok, const std::vector<int32_t>& prompt,
                             const std::vector<std::string>& per_token, std::size_t from,
                             std::size_t text_limit) {
   nlohmann::json tokens = nlohmann::json::array(), values = nlohmann::json::array(),

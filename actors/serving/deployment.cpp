@@ -90,7 +90,7 @@ caf::expected<std::shared_ptr<deployed_version>> unpack(server_state& st, const 
              std::to_string(version) + " use its " + chat_format_name(dep->chat.format) +
              " template");
   if (!pkg.tokenizer.empty()) {
-    auto tok = data::tokenizer::load(pkg.tokenizer);
+    auto tok = dataset::tokenizer::load(pkg.tokenizer);
     if (!tok)
       return std::move(tok.error());
     dep->tok = std::move(*tok);

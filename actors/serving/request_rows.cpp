@@ -100,7 +100,7 @@ std::size_t complete_utf8_prefix(const std::string& text) {
   return back >= need ? text.size() : i - 1;
 }
 
-caf::expected<std::string> continuation_text(const data::tokenizer& tok,
+caf::expected<std::string> continuation_text(const dataset::tokenizer& tok,
                                              const std::vector<int32_t>& prompt,
                                              const std::vector<int32_t>& ids) {
   if (prompt.empty())

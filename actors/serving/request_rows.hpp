@@ -19,8 +19,8 @@ struct row_format {
   bool images = false;
   int64_t max_length = 128; ///< text: ids per row
   int32_t pad_id = 0;
-  int64_t image_size = 28;                    ///< images: side of the square
-  const data::tokenizer* tokenizer = nullptr; ///< text models; null for images
+  int64_t image_size = 28;                       ///< images: side of the square
+  const dataset::tokenizer* tokenizer = nullptr; ///< text models; null for images
 };
 
 /// The rows of `req`; bad_params names the field (texts / inputs), the row and what is wrong.
@@ -32,7 +32,7 @@ tensor_bytes batch_of(const std::vector<const std::string*>& rows, const row_for
 /// The text `ids` add after `prompt`: decode(prompt + ids) less decode(prompt). SentencePiece-
 /// style tokenizers drop the leading space of the first piece they decode, which is right for a
 /// whole text and wrong for a continuation ("Once upon a" + " time").
-caf::expected<std::string> continuation_text(const data::tokenizer& tok,
+caf::expected<std::string> continuation_text(const dataset::tokenizer& tok,
                                              const std::vector<int32_t>& prompt,
                                              const std::vector<int32_t>& ids);
 

@@ -67,7 +67,7 @@ struct deployed_version {
   bool language = false;
   model::model_spec spec;
   serving::chat_style chat; ///< the family of spec.chat_template, recognised once at deploy
-  std::unique_ptr<data::tokenizer> tok;
+  std::unique_ptr<dataset::tokenizer> tok;
   row_format format;
   std::string weights_path; ///< local copy the replicas loaded
   std::string spec_path;    ///< the spec as a file, for the model kind that spawns the replicas

@@ -25,7 +25,7 @@ llama_weights tiny_model() {
   w.config = {32, 32, 1, 4, 2, 12, 8};
   w.vocab.pieces = {"<unk>", "<s>", "</s>", "<0x00>",       " ", "a", "b",
                     " a",    "ab",  " ab",  "<|im_start|>", "é"};
-  using llmos::data::piece_type;
+  using llmos::dataset::piece_type;
   w.vocab.types = {piece_type::unknown, piece_type::control,      piece_type::control,
                    piece_type::byte,    piece_type::normal,       piece_type::normal,
                    piece_type::normal,  piece_type::normal,       piece_type::normal,
@@ -51,7 +51,7 @@ void varint(std::string& out, uint64_t v) {
 }
 
 /// SentencePiece's ModelProto with only its pieces (field 1: piece 1, score 2, type 3).
-std::string sentencepiece_proto(const llmos::data::scored_vocab& v) {
+std::string sentencepiece_proto(const llmos::dataset::scored_vocab& v) {
   std::string out;
   for (int i = 0; i < v.size(); ++i) {
     std::string piece;

@@ -8,11 +8,11 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   const auto raw = llmos::fuzz::as_text(data, size);
-  (void)llmos::data::email_to_text(raw);
-  (void)llmos::data::email_to_text(raw, {.keep_quoted_replies = true});
-  (void)llmos::data::html_to_text(raw);
-  (void)llmos::data::decode_header_words(raw);
-  (void)llmos::data::decode_quoted_printable(raw);
-  (void)llmos::data::decode_base64(raw);
+  (void)llmos::dataset::email_to_text(raw);
+  (void)llmos::dataset::email_to_text(raw, {.keep_quoted_replies = true});
+  (void)llmos::dataset::html_to_text(raw);
+  (void)llmos::dataset::decode_header_words(raw);
+  (void)llmos::dataset::decode_quoted_printable(raw);
+  (void)llmos::dataset::decode_base64(raw);
   return 0;
 }

@@ -16,10 +16,10 @@ namespace {
 
 void read(const std::string& kind, const fs::path& path,
           std::map<std::string, std::string> options) {
-  llmos::data::source_spec spec{"fuzz", kind, path.string(), std::move(options), 1000};
-  llmos::data::quarantine q;
-  (void)llmos::data::read_source(spec, q, [&](llmos::data::record&& r) {
-    if (!llmos::data::is_valid_utf8(r.text) || !llmos::data::is_valid_utf8(r.label))
+  llmos::dataset::source_spec spec{"fuzz", kind, path.string(), std::move(options), 1000};
+  llmos::dataset::quarantine q;
+  (void)llmos::dataset::read_source(spec, q, [&](llmos::dataset::record&& r) {
+    if (!llmos::dataset::is_valid_utf8(r.text) || !llmos::dataset::is_valid_utf8(r.label))
       throw std::logic_error{kind + " reader emitted invalid UTF-8"};
   });
 }

@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   (void)llmos::parse_topology(text, "fuzz.yaml", kinds());
 #elif LLMOS_FUZZ_READER == 1
   (void)kinds;
-  (void)llmos::data::parse_pipeline(text, "fuzz.yaml");
+  (void)llmos::dataset::parse_pipeline(text, "fuzz.yaml");
 #elif LLMOS_FUZZ_READER == 2
   (void)kinds;
   if (auto spec = llmos::model::parse_model_spec(text, "fuzz.yaml"))

@@ -31,7 +31,7 @@ void fine_tune(const std::string& models, const std::string& text,
   using namespace llmos;
   auto w = model::read_llama2c(models + "/stories260K.bin", models + "/tok512.bin");
   ASSERT_TRUE(w) << describe(w.error());
-  auto tok = data::llama_tokenizer::create(w->vocab);
+  auto tok = dataset::llama_tokenizer::create(w->vocab);
   ASSERT_TRUE(tok) << describe(tok.error());
   auto e = model::engine::from_llama(*w, "tuned");
   ASSERT_TRUE(e) << describe(e.error());

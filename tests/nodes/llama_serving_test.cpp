@@ -502,8 +502,8 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   EXPECT_GE(refused, 1) << "twelve long generations at once never filled a queue of two";
 
   // OpenAI's own Node client, unchanged, against the same gateway.
-  const auto entry = llmos::data::data_path("openai/package/index.mjs");
-  ASSERT_FALSE(entry.empty()) << "npm openai is missing from " << llmos::data::data_dir()
+  const auto entry = llmos::dataset::data_path("openai/package/index.mjs");
+  ASSERT_FALSE(entry.empty()) << "npm openai is missing from " << llmos::dataset::data_dir()
                               << ": run tools/setup/setup.sh (data.lock pins it)";
   auto client = llmos::test::run_program(
       {"/usr/bin/env", "node", std::string{LLMOS_SOURCE_DIR} + "/tests/nodes/openai_client.mjs",

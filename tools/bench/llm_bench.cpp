@@ -316,7 +316,7 @@ int run_llm(const llm_options& o) {
     std::cerr << "llmos-bench llm: " << describe(weights.error()) << "\n";
     return 1;
   }
-  auto tok = data::llama_tokenizer::create(weights->vocab);
+  auto tok = dataset::llama_tokenizer::create(weights->vocab);
   auto eng = engine::from_llama(*weights, "stories260K");
   if (!tok || !eng) {
     std::cerr << "llmos-bench llm: " << describe(!tok ? tok.error() : eng.error()) << "\n";

@@ -66,7 +66,7 @@ std::string prompt_source(const std::string& text_dir, const std::string& fallba
 }
 
 /// `count` requests: prompts of 16-128 tokens from windows of `source`, 128-256 tokens each.
-std::vector<request> workload(const data::llama_tokenizer& tok, const std::string& source,
+std::vector<request> workload(const dataset::llama_tokenizer& tok, const std::string& source,
                               int count, int clients) {
   const auto ids = tok.encode(source);
   std::vector<request> out;
@@ -231,7 +231,7 @@ int run_llm_serving(const llm_serving_options& o) {
               << " (run tools/setup/setup.sh with the shared models beside the checkout)\n";
     return 1;
   }
-  auto tok = data::llama_tokenizer::create(weights->vocab);
+  auto tok = dataset::llama_tokenizer::create(weights->vocab);
   if (!tok)
     return std::cerr << describe(tok.error()) << "\n", 1;
   std::ifstream story_in{model_dir / "expected-greedy-200.txt"};

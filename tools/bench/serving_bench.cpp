@@ -42,7 +42,7 @@ bool ok(const json& j, const std::string& what) {
 /// thread (as a replica's device has), at batch sizes 1..max_batch; the best rows/s is the
 /// ceiling (on CPU the largest batch is not always the fastest per row).
 std::pair<double, uint32_t> ceiling_rps(const std::string& checkpoint,
-                                        const data::dataset_view& view) {
+                                        const dataset::dataset_view& view) {
   auto eng = model::engine::load(checkpoint);
   if (!eng)
     return {0, 0};
@@ -170,14 +170,14 @@ int run_serving(const serving_options& opts) {
   }
   (void)wait_until_ready(http); // a gateway not ready shows in the errors of the runs below
   // Real validation texts as requests; the ceiling uses the same version's rows.
-  auto store = data::dataset_store::open((dir / "store").string(), {});
+  auto store = dataset::dataset_store::open((dir / "store").string(), {});
   if (!store)
     return std::cerr << describe(store.error()) << "\n", 1;
   auto stats = call(rpc, json::array({"spam-data", "stats", json::object()}));
   auto info = store->read("spam", stats.value("version", ""));
   if (!info)
     return std::cerr << describe(info.error()) << "\n", 1;
-  auto view = data::dataset_view::load(*store, *info);
+  auto view = dataset::dataset_view::load(*store, *info);
   if (!view)
     return std::cerr << describe(view.error()) << "\n", 1;
   std::vector<std::string> texts;

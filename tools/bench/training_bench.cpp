@@ -44,20 +44,20 @@ struct workload {
 caf::expected<workload> load_workload(const std::string& name, const std::string& pipeline,
                                       const std::string& spec_file, uint32_t batch, int steps,
                                       const fs::path& dir) {
-  auto p = data::load_pipeline(pipeline);
+  auto p = dataset::load_pipeline(pipeline);
   if (!p)
     return p.error();
   p->root = (dir / "store").string();
   p->quarantine = (dir / (name + ".quarantine.jsonl")).string();
   std::cout << "  ingesting " << pipeline << " ..." << std::flush;
   auto result =
-      data::run_pipeline(*p, [](const std::string&, uint64_t, uint64_t, const std::string&) {});
+      dataset::run_pipeline(*p, [](const std::string&, uint64_t, uint64_t, const std::string&) {});
   if (!result)
     return result.error();
-  auto store = data::dataset_store::open(p->root, {});
+  auto store = dataset::dataset_store::open(p->root, {});
   if (!store)
     return store.error();
-  auto view = data::dataset_view::load(*store, result->version);
+  auto view = dataset::dataset_view::load(*store, result->version);
   if (!view)
     return view.error();
   std::cout << " " << result->train << " training records\n";
@@ -74,7 +74,7 @@ caf::expected<workload> load_workload(const std::string& name, const std::string
   w.labels = model::label_vocab::from_counts(result->labels);
   w.shape.num_classes = static_cast<int64_t>(w.labels.size());
   w.steps = steps;
-  data::batch_streams streams;
+  dataset::batch_streams streams;
   stream_request req;
   req.batch_size = batch;
   auto id = streams.open(*view, req);

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 nlohmann::json optional_number(const std::optional<double>& x) {
@@ -37,4 +37,4 @@ nlohmann::json to_json(const annotation_stats& stats) {
           {"functions", std::move(functions)}};
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The numbers of one labelling function.
 struct lf_stats {
@@ -54,4 +54,4 @@ struct annotation_stats {
 /// The statistics as a JSON object (for the dataset's report).
 nlohmann::json to_json(const annotation_stats& stats);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -8,7 +8,7 @@
 #include "dataset/annotate/text_match.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 bool same_weight(double a, double b) {
@@ -211,4 +211,4 @@ annotation_stats labeller::annotate(std::vector<record>& records,
   return st;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

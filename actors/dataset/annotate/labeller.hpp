@@ -16,7 +16,7 @@
 #include "dataset/pipeline_spec.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One function's vote for weighted_majority.
 struct lf_vote {
@@ -74,4 +74,4 @@ private:
   std::vector<labelling_function> functions_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -6,7 +6,7 @@
 #include "dataset/annotate/text_match.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 // libstdc++'s std::regex matcher recurses once per character consumed by a repetition, so a
@@ -113,4 +113,4 @@ bool labelling_function::regex_fires(std::string_view text) const {
   return false;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

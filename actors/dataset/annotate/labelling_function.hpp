@@ -13,7 +13,7 @@
 
 #include <caf/expected.hpp>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One labelling function as declared in the pipeline file.
 struct labelling_function_spec {
@@ -53,4 +53,4 @@ private:
   std::vector<std::regex> regexes_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

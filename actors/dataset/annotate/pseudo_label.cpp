@@ -3,7 +3,7 @@
 #include <charconv>
 #include <unordered_map>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 pseudo_label_counts apply_pseudo_labels(std::vector<record>& records,
                                         const std::vector<pseudo_label>& labels,
@@ -43,4 +43,4 @@ pseudo_label_counts apply_pseudo_labels(std::vector<record>& records,
   return counts;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

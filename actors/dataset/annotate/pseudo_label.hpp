@@ -14,7 +14,7 @@
 
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Dataset actor → model actor: label up to `max_records` unlabelled records of `dataset`;
 /// the reply is a std::vector<pseudo_label>, only labels with confidence ≥ min_confidence.
@@ -56,4 +56,4 @@ pseudo_label_counts apply_pseudo_labels(std::vector<record>& records,
                                         const std::vector<pseudo_label>& labels,
                                         double min_confidence);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -5,7 +5,7 @@
 
 #include <utf8proc.h>
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 // Decodes the code point starting at `pos`; an invalid sequence reads as its first byte, so a
@@ -110,4 +110,4 @@ bool contains_whole_word(std::string_view haystack, std::string_view needle) {
   return false;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

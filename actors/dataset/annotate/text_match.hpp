@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Unicode case folding with NFC composition (utf8proc); invalid UTF-8 is ASCII-lowercased.
 std::string casefold_utf8(std::string_view text);
@@ -22,4 +22,4 @@ bool is_cjk(char32_t cp);
 /// True when `needle` occurs in `haystack` as a whole word under the rules above.
 bool contains_whole_word(std::string_view haystack, std::string_view needle);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

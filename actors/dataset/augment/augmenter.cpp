@@ -6,7 +6,7 @@
 #include "dataset/augment/image_augment.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 // A random operation can leave a record as it was (no word deleted, a swap of equal words);
@@ -148,4 +148,4 @@ void augmenter::augment_image(const record& r, augment_result& out) const {
   }
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

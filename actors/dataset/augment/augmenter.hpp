@@ -23,7 +23,7 @@
 #include "dataset/pipeline_spec.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// True only for "train": the one split augmentation may touch.
 bool may_augment(const std::string& split);
@@ -77,4 +77,4 @@ private:
   std::shared_ptr<const stop_words> stop_words_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <utility>
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 bool is_space(char c) {
@@ -200,4 +200,4 @@ std::string eda::apply(eda_operation op, std::string_view text, double rate,
   return join_words(words);
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

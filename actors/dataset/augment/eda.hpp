@@ -23,7 +23,7 @@
 #include "dataset/augment/stop_words.hpp"
 #include "dataset/augment/thesaurus.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The four EDA operations.
 enum class eda_operation : uint8_t {
@@ -87,4 +87,4 @@ private:
   const stop_words& stop_words_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 bool well_formed(const std::string& pixels, uint32_t rows, uint32_t cols) {
@@ -43,4 +43,4 @@ std::string shift_image(const std::string& pixels, uint32_t rows, uint32_t cols,
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

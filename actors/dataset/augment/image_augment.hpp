@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Mirrors every row: pixel (r, c) takes (r, cols - 1 - c). Input of the wrong size
 /// (pixels.size() != rows × cols) comes back unchanged.
@@ -18,4 +18,4 @@ std::string flip_horizontal(const std::string& pixels, uint32_t rows, uint32_t c
 std::string shift_image(const std::string& pixels, uint32_t rows, uint32_t cols, int32_t dx,
                         int32_t dy);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

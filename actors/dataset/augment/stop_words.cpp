@@ -8,7 +8,7 @@
 #include "dataset/data_dir.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 caf::expected<stop_words> stop_words::load(const std::string& path, const std::string& lang) {
   std::ifstream in{path, std::ios::binary};
@@ -51,4 +51,4 @@ bool stop_words::contains(std::string_view word) const {
   return words_.count(ascii_lower(word)) > 0;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

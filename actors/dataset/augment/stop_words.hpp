@@ -10,7 +10,7 @@
 
 #include <caf/expected.hpp>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The stop-word list's location under data_dir().
 inline constexpr const char* stop_words_relative_path = "stopwords-iso/package/stopwords-iso.json";
@@ -39,4 +39,4 @@ private:
   std::unordered_set<std::string> words_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -9,7 +9,7 @@
 #include "dataset/data_dir.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 caf::error io(const std::string& context) {
@@ -183,4 +183,4 @@ std::size_t thesaurus::pair_count() const {
   return n;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

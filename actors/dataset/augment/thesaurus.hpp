@@ -15,7 +15,7 @@
 
 #include <caf/expected.hpp>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The thesaurus' location under data_dir().
 inline constexpr const char* thesaurus_relative_path =
@@ -54,4 +54,4 @@ private:
 /// ASCII lowercase (the thesaurus and stop-word lists are English; other bytes pass unchanged).
 std::string ascii_lower(std::string_view s);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -14,7 +14,7 @@
 #include "dataset/clean/normalise.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 struct exact_dedupe_options {};
@@ -302,4 +302,4 @@ caf::expected<clean_report> run_rules(std::vector<record>& records,
   return report;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -16,7 +16,7 @@
 #include "dataset/quarantine.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One configured rule: its name and its options as written in the pipeline file.
 struct clean_rule_spec {
@@ -45,4 +45,4 @@ caf::expected<void> validate_rules(const std::vector<clean_rule_spec>& specs);
 caf::expected<clean_report> run_rules(std::vector<record>& records,
                                       const std::vector<clean_rule_spec>& specs, quarantine& q);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

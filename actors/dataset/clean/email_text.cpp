@@ -7,7 +7,7 @@
 #include "dataset/clean/mime.hpp"
 #include "llmos/runtime/text.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 // Deeper nesting than this is not mail a person wrote; stop instead of recursing without end.
@@ -231,4 +231,4 @@ rule_stats email_to_text(std::vector<record>& records, const email_options& opti
   return stats;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

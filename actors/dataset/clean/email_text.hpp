@@ -12,7 +12,7 @@
 #include "dataset/clean/rule_stats.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Options of email_to_text.
 struct email_options {
@@ -31,4 +31,4 @@ std::string drop_quoted_replies(std::string_view text);
 /// The rule: replaces every record's text by email_to_text of it; counts changed records.
 rule_stats email_to_text(std::vector<record>& records, const email_options& options = {});
 
-} // namespace llmos::data
+} // namespace llmos::dataset

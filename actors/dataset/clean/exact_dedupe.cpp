@@ -7,7 +7,7 @@
 
 #include "dataset/clean/normalise.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 uint64_t dedupe_hash(std::string_view text) {
   const auto key = dedupe_key(text);
@@ -34,4 +34,4 @@ rule_stats exact_dedupe(std::vector<record>& records, quarantine& q) {
   return stats;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -12,7 +12,7 @@
 #include "dataset/quarantine.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// xxh3 of dedupe_key(text): what exact_dedupe compares.
 uint64_t dedupe_hash(std::string_view text);
@@ -20,4 +20,4 @@ uint64_t dedupe_hash(std::string_view text);
 /// The rule: removes later exact duplicates (order kept) and quarantines them.
 rule_stats exact_dedupe(std::vector<record>& records, quarantine& q);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

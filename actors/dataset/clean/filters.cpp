@@ -7,7 +7,7 @@
 
 #include "dataset/clean/utf8.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 enum class kind : uint8_t { blank, cased_letter, other_letter, other };
@@ -124,4 +124,4 @@ rule_stats non_text_filter(std::vector<record>& records, quarantine& q,
   return stats;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -14,7 +14,7 @@
 #include "dataset/quarantine.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Options of length_filter (bounds inclusive, in code points).
 struct length_options {
@@ -43,4 +43,4 @@ double text_ratio(std::string_view text, std::size_t max_word_length = 40);
 rule_stats non_text_filter(std::vector<record>& records, quarantine& q,
                            const non_text_options& options = {});
 
-} // namespace llmos::data
+} // namespace llmos::dataset

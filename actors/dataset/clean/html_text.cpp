@@ -6,7 +6,7 @@
 
 #include "dataset/clean/utf8.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 // HTML 4 names of U+00A0..U+00FF, in code point order.
@@ -306,4 +306,4 @@ std::string html_to_text(std::string_view html) {
   return html_walker{html}.run();
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

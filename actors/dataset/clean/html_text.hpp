@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The visible text of `html` (UTF-8 in, UTF-8 out): block elements end lines, runs of blanks
 /// collapse to one space, entities (&amp; &lt; &gt; &quot; &nbsp; &#NN; &#xHH; and the Latin-1
@@ -16,4 +16,4 @@ std::string html_to_text(std::string_view html);
 /// `text` with its HTML character references decoded; unknown ones are kept as written.
 std::string decode_html_entities(std::string_view text);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -6,7 +6,7 @@
 
 #include "dataset/clean/minhash.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 lsh_index::lsh_index(std::span<const uint32_t> signatures, std::size_t count,
                      const lsh_options& options) {
@@ -43,4 +43,4 @@ std::vector<candidate_pair> lsh_index::candidate_pairs() const {
   return pairs;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

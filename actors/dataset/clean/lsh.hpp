@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The banding of a signature: num_perm = bands * rows.
 struct lsh_options {
@@ -58,4 +58,4 @@ private:
   std::vector<entry> entries_; ///< sorted by key, then doc
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -7,7 +7,7 @@
 #include "dataset/clean/utf8.hpp"
 #include "llmos/runtime/text.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 std::string lower(std::string_view s) {
@@ -331,4 +331,4 @@ std::string decode_header_words(std::string_view value) {
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One header field: name lower-cased, value unfolded and trimmed.
 struct mime_header {
@@ -60,4 +60,4 @@ std::string charset_to_utf8(std::string_view bytes, std::string_view charset);
 /// A header value with its RFC 2047 encoded words (`=?charset?B|Q?...?=`) decoded, as UTF-8.
 std::string decode_header_words(std::string_view value);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

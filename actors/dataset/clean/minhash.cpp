@@ -15,7 +15,7 @@
 #define LLMOS_MINHASH_CLONES
 #endif
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 // Permutations per pass over the shingles: 32 minima stay in four AVX2 registers.
@@ -201,4 +201,4 @@ double estimate_jaccard(std::span<const uint32_t> a, std::span<const uint32_t> b
   return static_cast<double>(equal) / static_cast<double>(n);
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// What a shingle is made of.
 enum class shingle_unit { character, word };
@@ -67,4 +67,4 @@ private:
 /// The MinHash estimate of Jaccard similarity: the fraction of equal positions.
 double estimate_jaccard(std::span<const uint32_t> a, std::span<const uint32_t> b);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

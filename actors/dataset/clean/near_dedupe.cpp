@@ -8,7 +8,7 @@
 #include "dataset/clean/normalise.hpp"
 #include "dataset/clean/union_find.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 std::string near_dedupe_key(std::string_view text, shingle_unit unit) {
   return dedupe_key(text, unit == shingle_unit::word);
@@ -136,4 +136,4 @@ std::set<std::pair<uint32_t, uint32_t>> exact_similar_pairs(const std::vector<re
   return truth;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

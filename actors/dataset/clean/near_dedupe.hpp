@@ -20,7 +20,7 @@
 #include "dataset/quarantine.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// How a candidate pair's similarity is measured.
 enum class verify_mode {
@@ -67,4 +67,4 @@ std::set<std::pair<uint32_t, uint32_t>> exact_similar_pairs(const std::vector<re
 rule_stats near_dedupe(std::vector<record>& records, quarantine& q,
                        const near_dedupe_options& options = {});
 
-} // namespace llmos::data
+} // namespace llmos::dataset

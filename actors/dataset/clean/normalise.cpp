@@ -8,7 +8,7 @@
 
 #include "dataset/clean/utf8.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 enum class char_class : uint8_t { keep, space, line_break, drop };
@@ -224,4 +224,4 @@ rule_stats normalise(std::vector<record>& records, const normalise_options& opti
   return stats;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

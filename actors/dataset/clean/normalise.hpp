@@ -12,7 +12,7 @@
 #include "dataset/clean/rule_stats.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Options of normalise.
 struct normalise_options {
@@ -32,4 +32,4 @@ std::string dedupe_key(std::string_view text, bool keep_word_breaks = false);
 /// The rule: normalises every record's text in place; counts changed records.
 rule_stats normalise(std::vector<record>& records, const normalise_options& options = {});
 
-} // namespace llmos::data
+} // namespace llmos::dataset

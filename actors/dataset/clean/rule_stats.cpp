@@ -1,6 +1,6 @@
 #include "dataset/clean/rule_stats.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 void reject(rule_stats& stats, quarantine& q, const record& r, std::string reason) {
   ++stats.removed;
@@ -21,4 +21,4 @@ void keep_flagged(std::vector<record>& records, const std::vector<bool>& keep) {
   records.resize(out);
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

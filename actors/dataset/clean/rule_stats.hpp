@@ -11,7 +11,7 @@
 #include "dataset/quarantine.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One removed record, as shown in a report.
 struct removal_example {
@@ -36,4 +36,4 @@ void reject(rule_stats& stats, quarantine& q, const record& r, std::string reaso
 /// Removes the records whose `keep` flag is false, keeping the order of the rest.
 void keep_flagged(std::vector<record>& records, const std::vector<bool>& keep);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

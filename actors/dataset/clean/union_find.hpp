@@ -6,7 +6,7 @@
 #include <numeric>
 #include <vector>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Union-find with path halving; the root of a set is its lowest member.
 class union_find {
@@ -39,4 +39,4 @@ private:
   std::vector<uint32_t> parent_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

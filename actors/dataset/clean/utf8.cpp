@@ -1,6 +1,6 @@
 #include "dataset/clean/utf8.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 // Windows-1252 0x80..0x9F; the five undefined positions keep their Latin-1 (C1) value.
@@ -85,4 +85,4 @@ std::size_t count_code_points(std::string_view s) {
   return n;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Returned by next_code_point for a byte that does not start a valid sequence.
 inline constexpr char32_t invalid_code_point = 0xFFFFFFFF;
@@ -77,4 +77,4 @@ std::string latin1_to_utf8(std::string_view s);
 /// Number of code points in `s` (an invalid byte counts as one).
 std::size_t count_code_points(std::string_view s);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -1,6 +1,6 @@
 #include "dataset/readers/ansi.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 std::string strip_ansi(std::string_view text) {
   constexpr char esc = '\x1B';
@@ -27,4 +27,4 @@ std::string strip_ansi(std::string_view text) {
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -6,10 +6,10 @@
 #include <string>
 #include <string_view>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// `text` without ANSI escape sequences: CSI (ESC [ params final, e.g. ESC[35;1m) and two-byte
 /// ESC sequences; a lone ESC is dropped too. Other bytes are kept exactly.
 std::string strip_ansi(std::string_view text);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

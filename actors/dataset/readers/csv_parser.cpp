@@ -1,6 +1,6 @@
 #include "dataset/readers/csv_parser.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
@@ -148,4 +148,4 @@ void csv_parser::reset_row() {
   row_started_ = false;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

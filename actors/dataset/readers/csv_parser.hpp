@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One row as parsed.
 struct csv_row {
@@ -57,4 +57,4 @@ private:
   std::string field_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -8,7 +8,7 @@
 #include "dataset/readers/reader_options.hpp"
 #include "dataset/readers/utf8.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 constexpr std::size_t chunk_size = 64 * 1024;
@@ -242,4 +242,4 @@ caf::expected<uint64_t> read_csv(const source_spec& spec, quarantine& q, const e
   return handler.emitted();
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -8,7 +8,7 @@
 #include "dataset/readers/reader_options.hpp"
 #include "dataset/readers/utf8.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 namespace fs = std::filesystem;
@@ -125,4 +125,4 @@ caf::expected<uint64_t> read_fortunes(const source_spec& spec, quarantine& q, co
   return emitted;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -12,9 +12,9 @@
 
 #include "dataset/readers/reader.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Reads a fortunes source; returns the number of records emitted.
 caf::expected<uint64_t> read_fortunes(const source_spec& spec, quarantine& q, const emit_fn& emit);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

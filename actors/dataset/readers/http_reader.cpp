@@ -14,7 +14,7 @@
 #include "dataset/store/content_hash.hpp"
 #include "llmos/runtime/state_dir.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 namespace fs = std::filesystem;
@@ -248,4 +248,4 @@ caf::expected<uint64_t> read_http(const source_spec& spec, quarantine& q, const 
   return *n;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

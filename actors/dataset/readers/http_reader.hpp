@@ -15,7 +15,7 @@
 
 #include "dataset/readers/reader.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Fetches and reads an http source; returns the number of records emitted.
 caf::expected<uint64_t> read_http(const source_spec& spec, quarantine& q, const emit_fn& emit);
@@ -23,4 +23,4 @@ caf::expected<uint64_t> read_http(const source_spec& spec, quarantine& q, const 
 /// Where read_http keeps fetched bodies (state_dir()/http-cache unless overridden for tests).
 void set_http_cache_dir(std::string dir);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -9,7 +9,7 @@
 
 #include "dataset/readers/reader_options.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 constexpr uint32_t images_magic = 0x00000803;
@@ -163,4 +163,4 @@ caf::expected<uint64_t> read_idx(const source_spec& spec, quarantine&, const emi
   return n;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

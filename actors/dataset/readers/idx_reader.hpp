@@ -14,9 +14,9 @@
 
 #include "dataset/readers/reader.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Reads an idx source; returns the number of records emitted.
 caf::expected<uint64_t> read_idx(const source_spec& spec, quarantine& q, const emit_fn& emit);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -8,7 +8,7 @@
 #include "dataset/readers/reader_options.hpp"
 #include "dataset/readers/utf8.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 /// Turns one non-blank line into a record, or says why it cannot be one.
@@ -99,4 +99,4 @@ caf::expected<uint64_t> read_jsonl(const source_spec& spec, quarantine& q, const
   return emitted;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

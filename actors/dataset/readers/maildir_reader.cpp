@@ -10,7 +10,7 @@
 #include "dataset/readers/utf8.hpp"
 #include "llmos/runtime/text.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 namespace fs = std::filesystem;
@@ -219,4 +219,4 @@ caf::expected<uint64_t> read_maildir(const source_spec& spec, quarantine& q, con
   return emitted;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

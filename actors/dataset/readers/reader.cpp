@@ -9,7 +9,7 @@
 #include "dataset/readers/reader_options.hpp"
 #include "dataset/readers/sqlite_reader.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 const std::vector<std::string>& reader_kinds() {
   static const std::vector<std::string> kinds{"csv",      "tsv", "jsonl",  "maildir",
@@ -42,4 +42,4 @@ caf::expected<uint64_t> read_source(const source_spec& spec, quarantine& q, cons
                       "kind '" + spec.kind + "' has no reader; use one of: " + kinds);
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -18,7 +18,7 @@
 #include "dataset/quarantine.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One source as declared in a pipeline file.
 struct source_spec {
@@ -39,4 +39,4 @@ caf::expected<uint64_t> read_source(const source_spec& spec, quarantine& q, cons
 /// The kinds read_source knows, in the order the documentation lists them.
 const std::vector<std::string>& reader_kinds();
 
-} // namespace llmos::data
+} // namespace llmos::dataset

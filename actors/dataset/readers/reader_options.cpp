@@ -4,7 +4,7 @@
 #include <cctype>
 #include <charconv>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 std::string reader_rule(const source_spec& spec) {
   return spec.kind + "_reader";
@@ -81,4 +81,4 @@ caf::expected<uint64_t> uint_option(const source_spec& spec, const std::string& 
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

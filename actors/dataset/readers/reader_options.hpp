@@ -15,7 +15,7 @@
 #include "dataset/readers/reader.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The quarantine rule of a reader: "<kind>_reader".
 std::string reader_rule(const source_spec& spec);
@@ -49,4 +49,4 @@ caf::expected<bool> bool_option(const source_spec& spec, const std::string& key,
 caf::expected<uint64_t> uint_option(const source_spec& spec, const std::string& key,
                                     uint64_t fallback);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -12,7 +12,7 @@
 
 #include "dataset/readers/utf8.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 using db_ptr = std::unique_ptr<sqlite3, decltype(&::sqlite3_close)>;
@@ -211,11 +211,11 @@ caf::expected<uint64_t> read_sqlite(const source_spec& spec, quarantine& q, cons
   return source.read_rows(*limit, emit);
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset
 
 #else
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 caf::expected<uint64_t> read_sqlite(const source_spec& spec, quarantine&, const emit_fn&) {
   return reader_error(error_code::unknown_kind, spec, spec.path,
@@ -223,6 +223,6 @@ caf::expected<uint64_t> read_sqlite(const source_spec& spec, quarantine&, const 
                       "libsqlite3-dev and configure again)");
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset
 
 #endif

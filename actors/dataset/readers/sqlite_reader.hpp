@@ -14,9 +14,9 @@
 
 #include "dataset/readers/reader.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Reads a sqlite source; returns the number of records emitted.
 caf::expected<uint64_t> read_sqlite(const source_spec& spec, quarantine& q, const emit_fn& emit);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

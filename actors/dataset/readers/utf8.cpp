@@ -1,6 +1,6 @@
 #include "dataset/readers/utf8.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 constexpr std::string_view replacement_character = "\xEF\xBF\xBD";
@@ -81,4 +81,4 @@ std::string to_valid_utf8(std::string_view text) {
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
 bool valid_utf8(std::string_view text);
@@ -19,4 +19,4 @@ std::size_t first_invalid_utf8(std::string_view text);
 /// `text` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD.
 std::string to_valid_utf8(std::string_view text);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -10,7 +10,7 @@
 
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 uint64_t order_key(uint64_t seed, const std::string& id) {
@@ -117,4 +117,4 @@ std::vector<std::string> texts_of(const std::vector<record>& records,
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -16,7 +16,7 @@
 
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The fractions of each part (must be >= 0 and sum to 1 within 1e-9) and the seed.
 struct split_spec {
@@ -55,4 +55,4 @@ std::vector<std::string> texts_of(const std::vector<record>& records,
                                   const std::vector<split_part>& assignment,
                                   split_part part = split_part::train);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

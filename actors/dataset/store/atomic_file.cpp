@@ -8,7 +8,7 @@
 #include <charconv>
 #include <string>
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 std::atomic<uint64_t> next_temporary{1};
@@ -65,4 +65,4 @@ caf::expected<void> write_file_atomically(const std::filesystem::path& path,
   return replace_file_atomically(path, temporary_for(path), bytes);
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -13,7 +13,7 @@
 
 #include "llmos/runtime/atomic_file.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The suffix of files being written.
 inline constexpr std::string_view tmp_suffix = ".tmp";
@@ -35,4 +35,4 @@ bool abandoned_temporary(const std::filesystem::path& file);
 using llmos::fsync_directory;
 using llmos::read_whole_file;
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -9,7 +9,7 @@
 
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 struct state_deleter {
@@ -106,4 +106,4 @@ std::string xxh3_64_hex(std::string_view bytes) {
   return hasher::to_hex(canon.digest, sizeof canon.digest);
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

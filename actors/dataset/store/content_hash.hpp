@@ -14,7 +14,7 @@
 #include "dataset/record.hpp"
 #include "dataset/split/split.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The canonical record order (by id, then by content, then part): the order records are
 /// hashed in and stored in, independent of the order they arrive in.
@@ -31,4 +31,4 @@ caf::expected<std::string> dataset_version(const std::vector<record>& records,
 /// xxh3-64 of `bytes` as 16 lowercase hex digits (the shard checksum).
 std::string xxh3_64_hex(std::string_view bytes);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -11,7 +11,7 @@
 #include "dataset/store/content_hash.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 namespace fs = std::filesystem;
@@ -343,4 +343,4 @@ caf::expected<std::vector<std::string>> list_versions(const std::string& root,
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

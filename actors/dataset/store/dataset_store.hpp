@@ -18,7 +18,7 @@
 #include "dataset/store/shard_reader.hpp"
 #include "dataset/tokenize/tokenizer.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// How versions are written.
 struct store_options {
@@ -90,4 +90,4 @@ private:
 caf::expected<std::vector<std::string>> list_versions(const std::string& root,
                                                       const std::string& dataset);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -5,7 +5,7 @@
 
 #include <msgpack.hpp>
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 void pack_str(msgpack::packer<msgpack::sbuffer>& pk, std::string_view key, std::string_view v) {
@@ -98,4 +98,4 @@ std::string encode_shard(std::span<const shard_row_view> rows) {
   return {buf.data(), buf.size()};
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -12,7 +12,7 @@
 
 #include "dataset/record.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One stored record; the views point into a record (writing) or a shard's bytes (reading).
 struct shard_row_view {
@@ -41,4 +41,4 @@ std::string tokens_to_le(std::span<const int32_t> tokens);
 /// The msgpack bytes of one shard holding `rows` in order.
 std::string encode_shard(std::span<const shard_row_view> rows);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -9,7 +9,7 @@
 #include "dataset/store/content_hash.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 // Strings and bins stay in the file buffer instead of being copied into msgpack's zone.
@@ -142,4 +142,4 @@ std::vector<record> shard_reader::records() const {
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -12,7 +12,7 @@
 
 #include "dataset/store/shard_format.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// One shard file, checked and unpacked; rows are views into its bytes.
 class shard_reader {
@@ -44,4 +44,4 @@ private:
   std::vector<shard_row_view> rows_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -2,7 +2,7 @@
 
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 std::vector<int32_t> byte_tokenizer::encode(std::string_view text) const {
   std::vector<int32_t> ids;
@@ -31,4 +31,4 @@ std::string byte_tokenizer::serialize() const {
   return tokenizer_header(name());
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -5,7 +5,7 @@
 
 #include "dataset/tokenize/tokenizer.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// UTF-8 bytes as ids 0..255, plus pad/bos/eos.
 class byte_tokenizer final : public tokenizer {
@@ -33,4 +33,4 @@ public:
   std::string serialize() const override;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -7,7 +7,7 @@
 #include "dataset/clean/utf8.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 caf::expected<char_tokenizer> char_tokenizer::train(std::span<const std::string> texts,
                                                     const char_options& opts) {
@@ -109,4 +109,4 @@ std::string char_tokenizer::serialize() const {
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

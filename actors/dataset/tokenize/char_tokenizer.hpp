@@ -8,7 +8,7 @@
 
 #include "dataset/tokenize/tokenizer.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// How the character vocabulary is chosen.
 struct char_options {
@@ -58,4 +58,4 @@ private:
   std::unordered_map<char32_t, int32_t> ids_;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -6,7 +6,7 @@
 
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 // llama2.c starts its best score at -1e10 and merges only above it; a piece scored at or
@@ -383,4 +383,4 @@ std::string llama_tokenizer::serialize() const {
   return out;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -12,7 +12,7 @@
 #include "dataset/tokenize/scored_vocab.hpp"
 #include "dataset/tokenize/tokenizer.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 class llama_tokenizer final : public tokenizer {
 public:
@@ -41,4 +41,4 @@ private:
   std::vector<int32_t> special_ids_; ///< control and user-defined pieces, longest text first
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

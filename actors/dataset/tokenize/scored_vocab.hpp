@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Token types, numbered as GGUF's tokenizer.ggml.token_type (and SentencePiece) number them.
 enum class piece_type : int32_t {
@@ -35,4 +35,4 @@ struct scored_vocab {
   friend bool operator==(const scored_vocab&, const scored_vocab&) = default;
 };
 
-} // namespace llmos::data
+} // namespace llmos::dataset

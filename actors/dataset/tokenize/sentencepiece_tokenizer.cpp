@@ -4,7 +4,7 @@
 
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 // Cuts `text` into pieces of at most `limit` bytes, preferring line breaks, never splitting a
@@ -170,4 +170,4 @@ std::string sentencepiece_tokenizer::serialize() const {
   return tokenizer_header(name()) + proto_;
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -8,7 +8,7 @@
 #include "dataset/tokenize/spm/spm_api.hpp"
 #include "dataset/tokenize/tokenizer.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// The SentencePiece segmentation algorithm.
 enum class sentencepiece_model : uint8_t { bpe, unigram };
@@ -76,4 +76,4 @@ private:
 /// "bpe" or "unigram".
 std::string_view to_string(sentencepiece_model model);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

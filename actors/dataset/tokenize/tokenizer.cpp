@@ -6,7 +6,7 @@
 #include "dataset/tokenize/sentencepiece_tokenizer.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 constexpr std::string_view header_prefix = "llmos-tokenizer/1 ";
@@ -56,4 +56,4 @@ caf::expected<std::unique_ptr<tokenizer>> tokenizer::load(std::string_view bytes
           "' (known: byte, char, llama-bpe, sentencepiece-bpe, sentencepiece-unigram)");
 }
 
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -13,7 +13,7 @@
 
 #include <caf/expected.hpp>
 
-namespace llmos::data {
+namespace llmos::dataset {
 
 /// Ids of the special tokens; -1 where a tokenizer has none.
 struct special_ids {
@@ -60,4 +60,4 @@ public:
 /// The header line `serialize()` starts with for a tokenizer named `name`.
 std::string tokenizer_header(std::string_view name);
 
-} // namespace llmos::data
+} // namespace llmos::dataset

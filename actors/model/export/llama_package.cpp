@@ -68,7 +68,7 @@ import_checkpoint(const std::string& path, const std::string& tokenizer, const s
   auto vocab = parse_llama2c_tokenizer(tok_bytes, (*e)->shape().vocab_size, tok_path);
   if (!vocab)
     return std::move(vocab.error());
-  auto tok = data::llama_tokenizer::create(*vocab);
+  auto tok = dataset::llama_tokenizer::create(*vocab);
   if (!tok)
     return make_llmos_error(error_code::bad_config,
                             tok_path + ": tokenizer: " + describe(tok.error()));
@@ -102,7 +102,7 @@ caf::expected<imported_llama> import_llama(const std::string& format, const std:
   auto w = read_weights(format, path, tokenizer);
   if (!w)
     return std::move(w.error());
-  auto tok = data::llama_tokenizer::create(w->vocab);
+  auto tok = dataset::llama_tokenizer::create(w->vocab);
   if (!tok)
     return make_llmos_error(error_code::bad_config, path + ": tokenizer: " + describe(tok.error()));
   auto e = engine::from_llama(*w, name);
@@ -147,10 +147,10 @@ caf::error export_llama(const std::string& checkpoint, const std::string& tokeni
   auto w = (*e)->to_llama();
   if (!w)
     return std::move(w.error());
-  auto tok = data::tokenizer::load(tokenizer_bytes);
+  auto tok = dataset::tokenizer::load(tokenizer_bytes);
   if (!tok)
     return std::move(tok.error());
-  auto* llama_tok = dynamic_cast<const data::llama_tokenizer*>(tok->get());
+  auto* llama_tok = dynamic_cast<const dataset::llama_tokenizer*>(tok->get());
   if (llama_tok == nullptr)
     return make_llmos_error(error_code::bad_params,
                             "export: the version's tokenizer is '" + (*tok)->name() +

@@ -163,7 +163,7 @@ void put_metadata(byte_sink& s, const llama_weights& w, gguf_tensor_type type,
     s.kv_string(key::chat_template, w.chat_template);
 }
 
-caf::error check_vocab(const data::scored_vocab& v, const std::string& where) {
+caf::error check_vocab(const dataset::scored_vocab& v, const std::string& where) {
   const auto n = v.pieces.size();
   if (v.scores.size() != n || v.types.size() != n)
     return make_llmos_error(error_code::bad_config,

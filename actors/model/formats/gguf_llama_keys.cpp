@@ -103,7 +103,7 @@ caf::expected<llama_config> read_llama_config(const metadata& md, bool tied) {
   return c;
 }
 
-caf::expected<data::scored_vocab> read_llama_vocab(const metadata& md) {
+caf::expected<dataset::scored_vocab> read_llama_vocab(const metadata& md) {
   auto model = md.text(key::tokenizer_model);
   if (!model)
     return model.error();
@@ -114,13 +114,13 @@ caf::expected<data::scored_vocab> read_llama_vocab(const metadata& md) {
   auto pieces = md.texts(key::tokens);
   if (!pieces)
     return pieces.error();
-  data::scored_vocab v;
+  dataset::scored_vocab v;
   const auto n = static_cast<int64_t>(pieces->size());
   v.pieces.reserve(pieces->size());
   for (auto& p : *pieces)
     v.pieces.push_back(piece_from_gguf(p));
   v.scores.assign(pieces->size(), 0.0f);
-  v.types.assign(pieces->size(), data::piece_type::normal);
+  v.types.assign(pieces->size(), dataset::piece_type::normal);
   if (md.has(key::scores)) {
     auto scores = md.reals(key::scores);
     if (!scores)
@@ -143,7 +143,7 @@ caf::expected<data::scored_vocab> read_llama_vocab(const metadata& md) {
         return md.refuse(key::token_type, "piece " + std::to_string(i) + " has type " +
                                               std::to_string(t) + ", not one of 0..6");
       // 0 is llama.cpp's "undefined"; it tokenizes as a normal piece.
-      v.types[i] = t == 0 ? data::piece_type::normal : static_cast<data::piece_type>(t);
+      v.types[i] = t == 0 ? dataset::piece_type::normal : static_cast<dataset::piece_type>(t);
     }
   }
   for (auto [name, field] : {std::pair{&key::unk_id, &v.unk}, std::pair{&key::bos_id, &v.bos},

@@ -47,7 +47,7 @@ namespace llmos::model::gguf {
 caf::expected<llama_config> read_llama_config(const metadata& md, bool tied);
 
 /// The vocabulary in tokenizer.ggml.* (model "llama"), with '▁' turned into ' '.
-caf::expected<data::scored_vocab> read_llama_vocab(const metadata& md);
+caf::expected<dataset::scored_vocab> read_llama_vocab(const metadata& md);
 
 /// A piece as GGUF stores it: ' ' -> U+2581 '▁'.
 std::string piece_to_gguf(const std::string& piece);

@@ -19,7 +19,7 @@ namespace llmos::model {
 namespace {
 
 using json = nlohmann::json;
-using data::piece_type;
+using dataset::piece_type;
 
 std::string string_or(const json& j, const char* key, std::string fallback = {}) {
   auto it = j.find(key);
@@ -83,7 +83,7 @@ caf::error place(const std::string& path, const std::string& field, const json& 
 }
 
 /// Scores from BPE merge ranks (see the header); refuses merges of pieces not in the vocab.
-caf::error score_merges(const std::string& path, const json& merges, data::scored_vocab& v) {
+caf::error score_merges(const std::string& path, const json& merges, dataset::scored_vocab& v) {
   std::unordered_map<std::string, int32_t> ids;
   for (int32_t i = 0; i < v.size(); ++i)
     ids.emplace(v.pieces[i], i);
@@ -123,7 +123,7 @@ caf::error score_merges(const std::string& path, const json& merges, data::score
   return {};
 }
 
-caf::expected<data::scored_vocab> read_hf_tokenizer_unchecked(const std::string& path) {
+caf::expected<dataset::scored_vocab> read_hf_tokenizer_unchecked(const std::string& path) {
   auto root = load_json_object(path);
   if (!root)
     return root.error();
@@ -198,7 +198,7 @@ caf::expected<data::scored_vocab> read_hf_tokenizer_unchecked(const std::string&
                             " is missing: ids must run from 0 without gaps");
   if (n == 0)
     return refuse_field(path, "model.vocab", "empty");
-  data::scored_vocab v;
+  dataset::scored_vocab v;
   const bool byte_fallback = bool_or(model, "byte_fallback", false);
   for (std::size_t i = 0; i < n; ++i) {
     v.pieces.push_back(pieces[i]);
@@ -234,7 +234,7 @@ caf::expected<data::scored_vocab> read_hf_tokenizer_unchecked(const std::string&
 
 } // namespace
 
-caf::expected<data::scored_vocab> read_hf_tokenizer(const std::string& path) {
+caf::expected<dataset::scored_vocab> read_hf_tokenizer(const std::string& path) {
   // Every access in the reader checks its types first; the catch is a net under a shape
   // missed, so that a hostile file is refused rather than crashing the process.
   try {
@@ -245,7 +245,7 @@ caf::expected<data::scored_vocab> read_hf_tokenizer(const std::string& path) {
   }
 }
 
-caf::error apply_hf_tokenizer_config(const std::string& path, data::scored_vocab& v) {
+caf::error apply_hf_tokenizer_config(const std::string& path, dataset::scored_vocab& v) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     return {};

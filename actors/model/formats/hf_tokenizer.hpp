@@ -31,15 +31,16 @@ namespace llmos::model {
 
 /// Reads tokenizer.json at `path`. bos/eos are the ids of "<s>" and "</s>" when present (the
 /// caller overrides them from config.json); unk is model.unk_token's id; pad is -1.
-caf::expected<data::scored_vocab> read_hf_tokenizer(const std::string& path);
+caf::expected<dataset::scored_vocab> read_hf_tokenizer(const std::string& path);
 
 /// tokenizer.json text for `v`; bad_config naming `path` when a piece appears twice (the file's
 /// vocab maps pieces to ids) or is not valid UTF-8.
-caf::expected<std::string> hf_tokenizer_json(const data::scored_vocab& v, const std::string& path);
+caf::expected<std::string> hf_tokenizer_json(const dataset::scored_vocab& v,
+                                             const std::string& path);
 
 /// tokenizer_config.json text (LlamaTokenizer, the special tokens, the context length and the
 /// chat template when there is one).
-caf::expected<std::string> hf_tokenizer_config_json(const data::scored_vocab& v, int64_t seq_len,
+caf::expected<std::string> hf_tokenizer_config_json(const dataset::scored_vocab& v, int64_t seq_len,
                                                     const std::string& chat_template = "");
 
 /// The chat_template of tokenizer_config.json at `path` ("" when the file or the key is absent):
@@ -50,6 +51,6 @@ caf::expected<std::string> read_hf_chat_template(const std::string& path);
 /// Sets v's bos/eos/unk from tokenizer_config.json at `path` (bos_token, eos_token, unk_token
 /// as strings or {"content": ...}) when the file exists; bad_config when it is malformed or
 /// names a token the vocabulary lacks.
-caf::error apply_hf_tokenizer_config(const std::string& path, data::scored_vocab& v);
+caf::error apply_hf_tokenizer_config(const std::string& path, dataset::scored_vocab& v);
 
 } // namespace llmos::model

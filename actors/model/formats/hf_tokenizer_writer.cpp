@@ -15,7 +15,7 @@ namespace llmos::model {
 namespace {
 
 using json = nlohmann::ordered_json;
-using data::piece_type;
+using dataset::piece_type;
 
 caf::error refuse(const std::string& path, const std::string& field, const std::string& what) {
   return make_llmos_error(error_code::bad_config, path + ": field '" + field + "': " + what);
@@ -29,7 +29,7 @@ struct merge {
 /// For each normal piece of 2+ characters that splits into two normal pieces of the vocabulary,
 /// the split whose weaker part scores highest (then its stronger part, then the leftmost), in
 /// the order of the merged pieces' scores, highest first (ties by id).
-std::vector<merge> derive_merges(const data::scored_vocab& v) {
+std::vector<merge> derive_merges(const dataset::scored_vocab& v) {
   std::unordered_map<std::string, int32_t> normal;
   for (int32_t i = 0; i < v.size(); ++i)
     if (v.types[i] == piece_type::normal)
@@ -63,20 +63,21 @@ std::vector<merge> derive_merges(const data::scored_vocab& v) {
 
 /// The id tokenizer.json's model.unk_token names: v.unk when it is the unknown piece, else the
 /// first unknown piece, else none (-1).
-int32_t unknown_id(const data::scored_vocab& v) {
+int32_t unknown_id(const dataset::scored_vocab& v) {
   if (v.unk >= 0 && v.unk < v.size() && v.types[v.unk] == piece_type::unknown)
     return v.unk;
   auto it = std::find(v.types.begin(), v.types.end(), piece_type::unknown);
   return it == v.types.end() ? -1 : static_cast<int32_t>(it - v.types.begin());
 }
 
-json piece_or_null(const data::scored_vocab& v, int32_t id) {
+json piece_or_null(const dataset::scored_vocab& v, int32_t id) {
   return id >= 0 && id < v.size() ? json(text_to_sentencepiece(v.pieces[id])) : json(nullptr);
 }
 
 } // namespace
 
-caf::expected<std::string> hf_tokenizer_json(const data::scored_vocab& v, const std::string& path) {
+caf::expected<std::string> hf_tokenizer_json(const dataset::scored_vocab& v,
+                                             const std::string& path) {
   if (v.scores.size() != v.pieces.size() || v.types.size() != v.pieces.size())
     return refuse(path, "model.vocab", "pieces, scores and types differ in number");
   const auto space = text_to_sentencepiece(" ");
@@ -145,7 +146,7 @@ caf::expected<std::string> hf_tokenizer_json(const data::scored_vocab& v, const 
   }
 }
 
-caf::expected<std::string> hf_tokenizer_config_json(const data::scored_vocab& v, int64_t seq_len,
+caf::expected<std::string> hf_tokenizer_config_json(const dataset::scored_vocab& v, int64_t seq_len,
                                                     const std::string& chat_template) {
   json root = {{"tokenizer_class", "LlamaTokenizer"},
                {"add_bos_token", true},

@@ -196,7 +196,7 @@ caf::error check_llama2c_assumptions(const llama_weights& w, const std::string& 
                              std::to_string(v.scores.size()) + " scores and " +
                              std::to_string(v.types.size()) + " types");
   for (int32_t id = 0; id < v.size(); ++id)
-    if (v.types[id] == data::piece_type::byte && byte_of_piece(v.pieces[id]) + 3 != id)
+    if (v.types[id] == dataset::piece_type::byte && byte_of_piece(v.pieces[id]) + 3 != id)
       return refuse(where, "byte piece '" + v.pieces[id] + "' is id " + std::to_string(id) +
                                "; llama2.c's byte fallback needs byte b at id b + 3");
   if (!v.add_space_prefix)
@@ -336,7 +336,7 @@ caf::error write_llama2c(const llama_weights& w, const std::string& checkpoint,
   });
 }
 
-caf::expected<data::scored_vocab>
+caf::expected<dataset::scored_vocab>
 parse_llama2c_tokenizer(const std::string& bytes, int64_t vocab_size, const std::string& where) {
   if (vocab_size < 3 || vocab_size > INT32_MAX)
     return refuse(where, "a vocabulary of " + std::to_string(vocab_size) +
@@ -347,7 +347,7 @@ parse_llama2c_tokenizer(const std::string& bytes, int64_t vocab_size, const std:
   const int32_t max_len = get_i32(bytes.data());
   if (max_len < 0)
     return refuse(where, "max_token_length is " + std::to_string(max_len));
-  data::scored_vocab v;
+  dataset::scored_vocab v;
   std::size_t pos = 4;
   for (int64_t id = 0; id < vocab_size; ++id) {
     const auto piece = "piece " + std::to_string(id);
@@ -367,15 +367,15 @@ parse_llama2c_tokenizer(const std::string& bytes, int64_t vocab_size, const std:
     std::string text = bytes.substr(pos, static_cast<std::size_t>(len));
     pos += static_cast<std::size_t>(len);
     // Types by position, as llama2.c's export laid them out from SentencePiece's model.
-    auto type = data::piece_type::normal;
+    auto type = dataset::piece_type::normal;
     if (id == 0)
-      type = data::piece_type::unknown, text = "<unk>";
+      type = dataset::piece_type::unknown, text = "<unk>";
     else if (id == 1)
-      type = data::piece_type::control, text = "<s>";
+      type = dataset::piece_type::control, text = "<s>";
     else if (id == 2)
-      type = data::piece_type::control, text = "</s>";
+      type = dataset::piece_type::control, text = "</s>";
     else if (byte_of_piece(text) >= 0)
-      type = data::piece_type::byte;
+      type = dataset::piece_type::byte;
     v.pieces.push_back(std::move(text));
     v.scores.push_back(score);
     v.types.push_back(type);
@@ -393,7 +393,7 @@ parse_llama2c_tokenizer(const std::string& bytes, int64_t vocab_size, const std:
   return v;
 }
 
-std::string llama2c_tokenizer_bytes(const data::scored_vocab& v) {
+std::string llama2c_tokenizer_bytes(const dataset::scored_vocab& v) {
   // llama2.c's export wrote BOS and EOS with newlines around them (run.c prints them so).
   auto stored = [&](int32_t id) -> std::string_view {
     if (id == v.bos)

@@ -25,10 +25,10 @@ caf::error write_llama2c(const llama_weights& w, const std::string& checkpoint,
 /// tokenizer.bin's bytes parsed into a vocabulary of `vocab_size` pieces; `where` names the file.
 /// Types are inferred as llama2.c's export wrote them: id 0 unknown, 1 and 2 control (bos, eos),
 /// "<0xAB>" byte pieces, the rest normal; the control pieces are renamed <unk>, <s>, </s>.
-caf::expected<data::scored_vocab>
+caf::expected<dataset::scored_vocab>
 parse_llama2c_tokenizer(const std::string& bytes, int64_t vocab_size, const std::string& where);
 
 /// The tokenizer.bin bytes of `v`.
-std::string llama2c_tokenizer_bytes(const data::scored_vocab& v);
+std::string llama2c_tokenizer_bytes(const dataset::scored_vocab& v);
 
 } // namespace llmos::model

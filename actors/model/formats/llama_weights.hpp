@@ -51,7 +51,7 @@ struct f32_tensor {
 struct llama_weights {
   llama_config config;
   std::map<std::string, f32_tensor> tensors;
-  data::scored_vocab vocab;
+  dataset::scored_vocab vocab;
   std::string source;        ///< the file or folder it was read from ("" when built in memory)
   std::string source_sha256; ///< sha256 of the main weights file, 64 lowercase hex digits
   std::string format;        ///< "llama2c", "gguf", "safetensors"

@@ -173,12 +173,12 @@ caf::expected<weight_files> open_weights(const std::string& folder) {
   return out;
 }
 
-caf::expected<data::scored_vocab> read_tokenizer(const std::string& folder,
-                                                 const hf_llama_config& hf) {
+caf::expected<dataset::scored_vocab> read_tokenizer(const std::string& folder,
+                                                    const hf_llama_config& hf) {
   const auto json_path = folder + "/tokenizer.json", model_path = folder + "/tokenizer.model";
   auto v = exists(json_path)    ? read_hf_tokenizer(json_path)
            : exists(model_path) ? read_sentencepiece_model(model_path)
-                                : caf::expected<data::scored_vocab>{refuse(
+                                : caf::expected<dataset::scored_vocab>{refuse(
                                       folder, "holds neither tokenizer.json nor tokenizer.model")};
   if (!v)
     return v;

@@ -103,7 +103,7 @@ caf::error for_each_field(std::string_view bytes, const std::string& where,
 }
 
 caf::error parse_piece(std::string_view bytes, const std::string& where, std::size_t index,
-                       data::scored_vocab& v) {
+                       dataset::scored_vocab& v) {
   const auto name = "pieces[" + std::to_string(index) + "]";
   std::string piece;
   float score = 0.0f;
@@ -140,7 +140,7 @@ caf::error parse_piece(std::string_view bytes, const std::string& where, std::si
                   std::to_string(type) + " is not a SentencePiece piece type (1-6)");
   v.pieces.push_back(std::move(piece));
   v.scores.push_back(score);
-  v.types.push_back(static_cast<data::piece_type>(type));
+  v.types.push_back(static_cast<dataset::piece_type>(type));
   return {};
 }
 
@@ -203,9 +203,9 @@ std::string text_to_sentencepiece(std::string_view text) {
   return out;
 }
 
-caf::expected<data::scored_vocab> parse_sentencepiece_model(std::string_view bytes,
-                                                            const std::string& where) {
-  data::scored_vocab v;
+caf::expected<dataset::scored_vocab> parse_sentencepiece_model(std::string_view bytes,
+                                                               const std::string& where) {
+  dataset::scored_vocab v;
   int64_t ids[4] = {0, 1, 2, -1}; // trainer_spec's defaults: unk, bos, eos, pad
   bool dummy_prefix = true;
   auto err = for_each_field(
@@ -246,7 +246,7 @@ caf::expected<data::scored_vocab> parse_sentencepiece_model(std::string_view byt
   return v;
 }
 
-caf::expected<data::scored_vocab> read_sentencepiece_model(const std::string& path) {
+caf::expected<dataset::scored_vocab> read_sentencepiece_model(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return make_llmos_error(error_code::io_failed, path + ": cannot be opened for reading");

@@ -16,11 +16,11 @@
 namespace llmos::model {
 
 /// Parses a serialized SentencePiece ModelProto; bad_config "WHERE: field 'X': what".
-caf::expected<data::scored_vocab> parse_sentencepiece_model(std::string_view bytes,
-                                                            const std::string& where);
+caf::expected<dataset::scored_vocab> parse_sentencepiece_model(std::string_view bytes,
+                                                               const std::string& where);
 
 /// Reads the tokenizer.model file at `path` (io_failed when it cannot be read).
-caf::expected<data::scored_vocab> read_sentencepiece_model(const std::string& path);
+caf::expected<dataset::scored_vocab> read_sentencepiece_model(const std::string& path);
 
 /// A SentencePiece piece ('▁' for the space) as scored_vocab text (' ').
 std::string sentencepiece_to_text(std::string_view piece);

@@ -12,7 +12,7 @@
 #include "dataset/annotate/text_match.hpp"
 #include "llmos/messages/error.hpp"
 
-using namespace llmos::data;
+using namespace llmos::dataset;
 
 namespace {
 

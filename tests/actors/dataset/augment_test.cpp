@@ -17,7 +17,7 @@
 #include "dataset/data_dir.hpp"
 #include "llmos/messages/error.hpp"
 
-using namespace llmos::data;
+using namespace llmos::dataset;
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include "dataset/clean/utf8.hpp"
 #include "dataset/data_dir.hpp"
 
-using namespace llmos::data;
+using namespace llmos::dataset;
 
 namespace {
 

@@ -22,7 +22,7 @@
 #include "dataset/clean/union_find.hpp"
 #include "dataset/data_dir.hpp"
 
-using namespace llmos::data;
+using namespace llmos::dataset;
 
 namespace {
 

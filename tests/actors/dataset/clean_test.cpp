@@ -10,7 +10,7 @@
 #include "dataset/clean/utf8.hpp"
 #include "llmos/messages/error.hpp"
 
-using namespace llmos::data;
+using namespace llmos::dataset;
 
 namespace {
 

@@ -178,7 +178,7 @@ protected:
       std::vector<int32_t> row(max_length);
       std::memcpy(row.data(), b.inputs.data.data() + k * max_length * sizeof(int32_t),
                   max_length * sizeof(int32_t));
-      std::vector<int32_t> expected(max_length, data::byte_tokenizer::pad_id);
+      std::vector<int32_t> expected(max_length, dataset::byte_tokenizer::pad_id);
       const auto& text = it->second.text;
       for (std::size_t i = 0; i < text.size() && i < max_length; ++i)
         expected[i] = static_cast<unsigned char>(text[i]);
@@ -188,9 +188,9 @@ protected:
 
   caf::actor_system_config cfg_;
   caf::actor_system sys_{configure(cfg_)};
-  data::notes::temp_folder dir_{"dataset_actor"};
-  data::notes::corpus corpus_ = data::notes::make_corpus();
-  std::string pipeline_ = data::notes::write_pipeline(dir_.path(), corpus_);
+  dataset::notes::temp_folder dir_{"dataset_actor"};
+  dataset::notes::corpus corpus_ = dataset::notes::make_corpus();
+  std::string pipeline_ = dataset::notes::write_pipeline(dir_.path(), corpus_);
   std::vector<caf::actor> spawned_;
 };
 
@@ -451,10 +451,10 @@ struct fifo_release {
 TEST_F(dataset_actor_test, a_second_ingest_while_one_runs_is_refused_and_stats_still_answer) {
   // The source is a FIFO: the first ingest waits in it until the test writes the records.
   const auto fifo = dir_ / "slow.jsonl";
-  data::notes::pipeline_options slow;
+  dataset::notes::pipeline_options slow;
   slow.dataset = "slow";
   slow.source = "slow.jsonl";
-  data::notes::write_text(dir_ / "slow.yaml", data::notes::pipeline_yaml(slow));
+  dataset::notes::write_text(dir_ / "slow.yaml", dataset::notes::pipeline_yaml(slow));
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
   fifo_release release{fifo};
   auto ds = spawn(dir_ / "slow.yaml");
@@ -533,7 +533,7 @@ TEST_F(dataset_actor_test, a_stream_keeps_its_version_while_a_new_one_is_ingeste
   std::string line;
   for (int i = 0; i < 20 && std::getline(lines, line); ++i)
     head += line + "\n";
-  data::notes::write_text(dir_ / "notes.jsonl", head);
+  dataset::notes::write_text(dir_ / "notes.jsonl", head);
   auto v2 = ingest(ds);
   ASSERT_NE(v2.version, v1.version);
   ASSERT_LT(v2.train, v1.train);

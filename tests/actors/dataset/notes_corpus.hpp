@@ -22,7 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace llmos::data::notes {
+namespace llmos::dataset::notes {
 
 /// A fresh folder under the system temp folder, removed with everything in it.
 class temp_folder {
@@ -233,4 +233,4 @@ inline int line_of(const std::string& text, const std::string& needle) {
   return 1 + static_cast<int>(std::count(text.begin(), text.begin() + pos, '\n'));
 }
 
-} // namespace llmos::data::notes
+} // namespace llmos::dataset::notes

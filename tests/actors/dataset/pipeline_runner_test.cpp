@@ -21,7 +21,7 @@
 #include "llmos/messages/error.hpp"
 #include "notes_corpus.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 namespace fs = std::filesystem;
@@ -270,4 +270,4 @@ TEST_F(pipeline_runner_test, an_interrupted_run_leaves_the_previous_version_and_
 }
 
 } // namespace
-} // namespace llmos::data
+} // namespace llmos::dataset

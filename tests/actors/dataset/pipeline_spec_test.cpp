@@ -13,7 +13,7 @@
 
 namespace {
 
-using llmos::data::parse_pipeline;
+using llmos::dataset::parse_pipeline;
 
 std::string refusal(const std::string& yaml) {
   auto spec = parse_pipeline(yaml, "/tmp/p/pipe.yaml");
@@ -24,7 +24,7 @@ std::string refusal(const std::string& yaml) {
 TEST(pipeline_spec, shipped_examples_parse) {
   for (const char* name : {"spam", "fortunes", "fashion"}) {
     auto path = std::string{LLMOS_SOURCE_DIR} + "/nodes/examples/pipelines/" + name + ".yaml";
-    auto spec = llmos::data::load_pipeline(path);
+    auto spec = llmos::dataset::load_pipeline(path);
     ASSERT_TRUE(spec) << llmos::describe(spec.error());
     EXPECT_EQ(spec->dataset, name);
     EXPECT_FALSE(spec->sources.empty());
@@ -58,7 +58,7 @@ shard_records: 10
   EXPECT_EQ(spec->root, "/tmp/p/store");
   EXPECT_EQ(spec->quarantine, "/tmp/p/store/spam.quarantine.jsonl");
   ASSERT_EQ(spec->sources.size(), 1u);
-  EXPECT_EQ(spec->sources[0].path, llmos::data::data_dir() + "/mail");
+  EXPECT_EQ(spec->sources[0].path, llmos::dataset::data_dir() + "/mail");
   EXPECT_EQ(spec->sources[0].options.at("extension"), ".txt");
   EXPECT_EQ(spec->sources[0].limit, 50u);
   EXPECT_EQ(spec->sources[0].line, 4);
@@ -89,7 +89,7 @@ TEST(pipeline_spec, defaults_without_optional_sections) {
   // component's default state.
   EXPECT_EQ(spec->root, llmos::state_dir() + "/datasets");
   EXPECT_EQ(std::filesystem::path{llmos::state_dir()}.parent_path(),
-            std::filesystem::path{llmos::data::data_dir()}.parent_path());
+            std::filesystem::path{llmos::dataset::data_dir()}.parent_path());
 }
 
 TEST(pipeline_spec, every_reader_kind_is_a_source_kind_including_sqlite) {
@@ -102,7 +102,7 @@ TEST(pipeline_spec, every_reader_kind_is_a_source_kind_including_sqlite) {
   EXPECT_EQ(spec->sources[0].path, "/tmp/p/shop.db");
   EXPECT_EQ(spec->sources[0].options.at("query"),
             "SELECT body AS text FROM reviews WHERE stars > 3");
-  EXPECT_EQ(llmos::data::known_source_kinds(), llmos::data::reader_kinds());
+  EXPECT_EQ(llmos::dataset::known_source_kinds(), llmos::dataset::reader_kinds());
 }
 
 TEST(pipeline_spec, refuses_mistakes_with_line_and_fix) {
@@ -140,7 +140,7 @@ TEST(pipeline_spec, refuses_mistakes_with_line_and_fix) {
 }
 
 TEST(pipeline_spec, unreadable_file_is_named) {
-  auto spec = llmos::data::load_pipeline("/nonexistent/pipe.yaml");
+  auto spec = llmos::dataset::load_pipeline("/nonexistent/pipe.yaml");
   ASSERT_FALSE(spec);
   EXPECT_NE(llmos::describe(spec.error()).find("/nonexistent/pipe.yaml"), std::string::npos);
 }

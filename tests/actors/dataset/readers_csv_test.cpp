@@ -9,7 +9,7 @@
 #include "dataset/readers/csv_parser.hpp"
 #include "readers_test_util.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 using ::testing::HasSubstr;
@@ -292,4 +292,4 @@ TEST(csv_reader, header_and_skip_rows_refusals_say_what_to_write) {
 }
 
 } // namespace
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -15,7 +15,7 @@
 #include "dataset/readers/http_reader.hpp"
 #include "readers_test_util.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 using ::testing::HasSubstr;
@@ -136,4 +136,4 @@ TEST_F(http_reader_test, bounds_on_size_and_time) {
 }
 
 } // namespace
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -12,7 +12,7 @@
 #include "dataset/readers/utf8.hpp"
 #include "readers_test_util.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 using testing::read_all;
@@ -151,4 +151,4 @@ TEST(real_data, fashion_mnist_t10k_gives_10000_28x28_images_about_1000_per_class
 }
 
 } // namespace
-} // namespace llmos::data
+} // namespace llmos::dataset

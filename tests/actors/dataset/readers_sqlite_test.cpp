@@ -11,7 +11,7 @@
 
 #include "readers_test_util.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 using ::testing::HasSubstr;
@@ -107,4 +107,4 @@ TEST_F(sqlite_reader_test, refusals_name_the_source_and_what_to_write) {
 }
 
 } // namespace
-} // namespace llmos::data
+} // namespace llmos::dataset

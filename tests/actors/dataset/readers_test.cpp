@@ -12,7 +12,7 @@
 #include "dataset/readers/utf8.hpp"
 #include "readers_test_util.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 using ::testing::HasSubstr;
@@ -373,4 +373,4 @@ TEST(idx_reader, bad_magic_mismatched_counts_and_truncation_are_errors_naming_th
 }
 
 } // namespace
-} // namespace llmos::data
+} // namespace llmos::dataset

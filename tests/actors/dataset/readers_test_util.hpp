@@ -14,7 +14,7 @@
 #include "dataset/readers/reader.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::data::testing {
+namespace llmos::dataset::testing {
 
 /// A fresh folder under the system temp folder, removed with everything in it at the end.
 class temp_dir {
@@ -81,4 +81,4 @@ inline read_result read_all(const source_spec& spec) {
   return out;
 }
 
-} // namespace llmos::data::testing
+} // namespace llmos::dataset::testing

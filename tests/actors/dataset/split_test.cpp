@@ -11,7 +11,7 @@
 #include "llmos/messages/error.hpp"
 #include "store_test_corpus.hpp"
 
-using namespace llmos::data;
+using namespace llmos::dataset;
 
 namespace {
 

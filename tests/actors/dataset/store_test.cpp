@@ -19,7 +19,7 @@
 #include "dataset/tokenize/char_tokenizer.hpp"
 #include "llmos/messages/error.hpp"
 
-using namespace llmos::data;
+using namespace llmos::dataset;
 namespace fs = std::filesystem;
 
 namespace {

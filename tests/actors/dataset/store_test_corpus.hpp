@@ -10,7 +10,7 @@
 #include "dataset/data_dir.hpp"
 #include "dataset/record.hpp"
 
-namespace llmos::data::test_corpus {
+namespace llmos::dataset::test_corpus {
 
 /// `line` without ESC[...m colour sequences.
 inline std::string strip_ansi(const std::string& line) {
@@ -82,4 +82,4 @@ inline std::vector<record> english_fortunes() {
   return out;
 }
 
-} // namespace llmos::data::test_corpus
+} // namespace llmos::dataset::test_corpus

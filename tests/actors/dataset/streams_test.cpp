@@ -19,7 +19,7 @@
 #include "llmos/messages/error.hpp"
 #include "notes_corpus.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 constexpr uint32_t max_length = 6;
@@ -332,4 +332,4 @@ TEST_F(batch_streams_test, open_streams_are_bounded_and_idle_ones_expire) {
 }
 
 } // namespace
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -1,4 +1,4 @@
-// The Llama tokenizer (data::llama_tokenizer) on stories260K's tok512.bin and on hand-made
+// The Llama tokenizer (dataset::llama_tokenizer) on stories260K's tok512.bin and on hand-made
 // vocabularies: its encodings are run.c's (checked against a line-by-line transcription of
 // run.c's encode() kept here, on thousands of random strings, and against ids worked out by
 // hand), every byte string survives encode -> decode, and it survives serialize -> load.
@@ -17,7 +17,7 @@
 #include "llmos/messages/error.hpp"
 #include "model/formats/llama2c_file.hpp"
 
-namespace llmos::data {
+namespace llmos::dataset {
 namespace {
 
 std::string read_bytes(const std::string& path) {
@@ -408,4 +408,4 @@ TEST(llama_tokenizer_paper, long_inputs_encode_quickly) {
 }
 
 } // namespace
-} // namespace llmos::data
+} // namespace llmos::dataset

@@ -25,7 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace test::hf_files;
-using data::piece_type;
+using dataset::piece_type;
 using json = nlohmann::ordered_json;
 
 // --- round trips -----------------------------------------------------------------------------
@@ -347,11 +347,12 @@ TEST(safetensors_file, tokenizer_model_is_parsed_without_sentencepiece) {
 }
 
 /// A SentencePiece BPE model trained by SentencePiece itself (through the dataset library).
-caf::expected<data::sentencepiece_tokenizer> trained_sentencepiece() {
+caf::expected<dataset::sentencepiece_tokenizer> trained_sentencepiece() {
   const std::vector<std::string> train{"the quick brown fox", "jumps over the lazy dog 狐狸",
                                        "the dog and the fox"};
-  return data::sentencepiece_tokenizer::train(
-      train, data::sentencepiece_options{data::sentencepiece_model::bpe, 300, 1.0, 100, 4096});
+  return dataset::sentencepiece_tokenizer::train(
+      train,
+      dataset::sentencepiece_options{dataset::sentencepiece_model::bpe, 300, 1.0, 100, 4096});
 }
 
 const std::vector<std::string> probes = {"the lazy 狐狸 jumps over the fox", "quickly, the dogs!",
@@ -400,8 +401,8 @@ TEST(safetensors_file, tokenizer_json_keeps_the_encoding_of_a_sentencepiece_voca
   ASSERT_TRUE(r) << describe(r.error());
   EXPECT_EQ(r->vocab.pieces, v->pieces);
   EXPECT_EQ(r->vocab.types, v->types);
-  auto before = data::llama_tokenizer::create(*v);
-  auto after = data::llama_tokenizer::create(r->vocab);
+  auto before = dataset::llama_tokenizer::create(*v);
+  auto after = dataset::llama_tokenizer::create(r->vocab);
   ASSERT_TRUE(before && after);
   // 31 characters: fewer ids means pieces were merged.
   EXPECT_LT(before->encode(probes[0]).size(), 31u);

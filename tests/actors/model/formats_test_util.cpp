@@ -52,21 +52,21 @@ model::llama_weights random_llama(const model::llama_config& c, uint64_t seed) {
     w.tensors.emplace(name, std::move(t));
   }
   auto& v = w.vocab;
-  auto add = [&](std::string piece, float score, data::piece_type type) {
+  auto add = [&](std::string piece, float score, dataset::piece_type type) {
     v.pieces.push_back(std::move(piece));
     v.scores.push_back(score);
     v.types.push_back(type);
   };
-  add("<unk>", 0.0f, data::piece_type::unknown);
-  add("<s>", 0.0f, data::piece_type::control);
-  add("</s>", 0.0f, data::piece_type::control);
+  add("<unk>", 0.0f, dataset::piece_type::unknown);
+  add("<s>", 0.0f, dataset::piece_type::control);
+  add("</s>", 0.0f, dataset::piece_type::control);
   static constexpr char hex[] = "0123456789ABCDEF";
   for (int b = 0; b < 256 && v.size() < c.vocab_size; ++b)
-    add(std::string{"<0x"} + hex[b >> 4] + hex[b & 15] + ">", 0.0f, data::piece_type::byte);
+    add(std::string{"<0x"} + hex[b >> 4] + hex[b & 15] + ">", 0.0f, dataset::piece_type::byte);
   static const char* letters[] = {" ", "a", "b", "c", "d", "e", " a", " b", "ab", "cd", "de"};
   for (int i = 0; v.size() < c.vocab_size; ++i) {
     std::string piece = i < 11 ? letters[i] : "p" + std::to_string(i);
-    add(piece, -static_cast<float>(i), data::piece_type::normal);
+    add(piece, -static_cast<float>(i), dataset::piece_type::normal);
   }
   return w;
 }

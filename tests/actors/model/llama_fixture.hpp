@@ -34,9 +34,9 @@ protected:
     auto w = read_llama2c(dir_ + "/stories260K.bin", dir_ + "/tok512.bin");
     ASSERT_TRUE(w) << describe(w.error());
     weights_ = std::move(*w);
-    auto tok = data::llama_tokenizer::create(weights_.vocab);
+    auto tok = dataset::llama_tokenizer::create(weights_.vocab);
     ASSERT_TRUE(tok) << describe(tok.error());
-    tok_ = std::make_unique<data::llama_tokenizer>(std::move(*tok));
+    tok_ = std::make_unique<dataset::llama_tokenizer>(std::move(*tok));
   }
 
   std::unique_ptr<engine> imported() {
@@ -79,7 +79,7 @@ protected:
 
   std::string dir_;
   llama_weights weights_;
-  std::unique_ptr<data::llama_tokenizer> tok_;
+  std::unique_ptr<dataset::llama_tokenizer> tok_;
 };
 
 } // namespace llmos::model

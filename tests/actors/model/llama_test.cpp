@@ -360,7 +360,7 @@ TEST_F(llama_test, sequences_with_a_common_prompt_share_its_blocks) {
 }
 
 /// Five sequences, greedy and sampled, that together need about twice a one-context pool.
-std::vector<sequence_request> crowd(const data::llama_tokenizer& tok) {
+std::vector<sequence_request> crowd(const dataset::llama_tokenizer& tok) {
   std::vector<sequence_request> reqs;
   const char* prompts[] = {"Once upon a time", "The dog ran", "Lily and Ben", "A big fish",
                            "Tom had a red ball"};

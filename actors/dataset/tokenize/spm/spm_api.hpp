@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace llmos::data::spm {
+namespace llmos::dataset::spm {
 
 /// An opaque loaded SentencePieceProcessor.
 struct processor;
@@ -43,4 +43,4 @@ inline constexpr const char* module_file = "libllmos_spm.so";
 /// every place tried.
 const api* load_api(std::string* error);
 
-} // namespace llmos::data::spm
+} // namespace llmos::dataset::spm

@@ -5,7 +5,7 @@
 
 #include "dataset/tokenize/spm/spm_api.hpp"
 
-namespace llmos::data::spm {
+namespace llmos::dataset::spm {
 
 namespace {
 
@@ -66,4 +66,4 @@ const api* load_api(std::string* error) {
   return table;
 }
 
-} // namespace llmos::data::spm
+} // namespace llmos::dataset::spm

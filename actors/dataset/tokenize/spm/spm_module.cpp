@@ -6,7 +6,7 @@
 
 #include "spm_api.hpp"
 
-namespace llmos::data::spm {
+namespace llmos::dataset::spm {
 
 struct processor {
   sentencepiece::SentencePieceProcessor sp;
@@ -84,8 +84,8 @@ const api table{train, load, release, encode, decode, piece_size, specials};
 
 } // namespace
 
-} // namespace llmos::data::spm
+} // namespace llmos::dataset::spm
 
-extern "C" __attribute__((visibility("default"))) const llmos::data::spm::api* llmos_spm_api() {
-  return &llmos::data::spm::table;
+extern "C" __attribute__((visibility("default"))) const llmos::dataset::spm::api* llmos_spm_api() {
+  return &llmos::dataset::spm::table;
 }
