@@ -97,7 +97,6 @@ caf::expected<std::shared_ptr<deployed_version>> unpack(server_state& st, const 
     dep->format.pad_id = std::max(dep->tok->specials().pad, 0);
     dep->format.tokenizer = dep->tok.get();
   }
-  ++st.deploys;
   auto path = write_local(st, pkg.weights);
   if (!path)
     return std::move(path.error());

@@ -108,11 +108,9 @@ caf::error read_batching(spawn_context& ctx, serving::server_config& cfg) {
 /// The language replicas' decoder (KV cache, prefill, queue: the model kind's keys, passed on
 /// to each replica) and adapters.
 caf::error read_decoding(spawn_context& ctx, serving::server_config& cfg) {
-  auto decoding = llmos::read_decoding(ctx.config);
-  if (!decoding)
+  // Checked here, so that a bad value is refused when the server starts, not at each replica.
+  if (auto decoding = llmos::read_decoding(ctx.config); !decoding)
     return std::move(decoding.error());
-  cfg.decoding = decoding->decoder;
-  cfg.generate_queue = decoding->generate_queue;
   cfg.replica_keys = decoding_keys(ctx.config);
   auto adapters = serving::parse_adapters(ctx.config["adapters"], cfg.model);
   if (!adapters)
@@ -129,10 +127,9 @@ caf::expected<caf::actor> spawn_from_config(spawn_context& ctx) {
   cfg.version = ctx.config["version"];
   cfg.manager = ctx.manager;
   if (const auto& device = ctx.config["device"]; !device.empty()) {
-    auto handle = find_local_device(ctx, "server");
-    if (!handle)
+    // Looked up here only to refuse a device the node does not host; replicas name it.
+    if (auto handle = find_local_device(ctx, "server"); !handle)
       return std::move(handle.error());
-    cfg.device = *handle;
     cfg.device_name = device;
   }
   cfg.feedback = ctx.config["feedback"];

@@ -35,16 +35,13 @@ struct server_config {
   uint32_t replicas = 1;
   uint32_t threads = 1; ///< CPU threads of each replica's device
   /// The kind's `device` key: every replica computes on this device actor of the node (a GPU,
-  /// say) instead of a CPU device of its own; null without the key.
-  device_actor device;
+  /// say) instead of a CPU device of its own; "" without the key.
   std::string device_name;
   batcher_config batching;
   routing_policy routing = routing_policy::least_outstanding;
-  std::string feedback;             ///< feedback analyst that gets the request log ("" = no log)
-  double log_sample = 1.0;          ///< share of requests logged for it
-  model::decoder_config decoding;   ///< language replicas: KV cache, prefill chunk
-  std::size_t generate_queue = 256; ///< language replicas: generations waiting at most
-  /// The decoding keys as the kind got them, for the replicas' model-kind config.
+  std::string feedback;    ///< feedback analyst that gets the request log ("" = no log)
+  double log_sample = 1.0; ///< share of requests logged for it
+  /// The decoding keys as the kind got them (checked), for the replicas' model-kind config.
   std::map<std::string, std::string> replica_keys;
   /// Language replicas: LoRA fine-tunes of the model served as adapters over each deployed
   /// version, as registry references "NAME" (its latest version) or "NAME@VERSION|ALIAS";
@@ -124,7 +121,6 @@ struct server_state {
   std::map<uint64_t, pending_request> requests;
   std::map<uint64_t, completion_in_flight> completions;
   uint64_t next_id = 1;
-  uint64_t deploys = 0; ///< deploy attempts
   uint64_t spawned = 0; ///< replicas asked of the node manager (names them)
   /// When lost replicas were replaced, within the last minute (a crash loop stops at a few).
   std::deque<std::chrono::steady_clock::time_point> replacements;
