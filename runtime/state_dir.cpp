@@ -14,13 +14,15 @@ std::string from_env(const char* name) {
 
 } // namespace
 
+std::string data_dir() {
+  auto dir = from_env("LLMOS_DATA_DIR");
+  return dir.empty() ? std::string{LLMOS_DEFAULT_DATA_DIR} : dir;
+}
+
 std::string state_dir() {
   if (auto dir = from_env("LLMOS_STATE_DIR"); !dir.empty())
     return dir;
-  auto data = from_env("LLMOS_DATA_DIR");
-  if (data.empty())
-    data = LLMOS_DEFAULT_DATA_DIR;
-  return (std::filesystem::path{data}.parent_path() / "state").string();
+  return (std::filesystem::path{data_dir()}.parent_path() / "state").string();
 }
 
 } // namespace llmos

@@ -4,10 +4,12 @@
 
 #include <string>
 
+#include "llmos/runtime/state_dir.hpp"
+
 namespace llmos::dataset {
 
-/// The data set cache folder (no trailing slash).
-std::string data_dir();
+/// The data set cache folder (no trailing slash): runtime's, named here for the data set code.
+using llmos::data_dir;
 
 /// data_dir() + "/" + relative, or "" when that path does not exist.
 std::string data_path(const std::string& relative);

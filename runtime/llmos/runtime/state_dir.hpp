@@ -1,13 +1,17 @@
-// Where actors keep their state when their config names no folder: the registry, the feedback
-// log, the scheduler's and tuner's tables, the HTTP gateway's feedback file, pipeline stores.
+// Where actors keep their state when their config names no folder (the registry, the feedback
+// log, the scheduler's and tuner's tables, the HTTP gateway's feedback file, pipeline stores),
+// and where the pinned data sets live.
 #pragma once
 
 #include <string>
 
 namespace llmos {
 
-/// $LLMOS_STATE_DIR when set; else `state` beside the data set cache ($LLMOS_DATA_DIR, else the
-/// source tree's .cache/data that tools/setup/setup.sh fills). Each component uses
+/// The data set cache folder (no trailing slash): $LLMOS_DATA_DIR, else the source tree's
+/// .cache/data that tools/setup/setup.sh fills.
+std::string data_dir();
+
+/// $LLMOS_STATE_DIR when set; else `state` beside data_dir(). Each component uses
 /// state_dir()/COMPONENT/NAME.
 std::string state_dir();
 
