@@ -219,8 +219,18 @@ void kick(self_ptr self) {
   auto& loop = self->state.decoding;
   if (loop.busy)
     return;
-  if (loop.waiting.empty() && loop.running.empty())
+  if (loop.waiting.empty() && loop.running.empty()) {
+    if (loop.stats.blocks_total > 0) {
+      // The last step's counters may still hold a sequence cancelled during it: the cache is
+      // released with the decoder, so what is published now is an empty one (the gauges are
+      // otherwise only written after steps, and no step follows).
+      auto idle = loop.stats;
+      idle.blocks_used = 0;
+      idle.running = idle.waiting = idle.preempted = 0;
+      model::record_kv(self->state.spec.name, idle, loop.cancelled);
+    }
     return end_busy_period(loop);
+  }
   loop.busy = true;
   auto batch = std::make_shared<std::vector<decode_request>>();
   auto admits = std::make_shared<std::vector<model::sequence_request>>();
@@ -245,6 +255,8 @@ bool cancel_generate(self_ptr self, uint64_t request) {
       it->promise.deliver(std::move(it->out));
       loop.waiting.erase(it);
       ++loop.cancelled;
+      if (loop.stats.blocks_total > 0) // a step of this busy period published its counters
+        model::record_kv(self->state.spec.name, loop.stats, loop.cancelled);
       return true;
     }
   for (auto it = loop.running.begin(); it != loop.running.end(); ++it)
