@@ -62,6 +62,8 @@ struct scheduler_state {
   std::vector<std::pair<task_spec, caf::typed_response_promise<uint64_t>>> early;
   std::map<std::string, node_status> nodes; ///< last nodes answer, by name
   std::map<std::string, bool> probing;      ///< nodes whose devices are being asked
+  /// Each known node's device actors (for what models placed on them hold).
+  std::map<std::string, std::vector<scheduler::device_facts>> devices;
   std::map<uint64_t, task_run> runs;
   std::map<uint64_t, std::vector<waiter>> waiters;
   uint64_t epochs = 0;
@@ -91,8 +93,9 @@ caf::expected<uint64_t> accept(self_ptr self, task_spec spec);
 void settle_waiters(self_ptr self);
 
 // cluster_probe.cpp
-/// Asks the node manager for the nodes; adds new ones (capacity from their device actors) and
-/// reports lost and returning ones to the core.
+/// Asks the node manager for the nodes; adds new ones (capacity from their device actors),
+/// reports lost and returning ones to the core, and counts on each known node what models the
+/// scheduler did not place hold.
 void probe_cluster(self_ptr self);
 
 // task_runner.cpp

@@ -114,6 +114,16 @@ void end_study(self_ptr self, study_run& s, const std::string& state) {
 
 using failure_fn = std::function<void(caf::error)>;
 
+/// Stops the model actor that loaded a study's best trial for publishing: it served that one
+/// purpose, and left alone it would hold its threads (the scheduler counts models it did not
+/// place).
+void stop_best(self_ptr self, const std::string& name) {
+  self
+      ->request(caf::actor_cast<node_manager_actor>(self->state.cfg.manager), call_timeout,
+                stop_atom::value, name + "-best")
+      .then([](bool) {}, [](caf::error&) {});
+}
+
 /// The loaded best model goes to the registry with the study's data set and lineage.
 void publish_loaded(self_ptr self, const std::string& name, model_actor model, caf::actor dataset,
                     caf::actor reg, const failure_fn& fail) {
@@ -132,6 +142,7 @@ void publish_loaded(self_ptr self, const std::string& name, model_actor model, c
   publish_model(self, std::move(plan), [self, name, fail](caf::expected<model_version> v) {
     if (!v)
       return fail(v.error());
+    stop_best(self, name);
     auto& s = self->state.studies.at(name);
     s.published = v->name + " v" + std::to_string(v->version);
     end_study(self, s, "done");
@@ -149,6 +160,7 @@ void publish_best(self_ptr self, const std::string& name) {
   const auto ckpt = (folder_of(self, name) / ("t" + std::to_string(*best) + ".pt")).string();
   auto nm = caf::actor_cast<node_manager_actor>(self->state.cfg.manager);
   failure_fn fail = [self, name](caf::error err) {
+    stop_best(self, name);
     auto& s = self->state.studies.at(name);
     s.error = "publishing the best trial: " + describe(err);
     end_study(self, s, "done");

@@ -189,6 +189,51 @@ TEST(scheduler, preemption_resumes_and_a_restarted_scheduler_recovers_its_table)
   EXPECT_EQ(send(rpc, "sched", "queue").size(), queue.size());
 }
 
+TEST(scheduler, models_it_did_not_place_hold_their_threads_until_they_stop) {
+  temp_dir dir{"sched_external"};
+  write_quotes(dir.path());
+  const auto ports = llmos::test::free_ports(2);
+  const std::string actors =
+      "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
+      "      - {name: sched, kind: scheduler, config: {root: sched}}\n";
+  write_file(dir / "topology.yaml", "cluster: se\n" + llmos::test::fast_heartbeat + "nodes:\n" +
+                                        node_entry("a", ports[0], ports[1], 2, actors));
+  auto a = child_process::start(
+      {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
+      dir / "a.log");
+  const uint16_t rpc = ports[1];
+  auto log = [&] { return llmos::test::read_file(dir / "a.log"); };
+  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 15s, 100ms)) << log();
+  ASSERT_FALSE(send(rpc, "quotes", "ingest").contains("error")) << log();
+  const auto topic = (dir / "topic.yaml").string();
+
+  // A model spawned by hand on a device of its own with both of the node's threads.
+  auto held =
+      call(rpc, "spawn",
+           json::array({"a", "model", {{"name", "holder"}, {"spec", topic}, {"threads", "2"}}}));
+  ASSERT_FALSE(held.contains("error")) << held.dump();
+  ASSERT_TRUE(wait_until(
+      [&] { return log().find("models it did not place hold 2 thread(s)") != std::string::npos; },
+      10s, 100ms))
+      << log();
+  auto task =
+      send(rpc, "sched", "submit",
+           {{"name", "waits"}, {"spec", topic}, {"dataset", "quotes"}, {"max_steps", "40"}});
+  ASSERT_TRUE(task.contains("id")) << task.dump();
+  const uint64_t id = task["id"];
+  // Three ticks: the task stays queued, the node is full.
+  const auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto s = status(rpc, id);
+    ASSERT_EQ(s.value("state", ""), "queued") << s.dump() << log();
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_FALSE(call(rpc, "stop", json::array({"holder"})).contains("error"));
+  auto done = send(rpc, "sched", "wait", {{"id", id}});
+  EXPECT_EQ(done.value("state", ""), "done") << done.dump() << log();
+  EXPECT_NE(log().find("models it did not place hold 0 thread(s)"), std::string::npos) << log();
+}
+
 TEST(scheduler, a_lost_nodes_task_resumes_on_another_node) {
   temp_dir dir{"sched_nodeloss"};
   write_quotes(dir.path());

@@ -110,6 +110,25 @@ void cluster_state::release(const replica_slot& slot, const resources& r) {
   index(slot.node);
 }
 
+void cluster_state::set_external(std::size_t node, uint32_t cpu_threads,
+                                 const std::vector<uint32_t>& gpus) {
+  auto& n = nodes_[node];
+  unindex(node);
+  n.cpu_used = n.cpu_used - n.cpu_external + cpu_threads;
+  cpu_used_ = cpu_used_ - n.cpu_external + cpu_threads;
+  n.cpu_external = cpu_threads;
+  for (std::size_t g = 0; g < n.gpus.size(); ++g) {
+    auto& gpu = n.gpus[g];
+    const uint32_t now = g < gpus.size() ? gpus[g] : 0;
+    const bool held = gpu.holders > 0;
+    gpu.holders = gpu.holders - gpu.external + now;
+    gpu.external = now;
+    if (held != (gpu.holders > 0))
+      gpu_used_ = held ? gpu_used_ - 1 : gpu_used_ + 1;
+  }
+  index(node);
+}
+
 void cluster_state::set_up(std::size_t node, bool up) {
   unindex(node);
   nodes_[node].up = up;

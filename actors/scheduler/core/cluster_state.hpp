@@ -19,15 +19,18 @@ namespace llmos::scheduler {
 struct gpu_slot {
   uint64_t memory_mb = 0;
   uint64_t used_mb = 0;
-  uint32_t holders = 0; ///< replicas using it
+  uint32_t holders = 0;  ///< replicas using it (external ones included)
+  std::string device;    ///< the device actor's name ("" when unknown)
+  uint32_t external = 0; ///< of the holders: models the scheduler did not place
 };
 
 struct node_slot {
   std::string name;
   bool up = true;
   uint32_t cpu_threads = 0;
-  uint32_t cpu_used = 0;
+  uint32_t cpu_used = 0; ///< external threads included
   std::vector<gpu_slot> gpus;
+  uint32_t cpu_external = 0; ///< of cpu_used: held by models the scheduler did not place
 };
 
 class cluster_state {
@@ -49,6 +52,11 @@ public:
 
   /// Gives back what `take` took.
   void release(const replica_slot& slot, const resources& r);
+
+  /// Sets what models the scheduler did not place (topology models, server replicas) hold on
+  /// `node`: `cpu_threads`, and per GPU (by index, missing ones 0) how many hold it. They count
+  /// like the scheduler's own replicas; a node may be over-full (nothing more fits then).
+  void set_external(std::size_t node, uint32_t cpu_threads, const std::vector<uint32_t>& gpus);
 
   /// Marks a node up or down; a down node gets nothing new (what runs there is the caller's).
   void set_up(std::size_t node, bool up);

@@ -298,6 +298,20 @@ void scheduler_core::node_back(std::size_t node) {
   cluster_.set_up(node, true);
 }
 
+bool scheduler_core::set_external(std::size_t node, const external_load& load) {
+  const auto& n = cluster_.nodes()[node];
+  std::vector<uint32_t> gpus(n.gpus.size(), 0);
+  bool changed = n.cpu_external != load.cpu_threads;
+  for (std::size_t g = 0; g < n.gpus.size(); ++g) {
+    auto it = load.gpu_holders.find(n.gpus[g].device);
+    gpus[g] = it == load.gpu_holders.end() || n.gpus[g].device.empty() ? 0 : it->second;
+    changed = changed || gpus[g] != n.gpus[g].external;
+  }
+  if (changed)
+    cluster_.set_external(node, load.cpu_threads, gpus);
+  return changed;
+}
+
 void scheduler_core::restore(task_record record) {
   // Whatever ran when the scheduler stopped is gone or orphaned: run it again (from its
   // checkpoint, which is the executor's business).

@@ -19,6 +19,7 @@
 #include <caf/expected.hpp>
 
 #include "scheduler/core/cluster_state.hpp"
+#include "scheduler/core/external_load.hpp"
 #include "scheduler/core/policy.hpp"
 #include "scheduler/core/task.hpp"
 
@@ -91,6 +92,9 @@ public:
   std::size_t add_node(node_slot node);
   /// A lost node came back.
   void node_back(std::size_t node);
+  /// What models the scheduler did not place hold on `node` now (GPUs by device name);
+  /// answers whether that changed.
+  bool set_external(std::size_t node, const external_load& load);
 
   /// Sets a detail entry of a task (the executor records a run's result there).
   void set_detail(uint64_t id, const std::string& key, const std::string& value);

@@ -17,7 +17,7 @@ cluster_state make_sim_cluster(const sim_cluster_spec& spec) {
     n.name = "n" + std::to_string(i);
     n.cpu_threads = spec.cpu_per_node;
     if (spec.gpu_node_every > 0 && i % spec.gpu_node_every == spec.gpu_node_every - 1)
-      n.gpus.assign(spec.gpus_per_node, gpu_slot{spec.gpu_memory_mb, 0, 0});
+      n.gpus.assign(spec.gpus_per_node, gpu_slot{spec.gpu_memory_mb, 0, 0, "", 0});
     c.add_node(std::move(n));
   }
   return c;

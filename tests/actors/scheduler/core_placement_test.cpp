@@ -10,8 +10,8 @@ cluster_state cluster_of(std::size_t nodes, uint32_t threads, std::size_t gpus =
                          uint64_t mb = 16000) {
   cluster_state c;
   for (std::size_t i = 0; i < nodes; ++i)
-    c.add_node(
-        {"n" + std::to_string(i), true, threads, 0, std::vector<gpu_slot>(gpus, {mb, 0, 0})});
+    c.add_node({"n" + std::to_string(i), true, threads, 0,
+                std::vector<gpu_slot>(gpus, {mb, 0, 0, "", 0})});
   return c;
 }
 
