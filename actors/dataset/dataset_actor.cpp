@@ -11,9 +11,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "dataset/batch_streams.hpp"
-#include "dataset/dataset_view.hpp"
-#include "dataset/pipeline_runner.hpp"
+#include "dataset/dataset_state.hpp"
 #include "dataset/quarantine.hpp"
 #include "dataset/store/atomic_file.hpp"
 #include "llmos/messages/error.hpp"
@@ -23,31 +21,6 @@ namespace llmos {
 namespace {
 
 namespace fs = std::filesystem;
-
-// (ingest_atom, run id): the detached ingest worker is done; not part of the public interface.
-using dataset_impl = dataset_actor::extend<caf::reacts_to<ingest_atom, uint64_t>>;
-
-/// What the worker hands back; shared between the worker's thread and the actor.
-struct ingest_outcome {
-  std::optional<caf::expected<dataset::pipeline_result>> result;
-};
-
-struct dataset_state {
-  dataset::pipeline_spec spec;
-  std::shared_ptr<dataset::dataset_view> view; ///< the current version
-  /// The version each open stream was opened on: an ingest never changes the records (and their
-  /// number) under a running stream, whose order indexes that version's split.
-  std::map<uint64_t, std::shared_ptr<const dataset::dataset_view>> stream_views;
-  dataset_stats stats;
-  dataset::batch_streams streams;
-  uint64_t runs = 0;
-  std::map<uint64_t,
-           std::pair<std::shared_ptr<ingest_outcome>, caf::typed_response_promise<dataset_stats>>>
-      running;
-  static inline const char* name = "llmos.dataset";
-};
-
-using self_ptr = dataset_impl::stateful_pointer<dataset_state>;
 
 dataset_stats stats_of(const dataset::dataset_view& view) {
   dataset_stats s;
@@ -160,27 +133,23 @@ void pump(self_ptr self, uint64_t id) {
 
 caf::typed_response_promise<dataset_stats> start_ingest(self_ptr self, caf::actor sink) {
   auto rp = self->make_response_promise<dataset_stats>();
-  auto& st = self->state;
-  if (!st.running.empty()) {
-    rp.deliver(make_llmos_error(error_code::bad_params,
-                                "dataset '" + st.spec.dataset + "' is already ingesting"));
-    return rp;
-  }
-  const auto run = ++st.runs;
   auto outcome = std::make_shared<ingest_outcome>();
-  st.running.emplace(run, std::make_pair(outcome, rp));
+  auto run = begin_run(self, outcome, rp);
+  if (!run)
+    return rp;
   // The pipeline blocks for seconds to minutes: it runs on a thread of its own, and the dataset
   // keeps answering stats, samples and batches of the current version meanwhile.
   auto parent = caf::actor_cast<caf::actor>(self);
-  self->spawn<caf::detached>([spec = st.spec, sink, outcome, parent, run](caf::blocking_actor*) {
-    const std::string task = "ingest " + spec.dataset;
-    outcome->result = dataset::run_pipeline(
-        spec, [&](const std::string& stage, uint64_t done, uint64_t total, const std::string& m) {
+  self->spawn<caf::detached>(
+      [spec = self->state.spec, sink, outcome, parent, run = *run](caf::blocking_actor*) {
+        const std::string task = "ingest " + spec.dataset;
+        outcome->result = dataset::run_pipeline(spec, [&](const std::string& stage, uint64_t done,
+                                                          uint64_t total, const std::string& m) {
           if (sink)
             caf::anon_send(sink, progress_atom::value, progress_event{task, stage, done, total, m});
         });
-    caf::anon_send(parent, ingest_atom::value, run);
-  });
+        caf::anon_send(parent, ingest_atom::value, run);
+      });
   return rp;
 }
 
@@ -222,11 +191,6 @@ std::vector<data_record> sample(const dataset::dataset_view& view, const std::st
                               r.image, ""});
   }
   return out;
-}
-
-caf::error no_version(const dataset_state& st) {
-  return make_llmos_error(error_code::bad_params,
-                          "dataset '" + st.spec.dataset + "' has no version yet; run ingest first");
 }
 
 caf::result<std::vector<data_record>> on_sample(self_ptr self, const std::string& split, uint32_t n,
@@ -281,16 +245,6 @@ caf::result<data_batch> on_next_batch(self_ptr self, uint64_t id) {
   return std::move(*batch);
 }
 
-caf::result<uint64_t> on_pseudo_label(self_ptr self, const std::vector<pseudo_label_item>& items,
-                                      double min_confidence) {
-  if (!self->state.view)
-    return no_version(self->state);
-  std::map<std::string, std::pair<std::string, double>> labels;
-  for (const auto& it : items)
-    labels[it.record_id] = {it.label, it.confidence};
-  return self->state.view->apply_labels(labels, min_confidence);
-}
-
 dataset_impl::behavior_type dataset_behavior(self_ptr self, dataset::pipeline_spec spec) {
   self->state.spec = std::move(spec);
   load_latest(self);
@@ -321,12 +275,45 @@ dataset_impl::behavior_type dataset_behavior(self_ptr self, dataset::pipeline_sp
       [=](next_batch_atom, uint64_t id) { return on_next_batch(self, id); },
       [=](close_stream_atom, uint64_t id) { close_stream(self, id); },
       [=](pseudo_label_atom, const std::vector<pseudo_label_item>& items, double min_confidence) {
-        return on_pseudo_label(self, items, min_confidence);
+        return store_proposed_labels(self, items, min_confidence);
+      },
+      [=](pseudo_label_atom, const std::string& model, caf::actor server, double min_confidence,
+          uint32_t max_records) {
+        return label_with_model(self, model, std::move(server), min_confidence, max_records);
       },
   };
 }
 
 } // namespace
+
+caf::error no_version(const dataset_state& st) {
+  return make_llmos_error(error_code::bad_params,
+                          "dataset '" + st.spec.dataset + "' has no version yet; run ingest first");
+}
+
+std::optional<uint64_t> begin_run(self_ptr self, std::shared_ptr<ingest_outcome> outcome,
+                                  caf::typed_response_promise<dataset_stats> rp) {
+  auto& st = self->state;
+  if (!st.running.empty()) {
+    rp.deliver(make_llmos_error(error_code::bad_params,
+                                "dataset '" + st.spec.dataset +
+                                    "' is already ingesting or storing labels; try again after"));
+    return std::nullopt;
+  }
+  const auto run = ++st.runs;
+  st.running.emplace(run, std::make_pair(std::move(outcome), std::move(rp)));
+  return run;
+}
+
+void fail_run(self_ptr self, uint64_t run, caf::error err) {
+  auto& st = self->state;
+  auto i = st.running.find(run);
+  if (i == st.running.end())
+    return;
+  auto rp = i->second.second;
+  st.running.erase(i);
+  rp.deliver(std::move(err));
+}
 
 actor_kind dataset_kind() {
   actor_kind kind;

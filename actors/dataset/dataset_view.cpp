@@ -51,20 +51,4 @@ bool dataset_view::is_split(const std::string& name) {
   return name == "train" || name == "validation" || name == "test";
 }
 
-uint64_t
-dataset_view::apply_labels(const std::map<std::string, std::pair<std::string, double>>& labels,
-                           double min_confidence) {
-  uint64_t applied = 0;
-  for (auto& [name, records] : splits_)
-    for (auto& r : records) {
-      auto i = labels.find(r.id);
-      if (i == labels.end() || !r.label.empty() || i->second.second < min_confidence ||
-          i->second.first.empty())
-        continue;
-      r.label = i->second.first;
-      ++applied;
-    }
-  return applied;
-}
-
 } // namespace llmos::dataset

@@ -48,10 +48,6 @@ public:
   /// The version's tokenizer as serialized bytes ("" when it has none), for model packages.
   const std::string& tokenizer_bytes() const { return tokenizer_bytes_; }
 
-  /// Applies model labels to unlabelled records at or above `min_confidence`; returns how many.
-  uint64_t apply_labels(const std::map<std::string, std::pair<std::string, double>>& labels,
-                        double min_confidence);
-
 private:
   version_info version_;
   std::map<std::string, std::vector<served_record>> splits_;

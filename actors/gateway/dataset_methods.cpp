@@ -1,5 +1,6 @@
 // The dataset kind's gateway methods: ingest (with progress notifications), stats, sample,
-// quarantine, and pull-mode batch streams for clients outside the actor system.
+// quarantine, labels from a model (pseudo_label), and pull-mode batch streams for clients
+// outside the actor system.
 #include "gateway/dataset_methods.hpp"
 
 #include <caf/event_based_actor.hpp>
@@ -14,6 +15,8 @@ namespace {
 constexpr auto call_timeout = std::chrono::seconds(30);
 // Ingesting the whole SpamAssassin set takes about a minute on one core.
 constexpr auto ingest_timeout = std::chrono::minutes(30);
+// 100,000 records in chunks of 64 at the server's lowest priority, then a new version.
+constexpr auto label_timeout = std::chrono::minutes(30);
 
 dataset_actor target_of(const rpc_call& c) {
   return caf::actor_cast<dataset_actor>(c.target);
@@ -98,6 +101,32 @@ void next_batch_method(rpc_call& c) {
   forward<data_batch>(c, target_of(c), call_timeout, next_batch_atom::value, *id);
 }
 
+/// Labels from a model: the server is looked up by name here, then the data set asks it.
+void pseudo_label_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "pseudo_label");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  const auto model = opt(*opts, "model", "");
+  if (model.empty())
+    return c.reply(make_llmos_error(error_code::bad_params,
+                                    "pseudo_label: model=SERVER (a deployed classifier) is "
+                                    "required"));
+  auto threshold = real_option(*opts, "pseudo_label", "threshold", 0.9);
+  auto max = uint_option(*opts, "pseudo_label", "max_records", 1000);
+  if (!threshold || !max)
+    return c.reply(threshold ? std::move(max.error()) : std::move(threshold.error()));
+  const auto records = static_cast<uint32_t>(std::min<uint64_t>(*max, UINT32_MAX));
+  auto dataset = target_of(c);
+  auto reply = c.reply;
+  auto* self = c.self;
+  resolve_actor(c, model, [=](caf::actor server) {
+    self->request(dataset, label_timeout, pseudo_label_atom::value, model, server, *threshold,
+                  records)
+        .then([=](dataset_stats& s) { reply(pack_to_string(s)); },
+              [=](caf::error& err) { reply(std::move(err)); });
+  });
+}
+
 } // namespace
 
 void add_dataset_methods(method_table& t) {
@@ -117,6 +146,12 @@ void add_dataset_methods(method_table& t) {
                     "send DATASET open_stream [split=train] [batch_size=32] [rank=0] [world=1] "
                     "[seed=1] [epochs=1]",
                     "a pull stream of batches for next_batch", open_stream_method});
+  t.add("dataset",
+        {"pseudo_label", true,
+         "send DATASET pseudo_label model=SERVER [threshold=0.9] [max_records=1000]",
+         "label unlabelled records with a deployed classifier's predictions at or above the "
+         "threshold, stored as a new version (agreement with existing labels reported)",
+         pseudo_label_method});
   t.add("dataset", {"next_batch", false, "send DATASET next_batch stream=ID",
                     "the next batch of a pull stream", next_batch_method});
 }

@@ -1,5 +1,6 @@
 #include "gateway/rpc_params.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <sstream>
 
@@ -277,6 +278,21 @@ caf::expected<uint64_t> uint_option(const std::map<std::string, std::string>& op
     return make_llmos_error(error_code::bad_params, method + ": option '" + key +
                                                         "' must be a whole number, got '" +
                                                         i->second + "'");
+  return v;
+}
+
+caf::expected<double> real_option(const std::map<std::string, std::string>& opts,
+                                  const std::string& method, const std::string& key,
+                                  double fallback) {
+  auto i = opts.find(key);
+  if (i == opts.end())
+    return fallback;
+  char* end = nullptr;
+  const double v = std::strtod(i->second.c_str(), &end);
+  if (i->second.empty() || *end != '\0' || !std::isfinite(v))
+    return make_llmos_error(error_code::bad_params, method + ": option '" + key +
+                                                        "' must be a number, got '" + i->second +
+                                                        "'");
   return v;
 }
 

@@ -51,6 +51,12 @@ caf::expected<uint64_t> uint_option(const std::map<std::string, std::string>& op
                                     const std::string& method, const std::string& key,
                                     uint64_t fallback);
 
+/// Option `key` of a param map as a finite real number, `fallback` when absent; bad_params names
+/// the method and the key.
+caf::expected<double> real_option(const std::map<std::string, std::string>& opts,
+                                  const std::string& method, const std::string& key,
+                                  double fallback);
+
 /// Option `key` of a param map, `fallback` when absent.
 std::string opt(const std::map<std::string, std::string>& opts, const std::string& key,
                 const std::string& fallback);

@@ -195,22 +195,6 @@ void import_method(rpc_call& c) {
   ask_json<model_version>(c, target<registry_actor>(c), import_atom::value, std::move(req));
 }
 
-/// A real-number option of `method` (temperature, top_p); bad_params names it.
-caf::expected<double> real_option(const std::map<std::string, std::string>& opts,
-                                  const std::string& method, const std::string& key,
-                                  double fallback) {
-  auto i = opts.find(key);
-  if (i == opts.end())
-    return fallback;
-  char* end = nullptr;
-  const double v = std::strtod(i->second.c_str(), &end);
-  if (i->second.empty() || *end != '\0' || !std::isfinite(v))
-    return make_llmos_error(error_code::bad_params, method + ": option '" + key +
-                                                        "' must be a number, got '" + i->second +
-                                                        "'");
-  return v;
-}
-
 /// A signed integer option in [lo, hi], or `fallback` when absent.
 caf::expected<int64_t> int_option(const std::map<std::string, std::string>& opts,
                                   const std::string& method, const std::string& key,
@@ -310,15 +294,11 @@ void canary_method(rpc_call& c) {
   auto opts = param_map(*c.params, 2, "canary");
   if (!opts)
     return c.reply(std::move(opts.error()));
-  double share = 0.0;
-  try {
-    share = std::stod(opt(*opts, "share", "0"));
-  } catch (const std::exception&) {
-    return c.reply(make_llmos_error(
-        error_code::bad_params, "canary: share=" + opt(*opts, "share", "") + " is not a number"));
-  }
+  auto share = real_option(*opts, "canary", "share", 0.0);
+  if (!share)
+    return c.reply(std::move(share.error()));
   ask_json<server_status>(c, target<server_actor>(c), canary_atom::value, opt(*opts, "version", ""),
-                          share);
+                          *share);
 }
 
 void unload_method(rpc_call& c) {

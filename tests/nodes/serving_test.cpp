@@ -563,4 +563,43 @@ TEST(serving, replicas_are_model_actors_the_node_places_and_a_lost_one_is_replac
   EXPECT_TRUE(wait_until([&] { return replicas_of(n, "m-server").empty(); }, 10s, 100ms));
 }
 
+TEST(serving, a_data_set_is_labelled_by_the_deployed_classifier_from_the_repl) {
+  serving_node n;
+  ASSERT_TRUE(serve_v1_of(n, 1));
+  // New texts of the same words, without labels: the word decides the truth.
+  std::string fresh;
+  for (int i = 0; i < 24; ++i)
+    fresh += json{{"text", std::string{i % 2 == 0 ? "quiet garden river" : "silver market engine"} +
+                               " " + std::to_string(1000 + i)}}
+                 .dump() +
+             "\n";
+  write_file(n.dir / "fresh.jsonl", fresh);
+  write_file(n.dir / "fresh.yaml", "dataset: fresh\nroot: store\n"
+                                   "sources:\n  - {name: r, kind: jsonl, path: fresh.jsonl}\n"
+                                   "split: {train: 1.0, validation: 0.0, test: 0.0}\n"
+                                   "tokenizer: {kind: byte, max_length: 32}\n");
+  auto spawned = llmos::test::rpc_call(
+      n.rpc, "spawn",
+      json::array(
+          {"a", "dataset", {{"name", "fresh"}, {"pipeline", (n.dir / "fresh.yaml").string()}}}));
+  ASSERT_FALSE(spawned.contains("error")) << spawned.dump() << n.log();
+  auto repl = llmos::test::run_repl(
+      n.rpc, {"send fresh ingest", "send fresh pseudo_label model=m-server threshold=0.5",
+              "send fresh pseudo_label model=no-such-server", "send fresh sample n=100"});
+  ASSERT_EQ(repl.lines.size(), 4u) << repl.err;
+  auto labelled = repl.line(1);
+  ASSERT_FALSE(labelled.contains("error")) << labelled.dump() << n.log();
+  EXPECT_NE(labelled["version"], repl.line(0)["version"]);
+  auto report = labelled["report"]["pseudo_labels"]; // an object over RPC
+  EXPECT_EQ(report["model"], "m-server");
+  EXPECT_EQ(report["applied"], 24) << report.dump(); // two labels: the top one is >= 0.5
+  EXPECT_FALSE(repl.error_code(2).empty()) << repl.line(2).dump();
+  int right = 0;
+  for (const auto& r : repl.line(3)) {
+    const bool a = r["text"].get<std::string>().starts_with("quiet");
+    right += r["label"] == (a ? "a" : "b") ? 1 : 0;
+  }
+  EXPECT_GE(right, 20) << repl.line(3).dump(); // the classifier learned the words
+}
+
 } // namespace

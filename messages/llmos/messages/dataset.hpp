@@ -152,8 +152,16 @@ using dataset_actor = caf::typed_actor<
     caf::replies_to<next_batch_atom, uint64_t>::with<data_batch>,
     // consumer -> dataset: the stream is no longer needed.
     caf::reacts_to<close_stream_atom, uint64_t>,
-    // model -> dataset: labels for unlabelled records at or above `min_confidence`; returns how
-    // many were applied (exercised once model actors exist).
-    caf::replies_to<pseudo_label_atom, std::vector<pseudo_label_item>, double>::with<uint64_t>>;
+    // client -> dataset: labels for unlabelled records at or above `min_confidence` (records
+    // with a label keep it), stored as a new version that becomes the current one; answers its
+    // statistics (report: statistics.pseudo_labels). Nothing applied: no new version.
+    caf::replies_to<pseudo_label_atom, std::vector<pseudo_label_item>, double>::with<dataset_stats>,
+    // client -> dataset: the same with labels asked from a model: `server` (named `model` in the
+    // manifest) classifies up to `max_records` unlabelled records (predict_atom, lowest
+    // priority) and a sample of labelled ones, whose agreement is reported. Fails with
+    // bad_params (threshold, max_records, nothing to label, a run in progress) or the server's
+    // error.
+    caf::replies_to<pseudo_label_atom, std::string, caf::actor, double,
+                    uint32_t>::with<dataset_stats>>;
 
 } // namespace llmos

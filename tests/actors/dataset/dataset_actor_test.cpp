@@ -26,11 +26,13 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "dataset/dataset_actor.hpp"
 #include "dataset/tokenize/byte_tokenizer.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
+#include "llmos/messages/serving.hpp"
 #include "notes_corpus.hpp"
 
 namespace llmos {
@@ -412,24 +414,121 @@ TEST_F(dataset_actor_test, bad_stream_requests_and_closed_streams_are_refused) {
   EXPECT_EQ(closed.error().code(), bad_params);
 }
 
-TEST_F(dataset_actor_test, model_labels_fill_only_unlabelled_records_above_the_confidence) {
+TEST_F(dataset_actor_test, proposed_labels_fill_only_unlabelled_records_above_the_confidence) {
   auto ds = spawn(pipeline_);
-  ingest(ds);
+  const auto first = ingest(ds);
   auto all = records_of(ds, "");
   std::string unlabelled;
   std::string labelled;
   for (const auto& [id, r] : all)
-    (r.label.empty() ? unlabelled : labelled) = id;
+    if (!r.augmented)
+      (r.label.empty() ? unlabelled : labelled) = id;
   ASSERT_FALSE(unlabelled.empty());
   std::vector<pseudo_label_item> items{{unlabelled, "tech", 0.4}, {labelled, "poem", 0.99}};
-  auto applied = ask<uint64_t>(ds, pseudo_label_atom::value, items, 0.5);
-  ASSERT_TRUE(applied);
-  EXPECT_EQ(*applied, 0u) << "a gold label was overwritten or a weak one applied";
+  auto same = ask<dataset_stats>(ds, pseudo_label_atom::value, items, 0.5);
+  ASSERT_TRUE(same) << describe(same.error());
+  EXPECT_EQ(same->version, first.version) << "a gold label was overwritten or a weak one applied";
   items[0].confidence = 0.9;
-  applied = ask<uint64_t>(ds, pseudo_label_atom::value, items, 0.5);
-  ASSERT_TRUE(applied);
-  EXPECT_EQ(*applied, 1u);
+  auto labelled_now = ask<dataset_stats>(ds, pseudo_label_atom::value, items, 0.5);
+  ASSERT_TRUE(labelled_now) << describe(labelled_now.error());
+  EXPECT_NE(labelled_now->version, first.version);
+  EXPECT_EQ(labelled_now->labels.at("tech"), first.labels.at("tech") + 1);
   EXPECT_EQ(records_of(ds, "").at(unlabelled).label, "tech");
+  EXPECT_EQ(records_of(ds, "").at(labelled).label, all.at(labelled).label);
+}
+
+/// A classifier as a server answers predict: "sport" (0.97) for texts of even length, else
+/// "poem" (0.6).
+caf::behavior even_odd_classifier(caf::event_based_actor*) {
+  return {[](predict_atom, const predict_request& req) {
+    predict_reply out;
+    for (const auto& t : req.texts)
+      out.predictions.push_back(t.size() % 2 == 0 ? prediction_item{"sport", 0.97}
+                                                  : prediction_item{"poem", 0.6});
+    return out;
+  }};
+}
+
+TEST_F(dataset_actor_test, labels_asked_from_a_model_are_stored_as_a_version_that_survives) {
+  auto ds = spawn(pipeline_);
+  const auto first = ingest(ds);
+  std::map<std::string, uint64_t> given; // what the classifier will say of unlabelled records
+  uint64_t scored = 0;
+  uint64_t agreed = 0;
+  for (const auto& [id, r] : records_of(ds, "")) {
+    if (r.augmented)
+      continue;
+    const std::string label = r.text.size() % 2 == 0 ? "sport" : "poem";
+    if (r.label.empty()) {
+      ++given[label];
+    } else {
+      ++scored;
+      agreed += r.label == label ? 1 : 0;
+    }
+  }
+  ASSERT_FALSE(given.empty()) << "the corpus keeps unlabelled records";
+  uint64_t unlabelled = 0;
+  for (const auto& [label, n] : given)
+    unlabelled += n;
+  auto model = sys_.spawn(even_odd_classifier);
+  spawned_.push_back(model);
+
+  auto refused =
+      ask<dataset_stats>(ds, pseudo_label_atom::value, std::string{"m"}, model, 1.5, uint32_t{100});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(describe(refused.error()).find("threshold"), std::string::npos);
+  refused =
+      ask<dataset_stats>(ds, pseudo_label_atom::value, std::string{"m"}, model, 0.9, uint32_t{0});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(describe(refused.error()).find("max_records"), std::string::npos);
+
+  auto stats = ask<dataset_stats>(ds, pseudo_label_atom::value, std::string{"m"}, model, 0.5,
+                                  uint32_t{1000});
+  ASSERT_TRUE(stats) << describe(stats.error());
+  EXPECT_NE(stats->version, first.version);
+  EXPECT_EQ(stats->labels[""], 0u);
+  for (const auto& [label, n] : given)
+    EXPECT_EQ(stats->labels[label], first.labels.count(label) ? first.labels.at(label) + n : n);
+  auto report = nlohmann::json::parse(stats->report)["pseudo_labels"];
+  EXPECT_EQ(report["model"], "m");
+  EXPECT_EQ(report["asked"], unlabelled) << report.dump();
+  EXPECT_EQ(report["applied"], unlabelled) << report.dump();
+  EXPECT_EQ(report["labels"], nlohmann::json(given)) << report.dump();
+  EXPECT_EQ(report["agreement_with_existing_labels"]["scored"], scored) << report.dump();
+  EXPECT_EQ(report["agreement_with_existing_labels"]["agreed"], agreed) << report.dump();
+  // Nothing is left to label now.
+  auto nothing = ask<dataset_stats>(ds, pseudo_label_atom::value, std::string{"m"}, model, 0.5,
+                                    uint32_t{1000});
+  ASSERT_FALSE(nothing);
+  EXPECT_NE(describe(nothing.error()).find("has a label"), std::string::npos);
+
+  // A restarted data set serves the labelled version without ingesting again.
+  auto again = spawn(pipeline_);
+  auto restarted = ask<dataset_stats>(again, stats_atom::value);
+  ASSERT_TRUE(restarted) << describe(restarted.error());
+  EXPECT_EQ(restarted->version, stats->version);
+  EXPECT_EQ(restarted->labels["sport"], stats->labels["sport"]);
+}
+
+TEST_F(dataset_actor_test, a_model_that_fails_leaves_the_version_as_it_was) {
+  auto ds = spawn(pipeline_);
+  const auto first = ingest(ds);
+  auto model = sys_.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](predict_atom, const predict_request&) -> caf::result<predict_reply> {
+      return make_llmos_error(error_code::unavailable, "no replica");
+    }};
+  });
+  spawned_.push_back(model);
+  auto failed = ask<dataset_stats>(ds, pseudo_label_atom::value, std::string{"gone"}, model, 0.5,
+                                   uint32_t{10});
+  ASSERT_FALSE(failed);
+  EXPECT_NE(describe(failed.error()).find("model 'gone'"), std::string::npos)
+      << describe(failed.error());
+  auto now = ask<dataset_stats>(ds, stats_atom::value);
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->version, first.version);
+  // The run ended: an ingest may start again.
+  EXPECT_EQ(ingest(ds).version, first.version);
 }
 
 // Unblocks a reader stuck opening a FIFO (so that a failed test cannot hang the actor system).

@@ -1,0 +1,124 @@
+#include "dataset/model_labels.hpp"
+
+#include <map>
+#include <unordered_map>
+
+#include "dataset/store/atomic_file.hpp"
+
+namespace llmos::dataset {
+
+namespace {
+
+/// Every record of a version with the split it belongs to, in shard order.
+caf::error read_version(const dataset_store& store, const version_info& v,
+                        std::vector<record>& records, std::vector<split_part>& parts) {
+  for (const auto& shard : v.shards) {
+    auto reader = store.open_shard(v, shard.file);
+    if (!reader)
+      return std::move(reader.error());
+    for (auto& r : reader->records()) {
+      records.push_back(std::move(r));
+      parts.push_back(shard.part);
+    }
+  }
+  return {};
+}
+
+/// How often the model named the label a record already had.
+nlohmann::json agreement(const std::vector<record>& records,
+                         const std::vector<pseudo_label>& checks) {
+  std::unordered_map<std::string_view, const record*> by_id;
+  for (const auto& r : records)
+    by_id.emplace(r.id, &r);
+  uint64_t scored = 0;
+  uint64_t agreed = 0;
+  for (const auto& c : checks) {
+    auto it = by_id.find(c.record_id);
+    if (it == by_id.end() || it->second->label.empty())
+      continue;
+    ++scored;
+    agreed += it->second->label == c.label ? 1 : 0;
+  }
+  nlohmann::json out{{"scored", scored}, {"agreed", agreed}};
+  if (scored > 0)
+    out["share"] = static_cast<double>(agreed) / static_cast<double>(scored);
+  return out;
+}
+
+nlohmann::json report_of(const model_labels& in, const pseudo_label_counts& n,
+                         const nlohmann::json& agreed, const std::vector<record>& records) {
+  std::map<std::string, uint64_t> given;
+  double confidence = 0;
+  for (const auto& r : records)
+    if (auto it = r.meta.find("label_source"); it != r.meta.end() && it->second == "model") {
+      ++given[r.label];
+      confidence += std::strtod(r.meta.at("label_confidence").c_str(), nullptr);
+    }
+  nlohmann::json out{{"model", in.model},
+                     {"threshold", in.min_confidence},
+                     {"asked", in.labels.size()},
+                     {"applied", n.applied},
+                     {"below_threshold", n.below_threshold},
+                     {"already_labelled", n.already_labelled},
+                     {"unknown_record", n.unknown_record},
+                     {"empty_label", n.empty_label},
+                     {"labels", given},
+                     {"agreement_with_existing_labels", agreed}};
+  if (n.applied > 0)
+    out["mean_confidence"] = confidence / static_cast<double>(n.applied);
+  return out;
+}
+
+pipeline_result result_of(version_info v) {
+  pipeline_result out;
+  const auto splits = v.manifest.find("splits");
+  if (splits != v.manifest.end() && splits->is_object())
+    for (const auto& [split, counts] : splits->items()) {
+      const uint64_t n = counts.is_object() ? counts.value("records", uint64_t{0}) : 0;
+      (split == "train" ? out.train : split == "validation" ? out.validation : out.test) += n;
+      out.records += n;
+    }
+  out.report = v.manifest.value("statistics", nlohmann::json::object());
+  out.version = std::move(v);
+  return out;
+}
+
+} // namespace
+
+caf::expected<pipeline_result> store_model_labels(const model_labels& in) {
+  auto store = dataset_store::open(
+      in.root, store_options{in.base.manifest.value("shard_records", uint64_t{10000})});
+  if (!store)
+    return std::move(store.error());
+  std::vector<record> records;
+  std::vector<split_part> parts;
+  if (auto err = read_version(*store, in.base, records, parts))
+    return err;
+  const auto agreed = agreement(records, in.checks);
+  const auto counts = apply_pseudo_labels(records, in.labels, in.min_confidence);
+  if (counts.applied == 0)
+    return result_of(in.base);
+  auto tok = store->load_tokenizer(in.base);
+  if (!tok)
+    return std::move(tok.error());
+  const auto& m = in.base.manifest;
+  version_metadata meta;
+  meta.pipeline_spec = m.value("pipeline_spec", std::string{});
+  meta.sources = m.value("sources", nlohmann::json::object());
+  meta.rules = m.value("rules", nlohmann::json::object());
+  meta.statistics = m.value("statistics", nlohmann::json::object());
+  meta.statistics["pseudo_labels"] = report_of(in, counts, agreed, records);
+  meta.lineage = m.value("lineage", nlohmann::json::object());
+  meta.lineage["parent"] = in.base.version;
+  meta.lineage["labelled_by"] = in.model;
+  auto version = store->write(in.base.dataset, records, parts, meta, tok->get());
+  if (!version)
+    return std::move(version.error());
+  if (auto ok =
+          write_file_atomically(current_version_file(in.root, in.base.dataset), version->version);
+      !ok)
+    return std::move(ok.error());
+  return result_of(std::move(*version));
+}
+
+} // namespace llmos::dataset
