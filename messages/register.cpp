@@ -23,6 +23,7 @@ void register_messages(caf::actor_system_config& cfg) {
   cfg.add_message_type<data_record>("llmos::data_record");
   cfg.add_message_type<quarantine_item>("llmos::quarantine_item");
   cfg.add_message_type<pseudo_label_item>("llmos::pseudo_label_item");
+  cfg.add_message_type<review_item>("llmos::review_item");
   cfg.add_message_type<prediction_item>("llmos::prediction_item");
   cfg.add_message_type<model_version>("llmos::model_version");
   // Typed handles travel inside messages (a peer asks for the directory), so they need names too.

@@ -281,6 +281,12 @@ dataset_impl::behavior_type dataset_behavior(self_ptr self, dataset::pipeline_sp
           uint32_t max_records) {
         return label_with_model(self, model, std::move(server), min_confidence, max_records);
       },
+      [=](human_label_atom, const std::vector<pseudo_label_item>& items) {
+        return store_people_labels(self, items);
+      },
+      [=](review_atom, const std::string& model, caf::actor server, uint32_t n) {
+        return review_queue(self, model, std::move(server), n);
+      },
   };
 }
 

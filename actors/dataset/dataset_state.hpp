@@ -1,6 +1,7 @@
 // The dataset actor's state, shared by its files: dataset_actor.cpp (the conversation, ingest,
-// samples and streams) and pseudo_labelling.cpp (labels asked from a model and stored as a new
-// version). Both kinds of run are detached workers tracked in `running`: one at a time.
+// samples and streams) and pseudo_labelling.cpp (labels from a model or from people, stored as a
+// new version; the review queue). Ingests and label runs are detached workers tracked in
+// `running`: one at a time.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +62,14 @@ void fail_run(self_ptr self, uint64_t run, caf::error err);
 caf::typed_response_promise<dataset_stats> label_with_model(self_ptr self, const std::string& model,
                                                             caf::actor server, double threshold,
                                                             uint32_t max_records);
+
+/// People's labels: kept durably in the human-labels file, then a new version with them.
+caf::typed_response_promise<dataset_stats>
+store_people_labels(self_ptr self, const std::vector<pseudo_label_item>& items);
+
+/// The review queue: up to n unlabelled records `server` is least sure of.
+caf::typed_response_promise<std::vector<review_item>>
+review_queue(self_ptr self, const std::string& model, caf::actor server, uint32_t n);
 
 /// Labels a client proposes, stored as a new version the same way.
 caf::typed_response_promise<dataset_stats>

@@ -1,8 +1,10 @@
 #include "dataset/model_labels.hpp"
 
+#include <functional>
 #include <map>
 #include <unordered_map>
 
+#include "dataset/annotate/human_labels.hpp"
 #include "dataset/store/atomic_file.hpp"
 
 namespace llmos::dataset {
@@ -83,42 +85,66 @@ pipeline_result result_of(version_info v) {
   return out;
 }
 
-} // namespace
-
-caf::expected<pipeline_result> store_model_labels(const model_labels& in) {
+/// Reads `base`, lets `relabel` change labels (answering its report and whether anything
+/// changed), and stores the result as the current version with the report under `key`.
+caf::expected<pipeline_result> store_relabelled(
+    const std::string& root, const version_info& base, const std::string& key,
+    const std::string& by,
+    const std::function<std::pair<nlohmann::json, bool>(std::vector<record>&)>& relabel) {
   auto store = dataset_store::open(
-      in.root, store_options{in.base.manifest.value("shard_records", uint64_t{10000})});
+      root, store_options{base.manifest.value("shard_records", uint64_t{10000})});
   if (!store)
     return std::move(store.error());
   std::vector<record> records;
   std::vector<split_part> parts;
-  if (auto err = read_version(*store, in.base, records, parts))
+  if (auto err = read_version(*store, base, records, parts))
     return err;
-  const auto agreed = agreement(records, in.checks);
-  const auto counts = apply_pseudo_labels(records, in.labels, in.min_confidence);
-  if (counts.applied == 0)
-    return result_of(in.base);
-  auto tok = store->load_tokenizer(in.base);
+  auto [report, changed] = relabel(records);
+  if (!changed)
+    return result_of(base);
+  auto tok = store->load_tokenizer(base);
   if (!tok)
     return std::move(tok.error());
-  const auto& m = in.base.manifest;
+  const auto& m = base.manifest;
   version_metadata meta;
   meta.pipeline_spec = m.value("pipeline_spec", std::string{});
   meta.sources = m.value("sources", nlohmann::json::object());
   meta.rules = m.value("rules", nlohmann::json::object());
   meta.statistics = m.value("statistics", nlohmann::json::object());
-  meta.statistics["pseudo_labels"] = report_of(in, counts, agreed, records);
+  meta.statistics[key] = std::move(report);
   meta.lineage = m.value("lineage", nlohmann::json::object());
-  meta.lineage["parent"] = in.base.version;
-  meta.lineage["labelled_by"] = in.model;
-  auto version = store->write(in.base.dataset, records, parts, meta, tok->get());
+  meta.lineage["parent"] = base.version;
+  meta.lineage["labelled_by"] = by;
+  auto version = store->write(base.dataset, records, parts, meta, tok->get());
   if (!version)
     return std::move(version.error());
-  if (auto ok =
-          write_file_atomically(current_version_file(in.root, in.base.dataset), version->version);
+  if (auto ok = write_file_atomically(current_version_file(root, base.dataset), version->version);
       !ok)
     return std::move(ok.error());
   return result_of(std::move(*version));
+}
+
+} // namespace
+
+caf::expected<pipeline_result> store_model_labels(const model_labels& in) {
+  return store_relabelled(in.root, in.base, "pseudo_labels", in.model, [&](auto& records) {
+    const auto agreed = agreement(records, in.checks);
+    const auto counts = apply_pseudo_labels(records, in.labels, in.min_confidence);
+    return std::pair{report_of(in, counts, agreed, records), counts.applied > 0};
+  });
+}
+
+caf::expected<pipeline_result>
+store_human_labels(const std::string& root, const version_info& base,
+                   const std::map<std::string, std::string>& labels) {
+  return store_relabelled(root, base, "human_labels", "people", [&](auto& records) {
+    const auto n = apply_human_labels(records, labels);
+    nlohmann::json report{{"labels", labels.size()},
+                          {"applied", n.applied},
+                          {"unchanged", n.unchanged},
+                          {"unknown", n.unknown}};
+    return std::pair{std::move(report), n.applied > 0};
+  });
 }
 
 } // namespace llmos::dataset

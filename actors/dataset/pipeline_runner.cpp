@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "dataset/annotate/human_labels.hpp"
 #include "dataset/annotate/labeller.hpp"
 #include "dataset/augment/augmenter.hpp"
 #include "dataset/clean/cleaner.hpp"
@@ -105,16 +106,27 @@ public:
     return {};
   }
 
-  /// 3. Annotate, when the pipeline has labelling functions.
+  /// 3. Annotate, when the pipeline has labelling functions; then people's labels, which
+  /// outrank every other.
   caf::error annotate() {
-    if (spec_.labelling_functions.empty())
-      return {};
-    progress_("annotate", 0, records_.size(), "");
-    auto lab = labeller::from_pipeline(spec_.labelling_functions, spec_.file);
-    if (!lab)
-      return std::move(lab.error());
-    annotation_ = to_json(lab->annotate(records_, annotate_options{spec_.overwrite_labels}));
-    progress_("annotate", records_.size(), records_.size(), "");
+    if (!spec_.labelling_functions.empty()) {
+      progress_("annotate", 0, records_.size(), "");
+      auto lab = labeller::from_pipeline(spec_.labelling_functions, spec_.file);
+      if (!lab)
+        return std::move(lab.error());
+      annotation_ = to_json(lab->annotate(records_, annotate_options{spec_.overwrite_labels}));
+      progress_("annotate", records_.size(), records_.size(), "");
+    }
+    auto people = read_human_labels(human_labels_file(spec_.root, spec_.dataset));
+    if (!people)
+      return std::move(people.error());
+    if (!people->empty()) {
+      const auto n = apply_human_labels(records_, *people);
+      human_ = {{"labels", people->size()},
+                {"applied", n.applied},
+                {"unchanged", n.unchanged},
+                {"unknown", n.unknown}};
+    }
     return {};
   }
 
@@ -234,13 +246,10 @@ private:
       ++out_.labels[r.label];
     for (const auto& [rule, n] : q_.counts())
       out_.removed[rule] = n;
-    out_.report = {{"sources", sources_},
-                   {"rules", rules_},
-                   {"annotation", annotation_},
-                   {"augmentation", augmentation_},
-                   {"tokenizer", tokenizer_report()},
-                   {"removed", out_.removed},
-                   {"labels", out_.labels}};
+    out_.report = {{"sources", sources_},           {"rules", rules_},
+                   {"annotation", annotation_},     {"human_labels", human_},
+                   {"augmentation", augmentation_}, {"tokenizer", tokenizer_report()},
+                   {"removed", out_.removed},       {"labels", out_.labels}};
   }
 
   nlohmann::json tokenizer_report() const {
@@ -262,6 +271,7 @@ private:
   nlohmann::json sources_ = nlohmann::json::array();
   nlohmann::json rules_ = nlohmann::json::array();
   nlohmann::json annotation_ = nullptr;
+  nlohmann::json human_ = nullptr; ///< what people's labels did (null: none given)
   nlohmann::json augmentation_ = nullptr;
 };
 

@@ -1,12 +1,16 @@
-// Labels from a model: the dataset actor asks a server for predictions on its unlabelled
-// records (and a sample of labelled ones, to report agreement), a chunk at a time at the
-// server's lowest priority so user traffic comes first, then a detached worker stores the new
-// version (model_labels.hpp) and reports back like an ingest does.
+// Labels from a model and from people: the dataset actor asks a server for predictions on its
+// unlabelled records (and a sample of labelled ones, to report agreement), a chunk at a time at
+// the server's lowest priority so user traffic comes first; pseudo_label stores the confident
+// ones, review answers the least confident for people, whose labels are kept in the human-labels
+// file; a detached worker stores each new version (model_labels.hpp) and reports back like an
+// ingest does.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include <caf/blocking_actor.hpp>
 
+#include "dataset/annotate/human_labels.hpp"
 #include "dataset/dataset_state.hpp"
 #include "dataset/model_labels.hpp"
 #include "llmos/messages/error.hpp"
@@ -21,6 +25,9 @@ constexpr std::size_t chunk = 64;          ///< texts per predict request
 constexpr uint32_t lowest_priority = 1000; ///< beyond the last level counts as the last
 constexpr std::size_t max_checks = 500;    ///< labelled records asked, for agreement
 constexpr uint32_t max_records_limit = 100000;
+constexpr std::size_t max_people_labels = 1000; ///< per request
+constexpr uint32_t max_review = 1000;           ///< records a review answers
+constexpr std::size_t review_pool = 10000;      ///< unlabelled records a review considers
 
 /// The texts asked: the unlabelled records first, then the labelled ones checked.
 struct labelling_job {
@@ -79,34 +86,53 @@ dataset::model_labels labels_of(const dataset_state& st, const labelling_job& jo
   return in;
 }
 
-void ask_next(self_ptr self, caf::actor server, uint64_t run, std::shared_ptr<labelling_job> job) {
+using done_fn = std::function<void()>;
+using failed_fn = std::function<void(caf::error)>;
+
+/// Asks `server` for every text of `job`, a chunk at a time (answers collect in job->answers);
+/// then `done`, or `failed` with the first error (naming the model).
+void ask_model(self_ptr self, caf::actor server, std::shared_ptr<labelling_job> job, done_fn done,
+               failed_fn failed) {
   const auto from = job->answers.size();
   if (from == job->texts.size())
-    return store(self, run, labels_of(self->state, *job));
+    return done();
   predict_request req;
   req.priority = lowest_priority;
   const auto n = std::min(chunk, job->texts.size() - from);
   req.texts.assign(job->texts.begin() + static_cast<std::ptrdiff_t>(from),
                    job->texts.begin() + static_cast<std::ptrdiff_t>(from + n));
-  const auto where =
-      "dataset '" + self->state.spec.dataset + "': pseudo_label: model '" + job->model + "'";
+  const auto where = "dataset '" + self->state.spec.dataset + "': model '" + job->model + "'";
   self->request(server, 2min, predict_atom::value, std::move(req))
       .then(
-          [self, server, run, job, n, where](predict_reply& r) {
+          [self, server, job, n, where, done, failed](predict_reply& r) {
             if (r.predictions.size() != n)
-              return fail_run(
-                  self, run,
+              return failed(
                   make_llmos_error(error_code::io_failed,
                                    where + " answered " + std::to_string(r.predictions.size()) +
                                        " predictions for " + std::to_string(n) + " texts"));
             for (auto& p : r.predictions)
               job->answers.push_back(std::move(p));
-            ask_next(self, server, run, job);
+            ask_model(self, server, job, done, failed);
           },
-          [self, run, where](caf::error& err) {
-            fail_run(self, run,
-                     make_llmos_error(error_code::io_failed, where + ": " + describe(err)));
+          [where, failed](caf::error& err) {
+            failed(make_llmos_error(error_code::io_failed, where + ": " + describe(err)));
           });
+}
+
+/// The worker stores people's labels, then a version with them; a refused label ends the run.
+void store_people(self_ptr self, uint64_t run, std::vector<dataset::human_label> labels) {
+  auto outcome = self->state.running.at(run).first;
+  auto parent = caf::actor_cast<caf::actor>(self);
+  self->spawn<caf::detached>([root = self->state.spec.root, base = self->state.view->version(),
+                              labels = std::move(labels), outcome, parent,
+                              run](caf::blocking_actor*) {
+    auto all = dataset::add_human_labels(dataset::human_labels_file(root, base.dataset), labels);
+    if (!all)
+      outcome->result = std::move(all.error());
+    else
+      outcome->result = dataset::store_human_labels(root, base, *all);
+    caf::anon_send(parent, ingest_atom::value, run);
+  });
 }
 
 } // namespace
@@ -141,7 +167,10 @@ caf::typed_response_promise<dataset_stats> label_with_model(self_ptr self, const
     return refuse("every record of version " + st.view->version().version + " has a label");
   auto run = begin_run(self, std::make_shared<ingest_outcome>(), rp);
   if (run)
-    ask_next(self, std::move(server), *run, std::move(job));
+    ask_model(
+        self, std::move(server), job,
+        [self, run = *run, job] { store(self, run, labels_of(self->state, *job)); },
+        [self, run = *run](caf::error err) { fail_run(self, run, std::move(err)); });
   return rp;
 }
 
@@ -165,6 +194,79 @@ store_proposed_labels(self_ptr self, const std::vector<pseudo_label_item>& items
   for (const auto& it : items)
     in.labels.push_back({it.record_id, it.label, it.confidence});
   store(self, *run, std::move(in));
+  return rp;
+}
+
+caf::typed_response_promise<dataset_stats>
+store_people_labels(self_ptr self, const std::vector<pseudo_label_item>& items) {
+  auto rp = self->make_response_promise<dataset_stats>();
+  auto& st = self->state;
+  if (!st.view) {
+    rp.deliver(no_version(st));
+    return rp;
+  }
+  if (items.empty() || items.size() > max_people_labels) {
+    rp.deliver(make_llmos_error(error_code::bad_params,
+                                "dataset '" + st.spec.dataset + "': label: give 1 to " +
+                                    std::to_string(max_people_labels) + " labels at a time"));
+    return rp;
+  }
+  auto run = begin_run(self, std::make_shared<ingest_outcome>(), rp);
+  if (!run)
+    return rp;
+  std::vector<dataset::human_label> labels;
+  labels.reserve(items.size());
+  for (const auto& it : items)
+    labels.push_back({it.record_id, it.label});
+  store_people(self, *run, std::move(labels));
+  return rp;
+}
+
+caf::typed_response_promise<std::vector<review_item>>
+review_queue(self_ptr self, const std::string& model, caf::actor server, uint32_t n) {
+  auto rp = self->make_response_promise<std::vector<review_item>>();
+  auto& st = self->state;
+  auto refuse = [&](const std::string& what) {
+    rp.deliver(make_llmos_error(error_code::bad_params,
+                                "dataset '" + st.spec.dataset + "': review: " + what));
+    return rp;
+  };
+  if (!st.view) {
+    rp.deliver(no_version(st));
+    return rp;
+  }
+  if (n == 0 || n > max_review)
+    return refuse("n must be 1 to " + std::to_string(max_review));
+  if (!server)
+    return refuse("no model named");
+  if (st.view->images())
+    return refuse("image data sets have no review queue yet");
+  auto job = std::make_shared<labelling_job>();
+  job->model = model;
+  std::vector<std::string> splits;
+  for (const char* split : {"train", "validation", "test"})
+    for (const auto& r : st.view->split(split))
+      if (!r.augmented && r.label.empty() && job->ids.size() < review_pool) {
+        job->ids.push_back(r.id);
+        job->texts.push_back(r.text);
+        splits.emplace_back(split);
+      }
+  ask_model(
+      self, std::move(server), job,
+      [rp, job, splits, n]() mutable {
+        std::vector<review_item> out;
+        for (std::size_t i = 0; i < job->ids.size(); ++i)
+          out.push_back({job->ids[i], job->texts[i], splits[i], job->answers[i].label,
+                         job->answers[i].confidence});
+        // Least confident first: what a person's label teaches the model most (uncertainty
+        // sampling); ties keep the version's order.
+        std::stable_sort(out.begin(), out.end(),
+                         [](const auto& a, const auto& b) { return a.confidence < b.confidence; });
+        if (out.size() > n)
+          out.resize(n);
+        rp.deliver(std::move(out));
+      },
+      [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 

@@ -127,6 +127,38 @@ void pseudo_label_method(rpc_call& c) {
   });
 }
 
+/// The review queue: the server is looked up by name, then the data set asks it.
+void review_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "review");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  const auto model = opt(*opts, "model", "");
+  if (model.empty())
+    return c.reply(make_llmos_error(error_code::bad_params,
+                                    "review: model=SERVER (a deployed classifier) is required"));
+  auto n = uint_option(*opts, "review", "n", 10);
+  if (!n)
+    return c.reply(std::move(n.error()));
+  const auto count = static_cast<uint32_t>(std::min<uint64_t>(*n, UINT32_MAX));
+  auto dataset = target_of(c);
+  auto reply = c.reply;
+  auto* self = c.self;
+  resolve_actor(c, model, [=](caf::actor server) {
+    self->request(dataset, label_timeout, review_atom::value, model, server, count)
+        .then([=](std::vector<review_item>& xs) { reply(pack_to_string(xs)); },
+              [=](caf::error& err) { reply(std::move(err)); });
+  });
+}
+
+/// One label a person gives: `label id=ID label=L`.
+void label_method(rpc_call& c) {
+  auto opts = param_map(*c.params, 2, "label");
+  if (!opts)
+    return c.reply(std::move(opts.error()));
+  std::vector<pseudo_label_item> items{{opt(*opts, "id", ""), opt(*opts, "label", ""), 1.0}};
+  forward<dataset_stats>(c, target_of(c), label_timeout, human_label_atom::value, std::move(items));
+}
+
 } // namespace
 
 void add_dataset_methods(method_table& t) {
@@ -152,6 +184,13 @@ void add_dataset_methods(method_table& t) {
          "label unlabelled records with a deployed classifier's predictions at or above the "
          "threshold, stored as a new version (agreement with existing labels reported)",
          pseudo_label_method});
+  t.add("dataset",
+        {"review", false, "send DATASET review model=SERVER [n=10]",
+         "unlabelled records the model is least sure of, for people to label", review_method});
+  t.add("dataset", {"label", true, "send DATASET label id=RECORD label=LABEL",
+                    "a person's label: kept, outranks rules and models, applied now (a new "
+                    "version) and by every later ingest",
+                    label_method});
   t.add("dataset", {"next_batch", false, "send DATASET next_batch stream=ID",
                     "the next batch of a pull stream", next_batch_method});
 }

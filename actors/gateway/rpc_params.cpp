@@ -248,6 +248,15 @@ void pack(packer& pk, const quarantine_item& x) {
   pk.pack("text").pack(x.text.substr(0, 200));
 }
 
+void pack(packer& pk, const review_item& x) {
+  pk.pack_map(5);
+  pk.pack("id").pack(x.record_id);
+  pk.pack("text").pack(x.text);
+  pk.pack("split").pack(x.split);
+  pk.pack("suggested").pack(x.suggested);
+  pk.pack("confidence").pack(x.confidence);
+}
+
 void pack(packer& pk, const data_batch& x) {
   pk.pack_map(7);
   pk.pack("stream").pack(x.stream);

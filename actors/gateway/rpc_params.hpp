@@ -79,7 +79,8 @@ void pack(packer& pk, const tensor_bytes& x);
 void pack(packer& pk, const dataset_stats& x);
 void pack(packer& pk, const data_record& x);     ///< text and metadata; pixels as a count
 void pack(packer& pk, const quarantine_item& x); ///< text cut to 200 bytes for listings
-void pack(packer& pk, const data_batch& x);      ///< inputs as {shape, dtype, data (bin)}
+void pack(packer& pk, const review_item& x);
+void pack(packer& pk, const data_batch& x); ///< inputs as {shape, dtype, data (bin)}
 void pack(packer& pk, const train_report& x);
 void pack(packer& pk, const model_info& x);
 void pack(packer& pk, const std::string& x);

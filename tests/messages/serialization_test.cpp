@@ -338,6 +338,16 @@ TEST_F(serialization_test, data_batch_carries_tensor_bytes_and_dtype) {
   EXPECT_TRUE(y.last);
 }
 
+TEST_F(serialization_test, review_items) {
+  const std::vector<review_item> xs{{"r1", "a text", "train", "spam", 0.51}};
+  auto ys = round_trip(xs);
+  ASSERT_EQ(ys.size(), 1u);
+  EXPECT_EQ(ys[0].text, "a text");
+  EXPECT_EQ(ys[0].suggested, "spam");
+  EXPECT_DOUBLE_EQ(ys[0].confidence, 0.51);
+  EXPECT_EQ(message_round_trip(xs[0]).split, "train");
+}
+
 TEST_F(serialization_test, pseudo_label_items) {
   const std::vector<pseudo_label_item> xs{{"r1", "spam", 0.97}, {"r2", "ham", 0.51}};
   auto ys = round_trip(xs);
@@ -555,6 +565,8 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
       caf::type_id<import_request>::value,
       caf::type_id<sequence_row>::value,
       caf::type_id<std::vector<sequence_row>>::value,
+      caf::type_id<review_item>::value,
+      caf::type_id<std::vector<review_item>>::value,
   };
   constexpr auto begin = caf::id_block::llmos::begin;
   constexpr auto end = caf::id_block::llmos::end;
@@ -572,9 +584,10 @@ TEST(type_ids, are_distinct_and_inside_the_llmos_block) {
   EXPECT_EQ(caf::type_id<pseudo_label_item>::value, begin + 14);
   EXPECT_EQ(caf::type_id<std::vector<int32_t>>::value, begin + 20);
   EXPECT_EQ(caf::type_id<std::vector<model_version>>::value, begin + 30);
-  EXPECT_EQ(caf::type_id<std::vector<study_status>>::value, end - 4);
-  EXPECT_EQ(caf::type_id<import_request>::value, end - 3);
-  EXPECT_EQ(caf::type_id<std::vector<sequence_row>>::value, end - 1);
+  EXPECT_EQ(caf::type_id<std::vector<study_status>>::value, end - 6);
+  EXPECT_EQ(caf::type_id<import_request>::value, end - 5);
+  EXPECT_EQ(caf::type_id<std::vector<sequence_row>>::value, end - 3);
+  EXPECT_EQ(caf::type_id<std::vector<review_item>>::value, end - 1);
   EXPECT_STREQ(caf::type_name<tensor_bytes>::value, "llmos::tensor_bytes");
 }
 

@@ -131,6 +131,20 @@ typename Inspector::result_type inspect(Inspector& f, pseudo_label_item& x) {
   return f(caf::meta::type_name("pseudo_label_item"), x.record_id, x.label, x.confidence);
 }
 
+/// A record for a person to label, with what a model thinks of it (least confident first).
+struct review_item {
+  std::string record_id;
+  std::string text;
+  std::string split;
+  std::string suggested; ///< the model's label
+  double confidence = 0; ///< the model's probability of `suggested`
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, review_item& x) {
+  return f(caf::meta::type_name("review_item"), x.record_id, x.text, x.split, x.suggested,
+           x.confidence);
+}
+
 /// The dataset actor's typed interface.
 using dataset_actor = caf::typed_actor<
     // client -> dataset: run the pipeline; progress goes to the given actor (may be null).
@@ -162,6 +176,15 @@ using dataset_actor = caf::typed_actor<
     // bad_params (threshold, max_records, nothing to label, a run in progress) or the server's
     // error.
     caf::replies_to<pseudo_label_atom, std::string, caf::actor, double,
-                    uint32_t>::with<dataset_stats>>;
+                    uint32_t>::with<dataset_stats>,
+    // client -> dataset: labels people gave (record_id, label; confidence unused), kept in the
+    // data set's human-labels file (durable before the answer) and applied over every other
+    // label, now (a new current version) and by every later ingest. bad_params names a bad
+    // entry (nothing is kept then).
+    caf::replies_to<human_label_atom, std::vector<pseudo_label_item>>::with<dataset_stats>,
+    // client -> dataset: the review queue: up to n unlabelled records of the current version
+    // the model `server` is least sure of (active learning), asked like pseudo_label.
+    caf::replies_to<review_atom, std::string, caf::actor,
+                    uint32_t>::with<std::vector<review_item>>>;
 
 } // namespace llmos

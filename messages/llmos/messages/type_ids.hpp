@@ -44,6 +44,7 @@ struct task_status;
 struct study_status;
 struct import_request;
 struct sequence_row;
+struct review_item;
 } // namespace llmos
 
 CAF_BEGIN_TYPE_ID_BLOCK(llmos, caf::first_custom_type_id)
@@ -86,6 +87,8 @@ CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::study_status>))
 CAF_ADD_TYPE_ID(llmos, (llmos::import_request))
 CAF_ADD_TYPE_ID(llmos, (llmos::sequence_row))
 CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::sequence_row>))
+CAF_ADD_TYPE_ID(llmos, (llmos::review_item))
+CAF_ADD_TYPE_ID(llmos, (std::vector<llmos::review_item>))
 CAF_END_TYPE_ID_BLOCK(llmos)
 
 // Atoms (CAF 0.17: at most 10 characters). Grouped by conversation; append only.
@@ -117,6 +120,8 @@ CAF_ADD_ATOM(llmos, llmos, close_stream_atom, "close_strm")
 CAF_ADD_ATOM(llmos, llmos, batch_atom, "batch")
 CAF_ADD_ATOM(llmos, llmos, progress_atom, "progress")
 CAF_ADD_ATOM(llmos, llmos, pseudo_label_atom, "pseudo_lbl")
+CAF_ADD_ATOM(llmos, llmos, human_label_atom, "human_lbl")
+CAF_ADD_ATOM(llmos, llmos, review_atom, "review")
 CAF_ADD_ATOM(llmos, llmos, notify_atom, "notify")
 CAF_ADD_ATOM(llmos, llmos, run_job_atom, "run_job")
 CAF_ADD_ATOM(llmos, llmos, train_atom, "train")

@@ -510,6 +510,64 @@ TEST_F(dataset_actor_test, labels_asked_from_a_model_are_stored_as_a_version_tha
   EXPECT_EQ(restarted->labels["sport"], stats->labels["sport"]);
 }
 
+TEST_F(dataset_actor_test, the_review_queue_is_least_confident_first_and_peoples_labels_stay) {
+  auto ds = spawn(pipeline_);
+  const auto first = ingest(ds);
+  auto model = sys_.spawn(even_odd_classifier);
+  spawned_.push_back(model);
+  auto queue =
+      ask<std::vector<review_item>>(ds, review_atom::value, std::string{"m"}, model, uint32_t{100});
+  ASSERT_TRUE(queue) << describe(queue.error());
+  ASSERT_FALSE(queue->empty());
+  for (std::size_t i = 1; i < queue->size(); ++i)
+    EXPECT_LE((*queue)[i - 1].confidence, (*queue)[i].confidence);
+  const auto all = records_of(ds, "");
+  for (const auto& q : *queue) {
+    EXPECT_TRUE(all.at(q.record_id).label.empty()) << q.record_id << " is labelled";
+    EXPECT_EQ(q.text, all.at(q.record_id).text);
+    EXPECT_EQ(q.suggested, q.text.size() % 2 == 0 ? "sport" : "poem");
+  }
+  auto one =
+      ask<std::vector<review_item>>(ds, review_atom::value, std::string{"m"}, model, uint32_t{1});
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_DOUBLE_EQ((*one)[0].confidence, queue->front().confidence);
+
+  // A person labels the first queued record and overrules a labelled one.
+  std::string gold;
+  for (const auto& [id, r] : all)
+    if (!r.augmented && r.label == "sport")
+      gold = id;
+  ASSERT_FALSE(gold.empty());
+  const auto queued = queue->front().record_id;
+  std::vector<pseudo_label_item> given{{queued, "tech", 1.0}, {gold, "poem", 1.0}};
+  auto labelled = ask<dataset_stats>(ds, human_label_atom::value, given);
+  ASSERT_TRUE(labelled) << describe(labelled.error());
+  EXPECT_NE(labelled->version, first.version);
+  EXPECT_EQ(records_of(ds, "").at(queued).label, "tech");
+  EXPECT_EQ(records_of(ds, "").at(gold).label, "poem");
+  auto report = nlohmann::json::parse(labelled->report)["human_labels"];
+  EXPECT_EQ(report["applied"], 2) << report.dump();
+  // A bad label is refused by entry, and what was given before stays.
+  auto refused =
+      ask<dataset_stats>(ds, human_label_atom::value, std::vector<pseudo_label_item>{{"x", "", 1}});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(describe(refused.error()).find("label 1"), std::string::npos);
+
+  // Ingesting again (the source still has no label there, and the gold one) keeps them both
+  // (the stratified split may differ: the labels did).
+  auto again = ingest(ds);
+  EXPECT_NE(nlohmann::json::parse(again.report)["human_labels"].dump().find("\"applied\":2"),
+            std::string::npos)
+      << again.report;
+  EXPECT_EQ(records_of(ds, "").at(queued).label, "tech");
+  EXPECT_EQ(records_of(ds, "").at(gold).label, "poem");
+  auto after =
+      ask<std::vector<review_item>>(ds, review_atom::value, std::string{"m"}, model, uint32_t{100});
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->size(), queue->size() - 1) << "the labelled record left the queue";
+}
+
 TEST_F(dataset_actor_test, a_model_that_fails_leaves_the_version_as_it_was) {
   auto ds = spawn(pipeline_);
   const auto first = ingest(ds);
