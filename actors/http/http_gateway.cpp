@@ -328,6 +328,7 @@ caf::expected<caf::actor> spawn_http(spawn_context& ctx) {
   http::install_model_routes(**server, *shared);
   http::install_completion_routes(**server, *shared);
   http::install_ops_routes(**server, *shared);
+  http::install_dataset_routes(**server, *shared);
   auto port = bind(**server, *cfg);
   if (!port)
     return std::move(port.error());

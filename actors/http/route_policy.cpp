@@ -8,7 +8,8 @@ namespace llmos::http {
 namespace {
 
 const std::set<std::string>& groups() {
-  static const std::set<std::string> all{"predict", "completions", "feedback", "models", "observe"};
+  static const std::set<std::string> all{"predict", "completions", "feedback",
+                                         "models",  "observe",     "labels"};
   return all;
 }
 
@@ -23,6 +24,8 @@ std::string route_group(const std::string& path) {
     return "feedback";
   if (path.starts_with("/v1/models"))
     return path.ends_with(":predict") ? "predict" : "models";
+  if (path.starts_with("/v1/datasets/"))
+    return "labels";
   if (path == "/metrics" || path == "/v1/alerts" || path == "/" || path == "/v1/dashboard")
     return "observe";
   return "";

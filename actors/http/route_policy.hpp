@@ -4,7 +4,8 @@
 //   protect: predict,completions,feedback     (or: all)
 // Groups: predict (…:predict), completions (/v1/completions, /v1/chat/completions), feedback
 // (/v1/feedback), models (the model list and one model), observe (/metrics, /v1/alerts, the
-// dashboard). /healthz and /readyz stay open for load balancers and supervisors.
+// dashboard), labels (/v1/datasets/...: the review queue and people's labels). /healthz and /readyz
+// stay open for load balancers and supervisors.
 #pragma once
 
 #include <optional>

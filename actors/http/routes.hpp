@@ -1,6 +1,6 @@
 // The HTTP routes of the gateway, installed on a cpp-httplib server. Each group lives in its own
 // file: models (predict, list, admin), completions (OpenAI-compatible, SSE), operations (health,
-// metrics, alerts, feedback, dashboard).
+// metrics, alerts, feedback, dashboard), datasets (the review queue and people's labels).
 #pragma once
 
 #include <httplib.h>
@@ -12,6 +12,7 @@ namespace llmos::http {
 void install_model_routes(httplib::Server& server, gateway_context& ctx);
 void install_completion_routes(httplib::Server& server, gateway_context& ctx);
 void install_ops_routes(httplib::Server& server, gateway_context& ctx);
+void install_dataset_routes(httplib::Server& server, gateway_context& ctx);
 
 /// Writes an error answer (status + JSON body).
 void send_error(httplib::Response& res, int status, const std::string& reason,

@@ -583,6 +583,17 @@ TEST(serving, a_data_set_is_labelled_by_people_and_the_deployed_classifier_from_
       json::array(
           {"a", "dataset", {{"name", "fresh"}, {"pipeline", (n.dir / "fresh.yaml").string()}}}));
   ASSERT_FALSE(spawned.contains("error")) << spawned.dump() << n.log();
+  // Over HTTP as a labelling page would: the queue, a label, and refusals.
+  httplib::Client web{"127.0.0.1", n.http};
+  web.set_read_timeout(60, 0);
+  auto early = web.Get("/v1/datasets/fresh/review?model=m-server&n=3");
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 400) << "no version yet: " << early->body;
+  EXPECT_EQ(web.Get("/v1/datasets/nothing/review?model=m-server")->status, 404);
+  EXPECT_EQ(web.Get("/v1/datasets/fresh/review?model=m-server&n=x")->status, 400);
+  EXPECT_EQ(web.Post("/v1/datasets/fresh/labels", R"({"labels": [{"id": 1}]})", "application/json")
+                ->status,
+            400);
   // People first: the records the classifier is least sure of, one of them labelled by hand.
   auto review =
       llmos::test::run_repl(n.rpc, {"send fresh ingest", "send fresh review model=m-server n=5"});
@@ -592,6 +603,19 @@ TEST(serving, a_data_set_is_labelled_by_people_and_the_deployed_classifier_from_
   for (std::size_t i = 1; i < queue.size(); ++i)
     EXPECT_LE(queue[i - 1]["confidence"], queue[i]["confidence"]) << queue.dump();
   const std::string by_hand = queue[0]["id"];
+  auto over_http = web.Get("/v1/datasets/fresh/review?model=m-server&n=3");
+  ASSERT_TRUE(over_http);
+  ASSERT_EQ(over_http->status, 200) << over_http->body;
+  auto items = json::parse(over_http->body)["items"];
+  ASSERT_EQ(items.size(), 3u) << over_http->body;
+  EXPECT_EQ(items[0]["id"], by_hand);
+  const std::string second = items[1]["id"];
+  auto posted =
+      web.Post("/v1/datasets/fresh/labels",
+               json{{"labels", {{{"id", second}, {"label", "a"}}}}}.dump(), "application/json");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->status, 200) << posted->body;
+  EXPECT_EQ(json::parse(posted->body)["labels"]["a"], 1) << posted->body;
   auto repl = llmos::test::run_repl(n.rpc, {"send fresh label id=" + by_hand + " label=b",
                                             "send fresh pseudo_label model=m-server threshold=0.5",
                                             "send fresh pseudo_label model=no-such-server",
@@ -603,18 +627,18 @@ TEST(serving, a_data_set_is_labelled_by_people_and_the_deployed_classifier_from_
   EXPECT_NE(labelled["version"], repl.line(0)["version"]);
   auto report = labelled["report"]["pseudo_labels"]; // an object over RPC
   EXPECT_EQ(report["model"], "m-server");
-  EXPECT_EQ(report["applied"], 23) << report.dump(); // two labels: the top one is >= 0.5
+  EXPECT_EQ(report["applied"], 22) << report.dump(); // two labels: the top one is >= 0.5
   EXPECT_FALSE(repl.error_code(2).empty()) << repl.line(2).dump();
   int right = 0;
   for (const auto& r : repl.line(3)) {
-    if (r["id"] == by_hand) {
-      EXPECT_EQ(r["label"], "b") << "a person's label outranks the model's";
+    if (r["id"] == by_hand || r["id"] == second) {
+      EXPECT_EQ(r["label"], r["id"] == by_hand ? "b" : "a") << "people outrank the model";
       continue;
     }
     const bool a = r["text"].get<std::string>().starts_with("quiet");
     right += r["label"] == (a ? "a" : "b") ? 1 : 0;
   }
-  EXPECT_GE(right, 19) << repl.line(3).dump(); // the classifier learned the words
+  EXPECT_GE(right, 18) << repl.line(3).dump(); // the classifier learned the words
 }
 
 } // namespace

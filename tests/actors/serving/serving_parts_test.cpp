@@ -218,6 +218,7 @@ TEST(body_framing, bodies_without_a_bounded_length_are_refused_from_their_header
 TEST(route_policy, each_route_belongs_to_its_group) {
   EXPECT_EQ(http::route_group("/v1/admin/models/m/import"), "admin");
   EXPECT_EQ(http::route_group("/v1/models/iris:predict"), "predict");
+  EXPECT_EQ(http::route_group("/v1/datasets/words/labels"), "labels");
   EXPECT_EQ(http::route_group("/v1/models/iris/versions/2:predict"), "predict");
   EXPECT_EQ(http::route_group("/v1/models"), "models");
   EXPECT_EQ(http::route_group("/v1/models/iris"), "models");
@@ -235,7 +236,8 @@ TEST(route_policy, protect_names_groups_or_all_and_refuses_unknown_ones) {
   EXPECT_EQ(*some, (std::set<std::string>{"predict", "completions"}));
   auto all = http::parse_protected_groups("all");
   ASSERT_TRUE(all);
-  EXPECT_EQ(all->size(), 5u);
+  EXPECT_EQ(all->size(), 6u);
+  EXPECT_TRUE(all->count("labels"));
   EXPECT_TRUE(all->count("feedback"));
   EXPECT_FALSE(all->count("admin")) << "admin always needs the token; it is no group";
   EXPECT_TRUE(http::parse_protected_groups("")->empty());
