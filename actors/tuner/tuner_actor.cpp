@@ -118,8 +118,7 @@ using failure_fn = std::function<void(caf::error)>;
 /// purpose, and left alone it would hold its threads (the scheduler counts models it did not
 /// place).
 void stop_best(self_ptr self, const std::string& name) {
-  self
-      ->request(caf::actor_cast<node_manager_actor>(self->state.cfg.manager), call_timeout,
+  self->request(caf::actor_cast<node_manager_actor>(self->state.cfg.manager), call_timeout,
                 stop_atom::value, name + "-best")
       .then([](bool) {}, [](caf::error&) {});
 }
