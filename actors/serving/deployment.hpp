@@ -1,7 +1,7 @@
 // Deploying registry versions on a server's replicas: resolve the reference, fetch the package,
-// load it on fresh replicas, then switch routing to them and let the old ones drain. Also the
-// completion path of language models (one sequence per replica call: the engine generates one
-// sequence at a time with its KV cache).
+// load it on fresh replicas (placed by replica_placement.*), then switch routing to them and let
+// the old ones drain. Also the completion path of language models (completion.cpp: the replica's
+// continuous batch decodes it beside other sequences).
 #pragma once
 
 #include <functional>
