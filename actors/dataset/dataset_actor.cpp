@@ -188,7 +188,7 @@ std::vector<data_record> sample(const dataset::dataset_view& view, const std::st
   for (std::size_t i = 0; i < pool.size() && i < n; ++i) {
     const auto& r = *pool[i].second;
     out.push_back(data_record{r.id, r.text, r.label, pool[i].first, r.augmented, r.rows, r.cols,
-                              r.image, ""});
+                              r.image, "", r.label_source});
   }
   return out;
 }

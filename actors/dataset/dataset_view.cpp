@@ -25,6 +25,7 @@ caf::expected<dataset_view> dataset_view::load(const dataset_store& store,
       r.rows = row.rows;
       r.cols = row.cols;
       r.augmented = row.augmented;
+      r.label_source = row.label_source;
       r.tokens = row.tokens();
       view.images_ = view.images_ || !r.image.empty();
       out.push_back(std::move(r));

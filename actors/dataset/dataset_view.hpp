@@ -25,6 +25,7 @@ struct served_record {
   uint32_t rows = 0;
   uint32_t cols = 0;
   bool augmented = false;
+  std::string label_source; ///< "" (the source's own), labelling_functions, model or human
   std::vector<int32_t> tokens;
 };
 

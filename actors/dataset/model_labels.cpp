@@ -26,24 +26,40 @@ caf::error read_version(const dataset_store& store, const version_info& v,
   return {};
 }
 
-/// How often the model named the label a record already had.
+/// How often the model named the label a record already had: overall and by who gave that
+/// label (gold: the source's own; labelling_functions; model; human).
 nlohmann::json agreement(const std::vector<record>& records,
                          const std::vector<pseudo_label>& checks) {
   std::unordered_map<std::string_view, const record*> by_id;
   for (const auto& r : records)
     by_id.emplace(r.id, &r);
-  uint64_t scored = 0;
-  uint64_t agreed = 0;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> by_source; // scored, agreed
   for (const auto& c : checks) {
     auto it = by_id.find(c.record_id);
     if (it == by_id.end() || it->second->label.empty())
       continue;
-    ++scored;
-    agreed += it->second->label == c.label ? 1 : 0;
+    const auto& meta = it->second->meta;
+    auto source = meta.find("label_source");
+    auto& n = by_source[source == meta.end() || source->second.empty() ? "gold" : source->second];
+    ++n.first;
+    n.second += it->second->label == c.label ? 1 : 0;
   }
-  nlohmann::json out{{"scored", scored}, {"agreed", agreed}};
-  if (scored > 0)
-    out["share"] = static_cast<double>(agreed) / static_cast<double>(scored);
+  auto counts = [](uint64_t scored, uint64_t agreed) {
+    nlohmann::json out{{"scored", scored}, {"agreed", agreed}};
+    if (scored > 0)
+      out["share"] = static_cast<double>(agreed) / static_cast<double>(scored);
+    return out;
+  };
+  uint64_t scored = 0;
+  uint64_t agreed = 0;
+  auto sources = nlohmann::json::object();
+  for (const auto& [source, n] : by_source) {
+    scored += n.first;
+    agreed += n.second;
+    sources[source] = counts(n.first, n.second);
+  }
+  auto out = counts(scored, agreed);
+  out["by_source"] = std::move(sources);
   return out;
 }
 

@@ -231,10 +231,11 @@ void pack(packer& pk, const dataset_stats& x) {
 }
 
 void pack(packer& pk, const data_record& x) {
-  pk.pack_map(6);
+  pk.pack_map(7);
   pk.pack("id").pack(x.id);
   pk.pack("split").pack(x.split);
   pk.pack("label").pack(x.label);
+  pk.pack("label_source").pack(x.label_source);
   pk.pack("augmented").pack(x.augmented);
   pk.pack("text").pack(x.text);
   pk.pack("pixels").pack(static_cast<uint32_t>(x.image.size()));

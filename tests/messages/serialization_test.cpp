@@ -271,7 +271,8 @@ TEST_F(serialization_test, data_record_with_chinese_text_and_pixels) {
                 2,
                 2,
                 std::string("\x00\xff\x10\x00", 4),
-                "tang300:5"};
+                "tang300:5",
+                "human"};
   auto y = message_round_trip(x);
   EXPECT_EQ(y.id, x.id);
   EXPECT_EQ(y.text, x.text);
@@ -281,6 +282,7 @@ TEST_F(serialization_test, data_record_with_chinese_text_and_pixels) {
   EXPECT_EQ(y.rows, 2u);
   EXPECT_EQ(y.image, x.image);
   EXPECT_EQ(y.origin, x.origin);
+  EXPECT_EQ(y.label_source, "human");
   EXPECT_EQ(round_trip(std::vector<data_record>{x, x}).size(), 2u);
 }
 

@@ -92,6 +92,12 @@ caf::expected<std::string> dataset_version(const std::vector<record>& records,
     h.u64(r.cols);
     h.u64(r.augmented ? 1 : 0);
     h.u64(static_cast<uint64_t>(assignment[i]));
+    // Who gave the label, when not the source itself (hashed only then, so versions of data
+    // without such labels keep their ids).
+    if (auto s = r.meta.find("label_source"); s != r.meta.end() && !s->second.empty()) {
+      h.bytes("label_source");
+      h.bytes(s->second);
+    }
   }
   h.bytes("pipeline");
   h.bytes(pipeline_spec);

@@ -54,11 +54,22 @@ record shard_row_view::to_record() const {
   r.rows = rows;
   r.cols = cols;
   r.augmented = augmented;
+  if (!label_source.empty())
+    r.meta["label_source"] = label_source;
   return r;
 }
 
 shard_row_view view_of(const record& r, std::string_view tokens_le) {
-  return {r.id, r.text, r.label, r.image, tokens_le, r.rows, r.cols, r.augmented};
+  auto source = r.meta.find("label_source");
+  return {r.id,
+          r.text,
+          r.label,
+          r.image,
+          tokens_le,
+          r.rows,
+          r.cols,
+          r.augmented,
+          source == r.meta.end() ? std::string_view{} : std::string_view{source->second}};
 }
 
 std::string tokens_to_le(std::span<const int32_t> tokens) {
@@ -79,7 +90,8 @@ std::string encode_shard(std::span<const shard_row_view> rows) {
   msgpack::packer<msgpack::sbuffer> pk{buf};
   pk.pack_array(static_cast<uint32_t>(rows.size()));
   for (const auto& r : rows) {
-    pk.pack_map(8);
+    // Without a label source the map is what it was before sources were kept.
+    pk.pack_map(r.label_source.empty() ? 8 : 9);
     pack_str(pk, "id", r.id);
     pack_str(pk, "text", r.text);
     pack_str(pk, "label", r.label);
@@ -94,6 +106,8 @@ std::string encode_shard(std::span<const shard_row_view> rows) {
     pk.pack_uint32(r.cols);
     pack_bin(pk, "image", r.image);
     pack_bin(pk, "tokens", r.tokens_le);
+    if (!r.label_source.empty())
+      pack_str(pk, "label_source", r.label_source);
   }
   return {buf.data(), buf.size()};
 }

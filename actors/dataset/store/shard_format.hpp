@@ -1,7 +1,8 @@
 // The shard file format: a msgpack array of maps {id, text, label, augmented, rows, cols, image,
-// tokens}, one per record. Bulk data travels as msgpack `bin` (image pixels as raw uint8, token
-// ids as int32 little-endian) and never as element lists: a bin is copied (or, on reading,
-// referenced in place) as one block, an element list is packed and parsed value by value.
+// tokens, and label_source when the label is not the source's own: "labelling_functions",
+// "model" or "human"}, one per record. Bulk data travels as msgpack `bin` (image pixels as raw
+// uint8, token ids as int32 little-endian) and never as element lists: a bin is copied (or, on
+// reading, referenced in place) as one block, an element list is packed and parsed value by value.
 #pragma once
 
 #include <cstdint>
@@ -24,11 +25,13 @@ struct shard_row_view {
   uint32_t rows = 0;
   uint32_t cols = 0;
   bool augmented = false;
+  std::string_view label_source; ///< who gave the label ("" for the source's own, i.e. gold)
 
   /// The token ids decoded from tokens_le.
   std::vector<int32_t> tokens() const;
 
-  /// An owning record with the stored fields (origin and meta are not stored in shards).
+  /// An owning record with the stored fields (origin is not stored, and of meta only
+  /// label_source).
   record to_record() const;
 };
 

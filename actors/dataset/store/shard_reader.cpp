@@ -63,6 +63,10 @@ caf::expected<shard_row_view> decode_row(const msgpack::object& o, const std::st
       if (!as_u32(key == "rows" ? row.rows : row.cols))
         return wrong("a uint32");
       seen |= key == "rows" ? 32u : 64u;
+    } else if (key == "label_source") { // optional
+      if (v.type != msgpack::type::STR)
+        return wrong("a string");
+      row.label_source = view(v);
     } else if (key == "augmented") {
       if (v.type != msgpack::type::BOOLEAN)
         return wrong("a boolean");

@@ -62,13 +62,14 @@ struct data_record {
   bool augmented = false;
   uint32_t rows = 0;
   uint32_t cols = 0;
-  std::string image;  ///< rows*cols uint8 pixels for images
-  std::string origin; ///< "path:line"
+  std::string image;        ///< rows*cols uint8 pixels for images
+  std::string origin;       ///< "path:line"
+  std::string label_source; ///< "" (the source's own), labelling_functions, model or human
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, data_record& x) {
   return f(caf::meta::type_name("data_record"), x.id, x.text, x.label, x.split, x.augmented, x.rows,
-           x.cols, x.image, x.origin);
+           x.cols, x.image, x.origin, x.label_source);
 }
 
 /// One quarantined record.

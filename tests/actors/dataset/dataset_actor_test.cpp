@@ -496,6 +496,15 @@ TEST_F(dataset_actor_test, labels_asked_from_a_model_are_stored_as_a_version_tha
   EXPECT_EQ(report["labels"], nlohmann::json(given)) << report.dump();
   EXPECT_EQ(report["agreement_with_existing_labels"]["scored"], scored) << report.dump();
   EXPECT_EQ(report["agreement_with_existing_labels"]["agreed"], agreed) << report.dump();
+  // ... by who gave the label: the source's own and the labelling functions' (stored per record).
+  const auto& by_source = report["agreement_with_existing_labels"]["by_source"];
+  EXPECT_TRUE(by_source.contains("gold")) << report.dump();
+  EXPECT_TRUE(by_source.contains("labelling_functions")) << report.dump();
+  std::map<std::string, int> sources;
+  for (const auto& [id, r] : records_of(ds, ""))
+    ++sources[r.label_source];
+  EXPECT_EQ(sources["model"], static_cast<int>(unlabelled)) << "every model label is marked";
+  EXPECT_GT(sources["labelling_functions"], 0);
   // Nothing is left to label now.
   auto nothing = ask<dataset_stats>(ds, pseudo_label_atom::value, std::string{"m"}, model, 0.5,
                                     uint32_t{1000});

@@ -148,6 +148,27 @@ TEST_F(store_test, shards_round_trip_records_byte_for_byte) {
             records.size());
 }
 
+TEST_F(store_test, who_gave_a_label_is_kept_and_changes_the_version) {
+  auto records = sample_records();
+  const std::vector<split_part> parts(records.size(), split_part::train);
+  auto plain = dataset_version(records, parts, "spec", "");
+  ASSERT_TRUE(plain);
+  // A record without a source encodes as before sources were kept (8 fields).
+  const auto old_bytes = encode_shard(std::vector<shard_row_view>{view_of(records[0], "")});
+  records[0].meta["label_source"] = "human";
+  const auto bytes = encode_shard(std::vector<shard_row_view>{view_of(records[0], "")});
+  EXPECT_GT(bytes.size(), old_bytes.size());
+  auto back = shard_reader::parse(bytes, "mem");
+  ASSERT_TRUE(back) << llmos::describe(back.error());
+  EXPECT_EQ(back->records()[0].meta.at("label_source"), "human");
+  auto old = shard_reader::parse(old_bytes, "mem");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->records()[0].meta.count("label_source"), 0u);
+  auto sourced = dataset_version(records, parts, "spec", "");
+  ASSERT_TRUE(sourced);
+  EXPECT_NE(*sourced, *plain);
+}
+
 TEST_F(store_test, tensors_are_stored_as_bin_not_element_lists) {
   auto records = sample_records();
   auto info = write(records, nullptr, 100, split_spec{1.0, 0.0, 0.0, 1});
