@@ -8,6 +8,7 @@
 #include "dataset/annotate/labeller.hpp"
 #include "dataset/augment/augmenter.hpp"
 #include "dataset/clean/cleaner.hpp"
+#include "dataset/incremental_ingest.hpp"
 #include "dataset/quarantine.hpp"
 #include "dataset/readers/reader.hpp"
 #include "dataset/split/split.hpp"
@@ -63,8 +64,14 @@ caf::expected<std::unique_ptr<tokenizer>> train_tokenizer(const tokenizer_decl& 
 /// One run of a pipeline, step by step; each step fills its part of the result and report.
 class pipeline_run {
 public:
-  pipeline_run(const pipeline_spec& spec, const progress_fn& progress, quarantine& q)
-      : spec_(spec), progress_(progress), q_(q) {}
+  pipeline_run(const pipeline_spec& spec, const progress_fn& progress, quarantine& q,
+               std::optional<stored_version> stored, const std::string& full_run_because)
+      : spec_(spec), progress_(progress), q_(q), stored_(std::move(stored)) {
+    if (stored_)
+      incremental_ = {{"extends", stored_->info.version}};
+    else if (spec_.incremental)
+      incremental_ = {{"full_run_because", full_run_because}};
+  }
 
   /// 1. Read every source.
   caf::error read() {
@@ -73,11 +80,27 @@ public:
       const auto& s = spec_.sources[i];
       progress_("read", i, n, "source '" + s.name + "' (" + s.kind + ")");
       source_spec rs{s.name, s.kind, s.path, s.options, s.limit};
+      source_cursor cursor;
+      const auto column = s.options.find("cursor_column");
+      if (column != s.options.end()) {
+        if (stored_ && stored_->cursors.count(s.name) > 0)
+          cursor.after = stored_->cursors.at(s.name);
+        cursor.last = cursor.after;
+        rs.cursor = &cursor;
+      }
       auto got = read_source(rs, q_, [&](record&& r) { records_.push_back(std::move(r)); });
       if (!got)
         return with_context(got.error(), spec_.file + ":" + std::to_string(s.line) + ": source '" +
                                              s.name + "'");
-      sources_.push_back({{"name", s.name}, {"kind", s.kind}, {"path", s.path}, {"records", *got}});
+      nlohmann::json entry{{"name", s.name}, {"kind", s.kind}, {"path", s.path}, {"records", *got}};
+      if (rs.cursor != nullptr) // where the next incremental read starts
+        entry["cursor"] = {
+            {"column", column->second}, {"after", cursor.after}, {"last", cursor.last}};
+      sources_.push_back(std::move(entry));
+    }
+    if (stored_) {
+      incremental_["already_stored"] = drop_stored(records_, *stored_);
+      incremental_["new_records"] = records_.size();
     }
     progress_("read", n, n, std::to_string(records_.size()) + " records");
     return {};
@@ -92,6 +115,15 @@ public:
     auto cleaned = run_rules(records_, rules, q_);
     if (!cleaned)
       return with_context(cleaned.error(), spec_.file + ": clean");
+    if (stored_) { // the new records against those stored before
+      auto across = dedupe_against_stored(records_, stored_->originals, rules, q_);
+      if (!across)
+        return with_context(across.error(), spec_.file + ": clean");
+      for (auto& r : *across) {
+        r.rule += " (against stored records)";
+        cleaned->rules.push_back(std::move(r));
+      }
+    }
     for (const auto& r : cleaned->rules) {
       nlohmann::json examples = nlohmann::json::array();
       for (const auto& ex : r.examples)
@@ -132,6 +164,8 @@ public:
 
   /// 4. Split; the training split's records are kept apart for augmenting and the tokenizer.
   caf::error split() {
+    if (records_.empty())
+      return {};
     auto parts = assign_splits(records_, split_spec{spec_.split.train, spec_.split.validation,
                                                     spec_.split.test, spec_.split.seed});
     if (!parts)
@@ -176,6 +210,10 @@ public:
   caf::error tokenize() {
     if (is_image_set(records_))
       return {};
+    if (stored_) { // ids must mean what they meant in the stored shards
+      tok_ = std::move(stored_->tok);
+      return {};
+    }
     progress_("tokenize", 0, 1, spec_.tokenizer.kind);
     std::vector<std::string> texts;
     for (const auto& r : train_)
@@ -202,7 +240,14 @@ public:
     meta.rules = rules_;
     meta.statistics = out_.report;
     meta.lineage = {{"pipeline_file", spec_.file}};
-    auto version = store->write(spec_.dataset, records_, parts_, meta, tok_.get());
+    if (stored_ && records_.empty()) { // nothing new: the current version stays
+      out_.version = stored_->info;
+      return {};
+    }
+    if (stored_)
+      meta.lineage["incremental"] = true;
+    auto version = stored_ ? store->extend(stored_->info, records_, parts_, meta, tok_.get())
+                           : store->write(spec_.dataset, records_, parts_, meta, tok_.get());
     if (!version)
       return std::move(version.error());
     out_.version = std::move(*version);
@@ -249,7 +294,8 @@ private:
     out_.report = {{"sources", sources_},           {"rules", rules_},
                    {"annotation", annotation_},     {"human_labels", human_},
                    {"augmentation", augmentation_}, {"tokenizer", tokenizer_report()},
-                   {"removed", out_.removed},       {"labels", out_.labels}};
+                   {"removed", out_.removed},       {"labels", out_.labels},
+                   {"incremental", incremental_}};
   }
 
   nlohmann::json tokenizer_report() const {
@@ -273,6 +319,8 @@ private:
   nlohmann::json annotation_ = nullptr;
   nlohmann::json human_ = nullptr; ///< what people's labels did (null: none given)
   nlohmann::json augmentation_ = nullptr;
+  std::optional<stored_version> stored_; ///< the version an incremental run extends
+  nlohmann::json incremental_ = nullptr; ///< what the incremental run did (null: not one)
 };
 
 } // namespace
@@ -289,10 +337,16 @@ caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec,
   // The run's quarantine becomes the current one only once its version is stored.
   const std::string partial = spec.quarantine + ".partial";
   fs::remove(partial, ec);
+  std::string full_run_because;
+  auto stored = version_to_extend(spec, full_run_because);
+  if (!stored)
+    return std::move(stored.error());
+  if (*stored) // an extension keeps what earlier runs refused
+    fs::copy_file(spec.quarantine, partial, ec);
   auto q = quarantine::open(partial);
   if (!q)
     return std::move(q.error());
-  pipeline_run run{spec, progress, *q};
+  pipeline_run run{spec, progress, *q, std::move(*stored), full_run_because};
   for (auto step :
        {&pipeline_run::read, &pipeline_run::clean, &pipeline_run::annotate, &pipeline_run::split,
         &pipeline_run::augment, &pipeline_run::tokenize, &pipeline_run::store})

@@ -1,5 +1,7 @@
 // Runs a pipeline file end to end: read every source, clean, annotate, split, augment the
-// training split, train the tokenizer on the training split, and store a new version. The
+// training split, train the tokenizer on the training split, and store a new version; or, for an
+// incremental pipeline with a current version, the same over what is new, extending that version
+// (incremental_ingest.hpp). The
 // quarantine of a run is written beside the version under a temporary name and renamed when the
 // run completes, so a run killed half-way leaves the previous version and its quarantine intact.
 #pragma once
@@ -21,7 +23,8 @@ namespace llmos::dataset {
 using progress_fn = std::function<void(const std::string& stage, uint64_t done, uint64_t total,
                                        const std::string& message)>;
 
-/// What a run produced.
+/// What a run produced (the counts of an incremental run are those of its new records; the
+/// report's "incremental" says what it extended and what it skipped).
 struct pipeline_result {
   version_info version;
   uint64_t records = 0; ///< after cleaning, before augmentation

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Option values that are paths: resolved like the source path.
-const std::vector<std::string> path_options{"images", "labels"};
+const std::vector<std::string> path_options{"images", "labels", "password_file"};
 
 double read_double(const entry& e, double lo, double hi) {
   const auto text = read_string(e);
@@ -85,7 +85,7 @@ public:
       refuse(line_of(root), "a pipeline file is a map with at least 'dataset' and 'sources'");
     auto top = read_map(root,
                         {"dataset", "root", "quarantine", "sources", "clean", "annotate", "split",
-                         "augment", "tokenizer", "shard_records"},
+                         "augment", "tokenizer", "shard_records", "incremental"},
                         "the pipeline file");
     pipeline_spec spec;
     spec.file = file_;
@@ -117,6 +117,8 @@ public:
       spec.augment = read_augment(*augment);
     if (const auto* tok = get(top, "tokenizer"))
       spec.tokenizer = read_tokenizer(*tok);
+    if (const auto* incremental = get(top, "incremental"))
+      spec.incremental = read_bool(*incremental);
     if (const auto* shard = get(top, "shard_records"))
       spec.shard_records =
           static_cast<uint32_t>(read_unsigned(*shard, 1, 10'000'000, "records per shard file"));
@@ -149,8 +151,10 @@ private:
     for (const auto& key : path_options)
       if (auto i = s.options.find(key); i != s.options.end())
         i->second = resolve(i->second);
-    if (const auto* path = get(m, "path")) // a URL (http) is not a path to resolve
-      s.path = s.kind == "http" ? read_string(*path) : resolve(read_string(*path));
+    // A URL (http) or a connection string (postgres) is not a path to resolve.
+    if (const auto* path = get(m, "path"))
+      s.path = s.kind == "http" || s.kind == "postgres" ? read_string(*path)
+                                                        : resolve(read_string(*path));
     else if (s.kind != "idx")
       refuse(s.line, "source '" + s.name + "' needs 'path'");
     if (s.kind == "idx" && (!s.options.count("images") || !s.options.count("labels")))

@@ -15,7 +15,7 @@ namespace llmos::dataset {
 
 struct source_decl {
   std::string name;
-  std::string kind; ///< csv, tsv, jsonl, maildir, fortunes, idx
+  std::string kind; ///< csv, tsv, jsonl, maildir, fortunes, idx, sqlite, postgres, http
   std::string path;
   std::map<std::string, std::string> options; ///< reader options (paths already resolved)
   uint64_t limit = 0;                         ///< at most this many records (0 = all)
@@ -76,6 +76,9 @@ struct pipeline_spec {
   augment_decl augment;
   tokenizer_decl tokenizer;
   uint32_t shard_records = 1000;
+  /// Each ingest after the first reads only what is new and extends the current version (see
+  /// incremental_ingest.hpp) instead of rebuilding it.
+  bool incremental = false;
 };
 
 /// Reads and checks a pipeline file; errors (bad_config) read "FILE:LINE: what; fix".

@@ -29,6 +29,8 @@ pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET GLOBAL libutf8proc)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET GLOBAL libxxhash)
 # The sqlite source kind (optional: without it the kind says what to install).
 find_package(SQLite3 QUIET)
+# The postgres source kind (optional, like sqlite): libpq through pkg-config.
+pkg_check_modules(LIBPQ QUIET IMPORTED_TARGET GLOBAL libpq)
 
 # LibTorch (Debian 1.13, CPU) for the model component; c10d's Gloo process group needs the
 # libgloo-dev headers it includes.

@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "dataset/clean/cross_dedupe.hpp"
 #include "dataset/clean/email_text.hpp"
 #include "dataset/clean/exact_dedupe.hpp"
 #include "dataset/clean/filters.hpp"
@@ -300,6 +301,22 @@ caf::expected<clean_report> run_rules(std::vector<record>& records,
   }
   report.records_out = records.size();
   return report;
+}
+
+caf::expected<std::vector<rule_stats>>
+dedupe_against_stored(std::vector<record>& fresh, const std::vector<record>& stored,
+                      const std::vector<clean_rule_spec>& specs, quarantine& q) {
+  std::vector<rule_stats> out;
+  for (const auto& spec : specs) {
+    auto parsed = parse(spec);
+    if (!parsed)
+      return parsed.error();
+    if (std::holds_alternative<exact_dedupe_options>(parsed->options))
+      out.push_back(exact_dedupe_against(fresh, stored, q));
+    else if (const auto* near = std::get_if<near_dedupe_options>(&parsed->options))
+      out.push_back(near_dedupe_against(fresh, stored, q, *near));
+  }
+  return out;
 }
 
 } // namespace llmos::dataset

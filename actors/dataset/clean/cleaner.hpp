@@ -45,4 +45,12 @@ caf::expected<void> validate_rules(const std::vector<clean_rule_spec>& specs);
 caf::expected<clean_report> run_rules(std::vector<record>& records,
                                       const std::vector<clean_rule_spec>& specs, quarantine& q);
 
+/// The dedupe rules among `specs` (exact_dedupe, near_dedupe, with their options) between the
+/// `fresh` records of an incremental ingest and the `stored` ones of the version it extends:
+/// fresh records repeating a stored one are removed and quarantined (see cross_dedupe.hpp). One
+/// rule_stats per dedupe rule, in order.
+caf::expected<std::vector<rule_stats>>
+dedupe_against_stored(std::vector<record>& fresh, const std::vector<record>& stored,
+                      const std::vector<clean_rule_spec>& specs, quarantine& q);
+
 } // namespace llmos::dataset

@@ -6,14 +6,15 @@
 #include "dataset/readers/idx_reader.hpp"
 #include "dataset/readers/jsonl_reader.hpp"
 #include "dataset/readers/maildir_reader.hpp"
+#include "dataset/readers/postgres_reader.hpp"
 #include "dataset/readers/reader_options.hpp"
 #include "dataset/readers/sqlite_reader.hpp"
 
 namespace llmos::dataset {
 
 const std::vector<std::string>& reader_kinds() {
-  static const std::vector<std::string> kinds{"csv",      "tsv", "jsonl",  "maildir",
-                                              "fortunes", "idx", "sqlite", "http"};
+  static const std::vector<std::string> kinds{"csv", "tsv",    "jsonl",    "maildir", "fortunes",
+                                              "idx", "sqlite", "postgres", "http"};
   return kinds;
 }
 
@@ -33,6 +34,8 @@ caf::expected<uint64_t> read_source(const source_spec& spec, quarantine& q, cons
     return read_idx(spec, q, emit);
   if (spec.kind == "sqlite")
     return read_sqlite(spec, q, emit);
+  if (spec.kind == "postgres")
+    return read_postgres(spec, q, emit);
   if (spec.kind == "http")
     return read_http(spec, q, emit);
   std::string kinds;

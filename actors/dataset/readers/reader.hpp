@@ -20,14 +20,25 @@
 
 namespace llmos::dataset {
 
+/// Incremental reading of a source with a cursor column (sqlite, postgres: the option
+/// `cursor_column`): only rows whose cursor value is past `after` are read, in cursor order, and
+/// the reader leaves the cursor value of the last row it read in `last` (unchanged when it read
+/// none). Rows whose cursor is NULL are never past a cursor: they are read by a full read only.
+struct source_cursor {
+  std::string after; ///< "" reads from the start
+  std::string last;
+};
+
 /// One source as declared in a pipeline file.
 struct source_spec {
   std::string name; ///< the source's name in the pipeline; record ids and origins start with it
-  std::string kind; ///< "csv", "tsv", "jsonl", "maildir", "fortunes", "idx", "sqlite", "http"
+  std::string kind; ///< "csv", "tsv", "jsonl", "maildir", "fortunes", "idx", "sqlite",
+                    ///< "postgres", "http"
   std::string path; ///< file or folder (idx: the folder relative paths use; sqlite: the
-                    ///< database; http: the URL)
+                    ///< database; postgres: the connection string; http: the URL)
   std::map<std::string, std::string> options; ///< kind-specific, see each reader's header
   uint64_t limit = 0; ///< emit at most this many records (0: all); the option "limit" also works
+  source_cursor* cursor = nullptr; ///< incremental reading where the kind has a cursor column
 };
 
 /// Receives each record a reader produces, in source order.

@@ -6,35 +6,19 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <vector>
 
-#include "dataset/readers/utf8.hpp"
+#include "dataset/readers/sql_rows.hpp"
 
 namespace llmos::dataset {
 namespace {
 
 using db_ptr = std::unique_ptr<sqlite3, decltype(&::sqlite3_close)>;
 using stmt_ptr = std::unique_ptr<sqlite3_stmt, decltype(&::sqlite3_finalize)>;
-
-/// The query the options ask for, or why they do not name one.
-caf::expected<std::string> query_of(const source_spec& spec) {
-  auto query = find_option(spec, "query");
-  auto table = find_option(spec, "table");
-  if (query && table)
-    return reader_error(error_code::bad_config, spec, spec.path,
-                        "options 'query' and 'table' are both given; keep one of them");
-  if (query)
-    return *query;
-  if (!table)
-    return reader_error(error_code::bad_config, spec, spec.path,
-                        "a sqlite source needs 'query' (one SELECT statement) or 'table'");
-  std::string quoted = "\"";
-  for (char c : *table)
-    quoted += c == '"' ? std::string{"\"\""} : std::string{c};
-  return "SELECT * FROM " + quoted + "\"";
-}
 
 /// The text of column `i` of the current row; nullopt for NULL.
 std::optional<std::string> column_text(sqlite3_stmt* stmt, int i) {
@@ -45,11 +29,29 @@ std::optional<std::string> column_text(sqlite3_stmt* stmt, int i) {
   return std::string{reinterpret_cast<const char*>(bytes), size};
 }
 
+/// Binds the cursor value as a number where it reads as one: SQLite compares an INTEGER column
+/// with a TEXT value as text ("10" < "9").
+void bind_cursor(sqlite3_stmt* stmt, const std::string& value) {
+  char* end = nullptr;
+  errno = 0;
+  const long long whole = std::strtoll(value.c_str(), &end, 10);
+  if (errno == 0 && end != value.c_str() && *end == '\0') {
+    sqlite3_bind_int64(stmt, 1, whole);
+    return;
+  }
+  const double real = std::strtod(value.c_str(), &end);
+  if (end != value.c_str() && *end == '\0') {
+    sqlite3_bind_double(stmt, 1, real);
+    return;
+  }
+  sqlite3_bind_text(stmt, 1, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+}
+
 /// One sqlite source being read: the database (read-only), its one SELECT statement, which
 /// columns hold the text, label and id, then the rows as records.
 class sqlite_source {
 public:
-  sqlite_source(const source_spec& spec, quarantine& q) : spec_(spec), q_(q) {}
+  sqlite_source(const source_spec& spec, quarantine& q) : spec_(spec), rows_(spec, q) {}
 
   caf::error open() {
     sqlite3* raw = nullptr;
@@ -85,44 +87,36 @@ public:
     return {};
   }
 
-  /// The text column (text_column, default "text"), and the label and id columns when named.
+  /// The text, label, id and cursor columns.
   caf::error map_columns() {
-    const int columns = sqlite3_column_count(stmt_.get());
-    for (int i = 0; i < columns; ++i) {
-      names_.emplace_back(sqlite3_column_name(stmt_.get(), i));
-      listed_ += (i == 0 ? "" : ", ") + names_.back();
-    }
-    auto text = index_of("text_column", option_or(spec_, "text_column", "text"));
-    if (!text)
-      return text.error();
-    text_ = *text;
-    for (auto [key, slot] : {std::pair{"label_column", &label_}, std::pair{"id_column", &id_}})
-      if (auto name = find_option(spec_, key)) {
-        auto found = index_of(key, *name);
-        if (!found)
-          return found.error();
-        *slot = *found;
-      }
-    return {};
+    std::vector<std::string> names;
+    for (int i = 0; i < sqlite3_column_count(stmt_.get()); ++i)
+      names.emplace_back(sqlite3_column_name(stmt_.get(), i));
+    return rows_.map_columns(std::move(names));
+  }
+
+  void bind(const sql_statement& statement) {
+    if (statement.has_parameter)
+      bind_cursor(stmt_.get(), spec_.cursor->after);
   }
 
   caf::expected<uint64_t> read_rows(uint64_t limit, const emit_fn& emit) {
     uint64_t emitted = 0;
+    std::vector<std::optional<std::string>> row;
     while (!limit_reached(limit, emitted)) {
       const int step = sqlite3_step(stmt_.get());
       if (step == SQLITE_DONE)
         break;
       if (step != SQLITE_ROW)
         return reader_error(error_code::io_failed, spec_, spec_.path,
-                            "the query failed after " + std::to_string(row_) +
+                            "the query failed after " + std::to_string(rows_.rows()) +
                                 " rows: " + sqlite3_errmsg(db_.get()));
-      ++row_;
+      row.clear();
+      for (int i = 0; i < sqlite3_column_count(stmt_.get()); ++i)
+        row.push_back(column_text(stmt_.get(), i));
       record r;
-      if (!take_row(r))
+      if (!rows_.take_row(row, r))
         continue;
-      if (r.id.empty())
-        r.id = spec_.name + ":row" + std::to_string(row_);
-      r.origin = source_location{spec_.name, spec_.path, row_, row_ - 1};
       ++emitted;
       emit(std::move(r));
     }
@@ -134,80 +128,32 @@ private:
     return reader_error(error_code::bad_config, spec_, spec_.path, "option 'query': " + why);
   }
 
-  caf::expected<int> index_of(const std::string& key, const std::string& name) const {
-    for (std::size_t i = 0; i < names_.size(); ++i)
-      if (names_[i] == name)
-        return static_cast<int>(i);
-    return reader_error(error_code::bad_config, spec_, spec_.path,
-                        "option '" + key + "': the query has no column '" + name +
-                            "' (columns: " + listed_ + "); use one of them or rename it with AS");
-  }
-
-  void refuse(const std::string& reason, std::string shown) {
-    quarantine_entry e;
-    e.rule = reader_rule(spec_);
-    e.reason = reason;
-    e.origin = source_location{spec_.name, spec_.path, row_, row_ - 1};
-    e.text = std::move(shown);
-    q_.add(std::move(e));
-  }
-
-  /// The current row as a record; false when it went to the quarantine instead.
-  bool take_row(record& r) {
-    for (int i = 0; i < static_cast<int>(names_.size()); ++i) {
-      auto value = column_text(stmt_.get(), i);
-      const auto& name = names_[static_cast<std::size_t>(i)];
-      if (i == text_) {
-        if (!value) {
-          refuse("column '" + name + "' (the text) is NULL", "");
-          return false;
-        }
-        if (auto bad = first_invalid_utf8(*value); bad != value->size()) {
-          refuse("invalid UTF-8 at byte " + std::to_string(bad) + " of the text", *value);
-          return false;
-        }
-        r.text = std::move(*value);
-      } else if (label_ && i == *label_) {
-        r.label = value ? to_valid_utf8(*value) : std::string{};
-      } else if (id_ && i == *id_ && value) {
-        r.id = spec_.name + ":" + to_valid_utf8(*value);
-      } else if (value) {
-        r.meta[name] = to_valid_utf8(*value);
-      }
-    }
-    return true;
-  }
-
   const source_spec& spec_;
-  quarantine& q_;
   db_ptr db_{nullptr, &::sqlite3_close};
   stmt_ptr stmt_{nullptr, &::sqlite3_finalize};
-  std::vector<std::string> names_;
-  std::string listed_;
-  int text_ = 0;
-  std::optional<int> label_, id_;
-  uint64_t row_ = 0;
+  sql_row_mapper rows_;
 };
 
 } // namespace
 
 caf::expected<uint64_t> read_sqlite(const source_spec& spec, quarantine& q, const emit_fn& emit) {
-  if (auto err =
-          check_options(spec, {"query", "table", "text_column", "label_column", "id_column"}))
+  if (auto err = check_options(
+          spec, {"query", "table", "text_column", "label_column", "id_column", "cursor_column"}))
     return err;
   auto limit = record_limit(spec);
   if (!limit)
     return limit.error();
-  auto query = query_of(spec);
-  if (!query)
-    return query.error();
+  auto statement = sql_statement_of(spec, "?");
+  if (!statement)
+    return statement.error();
   sqlite_source source{spec, q};
   if (auto err = source.open())
     return err;
-  if (auto err = source.prepare(*query))
+  if (auto err = source.prepare(statement->text))
     return err;
   if (auto err = source.map_columns())
     return err;
+  source.bind(*statement);
   return source.read_rows(*limit, emit);
 }
 

@@ -65,6 +65,15 @@ public:
                                     const std::vector<split_part>& assignment,
                                     const version_metadata& meta, const tokenizer* tok) const;
 
+  /// A new version of parent.dataset holding `parent`'s records and `records` (aligned with
+  /// `assignment`, tokenized with `tok`: the parent's tokenizer, whose file is kept): the
+  /// parent's shard files are linked into the new folder, not rewritten, and only `records` are
+  /// written, in shards numbered after the parent's. Its id hashes the parent's id with the new
+  /// content; its lineage names the parent and what was reused (incremental ingest).
+  caf::expected<version_info> extend(const version_info& parent, const std::vector<record>& records,
+                                     const std::vector<split_part>& assignment,
+                                     const version_metadata& meta, const tokenizer* tok) const;
+
   /// The complete versions of `dataset` (see list_versions).
   caf::expected<std::vector<std::string>> versions(const std::string& dataset) const;
 
