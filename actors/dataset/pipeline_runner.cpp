@@ -166,6 +166,7 @@ public:
   caf::error split() {
     if (records_.empty())
       return {};
+    progress_("split", 0, records_.size(), "");
     auto parts = assign_splits(records_, split_spec{spec_.split.train, spec_.split.validation,
                                                     spec_.split.test, spec_.split.seed});
     if (!parts)
@@ -338,6 +339,8 @@ caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec,
   const std::string partial = spec.quarantine + ".partial";
   fs::remove(partial, ec);
   std::string full_run_because;
+  if (spec.incremental)
+    progress("stored", 0, 1, "the version to extend");
   auto stored = version_to_extend(spec, full_run_because);
   if (!stored)
     return std::move(stored.error());

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_stats.hpp"
+#include "data_postgres_bench.hpp"
 #include "dataset/clean/cleaner.hpp"
 #include "dataset/clean/minhash.hpp"
 #include "dataset/clean/near_dedupe.hpp"
@@ -263,6 +264,11 @@ int run_data(const data_options& opts) {
     sheet.set("python_minhash_docs_per_s", py_docs_per_s);
     sheet.set("minhash_vs_python_ratio", minhash_docs_per_s / py_docs_per_s);
   }
+#ifdef LLMOS_BENCH_POSTGRES
+  run_postgres_bench(postgres_bench_options{100000, 0.01, opts.repeats}, sheet);
+#else
+  std::cout << "\npostgres: skipped (this build has no libpq)\n";
+#endif
   if (!opts.json_path.empty())
     std::ofstream{opts.json_path} << sheet.json() << "\n";
   return 0;
