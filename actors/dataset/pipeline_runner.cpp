@@ -116,7 +116,10 @@ public:
     if (!cleaned)
       return with_context(cleaned.error(), spec_.file + ": clean");
     if (stored_) { // the new records against those stored before
-      auto across = dedupe_against_stored(records_, stored_->originals, rules, q_);
+      auto across = dedupe_against_stored(
+          records_, stored_->keys,
+          [this](const std::vector<uint32_t>& at) { return stored_texts(*stored_, at); }, rules,
+          q_);
       if (!across)
         return with_context(across.error(), spec_.file + ": clean");
       for (auto& r : *across) {
@@ -132,6 +135,12 @@ public:
                         {"removed", r.removed},
                         {"modified", r.modified},
                         {"examples", examples}});
+    }
+    if (spec_.incremental) { // what the next incremental run checks its new records against
+      auto near = near_options_of(rules);
+      if (!near)
+        return with_context(near.error(), spec_.file + ": clean");
+      keys_ = compute_stored_keys(records_, *near);
     }
     progress_("clean", rules.size(), rules.size(),
               std::to_string(records_.size()) + " records kept");
@@ -247,6 +256,8 @@ public:
     }
     if (stored_)
       meta.lineage["incremental"] = true;
+    if (spec_.incremental)
+      meta.side_files[keys_file_name(stored_ ? stored_->key_files : 0)] = keys_file();
     auto version = stored_ ? store->extend(stored_->info, records_, parts_, meta, tok_.get())
                            : store->write(spec_.dataset, records_, parts_, meta, tok_.get());
     if (!version)
@@ -287,6 +298,16 @@ private:
     return augmenter::make(opts, th, sw);
   }
 
+  /// This run's keys file: its records' keys, after the stored ones when the version it extends
+  /// had no keys file (they were hashed from its shards; the file now covers them all).
+  std::string keys_file() const {
+    if (!stored_ || stored_->key_files > 0)
+      return keys_.encode();
+    auto all = stored_->keys;
+    all.append(keys_);
+    return all.encode();
+  }
+
   void finish_report() {
     for (const auto& r : records_)
       ++out_.labels[r.label];
@@ -321,6 +342,7 @@ private:
   nlohmann::json human_ = nullptr; ///< what people's labels did (null: none given)
   nlohmann::json augmentation_ = nullptr;
   std::optional<stored_version> stored_; ///< the version an incremental run extends
+  stored_keys keys_;                     ///< of this run's records (incremental pipelines)
   nlohmann::json incremental_ = nullptr; ///< what the incremental run did (null: not one)
 };
 
@@ -341,7 +363,13 @@ caf::expected<pipeline_result> run_pipeline(const pipeline_spec& spec,
   std::string full_run_because;
   if (spec.incremental)
     progress("stored", 0, 1, "the version to extend");
-  auto stored = version_to_extend(spec, full_run_because);
+  std::vector<clean_rule_spec> rules;
+  for (const auto& r : spec.clean)
+    rules.push_back({r.rule, r.options});
+  auto near = near_options_of(rules);
+  if (!near)
+    return std::move(near.error());
+  auto stored = version_to_extend(spec, *near, full_run_because);
   if (!stored)
     return std::move(stored.error());
   if (*stored) // an extension keeps what earlier runs refused

@@ -303,18 +303,37 @@ caf::expected<clean_report> run_rules(std::vector<record>& records,
   return report;
 }
 
+caf::expected<std::optional<near_dedupe_options>>
+near_options_of(const std::vector<clean_rule_spec>& specs) {
+  for (const auto& spec : specs) {
+    auto parsed = parse(spec);
+    if (!parsed)
+      return parsed.error();
+    if (const auto* near = std::get_if<near_dedupe_options>(&parsed->options))
+      return std::optional<near_dedupe_options>{*near};
+  }
+  return std::optional<near_dedupe_options>{};
+}
+
 caf::expected<std::vector<rule_stats>>
-dedupe_against_stored(std::vector<record>& fresh, const std::vector<record>& stored,
-                      const std::vector<clean_rule_spec>& specs, quarantine& q) {
+dedupe_against_stored(std::vector<record>& fresh, const stored_keys& stored,
+                      const stored_texts_fn& texts, const std::vector<clean_rule_spec>& specs,
+                      quarantine& q) {
   std::vector<rule_stats> out;
   for (const auto& spec : specs) {
     auto parsed = parse(spec);
     if (!parsed)
       return parsed.error();
+    caf::expected<rule_stats> stats{rule_stats{}};
     if (std::holds_alternative<exact_dedupe_options>(parsed->options))
-      out.push_back(exact_dedupe_against(fresh, stored, q));
+      stats = exact_dedupe_against(fresh, stored, texts, q);
     else if (const auto* near = std::get_if<near_dedupe_options>(&parsed->options))
-      out.push_back(near_dedupe_against(fresh, stored, q, *near));
+      stats = near_dedupe_against(fresh, stored, texts, q, *near);
+    else
+      continue;
+    if (!stats)
+      return stats.error();
+    out.push_back(std::move(*stats));
   }
   return out;
 }

@@ -7,11 +7,14 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <caf/expected.hpp>
 
+#include "dataset/clean/cross_dedupe.hpp"
+#include "dataset/clean/near_dedupe.hpp"
 #include "dataset/clean/rule_stats.hpp"
 #include "dataset/quarantine.hpp"
 #include "dataset/record.hpp"
@@ -45,12 +48,18 @@ caf::expected<void> validate_rules(const std::vector<clean_rule_spec>& specs);
 caf::expected<clean_report> run_rules(std::vector<record>& records,
                                       const std::vector<clean_rule_spec>& specs, quarantine& q);
 
+/// The options of the first near_dedupe rule among `specs` (none without one).
+caf::expected<std::optional<near_dedupe_options>>
+near_options_of(const std::vector<clean_rule_spec>& specs);
+
 /// The dedupe rules among `specs` (exact_dedupe, near_dedupe, with their options) between the
-/// `fresh` records of an incremental ingest and the `stored` ones of the version it extends:
-/// fresh records repeating a stored one are removed and quarantined (see cross_dedupe.hpp). One
-/// rule_stats per dedupe rule, in order.
+/// `fresh` records of an incremental ingest and the `stored` ones of the version it extends
+/// (known by their keys; `texts` reads the few a fresh record shares a key with): fresh records
+/// repeating a stored one are removed and quarantined (see cross_dedupe.hpp). One rule_stats per
+/// dedupe rule, in order.
 caf::expected<std::vector<rule_stats>>
-dedupe_against_stored(std::vector<record>& fresh, const std::vector<record>& stored,
-                      const std::vector<clean_rule_spec>& specs, quarantine& q);
+dedupe_against_stored(std::vector<record>& fresh, const stored_keys& stored,
+                      const stored_texts_fn& texts, const std::vector<clean_rule_spec>& specs,
+                      quarantine& q);
 
 } // namespace llmos::dataset

@@ -72,6 +72,9 @@ caf::expected<version_info> dataset_store::write(const std::string& dataset,
   auto tok_json = write_tokenizer(dir, tok, tok_bytes);
   if (!tok_json)
     return std::move(tok_json.error());
+  auto side = write_side_files(dir, meta.side_files);
+  if (!side)
+    return std::move(side.error());
   info.manifest = {{"format", format_name},
                    {"dataset", dataset},
                    {"version", *version},
@@ -84,7 +87,8 @@ caf::expected<version_info> dataset_store::write(const std::string& dataset,
                    {"sources", meta.sources},
                    {"rules", meta.rules},
                    {"statistics", meta.statistics},
-                   {"lineage", meta.lineage}};
+                   {"lineage", meta.lineage},
+                   {"side_files", std::move(*side)}};
   // Labels and the pipeline text are user data: invalid UTF-8 must not abort the write.
   const auto text = info.manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   // The manifest goes last: its presence is what makes the version exist.
@@ -141,6 +145,25 @@ caf::expected<shard_reader> dataset_store::open_shard(const version_info& info,
                                                         info.dataset + "' has no shard '" + file +
                                                         "'");
   return shard_reader::open((fs::path{info.path} / it->file).string(), it->xxh3_64);
+}
+
+caf::expected<std::optional<std::string>>
+dataset_store::read_side_file(const version_info& info, const std::string& name) const {
+  for (const auto& entry : info.manifest.value("side_files", nlohmann::json::array())) {
+    if (!entry.is_object() || entry.value("file", std::string{}) != name)
+      continue;
+    const auto path = fs::path{info.path} / name;
+    auto bytes = read_whole_file(path);
+    if (!bytes)
+      return std::move(bytes.error());
+    const auto expected = entry.value("xxh3_64", std::string{});
+    if (auto actual = xxh3_64_hex(*bytes); actual != expected)
+      return make_llmos_error(error_code::io_failed, "'" + path.string() +
+                                                         "': checksum mismatch (xxh3-64 " + actual +
+                                                         ", manifest says " + expected + ")");
+    return std::optional<std::string>{std::move(*bytes)};
+  }
+  return std::optional<std::string>{};
 }
 
 caf::expected<std::unique_ptr<tokenizer>>

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,10 @@ struct version_metadata {
   nlohmann::json rules = nlohmann::json::object();
   nlohmann::json statistics = nlohmann::json::object();
   nlohmann::json lineage = nlohmann::json::object();
+  /// The caller's files kept beside the shards (name -> bytes): written atomically before the
+  /// manifest, which lists them under "side_files" with size and xxh3-64. A version made by
+  /// extend keeps (links) its parent's and adds these. Names as data set names.
+  std::map<std::string, std::string> side_files;
 };
 
 /// One shard as the manifest lists it.
@@ -82,6 +88,11 @@ public:
 
   /// Opens one shard of a version, verifying its checksum against the manifest.
   caf::expected<shard_reader> open_shard(const version_info& info, const std::string& file) const;
+
+  /// The bytes of a version's side file, checked against the manifest; nullopt when the
+  /// version has no such file.
+  caf::expected<std::optional<std::string>> read_side_file(const version_info& info,
+                                                           const std::string& name) const;
 
   /// The tokenizer stored with a version (nullptr when it was written without one).
   caf::expected<std::unique_ptr<tokenizer>> load_tokenizer(const version_info& info) const;

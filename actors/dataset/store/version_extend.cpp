@@ -73,6 +73,21 @@ caf::expected<nlohmann::json> keep_tokenizer(const version_info& parent, const f
   return entry;
 }
 
+/// The parent's side files, linked into `dir`; their manifest entries.
+caf::expected<nlohmann::json> link_parent_side_files(const version_info& parent,
+                                                     const fs::path& dir) {
+  auto entries = nlohmann::json::array();
+  for (const auto& entry : parent.manifest.value("side_files", nlohmann::json::array())) {
+    const auto name = entry.value("file", std::string{});
+    if (auto ok = check_dataset_name(name); !ok)
+      return std::move(ok.error());
+    if (auto ok = link_or_copy(fs::path{parent.path} / name, dir / name); !ok)
+      return std::move(ok.error());
+    entries.push_back(entry);
+  }
+  return entries;
+}
+
 } // namespace
 
 caf::expected<version_info> dataset_store::extend(const version_info& parent,
@@ -108,6 +123,14 @@ caf::expected<version_info> dataset_store::extend(const version_info& parent,
   auto tok_json = keep_tokenizer(parent, dir, tok, tok_bytes);
   if (!tok_json)
     return std::move(tok_json.error());
+  auto side = link_parent_side_files(parent, dir);
+  if (!side)
+    return std::move(side.error());
+  auto fresh_side = write_side_files(dir, meta.side_files);
+  if (!fresh_side)
+    return std::move(fresh_side.error());
+  for (auto& entry : *fresh_side)
+    side->push_back(std::move(entry));
   auto lineage = meta.lineage;
   lineage["parent"] = parent.version;
   lineage["reused_shards"] = parent.shards.size();
@@ -126,7 +149,8 @@ caf::expected<version_info> dataset_store::extend(const version_info& parent,
       {"sources", meta.sources},
       {"rules", meta.rules},
       {"statistics", meta.statistics},
-      {"lineage", std::move(lineage)}};
+      {"lineage", std::move(lineage)},
+      {"side_files", std::move(*side)}};
   const auto text = info.manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   if (auto ok = write_file_atomically(dir / manifest_name, text + "\n"); !ok)
     return std::move(ok.error());

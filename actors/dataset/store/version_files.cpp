@@ -159,4 +159,18 @@ caf::expected<nlohmann::json> write_shards(const fs::path& dir, const std::vecto
   return shards;
 }
 
+caf::expected<nlohmann::json> write_side_files(const fs::path& dir,
+                                               const std::map<std::string, std::string>& files) {
+  auto entries = nlohmann::json::array();
+  for (const auto& [name, bytes] : files) {
+    if (auto ok = check_dataset_name(name); !ok || name == manifest_name || name == tokenizer_name)
+      return make_llmos_error(error_code::bad_params,
+                              "side file name '" + name + "' is not a plain file name of its own");
+    if (auto ok = write_file_atomically(dir / name, bytes); !ok)
+      return std::move(ok.error());
+    entries.push_back({{"file", name}, {"bytes", bytes.size()}, {"xxh3_64", xxh3_64_hex(bytes)}});
+  }
+  return entries;
+}
+
 } // namespace llmos::dataset::version_files

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,10 @@ nlohmann::json shard_json(const shard_info& s);
 /// The tokenizer's file and its manifest entry (null without one).
 caf::expected<nlohmann::json> write_tokenizer(const fs::path& dir, const tokenizer* tok,
                                               const std::string& tok_bytes);
+
+/// `files` (name -> bytes) written atomically into `dir`; their manifest entries.
+caf::expected<nlohmann::json> write_side_files(const fs::path& dir,
+                                               const std::map<std::string, std::string>& files);
 
 /// Every split's records in shards of `shard_records` into `dir` (added to info.shards), the
 /// shards of each split numbered from `first[split]`; their manifest entries.

@@ -251,7 +251,8 @@ TEST_F(dataset_actor_test, ingest_reports_progress_by_stage_and_its_statistics_a
     if (stages.empty() || stages.back() != e.stage)
       stages.push_back(e.stage);
   }
-  EXPECT_EQ(stages, (std::vector<std::string>{"read", "clean", "annotate", "tokenize", "store"}));
+  EXPECT_EQ(stages,
+            (std::vector<std::string>{"read", "clean", "annotate", "split", "tokenize", "store"}));
 
   auto after = ask<dataset_stats>(ds, stats_atom::value);
   ASSERT_TRUE(after);

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dataset/clean/stored_keys.hpp"
 #include "dataset/pipeline_runner.hpp"
 #include "dataset/quarantine.hpp"
 #include "dataset/store/dataset_store.hpp"
@@ -190,6 +191,32 @@ TEST_F(incremental_ingest_test, the_second_ingest_reads_only_what_is_new_and_lin
   auto third = run(s);
   EXPECT_EQ(third.version.version, second.version.version);
   EXPECT_EQ(third.report["incremental"]["new_records"], 0u);
+}
+
+TEST_F(incremental_ingest_test, a_version_without_keys_files_is_hashed_from_its_shards) {
+  const auto root = dir_.str() + "/store";
+  const auto s = spec(root, true);
+  auto first = run(s);
+  ASSERT_EQ(first.version.manifest["side_files"].size(), 1u);
+  EXPECT_EQ(first.version.manifest["side_files"][0]["file"], "keys-00000.bin");
+  // As a relabelled version has none: the manifest lists no keys file.
+  auto manifest = first.version.manifest;
+  manifest.erase("side_files");
+  std::ofstream{fs::path{first.version.path} / "manifest.json"} << manifest.dump(2);
+  new_data_arrives();
+  auto second = run(s);
+  EXPECT_EQ(second.records, 4u);
+  EXPECT_EQ(second.removed["exact_dedupe"], 1u);
+  EXPECT_EQ(second.removed["near_dedupe"], 1u);
+  // This run's keys file covers the stored records too: the next run reads it alone and
+  // hashes nothing stored.
+  ASSERT_EQ(second.version.manifest["side_files"].size(), 1u);
+  auto keys_file = fs::path{second.version.path} / "keys-00000.bin";
+  std::ifstream in{keys_file, std::ios::binary};
+  const std::string bytes{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  auto keys = stored_keys::decode(bytes, keys_file.string());
+  ASSERT_TRUE(keys) << describe(keys.error());
+  EXPECT_EQ(keys->size(), 54u);
 }
 
 TEST_F(incremental_ingest_test, a_changed_pipeline_file_makes_a_full_run) {
