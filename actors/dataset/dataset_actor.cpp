@@ -15,6 +15,8 @@
 #include "dataset/quarantine.hpp"
 #include "dataset/store/atomic_file.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/messages/find_actor.hpp"
+#include "llmos/messages/scheduler.hpp"
 #include "llmos/runtime/log.hpp"
 
 namespace llmos {
@@ -245,10 +247,51 @@ caf::result<data_batch> on_next_batch(self_ptr self, uint64_t id) {
   return std::move(*batch);
 }
 
-dataset_impl::behavior_type dataset_behavior(self_ptr self, dataset::pipeline_spec spec) {
+/// A scheduled ingest is due: run it here, or submit it as a task to the scheduler the pipeline
+/// names (which queues it, orders it by priority and counts its thread while it runs). A round
+/// that finds the last one still running (or queued) is skipped.
+void on_schedule_tick(self_ptr self) {
+  auto& st = self->state;
+  const auto& schedule = st.spec.schedule;
+  self->delayed_send(self, std::chrono::seconds(schedule.every_s), tick_atom::value);
+  const auto who = "dataset '" + st.spec.dataset + "': scheduled ingest";
+  if (schedule.scheduler.empty()) {
+    if (st.running.empty())
+      start_ingest(self, caf::actor{}); // nobody asked: its answer goes nowhere
+    else
+      log_info(who + " skipped: the last run is still going");
+    return;
+  }
+  task_spec task;
+  task.name = "ingest-" + st.actor_name;
+  task.owner = "datasets";
+  task.priority = schedule.priority;
+  task.detail = {{"kind", "ingest"}, {"dataset", st.actor_name}};
+  find_actor(
+      self, st.manager, schedule.scheduler,
+      [self, task, who](caf::actor scheduler) {
+        self->request(caf::actor_cast<scheduler_actor>(scheduler), std::chrono::seconds(30),
+                      submit_atom::value, task)
+            .then(
+                [who](uint64_t id) { log_info(who + " submitted as task " + std::to_string(id)); },
+                [who](caf::error& err) { log_warning(who + " not submitted: " + describe(err)); });
+      },
+      [who, name = schedule.scheduler](caf::error err) {
+        log_warning(who + ": no scheduler '" + name + "': " + describe(err));
+      });
+}
+
+dataset_impl::behavior_type dataset_behavior(self_ptr self, dataset::pipeline_spec spec,
+                                             std::string actor_name, caf::actor manager) {
   self->state.spec = std::move(spec);
+  self->state.actor_name = std::move(actor_name);
+  self->state.manager = std::move(manager);
   load_latest(self);
+  if (self->state.spec.schedule.every_s > 0)
+    self->delayed_send(self, std::chrono::seconds(self->state.spec.schedule.every_s),
+                       tick_atom::value);
   return {
+      [=](tick_atom) { on_schedule_tick(self); },
       [=](ingest_atom, caf::actor sink) { return start_ingest(self, std::move(sink)); },
       [=](ingest_atom, uint64_t run) { finish_ingest(self, run); },
       [=](stats_atom) -> dataset_stats {
@@ -332,7 +375,7 @@ actor_kind dataset_kind() {
     auto spec = dataset::load_pipeline(ctx.config["pipeline"]);
     if (!spec)
       return std::move(spec.error());
-    auto handle = ctx.system.spawn(dataset_behavior, std::move(*spec));
+    auto handle = ctx.system.spawn(dataset_behavior, std::move(*spec), ctx.name, ctx.manager);
     return caf::actor_cast<caf::actor>(handle);
   };
   return kind;

@@ -22,7 +22,10 @@ namespace llmos {
 
 // (ingest_atom, run id): a detached worker (ingest or labelling) is done; not part of the public
 // interface.
-using dataset_impl = dataset_actor::extend<caf::reacts_to<ingest_atom, uint64_t>>;
+// (tick_atom): a scheduled ingest is due (the pipeline's schedule:); the actor sends it to
+// itself.
+using dataset_impl =
+    dataset_actor::extend<caf::reacts_to<ingest_atom, uint64_t>, caf::reacts_to<tick_atom>>;
 
 /// What the worker hands back; shared between the worker's thread and the actor.
 struct ingest_outcome {
@@ -31,6 +34,8 @@ struct ingest_outcome {
 
 struct dataset_state {
   dataset::pipeline_spec spec;
+  std::string actor_name; ///< its name in the directory (a scheduled ingest task names it)
+  caf::actor manager;     ///< its node's manager (finds the scheduler); null in unit tests
   std::shared_ptr<dataset::dataset_view> view; ///< the current version
   /// The version each open stream was opened on: an ingest never changes the records (and their
   /// number) under a running stream, whose order indexes that version's split.

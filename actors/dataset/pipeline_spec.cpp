@@ -85,7 +85,7 @@ public:
       refuse(line_of(root), "a pipeline file is a map with at least 'dataset' and 'sources'");
     auto top = read_map(root,
                         {"dataset", "root", "quarantine", "sources", "clean", "annotate", "split",
-                         "augment", "tokenizer", "shard_records", "incremental"},
+                         "augment", "tokenizer", "shard_records", "incremental", "schedule"},
                         "the pipeline file");
     pipeline_spec spec;
     spec.file = file_;
@@ -117,6 +117,8 @@ public:
       spec.augment = read_augment(*augment);
     if (const auto* tok = get(top, "tokenizer"))
       spec.tokenizer = read_tokenizer(*tok);
+    if (const auto* schedule = get(top, "schedule"))
+      spec.schedule = read_schedule(*schedule);
     if (const auto* incremental = get(top, "incremental"))
       spec.incremental = read_bool(*incremental);
     if (const auto* shard = get(top, "shard_records"))
@@ -254,6 +256,42 @@ private:
     if (const auto* v = get(m, "image_flip"))
       a.image_flip = read_bool(*v);
     return a;
+  }
+
+  schedule_decl read_schedule(const entry& e) {
+    if (!e.value.IsMap())
+      refuse(e.line, "'schedule' is a map: every (e.g. 6h), scheduler, priority");
+    auto m = read_map(e.value, {"every", "scheduler", "priority"}, "schedule");
+    schedule_decl s;
+    const auto* every = get(m, "every");
+    if (every == nullptr)
+      refuse(e.line, "'schedule' needs 'every': how often to ingest (30s, 15m, 6h, 1d)");
+    s.every_s = read_period(*every);
+    if (const auto* v = get(m, "scheduler"))
+      s.scheduler = read_name(*v);
+    if (const auto* v = get(m, "priority"))
+      s.priority = static_cast<int32_t>(read_unsigned(*v, 0, 1000, "0 (lowest) to 1000"));
+    return s;
+  }
+
+  /// "<n>s", "<n>m", "<n>h" or "<n>d", from 1 second to 30 days.
+  static uint64_t read_period(const entry& e) {
+    const auto text = read_string(e);
+    const auto unit = text.empty() ? '?' : text.back();
+    const auto digits = text.substr(0, text.empty() ? 0 : text.size() - 1);
+    const uint64_t scale = unit == 's'   ? 1
+                           : unit == 'm' ? 60
+                           : unit == 'h' ? 3600
+                           : unit == 'd' ? 86400
+                                         : 0;
+    if (scale == 0 || digits.empty() || digits.size() > 6 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      refuse(e.line,
+             "'every' must be a whole number and a unit (s, m, h, d), e.g. 6h; got '" + text + "'");
+    const auto seconds = std::stoull(digits) * scale;
+    if (seconds < 1 || seconds > 30 * 86400)
+      refuse(e.line, "'every' must be from 1s to 30d, got '" + text + "'");
+    return seconds;
   }
 
   tokenizer_decl read_tokenizer(const entry& e) {

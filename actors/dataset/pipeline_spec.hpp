@@ -62,6 +62,14 @@ struct tokenizer_decl {
   std::string from; ///< a saved tokenizer to reuse instead of training one ("" = train)
 };
 
+/// Periodic ingest: every `every_s` seconds the dataset actor ingests again, itself or, with a
+/// scheduler named, as a task that scheduler queues, orders by priority and counts in capacity.
+struct schedule_decl {
+  uint64_t every_s = 0;  ///< 0: no schedule
+  std::string scheduler; ///< "" : the dataset actor runs the ingest itself
+  int32_t priority = 0;
+};
+
 struct pipeline_spec {
   std::string file; ///< where it was read from
   std::string text; ///< the file's text (part of the data set version)
@@ -79,6 +87,7 @@ struct pipeline_spec {
   /// Each ingest after the first reads only what is new and extends the current version (see
   /// incremental_ingest.hpp) instead of rebuilding it.
   bool incremental = false;
+  schedule_decl schedule;
 };
 
 /// Reads and checks a pipeline file; errors (bad_config) read "FILE:LINE: what; fix".

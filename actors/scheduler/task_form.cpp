@@ -15,6 +15,42 @@ spec_overrides(const std::map<std::string, std::string>& detail) {
   return out;
 }
 
+namespace {
+
+/// The fields both kinds share.
+scheduler::task_request common_request(const task_spec& spec, const std::string& kind) {
+  scheduler::task_request r;
+  r.name = spec.name;
+  r.owner = spec.owner.empty() ? "default" : spec.owner;
+  r.priority = spec.priority;
+  r.replicas = spec.replicas;
+  r.per_replica = {spec.cpu_threads, spec.gpus, spec.gpu_memory_mb};
+  r.preemptible = spec.preemptible;
+  r.detail = spec.detail;
+  r.detail["kind"] = kind;
+  return r;
+}
+
+/// kind=ingest dataset=NAME: the data set's actor runs its pipeline once.
+template <class Refuse>
+caf::expected<scheduler::task_request> ingest_request(const task_spec& spec, Refuse refuse) {
+  for (const auto& [k, v] : spec.detail)
+    if (k != "kind" && k != "dataset")
+      return refuse(k, "unknown detail key of an ingest task (known: kind, dataset)");
+  if (!spec.detail.count("dataset") || spec.detail.at("dataset").empty())
+    return refuse("dataset", "the data set actor to ingest is required (dataset=NAME)");
+  if (spec.replicas != 1 || spec.gpus != 0)
+    return refuse("replicas", "an ingest runs once, on no GPU (replicas=1 gpus=0)");
+  if (spec.cpu_threads == 0 || spec.cpu_threads > 1024)
+    return refuse("cpu_threads", "must be from 1 to 1024, got " + std::to_string(spec.cpu_threads));
+  // A pipeline is not stopped half-way: an ingest is never preempted.
+  auto r = common_request(spec, "ingest");
+  r.preemptible = false;
+  return r;
+}
+
+} // namespace
+
 caf::expected<scheduler::task_request> to_task_request(const task_spec& spec) {
   auto refuse = [&](const std::string& field, const std::string& what) {
     return make_llmos_error(error_code::bad_params,
@@ -24,8 +60,10 @@ caf::expected<scheduler::task_request> to_task_request(const task_spec& spec) {
     return refuse("name",
                   "'" + spec.name + "' is not a valid actor name (letters, digits, '-', '_', '.')");
   const auto kind = spec.detail.count("kind") ? spec.detail.at("kind") : "train";
-  if (kind != "train")
-    return refuse("kind", "'" + kind + "' is not a task kind this scheduler runs (train)");
+  if (kind != "train" && kind != "ingest")
+    return refuse("kind", "'" + kind + "' is not a task kind this scheduler runs (train, ingest)");
+  if (kind == "ingest")
+    return ingest_request(spec, refuse);
   for (const auto& [k, v] : spec.detail) {
     static const std::vector<std::string> known{"kind", "spec",   "dataset", "checkpoint",
                                                 "keep", "result", "init",    "fine_tune"};
@@ -48,16 +86,7 @@ caf::expected<scheduler::task_request> to_task_request(const task_spec& spec) {
     return refuse("replicas", "must be from 1 to 64, got " + std::to_string(spec.replicas));
   if (spec.cpu_threads == 0 || spec.cpu_threads > 1024)
     return refuse("cpu_threads", "must be from 1 to 1024, got " + std::to_string(spec.cpu_threads));
-  scheduler::task_request r;
-  r.name = spec.name;
-  r.owner = spec.owner.empty() ? "default" : spec.owner;
-  r.priority = spec.priority;
-  r.replicas = spec.replicas;
-  r.per_replica = {spec.cpu_threads, spec.gpus, spec.gpu_memory_mb};
-  r.preemptible = spec.preemptible;
-  r.detail = spec.detail;
-  r.detail["kind"] = kind;
-  return r;
+  return common_request(spec, kind);
 }
 
 task_status to_task_status(const scheduler::task_record& t, const scheduler::cluster_state& cluster,

@@ -11,7 +11,8 @@
 namespace llmos {
 
 /// The checked request, or bad_params naming the task and the field: name (actor-name rules),
-/// kind (only "train" runs today), spec (must load; set.FIELD overrides must apply), dataset.
+/// kind ("train": spec must load, set.FIELD overrides must apply, dataset; "ingest": dataset,
+/// one replica, never preempted).
 caf::expected<scheduler::task_request> to_task_request(const task_spec& spec);
 
 /// What a user sees of a record; `progress` is the last progress line of its run.

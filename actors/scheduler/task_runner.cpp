@@ -46,6 +46,8 @@ std::filesystem::path checkpoint_of(self_ptr self, const scheduler::task_record&
 }
 
 void stop_actor(self_ptr self, const std::string& name) {
+  if (name.empty()) // an ingest task's part: no actor of its own
+    return;
   self->request(manager(self), call_timeout, stop_atom::value, name)
       .then([](bool) {}, [](caf::error&) {});
 }
@@ -233,6 +235,41 @@ void rendezvous(self_ptr self, uint64_t id, uint64_t epoch) {
           [fail](caf::error& err) { fail(std::move(err)); });
 }
 
+/// An ingest task: the data set's own actor runs its pipeline (where it lives: the scheduler
+/// queued the task, ordered it and counts its thread while it runs); the new version's figures
+/// are the result.
+void run_ingest(self_ptr self, uint64_t id, uint64_t epoch, const std::string& dataset) {
+  auto fail = [self, id, epoch](caf::error err) {
+    if (auto* run = current(self, id, epoch))
+      run->replicas[0].replied = true;
+    replica_failed(self, id, epoch, 0, std::move(err));
+  };
+  find_actor(
+      self, self->state.cfg.manager, dataset,
+      [self, id, epoch, fail](caf::actor ds) {
+        auto* run = current(self, id, epoch);
+        if (!run)
+          return;
+        self->request(caf::actor_cast<dataset_actor>(ds), run_timeout, ingest_atom::value,
+                      run->relay)
+            .then(
+                [self, id, epoch](dataset_stats& s) {
+                  auto* run = current(self, id, epoch);
+                  if (!run)
+                    return;
+                  run->replicas[0].replied = true;
+                  run->result = nlohmann::json{{"dataset", s.dataset},       {"version", s.version},
+                                               {"records", s.records},       {"train", s.train},
+                                               {"validation", s.validation}, {"test", s.test}}
+                                    .dump();
+                  if (--run->pending == 0)
+                    conclude(self, id);
+                },
+                [fail](caf::error& err) { fail(std::move(err)); });
+      },
+      fail, call_timeout);
+}
+
 } // namespace
 
 void start_task(self_ptr self, uint64_t id, const scheduler::placement& where) {
@@ -259,6 +296,14 @@ void start_task(self_ptr self, uint64_t id, const scheduler::placement& where) {
   log_info("scheduler '" + st.cfg.name + "': starting task " + std::to_string(id) + " (" +
            t->req.name + ") on " + run.replicas.front().node +
            (where.size() > 1 ? " and " + std::to_string(where.size() - 1) + " more" : ""));
+  if (auto kind = t->req.detail.find("kind");
+      kind != t->req.detail.end() && kind->second == "ingest") {
+    run.replicas.front().actor.clear(); // it spawns nothing
+    run.pending = 1;
+    const auto dataset = t->req.detail.at("dataset");
+    st.runs[id] = std::move(run);
+    return run_ingest(self, id, epoch, dataset);
+  }
   std::map<std::string, std::string> config{
       {"spec", t->req.detail.at("spec")},
       {"threads", std::to_string(t->req.per_replica.cpu_threads)}};

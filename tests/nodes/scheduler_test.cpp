@@ -5,6 +5,7 @@
 // data (fortunes) runs its trials through the scheduler and publishes the best model.
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -232,6 +233,75 @@ TEST(scheduler, models_it_did_not_place_hold_their_threads_until_they_stop) {
   auto done = send(rpc, "sched", "wait", {{"id", id}});
   EXPECT_EQ(done.value("state", ""), "done") << done.dump() << log();
   EXPECT_NE(log().find("models it did not place hold 0 thread(s)"), std::string::npos) << log();
+}
+
+/// The ingest tasks in the scheduler's table named `name` that are done.
+std::vector<json> done_ingests(uint16_t rpc, const std::string& name) {
+  std::vector<json> out;
+  auto queue = send(rpc, "sched", "queue");
+  if (queue.is_array())
+    for (const auto& t : queue)
+      if (t.value("name", "") == name && t.value("state", "") == "done")
+        out.push_back(t);
+  return out;
+}
+
+TEST(scheduler, a_data_set_ingests_on_its_schedule_as_tasks_of_the_scheduler) {
+  temp_dir dir{"sched_ingest"};
+  std::string lines;
+  for (int i = 0; i < 30; ++i)
+    lines += "{\"text\": \"note " + std::to_string(i) + " on the state of the garden\"}\n";
+  write_file(dir / "notes.jsonl", lines);
+  write_file(dir / "notes.yaml", "dataset: notes\nroot: store\nincremental: true\n"
+                                 "schedule: {every: 2s, scheduler: sched, priority: 3}\n"
+                                 "sources:\n  - {name: feed, kind: jsonl, path: notes.jsonl}\n"
+                                 "clean:\n  - rule: exact_dedupe\n"
+                                 "split: {train: 0.8, validation: 0.1, test: 0.1, seed: 1}\n"
+                                 "tokenizer: {kind: byte}\n");
+  const auto ports = llmos::test::free_ports(2);
+  const std::string actors =
+      "      - {name: notes, kind: dataset, config: {pipeline: notes.yaml}}\n"
+      "      - {name: sched, kind: scheduler, config: {root: sched}}\n";
+  write_file(dir / "topology.yaml", "cluster: si\n" + llmos::test::fast_heartbeat + "nodes:\n" +
+                                        node_entry("a", ports[0], ports[1], 1, actors));
+  auto a = child_process::start(
+      {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
+      dir / "a.log");
+  const uint16_t rpc = ports[1];
+  auto log = [&] { return llmos::test::read_file(dir / "a.log"); };
+  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 15s, 100ms)) << log();
+
+  // The first round: the scheduler runs task ingest-notes, and the data set has a version.
+  ASSERT_TRUE(wait_until([&] { return !done_ingests(rpc, "ingest-notes").empty(); }, 20s, 200ms))
+      << send(rpc, "sched", "queue").dump() << log();
+  const auto first = send(rpc, "notes", "stats");
+  ASSERT_EQ(first.value("records", 0), 30) << first.dump();
+  // A listing leaves results out: a task's status shows its whole report.
+  const auto task = status(rpc, done_ingests(rpc, "ingest-notes")[0].value("id", uint64_t{0}));
+  ASSERT_TRUE(task["result"].is_object()) << task.dump();
+  EXPECT_EQ(task["result"].value("version", ""), first.value("version", ""));
+
+  // New lines arrive: a later round reads them and extends the version.
+  std::ofstream{dir / "notes.jsonl", std::ios::app}
+      << "{\"text\": \"a new note on the rain\"}\n{\"text\": \"another on the wind\"}\n";
+  ASSERT_TRUE(
+      wait_until([&] { return send(rpc, "notes", "stats").value("records", 0) == 32; }, 20s, 200ms))
+      << send(rpc, "notes", "stats").dump() << log();
+  EXPECT_NE(log().find("scheduled ingest submitted as task"), std::string::npos) << log();
+
+  // The same kind of task submitted by hand.
+  auto by_hand =
+      send(rpc, "sched", "submit", {{"name", "by-hand"}, {"kind", "ingest"}, {"dataset", "notes"}});
+  ASSERT_TRUE(by_hand.contains("id")) << by_hand.dump();
+  auto done = send(rpc, "sched", "wait", {{"id", by_hand["id"]}});
+  EXPECT_EQ(done.value("state", ""), "done") << done.dump() << log();
+  ASSERT_TRUE(done["result"].is_object()) << done.dump();
+  EXPECT_EQ(done["result"].value("version", ""), send(rpc, "notes", "stats").value("version", ""));
+  auto missing = send(rpc, "sched", "submit",
+                      {{"name", "nowhere"}, {"kind", "ingest"}, {"dataset", "no-such-set"}});
+  ASSERT_TRUE(missing.contains("id")) << missing.dump();
+  auto failed = send(rpc, "sched", "wait", {{"id", missing["id"]}});
+  EXPECT_EQ(failed.value("state", ""), "failed") << failed.dump();
 }
 
 TEST(scheduler, a_lost_nodes_task_resumes_on_another_node) {

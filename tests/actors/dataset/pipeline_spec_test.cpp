@@ -105,6 +105,28 @@ TEST(pipeline_spec, every_reader_kind_is_a_source_kind_including_sqlite) {
   EXPECT_EQ(llmos::dataset::known_source_kinds(), llmos::dataset::reader_kinds());
 }
 
+TEST(pipeline_spec, postgres_sources_incremental_runs_and_a_schedule) {
+  auto spec = parse_pipeline(
+      "dataset: d\nincremental: true\nschedule: {every: 6h, scheduler: sched, priority: 5}\n"
+      "sources:\n  - name: shop\n    kind: postgres\n    path: 'host=db port=5432 dbname=shop'\n"
+      "    options: {table: reviews, id_column: id, cursor_column: id, password_file: pw}\n",
+      "/tmp/p/pipe.yaml");
+  ASSERT_TRUE(spec) << llmos::describe(spec.error());
+  EXPECT_TRUE(spec->incremental);
+  EXPECT_EQ(spec->schedule.every_s, 6u * 3600);
+  EXPECT_EQ(spec->schedule.scheduler, "sched");
+  EXPECT_EQ(spec->schedule.priority, 5);
+  EXPECT_EQ(spec->sources[0].path, "host=db port=5432 dbname=shop") << "not a file path";
+  EXPECT_EQ(spec->sources[0].options.at("password_file"), "/tmp/p/pw") << "a file path";
+  const std::string head = "dataset: d\nsources:\n  - {name: a, kind: jsonl, path: a.jsonl}\n";
+  auto msg = refusal(head + "schedule: {every: 6 hours}\n");
+  EXPECT_NE(msg.find(":4: 'every' must be a whole number and a unit"), std::string::npos) << msg;
+  msg = refusal(head + "schedule: {every: 40d}\n");
+  EXPECT_NE(msg.find("from 1s to 30d"), std::string::npos) << msg;
+  msg = refusal(head + "schedule: {scheduler: s}\n");
+  EXPECT_NE(msg.find("'schedule' needs 'every'"), std::string::npos) << msg;
+}
+
 TEST(pipeline_spec, refuses_mistakes_with_line_and_fix) {
   const std::string head = "dataset: d\nsources:\n  - {name: a, kind: jsonl, path: a.jsonl}\n";
   auto msg = refusal(head + "claen:\n  - rule: normalise\n");

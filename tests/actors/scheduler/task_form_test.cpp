@@ -45,8 +45,10 @@ TEST(TaskForm, RefusalsNameTheTaskAndTheField) {
   s.name = "has space";
   EXPECT_NE(refusal(s).find("task 'has space': name"), std::string::npos);
   s = valid();
-  s.detail["kind"] = "ingest";
-  EXPECT_NE(refusal(s).find("kind: 'ingest' is not a task kind"), std::string::npos);
+  s.detail["kind"] = "evaluate";
+  EXPECT_NE(refusal(s).find("kind: 'evaluate' is not a task kind this scheduler runs (train, "
+                            "ingest)"),
+            std::string::npos);
   s = valid();
   s.detail.erase("spec");
   EXPECT_NE(refusal(s).find("spec: a model spec file is required"), std::string::npos);
@@ -66,6 +68,26 @@ TEST(TaskForm, RefusalsNameTheTaskAndTheField) {
   s = valid();
   s.replicas = 0;
   EXPECT_NE(refusal(s).find("replicas: must be from 1 to 64"), std::string::npos);
+}
+
+TEST(TaskForm, AnIngestNamesItsDataSetRunsOnceAndIsNeverPreempted) {
+  task_spec s;
+  s.name = "ingest-spam";
+  s.detail = {{"kind", "ingest"}, {"dataset", "spam"}};
+  auto r = to_task_request(s);
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_EQ(r->detail.at("kind"), "ingest");
+  EXPECT_FALSE(r->preemptible);
+  EXPECT_EQ(r->replicas, 1u);
+  auto bad = s;
+  bad.detail.erase("dataset");
+  EXPECT_NE(refusal(bad).find("dataset: the data set actor to ingest"), std::string::npos);
+  bad = s;
+  bad.detail["spec"] = spec_path;
+  EXPECT_NE(refusal(bad).find("spec: unknown detail key of an ingest task"), std::string::npos);
+  bad = s;
+  bad.replicas = 2;
+  EXPECT_NE(refusal(bad).find("replicas=1"), std::string::npos);
 }
 
 TEST(TaskForm, StatusShowsWhereAndWhatHappened) {
