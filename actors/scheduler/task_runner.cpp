@@ -270,6 +270,58 @@ void run_ingest(self_ptr self, uint64_t id, uint64_t epoch, const std::string& d
       fail, call_timeout);
 }
 
+/// A run of task `t` on `where`: its replicas' nodes and names, a new epoch, and the relay that
+/// forwards its progress to the scheduler.
+task_run new_run(self_ptr self, uint64_t id, const scheduler::task_record& t,
+                 const scheduler::placement& where) {
+  auto& st = self->state;
+  task_run run;
+  run.epoch = ++st.epochs;
+  for (std::size_t k = 0; k < where.size(); ++k) {
+    replica_run r;
+    r.node = st.core->cluster().nodes()[where[k].node].name;
+    r.actor = k == 0 ? t.req.name : t.req.name + "-r" + std::to_string(k);
+    run.replicas.push_back(std::move(r));
+  }
+  run.pending = run.replicas.size();
+  auto me = caf::actor_cast<scheduler_actor>(self);
+  run.relay = self->spawn([me, id](caf::event_based_actor*) -> caf::behavior {
+    return {[me, id](progress_atom, progress_event& ev) {
+      caf::anon_send(me, progress_atom::value, id, std::move(ev));
+    }};
+  });
+  return run;
+}
+
+/// Spawns replica k of a train task's run as a model actor on its node, after stopping any
+/// earlier replica that still holds the name; the last one spawned starts the rendezvous.
+void spawn_replica(self_ptr self, uint64_t id, uint64_t epoch, std::size_t k,
+                   const std::map<std::string, std::string>& config) {
+  const auto& r = self->state.runs[id].replicas[k];
+  spawn_request req{r.node, "model", r.actor, config};
+  auto spawn = [self, id, epoch, k, req]() {
+    self->request(manager(self), call_timeout, spawn_atom::value, req)
+        .then(
+            [self, id, epoch, k](actor_entry& e) {
+              auto* run = current(self, id, epoch);
+              if (!run)
+                return;
+              run->replicas[k].model = e.handle;
+              if (--run->pending > 0)
+                return;
+              if (run->error) // another replica could not be spawned
+                return conclude(self, id);
+              run->pending = run->replicas.size();
+              rendezvous(self, id, epoch);
+            },
+            [self, id, epoch, k](caf::error& err) {
+              replica_failed(self, id, epoch, k, std::move(err));
+            });
+  };
+  self->request(manager(self), call_timeout, stop_atom::value, r.actor)
+      .then([spawn](bool) { spawn(); }, [spawn](caf::error&) { spawn(); });
+}
+
 } // namespace
 
 void start_task(self_ptr self, uint64_t id, const scheduler::placement& where) {
@@ -277,22 +329,8 @@ void start_task(self_ptr self, uint64_t id, const scheduler::placement& where) {
   const auto* t = st.core->task(id);
   if (!t)
     return;
-  task_run run;
-  run.epoch = ++st.epochs;
-  for (std::size_t k = 0; k < where.size(); ++k) {
-    replica_run r;
-    r.node = st.core->cluster().nodes()[where[k].node].name;
-    r.actor = k == 0 ? t->req.name : t->req.name + "-r" + std::to_string(k);
-    run.replicas.push_back(std::move(r));
-  }
-  run.pending = run.replicas.size();
+  auto run = new_run(self, id, *t, where);
   const auto epoch = run.epoch;
-  auto me = caf::actor_cast<scheduler_actor>(self);
-  run.relay = self->spawn([me, id](caf::event_based_actor*) -> caf::behavior {
-    return {[me, id](progress_atom, progress_event& ev) {
-      caf::anon_send(me, progress_atom::value, id, std::move(ev));
-    }};
-  });
   log_info("scheduler '" + st.cfg.name + "': starting task " + std::to_string(id) + " (" +
            t->req.name + ") on " + run.replicas.front().node +
            (where.size() > 1 ? " and " + std::to_string(where.size() - 1) + " more" : ""));
@@ -304,36 +342,12 @@ void start_task(self_ptr self, uint64_t id, const scheduler::placement& where) {
     st.runs[id] = std::move(run);
     return run_ingest(self, id, epoch, dataset);
   }
-  std::map<std::string, std::string> config{
+  const std::map<std::string, std::string> config{
       {"spec", t->req.detail.at("spec")},
       {"threads", std::to_string(t->req.per_replica.cpu_threads)}};
   st.runs[id] = std::move(run);
-  for (std::size_t k = 0; k < where.size(); ++k) {
-    const auto& r = st.runs[id].replicas[k];
-    spawn_request req{r.node, "model", r.actor, config};
-    // A replica of an earlier run of this task may still hold the name: stop it first.
-    auto spawn = [self, id, epoch, k, req]() {
-      self->request(manager(self), call_timeout, spawn_atom::value, req)
-          .then(
-              [self, id, epoch, k](actor_entry& e) {
-                auto* run = current(self, id, epoch);
-                if (!run)
-                  return;
-                run->replicas[k].model = e.handle;
-                if (--run->pending > 0)
-                  return;
-                if (run->error) // another replica could not be spawned
-                  return conclude(self, id);
-                run->pending = run->replicas.size();
-                rendezvous(self, id, epoch);
-              },
-              [self, id, epoch, k](caf::error& err) {
-                replica_failed(self, id, epoch, k, std::move(err));
-              });
-    };
-    self->request(manager(self), call_timeout, stop_atom::value, r.actor)
-        .then([spawn](bool) { spawn(); }, [spawn](caf::error&) { spawn(); });
-  }
+  for (std::size_t k = 0; k < where.size(); ++k)
+    spawn_replica(self, id, epoch, k, config);
 }
 
 void stop_task(self_ptr self, uint64_t id) {

@@ -142,6 +142,93 @@ public:
 
 } // namespace
 
+namespace {
+
+/// What the run measured.
+struct postgres_figures {
+  uint64_t read_rows = 0;
+  double read_s = -1, copy_s = -1, inc_s = -1, full_s = -1;
+  postgres_bench::stage_seconds inc_stages, full_stages;
+  uint64_t inc_records = 0, full_records = 0;
+};
+
+/// Reading: the source against psql's \copy of the same rows to a file.
+void measure_reads(postgres_bench& b, testing::local_postgres& pg, postgres_figures& f) {
+  const dataset::source_spec source{"wordnet",
+                                    "postgres",
+                                    pg.conninfo(),
+                                    {{"table", "glosses"},
+                                     {"id_column", "id"},
+                                     {"label_column", "label"},
+                                     {"password_file", pg.password_file()}}};
+  f.read_s = best_seconds(b.opts_.repeats, [&] {
+    dataset::quarantine q;
+    auto n = dataset::read_source(source, q, [](dataset::record&&) {});
+    f.read_rows = n ? *n : 0;
+    return static_cast<bool>(n);
+  });
+  f.copy_s = best_seconds(b.opts_.repeats, [&] {
+    return b.psql("\\copy (SELECT * FROM glosses) TO '" + b.dir_ + "/out.tsv'");
+  });
+}
+
+/// The first ingest, then 1% new rows; the incremental ingest is timed from the same stored
+/// version each time (its new version removed in between), the full one into an empty store.
+bool measure_ingests(postgres_bench& b, postgres_figures& f) {
+  const auto inc_spec = b.pipeline(b.dir_ + "/incremental", true);
+  dataset::pipeline_result base;
+  if (!postgres_bench::ingest(inc_spec, &base) ||
+      !b.psql("\\copy glosses FROM '" + b.dir_ + "/new.tsv'"))
+    return false;
+  const auto current = dataset::current_version_file(inc_spec.root, inc_spec.dataset);
+  dataset::pipeline_result extended;
+  f.inc_s = best_seconds(b.opts_.repeats, [&] {
+    std::ofstream{current} << base.version.version;
+    if (!extended.version.path.empty() && extended.version.path != base.version.path)
+      fs::remove_all(extended.version.path);
+    f.inc_stages.clear();
+    return postgres_bench::ingest(inc_spec, &extended, &f.inc_stages);
+  });
+  const auto full_spec = b.pipeline(b.dir_ + "/full", false);
+  dataset::pipeline_result full;
+  f.full_s = best_seconds(b.opts_.repeats, [&] {
+    fs::remove_all(full_spec.root);
+    f.full_stages.clear();
+    return postgres_bench::ingest(full_spec, &full, &f.full_stages);
+  });
+  f.inc_records = extended.version.manifest.value("records", uint64_t{0});
+  f.full_records = full.version.manifest.value("records", uint64_t{0});
+  return f.inc_s >= 0 && f.full_s >= 0;
+}
+
+void print_figures(const postgres_bench_options& opts, std::size_t fresh,
+                   const postgres_figures& f) {
+  auto row = [](const std::string& name, double value) {
+    std::cout << std::left << std::setw(44) << name << std::right << std::setw(11) << value << "\n";
+  };
+  std::cout << "\npostgres: WordNet glosses, " << opts.rows << " rows + " << fresh
+            << " new, PostgreSQL on loopback, best of " << opts.repeats << "\n"
+            << std::left << std::setw(44) << "read" << std::right << std::setw(12) << "rows/s\n"
+            << std::fixed << std::setprecision(0);
+  row("ours (postgres source, records)", static_cast<double>(f.read_rows) / f.read_s);
+  row("psql \\copy to a file (raw floor)", static_cast<double>(opts.rows) / f.copy_s);
+  std::cout << std::setprecision(3) << std::left << std::setw(44) << "ingest" << std::right
+            << std::setw(12) << "seconds\n";
+  row("incremental (1% new rows)", f.inc_s);
+  row("full re-ingest", f.full_s);
+  row("incremental / full", f.inc_s / f.full_s);
+  std::cout << "  records: " << f.inc_records << " incremental, " << f.full_records << " full\n";
+  for (const auto& [name, stages] :
+       {std::pair{"incremental", &f.inc_stages}, std::pair{"full", &f.full_stages}}) {
+    std::cout << "  " << name << " by stage (last run):";
+    for (const auto& [stage, seconds] : *stages)
+      std::cout << " " << stage << " " << seconds;
+    std::cout << "\n";
+  }
+}
+
+} // namespace
+
 bool run_postgres_bench(const postgres_bench_options& opts, result_sheet& sheet) {
   const auto fresh = static_cast<std::size_t>(static_cast<double>(opts.rows) * opts.new_fraction);
   const auto rows = read_glosses(opts.rows + fresh);
@@ -168,82 +255,19 @@ bool run_postgres_bench(const postgres_bench_options& opts, result_sheet& sheet)
     std::cout << "postgres: skipped (loading the table failed: " << why << ")\n";
     return false;
   }
-  // Reading: the source against psql's \copy of the same rows to a file.
-  const dataset::source_spec source{"wordnet",
-                                    "postgres",
-                                    pg->conninfo(),
-                                    {{"table", "glosses"},
-                                     {"id_column", "id"},
-                                     {"label_column", "label"},
-                                     {"password_file", pg->password_file()}}};
-  uint64_t read_rows = 0;
-  const double read_s = best_seconds(opts.repeats, [&] {
-    dataset::quarantine q;
-    auto n = dataset::read_source(source, q, [](dataset::record&&) {});
-    read_rows = n ? *n : 0;
-    return static_cast<bool>(n);
-  });
-  const double copy_s = best_seconds(opts.repeats, [&] {
-    return b.psql("\\copy (SELECT * FROM glosses) TO '" + dir + "/out.tsv'");
-  });
-  // The first ingest, then 1% new rows; the incremental ingest is timed from the same stored
-  // version each time (its new version removed in between), the full one into an empty store.
-  const auto inc_spec = b.pipeline(dir + "/incremental", true);
-  dataset::pipeline_result base;
-  if (!postgres_bench::ingest(inc_spec, &base) ||
-      !b.psql("\\copy glosses FROM '" + dir + "/new.tsv'"))
-    return false;
-  const auto current = dataset::current_version_file(inc_spec.root, inc_spec.dataset);
-  dataset::pipeline_result extended;
-  postgres_bench::stage_seconds inc_stages, full_stages;
-  const double inc_s = best_seconds(opts.repeats, [&] {
-    std::ofstream{current} << base.version.version;
-    if (!extended.version.path.empty() && extended.version.path != base.version.path)
-      fs::remove_all(extended.version.path);
-    inc_stages.clear();
-    return postgres_bench::ingest(inc_spec, &extended, &inc_stages);
-  });
-  const auto full_spec = b.pipeline(dir + "/full", false);
-  dataset::pipeline_result full;
-  const double full_s = best_seconds(opts.repeats, [&] {
-    fs::remove_all(full_spec.root);
-    full_stages.clear();
-    return postgres_bench::ingest(full_spec, &full, &full_stages);
-  });
+  postgres_figures f;
+  measure_reads(b, *pg, f);
+  const bool ingested = measure_ingests(b, f);
   fs::remove_all(dir);
-  if (read_s < 0 || copy_s < 0 || inc_s < 0 || full_s < 0)
+  if (f.read_s < 0 || f.copy_s < 0 || !ingested)
     return false;
-  const auto total = static_cast<double>(opts.rows + fresh);
-  std::cout << "\npostgres: WordNet glosses, " << opts.rows << " rows + " << fresh
-            << " new, PostgreSQL on loopback, best of " << opts.repeats << "\n"
-            << std::left << std::setw(44) << "read" << std::right << std::setw(12) << "rows/s\n"
-            << std::fixed << std::setprecision(0);
-  std::cout << std::left << std::setw(44) << "ours (postgres source, records)" << std::right
-            << std::setw(11) << static_cast<double>(read_rows) / read_s << "\n";
-  std::cout << std::left << std::setw(44) << "psql \\copy to a file (raw floor)" << std::right
-            << std::setw(11) << static_cast<double>(opts.rows) / copy_s << "\n"
-            << std::setprecision(3);
-  std::cout << std::left << std::setw(44) << "ingest" << std::right << std::setw(12) << "seconds\n";
-  std::cout << std::left << std::setw(44) << "incremental (1% new rows)" << std::right
-            << std::setw(11) << inc_s << "\n";
-  std::cout << std::left << std::setw(44) << "full re-ingest" << std::right << std::setw(11)
-            << full_s << "\n";
-  std::cout << std::left << std::setw(44) << "incremental / full" << std::right << std::setw(11)
-            << inc_s / full_s << "   (records: " << extended.version.manifest.value("records", 0)
-            << " vs " << full.version.manifest.value("records", 0) << ")\n";
-  for (const auto& [name, stages] :
-       {std::pair{"incremental", &inc_stages}, std::pair{"full", &full_stages}}) {
-    std::cout << "  " << name << " by stage (last run):";
-    for (const auto& [stage, seconds] : *stages)
-      std::cout << " " << stage << " " << seconds;
-    std::cout << "\n";
-  }
-  sheet.set("postgres_rows_per_s", static_cast<double>(read_rows) / read_s);
-  sheet.set("postgres_copy_rows_per_s", static_cast<double>(opts.rows) / copy_s);
-  sheet.set("incremental_seconds", inc_s);
-  sheet.set("full_ingest_seconds", full_s);
-  sheet.set("incremental_vs_full_ratio", inc_s / full_s);
-  sheet.set("incremental_total_rows", total);
+  print_figures(opts, fresh, f);
+  sheet.set("postgres_rows_per_s", static_cast<double>(f.read_rows) / f.read_s);
+  sheet.set("postgres_copy_rows_per_s", static_cast<double>(opts.rows) / f.copy_s);
+  sheet.set("incremental_seconds", f.inc_s);
+  sheet.set("full_ingest_seconds", f.full_s);
+  sheet.set("incremental_vs_full_ratio", f.inc_s / f.full_s);
+  sheet.set("incremental_total_rows", static_cast<double>(opts.rows + fresh));
   return true;
 }
 

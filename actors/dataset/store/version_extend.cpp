@@ -88,6 +88,29 @@ caf::expected<nlohmann::json> link_parent_side_files(const version_info& parent,
   return entries;
 }
 
+/// The manifest of the extension, but for its shards, tokenizer and side files.
+nlohmann::json extended_manifest(const version_info& parent, const std::string& version,
+                                 const std::vector<record>& records,
+                                 const std::vector<split_part>& assignment,
+                                 const version_metadata& meta, uint64_t shard_records) {
+  auto lineage = meta.lineage;
+  lineage["parent"] = parent.version;
+  lineage["reused_shards"] = parent.shards.size();
+  lineage["new_records"] = records.size();
+  return {{"format", format_name},
+          {"dataset", parent.dataset},
+          {"version", version},
+          {"records", parent.manifest.value("records", uint64_t{0}) + records.size()},
+          {"shard_records", shard_records},
+          {"splits", merged_splits(parent.manifest.value("splits", nlohmann::json::object()),
+                                   split_counts(records, assignment))},
+          {"pipeline_spec", meta.pipeline_spec},
+          {"sources", meta.sources},
+          {"rules", meta.rules},
+          {"statistics", meta.statistics},
+          {"lineage", std::move(lineage)}};
+}
+
 } // namespace
 
 caf::expected<version_info> dataset_store::extend(const version_info& parent,
@@ -126,31 +149,15 @@ caf::expected<version_info> dataset_store::extend(const version_info& parent,
   auto side = link_parent_side_files(parent, dir);
   if (!side)
     return std::move(side.error());
-  auto fresh_side = write_side_files(dir, meta.side_files);
-  if (!fresh_side)
+  if (auto fresh_side = write_side_files(dir, meta.side_files); fresh_side)
+    side->insert(side->end(), fresh_side->begin(), fresh_side->end());
+  else
     return std::move(fresh_side.error());
-  for (auto& entry : *fresh_side)
-    side->push_back(std::move(entry));
-  auto lineage = meta.lineage;
-  lineage["parent"] = parent.version;
-  lineage["reused_shards"] = parent.shards.size();
-  lineage["new_records"] = records.size();
-  info.manifest = {
-      {"format", format_name},
-      {"dataset", parent.dataset},
-      {"version", *version},
-      {"records", parent.manifest.value("records", uint64_t{0}) + records.size()},
-      {"shard_records", opts_.shard_records},
-      {"splits", merged_splits(parent.manifest.value("splits", nlohmann::json::object()),
-                               split_counts(records, assignment))},
-      {"shards", std::move(shards)},
-      {"tokenizer", std::move(*tok_json)},
-      {"pipeline_spec", meta.pipeline_spec},
-      {"sources", meta.sources},
-      {"rules", meta.rules},
-      {"statistics", meta.statistics},
-      {"lineage", std::move(lineage)},
-      {"side_files", std::move(*side)}};
+  info.manifest =
+      extended_manifest(parent, *version, records, assignment, meta, opts_.shard_records);
+  info.manifest["shards"] = std::move(shards);
+  info.manifest["tokenizer"] = std::move(*tok_json);
+  info.manifest["side_files"] = std::move(*side);
   const auto text = info.manifest.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   if (auto ok = write_file_atomically(dir / manifest_name, text + "\n"); !ok)
     return std::move(ok.error());
