@@ -73,6 +73,45 @@ double similarity(const std::string& a, const std::string& b, const near_dedupe_
   return estimate_jaccard(all.subspan(0, width), all.subspan(width, width));
 }
 
+/// The (stored, fresh) pairs whose keys meet: `stored_keys` holds `stride` keys per stored
+/// record, one record after another.
+std::set<std::pair<uint32_t, uint32_t>> candidates_of(const fresh_keys& wanted,
+                                                      const std::vector<uint64_t>& stored_keys,
+                                                      std::size_t stride) {
+  std::set<std::pair<uint32_t, uint32_t>> out;
+  for (std::size_t k = 0; k < stored_keys.size() && !wanted.empty(); ++k)
+    wanted.for_each(stored_keys[k],
+                    [&](uint32_t j) { out.emplace(static_cast<uint32_t>(k / stride), j); });
+  return out;
+}
+
+/// Reads the stored texts of `candidates` and removes every fresh record that `reason` (stored
+/// text, fresh record) calls a repeat of one ("" : not a repeat), quarantining it under
+/// stats.rule with that reason and the stored record's id.
+template <class Reason>
+caf::expected<rule_stats>
+remove_confirmed(std::vector<record>& fresh, const stored_keys& stored,
+                 const std::set<std::pair<uint32_t, uint32_t>>& candidates,
+                 const stored_texts_fn& texts, quarantine& q, rule_stats stats, Reason reason) {
+  if (candidates.empty())
+    return stats;
+  auto known = texts(stored_side(candidates));
+  if (!known)
+    return std::move(known.error());
+  std::vector<bool> keep(fresh.size(), true);
+  for (const auto& [i, j] : candidates) {
+    const auto text = known->find(i);
+    if (!keep[j] || text == known->end())
+      continue;
+    if (auto why = reason(text->second, fresh[j]); !why.empty()) {
+      keep[j] = false;
+      reject(stats, q, fresh[j], why + " of " + earlier(stored.ids[i]));
+    }
+  }
+  keep_flagged(fresh, keep);
+  return stats;
+}
+
 } // namespace
 
 caf::expected<rule_stats> exact_dedupe_against(std::vector<record>& fresh,
@@ -83,26 +122,13 @@ caf::expected<rule_stats> exact_dedupe_against(std::vector<record>& fresh,
   for (std::size_t j = 0; j < fresh.size(); ++j)
     wanted.add(dedupe_hash(fresh[j].text), static_cast<uint32_t>(j));
   wanted.seal();
-  std::set<std::pair<uint32_t, uint32_t>> candidates; // (stored, fresh)
-  for (std::size_t i = 0; i < stored.exact.size() && !wanted.empty(); ++i)
-    wanted.for_each(stored.exact[i],
-                    [&](uint32_t j) { candidates.emplace(static_cast<uint32_t>(i), j); });
-  if (candidates.empty())
-    return stats;
-  auto known = texts(stored_side(candidates));
-  if (!known)
-    return std::move(known.error());
-  std::vector<bool> keep(fresh.size(), true);
-  for (const auto& [i, j] : candidates) {
-    const auto text = known->find(i);
-    // Confirmed on the keys: a 64-bit collision between different documents keeps both.
-    if (!keep[j] || text == known->end() || dedupe_key(text->second) != dedupe_key(fresh[j].text))
-      continue;
-    keep[j] = false;
-    reject(stats, q, fresh[j], "duplicate of " + earlier(stored.ids[i]));
-  }
-  keep_flagged(fresh, keep);
-  return stats;
+  return remove_confirmed(fresh, stored, candidates_of(wanted, stored.exact, 1), texts, q,
+                          std::move(stats), [](const std::string& text, const record& r) {
+                            // Confirmed on the keys: a 64-bit collision between different
+                            // documents keeps both.
+                            return dedupe_key(text) == dedupe_key(r.text) ? std::string{"duplicate"}
+                                                                          : std::string{};
+                          });
 }
 
 caf::expected<rule_stats> near_dedupe_against(std::vector<record>& fresh, const stored_keys& stored,
@@ -122,32 +148,16 @@ caf::expected<rule_stats> near_dedupe_against(std::vector<record>& fresh, const 
       if (const auto key = mine.band_keys[j * stored.bands + b]; key != 0)
         wanted.add(key, static_cast<uint32_t>(j));
   wanted.seal();
-  std::set<std::pair<uint32_t, uint32_t>> candidates;
-  for (std::size_t k = 0; k < stored.band_keys.size() && !wanted.empty(); ++k)
-    wanted.for_each(stored.band_keys[k], [&](uint32_t j) {
-      candidates.emplace(static_cast<uint32_t>(k / stored.bands), j);
-    });
-  if (candidates.empty())
-    return stats;
-  auto known = texts(stored_side(candidates));
-  if (!known)
-    return std::move(known.error());
-  std::vector<bool> keep(fresh.size(), true);
-  for (const auto& [i, j] : candidates) {
-    const auto text = known->find(i);
-    if (!keep[j] || text == known->end())
-      continue;
-    const double sim = similarity(text->second, fresh[j].text, options);
-    if (sim < options.threshold)
-      continue;
-    keep[j] = false;
-    char shown[16];
-    std::snprintf(shown, sizeof shown, "%.2f", sim);
-    reject(stats, q, fresh[j],
-           std::string{"near duplicate (jaccard≈"} + shown + ") of " + earlier(stored.ids[i]));
-  }
-  keep_flagged(fresh, keep);
-  return stats;
+  return remove_confirmed(fresh, stored, candidates_of(wanted, stored.band_keys, stored.bands),
+                          texts, q, std::move(stats),
+                          [&](const std::string& text, const record& r) {
+                            const double sim = similarity(text, r.text, options);
+                            if (sim < options.threshold)
+                              return std::string{};
+                            char shown[16];
+                            std::snprintf(shown, sizeof shown, "%.2f", sim);
+                            return std::string{"near duplicate (jaccard≈"} + shown + ")";
+                          });
 }
 
 } // namespace llmos::dataset

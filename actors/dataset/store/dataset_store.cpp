@@ -152,15 +152,10 @@ dataset_store::read_side_file(const version_info& info, const std::string& name)
   for (const auto& entry : info.manifest.value("side_files", nlohmann::json::array())) {
     if (!entry.is_object() || entry.value("file", std::string{}) != name)
       continue;
-    const auto path = fs::path{info.path} / name;
-    auto bytes = read_whole_file(path);
+    auto bytes =
+        read_checked(fs::path{info.path} / name, entry.value("xxh3_64", std::string{}), "");
     if (!bytes)
       return std::move(bytes.error());
-    const auto expected = entry.value("xxh3_64", std::string{});
-    if (auto actual = xxh3_64_hex(*bytes); actual != expected)
-      return make_llmos_error(error_code::io_failed, "'" + path.string() +
-                                                         "': checksum mismatch (xxh3-64 " + actual +
-                                                         ", manifest says " + expected + ")");
     return std::optional<std::string>{std::move(*bytes)};
   }
   return std::optional<std::string>{};
@@ -172,15 +167,10 @@ dataset_store::load_tokenizer(const version_info& info) const {
       info.manifest.contains("tokenizer") ? info.manifest["tokenizer"] : nlohmann::json{};
   if (entry.is_null())
     return std::unique_ptr<tokenizer>{};
-  const auto path = fs::path{info.path} / tokenizer_name;
-  auto bytes = read_whole_file(path);
+  auto bytes = read_checked(fs::path{info.path} / tokenizer_name,
+                            entry.value("xxh3_64", std::string{}), "tokenizer ");
   if (!bytes)
     return std::move(bytes.error());
-  const auto expected = entry.value("xxh3_64", std::string{});
-  if (auto actual = xxh3_64_hex(*bytes); actual != expected)
-    return make_llmos_error(error_code::io_failed, "tokenizer '" + path.string() +
-                                                       "': checksum mismatch (xxh3-64 " + actual +
-                                                       ", manifest says " + expected + ")");
   return tokenizer::load(*bytes);
 }
 

@@ -159,6 +159,18 @@ caf::expected<nlohmann::json> write_shards(const fs::path& dir, const std::vecto
   return shards;
 }
 
+caf::expected<std::string> read_checked(const fs::path& path, const std::string& expected,
+                                        const std::string& what) {
+  auto bytes = read_whole_file(path);
+  if (!bytes)
+    return std::move(bytes.error());
+  if (auto actual = xxh3_64_hex(*bytes); actual != expected)
+    return make_llmos_error(error_code::io_failed, what + "'" + path.string() +
+                                                       "': checksum mismatch (xxh3-64 " + actual +
+                                                       ", manifest says " + expected + ")");
+  return bytes;
+}
+
 caf::expected<nlohmann::json> write_side_files(const fs::path& dir,
                                                const std::map<std::string, std::string>& files) {
   auto entries = nlohmann::json::array();

@@ -54,6 +54,11 @@ nlohmann::json shard_json(const shard_info& s);
 caf::expected<nlohmann::json> write_tokenizer(const fs::path& dir, const tokenizer* tok,
                                               const std::string& tok_bytes);
 
+/// The bytes of `path`, whose xxh3-64 must be `expected` (the manifest's); a mismatch is an
+/// io_failed error naming `what` (e.g. "tokenizer ") and the path.
+caf::expected<std::string> read_checked(const fs::path& path, const std::string& expected,
+                                        const std::string& what);
+
 /// `files` (name -> bytes) written atomically into `dir`; their manifest entries.
 caf::expected<nlohmann::json> write_side_files(const fs::path& dir,
                                                const std::map<std::string, std::string>& files);
