@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
   start_opts.threads = opts->threads;
   start_opts.caf_args = opts->caf_args;
   start_opts.rpc_rate = opts->rpc_rate;
+  start_opts.rpc_busy_rate = opts->rpc_busy_rate;
   start_opts.rpc_nice = opts->rpc_nice;
   start_opts.kinds = kinds;
   auto node = llmos::node::start(std::move(chosen->topo), chosen->name, start_opts);

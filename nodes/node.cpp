@@ -97,6 +97,7 @@ caf::error node::start_rpc(const node_spec& spec, const node_start_options& opts
   gw_opts.host = spec.host;
   gw_opts.auth_token = topo_.auth_token;
   gw_opts.bounds.max_calls_per_s = opts.rpc_rate;
+  gw_opts.bounds.busy_calls_per_s = opts.rpc_busy_rate;
   if (const auto& rpc_tls = topo_.rpc_tls) {
     auto ctx = tls::context::server(rpc_tls->certificate, rpc_tls->key);
     if (!ctx)

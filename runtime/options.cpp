@@ -35,6 +35,10 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
       "rpc-rate", po::value(&opts.rpc_rate)->default_value(0),
       "msgpack-RPC calls per second one connection may make (0: no limit); a client above it "
       "waits, so a flooding client cannot take the cores from serving and heartbeats")(
+      "rpc-busy-rate", po::value(&opts.rpc_busy_rate)->default_value(4000),
+      "msgpack-RPC calls per second all connections together may make while the node serves "
+      "HTTP requests, an equal share each (0: no such limit); with no HTTP request being served "
+      "only --rpc-rate applies")(
       "rpc-nice", po::value(&opts.rpc_nice)->default_value(default_rpc_nice),
       "how much lower (0-19, as nice) the RPC port's threads run than the node's own: under "
       "contention, serving and heartbeats come before RPC clients (0: the same priority)");
@@ -65,6 +69,8 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
     return make_llmos_error(error_code::bad_option, "--threads must be between 1 and 256");
   if (!(opts.rpc_rate >= 0.0 && opts.rpc_rate <= 1e7))
     return make_llmos_error(error_code::bad_option, "--rpc-rate must be from 0 to 10000000");
+  if (!(opts.rpc_busy_rate >= 0.0 && opts.rpc_busy_rate <= 1e7))
+    return make_llmos_error(error_code::bad_option, "--rpc-busy-rate must be from 0 to 10000000");
   if (opts.rpc_nice < 0 || opts.rpc_nice > 19)
     return make_llmos_error(error_code::bad_option, "--rpc-nice must be from 0 to 19");
   if (!(opts.grace_s >= 0.0 && opts.grace_s <= 3600.0))

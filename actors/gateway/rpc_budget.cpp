@@ -38,33 +38,49 @@ bool rpc_budget::may_call(uint64_t conn) const {
          i->second.unsent <= bounds_.max_unsent_bytes;
 }
 
-double rpc_budget::bucket_size() const {
-  return std::max(bounds_.max_calls_per_s / 10, static_cast<double>(bounds_.max_in_flight));
+double rpc_budget::bucket_size(double rate, std::size_t in_flight) {
+  return std::max(rate / 10, static_cast<double>(in_flight));
 }
 
-std::chrono::milliseconds rpc_budget::rate_wait(uint64_t conn,
-                                                std::chrono::steady_clock::time_point now) {
+double rpc_budget::rate(bool busy) const {
+  double r = bounds_.max_calls_per_s;
+  if (busy && bounds_.busy_calls_per_s > 0) {
+    const double share =
+        bounds_.busy_calls_per_s / static_cast<double>(std::max<std::size_t>(1, conns_.size()));
+    r = r > 0 ? std::min(r, share) : share;
+  }
+  return r;
+}
+
+std::chrono::milliseconds
+rpc_budget::rate_wait(uint64_t conn, std::chrono::steady_clock::time_point now, bool busy) {
   auto i = conns_.find(conn);
-  if (bounds_.max_calls_per_s <= 0 || i == conns_.end())
+  if (i == conns_.end())
     return std::chrono::milliseconds{0};
   auto& u = i->second;
+  const double r = rate(busy);
+  if (r <= 0) {
+    u.tokens = -1; // the next limit in force starts with a full bucket
+    return std::chrono::milliseconds{0};
+  }
+  const double full = bucket_size(r, bounds_.max_in_flight);
   if (u.tokens < 0) {
-    u.tokens = bucket_size();
+    u.tokens = full;
   } else {
     const std::chrono::duration<double> elapsed = now - u.refilled;
-    u.tokens = std::min(bucket_size(), u.tokens + elapsed.count() * bounds_.max_calls_per_s);
+    u.tokens = std::min(full, u.tokens + elapsed.count() * r);
   }
   u.refilled = now;
   if (u.tokens >= 1)
     return std::chrono::milliseconds{0};
-  const double seconds = (1 - u.tokens) / bounds_.max_calls_per_s;
+  const double seconds = (1 - u.tokens) / r;
   return std::chrono::milliseconds{static_cast<int64_t>(std::ceil(seconds * 1000))};
 }
 
 void rpc_budget::call_started(uint64_t conn) {
   if (auto i = conns_.find(conn); i != conns_.end()) {
     ++i->second.in_flight;
-    if (bounds_.max_calls_per_s > 0)
+    if (i->second.tokens >= 1) // a limit is in force: rate_wait let this call through
       i->second.tokens -= 1;
   }
 }

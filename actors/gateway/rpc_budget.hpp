@@ -33,9 +33,13 @@ public:
   /// Whether `conn` may start another call (below max_in_flight and max_unsent_bytes); the
   /// broker leaves further frames in the decoder while it may not.
   bool may_call(uint64_t conn) const;
-  /// How long `conn` must wait before its next call under max_calls_per_s (zero: it may call
-  /// now, or there is no rate limit).
-  std::chrono::milliseconds rate_wait(uint64_t conn, std::chrono::steady_clock::time_point now);
+  /// How long `conn` must wait before its next call under max_calls_per_s and, when `busy`
+  /// (the process serves HTTP requests), its share of busy_calls_per_s (zero: it may call now,
+  /// or no limit is in force).
+  std::chrono::milliseconds rate_wait(uint64_t conn, std::chrono::steady_clock::time_point now,
+                                      bool busy = false);
+  /// The calls per second one connection may make now (0: no limit).
+  double rate(bool busy) const;
   /// A call starts (it takes a token of the rate limit).
   void call_started(uint64_t conn);
   /// An answer of `bytes` was written to the connection's send buffer.
@@ -54,10 +58,10 @@ private:
     std::size_t pending = 0;
     std::size_t in_flight = 0;
     std::size_t unsent = 0;
-    double tokens = -1; ///< rate limit; -1 until first asked (then a full bucket)
+    double tokens = -1; ///< rate limit; -1 while none is in force (then a full bucket)
     std::chrono::steady_clock::time_point refilled;
   };
-  double bucket_size() const;
+  static double bucket_size(double rate, std::size_t in_flight);
   rpc_bounds bounds_;
   std::unordered_map<uint64_t, usage> conns_;
   std::size_t buffered_ = 0;

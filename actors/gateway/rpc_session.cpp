@@ -6,6 +6,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
 #include "llmos/runtime/secret_compare.hpp"
+#include "llmos/runtime/serving_load.hpp"
 
 namespace llmos {
 namespace {
@@ -183,8 +184,10 @@ void rpc_session::drain(caf::io::connection_handle hdl) {
       i->second.paused = true;
       return;
     }
-    // Over its rate: its calls wait in the decoder (bounded as above) until tokens refill.
-    if (auto wait = budget_.rate_wait(id(hdl), clock::now()); wait.count() > 0) {
+    // Over its rate (a fixed one, or its share while the process serves HTTP requests): its
+    // calls wait in the decoder (bounded as above) until tokens refill.
+    const auto now = clock::now();
+    if (auto wait = budget_.rate_wait(id(hdl), now, serving_load::busy(now)); wait.count() > 0) {
       i->second.paused = true;
       if (!i->second.retry_due)
         self_->delayed_send(self_, wait, retry_atom::value, id(hdl));

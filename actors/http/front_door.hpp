@@ -14,7 +14,9 @@
 //   cpp-httplib's own request processing (routing, body limits, streaming) over this
 //   connection, reading any other body within `body_timeout`; then the connection goes back to
 //   waiting, or is closed when the client or the response said `Connection: close`.
-// HTTPS (cpp-httplib's SSLServer) keeps cpp-httplib's own thread per connection.
+// With TLS settings the same door serves HTTPS (door_connection.hpp): the handshake happens in the
+// poll thread within `head_timeout` of its first byte, so TLS clients get every bound above too
+// (cpp-httplib's SSLServer held a worker thread per connection from accept to close).
 #pragma once
 
 #include <chrono>
@@ -22,6 +24,8 @@
 #include <memory>
 
 #include <httplib.h>
+
+#include "llmos/runtime/tls_channel.hpp"
 
 namespace llmos::http {
 
@@ -45,7 +49,8 @@ class front_door;
 /// the listening thread returned, close() (closes every connection, joins the workers).
 class guarded_server : public httplib::Server {
 public:
-  explicit guarded_server(front_door_limits limits);
+  /// `tls`: a server context (tls::context::server) to speak HTTPS only; null for plain HTTP.
+  explicit guarded_server(front_door_limits limits, std::shared_ptr<tls::context> tls = nullptr);
   ~guarded_server() override;
 
   /// Closes every connection and joins the workers (waiting for requests being processed).

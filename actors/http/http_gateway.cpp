@@ -196,9 +196,8 @@ caf::expected<http::gateway_config> read_config(spawn_context& ctx) {
   return cfg;
 }
 
-/// Plain HTTP behind the front door, or HTTPS when a certificate is given (cpp-httplib's
-/// SSLServer over OpenSSL: the same routes and bounds on a thread pool; a plain-HTTP client gets
-/// no answer).
+/// The front door, serving HTTPS when a certificate is given: either way slow or idle clients
+/// hold no worker and the connection count has its own limit.
 caf::expected<std::shared_ptr<httplib::Server>> make_server(spawn_context& ctx,
                                                             const http::gateway_config& cfg) {
   const auto& cert = ctx.config["tls_certificate"];
@@ -212,23 +211,23 @@ caf::expected<std::shared_ptr<httplib::Server>> make_server(spawn_context& ctx,
   if (max_connections < 1 || head_timeout < 1)
     return make_llmos_error(error_code::bad_config,
                             "http: max_connections and head_timeout_ms must be positive");
-  if (cert.empty()) {
-    // Heads are collected off the workers, so slow or idle clients hold no worker and the
-    // connection count has its own limit.
-    http::front_door_limits limits;
-    limits.workers = cfg.threads;
-    limits.max_connections = static_cast<std::size_t>(max_connections);
-    limits.head_timeout = std::chrono::milliseconds{head_timeout};
-    return std::shared_ptr<httplib::Server>{std::make_shared<http::guarded_server>(limits)};
+  std::shared_ptr<tls::context> tls;
+  if (!cert.empty()) {
+    auto made = tls::context::server(cert, key);
+    if (!made)
+      return make_llmos_error(error_code::bad_config,
+                              "http '" + ctx.name +
+                                  "': cannot serve TLS: " + describe(made.error()));
+    tls = std::move(*made);
   }
-  auto tls = std::make_shared<httplib::SSLServer>(cert.c_str(), key.c_str());
-  if (!tls->is_valid())
-    return make_llmos_error(error_code::bad_config,
-                            "http '" + ctx.name + "': cannot serve TLS with certificate '" + cert +
-                                "' and key '" + key +
-                                "' (missing, unreadable, or not a matching PEM pair)");
-  tls->new_task_queue = [n = cfg.threads] { return new httplib::ThreadPool(n); };
-  return std::shared_ptr<httplib::Server>{std::move(tls)};
+  http::front_door_limits limits;
+  limits.workers = cfg.threads;
+  limits.max_connections = static_cast<std::size_t>(max_connections);
+  limits.head_timeout = std::chrono::milliseconds{head_timeout};
+  // Every body the gateway accepts arrives whole before a worker takes its request (within
+  // max_collected_total together), so a client trickling one holds no worker.
+  limits.max_collected_body = cfg.body_limit;
+  return std::shared_ptr<httplib::Server>{std::make_shared<http::guarded_server>(limits, tls)};
 }
 
 /// Connection habits and the JSON shape of the errors httplib answers itself.

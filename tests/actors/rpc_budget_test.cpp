@@ -1,5 +1,6 @@
 // The RPC gateway's budget: connections, partial frames, calls in flight, unsent answers, and the
-// per-connection rate limit (its token bucket, with made-up times).
+// per-connection rate limit (its token bucket, with made-up times), and the rate the connections
+// share while the process serves HTTP requests.
 #include "gateway/rpc_budget.hpp"
 
 #include <gtest/gtest.h>
@@ -53,6 +54,36 @@ TEST(rpc_budget, the_rate_limit_lets_a_burst_through_then_one_call_per_interval)
     b.call_started(1);
   EXPECT_GT(b.rate_wait(1, t0 + 1s), 0ms) << "the bucket holds 100, not a second's 1000";
   EXPECT_EQ(rpc_budget{}.rate_wait(1, t0), 0ms) << "no limit by default";
+}
+
+TEST(rpc_budget, while_serving_the_connections_share_the_busy_rate_and_alone_none) {
+  rpc_bounds bounds;
+  bounds.busy_calls_per_s = 4000;
+  rpc_budget b{bounds};
+  for (uint64_t c = 1; c <= 4; ++c)
+    ASSERT_TRUE(b.open(c));
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  for (int i = 0; i < 10000; ++i) {
+    ASSERT_EQ(b.rate_wait(1, t0, false), 0ms) << "no HTTP request served: no limit";
+    b.call_started(1);
+    b.call_ended(1, 0);
+  }
+  EXPECT_EQ(b.rate(false), 0);
+  EXPECT_EQ(b.rate(true), 1000) << "4000 calls/s shared by four connections";
+  for (int i = 0; i < 100; ++i) { // a full bucket: max(1000 / 10, max_in_flight 64)
+    ASSERT_EQ(b.rate_wait(1, t0, true), 0ms) << "call " << i << " is within the burst";
+    b.call_started(1);
+    b.call_ended(1, 0);
+  }
+  EXPECT_EQ(b.rate_wait(1, t0, true), 1ms) << "its share: one call per millisecond";
+  EXPECT_EQ(b.rate_wait(2, t0, true), 0ms) << "another connection has its own bucket";
+  EXPECT_EQ(b.rate_wait(1, t0, false), 0ms) << "serving ended: no limit";
+  for (uint64_t c = 2; c <= 4; ++c)
+    b.close(c);
+  EXPECT_EQ(b.rate(true), 4000) << "alone, it has all of it";
+  bounds.max_calls_per_s = 500;
+  EXPECT_EQ(rpc_budget{bounds}.rate(true), 500) << "the fixed limit, when lower, still holds";
+  EXPECT_EQ(rpc_budget{bounds}.rate(false), 500);
 }
 
 } // namespace

@@ -70,6 +70,20 @@ TEST(node_options, rpc_nice_is_off_by_default_and_bounded) {
   }
 }
 
+TEST(node_options, rpc_busy_rate_is_on_by_default_and_bounded) {
+  auto o = parse({});
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->rpc_busy_rate, 4000);
+  o = parse({"--rpc-busy-rate", "0"});
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->rpc_busy_rate, 0);
+  for (const char* bad : {"-1", "1e8", "fast"}) {
+    auto refused = parse({"--rpc-busy-rate", bad});
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(llmos::describe(refused.error()).find("rpc-busy-rate"), std::string::npos) << bad;
+  }
+}
+
 TEST(node_options, help_is_reported) {
   auto o = parse({"--help"});
   ASSERT_TRUE(o);

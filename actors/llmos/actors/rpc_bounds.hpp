@@ -15,6 +15,10 @@ struct rpc_bounds {
   /// holds a tenth of a second's calls (at least max_in_flight): a client that floods the port
   /// waits for tokens instead of taking the node's cores from serving and heartbeats.
   double max_calls_per_s = 0;
+  /// While the process serves HTTP requests (serving_load::busy): calls per second over every
+  /// connection together, an equal share each (0: no such limit; llmos-node --rpc-busy-rate).
+  /// Serving comes first when both want the cores; an RPC client alone is never slowed.
+  double busy_calls_per_s = 4000;
 };
 
 } // namespace llmos

@@ -22,7 +22,8 @@ struct node_options {
   std::string log_level = "info";
   double grace_s = 10.0; ///< SIGTERM: how long requests in flight and stopping actors may take
   double rpc_rate = 0;   ///< msgpack-RPC calls per second per connection (0: no limit)
-  int rpc_nice = default_rpc_nice;   ///< the RPC port's threads' nice value above the node's
+  double rpc_busy_rate = 4000;     ///< RPC calls/s of all connections while serving HTTP (0: none)
+  int rpc_nice = default_rpc_nice; ///< the RPC port's threads' nice value above the node's
   std::vector<std::string> caf_args; ///< passed through to caf::actor_system_config::parse
   bool help = false;
   std::string help_text;

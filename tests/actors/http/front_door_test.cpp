@@ -4,105 +4,19 @@
 // worker; pipelined requests are answered in order and a handler's `Connection: close` ends the
 // connection; stopping while clients are busy ends cleanly. Short, so that the sanitizer builds run
 // it too.
-#include "http/front_door.hpp"
-#include "http/listen_backlog.hpp"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "door_fixture.hpp"
 
 #include <atomic>
-#include <chrono>
-#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 namespace llmos::http {
 namespace {
 
-using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
-class front_door_test : public testing::Test {
-protected:
-  void start(front_door_limits limits) {
-    server_ = std::make_shared<guarded_server>(limits);
-    server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("ok", "text/plain");
-    });
-    server_->Get("/slow", [](const httplib::Request&, httplib::Response& res) {
-      std::this_thread::sleep_for(200ms);
-      res.set_content("slow", "text/plain");
-    });
-    server_->Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
-      res.set_content(req.body, "text/plain");
-    });
-    server_->Post("/refuse", [](const httplib::Request&, httplib::Response& res) {
-      res.status = 413;
-      res.set_header("Connection", "close");
-    });
-    server_->set_logger([](const httplib::Request&, const httplib::Response& res) {
-      guarded_server::note_response(res);
-    });
-    port_ = server_->bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    // As the gateway does: with cpp-httplib's backlog of 5, a burst of dials beyond it waits a
-    // whole second for SYN retransmission when the accepting thread lags (seen under ASan in CI).
-    ASSERT_TRUE(widen_listen_backlog(static_cast<uint16_t>(port_)));
-    listener_ = std::thread{[s = server_] { s->listen_after_bind(); }};
-  }
-
-  void TearDown() override { stop(); }
-
-  void stop() {
-    if (!server_)
-      return;
-    server_->stop();
-    if (listener_.joinable())
-      listener_.join();
-    server_->close();
-    server_.reset();
-  }
-
-  int dial() const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port_));
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    return fd;
-  }
-
-  /// What `fd` receives until the peer closes (`closed`) or `wait` passes.
-  static std::string drain(int fd, std::chrono::milliseconds wait, bool& closed) {
-    std::string out;
-    closed = false;
-    const auto end = clock::now() + wait;
-    char buf[4096];
-    while (clock::now() < end) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0)
-        continue;
-      const auto n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed = true;
-        break;
-      }
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
-  }
-
-  std::shared_ptr<guarded_server> server_;
-  std::thread listener_;
-  int port_ = 0;
-};
+class front_door_test : public door_fixture {};
 
 TEST_F(front_door_test, many_keep_alive_clients_get_every_answer) {
   front_door_limits limits;

@@ -1,0 +1,22 @@
+// What the front door reads from a request's head itself, before cpp-httplib sees the request:
+// whether the poll thread may collect the body (it must know the body's end from the head alone)
+// and where a pipelined next request starts.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace llmos::http {
+
+/// The body length a head (request line and headers, CRLF-separated) declares when the front
+/// door may collect the body itself: by one well-formed Content-Length, without
+/// Transfer-Encoding, Content-Encoding (refused or inflated by the worker from the head alone)
+/// or `Expect` (such a client waits for the worker's 100 Continue before it sends). 0 otherwise:
+/// the worker reads (or refuses) whatever follows.
+std::size_t body_to_collect(std::string_view head);
+
+/// A body's stray CRLF (some clients add one after a POST body) is not the start of a request.
+std::string without_leading_crlf(std::string bytes);
+
+} // namespace llmos::http
