@@ -35,7 +35,7 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
       "rpc-rate", po::value(&opts.rpc_rate)->default_value(0),
       "msgpack-RPC calls per second one connection may make (0: no limit); a client above it "
       "waits, so a flooding client cannot take the cores from serving and heartbeats")(
-      "rpc-busy-rate", po::value(&opts.rpc_busy_rate)->default_value(4000),
+      "rpc-busy-rate", po::value(&opts.rpc_busy_rate)->default_value(default_rpc_busy_rate),
       "msgpack-RPC calls per second all connections together may make while the node serves "
       "HTTP requests, an equal share each (0: no such limit); with no HTTP request being served "
       "only --rpc-rate applies")(

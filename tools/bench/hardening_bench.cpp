@@ -260,9 +260,12 @@ int run_hardening(const hardening_options& opts) {
   write_spam_pipeline(dir);
   const ports a, b;
   std::ofstream(dir / "topology.yaml") << topology(dir, a, b);
-  // Node a limits each RPC connection to rpc_rate calls per second (llmos-node --rpc-rate) and
-  // runs its RPC threads rpc_nice lower (--rpc-nice).
-  const auto nice = opts.rpc_nice >= 0 ? " --rpc-nice " + std::to_string(opts.rpc_nice) : "";
+  // Node a limits each RPC connection to rpc_rate calls per second (llmos-node --rpc-rate), all
+  // of them to rpc_busy_rate while it serves HTTP (--rpc-busy-rate), and runs its RPC threads
+  // rpc_nice lower (--rpc-nice).
+  auto nice = opts.rpc_nice >= 0 ? " --rpc-nice " + std::to_string(opts.rpc_nice) : "";
+  if (opts.rpc_busy_rate >= 0)
+    nice += " --rpc-busy-rate " + std::to_string(opts.rpc_busy_rate);
   child_process node_a{{"/bin/sh", "-c",
                         node_command(opts.node_path, dir, "a",
                                      "--rpc-rate " + std::to_string(opts.rpc_rate) + nice)},
@@ -297,13 +300,14 @@ int run_hardening(const hardening_options& opts) {
   {
     flood f{a.rpc, 4};
     std::this_thread::sleep_for(500ms); // the flood is running before the measurement starts
+    const auto before = f.answered();
     flooded = drive(a.http, "spam", texts, clients, opts.seconds);
-    flood_answers = f.answered();
+    flood_answers = f.answered() - before;
   }
   const double heartbeats_missed = missed() - missed_before;
   const double heartbeats_sent = sent() - sent_before;
   const double ratio = clean.rps > 0 ? flooded.rps / clean.rps : 0;
-  const double flood_rate = static_cast<double>(flood_answers) / (opts.seconds + 0.5);
+  const double flood_rate = static_cast<double>(flood_answers) / opts.seconds;
   std::cout << std::fixed << std::setprecision(0) << "\n  serving spam-bag, " << clients
             << " HTTP clients, " << opts.seconds << " s each:\n"
             << "    clean:   " << clean.rps << " rps (p99 " << std::setprecision(1) << clean.p99_ms
@@ -316,6 +320,9 @@ int run_hardening(const hardening_options& opts) {
                                   : std::string{"no --rpc-rate"})
             << ", --rpc-nice "
             << (opts.rpc_nice >= 0 ? std::to_string(opts.rpc_nice) : std::string{"default"})
+            << ", --rpc-busy-rate "
+            << (opts.rpc_busy_rate >= 0 ? std::to_string(static_cast<int>(opts.rpc_busy_rate))
+                                        : std::string{"default"})
             << ")\n"
             << "    flooded/clean: " << std::setprecision(2) << ratio << "x (aim >= 0.8)\n"
             << "  heartbeats (every " << heartbeat_ms
@@ -331,6 +338,7 @@ int run_hardening(const hardening_options& opts) {
   sheet.set("flood_rpc_answers_per_s", flood_rate);
   sheet.set("rpc_rate", opts.rpc_rate);
   sheet.set("rpc_nice", opts.rpc_nice >= 0 ? opts.rpc_nice : default_rpc_nice);
+  sheet.set("rpc_busy_rate", opts.rpc_busy_rate >= 0 ? opts.rpc_busy_rate : default_rpc_busy_rate);
   sheet.set("heartbeats_sent", heartbeats_sent);
   sheet.set("heartbeats_missed", heartbeats_missed);
   sheet.set("heartbeats_missed_clean", clean_missed);

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   uint32_t threads = 1;
   double rpc_rate = 0;
   int rpc_nice = -1;
+  double rpc_busy_rate = -1;
   po::options_description desc{
       "usage: llmos-bench NAME [options]   (NAME: messaging, data, "
       "training, serving, scheduler, tuner, loop, llm, llm-serving, hardening)"};
@@ -56,6 +57,8 @@ int main(int argc, char** argv) {
       "the flooded node's --rpc-rate, calls/s per connection (hardening)")(
       "rpc-nice", po::value(&rpc_nice)->default_value(-1),
       "the flooded node's --rpc-nice (hardening; -1: llmos-node's default)")(
+      "rpc-busy-rate", po::value(&rpc_busy_rate)->default_value(-1),
+      "the flooded node's --rpc-busy-rate (hardening; -1: llmos-node's default)")(
       "name", po::value(&name), "benchmark")("arg", po::value(&arg),
                                              "argument of an internal mode");
   po::positional_options_description pos;
@@ -159,6 +162,7 @@ int main(int argc, char** argv) {
     h.seconds = seconds;
     h.rpc_rate = rpc_rate;
     h.rpc_nice = rpc_nice;
+    h.rpc_busy_rate = rpc_busy_rate;
     h.node_path =
         (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
     h.fuzz_summary = LLMOS_SOURCE_DIR "/build-fuzz/fuzz-summary.json";

@@ -27,8 +27,9 @@ struct node_start_options {
   std::vector<std::string> caf_args;             ///< e.g. "--middleman.heartbeat-interval=..."
   std::shared_ptr<const actor_kind_table> kinds; ///< null: builtin_actor_kinds()
   std::shared_ptr<const method_table> methods;   ///< null: builtin_methods()
-  double rpc_rate = 0;         ///< msgpack-RPC calls per second per connection (0: no limit)
-  double rpc_busy_rate = 4000; ///< RPC calls/s of all connections while serving HTTP (0: none)
+  double rpc_rate = 0; ///< msgpack-RPC calls per second per connection (0: no limit)
+  double rpc_busy_rate =
+      default_rpc_busy_rate; ///< RPC calls/s of all connections while serving HTTP (0: none)
   /// How much lower (as nice, 0-19) the RPC port's threads run than the node's: a flooding
   /// client then gets the cores serving and heartbeats leave (0: the same priority).
   int rpc_nice = default_rpc_nice;

@@ -13,6 +13,8 @@ namespace llmos {
 
 /// How much lower the RPC port's threads run than the node's (llmos-node --rpc-nice).
 inline constexpr int default_rpc_nice = 0;
+/// RPC calls per second of all connections together while the node serves HTTP (rpc_bounds).
+inline constexpr double default_rpc_busy_rate = 4000;
 
 struct node_options {
   std::string topology_path; ///< "" = the embedded single-process default
@@ -22,7 +24,8 @@ struct node_options {
   std::string log_level = "info";
   double grace_s = 10.0; ///< SIGTERM: how long requests in flight and stopping actors may take
   double rpc_rate = 0;   ///< msgpack-RPC calls per second per connection (0: no limit)
-  double rpc_busy_rate = 4000;     ///< RPC calls/s of all connections while serving HTTP (0: none)
+  double rpc_busy_rate =
+      default_rpc_busy_rate;       ///< RPC calls/s of all connections while serving HTTP (0: none)
   int rpc_nice = default_rpc_nice; ///< the RPC port's threads' nice value above the node's
   std::vector<std::string> caf_args; ///< passed through to caf::actor_system_config::parse
   bool help = false;
