@@ -39,8 +39,9 @@ test-asan: setup
 	tools/fuzz/build.sh
 	cd build-fuzz && ctest --output-on-failure --timeout 600
 
-# The same libraries' unit tests under ThreadSanitizer in build-tsan/ (the HTTP front door's
-# threads, the RPC client, the cores); CI runs them after test-asan.
+# The libraries' unit and actor tests under ThreadSanitizer in build-tsan/ (GCC; the HTTP front
+# door's threads, the RPC client, the cores, the actors, and a node serving in the test's own
+# process); CI runs them after test-asan.
 test-tsan: setup
 	tools/tsan/build.sh
 	cd build-tsan && ctest --output-on-failure --timeout 600

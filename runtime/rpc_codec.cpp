@@ -223,6 +223,49 @@ void pack_json_into(packer& pk, const nlohmann::json& value) {
   pk.pack_nil();
 }
 
+/// The next whole object of `unpacker` into `handle` (`complete` false when the input ends
+/// first), or why the stream cannot go on.
+std::optional<frame_error> unpack_next(msgpack::unpacker& unpacker, msgpack::object_handle& handle,
+                                       bool& complete, const limits& lim) {
+  using kind = frame_error::kind;
+  // msgpack reports bad input by throwing; the parser state is then unknown, so every one of
+  // these ends the stream.
+  try {
+    complete = unpacker.next(handle);
+  } catch (const msgpack::array_size_overflow&) {
+    return fatal_error(kind::too_large, "frame declares an array of more than " +
+                                            std::to_string(lim.max_elements) + " elements");
+  } catch (const msgpack::map_size_overflow&) {
+    return fatal_error(kind::too_large, "frame declares a map of more than " +
+                                            std::to_string(lim.max_elements) + " entries");
+  } catch (const msgpack::str_size_overflow&) {
+    return fatal_error(kind::too_large, "frame declares a string of more than " +
+                                            std::to_string(lim.max_frame_bytes) + " bytes");
+  } catch (const msgpack::bin_size_overflow&) {
+    return fatal_error(kind::too_large, "frame declares a bin of more than " +
+                                            std::to_string(lim.max_frame_bytes) + " bytes");
+  } catch (const msgpack::ext_size_overflow&) {
+    return fatal_error(kind::too_large, "frame declares an ext of more than " +
+                                            std::to_string(lim.max_frame_bytes) + " bytes");
+  } catch (const msgpack::depth_size_overflow&) {
+    return fatal_error(kind::malformed,
+                       "frame nests arrays and maps deeper than " + std::to_string(lim.max_depth));
+  } catch (const msgpack::parse_error& ex) {
+    return fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what());
+  } catch (const msgpack::insufficient_bytes& ex) {
+    return fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what());
+  } catch (const msgpack::type_error& ex) {
+    return fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what());
+  } catch (const std::bad_alloc&) {
+    return fatal_error(kind::too_large, "out of memory decoding a frame");
+  } catch (const std::exception& ex) {
+    return fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what());
+  } catch (...) {
+    return fatal_error(kind::malformed, "invalid msgpack");
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 frame_decoder::frame_decoder(limits lim)
@@ -264,46 +307,8 @@ frame_decoder::item frame_decoder::next() {
   const std::size_t before = unpacker_.message_size();
   msgpack::object_handle handle;
   bool complete = false;
-  // msgpack reports bad input by throwing; the parser state is then unknown, so every one of
-  // these ends the stream.
-  try {
-    complete = unpacker_.next(handle);
-  } catch (const msgpack::array_size_overflow&) {
-    return fail(fatal_error(kind::too_large, "frame declares an array of more than " +
-                                                 std::to_string(limits_.max_elements) +
-                                                 " elements"));
-  } catch (const msgpack::map_size_overflow&) {
-    return fail(fatal_error(kind::too_large, "frame declares a map of more than " +
-                                                 std::to_string(limits_.max_elements) +
-                                                 " entries"));
-  } catch (const msgpack::str_size_overflow&) {
-    return fail(fatal_error(kind::too_large, "frame declares a string of more than " +
-                                                 std::to_string(limits_.max_frame_bytes) +
-                                                 " bytes"));
-  } catch (const msgpack::bin_size_overflow&) {
-    return fail(fatal_error(kind::too_large, "frame declares a bin of more than " +
-                                                 std::to_string(limits_.max_frame_bytes) +
-                                                 " bytes"));
-  } catch (const msgpack::ext_size_overflow&) {
-    return fail(fatal_error(kind::too_large, "frame declares an ext of more than " +
-                                                 std::to_string(limits_.max_frame_bytes) +
-                                                 " bytes"));
-  } catch (const msgpack::depth_size_overflow&) {
-    return fail(fatal_error(kind::malformed, "frame nests arrays and maps deeper than " +
-                                                 std::to_string(limits_.max_depth)));
-  } catch (const msgpack::parse_error& ex) {
-    return fail(fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what()));
-  } catch (const msgpack::insufficient_bytes& ex) {
-    return fail(fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what()));
-  } catch (const msgpack::type_error& ex) {
-    return fail(fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what()));
-  } catch (const std::bad_alloc&) {
-    return fail(fatal_error(kind::too_large, "out of memory decoding a frame"));
-  } catch (const std::exception& ex) {
-    return fail(fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what()));
-  } catch (...) {
-    return fail(fatal_error(kind::malformed, "invalid msgpack"));
-  }
+  if (auto err = unpack_next(unpacker_, handle, complete, limits_))
+    return fail(std::move(*err));
   if (!complete) {
     // Everything still buffered belongs to the unfinished frame: the parser stopped at the end
     // of the input, not at a frame boundary.

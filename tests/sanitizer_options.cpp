@@ -15,6 +15,8 @@ extern "C" const char* __tsan_default_options() {
 // report races that are not there. Reports with a frame in it are suppressed. CAF is built
 // under TSan for this build (tools/tsan/caf.sh) and judged like llmos's own code; with
 // Debian's CAF, 46 of 521 tests reported races inside it.
+// LibTorch (Debian's, uninstrumented) likewise: its tensors' reference counts and allocator
+// synchronise inside libc10 and libtorch_cpu.
 extern "C" const char* __tsan_default_suppressions() {
-  return "race:libcpp-httplib.so\n";
+  return "race:libcpp-httplib.so\nrace:libc10.so\nrace:libtorch_cpu.so\n";
 }

@@ -10,8 +10,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 version=0.17.6
 sha256=e2bf5bd243f08bb7d8adde197cfe3e6d71314ed3378fe0692f8932f4c3b3928c
-prefix="$root/.cache/caf-tsan/$version"
-work="$root/.cache/caf-tsan/build-$version"
+# Built by GCC like the rest of the ThreadSanitizer build (clang 14 cannot compile LibTorch 1.13's
+# headers in C++20), one TSan runtime for all.
+prefix="$root/.cache/caf-tsan/$version-gcc"
+work="$root/.cache/caf-tsan/build-$version-gcc"
 jobs=${JOBS:-2}
 
 if [ -f "$prefix/.complete" ]; then
@@ -36,9 +38,9 @@ if [ ! -f "$work/src/CMakeLists.txt" ]; then
     "$work/src/libcaf_io/caf/io/network/receive_buffer.hpp"
 fi
 
-# CAF_NO_AUTO_LIBCPP: clang must use libstdc++ like the rest of llmos (CAF would pick libc++).
+# CAF_NO_AUTO_LIBCPP: libstdc++ like the rest of llmos (CAF would pick libc++ with clang).
 cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \
   -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer -w" \
   -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" -DCMAKE_INSTALL_PREFIX="$prefix" \
   -DCAF_NO_AUTO_LIBCPP=yes -DCAF_NO_EXAMPLES=yes -DCAF_NO_UNIT_TESTS=yes -DCAF_NO_TOOLS=yes \

@@ -90,42 +90,47 @@ void csv_parser::consume(std::string_view bytes, const row_fn& on_row) {
       row_.line = line_;
     }
     row_.raw += c;
-    switch (state_) {
-    case state::field_start:
-      if (quote_ != '\0' && c == quote_)
-        state_ = state::quoted;
-      else if (c == delimiter_)
-        end_field();
-      else {
-        field_ += c;
-        state_ = state::unquoted;
-      }
-      break;
-    case state::unquoted:
-      // A quote inside an unquoted field (5" screen) is kept as data, as most writers expect.
-      if (c == delimiter_)
-        end_field();
-      else
-        field_ += c;
-      break;
-    case state::after_quote:
-      if (c == quote_) {
-        field_ += c; // a doubled quote inside a quoted field
-        state_ = state::quoted;
-      } else if (c == delimiter_) {
-        end_field();
-      } else {
-        if (row_.error.empty())
-          row_.error = "text after the closing quote of field " +
-                       std::to_string(row_.fields.size() + 1) +
-                       "; quote the whole field and double the quotes inside it";
-        field_ += c;
-        state_ = state::unquoted;
-      }
-      break;
-    case state::quoted:
-      break; // handled above
+    take_outside_quotes(c);
+  }
+}
+
+/// One byte of a row outside quotes (or just after a closing quote), not a line end.
+void csv_parser::take_outside_quotes(char c) {
+  switch (state_) {
+  case state::field_start:
+    if (quote_ != '\0' && c == quote_)
+      state_ = state::quoted;
+    else if (c == delimiter_)
+      end_field();
+    else {
+      field_ += c;
+      state_ = state::unquoted;
     }
+    break;
+  case state::unquoted:
+    // A quote inside an unquoted field (5" screen) is kept as data, as most writers expect.
+    if (c == delimiter_)
+      end_field();
+    else
+      field_ += c;
+    break;
+  case state::after_quote:
+    if (c == quote_) {
+      field_ += c; // a doubled quote inside a quoted field
+      state_ = state::quoted;
+    } else if (c == delimiter_) {
+      end_field();
+    } else {
+      if (row_.error.empty())
+        row_.error = "text after the closing quote of field " +
+                     std::to_string(row_.fields.size() + 1) +
+                     "; quote the whole field and double the quotes inside it";
+      field_ += c;
+      state_ = state::unquoted;
+    }
+    break;
+  case state::quoted:
+    break; // handled above
   }
 }
 

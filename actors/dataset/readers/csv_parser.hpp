@@ -41,6 +41,7 @@ private:
   enum class state { field_start, unquoted, quoted, after_quote };
 
   void consume(std::string_view bytes, const row_fn& on_row);
+  void take_outside_quotes(char c);
   void end_field();
   void end_row(const row_fn& on_row);
   void reset_row();

@@ -225,26 +225,28 @@ caf::expected<llama_tokenizer> llama_tokenizer::from_payload(std::string_view pa
   return create(std::move(v));
 }
 
-std::vector<int32_t> llama_tokenizer::encode(std::string_view text) const {
-  std::vector<int32_t> out;
-  if (text.empty())
-    return out;
+namespace {
+
+/// The symbols `text` starts as, linked in order: one per character group, as llama2.c cuts
+/// them (a byte and up to 3 following continuation bytes, so malformed UTF-8 still forms groups,
+/// which then fall back to bytes), after the dummy prefix when the vocabulary adds one.
+std::vector<symbol> initial_symbols(std::string_view text, const scored_vocab& vocab,
+                                    const std::unordered_map<std::string, int32_t>& ids,
+                                    const int32_t (&byte_ids)[256]) {
   std::vector<symbol> syms;
   syms.reserve(text.size() + 1);
   auto push = [&](int32_t id, bool is_text_piece) {
     const auto i = static_cast<int32_t>(syms.size());
     syms.push_back({id, i - 1, i + 1, is_text_piece});
   };
-  // One symbol per character group, as llama2.c cuts them: a byte and up to 3 following
-  // continuation bytes (so malformed UTF-8 still forms groups, which then fall back to bytes).
   auto push_group = [&](std::string_view group) {
-    if (auto it = ids_.find(std::string{group}); it != ids_.end())
+    if (auto it = ids.find(std::string{group}); it != ids.end())
       return push(it->second, true);
     for (unsigned char b : group)
-      push(byte_ids_[b] >= 0 ? byte_ids_[b] : vocab_.unk, false);
+      push(byte_ids[b] >= 0 ? byte_ids[b] : vocab.unk, false);
   };
   // The dummy prefix is a group of its own: llama2.c pushes it as a token before the text.
-  if (vocab_.add_space_prefix)
+  if (vocab.add_space_prefix)
     push_group(" ");
   auto is_continuation = [](char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; };
   for (std::size_t pos = 0; pos < text.size();) {
@@ -255,7 +257,16 @@ std::vector<int32_t> llama_tokenizer::encode(std::string_view text) const {
     pos += len;
   }
   syms.back().next = -1;
+  return syms;
+}
 
+} // namespace
+
+std::vector<int32_t> llama_tokenizer::encode(std::string_view text) const {
+  std::vector<int32_t> out;
+  if (text.empty())
+    return out;
+  auto syms = initial_symbols(text, vocab_, ids_, byte_ids_);
   std::priority_queue<candidate, std::vector<candidate>, lower_priority> queue;
   std::string joined;
   auto consider = [&](int32_t left) {

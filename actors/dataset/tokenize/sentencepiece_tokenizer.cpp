@@ -5,6 +5,11 @@
 #include "llmos/messages/error.hpp"
 
 namespace llmos::dataset {
+
+std::string_view to_string(sentencepiece_model model) {
+  return model == sentencepiece_model::bpe ? "bpe" : "unigram";
+}
+
 namespace {
 
 // Cuts `text` into pieces of at most `limit` bytes, preferring line breaks, never splitting a
@@ -37,15 +42,8 @@ std::string option_text(double value) {
   return os.str();
 }
 
-} // namespace
-
-std::string_view to_string(sentencepiece_model model) {
-  return model == sentencepiece_model::bpe ? "bpe" : "unigram";
-}
-
-caf::expected<sentencepiece_tokenizer>
-sentencepiece_tokenizer::train(std::span<const std::string> texts,
-                               const sentencepiece_options& opts) {
+/// Why `opts` cannot train a model (none when they can).
+caf::error check_options(const sentencepiece_options& opts) {
   // Room for 4 specials and 256 byte pieces plus at least a few learned pieces.
   if (opts.vocab_size < 300)
     return make_llmos_error(error_code::bad_config,
@@ -60,28 +58,28 @@ sentencepiece_tokenizer::train(std::span<const std::string> texts,
     return make_llmos_error(
         error_code::bad_config,
         "sentencepiece: max_sentences must be > 0 and max_sentence_bytes >= 16");
+  return caf::none;
+}
+
+/// The texts cut into sentences of at most max_sentence_bytes, at most max_sentences of them.
+std::vector<std::string_view> training_sentences(std::span<const std::string> texts,
+                                                 const sentencepiece_options& opts) {
   std::vector<std::string_view> chunks;
   for (const auto& text : texts)
     append_chunks(text, opts.max_sentence_bytes, chunks);
-  if (chunks.empty())
-    return make_llmos_error(error_code::bad_config,
-                            "sentencepiece: no non-empty training texts (is the training split "
-                            "empty or made of images only?)");
+  if (chunks.size() <= opts.max_sentences)
+    return chunks;
+  // SentencePiece's own sampling draws from a global random generator; an evenly strided
+  // subset is as representative and gives the same model on every run.
   std::vector<std::string_view> selected;
-  if (chunks.size() <= opts.max_sentences) {
-    selected = std::move(chunks);
-  } else {
-    // SentencePiece's own sampling draws from a global random generator; an evenly strided
-    // subset is as representative and gives the same model on every run.
-    selected.reserve(opts.max_sentences);
-    for (std::size_t i = 0; i < opts.max_sentences; ++i)
-      selected.push_back(chunks[i * chunks.size() / opts.max_sentences]);
-  }
-  std::string missing;
-  const auto* api = spm::load_api(&missing);
-  if (!api)
-    return make_llmos_error(error_code::bad_config, "sentencepiece: " + missing);
-  const std::vector<std::pair<std::string, std::string>> args{
+  selected.reserve(opts.max_sentences);
+  for (std::size_t i = 0; i < opts.max_sentences; ++i)
+    selected.push_back(chunks[i * chunks.size() / opts.max_sentences]);
+  return selected;
+}
+
+std::vector<std::pair<std::string, std::string>> trainer_args(const sentencepiece_options& opts) {
+  return {
       {"model_type", std::string{to_string(opts.model)}},
       {"vocab_size", std::to_string(opts.vocab_size)},
       {"character_coverage", option_text(opts.character_coverage)},
@@ -100,8 +98,26 @@ sentencepiece_tokenizer::train(std::span<const std::string> texts,
       // (The level is process-wide in SentencePiece, so it holds for later encodes too.)
       {"minloglevel", "1"},
   };
+}
+
+} // namespace
+
+caf::expected<sentencepiece_tokenizer>
+sentencepiece_tokenizer::train(std::span<const std::string> texts,
+                               const sentencepiece_options& opts) {
+  if (auto err = check_options(opts))
+    return err;
+  const auto selected = training_sentences(texts, opts);
+  if (selected.empty())
+    return make_llmos_error(error_code::bad_config,
+                            "sentencepiece: no non-empty training texts (is the training split "
+                            "empty or made of images only?)");
+  std::string missing;
+  const auto* api = spm::load_api(&missing);
+  if (!api)
+    return make_llmos_error(error_code::bad_config, "sentencepiece: " + missing);
   std::string proto;
-  if (auto failed = api->train(selected, args, &proto); !failed.empty())
+  if (auto failed = api->train(selected, trainer_args(opts), &proto); !failed.empty())
     return make_llmos_error(error_code::bad_config,
                             "sentencepiece training (" + std::string{to_string(opts.model)} +
                                 ", vocab_size " + std::to_string(opts.vocab_size) +

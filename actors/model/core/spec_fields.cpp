@@ -186,13 +186,10 @@ field seed_field() {
           [](const model_spec& s) { return std::to_string(s.seed); }};
 }
 
-std::vector<field> make_table() {
+/// The network's shape (`hyper:`) and its LoRA adapters (`lora:`).
+std::vector<field> shape_fields() {
   using m = model_spec;
-  constexpr int64_t big = 1'000'000'000;
   return {
-      name_field(),
-      choice("", "architecture", "architecture", &m::architecture, known_architectures()),
-      chat_template_field(),
       whole("hyper", "vocab_size", "vocab_size", &m::vocab_size, 0, 10'000'000,
             "0 takes the data set tokenizer's vocabulary size"),
       whole("hyper", "num_classes", "num_classes", &m::num_classes, 0, 1'000'000,
@@ -224,6 +221,14 @@ std::vector<field> make_table() {
       whole("lora", "rank", "lora_rank", &m::lora_rank, 0, 4096, "0 turns LoRA off"),
       real("lora", "alpha", "lora_alpha", &m::lora_alpha, {0, 1e6, true, false},
            "adapters are scaled by alpha / rank"),
+  };
+}
+
+/// How it trains (`train:`).
+std::vector<field> training_fields() {
+  using m = model_spec;
+  constexpr int64_t big = 1'000'000'000;
+  return {
       choice("train", "optimizer", "optimizer", &m::optimizer, {"adamw", "sgd"}),
       real("train", "lr", "lr", &m::lr, {0, 10, true, false}, "the peak learning rate, e.g. 0.001"),
       real("train", "weight_decay", "weight_decay", &m::weight_decay, {0, 10},
@@ -249,6 +254,18 @@ std::vector<field> make_table() {
       choice("train", "precision", "precision", &m::precision, {"f32", "bf16"}),
       freeze_field(),
   };
+}
+
+std::vector<field> make_table() {
+  using m = model_spec;
+  std::vector<field> table{
+      name_field(),
+      choice("", "architecture", "architecture", &m::architecture, known_architectures()),
+      chat_template_field(),
+  };
+  for (const auto& part : {shape_fields(), training_fields()})
+    table.insert(table.end(), part.begin(), part.end());
+  return table;
 }
 
 std::string divisors_of(int64_t n) {

@@ -74,6 +74,44 @@ json piece_or_null(const dataset::scored_vocab& v, int32_t id) {
   return id >= 0 && id < v.size() ? json(text_to_sentencepiece(v.pieces[id])) : json(nullptr);
 }
 
+/// The control, unknown and user-defined pieces, as tokenizer.json's added_tokens.
+json added_tokens(const dataset::scored_vocab& v) {
+  json added = json::array();
+  for (int32_t i = 0; i < v.size(); ++i) {
+    const auto t = v.types[i];
+    // A second unknown piece has no place in tokenizer.json: it reads back as control.
+    if (t != piece_type::control && t != piece_type::unknown && t != piece_type::user_defined)
+      continue;
+    added.push_back({{"id", i},
+                     {"content", text_to_sentencepiece(v.pieces[i])},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", t == piece_type::user_defined},
+                     {"special", t != piece_type::user_defined}});
+  }
+  return added;
+}
+
+/// Spaces become SentencePiece's `space` (after the dummy prefix, when the vocabulary has one).
+json normalizers(const dataset::scored_vocab& v, const std::string& space) {
+  json out = json::array();
+  if (v.add_space_prefix)
+    out.push_back({{"type", "Prepend"}, {"prepend", space}});
+  out.push_back({{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", space}});
+  return out;
+}
+
+/// The way back: `space` to spaces, byte pieces to bytes, the dummy prefix stripped.
+json decoders(const dataset::scored_vocab& v, const std::string& space) {
+  json out = json::array({{{"type", "Replace"}, {"pattern", {{"String", space}}}, {"content", " "}},
+                          {{"type", "ByteFallback"}},
+                          {{"type", "Fuse"}}});
+  if (v.add_space_prefix)
+    out.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+  return out;
+}
+
 } // namespace
 
 caf::expected<std::string> hf_tokenizer_json(const dataset::scored_vocab& v,
@@ -95,40 +133,15 @@ caf::expected<std::string> hf_tokenizer_json(const dataset::scored_vocab& v,
   json merges = json::array();
   for (auto& m : derive_merges(v))
     merges.push_back(text_to_sentencepiece(m.left) + " " + text_to_sentencepiece(m.right));
-  json added = json::array();
   const auto unk = unknown_id(v);
-  for (int32_t i = 0; i < v.size(); ++i) {
-    const auto t = v.types[i];
-    // A second unknown piece has no place in tokenizer.json: it reads back as control.
-    if (t != piece_type::control && t != piece_type::unknown && t != piece_type::user_defined)
-      continue;
-    added.push_back({{"id", i},
-                     {"content", text_to_sentencepiece(v.pieces[i])},
-                     {"single_word", false},
-                     {"lstrip", false},
-                     {"rstrip", false},
-                     {"normalized", t == piece_type::user_defined},
-                     {"special", t != piece_type::user_defined}});
-  }
-  json replace_space = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", space}};
-  json normalizers = json::array();
-  if (v.add_space_prefix)
-    normalizers.push_back({{"type", "Prepend"}, {"prepend", space}});
-  normalizers.push_back(replace_space);
-  json decoders =
-      json::array({{{"type", "Replace"}, {"pattern", {{"String", space}}}, {"content", " "}},
-                   {{"type", "ByteFallback"}},
-                   {{"type", "Fuse"}}});
-  if (v.add_space_prefix)
-    decoders.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
   json root = {{"version", "1.0"},
                {"truncation", nullptr},
                {"padding", nullptr},
-               {"added_tokens", added},
-               {"normalizer", {{"type", "Sequence"}, {"normalizers", normalizers}}},
+               {"added_tokens", added_tokens(v)},
+               {"normalizer", {{"type", "Sequence"}, {"normalizers", normalizers(v, space)}}},
                {"pre_tokenizer", nullptr},
                {"post_processor", nullptr},
-               {"decoder", {{"type", "Sequence"}, {"decoders", decoders}}},
+               {"decoder", {{"type", "Sequence"}, {"decoders", decoders(v, space)}}},
                {"model",
                 {{"type", "BPE"},
                  {"dropout", nullptr},

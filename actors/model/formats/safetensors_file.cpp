@@ -220,24 +220,15 @@ caf::error write_text_atomic(const std::string& path, const std::string& text) {
   return {};
 }
 
-} // namespace
+/// The tensors a config needs, by Hugging Face name: llmos's name and the shape.
+using needed_tensors = std::map<std::string, std::pair<std::string, std::vector<int64_t>>>;
 
-caf::expected<llama_weights> read_safetensors(const std::string& folder) {
-  auto hf = read_hf_config(folder + "/config.json");
-  if (!hf)
-    return hf.error();
-  auto files = open_weights(folder);
-  if (!files)
-    return files.error();
-  llama_weights w;
-  auto& c = w.config = hf->config;
-  // Without lm_head.weight the classifier can only be the embedding, whatever config.json says.
-  c.tied = c.tied || !files->holder.count("lm_head.weight");
-  std::map<std::string, std::pair<std::string, std::vector<int64_t>>> needed; // by HF name
-  for (auto& [name, shape] : tensor_names(c))
-    needed[hf_name(name)] = {name, shape};
-  for (auto& [name, at] : files->holder) {
-    const auto& h = files->headers[at];
+/// Every tensor in the files is one the config needs, of a dtype read and the needed shape, and
+/// none is missing.
+caf::error check_tensors(const weight_files& files, const llama_config& c,
+                         const needed_tensors& needed) {
+  for (auto& [name, at] : files.holder) {
+    const auto& h = files.headers[at];
     const auto& e = h.tensors.at(name);
     // Older transformers saved RoPE's inverse frequencies, recomputed from rope_theta; a tied
     // model may also carry a copy of the embedding as lm_head.
@@ -256,8 +247,29 @@ caf::expected<llama_weights> read_safetensors(const std::string& folder) {
                                 shape_text(it->second.second));
   }
   for (auto& [name, canonical] : needed)
-    if (!files->holder.count(name))
-      return refuse(files->listing, "tensor '" + name + "': missing");
+    if (!files.holder.count(name))
+      return refuse(files.listing, "tensor '" + name + "': missing");
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<llama_weights> read_safetensors(const std::string& folder) {
+  auto hf = read_hf_config(folder + "/config.json");
+  if (!hf)
+    return hf.error();
+  auto files = open_weights(folder);
+  if (!files)
+    return files.error();
+  llama_weights w;
+  auto& c = w.config = hf->config;
+  // Without lm_head.weight the classifier can only be the embedding, whatever config.json says.
+  c.tied = c.tied || !files->holder.count("lm_head.weight");
+  needed_tensors needed; // by HF name
+  for (auto& [name, shape] : tensor_names(c))
+    needed[hf_name(name)] = {name, shape};
+  if (auto e = check_tensors(*files, c, needed))
+    return e;
   for (auto& [name, canonical] : needed) {
     auto data = read_safetensors_f32(files->headers[files->holder.at(name)], name);
     if (!data)

@@ -83,9 +83,8 @@ caf::expected<uint64_t> scheduler_core::submit(task_request req, double now) {
   return id;
 }
 
-std::vector<decision> scheduler_core::schedule(double now) {
-  std::vector<decision> out;
-  std::vector<queue_entry> queue;
+void scheduler_core::start_unblocked(double now, std::vector<decision>& out,
+                                     std::vector<queue_entry>& queue) {
   const std::vector<uint64_t> pending(pending_.begin(), pending_.end());
   for (auto id : pending) {
     auto& t = tasks_.at(id);
@@ -97,6 +96,41 @@ std::vector<decision> scheduler_core::schedule(double now) {
       queue.push_back({id, &t.req, t.submitted});
     }
   }
+}
+
+bool scheduler_core::preempt_for(task_record& t, preemption_candidates& running,
+                                 std::vector<decision>& out) {
+  if (running.dirty) {
+    running.tasks.clear();
+    for (auto rid : running_)
+      if (auto& rt = tasks_.at(rid); rt.req.preemptible)
+        running.tasks.push_back(
+            {rid, rt.req.priority, rt.started, rt.req.preemptible, &rt.where, &rt.req.per_replica});
+    running.dirty = false;
+  }
+  auto plan = plan_preemption(t.req, running.tasks, options_.preempt_margin, cluster_,
+                              policy_->placement_order());
+  if (!plan)
+    return false;
+  for (auto victim : plan->victims) {
+    auto& v = tasks_.at(victim);
+    set_state(v, task_state::stopping);
+    v.where.clear(); // released by the plan
+    ++v.preemptions;
+    out.push_back({decision::kind::preempt, victim, {}});
+  }
+  set_state(t, task_state::starting);
+  t.where = std::move(plan->where);
+  t.waiting_for = std::move(plan->victims);
+  ++placements_;
+  running.dirty = true;
+  return true;
+}
+
+std::vector<decision> scheduler_core::schedule(double now) {
+  std::vector<decision> out;
+  std::vector<queue_entry> queue;
+  start_unblocked(now, out, queue);
   if (queue.empty())
     return out;
   const auto shares = owner_shares();
@@ -105,8 +139,7 @@ std::vector<decision> scheduler_core::schedule(double now) {
   // Shapes that found no room in this pass: later tasks of the same shape are skipped without a
   // walk over the nodes (nothing is freed within a pass except by preemption, which places).
   std::set<std::tuple<uint32_t, uint32_t, uint64_t, uint32_t>> no_room;
-  std::vector<running_task> running; // preemption candidates, built when first needed
-  bool running_dirty = true;
+  preemption_candidates running;                                      // built when first needed
   std::set<std::pair<int, decltype(no_room)::value_type>> no_victims; // (priority, shape) tried
   for (auto id : policy_->order(std::move(queue), ctx)) {
     auto& t = tasks_.at(id);
@@ -128,31 +161,8 @@ std::vector<decision> scheduler_core::schedule(double now) {
         !running_priorities_.empty() &&
         *running_priorities_.begin() + options_.preempt_margin <= t.req.priority;
     if (policy_->preempts() && victims_exist && !no_victims.count({t.req.priority, shape})) {
-      if (running_dirty) {
-        running.clear();
-        for (auto rid : running_)
-          if (auto& rt = tasks_.at(rid); rt.req.preemptible)
-            running.push_back({rid, rt.req.priority, rt.started, rt.req.preemptible, &rt.where,
-                               &rt.req.per_replica});
-        running_dirty = false;
-      }
-      auto plan = plan_preemption(t.req, running, options_.preempt_margin, cluster_,
-                                  policy_->placement_order());
-      if (plan) {
-        for (auto victim : plan->victims) {
-          auto& v = tasks_.at(victim);
-          set_state(v, task_state::stopping);
-          v.where.clear(); // released by the plan
-          ++v.preemptions;
-          out.push_back({decision::kind::preempt, victim, {}});
-        }
-        set_state(t, task_state::starting);
-        t.where = std::move(plan->where);
-        t.waiting_for = std::move(plan->victims);
-        ++placements_;
-        running_dirty = true;
+      if (preempt_for(t, running, out))
         continue;
-      }
       // Another task of this shape and priority would find no victims either in this pass.
       no_victims.insert({t.req.priority, shape});
     }

@@ -21,6 +21,7 @@
 #include "scheduler/core/cluster_state.hpp"
 #include "scheduler/core/external_load.hpp"
 #include "scheduler/core/policy.hpp"
+#include "scheduler/core/preemption.hpp"
 #include "scheduler/core/task.hpp"
 
 namespace llmos::scheduler {
@@ -116,6 +117,17 @@ public:
 private:
   scheduler_core(policy_options options, cluster_state cluster, std::unique_ptr<policy> p);
   void free_resources(task_record& t);
+  /// Starts the tasks whose victims have all stopped; puts the queued tasks due by `now` in
+  /// `queue`.
+  void start_unblocked(double now, std::vector<decision>& out, std::vector<queue_entry>& queue);
+  /// The running tasks a pass may preempt, listed again only after a preemption changed them.
+  struct preemption_candidates {
+    std::vector<running_task> tasks;
+    bool dirty = true;
+  };
+  /// Preempts running tasks of lower priority to place `t` when a plan exists (their preempt
+  /// decisions go to `out`; `t` starts once they stopped); false when none does.
+  bool preempt_for(task_record& t, preemption_candidates& running, std::vector<decision>& out);
   /// Moves a task to state `s`, keeping the pending and running sets and the shares in step.
   void set_state(task_record& t, task_state s);
   double backoff(uint32_t attempts) const;
