@@ -347,8 +347,10 @@ LLMOS_INLINE void swiglu(float* __restrict hb, const float* __restrict up, int64
 // single build of 8-float vectors would not do: where registers are 4 floats wide, GCC splits
 // each vector operation in two and keeps the accumulators in memory (measured 2-4x slower).
 // Other compilers and targets get the 4-float build (clang 14 takes the versions but warns that
-// they are unused).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+// they are unused). GCC's ThreadSanitizer build gets it too: it instruments the load-time
+// resolver, which would run before the TSan runtime is up and crash the program before main.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&       \
+    !defined(__SANITIZE_THREAD__)
 #define LLMOS_DEFAULT_BUILD __attribute__((target("default")))
 #define LLMOS_WIDE_BUILD __attribute__((target("avx2,fma")))
 #define LLMOS_WIDE 1

@@ -8,8 +8,10 @@
 #include "dataset/clean/utf8.hpp"
 
 // The signature loop is compiled for AVX2 as well as the baseline, chosen at load time, so the
-// library stays portable and still runs 8 permutations per instruction where it can.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// library stays portable and still runs 8 permutations per instruction where it can. Not under
+// GCC's ThreadSanitizer: it instruments the load-time resolver, which then runs before the TSan
+// runtime is up and crashes the program before main.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define LLMOS_MINHASH_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define LLMOS_MINHASH_CLONES

@@ -153,17 +153,15 @@ caf::error map_file(const std::string& path, mapped_file& m) {
   return err;
 }
 
-} // namespace
-
-caf::expected<llama_weights> parse_gguf(std::string_view bytes, const std::string& where) {
-  byte_cursor in{bytes};
+/// The magic, the version (3) and the counts of tensors and metadata entries.
+caf::error read_header(byte_cursor& in, std::string_view bytes, const std::string& where,
+                       uint64_t& n_tensors, uint64_t& n_kv) {
   if (bytes.substr(0, 4) != std::string_view{gguf::magic, bytes.size() < 4 ? bytes.size() : 4})
     return refuse(where, "not a GGUF file: it does not start with the magic 'GGUF'");
   if (!in.skip(4))
     return refuse(where, "truncated: " + std::to_string(bytes.size()) +
                              " bytes, too short for a GGUF header");
   uint32_t version = 0;
-  uint64_t n_tensors = 0, n_kv = 0;
   if (!in.read(version))
     return refuse(where, "truncated: the header runs past the end of the file");
   if (version != gguf::version)
@@ -172,17 +170,51 @@ caf::expected<llama_weights> parse_gguf(std::string_view bytes, const std::strin
                              "again with a current llama.cpp)");
   if (!in.read(n_tensors) || !in.read(n_kv))
     return refuse(where, "truncated: the header runs past the end of the file");
-  gguf::metadata md;
-  if (auto err = md.parse(in, n_kv, bytes, where))
-    return err;
+  return caf::none;
+}
+
+/// general.alignment: a power of two up to 2^30 (32 when absent).
+caf::expected<uint64_t> read_alignment(const gguf::metadata& md) {
   auto alignment = md.integer(gguf::key::alignment, gguf::default_alignment);
   if (!alignment)
     return alignment.error();
   if (*alignment <= 0 || *alignment > (int64_t{1} << 30) || (*alignment & (*alignment - 1)))
     return md.refuse(gguf::key::alignment,
                      std::to_string(*alignment) + " is not a power of two up to 2^30");
-  const auto align = static_cast<uint64_t>(*alignment);
+  return static_cast<uint64_t>(*alignment);
+}
 
+/// Every tensor's data is aligned and inside the file's data section (from `data_start`).
+caf::error check_placement(const std::vector<tensor_info>& infos, uint64_t data_start,
+                           std::size_t file_size, uint64_t align, const std::string& where) {
+  const uint64_t avail = data_start <= file_size ? file_size - data_start : 0;
+  for (auto& t : infos) {
+    if (t.offset % align != 0)
+      return refuse(where, "tensor '" + t.name + "': offset " + std::to_string(t.offset) +
+                               " is not a multiple of the alignment " + std::to_string(align));
+    if (t.offset > avail || t.bytes > avail - t.offset)
+      return refuse(where, "tensor '" + t.name + "': its " + std::to_string(t.bytes) +
+                               " bytes at offset " + std::to_string(t.offset) +
+                               " of the data section run past the end of the file (" +
+                               std::to_string(file_size) + " bytes; truncated?)");
+  }
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<llama_weights> parse_gguf(std::string_view bytes, const std::string& where) {
+  byte_cursor in{bytes};
+  uint64_t n_tensors = 0, n_kv = 0;
+  if (auto err = read_header(in, bytes, where, n_tensors, n_kv))
+    return err;
+  gguf::metadata md;
+  if (auto err = md.parse(in, n_kv, bytes, where))
+    return err;
+  auto alignment = read_alignment(md);
+  if (!alignment)
+    return alignment.error();
+  const auto align = *alignment;
   // No reserve(n_tensors): each info spends at least 32 bytes, so the loop is bounded by the
   // file whatever the header claims.
   std::vector<tensor_info> infos;
@@ -196,18 +228,8 @@ caf::expected<llama_weights> parse_gguf(std::string_view bytes, const std::strin
     infos.push_back(std::move(t));
   }
   const uint64_t data_start = (in.pos() + align - 1) / align * align;
-  const uint64_t avail = data_start <= bytes.size() ? bytes.size() - data_start : 0;
-  for (auto& t : infos) {
-    if (t.offset % align != 0)
-      return refuse(where, "tensor '" + t.name + "': offset " + std::to_string(t.offset) +
-                               " is not a multiple of the alignment " + std::to_string(align));
-    if (t.offset > avail || t.bytes > avail - t.offset)
-      return refuse(where, "tensor '" + t.name + "': its " + std::to_string(t.bytes) +
-                               " bytes at offset " + std::to_string(t.offset) +
-                               " of the data section run past the end of the file (" +
-                               std::to_string(bytes.size()) + " bytes; truncated?)");
-  }
-
+  if (auto err = check_placement(infos, data_start, bytes.size(), align, where))
+    return err;
   llama_weights w;
   auto config = gguf::read_llama_config(md, index.count("output.weight") == 0);
   if (!config)

@@ -123,6 +123,106 @@ caf::error score_merges(const std::string& path, const json& merges, dataset::sc
   return {};
 }
 
+/// Pieces read so far, by id: tokenizer.json lists the vocabulary and the added tokens apart.
+struct piece_table {
+  explicit piece_table(std::size_t n)
+      : pieces(n), filled(n, false), scores(n, 0.0f), types(n, piece_type::normal) {}
+  std::vector<std::string> pieces;
+  std::vector<bool> filled;
+  std::vector<float> scores; ///< Unigram's; BPE's come from the merges
+  std::vector<piece_type> types;
+};
+
+/// model.vocab: BPE's {piece: id} or Unigram's [[piece, score], ...].
+caf::error read_model_vocab(const std::string& path, const std::string& type, const json& vocab,
+                            piece_table& table) {
+  if (type == "BPE") {
+    for (auto& [piece, id] : vocab.items())
+      if (auto e = place(path, "model.vocab", id, sentencepiece_to_text(piece), table.pieces,
+                         table.filled))
+        return e;
+    return caf::none;
+  }
+  for (std::size_t i = 0; i < vocab.size(); ++i) {
+    const auto& entry = vocab[i];
+    if (!entry.is_array() || entry.size() != 2 || !entry[0].is_string() || !entry[1].is_number())
+      return refuse_field(path, "model.vocab",
+                          "entry " + std::to_string(i) + " is not [piece, score]");
+    if (auto e =
+            place(path, "model.vocab", json(i), sentencepiece_to_text(entry[0].get<std::string>()),
+                  table.pieces, table.filled))
+      return e;
+    const auto score = entry[1].get<double>();
+    if (!(std::abs(score) <= std::numeric_limits<float>::max()))
+      return refuse_field(path, "model.vocab",
+                          "entry " + std::to_string(i) + " has a score outside float's range");
+    table.scores[i] = static_cast<float>(score);
+  }
+  return caf::none;
+}
+
+/// added_tokens: the unknown piece, control (special) and user-defined pieces.
+caf::error read_added_tokens(const std::string& path, const json& added, const std::string& unk,
+                             piece_table& table) {
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    const auto& t = added[i];
+    const auto field = "added_tokens[" + std::to_string(i) + "]";
+    if (!t.is_object() || !t.contains("content") || !t["content"].is_string() || !t.contains("id"))
+      return refuse_field(path, field, "needs a string 'content' and an 'id'");
+    auto content = sentencepiece_to_text(t["content"].get<std::string>());
+    const bool special = bool_or(t, "special", false);
+    if (auto e = place(path, field, t["id"], content, table.pieces, table.filled))
+      return e;
+    table.types[t["id"].get<std::size_t>()] = !unk.empty() && content == unk ? piece_type::unknown
+                                              : special                      ? piece_type::control
+                                                        : piece_type::user_defined;
+  }
+  return caf::none;
+}
+
+/// The vocabulary of the ids from 0 up: every one must be there, without gaps.
+caf::expected<dataset::scored_vocab> to_vocab(const std::string& path, const piece_table& table,
+                                              const std::string& unk, bool byte_fallback) {
+  const auto& filled = table.filled;
+  const auto n =
+      static_cast<std::size_t>(std::find(filled.begin(), filled.end(), false) - filled.begin());
+  if (std::find(filled.begin() + static_cast<std::ptrdiff_t>(n), filled.end(), true) !=
+      filled.end())
+    return refuse_field(path, "model.vocab",
+                        "id " + std::to_string(n) +
+                            " is missing: ids must run from 0 without gaps");
+  if (n == 0)
+    return refuse_field(path, "model.vocab", "empty");
+  dataset::scored_vocab v;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& piece = table.pieces[i];
+    v.pieces.push_back(piece);
+    auto t = table.types[i];
+    if (t == piece_type::normal && !unk.empty() && piece == unk)
+      t = piece_type::unknown;
+    else if (t == piece_type::normal && byte_fallback && is_byte_piece(piece))
+      t = piece_type::byte;
+    v.types.push_back(t);
+    v.scores.push_back(table.scores[i]);
+  }
+  return v;
+}
+
+/// unk, bos and eos by their pieces (unk: the named one, else the first unknown, else "<unk>").
+void set_special_ids(dataset::scored_vocab& v, const std::string& unk) {
+  auto find = [&](const std::string& p, int32_t fallback) {
+    auto it = std::find(v.pieces.begin(), v.pieces.end(), p);
+    return it == v.pieces.end() ? fallback : static_cast<int32_t>(it - v.pieces.begin());
+  };
+  auto first_unknown = std::find(v.types.begin(), v.types.end(), piece_type::unknown);
+  v.unk = find(unk, first_unknown != v.types.end()
+                        ? static_cast<int32_t>(first_unknown - v.types.begin())
+                        : find("<unk>", 0));
+  v.bos = find("<s>", v.bos);
+  v.eos = find("</s>", v.eos);
+  v.pad = -1;
+}
+
 caf::expected<dataset::scored_vocab> read_hf_tokenizer_unchecked(const std::string& path) {
   auto root = load_json_object(path);
   if (!root)
@@ -145,90 +245,29 @@ caf::expected<dataset::scored_vocab> read_hf_tokenizer_unchecked(const std::stri
     return refuse_field(path, "model.vocab", type == "BPE" ? "not an object" : "not an array");
   if (!added.is_array())
     return refuse_field(path, "added_tokens", "not an array");
-  const auto total = vocab.size() + added.size();
-  std::vector<std::string> pieces(total);
-  std::vector<bool> filled(total, false);
-  std::vector<float> unigram_scores(total, 0.0f);
-  if (type == "BPE") {
-    for (auto& [piece, id] : vocab.items())
-      if (auto e = place(path, "model.vocab", id, sentencepiece_to_text(piece), pieces, filled))
-        return e;
-  } else {
-    for (std::size_t i = 0; i < vocab.size(); ++i) {
-      const auto& entry = vocab[i];
-      if (!entry.is_array() || entry.size() != 2 || !entry[0].is_string() || !entry[1].is_number())
-        return refuse_field(path, "model.vocab",
-                            "entry " + std::to_string(i) + " is not [piece, score]");
-      if (auto e = place(path, "model.vocab", json(i),
-                         sentencepiece_to_text(entry[0].get<std::string>()), pieces, filled))
-        return e;
-      const auto score = entry[1].get<double>();
-      if (!(std::abs(score) <= std::numeric_limits<float>::max()))
-        return refuse_field(path, "model.vocab",
-                            "entry " + std::to_string(i) + " has a score outside float's range");
-      unigram_scores[i] = static_cast<float>(score);
-    }
-  }
+  piece_table table{vocab.size() + added.size()};
+  if (auto e = read_model_vocab(path, type, vocab, table))
+    return e;
   std::string unk;
   if (model.contains("unk_token") && model["unk_token"].is_string())
     unk = sentencepiece_to_text(model["unk_token"].get<std::string>());
   if (model.contains("unk_id") && model["unk_id"].is_number_unsigned() &&
       model["unk_id"].get<uint64_t>() < vocab.size())
-    unk = pieces[model["unk_id"].get<std::size_t>()];
-  std::vector<piece_type> added_types(total, piece_type::normal);
-  for (std::size_t i = 0; i < added.size(); ++i) {
-    const auto& t = added[i];
-    const auto field = "added_tokens[" + std::to_string(i) + "]";
-    if (!t.is_object() || !t.contains("content") || !t["content"].is_string() || !t.contains("id"))
-      return refuse_field(path, field, "needs a string 'content' and an 'id'");
-    auto content = sentencepiece_to_text(t["content"].get<std::string>());
-    const bool special = bool_or(t, "special", false);
-    if (auto e = place(path, field, t["id"], content, pieces, filled))
-      return e;
-    added_types[t["id"].get<std::size_t>()] = !unk.empty() && content == unk ? piece_type::unknown
-                                              : special                      ? piece_type::control
-                                                        : piece_type::user_defined;
-  }
-  const auto n =
-      static_cast<std::size_t>(std::find(filled.begin(), filled.end(), false) - filled.begin());
-  if (std::find(filled.begin() + static_cast<std::ptrdiff_t>(n), filled.end(), true) !=
-      filled.end())
-    return refuse_field(path, "model.vocab",
-                        "id " + std::to_string(n) +
-                            " is missing: ids must run from 0 without gaps");
-  if (n == 0)
-    return refuse_field(path, "model.vocab", "empty");
-  dataset::scored_vocab v;
-  const bool byte_fallback = bool_or(model, "byte_fallback", false);
-  for (std::size_t i = 0; i < n; ++i) {
-    v.pieces.push_back(pieces[i]);
-    auto t = added_types[i];
-    if (t == piece_type::normal && !unk.empty() && pieces[i] == unk)
-      t = piece_type::unknown;
-    else if (t == piece_type::normal && byte_fallback && is_byte_piece(pieces[i]))
-      t = piece_type::byte;
-    v.types.push_back(t);
-    v.scores.push_back(unigram_scores[i]);
-  }
+    unk = table.pieces[model["unk_id"].get<std::size_t>()];
+  if (auto e = read_added_tokens(path, added, unk, table))
+    return e;
+  auto v = to_vocab(path, table, unk, bool_or(model, "byte_fallback", false));
+  if (!v)
+    return v;
   if (type == "BPE") {
     auto merges = model.value("merges", json::array());
     if (!merges.is_array())
       return refuse_field(path, "model.merges", "not an array");
-    if (auto e = score_merges(path, merges, v))
+    if (auto e = score_merges(path, merges, *v))
       return e;
   }
-  auto find = [&](const std::string& p, int32_t fallback) {
-    auto it = std::find(v.pieces.begin(), v.pieces.end(), p);
-    return it == v.pieces.end() ? fallback : static_cast<int32_t>(it - v.pieces.begin());
-  };
-  auto first_unknown = std::find(v.types.begin(), v.types.end(), piece_type::unknown);
-  v.unk = find(unk, first_unknown != v.types.end()
-                        ? static_cast<int32_t>(first_unknown - v.types.begin())
-                        : find("<unk>", 0));
-  v.bos = find("<s>", v.bos);
-  v.eos = find("</s>", v.eos);
-  v.pad = -1;
-  v.add_space_prefix = prepends_space(*root);
+  set_special_ids(*v, unk);
+  v->add_space_prefix = prepends_space(*root);
   return v;
 }
 

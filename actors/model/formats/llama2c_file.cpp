@@ -209,6 +209,65 @@ caf::error check_llama2c_assumptions(const llama_weights& w, const std::string& 
   return {};
 }
 
+/// Whether the file holds exactly what the header's sizes need: else which array it stops in,
+/// or how many bytes trail, so a cut download is told apart from a wrong header.
+caf::error check_size(const std::vector<section>& sections, const llama_config& c,
+                      uint64_t file_size, const std::string& checkpoint) {
+  // Sizes are each below 2^24, one array below 2^50 bytes, but n_layers of them can overflow.
+  int64_t needed = 28;
+  for (auto& s : sections) {
+    int64_t bytes = 0;
+    if (__builtin_mul_overflow(s.per_layer ? c.n_layers : 1, s.count * 4, &bytes) ||
+        __builtin_add_overflow(needed, bytes, &needed))
+      return refuse(checkpoint, "the header's sizes overflow 64-bit byte counts at " +
+                                    std::string{s.llama2c_name} + " (not a llama2.c checkpoint?)");
+  }
+  if (static_cast<uint64_t>(needed) != file_size) {
+    if (file_size > static_cast<uint64_t>(needed))
+      return refuse(checkpoint, std::to_string(file_size - needed) +
+                                    " trailing bytes after the last tensor (the header's sizes "
+                                    "need " +
+                                    std::to_string(needed) + " bytes)");
+    int64_t offset = 28;
+    for (auto& s : sections)
+      for (int64_t l = 0; l < (s.per_layer ? c.n_layers : 1); ++l) {
+        offset += s.count * 4;
+        if (offset > static_cast<int64_t>(file_size))
+          return refuse(checkpoint, "truncated in " + std::string{s.llama2c_name} +
+                                        (s.name.empty() ? "" : " (" + layer_name(s, l) + ")") +
+                                        ": the file has " + std::to_string(file_size) +
+                                        " bytes, the header's sizes need " +
+                                        std::to_string(needed));
+      }
+  }
+  return caf::none;
+}
+
+/// The arrays after the header, in llama2.c's order, into `tensors` (the RoPE tables skipped).
+caf::error read_tensors(std::ifstream& in, const std::vector<section>& sections,
+                        const llama_config& c, const std::string& checkpoint,
+                        std::map<std::string, f32_tensor>& tensors) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (auto& [name, shape] : tensor_names(c))
+    shapes.emplace(name, shape);
+  for (auto& s : sections)
+    for (int64_t l = 0; l < (s.per_layer ? c.n_layers : 1); ++l) {
+      if (s.name.empty()) {
+        in.seekg(s.count * 4, std::ios::cur);
+        continue;
+      }
+      f32_tensor t;
+      const auto name = layer_name(s, l);
+      t.shape = shapes.at(name);
+      t.data.resize(static_cast<std::size_t>(s.count));
+      if (!in.read(reinterpret_cast<char*>(t.data.data()), s.count * 4))
+        return make_llmos_error(error_code::io_failed,
+                                checkpoint + ": read failed in " + s.llama2c_name);
+      tensors.emplace(name, std::move(t));
+    }
+  return caf::none;
+}
+
 } // namespace
 
 caf::expected<llama_weights> read_llama2c(const std::string& checkpoint,
@@ -238,52 +297,10 @@ caf::expected<llama_weights> read_llama2c(const std::string& checkpoint,
     return err;
 
   const auto sections = layout(c);
-  // Sizes are each below 2^24, one array below 2^50 bytes, but n_layers of them can overflow.
-  int64_t needed = 28;
-  for (auto& s : sections) {
-    int64_t bytes = 0;
-    if (__builtin_mul_overflow(s.per_layer ? c.n_layers : 1, s.count * 4, &bytes) ||
-        __builtin_add_overflow(needed, bytes, &needed))
-      return refuse(checkpoint, "the header's sizes overflow 64-bit byte counts at " +
-                                    std::string{s.llama2c_name} + " (not a llama2.c checkpoint?)");
-  }
-  if (static_cast<uint64_t>(needed) != file_size) {
-    if (file_size > static_cast<uint64_t>(needed))
-      return refuse(checkpoint, std::to_string(file_size - needed) +
-                                    " trailing bytes after the last tensor (the header's sizes "
-                                    "need " +
-                                    std::to_string(needed) + " bytes)");
-    // Name the array the file stops in, so a cut download is told apart from a wrong header.
-    int64_t offset = 28;
-    for (auto& s : sections)
-      for (int64_t l = 0; l < (s.per_layer ? c.n_layers : 1); ++l) {
-        offset += s.count * 4;
-        if (offset > static_cast<int64_t>(file_size))
-          return refuse(checkpoint, "truncated in " + std::string{s.llama2c_name} +
-                                        (s.name.empty() ? "" : " (" + layer_name(s, l) + ")") +
-                                        ": the file has " + std::to_string(file_size) +
-                                        " bytes, the header's sizes need " +
-                                        std::to_string(needed));
-      }
-  }
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (auto& [name, shape] : tensor_names(c))
-    shapes.emplace(name, shape);
-  for (auto& s : sections)
-    for (int64_t l = 0; l < (s.per_layer ? c.n_layers : 1); ++l) {
-      if (s.name.empty()) {
-        in.seekg(s.count * 4, std::ios::cur);
-        continue;
-      }
-      f32_tensor t;
-      const auto name = layer_name(s, l);
-      t.shape = shapes.at(name);
-      t.data.resize(static_cast<std::size_t>(s.count));
-      if (!in.read(reinterpret_cast<char*>(t.data.data()), s.count * 4))
-        return make_llmos_error(error_code::io_failed,
-                                checkpoint + ": read failed in " + s.llama2c_name);
-      w.tensors.emplace(name, std::move(t));
-    }
+  if (auto err = check_size(sections, c, file_size, checkpoint))
+    return err;
+  if (auto err = read_tensors(in, sections, c, checkpoint, w.tensors))
+    return err;
 
   auto tok_bytes = read_small_file(tokenizer);
   if (!tok_bytes)
