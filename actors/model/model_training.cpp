@@ -135,6 +135,49 @@ void preempt_now(self_ptr self) {
 }
 
 /// Trains on the next queued batch when the device is free.
+/// A train step's report: credit the stream, record and report progress, then evaluate, wrap
+/// up or take the next batch.
+void stepped(self_ptr self, bool last, caf::expected<model::step_report> r) {
+  if (!self->state.run)
+    return;
+  auto& run = *self->state.run;
+  run.busy = false;
+  if (!r)
+    return finish(self, r.error());
+  caf::anon_send(caf::actor_cast<dataset_actor>(run.req.dataset), credit_atom::value, run.stream,
+                 uint32_t{1});
+  run.samples += r->samples;
+  if (r->samples > 0)
+    run.window.push_back(r->loss);
+  const auto& spec = self->state.eng->spec();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
+  if (r->stepped && r->step % 10 == 0) {
+    model::record_step(self->state.losses, self->state.spec.name, r->step, r->loss,
+                       static_cast<double>(run.samples) / std::max(1e-9, elapsed));
+    progress(self, "train", static_cast<uint64_t>(r->step), static_cast<uint64_t>(spec.max_steps),
+             model::step_line(*r, run.samples, elapsed, spec.max_steps,
+                              model::is_language_model(spec.architecture)));
+  }
+  if (r->step >= spec.max_steps || last)
+    return wrap_up(self);
+  if (r->stepped && spec.eval_every > 0 && r->step % spec.eval_every == 0) {
+    run.busy = true;
+    evaluate_then(self, [self] {
+      if (!self->state.run)
+        return;
+      auto& run = *self->state.run;
+      run.busy = false;
+      run.window.clear();
+      if (run.stopper->should_stop())
+        return wrap_up(self);
+      pump(self);
+    });
+    return;
+  }
+  pump(self);
+}
+
 void pump(self_ptr self) {
   if (!self->state.run)
     return;
@@ -158,47 +201,7 @@ void pump(self_ptr self) {
   on_device<caf::expected<model::step_report>>(
       self, "train step of " + self->state.spec.name,
       [batch](engine& e) { return e.train_step(batch); },
-      [self, last](caf::expected<model::step_report> r) {
-        if (!self->state.run)
-          return;
-        auto& run = *self->state.run;
-        run.busy = false;
-        if (!r)
-          return finish(self, r.error());
-        caf::anon_send(caf::actor_cast<dataset_actor>(run.req.dataset), credit_atom::value,
-                       run.stream, uint32_t{1});
-        run.samples += r->samples;
-        if (r->samples > 0)
-          run.window.push_back(r->loss);
-        const auto& spec = self->state.eng->spec();
-        const double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
-        if (r->stepped && r->step % 10 == 0) {
-          model::record_step(self->state.losses, self->state.spec.name, r->step, r->loss,
-                             static_cast<double>(run.samples) / std::max(1e-9, elapsed));
-          progress(self, "train", static_cast<uint64_t>(r->step),
-                   static_cast<uint64_t>(spec.max_steps),
-                   model::step_line(*r, run.samples, elapsed, spec.max_steps,
-                                    model::is_language_model(spec.architecture)));
-        }
-        if (r->step >= spec.max_steps || last)
-          return wrap_up(self);
-        if (r->stepped && spec.eval_every > 0 && r->step % spec.eval_every == 0) {
-          run.busy = true;
-          evaluate_then(self, [self] {
-            if (!self->state.run)
-              return;
-            auto& run = *self->state.run;
-            run.busy = false;
-            run.window.clear();
-            if (run.stopper->should_stop())
-              return wrap_up(self);
-            pump(self);
-          });
-          return;
-        }
-        pump(self);
-      },
+      [self, last](caf::expected<model::step_report> r) { stepped(self, last, std::move(r)); },
       [self](const caf::error& err) { finish(self, err); }, false);
 }
 
@@ -242,6 +245,52 @@ void fetch_validation(self_ptr self, uint64_t stream) {
           [self](caf::error& err) { finish(self, err); });
 }
 
+/// The engine a run trains: loaded from its checkpoint (resume), the current one re-headed
+/// (fine_tune), or a new one. Runs on the device's thread.
+caf::error build_engine(std::shared_ptr<engine>& holder, const train_request& req,
+                        const model::model_spec& s, const model::data_shape& shape,
+                        const model::label_vocab& labels) {
+  if (req.resume) {
+    auto loaded = engine::load(req.checkpoint);
+    if (!loaded)
+      return loaded.error();
+    holder = std::move(*loaded);
+    // The checkpoint's spec ends where the first run ended: take this run's fields.
+    holder->update_training(s);
+    return caf::none;
+  }
+  if (!req.fine_tune.empty()) {
+    if (!holder)
+      return make_llmos_error(error_code::bad_params,
+                              "model '" + s.name +
+                                  "': fine-tuning needs trained weights (train or load a "
+                                  "checkpoint first)");
+    return holder->fine_tune(req.fine_tune, s, labels);
+  }
+  auto made = engine::create(s, shape, labels);
+  if (!made)
+    return made.error();
+  holder = std::move(*made);
+  return caf::none;
+}
+
+/// The engine is ready: open the validation stream (read whole first, fetch_validation).
+void open_validation(self_ptr self) {
+  auto& run = *self->state.run;
+  const auto& spec = self->state.eng->spec();
+  run.stopper.emplace(spec.patience, true);
+  if (run.req.resume)
+    run.skip = self->state.eng->cursor().value("batches", uint64_t{0});
+  stream_request req;
+  req.split = "validation";
+  req.batch_size = 64;
+  req.credits = 0;
+  self->request(caf::actor_cast<dataset_actor>(run.req.dataset), data_timeout,
+                open_stream_atom::value, req)
+      .then([self](uint64_t id) { fetch_validation(self, id); },
+            [self](caf::error& err) { finish(self, err); });
+}
+
 /// Builds, loads or re-heads the engine for a run, then starts streaming.
 void prepare(self_ptr self, const dataset_stats& stats) {
   auto& run = *self->state.run;
@@ -251,52 +300,18 @@ void prepare(self_ptr self, const dataset_stats& stats) {
   auto report = nlohmann::json::parse(stats.report, nullptr, false);
   auto shape = model::shape_from_report(report.is_discarded() ? nlohmann::json{} : report);
   auto labels = model::label_vocab::from_counts(stats.labels);
-  auto req = run.req;
   auto holder = std::make_shared<std::shared_ptr<engine>>(self->state.eng);
-  auto group = self->state.group;
   device_job job;
   job.what = "prepare " + spec->name;
   auto result = std::make_shared<caf::error>();
   job.run = std::make_shared<std::function<void(const device_info&)>>(
-      [holder, result, req, group, s = *spec, shape, labels](const device_info& d) {
+      [holder, result, req = run.req, group = self->state.group, s = *spec, shape,
+       labels](const device_info& d) {
         engine::use_threads(d.threads);
+        *result = build_engine(*holder, req, s, shape, labels);
         // Whatever engine the run ends up with averages its gradients over the group.
-        struct join_on_exit {
-          std::shared_ptr<std::shared_ptr<engine>> holder;
-          std::shared_ptr<model::gradient_group> group;
-          ~join_on_exit() {
-            if (*holder && group)
-              (*holder)->join(group);
-          }
-        } joiner{holder, group};
-        if (req.resume) {
-          auto loaded = engine::load(req.checkpoint);
-          if (!loaded) {
-            *result = loaded.error();
-            return;
-          }
-          *holder = std::move(*loaded);
-          // The checkpoint's spec ends where the first run ended: take this run's fields.
-          (*holder)->update_training(s);
-          return;
-        }
-        if (!req.fine_tune.empty()) {
-          if (!*holder) {
-            *result = make_llmos_error(error_code::bad_params,
-                                       "model '" + s.name +
-                                           "': fine-tuning needs trained weights (train or load "
-                                           "a checkpoint first)");
-            return;
-          }
-          *result = (*holder)->fine_tune(req.fine_tune, s, labels);
-          return;
-        }
-        auto made = engine::create(s, shape, labels);
-        if (!made) {
-          *result = made.error();
-          return;
-        }
-        *holder = std::move(*made);
+        if (*holder && group)
+          (*holder)->join(group);
       });
   self->request(self->state.device, caf::infinite, run_job_atom::value, std::move(job))
       .then(
@@ -306,19 +321,7 @@ void prepare(self_ptr self, const dataset_stats& stats) {
             if (*result)
               return finish(self, *result);
             self->state.eng = *holder;
-            auto& run = *self->state.run;
-            const auto& spec = self->state.eng->spec();
-            run.stopper.emplace(spec.patience, true);
-            if (run.req.resume)
-              run.skip = self->state.eng->cursor().value("batches", uint64_t{0});
-            stream_request req;
-            req.split = "validation";
-            req.batch_size = 64;
-            req.credits = 0;
-            self->request(caf::actor_cast<dataset_actor>(run.req.dataset), data_timeout,
-                          open_stream_atom::value, req)
-                .then([self](uint64_t id) { fetch_validation(self, id); },
-                      [self](caf::error& err) { finish(self, err); });
+            open_validation(self);
           },
           [self](caf::error& err) { finish(self, err); });
 }
