@@ -462,27 +462,26 @@ void llama_decode_scratch::reserve(const llama_decode_weights& w, int32_t batch)
     buf.resize(need);
 }
 
-void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32_t count,
-                  llama_decode_scratch& scratch, const llama_adapter_weights* const* adapters) {
-  if (count <= 0)
-    return;
-  scratch.reserve(w, count); // grows only the first time a batch this large comes
-  if (adapters != nullptr)
-    for (int32_t b = 0; b < count; ++b)
-      if (adapters[b] != nullptr)
-        for (const auto& block : adapters[b]->blocks)
-          for (auto* l :
-               {&block.wq, &block.wk, &block.wv, &block.wo, &block.w1, &block.w2, &block.w3})
-            if (scratch.low_rank.size() < static_cast<std::size_t>(l->rank))
-              scratch.low_rank.resize(static_cast<std::size_t>(l->rank));
-  float* t = scratch.low_rank.data();
-  const scratch_layout at(w, count);
-  float* s = scratch.buf.data();
-  float *x = s + at.x, *xb = s + at.xb, *xb2 = s + at.xb2, *q = s + at.q, *k = s + at.k,
-        *v = s + at.v, *hb = s + at.hb, *hb2 = s + at.hb2, *att = s + at.att, *rope = s + at.rope;
-  const int64_t dim = w.dim, hidden = w.hidden_dim, n = count;
-  const int64_t head_size = dim / w.n_heads, kv_dim = head_size * w.n_kv_heads;
+namespace {
 
+/// Room in scratch.low_rank for the largest adapter rank of the batch.
+void reserve_low_rank(llama_decode_scratch& scratch, const llama_adapter_weights* const* adapters,
+                      int32_t count) {
+  if (adapters == nullptr)
+    return;
+  for (int32_t b = 0; b < count; ++b)
+    if (adapters[b] != nullptr)
+      for (const auto& block : adapters[b]->blocks)
+        for (auto* l :
+             {&block.wq, &block.wk, &block.wv, &block.wo, &block.w1, &block.w2, &block.w3})
+          if (scratch.low_rank.size() < static_cast<std::size_t>(l->rank))
+            scratch.low_rank.resize(static_cast<std::size_t>(l->rank));
+}
+
+/// Each item's token embedding into x, and the rotary angles of its position into rope.
+void embed(const llama_decode_weights& w, const llama_decode_item* items, int64_t n, float* x,
+           float* rope) {
+  const int64_t dim = w.dim, head_size = dim / w.n_heads;
   for (int64_t b = 0; b < n; ++b) {
     const llama_decode_item& it = items[b];
     assert(it.token >= 0 && it.token < w.vocab_size && it.pos >= 0 && it.pos < w.seq_len);
@@ -497,6 +496,45 @@ void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32
       rope[b * head_size + i + 1] = std::sin(val);
     }
   }
+}
+
+/// The final norm and the classifier for the items that want logits (a prefill chunk wants them
+/// for its last position at most): their rows are packed to the front of x first.
+void classify(const llama_decode_weights& w, llama_decode_item* items, int64_t n, float* x,
+              float* logits) {
+  const int64_t dim = w.dim;
+  int64_t wanted = 0;
+  for (int64_t b = 0; b < n; ++b) {
+    if (items[b].logits == nullptr)
+      continue;
+    if (wanted != b)
+      std::memcpy(x + wanted * dim, x + b * dim, dim * sizeof(float));
+    rmsnorm(x + wanted * dim, x + wanted * dim, w.final_norm, dim, w.norm_eps);
+    ++wanted;
+  }
+  matmul(logits, x, w.classifier, wanted, dim, w.vocab_size);
+  for (int64_t b = 0, row = 0; b < n; ++b)
+    if (items[b].logits != nullptr)
+      std::memcpy(items[b].logits, logits + row++ * w.vocab_size, w.vocab_size * sizeof(float));
+}
+
+} // namespace
+
+void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32_t count,
+                  llama_decode_scratch& scratch, const llama_adapter_weights* const* adapters) {
+  if (count <= 0)
+    return;
+  scratch.reserve(w, count); // grows only the first time a batch this large comes
+  reserve_low_rank(scratch, adapters, count);
+  float* t = scratch.low_rank.data();
+  const scratch_layout at(w, count);
+  float* s = scratch.buf.data();
+  float *x = s + at.x, *xb = s + at.xb, *xb2 = s + at.xb2, *q = s + at.q, *k = s + at.k,
+        *v = s + at.v, *hb = s + at.hb, *hb2 = s + at.hb2, *att = s + at.att, *rope = s + at.rope;
+  const int64_t dim = w.dim, hidden = w.hidden_dim, n = count;
+  const int64_t head_size = dim / w.n_heads, kv_dim = head_size * w.n_kv_heads;
+
+  embed(w, items, n, x, rope);
 
   for (int32_t l = 0; l < w.n_layers; ++l) {
     const llama_block_weights& bw = w.blocks[l];
@@ -540,22 +578,7 @@ void llama_decode(const llama_decode_weights& w, llama_decode_item* items, int32
     add(x, xb, n * dim);
   }
 
-  // Only the items that want logits go through the classifier (a prefill chunk wants them for
-  // its last position at most): their rows are packed to the front of x first.
-  int64_t wanted = 0;
-  for (int64_t b = 0; b < n; ++b) {
-    if (items[b].logits == nullptr)
-      continue;
-    if (wanted != b)
-      std::memcpy(x + wanted * dim, x + b * dim, dim * sizeof(float));
-    rmsnorm(x + wanted * dim, x + wanted * dim, w.final_norm, dim, w.norm_eps);
-    ++wanted;
-  }
-  float* logits = s + at.logits;
-  matmul(logits, x, w.classifier, wanted, dim, w.vocab_size);
-  for (int64_t b = 0, row = 0; b < n; ++b)
-    if (items[b].logits != nullptr)
-      std::memcpy(items[b].logits, logits + row++ * w.vocab_size, w.vocab_size * sizeof(float));
+  classify(w, items, n, x, s + at.logits);
 }
 
 } // namespace llmos::kernels

@@ -61,12 +61,62 @@ void add_lora(float* out, const float* x, const llama_lora& lora, float scale, i
   }
 }
 
+/// Rotary: each pair (i, i+1) of q and k turns by pos * theta^(-head_dim / head_size); keys
+/// exist only for the first kv_dim entries.
+void rotate(const llama_decode_weights& w, int pos, float* q, float* k) {
+  const int dim = w.dim, head_size = dim / w.n_heads, kv_dim = head_size * w.n_kv_heads;
+  for (int i = 0; i < dim; i += 2) {
+    const int head_dim = i % head_size;
+    const float freq =
+        1.0f / std::pow(w.rope_theta, static_cast<float>(head_dim) / static_cast<float>(head_size));
+    const float val = static_cast<float>(pos) * freq;
+    const float fcr = std::cos(val), fci = std::sin(val);
+    const int rotn = i < kv_dim ? 2 : 1;
+    for (int r = 0; r < rotn; r++) {
+      float* vec = r == 0 ? q : k;
+      const float v0 = vec[i], v1 = vec[i + 1];
+      vec[i] = v0 * fcr - v1 * fci;
+      vec[i + 1] = v0 * fci + v1 * fcr;
+    }
+  }
+}
+
+/// Each query head attends over layer `l`'s cached keys and values up to `pos` into `out`
+/// (`att`: n_heads * seq_len scores).
+void attend(const llama_decode_weights& w, const llama_kv_view& cache, int l, int pos,
+            const float* q, float* att, float* out) {
+  const int head_size = w.dim / w.n_heads, kv_dim = head_size * w.n_kv_heads;
+  const int kv_mul = w.n_heads / w.n_kv_heads; // query heads per kv head
+  const float* key_cache = cache.k + l * cache.layer_stride;
+  const float* value_cache = cache.v + l * cache.layer_stride;
+  for (int h = 0; h < w.n_heads; h++) {
+    const float* qh = q + h * head_size;
+    float* atth = att + static_cast<int64_t>(h) * w.seq_len;
+    const int kv_head = h / kv_mul;
+    for (int t = 0; t <= pos; t++) {
+      const float* kt = key_cache + llama_kv_offset(cache, t, kv_dim) + kv_head * head_size;
+      float score = 0.0f;
+      for (int i = 0; i < head_size; i++)
+        score += qh[i] * kt[i];
+      atth[t] = score / std::sqrt(static_cast<float>(head_size));
+    }
+    softmax(atth, pos + 1);
+    float* oh = out + h * head_size;
+    for (int i = 0; i < head_size; i++)
+      oh[i] = 0.0f;
+    for (int t = 0; t <= pos; t++) {
+      const float* vt = value_cache + llama_kv_offset(cache, t, kv_dim) + kv_head * head_size;
+      for (int i = 0; i < head_size; i++)
+        oh[i] += atth[t] * vt[i];
+    }
+  }
+}
+
 void forward(const llama_decode_weights& w, const llama_decode_item& item,
              const llama_adapter_weights* adapter) {
   const int dim = w.dim, hidden = w.hidden_dim, seq_len = w.seq_len;
   const int head_size = dim / w.n_heads;
   const int kv_dim = head_size * w.n_kv_heads;
-  const int kv_mul = w.n_heads / w.n_kv_heads; // query heads per kv head
   const int pos = item.pos;
   assert(item.token >= 0 && item.token < w.vocab_size && pos >= 0 && pos < seq_len);
 
@@ -93,45 +143,8 @@ void forward(const llama_decode_weights& w, const llama_decode_item& item,
     add_lora(k, xb.data(), la.wk, s, dim, kv_dim);
     add_lora(v, xb.data(), la.wv, s, dim, kv_dim);
 
-    // Rotary: each pair (i, i+1) turns by pos * theta^(-head_dim / head_size); keys exist only
-    // for the first kv_dim entries.
-    for (int i = 0; i < dim; i += 2) {
-      const int head_dim = i % head_size;
-      const float freq = 1.0f / std::pow(w.rope_theta, static_cast<float>(head_dim) /
-                                                           static_cast<float>(head_size));
-      const float val = static_cast<float>(pos) * freq;
-      const float fcr = std::cos(val), fci = std::sin(val);
-      const int rotn = i < kv_dim ? 2 : 1;
-      for (int r = 0; r < rotn; r++) {
-        float* vec = r == 0 ? q.data() : k;
-        const float v0 = vec[i], v1 = vec[i + 1];
-        vec[i] = v0 * fcr - v1 * fci;
-        vec[i + 1] = v0 * fci + v1 * fcr;
-      }
-    }
-
-    for (int h = 0; h < w.n_heads; h++) {
-      const float* qh = q.data() + h * head_size;
-      float* atth = att.data() + static_cast<int64_t>(h) * seq_len;
-      const int kv_head = h / kv_mul;
-      for (int t = 0; t <= pos; t++) {
-        const float* kt = key_cache + llama_kv_offset(item.cache, t, kv_dim) + kv_head * head_size;
-        float score = 0.0f;
-        for (int i = 0; i < head_size; i++)
-          score += qh[i] * kt[i];
-        atth[t] = score / std::sqrt(static_cast<float>(head_size));
-      }
-      softmax(atth, pos + 1);
-      float* out = xb.data() + h * head_size;
-      for (int i = 0; i < head_size; i++)
-        out[i] = 0.0f;
-      for (int t = 0; t <= pos; t++) {
-        const float* vt =
-            value_cache + llama_kv_offset(item.cache, t, kv_dim) + kv_head * head_size;
-        for (int i = 0; i < head_size; i++)
-          out[i] += atth[t] * vt[i];
-      }
-    }
+    rotate(w, pos, q.data(), k);
+    attend(w, item.cache, l, pos, q.data(), att.data(), xb.data());
 
     matmul(xb2.data(), xb.data(), b.wo, dim, dim);
     add_lora(xb2.data(), xb.data(), la.wo, s, dim, dim);
