@@ -215,4 +215,26 @@ nlohmann::json rpc_send(uint16_t rpc_port, const nlohmann::json& params,
   return rpc_call(rpc_port, "send", params, timeout);
 }
 
+void write_words_dataset(const std::filesystem::path& dir, int count) {
+  static const char* a[] = {"river", "garden", "forest", "quiet"};
+  static const char* b[] = {"engine", "market", "silver", "bright"};
+  std::string records;
+  for (int i = 0; i < count; ++i) {
+    const bool is_a = i % 2 == 0;
+    const auto* w = is_a ? a : b;
+    records += nlohmann::json{{"text", std::string{w[i % 4]} + " " + w[(i / 4) % 4] + " " +
+                                           std::to_string(i)},
+                              {"label", is_a ? "a" : "b"}}
+                   .dump() +
+               "\n";
+  }
+  write_file(dir / "records.jsonl", records);
+  write_file(dir / "pipeline.yaml", "dataset: words\nroot: store\n"
+                                    "sources:\n"
+                                    "  - {name: r, kind: jsonl, path: records.jsonl,\n"
+                                    "     options: {label_field: label}}\n"
+                                    "split: {train: 0.8, validation: 0.2, test: 0.0}\n"
+                                    "tokenizer: {kind: byte, max_length: 32}\n");
+}
+
 } // namespace llmos::test

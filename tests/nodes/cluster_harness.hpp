@@ -41,6 +41,11 @@ struct repl_result {
 repl_result run_repl(uint16_t rpc_port, const std::vector<std::string>& commands,
                      const std::vector<std::string>& extra_args = {});
 
+/// Writes DIR/records.jsonl, `count` labelled records a bag of bytes learns in a few dozen steps
+/// (the labels follow the words), and DIR/pipeline.yaml, the data set "words" over them (byte
+/// tokenizer, 80/20 split).
+void write_words_dataset(const std::filesystem::path& dir, int count);
+
 /// Heartbeat settings of the tests: lost after 1 s of silence.
 inline const std::string fast_heartbeat = "heartbeat_ms: 200\nlost_after_ms: 1000\n";
 

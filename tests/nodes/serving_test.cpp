@@ -29,22 +29,6 @@ using llmos::test::write_file;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-/// Labels follow the words, so a bag of bytes learns them in a few dozen steps.
-std::string records_jsonl() {
-  static const char* a[] = {"river", "garden", "forest", "quiet"};
-  static const char* b[] = {"engine", "market", "silver", "bright"};
-  std::string out;
-  for (int i = 0; i < 160; ++i) {
-    const bool is_a = i % 2 == 0;
-    const auto* w = is_a ? a : b;
-    out += json{{"text", std::string{w[i % 4]} + " " + w[(i / 4) % 4] + " " + std::to_string(i)},
-                {"label", is_a ? "a" : "b"}}
-               .dump() +
-           "\n";
-  }
-  return out;
-}
-
 const char* alert_rules = R"(rules:
   - name: m-no-replica
     metric: llmos_serving_replicas
@@ -63,13 +47,7 @@ struct serving_node {
   child_process node;
 
   serving_node() {
-    write_file(dir / "records.jsonl", records_jsonl());
-    write_file(dir / "pipeline.yaml", "dataset: words\nroot: store\n"
-                                      "sources:\n"
-                                      "  - {name: r, kind: jsonl, path: records.jsonl,\n"
-                                      "     options: {label_field: label}}\n"
-                                      "split: {train: 0.8, validation: 0.2, test: 0.0}\n"
-                                      "tokenizer: {kind: byte, max_length: 32}\n");
+    llmos::test::write_words_dataset(dir.path(), 160);
     write_file(dir / "bag.yaml", "model: m\narchitecture: bag\n"
                                  "hyper: {embed_dim: 16, hidden_dim: 16, dropout: 0.0}\n"
                                  "train: {lr: 0.02, batch_size: 16, max_steps: 40, "
