@@ -28,9 +28,10 @@ using clock = door_clock;
 
 /// Set by the logger on a worker thread when the response it wrote says `Connection: close`.
 thread_local bool close_requested = false;
+/// The socket of the request a worker thread is processing (guarded_server::current_socket).
+thread_local int processing_socket = -1;
 
-/// cpp-httplib hands each accepted socket to its task queue; this one runs the hand-over at
-/// once on the accepting thread (the front door only registers the socket).
+/// cpp-httplib's task queue: each accepted socket is registered at once on the accepting thread.
 class inline_queue final : public httplib::TaskQueue {
 public:
   void enqueue(std::function<void()> fn) override { fn(); }
@@ -39,29 +40,16 @@ public:
 
 /// A connection waiting for (the rest of) a request head.
 struct waiting_conn {
+  waiting_conn(std::unique_ptr<door_connection> c, std::string bytes, clock::time_point until,
+               bool started)
+      : conn(std::move(c)), buffer(std::move(bytes)), deadline(until), head_started(started) {}
   std::unique_ptr<door_connection> conn;
   std::string buffer; ///< bytes received (plaintext) and not yet processed
   clock::time_point deadline;
   bool head_started = false;
-  std::size_t scanned = 0;  ///< bytes of buffer known to hold no end of head
-  std::size_t head_end = 0; ///< bytes of the head once its blank line arrived (0: not yet)
-  std::size_t body = 0;     ///< bytes of body collected here after the head
+  head_scanner head;
+  std::size_t body = 0; ///< bytes of body collected here after the head
 };
-
-/// Whether the head in `c.buffer` is complete: a blank line ending in CRLF (cpp-httplib skips
-/// header lines that end in a bare LF and reads on, so "\n\n" is no end for it). Searches only
-/// what arrived since the last look.
-bool head_complete(waiting_conn& c) {
-  if (c.head_end > 0)
-    return true;
-  const auto from = c.scanned > 3 ? c.scanned - 3 : 0;
-  if (auto end = c.buffer.find("\r\n\r\n", from); end != std::string::npos) {
-    c.head_end = end + 4;
-    return true;
-  }
-  c.scanned = c.buffer.size();
-  return false;
-}
 
 } // namespace
 
@@ -119,9 +107,7 @@ public:
     for (auto& c : incoming_)
       finish(c);
     for (auto& c : ready_)
-      finish(c);
-    incoming_.clear();
-    ready_.clear();
+      finish(c); // (a second close returns above: none is finished twice)
   }
 
   std::size_t open() const { return open_.load(); }
@@ -154,18 +140,18 @@ private:
   /// worker either: it has `body_timeout` from the end of its head), all such bodies within
   /// `max_collected_total`; other bodies are read by the worker. Poll thread only.
   bool ready(waiting_conn& c) {
-    const bool had_head = c.head_end > 0;
-    if (!head_complete(c))
+    const bool had_head = c.head.end() > 0;
+    if (!c.head.complete(c.buffer))
       return false;
     if (!had_head) {
-      const auto length = body_to_collect(std::string_view{c.buffer}.substr(0, c.head_end));
+      const auto length = body_to_collect(std::string_view{c.buffer}.substr(0, c.head.end()));
       if (length <= lim_.max_collected_body && collecting_ + length <= lim_.max_collected_total) {
         c.body = length;
         collecting_ += length;
       }
       c.deadline = clock::now() + lim_.body_timeout;
     }
-    return c.buffer.size() >= c.head_end + c.body;
+    return c.buffer.size() >= c.head.end() + c.body;
   }
 
   /// `c` leaves the poll thread: what it reserved for its body is free again.
@@ -203,7 +189,7 @@ private:
         return false;
       if (ready(c))
         return true;
-      if (c.head_end == 0 && c.buffer.size() > lim_.max_head_bytes) {
+      if (c.head.end() == 0 && c.buffer.size() > lim_.max_head_bytes) {
         c.conn->refuse(431, "Request Header Fields Too Large",
                        "the request line and headers are longer than " +
                            std::to_string(lim_.max_head_bytes) + " bytes");
@@ -308,7 +294,7 @@ private:
   }
 
   void time_out(waiting_conn& c) {
-    if (c.head_end > 0) // a body trickling in too slowly
+    if (c.head.end() > 0) // a body trickling in too slowly
       c.conn->refuse(408, "Request Timeout",
                      "the request body did not arrive within " +
                          std::to_string(lim_.body_timeout.count()) + " ms of its head");
@@ -322,15 +308,13 @@ private:
 
   void work_loop() {
     for (;;) {
-      waiting_conn c;
-      {
-        std::unique_lock lock{mutex_};
-        ready_cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
-        if (stopping_)
-          return;
-        c = std::move(ready_.front());
-        ready_.pop_front();
-      }
+      std::unique_lock lock{mutex_};
+      ready_cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+      if (stopping_)
+        return;
+      auto c = std::move(ready_.front());
+      ready_.pop_front();
+      lock.unlock();
       door_stream strm{*c.conn, std::move(c.buffer), lim_.io_timeout,
                        clock::now() + lim_.body_timeout};
       bool close_after = false;
@@ -363,6 +347,11 @@ private:
 guarded_server::guarded_server(front_door_limits limits, std::shared_ptr<tls::context> tls)
     : door_(std::make_unique<front_door>(*this, limits, std::move(tls))) {
   new_task_queue = [] { return new inline_queue; };
+  // cpp-httplib keeps its listening socket private; its socket options hook sees it made.
+  set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd_ = sock;
+  });
 }
 
 guarded_server::~guarded_server() {
@@ -382,6 +371,15 @@ std::size_t guarded_server::open_connections() const {
   return door_->open();
 }
 
+bool guarded_server::widen_backlog() {
+  const int fd = listen_fd_.load();
+  return fd >= 0 && ::listen(fd, SOMAXCONN) == 0;
+}
+
+int guarded_server::current_socket() {
+  return processing_socket;
+}
+
 bool guarded_server::process_and_close_socket(socket_t sock) {
   door_->admit(sock);
   return true;
@@ -390,8 +388,10 @@ bool guarded_server::process_and_close_socket(socket_t sock) {
 bool guarded_server::process_one(httplib::Stream& strm, bool& close_after) {
   const serving_load::scope serving; // the RPC port gives way meanwhile (serving_load.hpp)
   close_requested = false;
+  processing_socket = strm.socket();
   bool connection_closed = false;
   const bool ok = process_request(strm, false, connection_closed, nullptr);
+  processing_socket = -1;
   close_after = connection_closed || close_requested;
   return ok;
 }

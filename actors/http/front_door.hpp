@@ -19,6 +19,7 @@
 // (cpp-httplib's SSLServer held a worker thread per connection from accept to close).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -63,11 +64,20 @@ public:
   /// Connections open now (waiting for a head or being served).
   std::size_t open_connections() const;
 
+  /// Raises the listening socket's backlog from cpp-httplib's 5 to SOMAXCONN (after a bind): a
+  /// burst of dials beyond 5 would otherwise wait out the kernel's 1 s SYN retransmission while
+  /// the accepting thread is busy. False when no socket was bound.
+  bool widen_backlog();
+
+  /// The socket of the request this thread is processing (a handler on a worker), -1 elsewhere.
+  static int current_socket();
+
 private:
   bool process_and_close_socket(socket_t sock) override;
   bool process_one(httplib::Stream& strm, bool& close_after);
 
   std::unique_ptr<front_door> door_;
+  std::atomic<int> listen_fd_{-1}; ///< the socket bind_to_port made (socket options hook)
   friend class front_door;
 };
 

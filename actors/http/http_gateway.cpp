@@ -10,7 +10,6 @@
 
 #include "http/body_framing.hpp"
 #include "http/front_door.hpp"
-#include "http/listen_backlog.hpp"
 #include "http/route_policy.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
@@ -65,7 +64,7 @@ void sample_devices(caf::event_based_actor* self, const std::vector<actor_entry>
 }
 
 caf::behavior gateway_behavior(caf::event_based_actor* self, std::shared_ptr<gateway_context> ctx,
-                               std::shared_ptr<httplib::Server> server,
+                               std::shared_ptr<http::guarded_server> server,
                                std::shared_ptr<std::thread> thread) {
   // The handlers refer to ctx: it must outlive the worker threads, which the join waits for
   // (CAF drops the behavior, and with it this function's own ctx, before attachables run; a
@@ -74,8 +73,7 @@ caf::behavior gateway_behavior(caf::event_based_actor* self, std::shared_ptr<gat
     server->stop();
     if (thread->joinable())
       thread->join();
-    if (auto guarded = std::dynamic_pointer_cast<http::guarded_server>(server))
-      guarded->close(); // its workers, which may be in a handler
+    server->close(); // its workers, which may be in a handler
   });
   self->send(self, tick_atom::value);
   return {
@@ -198,8 +196,8 @@ caf::expected<http::gateway_config> read_config(spawn_context& ctx) {
 
 /// The front door, serving HTTPS when a certificate is given: either way slow or idle clients
 /// hold no worker and the connection count has its own limit.
-caf::expected<std::shared_ptr<httplib::Server>> make_server(spawn_context& ctx,
-                                                            const http::gateway_config& cfg) {
+caf::expected<std::shared_ptr<http::guarded_server>> make_server(spawn_context& ctx,
+                                                                 const http::gateway_config& cfg) {
   const auto& cert = ctx.config["tls_certificate"];
   const auto& key = ctx.config["tls_key"];
   if (cert.empty() != key.empty())
@@ -227,7 +225,7 @@ caf::expected<std::shared_ptr<httplib::Server>> make_server(spawn_context& ctx,
   // Every body the gateway accepts arrives whole before a worker takes its request (within
   // max_collected_total together), so a client trickling one holds no worker.
   limits.max_collected_body = cfg.body_limit;
-  return std::shared_ptr<httplib::Server>{std::make_shared<http::guarded_server>(limits, tls)};
+  return std::make_shared<http::guarded_server>(limits, tls);
 }
 
 /// Connection habits and the JSON shape of the errors httplib answers itself.
@@ -296,15 +294,15 @@ void set_admission(httplib::Server& server, gateway_context* ctx) {
 }
 
 /// The port bound (the requested one, or a free one for 0).
-caf::expected<uint16_t> bind(httplib::Server& server, const http::gateway_config& cfg) {
+caf::expected<uint16_t> bind(http::guarded_server& server, const http::gateway_config& cfg) {
   const int bound = cfg.port == 0 ? server.bind_to_any_port(cfg.host)
                                   : (server.bind_to_port(cfg.host, cfg.port) ? cfg.port : -1);
   if (bound < 0)
     return make_llmos_error(error_code::io_failed,
                             "http: cannot listen on " + cfg.host + ":" + std::to_string(cfg.port));
-  if (!http::widen_listen_backlog(static_cast<uint16_t>(bound)))
-    log_warning("http gateway '" + cfg.name + "': its listening socket was not found; bursts of " +
-                "connections beyond 5 wait for SYN retransmission");
+  if (!server.widen_backlog())
+    log_warning("http gateway '" + cfg.name + "': its listening backlog stays at 5; bursts of " +
+                "connections beyond it wait for SYN retransmission");
   return static_cast<uint16_t>(bound);
 }
 

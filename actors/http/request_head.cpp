@@ -15,6 +15,18 @@ bool starts_with_nocase(std::string_view line, std::string_view prefix) {
 
 } // namespace
 
+bool head_scanner::complete(const std::string& buffer) {
+  if (end_ > 0)
+    return true;
+  const auto from = scanned_ > 3 ? scanned_ - 3 : 0;
+  if (auto end = buffer.find("\r\n\r\n", from); end != std::string::npos) {
+    end_ = end + 4;
+    return true;
+  }
+  scanned_ = buffer.size();
+  return false;
+}
+
 std::size_t body_to_collect(std::string_view head) {
   std::size_t length = 0;
   int lengths = 0;

@@ -9,6 +9,21 @@
 
 namespace llmos::http {
 
+/// Where a request's head ends in the bytes received so far: a blank line ending in CRLF
+/// (cpp-httplib skips header lines that end in a bare LF and reads on, so "\n\n" is no end for
+/// it). Each look searches only what arrived since the last one.
+class head_scanner {
+public:
+  /// Whether `buffer` (the same bytes as before, maybe more) holds a whole head.
+  bool complete(const std::string& buffer);
+  /// The head's length with its blank line, 0 until complete.
+  std::size_t end() const { return end_; }
+
+private:
+  std::size_t scanned_ = 0; ///< bytes known to hold no end of head
+  std::size_t end_ = 0;
+};
+
 /// The body length a head (request line and headers, CRLF-separated) declares when the front
 /// door may collect the body itself: by one well-formed Content-Length, without
 /// Transfer-Encoding, Content-Encoding (refused or inflated by the worker from the head alone)

@@ -19,6 +19,7 @@
 
 #include "http/client_connection.hpp"
 #include "http/completion_body.hpp"
+#include "http/front_door.hpp"
 #include "http/http_errors.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
@@ -184,11 +185,10 @@ nlohmann::json whole_answer(const completion_call& call,
 }
 
 /// n choices: n requests with seeds seed, seed+1, ... (the same text for greedy decoding).
-void answer_whole(gateway_context& ctx, const httplib::Request& http, httplib::Response& res,
-                  const completion_call& call) {
+void answer_whole(gateway_context& ctx, httplib::Response& res, const completion_call& call) {
   const auto& req = call.body.request;
   std::vector<complete_reply> replies;
-  client_connection client{http.remote_addr, http.remote_port, http.local_port};
+  client_connection client{guarded_server::current_socket()};
   for (int64_t i = 0; i < call.body.n; ++i) {
     // Nobody to answer (a client that gave up while its request waited for a worker thread, or
     // during an earlier choice): nothing more is started.
@@ -322,7 +322,7 @@ void complete(gateway_context& ctx, const httplib::Request& http, httplib::Respo
   call->body.request.request_id = call->id;
   call->body.request.model = call->body.model; // the server's model or one of its adapters
   if (!call->body.stream)
-    return answer_whole(ctx, http, res, *call);
+    return answer_whole(ctx, res, *call);
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider("text/event-stream",
                                    [&ctx, call](std::size_t, httplib::DataSink& sink) {

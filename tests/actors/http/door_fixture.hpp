@@ -4,7 +4,6 @@
 #pragma once
 
 #include "http/front_door.hpp"
-#include "http/listen_backlog.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -49,7 +48,7 @@ protected:
     ASSERT_GT(port_, 0);
     // As the gateway does: with cpp-httplib's backlog of 5, a burst of dials beyond it waits a
     // whole second for SYN retransmission when the accepting thread lags (seen under ASan in CI).
-    ASSERT_TRUE(widen_listen_backlog(static_cast<uint16_t>(port_)));
+    ASSERT_TRUE(server_->widen_backlog());
     listener_ = std::thread{[s = server_] { s->listen_after_bind(); }};
   }
 
