@@ -41,14 +41,14 @@ caf::expected<T> ask(caf::scoped_actor& self, const Handle& h, Ts&&... xs) {
 }
 
 TEST(model_actor, trains_from_a_dataset_actor_and_serves) {
-  if (!model::testing::spam_set())
-    GTEST_SKIP() << "SpamAssassin not installed";
 #if defined(__SANITIZE_THREAD__)
   // Its BPE tokenizer is SentencePiece, whose built-in protobuf clashes with LibTorch's unless
   // loaded with RTLD_DEEPBIND, which sanitizers refuse. Under TSan the model actor trains in
   // tests/nodes/embedded_serving_test.cpp (a byte tokenizer).
   GTEST_SKIP() << "SentencePiece beside LibTorch needs RTLD_DEEPBIND (not under TSan)";
 #endif
+  if (!model::testing::spam_set())
+    GTEST_SKIP() << "SpamAssassin not installed";
   const auto dir = fs::temp_directory_path() / ("llmos-model-actor-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const auto pipeline = (dir / "spam.yaml").string();
