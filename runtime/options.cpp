@@ -18,6 +18,30 @@ bool is_caf_option(const std::string& arg) {
   return false;
 }
 
+namespace {
+
+/// Each option within its range, named when it is not.
+caf::error check_ranges(const node_options& opts) {
+  if (opts.threads == 0 || opts.threads > 256)
+    return make_llmos_error(error_code::bad_option, "--threads must be between 1 and 256");
+  if (!(opts.rpc_rate >= 0.0 && opts.rpc_rate <= 1e7))
+    return make_llmos_error(error_code::bad_option, "--rpc-rate must be from 0 to 10000000");
+  if (!(opts.rpc_busy_rate >= 0.0 && opts.rpc_busy_rate <= 1e7))
+    return make_llmos_error(error_code::bad_option, "--rpc-busy-rate must be from 0 to 10000000");
+  if (opts.rpc_nice < 0 || opts.rpc_nice > 19)
+    return make_llmos_error(error_code::bad_option, "--rpc-nice must be from 0 to 19");
+  if (!(opts.grace_s >= 0.0 && opts.grace_s <= 3600.0))
+    return make_llmos_error(error_code::bad_option, "--grace must be from 0 to 3600 seconds");
+  for (const char* level : {"debug", "info", "warning", "error"})
+    if (opts.log_level == level)
+      return caf::none;
+  return make_llmos_error(error_code::bad_option,
+                          "--log must be debug, info, warning or error, not '" + opts.log_level +
+                              "'");
+}
+
+} // namespace
+
 caf::expected<node_options> parse_node_options(int argc, const char* const* argv) {
   node_options opts;
   po::options_description desc{"llmos-node options"};
@@ -65,22 +89,9 @@ caf::expected<node_options> parse_node_options(int argc, const char* const* argv
     return make_llmos_error(error_code::bad_option,
                             std::string{e.what()} + "; run llmos-node --help for the options");
   }
-  if (opts.threads == 0 || opts.threads > 256)
-    return make_llmos_error(error_code::bad_option, "--threads must be between 1 and 256");
-  if (!(opts.rpc_rate >= 0.0 && opts.rpc_rate <= 1e7))
-    return make_llmos_error(error_code::bad_option, "--rpc-rate must be from 0 to 10000000");
-  if (!(opts.rpc_busy_rate >= 0.0 && opts.rpc_busy_rate <= 1e7))
-    return make_llmos_error(error_code::bad_option, "--rpc-busy-rate must be from 0 to 10000000");
-  if (opts.rpc_nice < 0 || opts.rpc_nice > 19)
-    return make_llmos_error(error_code::bad_option, "--rpc-nice must be from 0 to 19");
-  if (!(opts.grace_s >= 0.0 && opts.grace_s <= 3600.0))
-    return make_llmos_error(error_code::bad_option, "--grace must be from 0 to 3600 seconds");
-  for (const char* level : {"debug", "info", "warning", "error"})
-    if (opts.log_level == level)
-      return opts;
-  return make_llmos_error(error_code::bad_option,
-                          "--log must be debug, info, warning or error, not '" + opts.log_level +
-                              "'");
+  if (auto err = check_ranges(opts))
+    return err;
+  return opts;
 }
 
 } // namespace llmos
