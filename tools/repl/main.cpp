@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include <boost/program_options.hpp>
 #ifdef LLMOS_WITH_LIBEDIT
@@ -137,48 +138,67 @@ void interactive(session& s, const std::string& prompt) {
 
 } // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+/// The command line.
+struct repl_args {
   std::string endpoint;
   std::vector<std::string> commands;
   std::string token;
   std::string ca;
   int64_t timeout_ms = 0;
-  session s;
+  bool json = false;
+};
+
+/// Reads the command line; an exit code when the program ends here (help, bad options).
+std::optional<int> parse_args(int argc, char** argv, repl_args& a) {
   po::options_description desc{"usage: llmos-repl HOST:PORT [options]"};
-  desc.add_options()("help,h", "show this help")("command,c", po::value(&commands),
+  desc.add_options()("help,h", "show this help")("command,c", po::value(&a.commands),
                                                  "run this command and exit (repeatable)")(
-      "json", po::bool_switch(&s.json), "print results as one JSON line each")(
-      "token", po::value(&token), "auth token (default: $LLMOS_TOKEN)")(
-      "timeout", po::value(&timeout_ms),
+      "json", po::bool_switch(&a.json), "print results as one JSON line each")(
+      "token", po::value(&a.token), "auth token (default: $LLMOS_TOKEN)")(
+      "timeout", po::value(&a.timeout_ms),
       "ms a call may wait without an answer or progress, here and on the node (default: 30000 "
       "here, one hour on the node)")(
-      "ca", po::value(&ca),
+      "ca", po::value(&a.ca),
       "speak TLS, trusting this CA (PEM) for the node's rpc_tls certificate (default: $LLMOS_CA)")(
-      "endpoint", po::value(&endpoint), "HOST:PORT of a node's msgpack-RPC gateway");
+      "endpoint", po::value(&a.endpoint), "HOST:PORT of a node's msgpack-RPC gateway");
   po::positional_options_description pos;
   pos.add("endpoint", 1);
   try {
     po::variables_map vm;
     po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
     po::notify(vm);
-    if (vm.count("help") || endpoint.empty()) {
+    if (vm.count("help") || a.endpoint.empty()) {
       std::cout << desc << "\n" << llmos::repl::help_text();
-      return endpoint.empty() && !vm.count("help") ? 2 : 0;
+      return a.endpoint.empty() && !vm.count("help") ? 2 : 0;
     }
   } catch (const po::error& e) {
     std::cerr << "llmos-repl: " << e.what() << "\n";
     return 2;
   }
-  auto ep = llmos::rpc::parse_endpoint(endpoint);
+  if (a.timeout_ms < 0) {
+    std::cerr << "llmos-repl: --timeout must be positive\n";
+    return 2;
+  }
+  if (a.ca.empty())
+    if (const char* env = std::getenv("LLMOS_CA"))
+      a.ca = env;
+  if (a.token.empty())
+    if (const char* env = std::getenv("LLMOS_TOKEN"))
+      a.token = env;
+  return std::nullopt;
+}
+
+/// Connects the session (over TLS with a CA) and sets the node's call limit; 0 or an exit code.
+int connect(session& s, const repl_args& a) {
+  auto ep = llmos::rpc::parse_endpoint(a.endpoint);
   if (!ep) {
     std::cerr << "llmos-repl: " << llmos::describe(ep.error()) << "\n";
     return 2;
   }
-  if (ca.empty())
-    if (const char* env = std::getenv("LLMOS_CA"))
-      ca = env;
-  if (!ca.empty()) {
-    auto ctx = llmos::tls::context::client(ca);
+  if (!a.ca.empty()) {
+    auto ctx = llmos::tls::context::client(a.ca);
     if (!ctx) {
       std::cerr << "llmos-repl: --ca: " << llmos::describe(ctx.error()) << "\n";
       return 2;
@@ -189,57 +209,73 @@ int main(int argc, char** argv) {
     std::cerr << "llmos-repl: " << llmos::describe(err) << "\n";
     return 1;
   }
-  if (timeout_ms < 0) {
-    std::cerr << "llmos-repl: --timeout must be positive\n";
-    return 2;
-  }
-  if (timeout_ms > 0) {
-    s.wait = std::chrono::milliseconds{timeout_ms};
+  if (a.timeout_ms > 0) {
+    s.wait = std::chrono::milliseconds{a.timeout_ms};
     if (auto err = s.client.limit_calls(s.wait)) {
       std::cerr << "llmos-repl: " << llmos::describe(err) << "\n";
       return 1;
     }
   }
-  if (token.empty())
-    if (const char* env = std::getenv("LLMOS_TOKEN"))
-      token = env;
-  // Long calls (ingest, train) send progress notifications: a bar on a terminal, lines otherwise.
+  return 0;
+}
+
+/// Long calls (ingest, train) send progress notifications: a bar on a terminal, lines
+/// otherwise; generation streams tokens as they are made (text, else ids).
+void show_notifications(session& s) {
   const bool tty = isatty(STDERR_FILENO) != 0;
-  if (!s.json)
-    s.client.on_notification([tty](const std::string& method, const nlohmann::json& params) {
-      if (!params.is_array() || params.empty())
-        return;
-      if (method == "token") { // generation streams tokens as they are made: text, else ids
-        if (params.size() > 1 && params[1].is_string())
-          std::cerr << params[1].get<std::string>();
-        else
-          std::cerr << params[0].dump() << " ";
-        std::cerr.flush();
-        return;
-      }
-      if (method != "progress")
-        return;
-      std::cerr << llmos::repl::format_progress(params[0], tty) << (tty ? "" : "\n");
+  s.client.on_notification([tty](const std::string& method, const nlohmann::json& params) {
+    if (!params.is_array() || params.empty())
+      return;
+    if (method == "token") {
+      if (params.size() > 1 && params[1].is_string())
+        std::cerr << params[1].get<std::string>();
+      else
+        std::cerr << params[0].dump() << " ";
       std::cerr.flush();
-    });
-  if (!token.empty() && !run_line(s, "auth " + token))
+      return;
+    }
+    if (method != "progress")
+      return;
+    std::cerr << llmos::repl::format_progress(params[0], tty) << (tty ? "" : "\n");
+    std::cerr.flush();
+  });
+}
+
+/// Lines from standard input (not a terminal): blank lines and # comments skipped.
+void run_script(session& s) {
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line.find_first_not_of(" \t") == std::string::npos || line[0] == '#')
+      continue;
+    if (!s.json)
+      std::cout << "> " << line << "\n";
+    if (!run_line(s, line))
+      break;
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  repl_args a;
+  if (auto exit_code = parse_args(argc, argv, a))
+    return *exit_code;
+  session s;
+  s.json = a.json;
+  if (int code = connect(s, a); code != 0)
+    return code;
+  if (!s.json)
+    show_notifications(s);
+  if (!a.token.empty() && !run_line(s, "auth " + a.token))
     return 1;
-  if (!commands.empty()) {
-    for (const auto& c : commands)
+  if (!a.commands.empty()) {
+    for (const auto& c : a.commands)
       if (!run_line(s, c))
         break;
   } else if (isatty(STDIN_FILENO)) {
-    interactive(s, endpoint + "> ");
+    interactive(s, a.endpoint + "> ");
   } else {
-    std::string line;
-    while (std::getline(std::cin, line)) {
-      if (line.find_first_not_of(" \t") == std::string::npos || line[0] == '#')
-        continue;
-      if (!s.json)
-        std::cout << "> " << line << "\n";
-      if (!run_line(s, line))
-        break;
-    }
+    run_script(s);
   }
   return s.failures == 0 ? 0 : 1;
 }
