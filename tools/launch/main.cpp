@@ -4,6 +4,7 @@
 // runs under its host's own supervisor.
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -42,20 +43,24 @@ fs::path own_folder() {
   return ec ? fs::path{"."} : exe.parent_path();
 }
 
-} // namespace
+/// The command line: the topology, where llmos-node is, and what follows "--" for the nodes.
+struct launch_args {
+  std::string topology_path;
+  fs::path bin_dir;
+  std::vector<std::string> node_args;
+};
 
-int main(int argc, char** argv) {
+/// Reads the command line; an exit code when the program ends here (help, bad options).
+std::optional<int> parse_args(int argc, char** argv, launch_args& a) {
   // Everything after "--" belongs to the nodes, so it is cut off before Boost sees it.
   int own_argc = argc;
-  std::vector<std::string> node_args;
   for (int i = 1; i < argc; ++i) {
     if (std::string_view{argv[i]} == "--") {
       own_argc = i;
-      node_args.assign(argv + i + 1, argv + argc);
+      a.node_args.assign(argv + i + 1, argv + argc);
       break;
     }
   }
-
   po::options_description visible{"Options"};
   visible.add_options()("help,h", "print this help and exit")(
       "bin-dir", po::value<std::string>(),
@@ -64,7 +69,6 @@ int main(int argc, char** argv) {
   all.add(visible).add_options()("topology", po::value<std::string>());
   po::positional_options_description positional;
   positional.add("topology", 1);
-
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(own_argc, argv).options(all).positional(positional).run(),
@@ -84,34 +88,39 @@ int main(int argc, char** argv) {
     print_usage(std::cerr, visible);
     return exit_usage;
   }
-  auto topology_path = vm["topology"].as<std::string>();
+  a.topology_path = vm["topology"].as<std::string>();
+  a.bin_dir = vm.count("bin-dir") ? fs::path{vm["bin-dir"].as<std::string>()} : own_folder();
+  return std::nullopt;
+}
 
+} // namespace
+
+int main(int argc, char** argv) {
+  launch_args a;
+  if (auto exit_code = parse_args(argc, argv, a))
+    return *exit_code;
   auto kinds = llmos::builtin_actor_kinds();
-  auto topology = llmos::load_topology(topology_path, kinds);
+  auto topology = llmos::load_topology(a.topology_path, kinds);
   if (!topology) {
     std::cerr << "llmos-launch: " << llmos::describe(topology.error()) << '\n';
     return exit_usage;
   }
   if (topology->nodes.empty()) {
-    std::cerr << "llmos-launch: " << topology_path << " declares no nodes; add one under nodes\n";
+    std::cerr << "llmos-launch: " << a.topology_path << " declares no nodes; add one under nodes\n";
     return exit_usage;
   }
-
-  fs::path bin_dir = vm.count("bin-dir") ? fs::path{vm["bin-dir"].as<std::string>()} : own_folder();
-  auto node_program = (bin_dir / "llmos-node").string();
+  auto node_program = (a.bin_dir / "llmos-node").string();
   if (::access(node_program.c_str(), X_OK) != 0) {
     std::cerr << "llmos-launch: no executable llmos-node at " << node_program
               << "; build it or point --bin-dir at the folder that holds it\n";
     return exit_usage;
   }
-
   std::vector<llmos::launch_child> children;
   for (const auto& node : topology->nodes) {
-    std::vector<std::string> args{node_program, "--topology", topology_path, "--node", node.name};
-    args.insert(args.end(), node_args.begin(), node_args.end());
+    std::vector<std::string> args{node_program, "--topology", a.topology_path, "--node", node.name};
+    args.insert(args.end(), a.node_args.begin(), a.node_args.end());
     children.push_back({node.name, std::move(args)});
   }
-
   llmos::launcher launcher{std::move(children), std::cout, std::cerr};
   // Installed before start() so that a Ctrl-C while nodes are starting is not lost.
   launcher.stop_on_signals();
