@@ -12,6 +12,32 @@
 
 namespace po = boost::program_options;
 
+namespace {
+
+/// Up to `wanted` of the data set's own records (not augmented ones) with their labels, asked
+/// from the node on 127.0.0.1:rpc_port.
+caf::expected<std::vector<llmos::loop::labelled_text>>
+sample_texts(uint16_t rpc_port, const std::string& dataset, uint32_t wanted) {
+  llmos::rpc::client c;
+  if (auto err = c.connect("127.0.0.1", rpc_port, std::chrono::seconds(5)))
+    return llmos::make_llmos_error(llmos::error_code::io_failed,
+                                   "127.0.0.1:" + std::to_string(rpc_port) + ": " +
+                                       llmos::describe(err));
+  nlohmann::json params = {dataset, "sample", {{"n", std::to_string(wanted)}}};
+  auto r = c.call("send", params, std::chrono::seconds(60));
+  if (!r || !r->ok || !r->value.is_array())
+    return llmos::make_llmos_error(llmos::error_code::bad_params,
+                                   "sampling '" + dataset +
+                                       "': " + (r ? r->value.dump() : llmos::describe(r.error())));
+  std::vector<llmos::loop::labelled_text> texts;
+  for (const auto& rec : r->value)
+    if (!rec.value("augmented", false) && !rec.value("text", std::string{}).empty())
+      texts.push_back({rec["text"].get<std::string>(), rec.value("label", std::string{}), false});
+  return texts;
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
   llmos::loop::traffic_options o;
   std::string dataset, json_out;
@@ -51,22 +77,12 @@ int main(int argc, char** argv) {
     std::cerr << "llmos-traffic: " << e.what() << "\n" << desc << "\n";
     return 2;
   }
-  llmos::rpc::client c;
-  if (auto err = c.connect("127.0.0.1", rpc_port, std::chrono::seconds(5))) {
-    std::cerr << "llmos-traffic: 127.0.0.1:" << rpc_port << ": " << llmos::describe(err) << "\n";
+  auto sampled = sample_texts(rpc_port, dataset, texts_wanted);
+  if (!sampled) {
+    std::cerr << "llmos-traffic: " << llmos::describe(sampled.error()) << "\n";
     return 1;
   }
-  nlohmann::json params = {dataset, "sample", {{"n", std::to_string(texts_wanted)}}};
-  auto r = c.call("send", params, std::chrono::seconds(60));
-  if (!r || !r->ok || !r->value.is_array()) {
-    std::cerr << "llmos-traffic: sampling '" << dataset
-              << "': " << (r ? r->value.dump() : llmos::describe(r.error())) << "\n";
-    return 1;
-  }
-  std::vector<llmos::loop::labelled_text> texts;
-  for (const auto& rec : r->value)
-    if (!rec.value("augmented", false) && !rec.value("text", std::string{}).empty())
-      texts.push_back({rec["text"].get<std::string>(), rec.value("label", std::string{}), false});
+  auto& texts = *sampled;
   llmos::loop::mark_probes(texts, o.probe_share, o.seed);
   std::cerr << "llmos-traffic: " << texts.size() << " texts from '" << dataset << "'\n";
   auto res = llmos::loop::run_traffic(o, texts);
