@@ -251,6 +251,96 @@ void report_fuzz(const std::string& path, result_sheet& sheet) {
   sheet.set("fuzz_crashes", crashes);
 }
 
+constexpr int clients = 16; ///< HTTP clients of the serving load
+
+/// What one run measured: serving clean and beside the flood, and the heartbeats meanwhile.
+struct hardening_figures {
+  load_result clean, flooded;
+  double clean_missed = 0, clean_sent = 0; ///< heartbeats under the clean load
+  double missed = 0, sent = 0;             ///< heartbeats during the flood
+  double flood_rate = 0;                   ///< RPC answers/s the flood got
+  double ratio() const { return clean.rps > 0 ? flooded.rps / clean.rps : 0; }
+};
+
+/// Node a's RPC flags: --rpc-rate, and --rpc-nice / --rpc-busy-rate when given.
+std::string node_a_flags(const hardening_options& opts) {
+  auto flags = "--rpc-rate " + std::to_string(opts.rpc_rate);
+  if (opts.rpc_nice >= 0)
+    flags += " --rpc-nice " + std::to_string(opts.rpc_nice);
+  if (opts.rpc_busy_rate >= 0)
+    flags += " --rpc-busy-rate " + std::to_string(opts.rpc_busy_rate);
+  return flags;
+}
+
+hardening_figures measure(const ports& a, const ports& b, const std::vector<std::string>& texts,
+                          double seconds) {
+  const auto missed = [&] {
+    return counter_sum(a.http, "llmos_heartbeats_missed_total") +
+           counter_sum(b.http, "llmos_heartbeats_missed_total");
+  };
+  const auto sent = [&] {
+    return counter_sum(a.http, "llmos_heartbeats_sent_total") +
+           counter_sum(b.http, "llmos_heartbeats_sent_total");
+  };
+  hardening_figures f;
+  const double clean_missed_before = missed(), clean_sent_before = sent();
+  f.clean = drive(a.http, "spam", texts, clients, seconds);
+  f.clean_missed = missed() - clean_missed_before;
+  f.clean_sent = sent() - clean_sent_before;
+  const double missed_before = missed(), sent_before = sent();
+  {
+    flood flooder{a.rpc, 4};
+    std::this_thread::sleep_for(500ms); // the flood is running before the measurement starts
+    const auto before = flooder.answered();
+    f.flooded = drive(a.http, "spam", texts, clients, seconds);
+    f.flood_rate = static_cast<double>(flooder.answered() - before) / seconds;
+  }
+  f.missed = missed() - missed_before;
+  f.sent = sent() - sent_before;
+  return f;
+}
+
+std::string flag_text(double value, const char* flag) {
+  return value >= 0 ? std::string{flag} + " " + std::to_string(static_cast<int>(value))
+                    : std::string{flag} + " default";
+}
+
+void print_figures(const hardening_figures& f, const hardening_options& opts) {
+  std::cout << std::fixed << std::setprecision(0) << "\n  serving spam-bag, " << clients
+            << " HTTP clients, " << opts.seconds << " s each:\n"
+            << "    clean:   " << f.clean.rps << " rps (p99 " << std::setprecision(1)
+            << f.clean.p99_ms << " ms)\n"
+            << "    flooded: " << std::setprecision(0) << f.flooded.rps << " rps (p99 "
+            << std::setprecision(1) << f.flooded.p99_ms << " ms) while the flood got "
+            << std::setprecision(0) << f.flood_rate
+            << " RPC answers/s (4 pipelining connections, one that never reads, one trickling; "
+            << (opts.rpc_rate > 0 ? "--rpc-rate " + std::to_string(static_cast<int>(opts.rpc_rate))
+                                  : std::string{"no --rpc-rate"})
+            << ", " << flag_text(opts.rpc_nice, "--rpc-nice") << ", "
+            << flag_text(opts.rpc_busy_rate, "--rpc-busy-rate") << ")\n"
+            << "    flooded/clean: " << std::setprecision(2) << f.ratio() << "x (aim >= 0.8)\n"
+            << "  heartbeats (every " << heartbeat_ms
+            << " ms, both ways) during the flood: " << std::setprecision(0) << f.sent << " sent, "
+            << f.missed << " missed (aim 0); under the clean load alone: " << f.clean_sent
+            << " sent, " << f.clean_missed << " missed\n";
+}
+
+void record(result_sheet& sheet, const hardening_figures& f, const hardening_options& opts) {
+  sheet.set("serving_rps_clean", f.clean.rps);
+  sheet.set("serving_rps_flooded", f.flooded.rps);
+  sheet.set("serving_p99_ms_clean", f.clean.p99_ms);
+  sheet.set("serving_p99_ms_flooded", f.flooded.p99_ms);
+  sheet.set("flood_rps_ratio", f.ratio());
+  sheet.set("flood_rpc_answers_per_s", f.flood_rate);
+  sheet.set("rpc_rate", opts.rpc_rate);
+  sheet.set("rpc_nice", opts.rpc_nice >= 0 ? opts.rpc_nice : default_rpc_nice);
+  sheet.set("rpc_busy_rate", opts.rpc_busy_rate >= 0 ? opts.rpc_busy_rate : default_rpc_busy_rate);
+  sheet.set("heartbeats_sent", f.sent);
+  sheet.set("heartbeats_missed", f.missed);
+  sheet.set("heartbeats_missed_clean", f.clean_missed);
+  sheet.set("serving_errors", static_cast<double>(f.clean.errors + f.flooded.errors));
+}
+
 } // namespace
 
 int run_hardening(const hardening_options& opts) {
@@ -260,17 +350,8 @@ int run_hardening(const hardening_options& opts) {
   write_spam_pipeline(dir);
   const ports a, b;
   std::ofstream(dir / "topology.yaml") << topology(dir, a, b);
-  // Node a limits each RPC connection to rpc_rate calls per second (llmos-node --rpc-rate), all
-  // of them to rpc_busy_rate while it serves HTTP (--rpc-busy-rate), and runs its RPC threads
-  // rpc_nice lower (--rpc-nice).
-  auto nice = opts.rpc_nice >= 0 ? " --rpc-nice " + std::to_string(opts.rpc_nice) : "";
-  if (opts.rpc_busy_rate >= 0)
-    nice += " --rpc-busy-rate " + std::to_string(opts.rpc_busy_rate);
-  child_process node_a{{"/bin/sh", "-c",
-                        node_command(opts.node_path, dir, "a",
-                                     "--rpc-rate " + std::to_string(opts.rpc_rate) + nice)},
-                       "",
-                       10s};
+  child_process node_a{
+      {"/bin/sh", "-c", node_command(opts.node_path, dir, "a", node_a_flags(opts))}, "", 10s};
   child_process node_b{{"/bin/sh", "-c", node_command(opts.node_path, dir, "b")}, "", 10s};
   std::cout << "llmos-bench hardening: nodes a and b, logs in " << dir << "\n";
   if (!wait_until_answers(a.rpc, json::array({"spam-data", "stats", json::object()})) ||
@@ -279,70 +360,10 @@ int run_hardening(const hardening_options& opts) {
   const auto texts = sample_texts();
   if (texts.empty())
     return std::cerr << "llmos-bench hardening: no SpamAssassin texts (run make setup)\n", 1;
-
+  const auto figures = measure(a, b, texts, opts.seconds);
+  print_figures(figures, opts);
   result_sheet sheet;
-  constexpr int clients = 16;
-  const auto missed = [&] {
-    return counter_sum(a.http, "llmos_heartbeats_missed_total") +
-           counter_sum(b.http, "llmos_heartbeats_missed_total");
-  };
-  const auto sent = [&] {
-    return counter_sum(a.http, "llmos_heartbeats_sent_total") +
-           counter_sum(b.http, "llmos_heartbeats_sent_total");
-  };
-  const double clean_missed_before = missed(), clean_sent_before = sent();
-  auto clean = drive(a.http, "spam", texts, clients, opts.seconds);
-  const double clean_missed = missed() - clean_missed_before;
-  const double clean_sent = sent() - clean_sent_before;
-  const double missed_before = missed(), sent_before = sent();
-  load_result flooded;
-  uint64_t flood_answers = 0;
-  {
-    flood f{a.rpc, 4};
-    std::this_thread::sleep_for(500ms); // the flood is running before the measurement starts
-    const auto before = f.answered();
-    flooded = drive(a.http, "spam", texts, clients, opts.seconds);
-    flood_answers = f.answered() - before;
-  }
-  const double heartbeats_missed = missed() - missed_before;
-  const double heartbeats_sent = sent() - sent_before;
-  const double ratio = clean.rps > 0 ? flooded.rps / clean.rps : 0;
-  const double flood_rate = static_cast<double>(flood_answers) / opts.seconds;
-  std::cout << std::fixed << std::setprecision(0) << "\n  serving spam-bag, " << clients
-            << " HTTP clients, " << opts.seconds << " s each:\n"
-            << "    clean:   " << clean.rps << " rps (p99 " << std::setprecision(1) << clean.p99_ms
-            << " ms)\n"
-            << "    flooded: " << std::setprecision(0) << flooded.rps << " rps (p99 "
-            << std::setprecision(1) << flooded.p99_ms << " ms) while the flood got "
-            << std::setprecision(0) << flood_rate
-            << " RPC answers/s (4 pipelining connections, one that never reads, one trickling; "
-            << (opts.rpc_rate > 0 ? "--rpc-rate " + std::to_string(static_cast<int>(opts.rpc_rate))
-                                  : std::string{"no --rpc-rate"})
-            << ", --rpc-nice "
-            << (opts.rpc_nice >= 0 ? std::to_string(opts.rpc_nice) : std::string{"default"})
-            << ", --rpc-busy-rate "
-            << (opts.rpc_busy_rate >= 0 ? std::to_string(static_cast<int>(opts.rpc_busy_rate))
-                                        : std::string{"default"})
-            << ")\n"
-            << "    flooded/clean: " << std::setprecision(2) << ratio << "x (aim >= 0.8)\n"
-            << "  heartbeats (every " << heartbeat_ms
-            << " ms, both ways) during the flood: " << std::setprecision(0) << heartbeats_sent
-            << " sent, " << heartbeats_missed
-            << " missed (aim 0); under the clean load alone: " << clean_sent << " sent, "
-            << clean_missed << " missed\n";
-  sheet.set("serving_rps_clean", clean.rps);
-  sheet.set("serving_rps_flooded", flooded.rps);
-  sheet.set("serving_p99_ms_clean", clean.p99_ms);
-  sheet.set("serving_p99_ms_flooded", flooded.p99_ms);
-  sheet.set("flood_rps_ratio", ratio);
-  sheet.set("flood_rpc_answers_per_s", flood_rate);
-  sheet.set("rpc_rate", opts.rpc_rate);
-  sheet.set("rpc_nice", opts.rpc_nice >= 0 ? opts.rpc_nice : default_rpc_nice);
-  sheet.set("rpc_busy_rate", opts.rpc_busy_rate >= 0 ? opts.rpc_busy_rate : default_rpc_busy_rate);
-  sheet.set("heartbeats_sent", heartbeats_sent);
-  sheet.set("heartbeats_missed", heartbeats_missed);
-  sheet.set("heartbeats_missed_clean", clean_missed);
-  sheet.set("serving_errors", static_cast<double>(clean.errors + flooded.errors));
+  record(sheet, figures, opts);
   report_fuzz(opts.fuzz_summary, sheet);
   if (!opts.json_path.empty())
     std::ofstream(opts.json_path) << sheet.json() << "\n";
