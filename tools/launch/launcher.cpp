@@ -1,4 +1,5 @@
 #include "launcher.hpp"
+#include "child_exec.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -149,30 +150,8 @@ std::optional<std::string> launcher::start_one(child_state& child) {
   pid_t parent = ::getpid();
 
   pid_t pid = ::fork();
-  if (pid == 0) {
-    // Own process group: a Ctrl-C in the terminal reaches only the launcher, which then stops
-    // the nodes in order, and stop signals can address a node's helpers too.
-    ::setpgid(0, 0);
-    // If the launcher dies without cleaning up (SIGKILL), the nodes follow it. The death signal
-    // is tied to the forking thread, so start() belongs on a thread that outlives the children.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent)
-      ::_exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    // A background process group reading the terminal would be stopped by SIGTTIN.
-    int null_fd = ::open("/dev/null", O_RDONLY);
-    if (null_fd >= 0 && ::dup2(null_fd, STDIN_FILENO) >= 0 && null_fd != STDIN_FILENO)
-      ::close(null_fd);
-    ::dup2(out_pipe[1], STDOUT_FILENO);
-    ::dup2(err_pipe[1], STDERR_FILENO);
-    ::execvp(argv[0], argv.data());
-    int error = errno;
-    [[maybe_unused]] auto written = ::write(exec_pipe[1], &error, sizeof error);
-    ::_exit(127);
-  }
+  if (pid == 0)
+    exec_child(argv.data(), parent, out_pipe[1], err_pipe[1], exec_pipe[1]);
 
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
@@ -186,13 +165,8 @@ std::optional<std::string> launcher::start_one(child_state& child) {
   // Also set from this side, so that a stop right after start() finds the group.
   ::setpgid(pid, pid);
 
-  int exec_error = 0;
-  ssize_t n;
-  do {
-    n = ::read(exec_pipe[0], &exec_error, sizeof exec_error);
-  } while (n < 0 && errno == EINTR);
-  ::close(exec_pipe[0]);
-  if (n == static_cast<ssize_t>(sizeof exec_error)) {
+  const int exec_error = exec_failure(exec_pipe[0]);
+  if (exec_error != 0) {
     ::waitpid(pid, nullptr, 0);
     ::close(out_pipe[0]);
     ::close(err_pipe[0]);
