@@ -156,6 +156,47 @@ void send_completion(httplib::Client& web, const traffic_options& o, const label
               << res.feedback << " ratings\n";
 }
 
+/// One prediction request, its answer recorded (and in the CSV), and feedback for a non-probe
+/// text with probability feedback_share (drawn from `rng` only then, as the seed promises).
+void send_prediction(httplib::Client& web, const traffic_options& o, const labelled_text& t,
+                     uint32_t n, clock_type::time_point start, clock_type::time_point sent_at,
+                     traffic_result& res, std::ofstream& csv, version_tracker& track,
+                     std::mt19937_64& rng) {
+  auto r = web.Post("/v1/models/" + o.model + ":predict",
+                    nlohmann::json{{"instances", {t.text}}}.dump(), "application/json");
+  const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - sent_at).count();
+  ++res.sent;
+  auto body =
+      r && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json{};
+  if (!body.is_object() || !body.contains("predictions") || body["predictions"].empty()) {
+    ++res.failed;
+    return;
+  }
+  res.latencies_ms.push_back(ms);
+  const auto version = body.value("version", 0u);
+  const auto id = body.value("request_id", std::string{});
+  const auto& p = body["predictions"][0];
+  const auto predicted = p.value("label", std::string{});
+  const bool correct = predicted == t.label;
+  track.seen(res, version, t.probe, correct, start);
+  bool gave = false;
+  std::uniform_real_distribution<double> u{0.0, 1.0};
+  if (!t.probe && u(rng) < o.feedback_share) {
+    nlohmann::json fb{{"request_id", id}, {"label", t.label}, {"rating", correct ? 1 : -1}};
+    auto f = web.Post("/v1/feedback", fb.dump(), "application/json");
+    gave = f && f->status == 202;
+    res.feedback += gave ? 1 : 0;
+  }
+  if (csv)
+    csv << std::chrono::duration<double>(sent_at - start).count() << ',' << id << ',' << version
+        << ',' << (t.probe ? 1 : 0) << ',' << t.label << ',' << predicted << ','
+        << p.value("confidence", 0.0) << ',' << (correct ? 1 : 0) << ',' << ms << ','
+        << (gave ? 1 : 0) << '\n';
+  if ((n + 1) % 100 == 0)
+    std::cerr << "traffic: " << n + 1 << " requests, serving v" << version << ", " << res.feedback
+              << " feedback\n";
+}
+
 } // namespace
 
 traffic_result run_traffic(const traffic_options& o, const std::vector<labelled_text>& texts) {
@@ -173,12 +214,10 @@ traffic_result run_traffic(const traffic_options& o, const std::vector<labelled_
            "feedback\n";
   }
   std::mt19937_64 rng{o.seed};
-  std::uniform_real_distribution<double> u{0.0, 1.0};
   std::vector<std::size_t> order(texts.size());
   for (std::size_t i = 0; i < order.size(); ++i)
     order[i] = i;
   const auto start = clock_type::now();
-  const std::string route = "/v1/models/" + o.model + ":predict";
   version_tracker track;
   for (uint32_t n = 0; n < o.requests; ++n) {
     if (n % order.size() == 0)
@@ -190,44 +229,10 @@ traffic_result run_traffic(const traffic_options& o, const std::vector<labelled_
     }
     const auto& t = texts[order[n % order.size()]];
     const auto sent_at = clock_type::now();
-    if (o.completions) {
+    if (o.completions)
       send_completion(web, o, t, n, start, sent_at, res, csv, track);
-      if (track.since_promotion >= o.after_promotion)
-        break;
-      continue;
-    }
-    auto r = web.Post(route, nlohmann::json{{"instances", {t.text}}}.dump(), "application/json");
-    const double ms =
-        std::chrono::duration<double, std::milli>(clock_type::now() - sent_at).count();
-    ++res.sent;
-    auto body =
-        r && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json{};
-    if (!body.is_object() || !body.contains("predictions") || body["predictions"].empty()) {
-      ++res.failed;
-      continue;
-    }
-    res.latencies_ms.push_back(ms);
-    const auto version = body.value("version", 0u);
-    const auto id = body.value("request_id", std::string{});
-    const auto& p = body["predictions"][0];
-    const auto predicted = p.value("label", std::string{});
-    const bool correct = predicted == t.label;
-    track.seen(res, version, t.probe, correct, start);
-    bool gave = false;
-    if (!t.probe && u(rng) < o.feedback_share) {
-      nlohmann::json fb{{"request_id", id}, {"label", t.label}, {"rating", correct ? 1 : -1}};
-      auto f = web.Post("/v1/feedback", fb.dump(), "application/json");
-      gave = f && f->status == 202;
-      res.feedback += gave ? 1 : 0;
-    }
-    if (csv)
-      csv << std::chrono::duration<double>(sent_at - start).count() << ',' << id << ',' << version
-          << ',' << (t.probe ? 1 : 0) << ',' << t.label << ',' << predicted << ','
-          << p.value("confidence", 0.0) << ',' << (correct ? 1 : 0) << ',' << ms << ','
-          << (gave ? 1 : 0) << '\n';
-    if ((n + 1) % 100 == 0)
-      std::cerr << "traffic: " << n + 1 << " requests, serving v" << version << ", " << res.feedback
-                << " feedback\n";
+    else
+      send_prediction(web, o, t, n, start, sent_at, res, csv, track, rng);
     if (track.since_promotion >= o.after_promotion)
       break;
   }
