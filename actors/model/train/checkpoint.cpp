@@ -27,6 +27,43 @@ std::string tensor_string(const torch::Tensor& t) {
   return std::string(static_cast<const char*>(c.data_ptr()), static_cast<std::size_t>(c.numel()));
 }
 
+/// The JSON record a checkpoint carries beside the tensors. (Written only unquantized: a
+/// quantized engine is refused before.)
+nlohmann::json checkpoint_record(const model_spec& spec, const data_shape& shape,
+                                 const label_vocab& labels, int64_t step,
+                                 const nlohmann::json& cursor) {
+  return {{"magic", checkpoint_magic},
+          {"spec", to_yaml(spec)},
+          {"labels", labels.labels()},
+          {"step", step},
+          {"quantized", false},
+          {"cursor", cursor},
+          {"shape",
+           {{"vocab_size", shape.vocab_size},
+            {"num_classes", shape.num_classes},
+            {"pad_id", shape.pad_id},
+            {"bos_id", shape.bos_id},
+            {"eos_id", shape.eos_id},
+            {"image_size", shape.image_size}}}};
+}
+
+/// Renames `tmp` to `path` with the bytes durable first and the rename durable after: a crash
+/// leaves either the old checkpoint or the new one, never a torn file under the real name.
+void publish_durably(const std::string& tmp, const std::string& path) {
+  int fd = ::open(tmp.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  std::filesystem::rename(tmp, path);
+  auto dir = std::filesystem::path(path).parent_path();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
 } // namespace
 
 caf::error engine::save(const std::string& path, const nlohmann::json& cursor) const {
@@ -35,19 +72,7 @@ caf::error engine::save(const std::string& path, const nlohmann::json& cursor) c
   try {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    nlohmann::json meta{{"magic", checkpoint_magic},
-                        {"spec", to_yaml(s.spec)},
-                        {"labels", s.labels.labels()},
-                        {"step", s.step},
-                        {"quantized", s.quantized},
-                        {"cursor", cursor},
-                        {"shape",
-                         {{"vocab_size", s.shape.vocab_size},
-                          {"num_classes", s.shape.num_classes},
-                          {"pad_id", s.shape.pad_id},
-                          {"bos_id", s.shape.bos_id},
-                          {"eos_id", s.shape.eos_id},
-                          {"image_size", s.shape.image_size}}}};
+    const auto meta = checkpoint_record(s.spec, s.shape, s.labels, s.step, cursor);
     if (s.quantized)
       return fail(s.spec, error_code::bad_params,
                   "is quantized: int8 packed weights are not saved; save before quantizing");
@@ -80,20 +105,7 @@ caf::error engine::save(const std::string& path, const nlohmann::json& cursor) c
       archive.write("rng", gen.get_state());
     }
     archive.save_to(tmp);
-    // Make the bytes durable before the rename publishes them: a crash leaves either the old
-    // checkpoint or the new one, never a torn file under the real name.
-    int fd = ::open(tmp.c_str(), O_RDONLY);
-    if (fd >= 0) {
-      ::fsync(fd);
-      ::close(fd);
-    }
-    std::filesystem::rename(tmp, path);
-    auto dir = std::filesystem::path(path).parent_path();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
+    publish_durably(tmp, path);
   } catch (const std::exception& e) {
     std::error_code ec;
     std::filesystem::remove(tmp, ec);

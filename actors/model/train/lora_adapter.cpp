@@ -17,6 +17,49 @@ bool same_shape(const kernels::llama_decode_weights& a, const kernels::llama_dec
          a.seq_len == b.seq_len;
 }
 
+/// The first weight of `tuned` outside its adapters that is not the base's own to the bit, if
+/// any: the fine-tune then changed more than its adapters, or started from another base.
+std::optional<std::string> differing_weight(const torch::nn::Module& base,
+                                            const torch::nn::Module& tuned) {
+  const auto base_params = base.named_parameters();
+  for (const auto& item : tuned.named_parameters()) {
+    if (item.key().find("lora_") != std::string::npos)
+      continue;
+    const auto* mine = base_params.find(item.key());
+    if (mine == nullptr || !torch::equal(*mine, item.value()))
+      return item.key();
+  }
+  return std::nullopt;
+}
+
+/// Copies each layer's adapters into the adapter's own storage, which the decode kernel reads.
+struct adapter_copy {
+  lora_adapter& out;
+  std::optional<double> scale; ///< the one scale every adapter of the model has
+
+  /// The layer's adapters (an empty llama_lora for a layer without); nullopt when its scale is
+  /// not the others'.
+  std::optional<kernels::llama_lora> take(const nn::lora_linear& l) {
+    if (!l->has_lora())
+      return kernels::llama_lora{};
+    if (scale && std::fabs(*scale - l->lora_scale()) > 1e-12)
+      return std::nullopt;
+    scale = l->lora_scale();
+    auto params = l->lora_parameters();
+    const auto rank = static_cast<int32_t>(params[0].size(0));
+    out.rank = std::max(out.rank, rank);
+    const float* a = copy(params[0]);
+    return kernels::llama_lora{a, copy(params[1]), rank};
+  }
+
+  const float* copy(const torch::Tensor& m) {
+    auto c = m.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    out.storage.emplace_back(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    out.floats += c.numel();
+    return out.storage.back().data();
+  }
+};
+
 } // namespace
 
 caf::expected<std::shared_ptr<const lora_adapter>>
@@ -41,16 +84,10 @@ lora_adapter::extract(const engine& base, const engine& tuned, const std::string
 
   // Every weight but the adapters must be the base's own, to the bit: otherwise the fine-tune
   // changed more than its adapters (a full fine-tune) or started from another base.
-  const auto base_params = b.net->named_parameters();
-  for (const auto& item : t.net->named_parameters()) {
-    if (item.key().find("lora_") != std::string::npos)
-      continue;
-    const auto* mine = base_params.find(item.key());
-    if (mine == nullptr || !torch::equal(*mine, item.value()))
-      return refuse("weight '" + item.key() +
-                    "' differs from the base's: a full fine-tune or one of another base, to be "
-                    "served as a model of its own");
-  }
+  if (auto key = differing_weight(*b.net, *t.net))
+    return refuse("weight '" + *key +
+                  "' differs from the base's: a full fine-tune or one of another base, to be "
+                  "served as a model of its own");
 
   auto out = std::make_shared<lora_adapter>();
   out->name = name;
@@ -64,41 +101,23 @@ lora_adapter::extract(const engine& base, const engine& tuned, const std::string
   if (linears.size() > layers * 7 && linears.back()->has_lora())
     return refuse("it has an adapter on the classifier, which served adapters cannot carry");
   out->storage.reserve(layers * 14);
-  std::optional<double> scale;
-  auto take = [&](const nn::lora_linear& l) -> caf::expected<kernels::llama_lora> {
-    if (!l->has_lora())
-      return kernels::llama_lora{};
-    if (scale && std::fabs(*scale - l->lora_scale()) > 1e-12)
-      return refuse("its layers scale their adapters differently");
-    scale = l->lora_scale();
-    auto params = l->lora_parameters();
-    auto copy = [&out](const torch::Tensor& m) {
-      auto c = m.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-      out->storage.emplace_back(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-      out->floats += c.numel();
-      return out->storage.back().data();
-    };
-    const auto rank = static_cast<int32_t>(params[0].size(0));
-    out->rank = std::max(out->rank, rank);
-    const float* a = copy(params[0]);
-    return kernels::llama_lora{a, copy(params[1]), rank};
-  };
+  adapter_copy copier{*out, std::nullopt};
   for (std::size_t i = 0; i < layers; ++i) {
     kernels::llama_block_adapter block;
     kernels::llama_lora* slots[] = {&block.wq, &block.wk, &block.wv, &block.wo,
                                     &block.w1, &block.w2, &block.w3};
     for (std::size_t j = 0; j < 7; ++j) {
-      auto lora = take(linears[i * 7 + j]);
+      auto lora = copier.take(linears[i * 7 + j]);
       if (!lora)
-        return std::move(lora.error());
+        return refuse("its layers scale their adapters differently");
       *slots[j] = *lora;
     }
     out->weights.blocks.push_back(block);
   }
-  if (!scale)
+  if (!copier.scale)
     return refuse("it has no LoRA adapters (fine-tune it with lora_rank > 0, or serve it as a "
                   "model of its own)");
-  out->weights.scale = static_cast<float>(*scale);
+  out->weights.scale = static_cast<float>(*copier.scale);
   return std::shared_ptr<const lora_adapter>(std::move(out));
 }
 
