@@ -2,6 +2,7 @@
 // fused decode kernel (kernels/cpu/llama_decode.*) where the network allows it, or in LibTorch.
 #include "model/train/engine_impl.hpp"
 
+#include <optional>
 #include <random>
 
 #include "llmos/kernels/llama_decode.hpp"
@@ -40,6 +41,32 @@ torch::Tensor last_logits(const torch::Tensor& logits) {
   return logits[0][logits.size(1) - 1].to(torch::kCPU, torch::kFloat32).contiguous();
 }
 
+/// The fused kernel's side of decoding one sequence, on the cache LibTorch's prefill filled.
+struct fused_step {
+  fused_step(nn::llama_network& net, std::size_t vocab) : weights(net.decode_weights()) {
+    scratch.reserve(weights, 1);
+    logits.resize(vocab);
+  }
+
+  /// Decodes `token` at position `length`; the next logits.
+  const float* decode(int64_t token, int64_t length, std::vector<nn::kv_cache>& caches) {
+    const int64_t layer_stride = caches[0].k.numel();
+    kernels::llama_decode_item item{
+        static_cast<int32_t>(token),
+        static_cast<int32_t>(length),
+        {caches[0].k.data_ptr<float>(), caches[0].v.data_ptr<float>(), layer_stride},
+        logits.data()};
+    kernels::llama_decode(weights, &item, 1, scratch);
+    for (auto& c : caches)
+      c.length = length + 1;
+    return logits.data();
+  }
+
+  kernels::llama_decode_weights weights;
+  kernels::llama_decode_scratch scratch;
+  std::vector<float> logits;
+};
+
 } // namespace
 
 caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>& prompt,
@@ -64,21 +91,16 @@ caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>&
     std::vector<int32_t> out;
     // Prefill in LibTorch (one batched forward over the prompt); decode token by token in the
     // fused kernel when the network allows it, on the same preallocated cache.
-    auto* llama = dynamic_cast<nn::llama_network*>(s.net.get());
-    const bool fused = llama && s.spec.precision == "f32" && llama->fused_decode_ok();
-    kernels::llama_decode_weights weights;
-    kernels::llama_decode_scratch scratch;
-    std::vector<float> kernel_logits, adjusted;
     auto logits = s.net->forward_cached(
         torch::tensor(context, torch::kLong).unsqueeze(0).to(s.device), caches);
     auto last = last_logits(logits);
     const float* row = last.data_ptr<float>();
     const auto vocab = static_cast<std::size_t>(last.numel());
-    if (fused) {
-      weights = llama->decode_weights();
-      scratch.reserve(weights, 1);
-      kernel_logits.resize(vocab);
-    }
+    std::optional<fused_step> fused;
+    if (auto* llama = dynamic_cast<nn::llama_network*>(s.net.get());
+        llama && s.spec.precision == "f32" && llama->fused_decode_ok())
+      fused.emplace(*llama, vocab);
+    std::vector<float> adjusted;
     int64_t length = static_cast<int64_t>(context.size());
     for (int64_t i = 0; i < max_new && length < limit; ++i) {
       const auto token =
@@ -92,16 +114,7 @@ caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>&
       if (i + 1 == max_new)
         break; // nothing more to sample: skip the forward
       if (fused) {
-        const int64_t layer_stride = caches[0].k.numel();
-        kernels::llama_decode_item item{
-            static_cast<int32_t>(token),
-            static_cast<int32_t>(length),
-            {caches[0].k.data_ptr<float>(), caches[0].v.data_ptr<float>(), layer_stride},
-            kernel_logits.data()};
-        kernels::llama_decode(weights, &item, 1, scratch);
-        for (auto& c : caches)
-          c.length = length + 1;
-        row = kernel_logits.data();
+        row = fused->decode(token, length, caches);
       } else {
         logits = s.net->forward_cached(
             torch::tensor({token}, torch::kLong).unsqueeze(0).to(s.device), caches);
