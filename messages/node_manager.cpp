@@ -16,4 +16,14 @@ const char* to_string(node_state s) {
   return "unknown";
 }
 
+bool from_string(std::string_view name, node_state& s) {
+  for (auto candidate :
+       {node_state::self, node_state::connecting, node_state::up, node_state::lost})
+    if (name == to_string(candidate)) {
+      s = candidate;
+      return true;
+    }
+  return false;
+}
+
 } // namespace llmos

@@ -16,6 +16,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "llmos/messages/device.hpp"
+#include "llmos/messages/field.hpp"
 #include "llmos/messages/type_ids.hpp"
 
 namespace llmos {
@@ -31,7 +32,8 @@ struct progress_event {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, progress_event& x) {
-  return f(caf::meta::type_name("progress_event"), x.task, x.stage, x.done, x.total, x.message);
+  return f(caf::meta::type_name("progress_event"), field("task"), x.task, field("stage"), x.stage,
+           field("done"), x.done, field("total"), x.total, field("message"), x.message);
 }
 
 /// What an ingest produced (and what `stats` answers).
@@ -49,8 +51,10 @@ struct dataset_stats {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, dataset_stats& x) {
-  return f(caf::meta::type_name("dataset_stats"), x.dataset, x.version, x.records, x.train,
-           x.validation, x.test, x.augmented, x.removed, x.labels, x.report);
+  return f(caf::meta::type_name("dataset_stats"), field("dataset"), x.dataset, field("version"),
+           x.version, field("records"), x.records, field("train"), x.train, field("validation"),
+           x.validation, field("test"), x.test, field("augmented"), x.augmented, field("removed"),
+           x.removed, field("labels"), x.labels, json_field("report"), x.report);
 }
 
 /// One stored record (samples).
@@ -68,8 +72,10 @@ struct data_record {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, data_record& x) {
-  return f(caf::meta::type_name("data_record"), x.id, x.text, x.label, x.split, x.augmented, x.rows,
-           x.cols, x.image, x.origin, x.label_source);
+  return f(caf::meta::type_name("data_record"), field("id"), x.id, field("text"), x.text,
+           field("label"), x.label, field("split"), x.split, field("augmented"), x.augmented,
+           field("rows"), x.rows, field("cols"), x.cols, bytes_field("image"), x.image,
+           field("origin"), x.origin, field("label_source"), x.label_source);
 }
 
 /// One quarantined record.
@@ -82,7 +88,8 @@ struct quarantine_item {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, quarantine_item& x) {
-  return f(caf::meta::type_name("quarantine_item"), x.rule, x.reason, x.origin, x.text);
+  return f(caf::meta::type_name("quarantine_item"), field("rule"), x.rule, field("reason"),
+           x.reason, field("origin"), x.origin, field("text"), x.text);
 }
 
 /// Opens a batch stream over one split, for one data-parallel replica.
@@ -99,8 +106,9 @@ struct stream_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_request& x) {
-  return f(caf::meta::type_name("stream_request"), x.split, x.rank, x.world, x.batch_size,
-           x.credits, x.seed, x.epochs, x.consumer);
+  return f(caf::meta::type_name("stream_request"), field("split"), x.split, field("rank"), x.rank,
+           field("world"), x.world, field("batch_size"), x.batch_size, field("credits"), x.credits,
+           field("seed"), x.seed, field("epochs"), x.epochs, x.consumer);
 }
 
 /// A batch: token ids (i32 [batch, max_length], 0-padded) for text sets, pixels (u8 [batch, rows,
@@ -116,8 +124,9 @@ struct data_batch {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, data_batch& x) {
-  return f(caf::meta::type_name("data_batch"), x.stream, x.seq, x.epoch, x.ids, x.labels, x.inputs,
-           x.last);
+  return f(caf::meta::type_name("data_batch"), field("stream"), x.stream, field("seq"), x.seq,
+           field("epoch"), x.epoch, field("ids"), x.ids, field("labels"), x.labels, field("inputs"),
+           x.inputs, field("last"), x.last);
 }
 
 /// A label a model proposes for a record, with its confidence.
@@ -129,7 +138,8 @@ struct pseudo_label_item {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pseudo_label_item& x) {
-  return f(caf::meta::type_name("pseudo_label_item"), x.record_id, x.label, x.confidence);
+  return f(caf::meta::type_name("pseudo_label_item"), field("id"), x.record_id, field("label"),
+           x.label, field("confidence"), x.confidence);
 }
 
 /// A record for a person to label, with what a model thinks of it (least confident first).
@@ -142,7 +152,8 @@ struct review_item {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, review_item& x) {
-  return f(caf::meta::type_name("review_item"), x.record_id, x.text, x.split, x.suggested,
+  return f(caf::meta::type_name("review_item"), field("id"), x.record_id, field("text"), x.text,
+           field("split"), x.split, field("suggested"), x.suggested, field("confidence"),
            x.confidence);
 }
 

@@ -14,6 +14,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "llmos/messages/field.hpp"
 #include "llmos/messages/type_ids.hpp"
 
 namespace llmos {
@@ -35,9 +36,12 @@ struct device_info {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, device_info& x) {
-  return f(caf::meta::type_name("device_info"), x.name, x.type, x.backend, x.threads, x.cuda_index,
-           x.memory_bytes, x.memory_free_bytes, x.jobs_done, x.elements_done, x.busy_seconds,
-           x.queued, x.uptime_seconds);
+  return f(caf::meta::type_name("device_info"), field("name"), x.name, field("type"), x.type,
+           field("backend"), x.backend, field("threads"), x.threads, field("cuda_index"),
+           x.cuda_index, field("memory_bytes"), x.memory_bytes, field("memory_free_bytes"),
+           x.memory_free_bytes, field("jobs_done"), x.jobs_done, field("elements_done"),
+           x.elements_done, field("busy_seconds"), x.busy_seconds, field("queued"), x.queued,
+           field("uptime_seconds"), x.uptime_seconds);
 }
 
 /// A dense tensor as raw little-endian bytes: tensors never cross a process boundary
@@ -49,7 +53,8 @@ struct tensor_bytes {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, tensor_bytes& x) {
-  return f(caf::meta::type_name("tensor_bytes"), x.shape, x.data, x.dtype);
+  return f(caf::meta::type_name("tensor_bytes"), field("shape"), x.shape, bytes_field("data"),
+           x.data, field("dtype"), x.dtype);
 }
 
 /// A compute job for a device on the same node: a closure, so it can never cross a process

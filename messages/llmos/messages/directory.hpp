@@ -13,6 +13,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "llmos/messages/field.hpp"
 #include "llmos/messages/type_ids.hpp"
 
 namespace llmos {
@@ -27,7 +28,8 @@ struct actor_entry {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, actor_entry& x) {
-  return f(caf::meta::type_name("actor_entry"), x.name, x.kind, x.node, x.config, x.handle);
+  return f(caf::meta::type_name("actor_entry"), field("name"), x.name, field("kind"), x.kind,
+           field("node"), x.node, field("config"), x.config, x.handle);
 }
 
 /// A change of the directory, sent to watchers as (dir_event_atom, directory_event).
@@ -39,7 +41,8 @@ struct directory_event {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, directory_event& x) {
-  return f(caf::meta::type_name("directory_event"), x.added, x.entry, x.reason);
+  return f(caf::meta::type_name("directory_event"), field("added"), x.added, field("entry"),
+           x.entry, field("reason"), x.reason);
 }
 
 /// The directory's typed interface.

@@ -15,6 +15,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "llmos/messages/device.hpp"
+#include "llmos/messages/field.hpp"
 #include "llmos/messages/registry.hpp"
 #include "llmos/messages/type_ids.hpp"
 
@@ -31,7 +32,8 @@ struct train_request {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, train_request& x) {
-  return f(caf::meta::type_name("train_request"), x.dataset, x.overrides, x.fine_tune, x.checkpoint,
+  return f(caf::meta::type_name("train_request"), x.dataset, field("overrides"), x.overrides,
+           field("fine_tune"), x.fine_tune, field("checkpoint"), x.checkpoint, field("resume"),
            x.resume, x.subscriber);
 }
 
@@ -48,8 +50,10 @@ struct train_report {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, train_report& x) {
-  return f(caf::meta::type_name("train_report"), x.model, x.steps, x.loss, x.evaluation,
-           x.stopped_early, x.seconds, x.samples_per_second, x.preempted);
+  return f(caf::meta::type_name("train_report"), field("model"), x.model, field("steps"), x.steps,
+           field("loss"), x.loss, json_field("evaluation"), x.evaluation, field("stopped_early"),
+           x.stopped_early, field("seconds"), x.seconds, field("samples_per_second"),
+           x.samples_per_second, field("preempted"), x.preempted);
 }
 
 /// Generation parameters; tokens go to `subscriber` as (token_atom, request, token).
@@ -78,9 +82,13 @@ struct generate_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, generate_request& x) {
-  return f(caf::meta::type_name("generate_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
-           x.top_p, x.seed, x.request, x.subscriber, x.priority, x.presence_penalty,
-           x.frequency_penalty, x.bias_tokens, x.bias_values, x.logprobs, x.adapter);
+  return f(caf::meta::type_name("generate_request"), field("prompt"), x.prompt, field("max_tokens"),
+           x.max_tokens, field("temperature"), x.temperature, field("top_k"), x.top_k,
+           field("top_p"), x.top_p, field("seed"), x.seed, field("request"), x.request,
+           x.subscriber, field("priority"), x.priority, field("presence_penalty"),
+           x.presence_penalty, field("frequency_penalty"), x.frequency_penalty,
+           field("bias_tokens"), x.bias_tokens, field("bias_values"), x.bias_values,
+           field("logprobs"), x.logprobs, field("adapter"), x.adapter);
 }
 
 /// One generation a replica holds (`sequences`): the request it serves and where it stands.
@@ -95,8 +103,9 @@ struct sequence_row {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, sequence_row& x) {
-  return f(caf::meta::type_name("sequence_row"), x.request, x.priority, x.state, x.tokens,
-           x.generated, x.blocks, x.replica);
+  return f(caf::meta::type_name("sequence_row"), field("id"), x.request, field("priority"),
+           x.priority, field("state"), x.state, field("tokens"), x.tokens, field("generated"),
+           x.generated, field("kv_blocks"), x.blocks, field("replica"), x.replica);
 }
 
 struct prediction_item {
@@ -106,7 +115,8 @@ struct prediction_item {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, prediction_item& x) {
-  return f(caf::meta::type_name("prediction_item"), x.label, x.confidence);
+  return f(caf::meta::type_name("prediction_item"), field("label"), x.label, field("confidence"),
+           x.confidence);
 }
 
 struct model_info {
@@ -125,9 +135,11 @@ struct model_info {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, model_info& x) {
-  return f(caf::meta::type_name("model_info"), x.name, x.architecture, x.device, x.step,
-           x.parameters, x.quantized, x.training, x.labels, x.spec, x.evaluation, x.losses,
-           x.adapters);
+  return f(caf::meta::type_name("model_info"), field("name"), x.name, field("architecture"),
+           x.architecture, field("device"), x.device, field("step"), x.step, field("parameters"),
+           x.parameters, field("quantized"), x.quantized, field("training"), x.training,
+           field("labels"), x.labels, field("spec"), x.spec, json_field("evaluation"), x.evaluation,
+           field("losses"), x.losses, field("adapters"), x.adapters);
 }
 
 using model_actor = caf::typed_actor<

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
@@ -13,6 +14,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "llmos/messages/directory.hpp"
+#include "llmos/messages/field.hpp"
 #include "llmos/messages/type_ids.hpp"
 
 namespace llmos {
@@ -25,7 +27,8 @@ struct pong {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, pong& x) {
-  return f(caf::meta::type_name("pong"), x.node, x.pid, x.uptime_ms);
+  return f(caf::meta::type_name("pong"), field("node"), x.node, field("pid"), x.pid,
+           field("uptime_ms"), x.uptime_ms);
 }
 
 /// How a node manager sees one node of the topology.
@@ -38,6 +41,8 @@ enum class node_state : uint8_t {
 
 /// Name of a node state ("self", "connecting", "up", "lost").
 const char* to_string(node_state s);
+/// The state a name names; false (and `s` unchanged) for any other text.
+bool from_string(std::string_view name, node_state& s);
 
 /// One node of the cluster as seen from the node that answers.
 struct node_status {
@@ -51,8 +56,9 @@ struct node_status {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_status& x) {
-  return f(caf::meta::type_name("node_status"), x.name, x.host, x.port, x.rpc_port, x.devices,
-           x.state, x.since_ms);
+  return f(caf::meta::type_name("node_status"), field("name"), x.name, field("host"), x.host,
+           field("port"), x.port, field("rpc_port"), x.rpc_port, field("devices"), x.devices,
+           field("state"), x.state, field("since_ms"), x.since_ms);
 }
 
 /// Ask a node manager to start an actor of a registered kind.
@@ -64,7 +70,8 @@ struct spawn_request {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, spawn_request& x) {
-  return f(caf::meta::type_name("spawn_request"), x.node, x.kind, x.name, x.config);
+  return f(caf::meta::type_name("spawn_request"), field("node"), x.node, field("kind"), x.kind,
+           field("name"), x.name, field("config"), x.config);
 }
 
 /// The node manager's typed interface.

@@ -12,6 +12,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "llmos/messages/field.hpp"
 #include "llmos/messages/type_ids.hpp"
 
 namespace llmos {
@@ -24,7 +25,8 @@ struct model_package {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, model_package& x) {
-  return f(caf::meta::type_name("model_package"), x.weights, x.tokenizer, x.spec);
+  return f(caf::meta::type_name("model_package"), field("weights"), x.weights, field("tokenizer"),
+           x.tokenizer, field("spec"), x.spec);
 }
 
 /// Publishes a new version of model `name`.
@@ -37,7 +39,8 @@ struct publish_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, publish_request& x) {
-  return f(caf::meta::type_name("publish_request"), x.name, x.package, x.metrics, x.lineage);
+  return f(caf::meta::type_name("publish_request"), field("name"), x.name, field("package"),
+           x.package, json_field("metrics"), x.metrics, json_field("lineage"), x.lineage);
 }
 
 /// Imports pretrained weights from a file on the registry's node as version 1 of a new model
@@ -52,7 +55,8 @@ struct import_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, import_request& x) {
-  return f(caf::meta::type_name("import_request"), x.name, x.format, x.path, x.tokenizer, x.note);
+  return f(caf::meta::type_name("import_request"), field("name"), x.name, field("format"), x.format,
+           field("path"), x.path, field("tokenizer"), x.tokenizer, field("note"), x.note);
 }
 
 /// One stored version as listed.
@@ -67,8 +71,10 @@ struct model_version {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, model_version& x) {
-  return f(caf::meta::type_name("model_version"), x.name, x.version, x.created, x.metrics,
-           x.lineage, x.weights_bytes, x.aliases);
+  return f(caf::meta::type_name("model_version"), field("name"), x.name, field("version"),
+           x.version, field("created"), x.created, json_field("metrics"), x.metrics,
+           json_field("lineage"), x.lineage, field("weights_bytes"), x.weights_bytes,
+           field("aliases"), x.aliases);
 }
 
 /// Sent to watchers as (alias_atom, alias_event) whenever an alias is set or removed.
@@ -79,7 +85,8 @@ struct alias_event {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, alias_event& x) {
-  return f(caf::meta::type_name("alias_event"), x.name, x.alias, x.version);
+  return f(caf::meta::type_name("alias_event"), field("name"), x.name, field("alias"), x.alias,
+           field("version"), x.version);
 }
 
 using registry_actor = caf::typed_actor<

@@ -15,6 +15,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "llmos/messages/dataset.hpp"
+#include "llmos/messages/field.hpp"
 #include "llmos/messages/type_ids.hpp"
 
 namespace llmos {
@@ -35,8 +36,10 @@ struct task_spec {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
-  return f(caf::meta::type_name("task_spec"), x.name, x.owner, x.priority, x.replicas,
-           x.cpu_threads, x.gpus, x.gpu_memory_mb, x.preemptible, x.detail);
+  return f(caf::meta::type_name("task_spec"), field("name"), x.name, field("owner"), x.owner,
+           field("priority"), x.priority, field("replicas"), x.replicas, field("cpu_threads"),
+           x.cpu_threads, field("gpus"), x.gpus, field("gpu_memory_mb"), x.gpu_memory_mb,
+           field("preemptible"), x.preemptible, field("detail"), x.detail);
 }
 
 /// A task as the scheduler reports it.
@@ -60,9 +63,13 @@ struct task_status {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, task_status& x) {
-  return f(caf::meta::type_name("task_status"), x.id, x.name, x.owner, x.state, x.priority,
-           x.replicas, x.nodes, x.attempts, x.preemptions, x.reschedules, x.waited_s, x.ran_s,
-           x.progress, x.error, x.result, x.detail);
+  return f(caf::meta::type_name("task_status"), field("id"), x.id, field("name"), x.name,
+           field("owner"), x.owner, field("state"), x.state, field("priority"), x.priority,
+           field("replicas"), x.replicas, field("nodes"), x.nodes, field("attempts"), x.attempts,
+           field("preemptions"), x.preemptions, field("reschedules"), x.reschedules,
+           field("waited_s"), x.waited_s, field("ran_s"), x.ran_s, optional_field("progress"),
+           x.progress, optional_field("error"), x.error, json_field("result", true), x.result,
+           field("detail"), x.detail);
 }
 
 using scheduler_actor = caf::typed_actor<

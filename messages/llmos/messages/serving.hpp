@@ -13,6 +13,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "llmos/messages/device.hpp"
+#include "llmos/messages/field.hpp"
 #include "llmos/messages/model.hpp"
 #include "llmos/messages/registry.hpp"
 #include "llmos/messages/type_ids.hpp"
@@ -30,8 +31,9 @@ struct predict_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, predict_request& x) {
-  return f(caf::meta::type_name("predict_request"), x.texts, x.inputs, x.priority, x.version,
-           x.request_id);
+  return f(caf::meta::type_name("predict_request"), field("texts"), x.texts, field("inputs"),
+           x.inputs, field("priority"), x.priority, field("version"), x.version,
+           field("request_id"), x.request_id);
 }
 
 struct predict_reply {
@@ -42,7 +44,8 @@ struct predict_reply {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, predict_reply& x) {
-  return f(caf::meta::type_name("predict_reply"), x.model, x.version, x.predictions, x.request_id);
+  return f(caf::meta::type_name("predict_reply"), field("model"), x.model, field("version"),
+           x.version, field("predictions"), x.predictions, field("request_id"), x.request_id);
 }
 
 /// Continue a text prompt; text pieces go to `subscriber` as (token_atom, request, piece).
@@ -73,10 +76,14 @@ struct complete_request {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_request& x) {
-  return f(caf::meta::type_name("complete_request"), x.prompt, x.max_tokens, x.temperature, x.top_k,
-           x.top_p, x.seed, x.request, x.subscriber, x.request_id, x.priority, x.stop,
-           x.presence_penalty, x.frequency_penalty, x.bias_tokens, x.bias_values, x.logprobs,
-           x.model, x.chat);
+  return f(caf::meta::type_name("complete_request"), field("prompt"), x.prompt, field("max_tokens"),
+           x.max_tokens, field("temperature"), x.temperature, field("top_k"), x.top_k,
+           field("top_p"), x.top_p, field("seed"), x.seed, field("request"), x.request,
+           x.subscriber, field("request_id"), x.request_id, field("priority"), x.priority,
+           field("stop"), x.stop, field("presence_penalty"), x.presence_penalty,
+           field("frequency_penalty"), x.frequency_penalty, field("bias_tokens"), x.bias_tokens,
+           field("bias_values"), x.bias_values, field("logprobs"), x.logprobs, field("model"),
+           x.model, field("chat"), x.chat);
 }
 
 struct complete_reply {
@@ -96,8 +103,10 @@ struct complete_reply {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, complete_reply& x) {
-  return f(caf::meta::type_name("complete_reply"), x.model, x.version, x.text, x.prompt_tokens,
-           x.completion_tokens, x.request_id, x.finish_reason, x.logprobs);
+  return f(caf::meta::type_name("complete_reply"), field("model"), x.model, field("version"),
+           x.version, field("text"), x.text, field("prompt_tokens"), x.prompt_tokens,
+           field("completion_tokens"), x.completion_tokens, field("request_id"), x.request_id,
+           field("finish_reason"), x.finish_reason, json_field("logprobs"), x.logprobs);
 }
 
 /// What a server is doing.
@@ -121,9 +130,13 @@ struct server_status {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, server_status& x) {
-  return f(caf::meta::type_name("server_status"), x.model, x.follows, x.version, x.ready, x.kind,
-           x.replicas, x.queued, x.in_flight, x.served, x.rejected, x.failed, x.p50_ms, x.p99_ms,
-           x.mean_batch, x.canary_version, x.canary_share);
+  return f(caf::meta::type_name("server_status"), field("model"), x.model, field("follows"),
+           x.follows, field("version"), x.version, field("ready"), x.ready, field("kind"), x.kind,
+           field("replicas"), x.replicas, field("queued"), x.queued, field("in_flight"),
+           x.in_flight, field("served"), x.served, field("rejected"), x.rejected, field("failed"),
+           x.failed, field("p50_ms"), x.p50_ms, field("p99_ms"), x.p99_ms, field("mean_batch"),
+           x.mean_batch, field("canary_version"), x.canary_version, field("canary_share"),
+           x.canary_share);
 }
 
 using server_actor = caf::typed_actor<

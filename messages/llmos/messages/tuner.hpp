@@ -11,6 +11,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "llmos/messages/field.hpp"
 #include "llmos/messages/type_ids.hpp"
 
 namespace llmos {
@@ -32,9 +33,12 @@ struct study_status {
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, study_status& x) {
-  return f(caf::meta::type_name("study_status"), x.name, x.algorithm, x.state, x.trials_started,
-           x.running, x.compute_used, x.best_trial, x.best_value, x.best_params, x.published,
-           x.error, x.trials, x.history);
+  return f(caf::meta::type_name("study_status"), field("name"), x.name, field("algorithm"),
+           x.algorithm, field("state"), x.state, field("trials_started"), x.trials_started,
+           field("running"), x.running, field("compute_used"), x.compute_used, field("best_trial"),
+           x.best_trial, field("best_value"), x.best_value, json_field("best_params"),
+           x.best_params, optional_field("published"), x.published, optional_field("error"),
+           x.error, json_field("trials", true), x.trials, json_field("history", true), x.history);
 }
 
 using tuner_actor = caf::typed_actor<
