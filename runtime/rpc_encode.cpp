@@ -1,4 +1,5 @@
 #include "llmos/runtime/rpc_codec.hpp"
+#include "llmos/runtime/wire_msgpack.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -35,57 +36,6 @@ void pack_frame_params(packer& pk, std::string& out, std::string_view packed_par
     pk.pack_array(0);
   else
     out.append(packed_params.data(), packed_params.size());
-}
-
-void pack_json_into(packer& pk, const nlohmann::json& value) {
-  using value_t = nlohmann::json::value_t;
-  switch (value.type()) {
-  case value_t::null:
-  case value_t::discarded:
-    pk.pack_nil();
-    return;
-  case value_t::boolean:
-    if (value.get<bool>())
-      pk.pack_true();
-    else
-      pk.pack_false();
-    return;
-  case value_t::number_integer:
-    pk.pack_int64(value.get<int64_t>());
-    return;
-  case value_t::number_unsigned:
-    pk.pack_uint64(value.get<uint64_t>());
-    return;
-  case value_t::number_float:
-    pk.pack_double(value.get<double>());
-    return;
-  case value_t::string: {
-    const auto& str = value.get_ref<const std::string&>();
-    pk.pack_str(static_cast<uint32_t>(str.size()));
-    pk.pack_str_body(str.data(), static_cast<uint32_t>(str.size()));
-    return;
-  }
-  case value_t::binary: {
-    const auto& bin = value.get_binary();
-    pk.pack_bin(static_cast<uint32_t>(bin.size()));
-    pk.pack_bin_body(reinterpret_cast<const char*>(bin.data()), static_cast<uint32_t>(bin.size()));
-    return;
-  }
-  case value_t::array:
-    pk.pack_array(static_cast<uint32_t>(value.size()));
-    for (const auto& element : value)
-      pack_json_into(pk, element);
-    return;
-  case value_t::object:
-    pk.pack_map(static_cast<uint32_t>(value.size()));
-    for (const auto& [key, element] : value.items()) {
-      pk.pack_str(static_cast<uint32_t>(key.size()));
-      pk.pack_str_body(key.data(), static_cast<uint32_t>(key.size()));
-      pack_json_into(pk, element);
-    }
-    return;
-  }
-  pk.pack_nil();
 }
 
 } // namespace
@@ -198,7 +148,7 @@ std::string pack_json(const nlohmann::json& value) {
   std::string out;
   string_sink sink{out};
   packer pk(sink);
-  pack_json_into(pk, value);
+  wire::pack_json(pk, value);
   return out;
 }
 

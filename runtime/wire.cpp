@@ -33,6 +33,18 @@ std::string type_name(const msgpack::object& obj) {
   return "unknown";
 }
 
+const msgpack::object* map_get(const msgpack::object& map, std::string_view key) {
+  if (map.type != msgpack::type::MAP)
+    return nullptr;
+  for (uint32_t k = 0; k < map.via.map.size; ++k) {
+    const auto& kv = map.via.map.ptr[k];
+    if (kv.key.type == msgpack::type::STR &&
+        std::string_view{kv.key.via.str.ptr, kv.key.via.str.size} == key)
+      return &kv.val;
+  }
+  return nullptr;
+}
+
 } // namespace llmos
 
 namespace llmos::wire {
@@ -122,18 +134,6 @@ std::string json_mismatch(const std::string& at, const char* wanted, const nlohm
 
 nlohmann::json to_json(const msgpack::object& o) {
   return rpc::to_json(o);
-}
-
-const msgpack::object* find_key(const msgpack::object& map, std::string_view key) {
-  if (map.type != msgpack::type::MAP)
-    return nullptr;
-  for (uint32_t k = 0; k < map.via.map.size; ++k) {
-    const auto& kv = map.via.map.ptr[k];
-    if (kv.key.type == msgpack::type::STR &&
-        std::string_view{kv.key.via.str.ptr, kv.key.via.str.size} == key)
-      return &kv.val;
-  }
-  return nullptr;
 }
 
 } // namespace detail

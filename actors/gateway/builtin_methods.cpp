@@ -188,6 +188,27 @@ caf::expected<tensor_bytes> tensor_param(const msgpack::object& params) {
   return t;
 }
 
+/// A tensor in its msgpack form, plus its numbers as a float list when it is small, so that a
+/// REPL user can read a result (`data` stays the exact bytes).
+std::string tensor_reply(const tensor_bytes& x) {
+  const std::size_t n = x.data.size() / sizeof(float);
+  const bool small = x.dtype == "f32" && n <= 64;
+  msgpack::sbuffer buf;
+  packer pk{buf};
+  wire::pack_with(pk, x, small ? 1 : 0, [&](packer& out) {
+    if (!small)
+      return;
+    out.pack("values");
+    out.pack_array(static_cast<uint32_t>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+      float f;
+      std::memcpy(&f, x.data.data() + i * sizeof(float), sizeof(float));
+      out.pack(f);
+    }
+  });
+  return std::string{buf.data(), buf.size()};
+}
+
 void add_device_methods(method_table& t) {
   t.add("device",
         {"info", false, "send DEVICE info", "what the device is and its counters", [](rpc_call& c) {
@@ -199,8 +220,12 @@ void add_device_methods(method_table& t) {
                      auto tensor = tensor_param(*c.params);
                      if (!tensor)
                        return c.reply(std::move(tensor.error()));
-                     forward<tensor_bytes>(c, caf::actor_cast<device_actor>(c.target), call_timeout,
-                                           gelu_atom::value, std::move(*tensor));
+                     auto reply = c.reply;
+                     c.self
+                         ->request(caf::actor_cast<device_actor>(c.target), call_timeout,
+                                   gelu_atom::value, std::move(*tensor))
+                         .then([reply](tensor_bytes& out) { reply(tensor_reply(out)); },
+                               [reply](caf::error& err) { reply(std::move(err)); });
                    }});
 }
 

@@ -17,6 +17,7 @@
 #include "llmos/messages/device.hpp"
 #include "llmos/messages/model.hpp"
 #include "llmos/messages/node_manager.hpp"
+#include "llmos/runtime/wire_msgpack.hpp"
 
 namespace llmos {
 
@@ -38,12 +39,6 @@ param_map(const msgpack::object& params, std::size_t i, const std::string& metho
 /// Param `i` as a msgpack map object (absent or nil = nullptr).
 caf::expected<const msgpack::object*> param_object(const msgpack::object& params, std::size_t i,
                                                    const std::string& method);
-
-/// Looks up `key` in a msgpack map; nullptr when absent.
-const msgpack::object* map_get(const msgpack::object& map, const std::string& key);
-
-/// Name of a msgpack type for messages ("string", "integer", ...).
-std::string type_name(const msgpack::object& obj);
 
 /// Option `key` of a param map as an unsigned number, `fallback` when absent; bad_params names
 /// the method and the key.
@@ -71,41 +66,12 @@ caf::actor spawn_progress_sink(rpc_call& c);
 
 using packer = msgpack::packer<msgpack::sbuffer>;
 
-void pack(packer& pk, const pong& x);
-void pack(packer& pk, const node_status& x);
-void pack(packer& pk, const actor_entry& x);
-void pack(packer& pk, const device_info& x);
-void pack(packer& pk, const tensor_bytes& x);
-void pack(packer& pk, const dataset_stats& x);
-void pack(packer& pk, const data_record& x);     ///< text and metadata; pixels as a count
-void pack(packer& pk, const quarantine_item& x); ///< text cut to 200 bytes for listings
-void pack(packer& pk, const review_item& x);
-void pack(packer& pk, const data_batch& x); ///< inputs as {shape, dtype, data (bin)}
-void pack(packer& pk, const train_report& x);
-void pack(packer& pk, const model_info& x);
-void pack(packer& pk, const std::string& x);
-
-/// Packs JSON as the msgpack value of the same shape (maps, arrays, scalars).
-void pack_json(packer& pk, const nlohmann::json& j);
 /// A JSON value packed into a string (replies shown by the REPL like every other answer).
 std::string packed(const nlohmann::json& j);
 
-/// Packs one value into a string with the overloads above.
+/// A typed reply (a message, a list of them, a scalar) in its msgpack form (wire_msgpack.hpp).
 template <class T> std::string pack_to_string(const T& x) {
-  msgpack::sbuffer buf;
-  packer pk{buf};
-  pack(pk, x);
-  return std::string{buf.data(), buf.size()};
-}
-
-/// Packs a vector as an array.
-template <class T> std::string pack_to_string(const std::vector<T>& xs) {
-  msgpack::sbuffer buf;
-  packer pk{buf};
-  pk.pack_array(static_cast<uint32_t>(xs.size()));
-  for (const auto& x : xs)
-    pack(pk, x);
-  return std::string{buf.data(), buf.size()};
+  return wire::to_msgpack(x);
 }
 
 /// Sends `msg...` to `dest` and answers the RPC call with the packed typed reply (or the error).

@@ -12,6 +12,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/scheduler.hpp"
 #include "llmos/messages/tuner.hpp"
+#include "llmos/runtime/wire_json.hpp"
 
 namespace llmos {
 namespace {
@@ -27,47 +28,8 @@ tuner_actor tuner_of(const rpc_call& c) {
   return caf::actor_cast<tuner_actor>(c.target);
 }
 
-nlohmann::json to_json(const task_status& s) {
-  nlohmann::json j{{"id", s.id},
-                   {"name", s.name},
-                   {"owner", s.owner},
-                   {"state", s.state},
-                   {"priority", s.priority},
-                   {"replicas", s.replicas},
-                   {"nodes", s.nodes},
-                   {"attempts", s.attempts},
-                   {"preemptions", s.preemptions},
-                   {"reschedules", s.reschedules},
-                   {"waited_s", s.waited_s},
-                   {"ran_s", s.ran_s}};
-  if (!s.progress.empty())
-    j["progress"] = s.progress;
-  if (!s.error.empty())
-    j["error"] = s.error;
-  auto result = nlohmann::json::parse(s.result, nullptr, false);
-  if (!s.result.empty() && !result.is_discarded())
-    j["result"] = result;
-  return j;
-}
-
-nlohmann::json to_json(const study_status& s) {
-  nlohmann::json j{{"name", s.name},       {"algorithm", s.algorithm},
-                   {"state", s.state},     {"trials_started", s.trials_started},
-                   {"running", s.running}, {"compute_used", s.compute_used}};
-  if (s.best_trial >= 0) {
-    j["best_trial"] = s.best_trial;
-    j["best_value"] = s.best_value;
-    j["best_params"] = nlohmann::json::parse(s.best_params, nullptr, false);
-  }
-  if (!s.published.empty())
-    j["published"] = s.published;
-  if (!s.error.empty())
-    j["error"] = s.error;
-  return j;
-}
-
 template <class T> void reply_json(const rpc_call& c, const T& x) {
-  c.reply(packed(to_json(x)));
+  c.reply(wire::to_msgpack(x));
 }
 
 /// The task named by id=N, or by name=NAME (the newest task of that name), then `then(id)`.
@@ -178,7 +140,7 @@ void queue(rpc_call& c) {
           [reply](std::vector<task_status>& xs) {
             auto out = nlohmann::json::array();
             for (const auto& x : xs) {
-              auto j = to_json(x);
+              auto j = wire::to_json(x);
               j.erase("result"); // a listing: `status` shows a task's whole report
               out.push_back(std::move(j));
             }
@@ -236,18 +198,13 @@ void add_scheduler_methods(method_table& t) {
         {"stop", true, "send TUNER stop study=NAME", "stop a study (state kept)", [](rpc_call& c) {
            study_call(c, stop_atom::value, "stop", "study", std::chrono::seconds(30));
          }});
-  t.add("tuner", {"studies", false, "send TUNER studies", "every study", [](rpc_call& c) {
-                    auto reply = c.reply;
-                    c.self->request(tuner_of(c), call_timeout, list_atom::value)
-                        .then(
-                            [reply](std::vector<study_status>& xs) {
-                              auto out = nlohmann::json::array();
-                              for (const auto& x : xs)
-                                out.push_back(to_json(x));
-                              reply(packed(out));
-                            },
-                            [reply](caf::error& err) { reply(std::move(err)); });
-                  }});
+  t.add("tuner",
+        {"studies", false, "send TUNER studies", "every study", [](rpc_call& c) {
+           auto reply = c.reply;
+           c.self->request(tuner_of(c), call_timeout, list_atom::value)
+               .then([reply](std::vector<study_status>& xs) { reply(wire::to_msgpack(xs)); },
+                     [reply](caf::error& err) { reply(std::move(err)); });
+         }});
 }
 
 } // namespace llmos

@@ -21,44 +21,6 @@ namespace {
 constexpr auto call_timeout = std::chrono::seconds(30);
 constexpr auto long_timeout = std::chrono::minutes(5);
 
-nlohmann::json to_json(const model_version& v) {
-  return {{"name", v.name},
-          {"version", v.version},
-          {"created", v.created},
-          {"aliases", v.aliases},
-          {"weights_bytes", v.weights_bytes},
-          {"metrics", nlohmann::json::parse(v.metrics, nullptr, false)},
-          {"lineage", nlohmann::json::parse(v.lineage, nullptr, false)}};
-}
-
-nlohmann::json to_json(const server_status& s) {
-  return {{"model", s.model},
-          {"follows", s.follows},
-          {"version", s.version},
-          {"ready", s.ready},
-          {"kind", s.kind},
-          {"replicas", s.replicas},
-          {"queued", s.queued},
-          {"in_flight", s.in_flight},
-          {"served", s.served},
-          {"rejected", s.rejected},
-          {"failed", s.failed},
-          {"p50_ms", s.p50_ms},
-          {"p99_ms", s.p99_ms},
-          {"mean_batch", s.mean_batch},
-          {"canary_version", s.canary_version},
-          {"canary_share", s.canary_share}};
-}
-
-/// Sends `msg...` and answers with the JSON of the typed reply.
-template <class Result, class Handle, class... Ts>
-void ask_json(rpc_call& c, const Handle& dest, Ts&&... msg) {
-  auto reply = c.reply;
-  c.self->request(dest, long_timeout, std::forward<Ts>(msg)...)
-      .then([=](Result& r) { reply(packed(to_json(r))); },
-            [=](caf::error& err) { reply(std::move(err)); });
-}
-
 template <class T> T target(const rpc_call& c) {
   return caf::actor_cast<T>(c.target);
 }
@@ -90,7 +52,7 @@ void publish(rpc_call& c) {
       publish_model(ctx->self, std::move(plan), [reply](caf::expected<model_version> v) {
         if (!v)
           return reply(std::move(v.error()));
-        reply(packed(to_json(*v)));
+        reply(wire::to_msgpack(*v));
       });
     });
   });
@@ -127,13 +89,13 @@ void alias_method(rpc_call& c) {
   auto reg = target<registry_actor>(c);
   const auto m = opts->at("model"), a = opts->at("alias"), ref = opts->at("version");
   if (auto v = version_of("alias", ref))
-    return ask_json<model_version>(c, reg, alias_atom::value, m, a, *v);
+    return forward<model_version>(c, reg, long_timeout, alias_atom::value, m, a, *v);
   auto reply = c.reply;
   auto ctx = std::make_shared<rpc_call>(c);
   c.self->request(reg, call_timeout, resolve_atom::value, m, ref)
       .then(
           [=](model_version& v) {
-            ask_json<model_version>(*ctx, reg, alias_atom::value, m, a, v.version);
+            forward<model_version>(*ctx, reg, long_timeout, alias_atom::value, m, a, v.version);
           },
           [=](caf::error& err) { reply(std::move(err)); });
 }
@@ -145,14 +107,8 @@ void versions_method(rpc_call& c) {
   auto reply = c.reply;
   c.self
       ->request(target<registry_actor>(c), call_timeout, list_atom::value, opt(*opts, "model", ""))
-      .then(
-          [=](std::vector<model_version>& vs) {
-            nlohmann::json out = nlohmann::json::array();
-            for (auto& v : vs)
-              out.push_back(to_json(v));
-            reply(packed(out));
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
+      .then([=](std::vector<model_version>& vs) { reply(wire::to_msgpack(vs)); },
+            [=](caf::error& err) { reply(std::move(err)); });
 }
 
 void delete_method(rpc_call& c) {
@@ -192,7 +148,8 @@ void import_method(rpc_call& c) {
   import_request req{opts->at("model"), opts->at("format"), opts->at("path"),
                      opt(*opts, "tokenizer", ""), opt(*opts, "note", "")};
   // Reading a large file takes a while: the long timeout, not the call one.
-  ask_json<model_version>(c, target<registry_actor>(c), import_atom::value, std::move(req));
+  forward<model_version>(c, target<registry_actor>(c), long_timeout, import_atom::value,
+                         std::move(req));
 }
 
 /// A signed integer option in [lo, hi], or `fallback` when absent.
@@ -212,12 +169,6 @@ caf::expected<int64_t> int_option(const std::map<std::string, std::string>& opts
   return make_llmos_error(error_code::bad_params,
                           method + ": " + key + " must be an integer from " + std::to_string(lo) +
                               " to " + std::to_string(hi) + ", got '" + it->second + "'");
-}
-
-nlohmann::json to_json(const sequence_row& r) {
-  return {{"id", r.request},        {"replica", r.replica}, {"state", r.state},
-          {"priority", r.priority}, {"tokens", r.tokens},   {"generated", r.generated},
-          {"kv_blocks", r.blocks}};
 }
 
 /// server generate: a completion of `text` through the server's tokenizer and replicas (the
@@ -257,37 +208,28 @@ void server_generate(rpc_call& c) {
   req.model = opt(*opts, "model", ""); // one of the server's adapters, or its model
   auto reply = c.reply;
   c.self->request(target<server_actor>(c), long_timeout, complete_atom::value, std::move(req))
-      .then(
-          [=](complete_reply& r) {
-            reply(packed({{"model", r.model},
-                          {"version", r.version},
-                          {"text", r.text},
-                          {"prompt_tokens", r.prompt_tokens},
-                          {"completion_tokens", r.completion_tokens},
-                          {"finish_reason", r.finish_reason},
-                          {"request_id", r.request_id}}));
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
+      .then([=](complete_reply& r) { reply(wire::to_msgpack(r)); },
+            [=](caf::error& err) { reply(std::move(err)); });
 }
 
 void resolve_method(rpc_call& c) {
   auto opts = options(c, "resolve", {"model", "ref"});
   if (!opts)
     return c.reply(std::move(opts.error()));
-  ask_json<model_version>(c, target<registry_actor>(c), resolve_atom::value, opts->at("model"),
-                          opts->at("ref"));
+  forward<model_version>(c, target<registry_actor>(c), long_timeout, resolve_atom::value,
+                         opts->at("model"), opts->at("ref"));
 }
 
 void status_method(rpc_call& c) {
-  ask_json<server_status>(c, target<server_actor>(c), status_atom::value);
+  forward<server_status>(c, target<server_actor>(c), long_timeout, status_atom::value);
 }
 
 void deploy_method(rpc_call& c) {
   auto opts = param_map(*c.params, 2, "deploy");
   if (!opts)
     return c.reply(std::move(opts.error()));
-  ask_json<server_status>(c, target<server_actor>(c), deploy_atom::value,
-                          opt(*opts, "version", "production"));
+  forward<server_status>(c, target<server_actor>(c), long_timeout, deploy_atom::value,
+                         opt(*opts, "version", "production"));
 }
 
 void canary_method(rpc_call& c) {
@@ -297,12 +239,12 @@ void canary_method(rpc_call& c) {
   auto share = real_option(*opts, "canary", "share", 0.0);
   if (!share)
     return c.reply(std::move(share.error()));
-  ask_json<server_status>(c, target<server_actor>(c), canary_atom::value, opt(*opts, "version", ""),
-                          *share);
+  forward<server_status>(c, target<server_actor>(c), long_timeout, canary_atom::value,
+                         opt(*opts, "version", ""), *share);
 }
 
 void unload_method(rpc_call& c) {
-  ask_json<server_status>(c, target<server_actor>(c), unload_atom::value);
+  forward<server_status>(c, target<server_actor>(c), long_timeout, unload_atom::value);
 }
 
 void predict_method(rpc_call& c) {
@@ -319,28 +261,15 @@ void predict_method(rpc_call& c) {
   req.priority = static_cast<uint32_t>(*prio);
   auto reply = c.reply;
   c.self->request(target<server_actor>(c), call_timeout, predict_atom::value, req)
-      .then(
-          [=](predict_reply& r) {
-            nlohmann::json out{
-                {"model", r.model}, {"version", r.version}, {"request_id", r.request_id}};
-            for (auto& p : r.predictions)
-              out["predictions"].push_back({{"label", p.label}, {"confidence", p.confidence}});
-            reply(packed(out));
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
+      .then([=](predict_reply& r) { reply(wire::to_msgpack(r)); },
+            [=](caf::error& err) { reply(std::move(err)); });
 }
 
 void sequences_method(rpc_call& c) {
   auto reply = c.reply;
   c.self->request(target<server_actor>(c), call_timeout, sequences_atom::value)
-      .then(
-          [=](std::vector<sequence_row>& rows) {
-            nlohmann::json out = nlohmann::json::array();
-            for (auto& r : rows)
-              out.push_back(to_json(r));
-            reply(packed(out));
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
+      .then([=](std::vector<sequence_row>& rows) { reply(wire::to_msgpack(rows)); },
+            [=](caf::error& err) { reply(std::move(err)); });
 }
 
 void cancel_method(rpc_call& c) {

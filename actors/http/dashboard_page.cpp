@@ -34,7 +34,7 @@ function curve(losses){if(!losses.length)return '';const w=300,h=80,max=Math.max
 async function refresh(){
  try{const d=await (await fetch('/v1/dashboard')).json();
  table('nodes',['node','host','state','devices'],d.nodes.map(n=>[esc(n.name),esc(n.host+':'+n.port),esc(n.state),esc(n.devices.join(', '))]));
- table('devices',['device','node','type','utilisation','jobs','queued'],d.devices.map(x=>[esc(x.name),esc(x.node),esc(x.type),'<span class="bar" style="width:'+(x.utilisation*100).toFixed(0)+'px"></span> '+(x.utilisation*100).toFixed(1)+'%',x.jobs,x.queued]));
+ table('devices',['device','node','type','utilisation','jobs','queued'],d.devices.map(x=>[esc(x.name),esc(x.node),esc(x.type),'<span class="bar" style="width:'+(x.utilisation*100).toFixed(0)+'px"></span> '+(x.utilisation*100).toFixed(1)+'%',x.jobs_done,x.queued]));
  table('models',['model','versions','aliases','servers'],d.models.map(m=>{const vs=m.versions||[],ss=m.servers||[];
   return [esc(m.name),vs.map(v=>'v'+v.version).join(' '),vs.filter(v=>v.aliases.length).map(v=>esc(v.aliases.join(','))+'→v'+v.version).join(' '),
   ss.map(s=>'v'+s.version+(s.ready?' ready':' loading')+' served '+s.served+' p99 '+s.p99_ms.toFixed(1)+' ms').join('<br>')]}));

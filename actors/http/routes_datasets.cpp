@@ -9,6 +9,7 @@
 
 #include "http/routes.hpp"
 #include "llmos/messages/dataset.hpp"
+#include "llmos/runtime/wire_json.hpp"
 
 namespace llmos::http {
 namespace {
@@ -47,13 +48,7 @@ void review(gateway_context& ctx, const httplib::Request& req, httplib::Response
   auto items = ctx.ask<std::vector<review_item>>(*dataset, review_atom::value, model, *server, n);
   if (!items)
     return send_error(res, items.error(), "n");
-  auto out = nlohmann::json::array();
-  for (const auto& x : *items)
-    out.push_back({{"id", x.record_id},
-                   {"text", x.text},
-                   {"split", x.split},
-                   {"suggested", x.suggested},
-                   {"confidence", x.confidence}});
+  auto out = wire::to_json(*items);
   res.set_content(
       nlohmann::json{{"dataset", name}, {"model", model}, {"items", std::move(out)}}.dump(
           -1, ' ', false, nlohmann::json::error_handler_t::replace),

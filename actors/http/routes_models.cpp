@@ -11,6 +11,7 @@
 #include "http/http_errors.hpp"
 #include "http/routes.hpp"
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/wire_json.hpp"
 
 namespace llmos::http {
 namespace {
@@ -82,12 +83,9 @@ void predict(gateway_context& ctx, const httplib::Request& http, httplib::Respon
     auto reply = ctx.ask<predict_reply>(choice->server, predict_atom::value, *req);
     ctx.servers.done(model, choice->slot);
     if (reply) {
-      nlohmann::json out{
-          {"model", reply->model}, {"version", reply->version}, {"request_id", reply->request_id}};
-      auto& preds = out["predictions"] = nlohmann::json::array();
-      for (auto& p : reply->predictions)
-        preds.push_back({{"label", p.label}, {"confidence", p.confidence}});
-      res.set_content(out.dump(), "application/json");
+      res.set_content(
+          wire::to_json(*reply).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+          "application/json");
       return;
     }
     last = reply.error();
@@ -100,38 +98,18 @@ void predict(gateway_context& ctx, const httplib::Request& http, httplib::Respon
   send_error(res, last);
 }
 
-nlohmann::json version_json(const model_version& v) {
-  return {{"version", v.version},
-          {"created", v.created},
-          {"metrics", nlohmann::json::parse(v.metrics, nullptr, false)},
-          {"lineage", nlohmann::json::parse(v.lineage, nullptr, false)},
-          {"weights_bytes", v.weights_bytes},
-          {"aliases", v.aliases}};
-}
-
 } // namespace
 
 nlohmann::json models_json(gateway_context& ctx) {
   nlohmann::json models = nlohmann::json::object();
   if (auto versions = ctx.ask_registry<std::vector<model_version>>(list_atom::value, std::string{}))
     for (auto& v : *versions)
-      models[v.name]["versions"].push_back(version_json(v));
+      models[v.name]["versions"].push_back(wire::to_json(v));
   (void)ctx.entries();
   for (auto& [model, servers] : ctx.servers.servers())
     for (auto& s : servers)
       if (auto st = ctx.ask<server_status>(s, status_atom::value))
-        models[model]["servers"].push_back({{"follows", st->follows},
-                                            {"version", st->version},
-                                            {"ready", st->ready},
-                                            {"kind", st->kind},
-                                            {"replicas", st->replicas},
-                                            {"queued", st->queued},
-                                            {"served", st->served},
-                                            {"rejected", st->rejected},
-                                            {"failed", st->failed},
-                                            {"p50_ms", st->p50_ms},
-                                            {"p99_ms", st->p99_ms},
-                                            {"mean_batch", st->mean_batch}});
+        models[model]["servers"].push_back(wire::to_json(*st));
   nlohmann::json list = nlohmann::json::array();
   for (auto& [name, m] : models.items()) {
     m["name"] = name;
@@ -258,22 +236,18 @@ void import_version(gateway_context& ctx, const httplib::Request& req, httplib::
   if (!body)
     return;
   import_request r;
+  // The body is the request's JSON form; its name comes from the path.
+  if (auto problem = wire::from_json(*body, r); !problem.empty())
+    return send_error(res, 400, problem, problem.substr(0, problem.find_first_of(":.[")));
   r.name = req.matches[1].str();
-  for (auto [key, field] : {std::pair{"format", &r.format}, std::pair{"path", &r.path},
-                            std::pair{"tokenizer", &r.tokenizer}, std::pair{"note", &r.note}}) {
-    if (!body->contains(key))
-      continue;
-    if (!(*body)[key].is_string())
-      return send_error(res, 400, std::string{"\""} + key + "\" must be a string", key);
-    *field = (*body)[key].get<std::string>();
-  }
   if (r.format.empty() || r.path.empty())
     return send_error(res, 400, "\"format\" and \"path\" are required", "format");
   auto v = ctx.ask_registry<model_version>(import_atom::value, std::move(r));
   if (!v)
     return send_error(res, v.error(), "path");
   res.status = 201;
-  res.set_content(version_json(*v).dump(), "application/json");
+  res.set_content(wire::to_json(*v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
 }
 
 /// Admin: point an alias at a version: {"version": 3}.
@@ -290,7 +264,8 @@ void set_alias(gateway_context& ctx, const httplib::Request& req, httplib::Respo
                                       (*body)["version"].get<uint32_t>());
   if (!v)
     return send_error(res, v.error(), "version");
-  res.set_content(version_json(*v).dump(), "application/json");
+  res.set_content(wire::to_json(*v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
 }
 
 } // namespace

@@ -16,6 +16,7 @@
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/runtime/metrics.hpp"
 #include "llmos/runtime/secret_compare.hpp"
+#include "llmos/runtime/wire_json.hpp"
 
 namespace llmos::http {
 namespace {
@@ -52,11 +53,7 @@ nlohmann::json nodes_json(gateway_context& ctx) {
   auto out = nlohmann::json::array();
   if (auto nodes = ctx.ask<std::vector<node_status>>(ctx.manager, nodes_atom::value))
     for (auto& n : *nodes)
-      out.push_back({{"name", n.name},
-                     {"host", n.host},
-                     {"port", n.port},
-                     {"state", to_string(n.state)},
-                     {"devices", n.devices}});
+      out.push_back(wire::to_json(n));
   return out;
 }
 
@@ -64,16 +61,11 @@ void add_device(gateway_context& ctx, const actor_entry& e, nlohmann::json& out)
   auto d = ctx.ask<device_info>(caf::actor_cast<device_actor>(e.handle), info_atom::value);
   if (!d)
     return;
-  out["devices"].push_back(
-      {{"name", d->name},
-       {"node", e.node},
-       {"type", d->type},
-       {"threads", d->threads},
-       {"memory_bytes", d->memory_bytes},
-       {"memory_free_bytes", d->memory_free_bytes},
-       {"jobs", d->jobs_done},
-       {"queued", d->queued},
-       {"utilisation", d->uptime_seconds > 0 ? d->busy_seconds / d->uptime_seconds : 0.0}});
+  // The device's own form, with where it runs and its utilisation (busy / uptime) beside it.
+  auto j = wire::to_json(*d);
+  j["node"] = e.node;
+  j["utilisation"] = d->uptime_seconds > 0 ? d->busy_seconds / d->uptime_seconds : 0.0;
+  out["devices"].push_back(std::move(j));
 }
 
 /// The loop's decisions, newest first (every analyst in the directory).
@@ -98,28 +90,22 @@ void add_generations(gateway_context& ctx, const actor_entry& e, nlohmann::json&
                                                  sequences_atom::value);
   if (!rows)
     return;
-  for (auto& r : *rows)
-    out["generations"].push_back({{"server", e.name},
-                                  {"replica", r.replica},
-                                  {"id", r.request},
-                                  {"state", r.state},
-                                  {"priority", r.priority},
-                                  {"tokens", r.tokens},
-                                  {"generated", r.generated},
-                                  {"kv_blocks", r.blocks}});
+  for (auto& r : *rows) {
+    auto j = wire::to_json(r);
+    j["server"] = e.name;
+    out["generations"].push_back(std::move(j));
+  }
 }
 
 void add_job(gateway_context& ctx, const actor_entry& e, nlohmann::json& out) {
   auto m = ctx.ask<model_info>(caf::actor_cast<model_actor>(e.handle), info_atom::value);
   if (!m)
     return;
-  out["jobs"].push_back({{"model", e.name},
-                         {"node", e.node},
-                         {"architecture", m->architecture},
-                         {"training", m->training},
-                         {"step", m->step},
-                         {"losses", m->losses},
-                         {"evaluation", m->evaluation}});
+  auto j = wire::to_json(*m);
+  j["model"] = e.name;
+  j["node"] = e.node;
+  j.erase("spec"); // the dashboard polls; the spec's YAML is in `send MODEL info`
+  out["jobs"].push_back(std::move(j));
 }
 
 nlohmann::json dashboard_json(gateway_context& ctx) {

@@ -49,12 +49,11 @@ template <class T> nlohmann::json json_field(const field_t& f, const T& x) {
 
 } // namespace detail
 
-/// Message `x` (or a list of messages) as a JSON object of its named fields.
+/// Message `x` as a JSON object of its named fields (a list of messages as an array of them).
 template <class T> nlohmann::json to_json(const T& x) {
-  if constexpr (is_list<T>::value) {
+  if constexpr (!is_message<T>::value) {
     return detail::json_value(x);
   } else {
-    static_assert(is_message<T>::value, "wire::to_json takes a message type with an inspect");
     auto& m = const_cast<T&>(x); // inspect takes T&; the walk only reads
     auto out = nlohmann::json::object();
     for_each_field(m, [&](const field_t& f, const auto& v) {

@@ -18,43 +18,63 @@ namespace llmos {
 /// Name of a msgpack type for messages ("string", "integer", ...).
 std::string type_name(const msgpack::object& obj);
 
+/// Looks up `key` in a msgpack map; nullptr when absent (or when `map` is no map).
+const msgpack::object* map_get(const msgpack::object& map, std::string_view key);
+
 } // namespace llmos
 
 namespace llmos::wire {
 
-/// Packs JSON as the msgpack value of the same shape (maps, arrays, scalars).
-template <class Packer> void pack_json(Packer& pk, const nlohmann::json& j) {
-  switch (j.type()) {
-  case nlohmann::json::value_t::object:
-    pk.pack_map(static_cast<uint32_t>(j.size()));
-    for (auto& [k, v] : j.items()) {
-      pk.pack(k);
-      pack_json(pk, v);
-    }
-    break;
-  case nlohmann::json::value_t::array:
-    pk.pack_array(static_cast<uint32_t>(j.size()));
-    for (auto& v : j)
-      pack_json(pk, v);
-    break;
-  case nlohmann::json::value_t::string:
-    pk.pack(j.get_ref<const std::string&>());
-    break;
-  case nlohmann::json::value_t::boolean:
-    pk.pack(j.get<bool>());
-    break;
-  case nlohmann::json::value_t::number_integer:
-    pk.pack(j.get<int64_t>());
-    break;
-  case nlohmann::json::value_t::number_unsigned:
-    pk.pack(j.get<uint64_t>());
-    break;
-  case nlohmann::json::value_t::number_float:
-    pk.pack(j.get<double>());
-    break;
-  default:
+/// Packs JSON as the msgpack value of the same shape (maps, arrays, scalars; binary as bin).
+template <class Packer> void pack_json(Packer& pk, const nlohmann::json& value) {
+  using value_t = nlohmann::json::value_t;
+  switch (value.type()) {
+  case value_t::null:
+  case value_t::discarded:
     pk.pack_nil();
+    return;
+  case value_t::boolean:
+    if (value.get<bool>())
+      pk.pack_true();
+    else
+      pk.pack_false();
+    return;
+  case value_t::number_integer:
+    pk.pack_int64(value.get<int64_t>());
+    return;
+  case value_t::number_unsigned:
+    pk.pack_uint64(value.get<uint64_t>());
+    return;
+  case value_t::number_float:
+    pk.pack_double(value.get<double>());
+    return;
+  case value_t::string: {
+    const auto& str = value.get_ref<const std::string&>();
+    pk.pack_str(static_cast<uint32_t>(str.size()));
+    pk.pack_str_body(str.data(), static_cast<uint32_t>(str.size()));
+    return;
   }
+  case value_t::binary: {
+    const auto& bin = value.get_binary();
+    pk.pack_bin(static_cast<uint32_t>(bin.size()));
+    pk.pack_bin_body(reinterpret_cast<const char*>(bin.data()), static_cast<uint32_t>(bin.size()));
+    return;
+  }
+  case value_t::array:
+    pk.pack_array(static_cast<uint32_t>(value.size()));
+    for (const auto& element : value)
+      pack_json(pk, element);
+    return;
+  case value_t::object:
+    pk.pack_map(static_cast<uint32_t>(value.size()));
+    for (const auto& [key, element] : value.items()) {
+      pk.pack_str(static_cast<uint32_t>(key.size()));
+      pk.pack_str_body(key.data(), static_cast<uint32_t>(key.size()));
+      pack_json(pk, element);
+    }
+    return;
+  }
+  pk.pack_nil();
 }
 
 template <class Packer, class T> void pack(Packer& pk, const T& x);
@@ -96,11 +116,13 @@ template <class Packer, class T> void pack_field(Packer& pk, const field_t& f, c
 
 } // namespace detail
 
-/// Packs message `x` as a map of its named fields.
-template <class Packer, class T> void pack(Packer& pk, const T& x) {
+/// Packs message `x` as a map of its named fields, then `extra` more entries that `more(pk)`
+/// writes (values a method derives from the message, such as a small tensor's numbers).
+template <class Packer, class T, class More>
+void pack_with(Packer& pk, const T& x, uint32_t extra, More&& more) {
   static_assert(is_message<T>::value, "wire::pack takes a message type with an inspect overload");
   auto& m = const_cast<T&>(x); // inspect takes T&; the walk only reads
-  uint32_t n = 0;
+  uint32_t n = extra;
   for_each_field(
       m, [&](const field_t& f, const auto& v) { n += f.omit_empty && is_empty(v) ? 0 : 1; });
   pk.pack_map(n);
@@ -110,16 +132,19 @@ template <class Packer, class T> void pack(Packer& pk, const T& x) {
     pk.pack(std::string_view{f.name});
     detail::pack_field(pk, f, v);
   });
+  more(pk);
 }
 
-/// `x` packed into a string (an RPC reply).
+/// Packs message `x` as a map of its named fields.
+template <class Packer, class T> void pack(Packer& pk, const T& x) {
+  pack_with(pk, x, 0, [](Packer&) {});
+}
+
+/// A message, a list of them or a plain value packed into a string (an RPC reply).
 template <class T> std::string to_msgpack(const T& x) {
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk{buf};
-  if constexpr (is_list<T>::value)
-    detail::pack_value(pk, x);
-  else
-    wire::pack(pk, x);
+  detail::pack_value(pk, x);
   return std::string{buf.data(), buf.size()};
 }
 
@@ -226,8 +251,6 @@ std::string read_field(const msgpack::object& o, const field_t& f, T& x, const s
   return read_value(o, x, at);
 }
 
-const msgpack::object* find_key(const msgpack::object& map, std::string_view key);
-
 } // namespace detail
 
 /// Reads message `x` from map `o`: "" when it fits, else what does not ("priority: must be an
@@ -240,7 +263,7 @@ template <class T> std::string unpack(const msgpack::object& o, T& x) {
   for_each_field(x, [&](const field_t& f, auto& v) {
     if (!problem.empty())
       return;
-    if (const auto* value = detail::find_key(o, f.name))
+    if (const auto* value = map_get(o, f.name))
       problem = detail::read_field(*value, f, v, f.name);
   });
   return problem;
