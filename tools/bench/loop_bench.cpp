@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <tuple>
+#include <utility>
 
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
@@ -78,29 +80,27 @@ double raw(const fs::path& dir, bool every, int n) {
   return n / std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
-} // namespace
-
-int run_loop(const loop_options& opts) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("llmos-loop-bench-" + std::to_string(::getpid()));
-  nlohmann::json out;
+/// The ingest figures: ours and raw writes, fsync per record and batched, and the Python peer's.
+void measure_ingest(const loop_options& opts, const fs::path& dir, nlohmann::json& out) {
   const int n = opts.records, nb = opts.records * 10;
   out["feedback_per_s_fsync"] = ours(dir / "ours", feedback::fsync_policy::every_record, n);
   out["feedback_per_s_batched"] = ours(dir / "ours", feedback::fsync_policy::batched, nb);
   out["raw_per_s_fsync"] = raw(dir / "raw", true, n);
   out["raw_per_s_batched"] = raw(dir / "raw", false, nb);
-  if (!opts.python_script.empty()) {
-    int rc = 0;
-    auto text = command_output("python3 " + opts.python_script + " " + (dir / "py").string() + " " +
-                                   std::to_string(n) + " " + std::to_string(nb),
-                               &rc);
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (rc == 0 && j.is_object()) {
-      out["python_per_s_fsync"] = j["fsync"];
-      out["python_per_s_batched"] = j["batched"];
-    }
+  if (opts.python_script.empty())
+    return;
+  int rc = 0;
+  auto text = command_output("python3 " + opts.python_script + " " + (dir / "py").string() + " " +
+                                 std::to_string(n) + " " + std::to_string(nb),
+                             &rc);
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (rc == 0 && j.is_object()) {
+    out["python_per_s_fsync"] = j["fsync"];
+    out["python_per_s_batched"] = j["batched"];
   }
-  fs::remove_all(dir);
+}
+
+void print_ingest(const nlohmann::json& out) {
   std::printf("feedback ingest (records/s)   fsync each   batched (64)\n");
   std::printf("  llmos analyst core         %11.0f   %12.0f\n",
               out["feedback_per_s_fsync"].get<double>(),
@@ -113,53 +113,83 @@ int run_loop(const loop_options& opts) {
   std::printf("  ratio ours/raw             %11.2f   %12.2f\n",
               out["feedback_per_s_fsync"].get<double>() / out["raw_per_s_fsync"].get<double>(),
               out["feedback_per_s_batched"].get<double>() / out["raw_per_s_batched"].get<double>());
+}
 
-  if (!opts.demo_script.empty()) {
-    const auto demo_out =
-        fs::temp_directory_path() / ("llmos-loop-demo-" + std::to_string(::getpid()));
-    std::printf("\nthe main job (tools/demo/demo.sh, %s) ...\n", demo_out.c_str());
-    std::fflush(stdout);
-    const auto started = clock_type::now();
-    int rc = 0;
-    // The spam loop only: the GPT stage has no figure in this benchmark.
-    command_output("LLMOS_DEMO_GPT=0 " + opts.demo_script + " " + opts.bin_dir + " " +
-                       demo_out.string() + " >&2",
-                   &rc);
-    out["demo_seconds"] = std::chrono::duration<double>(clock_type::now() - started).count();
-    auto read = [&](const char* name) {
-      std::ifstream in{demo_out / name};
-      return nlohmann::json::parse(in, nullptr, false);
-    };
-    auto traffic = read("traffic.json");
-    auto history = read("history.json");
-    double trigger = -1, promoted = -1;
-    if (history.is_array())
-      for (const auto& d : history) {
-        const auto what = d.value("decision", std::string{});
-        if (what == "trigger" && trigger < 0)
-          trigger = d.value("time", 0.0);
-        if (what == "promoted" && promoted < 0)
-          promoted = d.value("time", 0.0);
-      }
-    out["trigger_to_promotion_s"] = trigger >= 0 && promoted >= 0 ? promoted - trigger : -1.0;
-    double before = 0, after = 0;
-    if (traffic.is_object()) {
-      const auto probe = traffic["probe_accuracy"];
-      const auto first = std::to_string(traffic.value("first_version", 0));
-      const auto last = std::to_string(traffic.value("last_version", 0));
-      if (probe.contains(first))
-        before = probe[first].value("accuracy", 0.0);
-      if (probe.contains(last))
-        after = probe[last].value("accuracy", 0.0);
-      out["traffic"] = traffic;
+nlohmann::json read_json(const fs::path& file) {
+  std::ifstream in{file};
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+/// Seconds from the first retraining trigger to the first promotion in the demo's decision
+/// history; -1 when either is missing.
+double trigger_to_promotion(const nlohmann::json& history) {
+  double trigger = -1, promoted = -1;
+  if (history.is_array())
+    for (const auto& d : history) {
+      const auto what = d.value("decision", std::string{});
+      if (what == "trigger" && trigger < 0)
+        trigger = d.value("time", 0.0);
+      if (what == "promoted" && promoted < 0)
+        promoted = d.value("time", 0.0);
     }
-    out["accuracy_before"] = before;
-    out["accuracy_after"] = after;
-    out["demo_exit"] = rc;
-    std::printf("trigger to promotion %.1f s; probe accuracy on 2003 mail %.3f -> %.3f\n",
-                out["trigger_to_promotion_s"].get<double>(), before, after);
-    std::printf("the run's report: %s/report.md\n", demo_out.c_str());
+  return trigger >= 0 && promoted >= 0 ? promoted - trigger : -1.0;
+}
+
+/// The probe accuracy of the first and the last served version (0 where the traffic has none).
+/// Not const: operator[] adds a null "probe_accuracy" when it is missing, and the traffic is
+/// written to the JSON afterwards as it always was.
+std::pair<double, double> probe_accuracy(nlohmann::json& traffic) {
+  double before = 0, after = 0;
+  const auto probe = traffic["probe_accuracy"];
+  const auto first = std::to_string(traffic.value("first_version", 0));
+  const auto last = std::to_string(traffic.value("last_version", 0));
+  if (probe.contains(first))
+    before = probe[first].value("accuracy", 0.0);
+  if (probe.contains(last))
+    after = probe[last].value("accuracy", 0.0);
+  return {before, after};
+}
+
+/// The main job scaled down: its time from trigger to promotion and the accuracy it bought.
+void run_demo(const loop_options& opts, nlohmann::json& out) {
+  const auto demo_out =
+      fs::temp_directory_path() / ("llmos-loop-demo-" + std::to_string(::getpid()));
+  std::printf("\nthe main job (tools/demo/demo.sh, %s) ...\n", demo_out.c_str());
+  std::fflush(stdout);
+  const auto started = clock_type::now();
+  int rc = 0;
+  // The spam loop only: the GPT stage has no figure in this benchmark.
+  command_output("LLMOS_DEMO_GPT=0 " + opts.demo_script + " " + opts.bin_dir + " " +
+                     demo_out.string() + " >&2",
+                 &rc);
+  out["demo_seconds"] = std::chrono::duration<double>(clock_type::now() - started).count();
+  auto traffic = read_json(demo_out / "traffic.json");
+  auto history = read_json(demo_out / "history.json");
+  out["trigger_to_promotion_s"] = trigger_to_promotion(history);
+  double before = 0, after = 0;
+  if (traffic.is_object()) {
+    std::tie(before, after) = probe_accuracy(traffic);
+    out["traffic"] = traffic;
   }
+  out["accuracy_before"] = before;
+  out["accuracy_after"] = after;
+  out["demo_exit"] = rc;
+  std::printf("trigger to promotion %.1f s; probe accuracy on 2003 mail %.3f -> %.3f\n",
+              out["trigger_to_promotion_s"].get<double>(), before, after);
+  std::printf("the run's report: %s/report.md\n", demo_out.c_str());
+}
+
+} // namespace
+
+int run_loop(const loop_options& opts) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("llmos-loop-bench-" + std::to_string(::getpid()));
+  nlohmann::json out;
+  measure_ingest(opts, dir, out);
+  fs::remove_all(dir);
+  print_ingest(out);
+  if (!opts.demo_script.empty())
+    run_demo(opts, out);
   if (!opts.json_path.empty())
     std::ofstream{opts.json_path} << out.dump(2) << "\n";
   return 0;

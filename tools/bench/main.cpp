@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <string_view>
+#include <utility>
 
 #include <boost/program_options.hpp>
 
@@ -19,10 +21,14 @@
 #include "tuner_bench.hpp"
 
 namespace po = boost::program_options;
+namespace bench = llmos::bench;
 
-int main(int argc, char** argv) {
-  llmos::bench::messaging_options opts;
-  llmos::bench::data_options data_opts;
+namespace {
+
+/// Everything the command line sets; each sub-command fills its benchmark's options from it.
+struct command_line {
+  bench::messaging_options messaging; ///< also holds --json and --caf, which every benchmark reads
+  bench::data_options data;
   std::string name;
   std::string arg;
   double seconds = 3.0;
@@ -31,164 +37,228 @@ int main(int argc, char** argv) {
   double rpc_rate = 0;
   int rpc_nice = -1;
   double rpc_busy_rate = -1;
-  po::options_description desc{
-      "usage: llmos-bench NAME [options]   (NAME: messaging, data, "
-      "training, serving, scheduler, tuner, loop, llm, llm-serving, hardening)"};
-  desc.add_options()("help,h", "show this help")("json", po::value(&opts.json_path),
-                                                 "write the results as a flat JSON object")(
-      "n", po::value(&opts.n)->default_value(20000), "requests per measurement")(
-      "window", po::value(&opts.window)->default_value(64),
-      "requests in flight (throughput)")("no-erlang", "skip the Erlang peer")(
-      "caf", po::value(&opts.caf_args),
-      "a CAF option for every process, e.g. --caf=--scheduler.policy=sharing (repeatable)")(
-      "seconds", po::value(&seconds)->default_value(3.0),
-      "seconds per measurement (serving, hardening)")("no-wrk", "skip wrk (serving)")(
-      "model", po::value(&serving_model)->default_value("bag"),
-      "served classifier: bag, bilstm or transformer (serving)")("task", po::value<std::string>(),
-                                                                 "spam or quotes (tuner)")(
-      "no-demo", "feedback ingest only, without the main job (loop)")(
-      "sample", po::value(&data_opts.sample)->default_value(1500),
-      "e-mails in the recall/precision sample (data)")(
-      "no-python", "skip the Python peer (data, training, scheduler, loop, llm)")(
-      "threads", po::value(&threads)->default_value(1),
-      "threads of every engine, ours and the peers' (llm)")(
-      "no-llamacpp", "skip the llama.cpp peer (llm, llm-serving)")(
-      "rpc-rate", po::value(&rpc_rate)->default_value(0),
-      "the flooded node's --rpc-rate, calls/s per connection (hardening)")(
-      "rpc-nice", po::value(&rpc_nice)->default_value(-1),
-      "the flooded node's --rpc-nice (hardening; -1: llmos-node's default)")(
-      "rpc-busy-rate", po::value(&rpc_busy_rate)->default_value(-1),
-      "the flooded node's --rpc-busy-rate (hardening; -1: llmos-node's default)")(
-      "name", po::value(&name), "benchmark")("arg", po::value(&arg),
-                                             "argument of an internal mode");
+  po::variables_map vm;
+
+  bool has(const char* flag) const { return vm.count(flag) != 0; }
+};
+
+void add_options(po::options_description& desc, command_line& cl) {
+  auto add = desc.add_options();
+  add("help,h", "show this help");
+  add("json", po::value(&cl.messaging.json_path), "write the results as a flat JSON object");
+  add("n", po::value(&cl.messaging.n)->default_value(20000), "requests per measurement");
+  add("window", po::value(&cl.messaging.window)->default_value(64),
+      "requests in flight (throughput)");
+  add("no-erlang", "skip the Erlang peer");
+  add("caf", po::value(&cl.messaging.caf_args),
+      "a CAF option for every process, e.g. --caf=--scheduler.policy=sharing (repeatable)");
+  add("seconds", po::value(&cl.seconds)->default_value(3.0),
+      "seconds per measurement (serving, hardening)");
+  add("no-wrk", "skip wrk (serving)");
+  add("model", po::value(&cl.serving_model)->default_value("bag"),
+      "served classifier: bag, bilstm or transformer (serving)");
+  add("task", po::value<std::string>(), "spam or quotes (tuner)");
+  add("no-demo", "feedback ingest only, without the main job (loop)");
+  add("sample", po::value(&cl.data.sample)->default_value(1500),
+      "e-mails in the recall/precision sample (data)");
+  add("no-python", "skip the Python peer (data, training, scheduler, loop, llm)");
+  add("threads", po::value(&cl.threads)->default_value(1),
+      "threads of every engine, ours and the peers' (llm)");
+  add("no-llamacpp", "skip the llama.cpp peer (llm, llm-serving)");
+  add("rpc-rate", po::value(&cl.rpc_rate)->default_value(0),
+      "the flooded node's --rpc-rate, calls/s per connection (hardening)");
+  add("rpc-nice", po::value(&cl.rpc_nice)->default_value(-1),
+      "the flooded node's --rpc-nice (hardening; -1: llmos-node's default)");
+  add("rpc-busy-rate", po::value(&cl.rpc_busy_rate)->default_value(-1),
+      "the flooded node's --rpc-busy-rate (hardening; -1: llmos-node's default)");
+  add("name", po::value(&cl.name), "benchmark");
+  add("arg", po::value(&cl.arg), "argument of an internal mode");
+}
+
+bool parse_command_line(int argc, char** argv, const po::options_description& desc,
+                        command_line& cl) {
   po::positional_options_description pos;
   pos.add("name", 1).add("arg", 1);
-  po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), cl.vm);
+    po::notify(cl.vm);
   } catch (const po::error& e) {
     std::cerr << "llmos-bench: " << e.what() << "\n";
+    return false;
+  }
+  return true;
+}
+
+std::filesystem::path self_path() {
+  return std::filesystem::read_symlink("/proc/self/exe");
+}
+
+/// llmos-node beside this program.
+std::string node_path() {
+  return (self_path().parent_path() / "llmos-node").string();
+}
+
+/// $LLMOS_MODELS_DIR, or the models the setup script downloads.
+std::string models_dir() {
+  const char* models = std::getenv("LLMOS_MODELS_DIR");
+  return models && *models ? models : LLMOS_SOURCE_DIR "/.cache/data/models";
+}
+
+// internal: the raw CAF peer process
+int serve_caf_command(command_line& cl) {
+  return bench::serve_raw_caf(static_cast<uint16_t>(std::stoi(cl.arg)), cl.messaging.caf_args);
+}
+
+int data_command(command_line& cl) {
+  cl.data.json_path = cl.messaging.json_path;
+  if (!cl.has("no-python"))
+    cl.data.python_script = LLMOS_SOURCE_DIR "/tools/bench/data_peer.py";
+  return bench::run_data(cl.data);
+}
+
+int serving_command(command_line& cl) {
+  bench::serving_options s;
+  s.json_path = cl.messaging.json_path;
+  s.node_path = node_path();
+  s.seconds = cl.seconds;
+  s.wrk = !cl.has("no-wrk");
+  s.model = cl.serving_model;
+  if (s.model != "bag" && s.model != "bilstm" && s.model != "transformer") {
+    std::cerr << "llmos-bench: --model must be bag, bilstm or transformer\n";
     return 2;
   }
-  if (vm.count("help") || name.empty()) {
-    std::cout << desc << "\n";
-    return name.empty() && !vm.count("help") ? 2 : 0;
-  }
-  if (name == "serve-caf") // internal: the raw CAF peer process
-    return llmos::bench::serve_raw_caf(static_cast<uint16_t>(std::stoi(arg)), opts.caf_args);
-  if (name == "data") {
-    data_opts.json_path = opts.json_path;
-    if (!vm.count("no-python"))
-      data_opts.python_script = LLMOS_SOURCE_DIR "/tools/bench/data_peer.py";
-    return llmos::bench::run_data(data_opts);
-  }
-  if (name == "serving") {
-    llmos::bench::serving_options s;
-    s.json_path = opts.json_path;
-    s.node_path =
-        (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
-    s.seconds = seconds;
-    s.wrk = !vm.count("no-wrk");
-    s.model = serving_model;
-    if (s.model != "bag" && s.model != "bilstm" && s.model != "transformer") {
-      std::cerr << "llmos-bench: --model must be bag, bilstm or transformer\n";
-      return 2;
-    }
-    return llmos::bench::run_serving(s);
-  }
-  if (name == "scheduler") {
-    llmos::bench::scheduler_options s;
-    s.json_path = opts.json_path;
-    if (!vm.count("no-python"))
-      s.python_script = LLMOS_SOURCE_DIR "/tools/bench/scheduler_peer.py";
-    return llmos::bench::run_scheduler(s);
-  }
-  if (name == "tuner") {
-    llmos::bench::tuner_options t;
-    t.json_path = opts.json_path;
-    t.task = vm.count("task") ? vm["task"].as<std::string>() : "spam";
-    if (t.task != "spam" && t.task != "quotes") {
-      std::cerr << "llmos-bench: --task must be spam or quotes\n";
-      return 2;
-    }
-    t.node_path =
-        (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
-    return llmos::bench::run_tuner(t);
-  }
-  if (name == "loop") {
-    llmos::bench::loop_options l;
-    l.json_path = opts.json_path;
-    l.bin_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
-    if (!vm.count("no-python"))
-      l.python_script = LLMOS_SOURCE_DIR "/tools/bench/loop_peer.py";
-    if (!vm.count("no-demo"))
-      l.demo_script = LLMOS_SOURCE_DIR "/tools/demo/demo.sh";
-    return llmos::bench::run_loop(l);
-  }
-  if (name == "llm") {
-    llmos::bench::llm_options l;
-    l.json_path = opts.json_path;
-    if (threads == 0) {
-      std::cerr << "llmos-bench: --threads must be positive\n";
-      return 2;
-    }
-    l.threads = threads;
-    const char* models = std::getenv("LLMOS_MODELS_DIR");
-    l.models_dir = models && *models ? models : LLMOS_SOURCE_DIR "/.cache/data/models";
-    if (!vm.count("no-python"))
-      l.python_script = LLMOS_SOURCE_DIR "/tools/bench/llm_peer.py";
-    if (!vm.count("no-llamacpp"))
-      l.node_script = LLMOS_SOURCE_DIR "/tools/bench/llm_peer.mjs";
-    l.npm_prefix = LLMOS_SOURCE_DIR "/.cache/npm/llm-peer";
-    return llmos::bench::run_llm(l);
-  }
-  if (name == "llm-serving") {
-    llmos::bench::llm_serving_options l;
-    l.json_path = opts.json_path;
-    const char* models = std::getenv("LLMOS_MODELS_DIR");
-    l.models_dir = models && *models ? models : LLMOS_SOURCE_DIR "/.cache/data/models";
-    l.node_path =
-        (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
-    if (!vm.count("no-llamacpp"))
-      l.peer_script = LLMOS_SOURCE_DIR "/tools/bench/llm_serving_peer.mjs";
-    l.npm_prefix = LLMOS_SOURCE_DIR "/.cache/npm/llm-peer";
-    l.text_dir = LLMOS_SOURCE_DIR "/.cache/data/fortunes/usr/share/games/fortunes";
-    return llmos::bench::run_llm_serving(l);
-  }
-  if (name == "hardening") {
-    llmos::bench::hardening_options h;
-    h.json_path = opts.json_path;
-    h.seconds = seconds;
-    h.rpc_rate = rpc_rate;
-    h.rpc_nice = rpc_nice;
-    h.rpc_busy_rate = rpc_busy_rate;
-    h.node_path =
-        (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "llmos-node").string();
-    h.fuzz_summary = LLMOS_SOURCE_DIR "/build-fuzz/fuzz-summary.json";
-    return llmos::bench::run_hardening(h);
-  }
-  if (name == "training") {
-    llmos::bench::training_options t;
-    t.json_path = opts.json_path;
-    if (!vm.count("no-python"))
-      t.python_script = LLMOS_SOURCE_DIR "/tools/bench/training_peer.py";
-    return llmos::bench::run_training(t);
-  }
-  if (name != "messaging") {
-    std::cerr << "llmos-bench: unknown benchmark '" << name
-              << "' (known: messaging, data, training, serving, scheduler, tuner, loop, llm, "
-                 "llm-serving, hardening)\n";
+  return bench::run_serving(s);
+}
+
+int scheduler_command(command_line& cl) {
+  bench::scheduler_options s;
+  s.json_path = cl.messaging.json_path;
+  if (!cl.has("no-python"))
+    s.python_script = LLMOS_SOURCE_DIR "/tools/bench/scheduler_peer.py";
+  return bench::run_scheduler(s);
+}
+
+int tuner_command(command_line& cl) {
+  bench::tuner_options t;
+  t.json_path = cl.messaging.json_path;
+  t.task = cl.has("task") ? cl.vm["task"].as<std::string>() : "spam";
+  if (t.task != "spam" && t.task != "quotes") {
+    std::cerr << "llmos-bench: --task must be spam or quotes\n";
     return 2;
   }
+  t.node_path = node_path();
+  return bench::run_tuner(t);
+}
+
+int loop_command(command_line& cl) {
+  bench::loop_options l;
+  l.json_path = cl.messaging.json_path;
+  l.bin_dir = self_path().parent_path().string();
+  if (!cl.has("no-python"))
+    l.python_script = LLMOS_SOURCE_DIR "/tools/bench/loop_peer.py";
+  if (!cl.has("no-demo"))
+    l.demo_script = LLMOS_SOURCE_DIR "/tools/demo/demo.sh";
+  return bench::run_loop(l);
+}
+
+int llm_command(command_line& cl) {
+  bench::llm_options l;
+  l.json_path = cl.messaging.json_path;
+  if (cl.threads == 0) {
+    std::cerr << "llmos-bench: --threads must be positive\n";
+    return 2;
+  }
+  l.threads = cl.threads;
+  l.models_dir = models_dir();
+  if (!cl.has("no-python"))
+    l.python_script = LLMOS_SOURCE_DIR "/tools/bench/llm_peer.py";
+  if (!cl.has("no-llamacpp"))
+    l.node_script = LLMOS_SOURCE_DIR "/tools/bench/llm_peer.mjs";
+  l.npm_prefix = LLMOS_SOURCE_DIR "/.cache/npm/llm-peer";
+  return bench::run_llm(l);
+}
+
+int llm_serving_command(command_line& cl) {
+  bench::llm_serving_options l;
+  l.json_path = cl.messaging.json_path;
+  l.models_dir = models_dir();
+  l.node_path = node_path();
+  if (!cl.has("no-llamacpp"))
+    l.peer_script = LLMOS_SOURCE_DIR "/tools/bench/llm_serving_peer.mjs";
+  l.npm_prefix = LLMOS_SOURCE_DIR "/.cache/npm/llm-peer";
+  l.text_dir = LLMOS_SOURCE_DIR "/.cache/data/fortunes/usr/share/games/fortunes";
+  return bench::run_llm_serving(l);
+}
+
+int hardening_command(command_line& cl) {
+  bench::hardening_options h;
+  h.json_path = cl.messaging.json_path;
+  h.seconds = cl.seconds;
+  h.rpc_rate = cl.rpc_rate;
+  h.rpc_nice = cl.rpc_nice;
+  h.rpc_busy_rate = cl.rpc_busy_rate;
+  h.node_path = node_path();
+  h.fuzz_summary = LLMOS_SOURCE_DIR "/build-fuzz/fuzz-summary.json";
+  return bench::run_hardening(h);
+}
+
+int training_command(command_line& cl) {
+  bench::training_options t;
+  t.json_path = cl.messaging.json_path;
+  if (!cl.has("no-python"))
+    t.python_script = LLMOS_SOURCE_DIR "/tools/bench/training_peer.py";
+  return bench::run_training(t);
+}
+
+int messaging_command(command_line& cl) {
+  auto& opts = cl.messaging;
   if (opts.n == 0 || opts.window == 0) {
     std::cerr << "llmos-bench: --n and --window must be positive\n";
     return 2;
   }
-  const auto self = std::filesystem::read_symlink("/proc/self/exe");
+  const auto self = self_path();
   opts.self_path = self.string();
   opts.node_path = (self.parent_path() / "llmos-node").string();
-  if (!vm.count("no-erlang"))
+  if (!cl.has("no-erlang"))
     opts.erlang_script = LLMOS_SOURCE_DIR "/tools/bench/erlang/run.sh";
-  return llmos::bench::run_messaging(opts);
+  return bench::run_messaging(opts);
+}
+
+using command_fn = int (*)(command_line&);
+
+/// The sub-commands by NAME (serve-caf is internal: messaging starts it as its raw CAF peer).
+constexpr std::pair<std::string_view, command_fn> commands[] = {
+    {"serve-caf", serve_caf_command},
+    {"data", data_command},
+    {"serving", serving_command},
+    {"scheduler", scheduler_command},
+    {"tuner", tuner_command},
+    {"loop", loop_command},
+    {"llm", llm_command},
+    {"llm-serving", llm_serving_command},
+    {"hardening", hardening_command},
+    {"training", training_command},
+    {"messaging", messaging_command}};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  command_line cl;
+  po::options_description desc{
+      "usage: llmos-bench NAME [options]   (NAME: messaging, data, "
+      "training, serving, scheduler, tuner, loop, llm, llm-serving, hardening)"};
+  add_options(desc, cl);
+  if (!parse_command_line(argc, argv, desc, cl))
+    return 2;
+  if (cl.has("help") || cl.name.empty()) {
+    std::cout << desc << "\n";
+    return cl.name.empty() && !cl.has("help") ? 2 : 0;
+  }
+  for (const auto& [name, run] : commands)
+    if (cl.name == name)
+      return run(cl);
+  std::cerr << "llmos-bench: unknown benchmark '" << cl.name
+            << "' (known: messaging, data, training, serving, scheduler, tuner, loop, llm, "
+               "llm-serving, hardening)\n";
+  return 2;
 }

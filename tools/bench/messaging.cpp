@@ -152,6 +152,182 @@ std::string bench_topology(uint16_t bench_port, uint16_t remote_port, uint16_t r
          "\n    rpc_port: " + std::to_string(rpc_port) + "\n";
 }
 
+/// What the steps of run_messaging share: the ports and the topology, the node of this process,
+/// and the results measured so far.
+struct messaging_run {
+  result_sheet sheet;
+  uint16_t bench_port = 0, remote_port = 0, rpc_port = 0;
+  std::filesystem::path dir;
+  std::string topo_path;
+  std::shared_ptr<const actor_kind_table> kinds;
+  std::unique_ptr<node> local; ///< the node "bench" in this process
+};
+
+/// Writes the topology and starts the node "bench" in this process (its peer, "remote", is a
+/// child process started later).
+bool start_bench_node(const messaging_options& opts, messaging_run& run) {
+  run.bench_port = free_port();
+  run.remote_port = free_port();
+  run.rpc_port = free_port();
+  run.dir = std::filesystem::temp_directory_path() / ("llmos-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(run.dir);
+  run.topo_path = (run.dir / "bench.yaml").string();
+  const auto text = bench_topology(run.bench_port, run.remote_port, run.rpc_port);
+  std::ofstream{run.topo_path} << text;
+  run.kinds = std::make_shared<const actor_kind_table>();
+  auto topo = parse_topology(text, run.topo_path, *run.kinds);
+  if (!topo) {
+    std::cerr << "llmos-bench: " << describe(topo.error()) << "\n";
+    return false;
+  }
+  node_start_options nopts;
+  nopts.threads = 1;
+  nopts.kinds = run.kinds;
+  nopts.caf_args = opts.caf_args;
+  auto started = node::start(*topo, "bench", nopts);
+  if (!started) {
+    std::cerr << "llmos-bench: " << describe(started.error()) << "\n";
+    return false;
+  }
+  run.local = std::move(*started);
+  return true;
+}
+
+void print_settings(const messaging_options& opts) {
+  std::cerr << "messaging: n=" << opts.n << " window=" << opts.window
+            << " (1 scheduler thread per process)";
+  for (const auto& a : opts.caf_args)
+    std::cerr << " " << a;
+  std::cerr << "\n";
+}
+
+// Local paths: in this process.
+void measure_local(const messaging_options& opts, messaging_run& run) {
+  auto& sys = run.local->system();
+  run.sheet.add("caf_local", measure_caf(sys, ping_raw(sys.spawn(raw_pong)), opts.n, opts.window));
+  if (auto me = resolve(sys, run.local->manager(), "bench.manager", 10s))
+    run.sheet.add("llmos_local",
+                  measure_caf(sys,
+                              ping_node_manager(caf::actor_cast<node_manager_actor>(me->handle)),
+                              opts.n, opts.window));
+}
+
+// Remote raw CAF: a child process publishing a bare pong actor.
+void measure_remote_caf(const messaging_options& opts, messaging_run& run) {
+  auto& sys = run.local->system();
+  const uint16_t caf_port = free_port();
+  std::vector<std::string> argv{opts.self_path, "serve-caf", std::to_string(caf_port)};
+  for (const auto& a : opts.caf_args)
+    argv.push_back("--caf=" + a);
+  child_process peer{argv, "ready", 10s};
+  path_result r;
+  auto remote = peer.ready() ? sys.middleman().remote_actor("127.0.0.1", caf_port)
+                             : caf::expected<caf::actor>{caf::sec::cannot_connect_to_node};
+  if (remote)
+    r = measure_caf(sys, ping_raw(*remote), opts.n, opts.window);
+  else
+    r.note = "raw CAF peer did not start";
+  run.sheet.add("caf_remote", r);
+}
+
+// Remote llmos: a real llmos-node child; its manager is found through the directory. Its
+// gateway answers the msgpack-RPC path while the child is up.
+void measure_remote_node(const messaging_options& opts, messaging_run& run) {
+  child_process peer{{opts.node_path, "--topology", run.topo_path, "--node", "remote", "--threads",
+                      "1", "--log", "warning"},
+                     "",
+                     1s};
+  path_result r;
+  auto entry = resolve(run.local->system(), run.local->manager(), "remote.manager", 15s);
+  if (entry)
+    r = measure_caf(run.local->system(),
+                    ping_node_manager(caf::actor_cast<node_manager_actor>(entry->handle)), opts.n,
+                    opts.window);
+  else
+    r.note = "remote node not found in the directory: " + describe(entry.error());
+  run.sheet.add("llmos_remote", r);
+  run.sheet.add("rpc_remote", measure_rpc(run.rpc_port, opts.n, opts.window));
+}
+
+/// A server context with a development certificate made in `certs`
+/// (tools/certs/make-dev-certs.sh).
+caf::expected<std::shared_ptr<tls::context>>
+dev_server_context(const std::filesystem::path& certs) {
+  const std::string make = "/bin/bash '" LLMOS_SOURCE_DIR "/tools/certs/make-dev-certs.sh' '" +
+                           certs.string() + "' localhost >/dev/null 2>&1";
+  return std::system(make.c_str()) == 0
+             ? tls::context::server((certs / "localhost.pem").string(),
+                                    (certs / "localhost.key").string())
+             : caf::expected<std::shared_ptr<tls::context>>{caf::sec::runtime_error};
+}
+
+struct plain_and_tls {
+  path_result plain, secured;
+};
+
+/// Plain RPC and RPC over TLS through two gateways of this process's node.
+plain_and_tls measure_gateways(const messaging_options& opts, messaging_run& run,
+                               const std::shared_ptr<tls::context>& server,
+                               const std::shared_ptr<tls::context>& client) {
+  plain_and_tls r;
+  auto& sys = run.local->system();
+  auto methods = std::make_shared<const method_table>(builtin_methods());
+  gateway_options g;
+  g.host = "127.0.0.1";
+  auto open = start_gateway(sys, run.local->manager(), methods, g);
+  g.tls = server;
+  auto tls_gw = start_gateway(sys, run.local->manager(), methods, g);
+  if (!open || !tls_gw) {
+    r.plain.note = r.secured.note = "a gateway did not start";
+    return r;
+  }
+  r.plain = measure_rpc(open->port, opts.n, opts.window);
+  r.secured = measure_rpc(tls_gw->port, opts.n, opts.window, client);
+  caf::anon_send_exit(open->broker, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(tls_gw->broker, caf::exit_reason::user_shutdown);
+  return r;
+}
+
+// RPC over TLS against plain RPC: two gateways of this process's node (rpc_tls), one speaking
+// TLS with a development certificate (tools/certs/make-dev-certs.sh).
+void measure_rpc_tls(const messaging_options& opts, messaging_run& run) {
+  const auto certs = run.dir / "certs";
+  auto server = dev_server_context(certs);
+  auto client = tls::context::client((certs / "ca.pem").string());
+  plain_and_tls r;
+  if (server && client)
+    r = measure_gateways(opts, run, *server, *client);
+  else
+    r.plain.note = r.secured.note = "no development certificate (openssl missing?)";
+  run.sheet.add("rpc_local_plain", r.plain);
+  run.sheet.add("rpc_local_tls", r.secured);
+  if (r.plain.ok && r.secured.ok)
+    run.sheet.set("rpc_tls_vs_plain_rps_ratio", r.secured.rps / r.plain.rps);
+}
+
+/// The ratios under the table: TLS against plain RPC, ours against raw CAF and against Erlang.
+void print_ratios(result_sheet& sheet) {
+  const auto* plain_rpc = sheet.find("rpc_local_plain");
+  const auto* tls_rpc = sheet.find("rpc_local_tls");
+  if (plain_rpc && tls_rpc && plain_rpc->ok && tls_rpc->ok)
+    std::cout << "RPC over TLS req/s / plain RPC req/s (same node, pipelined): "
+              << tls_rpc->rps / plain_rpc->rps << " (p50 " << tls_rpc->p50_us << " vs "
+              << plain_rpc->p50_us << " us)\n";
+  const auto* caf_r = sheet.find("caf_remote");
+  const auto* ours = sheet.find("llmos_remote");
+  const auto* erl = sheet.find("erlang_remote");
+  if (caf_r && ours && caf_r->ok && ours->ok) {
+    sheet.set("llmos_vs_caf_remote_p50_ratio", ours->p50_us / caf_r->p50_us);
+    std::cout << "llmos remote p50 / raw CAF remote p50: " << ours->p50_us / caf_r->p50_us
+              << " (aim <= 1.2)\n";
+  }
+  if (erl && ours && erl->ok && ours->ok) {
+    sheet.set("llmos_vs_erlang_remote_rps_ratio", ours->rps / erl->rps);
+    std::cout << "llmos remote req/s / Erlang remote req/s: " << ours->rps / erl->rps
+              << " (aim > 1)\n";
+  }
+}
+
 } // namespace
 
 int serve_raw_caf(uint16_t port, const std::vector<std::string>& caf_args) {
@@ -183,141 +359,23 @@ int serve_raw_caf(uint16_t port, const std::vector<std::string>& caf_args) {
 }
 
 int run_messaging(const messaging_options& opts) {
-  result_sheet sheet;
-  const uint16_t bench_port = free_port();
-  const uint16_t remote_port = free_port();
-  const uint16_t rpc_port = free_port();
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("llmos-bench-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const auto topo_path = (dir / "bench.yaml").string();
-  std::ofstream{topo_path} << bench_topology(bench_port, remote_port, rpc_port);
-
-  auto kinds = std::make_shared<const actor_kind_table>();
-  auto topo = parse_topology(bench_topology(bench_port, remote_port, rpc_port), topo_path, *kinds);
-  if (!topo) {
-    std::cerr << "llmos-bench: " << describe(topo.error()) << "\n";
+  messaging_run run;
+  if (!start_bench_node(opts, run))
     return 1;
-  }
-  node_start_options nopts;
-  nopts.threads = 1;
-  nopts.kinds = kinds;
-  nopts.caf_args = opts.caf_args;
-  auto node = node::start(*topo, "bench", nopts);
-  if (!node) {
-    std::cerr << "llmos-bench: " << describe(node.error()) << "\n";
-    return 1;
-  }
-  auto& sys = (*node)->system();
-  std::cerr << "messaging: n=" << opts.n << " window=" << opts.window
-            << " (1 scheduler thread per process)";
-  for (const auto& a : opts.caf_args)
-    std::cerr << " " << a;
-  std::cerr << "\n";
-
-  // Local paths: in this process.
-  sheet.add("caf_local", measure_caf(sys, ping_raw(sys.spawn(raw_pong)), opts.n, opts.window));
-  if (auto me = resolve(sys, (*node)->manager(), "bench.manager", 10s))
-    sheet.add("llmos_local",
-              measure_caf(sys, ping_node_manager(caf::actor_cast<node_manager_actor>(me->handle)),
-                          opts.n, opts.window));
-
-  // Remote raw CAF: a child process publishing a bare pong actor.
-  {
-    const uint16_t caf_port = free_port();
-    std::vector<std::string> argv{opts.self_path, "serve-caf", std::to_string(caf_port)};
-    for (const auto& a : opts.caf_args)
-      argv.push_back("--caf=" + a);
-    child_process peer{argv, "ready", 10s};
-    path_result r;
-    auto remote = peer.ready() ? sys.middleman().remote_actor("127.0.0.1", caf_port)
-                               : caf::expected<caf::actor>{caf::sec::cannot_connect_to_node};
-    if (remote)
-      r = measure_caf(sys, ping_raw(*remote), opts.n, opts.window);
-    else
-      r.note = "raw CAF peer did not start";
-    sheet.add("caf_remote", r);
-  }
-
-  // Remote llmos: a real llmos-node child; its manager is found through the directory.
-  {
-    child_process peer{{opts.node_path, "--topology", topo_path, "--node", "remote", "--threads",
-                        "1", "--log", "warning"},
-                       "",
-                       1s};
-    path_result r;
-    auto entry = resolve(sys, (*node)->manager(), "remote.manager", 15s);
-    if (entry)
-      r = measure_caf(sys, ping_node_manager(caf::actor_cast<node_manager_actor>(entry->handle)),
-                      opts.n, opts.window);
-    else
-      r.note = "remote node not found in the directory: " + describe(entry.error());
-    sheet.add("llmos_remote", r);
-    sheet.add("rpc_remote", measure_rpc(rpc_port, opts.n, opts.window));
-  }
-
-  // RPC over TLS against plain RPC: two gateways of this process's node (rpc_tls), one speaking
-  // TLS with a development certificate (tools/certs/make-dev-certs.sh).
-  {
-    const auto certs = dir / "certs";
-    const std::string make = "/bin/bash '" LLMOS_SOURCE_DIR "/tools/certs/make-dev-certs.sh' '" +
-                             certs.string() + "' localhost >/dev/null 2>&1";
-    auto server = std::system(make.c_str()) == 0
-                      ? tls::context::server((certs / "localhost.pem").string(),
-                                             (certs / "localhost.key").string())
-                      : caf::expected<std::shared_ptr<tls::context>>{caf::sec::runtime_error};
-    auto client = tls::context::client((certs / "ca.pem").string());
-    path_result plain, secured;
-    if (server && client) {
-      auto methods = std::make_shared<const method_table>(builtin_methods());
-      gateway_options g;
-      g.host = "127.0.0.1";
-      auto open = start_gateway(sys, (*node)->manager(), methods, g);
-      g.tls = *server;
-      auto tls_gw = start_gateway(sys, (*node)->manager(), methods, g);
-      if (open && tls_gw) {
-        plain = measure_rpc(open->port, opts.n, opts.window);
-        secured = measure_rpc(tls_gw->port, opts.n, opts.window, *client);
-        caf::anon_send_exit(open->broker, caf::exit_reason::user_shutdown);
-        caf::anon_send_exit(tls_gw->broker, caf::exit_reason::user_shutdown);
-      } else {
-        plain.note = secured.note = "a gateway did not start";
-      }
-    } else {
-      plain.note = secured.note = "no development certificate (openssl missing?)";
-    }
-    sheet.add("rpc_local_plain", plain);
-    sheet.add("rpc_local_tls", secured);
-    if (plain.ok && secured.ok)
-      sheet.set("rpc_tls_vs_plain_rps_ratio", secured.rps / plain.rps);
-  }
+  print_settings(opts);
+  measure_local(opts, run);
+  measure_remote_caf(opts, run);
+  measure_remote_node(opts, run);
+  measure_rpc_tls(opts, run);
   if (!opts.erlang_script.empty())
-    run_erlang(opts, sheet);
-  node->reset();
-  std::filesystem::remove_all(dir);
+    run_erlang(opts, run.sheet);
+  run.local.reset();
+  std::filesystem::remove_all(run.dir);
 
-  std::cout << sheet.table();
-  const auto* plain_rpc = sheet.find("rpc_local_plain");
-  const auto* tls_rpc = sheet.find("rpc_local_tls");
-  if (plain_rpc && tls_rpc && plain_rpc->ok && tls_rpc->ok)
-    std::cout << "RPC over TLS req/s / plain RPC req/s (same node, pipelined): "
-              << tls_rpc->rps / plain_rpc->rps << " (p50 " << tls_rpc->p50_us << " vs "
-              << plain_rpc->p50_us << " us)\n";
-  const auto* caf_r = sheet.find("caf_remote");
-  const auto* ours = sheet.find("llmos_remote");
-  const auto* erl = sheet.find("erlang_remote");
-  if (caf_r && ours && caf_r->ok && ours->ok) {
-    sheet.set("llmos_vs_caf_remote_p50_ratio", ours->p50_us / caf_r->p50_us);
-    std::cout << "llmos remote p50 / raw CAF remote p50: " << ours->p50_us / caf_r->p50_us
-              << " (aim <= 1.2)\n";
-  }
-  if (erl && ours && erl->ok && ours->ok) {
-    sheet.set("llmos_vs_erlang_remote_rps_ratio", ours->rps / erl->rps);
-    std::cout << "llmos remote req/s / Erlang remote req/s: " << ours->rps / erl->rps
-              << " (aim > 1)\n";
-  }
+  std::cout << run.sheet.table();
+  print_ratios(run.sheet);
   if (!opts.json_path.empty())
-    std::ofstream{opts.json_path} << sheet.json() << "\n";
+    std::ofstream{opts.json_path} << run.sheet.json() << "\n";
   return 0;
 }
 
