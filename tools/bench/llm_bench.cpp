@@ -9,24 +9,20 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <sstream>
+#include <memory>
+#include <optional>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/scoped_actor.hpp>
 #include <nlohmann/json.hpp>
 
-#include "bench_process.hpp"
 #include "dataset/tokenize/llama_tokenizer.hpp"
-#include "device/device_actor.hpp"
 #include "device/device_core.hpp"
 #include "llm_adapters_bench.hpp"
+#include "llm_bench_paths.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
-#include "model/formats/gguf_file.hpp"
 #include "model/formats/llama2c_file.hpp"
-#include "model/model_actor.hpp"
-#include "model/train/batch_decoder.hpp"
 #include "model/train/engine.hpp"
 
 namespace llmos::bench {
@@ -35,23 +31,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using model::engine;
-using token_ids = std::vector<int32_t>;
-
-constexpr const char* node_llama_cpp = "node-llama-cpp@3.21.1";
-
-/// One row of the table: every timed run's tokens/s over all rounds and the greedy tokens from
-/// BOS of its first decode run.
-struct llm_row {
-  std::string name;
-  std::string key;     ///< in the JSON keys: "llmos", "llmos_engine", "llamacpp", "python"
-  std::string skipped; ///< why there are no numbers ("" = measured)
-  std::vector<double> decode, prefill;
-  token_ids tokens;
-  void skip(const std::string& why) {
-    if (skipped.empty())
-      skipped = why;
-  }
-};
 
 /// Continues `prompt` (the callee prepends BOS) greedily by up to `max_new` tokens.
 using generate_fn = std::function<caf::expected<token_ids>(const token_ids&, uint32_t)>;
@@ -59,30 +38,6 @@ using generate_fn = std::function<caf::expected<token_ids>(const token_ids&, uin
 double median(std::vector<double> xs) {
   std::sort(xs.begin(), xs.end());
   return xs.empty() ? 0.0 : xs[xs.size() / 2];
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string join(const token_ids& ids) {
-  std::string s;
-  for (auto t : ids)
-    s += (s.empty() ? "" : ",") + std::to_string(t);
-  return s;
-}
-
-/// The last non-empty line of `text`.
-std::string last_line(const std::string& text) {
-  const auto end = text.find_last_not_of("\r\n");
-  if (end == std::string::npos)
-    return "";
-  const auto nl = text.find_last_of('\n', end);
-  const auto begin = nl == std::string::npos ? 0 : nl + 1;
-  return text.substr(begin, end + 1 - begin);
 }
 
 /// One round of an in-process path. Decode: greedy generations of decode_tokens from BOS,
@@ -115,173 +70,6 @@ void measure_round(const generate_fn& gen, const token_ids& prompt, const llm_op
   }
 }
 
-/// llmos as a client of a node uses it: a model actor on a CPU device actor, the weights loaded
-/// from a checkpoint, generate requests sent from another actor and answered with the tokens.
-class model_actor_client {
-public:
-  model_actor_client(caf::actor_system& sys, device_core core, const model::model_spec& spec)
-      : dev_(spawn_device(sys, std::move(core))), model_(spawn_model(sys, spec, dev_, "bench-cpu")),
-        self_(sys) {}
-
-  ~model_actor_client() {
-    self_->send_exit(model_, caf::exit_reason::user_shutdown);
-    self_->send_exit(dev_, caf::exit_reason::user_shutdown);
-  }
-
-  caf::error load(const std::string& checkpoint) {
-    caf::error result;
-    self_->request(model_, caf::infinite, load_atom::value, checkpoint)
-        .receive([](model_info&) {}, [&](caf::error& err) { result = std::move(err); });
-    return result;
-  }
-
-  caf::expected<token_ids> generate(const token_ids& prompt, uint32_t max_new) {
-    generate_request req;
-    req.prompt = prompt;
-    req.max_tokens = max_new;
-    req.temperature = 0.0;
-    caf::expected<token_ids> out{caf::error{}};
-    self_->request(model_, caf::infinite, generate_atom::value, std::move(req))
-        .receive([&](token_ids& t) { out = std::move(t); },
-                 [&](caf::error& err) { out = std::move(err); });
-    return out;
-  }
-
-private:
-  device_actor dev_;
-  model_actor model_;
-  caf::scoped_actor self_;
-};
-
-/// What the model actor runs for a language model (continuous batching), here called directly on
-/// this thread: a decoder per request, as the actor makes one per busy period, then steps until
-/// the sequence ends.
-caf::expected<token_ids> decoder_generate(engine& e, const token_ids& prompt, uint32_t max_new) {
-  auto dec = model::batch_decoder::create(e);
-  if (!dec)
-    return std::move(dec.error());
-  model::sequence_request req;
-  req.prompt = prompt;
-  req.max_new = max_new;
-  req.sampling.temperature = 0.0;
-  auto id = (*dec)->admit(req);
-  if (!id)
-    return std::move(id.error());
-  token_ids out;
-  for (bool done = false; !done;) {
-    auto events = (*dec)->step();
-    if (!events)
-      return std::move(events.error());
-    for (auto& ev : *events) {
-      if (ev.id != *id)
-        continue;
-      if (ev.token >= 0)
-        out.push_back(ev.token);
-      done = done || ev.finished;
-    }
-  }
-  return out;
-}
-
-/// One round of a peer process; its last stdout line is JSON {"tokens", "decode_runs",
-/// "prefill_runs", ...} or {"skipped": why}. Its stderr goes to `err_file`, shown on failure.
-void peer_round(const std::string& cmd, const fs::path& err_file, llm_row& row,
-                nlohmann::json& info) {
-  int rc = 0;
-  const auto line = last_line(command_output(cmd + " 2>'" + err_file.string() + "'", &rc));
-  if (rc != 0 || line.empty()) {
-    auto err = read_text(err_file);
-    if (err.size() > 600)
-      err = "..." + err.substr(err.size() - 600);
-    return row.skip("failed (exit status " + std::to_string(rc) + "): " + err);
-  }
-  try {
-    info = nlohmann::json::parse(line);
-    if (info.contains("skipped"))
-      return row.skip(info["skipped"].get<std::string>());
-    if (row.tokens.empty())
-      row.tokens = info["tokens"].get<token_ids>();
-    for (double x : info["decode_runs"])
-      row.decode.push_back(x);
-    for (double x : info["prefill_runs"])
-      row.prefill.push_back(x);
-  } catch (const nlohmann::json::exception& e) {
-    row.skip("unreadable output (" + std::string{e.what()} + "): " + line);
-  }
-}
-
-/// The arguments both peers take.
-std::string peer_args(const llm_options& o, const token_ids& prompt_with_bos,
-                      const model::llama_weights& w) {
-  return " --threads " + std::to_string(o.threads) + " --decode-tokens " +
-         std::to_string(o.decode_tokens) + " --runs " + std::to_string(o.runs) +
-         " --prefill-runs " + std::to_string(o.prefill_runs) + " --bos " +
-         std::to_string(w.vocab.bos) + " --eos " + std::to_string(w.vocab.eos) + " --prompt " +
-         join(prompt_with_bos);
-}
-
-} // namespace
-
-std::string ensure_node_llama_cpp(const fs::path& prefix, const fs::path& dir) {
-  int rc = 0;
-  command_output("command -v node >/dev/null", &rc);
-  if (rc != 0)
-    return "no node on PATH (node-llama-cpp needs Node.js 20)";
-  if (read_text(prefix / "node_modules/node-llama-cpp/package.json")
-          .find("\"version\": \"3.21.1\"") != std::string::npos)
-    return "";
-  command_output("command -v npm >/dev/null", &rc);
-  if (rc != 0)
-    return "node-llama-cpp is not in " + prefix.string() + " and there is no npm to install it";
-  // llama.cpp comes prebuilt as optional dependencies: no compiler, no install scripts.
-  std::cout << "  installing " << node_llama_cpp << " into " << prefix.string() << " (once) ..."
-            << std::endl;
-  fs::create_directories(prefix);
-  const auto log = dir / "npm.log";
-  command_output("npm install --prefix '" + prefix.string() + "' " + node_llama_cpp +
-                     " --ignore-scripts --no-audit --no-fund --loglevel=error >'" + log.string() +
-                     "' 2>&1",
-                 &rc);
-  if (rc != 0)
-    return "npm install " + std::string{node_llama_cpp} + " failed: " + read_text(log);
-  return "";
-}
-
-namespace {
-
-/// The llama.cpp peer's command (the weights exported to GGUF F32 in `dir`), or "" with the row
-/// marked skipped.
-std::string llamacpp_command(const llm_options& o, const model::llama_weights& w,
-                             const token_ids& prompt_with_bos, const fs::path& dir, llm_row& row) {
-  auto skip = [&](const std::string& why) {
-    row.skip(why);
-    return std::string{};
-  };
-  if (o.node_script.empty())
-    return skip("not asked for");
-  if (auto why = ensure_node_llama_cpp(o.npm_prefix, dir); !why.empty())
-    return skip(why);
-  const auto gguf = (dir / "stories260K-f32.gguf").string();
-  if (auto err = model::write_gguf(w, gguf, model::gguf_tensor_type::f32, "stories260K"))
-    return skip("write_gguf failed: " + describe(err));
-  return "node '" + o.node_script + "' --modules '" + o.npm_prefix + "' --model '" + gguf +
-         "' --context " + std::to_string(w.config.seq_len) + peer_args(o, prompt_with_bos, w);
-}
-
-/// The PyTorch peer's command, or "" with the row marked skipped.
-std::string python_command(const llm_options& o, const model::llama_weights& w,
-                           const std::string& checkpoint, const token_ids& prompt_with_bos,
-                           llm_row& row) {
-  if (o.python_script.empty() || !fs::exists("/usr/bin/python3")) {
-    row.skip(o.python_script.empty() ? "not asked for"
-                                     : "no /usr/bin/python3 (Debian's python3-torch runs there)");
-    return "";
-  }
-  // One owner of the cores: torch's threads, OpenBLAS single-threaded (TOOLCHAIN.md).
-  return "OPENBLAS_NUM_THREADS=1 /usr/bin/python3 '" + o.python_script + "' --checkpoint '" +
-         checkpoint + "'" + peer_args(o, prompt_with_bos, w);
-}
-
 /// Tokens two paths agree on from the start.
 std::size_t common_prefix(const token_ids& a, const token_ids& b) {
   std::size_t n = 0;
@@ -298,31 +86,59 @@ std::string ratio(double x, double base) {
   return buf;
 }
 
-} // namespace
+/// What the steps of run_llm hand on to each other, filled in the order they run.
+struct llm_run {
+  fs::path model_dir;
+  std::string checkpoint; ///< llama2.c's file, also read by the PyTorch peer
+  fs::path expected_file; ///< llama2.c's published greedy text
+  fs::path dir;           ///< scratch: our checkpoint, the GGUF export, the peers' logs
+  model::llama_weights weights;
+  std::optional<dataset::llama_tokenizer> tok;
+  std::unique_ptr<engine> eng;
+  model::sampling_params greedy;
+  token_ids prompt, prompt_with_bos;
+  std::vector<llm_row> rows; ///< in the table's order, as the accessors below name them
+  std::unique_ptr<model_actor_client> client;
+  std::string llamacpp_cmd, python_cmd;
+  nlohmann::json llamacpp_info, python_info;
 
-int run_llm(const llm_options& o) {
-  const fs::path model_dir = fs::path{o.models_dir} / "stories260K";
-  const auto checkpoint = (model_dir / "stories260K.bin").string();
-  const auto expected_file = model_dir / "expected-greedy-200.txt";
-  if (!fs::exists(checkpoint) || !fs::exists(model_dir / "tok512.bin") ||
-      !fs::exists(expected_file)) {
-    std::cerr << "llmos-bench llm: stories260K is not in " << model_dir.string()
+  llm_row& actor_row() { return rows[0]; }
+  llm_row& decoder_row() { return rows[1]; }
+  llm_row& engine_row() { return rows[2]; }
+  llm_row& llamacpp_row() { return rows[3]; }
+  llm_row& python_row() { return rows[4]; }
+};
+
+/// stories260K's weights, tokenizer and our engine on them; false with the reason printed.
+bool load_model(const llm_options& o, llm_run& run) {
+  run.model_dir = fs::path{o.models_dir} / "stories260K";
+  run.checkpoint = (run.model_dir / "stories260K.bin").string();
+  run.expected_file = run.model_dir / "expected-greedy-200.txt";
+  if (!fs::exists(run.checkpoint) || !fs::exists(run.model_dir / "tok512.bin") ||
+      !fs::exists(run.expected_file)) {
+    std::cerr << "llmos-bench llm: stories260K is not in " << run.model_dir.string()
               << ": run tools/setup/setup.sh with the shared models in ../shared/models (or set "
                  "LLMOS_MODELS_DIR to a folder holding stories260K/)\n";
-    return 1;
+    return false;
   }
-  auto weights = model::read_llama2c(checkpoint, (model_dir / "tok512.bin").string());
+  auto weights = model::read_llama2c(run.checkpoint, (run.model_dir / "tok512.bin").string());
   if (!weights) {
     std::cerr << "llmos-bench llm: " << describe(weights.error()) << "\n";
-    return 1;
+    return false;
   }
   auto tok = dataset::llama_tokenizer::create(weights->vocab);
   auto eng = engine::from_llama(*weights, "stories260K");
   if (!tok || !eng) {
     std::cerr << "llmos-bench llm: " << describe(!tok ? tok.error() : eng.error()) << "\n";
-    return 1;
+    return false;
   }
-  const auto& c = weights->config;
+  run.weights = std::move(*weights);
+  run.tok = std::move(*tok);
+  run.eng = std::move(*eng);
+  return true;
+}
+
+void print_header(const llm_options& o, const model::llama_config& c) {
   std::printf("llmos-bench llm: stories260K (dim %lld, %lld layers, %lld heads / %lld kv, vocab "
               "%lld), %u thread%s, greedy\n  decode: %d tokens from BOS; prefill: a %d-token "
               "prompt (BOS included) and 1 token; medians of %d rounds x %d decode / %d prefill "
@@ -331,26 +147,27 @@ int run_llm(const llm_options& o) {
               static_cast<long long>(c.n_heads), static_cast<long long>(c.n_kv_heads),
               static_cast<long long>(c.vocab_size), o.threads, o.threads == 1 ? "" : "s",
               o.decode_tokens, o.prompt_tokens, o.rounds, o.runs, o.prefill_runs);
-  const auto dir = fs::temp_directory_path() / ("llmos-llm-bench-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+}
 
-  // The prefill prompt: the model's own greedy text from BOS (cycled if it ends early), so
-  // every path reads the same, natural tokens.
+/// The prefill prompt: the model's own greedy text from BOS (cycled if it ends early), so
+/// every path reads the same, natural tokens. False with the reason printed.
+bool make_prompt(const llm_options& o, llm_run& run) {
   engine::use_threads(o.threads);
-  model::sampling_params greedy;
-  greedy.temperature = 0.0;
-  auto text = (*eng)->generate({}, o.decode_tokens, greedy, 1, nullptr);
+  run.greedy.temperature = 0.0;
+  auto text = run.eng->generate({}, o.decode_tokens, run.greedy, 1, nullptr);
   if (!text || text->empty()) {
     std::cerr << "llmos-bench llm: generate failed: "
               << (text ? "no tokens" : describe(text.error())) << "\n";
-    return 1;
+    return false;
   }
-  token_ids prompt;
-  for (std::size_t i = 0; static_cast<int>(prompt.size()) + 1 < o.prompt_tokens; ++i)
-    prompt.push_back((*text)[i % text->size()]);
-  token_ids prompt_with_bos = prompt;
-  prompt_with_bos.insert(prompt_with_bos.begin(), weights->vocab.bos);
+  for (std::size_t i = 0; static_cast<int>(run.prompt.size()) + 1 < o.prompt_tokens; ++i)
+    run.prompt.push_back((*text)[i % text->size()]);
+  run.prompt_with_bos = run.prompt;
+  run.prompt_with_bos.insert(run.prompt_with_bos.begin(), run.weights.vocab.bos);
+  return true;
+}
 
+std::vector<llm_row> named_rows() {
   std::vector<llm_row> rows(5);
   const char* names[][2] = {{"llmos (model actor)", "llmos"},
                             {"llmos batch_decoder (raw)", "llmos_decoder"},
@@ -361,102 +178,155 @@ int run_llm(const llm_options& o) {
     rows[i].name = names[i][0];
     rows[i].key = names[i][1];
   }
-  auto& actor_row = rows[0];
-  auto& decoder_row = rows[1];
-  auto& engine_row = rows[2];
-  auto& llamacpp_row = rows[3];
-  auto& python_row = rows[4];
+  return rows;
+}
 
-  caf::actor_system_config cfg;
-  register_messages(cfg);
-  caf::actor_system sys{cfg};
-  std::unique_ptr<model_actor_client> client;
-  const auto ckpt = (dir / "stories260K.ckpt").string();
+/// The model actor on a CPU device actor of `sys`, loaded with our engine's checkpoint; on
+/// failure the actor row is marked skipped.
+void start_model_actor(const llm_options& o, caf::actor_system& sys, llm_run& run) {
+  const auto ckpt = (run.dir / "stories260K.ckpt").string();
   auto core = device_core::create("bench-cpu", "cpu", 0, o.threads);
-  if (auto err = (*eng)->save(ckpt)) {
-    actor_row.skip("failed: " + describe(err));
+  if (auto err = run.eng->save(ckpt)) {
+    run.actor_row().skip("failed: " + describe(err));
   } else if (!core) {
-    actor_row.skip("failed: " + describe(core.error()));
+    run.actor_row().skip("failed: " + describe(core.error()));
   } else {
-    client = std::make_unique<model_actor_client>(sys, std::move(*core), (*eng)->spec());
-    if (auto err = client->load(ckpt))
-      actor_row.skip("failed: " + describe(err));
+    run.client = std::make_unique<model_actor_client>(sys, std::move(*core), run.eng->spec());
+    if (auto err = run.client->load(ckpt))
+      run.actor_row().skip("failed: " + describe(err));
   }
-  auto* raw = eng->get();
-  const auto llamacpp_cmd = llamacpp_command(o, *weights, prompt_with_bos, dir, llamacpp_row);
-  const auto python_cmd = python_command(o, *weights, checkpoint, prompt_with_bos, python_row);
-  nlohmann::json llamacpp_info, python_info;
+}
 
-  // Rounds interleave the paths, so that a slow spell of a shared machine hits all of them.
-  for (int round = 0; round < o.rounds; ++round) {
-    std::cout << "  round " << round + 1 << "/" << o.rounds << " ..." << std::endl;
-    if (actor_row.skipped.empty())
-      measure_round([&](const token_ids& p, uint32_t n) { return client->generate(p, n); }, prompt,
-                    o, actor_row);
-    engine::use_threads(o.threads); // the device's thread may have resized the shared pool
-    if (decoder_row.skipped.empty())
-      measure_round([&](const token_ids& p, uint32_t n) { return decoder_generate(*raw, p, n); },
-                    prompt, o, decoder_row);
-    if (engine_row.skipped.empty()) {
-      measure_round(
-          [&](const token_ids& p, uint32_t n) { return raw->generate(p, n, greedy, 1, nullptr); },
-          prompt, o, engine_row);
-    }
-    if (llamacpp_row.skipped.empty())
-      peer_round(llamacpp_cmd, dir / "llamacpp.err", llamacpp_row, llamacpp_info);
-    if (python_row.skipped.empty())
-      peer_round(python_cmd, dir / "python.err", python_row, python_info);
+void prepare_peers(const llm_options& o, llm_run& run) {
+  run.llamacpp_cmd =
+      llamacpp_command(o, run.weights, run.prompt_with_bos, run.dir, run.llamacpp_row());
+  run.python_cmd =
+      python_command(o, run.weights, run.checkpoint, run.prompt_with_bos, run.python_row());
+}
+
+/// One round of every path not skipped, in the table's order.
+void measure_paths(const llm_options& o, llm_run& run) {
+  auto* raw = run.eng.get();
+  if (run.actor_row().skipped.empty())
+    measure_round([&](const token_ids& p, uint32_t n) { return run.client->generate(p, n); },
+                  run.prompt, o, run.actor_row());
+  engine::use_threads(o.threads); // the device's thread may have resized the shared pool
+  if (run.decoder_row().skipped.empty())
+    measure_round([&](const token_ids& p, uint32_t n) { return decoder_generate(*raw, p, n); },
+                  run.prompt, o, run.decoder_row());
+  if (run.engine_row().skipped.empty()) {
+    measure_round(
+        [&](const token_ids& p, uint32_t n) { return raw->generate(p, n, run.greedy, 1, nullptr); },
+        run.prompt, o, run.engine_row());
   }
-  client.reset();
-  if (llamacpp_info.contains("version"))
-    llamacpp_row.name += " (node-llama-cpp " + llamacpp_info["version"].get<std::string>() + ")";
-  if (python_info.contains("torch"))
-    python_row.name = "PyTorch " + python_info["torch"].get<std::string>() + " (python)";
+  if (run.llamacpp_row().skipped.empty())
+    peer_round(run.llamacpp_cmd, run.dir / "llamacpp.err", run.llamacpp_row(), run.llamacpp_info);
+  if (run.python_row().skipped.empty())
+    peer_round(run.python_cmd, run.dir / "python.err", run.python_row(), run.python_info);
+}
 
-  // Correctness: llama2.c's published text for the first 200 tokens, and agreement with llmos.
-  const auto expected = read_text(expected_file);
-  auto golden = [&](const llm_row& r) {
-    if (r.tokens.size() < 200)
-      return false;
-    auto t = tok->decode(token_ids(r.tokens.begin(), r.tokens.begin() + 200));
-    return t && *t + "\n" == expected;
-  };
-  const double base_decode = median(llamacpp_row.decode);
-  const double base_prefill = median(llamacpp_row.prefill);
+/// The peers' rows named with the versions they reported.
+void name_peers(llm_run& run) {
+  if (run.llamacpp_info.contains("version"))
+    run.llamacpp_row().name +=
+        " (node-llama-cpp " + run.llamacpp_info["version"].get<std::string>() + ")";
+  if (run.python_info.contains("torch"))
+    run.python_row().name = "PyTorch " + run.python_info["torch"].get<std::string>() + " (python)";
+}
+
+/// What every row of the table is checked and compared against.
+struct table_refs {
+  std::string expected; ///< llama2.c's published text for the first 200 greedy tokens
+  double base_decode = 0, base_prefill = 0; ///< llama.cpp's medians, the ratios' denominators
+};
+
+/// Correctness: llama2.c's published text for the first 200 tokens.
+bool golden(const llm_run& run, const table_refs& refs, const llm_row& r) {
+  if (r.tokens.size() < 200)
+    return false;
+  auto t = run.tok->decode(token_ids(r.tokens.begin(), r.tokens.begin() + 200));
+  return t && *t + "\n" == refs.expected;
+}
+
+/// A row's line of the table and its JSON keys; agreement is counted against the model actor.
+void report_row(llm_run& run, const table_refs& refs, const llm_row& r, nlohmann::json& out) {
+  const double decode = median(r.decode), prefill = median(r.prefill);
+  out["decode_tps_" + r.key] = decode;
+  out["prefill_tps_" + r.key] = prefill;
+  if (!r.skipped.empty()) {
+    std::printf("%-36s skipped: %s\n", r.name.c_str(), r.skipped.c_str());
+    out["skipped_" + r.key] = r.skipped;
+    return;
+  }
+  const bool ok = golden(run, refs, r);
+  const auto agree = common_prefix(r.tokens, run.actor_row().tokens);
+  out[r.key == "llmos" ? std::string{"golden_match"} : "golden_match_" + r.key] = ok ? 1 : 0;
+  out["agree_tokens_" + r.key] = agree;
+  out["decode_tps_" + r.key + "_best"] = *std::max_element(r.decode.begin(), r.decode.end());
+  out["prefill_tps_" + r.key + "_best"] = *std::max_element(r.prefill.begin(), r.prefill.end());
+  std::printf("%-36s %12.1f %13.1f %11s %12s   %s, %zu/%zu\n", r.name.c_str(), decode, prefill,
+              ratio(decode, refs.base_decode).c_str(), ratio(prefill, refs.base_prefill).c_str(),
+              ok ? "match" : "DIFFERS", agree, r.tokens.size());
+}
+
+/// The table of every path against llama.cpp, and its figures as JSON.
+nlohmann::json report_table(llm_run& run) {
+  table_refs refs;
+  refs.expected = read_text(run.expected_file);
+  refs.base_decode = median(run.llamacpp_row().decode);
+  refs.base_prefill = median(run.llamacpp_row().prefill);
   std::printf("\n%-36s %12s %13s %11s %12s  %s\n", "path", "decode tok/s", "prefill tok/s",
               "decode/l.cpp", "prefill/l.cpp", "greedy 200 = llama2.c, tokens = llmos");
   nlohmann::json out;
   out["golden_match"] = 0;
-  for (const auto& r : rows) {
-    const double decode = median(r.decode), prefill = median(r.prefill);
-    out["decode_tps_" + r.key] = decode;
-    out["prefill_tps_" + r.key] = prefill;
-    if (!r.skipped.empty()) {
-      std::printf("%-36s skipped: %s\n", r.name.c_str(), r.skipped.c_str());
-      out["skipped_" + r.key] = r.skipped;
-      continue;
-    }
-    const bool ok = golden(r);
-    const auto agree = common_prefix(r.tokens, actor_row.tokens);
-    out[r.key == "llmos" ? std::string{"golden_match"} : "golden_match_" + r.key] = ok ? 1 : 0;
-    out["agree_tokens_" + r.key] = agree;
-    out["decode_tps_" + r.key + "_best"] = *std::max_element(r.decode.begin(), r.decode.end());
-    out["prefill_tps_" + r.key + "_best"] = *std::max_element(r.prefill.begin(), r.prefill.end());
-    std::printf("%-36s %12.1f %13.1f %11s %12s   %s, %zu/%zu\n", r.name.c_str(), decode, prefill,
-                ratio(decode, base_decode).c_str(), ratio(prefill, base_prefill).c_str(),
-                ok ? "match" : "DIFFERS", agree, r.tokens.size());
-  }
+  for (const auto& r : run.rows)
+    report_row(run, refs, r, out);
+  return out;
+}
+
+/// The settings in the JSON, and what the model actor costs over its batch decoder.
+void report_settings_and_overhead(const llm_options& o, llm_run& run, nlohmann::json& out) {
   out["threads"] = o.threads;
   out["decode_tokens"] = o.decode_tokens;
   out["prompt_tokens"] = o.prompt_tokens;
-  if (actor_row.skipped.empty() && decoder_row.skipped.empty())
+  if (run.actor_row().skipped.empty() && run.decoder_row().skipped.empty())
     std::printf("\nthe model actor (device jobs of up to 2 ms of steps) costs %.1f%% of the decode "
                 "speed and %.1f%% of the prefill speed of its batch_decoder called directly\n",
-                100.0 * (1.0 - median(actor_row.decode) / median(decoder_row.decode)),
-                100.0 * (1.0 - median(actor_row.prefill) / median(decoder_row.prefill)));
-  if (!adapters_round(*weights, **eng, 16, o.decode_tokens / 2, 4, 8, o.rounds, out))
+                100.0 * (1.0 - median(run.actor_row().decode) / median(run.decoder_row().decode)),
+                100.0 *
+                    (1.0 - median(run.actor_row().prefill) / median(run.decoder_row().prefill)));
+}
+
+} // namespace
+
+int run_llm(const llm_options& o) {
+  llm_run run;
+  if (!load_model(o, run))
+    return 1;
+  print_header(o, run.weights.config);
+  run.dir = fs::temp_directory_path() / ("llmos-llm-bench-" + std::to_string(::getpid()));
+  fs::create_directories(run.dir);
+  if (!make_prompt(o, run))
+    return 1;
+  run.rows = named_rows();
+  // The system lives to the end, its threads beside every measurement, as the client needs it.
+  caf::actor_system_config cfg;
+  register_messages(cfg);
+  caf::actor_system sys{cfg};
+  start_model_actor(o, sys, run);
+  prepare_peers(o, run);
+  // Rounds interleave the paths, so that a slow spell of a shared machine hits all of them.
+  for (int round = 0; round < o.rounds; ++round) {
+    std::cout << "  round " << round + 1 << "/" << o.rounds << " ..." << std::endl;
+    measure_paths(o, run);
+  }
+  run.client.reset();
+  name_peers(run);
+  auto out = report_table(run);
+  report_settings_and_overhead(o, run, out);
+  if (!adapters_round(run.weights, *run.eng, 16, o.decode_tokens / 2, 4, 8, o.rounds, out))
     std::printf("\nadapters: the round failed\n");
-  fs::remove_all(dir);
+  fs::remove_all(run.dir);
   if (!o.json_path.empty())
     std::ofstream(o.json_path) << out.dump(2) << "\n";
   // A wrong answer is a failed benchmark, however fast.

@@ -23,6 +23,8 @@
 #include "model/train/engine.hpp"
 #include "model/train/gradient_group.hpp"
 #include "plain_loop.hpp"
+#include "training_compression.hpp"
+#include "training_workload.hpp"
 
 namespace llmos::bench {
 
@@ -31,15 +33,6 @@ namespace {
 namespace fs = std::filesystem;
 using model::engine;
 using model::gradient_group;
-
-struct workload {
-  std::string name;
-  model::model_spec spec;
-  model::data_shape shape;
-  model::label_vocab labels;
-  std::vector<data_batch> batches;
-  int steps = 0;
-};
 
 caf::expected<workload> load_workload(const std::string& name, const std::string& pipeline,
                                       const std::string& spec_file, uint32_t batch, int steps,
@@ -265,100 +258,6 @@ double python_sps(const training_options& opts, const workload& w, const fs::pat
     return 0.0;
   }
   return std::stod(out);
-}
-
-/// Rows per second of engine.infer over the batches, and the predicted classes.
-std::pair<double, std::vector<int64_t>> infer_rate(engine& e, const std::vector<data_batch>& bs) {
-  std::vector<int64_t> classes;
-  int64_t rows = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (int pass = 0; pass < 3; ++pass)
-    for (auto& b : bs) {
-      auto ps = e.infer(b.inputs);
-      if (!ps)
-        continue;
-      rows += static_cast<int64_t>(ps->size());
-      if (pass == 0)
-        for (auto& p : *ps)
-          classes.push_back(p.index);
-    }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return {static_cast<double>(rows) / secs, classes};
-}
-
-/// Compression on the Transformer classifier: int8 inference speed and agreement with float,
-/// and bf16 autocast training speed, against f32. Reported as measured, paying off or not.
-void compression(const workload& w, nlohmann::json& out) {
-  auto spec = w.spec;
-  spec.architecture = "transformer";
-  spec.embed_dim = 64;
-  spec.heads = 4;
-  spec.layers = 2;
-  spec.ff_dim = 256;
-  spec.max_length = 128;
-  spec.max_steps = 150;
-  spec.warmup_steps = 10;
-  spec.lr = 0.003;
-  // The last 30 batches are held out; training cycles over the ones before them.
-  const std::size_t trained = w.batches.size() > 40 ? w.batches.size() - 30 : w.batches.size();
-  auto timed_train = [&](const std::string& precision, std::unique_ptr<engine>& keep) {
-    auto s = spec;
-    s.precision = precision;
-    auto e = std::move(*engine::create(s, w.shape, w.labels));
-    const auto start = std::chrono::steady_clock::now();
-    int64_t samples = 0;
-    for (int i = 0; i < s.max_steps; ++i) {
-      const auto& b = w.batches[static_cast<std::size_t>(i) % trained];
-      if (e->train_step(b))
-        samples += static_cast<int64_t>(b.ids.size());
-    }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    keep = std::move(e);
-    return static_cast<double>(samples) / secs;
-  };
-  std::unique_ptr<engine> f32, bf16;
-  const double f32_sps = timed_train("f32", f32);
-  const double bf16_sps = timed_train("bf16", bf16);
-  // Held-out batches, never trained on, for accuracy before and after.
-  std::vector<data_batch> held_out;
-  for (std::size_t i = trained; i < w.batches.size(); ++i)
-    held_out.push_back(w.batches[i]);
-  if (held_out.empty())
-    held_out.push_back(w.batches.back());
-  const auto& eval = held_out;
-  auto accuracy = [&](engine& e) {
-    auto r = e.evaluate(held_out);
-    return r ? r->metrics.accuracy : 0.0;
-  };
-  const double f32_acc = accuracy(*f32);
-  const double bf16_acc = accuracy(*bf16);
-  auto [float_rps, float_classes] = infer_rate(*f32, eval);
-  (void)f32->quantize_int8();
-  auto [int8_rps, int8_classes] = infer_rate(*f32, eval);
-  const double int8_acc = accuracy(*f32);
-  std::printf(
-      "transformer  held-out accuracy (%zu mails)  f32 %.4f  bf16-trained %.4f  int8 %.4f\n",
-      held_out.size() * held_out.front().ids.size(), f32_acc, bf16_acc, int8_acc);
-  out["transformer_f32_accuracy"] = f32_acc;
-  out["transformer_bf16_accuracy"] = bf16_acc;
-  out["transformer_int8_accuracy"] = int8_acc;
-  std::size_t same = 0;
-  for (std::size_t i = 0; i < float_classes.size() && i < int8_classes.size(); ++i)
-    same += float_classes[i] == int8_classes[i];
-  const double agree = float_classes.empty()
-                           ? 0.0
-                           : static_cast<double>(same) / static_cast<double>(float_classes.size());
-  std::printf("transformer  train samples/s  f32 %8.1f  bf16 %8.1f (%.2fx) | infer rows/s  f32 "
-              "%8.1f  int8 %8.1f (%.2fx), int8 agrees with f32 on %.1f%% of held-out rows\n",
-              f32_sps, bf16_sps, bf16_sps / f32_sps, float_rps, int8_rps, int8_rps / float_rps,
-              100.0 * agree);
-  out["transformer_f32_train_sps"] = f32_sps;
-  out["transformer_bf16_train_sps"] = bf16_sps;
-  out["transformer_f32_infer_rps"] = float_rps;
-  out["transformer_int8_infer_rps"] = int8_rps;
-  out["transformer_int8_agreement"] = agree;
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -118,6 +119,120 @@ nlohmann::json run_peer(const options& o) {
   return j;
 }
 
+/// What the steps of main hand on to each other, filled in the order they run.
+struct gpu_run {
+  std::unique_ptr<engine> eng;
+  double params = 0;
+  std::vector<int32_t> ids; ///< the training batch's tokens; the decode prompt is their start
+  llmos::data_batch batch;
+  double train_tps = 0, mfu = 0, decode_b1 = 0;
+};
+
+/// Prints why the benchmark stopped; `status` is main's exit status.
+int stop(const caf::error& err, int status) {
+  std::cerr << "llmos-gpu-bench: " << llmos::describe(err) << "\n";
+  return status;
+}
+
+/// The engine of `spec`, placed on `o.device`.
+caf::error make_engine(const options& o, const llmos::model::model_spec& spec, gpu_run& run) {
+  llmos::model::data_shape shape;
+  shape.vocab_size = o.vocab;
+  shape.pad_id = -1; // random tokens: none is padding
+  auto made = engine::create(spec, shape, {});
+  if (!made)
+    return made.error();
+  run.eng = std::move(*made);
+  if (auto err = run.eng->place(o.device, 0))
+    return err;
+  run.params = static_cast<double>(run.eng->parameter_count());
+  return {};
+}
+
+/// The training batch: rows of `context` random tokens (context - 1 predicted per row).
+void make_batch(const options& o, gpu_run& run) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(o.vocab - 1));
+  run.batch.inputs.dtype = "i32";
+  run.batch.inputs.shape = {o.batch, o.context};
+  run.ids.resize(static_cast<std::size_t>(o.batch * o.context));
+  for (auto& t : run.ids)
+    t = token(rng);
+  run.batch.inputs.data.assign(reinterpret_cast<const char*>(run.ids.data()), run.ids.size() * 4);
+  run.batch.labels.assign(static_cast<std::size_t>(o.batch), "");
+}
+
+/// Training tokens/s over `o.steps` steps after two untimed ones, and the model FLOP
+/// utilisation.
+caf::error time_training(const options& o, gpu_run& run) {
+  auto& e = *run.eng;
+  for (int warm = 0; warm < 2; ++warm)
+    if (auto r = e.train_step(run.batch); !r)
+      return r.error();
+  const auto t0 = clock_type::now();
+  for (int64_t i = 0; i < o.steps; ++i)
+    if (auto r = e.train_step(run.batch); !r)
+      return r.error();
+  const double train_s = seconds_since(t0); // each step reads its loss: synchronised
+  const double tokens = static_cast<double>(o.steps * o.batch * (o.context - 1));
+  run.train_tps = tokens / train_s;
+  // PaLM's count: 6 N per token for the matmuls of forward and backward, plus attention's
+  // 12 L d T.
+  const double flops_per_token = 6.0 * run.params + 12.0 * static_cast<double>(o.layers * o.dim) *
+                                                        static_cast<double>(o.context);
+  run.mfu = run.train_tps * flops_per_token / (o.peak_tflops * 1e12);
+  return {};
+}
+
+/// Decoding, batch 1: greedy from a 16-token prompt, after an untimed 8-token generation.
+caf::error time_decoding(const options& o, gpu_run& run) {
+  llmos::model::sampling_params greedy;
+  greedy.temperature = 0.0;
+  std::vector<int32_t> prompt(run.ids.begin(), run.ids.begin() + 16);
+  if (auto r = run.eng->generate(prompt, 8, greedy, 1, nullptr); !r)
+    return r.error();
+  const auto t0 = clock_type::now();
+  auto out = run.eng->generate(prompt, o.decode, greedy, 1, nullptr);
+  const double decode_s = seconds_since(t0);
+  if (!out)
+    return out.error();
+  run.decode_b1 = static_cast<double>(out->size()) / decode_s;
+  return {};
+}
+
+/// Our figures: printed, and the JSON the peer's are added to.
+nlohmann::json report_llmos(const options& o, const gpu_run& run) {
+  nlohmann::json j{{"device", run.eng->device()},
+                   {"parameters", run.params},
+                   {"train_tps_llmos", run.train_tps},
+                   {"decode_tps_b1_llmos", run.decode_b1},
+                   // Batched decoding on a GPU needs the paged CUDA kernel (not written yet):
+                   // the engine decodes one sequence per call there.
+                   {"decode_tps_b32_llmos", nullptr},
+                   {"mfu", run.mfu}};
+  std::printf("llmos:   train %.0f tokens/s (MFU %.1f%% of %.0f TFLOP/s), decode b1 %.1f "
+              "tokens/s, decode b32 n/a\n",
+              run.train_tps, run.mfu * 100.0, o.peak_tflops, run.decode_b1);
+  return j;
+}
+
+/// The peer's figures added to `j`, printed with the ratios of ours to theirs.
+void report_peer(const nlohmann::json& peer, nlohmann::json& j) {
+  for (auto& [k, v] : peer.items())
+    j[k] = v;
+  auto ratio = [&](const char* ours, const char* theirs) {
+    return j[ours].is_number() && j[theirs].is_number() && j[theirs].get<double>() > 0
+               ? j[ours].get<double>() / j[theirs].get<double>()
+               : 0.0;
+  };
+  std::printf("PyTorch eager: train %.0f tokens/s, decode b1 %.1f, decode b32 %.1f tokens/s\n",
+              j.value("train_tps_torch", 0.0), j.value("decode_tps_b1_torch", 0.0),
+              j.value("decode_tps_b32_torch", 0.0));
+  std::printf("ratio llmos/torch: train %.2fx, decode b1 %.2fx\n",
+              ratio("train_tps_llmos", "train_tps_torch"),
+              ratio("decode_tps_b1_llmos", "decode_tps_b1_torch"));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -125,103 +240,23 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, o))
     return 2;
   auto spec = llmos::model::parse_model_spec(spec_yaml(o), "llmos-gpu-bench");
-  if (!spec) {
-    std::cerr << "llmos-gpu-bench: " << llmos::describe(spec.error()) << "\n";
-    return 2;
-  }
-  llmos::model::data_shape shape;
-  shape.vocab_size = o.vocab;
-  shape.pad_id = -1; // random tokens: none is padding
-  auto made = engine::create(*spec, shape, {});
-  if (!made) {
-    std::cerr << "llmos-gpu-bench: " << llmos::describe(made.error()) << "\n";
-    return 1;
-  }
-  auto& e = **made;
-  if (auto err = e.place(o.device, 0)) {
-    std::cerr << "llmos-gpu-bench: " << llmos::describe(err) << "\n";
-    return 1;
-  }
-  const double params = static_cast<double>(e.parameter_count());
-  std::printf("llmos-gpu-bench: %.1fM parameters on %s, batch %lld x %lld, %s\n", params / 1e6,
-              e.device().c_str(), static_cast<long long>(o.batch),
+  if (!spec)
+    return stop(spec.error(), 2);
+  gpu_run run;
+  if (auto err = make_engine(o, *spec, run))
+    return stop(err, 1);
+  std::printf("llmos-gpu-bench: %.1fM parameters on %s, batch %lld x %lld, %s\n", run.params / 1e6,
+              run.eng->device().c_str(), static_cast<long long>(o.batch),
               static_cast<long long>(o.context), o.precision.c_str());
-
-  // Training: rows of `context` random tokens (context - 1 predicted per row).
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(o.vocab - 1));
-  llmos::data_batch batch;
-  batch.inputs.dtype = "i32";
-  batch.inputs.shape = {o.batch, o.context};
-  std::vector<int32_t> ids(static_cast<std::size_t>(o.batch * o.context));
-  for (auto& t : ids)
-    t = token(rng);
-  batch.inputs.data.assign(reinterpret_cast<const char*>(ids.data()), ids.size() * 4);
-  batch.labels.assign(static_cast<std::size_t>(o.batch), "");
-  for (int warm = 0; warm < 2; ++warm)
-    if (auto r = e.train_step(batch); !r) {
-      std::cerr << "llmos-gpu-bench: " << llmos::describe(r.error()) << "\n";
-      return 1;
-    }
-  auto t0 = clock_type::now();
-  for (int64_t i = 0; i < o.steps; ++i)
-    if (auto r = e.train_step(batch); !r) {
-      std::cerr << "llmos-gpu-bench: " << llmos::describe(r.error()) << "\n";
-      return 1;
-    }
-  const double train_s = seconds_since(t0); // each step reads its loss: synchronised
-  const double tokens = static_cast<double>(o.steps * o.batch * (o.context - 1));
-  const double train_tps = tokens / train_s;
-  // PaLM's count: 6 N per token for the matmuls of forward and backward, plus attention's
-  // 12 L d T.
-  const double flops_per_token =
-      6.0 * params + 12.0 * static_cast<double>(o.layers * o.dim) * static_cast<double>(o.context);
-  const double mfu = train_tps * flops_per_token / (o.peak_tflops * 1e12);
-
-  // Decoding, batch 1: greedy from a 16-token prompt.
-  llmos::model::sampling_params greedy;
-  greedy.temperature = 0.0;
-  std::vector<int32_t> prompt(ids.begin(), ids.begin() + 16);
-  if (auto r = e.generate(prompt, 8, greedy, 1, nullptr); !r) {
-    std::cerr << "llmos-gpu-bench: " << llmos::describe(r.error()) << "\n";
-    return 1;
-  }
-  t0 = clock_type::now();
-  auto out = e.generate(prompt, o.decode, greedy, 1, nullptr);
-  const double decode_s = seconds_since(t0);
-  if (!out) {
-    std::cerr << "llmos-gpu-bench: " << llmos::describe(out.error()) << "\n";
-    return 1;
-  }
-  const double decode_b1 = static_cast<double>(out->size()) / decode_s;
-
-  nlohmann::json j{{"device", e.device()},
-                   {"parameters", params},
-                   {"train_tps_llmos", train_tps},
-                   {"decode_tps_b1_llmos", decode_b1},
-                   // Batched decoding on a GPU needs the paged CUDA kernel (not written yet):
-                   // the engine decodes one sequence per call there.
-                   {"decode_tps_b32_llmos", nullptr},
-                   {"mfu", mfu}};
-  std::printf("llmos:   train %.0f tokens/s (MFU %.1f%% of %.0f TFLOP/s), decode b1 %.1f "
-              "tokens/s, decode b32 n/a\n",
-              train_tps, mfu * 100.0, o.peak_tflops, decode_b1);
+  make_batch(o, run);
+  if (auto err = time_training(o, run))
+    return stop(err, 1);
+  if (auto err = time_decoding(o, run))
+    return stop(err, 1);
+  auto j = report_llmos(o, run);
   auto peer = o.peer.empty() ? nlohmann::json() : run_peer(o);
-  if (peer.is_object()) {
-    for (auto& [k, v] : peer.items())
-      j[k] = v;
-    auto ratio = [&](const char* ours, const char* theirs) {
-      return j[ours].is_number() && j[theirs].is_number() && j[theirs].get<double>() > 0
-                 ? j[ours].get<double>() / j[theirs].get<double>()
-                 : 0.0;
-    };
-    std::printf("PyTorch eager: train %.0f tokens/s, decode b1 %.1f, decode b32 %.1f tokens/s\n",
-                j.value("train_tps_torch", 0.0), j.value("decode_tps_b1_torch", 0.0),
-                j.value("decode_tps_b32_torch", 0.0));
-    std::printf("ratio llmos/torch: train %.2fx, decode b1 %.2fx\n",
-                ratio("train_tps_llmos", "train_tps_torch"),
-                ratio("decode_tps_b1_llmos", "decode_tps_b1_torch"));
-  }
+  if (peer.is_object())
+    report_peer(peer, j);
   if (!o.json.empty())
     std::ofstream(o.json) << j.dump(2) << "\n";
   return 0;
