@@ -539,6 +539,28 @@ TEST(rpc_codec, to_json_converts_every_type) {
   EXPECT_EQ(rpc::to_json(handle.get()), expected);
 }
 
+TEST(rpc_codec, to_json_shows_map_and_array_keys_by_kind_so_nesting_cannot_blow_up) {
+  // A key that is a map keyed by a map, 40 deep: rendering keys whole escaped them again at
+  // every level (89 bytes grew to gigabytes).
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(3);
+  for (int i = 0; i < 40; ++i)
+    pk.pack_map(1);
+  pk.pack(1);
+  for (int i = 0; i < 40; ++i)
+    pk.pack(i);
+  pk.pack(std::string("deep"));
+  pk.pack_array(1);
+  pk.pack(7);
+  pk.pack(std::string("by array"));
+  pk.pack(true);
+  pk.pack(std::string("by bool"));
+  auto handle = msgpack::unpack(buf.data(), buf.size());
+  const json expected = {{"<map>", "deep"}, {"<array>", "by array"}, {"true", "by bool"}};
+  EXPECT_EQ(rpc::to_json(handle.get()), expected);
+}
+
 TEST(rpc_codec, pack_json_round_trips) {
   const json value = {{"null", nullptr},
                       {"flags", {true, false}},
