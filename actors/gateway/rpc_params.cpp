@@ -178,7 +178,8 @@ void resolve_actor(rpc_call& c, const std::string& name, std::function<void(caf:
 }
 
 std::string packed_json_text(const std::string& text) {
-  return packed(wire::json_or_text(text));
+  // An empty reply stays the empty string it was (a json_text field's "" reads as null).
+  return packed(text.empty() ? nlohmann::json(text) : wire::json_or_text(text));
 }
 
 std::string packed(const nlohmann::json& j) {
