@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build demo demo-cluster test bench gpu-check asan-check test-asan test-tsan fuzz chaos format lint clean
+.PHONY: all setup configure build demo demo-cluster test bench gpu-check asan-check test-asan test-tsan test-tsan-torch fuzz chaos format lint clean
 
 all: build
 
@@ -40,10 +40,16 @@ test-asan: setup
 	cd build-fuzz && ctest --output-on-failure --timeout 600
 
 # The libraries' unit and actor tests under ThreadSanitizer in build-tsan/ (GCC; the HTTP front
-# door's threads, the RPC client, the cores, the actors, and a node serving in the test's own
-# process); CI runs them after test-asan.
+# door's threads, the RPC client, the cores and the torch-free actors); CI runs them after
+# test-asan.
 test-tsan: setup
-	tools/tsan/build.sh
+	LLMOS_TSAN_TORCH=OFF tools/tsan/build.sh
+	cd build-tsan && ctest --output-on-failure --timeout 600
+
+# The same plus the LibTorch actors (model, registry, server) and a node serving in the test's
+# own process, under ThreadSanitizer: about 40 minutes more on two cores, so by hand, not in CI.
+test-tsan-torch: setup
+	LLMOS_TSAN_TORCH=ON tools/tsan/build.sh
 	cd build-tsan && ctest --output-on-failure --timeout 600
 
 # libFuzzer over the input parsers (clang, ASan + UBSan) in build-fuzz/, FUZZ_SECONDS per target;

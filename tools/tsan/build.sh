@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The ThreadSanitizer build in build-tsan/: GCC with -fsanitize=thread over the libraries
-# (messages, runtime, the components' cores and actors, the HTTP front door, the LibTorch actors
-# and a node, LibTorch itself uninstrumented) and their tests, without fuzz targets, against a
-# CAF built under TSan too (tools/tsan/caf.sh): code that synchronises inside an uninstrumented
-# library cannot be judged by TSan (docs/fuzzing.md).
-#   tools/tsan/build.sh [TARGET...]      (default: everything)
+# (messages, runtime, the components' cores and torch-free actors, the HTTP front door) and their
+# tests, without fuzz targets, against a CAF built under TSan too (tools/tsan/caf.sh): code that
+# synchronises inside an uninstrumented library cannot be judged by TSan (docs/fuzzing.md).
+# With LLMOS_TSAN_TORCH=ON in the environment also the LibTorch actors and a node (LibTorch
+# itself uninstrumented): about 40 minutes more on two cores, so by hand (make test-tsan-torch).
+#   [LLMOS_TSAN_TORCH=ON] tools/tsan/build.sh [TARGET...]      (default: everything)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$root/build-tsan"
@@ -17,6 +18,7 @@ if grep -qs 'CMAKE_CXX_COMPILER:.*clang' "$out/CMakeCache.txt"; then
   rm -rf "$out"
 fi
 cmake -S "$root" -B "$out" -DLLMOS_FUZZ=ON -DLLMOS_TSAN=ON -DLLMOS_WARNINGS_AS_ERRORS=OFF \
+  -DLLMOS_TSAN_TORCH="${LLMOS_TSAN_TORCH:-OFF}" \
   -DLLMOS_DISABLE_CUDA=ON -DLLMOS_WITH_ONNX=OFF -DLLMOS_WITH_OPENCV_TESTS=OFF \
   -DCAF_INCLUDE_DIR="$caf/include" \
   -DCAF_core_LIBRARY="$caf/lib/libcaf_core.so" -DCAF_io_LIBRARY="$caf/lib/libcaf_io.so" \
