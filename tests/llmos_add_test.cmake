@@ -1,7 +1,10 @@
 # The one way tests are declared (also used by the kernels-only GPU build).
-# llmos_add_test(NAME SOURCES ... LIBS ... [LABELS ...])
+# llmos_add_test(NAME [WHOLE] SOURCES ... LIBS ... [LABELS ...])
+# Each gtest case becomes a CTest test of its own, run in its own process; WHOLE registers the
+# executable as one CTest test instead, for scenario suites that share one setup (a node process
+# trained once) and run in the order written.
 function(llmos_add_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "WHOLE" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   if(LLMOS_FUZZ) # the sanitizer build: CAF's singletons live until exit, not leaks
     target_sources(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/sanitizer_options.cpp)
@@ -18,5 +21,10 @@ function(llmos_add_test name)
   if(label_count GREATER 1)
     message(FATAL_ERROR "llmos_add_test(${name}): one label only, got ${T_LABELS}")
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}")
+  if(T_WHOLE)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
+  else()
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${T_LABELS}")
+  endif()
 endfunction()

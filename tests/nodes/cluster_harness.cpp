@@ -6,6 +6,7 @@
 
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/rpc_client.hpp"
+#include "solo_node.hpp"
 
 namespace llmos::test {
 
@@ -106,10 +107,9 @@ testing::AssertionResult cluster::start(const std::string& node) {
   auto topo = write_topology(node);
   auto& proc = procs_[node];
   proc.stop(SIGKILL);
-  std::vector<std::string> argv{program("llmos-node"), "--topology", topo.string(), "--node", node};
-  if (auto extra = node_args_.find(node); extra != node_args_.end())
-    argv.insert(argv.end(), extra->second.begin(), extra->second.end());
-  proc = child_process::start(argv, dir_ / (node + ".log"));
+  const auto extra = node_args_.find(node);
+  proc = start_node(topo, node,
+                    extra == node_args_.end() ? std::vector<std::string>{} : extra->second);
   const bool answered =
       wait_until([&] { return !proc.running() || repl(node, {"ping"}).exit_code == 0; }, 10s, 50ms);
   if (!proc.running())

@@ -28,11 +28,11 @@
 #include "llmos/node/node.hpp"
 #include "llmos/runtime/rpc_client.hpp"
 #include "llmos/runtime/topology.hpp"
+#include "solo_node.hpp"
 
 namespace {
 
 using llmos::test::child_process;
-using llmos::test::program;
 using llmos::test::temp_dir;
 using llmos::test::wait_until;
 using llmos::test::write_file;
@@ -109,9 +109,7 @@ protected:
          << "  - name: consumer\n    host: 127.0.0.1\n    port: " << ports[2] << "\n";
     topology_ = dir_ / "topology.yaml";
     write_file(topology_, topo.str());
-    data_node_ = child_process::start(
-        {program("llmos-node"), "--topology", topology_.string(), "--node", "data"},
-        dir_ / "data.log");
+    data_node_ = llmos::test::start_node(topology_, "data");
     ASSERT_TRUE(wait_until(
         [&] {
           llmos::rpc::client c;

@@ -185,30 +185,27 @@ TEST(drain, a_node_under_load_stops_cleanly_within_its_grace_period) {
   EXPECT_EQ(missing, 0u) << "of " << seen.answered.size() << " answered, e.g. " << example;
 }
 
-TEST(drain, a_grace_period_that_runs_out_is_reported_with_status_3) {
-  std::string why;
-  const auto models = llmos::test::stories260k_dir(&why);
-  ASSERT_FALSE(models.empty()) << why;
-  llama_node n("", {"--grace", "0.05"});
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
-  n.import_stories(models);
+/// True once the node answers a one-token completion of stories over HTTP (within 30 s).
+bool completes(const llama_node& n) {
   httplib::Client c("127.0.0.1", n.http);
   c.set_read_timeout(30, 0);
-  ASSERT_TRUE(wait_until(
+  return wait_until(
       [&] {
         auto r = c.Post("/v1/completions",
                         json{{"model", "stories"}, {"prompt", ""}, {"max_tokens", 1}}.dump(),
                         "application/json");
         return r && r->status == 200;
       },
-      30s))
-      << n.log();
-  // Sixteen long streamed generations (about a second of work for stories260K here) are in
-  // flight when the signal comes; 0.05 s is not enough for them.
-  std::atomic<bool> streaming{false};
-  std::vector<std::thread> slow;
-  for (int i = 0; i < 16; ++i)
-    slow.emplace_back([&, i] {
+      30s);
+}
+
+/// `count` clients, each streaming a long completion of stories (500 tokens, seed i);
+/// `streaming` turns true with the first bytes any of them receives.
+std::vector<std::thread> stream_long_completions(const llama_node& n, int count,
+                                                 std::atomic<bool>& streaming) {
+  std::vector<std::thread> clients;
+  for (int i = 0; i < count; ++i)
+    clients.emplace_back([&n, &streaming, i] {
       httplib::Request r;
       r.method = "POST";
       r.path = "/v1/completions";
@@ -228,6 +225,21 @@ TEST(drain, a_grace_period_that_runs_out_is_reported_with_status_3) {
       s.set_read_timeout(30, 0);
       (void)s.send(r);
     });
+  return clients;
+}
+
+TEST(drain, a_grace_period_that_runs_out_is_reported_with_status_3) {
+  std::string why;
+  const auto models = llmos::test::stories260k_dir(&why);
+  ASSERT_FALSE(models.empty()) << why;
+  llama_node n("", {"--grace", "0.05"});
+  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
+  n.import_stories(models);
+  ASSERT_TRUE(completes(n)) << n.log();
+  // Sixteen long streamed generations (about a second of work for stories260K here) are in
+  // flight when the signal comes; 0.05 s is not enough for them.
+  std::atomic<bool> streaming{false};
+  auto slow = stream_long_completions(n, 16, streaming);
   ASSERT_TRUE(wait_until([&] { return streaming.load(); }, 30s));
   ASSERT_TRUE(n.node.signal(SIGTERM));
   const auto status = n.node.wait_for(30s);
@@ -246,42 +258,11 @@ TEST(drain, stopping_the_http_gateway_under_load_is_safe) {
   llama_node n;
   ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
   n.import_stories(models);
-  httplib::Client c("127.0.0.1", n.http);
-  c.set_read_timeout(30, 0);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto r = c.Post("/v1/completions",
-                        json{{"model", "stories"}, {"prompt", ""}, {"max_tokens", 1}}.dump(),
-                        "application/json");
-        return r && r->status == 200;
-      },
-      30s))
-      << n.log();
+  ASSERT_TRUE(completes(n)) << n.log();
   // Streams in flight when the gateway is stopped: its handlers used to outlive the context
   // they read (heap corruption). They end, the node lives on.
   std::atomic<bool> streaming{false};
-  std::vector<std::thread> streams;
-  for (int i = 0; i < 8; ++i)
-    streams.emplace_back([&, i] {
-      httplib::Request r;
-      r.method = "POST";
-      r.path = "/v1/completions";
-      r.body = json{
-          {"model", "stories"},
-          {"prompt", ""},
-          {"max_tokens", 500},
-          {"seed", i},
-          {"stream",
-           true}}.dump();
-      r.set_header("Content-Type", "application/json");
-      r.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
-        streaming = true;
-        return true;
-      };
-      httplib::Client s("127.0.0.1", n.http);
-      s.set_read_timeout(30, 0);
-      (void)s.send(r);
-    });
+  auto streams = stream_long_completions(n, 8, streaming);
   ASSERT_TRUE(wait_until([&] { return streaming.load(); }, 30s));
   auto stopped = llmos::test::rpc_call(n.rpc, "stop", json::array({"web"}));
   EXPECT_FALSE(stopped.contains("error")) << stopped.dump();

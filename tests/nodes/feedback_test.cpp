@@ -2,18 +2,16 @@
 // ids) to the analyst, feedback over RPC and HTTP joins to them, refusals name the field, and a
 // restarted analyst replays its log to the same analysis.
 #include <set>
-#include <sstream>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "cluster_harness.hpp"
+#include "solo_node.hpp"
 
 namespace {
 
-using llmos::test::child_process;
-using llmos::test::program;
 using llmos::test::read_file;
 using llmos::test::rpc_call;
 using llmos::test::rpc_send;
@@ -52,27 +50,21 @@ TEST(feedback, requests_are_logged_feedback_joins_and_a_restart_replays_the_log)
                                "train: {lr: 0.02, batch_size: 16, max_steps: 30, "
                                "warmup_steps: 2, eval_every: 0}\n");
   const auto ports = llmos::test::free_ports(3);
-  const uint16_t rpc = ports[1], http = ports[2];
-  std::ostringstream topo;
-  topo << "cluster: fb\n"
-       << llmos::test::fast_heartbeat << "nodes:\n"
-       << "  - name: a\n    host: 127.0.0.1\n    port: " << ports[0] << "\n    rpc_port: " << rpc
-       << "\n    actors:\n"
-       << "      - {name: cpu-a, kind: device, config: {type: cpu, threads: 1}}\n"
-       << "      - {name: words, kind: dataset, config: {pipeline: pipeline.yaml}}\n"
-       << "      - {name: trainer, kind: model, config: {spec: bag.yaml}}\n"
-       << "      - {name: registry, kind: registry, config: {root: models}}\n"
-       << "      - {name: fb, kind: feedback, config: {root: " << (dir / "fb-state").string()
-       << ", fsync: every}}\n"
-       << "      - {name: m-server, kind: server, config: {model: m, version: latest, "
-          "feedback: fb}}\n"
-       << "      - {name: web, kind: http, config: {port: " << http << ", analyst: fb}}\n";
-  write_file(dir / "topology.yaml", topo.str());
-  auto node = child_process::start(
-      {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
-      dir / "a.log");
-  auto log = [&] { return read_file(dir / "a.log"); };
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 20s, 100ms)) << log();
+  const uint16_t http = ports[2];
+  const std::string actors =
+      "      - {name: words, kind: dataset, config: {pipeline: pipeline.yaml}}\n"
+      "      - {name: trainer, kind: model, config: {spec: bag.yaml}}\n"
+      "      - {name: registry, kind: registry, config: {root: models}}\n"
+      "      - {name: fb, kind: feedback, config: {root: " +
+      (dir / "fb-state").string() +
+      ", fsync: every}}\n"
+      "      - {name: m-server, kind: server, config: {model: m, version: latest, feedback: fb}}\n"
+      "      - {name: web, kind: http, config: {port: " +
+      std::to_string(http) + ", analyst: fb}}\n";
+  llmos::test::solo_node node{dir, "fb", ports, 1, actors};
+  const uint16_t rpc = node.rpc;
+  auto log = [&] { return node.log(); };
+  ASSERT_TRUE(node.up(20s));
   auto send = [&](const json& params) { return rpc_send(rpc, params); };
   ASSERT_FALSE(send(json::array({"words", "ingest", json::object()})).contains("error"));
   ASSERT_FALSE(send(json::array({"trainer", "train", {{"dataset", "words"}}})).contains("error"));

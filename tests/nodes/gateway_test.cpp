@@ -15,6 +15,7 @@
 #include "cluster_harness.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/rpc_client.hpp"
+#include "solo_node.hpp"
 
 namespace {
 
@@ -218,16 +219,12 @@ TEST_F(node_startup_test, an_open_port_off_loopback_is_warned_about) {
     llmos::test::write_file(file, top + "nodes:\n  - {name: x, host: " + host +
                                       ", port: " + std::to_string(ports[0]) +
                                       ", rpc_port: " + std::to_string(ports[1]) + "}\n");
-    auto node = llmos::test::child_process::start(
-        {program("llmos-node"), "--topology", file.string(), "--node", "x"},
-        dir_ / (host + ".log"));
+    auto node = llmos::test::start_node(file, "x");
     EXPECT_TRUE(llmos::test::wait_until(
-        [&] {
-          return llmos::test::read_file(dir_ / (host + ".log")).find(" up: ") != std::string::npos;
-        },
+        [&] { return llmos::test::read_file(dir_ / "x.log").find(" up: ") != std::string::npos; },
         std::chrono::seconds(20), std::chrono::milliseconds(50)));
     node.stop(SIGTERM);
-    return llmos::test::read_file(dir_ / (host + ".log"));
+    return llmos::test::read_file(dir_ / "x.log");
   };
   const auto open = start("0.0.0.0", "");
   EXPECT_NE(open.find("without tls or cluster_secret"), std::string::npos) << open;

@@ -15,6 +15,7 @@
 #include <httplib.h>
 
 #include "cluster_harness.hpp"
+#include "solo_node.hpp"
 
 namespace {
 
@@ -36,9 +37,7 @@ protected:
                                 "\n    actors:\n      - {name: web, kind: http, config: {port: " +
                                 std::to_string(ports_[2]) +
                                 ", threads: 2, max_connections: 24, head_timeout_ms: 1500}}\n");
-    node_ = child_process::start({llmos::test::program("llmos-node"), "--topology",
-                                  (dir_ / "topology.yaml").string(), "--node", "alpha"},
-                                 dir_ / "alpha.log");
+    node_ = llmos::test::start_node(dir_ / "topology.yaml", "alpha");
     ASSERT_TRUE(wait_until([&] { return healthz_ms() >= 0; }, 20s, 100ms))
         << llmos::test::read_file(dir_ / "alpha.log");
   }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster_harness.hpp"
+#include "solo_node.hpp"
 
 namespace llmos::test {
 
@@ -40,10 +41,7 @@ struct llama_node {
          << servers << "      - {name: web, kind: http, config: {port: " << http
          << ", token: secret, threads: 16}}\n";
     write_file(dir / "topology.yaml", topo.str());
-    std::vector<std::string> argv{program("llmos-node"), "--topology",
-                                  (dir / "topology.yaml").string(), "--node", "a"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    node = child_process::start(argv, dir / "a.log");
+    node = start_node(dir / "topology.yaml", "a", args);
   }
 
   std::string log() const { return read_file(dir / "a.log"); }

@@ -4,7 +4,6 @@
 // a third replica alone on whole batches. The three checkpoints end with the same parameters.
 #include <chrono>
 #include <filesystem>
-#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -14,11 +13,10 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/rpc_client.hpp"
 #include "model/train/engine.hpp"
+#include "solo_node.hpp"
 
 namespace {
 
-using llmos::test::child_process;
-using llmos::test::program;
 using llmos::test::temp_dir;
 using llmos::test::wait_until;
 using llmos::test::write_file;
@@ -60,23 +58,18 @@ TEST(model_parallel, two_replicas_in_two_processes_match_one_replica) {
                                "train: {lr: 0.01, batch_size: 4, max_steps: 8, warmup_steps: 2, "
                                "eval_every: 0}\n");
   const auto ports = llmos::test::free_ports(4);
-  std::ostringstream topo;
-  topo << "cluster: dp\n"
-       << llmos::test::fast_heartbeat << "nodes:\n"
-       << "  - name: a\n    host: 127.0.0.1\n    port: " << ports[0]
-       << "\n    rpc_port: " << ports[1] << "\n    actors:\n"
-       << "      - {name: ds, kind: dataset, config: {pipeline: pipeline.yaml}}\n"
-       << "      - {name: m0, kind: model, config: {spec: bag.yaml}}\n"
-       << "      - {name: single, kind: model, config: {spec: bag.yaml}}\n"
-       << "  - name: b\n    host: 127.0.0.1\n    port: " << ports[2]
-       << "\n    rpc_port: " << ports[3] << "\n    actors:\n"
-       << "      - {name: m1, kind: model, config: {spec: bag.yaml}}\n";
+  using llmos::test::node_entry;
   const auto topology = dir / "topology.yaml";
-  write_file(topology, topo.str());
-  auto a = child_process::start(
-      {program("llmos-node"), "--topology", topology.string(), "--node", "a"}, dir / "a.log");
-  auto b = child_process::start(
-      {program("llmos-node"), "--topology", topology.string(), "--node", "b"}, dir / "b.log");
+  write_file(topology,
+             "cluster: dp\n" + llmos::test::fast_heartbeat + "nodes:\n" +
+                 node_entry("a", ports[0], ports[1], 0,
+                            "      - {name: ds, kind: dataset, config: {pipeline: pipeline.yaml}}\n"
+                            "      - {name: m0, kind: model, config: {spec: bag.yaml}}\n"
+                            "      - {name: single, kind: model, config: {spec: bag.yaml}}\n") +
+                 node_entry("b", ports[2], ports[3], 0,
+                            "      - {name: m1, kind: model, config: {spec: bag.yaml}}\n"));
+  auto a = llmos::test::start_node(topology, "a");
+  auto b = llmos::test::start_node(topology, "b");
   const uint16_t rpc = ports[1];
   ASSERT_TRUE(wait_until([&] { return ping(rpc) && ping(ports[3]); }, 15s, 100ms))
       << llmos::test::read_file(dir / "a.log") << llmos::test::read_file(dir / "b.log");

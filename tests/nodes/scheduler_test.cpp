@@ -15,11 +15,14 @@
 #include "cluster_harness.hpp"
 #include "llmos/messages/error.hpp"
 #include "model/train/engine.hpp"
+#include "solo_node.hpp"
 
 namespace {
 
 using llmos::test::child_process;
-using llmos::test::program;
+using llmos::test::node_entry;
+using llmos::test::solo_node;
+using llmos::test::start_node;
 using llmos::test::temp_dir;
 using llmos::test::wait_until;
 using llmos::test::write_file;
@@ -70,33 +73,16 @@ double run_samples(const json& s) {
   return r.value("seconds", 0.0) * r.value("samples_per_second", 0.0);
 }
 
-std::string node_entry(const std::string& name, uint16_t port, uint16_t rpc, int threads,
-                       const std::string& extra) {
-  std::ostringstream out;
-  out << "  - name: " << name << "\n    host: 127.0.0.1\n    port: " << port
-      << "\n    rpc_port: " << rpc << "\n    actors:\n";
-  if (threads > 0)
-    out << "      - {name: cpu-" << name
-        << ", kind: device, config: {type: cpu, threads: " << threads << "}}\n";
-  out << extra;
-  return out.str();
-}
-
 TEST(scheduler, preemption_resumes_and_a_restarted_scheduler_recovers_its_table) {
   temp_dir dir{"sched_preempt"};
   write_quotes(dir.path());
-  const auto ports = llmos::test::free_ports(2);
   const std::string actors =
       "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
       "      - {name: sched, kind: scheduler, config: {root: sched, policy: priority}}\n";
-  write_file(dir / "topology.yaml", "cluster: sp\n" + llmos::test::fast_heartbeat + "nodes:\n" +
-                                        node_entry("a", ports[0], ports[1], 2, actors));
-  auto a = child_process::start(
-      {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
-      dir / "a.log");
-  const uint16_t rpc = ports[1];
-  auto log = [&] { return llmos::test::read_file(dir / "a.log"); };
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 15s, 100ms)) << log();
+  solo_node a{dir, "sp", llmos::test::free_ports(2), 2, actors};
+  const uint16_t rpc = a.rpc;
+  auto log = [&] { return a.log(); };
+  ASSERT_TRUE(a.up());
   auto ingested = send(rpc, "quotes", "ingest");
   ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
 
@@ -193,18 +179,13 @@ TEST(scheduler, preemption_resumes_and_a_restarted_scheduler_recovers_its_table)
 TEST(scheduler, models_it_did_not_place_hold_their_threads_until_they_stop) {
   temp_dir dir{"sched_external"};
   write_quotes(dir.path());
-  const auto ports = llmos::test::free_ports(2);
   const std::string actors =
       "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
       "      - {name: sched, kind: scheduler, config: {root: sched}}\n";
-  write_file(dir / "topology.yaml", "cluster: se\n" + llmos::test::fast_heartbeat + "nodes:\n" +
-                                        node_entry("a", ports[0], ports[1], 2, actors));
-  auto a = child_process::start(
-      {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
-      dir / "a.log");
-  const uint16_t rpc = ports[1];
-  auto log = [&] { return llmos::test::read_file(dir / "a.log"); };
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 15s, 100ms)) << log();
+  solo_node a{dir, "se", llmos::test::free_ports(2), 2, actors};
+  const uint16_t rpc = a.rpc;
+  auto log = [&] { return a.log(); };
+  ASSERT_TRUE(a.up());
   ASSERT_FALSE(send(rpc, "quotes", "ingest").contains("error")) << log();
   const auto topic = (dir / "topic.yaml").string();
 
@@ -258,18 +239,13 @@ TEST(scheduler, a_data_set_ingests_on_its_schedule_as_tasks_of_the_scheduler) {
                                  "clean:\n  - rule: exact_dedupe\n"
                                  "split: {train: 0.8, validation: 0.1, test: 0.1, seed: 1}\n"
                                  "tokenizer: {kind: byte}\n");
-  const auto ports = llmos::test::free_ports(2);
   const std::string actors =
       "      - {name: notes, kind: dataset, config: {pipeline: notes.yaml}}\n"
       "      - {name: sched, kind: scheduler, config: {root: sched}}\n";
-  write_file(dir / "topology.yaml", "cluster: si\n" + llmos::test::fast_heartbeat + "nodes:\n" +
-                                        node_entry("a", ports[0], ports[1], 1, actors));
-  auto a = child_process::start(
-      {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
-      dir / "a.log");
-  const uint16_t rpc = ports[1];
-  auto log = [&] { return llmos::test::read_file(dir / "a.log"); };
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 15s, 100ms)) << log();
+  solo_node a{dir, "si", llmos::test::free_ports(2), 1, actors};
+  const uint16_t rpc = a.rpc;
+  auto log = [&] { return a.log(); };
+  ASSERT_TRUE(a.up());
 
   // The first round: the scheduler runs task ingest-notes, and the data set has a version.
   ASSERT_TRUE(wait_until([&] { return !done_ingests(rpc, "ingest-notes").empty(); }, 20s, 200ms))
@@ -317,9 +293,7 @@ TEST(scheduler, a_lost_nodes_task_resumes_on_another_node) {
                                         node_entry("c", ports[4], ports[5], 1, ""));
   std::map<std::string, child_process> nodes;
   for (const auto* n : {"a", "b", "c"})
-    nodes[n] = child_process::start(
-        {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", n},
-        dir / (std::string{n} + ".log"));
+    nodes[n] = start_node(dir / "topology.yaml", n);
   const uint16_t rpc = ports[1];
   auto logs = [&] {
     std::string out;
@@ -422,20 +396,15 @@ TEST(tuner, an_asha_study_runs_through_the_scheduler_and_publishes_the_best) {
                  "seed: 3\noverrides: {eval_every: 0}\n"
                  "space:\n  lr: {type: log_uniform, low: 0.0003, high: 0.05}\n"
                  "  hidden_dim: {type: choice, values: [32, 64]}\n");
-  const auto ports = llmos::test::free_ports(2);
   const std::string actors =
       "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
       "      - {name: sched, kind: scheduler, config: {root: sched}}\n"
       "      - {name: registry, kind: registry, config: {root: registry}}\n"
       "      - {name: tuner, kind: tuner, config: {scheduler: sched, root: studies}}\n";
-  write_file(dir / "topology.yaml", "cluster: tu\n" + llmos::test::fast_heartbeat + "nodes:\n" +
-                                        node_entry("a", ports[0], ports[1], 2, actors));
-  auto a = child_process::start(
-      {program("llmos-node"), "--topology", (dir / "topology.yaml").string(), "--node", "a"},
-      dir / "a.log");
-  const uint16_t rpc = ports[1];
-  auto log = [&] { return llmos::test::read_file(dir / "a.log"); };
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(rpc); }, 15s, 100ms)) << log();
+  solo_node a{dir, "tu", llmos::test::free_ports(2), 2, actors};
+  const uint16_t rpc = a.rpc;
+  auto log = [&] { return a.log(); };
+  ASSERT_TRUE(a.up());
   ASSERT_FALSE(send(rpc, "quotes", "ingest").contains("error"));
   json started;
   ASSERT_TRUE(wait_until(

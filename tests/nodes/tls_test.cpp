@@ -18,6 +18,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/rpc_client.hpp"
 #include "llmos/runtime/tls_channel.hpp"
+#include "solo_node.hpp"
 
 namespace {
 
@@ -187,44 +188,17 @@ TEST_F(tls_test, the_http_gateway_serves_https_to_clients_of_its_ca_only) {
   // alone.
   llmos::test::write_file(dir / "half.yaml",
                           topology(", tls_key: " + (good / "alpha.key").string()));
-  {
-    auto half = llmos::test::child_process::start({llmos::test::program("llmos-node"), "--topology",
-                                                   (dir / "half.yaml").string(), "--node", "alpha"},
-                                                  dir / "half.log");
-    EXPECT_TRUE(wait_until(
-        [&] {
-          return llmos::test::read_file(dir / "half.log").find("tls_key given alone") !=
-                 std::string::npos;
-        },
-        20s, 100ms))
-        << llmos::test::read_file(dir / "half.log");
-    half.stop(SIGTERM);
-  }
+  EXPECT_TRUE(llmos::test::node_says(dir / "half.yaml", "alpha", "tls_key given alone"));
   // A "certificate" that is not PEM (here: a topology file) is refused by name as well.
   llmos::test::write_file(dir / "junk.yaml",
                           topology(", tls_certificate: " + (dir / "half.yaml").string() +
                                    ", tls_key: " + (good / "alpha.key").string()));
-  {
-    auto junk = llmos::test::child_process::start({llmos::test::program("llmos-node"), "--topology",
-                                                   (dir / "junk.yaml").string(), "--node", "alpha"},
-                                                  dir / "junk.log");
-    EXPECT_TRUE(wait_until(
-        [&] {
-          return llmos::test::read_file(dir / "junk.log").find("cannot serve TLS") !=
-                 std::string::npos;
-        },
-        20s, 100ms))
-        << llmos::test::read_file(dir / "junk.log");
-    junk.stop(SIGTERM);
-  }
+  EXPECT_TRUE(llmos::test::node_says(dir / "junk.yaml", "alpha", "cannot serve TLS"));
 
   llmos::test::write_file(dir / "topology.yaml",
                           topology(", tls_certificate: " + (good / "alpha.pem").string() +
                                    ", tls_key: " + (good / "alpha.key").string()));
-  auto node =
-      llmos::test::child_process::start({llmos::test::program("llmos-node"), "--topology",
-                                         (dir / "topology.yaml").string(), "--node", "alpha"},
-                                        dir / "alpha.log");
+  auto node = llmos::test::start_node(dir / "topology.yaml", "alpha");
   httplib::SSLClient trusting("127.0.0.1", ports[2]);
   trusting.set_ca_cert_path((good / "ca.pem").c_str());
   trusting.enable_server_certificate_verification(true);
@@ -264,10 +238,7 @@ TEST_F(tls_test, the_rpc_port_speaks_tls_to_clients_of_its_ca_only) {
                               ", key: " + (good / "alpha.key").string() +
                               "}\nnodes:\n  - {name: alpha, port: " + std::to_string(ports[0]) +
                               ", rpc_port: " + std::to_string(ports[1]) + "}\n");
-  auto node =
-      llmos::test::child_process::start({llmos::test::program("llmos-node"), "--topology",
-                                         (dir / "topology.yaml").string(), "--node", "alpha"},
-                                        dir / "alpha.log");
+  auto node = llmos::test::start_node(dir / "topology.yaml", "alpha");
   const auto ca = (good / "ca.pem").string();
   const auto endpoint = "127.0.0.1:" + std::to_string(ports[1]);
   auto repl = [&](const std::string& ca_file) {
