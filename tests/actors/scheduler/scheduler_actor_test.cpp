@@ -8,16 +8,10 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
-#include "../deterministic_fixture.hpp"
-#include "directory/directory_actor.hpp"
-#include "llmos/actors/builtin_kinds.hpp"
+#include "../node_fixture.hpp"
 #include "llmos/messages/scheduler.hpp"
-#include "llmos/runtime/topology.hpp"
-#include "node_manager/node_manager_actor.hpp"
 
 namespace llmos {
 namespace {
@@ -25,38 +19,18 @@ namespace {
 const std::string spam_spec =
     std::string{LLMOS_SOURCE_DIR} + "/nodes/examples/models/spam-bag.yaml";
 
-class scheduler_actor_test : public test::deterministic_fixture {
+class scheduler_actor_test : public test::node_fixture {
 protected:
   void SetUp() override {
-    kinds_ = torch_free_actor_kinds();
-    auto topo = parse_topology("cluster: unit\nnodes:\n  - {name: solo, port: 4100}\n", "solo.yaml",
-                               kinds_);
-    ASSERT_TRUE(topo) << describe(topo.error());
-    root_ = std::filesystem::temp_directory_path() /
-            ("llmos-sched-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(root_);
-    dir_ = stop_at_end(spawn_directory(sys_));
-    nm_ = stop_at_end(spawn_node_manager(sys_, {*topo, "solo", &kinds_, dir_, false}));
-    run();
+    node_fixture::SetUp();
     sched_actor_ = spawn_scheduler();
-  }
-
-  void TearDown() override {
-    deterministic_fixture::TearDown();
-    std::filesystem::remove_all(root_);
   }
 
   /// A scheduler named "sched" on the node (two threads, one attempt per task) over root_.
   scheduler_actor spawn_scheduler() {
-    auto e = ask<actor_entry>(
-        nm_, spawn_atom::value,
-        spawn_request{"",
-                      "scheduler",
-                      "sched",
-                      {{"root", root_.string()}, {"node_threads", "2"}, {"max_attempts", "1"}}});
-    EXPECT_TRUE(e) << describe(e.error());
-    return e ? stop_at_end(caf::actor_cast<scheduler_actor>(e->handle)) : scheduler_actor{};
+    return spawn_kind<scheduler_actor>(
+        "scheduler", "sched",
+        {{"root", root_.string()}, {"node_threads", "2"}, {"max_attempts", "1"}});
   }
 
   static task_spec train(const std::string& name, uint32_t threads = 1) {
@@ -77,10 +51,6 @@ protected:
     return q ? *q : std::vector<task_status>{};
   }
 
-  actor_kind_table kinds_;
-  std::filesystem::path root_;
-  directory_actor dir_;
-  node_manager_actor nm_;
   scheduler_actor sched_actor_;
 };
 
@@ -141,9 +111,7 @@ TEST_F(scheduler_actor_test, a_restarted_scheduler_recovers_its_table) {
   ASSERT_TRUE(first);
   ASSERT_TRUE(ask<task_status>(sched_actor_, wait_atom::value, *first, caf::actor{}));
   ASSERT_TRUE(std::filesystem::exists(root_ / "jobs.json"));
-  auto stopped = ask<bool>(nm_, stop_atom::value, std::string{"sched"});
-  ASSERT_TRUE(stopped) << describe(stopped.error());
-  run();
+  stop_actor("sched");
   sched_actor_ = spawn_scheduler();
   auto q = queue();
   ASSERT_EQ(q.size(), 1u);
