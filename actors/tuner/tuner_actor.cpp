@@ -39,6 +39,7 @@ struct study_run {
   std::unique_ptr<tuner::searcher> search;
   std::string state = "running";
   std::string error;
+  std::string last_failure; ///< "trial N: why", for a study no trial of which reports its metric
   std::string published;
   std::map<uint64_t, tuner::trial_job> jobs;        ///< scheduler task id -> job in flight
   nlohmann::json history = nlohmann::json::array(); ///< [compute_used, rung, value] per result
@@ -153,6 +154,10 @@ void publish_loaded(self_ptr self, const std::string& name, model_actor model, c
 void publish_best(self_ptr self, const std::string& name) {
   auto& s = self->state.studies.at(name);
   auto best = s.search->best_trial();
+  if (!best && !s.last_failure.empty()) { // nothing to answer with: say why
+    s.error = "no trial reported " + s.spec.metric + "; the last failure: " + s.last_failure;
+    return end_study(self, s, "failed");
+  }
   if (!best || self->state.cfg.registry.empty())
     return end_study(self, s, "done");
   const auto actor = name + "-best";
@@ -218,8 +223,10 @@ void on_trial_end(self_ptr self, const std::string& name, uint64_t task, const t
     s.search->report(j.trial, j.rung, value);
     s.history.push_back({s.search->compute_used(), j.rung, value, j.trial});
   } else {
-    log_warning("tuner '" + self->state.cfg.name + "': trial " + std::to_string(j.trial) + " of " +
-                name + " failed (" + t.state + (t.error.empty() ? "" : ": " + t.error) + ")");
+    s.last_failure = "trial " + std::to_string(j.trial) + " " + t.state +
+                     (t.error.empty() ? "" : ": " + t.error);
+    log_warning("tuner '" + self->state.cfg.name + "': " + s.last_failure + " (study " + name +
+                ")");
     s.search->fail(j.trial, j.rung);
   }
   save(self, s);
