@@ -22,11 +22,7 @@
 
 namespace {
 
-using llmos::test::body_of;
-using llmos::test::read_file;
-using llmos::test::serving_node;
-using llmos::test::train_and_publish;
-using llmos::test::wait_until;
+using namespace llmos::test; // the node tests' harness
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -57,6 +53,14 @@ protected:
       }
       versions.push_back(body_of(r)["version"].get<int>());
     }
+  }
+
+  /// One hammer() client per entry of `seen`, each recording into its own entry.
+  std::vector<std::thread> hammers(std::atomic<bool>& stop, std::vector<std::vector<int>>& seen) {
+    std::vector<std::thread> clients;
+    for (auto& s : seen)
+      clients.emplace_back([this, &stop, ptr = &s] { hammer(stop, *ptr); });
+    return clients;
   }
 
   static inline std::unique_ptr<serving_node> node_;
@@ -162,9 +166,7 @@ TEST_F(serving_http, concurrent_clients_share_forward_passes) {
   {
     std::atomic<bool> stop{false};
     std::vector<std::vector<int>> seen(8);
-    std::vector<std::thread> clients;
-    for (auto& s : seen)
-      clients.emplace_back([&, ptr = &s] { hammer(stop, *ptr); });
+    auto clients = hammers(stop, seen);
     std::this_thread::sleep_for(1500ms);
     stop = true;
     for (auto& t : clients)
@@ -181,9 +183,7 @@ TEST_F(serving_http, production_moves_to_a_new_version_under_load_without_a_fail
   {
     std::atomic<bool> stop{false};
     std::vector<std::vector<int>> seen(6);
-    std::vector<std::thread> clients;
-    for (auto& s : seen)
-      clients.emplace_back([&, ptr = &s] { hammer(stop, *ptr); });
+    auto clients = hammers(stop, seen);
     std::this_thread::sleep_for(500ms);
     auto moved = web.Put("/v1/admin/models/m/aliases/production", admin, R"({"version": 2})",
                          "application/json");
