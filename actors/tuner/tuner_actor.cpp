@@ -88,6 +88,7 @@ void save(self_ptr self, const study_run& s) {
   nlohmann::json j{{"searcher", s.search->to_json()},
                    {"history", s.history},
                    {"state", s.state},
+                   {"error", s.error},
                    {"published", s.published}};
   if (auto ok = replace_file_atomically(dir / "study.json", dir / "study.json.tmp", j.dump()); !ok)
     log_warning("tuner '" + self->state.cfg.name + "': " + describe(ok.error()));
@@ -332,9 +333,11 @@ caf::result<study_status> start_study(self_ptr self, const std::string& file) {
     run.search = std::move(*restored);
     run.history = j.value("history", nlohmann::json::array());
     run.published = j.value("published", "");
-    // A finished study answers what it found; a stopped one carries on.
-    if (j.value("state", "running") == "done")
-      run.state = "done";
+    // A finished study answers what it found (or why it failed); a stopped one carries on.
+    if (const auto state = j.value("state", "running"); state == "done" || state == "failed") {
+      run.state = state;
+      run.error = j.value("error", "");
+    }
     log_info("tuner '" + self->state.cfg.name + "': resuming study " + spec->name + " (" +
              std::to_string(run.search->trials_started()) + " trials so far)");
   } else {

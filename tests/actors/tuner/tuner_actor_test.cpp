@@ -61,6 +61,11 @@ TEST_F(tuner_actor_test, trials_run_as_scheduler_tasks_and_failed_ones_leave_no_
             std::string::npos)
       << done->error;
   EXPECT_NE(done->error.find("actor kind 'model' is not known"), std::string::npos) << done->error;
+  // Started again on the same file, the failed study answers its failure rather than "done".
+  auto again = ask<study_status>(tuner_, study_atom::value, write_study());
+  ASSERT_TRUE(again) << describe(again.error());
+  EXPECT_EQ(again->state, "failed");
+  EXPECT_EQ(again->error, done->error);
   EXPECT_EQ(done->trials_started, 3u);
   EXPECT_EQ(done->best_trial, -1) << "no trial reported a value";
   EXPECT_TRUE(done->published.empty());
