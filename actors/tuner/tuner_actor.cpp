@@ -16,43 +16,9 @@
 #include "llmos/runtime/atomic_file.hpp"
 #include "llmos/runtime/log.hpp"
 #include "llmos/runtime/state_dir.hpp"
-#include "tuner/core/searcher.hpp"
+#include "tuner/tuner_state.hpp"
 
-namespace llmos {
-namespace {
-
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
-constexpr auto call_timeout = 30s;
-
-struct tuner_config {
-  std::string name;
-  std::string scheduler = "scheduler";
-  std::string registry = "registry"; ///< "" = do not publish
-  fs::path root;
-  uint32_t threads = 1; ///< threads per trial
-  caf::actor manager;
-};
-
-struct study_run {
-  tuner::study_spec spec;
-  std::unique_ptr<tuner::searcher> search;
-  std::string state = "running";
-  std::string error;
-  std::string last_failure; ///< "trial N: why", for a study no trial of which reports its metric
-  std::string published;
-  std::map<uint64_t, tuner::trial_job> jobs;        ///< scheduler task id -> job in flight
-  nlohmann::json history = nlohmann::json::array(); ///< [compute_used, rung, value] per result
-  std::vector<caf::typed_response_promise<study_status>> waiters;
-};
-
-struct tuner_state {
-  tuner_config cfg;
-  std::map<std::string, study_run> studies;
-  static inline const char* name = "llmos.tuner";
-};
-
-using self_ptr = tuner_actor::stateful_pointer<tuner_state>;
+namespace llmos::tuner {
 
 fs::path folder_of(self_ptr self, const std::string& study) {
   return self->state.cfg.root / study;
@@ -94,13 +60,10 @@ void save(self_ptr self, const study_run& s) {
     log_warning("tuner '" + self->state.cfg.name + "': " + describe(ok.error()));
 }
 
-/// The actor named `name` (the scheduler, a data set, the registry), then `then(handle)`.
 void lookup(self_ptr self, const std::string& name, std::function<void(caf::actor)> then,
             std::function<void(caf::error)> fail) {
   find_actor(self, self->state.cfg.manager, name, std::move(then), std::move(fail));
 }
-
-void pump(self_ptr self, const std::string& name);
 
 void end_study(self_ptr self, study_run& s, const std::string& state) {
   s.state = state;
@@ -114,88 +77,16 @@ void end_study(self_ptr self, study_run& s, const std::string& state) {
   s.waiters.clear();
 }
 
+} // namespace llmos::tuner
+
+namespace llmos {
+namespace {
+
+using namespace tuner;
+
+void pump(self_ptr self, const std::string& name);
+
 using failure_fn = std::function<void(caf::error)>;
-
-/// Stops the model actor that loaded a study's best trial for publishing: it served that one
-/// purpose, and left alone it would hold its threads (the scheduler counts models it did not
-/// place).
-void stop_best(self_ptr self, const std::string& name) {
-  self->request(caf::actor_cast<node_manager_actor>(self->state.cfg.manager), call_timeout,
-                stop_atom::value, name + "-best")
-      .then([](bool) {}, [](caf::error&) {});
-}
-
-/// The loaded best model goes to the registry with the study's data set and lineage.
-void publish_loaded(self_ptr self, const std::string& name, model_actor model, caf::actor dataset,
-                    caf::actor reg, const failure_fn& fail) {
-  auto& s = self->state.studies.at(name);
-  const auto best = *s.search->best_trial();
-  publish_plan plan;
-  plan.model = std::move(model);
-  plan.dataset = caf::actor_cast<dataset_actor>(dataset);
-  plan.registry = caf::actor_cast<registry_actor>(reg);
-  plan.dataset_name = s.spec.dataset;
-  plan.producer = "tuner study '" + name + "'";
-  plan.note = "best of " + std::to_string(s.search->trials_started()) + " trials (" +
-              tuner::to_string(s.spec.algorithm) + ")";
-  plan.extra = {
-      {"study", name}, {"trial", best}, {s.spec.metric, s.search->best_value().value_or(0)}};
-  publish_model(self, std::move(plan), [self, name, fail](caf::expected<model_version> v) {
-    if (!v)
-      return fail(v.error());
-    stop_best(self, name);
-    auto& s = self->state.studies.at(name);
-    s.published = v->name + " v" + std::to_string(v->version);
-    end_study(self, s, "done");
-  });
-}
-
-/// The best trial's checkpoint as a registry version: a model actor loads it, the publisher
-/// bundles weights, spec, tokenizer, metrics and lineage.
-void publish_best(self_ptr self, const std::string& name) {
-  auto& s = self->state.studies.at(name);
-  auto best = s.search->best_trial();
-  if (!best && !s.last_failure.empty()) { // nothing to answer with: say why
-    s.error = "no trial reported " + s.spec.metric + "; the last failure: " + s.last_failure;
-    return end_study(self, s, "failed");
-  }
-  if (!best || self->state.cfg.registry.empty())
-    return end_study(self, s, "done");
-  const auto actor = name + "-best";
-  const auto ckpt = (folder_of(self, name) / ("t" + std::to_string(*best) + ".pt")).string();
-  auto nm = caf::actor_cast<node_manager_actor>(self->state.cfg.manager);
-  failure_fn fail = [self, name](caf::error err) {
-    stop_best(self, name);
-    auto& s = self->state.studies.at(name);
-    s.error = "publishing the best trial: " + describe(err);
-    end_study(self, s, "done");
-  };
-  // The model, its data set and the registry, one after the other.
-  auto loaded = [self, name, fail](model_actor model) {
-    lookup(
-        self, self->state.studies.at(name).spec.dataset,
-        [self, name, model, fail](caf::actor dataset) {
-          lookup(
-              self, self->state.cfg.registry,
-              [self, name, model, dataset, fail](caf::actor reg) {
-                publish_loaded(self, name, model, dataset, reg, fail);
-              },
-              fail);
-        },
-        fail);
-  };
-  spawn_request req{"", "model", actor, {{"spec", s.spec.model}, {"threads", "1"}}};
-  self->request(nm, call_timeout, stop_atom::value, actor).then([](bool) {}, [](caf::error&) {});
-  self->request(nm, call_timeout, spawn_atom::value, req)
-      .then(
-          [self, ckpt, loaded, fail](actor_entry& e) {
-            auto model = caf::actor_cast<model_actor>(e.handle);
-            self->request(model, 5min, load_atom::value, ckpt)
-                .then([loaded, model](model_info&) { loaded(model); },
-                      [fail](caf::error& err) { fail(err); });
-          },
-          [fail](caf::error& err) { fail(err); });
-}
 
 /// A trial's task ended: its evaluation is the result (or the trial failed).
 void on_trial_end(self_ptr self, const std::string& name, uint64_t task, const task_status& t) {
