@@ -71,6 +71,32 @@ caf::expected<void> replace_file_atomically(const std::filesystem::path& path,
   return fsync_directory(path.parent_path().empty() ? "." : path.parent_path());
 }
 
+caf::expected<void>
+replace_file_by(const std::filesystem::path& path,
+                const std::function<caf::error(const std::string& tmp)>& write) {
+  const auto tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  std::error_code ec;
+  try {
+    if (path.has_parent_path())
+      std::filesystem::create_directories(path.parent_path(), ec);
+    std::filesystem::remove(tmp, ec); // a crashed writer's leftover
+    if (auto err = write(tmp)) {
+      std::filesystem::remove(tmp, ec);
+      return err;
+    }
+  } catch (const std::exception& e) {
+    std::filesystem::remove(tmp, ec);
+    return make_llmos_error(error_code::io_failed,
+                            "writing '" + path.string() + "' failed: " + e.what());
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    auto err = os_error("cannot rename '" + tmp + "' to", path);
+    std::filesystem::remove(tmp, ec);
+    return err;
+  }
+  return {};
+}
+
 caf::expected<void> rename_no_replace(const std::filesystem::path& from,
                                       const std::filesystem::path& to) {
   // Plain rename(2) silently replaces an empty directory; NOREPLACE makes a numbering mistake

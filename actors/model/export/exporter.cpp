@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -13,6 +12,7 @@
 #include <torch/csrc/jit/serialization/import.h>
 
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/atomic_file.hpp"
 #include "model/export/checkpoint_network.hpp"
 #include "model/export/export.hpp"
 #include "model/export/onnx_graph.hpp"
@@ -129,25 +129,10 @@ nlohmann::json describe_export(const checkpoint_network& c, const input_plan& pl
 }
 
 /// Writes through `write(tmp)` then renames, so `out` is the old file or the whole new one.
-template <class Write>
-caf::error write_atomically(const model_spec& s, const std::string& out, Write&& write) {
-  const auto tmp = out + ".tmp";
-  try {
-    std::error_code ec;
-    const auto dir = fs::path(out).parent_path();
-    if (!dir.empty())
-      fs::create_directories(dir, ec);
-    if (auto err = write(tmp)) {
-      fs::remove(tmp, ec);
-      return err;
-    }
-    fs::rename(tmp, out);
-  } catch (const std::exception& e) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    return fail(s, error_code::io_failed, "writing '" + out + "' failed: " + e.what());
-  }
-  return {};
+caf::error write_atomically(const std::string& out,
+                            const std::function<caf::error(const std::string&)>& write) {
+  auto done = replace_file_by(out, write);
+  return done ? caf::error{} : done.error();
 }
 
 /// The network's forward from wire-form inputs, recorded by the tracer into a module whose
@@ -329,7 +314,7 @@ caf::error export_torchscript(const std::string& checkpoint, const std::string& 
   if (!plan)
     return std::move(plan.error());
   torch::NoGradGuard no_grad;
-  return write_atomically(c->spec, out, [&](const std::string& tmp) -> caf::error {
+  return write_atomically(out, [&](const std::string& tmp) -> caf::error {
     torch::jit::Module m;
     try {
       m = trace_module(*c, *plan);
@@ -380,13 +365,9 @@ caf::error export_onnx(const std::string& checkpoint, const std::string& out) {
   auto bytes = onnx_bytes(*c, {c->spec.name, c->step, describe_export(*c, plan).dump()});
   if (!bytes)
     return std::move(bytes.error());
-  return write_atomically(c->spec, out, [&](const std::string& tmp) -> caf::error {
-    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
-    file.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
-    file.close();
-    if (!file)
-      return fail(c->spec, error_code::io_failed, "writing '" + tmp + "' failed");
-    return {};
+  return write_atomically(out, [&](const std::string& tmp) -> caf::error {
+    auto written = write_file_synced(tmp, *bytes);
+    return written ? caf::error{} : written.error();
   });
 }
 

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
 
 namespace llmos {
@@ -21,6 +23,13 @@ caf::expected<void> write_file_synced(const std::filesystem::path& path, std::st
 caf::expected<void> replace_file_atomically(const std::filesystem::path& path,
                                             const std::filesystem::path& tmp,
                                             std::string_view bytes);
+
+/// Has `write(tmp)` make the file under a temporary name beside `path` (its folder created), then
+/// renames it over `path`, so readers see the old file or the whole new one: for writers that
+/// need a file name (LibTorch's save) or stream. The temporary is removed when `write` fails or
+/// throws; `write`'s error is returned as it is, other failures are io_failed naming the path.
+caf::expected<void> replace_file_by(const std::filesystem::path& path,
+                                    const std::function<caf::error(const std::string& tmp)>& write);
 
 /// Renames `from` to `to`, failing (io_failed) instead of replacing when `to` already exists.
 caf::expected<void> rename_no_replace(const std::filesystem::path& from,

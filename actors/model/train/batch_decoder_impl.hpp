@@ -1,0 +1,122 @@
+// The continuous-batching decoder's state and schedule (internal to batch_decoder): the live
+// sequences with their block tables, the paged pool, preemption and swapping, the prefix cache,
+// sampling, and the plan of each step's kernel items. Torch-free: only batch_decoder::create
+// (batch_decoder.cpp) looks at the engine's network; the schedule is batch_decoder_schedule.cpp.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "llmos/kernels/llama_decode.hpp"
+#include "model/core/data_shape.hpp"
+#include "model/core/kv_block_pool.hpp"
+#include "model/core/model_spec.hpp"
+#include "model/train/batch_decoder.hpp"
+#include "model/train/lora_adapter.hpp"
+
+namespace llmos::model {
+namespace decoder_detail {
+
+enum class phase { waiting, running, preempted, swapped };
+
+/// One sequence: its context so far, the blocks that hold its keys and values, its generator.
+struct sequence {
+  uint64_t id = 0;
+  uint64_t order = 0; ///< admission order: among equal priorities, older runs first
+  int32_t priority = 0;
+  int32_t logprobs = -1; ///< alternatives reported per token; -1: none
+  int32_t adapter = -1;  ///< index into the decoder's adapters; -1: none
+  phase state = phase::waiting;
+  std::vector<int64_t> context; ///< BOS, prompt, then generated tokens
+  int64_t prefilled = 0;        ///< positions [0, prefilled) are in the cache (or swapped out)
+  int64_t pending = 0;          ///< positions the current step computes
+  int64_t generated = 0;
+  int64_t max_new = 0;
+  sampling_params sampling;
+  std::mt19937_64 rng;
+  std::vector<int32_t> blocks; ///< the block table
+  int64_t published = 0;       ///< leading full blocks published to (or taken from) the pool
+  uint64_t chain = 0;          ///< the prefix hash after them
+  bool looked_up = false;      ///< the prefix cache was asked since the cache was last empty
+  std::vector<float> logits;   ///< of the last context position, when has_logits
+  bool has_logits = false;
+  std::vector<float> swap_k, swap_v; ///< [layer][position][kv_dim] while swapped out
+};
+
+} // namespace decoder_detail
+
+struct batch_decoder::impl {
+  using sequence = decoder_detail::sequence;
+  using phase = decoder_detail::phase;
+
+  const model_spec* spec = nullptr;  ///< the engine's, for errors
+  const data_shape* shape = nullptr; ///< the engine's: vocabulary, bos and eos
+  int64_t max_length = 0;            ///< the network's context
+  kernels::llama_decode_weights weights;
+  kernels::llama_decode_scratch scratch;
+  decoder_config cfg;
+  std::unique_ptr<kv_block_pool> pool;
+  int64_t kv_dim = 0;
+  uint64_t next_id = 1, next_order = 0;
+  std::map<uint64_t, sequence> live; ///< by id
+  std::size_t last_batch = 0;
+  uint64_t preemptions = 0;
+  std::vector<float> adjusted; ///< logits after bias and penalties, one sequence at a time
+  std::vector<std::shared_ptr<const lora_adapter>> adapters;
+  std::vector<const kernels::llama_adapter_weights*> item_adapters; ///< per item of a step
+
+  /// Where s's prefix chain starts: 0 under the base, a value of its own under each adapter, so
+  /// that blocks computed under one are never matched by sequences of another.
+  static uint64_t chain_seed(const sequence& s);
+
+  int64_t vocab() const { return shape->vocab_size; }
+  int64_t limit() const { return max_length; }
+  int64_t block_size() const { return pool->block_size(); }
+
+  /// Schedule order: higher priority first, then older.
+  template <class Map> static auto in_order(Map& live) {
+    std::vector<decltype(&live.begin()->second)> out;
+    for (auto& [id, s] : live)
+      out.push_back(&s);
+    std::sort(out.begin(), out.end(), [](const sequence* a, const sequence* b) {
+      return a->priority != b->priority ? a->priority > b->priority : a->order < b->order;
+    });
+    return out;
+  }
+
+  kernels::llama_kv_view view(sequence& s);
+
+  void release(sequence& s);
+
+  /// Copies positions [0, s.prefilled) between the pool and s's host buffers.
+  void copy_swap(sequence& s, bool out);
+
+  /// Frees s's blocks: its cache goes to host memory (swap) or is dropped and computed again
+  /// when it resumes (its sampled tokens and generator stay, so it continues where it was).
+  void preempt(sequence& s);
+
+  /// Gives order[at] blocks for positions [0, upto). When the pool is empty, sequences later in
+  /// the order give theirs up, the last first; with none left, the sequence itself is preempted
+  /// when `or_self` (a decoding sequence that cannot go on), else it waits. True when it got them.
+  bool reserve(std::vector<sequence*>& order, std::size_t at, int64_t upto, bool or_self);
+
+  /// Takes the blocks of s's prompt prefix that the pool already holds (never the last context
+  /// position: its logits are needed).
+  void look_up_prefix(sequence& s);
+
+  /// Publishes the blocks s filled completely, so later sequences with the same prefix share them.
+  void publish_full_blocks(sequence& s);
+
+  /// Samples the next token of every sequence whose logits are ready.
+  void sample(std::vector<sequence_event>& events);
+
+  /// The kernel items of this step, in schedule order: swapped sequences come back when blocks
+  /// allow, each decoding sequence gets one position, filling ones share the prefill budget.
+  std::vector<kernels::llama_decode_item> plan();
+};
+
+} // namespace llmos::model

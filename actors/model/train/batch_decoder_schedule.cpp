@@ -1,0 +1,202 @@
+// The continuous-batching decoder's schedule: which sequences run in a step and with how many
+// positions, who gives up blocks when the pool runs dry (swapped out or recomputed later), the
+// prefix cache's lookups and publications, and sampling from the logits a step left.
+#include <cstring>
+
+#include "model/core/sampling.hpp"
+#include "model/train/batch_decoder_impl.hpp"
+
+namespace llmos::model {
+
+uint64_t batch_decoder::impl::chain_seed(const sequence& s) {
+  if (s.adapter < 0)
+    return 0;
+  const int64_t tag[] = {-1, s.adapter};
+  return kv_block_pool::chain(0, tag, 2);
+}
+
+kernels::llama_kv_view batch_decoder::impl::view(sequence& s) {
+  return {pool->keys(), pool->values(), pool->layer_stride(), s.blocks.data(), pool->block_size()};
+}
+
+void batch_decoder::impl::release(sequence& s) {
+  for (auto b : s.blocks)
+    pool->release(b);
+  s.blocks.clear();
+}
+
+void batch_decoder::impl::copy_swap(sequence& s, bool out) {
+  const auto v = view(s);
+  const int64_t layers = weights.n_layers, bs = block_size();
+  for (int64_t l = 0; l < layers; ++l)
+    for (int64_t start = 0; start < s.prefilled; start += bs) {
+      const int64_t n = std::min(bs, s.prefilled - start);
+      const int64_t in_pool = l * v.layer_stride + kernels::llama_kv_offset(v, start, kv_dim);
+      const int64_t in_host = (l * s.prefilled + start) * kv_dim;
+      const auto bytes = static_cast<std::size_t>(n * kv_dim) * sizeof(float);
+      if (out) {
+        std::memcpy(s.swap_k.data() + in_host, pool->keys() + in_pool, bytes);
+        std::memcpy(s.swap_v.data() + in_host, pool->values() + in_pool, bytes);
+      } else {
+        std::memcpy(pool->keys() + in_pool, s.swap_k.data() + in_host, bytes);
+        std::memcpy(pool->values() + in_pool, s.swap_v.data() + in_host, bytes);
+      }
+    }
+}
+
+void batch_decoder::impl::preempt(sequence& s) {
+  if (s.state == phase::swapped) // blocks it was getting to come back in: its cache is out
+    return release(s);
+  ++preemptions;
+  if (cfg.swap && s.prefilled > 0) {
+    const auto floats = static_cast<std::size_t>(weights.n_layers * s.prefilled * kv_dim);
+    s.swap_k.resize(floats);
+    s.swap_v.resize(floats);
+    copy_swap(s, true);
+    s.state = phase::swapped;
+  } else {
+    s.prefilled = 0;
+    s.published = 0;
+    s.chain = chain_seed(s);
+    s.looked_up = false;
+    s.has_logits = false;
+    s.state = phase::preempted;
+  }
+  release(s);
+}
+
+bool batch_decoder::impl::reserve(std::vector<sequence*>& order, std::size_t at, int64_t upto,
+                                  bool or_self) {
+  sequence& s = *order[at];
+  while (static_cast<int64_t>(s.blocks.size()) * block_size() < upto) {
+    if (auto b = pool->allocate()) {
+      s.blocks.push_back(*b);
+      continue;
+    }
+    sequence* victim = nullptr;
+    for (std::size_t i = order.size(); i-- > at + 1;)
+      if (!order[i]->blocks.empty()) {
+        victim = order[i];
+        break;
+      }
+    if (victim != nullptr) {
+      preempt(*victim);
+      continue;
+    }
+    if (or_self)
+      preempt(s);
+    return false;
+  }
+  return true;
+}
+
+void batch_decoder::impl::look_up_prefix(sequence& s) {
+  s.looked_up = true;
+  uint64_t hash = 0;
+  auto found =
+      pool->match(s.context, static_cast<int64_t>(s.context.size()) - 1, hash, chain_seed(s));
+  if (found.empty())
+    return;
+  s.blocks = std::move(found);
+  s.published = static_cast<int64_t>(s.blocks.size());
+  s.prefilled = s.published * block_size();
+  s.chain = hash;
+}
+
+void batch_decoder::impl::publish_full_blocks(sequence& s) {
+  const int64_t bs = block_size();
+  while ((s.published + 1) * bs <= s.prefilled) {
+    const int64_t* tokens = s.context.data() + s.published * bs;
+    pool->publish(s.chain, tokens, s.blocks[s.published]);
+    s.chain = kv_block_pool::chain(s.chain, tokens, static_cast<int32_t>(bs));
+    ++s.published;
+  }
+}
+
+void batch_decoder::impl::sample(std::vector<sequence_event>& events) {
+  std::vector<uint64_t> done;
+  for (auto& [id, s] : live) {
+    if (!s.has_logits)
+      continue;
+    s.has_logits = false;
+    // Penalties count what this sequence generated: the context's tail after the prompt.
+    const auto* logits =
+        adjusted_logits(s.logits.data(), s.logits.size(), s.sampling,
+                        s.context.data() + (static_cast<int64_t>(s.context.size()) - s.generated),
+                        static_cast<std::size_t>(s.generated), adjusted);
+    const auto token = sample_token(logits, s.logits.size(), s.sampling, s.rng);
+    const auto pos = static_cast<int64_t>(s.context.size());
+    sequence_event ev{id, -1, false, "", std::nullopt};
+    if (s.logprobs >= 0 && token >= 0 && token != shape->eos_id)
+      ev.logprobs =
+          logprobs_of(s.logits.data(), s.logits.size(), static_cast<int32_t>(token), s.logprobs);
+    if (token < 0 || token == shape->eos_id) {
+      ev.finished = true;
+      ev.reason = "stop";
+    } else {
+      ev.token = static_cast<int32_t>(token);
+      s.context.push_back(token);
+      ++s.generated;
+      if (s.generated >= s.max_new || pos + 1 >= limit()) {
+        ev.finished = true;
+        ev.reason = "length";
+      }
+    }
+    events.push_back(ev);
+    if (ev.finished)
+      done.push_back(id);
+  }
+  for (auto id : done) {
+    release(live.at(id));
+    live.erase(id);
+  }
+}
+
+std::vector<kernels::llama_decode_item> batch_decoder::impl::plan() {
+  std::vector<kernels::llama_decode_item> items;
+  item_adapters.clear();
+  auto order = in_order(live);
+  int64_t budget = cfg.prefill_chunk;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    sequence& s = *order[i];
+    s.pending = 0;
+    if (s.state == phase::swapped) {
+      if (!reserve(order, i, s.prefilled, false)) {
+        release(s); // not all of them: it waits, holding none
+        continue;
+      }
+      copy_swap(s, false);
+      s.swap_k = {};
+      s.swap_v = {};
+      s.state = phase::running;
+    }
+    if (s.blocks.empty() && s.prefilled == 0 && !s.looked_up)
+      look_up_prefix(s);
+    const int64_t todo = static_cast<int64_t>(s.context.size()) - s.prefilled;
+    const bool decoding = todo == 1;
+    int64_t n = decoding ? 1 : std::min(todo, budget);
+    if (n <= 0)
+      continue;
+    if (!reserve(order, i, s.prefilled + n, decoding)) {
+      if (decoding)
+        continue;
+      // A filling sequence takes what the blocks it got hold, and waits for the rest.
+      n = static_cast<int64_t>(s.blocks.size()) * block_size() - s.prefilled;
+      if (n <= 0)
+        continue;
+    }
+    if (!decoding)
+      budget -= n;
+    const auto last = static_cast<int64_t>(s.context.size()) - 1;
+    s.logits.resize(static_cast<std::size_t>(vocab()));
+    for (int64_t p = s.prefilled; p < s.prefilled + n; ++p) {
+      items.push_back({static_cast<int32_t>(s.context[p]), static_cast<int32_t>(p), view(s),
+                       p == last ? s.logits.data() : nullptr});
+      item_adapters.push_back(s.adapter < 0 ? nullptr : &adapters[s.adapter]->weights);
+    }
+    s.pending = n;
+  }
+  return items;
+}
+
+} // namespace llmos::model
