@@ -69,7 +69,9 @@ device_actor::behavior_type device_behavior(device_actor::stateful_pointer<devic
 
 } // namespace
 
-device_actor spawn_device(caf::actor_system& system, device_core core) {
+device_actor spawn_device(caf::actor_system& system, device_core core, device_thread where) {
+  if (where == device_thread::scheduler)
+    return system.spawn(device_behavior, std::move(core));
   return system.spawn<caf::detached>(device_behavior, std::move(core));
 }
 

@@ -137,19 +137,30 @@ void take_waiting(decode_loop& loop, std::vector<decode_request>& batch,
   }
 }
 
-/// The requests the job admitted run from now on; those it refused are answered.
-void take_admitted(self_ptr self, std::vector<decode_request>& batch, step_result& result) {
+/// The requests the job admitted run from now on; those it refused are answered. Those cancelled
+/// meanwhile (answered already) leave the decoder with the next job, and priorities changed
+/// meanwhile reach it then.
+void take_admitted(self_ptr self, step_result& result) {
   auto& loop = self->state.decoding;
+  auto batch = std::exchange(loop.admitting, {});
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& id = result.admitted[i];
-    if (!id) {
-      batch[i].promise.deliver(id.error());
+    auto& r = batch[i];
+    if (r.cancelled) {
+      if (id)
+        loop.cancels.push_back(*id);
       continue;
     }
+    if (!id) {
+      r.promise.deliver(id.error());
+      continue;
+    }
+    if (r.reprioritised)
+      loop.priorities.emplace_back(*id, r.req.priority);
     model::record_queue_time(
         self->state.spec.name,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - batch[i].queued).count());
-    loop.running.emplace(*id, std::move(batch[i]));
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - r.queued).count());
+    loop.running.emplace(*id, std::move(r));
   }
 }
 
@@ -184,10 +195,10 @@ std::size_t deliver_events(decode_loop& loop, const step_result& result) {
 
 void kick(self_ptr self);
 
-void stepped(self_ptr self, std::vector<decode_request>& batch, step_result& result) {
+void stepped(self_ptr self, step_result& result) {
   auto& loop = self->state.decoding;
   loop.busy = false;
-  take_admitted(self, batch, result);
+  take_admitted(self, result);
   if (!result.events) {
     fail_all(loop, result.events.error());
     end_period(loop); // the next request starts afresh
@@ -203,11 +214,12 @@ void stepped(self_ptr self, std::vector<decode_request>& batch, step_result& res
   kick(self);
 }
 
-void step_failed(self_ptr self, std::vector<decode_request>& batch, const caf::error& err) {
+void step_failed(self_ptr self, const caf::error& err) {
   auto& loop = self->state.decoding;
   loop.busy = false;
-  for (auto& r : batch)
-    r.promise.deliver(err);
+  for (auto& r : std::exchange(loop.admitting, {}))
+    if (!r.cancelled)
+      r.promise.deliver(err);
   fail_all(loop, err);
   end_period(loop);
   kick(self);
@@ -232,9 +244,8 @@ void kick(self_ptr self) {
     return end_busy_period(loop);
   }
   loop.busy = true;
-  auto batch = std::make_shared<std::vector<decode_request>>();
   auto admits = std::make_shared<std::vector<model::sequence_request>>();
-  take_waiting(loop, *batch, *admits);
+  take_waiting(loop, loop.admitting, *admits);
   auto result = std::make_shared<step_result>();
   device_job job;
   job.what = "decode step";
@@ -242,8 +253,8 @@ void kick(self_ptr self) {
       step_job{loop.decoder, loop.eng, admits, result, std::exchange(loop.new_adapters, {}),
                std::exchange(loop.cancels, {}), std::exchange(loop.priorities, {})});
   self->request(self->state.device, caf::infinite, run_job_atom::value, std::move(job))
-      .then([self, batch, result](double) { stepped(self, *batch, *result); },
-            [self, batch](caf::error& err) { step_failed(self, *batch, err); });
+      .then([self, result](double) { stepped(self, *result); },
+            [self](caf::error& err) { step_failed(self, err); });
 }
 
 } // namespace
@@ -257,6 +268,14 @@ bool cancel_generate(self_ptr self, uint64_t request) {
       ++loop.cancelled;
       if (loop.stats.blocks_total > 0) // a step of this busy period published its counters
         model::record_kv(self->state.spec.name, loop.stats, loop.cancelled);
+      return true;
+    }
+  for (auto& r : loop.admitting)
+    if (r.req.request == request && !r.cancelled) {
+      // The job on the device admits it: take_admitted hands the decoder its cancel.
+      r.cancelled = true;
+      r.promise.deliver(std::move(r.out));
+      ++loop.cancelled;
       return true;
     }
   for (auto it = loop.running.begin(); it != loop.running.end(); ++it)
@@ -279,6 +298,12 @@ bool prioritise_generate(self_ptr self, uint64_t request, int32_t priority) {
       w.req.priority = priority;
       return true;
     }
+  for (auto& r : loop.admitting)
+    if (r.req.request == request && !r.cancelled) {
+      r.req.priority = priority;
+      r.reprioritised = true;
+      return true;
+    }
   for (auto& [id, r] : loop.running)
     if (r.req.request == request) {
       r.req.priority = priority;
@@ -294,6 +319,10 @@ std::vector<sequence_row> generations(self_ptr self) {
   for (auto& w : loop.waiting)
     out.push_back({w.req.request, w.req.priority, "queued",
                    static_cast<uint32_t>(w.req.prompt.size()), 0, 0, ""});
+  for (auto& a : loop.admitting)
+    if (!a.cancelled)
+      out.push_back({a.req.request, a.req.priority, "admitting",
+                     static_cast<uint32_t>(a.req.prompt.size()), 0, 0, ""});
   for (auto& s : loop.sequences) {
     auto it = loop.running.find(s.id);
     if (it == loop.running.end())

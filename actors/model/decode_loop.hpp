@@ -37,6 +37,8 @@ struct decode_request {
   caf::typed_response_promise<std::vector<int32_t>> promise;
   std::vector<int32_t> out;
   std::chrono::steady_clock::time_point queued = std::chrono::steady_clock::now();
+  bool cancelled = false;     ///< answered while its admission was on the device
+  bool reprioritised = false; ///< its priority changed while its admission was on the device
 };
 
 struct decode_loop {
@@ -45,7 +47,10 @@ struct decode_loop {
   std::shared_ptr<model::batch_decoder> decoder;
   std::deque<decode_request> waiting;         ///< not yet admitted
   std::map<uint64_t, decode_request> running; ///< by decoder sequence id
-  bool busy = false;                          ///< a step is on the device
+  /// Handed to the job on the device, which admits them: a cancel or a priority meanwhile is
+  /// noted here and reaches the decoder with the next job.
+  std::vector<decode_request> admitting;
+  bool busy = false; ///< a step is on the device
   /// Requests queued or filling their prompt at most; beyond it: overloaded (HTTP 429).
   std::size_t max_waiting = 256;
   std::vector<uint64_t> cancels;                        ///< decoder ids, for the next job

@@ -46,24 +46,39 @@ protected:
     return handle;
   }
 
-  /// Sends (xs...) to `dest` as a request, runs the system and returns the reply.
-  template <class T, class Handle, class... Ts> caf::expected<T> ask(const Handle& dest, Ts... xs) {
+  /// A reply that run() fills in (see post).
+  template <class T> using reply_slot = std::shared_ptr<std::optional<caf::expected<T>>>;
+
+  /// Sends (xs...) to `dest` as a request without running anything: the reply lands in the slot
+  /// once run() has delivered it, so several requests can be in flight at once.
+  template <class T, class Handle, class... Ts> reply_slot<T> post(const Handle& dest, Ts... xs) {
     auto result = std::make_shared<std::optional<caf::expected<T>>>();
     sys_.spawn([=](caf::event_based_actor* self) {
       self->request(dest, std::chrono::seconds(10), xs...)
           .then([=](T& value) { *result = std::move(value); },
                 [=](caf::error& err) { *result = std::move(err); });
     });
+    return result;
+  }
+
+  /// Sends (xs...) to `dest` as a request, runs the system and returns the reply.
+  template <class T, class Handle, class... Ts> caf::expected<T> ask(const Handle& dest, Ts... xs) {
+    auto result = post<T>(dest, xs...);
     run();
-    if (!*result) {
+    return take(result);
+  }
+
+  /// The reply in `slot`; a failed test (and request_timeout) when none came.
+  template <class T> caf::expected<T> take(const reply_slot<T>& slot) {
+    if (!*slot) {
       // No reply: fire the request timeout so that the client ends and the system can stop.
       sched_.trigger_timeouts();
       run();
       ADD_FAILURE() << "no reply to the request";
     }
-    if (!*result)
+    if (!*slot)
       return caf::make_error(caf::sec::request_timeout);
-    return std::move(**result);
+    return std::move(**slot);
   }
 
   /// Expects `result` to have failed with llmos error `code`; returns its description.

@@ -95,7 +95,7 @@ typename Inspector::result_type inspect(Inspector& f, generate_request& x) {
 struct sequence_row {
   uint64_t request = 0;
   int32_t priority = 0;
-  std::string state;   ///< queued, waiting (prompt filling), running, preempted, swapped
+  std::string state;   ///< queued, admitting, waiting (prompt filling), running, preempted, swapped
   uint32_t tokens = 0; ///< prompt and generated
   uint32_t generated = 0;
   uint32_t blocks = 0; ///< KV cache blocks held
