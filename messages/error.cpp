@@ -2,50 +2,39 @@
 
 #include <caf/message.hpp>
 
+#include "llmos/messages/enum_names.hpp"
+
 namespace llmos {
 
+namespace {
+
+constexpr enum_name<error_code> code_names[] = {{error_code::none, "none"},
+                                                {error_code::bad_topology, "bad_topology"},
+                                                {error_code::unknown_kind, "unknown_kind"},
+                                                {error_code::bad_config, "bad_config"},
+                                                {error_code::duplicate_name, "duplicate_name"},
+                                                {error_code::no_such_actor, "no_such_actor"},
+                                                {error_code::no_such_node, "no_such_node"},
+                                                {error_code::no_such_method, "no_such_method"},
+                                                {error_code::bad_params, "bad_params"},
+                                                {error_code::unauthorized, "unauthorized"},
+                                                {error_code::node_unreachable, "node_unreachable"},
+                                                {error_code::malformed_frame, "malformed_frame"},
+                                                {error_code::frame_too_large, "frame_too_large"},
+                                                {error_code::kernel_failed, "kernel_failed"},
+                                                {error_code::bad_option, "bad_option"},
+                                                {error_code::io_failed, "io_failed"},
+                                                {error_code::not_found, "not_found"},
+                                                {error_code::overloaded, "overloaded"},
+                                                {error_code::unavailable, "unavailable"}};
+
+} // namespace
+
 std::string to_string(error_code code) {
-  switch (code) {
-  case error_code::none:
-    return "none";
-  case error_code::bad_topology:
-    return "bad_topology";
-  case error_code::unknown_kind:
-    return "unknown_kind";
-  case error_code::bad_config:
-    return "bad_config";
-  case error_code::duplicate_name:
-    return "duplicate_name";
-  case error_code::no_such_actor:
-    return "no_such_actor";
-  case error_code::no_such_node:
-    return "no_such_node";
-  case error_code::no_such_method:
-    return "no_such_method";
-  case error_code::bad_params:
-    return "bad_params";
-  case error_code::unauthorized:
-    return "unauthorized";
-  case error_code::node_unreachable:
-    return "node_unreachable";
-  case error_code::malformed_frame:
-    return "malformed_frame";
-  case error_code::frame_too_large:
-    return "frame_too_large";
-  case error_code::kernel_failed:
-    return "kernel_failed";
-  case error_code::bad_option:
-    return "bad_option";
-  case error_code::io_failed:
-    return "io_failed";
-  case error_code::not_found:
-    return "not_found";
-  case error_code::overloaded:
-    return "overloaded";
-  case error_code::unavailable:
-    return "unavailable";
-  }
-  return "error_code(" + std::to_string(static_cast<int>(code)) + ")";
+  const auto name = name_of(code_names, code, "");
+  if (name.empty())
+    return "error_code(" + std::to_string(static_cast<int>(code)) + ")";
+  return std::string{name};
 }
 
 std::string describe(const caf::error& err) {

@@ -1,29 +1,22 @@
 #include "llmos/messages/node_manager.hpp"
+#include "llmos/messages/enum_names.hpp"
 
 namespace llmos {
 
+constexpr enum_name<node_state> state_names[] = {{node_state::self, "self"},
+                                                 {node_state::connecting, "connecting"},
+                                                 {node_state::up, "up"},
+                                                 {node_state::lost, "lost"}};
+
 const char* to_string(node_state s) {
-  switch (s) {
-  case node_state::self:
-    return "self";
-  case node_state::connecting:
-    return "connecting";
-  case node_state::up:
-    return "up";
-  case node_state::lost:
-    return "lost";
-  }
-  return "unknown";
+  return name_of(state_names, s, "unknown").data();
 }
 
 bool from_string(std::string_view name, node_state& s) {
-  for (auto candidate :
-       {node_state::self, node_state::connecting, node_state::up, node_state::lost})
-    if (name == to_string(candidate)) {
-      s = candidate;
-      return true;
-    }
-  return false;
+  auto found = value_of(state_names, name);
+  if (found)
+    s = *found;
+  return found.has_value();
 }
 
 } // namespace llmos

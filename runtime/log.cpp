@@ -1,5 +1,6 @@
 #include "llmos/runtime/log.hpp"
 
+#include "llmos/messages/enum_names.hpp"
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -28,18 +29,13 @@ log_level level_from_env() {
 std::atomic<log_level> current_level{level_from_env()};
 std::mutex log_mutex;
 
+constexpr enum_name<log_level> level_names[] = {{log_level::debug, "DEBUG"},
+                                                {log_level::info, "INFO "},
+                                                {log_level::warning, "WARN "},
+                                                {log_level::error, "ERROR"}};
+
 const char* level_name(log_level l) {
-  switch (l) {
-  case log_level::debug:
-    return "DEBUG";
-  case log_level::info:
-    return "INFO ";
-  case log_level::warning:
-    return "WARN ";
-  case log_level::error:
-    return "ERROR";
-  }
-  return "?";
+  return name_of(level_names, l, "?").data();
 }
 
 } // namespace

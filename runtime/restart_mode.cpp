@@ -1,30 +1,26 @@
 #include "llmos/runtime/restart_mode.hpp"
 
+#include "llmos/messages/enum_names.hpp"
 #include "llmos/messages/error.hpp"
 
 namespace llmos {
+namespace {
+
+constexpr enum_name<restart_mode> names[] = {{restart_mode::always, "always"},
+                                             {restart_mode::on_failure, "on-failure"},
+                                             {restart_mode::never, "never"}};
+
+} // namespace
 
 caf::expected<restart_mode> parse_restart_mode(const std::string& text) {
-  if (text == "always")
-    return restart_mode::always;
-  if (text == "on-failure")
-    return restart_mode::on_failure;
-  if (text == "never")
-    return restart_mode::never;
+  if (auto mode = value_of(names, text))
+    return *mode;
   return make_llmos_error(error_code::bad_config,
-                          "restart: '" + text + "' is not one of always, on-failure, never");
+                          "restart: '" + text + "' is not one of " + names_of(names));
 }
 
 std::string to_string(restart_mode mode) {
-  switch (mode) {
-  case restart_mode::always:
-    return "always";
-  case restart_mode::on_failure:
-    return "on-failure";
-  case restart_mode::never:
-    return "never";
-  }
-  return "never";
+  return std::string{name_of(names, mode, "never")};
 }
 
 } // namespace llmos

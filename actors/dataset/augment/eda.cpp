@@ -1,5 +1,6 @@
 #include "dataset/augment/eda.hpp"
 
+#include "llmos/messages/enum_names.hpp"
 #include <cmath>
 #include <utility>
 
@@ -47,18 +48,14 @@ template <class T> void shuffle(std::vector<T>& xs, std::mt19937_64& rng) {
 
 } // namespace
 
+constexpr enum_name<eda_operation> eda_names[] = {
+    {eda_operation::synonym_replacement, "synonym_replacement"},
+    {eda_operation::random_insertion, "random_insertion"},
+    {eda_operation::random_swap, "random_swap"},
+    {eda_operation::random_deletion, "random_deletion"}};
+
 std::string_view to_string(eda_operation op) {
-  switch (op) {
-  case eda_operation::synonym_replacement:
-    return "synonym_replacement";
-  case eda_operation::random_insertion:
-    return "random_insertion";
-  case eda_operation::random_swap:
-    return "random_swap";
-  case eda_operation::random_deletion:
-    return "random_deletion";
-  }
-  return "unknown";
+  return name_of(eda_names, op, "unknown");
 }
 
 uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {

@@ -8,6 +8,7 @@
 
 #include <xxhash.h>
 
+#include "llmos/messages/enum_names.hpp"
 #include "llmos/messages/error.hpp"
 
 namespace llmos::dataset {
@@ -40,16 +41,12 @@ std::array<std::size_t, 3> part_sizes(std::size_t n, const std::array<double, 3>
 
 } // namespace
 
+constexpr enum_name<split_part> part_names[] = {{split_part::train, "train"},
+                                                {split_part::validation, "validation"},
+                                                {split_part::test, "test"}};
+
 std::string_view to_string(split_part part) {
-  switch (part) {
-  case split_part::train:
-    return "train";
-  case split_part::validation:
-    return "validation";
-  case split_part::test:
-    return "test";
-  }
-  return "unknown";
+  return name_of(part_names, part, "unknown");
 }
 
 caf::expected<void> validate(const split_spec& spec) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "llmos/messages/enum_names.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/atomic_file.hpp"
 
@@ -130,29 +131,21 @@ caf::expected<std::string> check_frame(int fd, const std::string& path, uint64_t
   return std::string{};
 }
 
+constexpr enum_name<fsync_policy> fsync_names[] = {{fsync_policy::every_record, "every"},
+                                                   {fsync_policy::batched, "batched"},
+                                                   {fsync_policy::none, "none"}};
+
 } // namespace
 
 caf::expected<fsync_policy> parse_fsync_policy(const std::string& word) {
-  if (word == "every")
-    return fsync_policy::every_record;
-  if (word == "batched")
-    return fsync_policy::batched;
-  if (word == "none")
-    return fsync_policy::none;
+  if (auto policy = value_of(fsync_names, word))
+    return *policy;
   return make_llmos_error(error_code::bad_config,
-                          "fsync policy '" + word + "' is unknown; use every, batched or none");
+                          "fsync policy '" + word + "' is unknown; use " + names_of(fsync_names));
 }
 
 std::string to_string(fsync_policy policy) {
-  switch (policy) {
-  case fsync_policy::every_record:
-    return "every";
-  case fsync_policy::batched:
-    return "batched";
-  case fsync_policy::none:
-    break;
-  }
-  return "none";
+  return std::string{name_of(fsync_names, policy, "none")};
 }
 
 namespace {

@@ -1,21 +1,16 @@
 #include "feedback/core/round_stage.hpp"
+#include "llmos/messages/enum_names.hpp"
 
 namespace llmos::feedback {
 
+constexpr enum_name<round_stage> stage_names[] = {{round_stage::preparing, "preparing"},
+                                                  {round_stage::training, "training"},
+                                                  {round_stage::evaluating, "evaluating"},
+                                                  {round_stage::canary, "canary"},
+                                                  {round_stage::deciding, "deciding"}};
+
 const char* to_string(round_stage s) {
-  switch (s) {
-  case round_stage::preparing:
-    return "preparing";
-  case round_stage::training:
-    return "training";
-  case round_stage::evaluating:
-    return "evaluating";
-  case round_stage::canary:
-    return "canary";
-  case round_stage::deciding:
-    return "deciding";
-  }
-  return "unknown";
+  return name_of(stage_names, s, "unknown").data();
 }
 
 bool round_progress::move_to(round_stage next) {

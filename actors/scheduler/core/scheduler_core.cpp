@@ -5,29 +5,20 @@
 #include <set>
 #include <tuple>
 
+#include "llmos/messages/enum_names.hpp"
 #include "llmos/messages/error.hpp"
 #include "scheduler/core/preemption.hpp"
 
 namespace llmos::scheduler {
 
+constexpr enum_name<task_state> state_names[] = {
+    {task_state::queued, "queued"},      {task_state::starting, "starting"},
+    {task_state::running, "running"},    {task_state::stopping, "stopping"},
+    {task_state::done, "done"},          {task_state::failed, "failed"},
+    {task_state::cancelled, "cancelled"}};
+
 const char* to_string(task_state s) {
-  switch (s) {
-  case task_state::queued:
-    return "queued";
-  case task_state::starting:
-    return "starting";
-  case task_state::running:
-    return "running";
-  case task_state::stopping:
-    return "stopping";
-  case task_state::done:
-    return "done";
-  case task_state::failed:
-    return "failed";
-  case task_state::cancelled:
-    return "cancelled";
-  }
-  return "?";
+  return name_of(state_names, s, "?").data();
 }
 
 caf::expected<scheduler_core> scheduler_core::make(policy_options options, cluster_state cluster) {

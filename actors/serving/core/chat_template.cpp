@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "llmos/messages/enum_names.hpp"
 #include "llmos/runtime/text.hpp"
 
 namespace llmos::serving {
@@ -91,26 +92,14 @@ chat_style detect_chat_style(std::string_view jinja) {
   return s;
 }
 
+constexpr enum_name<chat_format> format_names[] = {
+    {chat_format::plain, "plain"},   {chat_format::chatml, "chatml"},
+    {chat_format::llama2, "llama2"}, {chat_format::mistral_v7, "mistral-v7"},
+    {chat_format::llama3, "llama3"}, {chat_format::phi3, "phi3"},
+    {chat_format::zephyr, "zephyr"}, {chat_format::gemma, "gemma"}};
+
 std::string chat_format_name(chat_format f) {
-  switch (f) {
-  case chat_format::plain:
-    return "plain";
-  case chat_format::chatml:
-    return "chatml";
-  case chat_format::llama2:
-    return "llama2";
-  case chat_format::mistral_v7:
-    return "mistral-v7";
-  case chat_format::llama3:
-    return "llama3";
-  case chat_format::phi3:
-    return "phi3";
-  case chat_format::zephyr:
-    return "zephyr";
-  case chat_format::gemma:
-    return "gemma";
-  }
-  return "plain";
+  return std::string{name_of(format_names, f, "plain")};
 }
 
 std::string render_chat(const chat_style& style, const std::vector<chat_message>& messages) {

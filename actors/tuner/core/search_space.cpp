@@ -1,5 +1,6 @@
 #include "tuner/core/search_space.hpp"
 
+#include "llmos/messages/enum_names.hpp"
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -63,18 +64,13 @@ double between(const param_spec& p, double t) {
 
 } // namespace
 
+constexpr enum_name<param_type> type_names[] = {{param_type::uniform, "uniform"},
+                                                {param_type::log_uniform, "log_uniform"},
+                                                {param_type::integer, "integer"},
+                                                {param_type::choice, "choice"}};
+
 std::string to_string(param_type type) {
-  switch (type) {
-  case param_type::uniform:
-    return "uniform";
-  case param_type::log_uniform:
-    return "log_uniform";
-  case param_type::integer:
-    return "integer";
-  case param_type::choice:
-    return "choice";
-  }
-  return "?";
+  return std::string{name_of(type_names, type, "?")};
 }
 
 std::string format_real(double value) {
