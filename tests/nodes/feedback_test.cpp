@@ -12,12 +12,7 @@
 
 namespace {
 
-using llmos::test::read_file;
-using llmos::test::rpc_call;
-using llmos::test::rpc_send;
-using llmos::test::temp_dir;
-using llmos::test::wait_until;
-using llmos::test::write_file;
+using namespace llmos::test;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

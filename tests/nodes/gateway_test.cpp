@@ -20,10 +20,7 @@
 namespace {
 
 namespace rpc = llmos::rpc;
-using llmos::test::cluster;
-using llmos::test::program;
-using llmos::test::run_program;
-using llmos::test::run_repl;
+using namespace llmos::test;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

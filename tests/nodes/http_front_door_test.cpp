@@ -20,11 +20,7 @@
 namespace {
 
 using namespace std::chrono_literals;
-using llmos::test::child_process;
-using llmos::test::connect_loopback;
-using llmos::test::read_until_closed;
-using llmos::test::temp_dir;
-using llmos::test::wait_until;
+using namespace llmos::test;
 using std::chrono::steady_clock;
 
 class http_front_door : public testing::Test {

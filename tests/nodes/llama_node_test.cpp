@@ -20,10 +20,7 @@
 
 namespace {
 
-using llmos::test::llama_node;
-using llmos::test::read_file;
-using llmos::test::wait_until;
-using llmos::test::write_file;
+using namespace llmos::test;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

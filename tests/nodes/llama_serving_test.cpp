@@ -19,10 +19,7 @@
 
 namespace {
 
-using llmos::test::llama_node;
-using llmos::test::metric;
-using llmos::test::read_file;
-using llmos::test::wait_until;
+using namespace llmos::test;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

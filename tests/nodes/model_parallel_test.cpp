@@ -17,9 +17,7 @@
 
 namespace {
 
-using llmos::test::temp_dir;
-using llmos::test::wait_until;
-using llmos::test::write_file;
+using namespace llmos::test;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

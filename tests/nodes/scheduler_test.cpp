@@ -19,13 +19,7 @@
 
 namespace {
 
-using llmos::test::child_process;
-using llmos::test::node_entry;
-using llmos::test::solo_node;
-using llmos::test::start_node;
-using llmos::test::temp_dir;
-using llmos::test::wait_until;
-using llmos::test::write_file;
+using namespace llmos::test;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

@@ -20,19 +20,9 @@
 
 namespace {
 
-using llmos::test::child_process;
-using llmos::test::program;
-using llmos::test::read_file;
-using llmos::test::rpc_send;
-using llmos::test::temp_dir;
-using llmos::test::wait_until;
-using llmos::test::write_file;
+using namespace llmos::test;
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-using llmos::test::body_of;
-using llmos::test::serving_node;
-using llmos::test::train_and_publish;
 
 /// Ingests the words, publishes `versions` versions of m and has m-server serve v1.
 testing::AssertionResult serve_v1_of(const serving_node& n, uint32_t versions) {

@@ -15,9 +15,7 @@
 
 namespace {
 
-using llmos::test::llama_node;
-using llmos::test::rpc_call;
-using llmos::test::wait_until;
+using namespace llmos::test;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

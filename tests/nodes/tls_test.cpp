@@ -22,9 +22,7 @@
 
 namespace {
 
-using llmos::test::cluster;
-using llmos::test::temp_dir;
-using llmos::test::wait_until;
+using namespace llmos::test;
 using namespace std::chrono_literals;
 using std::chrono::steady_clock;
 
