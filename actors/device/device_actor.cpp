@@ -9,6 +9,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/worker_threads.hpp"
 
 namespace llmos {
 namespace {
@@ -69,10 +70,8 @@ device_actor::behavior_type device_behavior(device_actor::stateful_pointer<devic
 
 } // namespace
 
-device_actor spawn_device(caf::actor_system& system, device_core core, device_thread where) {
-  if (where == device_thread::scheduler)
-    return system.spawn(device_behavior, std::move(core));
-  return system.spawn<caf::detached>(device_behavior, std::move(core));
+device_actor spawn_device(caf::actor_system& system, device_core core) {
+  return spawn_worker(system, device_behavior, std::move(core));
 }
 
 actor_kind device_kind() {

@@ -12,14 +12,9 @@
 
 namespace llmos {
 
-/// Where a device actor's jobs run: on a thread of its own (every node: a job blocks for as long
-/// as it computes), or on the actor system's scheduler like any actor (the deterministic tests,
-/// whose scheduler runs one message at a time on the test's thread).
-enum class device_thread { own, scheduler };
-
-/// Starts a device actor, on a thread of its own unless `where` says otherwise.
-device_actor spawn_device(caf::actor_system& system, device_core core,
-                          device_thread where = device_thread::own);
+/// Starts a device actor on a thread of its own (a job blocks for as long as it computes), or
+/// on the scheduler where the system runs workers inline (llmos/runtime/worker_threads.hpp).
+device_actor spawn_device(caf::actor_system& system, device_core core);
 
 /// The "device" actor kind: config type (cpu|cuda), index (GPU), threads.
 actor_kind device_kind();

@@ -11,6 +11,7 @@
 
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/state_dir.hpp"
+#include "llmos/runtime/worker_threads.hpp"
 #include "model/export/export.hpp"
 #include "model/export/llama_package.hpp"
 #include "registry/core/registry_names.hpp"
@@ -126,10 +127,10 @@ caf::result<model_version> on_alias(self_ptr self, const std::string& name,
   return std::move(*m);
 }
 
-/// Runs `format`'s exporter from `in` to `out`, on a thread of its own (tracing and writing take
-/// seconds; the registry goes on meanwhile), then quits.
+/// Runs `format`'s exporter from `in` to `out`, on a worker (llmos/runtime/worker_threads.hpp)
+/// (tracing and writing take seconds; the registry goes on meanwhile), then quits.
 caf::actor spawn_export_worker(caf::actor_system& sys) {
-  return sys.spawn<caf::detached>([](caf::event_based_actor* w) {
+  return spawn_worker(sys, [](caf::event_based_actor* w) {
     return caf::behavior{[w](export_atom, const std::string& format, const std::string& in,
                              const std::string& out,
                              const std::string& tokenizer) -> caf::result<std::string> {
@@ -174,10 +175,10 @@ caf::result<std::string> on_export(self_ptr self, const std::string& name, uint3
   return promise;
 }
 
-/// Reads and converts a pretrained file on a thread of its own (seconds), answers its package
+/// Reads and converts a pretrained file on a worker (seconds), answers its package
 /// and lineage, then quits.
 caf::actor spawn_import_worker(caf::actor_system& sys) {
-  return sys.spawn<caf::detached>([](caf::event_based_actor* w) {
+  return spawn_worker(sys, [](caf::event_based_actor* w) {
     return caf::behavior{
         [w](import_atom, const import_request& r) -> caf::result<model_package, std::string> {
           w->quit();

@@ -225,6 +225,10 @@ void rewatch_registry(server_self self) {
 }
 
 void start(server_self self, const std::string& ref) {
+  // An alias is followed from the start: set after the server started (its model published
+  // later), it deploys when the registry says so, not at the next retry.
+  if (!self->state.current && !is_version_number(ref) && ref != "latest")
+    self->state.follows = ref;
   deploy(self, ref, [self, ref](caf::error err) {
     if (!err)
       return;

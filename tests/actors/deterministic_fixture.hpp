@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -14,6 +15,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/send.hpp>
+#include <caf/settings.hpp>
 #include <gtest/gtest.h>
 
 #include "llmos/messages/error.hpp"
@@ -99,6 +101,9 @@ protected:
 private:
   static caf::actor_system_config& configure(caf::actor_system_config& cfg) {
     cfg.set("scheduler.policy", caf::atom("testing"));
+    // Devices and other workers get no thread of their own (llmos/runtime/worker_threads.hpp).
+    // Not cfg.set: CAF 0.17 sets declared options only.
+    caf::put(cfg.content, "llmos.workers", std::string{"inline"});
     register_messages(cfg);
     return cfg;
   }

@@ -24,7 +24,7 @@ namespace llmos::test {
 class node_fixture : public deterministic_fixture {
 protected:
   void SetUp() override {
-    kinds_ = torch_free_actor_kinds();
+    kinds_ = kinds();
     auto topo = parse_topology("cluster: unit\nnodes:\n  - {name: solo, port: 4100}\n", "solo.yaml",
                                kinds_);
     ASSERT_TRUE(topo) << describe(topo.error());
@@ -45,6 +45,9 @@ protected:
     std::error_code ec;
     std::filesystem::remove_all(root_, ec);
   }
+
+  /// The kinds the node can spawn: those without LibTorch unless a fixture says otherwise.
+  virtual actor_kind_table kinds() { return torch_free_actor_kinds(); }
 
   /// Spawns `name` of `kind` on the node (stopped at the end); a null handle (and a failed
   /// test) when the node manager refuses.

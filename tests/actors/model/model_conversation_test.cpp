@@ -1,5 +1,5 @@
 // The model actor's conversation on the deterministic fixture: a real model actor and a device
-// actor on the fixture's scheduler (device_thread::scheduler), with stories260K's real weights,
+// actor on the fixture's scheduler (workers run inline there), with stories260K's real weights,
 // so that requests that cross each other (a cancel while the request is being admitted, a
 // request beyond the waiting limit) are delivered in an order the test chooses, not the one the
 // threads happen to take. Every reply is checked against the engine's own greedy output.
@@ -59,7 +59,7 @@ protected:
   model_actor spawn_stories(std::size_t max_waiting = 256) {
     auto core = device_core::create("cpu0", "cpu", 0, 1);
     EXPECT_TRUE(core) << describe(core.error());
-    auto dev = stop_at_end(spawn_device(sys_, std::move(*core), device_thread::scheduler));
+    auto dev = stop_at_end(spawn_device(sys_, std::move(*core)));
     return stop_at_end(spawn_model(sys_, spec_, dev, "cpu0", model::decoder_config{}, max_waiting));
   }
 
