@@ -274,11 +274,9 @@ TEST(GgufFile, Bf16WriteRoundsToNearest) {
 
 TEST(GgufFile, Stories260kSurvivesQ8_0) {
   std::string why;
-  const auto dir = test::stories260k_dir(&why);
-  if (dir.empty())
+  const auto w = test::stories260k(&why);
+  if (!w)
     GTEST_SKIP() << why;
-  auto w = model::read_llama2c(dir + "/stories260K.bin", dir + "/tok512.bin");
-  ASSERT_TRUE(w) << describe(w.error());
   const auto back = round_trip(*w, gguf_tensor_type::q8_0);
   EXPECT_EQ(back.config, w->config);
   EXPECT_EQ(back.vocab, w->vocab);

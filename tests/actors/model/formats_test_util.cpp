@@ -4,6 +4,9 @@
 #include <filesystem>
 #include <random>
 
+#include "llmos/messages/error.hpp"
+#include "model/formats/llama2c_file.hpp"
+
 namespace llmos::test {
 
 std::string models_dir() {
@@ -22,6 +25,19 @@ std::string stories260k_dir(std::string* why) {
            ": run tools/setup/setup.sh with the shared models in ../shared/models (or set "
            "LLMOS_MODELS_DIR to a folder holding stories260K/stories260K.bin and tok512.bin)";
   return "";
+}
+
+std::optional<model::llama_weights> stories260k(std::string* why) {
+  const auto dir = stories260k_dir(why);
+  if (dir.empty())
+    return std::nullopt;
+  auto w = model::read_llama2c(dir + "/stories260K.bin", dir + "/tok512.bin");
+  if (!w) {
+    if (why)
+      *why = describe(w.error());
+    return std::nullopt;
+  }
+  return std::move(*w);
 }
 
 model::llama_config small_config(bool tied) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "model/formats/llama_weights.hpp"
@@ -15,6 +16,10 @@ std::string models_dir();
 /// The folder of stories260K (stories260K.bin, tok512.bin, expected-greedy-200.txt); "" with
 /// `why` set to a message saying where to put it when it is absent.
 std::string stories260k_dir(std::string* why);
+
+/// stories260K's weights and vocabulary; nullopt with `why` set when the files are absent or do
+/// not read.
+std::optional<model::llama_weights> stories260k(std::string* why);
 
 /// A random model of config `c` (tensors drawn from seed, deterministic) with a vocabulary of
 /// c.vocab_size pieces: <unk>, <s>, </s>, the 256 byte pieces when they fit, then made-up

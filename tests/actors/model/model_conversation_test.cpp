@@ -17,7 +17,6 @@
 #include "device/device_actor.hpp"
 #include "formats_test_util.hpp"
 #include "llmos/messages/model.hpp"
-#include "model/formats/llama2c_file.hpp"
 #include "model/model_actor.hpp"
 #include "model/train/engine.hpp"
 
@@ -30,11 +29,9 @@ class model_conversation : public test::deterministic_fixture {
 protected:
   void SetUp() override {
     std::string why;
-    const auto dir = test::stories260k_dir(&why);
-    if (dir.empty())
+    const auto w = test::stories260k(&why);
+    if (!w)
       GTEST_SKIP() << why;
-    auto w = model::read_llama2c(dir + "/stories260K.bin", dir + "/tok512.bin");
-    ASSERT_TRUE(w) << describe(w.error());
     auto e = model::engine::from_llama(*w, "stories");
     ASSERT_TRUE(e) << describe(e.error());
     root_ = fs::temp_directory_path() / ("llmos-model-conversation-" + std::to_string(::getpid()));
