@@ -48,16 +48,6 @@ bool is_header_line(std::string_view line) {
   return true;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 int base64_value(char c) {
   if (c >= 'A' && c <= 'Z')
     return c - 'A';
@@ -78,9 +68,10 @@ std::string decode_q(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '_') {
       out.push_back(' ');
-    } else if (text[i] == '=' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
-               hex_value(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+    } else if (text[i] == '=' && i + 2 < text.size() && text::hex_digit(text[i + 1]) >= 0 &&
+               text::hex_digit(text[i + 2]) >= 0) {
+      out.push_back(
+          static_cast<char>(text::hex_digit(text[i + 1]) * 16 + text::hex_digit(text[i + 2])));
       i += 2;
     } else {
       out.push_back(text[i]);
@@ -247,8 +238,10 @@ std::string decode_quoted_printable(std::string_view text) {
       out.push_back(c);
       continue;
     }
-    if (i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+    if (i + 2 < text.size() && text::hex_digit(text[i + 1]) >= 0 &&
+        text::hex_digit(text[i + 2]) >= 0) {
+      out.push_back(
+          static_cast<char>(text::hex_digit(text[i + 1]) * 16 + text::hex_digit(text[i + 2])));
       i += 2;
       continue;
     }

@@ -5,8 +5,17 @@
 #include <queue>
 
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/text.hpp"
 
 namespace llmos::dataset {
+
+int byte_of_piece(std::string_view piece) {
+  if (piece.size() != 6 || !piece.starts_with("<0x") || piece[5] != '>')
+    return -1;
+  const int hi = text::hex_digit(piece[3]), lo = text::hex_digit(piece[4]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 namespace {
 
 // llama2.c starts its best score at -1e10 and merges only above it; a piece scored at or
@@ -18,24 +27,6 @@ constexpr uint32_t max_payload_pieces = uint32_t{1} << 24;
 
 caf::error refuse(const std::string& what) {
   return make_llmos_error(error_code::bad_config, "llama-bpe tokenizer: " + what);
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
-/// The byte a piece "<0xAB>" stands for, -1 when the piece is not spelled that way.
-int byte_of_piece(std::string_view piece) {
-  if (piece.size() != 6 || !piece.starts_with("<0x") || piece[5] != '>')
-    return -1;
-  const int hi = hex_digit(piece[3]), lo = hex_digit(piece[4]);
-  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
 /// Pieces that stand for their own text: the only ones encoding looks up and merges into.

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "dataset/tokenize/scored_vocab.hpp"
@@ -40,5 +41,9 @@ private:
   int32_t byte_ids_[256] = {};                   ///< byte -> id of "<0xAB>", -1 when absent
   std::vector<int32_t> special_ids_; ///< control and user-defined pieces, longest text first
 };
+
+/// The byte a piece "<0xAB>" stands for (SentencePiece's byte fallback, as run.c reads it), -1
+/// when the piece is not spelled that way.
+int byte_of_piece(std::string_view piece);
 
 } // namespace llmos::dataset

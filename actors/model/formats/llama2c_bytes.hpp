@@ -27,17 +27,4 @@ inline void put_i32(std::string& out, int32_t v) {
   out.append(b, 4);
 }
 
-/// The byte a piece "<0xAB>" stands for (as run.c's sscanf reads it), -1 for other pieces.
-inline int byte_of_piece(std::string_view p) {
-  auto hex = [](char c) {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                  : -1;
-  };
-  if (p.size() != 6 || !p.starts_with("<0x") || p[5] != '>' || hex(p[3]) < 0 || hex(p[4]) < 0)
-    return -1;
-  return hex(p[3]) * 16 + hex(p[4]);
-}
-
 } // namespace llmos::model::llama2c_detail

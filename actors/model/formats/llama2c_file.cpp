@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "dataset/tokenize/llama_tokenizer.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/atomic_file.hpp"
 #include "model/formats/llama2c_bytes.hpp"
@@ -60,13 +61,7 @@ std::string layer_name(const section& s, int64_t l) {
 /// The header's sizes, refused before any size arithmetic: positive, at most 2^24 (so every
 /// product below fits in int64), heads dividing dim and each other, an even head size.
 caf::error check_header(const llama_config& c, int32_t raw_vocab, const std::string& where) {
-  const std::array<std::pair<const char*, int64_t>, 7> sizes{{{"dim", c.dim},
-                                                              {"hidden_dim", c.hidden_dim},
-                                                              {"n_layers", c.n_layers},
-                                                              {"n_heads", c.n_heads},
-                                                              {"n_kv_heads", c.n_kv_heads},
-                                                              {"vocab_size", c.vocab_size},
-                                                              {"seq_len", c.seq_len}}};
+  const auto sizes = sizes_of(c);
   for (auto& [name, v] : sizes)
     if (v <= 0 || v > (int64_t{1} << 24))
       return refuse(where, "header field " + std::string{name} + " is " +
@@ -161,7 +156,7 @@ caf::error check_llama2c_assumptions(const llama_weights& w, const std::string& 
                              std::to_string(v.scores.size()) + " scores and " +
                              std::to_string(v.types.size()) + " types");
   for (int32_t id = 0; id < v.size(); ++id)
-    if (v.types[id] == dataset::piece_type::byte && byte_of_piece(v.pieces[id]) + 3 != id)
+    if (v.types[id] == dataset::piece_type::byte && dataset::byte_of_piece(v.pieces[id]) + 3 != id)
       return refuse(where, "byte piece '" + v.pieces[id] + "' is id " + std::to_string(id) +
                                "; llama2.c's byte fallback needs byte b at id b + 3");
   if (!v.add_space_prefix)

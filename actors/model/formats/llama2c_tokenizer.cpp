@@ -2,6 +2,7 @@
 // the piece types are not stored and follow from the positions llama2.c's export gave them.
 #include <algorithm>
 
+#include "dataset/tokenize/llama_tokenizer.hpp"
 #include "model/formats/llama2c_bytes.hpp"
 #include "model/formats/llama2c_file.hpp"
 
@@ -47,7 +48,7 @@ parse_llama2c_tokenizer(const std::string& bytes, int64_t vocab_size, const std:
       type = dataset::piece_type::control, text = "<s>";
     else if (id == 2)
       type = dataset::piece_type::control, text = "</s>";
-    else if (byte_of_piece(text) >= 0)
+    else if (dataset::byte_of_piece(text) >= 0)
       type = dataset::piece_type::byte;
     v.pieces.push_back(std::move(text));
     v.scores.push_back(score);

@@ -64,15 +64,19 @@ caf::error refuse(const std::string& where, const std::string& what) {
 
 } // namespace
 
+std::array<std::pair<const char*, int64_t>, 7> sizes_of(const llama_config& c) {
+  return {{{"dim", c.dim},
+           {"hidden_dim", c.hidden_dim},
+           {"n_layers", c.n_layers},
+           {"n_heads", c.n_heads},
+           {"n_kv_heads", c.n_kv_heads},
+           {"vocab_size", c.vocab_size},
+           {"seq_len", c.seq_len}}};
+}
+
 caf::error validate(const llama_weights& w, const std::string& where) {
   const auto& c = w.config;
-  const std::array<std::pair<const char*, int64_t>, 7> sizes{{{"dim", c.dim},
-                                                              {"hidden_dim", c.hidden_dim},
-                                                              {"n_layers", c.n_layers},
-                                                              {"n_heads", c.n_heads},
-                                                              {"n_kv_heads", c.n_kv_heads},
-                                                              {"vocab_size", c.vocab_size},
-                                                              {"seq_len", c.seq_len}}};
+  const auto sizes = sizes_of(c);
   for (auto& [name, v] : sizes)
     if (v <= 0 || v > (int64_t{1} << 24))
       return refuse(where,

@@ -11,9 +11,11 @@
 // - tensor names are GGUF's (llama.cpp's), listed by tensor_names().
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -67,6 +69,9 @@ struct llama_weights {
 ///   blk.N.ffn_up.weight [hidden, dim] (w3)
 ///   output_norm.weight [dim]            output.weight [vocab, dim] (only when !c.tied)
 std::vector<std::pair<std::string, std::vector<int64_t>>> tensor_names(const llama_config& c);
+
+/// The config's sizes by name, in llama2.c's header order: what every reader checks first.
+std::array<std::pair<const char*, int64_t>, 7> sizes_of(const llama_config& c);
 
 /// Checks the configuration (positive sizes, heads dividing dim and each other, even head size)
 /// and that every tensor of tensor_names() is present with its shape and data size, and no

@@ -17,4 +17,15 @@ constexpr std::string_view trim(std::string_view s, std::string_view chars = bla
   return s.substr(first, s.find_last_not_of(chars) - first + 1);
 }
 
+/// The value of hexadecimal digit `c` (either case), -1 for any other character.
+constexpr int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
 } // namespace llmos::text
