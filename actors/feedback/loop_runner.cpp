@@ -11,10 +11,10 @@
 #include "feedback/core/loop_decisions.hpp"
 #include "feedback/loop_steps.hpp"
 #include "llmos/messages/dataset.hpp"
+#include "llmos/messages/error.hpp"
 #include "llmos/messages/find_actor.hpp"
 #include "llmos/messages/node_manager.hpp"
 #include "llmos/messages/serving.hpp"
-#include "llmos/messages/error.hpp"
 #include "llmos/runtime/log.hpp"
 
 namespace llmos::feedback {
