@@ -149,6 +149,11 @@ bool is_version_number(const std::string& ref) {
   return !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos;
 }
 
+/// Whether `ref` names an alias the server follows (not a version number, not "latest").
+bool is_alias(const std::string& ref) {
+  return !is_version_number(ref) && ref != "latest";
+}
+
 /// Resolves `ref`, fetches and unpacks the package, loads it: as the deployment (share < 0)
 /// or as a canary with that share.
 void load_version(server_self self, const std::string& ref, double share,
@@ -163,7 +168,7 @@ void load_version(server_self self, const std::string& ref, double share,
                   auto& st = self->state;
                   const bool canary = share >= 0;
                   if (!canary) {
-                    if (!is_version_number(ref) && ref != "latest")
+                    if (is_alias(ref))
                       st.follows = ref;
                     else
                       st.follows.clear();
@@ -227,7 +232,7 @@ void rewatch_registry(server_self self) {
 void start(server_self self, const std::string& ref) {
   // An alias is followed from the start: set after the server started (its model published
   // later), it deploys when the registry says so, not at the next retry.
-  if (!self->state.current && !is_version_number(ref) && ref != "latest")
+  if (!self->state.current && is_alias(ref))
     self->state.follows = ref;
   deploy(self, ref, [self, ref](caf::error err) {
     if (!err)
