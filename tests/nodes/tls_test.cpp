@@ -22,6 +22,9 @@
 
 namespace {
 
+/// The PSK cluster secret of alpha and beta in the secret tests.
+const std::string secret_section = "cluster_secret: 7c1d0e55a3b84f0f9d2e61aa\n";
+
 using namespace llmos::test;
 using namespace std::chrono_literals;
 using std::chrono::steady_clock;
@@ -55,8 +58,13 @@ protected:
 
   /// Starts alpha and beta with good certificates and waits until each sees the other up.
   void start_good_pair(cluster& nodes) {
-    nodes.set_node_top_level("alpha", tls_section("good", "alpha"));
-    nodes.set_node_top_level("beta", tls_section("good", "beta"));
+    start_pair(nodes, tls_section("good", "alpha"), tls_section("good", "beta"));
+  }
+
+  /// Starts alpha and beta with these top-level sections and waits until each sees the other up.
+  static void start_pair(cluster& nodes, const std::string& alpha, const std::string& beta) {
+    nodes.set_node_top_level("alpha", alpha);
+    nodes.set_node_top_level("beta", beta);
     ASSERT_TRUE(nodes.start("alpha"));
     ASSERT_TRUE(nodes.start("beta"));
     ASSERT_TRUE(nodes.wait_for_state("alpha", "beta", "up"));
@@ -142,13 +150,7 @@ TEST_F(tls_test, a_node_without_tls_is_refused) {
 
 TEST_F(tls_test, nodes_with_the_cluster_secret_connect_and_others_are_refused) {
   cluster nodes{"psk", {"alpha", "beta", "gamma"}};
-  const std::string secret = "cluster_secret: 7c1d0e55a3b84f0f9d2e61aa\n";
-  nodes.set_node_top_level("alpha", secret);
-  nodes.set_node_top_level("beta", secret);
-  ASSERT_TRUE(nodes.start("alpha"));
-  ASSERT_TRUE(nodes.start("beta"));
-  ASSERT_TRUE(nodes.wait_for_state("alpha", "beta", "up"));
-  ASSERT_TRUE(nodes.wait_for_state("beta", "alpha", "up"));
+  ASSERT_NO_FATAL_FAILURE(start_pair(nodes, secret_section, secret_section));
   EXPECT_NE(nodes.log("alpha").find("with the cluster secret"), std::string::npos)
       << nodes.log("alpha");
   auto gelu = nodes.repl("alpha", {"send cpu-beta gelu values=1"});
@@ -162,12 +164,7 @@ TEST_F(tls_test, nodes_with_the_cluster_secret_connect_and_others_are_refused) {
 
 TEST_F(tls_test, a_node_without_the_cluster_secret_is_refused) {
   cluster nodes{"psk_plain", {"alpha", "beta", "gamma"}};
-  const std::string secret = "cluster_secret: 7c1d0e55a3b84f0f9d2e61aa\n";
-  nodes.set_node_top_level("alpha", secret);
-  nodes.set_node_top_level("beta", secret);
-  ASSERT_TRUE(nodes.start("alpha"));
-  ASSERT_TRUE(nodes.start("beta"));
-  ASSERT_TRUE(nodes.wait_for_state("alpha", "beta", "up"));
+  ASSERT_NO_FATAL_FAILURE(start_pair(nodes, secret_section, secret_section));
   ASSERT_TRUE(nodes.start("gamma")); // no secret: plain CAF, which the PSK port does not speak
   expect_gamma_refused(nodes);
 }

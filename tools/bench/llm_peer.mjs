@@ -12,17 +12,8 @@
 // attention off (node-llama-cpp's "auto" turns it on, which measured ~2.5x slower for a model
 // this small on 2 cores) and an F32 KV cache (llmos keeps f32 keys and values; llama.cpp's
 // default is F16).
-import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
-import { readFileSync } from "node:fs";
-
-function args() {
-  const a = {};
-  const argv = process.argv.slice(2);
-  for (let i = 0; i + 1 < argv.length; i += 2) a[argv[i].replace(/^--/, "")] = argv[i + 1];
-  return a;
-}
+import { args, cpuModel, loadNodeLlamaCpp, run } from "./llama_cpp_peer.mjs";
 
 /// Greedy from `bos` until `n` tokens or EOS; the time includes evaluating BOS, as llmos's does.
 async function decode(seq, bos, eos, n) {
@@ -52,24 +43,15 @@ async function prefill(seq, prompt) {
 
 async function main() {
   const a = args();
-  const modules = path.resolve(a.modules);
-  let lib;
-  try {
-    lib = await import(pathToFileURL(path.join(modules, "node_modules/node-llama-cpp/dist/index.js")).href);
-  } catch (e) {
-    console.log(JSON.stringify({ skipped: `node-llama-cpp not loadable from ${modules}: ${e.message}` }));
-    return;
-  }
-  const version = JSON.parse(
-    readFileSync(path.join(modules, "node_modules/node-llama-cpp/package.json"), "utf8")).version;
+  const loaded = await loadNodeLlamaCpp(a.modules);
+  if (!loaded) return;
+  const { lib, version } = loaded;
   const threads = Number(a.threads ?? 1);
   const bos = Number(a.bos ?? 1), eos = Number(a.eos ?? 2);
   const n = Number(a["decode-tokens"] ?? 256);
   const runs = Number(a.runs ?? 5), prefillRuns = Number(a["prefill-runs"] ?? 10);
   const prompt = a.prompt.split(",").map(Number);
-  const llama = await lib.getLlama({ gpu: false, build: "never", logLevel: lib.LlamaLogLevel.error,
-                                     maxThreads: threads });
-  const model = await llama.loadModel({ modelPath: a.model, gpuLayers: 0 });
+  const { llama, model } = await cpuModel(lib, threads, a.model);
   const flash = { auto: "auto", on: true, off: false }[a["flash-attention"] ?? "off"];
   const kvType = a["kv-type"] ?? "F32";
   const context = await model.createContext({
@@ -95,7 +77,4 @@ async function main() {
   await llama.dispose();
 }
 
-main().catch((e) => {
-  console.error(`llm_peer.mjs: ${e.stack ?? e}`);
-  process.exit(1);
-});
+run("llm_peer.mjs", main);

@@ -10,17 +10,9 @@
 //                             --requests FILE.json --bos 1 --eos 2 --context 512
 //
 // FILE.json: [{"prompt": [ids without BOS], "max_tokens": N, "client": C}, ...].
-import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import { readFileSync } from "node:fs";
-
-function args() {
-  const a = {};
-  const argv = process.argv.slice(2);
-  for (let i = 0; i + 1 < argv.length; i += 2) a[argv[i].replace(/^--/, "")] = argv[i + 1];
-  return a;
-}
+import { args, cpuModel, loadNodeLlamaCpp, run } from "./llama_cpp_peer.mjs";
 
 /// One request on one sequence: greedy from BOS + prompt until max_tokens or EOS.
 async function serve(seq, bos, eos, req, out) {
@@ -41,20 +33,13 @@ async function serve(seq, bos, eos, req, out) {
 
 async function main() {
   const a = args();
-  const modules = path.resolve(a.modules);
-  let lib;
-  try {
-    lib = await import(pathToFileURL(path.join(modules, "node_modules/node-llama-cpp/dist/index.js")).href);
-  } catch (e) {
-    console.log(JSON.stringify({ skipped: `node-llama-cpp not loadable from ${modules}: ${e.message}` }));
-    return;
-  }
+  const loaded = await loadNodeLlamaCpp(a.modules);
+  if (!loaded) return;
+  const { lib } = loaded;
   const threads = Number(a.threads ?? 1), clients = Number(a.clients ?? 1);
   const bos = Number(a.bos ?? 1), eos = Number(a.eos ?? 2);
   const requests = JSON.parse(readFileSync(a.requests, "utf8"));
-  const llama = await lib.getLlama({ gpu: false, build: "never", logLevel: lib.LlamaLogLevel.error,
-                                     maxThreads: threads });
-  const model = await llama.loadModel({ modelPath: a.model, gpuLayers: 0 });
+  const { llama, model } = await cpuModel(lib, threads, a.model);
   // As in llm_peer.mjs: flash attention off and an F32 KV cache, llama.cpp's fastest here with
   // llmos's precision. The context holds every sequence's full window.
   const context = await model.createContext({
@@ -77,7 +62,4 @@ async function main() {
   await llama.dispose();
 }
 
-main().catch((e) => {
-  console.error(`llm_serving_peer.mjs: ${e.stack ?? e}`);
-  process.exit(1);
-});
+run("llm_serving_peer.mjs", main);

@@ -40,6 +40,10 @@ struct command_line {
   po::variables_map vm;
 
   bool has(const char* flag) const { return vm.count(flag) != 0; }
+  /// tools/bench/`script`, the peer the benchmark runs, or "" when `skip_flag` was given.
+  std::string peer(const char* skip_flag, const char* script) const {
+    return has(skip_flag) ? "" : LLMOS_SOURCE_DIR "/tools/bench/" + std::string{script};
+  }
 };
 
 void add_options(po::options_description& desc, command_line& cl) {
@@ -111,8 +115,7 @@ int serve_caf_command(command_line& cl) {
 
 int data_command(command_line& cl) {
   cl.data.json_path = cl.messaging.json_path;
-  if (!cl.has("no-python"))
-    cl.data.python_script = LLMOS_SOURCE_DIR "/tools/bench/data_peer.py";
+  cl.data.python_script = cl.peer("no-python", "data_peer.py");
   return bench::run_data(cl.data);
 }
 
@@ -133,8 +136,7 @@ int serving_command(command_line& cl) {
 int scheduler_command(command_line& cl) {
   bench::scheduler_options s;
   s.json_path = cl.messaging.json_path;
-  if (!cl.has("no-python"))
-    s.python_script = LLMOS_SOURCE_DIR "/tools/bench/scheduler_peer.py";
+  s.python_script = cl.peer("no-python", "scheduler_peer.py");
   return bench::run_scheduler(s);
 }
 
@@ -154,8 +156,7 @@ int loop_command(command_line& cl) {
   bench::loop_options l;
   l.json_path = cl.messaging.json_path;
   l.bin_dir = self_path().parent_path().string();
-  if (!cl.has("no-python"))
-    l.python_script = LLMOS_SOURCE_DIR "/tools/bench/loop_peer.py";
+  l.python_script = cl.peer("no-python", "loop_peer.py");
   if (!cl.has("no-demo"))
     l.demo_script = LLMOS_SOURCE_DIR "/tools/demo/demo.sh";
   return bench::run_loop(l);
@@ -170,10 +171,8 @@ int llm_command(command_line& cl) {
   }
   l.threads = cl.threads;
   l.models_dir = models_dir();
-  if (!cl.has("no-python"))
-    l.python_script = LLMOS_SOURCE_DIR "/tools/bench/llm_peer.py";
-  if (!cl.has("no-llamacpp"))
-    l.node_script = LLMOS_SOURCE_DIR "/tools/bench/llm_peer.mjs";
+  l.python_script = cl.peer("no-python", "llm_peer.py");
+  l.node_script = cl.peer("no-llamacpp", "llm_peer.mjs");
   l.npm_prefix = LLMOS_SOURCE_DIR "/.cache/npm/llm-peer";
   return bench::run_llm(l);
 }
@@ -183,8 +182,7 @@ int llm_serving_command(command_line& cl) {
   l.json_path = cl.messaging.json_path;
   l.models_dir = models_dir();
   l.node_path = node_path();
-  if (!cl.has("no-llamacpp"))
-    l.peer_script = LLMOS_SOURCE_DIR "/tools/bench/llm_serving_peer.mjs";
+  l.peer_script = cl.peer("no-llamacpp", "llm_serving_peer.mjs");
   l.npm_prefix = LLMOS_SOURCE_DIR "/.cache/npm/llm-peer";
   l.text_dir = LLMOS_SOURCE_DIR "/.cache/data/fortunes/usr/share/games/fortunes";
   return bench::run_llm_serving(l);
@@ -205,8 +203,7 @@ int hardening_command(command_line& cl) {
 int training_command(command_line& cl) {
   bench::training_options t;
   t.json_path = cl.messaging.json_path;
-  if (!cl.has("no-python"))
-    t.python_script = LLMOS_SOURCE_DIR "/tools/bench/training_peer.py";
+  t.python_script = cl.peer("no-python", "training_peer.py");
   return bench::run_training(t);
 }
 
@@ -219,8 +216,7 @@ int messaging_command(command_line& cl) {
   const auto self = self_path();
   opts.self_path = self.string();
   opts.node_path = (self.parent_path() / "llmos-node").string();
-  if (!cl.has("no-erlang"))
-    opts.erlang_script = LLMOS_SOURCE_DIR "/tools/bench/erlang/run.sh";
+  opts.erlang_script = cl.peer("no-erlang", "erlang/run.sh");
   return bench::run_messaging(opts);
 }
 

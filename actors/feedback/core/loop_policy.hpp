@@ -19,6 +19,7 @@ struct trigger_policy {
   double psi_above = 0;         ///< input drift: the larger of length and token PSI
   uint64_t window = 200;        ///< recent requests / labelled outcomes the analysis keeps
   double cooldown_s = 30;       ///< quiet time after a round ends
+  bool operator==(const trigger_policy&) const = default;
 };
 
 /// How the candidate is trained.
@@ -32,12 +33,14 @@ struct finetune_policy {
   /// Copies of each labelled feedback record among the original records: a few hundred
   /// corrections would otherwise be a tenth of what the fine-tune sees.
   uint32_t feedback_weight = 1;
+  bool operator==(const finetune_policy&) const = default;
 };
 
 /// When a candidate may go to canary.
 struct evaluate_policy {
   double margin = 0.02;           ///< must beat production on the feedback hold-out by this
   double max_heldout_drop = 0.02; ///< and lose at most this on the original held-out data
+  bool operator==(const evaluate_policy&) const = default;
 };
 
 /// How the canary runs and is judged.
@@ -46,6 +49,7 @@ struct canary_policy {
   uint64_t min_labelled = 40; ///< labelled canary outcomes before judging
   double margin = 0.0;        ///< canary accuracy must reach production's + margin
   double max_s = 600;         ///< judged (or rolled back) after this long
+  bool operator==(const canary_policy&) const = default;
 };
 
 struct loop_policy {

@@ -50,6 +50,16 @@ void append_records(record_log& log, uint64_t first, uint64_t count) {
   }
 }
 
+/// A log "f.log" in `dir` holding payload(0)..payload(count - 1), closed again.
+std::string written_log(const temp_folder& dir, uint64_t count) {
+  const auto path = dir / "f.log";
+  auto log = record_log::open(path, {}, nullptr);
+  EXPECT_TRUE(log) << (log ? "" : context_of(log.error()));
+  if (log)
+    append_records(*log, 0, count);
+  return path;
+}
+
 std::vector<std::string> payloads(uint64_t count) {
   std::vector<std::string> out;
   for (uint64_t n = 0; n < count; ++n)
@@ -132,12 +142,7 @@ TEST(record_log, frame_layout_is_magic_length_checksum_payload) {
 
 TEST(record_log, reopening_counts_and_continues_the_numbering) {
   temp_folder dir;
-  const auto path = dir / "f.log";
-  {
-    auto log = record_log::open(path, {}, nullptr);
-    ASSERT_TRUE(log);
-    append_records(*log, 0, 3);
-  }
+  const auto path = written_log(dir, 3);
   {
     recovery_report report;
     auto log = record_log::open(path, {}, nullptr, &report);
@@ -151,12 +156,7 @@ TEST(record_log, reopening_counts_and_continues_the_numbering) {
 
 TEST(record_log, a_torn_last_record_is_moved_aside_and_appends_continue) {
   temp_folder dir;
-  const auto path = dir / "f.log";
-  {
-    auto log = record_log::open(path, {}, nullptr);
-    ASSERT_TRUE(log);
-    append_records(*log, 0, 5);
-  }
+  const auto path = written_log(dir, 5);
   // What a kill -9 in the middle of the fifth write leaves: its frame cut short.
   const auto full = read_bytes(path);
   const auto torn = full.substr(0, full.size() - 7);
@@ -193,12 +193,7 @@ TEST(record_log, a_torn_last_record_is_moved_aside_and_appends_continue) {
 
 TEST(record_log, a_torn_header_is_caught) {
   temp_folder dir;
-  const auto path = dir / "f.log";
-  {
-    auto log = record_log::open(path, {}, nullptr);
-    ASSERT_TRUE(log);
-    append_records(*log, 0, 3);
-  }
+  const auto path = written_log(dir, 3);
   write_bytes(path, read_bytes(path).substr(0, offset_of(2) + 5));
   const auto again = replay(path);
   EXPECT_EQ(again.payloads, payloads(2));
@@ -208,12 +203,7 @@ TEST(record_log, a_torn_header_is_caught) {
 
 TEST(record_log, a_flipped_byte_is_caught_by_the_checksum_and_later_records_kept_aside) {
   temp_folder dir;
-  const auto path = dir / "f.log";
-  {
-    auto log = record_log::open(path, {}, nullptr);
-    ASSERT_TRUE(log);
-    append_records(*log, 0, 5);
-  }
+  const auto path = written_log(dir, 5);
   auto bytes = read_bytes(path);
   const uint64_t offset = offset_of(2);
   bytes[offset + record_log::header_size + 3] ^= 0x20; // inside record 2's payload
@@ -233,12 +223,7 @@ TEST(record_log, a_flipped_byte_is_caught_by_the_checksum_and_later_records_kept
 
 TEST(record_log, bad_magic_and_impossible_lengths_are_damage) {
   temp_folder dir;
-  const auto path = dir / "f.log";
-  {
-    auto log = record_log::open(path, {}, nullptr);
-    ASSERT_TRUE(log);
-    append_records(*log, 0, 2);
-  }
+  const auto path = written_log(dir, 2);
   const auto good = read_bytes(path);
   // Zeros are what some file systems leave after a crash in blocks not yet written.
   write_bytes(path, good + std::string(40, '\0'));
@@ -259,12 +244,7 @@ TEST(record_log, bad_magic_and_impossible_lengths_are_damage) {
 
 TEST(record_log, a_second_recovery_at_the_same_offset_does_not_overwrite_the_first) {
   temp_folder dir;
-  const auto path = dir / "f.log";
-  {
-    auto log = record_log::open(path, {}, nullptr);
-    ASSERT_TRUE(log);
-    append_records(*log, 0, 2);
-  }
+  const auto path = written_log(dir, 2);
   const auto good = read_bytes(path);
   write_bytes(path, good + "first tail");
   const auto first = replay(path).report;

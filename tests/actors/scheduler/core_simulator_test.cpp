@@ -15,6 +15,32 @@ sim_result run(const std::vector<sim_job>& trace, const sim_cluster_spec& c, pol
   return r ? *r : sim_result{};
 }
 
+/// `nodes` CPU-only nodes of `cpu_per_node` threads.
+sim_cluster_spec cpu_cluster(std::size_t nodes, uint32_t cpu_per_node) {
+  sim_cluster_spec c;
+  c.nodes = nodes;
+  c.cpu_per_node = cpu_per_node;
+  c.gpu_node_every = 0;
+  return c;
+}
+
+/// `count` jobs of `threads` threads each, `work_s` long, of `owner(i)`, arriving every
+/// `every_s` from 0.
+template <class Owner>
+std::vector<sim_job> cpu_jobs(int count, double every_s, double work_s, uint32_t threads,
+                              Owner owner) {
+  std::vector<sim_job> trace;
+  for (int i = 0; i < count; ++i) {
+    sim_job j;
+    j.arrival = i * every_s;
+    j.work_s = work_s;
+    j.per_replica.cpu_threads = threads;
+    j.owner = owner(i);
+    trace.push_back(j);
+  }
+  return trace;
+}
+
 policy_options named(const std::string& p) {
   policy_options o;
   o.policy = p;
@@ -34,18 +60,8 @@ TEST(SchedulerSimulator, SameTraceSameResult) {
 
 TEST(SchedulerSimulator, FairShareSplitsABusyClusterByWeight) {
   // Two owners each submitting far more than the cluster holds, all at once.
-  sim_cluster_spec c;
-  c.nodes = 50;
-  c.cpu_per_node = 8;
-  c.gpu_node_every = 0;
-  std::vector<sim_job> trace;
-  for (int i = 0; i < 4000; ++i) {
-    sim_job j;
-    j.work_s = 100;
-    j.per_replica.cpu_threads = 2;
-    j.owner = i % 2 ? "heavy" : "light";
-    trace.push_back(j);
-  }
+  const auto c = cpu_cluster(50, 8);
+  const auto trace = cpu_jobs(4000, 0, 100, 2, [](int i) { return i % 2 ? "heavy" : "light"; });
   sim_options s;
   s.share_window_s = 1000; // both owners still have work queued throughout
   auto o = named("fair-share");
@@ -60,21 +76,11 @@ TEST(SchedulerSimulator, FairShareSplitsABusyClusterByWeight) {
 }
 
 TEST(SchedulerSimulator, AgingEndsStarvationOfALowPriorityTask) {
-  sim_cluster_spec c;
-  c.nodes = 4;
-  c.cpu_per_node = 4;
-  c.gpu_node_every = 0;
+  const auto c = cpu_cluster(4, 4);
   // A stream of high-priority work that asks 2.5 times what the cluster holds for 1,200 s.
-  std::vector<sim_job> trace;
-  for (int i = 0; i < 600; ++i) {
-    sim_job j;
-    j.arrival = i * 2.0;
-    j.work_s = 40;
-    j.per_replica.cpu_threads = 2;
+  auto trace = cpu_jobs(600, 2.0, 40, 2, [](int) { return "high"; });
+  for (auto& j : trace)
     j.priority = 10;
-    j.owner = "high";
-    trace.push_back(j);
-  }
   sim_job low; // arrives when the cluster is full and a backlog has formed
   low.arrival = 101;
   low.work_s = 10;
