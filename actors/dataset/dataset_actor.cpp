@@ -364,21 +364,28 @@ void fail_run(self_ptr self, uint64_t run, caf::error err) {
   rp.deliver(std::move(err));
 }
 
+namespace {
+
+/// The keys a topology may give a dataset actor.
+const std::vector<config_field> dataset_fields = {
+    required_key("pipeline", config_type::path, "path of the pipeline YAML file"),
+};
+
+caf::expected<caf::actor> spawn_dataset(spawn_context& ctx) {
+  auto spec = dataset::load_pipeline(ctx.config["pipeline"]);
+  if (!spec)
+    return std::move(spec.error());
+  auto handle = ctx.system.spawn(dataset_behavior, std::move(*spec), ctx.name, ctx.manager);
+  return caf::actor_cast<caf::actor>(handle);
+}
+
+} // namespace
+
 actor_kind dataset_kind() {
-  actor_kind kind;
-  kind.name = "dataset";
-  kind.help = "a data set: ingests its pipeline file, serves samples and streams batches";
-  kind.fields = {
-      {"pipeline", config_type::path, "", true, "path of the pipeline YAML file", {}},
-  };
-  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    auto spec = dataset::load_pipeline(ctx.config["pipeline"]);
-    if (!spec)
-      return std::move(spec.error());
-    auto handle = ctx.system.spawn(dataset_behavior, std::move(*spec), ctx.name, ctx.manager);
-    return caf::actor_cast<caf::actor>(handle);
-  };
-  return kind;
+  return {.name = "dataset",
+          .help = "a data set: ingests its pipeline file, serves samples and streams batches",
+          .fields = dataset_fields,
+          .spawn = spawn_dataset};
 }
 
 } // namespace llmos

@@ -74,37 +74,38 @@ device_actor spawn_device(caf::actor_system& system, device_core core) {
   return spawn_worker(system, device_behavior, std::move(core));
 }
 
+namespace {
+
+/// The keys a topology may give a device actor.
+const std::vector<config_field> device_fields = {
+    optional_key("type", config_type::string, "cpu", "cpu or cuda", {"cpu", "cuda"}),
+    optional_key("index", config_type::integer, "0", "GPU index for type=cuda"),
+    optional_key("threads", config_type::integer, "1", "CPU threads the device may use"),
+};
+
+caf::expected<caf::actor> spawn_from_config(spawn_context& ctx) {
+  // Bounded before narrowing: stoi/stoul on the schema's long longs threw out_of_range inside
+  // the node manager (taking it down) or wrapped -1 to 4294967295.
+  auto index = config_integer(ctx.config, "index", 0, std::numeric_limits<int>::max());
+  if (!index)
+    return std::move(index.error());
+  auto threads = config_integer(ctx.config, "threads", 1, std::numeric_limits<uint32_t>::max());
+  if (!threads)
+    return std::move(threads.error());
+  auto core = device_core::create(ctx.name, ctx.config["type"], static_cast<int>(*index),
+                                  static_cast<uint32_t>(*threads));
+  if (!core)
+    return std::move(core.error());
+  return caf::actor_cast<caf::actor>(spawn_device(ctx.system, std::move(*core)));
+}
+
+} // namespace
+
 actor_kind device_kind() {
-  actor_kind kind;
-  kind.name = "device";
-  kind.help = "a compute device (CPU thread pool or one GPU) that runs kernels";
-  kind.fields = {
-      {"type", config_type::string, "cpu", false, "cpu or cuda", {"cpu", "cuda"}},
-      {"index", config_type::integer, "0", false, "GPU index for type=cuda", {}},
-      {"threads", config_type::integer, "1", false, "CPU threads the device may use", {}},
-  };
-  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    // The schema only promises integers that fit a long long; narrowing them with stoi/stoul
-    // threw out_of_range inside the node manager (taking it down) or wrapped -1 to 4294967295.
-    const long long index = std::stoll(ctx.config["index"]);
-    const long long threads = std::stoll(ctx.config["threads"]);
-    if (index < 0 || index > std::numeric_limits<int>::max())
-      return make_llmos_error(error_code::bad_config,
-                              "config key 'index' must be a GPU index from 0 to " +
-                                  std::to_string(std::numeric_limits<int>::max()) + ", got " +
-                                  ctx.config["index"]);
-    if (threads < 1 || threads > std::numeric_limits<uint32_t>::max())
-      return make_llmos_error(error_code::bad_config,
-                              "config key 'threads' must be from 1 to " +
-                                  std::to_string(std::numeric_limits<uint32_t>::max()) + ", got " +
-                                  ctx.config["threads"]);
-    auto core = device_core::create(ctx.name, ctx.config["type"], static_cast<int>(index),
-                                    static_cast<uint32_t>(threads));
-    if (!core)
-      return std::move(core.error());
-    return caf::actor_cast<caf::actor>(spawn_device(ctx.system, std::move(*core)));
-  };
-  return kind;
+  return {.name = "device",
+          .help = "a compute device (CPU thread pool or one GPU) that runs kernels",
+          .fields = device_fields,
+          .spawn = spawn_from_config};
 }
 
 caf::expected<device_actor> find_local_device(const spawn_context& ctx, const std::string& who) {

@@ -271,64 +271,62 @@ void record_decision(analyst_self self, nlohmann::json decision) {
 
 } // namespace feedback
 
-actor_kind feedback_kind() {
-  actor_kind kind;
-  kind.name = "feedback";
-  kind.help = "feedback analyst: durable feedback log, analysis per version, the retrain loop";
-  kind.fields = {
-      {"root",
-       config_type::path,
-       "",
-       false,
-       "folder of the log, the history and the loop's rounds; default .cache/state/feedback/NAME",
-       {}},
-      {"fsync",
-       config_type::string,
-       "every",
-       false,
-       "when the log is fsynced",
-       {"every", "batched", "none"}},
-      {"batch_records", config_type::integer, "64", false, "records per fsync when batched", {}},
-      {"policy", config_type::path, "", false, "loop policy YAML (\"\" = analysis only)", {}},
-      {"window", config_type::integer, "200", false, "labelled records of the sliding window", {}},
-      {"tick_ms", config_type::integer, "1000", false, "how often the loop is advanced", {}},
-  };
-  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    feedback::analyst_config cfg;
-    cfg.name = ctx.name;
-    cfg.root = ctx.config["root"].empty() ? fs::path{state_dir()} / "feedback" / ctx.name
-                                          : fs::path{ctx.config["root"]};
-    std::error_code ec;
-    fs::create_directories(cfg.root, ec);
-    if (ec)
-      return make_llmos_error(error_code::bad_config, "feedback '" + ctx.name + "': root " +
-                                                          cfg.root.string() + ": " + ec.message());
-    auto policy = feedback::parse_fsync_policy(ctx.config["fsync"]);
+namespace {
+
+/// The keys a topology may give a feedback actor.
+const std::vector<config_field> feedback_fields = {
+    optional_key("root", config_type::path, "",
+                 "folder of the log, the history and the loop's rounds; default "
+                 ".cache/state/feedback/NAME"),
+    optional_key("fsync", config_type::string, "every", "when the log is fsynced",
+                 {"every", "batched", "none"}),
+    optional_key("batch_records", config_type::integer, "64", "records per fsync when batched"),
+    optional_key("policy", config_type::path, "", "loop policy YAML (\"\" = analysis only)"),
+    optional_key("window", config_type::integer, "200", "labelled records of the sliding window"),
+    optional_key("tick_ms", config_type::integer, "1000", "how often the loop is advanced"),
+};
+
+caf::expected<caf::actor> spawn_feedback(spawn_context& ctx) {
+  feedback::analyst_config cfg;
+  cfg.name = ctx.name;
+  cfg.root = ctx.config["root"].empty() ? fs::path{state_dir()} / "feedback" / ctx.name
+                                        : fs::path{ctx.config["root"]};
+  std::error_code ec;
+  fs::create_directories(cfg.root, ec);
+  if (ec)
+    return make_llmos_error(error_code::bad_config, "feedback '" + ctx.name + "': root " +
+                                                        cfg.root.string() + ": " + ec.message());
+  auto policy = feedback::parse_fsync_policy(ctx.config["fsync"]);
+  if (!policy)
+    return std::move(policy.error());
+  cfg.log.policy = *policy;
+  auto batch = config_integer(ctx.config, "batch_records", 1, 1000000);
+  auto window = config_integer(ctx.config, "window", 1, 1000000);
+  auto tick = config_integer(ctx.config, "tick_ms", 10, 600000);
+  for (auto* v : {&batch, &window, &tick})
+    if (!*v)
+      return make_llmos_error(error_code::bad_config,
+                              "feedback '" + ctx.name + "': " + describe(v->error()));
+  cfg.log.batch_records = static_cast<uint32_t>(*batch);
+  cfg.window = static_cast<std::size_t>(*window);
+  cfg.tick_ms = static_cast<uint32_t>(*tick);
+  if (!ctx.config["policy"].empty()) {
+    auto policy = feedback::load_loop_policy(ctx.config["policy"]);
     if (!policy)
       return std::move(policy.error());
-    cfg.log.policy = *policy;
-    const long long batch = std::stoll(ctx.config["batch_records"]);
-    const long long window = std::stoll(ctx.config["window"]);
-    const long long tick = std::stoll(ctx.config["tick_ms"]);
-    if (batch < 1 || batch > 1000000 || window < 1 || window > 1000000 || tick < 10 ||
-        tick > 600000)
-      return make_llmos_error(error_code::bad_config,
-                              "feedback '" + ctx.name +
-                                  "': batch_records and window must be from 1 to 1000000, "
-                                  "tick_ms from 10 to 600000");
-    cfg.log.batch_records = static_cast<uint32_t>(batch);
-    cfg.window = static_cast<std::size_t>(window);
-    cfg.tick_ms = static_cast<uint32_t>(tick);
-    if (!ctx.config["policy"].empty()) {
-      auto policy = feedback::load_loop_policy(ctx.config["policy"]);
-      if (!policy)
-        return std::move(policy.error());
-      cfg.policy = std::move(*policy);
-    }
-    cfg.manager = ctx.manager;
-    return caf::actor_cast<caf::actor>(ctx.system.spawn(behavior, std::move(cfg)));
-  };
-  return kind;
+    cfg.policy = std::move(*policy);
+  }
+  cfg.manager = ctx.manager;
+  return caf::actor_cast<caf::actor>(ctx.system.spawn(behavior, std::move(cfg)));
+}
+
+} // namespace
+
+actor_kind feedback_kind() {
+  return {.name = "feedback",
+          .help = "feedback analyst: durable feedback log, analysis per version, the retrain loop",
+          .fields = feedback_fields,
+          .spawn = spawn_feedback};
 }
 
 } // namespace llmos

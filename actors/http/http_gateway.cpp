@@ -106,52 +106,29 @@ caf::behavior gateway_behavior(caf::event_based_actor* self, std::shared_ptr<gat
 
 std::vector<config_field> http_fields() {
   return {
-      {"port", config_type::integer, "8080", false, "TCP port (0 = any free port)", {}},
-      {"host", config_type::string, "127.0.0.1", false, "address to listen on", {}},
-      {"tls_certificate",
-       config_type::path,
-       "",
-       false,
-       "PEM certificate (chain) to serve HTTPS with; with tls_key",
-       {}},
-      {"tls_key", config_type::path, "", false, "PEM private key of tls_certificate", {}},
-      {"token", config_type::string, "", false, "admin bearer token (\"\" = admin closed)", {}},
-      {"protect",
-       config_type::string,
-       "",
-       false,
-       "route groups that need the token too: predict, completions, feedback, models, observe "
-       "or all, comma-separated (\"\" = only admin)",
-       {}},
-      {"body_limit", config_type::integer, "1048576", false, "largest request body, bytes", {}},
-      {"threads", config_type::integer, "8", false, "requests processed at once", {}},
-      {"max_connections",
-       config_type::integer,
-       "1024",
-       false,
-       "open connections (beyond: 503 and close)",
-       {}},
-      {"head_timeout_ms",
-       config_type::integer,
-       "10000",
-       false,
-       "a request's line and headers must arrive within this (else 408)",
-       {}},
-      {"registry", config_type::string, "registry", false, "registry actor name", {}},
-      {"feedback",
-       config_type::path,
-       "",
-       false,
-       "feedback log (JSON lines); default .cache/state/feedback.jsonl",
-       {}},
-      {"analyst",
-       config_type::string,
-       "",
-       false,
-       "feedback analyst actor for /v1/feedback (\"\" = the feedback log file)",
-       {}},
-      {"alerts", config_type::path, "", false, "alert rules YAML", {}},
-      {"timeout_ms", config_type::integer, "30000", false, "per-request actor timeout", {}},
+      optional_key("port", config_type::integer, "8080", "TCP port (0 = any free port)"),
+      optional_key("host", config_type::string, "127.0.0.1", "address to listen on"),
+      optional_key("tls_certificate", config_type::path, "",
+                   "PEM certificate (chain) to serve HTTPS with; with tls_key"),
+      optional_key("tls_key", config_type::path, "", "PEM private key of tls_certificate"),
+      optional_key("token", config_type::string, "", "admin bearer token (\"\" = admin closed)"),
+      optional_key(
+          "protect", config_type::string, "",
+          "route groups that need the token too: predict, completions, feedback, models, observe "
+          "or all, comma-separated (\"\" = only admin)"),
+      optional_key("body_limit", config_type::integer, "1048576", "largest request body, bytes"),
+      optional_key("threads", config_type::integer, "8", "requests processed at once"),
+      optional_key("max_connections", config_type::integer, "1024",
+                   "open connections (beyond: 503 and close)"),
+      optional_key("head_timeout_ms", config_type::integer, "10000",
+                   "a request's line and headers must arrive within this (else 408)"),
+      optional_key("registry", config_type::string, "registry", "registry actor name"),
+      optional_key("feedback", config_type::path, "",
+                   "feedback log (JSON lines); default .cache/state/feedback.jsonl"),
+      optional_key("analyst", config_type::string, "",
+                   "feedback analyst actor for /v1/feedback (\"\" = the feedback log file)"),
+      optional_key("alerts", config_type::path, "", "alert rules YAML"),
+      optional_key("timeout_ms", config_type::integer, "30000", "per-request actor timeout"),
   };
 }
 
@@ -338,13 +315,11 @@ caf::expected<caf::actor> spawn_http(spawn_context& ctx) {
 } // namespace
 
 actor_kind http_kind() {
-  actor_kind kind;
-  kind.name = "http";
-  kind.help = "HTTP/JSON gateway: predict, completions (SSE), models, admin, metrics, alerts, "
-              "dashboard";
-  kind.fields = http_fields();
-  kind.spawn = spawn_http;
-  return kind;
+  return {.name = "http",
+          .help = "HTTP/JSON gateway: predict, completions (SSE), models, admin, metrics, alerts, "
+                  "dashboard",
+          .fields = http_fields(),
+          .spawn = spawn_http};
 }
 
 } // namespace llmos

@@ -55,32 +55,27 @@ caf::expected<caf::actor> spawn_from_config(spawn_context& ctx) {
   return spawn_with_own_device(ctx, std::move(*spec), static_cast<uint32_t>(*threads), *decoding);
 }
 
+/// The keys a topology may give a model actor.
+const std::vector<config_field> model_fields = joined(
+    {
+        required_key("spec", config_type::path, "model spec YAML (nodes/examples/models/)"),
+        optional_key("threads", config_type::integer, "1",
+                     "CPU threads of the model's own device (without device)"),
+        optional_key("device", config_type::string, "",
+                     "a device actor of this node to compute on (declared before the model), "
+                     "e.g. gpu0"),
+    },
+    decoding_fields());
+
 } // namespace
 
 actor_kind model_kind() {
-  actor_kind kind;
-  kind.name = "model";
-  kind.help = "one model replica (spec YAML) training and serving on a device actor of its node "
-              "(device: NAME) or on a CPU device of its own";
-  kind.fields = {
-      {"spec", config_type::path, "", true, "model spec YAML (nodes/examples/models/)", {}},
-      {"threads",
-       config_type::integer,
-       "1",
-       false,
-       "CPU threads of the model's own device (without device)",
-       {}},
-      {"device",
-       config_type::string,
-       "",
-       false,
-       "a device actor of this node to compute on (declared before the model), e.g. gpu0",
-       {}},
-  };
-  const auto& decoding = decoding_fields();
-  kind.fields.insert(kind.fields.end(), decoding.begin(), decoding.end());
-  kind.spawn = spawn_from_config;
-  return kind;
+  return {.name = "model",
+          .help =
+              "one model replica (spec YAML) training and serving on a device actor of its node "
+              "(device: NAME) or on a CPU device of its own",
+          .fields = model_fields,
+          .spawn = spawn_from_config};
 }
 
 } // namespace llmos

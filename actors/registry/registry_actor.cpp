@@ -252,32 +252,32 @@ registry_actor::behavior_type registry_behavior(self_ptr self,
   };
 }
 
+/// The keys a topology may give a registry actor.
+const std::vector<config_field> registry_fields = {
+    optional_key("root", config_type::path, "",
+                 "folder of the store (created if missing); default .cache/state/registry"),
+};
+
+caf::expected<caf::actor> spawn_registry(spawn_context& ctx) {
+  // Beside the data sets' default store (.cache/state), never inside the source tree.
+  const auto root = ctx.config["root"].empty()
+                        ? (std::filesystem::path{state_dir()} / "registry").string()
+                        : ctx.config["root"];
+  auto store = registry::registry_store::open(root);
+  if (!store)
+    return std::move(store.error());
+  auto shared = std::make_shared<registry::registry_store>(std::move(*store));
+  return caf::actor_cast<caf::actor>(ctx.system.spawn(registry_behavior, std::move(shared)));
+}
+
 } // namespace
 
 actor_kind registry_kind() {
-  actor_kind kind;
-  kind.name = "registry";
-  kind.help = "versioned model store on disk: weights, spec, tokenizer, metrics, lineage, aliases";
-  kind.fields = {
-      {"root",
-       config_type::path,
-       "",
-       false,
-       "folder of the store (created if missing); default .cache/state/registry",
-       {}},
-  };
-  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    // Beside the data sets' default store (.cache/state), never inside the source tree.
-    const auto root = ctx.config["root"].empty()
-                          ? (std::filesystem::path{state_dir()} / "registry").string()
-                          : ctx.config["root"];
-    auto store = registry::registry_store::open(root);
-    if (!store)
-      return std::move(store.error());
-    auto shared = std::make_shared<registry::registry_store>(std::move(*store));
-    return caf::actor_cast<caf::actor>(ctx.system.spawn(registry_behavior, std::move(shared)));
-  };
-  return kind;
+  return {.name = "registry",
+          .help =
+              "versioned model store on disk: weights, spec, tokenizer, metrics, lineage, aliases",
+          .fields = registry_fields,
+          .spawn = spawn_registry};
 }
 
 } // namespace llmos

@@ -236,41 +236,21 @@ namespace {
 
 /// The keys a topology may give a scheduler (a table, read when the kind is registered).
 const std::vector<config_field> scheduler_fields = {
-    {"policy",
-     config_type::string,
-     "priority",
-     false,
-     "scheduling policy",
-     {"fifo", "round-robin", "least-loaded", "priority", "fair-share"}},
-    {"root",
-     config_type::path,
-     "",
-     false,
-     "folder of the job table and checkpoints; default .cache/state/scheduler",
-     {}},
-    {"aging_per_s",
-     config_type::number,
-     "0.01",
-     false,
-     "priority points a waiting task gains per second",
-     {}},
-    {"preemption", config_type::boolean, "true", false, "higher priority stops lower", {}},
-    {"backfill", config_type::boolean, "true", false, "later tasks may pass a blocked one", {}},
-    {"weights", config_type::string, "", false, "fair share: OWNER=WEIGHT,...", {}},
-    {"max_attempts", config_type::integer, "3", false, "failures before a task fails", {}},
-    {"retry_base_s", config_type::number, "1", false, "first retry delay (doubles)", {}},
-    {"max_pending",
-     config_type::integer,
-     "10000",
-     false,
-     "waiting tasks; submit refuses beyond",
-     {}},
-    {"node_threads",
-     config_type::integer,
-     "0",
-     false,
-     "threads of a node without CPU device actors",
-     {}},
+    optional_key("policy", config_type::string, "priority", "scheduling policy",
+                 {"fifo", "round-robin", "least-loaded", "priority", "fair-share"}),
+    optional_key("root", config_type::path, "",
+                 "folder of the job table and checkpoints; default .cache/state/scheduler"),
+    optional_key("aging_per_s", config_type::number, "0.01",
+                 "priority points a waiting task gains per second"),
+    optional_key("preemption", config_type::boolean, "true", "higher priority stops lower"),
+    optional_key("backfill", config_type::boolean, "true", "later tasks may pass a blocked one"),
+    optional_key("weights", config_type::string, "", "fair share: OWNER=WEIGHT,..."),
+    optional_key("max_attempts", config_type::integer, "3", "failures before a task fails"),
+    optional_key("retry_base_s", config_type::number, "1", "first retry delay (doubles)"),
+    optional_key("max_pending", config_type::integer, "10000",
+                 "waiting tasks; submit refuses beyond"),
+    optional_key("node_threads", config_type::integer, "0",
+                 "threads of a node without CPU device actors"),
 };
 
 caf::expected<caf::actor> spawn_scheduler(spawn_context& ctx) {
@@ -311,12 +291,10 @@ caf::expected<caf::actor> spawn_scheduler(spawn_context& ctx) {
 } // namespace
 
 actor_kind scheduler_kind() {
-  actor_kind kind;
-  kind.name = "scheduler";
-  kind.help = "places tasks (training runs, trials) on the cluster's nodes by a policy";
-  kind.fields = scheduler_fields;
-  kind.spawn = spawn_scheduler;
-  return kind;
+  return {.name = "scheduler",
+          .help = "places tasks (training runs, trials) on the cluster's nodes by a policy",
+          .fields = scheduler_fields,
+          .spawn = spawn_scheduler};
 }
 
 } // namespace llmos

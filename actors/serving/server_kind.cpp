@@ -14,56 +14,30 @@ namespace {
 
 /// The keys a topology may give a server (a table, read when the kind is registered).
 const std::vector<config_field> server_fields = {
-    {"model", config_type::string, "", true, "registry model name (the HTTP route)", {}},
-    {"registry", config_type::string, "registry", false, "registry actor name", {}},
-    {"version",
-     config_type::string,
-     "production",
-     false,
-     "alias to follow, or 3 / v3 / latest",
-     {}},
-    {"replicas",
-     config_type::integer,
-     "1",
-     false,
-     "model replicas, each on a CPU device of its own (or all on `device`)",
-     {}},
-    {"threads", config_type::integer, "1", false, "CPU threads of each replica's device", {}},
-    {"device",
-     config_type::string,
-     "",
-     false,
-     "a device actor of this node every replica computes on (a GPU: type cuda), declared "
-     "before the server",
-     {}},
-    {"max_batch", config_type::integer, "32", false, "rows per forward pass at most", {}},
-    {"max_delay_us",
-     config_type::integer,
-     "2000",
-     false,
-     "longest wait of a row for its batch",
-     {}},
-    {"queue_limit", config_type::integer, "1024", false, "rows queued per replica at most", {}},
-    {"routing",
-     config_type::string,
-     "least_outstanding",
-     false,
-     "replica choice",
-     {"least_outstanding", "power_of_two"}},
-    {"feedback",
-     config_type::string,
-     "",
-     false,
-     "feedback analyst actor that gets the request log (\"\" = none)",
-     {}},
-    {"log_sample", config_type::number, "1.0", false, "share of requests logged (0..1)", {}},
-    {"adapters",
-     config_type::string,
-     "",
-     false,
-     "language replicas: LoRA fine-tunes of the model served as adapters over it, "
-     "comma-separated registry names (NAME or NAME@VERSION); requests choose by model name",
-     {}},
+    required_key("model", config_type::string, "registry model name (the HTTP route)"),
+    optional_key("registry", config_type::string, "registry", "registry actor name"),
+    optional_key("version", config_type::string, "production",
+                 "alias to follow, or 3 / v3 / latest"),
+    optional_key("replicas", config_type::integer, "1",
+                 "model replicas, each on a CPU device of its own (or all on `device`)"),
+    optional_key("threads", config_type::integer, "1", "CPU threads of each replica's device"),
+    optional_key(
+        "device", config_type::string, "",
+        "a device actor of this node every replica computes on (a GPU: type cuda), declared "
+        "before the server"),
+    optional_key("max_batch", config_type::integer, "32", "rows per forward pass at most"),
+    optional_key("max_delay_us", config_type::integer, "2000",
+                 "longest wait of a row for its batch"),
+    optional_key("queue_limit", config_type::integer, "1024", "rows queued per replica at most"),
+    optional_key("routing", config_type::string, "least_outstanding", "replica choice",
+                 {"least_outstanding", "power_of_two"}),
+    optional_key("feedback", config_type::string, "",
+                 "feedback analyst actor that gets the request log (\"\" = none)"),
+    optional_key("log_sample", config_type::number, "1.0", "share of requests logged (0..1)"),
+    optional_key(
+        "adapters", config_type::string, "",
+        "language replicas: LoRA fine-tunes of the model served as adapters over it, "
+        "comma-separated registry names (NAME or NAME@VERSION); requests choose by model name"),
 };
 
 struct limit {
@@ -148,14 +122,11 @@ caf::expected<caf::actor> spawn_from_config(spawn_context& ctx) {
 } // namespace
 
 actor_kind server_kind() {
-  actor_kind kind;
-  kind.name = "server";
-  kind.help = "serves a registry model (an alias or a version) on replicas with dynamic batching";
-  kind.fields = server_fields;
-  const auto& decoding = decoding_fields();
-  kind.fields.insert(kind.fields.end(), decoding.begin(), decoding.end());
-  kind.spawn = spawn_from_config;
-  return kind;
+  return {.name = "server",
+          .help =
+              "serves a registry model (an alias or a version) on replicas with dynamic batching",
+          .fields = joined(server_fields, decoding_fields()),
+          .spawn = spawn_from_config};
 }
 
 } // namespace llmos

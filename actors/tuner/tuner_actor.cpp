@@ -294,50 +294,42 @@ tuner_actor::behavior_type behavior(self_ptr self, tuner_config cfg) {
   };
 }
 
+/// The keys a topology may give a tuner actor.
+const std::vector<config_field> tuner_fields = {
+    optional_key("scheduler", config_type::string, "scheduler", "scheduler actor name"),
+    optional_key("registry", config_type::string, "registry",
+                 "registry for the best model (\"\" = do not publish)"),
+    optional_key("root", config_type::path, "",
+                 "folder of study states and trial checkpoints; default .cache/state/tuner"),
+    optional_key("threads", config_type::integer, "1", "CPU threads per trial"),
+};
+
+caf::expected<caf::actor> spawn_tuner(spawn_context& ctx) {
+  tuner_config cfg;
+  cfg.name = ctx.name;
+  cfg.scheduler = ctx.config["scheduler"];
+  cfg.registry = ctx.config["registry"];
+  // Beside the data sets' and the registry's state, never inside the source tree.
+  cfg.root =
+      ctx.config["root"].empty() ? fs::path{state_dir()} / "tuner" : fs::path{ctx.config["root"]};
+  cfg.manager = ctx.manager;
+  auto threads = config_integer(ctx.config, "threads", 1, 1024);
+  if (!threads)
+    return std::move(threads.error());
+  cfg.threads = static_cast<uint32_t>(*threads);
+  if (!cfg.manager)
+    return make_llmos_error(error_code::bad_config,
+                            "tuner '" + ctx.name + "' needs a node manager to find the scheduler");
+  return caf::actor_cast<caf::actor>(ctx.system.spawn(behavior, std::move(cfg)));
+}
+
 } // namespace
 
 actor_kind tuner_kind() {
-  actor_kind kind;
-  kind.name = "tuner";
-  kind.help = "hyper-parameter studies whose trials run as scheduler tasks";
-  kind.fields = {
-      {"scheduler", config_type::string, "scheduler", false, "scheduler actor name", {}},
-      {"registry",
-       config_type::string,
-       "registry",
-       false,
-       "registry for the best model (\"\" = do not publish)",
-       {}},
-      {"root",
-       config_type::path,
-       "",
-       false,
-       "folder of study states and trial checkpoints; default .cache/state/tuner",
-       {}},
-      {"threads", config_type::integer, "1", false, "CPU threads per trial", {}},
-  };
-  kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
-    tuner_config cfg;
-    cfg.name = ctx.name;
-    cfg.scheduler = ctx.config["scheduler"];
-    cfg.registry = ctx.config["registry"];
-    // Beside the data sets' and the registry's state, never inside the source tree.
-    cfg.root =
-        ctx.config["root"].empty() ? fs::path{state_dir()} / "tuner" : fs::path{ctx.config["root"]};
-    cfg.manager = ctx.manager;
-    const long long threads = std::stoll(ctx.config["threads"]);
-    if (threads < 1 || threads > 1024)
-      return make_llmos_error(error_code::bad_config,
-                              "config key 'threads' must be from 1 to 1024, got " +
-                                  ctx.config["threads"]);
-    cfg.threads = static_cast<uint32_t>(threads);
-    if (!cfg.manager)
-      return make_llmos_error(error_code::bad_config,
-                              "tuner '" + ctx.name +
-                                  "' needs a node manager to find the scheduler");
-    return caf::actor_cast<caf::actor>(ctx.system.spawn(behavior, std::move(cfg)));
-  };
-  return kind;
+  return {.name = "tuner",
+          .help = "hyper-parameter studies whose trials run as scheduler tasks",
+          .fields = tuner_fields,
+          .spawn = spawn_tuner};
 }
 
 } // namespace llmos

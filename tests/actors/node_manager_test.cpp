@@ -270,7 +270,7 @@ actor_kind probe_kind() {
   actor_kind kind;
   kind.name = "probe";
   kind.help = "an event-based actor that echoes integers";
-  kind.fields = {{"color", config_type::string, "blue", false, "any word", {}}};
+  kind.fields = {optional_key("color", config_type::string, "blue", "any word")};
   kind.spawn = [](spawn_context& ctx) -> caf::expected<caf::actor> {
     return ctx.system.spawn(
         [](caf::event_based_actor*) -> caf::behavior { return {[](int32_t x) { return x; }}; });
@@ -282,8 +282,8 @@ actor_kind probe_kind() {
 actor_kind vault_kind() {
   actor_kind kind = probe_kind();
   kind.name = "vault";
-  kind.fields = {{"token", config_type::string, "", false, "a secret", {}},
-                 {"admin_password", config_type::string, "", false, "another", {}}};
+  kind.fields = {optional_key("token", config_type::string, "", "a secret"),
+                 optional_key("admin_password", config_type::string, "", "another")};
   return kind;
 }
 

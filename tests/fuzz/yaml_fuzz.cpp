@@ -24,11 +24,11 @@ const llmos::actor_kind_table& kinds() {
     for (const char* name : {"dataset", "model", "server", "http", "registry", "scheduler"})
       t.add({name,
              "fuzz kind",
-             {{"path", config_type::path, "", false, "", {}},
-              {"port", config_type::integer, "0", false, "", {}},
-              {"enabled", config_type::boolean, "true", false, "", {}},
-              {"rate", config_type::number, "1.5", false, "", {}},
-              {"policy", config_type::string, "fifo", false, "", {"fifo", "priority"}},
+             {optional_key("path", config_type::path, "", ""),
+              optional_key("port", config_type::integer, "0", ""),
+              optional_key("enabled", config_type::boolean, "true", ""),
+              optional_key("rate", config_type::number, "1.5", ""),
+              optional_key("policy", config_type::string, "fifo", "", {"fifo", "priority"}),
               {"name", config_type::string, "", std::string{name} == "server", "", {}}},
              {}});
     return t;

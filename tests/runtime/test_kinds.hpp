@@ -16,16 +16,16 @@ inline actor_kind_table make_test_kinds() {
   actor_kind_table kinds;
   kinds.add({"device",
              "one compute device",
-             {{"type", config_type::string, "cpu", false, "cpu or cuda", {"cpu", "cuda"}},
-              {"threads", config_type::integer, "1", false, "intra-op threads", {}}},
+             {optional_key("type", config_type::string, "cpu", "cpu or cuda", {"cpu", "cuda"}),
+              optional_key("threads", config_type::integer, "1", "intra-op threads")},
              refuse_spawn});
   kinds.add({"trainer",
              "runs an optimiser",
-             {{"lr", config_type::number, "", true, "learning rate", {}},
-              {"shuffle", config_type::boolean, "true", false, "shuffle every epoch", {}},
-              {"steps", config_type::integer, "", false, "", {}},
-              {"note", config_type::string, "", false, "", {}},
-              {"data", config_type::path, "", false, "a file", {}}},
+             {required_key("lr", config_type::number, "learning rate"),
+              optional_key("shuffle", config_type::boolean, "true", "shuffle every epoch"),
+              optional_key("steps", config_type::integer, "", ""),
+              optional_key("note", config_type::string, "", ""),
+              optional_key("data", config_type::path, "", "a file")},
              refuse_spawn});
   return kinds;
 }

@@ -57,6 +57,26 @@ public:
     return v->get<std::string>();
   }
 
+  /// A string that must be there and not be empty: `missing` and `empty` say why.
+  std::string nonempty_text(const std::string& key, const std::string& missing,
+                            const std::string& empty) const {
+    require(key, missing);
+    auto s = text(key);
+    if (s.empty())
+      refuse(key, "must not be empty; " + empty);
+    return s;
+  }
+
+  /// A whole number in [lo, hi] (0 when absent); `range` words what is allowed.
+  int64_t whole(const std::string& key, int64_t lo, int64_t hi, const std::string& range) const {
+    const auto* v = find(key);
+    if (v == nullptr)
+      return 0;
+    if (!v->is_number_integer() || v->get<int64_t>() < lo || v->get<int64_t>() > hi)
+      refuse(key, "must be " + range + ", got " + shown(*v));
+    return v->get<int64_t>();
+  }
+
   /// A finite number in [lo, hi] (0 when absent).
   double number(const std::string& key, double lo, double hi, const std::string& range) const {
     const auto* v = find(key);
@@ -85,19 +105,12 @@ served_request read_served(const json& j, const std::string& where) {
   const field_reader f{j, where};
   f.expect_kind("request");
   served_request r;
-  f.require("id", "every request record names its id");
-  r.id = f.text("id");
-  if (r.id.empty())
-    f.refuse("id", "must not be empty; feedback refers to the request by it");
-  f.require("model", "name the model that answered");
-  r.model = f.text("model");
-  if (r.model.empty())
-    f.refuse("model", "must not be empty; name the model that answered");
-  const auto& version = f.require("version", "give the model version that answered");
-  if (!version.is_number_integer() || version.get<int64_t>() < 0 ||
-      version.get<int64_t>() > std::numeric_limits<uint32_t>::max())
-    f.refuse("version", "must be a whole number from 0 to 4294967295, got " + shown(version));
-  r.version = static_cast<uint32_t>(version.get<int64_t>());
+  r.id = f.nonempty_text("id", "every request record names its id",
+                         "feedback refers to the request by it");
+  r.model = f.nonempty_text("model", "name the model that answered", "name the model that answered");
+  f.require("version", "give the model version that answered");
+  r.version = static_cast<uint32_t>(f.whole("version", 0, std::numeric_limits<uint32_t>::max(),
+                                            "a whole number from 0 to 4294967295"));
   r.text = f.text("text");
   r.label = f.text("label");
   r.confidence = f.number("confidence", 0, 1, "from 0 to 1");
@@ -110,18 +123,10 @@ feedback_item read_feedback(const json& j, const std::string& where) {
   const field_reader f{j, where};
   f.expect_kind("feedback");
   feedback_item fb;
-  f.require("request_id", "name the request the feedback is about");
-  fb.request_id = f.text("request_id");
-  if (fb.request_id.empty())
-    f.refuse("request_id", "must not be empty; name the request the feedback is about");
+  fb.request_id = f.nonempty_text("request_id", "name the request the feedback is about",
+                                  "name the request the feedback is about");
   fb.model = f.text("model");
-  if (const auto* rating = f.find("rating")) {
-    const bool ok =
-        rating->is_number_integer() && rating->get<int64_t>() >= -1 && rating->get<int64_t>() <= 1;
-    if (!ok)
-      f.refuse("rating", "must be -1, 0 or 1, got " + shown(*rating));
-    fb.rating = static_cast<int>(rating->get<int64_t>());
-  }
+  fb.rating = static_cast<int>(f.whole("rating", -1, 1, "-1, 0 or 1"));
   fb.label = f.text("label");
   fb.completion = f.text("completion");
   fb.comment = f.text("comment");

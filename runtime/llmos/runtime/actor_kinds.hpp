@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -29,6 +30,18 @@ struct config_field {
   std::vector<std::string> choices; ///< non-empty: the value must be one of these
 };
 
+/// A key the config must give.
+inline config_field required_key(std::string key, config_type type, std::string help) {
+  return {std::move(key), type, "", true, std::move(help), {}};
+}
+
+/// A key the config may leave out: it then reads `default_value` ("" = no value).
+inline config_field optional_key(std::string key, config_type type, std::string default_value,
+                                 std::string help, std::vector<std::string> choices = {}) {
+  return {std::move(key),    type, std::move(default_value), false, std::move(help),
+          std::move(choices)};
+}
+
 /// What a spawner gets: the actor system, the node it runs on and the checked config.
 struct spawn_context {
   caf::actor_system& system;
@@ -42,6 +55,13 @@ struct spawn_context {
   /// kinds placed on another local actor (a model on a device). Null in unit tests.
   std::function<caf::actor(const std::string& name, const std::string& kind)> find_local = {};
 };
+
+/// `a`'s fields followed by `b`'s (a kind's own keys and a shared group such as decoding's).
+inline std::vector<config_field> joined(std::vector<config_field> a,
+                                        const std::vector<config_field>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 
 /// The integer config value `key` (validated as an integer) within [lo, hi]; bad_config naming
 /// the key, the bounds and the value otherwise.
