@@ -382,10 +382,8 @@ caf::expected<caf::actor> spawn_dataset(spawn_context& ctx) {
 } // namespace
 
 actor_kind dataset_kind() {
-  return {.name = "dataset",
-          .help = "a data set: ingests its pipeline file, serves samples and streams batches",
-          .fields = dataset_fields,
-          .spawn = spawn_dataset};
+  return {"dataset", "a data set: ingests its pipeline file, serves samples and streams batches",
+          dataset_fields, spawn_dataset};
 }
 
 } // namespace llmos

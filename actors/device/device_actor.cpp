@@ -102,10 +102,8 @@ caf::expected<caf::actor> spawn_from_config(spawn_context& ctx) {
 } // namespace
 
 actor_kind device_kind() {
-  return {.name = "device",
-          .help = "a compute device (CPU thread pool or one GPU) that runs kernels",
-          .fields = device_fields,
-          .spawn = spawn_from_config};
+  return {"device", "a compute device (CPU thread pool or one GPU) that runs kernels",
+          device_fields, spawn_from_config};
 }
 
 caf::expected<device_actor> find_local_device(const spawn_context& ctx, const std::string& who) {

@@ -323,10 +323,9 @@ caf::expected<caf::actor> spawn_feedback(spawn_context& ctx) {
 } // namespace
 
 actor_kind feedback_kind() {
-  return {.name = "feedback",
-          .help = "feedback analyst: durable feedback log, analysis per version, the retrain loop",
-          .fields = feedback_fields,
-          .spawn = spawn_feedback};
+  return {"feedback",
+          "feedback analyst: durable feedback log, analysis per version, the retrain loop",
+          feedback_fields, spawn_feedback};
 }
 
 } // namespace llmos

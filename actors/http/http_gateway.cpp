@@ -315,11 +315,10 @@ caf::expected<caf::actor> spawn_http(spawn_context& ctx) {
 } // namespace
 
 actor_kind http_kind() {
-  return {.name = "http",
-          .help = "HTTP/JSON gateway: predict, completions (SSE), models, admin, metrics, alerts, "
-                  "dashboard",
-          .fields = http_fields(),
-          .spawn = spawn_http};
+  return {"http",
+          "HTTP/JSON gateway: predict, completions (SSE), models, admin, metrics, alerts, "
+          "dashboard",
+          http_fields(), spawn_http};
 }
 
 } // namespace llmos

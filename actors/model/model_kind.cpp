@@ -70,12 +70,10 @@ const std::vector<config_field> model_fields = joined(
 } // namespace
 
 actor_kind model_kind() {
-  return {.name = "model",
-          .help =
-              "one model replica (spec YAML) training and serving on a device actor of its node "
-              "(device: NAME) or on a CPU device of its own",
-          .fields = model_fields,
-          .spawn = spawn_from_config};
+  return {"model",
+          "one model replica (spec YAML) training and serving on a device actor of its node "
+          "(device: NAME) or on a CPU device of its own",
+          model_fields, spawn_from_config};
 }
 
 } // namespace llmos

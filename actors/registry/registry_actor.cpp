@@ -273,11 +273,9 @@ caf::expected<caf::actor> spawn_registry(spawn_context& ctx) {
 } // namespace
 
 actor_kind registry_kind() {
-  return {.name = "registry",
-          .help =
-              "versioned model store on disk: weights, spec, tokenizer, metrics, lineage, aliases",
-          .fields = registry_fields,
-          .spawn = spawn_registry};
+  return {"registry",
+          "versioned model store on disk: weights, spec, tokenizer, metrics, lineage, aliases",
+          registry_fields, spawn_registry};
 }
 
 } // namespace llmos

@@ -291,10 +291,8 @@ caf::expected<caf::actor> spawn_scheduler(spawn_context& ctx) {
 } // namespace
 
 actor_kind scheduler_kind() {
-  return {.name = "scheduler",
-          .help = "places tasks (training runs, trials) on the cluster's nodes by a policy",
-          .fields = scheduler_fields,
-          .spawn = spawn_scheduler};
+  return {"scheduler", "places tasks (training runs, trials) on the cluster's nodes by a policy",
+          scheduler_fields, spawn_scheduler};
 }
 
 } // namespace llmos

@@ -122,11 +122,9 @@ caf::expected<caf::actor> spawn_from_config(spawn_context& ctx) {
 } // namespace
 
 actor_kind server_kind() {
-  return {.name = "server",
-          .help =
-              "serves a registry model (an alias or a version) on replicas with dynamic batching",
-          .fields = joined(server_fields, decoding_fields()),
-          .spawn = spawn_from_config};
+  return {"server",
+          "serves a registry model (an alias or a version) on replicas with dynamic batching",
+          joined(server_fields, decoding_fields()), spawn_from_config};
 }
 
 } // namespace llmos

@@ -326,10 +326,8 @@ caf::expected<caf::actor> spawn_tuner(spawn_context& ctx) {
 } // namespace
 
 actor_kind tuner_kind() {
-  return {.name = "tuner",
-          .help = "hyper-parameter studies whose trials run as scheduler tasks",
-          .fields = tuner_fields,
-          .spawn = spawn_tuner};
+  return {"tuner", "hyper-parameter studies whose trials run as scheduler tasks", tuner_fields,
+          spawn_tuner};
 }
 
 } // namespace llmos
