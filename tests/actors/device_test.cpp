@@ -19,6 +19,7 @@
 #include "llmos/kernels/gelu.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
+#include "threaded_system.hpp"
 
 namespace llmos {
 namespace {
@@ -231,21 +232,10 @@ protected:
     return handle;
   }
 
-  ~device_kind_test() override {
-    for (auto& h : spawned_)
-      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-  }
-
-  static caf::actor_system_config& configure(caf::actor_system_config& cfg) {
-    register_messages(cfg);
-    cfg.set("scheduler.max-threads", 2);
-    return cfg;
-  }
-
   actor_kind kind_ = device_kind();
-  caf::actor_system_config cfg_;
-  caf::actor_system sys_{configure(cfg_)};
-  std::vector<caf::actor> spawned_;
+  test::threaded_config cfg_;
+  caf::actor_system sys_{cfg_};
+  test::exit_at_end spawned_;
 };
 
 TEST_F(device_kind_test, spawned_device_answers_info_and_gelu) {

@@ -25,6 +25,7 @@
 #include "llmos/runtime/topology.hpp"
 #include "node_manager/node_manager_actor.hpp"
 #include "rpc_test_params.hpp"
+#include "threaded_system.hpp"
 
 namespace llmos {
 namespace {
@@ -114,15 +115,9 @@ protected:
     return ok("spawn", params(std::string{"solo"}, std::string{"device"}, with_name), true);
   }
 
-  static caf::actor_system_config& configure(caf::actor_system_config& cfg) {
-    register_messages(cfg);
-    cfg.set("scheduler.max-threads", 2);
-    return cfg;
-  }
-
   actor_kind_table kinds_ = torch_free_actor_kinds();
-  caf::actor_system_config cfg_;
-  caf::actor_system sys_{configure(cfg_)};
+  test::threaded_config cfg_;
+  caf::actor_system sys_{cfg_};
   caf::scoped_actor self_{sys_};
   directory_actor dir_;
   node_manager_actor nm_;

@@ -4,6 +4,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <httplib.h>
+
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/rpc_client.hpp"
 #include "solo_node.hpp"
@@ -195,6 +197,18 @@ bool rpc_ping(uint16_t rpc_port) {
     return false;
   auto pong = c.call("ping", nlohmann::json::array(), std::chrono::seconds(2));
   return pong && pong->ok;
+}
+
+bool http_ready(uint16_t http_port, std::chrono::seconds within,
+                std::chrono::milliseconds every) {
+  httplib::Client web{"127.0.0.1", http_port};
+  web.set_read_timeout(30, 0);
+  return wait_until(
+      [&] {
+        auto r = web.Get("/readyz");
+        return r && r->status == 200;
+      },
+      within, every);
 }
 
 nlohmann::json rpc_call(uint16_t rpc_port, const std::string& method, const nlohmann::json& params,

@@ -52,6 +52,11 @@ inline const std::string fast_heartbeat = "heartbeat_ms: 200\nlost_after_ms: 100
 /// True when a gateway answers ping on 127.0.0.1:PORT.
 bool rpc_ping(uint16_t rpc_port);
 
+/// True once GET /readyz on 127.0.0.1:PORT answers 200 (every served model has a replica),
+/// asking every `every` for at most `within`.
+bool http_ready(uint16_t http_port, std::chrono::seconds within,
+                std::chrono::milliseconds every = std::chrono::milliseconds(100));
+
 /// Calls msgpack-RPC `method` (send, spawn, stop, ...) with positional `params` as JSON;
 /// failures come back as {"error": ...}.
 nlohmann::json rpc_call(uint16_t rpc_port, const std::string& method, const nlohmann::json& params,

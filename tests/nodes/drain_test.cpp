@@ -226,12 +226,8 @@ std::vector<std::thread> stream_long_completions(const llama_node& n, int count,
 }
 
 TEST(drain, a_grace_period_that_runs_out_is_reported_with_status_3) {
-  std::string why;
-  const auto models = llmos::test::stories260k_dir(&why);
-  ASSERT_FALSE(models.empty()) << why;
   llama_node n("", {"--grace", "0.05"});
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
-  n.import_stories(models);
+  ASSERT_NO_FATAL_FAILURE(n.ready_with_stories());
   ASSERT_TRUE(completes(n)) << n.log();
   // Sixteen long streamed generations (about a second of work for stories260K here) are in
   // flight when the signal comes; 0.05 s is not enough for them.
@@ -249,12 +245,8 @@ TEST(drain, a_grace_period_that_runs_out_is_reported_with_status_3) {
 }
 
 TEST(drain, stopping_the_http_gateway_under_load_is_safe) {
-  std::string why;
-  const auto models = llmos::test::stories260k_dir(&why);
-  ASSERT_FALSE(models.empty()) << why;
   llama_node n;
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
-  n.import_stories(models);
+  ASSERT_NO_FATAL_FAILURE(n.ready_with_stories());
   ASSERT_TRUE(completes(n)) << n.log();
   // Streams in flight when the gateway is stopped: its handlers used to outlive the context
   // they read (heap corruption). They end, the node lives on.

@@ -100,12 +100,7 @@ TEST(embedded_serving, predictions_under_load_while_the_server_and_gateway_stop)
               R"({"version": 1})", "application/json");
   ASSERT_TRUE(moved);
   ASSERT_EQ(moved->status, 200) << moved->body;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto r = web.Get("/readyz");
-        return r && r->status == 200;
-      },
-      30s, 100ms));
+  ASSERT_TRUE(http_ready(ports[2], 30s));
 
   tally seen;
   std::atomic<bool> go{true};

@@ -36,13 +36,7 @@ void fine_tune(const std::string& models, const std::string& text,
   ASSERT_TRUE(e) << describe(e.error());
   auto ids = tok->encode(text + " " + text + " " + text);
   ids.insert(ids.begin(), w->vocab.bos);
-  const int64_t length = 16, rows = static_cast<int64_t>(ids.size()) / length;
-  data_batch batch;
-  batch.inputs.dtype = "i32";
-  batch.inputs.shape = {rows, length};
-  batch.inputs.data.assign(reinterpret_cast<const char*>(ids.data()),
-                           static_cast<std::size_t>(rows * length) * sizeof(int32_t));
-  batch.labels.assign(static_cast<std::size_t>(rows), "");
+  const auto batch = llmos::test::lm_batch(ids, 16);
   auto training = (*e)->spec();
   training.lora_rank = 4;
   training.lr = 1e-2;

@@ -47,6 +47,16 @@ struct llama_node {
   std::string log() const { return read_file(dir / "a.log"); }
   json send(const json& params) const { return rpc_send(rpc, params); }
 
+  /// Waits (20 s) for the node's RPC port, then imports the shared stories260K as version 1 of
+  /// "stories" (production); fails the test when the node or the model is missing.
+  void ready_with_stories() const {
+    std::string why;
+    const auto models = stories260k_dir(&why);
+    ASSERT_FALSE(models.empty()) << why;
+    ASSERT_TRUE(wait_until([&] { return rpc_ping(rpc); }, 20s)) << log();
+    ASSERT_NO_FATAL_FAILURE(import_stories(models));
+  }
+
   /// Imports the shared stories260K as version 1 of `model` and makes it production.
   void import_stories(const std::string& models, const std::string& model = "stories") const {
     auto imported = send(json::array(

@@ -30,12 +30,8 @@ bool listed(const llama_node& n, const std::string& name) {
 }
 
 TEST(supervision, a_killed_actor_is_restarted_and_its_clients_find_the_new_one) {
-  std::string why;
-  const auto models = llmos::test::stories260k_dir(&why);
-  ASSERT_FALSE(models.empty()) << why;
   llama_node n;
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
-  n.import_stories(models);
+  ASSERT_NO_FATAL_FAILURE(n.ready_with_stories());
   httplib::Client web("127.0.0.1", n.http);
   web.set_read_timeout(60, 0);
   auto versions_listed = [&] {
@@ -64,7 +60,7 @@ TEST(supervision, a_killed_actor_is_restarted_and_its_clients_find_the_new_one) 
   auto v2 = n.send(json::array(
       {"registry",
        "import",
-       {{"model", "stories"}, {"format", "llama2c"}, {"path", models + "/stories260K.bin"}}}));
+       {{"model", "stories"}, {"format", "llama2c"}, {"path", stories260k_dir(nullptr) + "/stories260K.bin"}}}));
   ASSERT_EQ(v2.value("version", 0), 2) << v2.dump();
   ASSERT_TRUE(wait_until(
       [&] { return n.log().find("watching the registry again") != std::string::npos; }, 10s))

@@ -16,7 +16,6 @@
 #include <iostream>
 #include <numeric>
 #include <set>
-#include <sstream>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -28,42 +27,19 @@
 #include "dataset/clean/near_dedupe.hpp"
 #include "dataset/clean/normalise.hpp"
 #include "dataset/data_dir.hpp"
+#include "dataset/mail_sample.hpp"
 #include "llmos/messages/error.hpp"
 
 namespace llmos::bench {
 namespace {
 
+using dataset::mail_files;
+using dataset::read_mail;
 using dataset::record;
 using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
-}
-
-std::vector<std::filesystem::path> mail_files(const std::string& root) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& group : std::filesystem::directory_iterator(root))
-    if (group.is_directory())
-      for (const auto& f : std::filesystem::directory_iterator(group.path()))
-        if (f.path().extension() == ".txt")
-          files.push_back(f.path());
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-std::vector<record> read_mail(const std::vector<std::filesystem::path>& files, std::size_t step) {
-  std::vector<record> out;
-  for (std::size_t i = 0; i < files.size(); i += step) {
-    std::ifstream in{files[i], std::ios::binary};
-    std::stringstream raw;
-    raw << in.rdbuf();
-    record r;
-    r.id = files[i].parent_path().filename().string() + "/" + files[i].filename().string();
-    r.text = raw.str();
-    r.origin.path = files[i].string();
-    out.push_back(std::move(r));
-  }
-  return out;
 }
 
 // The Python peer's docs/s on `records` (0 when it could not run).

@@ -98,6 +98,23 @@ const data_batch& batch_at(const std::vector<data_batch>& bs, int s) {
   return bs[static_cast<std::size_t>(((s % n) + n) % n)];
 }
 
+/// Samples per second of `step(batch)`, which returns how many samples it trained, over the
+/// workload's steps; untimed warm-up steps first: allocator, thread pool and caches settle.
+template <class Step> double samples_per_second(const workload& w, Step step) {
+  int64_t samples = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (int s = -warmup_steps(w.steps); s < w.steps; ++s) {
+    if (s == 0)
+      start = std::chrono::steady_clock::now();
+    const int64_t trained = step(batch_at(w.batches, s));
+    if (s >= 0)
+      samples += trained;
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return static_cast<double>(samples) / secs;
+}
+
 /// Runs fn on the device and waits (what the model actor does per step, minus the waiting).
 template <class Fn> void run_on(caf::scoped_actor& self, const device_actor& dev, Fn fn) {
   device_job job;
@@ -116,19 +133,14 @@ double llmos_sps(caf::actor_system& sys, const workload& w) {
   caf::scoped_actor self{sys};
   std::shared_ptr<engine> eng;
   run_on(self, dev, [&] { eng = std::move(*engine::create(w.spec, w.shape, w.labels)); });
-  int64_t samples = 0;
-  auto start = std::chrono::steady_clock::now();
-  for (int s = -warmup_steps(w.steps); s < w.steps; ++s) {
-    if (s == 0) // untimed warm-up first: allocator, thread pool and caches settle
-      start = std::chrono::steady_clock::now();
-    const auto& b = batch_at(w.batches, s);
+  const double sps = samples_per_second(w, [&](const data_batch& b) {
+    int64_t trained = 0;
     run_on(self, dev, [&] {
-      if (eng->train_step(b) && s >= 0)
-        samples += static_cast<int64_t>(b.ids.size());
+      if (eng->train_step(b))
+        trained = static_cast<int64_t>(b.ids.size());
     });
-  }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return trained;
+  });
   // The cost of the hop itself: empty jobs, sent and answered one at a time.
   const auto hop_start = std::chrono::steady_clock::now();
   for (int i = 0; i < 1000; ++i)
@@ -139,25 +151,16 @@ double llmos_sps(caf::actor_system& sys, const workload& w) {
       1000.0;
   std::printf("%-10s           device job round trip %.1f us\n", w.name.c_str(), hop_us);
   self->send_exit(dev, caf::exit_reason::user_shutdown);
-  return static_cast<double>(samples) / secs;
+  return sps;
 }
 
 /// The engine alone on this thread: what our actor path costs on top of it, and what the engine
 /// costs on top of the plain loop.
 double engine_sps(const workload& w) {
   auto eng = std::move(*engine::create(w.spec, w.shape, w.labels));
-  int64_t samples = 0;
-  auto start = std::chrono::steady_clock::now();
-  for (int s = -warmup_steps(w.steps); s < w.steps; ++s) {
-    if (s == 0) // untimed warm-up first: allocator, thread pool and caches settle
-      start = std::chrono::steady_clock::now();
-    const auto& b = batch_at(w.batches, s);
-    if (eng->train_step(b) && s >= 0)
-      samples += static_cast<int64_t>(b.ids.size());
-  }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return static_cast<double>(samples) / secs;
+  return samples_per_second(w, [&](const data_batch& b) {
+    return eng->train_step(b) ? static_cast<int64_t>(b.ids.size()) : int64_t{0};
+  });
 }
 
 /// Two replicas on two device actors, each half of every batch, gradients averaged by Gloo.
@@ -175,12 +178,7 @@ double data_parallel_sps(caf::actor_system& sys, const workload& w) {
     });
   }
   const auto half = w.batches.front().ids.size() / 2;
-  int64_t samples = 0;
-  auto start = std::chrono::steady_clock::now();
-  for (int s = -warmup_steps(w.steps); s < w.steps; ++s) {
-    if (s == 0) // untimed warm-up first: allocator, thread pool and caches settle
-      start = std::chrono::steady_clock::now();
-    const auto& b = batch_at(w.batches, s);
+  const double sps = samples_per_second(w, [&](const data_batch& b) {
     // Both jobs must run at once (the all-reduce waits for both): send, then collect.
     std::vector<data_batch> parts;
     for (int r = 0; r < 2; ++r) {
@@ -206,14 +204,11 @@ double data_parallel_sps(caf::actor_system& sys, const workload& w) {
     }
     for (int r = 0; r < 2; ++r)
       self->receive([](double) {}, [](caf::error& err) { std::cerr << describe(err) << "\n"; });
-    if (s >= 0)
-      samples += static_cast<int64_t>(2 * half);
-  }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return static_cast<int64_t>(2 * half);
+  });
   for (auto& d : devs)
     self->send_exit(d, caf::exit_reason::user_shutdown);
-  return static_cast<double>(samples) / secs;
+  return sps;
 }
 
 /// Writes the batches for the Python peer: a JSON header line, then raw int32 tokens and labels.

@@ -17,8 +17,5 @@ cmake -S "$root" -B "$out" -DLLMOS_FUZZ=ON -DLLMOS_WARNINGS_AS_ERRORS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_CXX_FLAGS="$san -fno-omit-frame-pointer" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-if [ $# -gt 0 ]; then
-  cmake --build "$out" -j"$jobs" --target "$@"
-else
-  cmake --build "$out" -j"$jobs"
-fi
+# The targets named on the command line, or all of them.
+cmake --build "$out" -j"$jobs" ${1:+--target "$@"}

@@ -26,8 +26,5 @@ cmake -S "$root" -B "$out" -DLLMOS_FUZZ=ON -DLLMOS_TSAN=ON -DLLMOS_WARNINGS_AS_E
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \
   -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
-if [ $# -gt 0 ]; then
-  cmake --build "$out" -j"$jobs" --target "$@"
-else
-  cmake --build "$out" -j"$jobs"
-fi
+# The targets named on the command line, or all of them.
+cmake --build "$out" -j"$jobs" ${1:+--target "$@"}

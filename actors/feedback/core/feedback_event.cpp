@@ -107,7 +107,8 @@ served_request read_served(const json& j, const std::string& where) {
   served_request r;
   r.id = f.nonempty_text("id", "every request record names its id",
                          "feedback refers to the request by it");
-  r.model = f.nonempty_text("model", "name the model that answered", "name the model that answered");
+  r.model =
+      f.nonempty_text("model", "name the model that answered", "name the model that answered");
   f.require("version", "give the model version that answered");
   r.version = static_cast<uint32_t>(f.whole("version", 0, std::numeric_limits<uint32_t>::max(),
                                             "a whole number from 0 to 4294967295"));

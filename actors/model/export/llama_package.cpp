@@ -46,6 +46,29 @@ caf::expected<llama_weights> read_weights(const std::string& format, const std::
                               "' is unknown (llama2c, gguf, safetensors, llmos)");
 }
 
+/// The registry's package of engine `e` named `name`: its checkpoint bytes, `tok` serialized,
+/// its spec, and lineage naming the source file, its hash and its format.
+caf::expected<imported_llama> package(engine& e, const dataset::llama_tokenizer& tok,
+                                      const std::string& name, const std::string& path,
+                                      const std::string& sha256, const std::string& format) {
+  auto bytes = checkpoint_bytes(e);
+  if (!bytes)
+    return std::move(bytes.error());
+  imported_llama out;
+  out.weights = std::move(*bytes);
+  out.tokenizer = tok.serialize();
+  auto spec = e.spec();
+  spec.name = name;
+  out.spec = to_yaml(spec);
+  out.lineage = {{"source", fs::absolute(path).string()},
+                 {"sha256", sha256},
+                 {"format", format},
+                 {"produced_by", "import"},
+                 {"parent", nullptr},
+                 {"parameters", e.parameter_count()}};
+  return out;
+}
+
 /// An llmos checkpoint of a llama model (`send MODEL save`, for example a LoRA fine-tune whose
 /// adapters a server serves over its base), with the llama2.c tokenizer.bin it was trained with.
 caf::expected<imported_llama>
@@ -75,22 +98,7 @@ import_checkpoint(const std::string& path, const std::string& tokenizer, const s
   auto sha = sha256_file(path);
   if (!sha)
     return std::move(sha.error());
-  auto bytes = checkpoint_bytes(**e);
-  if (!bytes)
-    return std::move(bytes.error());
-  imported_llama out;
-  out.weights = std::move(*bytes);
-  out.tokenizer = tok->serialize();
-  auto spec = (*e)->spec();
-  spec.name = name;
-  out.spec = to_yaml(spec);
-  out.lineage = {{"source", fs::absolute(path).string()},
-                 {"sha256", *sha},
-                 {"format", "llmos"},
-                 {"produced_by", "import"},
-                 {"parent", nullptr},
-                 {"parameters", (*e)->parameter_count()}};
-  return out;
+  return package(**e, *tok, name, path, *sha, "llmos");
 }
 
 } // namespace
@@ -108,20 +116,7 @@ caf::expected<imported_llama> import_llama(const std::string& format, const std:
   auto e = engine::from_llama(*w, name);
   if (!e)
     return std::move(e.error());
-  auto bytes = checkpoint_bytes(**e);
-  if (!bytes)
-    return std::move(bytes.error());
-  imported_llama out;
-  out.weights = std::move(*bytes);
-  out.tokenizer = tok->serialize();
-  out.spec = to_yaml((*e)->spec());
-  out.lineage = {{"source", fs::absolute(path).string()},
-                 {"sha256", w->source_sha256},
-                 {"format", format},
-                 {"produced_by", "import"},
-                 {"parent", nullptr},
-                 {"parameters", (*e)->parameter_count()}};
-  return out;
+  return package(**e, *tok, name, path, w->source_sha256, format);
 }
 
 const std::vector<std::string>& llama_export_formats() {

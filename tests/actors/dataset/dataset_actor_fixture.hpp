@@ -28,6 +28,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../threaded_system.hpp"
 #include "dataset/dataset_actor.hpp"
 #include "dataset/tokenize/byte_tokenizer.hpp"
 #include "llmos/messages/error.hpp"
@@ -82,17 +83,6 @@ inline bool has_last(const std::vector<data_batch>& xs) {
 
 class dataset_actor_test : public ::testing::Test {
 protected:
-  ~dataset_actor_test() override {
-    for (auto& h : spawned_)
-      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-  }
-
-  static caf::actor_system_config& configure(caf::actor_system_config& cfg) {
-    register_messages(cfg);
-    cfg.set("scheduler.max-threads", 2);
-    return cfg;
-  }
-
   dataset_actor spawn(const std::string& pipeline) {
     auto kind = dataset_kind();
     spawn_context ctx{sys_, "n", "ds", {{"pipeline", pipeline}}};
@@ -187,12 +177,12 @@ protected:
     }
   }
 
-  caf::actor_system_config cfg_;
-  caf::actor_system sys_{configure(cfg_)};
+  test::threaded_config cfg_;
+  caf::actor_system sys_{cfg_};
   dataset::notes::temp_folder dir_{"dataset_actor"};
   dataset::notes::corpus corpus_ = dataset::notes::make_corpus();
   std::string pipeline_ = dataset::notes::write_pipeline(dir_.path(), corpus_);
-  std::vector<caf::actor> spawned_;
+  test::exit_at_end spawned_;
 };
 
 } // namespace llmos::dataset_test

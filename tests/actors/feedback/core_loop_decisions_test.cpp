@@ -12,30 +12,18 @@ using namespace llmos::feedback;
 namespace {
 
 trigger_policy all_triggers() {
-  trigger_policy p;
-  p.min_corrections = 50;
-  p.accuracy_below = 0.9;
-  p.min_labelled = 50;
-  p.psi_above = 0.25;
-  return p;
+  return {.min_corrections = 50, .accuracy_below = 0.9, .min_labelled = 50, .psi_above = 0.25};
 }
 
 trigger_input quiet() {
-  trigger_input in;
-  in.corrections_since_round = 10;
-  in.labelled = 200;
-  in.window_accuracy = 0.95;
-  in.input_psi = 0.05;
-  return in;
+  return {
+      .corrections_since_round = 10, .labelled = 200, .window_accuracy = 0.95, .input_psi = 0.05};
 }
 
 TEST(should_trigger, nothing_when_all_is_well_or_all_triggers_are_off) {
   EXPECT_EQ(should_trigger(all_triggers(), quiet()), std::nullopt);
-  trigger_input bad;
-  bad.corrections_since_round = 1000;
-  bad.labelled = 1000;
-  bad.window_accuracy = 0.1;
-  bad.input_psi = 5;
+  const trigger_input bad{
+      .corrections_since_round = 1000, .labelled = 1000, .window_accuracy = 0.1, .input_psi = 5};
   EXPECT_EQ(should_trigger(trigger_policy{}, bad), std::nullopt) << "every threshold 0 = off";
 }
 

@@ -94,6 +94,27 @@ protected:
     return out;
   }
 
+  /// A fresh client gets /healthz within 500 ms: a worker is free despite what is held.
+  void expect_healthz_at_once() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(2s);
+    const auto t0 = door_test_clock::now();
+    auto r = c.Get("/healthz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(door_test_clock::now() - t0, 500ms);
+  }
+
+  /// `fd`'s stalled request runs out of time: it is answered 408 within 3 s and closed; returns
+  /// the answer.
+  static std::string expect_timed_out(int fd) {
+    bool closed = false;
+    auto answer = drain(fd, 3s, closed);
+    EXPECT_TRUE(closed);
+    EXPECT_NE(answer.find("408"), std::string::npos) << answer;
+    return answer;
+  }
+
   std::shared_ptr<guarded_server> server_;
   std::thread listener_;
   int port_ = 0;

@@ -27,6 +27,17 @@ std::string stories260k_dir(std::string* why) {
   return "";
 }
 
+data_batch lm_batch(const std::vector<int32_t>& ids, int64_t length) {
+  const auto rows = static_cast<int64_t>(ids.size()) / length;
+  data_batch b;
+  b.inputs.dtype = "i32";
+  b.inputs.shape = {rows, length};
+  b.inputs.data.assign(reinterpret_cast<const char*>(ids.data()),
+                       static_cast<std::size_t>(rows * length) * sizeof(int32_t));
+  b.labels.assign(static_cast<std::size_t>(rows), "");
+  return b;
+}
+
 std::optional<model::llama_weights> stories260k(std::string* why) {
   const auto dir = stories260k_dir(why);
   if (dir.empty())

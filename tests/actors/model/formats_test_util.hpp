@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "llmos/messages/dataset.hpp"
 #include "model/formats/llama_weights.hpp"
 
 namespace llmos::test {
@@ -20,6 +22,9 @@ std::string stories260k_dir(std::string* why);
 /// stories260K's weights and vocabulary; nullopt with `why` set when the files are absent or do
 /// not read.
 std::optional<model::llama_weights> stories260k(std::string* why);
+
+/// `ids` cut into rows of `length` tokens, the rest dropped: a language model's batch.
+data_batch lm_batch(const std::vector<int32_t>& ids, int64_t length);
 
 /// A random model of config `c` (tensors drawn from seed, deterministic) with a vocabulary of
 /// c.vocab_size pieces: <unk>, <s>, </s>, the 256 byte pieces when they fit, then made-up

@@ -67,14 +67,7 @@ protected:
   data_batch batch_of(const std::string& text, int64_t length) {
     auto ids = tok_->encode(text);
     ids.insert(ids.begin(), weights_.vocab.bos);
-    const auto rows = static_cast<int64_t>(ids.size()) / length;
-    data_batch b;
-    b.inputs.dtype = "i32";
-    b.inputs.shape = {rows, length};
-    b.inputs.data.assign(reinterpret_cast<const char*>(ids.data()),
-                         static_cast<std::size_t>(rows * length) * sizeof(int32_t));
-    b.labels.assign(static_cast<std::size_t>(rows), "");
-    return b;
+    return test::lm_batch(ids, length);
   }
 
   std::string dir_;

@@ -11,6 +11,7 @@
 #include <caf/scoped_actor.hpp>
 #include <gtest/gtest.h>
 
+#include "../threaded_system.hpp"
 #include "dataset/dataset_actor.hpp"
 #include "device/device_actor.hpp"
 #include "llmos/messages/error.hpp"
@@ -24,13 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-struct config : caf::actor_system_config {
-  config() {
-    register_messages(*this);
-    set("scheduler.max-threads", 2);
-  }
-};
 
 template <class T, class Handle, class... Ts>
 caf::expected<T> ask(caf::scoped_actor& self, const Handle& h, Ts&&... xs) {
@@ -54,7 +48,7 @@ TEST(model_actor, trains_from_a_dataset_actor_and_serves) {
   const auto pipeline = (dir / "spam.yaml").string();
   std::ofstream(pipeline) << "root: " << (dir / "store").string() << "\n"
                           << model::testing::spam_pipeline_text();
-  config cfg;
+  test::threaded_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   spawn_context ctx{sys, "n", "spam", {{"pipeline", pipeline}}};
@@ -217,7 +211,7 @@ TEST(model_actor, the_model_kind_runs_its_jobs_on_the_named_device) {
   fs::create_directories(dir);
   const auto spec = (dir / "tiny.yaml").string();
   std::ofstream(spec) << "model: tiny\narchitecture: bag\nhyper: {embed_dim: 8, hidden_dim: 8}\n";
-  config cfg;
+  test::threaded_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   auto dev = spawn_device(sys, *device_core::create("dev0", "cpu", 0, 1));
