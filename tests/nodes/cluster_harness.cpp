@@ -199,8 +199,7 @@ bool rpc_ping(uint16_t rpc_port) {
   return pong && pong->ok;
 }
 
-bool http_ready(uint16_t http_port, std::chrono::seconds within,
-                std::chrono::milliseconds every) {
+bool http_ready(uint16_t http_port, std::chrono::seconds within, std::chrono::milliseconds every) {
   httplib::Client web{"127.0.0.1", http_port};
   web.set_read_timeout(30, 0);
   return wait_until(

@@ -104,8 +104,7 @@ TEST_F(serving_http, published_versions_carry_their_lineage_and_aliases_need_the
     ASSERT_TRUE(moved);
     ASSERT_EQ(moved->status, 200) << moved->body;
   }
-  ASSERT_TRUE(http_ready(n.http, 30s, 200ms))
-      << n.log();
+  ASSERT_TRUE(http_ready(n.http, 30s, 200ms)) << n.log();
 }
 
 TEST_F(serving_http, predictions_by_alias_and_by_version) {

@@ -57,10 +57,11 @@ TEST(supervision, a_killed_actor_is_restarted_and_its_clients_find_the_new_one) 
   // The gateway's cached handle was the dead registry's: it finds the new one.
   ASSERT_TRUE(wait_until(versions_listed, 10s)) << n.log();
   // The server watches the new registry: an alias moved now is deployed.
-  auto v2 = n.send(json::array(
-      {"registry",
-       "import",
-       {{"model", "stories"}, {"format", "llama2c"}, {"path", stories260k_dir(nullptr) + "/stories260K.bin"}}}));
+  auto v2 = n.send(json::array({"registry",
+                                "import",
+                                {{"model", "stories"},
+                                 {"format", "llama2c"},
+                                 {"path", stories260k_dir(nullptr) + "/stories260K.bin"}}}));
   ASSERT_EQ(v2.value("version", 0), 2) << v2.dump();
   ASSERT_TRUE(wait_until(
       [&] { return n.log().find("watching the registry again") != std::string::npos; }, 10s))

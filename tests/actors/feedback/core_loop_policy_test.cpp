@@ -93,16 +93,22 @@ TEST_F(loop_policy_test, parses_every_field) {
   EXPECT_EQ(p->scheduler, "sched2");
   EXPECT_EQ(p->alias, "prod");
   // Each section compared whole, every field named.
-  EXPECT_EQ(p->triggers, (trigger_policy{.min_corrections = 50, .accuracy_below = 0.9,
-                                         .min_labelled = 60, .psi_above = 0.25, .window = 300,
+  EXPECT_EQ(p->triggers, (trigger_policy{.min_corrections = 50,
+                                         .accuracy_below = 0.9,
+                                         .min_labelled = 60,
+                                         .psi_above = 0.25,
+                                         .window = 300,
                                          .cooldown_s = 45}));
   EXPECT_EQ(p->finetune, (finetune_policy{.dataset = "spam-early",
                                           .spec = dir_ / "model.yaml", // relative to the policy
-                                          .steps = 250, .lr = 0.001, .holdout = 0.25,
-                                          .timeout_s = 900, .feedback_weight = 3}));
+                                          .steps = 250,
+                                          .lr = 0.001,
+                                          .holdout = 0.25,
+                                          .timeout_s = 900,
+                                          .feedback_weight = 3}));
   EXPECT_EQ(p->evaluate, (evaluate_policy{.margin = 0.03, .max_heldout_drop = 0.01}));
-  EXPECT_EQ(p->canary, (canary_policy{.share = 0.1, .min_labelled = 30, .margin = 0.01,
-                                      .max_s = 300}));
+  EXPECT_EQ(p->canary,
+            (canary_policy{.share = 0.1, .min_labelled = 30, .margin = 0.01, .max_s = 300}));
 }
 
 TEST_F(loop_policy_test, defaults) {
@@ -111,8 +117,11 @@ TEST_F(loop_policy_test, defaults) {
   EXPECT_EQ(p->registry, "registry");
   EXPECT_EQ(p->scheduler, "sched");
   EXPECT_EQ(p->alias, "production");
-  EXPECT_EQ(p->triggers, (trigger_policy{.min_corrections = 0, .accuracy_below = 0,
-                                         .min_labelled = 50, .psi_above = 0, .window = 200,
+  EXPECT_EQ(p->triggers, (trigger_policy{.min_corrections = 0,
+                                         .accuracy_below = 0,
+                                         .min_labelled = 50,
+                                         .psi_above = 0,
+                                         .window = 200,
                                          .cooldown_s = 30}));
   EXPECT_EQ(p->finetune.steps, 200u);
   EXPECT_EQ(p->finetune.lr, 0.0);
@@ -120,8 +129,8 @@ TEST_F(loop_policy_test, defaults) {
   EXPECT_EQ(p->finetune.timeout_s, 1800.0);
   EXPECT_EQ(p->finetune.feedback_weight, 1u);
   EXPECT_EQ(p->evaluate, (evaluate_policy{.margin = 0.02, .max_heldout_drop = 0.02}));
-  EXPECT_EQ(p->canary, (canary_policy{.share = 0.2, .min_labelled = 40, .margin = 0,
-                                      .max_s = 600}));
+  EXPECT_EQ(p->canary,
+            (canary_policy{.share = 0.2, .min_labelled = 40, .margin = 0, .max_s = 600}));
   // An empty section is all defaults.
   EXPECT_TRUE(parse_loop_policy(minimal + "triggers:\n", file_));
 }
