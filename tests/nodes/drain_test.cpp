@@ -15,6 +15,7 @@
 
 #include "../actors/model/formats_test_util.hpp"
 #include "llama_node.hpp"
+#include "streamed_completion.hpp"
 
 namespace {
 
@@ -203,21 +204,12 @@ std::vector<std::thread> stream_long_completions(const llama_node& n, int count,
   std::vector<std::thread> clients;
   for (int i = 0; i < count; ++i)
     clients.emplace_back([&n, &streaming, i] {
-      httplib::Request r;
-      r.method = "POST";
-      r.path = "/v1/completions";
-      r.body = json{
-          {"model", "stories"},
-          {"prompt", ""},
-          {"max_tokens", 500},
-          {"seed", i},
-          {"stream",
-           true}}.dump();
-      r.set_header("Content-Type", "application/json");
-      r.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
-        streaming = true;
-        return true;
-      };
+      auto r = streamed_completion(
+          {{"model", "stories"}, {"prompt", ""}, {"max_tokens", 500}, {"seed", i}},
+          [&](const char*, size_t, uint64_t, uint64_t) {
+            streaming = true;
+            return true;
+          });
       httplib::Client s("127.0.0.1", n.http);
       s.set_read_timeout(30, 0);
       (void)s.send(r);

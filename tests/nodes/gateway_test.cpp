@@ -185,26 +185,28 @@ TEST_F(gateway_auth_test, a_wrong_token_is_unauthorized) {
 
 class node_startup_test : public testing::Test {
 protected:
+  /// llmos-node run as `node` on the topology file, to its exit; or on `yaml`, written to `file`
+  /// in the test's folder first.
+  static auto run_node(const std::filesystem::path& topology, const std::string& node) {
+    return run_program({program("llmos-node"), "--topology", topology.string(), "--node", node});
+  }
+  auto run_node(const std::string& file, const std::string& yaml, const std::string& node) const {
+    llmos::test::write_file(dir_ / file, yaml);
+    return run_node(dir_ / file, node);
+  }
+
   llmos::test::temp_dir dir_{"startup"};
 };
 
 TEST_F(node_startup_test, a_bad_topology_is_refused_naming_file_and_line) {
-  const auto file = dir_ / "bad.yaml";
-  llmos::test::write_file(file, "nodes:\n"
-                                "  - name: x\n"
-                                "    prot: 4100\n");
-  auto r = run_program({program("llmos-node"), "--topology", file.string(), "--node", "x"});
+  auto r = run_node("bad.yaml", "nodes:\n  - name: x\n    prot: 4100\n", "x");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("bad.yaml:3:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("did you mean 'port'"), std::string::npos) << r.err;
 }
 
 TEST_F(node_startup_test, an_unknown_node_is_refused_with_the_name) {
-  const auto file = dir_ / "one.yaml";
-  llmos::test::write_file(file, "nodes:\n"
-                                "  - name: x\n"
-                                "    port: 4100\n");
-  auto r = run_program({program("llmos-node"), "--topology", file.string(), "--node", "nope"});
+  auto r = run_node("one.yaml", "nodes:\n  - name: x\n    port: 4100\n", "nope");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("no node named 'nope'"), std::string::npos) << r.err;
 }
@@ -252,21 +254,16 @@ TEST_F(node_startup_test, a_taken_port_is_refused_naming_the_port) {
   ASSERT_TRUE(first.start_all());
   // The same node again: its node port is taken.
   auto topo = first.write_topology("solo");
-  auto again = run_program({program("llmos-node"), "--topology", topo.string(), "--node", "solo"});
+  auto again = run_node(topo, "solo");
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.err.find("port " + std::to_string(first.port("solo"))), std::string::npos)
       << again.err;
   // Another node whose RPC port is taken.
-  const auto other = dir_ / "other.yaml";
   const auto free = llmos::test::free_ports(1);
-  llmos::test::write_file(other, "nodes:\n"
-                                 "  - name: other\n"
-                                 "    port: " +
-                                     std::to_string(free[0]) +
-                                     "\n"
-                                     "    rpc_port: " +
-                                     std::to_string(first.rpc_port("solo")) + "\n");
-  auto rpc = run_program({program("llmos-node"), "--topology", other.string(), "--node", "other"});
+  auto rpc = run_node("other.yaml",
+                      "nodes:\n  - name: other\n    port: " + std::to_string(free[0]) +
+                          "\n    rpc_port: " + std::to_string(first.rpc_port("solo")) + "\n",
+                      "other");
   EXPECT_NE(rpc.exit_code, 0);
   EXPECT_NE(rpc.err.find("port " + std::to_string(first.rpc_port("solo"))), std::string::npos)
       << rpc.err;

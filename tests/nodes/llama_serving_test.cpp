@@ -16,6 +16,7 @@
 #include "../actors/model/formats_test_util.hpp"
 #include "dataset/data_dir.hpp"
 #include "llama_node.hpp"
+#include "streamed_completion.hpp"
 
 namespace {
 
@@ -402,19 +403,10 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   EXPECT_LT(cancelled_answer["completion_tokens"].get<int>(), 450);
 
   // A streaming client that goes away after its first piece: its generation is cancelled.
-  httplib::Request gone;
-  gone.method = "POST";
-  gone.path = "/v1/completions";
-  gone.body = json{
-      {"model", "crowd"},
-      {"prompt", "A big fish"},
-      {"max_tokens", 450},
-      {"temperature", 0},
-      {"stream",
-       true}}.dump();
-  gone.set_header("Content-Type", "application/json");
   int pieces = 0;
-  gone.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++pieces < 2; };
+  auto gone = streamed_completion(
+      {{"model", "crowd"}, {"prompt", "A big fish"}, {"max_tokens", 450}, {"temperature", 0}},
+      [&](const char*, size_t, uint64_t, uint64_t) { return ++pieces < 2; });
   httplib::Client quitter("127.0.0.1", n.http);
   (void)quitter.send(gone);
   EXPECT_GE(pieces, 1);

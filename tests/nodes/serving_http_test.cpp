@@ -19,6 +19,7 @@
 
 #include "cluster_harness.hpp"
 #include "serving_node.hpp"
+#include "streamed_completion.hpp"
 
 namespace {
 
@@ -238,20 +239,14 @@ TEST_F(serving_http, completions_whole_and_streamed_as_server_sent_events_agree)
   auto wj = body_of(whole);
   const auto text = wj["choices"][0]["text"].get<std::string>();
   EXPECT_EQ(wj["usage"]["completion_tokens"], 12);
-  httplib::Request sse;
-  sse.method = "POST";
-  sse.path = "/v1/completions";
-  auto streamed = completion;
-  streamed["stream"] = true;
-  sse.body = streamed.dump();
-  sse.set_header("Content-Type", "application/json");
   std::string events;
   int receives = 0;
-  sse.content_receiver = [&](const char* data, std::size_t len, uint64_t, uint64_t) {
-    events.append(data, len);
-    ++receives;
-    return true;
-  };
+  auto sse =
+      streamed_completion(completion, [&](const char* data, std::size_t len, uint64_t, uint64_t) {
+        events.append(data, len);
+        ++receives;
+        return true;
+      });
   auto sr = web.send(sse);
   ASSERT_TRUE(sr);
   EXPECT_EQ(sr->status, 200);

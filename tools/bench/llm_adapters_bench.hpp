@@ -7,10 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace llmos::model {
-class engine;
-struct llama_weights;
-} // namespace llmos::model
+#include "model/model_fwd.hpp"
 
 namespace llmos::bench {
 

@@ -17,11 +17,7 @@
 #include "device/device_core.hpp"
 #include "llm_bench.hpp"
 #include "model/model_actor.hpp"
-
-namespace llmos::model {
-class engine;
-struct llama_weights;
-} // namespace llmos::model
+#include "model/model_fwd.hpp"
 
 namespace llmos::bench {
 
