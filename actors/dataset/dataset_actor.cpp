@@ -7,7 +7,6 @@
 #include <random>
 
 #include <caf/actor_system.hpp>
-#include <caf/blocking_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -18,6 +17,7 @@
 #include "llmos/messages/find_actor.hpp"
 #include "llmos/messages/scheduler.hpp"
 #include "llmos/runtime/log.hpp"
+#include "llmos/runtime/worker_threads.hpp"
 
 namespace llmos {
 namespace {
@@ -139,19 +139,19 @@ caf::typed_response_promise<dataset_stats> start_ingest(self_ptr self, caf::acto
   auto run = begin_run(self, outcome, rp);
   if (!run)
     return rp;
-  // The pipeline blocks for seconds to minutes: it runs on a thread of its own, and the dataset
-  // keeps answering stats, samples and batches of the current version meanwhile.
+  // The pipeline blocks for seconds to minutes: it runs on a worker of its own (a thread, but in
+  // the deterministic tests), and the dataset keeps answering stats, samples and batches of the
+  // current version meanwhile.
   auto parent = caf::actor_cast<caf::actor>(self);
-  self->spawn<caf::detached>(
-      [spec = self->state.spec, sink, outcome, parent, run = *run](caf::blocking_actor*) {
-        const std::string task = "ingest " + spec.dataset;
-        outcome->result = dataset::run_pipeline(spec, [&](const std::string& stage, uint64_t done,
-                                                          uint64_t total, const std::string& m) {
+  run_on_worker(self->system(), [spec = self->state.spec, sink, outcome, parent, run = *run] {
+    const std::string task = "ingest " + spec.dataset;
+    outcome->result = dataset::run_pipeline(
+        spec, [&](const std::string& stage, uint64_t done, uint64_t total, const std::string& m) {
           if (sink)
             caf::anon_send(sink, progress_atom::value, progress_event{task, stage, done, total, m});
         });
-        caf::anon_send(parent, ingest_atom::value, run);
-      });
+    caf::anon_send(parent, ingest_atom::value, run);
+  });
   return rp;
 }
 

@@ -1,7 +1,7 @@
 // The dataset actor's state, shared by its files: dataset_actor.cpp (the conversation, ingest,
 // samples and streams) and pseudo_labelling.cpp (labels from a model or from people, stored as a
-// new version; the review queue). Ingests and label runs are detached workers tracked in
-// `running`: one at a time.
+// new version; the review queue). Ingests and label runs are workers (worker_threads.hpp) tracked
+// in `running`: one at a time.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,7 @@
 
 namespace llmos {
 
-// (ingest_atom, run id): a detached worker (ingest or labelling) is done; not part of the public
+// (ingest_atom, run id): a worker (ingest or labelling) is done; not part of the public
 // interface.
 // (tick_atom): a scheduled ingest is due (the pipeline's schedule:); the actor sends it to
 // itself.

@@ -2,19 +2,18 @@
 // unlabelled records (and a sample of labelled ones, to report agreement), a chunk at a time at
 // the server's lowest priority so user traffic comes first; pseudo_label stores the confident
 // ones, review answers the least confident for people, whose labels are kept in the human-labels
-// file; a detached worker stores each new version (model_labels.hpp) and reports back like an
+// file; a worker (worker_threads.hpp) stores each new version (model_labels.hpp) and reports back like an
 // ingest does.
 #include <algorithm>
 #include <cmath>
 #include <functional>
-
-#include <caf/blocking_actor.hpp>
 
 #include "dataset/annotate/human_labels.hpp"
 #include "dataset/dataset_state.hpp"
 #include "dataset/model_labels.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/serving.hpp"
+#include "llmos/runtime/worker_threads.hpp"
 
 namespace llmos {
 namespace {
@@ -67,7 +66,7 @@ void collect(const dataset::dataset_view& view, uint32_t max, labelling_job& job
 void store(self_ptr self, uint64_t run, dataset::model_labels in) {
   auto outcome = self->state.running.at(run).first;
   auto parent = caf::actor_cast<caf::actor>(self);
-  self->spawn<caf::detached>([in = std::move(in), outcome, parent, run](caf::blocking_actor*) {
+  run_on_worker(self->system(), [in = std::move(in), outcome, parent, run] {
     outcome->result = dataset::store_model_labels(in);
     caf::anon_send(parent, ingest_atom::value, run);
   });
@@ -123,9 +122,8 @@ void ask_model(self_ptr self, caf::actor server, std::shared_ptr<labelling_job> 
 void store_people(self_ptr self, uint64_t run, std::vector<dataset::human_label> labels) {
   auto outcome = self->state.running.at(run).first;
   auto parent = caf::actor_cast<caf::actor>(self);
-  self->spawn<caf::detached>([root = self->state.spec.root, base = self->state.view->version(),
-                              labels = std::move(labels), outcome, parent,
-                              run](caf::blocking_actor*) {
+  run_on_worker(self->system(), [root = self->state.spec.root, base = self->state.view->version(),
+                                 labels = std::move(labels), outcome, parent, run] {
     auto all = dataset::add_human_labels(dataset::human_labels_file(root, base.dataset), labels);
     if (!all)
       outcome->result = std::move(all.error());

@@ -10,6 +10,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 
 namespace llmos {
 
@@ -23,6 +24,12 @@ template <class F, class... Ts> auto spawn_worker(caf::actor_system& system, F f
   if (own_worker_threads(system))
     return system.spawn<caf::detached>(std::move(fn), std::forward<Ts>(xs)...);
   return system.spawn(std::move(fn), std::forward<Ts>(xs)...);
+}
+
+/// Runs `work()` once on a worker (see spawn_worker), which ends with it; `work` reports back by
+/// sending a message.
+template <class F> void run_on_worker(caf::actor_system& system, F work) {
+  spawn_worker(system, [work = std::move(work)](caf::event_based_actor*) mutable { work(); });
 }
 
 } // namespace llmos
