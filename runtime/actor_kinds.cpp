@@ -54,11 +54,6 @@ std::string with_help(const config_field& field) {
   return field.help.empty() ? std::string{} : " (" + field.key + ": " + field.help + ")";
 }
 
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
-  auto match = closest_match(word, candidates);
-  return match.empty() ? std::string{} : "did you mean '" + match + "'? ";
-}
-
 /// Type-checks `value` and rewrites it in canonical form; returns "" when it is fine, else the
 /// text that follows "config key 'K' " in the error.
 std::string check_value(const config_field& field, std::string& value) {

@@ -39,6 +39,11 @@ std::string closest_match(const std::string& word, const std::vector<std::string
   return best;
 }
 
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  const auto match = closest_match(word, candidates);
+  return match.empty() ? "" : "did you mean '" + match + "'? ";
+}
+
 std::string join_words(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) {

@@ -26,10 +26,8 @@ void topology_parser::read_seed(const entry* e) {
     std::vector<std::string> names;
     for (const auto& node : result_.nodes)
       names.push_back(node.name);
-    auto match = closest_match(result_.seed, names);
     refuse(e->line, "seed '" + result_.seed + "' is not a node of this file; " +
-                        (match.empty() ? "" : "did you mean '" + match + "'? ") +
-                        "name one of: " + join_words(names));
+                        did_you_mean(result_.seed, names) + "name one of: " + join_words(names));
   }
 }
 

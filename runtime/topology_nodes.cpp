@@ -190,9 +190,8 @@ std::string topology_parser::read_kind(const entries& map, int line, const std::
   auto kind = read_string(*entry);
   if (kinds_.find(kind) == nullptr) {
     auto known = kinds_.names();
-    auto match = closest_match(kind, known);
     refuse(entry->line, "unknown actor kind '" + kind + "' for " + where + " on node '" + node +
-                            "'; " + (match.empty() ? "" : "did you mean '" + match + "'? ") +
+                            "'; " + did_you_mean(kind, known) +
                             "known kinds: " + (known.empty() ? "(none)" : join_words(known)));
   }
   return kind;

@@ -98,6 +98,23 @@ bool is_valid_name(const std::string& name) {
          });
 }
 
+std::string read_choice(const entry& e, const std::vector<std::string>& choices) {
+  auto v = read_string(e);
+  if (std::find(choices.begin(), choices.end(), v) != choices.end())
+    return v;
+  refuse(e.line, "'" + e.key + "' is '" + v + "'; " + did_you_mean(v, choices) +
+                     "(one of: " + join_words(choices) + ")");
+}
+
+bool read_bool(const entry& e) {
+  const auto text = read_string(e);
+  if (text == "true" || text == "yes")
+    return true;
+  if (text == "false" || text == "no")
+    return false;
+  refuse(e.line, "'" + e.key + "' must be true or false, got '" + text + "'");
+}
+
 /// A name used on the command line and in the directory: [A-Za-z0-9_.-]+.
 std::string read_name(const entry& e) {
   auto name = read_string(e);

@@ -33,25 +33,6 @@ double read_double(const entry& e, double lo, double hi) {
   return v;
 }
 
-bool read_bool(const entry& e) {
-  const auto text = read_string(e);
-  if (text == "true" || text == "yes")
-    return true;
-  if (text == "false" || text == "no")
-    return false;
-  refuse(e.line, "'" + e.key + "' must be true or false, got '" + text + "'");
-}
-
-std::string one_of(const entry& e, const std::vector<std::string>& choices) {
-  auto v = read_string(e);
-  if (std::find(choices.begin(), choices.end(), v) != choices.end())
-    return v;
-  auto match = closest_match(v, choices);
-  refuse(e.line, "'" + e.key + "' is '" + v + "'; " +
-                     (match.empty() ? "" : "did you mean '" + match + "'? ") +
-                     "(one of: " + join_words(choices) + ")");
-}
-
 /// A map of scalar options (values as written).
 std::map<std::string, std::string> read_options(const entry& e) {
   if (!e.value.IsMap())
@@ -147,7 +128,7 @@ private:
     s.name = read_name(*get(m, "name"));
     if (!names_.insert(s.name).second)
       refuse(get(m, "name")->line, "two sources are called '" + s.name + "'; rename one");
-    s.kind = one_of(*get(m, "kind"), known_source_kinds());
+    s.kind = read_choice(*get(m, "kind"), known_source_kinds());
     if (const auto* options = get(m, "options"))
       s.options = read_options(*options);
     for (const auto& key : path_options)
@@ -174,7 +155,7 @@ private:
     r.line = line_of(item);
     if (!get(m, "rule"))
       refuse(r.line, "a cleaning step needs 'rule' (" + join_words(known_clean_rules()) + ")");
-    r.rule = one_of(*get(m, "rule"), known_clean_rules());
+    r.rule = read_choice(*get(m, "rule"), known_clean_rules());
     if (const auto* options = get(m, "options"))
       r.options = read_options(*options);
     // The cleaner owns the options of each rule; ask it now so the refusal carries this line.
@@ -205,7 +186,7 @@ private:
       if (!get(m, key))
         refuse(lf.line, std::string{"a labelling function needs '"} + key + "'");
     lf.name = read_name(*get(m, "name"));
-    lf.kind = one_of(*get(m, "kind"), {"keywords", "regex"});
+    lf.kind = read_choice(*get(m, "kind"), {"keywords", "regex"});
     for (const auto& p : list_of(*get(m, "patterns"))) {
       if (!p.IsScalar())
         refuse(line_of(p), "patterns of '" + lf.name + "' must be plain strings");
@@ -302,7 +283,7 @@ private:
                       "tokenizer");
     tokenizer_decl t;
     if (const auto* v = get(m, "kind"))
-      t.kind = one_of(*v, {"byte", "char", "bpe", "unigram"});
+      t.kind = read_choice(*v, {"byte", "char", "bpe", "unigram"});
     if (const auto* v = get(m, "vocab_size"))
       t.vocab_size = static_cast<uint32_t>(read_unsigned(*v, 16, 1'000'000, "tokens"));
     if (const auto* v = get(m, "max_length"))

@@ -141,10 +141,9 @@ caf::expected<model_spec> apply_overrides(model_spec spec,
     const auto value = trim(raw_value);
     const auto* f = spec_fields::by_name(key);
     if (f == nullptr) {
-      auto match = closest_match(key, spec_fields::names());
       return make_llmos_error(error_code::bad_params,
                               model + ": unknown override '" + key + "'; " +
-                                  (match.empty() ? "" : "did you mean '" + match + "'? ") +
+                                  did_you_mean(key, spec_fields::names()) +
                                   "(known: " + join_words(spec_fields::names()) + ")");
     }
     try {

@@ -53,16 +53,6 @@ double read_real(const entry& e, const interval& range, const std::string& hint)
   return v;
 }
 
-std::string read_choice(const entry& e, const std::vector<std::string>& choices) {
-  auto v = yaml_fields::read_string(e);
-  if (std::find(choices.begin(), choices.end(), v) != choices.end())
-    return v;
-  auto match = closest_match(v, choices);
-  refuse(e.line, "'" + e.key + "' is '" + v + "'; " +
-                     (match.empty() ? "" : "did you mean '" + match + "'? ") +
-                     "(one of: " + join_words(choices) + ")");
-}
-
 field whole(std::string section, std::string key, std::string name, int64_t model_spec::*member,
             int64_t lo, int64_t hi, std::string hint) {
   return {std::move(section), std::move(key), std::move(name),

@@ -18,11 +18,10 @@ caf::expected<routing_policy> parse_routing_policy(const std::string& text) {
     return routing_policy::least_outstanding;
   if (text == "power_of_two")
     return routing_policy::power_of_two;
-  auto match = closest_match(text, policy_names);
-  return make_llmos_error(error_code::bad_config,
-                          "routing policy: '" + text + "' is not a policy; " +
-                              (match.empty() ? "" : "did you mean '" + match + "'? ") +
-                              "(known: " + join_words(policy_names) + ")");
+  return make_llmos_error(error_code::bad_config, "routing policy: '" + text +
+                                                      "' is not a policy; " +
+                                                      did_you_mean(text, policy_names) +
+                                                      "(known: " + join_words(policy_names) + ")");
 }
 
 std::string to_string(routing_policy policy) {

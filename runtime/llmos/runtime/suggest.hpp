@@ -18,6 +18,10 @@ std::size_t edit_distance(const std::string& a, const std::string& b);
 /// suggest "ab").
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
 
+/// "did you mean 'M'? " where M is closest_match(word, candidates), or "" when nothing is close:
+/// the middle of a refusal that goes on to list the candidates.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
 /// `items` joined with ", " (for "known keys: a, b, c").
 std::string join_words(const std::vector<std::string>& items);
 

@@ -55,6 +55,12 @@ std::string read_string(const entry& e);
 /// An unsigned integer in [lo, hi]; `hint` tells what the number means.
 uint64_t read_unsigned(const entry& e, uint64_t lo, uint64_t hi, const std::string& hint);
 
+/// One of `choices`; a refusal suggests the closest and lists them all.
+std::string read_choice(const entry& e, const std::vector<std::string>& choices);
+
+/// true/yes or false/no.
+bool read_bool(const entry& e);
+
 /// True for [A-Za-z0-9_.-]+ other than dots alone.
 bool is_valid_name(const std::string& name);
 
