@@ -297,15 +297,11 @@ caf::expected<void> registry_store::set_alias(const std::string& name, const std
                                               uint32_t version) {
   if (auto ok = check_alias_name(alias); !ok)
     return ok;
-  auto dir = existing_version_dir(name, version);
-  if (!dir)
-    return dir.error();
-  const auto model_dir = dir->parent_path();
-  auto map = read_aliases(model_dir);
-  if (!map)
-    return map.error();
-  (*map)[alias] = version;
-  return write_aliases(model_dir, *map);
+  auto model = holding(name, version);
+  if (!model)
+    return model.error();
+  model->aliases[alias] = version;
+  return write_aliases(model->dir, model->aliases);
 }
 
 caf::expected<void> registry_store::remove_alias(const std::string& name,
@@ -333,15 +329,12 @@ registry_store::aliases(const std::string& name) const {
 }
 
 caf::expected<void> registry_store::remove(const std::string& name, uint32_t version) {
-  auto dir = existing_version_dir(name, version);
-  if (!dir)
-    return dir.error();
-  const auto model_dir = dir->parent_path();
-  auto map = read_aliases(model_dir);
-  if (!map)
-    return map.error();
+  auto model = holding(name, version);
+  if (!model)
+    return model.error();
+  const auto& model_dir = model->dir;
   std::vector<std::string> pointing;
-  for (const auto& [alias, target] : *map)
+  for (const auto& [alias, target] : model->aliases)
     if (target == version)
       pointing.push_back(alias);
   if (!pointing.empty())
@@ -359,7 +352,7 @@ caf::expected<void> registry_store::remove(const std::string& name, uint32_t ver
   // Rename first so that a crash mid-delete leaves a hidden temporary (swept by open()), never
   // a version folder with some of its files gone.
   const auto doomed = temporary_path(model_dir, removing_prefix, "-" + version_dir_name(version));
-  if (auto ok = rename_no_replace(*dir, doomed); !ok)
+  if (auto ok = rename_no_replace(model_dir / version_dir_name(version), doomed); !ok)
     return ok;
   if (auto ok = fsync_directory(model_dir); !ok)
     return ok;
@@ -382,6 +375,17 @@ caf::expected<fs::path> registry_store::existing_model_dir(const std::string& na
     return make_llmos_error(error_code::not_found,
                             "model '" + name + "' is not in the registry '" + root_.string() + "'");
   return dir;
+}
+
+caf::expected<registry_store::model_with_aliases> registry_store::holding(const std::string& name,
+                                                                          uint32_t version) const {
+  auto dir = existing_version_dir(name, version);
+  if (!dir)
+    return dir.error();
+  auto aliases = read_aliases(dir->parent_path());
+  if (!aliases)
+    return aliases.error();
+  return model_with_aliases{dir->parent_path(), std::move(*aliases)};
 }
 
 caf::expected<fs::path> registry_store::existing_version_dir(const std::string& name,

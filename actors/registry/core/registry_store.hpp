@@ -76,6 +76,13 @@ private:
   caf::expected<std::filesystem::path> existing_version_dir(const std::string& name,
                                                             uint32_t version) const;
 
+  /// The folder of model `name`, which must hold `version`, and the model's aliases.
+  struct model_with_aliases {
+    std::filesystem::path dir;
+    std::map<std::string, uint32_t> aliases;
+  };
+  caf::expected<model_with_aliases> holding(const std::string& name, uint32_t version) const;
+
   std::filesystem::path root_;
 };
 
