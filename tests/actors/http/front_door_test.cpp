@@ -19,9 +19,7 @@ using clock = std::chrono::steady_clock;
 class front_door_test : public door_fixture {};
 
 TEST_F(front_door_test, many_keep_alive_clients_get_every_answer) {
-  front_door_limits limits;
-  limits.workers = 3;
-  start(limits);
+  start({.workers = 3});
   std::atomic<int> good{0};
   std::vector<std::thread> clients;
   for (int t = 0; t < 8; ++t)
@@ -41,10 +39,7 @@ TEST_F(front_door_test, many_keep_alive_clients_get_every_answer) {
 }
 
 TEST_F(front_door_test, slow_and_idle_clients_hold_no_worker) {
-  front_door_limits limits;
-  limits.workers = 1;
-  limits.head_timeout = 800ms;
-  start(limits);
+  start({.workers = 1, .head_timeout = 800ms});
   std::vector<int> held;
   // A head ending in a bare "\n\n" is no complete head for cpp-httplib: it waits here too.
   held.push_back(dial());
@@ -63,10 +58,7 @@ TEST_F(front_door_test, slow_and_idle_clients_hold_no_worker) {
 }
 
 TEST_F(front_door_test, slow_bodies_hold_no_worker_and_a_late_one_is_still_served) {
-  front_door_limits limits;
-  limits.workers = 1;
-  limits.body_timeout = 800ms;
-  start(limits);
+  start({.workers = 1, .body_timeout = 800ms});
   // Heads whole, bodies a tenth sent: the bodies are awaited off the single worker.
   std::vector<int> held;
   const std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
@@ -121,10 +113,7 @@ TEST_F(front_door_test, pipelined_requests_in_order_and_connection_close_honoure
 }
 
 TEST_F(front_door_test, connections_beyond_the_limit_get_503_and_stopping_under_load_is_clean) {
-  front_door_limits limits;
-  limits.workers = 2;
-  limits.max_connections = 4;
-  start(limits);
+  start({.workers = 2, .max_connections = 4});
   std::vector<int> held;
   for (int i = 0; i < 4; ++i)
     held.push_back(dial());

@@ -91,9 +91,7 @@ protected:
 fs::path front_door_tls_test::certs_;
 
 TEST_F(front_door_tls_test, clients_of_the_ca_get_every_answer_and_others_none) {
-  front_door_limits limits;
-  limits.workers = 2;
-  start_tls(limits);
+  start_tls({.workers = 2});
   std::atomic<int> good{0};
   std::vector<std::thread> clients;
   for (int t = 0; t < 4; ++t)
@@ -122,11 +120,7 @@ TEST_F(front_door_tls_test, clients_of_the_ca_get_every_answer_and_others_none) 
 }
 
 TEST_F(front_door_tls_test, unfinished_handshakes_and_heads_hold_no_worker_and_time_out) {
-  front_door_limits limits;
-  limits.workers = 1;
-  limits.head_timeout = 800ms;
-  limits.idle_timeout = 1500ms;
-  start_tls(limits);
+  start_tls({.workers = 1, .head_timeout = 800ms, .idle_timeout = 1500ms});
   std::vector<int> idle;        // connected, never a byte
   std::vector<int> half_hellos; // the first bytes of a ClientHello, then nothing
   for (int i = 0; i < 4; ++i) {
