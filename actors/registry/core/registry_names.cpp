@@ -84,4 +84,11 @@ std::optional<uint32_t> parse_version_dir_name(const std::string& name) {
   return **parsed;
 }
 
+std::string quoted_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names)
+    out += (out.empty() ? "'" : ", '") + n + "'";
+  return out;
+}
+
 } // namespace llmos::registry

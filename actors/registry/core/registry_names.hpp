@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -23,6 +24,9 @@ caf::expected<void> check_model_name(const std::string& name);
 
 /// bad_params when `alias` is not a valid name, is "latest" or reads as a version number.
 caf::expected<void> check_alias_name(const std::string& alias);
+
+/// 'a', 'b', 'c': names quoted for messages.
+std::string quoted_names(const std::vector<std::string>& names);
 
 /// The version a reference "3" / "v3" denotes; nullopt when `ref` is not of that form (it may
 /// then be an alias), bad_params when it is but is 0 or beyond uint32.
