@@ -2,8 +2,8 @@
 // unlabelled records (and a sample of labelled ones, to report agreement), a chunk at a time at
 // the server's lowest priority so user traffic comes first; pseudo_label stores the confident
 // ones, review answers the least confident for people, whose labels are kept in the human-labels
-// file; a worker (worker_threads.hpp) stores each new version (model_labels.hpp) and reports back like an
-// ingest does.
+// file; a worker (worker_threads.hpp) stores each new version (model_labels.hpp) and reports back
+// like an ingest does.
 #include <algorithm>
 #include <cmath>
 #include <functional>
