@@ -25,4 +25,9 @@ std::string state_dir() {
   return (std::filesystem::path{data_dir()}.parent_path() / "state").string();
 }
 
+std::filesystem::path state_root(const std::string& configured, const std::filesystem::path& sub) {
+  return configured.empty() ? std::filesystem::path{state_dir()} / sub
+                            : std::filesystem::path{configured};
+}
+
 } // namespace llmos

@@ -289,8 +289,7 @@ const std::vector<config_field> feedback_fields = {
 caf::expected<caf::actor> spawn_feedback(spawn_context& ctx) {
   feedback::analyst_config cfg;
   cfg.name = ctx.name;
-  cfg.root = ctx.config["root"].empty() ? fs::path{state_dir()} / "feedback" / ctx.name
-                                        : fs::path{ctx.config["root"]};
+  cfg.root = state_root(ctx.config["root"], fs::path{"feedback"} / ctx.name);
   std::error_code ec;
   fs::create_directories(cfg.root, ec);
   if (ec)

@@ -259,11 +259,7 @@ const std::vector<config_field> registry_fields = {
 };
 
 caf::expected<caf::actor> spawn_registry(spawn_context& ctx) {
-  // Beside the data sets' default store (.cache/state), never inside the source tree.
-  const auto root = ctx.config["root"].empty()
-                        ? (std::filesystem::path{state_dir()} / "registry").string()
-                        : ctx.config["root"];
-  auto store = registry::registry_store::open(root);
+  auto store = registry::registry_store::open(state_root(ctx.config["root"], "registry"));
   if (!store)
     return std::move(store.error());
   auto shared = std::make_shared<registry::registry_store>(std::move(*store));

@@ -256,9 +256,7 @@ const std::vector<config_field> scheduler_fields = {
 caf::expected<caf::actor> spawn_scheduler(spawn_context& ctx) {
   scheduler::scheduler_config cfg;
   cfg.name = ctx.name;
-  // Beside the data sets' and the registry's state, never inside the source tree.
-  cfg.root = ctx.config["root"].empty() ? std::filesystem::path{state_dir()} / "scheduler"
-                                        : std::filesystem::path{ctx.config["root"]};
+  cfg.root = state_root(ctx.config["root"], "scheduler");
   cfg.manager = ctx.manager;
   auto& p = cfg.policy;
   p.policy = ctx.config["policy"];

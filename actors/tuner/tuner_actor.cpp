@@ -309,9 +309,7 @@ caf::expected<caf::actor> spawn_tuner(spawn_context& ctx) {
   cfg.name = ctx.name;
   cfg.scheduler = ctx.config["scheduler"];
   cfg.registry = ctx.config["registry"];
-  // Beside the data sets' and the registry's state, never inside the source tree.
-  cfg.root =
-      ctx.config["root"].empty() ? fs::path{state_dir()} / "tuner" : fs::path{ctx.config["root"]};
+  cfg.root = state_root(ctx.config["root"], "tuner");
   cfg.manager = ctx.manager;
   auto threads = config_integer(ctx.config, "threads", 1, 1024);
   if (!threads)

@@ -24,7 +24,7 @@ std::string cache_override;
 
 fs::path cache_dir() {
   std::lock_guard lock{cache_mutex};
-  return cache_override.empty() ? fs::path{state_dir()} / "http-cache" : fs::path{cache_override};
+  return state_root(cache_override, "http-cache");
 }
 
 /// "http://host:port" and "/path?query" of a URL; false when it is not http(s).
