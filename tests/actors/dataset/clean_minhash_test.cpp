@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "clean_test_records.hpp"
 #include "dataset/clean/email_text.hpp"
 #include "dataset/clean/lsh.hpp"
 #include "dataset/clean/minhash.hpp"
@@ -57,16 +58,7 @@ std::vector<std::string> mutate(std::mt19937& rng, std::vector<std::string> base
   return base;
 }
 
-std::vector<record> make_records(const std::vector<std::string>& texts) {
-  std::vector<record> out;
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    record r;
-    r.id = "d" + std::to_string(i);
-    r.text = texts[i];
-    out.push_back(std::move(r));
-  }
-  return out;
-}
+using llmos::dataset::testing::make_records;
 
 } // namespace
 
@@ -167,7 +159,7 @@ TEST(near_dedupe, removes_near_copies_and_keeps_the_first) {
       is_copy.push_back(false);
     }
   }
-  auto records = make_records(texts);
+  auto records = make_records(texts, "d");
   quarantine q;
   const auto stats = near_dedupe(records, q);
   EXPECT_EQ(stats.rule, "near_dedupe");
@@ -186,7 +178,7 @@ TEST(near_dedupe, word_shingles_and_exact_verification) {
   std::mt19937 rng{9};
   const auto base = random_words(rng, 300);
   auto records =
-      make_records({join(base), join(mutate(rng, base, 0.01)), join(random_words(rng, 300))});
+      make_records({join(base), join(mutate(rng, base, 0.01)), join(random_words(rng, 300))}, "d");
   near_dedupe_options options;
   options.shingles = shingle_options{shingle_unit::word, 3};
   options.verify = verify_mode::exact;

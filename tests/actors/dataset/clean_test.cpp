@@ -3,6 +3,7 @@
 // the cleaner that runs a configured list of rules and refuses unknown names and options.
 #include <gtest/gtest.h>
 
+#include "clean_test_records.hpp"
 #include "dataset/clean/cleaner.hpp"
 #include "dataset/clean/exact_dedupe.hpp"
 #include "dataset/clean/filters.hpp"
@@ -14,19 +15,7 @@ using namespace llmos::dataset;
 
 namespace {
 
-std::vector<record> make_records(const std::vector<std::string>& texts) {
-  std::vector<record> out;
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    record r;
-    r.id = "r" + std::to_string(i);
-    r.text = texts[i];
-    r.origin.source = "test";
-    r.origin.path = "mail.txt";
-    r.origin.line = i + 1;
-    out.push_back(std::move(r));
-  }
-  return out;
-}
+using llmos::dataset::testing::make_records;
 
 std::vector<std::string> ids(const std::vector<record>& records) {
   std::vector<std::string> out;

@@ -4,16 +4,16 @@
 
 #include <gtest/gtest.h>
 
+#include "../../temp_folder.hpp"
 #include "dataset/annotate/human_labels.hpp"
 #include "llmos/messages/error.hpp"
-#include "notes_corpus.hpp"
 
 using namespace llmos::dataset;
 
 namespace {
 
 TEST(human_labels, a_later_label_replaces_an_earlier_one_and_the_file_keeps_them) {
-  notes::temp_folder dir{"human_labels"};
+  llmos::test::temp_folder dir{"human_labels"};
   const auto file = human_labels_file(dir.path().string(), "notes");
   auto none = read_human_labels(file);
   ASSERT_TRUE(none);
@@ -28,7 +28,7 @@ TEST(human_labels, a_later_label_replaces_an_earlier_one_and_the_file_keeps_them
 }
 
 TEST(human_labels, a_bad_entry_is_named_and_nothing_is_written) {
-  notes::temp_folder dir{"human_labels"};
+  llmos::test::temp_folder dir{"human_labels"};
   const auto file = human_labels_file(dir.path().string(), "notes");
   ASSERT_TRUE(add_human_labels(file, {{"r1", "spam"}}));
   auto refused = add_human_labels(file, {{"r2", "ham"}, {"r3", ""}});
@@ -42,7 +42,7 @@ TEST(human_labels, a_bad_entry_is_named_and_nothing_is_written) {
 }
 
 TEST(human_labels, a_damaged_file_is_an_error_naming_its_line) {
-  notes::temp_folder dir{"human_labels"};
+  llmos::test::temp_folder dir{"human_labels"};
   const auto file = human_labels_file(dir.path().string(), "notes");
   ASSERT_TRUE(add_human_labels(file, {{"r1", "spam"}}));
   std::ofstream{file, std::ios::app} << "{\"id\": 7}\n";

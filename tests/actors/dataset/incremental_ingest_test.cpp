@@ -20,13 +20,15 @@
 #include "dataset/quarantine.hpp"
 #include "dataset/store/dataset_store.hpp"
 #include "llmos/messages/error.hpp"
+#include "pipeline_test_util.hpp"
 #include "readers_test_util.hpp"
 
 namespace llmos::dataset {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::temp_dir;
+using test::temp_folder;
+using testing::run_ok;
 
 /// A review of 24 words drawn from a small vocabulary: two of them share few shingles.
 std::string review(std::mt19937& rng) {
@@ -96,13 +98,6 @@ protected:
     return parsed ? *parsed : pipeline_spec{};
   }
 
-  pipeline_result run(const pipeline_spec& s) {
-    auto result =
-        run_pipeline(s, [](const std::string&, uint64_t, uint64_t, const std::string&) {});
-    EXPECT_TRUE(result) << describe(result.error());
-    return result ? std::move(*result) : pipeline_result{};
-  }
-
   /// The ids of every record of a version.
   std::multiset<std::string> ids_of(const std::string& root, const version_info& v) {
     std::multiset<std::string> out;
@@ -135,7 +130,7 @@ protected:
                                                               << "\n";
   }
 
-  temp_dir dir_;
+  temp_folder dir_;
   std::string db_;
   std::mt19937 rng_{7};
   std::map<int, std::string> texts_;
@@ -144,14 +139,14 @@ protected:
 TEST_F(incremental_ingest_test, the_second_ingest_reads_only_what_is_new_and_links_the_rest) {
   const auto root = dir_.str() + "/store";
   const auto s = spec(root, true);
-  auto first = run(s);
+  auto first = run_ok(s);
   EXPECT_EQ(first.records, 50u);
   EXPECT_EQ(first.report["incremental"]["full_run_because"],
             "the data set has no current version yet");
   EXPECT_EQ(first.version.manifest["sources"][0]["cursor"]["last"], "41");
 
   new_data_arrives();
-  auto second = run(s);
+  auto second = run_ok(s);
   ASSERT_NE(second.version.version, first.version.version);
   const auto& inc = second.report["incremental"];
   EXPECT_EQ(inc["extends"], first.version.version);
@@ -184,11 +179,11 @@ TEST_F(incremental_ingest_test, the_second_ingest_reads_only_what_is_new_and_lin
 
   // A full ingest of the same data in another store holds the same records.
   const auto full_root = dir_.str() + "/full";
-  auto full = run(spec(full_root, false));
+  auto full = run_ok(spec(full_root, false));
   EXPECT_EQ(ids_of(root, second.version), ids_of(full_root, full.version));
 
   // Nothing new: the current version stays.
-  auto third = run(s);
+  auto third = run_ok(s);
   EXPECT_EQ(third.version.version, second.version.version);
   EXPECT_EQ(third.report["incremental"]["new_records"], 0u);
 }
@@ -196,7 +191,7 @@ TEST_F(incremental_ingest_test, the_second_ingest_reads_only_what_is_new_and_lin
 TEST_F(incremental_ingest_test, a_version_without_keys_files_is_hashed_from_its_shards) {
   const auto root = dir_.str() + "/store";
   const auto s = spec(root, true);
-  auto first = run(s);
+  auto first = run_ok(s);
   ASSERT_EQ(first.version.manifest["side_files"].size(), 1u);
   EXPECT_EQ(first.version.manifest["side_files"][0]["file"], "keys-00000.bin");
   // As a relabelled version has none: the manifest lists no keys file.
@@ -204,7 +199,7 @@ TEST_F(incremental_ingest_test, a_version_without_keys_files_is_hashed_from_its_
   manifest.erase("side_files");
   std::ofstream{fs::path{first.version.path} / "manifest.json"} << manifest.dump(2);
   new_data_arrives();
-  auto second = run(s);
+  auto second = run_ok(s);
   EXPECT_EQ(second.records, 4u);
   EXPECT_EQ(second.removed["exact_dedupe"], 1u);
   EXPECT_EQ(second.removed["near_dedupe"], 1u);
@@ -221,9 +216,9 @@ TEST_F(incremental_ingest_test, a_version_without_keys_files_is_hashed_from_its_
 
 TEST_F(incremental_ingest_test, a_changed_pipeline_file_makes_a_full_run) {
   const auto root = dir_.str() + "/store";
-  run(spec(root, true));
+  run_ok(spec(root, true));
   new_data_arrives();
-  auto changed = run(spec(root, true, 16));
+  auto changed = run_ok(spec(root, true, 16));
   EXPECT_NE(changed.report["incremental"]["full_run_because"].get<std::string>().find("changed"),
             std::string::npos)
       << changed.report["incremental"];

@@ -12,9 +12,10 @@
 namespace llmos::dataset {
 namespace {
 
+using test::temp_folder;
 using ::testing::HasSubstr;
 using testing::read_all;
-using testing::temp_dir;
+using testing::refusal_of;
 
 using rows_t = std::vector<csv_row>;
 
@@ -116,7 +117,7 @@ source_spec csv_spec(const std::string& path, std::map<std::string, std::string>
 }
 
 TEST(csv_reader, maps_columns_keeps_extras_in_meta_and_chinese_byte_exact) {
-  temp_dir dir;
+  temp_folder dir;
   const std::string chinese = "\xE4\xB8\xAD\xE6\x96\x87\xEF\xBC\x8C\xE5\xA5\xBD"; // 中文，好
   auto path = dir.write("r.csv", "\xEF\xBB\xBFid,body,stars,lang\r\n"
                                  "1,\"great, \"\"really\"\"\r\ngreat\",5,en\r\n"
@@ -140,7 +141,7 @@ TEST(csv_reader, maps_columns_keeps_extras_in_meta_and_chinese_byte_exact) {
 }
 
 TEST(csv_reader, wrong_field_counts_and_bad_utf8_go_to_quarantine_with_their_line) {
-  temp_dir dir;
+  temp_folder dir;
   auto path = dir.write("r.csv", "text,label\n"
                                  "\"multi\nline\",a\n" // lines 2-3
                                  "short\n"             // line 4: one field
@@ -171,7 +172,7 @@ TEST(csv_reader, wrong_field_counts_and_bad_utf8_go_to_quarantine_with_their_lin
 }
 
 TEST(csv_reader, unterminated_quote_at_eof_is_quarantined_at_its_start_line) {
-  temp_dir dir;
+  temp_folder dir;
   auto path = dir.write("r.csv", "text\nfirst\n\"never closed\nsecond\n");
   auto res = read_all(csv_spec(path));
   ASSERT_TRUE(res.ok) << res.error;
@@ -185,7 +186,7 @@ TEST(csv_reader, unterminated_quote_at_eof_is_quarantined_at_its_start_line) {
 }
 
 TEST(csv_reader, tsv_uses_tabs_and_the_delimiter_option_overrides) {
-  temp_dir dir;
+  temp_folder dir;
   auto tsv = dir.write("r.tsv", "label\ttext\nham\thello, world\n");
   auto res = read_all(source_spec{"t", "tsv", tsv, {{"label_column", "label"}}});
   ASSERT_TRUE(res.ok) << res.error;
@@ -205,11 +206,10 @@ TEST(csv_reader, tsv_uses_tabs_and_the_delimiter_option_overrides) {
 }
 
 TEST(csv_reader, hard_errors_name_the_path_and_the_fix) {
-  temp_dir dir;
-  auto missing = read_all(csv_spec(dir.str() + "/nope.csv"));
-  EXPECT_FALSE(missing.ok);
-  EXPECT_THAT(missing.error, HasSubstr("io_failed"));
-  EXPECT_THAT(missing.error, HasSubstr("nope.csv"));
+  temp_folder dir;
+  auto missing = refusal_of(csv_spec(dir.str() + "/nope.csv"));
+  EXPECT_THAT(missing, HasSubstr("io_failed"));
+  EXPECT_THAT(missing, HasSubstr("nope.csv"));
   auto path = dir.write("r.csv", "body,stars\nx,1\n");
   auto no_column = read_all(csv_spec(path));
   EXPECT_FALSE(no_column.ok);
@@ -217,20 +217,18 @@ TEST(csv_reader, hard_errors_name_the_path_and_the_fix) {
   EXPECT_THAT(no_column.error, HasSubstr("no column 'text'"));
   EXPECT_THAT(no_column.error, HasSubstr("columns: body, stars"));
   EXPECT_TRUE(no_column.records.empty());
-  auto typo = read_all(csv_spec(path, {{"text_colum", "body"}}));
-  EXPECT_THAT(typo.error, HasSubstr("option 'text_colum': not known"));
-  auto same = read_all(csv_spec(path, {{"text_column", "body"}, {"label_column", "body"}}));
-  EXPECT_THAT(same.error, HasSubstr("same column"));
-  auto empty = read_all(csv_spec(dir.write("e.csv", "")));
-  EXPECT_THAT(empty.error, HasSubstr("header row"));
-  auto dup = read_all(csv_spec(dir.write("d.csv", "text,text\na,b\n")));
-  EXPECT_THAT(dup.error, HasSubstr("appears twice"));
-  auto delim = read_all(csv_spec(path, {{"delimiter", ";;"}}));
-  EXPECT_THAT(delim.error, HasSubstr("single character"));
+  EXPECT_THAT(refusal_of(csv_spec(path, {{"text_colum", "body"}})),
+              HasSubstr("option 'text_colum': not known"));
+  EXPECT_THAT(refusal_of(csv_spec(path, {{"text_column", "body"}, {"label_column", "body"}})),
+              HasSubstr("same column"));
+  EXPECT_THAT(refusal_of(csv_spec(dir.write("e.csv", ""))), HasSubstr("header row"));
+  EXPECT_THAT(refusal_of(csv_spec(dir.write("d.csv", "text,text\na,b\n"))),
+              HasSubstr("appears twice"));
+  EXPECT_THAT(refusal_of(csv_spec(path, {{"delimiter", ";;"}})), HasSubstr("single character"));
 }
 
 TEST(csv_reader, header_false_numbers_the_columns_and_reads_the_first_row_as_data) {
-  temp_dir dir;
+  temp_folder dir;
   // As Pang & Lee's and most exported TSV files: label and sentence, no header row.
   auto tsv = dir.write("p.tsv", "pos\ta gripping, funny film\nneg\tdull\n");
   auto res = read_all(source_spec{
@@ -258,7 +256,7 @@ TEST(csv_reader, header_false_numbers_the_columns_and_reads_the_first_row_as_dat
 }
 
 TEST(csv_reader, skip_rows_passes_over_lines_before_the_header_or_the_data) {
-  temp_dir dir;
+  temp_folder dir;
   auto path = dir.write("r.csv", "exported 2026-12-04\n\"from, the shop\"\ntext,label\na,x\n");
   auto res = read_all(csv_spec(path, {{"skip_rows", "2"}, {"label_column", "label"}}));
   ASSERT_TRUE(res.ok) << res.error;
@@ -270,25 +268,25 @@ TEST(csv_reader, skip_rows_passes_over_lines_before_the_header_or_the_data) {
   ASSERT_TRUE(res.ok) << res.error;
   ASSERT_EQ(res.records.size(), 1u);
   EXPECT_EQ(res.records[0].meta.at("1"), "x");
-  auto past_the_end = read_all(csv_spec(path, {{"skip_rows", "9"}}));
-  EXPECT_THAT(past_the_end.error, HasSubstr("empty after the skipped rows"));
+  EXPECT_THAT(refusal_of(csv_spec(path, {{"skip_rows", "9"}})),
+              HasSubstr("empty after the skipped rows"));
 }
 
 TEST(csv_reader, header_and_skip_rows_refusals_say_what_to_write) {
-  temp_dir dir;
+  temp_folder dir;
   auto path = dir.write("r.csv", "a,b\n");
-  auto maybe = read_all(csv_spec(path, {{"header", "maybe"}}));
-  EXPECT_THAT(maybe.error, HasSubstr("option 'header': 'maybe' is not a boolean"));
-  auto negative = read_all(csv_spec(path, {{"skip_rows", "-1"}}));
-  EXPECT_THAT(negative.error, HasSubstr("option 'skip_rows': '-1' is not a non-negative integer"));
-  auto words = read_all(csv_spec(path, {{"skip_rows", "two"}}));
-  EXPECT_THAT(words.error, HasSubstr("is not a non-negative integer"));
+  EXPECT_THAT(refusal_of(csv_spec(path, {{"header", "maybe"}})),
+              HasSubstr("option 'header': 'maybe' is not a boolean"));
+  EXPECT_THAT(refusal_of(csv_spec(path, {{"skip_rows", "-1"}})),
+              HasSubstr("option 'skip_rows': '-1' is not a non-negative integer"));
+  EXPECT_THAT(refusal_of(csv_spec(path, {{"skip_rows", "two"}})),
+              HasSubstr("is not a non-negative integer"));
   // The message that sent users to edit their files now names the option.
-  auto no_text = read_all(csv_spec(path, {{"label_column", "0"}}));
-  EXPECT_THAT(no_text.error, HasSubstr("'header: false' when the first row is data"));
-  auto out_of_range = read_all(csv_spec(path, {{"header", "false"}, {"text_column", "5"}}));
-  EXPECT_THAT(out_of_range.error, HasSubstr("no column '5'"));
-  EXPECT_THAT(out_of_range.error, HasSubstr("numbered from 0"));
+  EXPECT_THAT(refusal_of(csv_spec(path, {{"label_column", "0"}})),
+              HasSubstr("'header: false' when the first row is data"));
+  auto out_of_range = refusal_of(csv_spec(path, {{"header", "false"}, {"text_column", "5"}}));
+  EXPECT_THAT(out_of_range, HasSubstr("no column '5'"));
+  EXPECT_THAT(out_of_range, HasSubstr("numbered from 0"));
 }
 
 } // namespace

@@ -18,9 +18,9 @@
 namespace llmos::dataset {
 namespace {
 
+using test::temp_folder;
 using ::testing::HasSubstr;
 using testing::read_all;
-using testing::temp_dir;
 
 class http_reader_test : public ::testing::Test {
 protected:
@@ -75,7 +75,7 @@ protected:
                        std::move(options)};
   }
 
-  temp_dir cache_;
+  temp_folder cache_;
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;

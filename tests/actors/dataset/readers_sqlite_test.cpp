@@ -14,9 +14,10 @@
 namespace llmos::dataset {
 namespace {
 
+using test::temp_folder;
 using ::testing::HasSubstr;
 using testing::read_all;
-using testing::temp_dir;
+using testing::refusal_of;
 
 /// Creates `path` and runs `sql` in it.
 void make_db(const std::string& path, const std::string& sql) {
@@ -47,7 +48,7 @@ protected:
             "INSERT INTO reviews VALUES (10, CAST(X'FF41' AS TEXT), 2, 1, 'en');"
             "INSERT INTO reviews VALUES (11, 'fine', 3, 2, NULL);");
   }
-  temp_dir dir_;
+  temp_folder dir_;
   std::string db_;
 };
 
@@ -87,20 +88,18 @@ TEST_F(sqlite_reader_test, the_table_shorthand_the_default_ids_and_the_limit) {
 }
 
 TEST_F(sqlite_reader_test, refusals_name_the_source_and_what_to_write) {
-  auto missing = read_all(sqlite_spec(dir_.str() + "/nope.db", {{"table", "t"}}));
-  EXPECT_FALSE(missing.ok);
-  EXPECT_THAT(missing.error, HasSubstr("nope.db"));
-  EXPECT_THAT(missing.error, HasSubstr("cannot open the database read-only"));
-  auto write = read_all(sqlite_spec(db_, {{"query", "DELETE FROM reviews"}}));
-  EXPECT_THAT(write.error, HasSubstr("would change the database"));
-  auto two = read_all(sqlite_spec(db_, {{"query", "SELECT 1 AS text; SELECT 2"}}));
-  EXPECT_THAT(two.error, HasSubstr("more than one statement"));
-  auto column = read_all(sqlite_spec(db_, {{"table", "reviews"}}));
-  EXPECT_THAT(column.error, HasSubstr("no column 'text' (columns: id, body, stars, price, lang)"));
-  auto syntax = read_all(sqlite_spec(db_, {{"query", "SELEC body FROM reviews"}}));
-  EXPECT_THAT(syntax.error, HasSubstr("option 'query'"));
-  auto neither = read_all(sqlite_spec(db_, {}));
-  EXPECT_THAT(neither.error, HasSubstr("needs 'query'"));
+  auto missing = refusal_of(sqlite_spec(dir_.str() + "/nope.db", {{"table", "t"}}));
+  EXPECT_THAT(missing, HasSubstr("nope.db"));
+  EXPECT_THAT(missing, HasSubstr("cannot open the database read-only"));
+  EXPECT_THAT(refusal_of(sqlite_spec(db_, {{"query", "DELETE FROM reviews"}})),
+              HasSubstr("would change the database"));
+  EXPECT_THAT(refusal_of(sqlite_spec(db_, {{"query", "SELECT 1 AS text; SELECT 2"}})),
+              HasSubstr("more than one statement"));
+  EXPECT_THAT(refusal_of(sqlite_spec(db_, {{"table", "reviews"}})),
+              HasSubstr("no column 'text' (columns: id, body, stars, price, lang)"));
+  EXPECT_THAT(refusal_of(sqlite_spec(db_, {{"query", "SELEC body FROM reviews"}})),
+              HasSubstr("option 'query'"));
+  EXPECT_THAT(refusal_of(sqlite_spec(db_, {})), HasSubstr("needs 'query'"));
   // The database is untouched by all of it.
   auto again = read_all(sqlite_spec(db_, {{"table", "reviews"}, {"text_column", "body"}}));
   EXPECT_EQ(again.records.size(), 3u);

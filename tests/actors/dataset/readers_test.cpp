@@ -15,9 +15,10 @@
 namespace llmos::dataset {
 namespace {
 
+using test::temp_folder;
 using ::testing::HasSubstr;
 using testing::read_all;
-using testing::temp_dir;
+using testing::refusal_of;
 
 const std::string replacement = "\xEF\xBF\xBD";
 
@@ -63,7 +64,7 @@ TEST(read_source, an_unknown_kind_is_an_error_listing_the_known_ones) {
 }
 
 TEST(read_source, limit_stops_every_text_kind_after_that_many_records) {
-  temp_dir dir;
+  temp_folder dir;
   auto csv = dir.write("a.csv", "text\na\nb\nc\n");
   auto jsonl = dir.write("a.jsonl", "{\"text\":\"a\"}\n{\"text\":\"b\"}\n{\"text\":\"c\"}\n");
   dir.write("mail/x/1.txt", "1");
@@ -87,14 +88,14 @@ TEST(read_source, limit_stops_every_text_kind_after_that_many_records) {
     spec.limit = 1;
     EXPECT_EQ(read_all(spec).count, 1u) << kind;
   }
-  auto bad = read_all(source_spec{"s", "csv", csv, {{"limit", "two"}}});
-  EXPECT_THAT(bad.error, HasSubstr("option 'limit'"));
+  EXPECT_THAT(refusal_of(source_spec{"s", "csv", csv, {{"limit", "two"}}}),
+              HasSubstr("option 'limit'"));
 }
 
 // --- jsonl ---
 
 TEST(jsonl_reader, reads_objects_and_quarantines_bad_lines_with_their_line_number) {
-  temp_dir dir;
+  temp_folder dir;
   auto path =
       dir.write("d.jsonl", "\xEF\xBB\xBF{\"text\": \"hello\", \"label\": \"greet\", \"n\": 3}\r\n"
                            "\n"
@@ -133,7 +134,7 @@ TEST(jsonl_reader, reads_objects_and_quarantines_bad_lines_with_their_line_numbe
 }
 
 TEST(jsonl_reader, field_options_and_errors) {
-  temp_dir dir;
+  temp_folder dir;
   auto path = dir.write("d.jsonl", "{\"body\": \"b\", \"y\": \"l\"}\n{\"body\": \"c\"}\n");
   auto res = read_all(source_spec{"j", "jsonl", path, {{"text_field", "body"}}});
   ASSERT_TRUE(res.ok) << res.error;
@@ -143,15 +144,14 @@ TEST(jsonl_reader, field_options_and_errors) {
   res = read_all(source_spec{"j", "jsonl", path, {{"text_field", "body"}, {"label_field", "y"}}});
   EXPECT_EQ(res.count, 1u);
   EXPECT_THAT(res.refused("jsonl_reader").at(0).reason, HasSubstr("no field 'y'"));
-  res = read_all(source_spec{"j", "jsonl", dir.str() + "/missing.jsonl", {}});
-  EXPECT_FALSE(res.ok);
-  EXPECT_THAT(res.error, HasSubstr("missing.jsonl"));
+  EXPECT_THAT(refusal_of(source_spec{"j", "jsonl", dir.str() + "/missing.jsonl", {}}),
+              HasSubstr("missing.jsonl"));
 }
 
 // --- maildir ---
 
 TEST(maildir_reader, labels_from_folders_through_the_map_sorted_and_repairs_latin1) {
-  temp_dir dir;
+  temp_folder dir;
   dir.write("spam-2/b.txt", "Subject: buy\n\nnow");
   dir.write("spam-1/a.txt", "Subject: win\n\ncaf\xE9");
   dir.write("easy-ham-1/c.txt", "Subject: hi\n\n\xE4\xB8\xAD");
@@ -185,23 +185,23 @@ TEST(maildir_reader, labels_from_folders_through_the_map_sorted_and_repairs_lati
 }
 
 TEST(maildir_reader, a_folder_missing_from_the_map_or_a_bad_path_is_an_error) {
-  temp_dir dir;
+  temp_folder dir;
   dir.write("spam/a.txt", "x");
   dir.write("other/b.txt", "y");
   auto res = read_all(source_spec{"m", "maildir", dir.str(), {{"label_map", "spam=spam"}}});
   EXPECT_FALSE(res.ok);
   EXPECT_THAT(res.error, HasSubstr("no entry for folder 'other'"));
   EXPECT_TRUE(res.records.empty());
-  res = read_all(source_spec{"m", "maildir", dir.str(), {{"label_map", "spam"}}});
-  EXPECT_THAT(res.error, HasSubstr("not folder=label"));
-  res = read_all(source_spec{"m", "maildir", dir.str() + "/spam/a.txt", {}});
-  EXPECT_THAT(res.error, HasSubstr("is not a folder"));
-  res = read_all(source_spec{"m", "maildir", dir.str(), {{"label_from", "grandparent"}}});
-  EXPECT_THAT(res.error, HasSubstr("label_from"));
+  EXPECT_THAT(refusal_of(source_spec{"m", "maildir", dir.str(), {{"label_map", "spam"}}}),
+              HasSubstr("not folder=label"));
+  EXPECT_THAT(refusal_of(source_spec{"m", "maildir", dir.str() + "/spam/a.txt", {}}),
+              HasSubstr("is not a folder"));
+  EXPECT_THAT(refusal_of(source_spec{"m", "maildir", dir.str(), {{"label_from", "grandparent"}}}),
+              HasSubstr("label_from"));
 }
 
 TEST(maildir_reader, unreadable_or_oversized_files_go_to_quarantine_and_the_rest_is_read) {
-  temp_dir dir;
+  temp_folder dir;
   dir.write("ham/a.txt", "a");
   // Sparse: 40 MiB on paper, nothing on disk, so the size check is what refuses it.
   auto huge = dir.write("ham/b.txt", "");
@@ -228,7 +228,7 @@ TEST(maildir_reader, unreadable_or_oversized_files_go_to_quarantine_and_the_rest
 // --- fortunes ---
 
 TEST(fortunes_reader, splits_on_percent_lines_with_first_line_locations) {
-  temp_dir dir;
+  temp_folder dir;
   auto path = dir.write("f/wisdom", "%\nFirst entry\n  -- someone\n%\n%\n\nSecond\n\n%\r\n"
                                     "\xE4\xB8\xAD\xE6\x96\x87 entry\n%\nbad \xE9\n%\nlast");
   dir.write("f/wisdom.dat", "binary");
@@ -258,7 +258,7 @@ TEST(fortunes_reader, splits_on_percent_lines_with_first_line_locations) {
 }
 
 TEST(fortunes_reader, strip_ansi_removes_colour_codes_byte_exact_otherwise) {
-  temp_dir dir;
+  temp_folder dir;
   const std::string poem = "\x1B[32m\xE3\x80\x8A\xE9\x9D\x99\xE5\xA4\x9C\xE6\x80\x9D\xE3\x80\x8B"
                            "\x1B[m\n\x1B[33m\xE6\x9D\x8E\xE7\x99\xBD\x1B[m\n"
                            "\xE5\xBA\x8A\xE5\x89\x8D\xE6\x98\x8E\xE6\x9C\x88\xE5\x85\x89";
@@ -271,10 +271,10 @@ TEST(fortunes_reader, strip_ansi_removes_colour_codes_byte_exact_otherwise) {
                                  "\xE5\xBA\x8A\xE5\x89\x8D\xE6\x98\x8E\xE6\x9C\x88\xE5\x85\x89");
   res = read_all(source_spec{"zh", "fortunes", path, {}});
   EXPECT_EQ(res.records.at(0).text, poem);
-  res = read_all(source_spec{"zh", "fortunes", path, {{"strip_ansi", "maybe"}}});
-  EXPECT_THAT(res.error, HasSubstr("not a boolean"));
-  res = read_all(source_spec{"zh", "fortunes", dir.str() + "/none", {}});
-  EXPECT_THAT(res.error, HasSubstr("none: source 'zh' (fortunes): no such file"));
+  EXPECT_THAT(refusal_of(source_spec{"zh", "fortunes", path, {{"strip_ansi", "maybe"}}}),
+              HasSubstr("not a boolean"));
+  EXPECT_THAT(refusal_of(source_spec{"zh", "fortunes", dir.str() + "/none", {}}),
+              HasSubstr("none: source 'zh' (fortunes): no such file"));
 }
 
 // --- idx ---
@@ -303,14 +303,14 @@ struct idx_fixture {
   }
 };
 
-source_spec idx_spec(const temp_dir& dir, std::map<std::string, std::string> extra = {}) {
+source_spec idx_spec(const temp_folder& dir, std::map<std::string, std::string> extra = {}) {
   extra.emplace("images", "img.gz");
   extra.emplace("labels", "lab.gz");
   return source_spec{"fm", "idx", dir.str(), std::move(extra)};
 }
 
 TEST(idx_reader, reads_images_with_labels_and_honours_limit) {
-  temp_dir dir;
+  temp_folder dir;
   idx_fixture fx;
   write_gz(dir.str() + "/img.gz", fx.images);
   write_gz(dir.str() + "/lab.gz", fx.labels);
@@ -336,7 +336,7 @@ TEST(idx_reader, reads_images_with_labels_and_honours_limit) {
 }
 
 TEST(idx_reader, bad_magic_mismatched_counts_and_truncation_are_errors_naming_the_file) {
-  temp_dir dir;
+  temp_folder dir;
   idx_fixture fx;
   write_gz(dir.str() + "/img.gz", fx.images);
   write_gz(dir.str() + "/lab.gz", fx.labels);
@@ -362,14 +362,12 @@ TEST(idx_reader, bad_magic_mismatched_counts_and_truncation_are_errors_naming_th
   EXPECT_THAT(res.error, HasSubstr("full.gz"));
   EXPECT_THAT(res.error, HasSubstr("truncated"));
   write_gz(dir.str() + "/zero.gz", be32(0x803) + be32(1) + be32(0) + be32(28));
-  res = read_all(idx_spec(dir, {{"images", "zero.gz"}}));
-  EXPECT_THAT(res.error, HasSubstr("not plausible"));
-  res = read_all(idx_spec(dir, {{"limit", "-1"}}));
-  EXPECT_THAT(res.error, HasSubstr("not a non-negative integer"));
-  res = read_all(source_spec{"fm", "idx", dir.str(), {{"labels", "lab.gz"}}});
-  EXPECT_THAT(res.error, HasSubstr("option 'images' is missing"));
-  res = read_all(idx_spec(dir, {{"images", "absent.gz"}}));
-  EXPECT_THAT(res.error, HasSubstr("absent.gz"));
+  EXPECT_THAT(refusal_of(idx_spec(dir, {{"images", "zero.gz"}})), HasSubstr("not plausible"));
+  EXPECT_THAT(refusal_of(idx_spec(dir, {{"limit", "-1"}})),
+              HasSubstr("not a non-negative integer"));
+  EXPECT_THAT(refusal_of(source_spec{"fm", "idx", dir.str(), {{"labels", "lab.gz"}}}),
+              HasSubstr("option 'images' is missing"));
+  EXPECT_THAT(refusal_of(idx_spec(dir, {{"images", "absent.gz"}})), HasSubstr("absent.gz"));
 }
 
 } // namespace

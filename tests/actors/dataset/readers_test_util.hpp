@@ -1,53 +1,18 @@
-// Helpers shared by the reader tests: a temporary folder per test that removes itself, and a
-// call that runs a reader and collects what it emitted and what it quarantined.
+// Helpers shared by the reader tests: a call that runs a reader and collects what it emitted and
+// what it quarantined, and one that expects the reader to refuse and gives its message. Their files
+// go in a temp_folder (tests/temp_folder.hpp).
 #pragma once
 
-#include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
+#include "../../temp_folder.hpp"
 #include "dataset/readers/reader.hpp"
 #include "llmos/messages/error.hpp"
 
 namespace llmos::dataset::testing {
-
-/// A fresh folder under the system temp folder, removed with everything in it at the end.
-class temp_dir {
-public:
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("llmos_readers_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
-             (info != nullptr ? info->name() : "x"));
-    std::filesystem::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  /// Writes `bytes` to `relative` (creating folders) and returns the full path.
-  std::string write(const std::string& relative, const std::string& bytes) const {
-    auto p = path_ / relative;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream out{p, std::ios::binary};
-    out << bytes;
-    return p.string();
-  }
-
-  std::string str() const { return path_.string(); }
-
-private:
-  std::filesystem::path path_;
-};
 
 /// What one read produced.
 struct read_result {
@@ -79,6 +44,13 @@ inline read_result read_all(const source_spec& spec) {
     out.error = describe(n.error());
   }
   return out;
+}
+
+/// Runs read_source on `spec`, which must be refused; the refusal (describe() of the error).
+inline std::string refusal_of(const source_spec& spec) {
+  auto res = read_all(spec);
+  EXPECT_FALSE(res.ok) << "source '" << spec.name << "' was read: " << res.count << " records";
+  return res.error;
 }
 
 } // namespace llmos::dataset::testing
