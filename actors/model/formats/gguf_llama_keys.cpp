@@ -36,6 +36,20 @@ caf::error special_id(const metadata& md, const std::string& key, int64_t n, int
   return {};
 }
 
+/// The array `key` as `get` reads it, refused unless it holds one value per piece of the `n`
+/// (`what` names the values in the refusal).
+template <class T>
+caf::expected<std::vector<T>>
+per_piece(const metadata& md,
+          caf::expected<std::vector<T>> (metadata::*get)(const std::string&) const,
+          const std::string& key, int64_t n, const char* what) {
+  auto values = (md.*get)(key);
+  if (values && static_cast<int64_t>(values->size()) != n)
+    return md.refuse(key, "holds " + std::to_string(values->size()) + " " + what + " for " +
+                              std::to_string(n) + " pieces");
+  return values;
+}
+
 } // namespace
 
 std::string piece_to_gguf(const std::string& piece) {
@@ -122,21 +136,15 @@ caf::expected<dataset::scored_vocab> read_llama_vocab(const metadata& md) {
   v.scores.assign(pieces->size(), 0.0f);
   v.types.assign(pieces->size(), dataset::piece_type::normal);
   if (md.has(key::scores)) {
-    auto scores = md.reals(key::scores);
+    auto scores = per_piece(md, &metadata::reals, key::scores, n, "scores");
     if (!scores)
       return scores.error();
-    if (static_cast<int64_t>(scores->size()) != n)
-      return md.refuse(key::scores, "holds " + std::to_string(scores->size()) + " scores for " +
-                                        std::to_string(n) + " pieces");
     v.scores = std::move(*scores);
   }
   if (md.has(key::token_type)) {
-    auto types = md.integers(key::token_type);
+    auto types = per_piece(md, &metadata::integers, key::token_type, n, "types");
     if (!types)
       return types.error();
-    if (static_cast<int64_t>(types->size()) != n)
-      return md.refuse(key::token_type, "holds " + std::to_string(types->size()) + " types for " +
-                                            std::to_string(n) + " pieces");
     for (std::size_t i = 0; i < types->size(); ++i) {
       const auto t = (*types)[i];
       if (t < 0 || t > 6)

@@ -1,7 +1,7 @@
-// IEEE half (f16) and bfloat16 conversions for GGUF tensors, in integer arithmetic so that the
-// result does not depend on the compiler's floating-point mode: float -> half rounds to nearest,
-// ties to even (as ggml's converter and numpy do), with subnormals, infinities and NaN kept;
-// half -> float and bf16 -> float are exact.
+// IEEE half (f16) and bfloat16 conversions for GGUF and safetensors tensors, in integer arithmetic
+// so that the result does not depend on the compiler's floating-point mode: float -> half rounds to
+// nearest, ties to even (as ggml's converter and numpy do), with subnormals, infinities and NaN
+// kept; half -> float and bf16 -> float are exact.
 #pragma once
 
 #include <bit>

@@ -13,6 +13,7 @@
 #include "dataset/tokenize/llama_tokenizer.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/atomic_file.hpp"
+#include "model/formats/file_bytes.hpp"
 #include "model/formats/llama2c_bytes.hpp"
 
 namespace llmos::model {
@@ -76,17 +77,6 @@ caf::error check_header(const llama_config& c, int32_t raw_vocab, const std::str
   if (c.head_dim() % 2 != 0)
     return refuse(where, fields + ": the head size must be even (RoPE rotates pairs)");
   return {};
-}
-
-caf::expected<std::string> read_small_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return make_llmos_error(error_code::io_failed, path + ": cannot be opened for reading");
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad())
-    return make_llmos_error(error_code::io_failed, path + ": read failed");
-  return s.str();
 }
 
 /// Writes what `fill` streams into a temp file beside `path`, then renames it over `path`, so
@@ -262,7 +252,7 @@ caf::expected<llama_weights> read_llama2c(const std::string& checkpoint,
   if (auto err = read_tensors(in, sections, c, checkpoint, w.tensors))
     return err;
 
-  auto tok_bytes = read_small_file(tokenizer);
+  auto tok_bytes = read_file_bytes(tokenizer);
   if (!tok_bytes)
     return std::move(tok_bytes.error());
   auto vocab = parse_llama2c_tokenizer(*tok_bytes, c.vocab_size, tokenizer);

@@ -1,7 +1,6 @@
 #include "model/formats/safetensors_container.hpp"
 
 #include <bit>
-#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llmos/messages/error.hpp"
+#include "model/formats/half_float.hpp"
 
 namespace llmos::model {
 
@@ -101,19 +101,6 @@ caf::expected<safetensors_entry> parse_entry(const std::string& path, const std:
   return e;
 }
 
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-  if (exp == 0) {
-    // Zero or subnormal: mant * 2^-24 is exact in float32.
-    const float f = std::ldexp(static_cast<float>(mant), -24);
-    return sign ? -f : f;
-  }
-  if (exp == 31)
-    return std::bit_cast<float>(sign | 0x7f800000u | (mant << 13));
-  return std::bit_cast<float>(sign | ((exp + 112) << 23) | (mant << 13));
-}
-
 } // namespace
 
 caf::expected<safetensors_header> read_safetensors_header(const std::string& path) {
@@ -180,8 +167,7 @@ caf::expected<std::vector<float>> read_safetensors_f32(const safetensors_header&
     std::vector<uint16_t> raw(count);
     in.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(count * 2));
     for (std::size_t i = 0; i < count; ++i)
-      out[i] = e.dtype == "F16" ? half_to_float(raw[i])
-                                : std::bit_cast<float>(static_cast<uint32_t>(raw[i]) << 16);
+      out[i] = e.dtype == "F16" ? f16_to_f32(raw[i]) : bf16_to_f32(raw[i]);
   }
   if (!in)
     return make_llmos_error(error_code::io_failed, h.path + ": tensor '" + name +

@@ -1,10 +1,10 @@
 #include "model/formats/sentencepiece_proto.hpp"
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <utility>
 
 #include "llmos/messages/error.hpp"
+#include "model/formats/file_bytes.hpp"
 
 namespace llmos::model {
 
@@ -247,14 +247,10 @@ caf::expected<dataset::scored_vocab> parse_sentencepiece_model(std::string_view 
 }
 
 caf::expected<dataset::scored_vocab> read_sentencepiece_model(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return make_llmos_error(error_code::io_failed, path + ": cannot be opened for reading");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad())
-    return make_llmos_error(error_code::io_failed, path + ": read failed");
-  return parse_sentencepiece_model(bytes.str(), path);
+  auto bytes = read_file_bytes(path);
+  if (!bytes)
+    return std::move(bytes.error());
+  return parse_sentencepiece_model(*bytes, path);
 }
 
 } // namespace llmos::model
