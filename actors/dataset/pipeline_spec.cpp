@@ -200,10 +200,18 @@ private:
     return lf;
   }
 
-  split_decl read_split(const entry& e) {
+  /// The keys of section `e` (split, augment, ...), refused unless it is a map; `shape` lists
+  /// what the map holds, for the refusal.
+  static entries read_section(const entry& e, const std::vector<std::string>& keys,
+                              const std::string& shape) {
     if (!e.value.IsMap())
-      refuse(e.line, "'split' is a map: train, validation, test (fractions), seed");
-    auto m = read_map(e.value, {"train", "validation", "test", "seed"}, "split");
+      refuse(e.line, "'" + e.key + "' is a map: " + shape);
+    return read_map(e.value, keys, e.key);
+  }
+
+  split_decl read_split(const entry& e) {
+    auto m = read_section(e, {"train", "validation", "test", "seed"},
+                          "train, validation, test (fractions), seed");
     split_decl s;
     if (const auto* v = get(m, "train"))
       s.train = read_double(*v, 0, 1);
@@ -221,9 +229,8 @@ private:
   }
 
   augment_decl read_augment(const entry& e) {
-    if (!e.value.IsMap())
-      refuse(e.line, "'augment' is a map: rate, copies, seed, image_shift, image_flip");
-    auto m = read_map(e.value, {"rate", "copies", "seed", "image_shift", "image_flip"}, "augment");
+    auto m = read_section(e, {"rate", "copies", "seed", "image_shift", "image_flip"},
+                          "rate, copies, seed, image_shift, image_flip");
     augment_decl a;
     a.enabled = true;
     if (const auto* v = get(m, "rate"))
@@ -240,9 +247,8 @@ private:
   }
 
   schedule_decl read_schedule(const entry& e) {
-    if (!e.value.IsMap())
-      refuse(e.line, "'schedule' is a map: every (e.g. 6h), scheduler, priority");
-    auto m = read_map(e.value, {"every", "scheduler", "priority"}, "schedule");
+    auto m =
+        read_section(e, {"every", "scheduler", "priority"}, "every (e.g. 6h), scheduler, priority");
     schedule_decl s;
     const auto* every = get(m, "every");
     if (every == nullptr)
@@ -276,11 +282,8 @@ private:
   }
 
   tokenizer_decl read_tokenizer(const entry& e) {
-    if (!e.value.IsMap())
-      refuse(e.line,
-             "'tokenizer' is a map: kind, vocab_size, max_length, character_coverage, from");
-    auto m = read_map(e.value, {"kind", "vocab_size", "max_length", "character_coverage", "from"},
-                      "tokenizer");
+    auto m = read_section(e, {"kind", "vocab_size", "max_length", "character_coverage", "from"},
+                          "kind, vocab_size, max_length, character_coverage, from");
     tokenizer_decl t;
     if (const auto* v = get(m, "kind"))
       t.kind = read_choice(*v, {"byte", "char", "bpe", "unigram"});
@@ -321,10 +324,7 @@ caf::expected<pipeline_spec> parse_pipeline(const std::string& text, const std::
 }
 
 caf::expected<pipeline_spec> load_pipeline(const std::string& path) {
-  auto text = yaml_fields::read_text_file(path, "pipeline");
-  if (!text)
-    return std::move(text.error());
-  return parse_pipeline(*text, path);
+  return yaml_fields::load_file(path, "pipeline", parse_pipeline);
 }
 
 } // namespace llmos::dataset

@@ -208,10 +208,7 @@ caf::expected<loop_policy> parse_loop_policy(const std::string& yaml_text,
 }
 
 caf::expected<loop_policy> load_loop_policy(const std::string& path) {
-  auto text = yaml_fields::read_text_file(path, "loop policy");
-  if (!text)
-    return std::move(text.error());
-  return parse_loop_policy(*text, path);
+  return yaml_fields::load_file(path, "loop policy", parse_loop_policy);
 }
 
 } // namespace llmos::feedback

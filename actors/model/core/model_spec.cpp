@@ -1,7 +1,5 @@
 #include "model/core/model_spec.hpp"
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "llmos/messages/error.hpp"
@@ -109,27 +107,12 @@ const std::vector<std::string>& known_architectures() {
 }
 
 caf::expected<model_spec> parse_model_spec(const std::string& yaml_text, const std::string& where) {
-  try {
-    return spec_parser{}.parse(YAML::Load(yaml_text));
-  } catch (const refusal& r) {
-    return make_llmos_error(error_code::bad_config,
-                            where + ":" + std::to_string(r.line) + ": " + r.what);
-  } catch (const YAML::ParserException& e) {
-    return make_llmos_error(error_code::bad_config, where + ":" + std::to_string(e.mark.line + 1) +
-                                                        ": YAML syntax error: " + e.msg);
-  } catch (const std::exception& e) {
-    return make_llmos_error(error_code::bad_config, where + ": " + e.what());
-  }
+  return parse_guarded(yaml_text, where,
+                       [](const YAML::Node& root) { return spec_parser{}.parse(root); });
 }
 
 caf::expected<model_spec> load_model_spec(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return make_llmos_error(error_code::bad_config,
-                            path + ": cannot read the model file; check the path");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_model_spec(text.str(), path);
+  return load_file(path, "model", parse_model_spec);
 }
 
 caf::expected<model_spec> apply_overrides(model_spec spec,

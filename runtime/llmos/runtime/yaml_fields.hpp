@@ -9,6 +9,7 @@
 #include <exception>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -100,5 +101,16 @@ document_count count_documents(const std::string& text, std::size_t max);
 /// The whole of file `path`; bad_config "PATH: cannot read the WHAT file; check the path" when
 /// it cannot be opened.
 caf::expected<std::string> read_text_file(const std::string& path, const std::string& what);
+
+/// `parse(text, path)` of the whole of file `path`, or read_text_file's refusal: how every
+/// reader's load_X(path) is its parse_X(text, file) of what the file holds.
+template <class Parse>
+auto load_file(const std::string& path, const std::string& what, Parse parse)
+    -> decltype(parse(std::string{}, path)) {
+  auto text = read_text_file(path, what);
+  if (!text)
+    return std::move(text.error());
+  return parse(*text, path);
+}
 
 } // namespace llmos::yaml_fields
