@@ -56,6 +56,25 @@ template <class T, class Fn> void for_each_field(T& x, Fn&& fn) {
   inspect(walker, x);
 }
 
+/// Reads the fields of message `x` from its outside form, stopping at the first that does not
+/// fit: `find(name)` points at a field's encoded value (nullptr when absent: the field keeps its
+/// value) and `read(value, field, member)` says what is wrong with it ("" when it fits).
+template <class T, class Find, class Read> std::string read_fields(T& x, Find&& find, Read&& read) {
+  std::string problem;
+  for_each_field(x, [&](const field_t& f, auto& v) {
+    if (!problem.empty())
+      return;
+    if (const auto* value = find(f.name))
+      problem = read(*value, f, v);
+  });
+  return problem;
+}
+
+/// What is wrong inside a message, as seen from the field `at` that holds it ("at.inner: ...").
+inline std::string inside(const std::string& at, std::string problem) {
+  return problem.empty() || at.empty() ? problem : at + "." + problem;
+}
+
 namespace detail {
 struct ignore_fields {
   template <class V> void operator()(const field_t&, V&) const {}

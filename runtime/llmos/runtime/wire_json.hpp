@@ -91,8 +91,7 @@ template <class T> std::string json_number(const nlohmann::json& j, T& x, const 
 
 template <class T> std::string json_read(const nlohmann::json& j, T& x, const std::string& at) {
   if constexpr (is_message<T>::value) {
-    auto problem = wire::from_json(j, x);
-    return problem.empty() || at.empty() ? problem : at + "." + problem;
+    return inside(at, wire::from_json(j, x));
   } else if constexpr (std::is_same_v<T, std::string> || std::is_enum_v<T>) {
     if (!j.is_string())
       return json_mismatch(at, "a string", j);
@@ -156,14 +155,15 @@ template <class T> std::string from_json(const nlohmann::json& j, T& x) {
   static_assert(is_message<T>::value, "wire::from_json takes a message type with an inspect");
   if (!j.is_object())
     return detail::json_mismatch("", "an object", j);
-  std::string problem;
-  for_each_field(x, [&](const field_t& f, auto& v) {
-    if (!problem.empty())
-      return;
-    if (auto it = j.find(f.name); it != j.end())
-      problem = detail::json_read_field(*it, f, v, f.name);
-  });
-  return problem;
+  return read_fields(
+      x,
+      [&](const char* name) {
+        auto it = j.find(name);
+        return it == j.end() ? nullptr : &*it;
+      },
+      [](const nlohmann::json& value, const field_t& f, auto& v) {
+        return detail::json_read_field(value, f, v, f.name);
+      });
 }
 
 } // namespace llmos::wire

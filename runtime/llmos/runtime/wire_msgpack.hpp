@@ -182,8 +182,7 @@ template <class T> std::string read_number(const msgpack::object& o, T& x, const
 
 template <class T> std::string read_value(const msgpack::object& o, T& x, const std::string& at) {
   if constexpr (is_message<T>::value) {
-    auto problem = wire::unpack(o, x);
-    return problem.empty() || at.empty() ? problem : at + "." + problem;
+    return inside(at, wire::unpack(o, x));
   } else if constexpr (std::is_same_v<T, std::string> || std::is_enum_v<T>) {
     if (o.type != msgpack::type::STR)
       return mismatch(at, "a string", o);
@@ -259,14 +258,11 @@ template <class T> std::string unpack(const msgpack::object& o, T& x) {
   static_assert(is_message<T>::value, "wire::unpack takes a message type with an inspect overload");
   if (o.type != msgpack::type::MAP)
     return detail::mismatch("", "a map", o);
-  std::string problem;
-  for_each_field(x, [&](const field_t& f, auto& v) {
-    if (!problem.empty())
-      return;
-    if (const auto* value = map_get(o, f.name))
-      problem = detail::read_field(*value, f, v, f.name);
-  });
-  return problem;
+  return read_fields(
+      x, [&](const char* name) { return map_get(o, name); },
+      [](const msgpack::object& value, const field_t& f, auto& v) {
+        return detail::read_field(value, f, v, f.name);
+      });
 }
 
 } // namespace llmos::wire
