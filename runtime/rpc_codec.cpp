@@ -145,37 +145,32 @@ bool reference_in_place(msgpack::type::object_type, std::size_t, void*) {
 std::optional<frame_error> unpack_next(msgpack::unpacker& unpacker, msgpack::object_handle& handle,
                                        bool& complete, const limits& lim) {
   using kind = frame_error::kind;
+  // A declared size above its limit: "frame declares an array of more than 100 elements".
+  auto declares = [](const char* what, std::size_t limit, const char* unit) {
+    return fatal_error(kind::too_large, std::string{"frame declares "} + what + " of more than " +
+                                            std::to_string(limit) + " " + unit);
+  };
   // msgpack reports bad input by throwing; the parser state is then unknown, so every one of
   // these ends the stream.
   try {
     complete = unpacker.next(handle);
   } catch (const msgpack::array_size_overflow&) {
-    return fatal_error(kind::too_large, "frame declares an array of more than " +
-                                            std::to_string(lim.max_elements) + " elements");
+    return declares("an array", lim.max_elements, "elements");
   } catch (const msgpack::map_size_overflow&) {
-    return fatal_error(kind::too_large, "frame declares a map of more than " +
-                                            std::to_string(lim.max_elements) + " entries");
+    return declares("a map", lim.max_elements, "entries");
   } catch (const msgpack::str_size_overflow&) {
-    return fatal_error(kind::too_large, "frame declares a string of more than " +
-                                            std::to_string(lim.max_frame_bytes) + " bytes");
+    return declares("a string", lim.max_frame_bytes, "bytes");
   } catch (const msgpack::bin_size_overflow&) {
-    return fatal_error(kind::too_large, "frame declares a bin of more than " +
-                                            std::to_string(lim.max_frame_bytes) + " bytes");
+    return declares("a bin", lim.max_frame_bytes, "bytes");
   } catch (const msgpack::ext_size_overflow&) {
-    return fatal_error(kind::too_large, "frame declares an ext of more than " +
-                                            std::to_string(lim.max_frame_bytes) + " bytes");
+    return declares("an ext", lim.max_frame_bytes, "bytes");
   } catch (const msgpack::depth_size_overflow&) {
     return fatal_error(kind::malformed,
                        "frame nests arrays and maps deeper than " + std::to_string(lim.max_depth));
-  } catch (const msgpack::parse_error& ex) {
-    return fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what());
-  } catch (const msgpack::insufficient_bytes& ex) {
-    return fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what());
-  } catch (const msgpack::type_error& ex) {
-    return fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what());
   } catch (const std::bad_alloc&) {
     return fatal_error(kind::too_large, "out of memory decoding a frame");
   } catch (const std::exception& ex) {
+    // msgpack's parse_error, insufficient_bytes and type_error (and anything else it throws).
     return fatal_error(kind::malformed, std::string{"invalid msgpack: "} + ex.what());
   } catch (...) {
     return fatal_error(kind::malformed, "invalid msgpack");

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <utility>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -28,16 +29,26 @@ caf::error tls_error(const std::string& what) {
   return make_llmos_error(error_code::io_failed, "TLS: " + what);
 }
 
+/// A new OpenSSL context for one end of a connection; both ends refuse anything older than
+/// TLS 1.2, so the floor is set here and nowhere else.
+caf::expected<SSL_CTX*> new_ssl_ctx(const SSL_METHOD* method) {
+  ERR_clear_error();
+  auto* ctx = SSL_CTX_new(method);
+  if (ctx == nullptr)
+    return tls_error("cannot create a context: " + openssl_reasons());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  return ctx;
+}
+
 } // namespace
 
 caf::expected<std::shared_ptr<context>> context::server(const std::string& certificate,
                                                         const std::string& key) {
-  ERR_clear_error();
-  auto* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr)
-    return tls_error("cannot create a context: " + openssl_reasons());
+  auto made = new_ssl_ctx(TLS_server_method());
+  if (!made)
+    return std::move(made.error());
+  auto* ctx = *made;
   std::shared_ptr<context> out{new context(ctx, true)};
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   if (SSL_CTX_use_certificate_chain_file(ctx, certificate.c_str()) != 1)
     return tls_error("cannot load the certificate '" + certificate +
                      "' (a PEM certificate chain): " + openssl_reasons());
@@ -53,12 +64,11 @@ caf::expected<std::shared_ptr<context>> context::server(const std::string& certi
 }
 
 caf::expected<std::shared_ptr<context>> context::client(const std::string& ca_file) {
-  ERR_clear_error();
-  auto* ctx = SSL_CTX_new(TLS_client_method());
-  if (ctx == nullptr)
-    return tls_error("cannot create a context: " + openssl_reasons());
+  auto made = new_ssl_ctx(TLS_client_method());
+  if (!made)
+    return std::move(made.error());
+  auto* ctx = *made;
   std::shared_ptr<context> out{new context(ctx, false)};
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1)
     return tls_error("cannot load the CA file '" + ca_file +
                      "' (PEM certificates): " + openssl_reasons());
