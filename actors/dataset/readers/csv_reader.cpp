@@ -188,15 +188,13 @@ private:
 } // namespace
 
 caf::expected<uint64_t> read_csv(const source_spec& spec, quarantine& q, const emit_fn& emit) {
-  if (auto err = check_options(
-          spec, {"text_column", "label_column", "delimiter", "quote", "header", "skip_rows"}))
-    return err;
+  auto limit = checked_record_limit(
+      spec, {"text_column", "label_column", "delimiter", "quote", "header", "skip_rows"});
+  if (!limit)
+    return limit.error();
   auto layout = layout_of(spec);
   if (!layout)
     return layout.error();
-  auto limit = record_limit(spec);
-  if (!limit)
-    return limit.error();
   auto delimiter = single_char_option(spec, "delimiter", spec.kind == "tsv" ? '\t' : ',');
   if (!delimiter)
     return delimiter.error();

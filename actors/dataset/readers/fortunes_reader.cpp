@@ -83,17 +83,15 @@ caf::error read_file(const source_spec& spec, const fs::path& path, const file_o
 } // namespace
 
 caf::expected<uint64_t> read_fortunes(const source_spec& spec, quarantine& q, const emit_fn& emit) {
-  if (auto err = check_options(spec, {"label", "strip_ansi"}))
-    return err;
+  auto limit = checked_record_limit(spec, {"label", "strip_ansi"});
+  if (!limit)
+    return limit.error();
   file_options opts;
   opts.label = option_or(spec, "label", "");
   auto strip = bool_option(spec, "strip_ansi", false);
   if (!strip)
     return strip.error();
   opts.strip_ansi = *strip;
-  auto limit = record_limit(spec);
-  if (!limit)
-    return limit.error();
   opts.limit = *limit;
   std::error_code ec;
   std::vector<fs::path> files;

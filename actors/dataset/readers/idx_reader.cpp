@@ -109,9 +109,7 @@ caf::error read_header(const source_spec& spec, idx_file& f, uint32_t magic, con
 } // namespace
 
 caf::expected<uint64_t> read_idx(const source_spec& spec, quarantine&, const emit_fn& emit) {
-  if (auto err = check_options(spec, {"images", "labels"}))
-    return err;
-  auto limit = record_limit(spec);
+  auto limit = checked_record_limit(spec, {"images", "labels"});
   if (!limit)
     return limit.error();
   auto images = open_idx(spec, "images");

@@ -54,9 +54,7 @@ std::string to_record(const std::string& line, const std::string& text_field,
 } // namespace
 
 caf::expected<uint64_t> read_jsonl(const source_spec& spec, quarantine& q, const emit_fn& emit) {
-  if (auto err = check_options(spec, {"text_field", "label_field"}))
-    return err;
-  auto limit = record_limit(spec);
+  auto limit = checked_record_limit(spec, {"text_field", "label_field"});
   if (!limit)
     return limit.error();
   const std::string text_field = option_or(spec, "text_field", "text");

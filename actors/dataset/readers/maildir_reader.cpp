@@ -187,14 +187,12 @@ bool read_message(const source_spec& spec, const maildir_options& o, const fs::p
 } // namespace
 
 caf::expected<uint64_t> read_maildir(const source_spec& spec, quarantine& q, const emit_fn& emit) {
-  if (auto err = check_options(spec, {"label_from", "label_map", "extension", "raw"}))
-    return err;
+  auto limit = checked_record_limit(spec, {"label_from", "label_map", "extension", "raw"});
+  if (!limit)
+    return limit.error();
   auto opts = read_options(spec);
   if (!opts)
     return opts.error();
-  auto limit = record_limit(spec);
-  if (!limit)
-    return limit.error();
   const fs::path root{spec.path};
   std::error_code ec;
   if (!fs::is_directory(root, ec))

@@ -179,10 +179,9 @@ private:
 } // namespace
 
 caf::expected<uint64_t> read_postgres(const source_spec& spec, quarantine& q, const emit_fn& emit) {
-  if (auto err = check_options(spec, {"query", "table", "text_column", "label_column", "id_column",
-                                      "cursor_column", "password_file", "connect_timeout"}))
-    return err;
-  auto limit = record_limit(spec);
+  auto limit =
+      checked_record_limit(spec, {"query", "table", "text_column", "label_column", "id_column",
+                                  "cursor_column", "password_file", "connect_timeout"});
   if (!limit)
     return limit.error();
   auto statement = sql_statement_of(spec, "$1");

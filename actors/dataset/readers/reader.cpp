@@ -9,12 +9,35 @@
 #include "dataset/readers/postgres_reader.hpp"
 #include "dataset/readers/reader_options.hpp"
 #include "dataset/readers/sqlite_reader.hpp"
+#include "llmos/runtime/suggest.hpp"
 
 namespace llmos::dataset {
+namespace {
+
+using read_fn = caf::expected<uint64_t> (*)(const source_spec&, quarantine&, const emit_fn&);
+
+struct reader_entry {
+  std::string_view kind;
+  read_fn read;
+};
+
+// One row a kind, in the order the documentation lists them: reader_kinds() and read_source()
+// both read it, so a new reader is added here once.
+constexpr reader_entry readers[] = {
+    {"csv", read_csv},         {"tsv", read_csv},           {"jsonl", read_jsonl},
+    {"maildir", read_maildir}, {"fortunes", read_fortunes}, {"idx", read_idx},
+    {"sqlite", read_sqlite},   {"postgres", read_postgres}, {"http", read_http},
+};
+
+} // namespace
 
 const std::vector<std::string>& reader_kinds() {
-  static const std::vector<std::string> kinds{"csv", "tsv",    "jsonl",    "maildir", "fortunes",
-                                              "idx", "sqlite", "postgres", "http"};
+  static const std::vector<std::string> kinds = [] {
+    std::vector<std::string> out;
+    for (const auto& r : readers)
+      out.emplace_back(r.kind);
+    return out;
+  }();
   return kinds;
 }
 
@@ -22,27 +45,12 @@ caf::expected<uint64_t> read_source(const source_spec& spec, quarantine& q, cons
   if (!emit)
     return reader_error(error_code::bad_config, spec, spec.path,
                         "no record callback given; pass a function that takes the records");
-  if (spec.kind == "csv" || spec.kind == "tsv")
-    return read_csv(spec, q, emit);
-  if (spec.kind == "jsonl")
-    return read_jsonl(spec, q, emit);
-  if (spec.kind == "maildir")
-    return read_maildir(spec, q, emit);
-  if (spec.kind == "fortunes")
-    return read_fortunes(spec, q, emit);
-  if (spec.kind == "idx")
-    return read_idx(spec, q, emit);
-  if (spec.kind == "sqlite")
-    return read_sqlite(spec, q, emit);
-  if (spec.kind == "postgres")
-    return read_postgres(spec, q, emit);
-  if (spec.kind == "http")
-    return read_http(spec, q, emit);
-  std::string kinds;
-  for (const auto& k : reader_kinds())
-    kinds += (kinds.empty() ? "" : ", ") + k;
+  for (const auto& r : readers)
+    if (spec.kind == r.kind)
+      return r.read(spec, q, emit);
   return reader_error(error_code::unknown_kind, spec, spec.path,
-                      "kind '" + spec.kind + "' has no reader; use one of: " + kinds);
+                      "kind '" + spec.kind +
+                          "' has no reader; use one of: " + join_words(reader_kinds()));
 }
 
 } // namespace llmos::dataset

@@ -65,6 +65,13 @@ caf::expected<uint64_t> record_limit(const source_spec& spec) {
   return std::min(*option, spec.limit);
 }
 
+caf::expected<uint64_t> checked_record_limit(const source_spec& spec,
+                                             std::initializer_list<std::string_view> known) {
+  if (auto err = check_options(spec, known))
+    return err;
+  return record_limit(spec);
+}
+
 caf::expected<uint64_t> uint_option(const source_spec& spec, const std::string& key,
                                     uint64_t fallback) {
   auto value = find_option(spec, key);

@@ -31,6 +31,10 @@ caf::error check_options(const source_spec& spec, std::initializer_list<std::str
 /// The record limit: the smaller of spec.limit and the "limit" option where set, 0 for none.
 caf::expected<uint64_t> record_limit(const source_spec& spec);
 
+/// How every reader starts: check_options(spec, known), then record_limit(spec).
+caf::expected<uint64_t> checked_record_limit(const source_spec& spec,
+                                             std::initializer_list<std::string_view> known);
+
 /// True when `limit` is set and `emitted` has reached it.
 inline bool limit_reached(uint64_t limit, uint64_t emitted) {
   return limit != 0 && emitted >= limit;
