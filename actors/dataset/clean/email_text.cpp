@@ -220,15 +220,8 @@ std::string email_to_text(std::string_view raw, const email_options& options) {
 }
 
 rule_stats email_to_text(std::vector<record>& records, const email_options& options) {
-  rule_stats stats{"email_to_text", 0, 0, {}};
-  for (auto& r : records) {
-    auto text = email_to_text(r.text, options);
-    if (text != r.text) {
-      ++stats.modified;
-      r.text = std::move(text);
-    }
-  }
-  return stats;
+  return rewrite_texts(records, "email_to_text",
+                       [&](std::string_view raw) { return email_to_text(raw, options); });
 }
 
 } // namespace llmos::dataset

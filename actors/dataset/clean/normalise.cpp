@@ -213,15 +213,8 @@ std::string dedupe_key(std::string_view text, bool keep_word_breaks) {
 }
 
 rule_stats normalise(std::vector<record>& records, const normalise_options& options) {
-  rule_stats stats{"normalise", 0, 0, {}};
-  for (auto& r : records) {
-    auto text = normalise(r.text, options);
-    if (text != r.text) {
-      ++stats.modified;
-      r.text = std::move(text);
-    }
-  }
-  return stats;
+  return rewrite_texts(records, "normalise",
+                       [&](std::string_view text) { return normalise(text, options); });
 }
 
 } // namespace llmos::dataset

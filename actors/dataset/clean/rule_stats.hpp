@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dataset/quarantine.hpp"
@@ -32,6 +34,11 @@ inline constexpr std::size_t max_removal_examples = 3;
 
 /// Sends `r` to the quarantine under `stats.rule` with `reason` and counts it in `stats`.
 void reject(rule_stats& stats, quarantine& q, const record& r, std::string reason);
+
+/// A transforming rule named `rule`: each record's text becomes rewrite(text), counted as
+/// modified where that changed it.
+rule_stats rewrite_texts(std::vector<record>& records, std::string rule,
+                         const std::function<std::string(std::string_view)>& rewrite);
 
 /// Removes the records whose `keep` flag is false, keeping the order of the rest.
 void keep_flagged(std::vector<record>& records, const std::vector<bool>& keep);
