@@ -1,7 +1,5 @@
 #include "dataset/tokenize/byte_tokenizer.hpp"
 
-#include "llmos/messages/error.hpp"
-
 namespace llmos::dataset {
 
 std::vector<int32_t> byte_tokenizer::encode(std::string_view text) const {
@@ -13,14 +11,11 @@ std::vector<int32_t> byte_tokenizer::encode(std::string_view text) const {
 }
 
 caf::expected<std::string> byte_tokenizer::decode(std::span<const int32_t> ids) const {
+  if (auto err = check_ids("byte tokenizer", ids, vocab_size()))
+    return err;
   std::string out;
   out.reserve(ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const int32_t id = ids[i];
-    if (id < 0 || id >= vocab_size())
-      return make_llmos_error(error_code::bad_params, "byte tokenizer: id " + std::to_string(id) +
-                                                          " at position " + std::to_string(i) +
-                                                          " is outside the vocabulary [0, 259)");
+  for (const int32_t id : ids) {
     if (id < 256)
       out.push_back(static_cast<char>(static_cast<unsigned char>(id)));
   }

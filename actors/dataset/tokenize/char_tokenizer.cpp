@@ -85,14 +85,10 @@ std::vector<int32_t> char_tokenizer::encode(std::string_view text) const {
 }
 
 caf::expected<std::string> char_tokenizer::decode(std::span<const int32_t> ids) const {
+  if (auto err = check_ids("char tokenizer", ids, vocab_size()))
+    return err;
   std::string out;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const int32_t id = ids[i];
-    if (id < 0 || id >= vocab_size())
-      return make_llmos_error(error_code::bad_params, "char tokenizer: id " + std::to_string(id) +
-                                                          " at position " + std::to_string(i) +
-                                                          " is outside the vocabulary [0, " +
-                                                          std::to_string(vocab_size()) + ")");
+  for (const int32_t id : ids) {
     if (id == unk_id)
       append_utf8(out, U'\uFFFD');
     else if (id >= num_specials)

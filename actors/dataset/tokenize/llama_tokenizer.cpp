@@ -326,14 +326,10 @@ std::vector<int32_t> llama_tokenizer::encode_with_specials(std::string_view text
 }
 
 caf::expected<std::string> llama_tokenizer::decode(std::span<const int32_t> ids) const {
+  if (auto err = check_ids("llama-bpe tokenizer", ids, vocab_size()))
+    return err;
   std::string out;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const int32_t id = ids[i];
-    if (id < 0 || id >= vocab_size())
-      return make_llmos_error(error_code::bad_params,
-                              "llama-bpe tokenizer: id " + std::to_string(id) + " at position " +
-                                  std::to_string(i) + " is outside the vocabulary [0, " +
-                                  std::to_string(vocab_size()) + ")");
+  for (const int32_t id : ids) {
     const auto& piece = vocab_.pieces[static_cast<std::size_t>(id)];
     switch (vocab_.types[static_cast<std::size_t>(id)]) {
     case piece_type::normal:

@@ -153,13 +153,8 @@ std::vector<int32_t> sentencepiece_tokenizer::encode(std::string_view text) cons
 }
 
 caf::expected<std::string> sentencepiece_tokenizer::decode(std::span<const int32_t> ids) const {
-  const int32_t n = vocab_size();
-  for (std::size_t i = 0; i < ids.size(); ++i)
-    if (ids[i] < 0 || ids[i] >= n)
-      return make_llmos_error(error_code::bad_params,
-                              "sentencepiece tokenizer: id " + std::to_string(ids[i]) +
-                                  " at position " + std::to_string(i) +
-                                  " is outside the vocabulary [0, " + std::to_string(n) + ")");
+  if (auto err = check_ids("sentencepiece tokenizer", ids, vocab_size()))
+    return err;
   std::string out;
   if (auto failed = api_->decode(sp_.get(), std::vector<int>(ids.begin(), ids.end()), &out);
       !failed.empty())

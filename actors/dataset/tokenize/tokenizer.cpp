@@ -26,6 +26,17 @@ std::string tokenizer_header(std::string_view name) {
   return out;
 }
 
+caf::error check_ids(std::string_view who, std::span<const int32_t> ids, int32_t vocab_size) {
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= vocab_size)
+      return make_llmos_error(error_code::bad_params, std::string{who} + ": id " +
+                                                          std::to_string(ids[i]) + " at position " +
+                                                          std::to_string(i) +
+                                                          " is outside the vocabulary [0, " +
+                                                          std::to_string(vocab_size) + ")");
+  return {};
+}
+
 caf::expected<std::unique_ptr<tokenizer>> tokenizer::load(std::string_view bytes) {
   const auto eol = bytes.find('\n');
   if (!bytes.starts_with(header_prefix) || eol == std::string_view::npos)

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
 
 namespace llmos::dataset {
@@ -59,5 +60,9 @@ public:
 
 /// The header line `serialize()` starts with for a tokenizer named `name`.
 std::string tokenizer_header(std::string_view name);
+
+/// How every decode starts: a bad_params error naming `who` ("char tokenizer"), the first id of
+/// `ids` outside [0, vocab_size) and its position; an empty error when all are inside.
+caf::error check_ids(std::string_view who, std::span<const int32_t> ids, int32_t vocab_size);
 
 } // namespace llmos::dataset
