@@ -44,11 +44,11 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
   return match.empty() ? "" : "did you mean '" + match + "'? ";
 }
 
-std::string join_words(const std::vector<std::string>& items) {
+std::string join_words(const std::vector<std::string>& items, std::string_view separator) {
   std::string out;
   for (const auto& item : items) {
     if (!out.empty())
-      out += ", ";
+      out += separator;
     out += item;
   }
   return out;

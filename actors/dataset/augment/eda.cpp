@@ -1,6 +1,7 @@
 #include "dataset/augment/eda.hpp"
 
 #include "llmos/messages/enum_names.hpp"
+#include "llmos/runtime/suggest.hpp"
 #include <cmath>
 #include <utility>
 
@@ -80,16 +81,6 @@ std::vector<std::string> split_words(std::string_view text) {
       words.emplace_back(text.substr(start, i - start));
   }
   return words;
-}
-
-std::string join_words(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words) {
-    if (!out.empty())
-      out += ' ';
-    out += w;
-  }
-  return out;
 }
 
 std::string_view token_core(std::string_view token) {
@@ -194,7 +185,7 @@ std::string eda::apply(eda_operation op, std::string_view text, double rate,
     random_deletion(words, rate, rng);
     break;
   }
-  return join_words(words);
+  return join_words(words, " ");
 }
 
 } // namespace llmos::dataset

@@ -45,9 +45,6 @@ bool bernoulli(std::mt19937_64& rng, double p);
 /// Splits on ASCII whitespace.
 std::vector<std::string> split_words(std::string_view text);
 
-/// Joins with single spaces.
-std::string join_words(const std::vector<std::string>& words);
-
 /// The token without leading and trailing ASCII punctuation ("(Hello!" → "Hello").
 std::string_view token_core(std::string_view token);
 

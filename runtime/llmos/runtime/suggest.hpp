@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace llmos {
@@ -22,7 +23,7 @@ std::string closest_match(const std::string& word, const std::vector<std::string
 /// the middle of a refusal that goes on to list the candidates.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
-/// `items` joined with ", " (for "known keys: a, b, c").
-std::string join_words(const std::vector<std::string>& items);
+/// `items` joined with `separator` (", " for "known keys: a, b, c").
+std::string join_words(const std::vector<std::string>& items, std::string_view separator = ", ");
 
 } // namespace llmos
