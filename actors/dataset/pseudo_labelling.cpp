@@ -133,6 +133,19 @@ void store_people(self_ptr self, uint64_t run, std::vector<dataset::human_label>
   });
 }
 
+/// Answers `rp` with `err` and hands it back: how each request below is refused.
+template <class T>
+caf::typed_response_promise<T> refused(caf::typed_response_promise<T> rp, caf::error err) {
+  rp.deliver(std::move(err));
+  return rp;
+}
+
+/// The bad_params error for a request's own arguments: "dataset '<name>': <request>: <what>".
+caf::error bad_request(const dataset_state& st, std::string_view request, const std::string& what) {
+  return make_llmos_error(error_code::bad_params, "dataset '" + st.spec.dataset +
+                                                      "': " + std::string{request} + ": " + what);
+}
+
 } // namespace
 
 caf::typed_response_promise<dataset_stats> label_with_model(self_ptr self, const std::string& model,
@@ -141,14 +154,10 @@ caf::typed_response_promise<dataset_stats> label_with_model(self_ptr self, const
   auto rp = self->make_response_promise<dataset_stats>();
   auto& st = self->state;
   auto refuse = [&](const std::string& what) {
-    rp.deliver(make_llmos_error(error_code::bad_params,
-                                "dataset '" + st.spec.dataset + "': pseudo_label: " + what));
-    return rp;
+    return refused(rp, bad_request(st, "pseudo_label", what));
   };
-  if (!st.view) {
-    rp.deliver(no_version(st));
-    return rp;
-  }
+  if (!st.view)
+    return refused(rp, no_version(st));
   if (!(threshold >= 0 && threshold <= 1)) // NaN too
     return refuse("threshold must be within [0, 1]");
   if (max_records == 0 || max_records > max_records_limit)
@@ -177,10 +186,8 @@ store_proposed_labels(self_ptr self, const std::vector<pseudo_label_item>& items
                       double threshold) {
   auto rp = self->make_response_promise<dataset_stats>();
   auto& st = self->state;
-  if (!st.view) {
-    rp.deliver(no_version(st));
-    return rp;
-  }
+  if (!st.view)
+    return refused(rp, no_version(st));
   auto run = begin_run(self, std::make_shared<ingest_outcome>(), rp);
   if (!run)
     return rp;
@@ -199,16 +206,12 @@ caf::typed_response_promise<dataset_stats>
 store_people_labels(self_ptr self, const std::vector<pseudo_label_item>& items) {
   auto rp = self->make_response_promise<dataset_stats>();
   auto& st = self->state;
-  if (!st.view) {
-    rp.deliver(no_version(st));
-    return rp;
-  }
-  if (items.empty() || items.size() > max_people_labels) {
-    rp.deliver(make_llmos_error(error_code::bad_params,
-                                "dataset '" + st.spec.dataset + "': label: give 1 to " +
-                                    std::to_string(max_people_labels) + " labels at a time"));
-    return rp;
-  }
+  if (!st.view)
+    return refused(rp, no_version(st));
+  if (items.empty() || items.size() > max_people_labels)
+    return refused(
+        rp, bad_request(st, "label",
+                        "give 1 to " + std::to_string(max_people_labels) + " labels at a time"));
   auto run = begin_run(self, std::make_shared<ingest_outcome>(), rp);
   if (!run)
     return rp;
@@ -225,14 +228,10 @@ review_queue(self_ptr self, const std::string& model, caf::actor server, uint32_
   auto rp = self->make_response_promise<std::vector<review_item>>();
   auto& st = self->state;
   auto refuse = [&](const std::string& what) {
-    rp.deliver(make_llmos_error(error_code::bad_params,
-                                "dataset '" + st.spec.dataset + "': review: " + what));
-    return rp;
+    return refused(rp, bad_request(st, "review", what));
   };
-  if (!st.view) {
-    rp.deliver(no_version(st));
-    return rp;
-  }
+  if (!st.view)
+    return refused(rp, no_version(st));
   if (n == 0 || n > max_review)
     return refuse("n must be 1 to " + std::to_string(max_review));
   if (!server)
