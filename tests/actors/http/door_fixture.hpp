@@ -1,6 +1,6 @@
 // The fixture of the front door's tests: a guarded_server with four routes on a loopback port
-// (/healthz, /slow taking 200 ms, /echo, /refuse answering 413 with Connection: close), and raw
-// sockets to it.
+// (/healthz, /slow taking 200 ms, /echo, /refuse answering 413 with Connection: close), raw
+// sockets to it, and many clients echoing bodies at once.
 #pragma once
 
 #include "http/front_door.hpp"
@@ -11,10 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -113,6 +115,27 @@ protected:
     EXPECT_TRUE(closed);
     EXPECT_NE(answer.find("408"), std::string::npos) << answer;
     return answer;
+  }
+
+  /// `clients` kept-alive clients, each from `connect()`, post `posts` bodies `body(client, i)`
+  /// to /echo all at once; how many came back whole.
+  template <class Connect, class Body>
+  static int echoed_whole(int clients, int posts, Connect connect, Body body) {
+    std::atomic<int> good{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t)
+      threads.emplace_back([&, t] {
+        auto c = connect();
+        c->set_keep_alive(true);
+        for (int i = 0; i < posts; ++i) {
+          const auto sent = body(t, i);
+          auto r = c->Post("/echo", sent, "text/plain");
+          good += r && r->status == 200 && r->body == sent;
+        }
+      });
+    for (auto& t : threads)
+      t.join();
+    return good.load();
   }
 
   std::shared_ptr<guarded_server> server_;

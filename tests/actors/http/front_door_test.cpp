@@ -20,22 +20,14 @@ class front_door_test : public door_fixture {};
 
 TEST_F(front_door_test, many_keep_alive_clients_get_every_answer) {
   start({.workers = 3});
-  std::atomic<int> good{0};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 8; ++t)
-    clients.emplace_back([&, t] {
-      httplib::Client c("127.0.0.1", port_);
-      c.set_keep_alive(true);
-      c.set_tcp_nodelay(true);
-      for (int i = 0; i < 40; ++i) {
-        const auto body = std::to_string(t) + ":" + std::to_string(i);
-        auto r = c.Post("/echo", body, "text/plain");
-        good += r && r->status == 200 && r->body == body;
-      }
-    });
-  for (auto& c : clients)
-    c.join();
-  EXPECT_EQ(good.load(), 8 * 40);
+  const auto plain = [this] {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    c->set_tcp_nodelay(true);
+    return c;
+  };
+  EXPECT_EQ(echoed_whole(8, 40, plain,
+                         [](int t, int i) { return std::to_string(t) + ":" + std::to_string(i); }),
+            8 * 40);
 }
 
 TEST_F(front_door_test, slow_and_idle_clients_hold_no_worker) {

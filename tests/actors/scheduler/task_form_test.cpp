@@ -1,4 +1,8 @@
 // A submitted task checked field by field before the scheduler accepts it, and a record shown.
+#include <functional>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "llmos/messages/error.hpp"
@@ -26,6 +30,23 @@ std::string refusal(const task_spec& s) {
   return r ? "" : describe(r.error());
 }
 
+/// One mistake made in a valid task, and what the refusal must say.
+struct mistake {
+  std::function<void(task_spec&)> make;
+  std::vector<std::string> words; ///< each in the refusal
+};
+
+/// `base` with each mistake made in it is refused with the mistake's words.
+void expect_refusals(const task_spec& base, const std::vector<mistake>& mistakes) {
+  for (std::size_t i = 0; i < mistakes.size(); ++i) {
+    auto s = base;
+    mistakes[i].make(s);
+    const auto got = refusal(s);
+    for (const auto& word : mistakes[i].words)
+      EXPECT_NE(got.find(word), std::string::npos) << "mistake " << i << ": " << got;
+  }
+}
+
 TEST(TaskForm, AValidTaskBecomesARequest) {
   auto r = to_task_request(valid());
   ASSERT_TRUE(r) << describe(r.error());
@@ -41,33 +62,18 @@ TEST(TaskForm, AValidTaskBecomesARequest) {
 }
 
 TEST(TaskForm, RefusalsNameTheTaskAndTheField) {
-  auto s = valid();
-  s.name = "has space";
-  EXPECT_NE(refusal(s).find("task 'has space': name"), std::string::npos);
-  s = valid();
-  s.detail["kind"] = "evaluate";
-  EXPECT_NE(refusal(s).find("kind: 'evaluate' is not a task kind this scheduler runs (train, "
-                            "ingest)"),
-            std::string::npos);
-  s = valid();
-  s.detail.erase("spec");
-  EXPECT_NE(refusal(s).find("spec: a model spec file is required"), std::string::npos);
-  s = valid();
-  s.detail["spec"] = "/no/such/spec.yaml";
-  EXPECT_NE(refusal(s).find("/no/such/spec.yaml"), std::string::npos);
-  s = valid();
-  s.detail["set.no_such_field"] = "1";
-  EXPECT_NE(refusal(s).find("task 'train-spam': set:"), std::string::npos);
-  EXPECT_NE(refusal(s).find("no_such_field"), std::string::npos);
-  s = valid();
-  s.detail.erase("dataset");
-  EXPECT_NE(refusal(s).find("dataset: the data set actor"), std::string::npos);
-  s = valid();
-  s.detail["chekpoint"] = "x";
-  EXPECT_NE(refusal(s).find("chekpoint: unknown detail key"), std::string::npos);
-  s = valid();
-  s.replicas = 0;
-  EXPECT_NE(refusal(s).find("replicas: must be from 1 to 64"), std::string::npos);
+  expect_refusals(
+      valid(),
+      {{[](task_spec& s) { s.name = "has space"; }, {"task 'has space': name"}},
+       {[](task_spec& s) { s.detail["kind"] = "evaluate"; },
+        {"kind: 'evaluate' is not a task kind this scheduler runs (train, ingest)"}},
+       {[](task_spec& s) { s.detail.erase("spec"); }, {"spec: a model spec file is required"}},
+       {[](task_spec& s) { s.detail["spec"] = "/no/such/spec.yaml"; }, {"/no/such/spec.yaml"}},
+       {[](task_spec& s) { s.detail["set.no_such_field"] = "1"; },
+        {"task 'train-spam': set:", "no_such_field"}},
+       {[](task_spec& s) { s.detail.erase("dataset"); }, {"dataset: the data set actor"}},
+       {[](task_spec& s) { s.detail["chekpoint"] = "x"; }, {"chekpoint: unknown detail key"}},
+       {[](task_spec& s) { s.replicas = 0; }, {"replicas: must be from 1 to 64"}}});
 }
 
 TEST(TaskForm, AnIngestNamesItsDataSetRunsOnceAndIsNeverPreempted) {
@@ -79,15 +85,11 @@ TEST(TaskForm, AnIngestNamesItsDataSetRunsOnceAndIsNeverPreempted) {
   EXPECT_EQ(r->detail.at("kind"), "ingest");
   EXPECT_FALSE(r->preemptible);
   EXPECT_EQ(r->replicas, 1u);
-  auto bad = s;
-  bad.detail.erase("dataset");
-  EXPECT_NE(refusal(bad).find("dataset: the data set actor to ingest"), std::string::npos);
-  bad = s;
-  bad.detail["spec"] = spec_path;
-  EXPECT_NE(refusal(bad).find("spec: unknown detail key of an ingest task"), std::string::npos);
-  bad = s;
-  bad.replicas = 2;
-  EXPECT_NE(refusal(bad).find("replicas=1"), std::string::npos);
+  expect_refusals(s, {{[](task_spec& t) { t.detail.erase("dataset"); },
+                       {"dataset: the data set actor to ingest"}},
+                      {[](task_spec& t) { t.detail["spec"] = spec_path; },
+                       {"spec: unknown detail key of an ingest task"}},
+                      {[](task_spec& t) { t.replicas = 2; }, {"replicas=1"}}});
 }
 
 TEST(TaskForm, StatusShowsWhereAndWhatHappened) {
