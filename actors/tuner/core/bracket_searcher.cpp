@@ -23,6 +23,20 @@ nlohmann::json shape_json(const bracket_shape& shape) {
 
 } // namespace
 
+searcher_plan sampled_plan(const study_spec& spec, algorithm_kind algorithm,
+                           std::vector<bracket_shape> brackets) {
+  searcher_plan plan;
+  plan.algorithm = algorithm;
+  plan.mode = spec.mode;
+  plan.eta = spec.reduction;
+  plan.brackets = std::move(brackets);
+  plan.max_trials = spec.trials;
+  plan.params_for = [space = spec.space, seed = spec.seed](uint64_t n) {
+    return sample_nth(space, seed, n);
+  };
+  return plan;
+}
+
 bracket_searcher::bracket_searcher(searcher_plan plan) : plan_(std::move(plan)) {
   for (const auto& shape : plan_.brackets)
     brackets_.emplace_back(shape, plan_.eta, plan_.mode);

@@ -32,6 +32,11 @@ struct searcher_plan {
   std::function<assignment(uint64_t n)> params_for;
 };
 
+/// The plan of an algorithm that samples its points: trial n gets sample_nth(space, seed, n), up
+/// to spec.trials trials, over `brackets` (random search, ASHA and Hyperband differ only there).
+searcher_plan sampled_plan(const study_spec& spec, algorithm_kind algorithm,
+                           std::vector<bracket_shape> brackets);
+
 /// Runs a searcher_plan; see searcher for the contract.
 class bracket_searcher final : public searcher {
 public:
