@@ -11,9 +11,4 @@ std::vector<uint64_t> fifo_ids(std::vector<queue_entry> queue) {
   return ids;
 }
 
-std::vector<uint64_t> fifo_policy::order(std::vector<queue_entry> queue,
-                                         const order_context&) const {
-  return fifo_ids(std::move(queue));
-}
-
 } // namespace llmos::scheduler

@@ -7,12 +7,9 @@
 
 namespace llmos::scheduler {
 
-class least_loaded_policy : public policy {
+class least_loaded_policy : public submission_order_policy {
 public:
   std::string name() const override { return "least-loaded"; }
-  std::vector<uint64_t> order(std::vector<queue_entry> queue, const order_context&) const override {
-    return fifo_ids(std::move(queue));
-  }
   node_order placement_order() const override { return node_order::least_loaded; }
 };
 

@@ -7,12 +7,9 @@
 
 namespace llmos::scheduler {
 
-class round_robin_policy : public policy {
+class round_robin_policy : public submission_order_policy {
 public:
   std::string name() const override { return "round-robin"; }
-  std::vector<uint64_t> order(std::vector<queue_entry> queue, const order_context&) const override {
-    return fifo_ids(std::move(queue));
-  }
   node_order placement_order() const override { return node_order::round_robin; }
 };
 
