@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "llmos/messages/error.hpp"
 
@@ -33,6 +34,11 @@ public:
 
   [[noreturn]] void refuse(const std::string& key, const std::string& what) const {
     throw bad_field{where_ + ": field '" + key + "' " + what};
+  }
+
+  /// Refuses the record as a whole, not one field of it.
+  [[noreturn]] void refuse_record(const std::string& what) const {
+    throw bad_field{where_ + ": " + what};
   }
 
   /// The value of `key`, or nullptr when it is absent or null.
@@ -101,9 +107,21 @@ private:
   const std::string& where_;
 };
 
-served_request read_served(const json& j, const std::string& where) {
-  const field_reader f{j, where};
-  f.expect_kind("request");
+/// What `read` makes of the record of kind `kind` in `j`: the first bad field (bad_field) becomes
+/// one bad_params error.
+template <class Read>
+auto read_record(const json& j, const std::string& where, const std::string& kind, Read read)
+    -> caf::expected<decltype(read(std::declval<const field_reader&>()))> {
+  try {
+    const field_reader f{j, where};
+    f.expect_kind(kind);
+    return read(f);
+  } catch (const bad_field& e) {
+    return make_llmos_error(error_code::bad_params, e.what);
+  }
+}
+
+served_request read_served(const field_reader& f) {
   served_request r;
   r.id = f.nonempty_text("id", "every request record names its id",
                          "feedback refers to the request by it");
@@ -120,9 +138,7 @@ served_request read_served(const json& j, const std::string& where) {
   return r;
 }
 
-feedback_item read_feedback(const json& j, const std::string& where) {
-  const field_reader f{j, where};
-  f.expect_kind("feedback");
+feedback_item read_feedback(const field_reader& f) {
   feedback_item fb;
   fb.request_id = f.nonempty_text("request_id", "name the request the feedback is about",
                                   "name the request the feedback is about");
@@ -133,8 +149,8 @@ feedback_item read_feedback(const json& j, const std::string& where) {
   fb.comment = f.text("comment");
   fb.time = f.number("time", 0, std::numeric_limits<double>::max(), "of seconds since the epoch");
   if (fb.rating == 0 && fb.label.empty() && fb.completion.empty())
-    throw bad_field{where + ": the feedback says nothing; give at least one of 'rating' (-1 or "
-                            "1), 'label' or 'completion'"};
+    f.refuse_record("the feedback says nothing; give at least one of 'rating' (-1 or 1), 'label' "
+                    "or 'completion'");
   return fb;
 }
 
@@ -160,19 +176,11 @@ json to_json(const feedback_item& f) {
 }
 
 caf::expected<served_request> served_from_json(const json& j, const std::string& where) {
-  try {
-    return read_served(j, where);
-  } catch (const bad_field& e) {
-    return make_llmos_error(error_code::bad_params, e.what);
-  }
+  return read_record(j, where, "request", read_served);
 }
 
 caf::expected<feedback_item> feedback_from_json(const json& j, const std::string& where) {
-  try {
-    return read_feedback(j, where);
-  } catch (const bad_field& e) {
-    return make_llmos_error(error_code::bad_params, e.what);
-  }
+  return read_record(j, where, "feedback", read_feedback);
 }
 
 caf::expected<feedback_event> event_from_json(const json& j, const std::string& where) {
