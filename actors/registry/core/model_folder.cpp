@@ -12,6 +12,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/runtime/atomic_file.hpp"
 #include "registry/core/registry_names.hpp"
+#include "registry/core/stamped_json.hpp"
 
 namespace llmos::registry {
 namespace {
@@ -99,17 +100,15 @@ caf::expected<std::map<std::string, uint32_t>> read_aliases(const fs::path& mode
   auto text = read_whole_file(file);
   if (!text)
     return text.error();
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return corrupt(file, "not a JSON object");
-  if (!j.contains("format") || j["format"] != aliases_format)
-    return corrupt(file, "field 'format' must be " + std::to_string(aliases_format));
+  nlohmann::json j;
+  if (auto why = parse_stamped(*text, aliases_format, j); !why.empty())
+    return corrupt(file, why);
   if (!j.contains("aliases") || !j["aliases"].is_object())
     return corrupt(file, "field 'aliases' must be an object");
   for (const auto& [alias, version] : j["aliases"].items()) {
     if (!is_valid_name(alias))
       return corrupt(file, "alias '" + alias + "' is not a valid name");
-    if (!version.is_number_unsigned() || version == 0 || version.get<uint64_t>() > UINT32_MAX)
+    if (!is_version_number(version))
       return corrupt(file, "alias '" + alias + "' must point at a version number from 1");
     out.emplace(alias, version.get<uint32_t>());
   }

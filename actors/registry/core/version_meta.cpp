@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include "llmos/messages/error.hpp"
+#include "registry/core/stamped_json.hpp"
 
 namespace llmos::registry {
 namespace {
@@ -54,15 +55,12 @@ nlohmann::json to_json(const version_meta& meta) {
 
 caf::expected<version_meta> parse_version_meta(std::string_view text,
                                                const std::filesystem::path& file) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return bad_meta(file, "not a JSON object");
-  if (!j.contains("format") || j["format"] != meta_format)
-    return bad_meta(file, "field 'format' must be " + std::to_string(meta_format));
+  nlohmann::json j;
+  if (auto why = parse_stamped(text, meta_format, j); !why.empty())
+    return bad_meta(file, why);
   if (!j.contains("name") || !j["name"].is_string())
     return bad_meta(file, "field 'name' must be a string");
-  if (!j.contains("version") || !j["version"].is_number_unsigned() || j["version"] == 0 ||
-      j["version"].get<uint64_t>() > UINT32_MAX)
+  if (!j.contains("version") || !is_version_number(j["version"]))
     return bad_meta(file, "field 'version' must be a number from 1");
   if (!j.contains("created") || !j["created"].is_string())
     return bad_meta(file, "field 'created' must be a string");
