@@ -24,6 +24,19 @@ auto& histogram_family(const char* name, const char* help) {
   return prometheus::BuildHistogram().Name(name).Help(help).Register(process_metrics());
 }
 
+auto& queue_family() {
+  return gauge_family("llmos_serving_queue_length", "Rows waiting in replica batchers");
+}
+auto& replica_family() {
+  return gauge_family("llmos_serving_replicas", "Replicas taking requests");
+}
+auto& batch_family() {
+  return histogram_family("llmos_serving_batch_size", "Rows per forward pass");
+}
+auto& latency_family() {
+  return histogram_family("llmos_serving_latency_seconds",
+                          "Seconds from arrival at the server to the answer");
+}
 auto& ttft_family() {
   return histogram_family("llmos_serving_time_to_first_token_seconds",
                           "Seconds from a completion's arrival to its first token");
@@ -57,19 +70,15 @@ serving_metrics::serving_metrics(const std::string& model, const std::string& se
       rejected(
           requests_family().Add({{"model", model}, {"server", server}, {"outcome", "rejected"}})),
       failed(requests_family().Add({{"model", model}, {"server", server}, {"outcome", "failed"}})),
-      queued(gauge_family("llmos_serving_queue_length", "Rows waiting in replica batchers")
-                 .Add({{"model", model}, {"server", server}})),
-      replicas(gauge_family("llmos_serving_replicas", "Replicas taking requests")
-                   .Add({{"model", model}, {"server", server}})),
-      batch_size(histogram_family("llmos_serving_batch_size", "Rows per forward pass")
-                     .Add({{"model", model}, {"server", server}},
-                          prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})),
-      latency(histogram_family("llmos_serving_latency_seconds",
-                               "Seconds from arrival at the server to the answer")
-                  .Add({{"model", model}, {"server", server}},
-                       prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                               0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-                                                               5, 10})),
+      queued(queue_family().Add({{"model", model}, {"server", server}})),
+      replicas(replica_family().Add({{"model", model}, {"server", server}})),
+      batch_size(
+          batch_family().Add({{"model", model}, {"server", server}},
+                             prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128})),
+      latency(latency_family().Add(
+          {{"model", model}, {"server", server}},
+          prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
       ttft(ttft_family().Add({{"model", model}, {"server", server}}, seconds_buckets())),
       itl(itl_family().Add({{"model", model}, {"server", server}}, seconds_buckets())),
       e2e(e2e_family().Add({{"model", model}, {"server", server}}, seconds_buckets())),
@@ -77,14 +86,10 @@ serving_metrics::serving_metrics(const std::string& model, const std::string& se
           tokens_family().Add({{"model", model}, {"server", server}, {"kind", "prompt"}})),
       generated_tokens(
           tokens_family().Add({{"model", model}, {"server", server}, {"kind", "generated"}})),
-      requests_(requests_family()),
-      queue_family_(gauge_family("llmos_serving_queue_length", "Rows waiting in replica batchers")),
-      replica_family_(gauge_family("llmos_serving_replicas", "Replicas taking requests")),
-      batch_family_(histogram_family("llmos_serving_batch_size", "Rows per forward pass")),
-      latency_family_(histogram_family("llmos_serving_latency_seconds",
-                                       "Seconds from arrival at the server to the answer")),
-      ttft_family_(ttft_family()), itl_family_(itl_family()), e2e_family_(e2e_family()),
-      tokens_family_(tokens_family()) {}
+      requests_(requests_family()), queue_family_(queue_family()),
+      replica_family_(replica_family()), batch_family_(batch_family()),
+      latency_family_(latency_family()), ttft_family_(ttft_family()), itl_family_(itl_family()),
+      e2e_family_(e2e_family()), tokens_family_(tokens_family()) {}
 
 serving_metrics::~serving_metrics() {
   requests_.Remove(&ok);

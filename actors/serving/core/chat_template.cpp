@@ -43,6 +43,22 @@ std::string llama2(const chat_style& style, const std::vector<chat_message>& mes
   return out.str();
 }
 
+/// A format whose every turn is `open` role `sep` content `end`, and whose prompt ends with an
+/// open assistant turn for the model to fill (ChatML, Llama 3, Phi-3, Zephyr).
+struct tagged_turns {
+  std::string_view open, sep;
+  std::string end;
+  bool trimmed = false; ///< content without surrounding white space
+};
+
+std::string tagged(const tagged_turns& t, const std::vector<chat_message>& messages) {
+  std::ostringstream out;
+  for (const auto& m : messages)
+    out << t.open << m.role << t.sep << (t.trimmed ? trim(m.content) : m.content) << t.end;
+  out << t.open << "assistant" << t.sep;
+  return out.str();
+}
+
 std::string gemma(const std::vector<chat_message>& messages) {
   // Gemma has no system turn: its text opens the next user turn.
   std::ostringstream out;
@@ -110,10 +126,7 @@ std::string render_chat(const chat_style& style, const std::vector<chat_message>
       out << (i ? "\n" : "") << messages[i].content;
     return out.str();
   case chat_format::chatml:
-    for (const auto& m : messages)
-      out << "<|im_start|>" << m.role << "\n" << m.content << "<|im_end|>\n";
-    out << "<|im_start|>assistant\n";
-    return out.str();
+    return tagged({"<|im_start|>", "\n", "<|im_end|>\n"}, messages);
   case chat_format::llama2:
     return llama2(style, messages);
   case chat_format::mistral_v7:
@@ -127,21 +140,11 @@ std::string render_chat(const chat_style& style, const std::vector<chat_message>
     }
     return out.str();
   case chat_format::llama3:
-    for (const auto& m : messages)
-      out << "<|start_header_id|>" << m.role << "<|end_header_id|>\n\n"
-          << trim(m.content) << "<|eot_id|>";
-    out << "<|start_header_id|>assistant<|end_header_id|>\n\n";
-    return out.str();
+    return tagged({"<|start_header_id|>", "<|end_header_id|>\n\n", "<|eot_id|>", true}, messages);
   case chat_format::phi3:
-    for (const auto& m : messages)
-      out << "<|" << m.role << "|>\n" << m.content << "<|end|>\n";
-    out << "<|assistant|>\n";
-    return out.str();
+    return tagged({"<|", "|>\n", "<|end|>\n"}, messages);
   case chat_format::zephyr:
-    for (const auto& m : messages)
-      out << "<|" << m.role << "|>\n" << m.content << style.end_of_turn << "\n";
-    out << "<|assistant|>\n";
-    return out.str();
+    return tagged({"<|", "|>\n", style.end_of_turn + "\n"}, messages);
   case chat_format::gemma:
     return gemma(messages);
   }
