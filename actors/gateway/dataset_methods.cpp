@@ -24,18 +24,8 @@ dataset_actor target_of(const rpc_call& c) {
 
 void ingest(rpc_call& c) {
   auto sink = spawn_progress_sink(c);
-  auto reply = c.reply;
-  auto* self = c.self;
-  self->request(target_of(c), ingest_timeout, ingest_atom::value, sink)
-      .then(
-          [=](dataset_stats& s) {
-            self->send_exit(sink, caf::exit_reason::user_shutdown);
-            reply(pack_to_string(s));
-          },
-          [=](caf::error& err) {
-            self->send_exit(sink, caf::exit_reason::user_shutdown);
-            reply(std::move(err));
-          });
+  forward_then_stop<dataset_stats>(c, sink, packed_reply, target_of(c), ingest_timeout,
+                                   ingest_atom::value, sink);
 }
 
 void sample_method(rpc_call& c) {
@@ -69,26 +59,17 @@ void open_stream_method(rpc_call& c) {
     return c.reply(std::move(opts.error()));
   stream_request req;
   req.split = opt(*opts, "split", "train");
-  for (auto [key, field] : {std::pair{"batch_size", &req.batch_size}, std::pair{"rank", &req.rank},
-                            std::pair{"world", &req.world}, std::pair{"epochs", &req.epochs}}) {
-    auto v = uint_option(*opts, "open_stream", key, *field);
-    if (!v)
-      return c.reply(std::move(v.error()));
-    *field = static_cast<uint32_t>(std::min<uint64_t>(*v, UINT32_MAX));
-  }
+  if (auto err = read_uint32_options(*opts, "open_stream",
+                                     {{"batch_size", &req.batch_size},
+                                      {"rank", &req.rank},
+                                      {"world", &req.world},
+                                      {"epochs", &req.epochs}}))
+    return c.reply(std::move(err));
   auto seed = uint_option(*opts, "open_stream", "seed", 1);
   if (!seed)
     return c.reply(std::move(seed.error()));
   req.seed = *seed;
-  auto reply = c.reply;
-  c.self->request(target_of(c), call_timeout, open_stream_atom::value, std::move(req))
-      .then(
-          [=](uint64_t id) {
-            msgpack::sbuffer buf;
-            msgpack::pack(buf, id);
-            reply(std::string{buf.data(), buf.size()});
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
+  forward<uint64_t>(c, target_of(c), call_timeout, open_stream_atom::value, std::move(req));
 }
 
 void next_batch_method(rpc_call& c) {
@@ -116,14 +97,10 @@ void pseudo_label_method(rpc_call& c) {
   if (!threshold || !max)
     return c.reply(threshold ? std::move(max.error()) : std::move(threshold.error()));
   const auto records = static_cast<uint32_t>(std::min<uint64_t>(*max, UINT32_MAX));
-  auto dataset = target_of(c);
-  auto reply = c.reply;
-  auto* self = c.self;
+  auto ctx = std::make_shared<rpc_call>(c);
   resolve_actor(c, model, [=](caf::actor server) {
-    self->request(dataset, label_timeout, pseudo_label_atom::value, model, server, *threshold,
-                  records)
-        .then([=](dataset_stats& s) { reply(pack_to_string(s)); },
-              [=](caf::error& err) { reply(std::move(err)); });
+    forward<dataset_stats>(*ctx, target_of(*ctx), label_timeout, pseudo_label_atom::value, model,
+                           server, *threshold, records);
   });
 }
 
@@ -140,13 +117,10 @@ void review_method(rpc_call& c) {
   if (!n)
     return c.reply(std::move(n.error()));
   const auto count = static_cast<uint32_t>(std::min<uint64_t>(*n, UINT32_MAX));
-  auto dataset = target_of(c);
-  auto reply = c.reply;
-  auto* self = c.self;
+  auto ctx = std::make_shared<rpc_call>(c);
   resolve_actor(c, model, [=](caf::actor server) {
-    self->request(dataset, label_timeout, review_atom::value, model, server, count)
-        .then([=](std::vector<review_item>& xs) { reply(pack_to_string(xs)); },
-              [=](caf::error& err) { reply(std::move(err)); });
+    forward<std::vector<review_item>>(*ctx, target_of(*ctx), label_timeout, review_atom::value,
+                                      model, server, count);
   });
 }
 

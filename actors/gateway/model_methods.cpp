@@ -46,18 +46,8 @@ void train(rpc_call& c) {
     req.dataset = ds;
     auto sink = spawn_progress_sink(*ctx);
     req.subscriber = sink;
-    auto* self = ctx->self;
-    auto reply = ctx->reply;
-    self->request(target_of(*ctx), long_timeout, train_atom::value, req)
-        .then(
-            [=](train_report& r) {
-              self->send_exit(sink, caf::exit_reason::user_shutdown);
-              reply(pack_to_string(r));
-            },
-            [=](caf::error& err) {
-              self->send_exit(sink, caf::exit_reason::user_shutdown);
-              reply(std::move(err));
-            });
+    forward_then_stop<train_report>(*ctx, sink, packed_reply, target_of(*ctx), long_timeout,
+                                    train_atom::value, req);
   });
 }
 
@@ -257,25 +247,15 @@ void generate(rpc_call& c) {
   const bool as_text = map_get(opts, "text") != nullptr;
   auto sink = spawn_token_sink(c, as_text);
   req.subscriber = sink;
-  auto* self = c.self;
-  auto reply = c.reply;
-  self->request(target_of(c), std::chrono::minutes(10), generate_atom::value, req)
-      .then(
-          [=](std::vector<int32_t>& tokens) {
-            self->send_exit(sink, caf::exit_reason::user_shutdown);
-            reply(pack_generated(tokens, as_text));
-          },
-          [=](caf::error& err) {
-            self->send_exit(sink, caf::exit_reason::user_shutdown);
-            reply(std::move(err));
-          });
+  auto pack = [as_text](const std::vector<int32_t>& tokens) {
+    return pack_generated(tokens, as_text);
+  };
+  forward_then_stop<std::vector<int32_t>>(c, sink, pack, target_of(c), std::chrono::minutes(10),
+                                          generate_atom::value, req);
 }
 
 void reply_info(rpc_call& c, auto... msg) {
-  auto reply = c.reply;
-  c.self->request(target_of(c), std::chrono::minutes(5), msg...)
-      .then([=](model_info& i) { reply(pack_to_string(i)); },
-            [=](caf::error& err) { reply(std::move(err)); });
+  forward<model_info>(c, target_of(c), std::chrono::minutes(5), msg...);
 }
 
 caf::expected<std::string> path_param(rpc_call& c, const std::string& method) {
@@ -323,18 +303,10 @@ void join_method(rpc_call& c) {
   if (!rank || !world || !port || *port > 65535 || *world > 4096)
     return c.reply(make_llmos_error(
         error_code::bad_params, "join: rank, world and port must be whole numbers (port < 65536)"));
-  auto reply = c.reply;
-  c.self
-      ->request(target_of(c), call_timeout, dp_join_atom::value, static_cast<uint32_t>(*rank),
-                static_cast<uint32_t>(*world), opt(*opts, "host", "127.0.0.1"),
-                static_cast<uint16_t>(*port), opt(*opts, "bind", ""))
-      .then(
-          [=](uint16_t bound) {
-            msgpack::sbuffer buf;
-            msgpack::pack(buf, bound);
-            reply(std::string{buf.data(), buf.size()});
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
+  forward<uint16_t>(c, target_of(c), call_timeout, dp_join_atom::value,
+                    static_cast<uint32_t>(*rank), static_cast<uint32_t>(*world),
+                    opt(*opts, "host", "127.0.0.1"), static_cast<uint16_t>(*port),
+                    opt(*opts, "bind", ""));
 }
 
 } // namespace

@@ -4,10 +4,14 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <string>
+#include <utility>
 
+#include <caf/exit_reason.hpp>
 #include <caf/expected.hpp>
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
@@ -51,6 +55,12 @@ caf::expected<uint64_t> uint_option(const std::map<std::string, std::string>& op
 caf::expected<double> real_option(const std::map<std::string, std::string>& opts,
                                   const std::string& method, const std::string& key,
                                   double fallback);
+
+/// Unsigned options `key` of a param map into their 32-bit fields, each field's value its
+/// fallback; a larger number is clamped. The first bad option's error (uint_option's).
+caf::error read_uint32_options(const std::map<std::string, std::string>& opts,
+                               const std::string& method,
+                               std::initializer_list<std::pair<const char*, uint32_t*>> fields);
 
 /// Option `key` of a param map, `fallback` when absent.
 std::string opt(const std::map<std::string, std::string>& opts, const std::string& key,
@@ -97,19 +107,42 @@ void forward_json(rpc_call& c, const Handle& dest, std::chrono::milliseconds tim
             [=](caf::error& err) { reply(std::move(err)); });
 }
 
-/// Sends `msg...` to `dest`, whose reply is one string (a path, a name), and answers the RPC
-/// call with it as the object {key: string}.
-template <class Handle, class... Ts>
+/// Sends `msg...` to `dest`, whose reply is one value (a path, a name, a count, a flag), and
+/// answers the RPC call with it as the object {key: value}.
+template <class Value = std::string, class Handle, class... Ts>
 void forward_as_field(rpc_call& c, const char* key, const Handle& dest,
                       std::chrono::milliseconds timeout, Ts&&... msg) {
   auto reply = c.reply;
   std::string k = key;
   c.self->request(dest, timeout, std::forward<Ts>(msg)...)
       .then(
-          [=](std::string& value) {
+          [=](Value& value) {
             reply(packed(nlohmann::json{{k, value}}));
           },
           [=](caf::error& err) { reply(std::move(err)); });
 }
+
+/// Sends `msg...` to `dest` and answers the RPC call with `pack(result)` (or the error). Either
+/// way `sink`, the actor that passes the call's progress on as notifications, is stopped then:
+/// nothing more comes for a call that has ended.
+template <class Result, class Pack, class Handle, class... Ts>
+void forward_then_stop(rpc_call& c, const caf::actor& sink, Pack pack, const Handle& dest,
+                       std::chrono::milliseconds timeout, Ts&&... msg) {
+  auto* self = c.self;
+  auto reply = c.reply;
+  self->request(dest, timeout, std::forward<Ts>(msg)...)
+      .then(
+          [=](Result& result) {
+            self->send_exit(sink, caf::exit_reason::user_shutdown);
+            reply(pack(result));
+          },
+          [=](caf::error& err) {
+            self->send_exit(sink, caf::exit_reason::user_shutdown);
+            reply(std::move(err));
+          });
+}
+
+/// The usual `pack` of forward_then_stop: the typed reply in its msgpack form.
+inline constexpr auto packed_reply = [](const auto& x) { return pack_to_string(x); };
 
 } // namespace llmos

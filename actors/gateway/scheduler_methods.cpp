@@ -28,10 +28,6 @@ tuner_actor tuner_of(const rpc_call& c) {
   return caf::actor_cast<tuner_actor>(c.target);
 }
 
-template <class T> void reply_json(const rpc_call& c, const T& x) {
-  c.reply(wire::to_msgpack(x));
-}
-
 /// The task named by id=N, or by name=NAME (the newest task of that name), then `then(id)`.
 void with_task(rpc_call& c, const std::string& method,
                std::function<void(rpc_call&, uint64_t)> then) {
@@ -72,14 +68,10 @@ void submit(rpc_call& c) {
   } catch (const std::exception&) {
     return c.reply(make_llmos_error(error_code::bad_params, "submit: priority must be a number"));
   }
-  for (auto [key, out] : {std::pair<const char*, uint32_t*>{"replicas", &s.replicas},
-                          {"threads", &s.cpu_threads},
-                          {"gpus", &s.gpus}}) {
-    auto v = uint_option(*opts, "submit", key, *out);
-    if (!v)
-      return c.reply(std::move(v.error()));
-    *out = static_cast<uint32_t>(*v);
-  }
+  if (auto err = read_uint32_options(
+          *opts, "submit",
+          {{"replicas", &s.replicas}, {"threads", &s.cpu_threads}, {"gpus", &s.gpus}}))
+    return c.reply(std::move(err));
   auto mem = uint_option(*opts, "submit", "gpu_memory_mb", 0);
   if (!mem)
     return c.reply(std::move(mem.error()));
@@ -94,42 +86,23 @@ void submit(rpc_call& c) {
     const bool is_detail = std::find(detail.begin(), detail.end(), k) != detail.end();
     s.detail[is_detail || k.rfind("set.", 0) == 0 ? k : "set." + k] = v;
   }
-  auto reply = c.reply;
-  c.self->request(scheduler_of(c), call_timeout, submit_atom::value, s)
-      .then(
-          [reply](uint64_t id) {
-            reply(packed(nlohmann::json{{"id", id}}));
-          },
-          [reply](caf::error& err) { reply(std::move(err)); });
+  forward_as_field<uint64_t>(c, "id", scheduler_of(c), call_timeout, submit_atom::value, s);
 }
 
 void status_call(rpc_call& c, bool cancel) {
   with_task(c, cancel ? "cancel" : "status", [cancel](rpc_call& c, uint64_t id) {
-    auto on_status = [ctx = c](task_status& s) { reply_json(ctx, s); };
-    auto on_error = [reply = c.reply](caf::error& err) { reply(std::move(err)); };
     if (cancel)
-      c.self->request(scheduler_of(c), call_timeout, cancel_atom::value, id)
-          .then(on_status, on_error);
+      forward<task_status>(c, scheduler_of(c), call_timeout, cancel_atom::value, id);
     else
-      c.self->request(scheduler_of(c), call_timeout, status_atom::value, id)
-          .then(on_status, on_error);
+      forward<task_status>(c, scheduler_of(c), call_timeout, status_atom::value, id);
   });
 }
 
 void wait(rpc_call& c) {
   with_task(c, "wait", [](rpc_call& c, uint64_t id) {
     auto sink = spawn_progress_sink(c);
-    auto* self = c.self;
-    self->request(scheduler_of(c), wait_timeout, wait_atom::value, id, sink)
-        .then(
-            [self, sink, ctx = c](task_status& s) {
-              self->send_exit(sink, caf::exit_reason::user_shutdown);
-              reply_json(ctx, s);
-            },
-            [self, sink, reply = c.reply](caf::error& err) {
-              self->send_exit(sink, caf::exit_reason::user_shutdown);
-              reply(std::move(err));
-            });
+    forward_then_stop<task_status>(c, sink, packed_reply, scheduler_of(c), wait_timeout,
+                                   wait_atom::value, id, sink);
   });
 }
 
@@ -160,10 +133,7 @@ void study_call(rpc_call& c, Atom atom, const std::string& method, const std::st
   if (arg.empty())
     return c.reply(
         make_llmos_error(error_code::bad_params, method + ": " + key + "=... is required"));
-  auto ctx = c;
-  c.self->request(tuner_of(c), timeout, atom, arg)
-      .then([ctx](study_status& s) { reply_json(ctx, s); },
-            [reply = c.reply](caf::error& err) { reply(std::move(err)); });
+  forward<study_status>(c, tuner_of(c), timeout, atom, arg);
 }
 
 } // namespace
@@ -198,13 +168,10 @@ void add_scheduler_methods(method_table& t) {
         {"stop", true, "send TUNER stop study=NAME", "stop a study (state kept)", [](rpc_call& c) {
            study_call(c, stop_atom::value, "stop", "study", std::chrono::seconds(30));
          }});
-  t.add("tuner",
-        {"studies", false, "send TUNER studies", "every study", [](rpc_call& c) {
-           auto reply = c.reply;
-           c.self->request(tuner_of(c), call_timeout, list_atom::value)
-               .then([reply](std::vector<study_status>& xs) { reply(wire::to_msgpack(xs)); },
-                     [reply](caf::error& err) { reply(std::move(err)); });
-         }});
+  t.add("tuner", {"studies", false, "send TUNER studies", "every study", [](rpc_call& c) {
+                    forward<std::vector<study_status>>(c, tuner_of(c), call_timeout,
+                                                       list_atom::value);
+                  }});
 }
 
 } // namespace llmos

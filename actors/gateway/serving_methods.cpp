@@ -104,39 +104,41 @@ void versions_method(rpc_call& c) {
   auto opts = options(c, "versions", {});
   if (!opts)
     return c.reply(std::move(opts.error()));
-  auto reply = c.reply;
-  c.self
-      ->request(target<registry_actor>(c), call_timeout, list_atom::value, opt(*opts, "model", ""))
-      .then([=](std::vector<model_version>& vs) { reply(wire::to_msgpack(vs)); },
-            [=](caf::error& err) { reply(std::move(err)); });
+  forward<std::vector<model_version>>(c, target<registry_actor>(c), call_timeout, list_atom::value,
+                                      opt(*opts, "model", ""));
+}
+
+/// The options of a method on one version (model=M version=N, both required), and N.
+struct version_options {
+  std::map<std::string, std::string> opts;
+  uint32_t version = 0;
+};
+
+caf::expected<version_options> one_version(rpc_call& c, const std::string& method) {
+  auto opts = options(c, method, {"model", "version"});
+  if (!opts)
+    return std::move(opts.error());
+  auto v = version_of(method, opts->at("version"));
+  if (!v)
+    return std::move(v.error());
+  return version_options{std::move(*opts), *v};
 }
 
 void delete_method(rpc_call& c) {
-  auto opts = options(c, "delete", {"model", "version"});
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto v = version_of("delete", opts->at("version"));
-  if (!v)
-    return c.reply(std::move(v.error()));
-  auto reply = c.reply;
-  c.self
-      ->request(target<registry_actor>(c), call_timeout, delete_atom::value, opts->at("model"), *v)
-      .then(
-          [=](bool) {
-            reply(packed({{"deleted", true}}));
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
+  auto call = one_version(c, "delete");
+  if (!call)
+    return c.reply(std::move(call.error()));
+  // The registry answers true once the version is gone: the reply is {"deleted": true}.
+  forward_as_field<bool>(c, "deleted", target<registry_actor>(c), call_timeout, delete_atom::value,
+                         call->opts.at("model"), call->version);
 }
 
 void export_method(rpc_call& c) {
-  auto opts = options(c, "export", {"model", "version"});
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto v = version_of("export", opts->at("version"));
-  if (!v)
-    return c.reply(std::move(v.error()));
+  auto call = one_version(c, "export");
+  if (!call)
+    return c.reply(std::move(call.error()));
   forward_as_field(c, "path", target<registry_actor>(c), long_timeout, export_atom::value,
-                   opts->at("model"), *v, opt(*opts, "format", "torchscript"));
+                   call->opts.at("model"), call->version, opt(call->opts, "format", "torchscript"));
 }
 
 /// registry import: pretrained weights from a file on the registry's node, published as a new
@@ -206,10 +208,8 @@ void server_generate(rpc_call& c) {
   if (opts->count("stop"))
     req.stop.push_back(opts->at("stop"));
   req.model = opt(*opts, "model", ""); // one of the server's adapters, or its model
-  auto reply = c.reply;
-  c.self->request(target<server_actor>(c), long_timeout, complete_atom::value, std::move(req))
-      .then([=](complete_reply& r) { reply(wire::to_msgpack(r)); },
-            [=](caf::error& err) { reply(std::move(err)); });
+  forward<complete_reply>(c, target<server_actor>(c), long_timeout, complete_atom::value,
+                          std::move(req));
 }
 
 void resolve_method(rpc_call& c) {
@@ -259,17 +259,12 @@ void predict_method(rpc_call& c) {
   predict_request req;
   req.texts.push_back(opts->at("text"));
   req.priority = static_cast<uint32_t>(*prio);
-  auto reply = c.reply;
-  c.self->request(target<server_actor>(c), call_timeout, predict_atom::value, req)
-      .then([=](predict_reply& r) { reply(wire::to_msgpack(r)); },
-            [=](caf::error& err) { reply(std::move(err)); });
+  forward<predict_reply>(c, target<server_actor>(c), call_timeout, predict_atom::value, req);
 }
 
 void sequences_method(rpc_call& c) {
-  auto reply = c.reply;
-  c.self->request(target<server_actor>(c), call_timeout, sequences_atom::value)
-      .then([=](std::vector<sequence_row>& rows) { reply(wire::to_msgpack(rows)); },
-            [=](caf::error& err) { reply(std::move(err)); });
+  forward<std::vector<sequence_row>>(c, target<server_actor>(c), call_timeout,
+                                     sequences_atom::value);
 }
 
 void cancel_method(rpc_call& c) {
@@ -280,15 +275,8 @@ void cancel_method(rpc_call& c) {
   if (!id || *id < 0)
     return c.reply(id ? make_llmos_error(error_code::bad_params, "cancel: id=N is required")
                       : std::move(id.error()));
-  auto reply = c.reply;
-  c.self
-      ->request(target<server_actor>(c), call_timeout, cancel_atom::value,
-                static_cast<uint64_t>(*id))
-      .then(
-          [=](bool found) {
-            reply(packed({{"cancelled", found}}));
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
+  forward_as_field<bool>(c, "cancelled", target<server_actor>(c), call_timeout, cancel_atom::value,
+                         static_cast<uint64_t>(*id));
 }
 
 void priority_method(rpc_call& c) {
@@ -302,15 +290,8 @@ void priority_method(rpc_call& c) {
                    : !value ? std::move(value.error())
                             : make_llmos_error(error_code::bad_params,
                                                "priority: id=N and value=P are required"));
-  auto reply = c.reply;
-  c.self
-      ->request(target<server_actor>(c), call_timeout, priority_atom::value,
-                static_cast<uint64_t>(*id), static_cast<int32_t>(*value))
-      .then(
-          [=](bool found) {
-            reply(packed({{"changed", found}}));
-          },
-          [=](caf::error& err) { reply(std::move(err)); });
+  forward_as_field<bool>(c, "changed", target<server_actor>(c), call_timeout, priority_atom::value,
+                         static_cast<uint64_t>(*id), static_cast<int32_t>(*value));
 }
 
 void add_registry_methods(method_table& t) {
