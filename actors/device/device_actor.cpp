@@ -24,12 +24,8 @@ device_actor::behavior_type device_behavior(device_actor::stateful_pointer<devic
   self->state.core = std::move(core);
   return {
       [=](info_atom) -> device_info { return self->state.core->snapshot(self->mailbox().size()); },
-      [=](nccl_id_atom) -> caf::result<std::string> {
-        auto id = self->state.core->nccl_id();
-        if (!id)
-          return std::move(id.error());
-        return std::move(*id);
-      },
+      // caf::result takes the core's caf::expected as it is: the value, or the error.
+      [=](nccl_id_atom) -> caf::result<std::string> { return self->state.core->nccl_id(); },
       [=](nccl_join_atom, const std::string& id, uint32_t rank,
           uint32_t world) -> caf::result<uint32_t> {
         if (auto err = self->state.core->nccl_join(id, rank, world))
@@ -37,10 +33,7 @@ device_actor::behavior_type device_behavior(device_actor::stateful_pointer<devic
         return rank;
       },
       [=](all_reduce_atom, const tensor_bytes& in) -> caf::result<tensor_bytes> {
-        auto out = self->state.core->all_reduce(in);
-        if (!out)
-          return std::move(out.error());
-        return std::move(*out);
+        return self->state.core->all_reduce(in);
       },
       [=](run_job_atom, const device_job& job) -> caf::result<double> {
         auto& core = *self->state.core;
@@ -60,10 +53,7 @@ device_actor::behavior_type device_behavior(device_actor::stateful_pointer<devic
         return seconds;
       },
       [=](gelu_atom, const tensor_bytes& in) -> caf::result<tensor_bytes> {
-        auto out = self->state.core->gelu(in);
-        if (!out)
-          return std::move(out.error());
-        return std::move(*out);
+        return self->state.core->gelu(in);
       },
   };
 }

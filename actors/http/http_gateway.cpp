@@ -29,24 +29,18 @@ using http::gateway_context;
 /// serves one request at a time per thread, from pre-routing to the logger).
 thread_local std::unique_ptr<drain::request_guard> request_in_flight;
 
+prometheus::Family<prometheus::Gauge>& gauge_family(const char* name, const char* help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(process_metrics());
+}
+
 /// Device utilisation and queue gauges, refreshed from the devices' own counters.
 void sample_devices(caf::event_based_actor* self, const std::vector<actor_entry>& entries) {
-  static auto& util = prometheus::BuildGauge()
-                          .Name("llmos_device_utilisation")
-                          .Help("Busy seconds over uptime of a device actor")
-                          .Register(process_metrics());
-  static auto& queue = prometheus::BuildGauge()
-                           .Name("llmos_device_queue_length")
-                           .Help("Jobs waiting for a device actor")
-                           .Register(process_metrics());
-  static auto& memory = prometheus::BuildGauge()
-                            .Name("llmos_device_memory_bytes")
-                            .Help("Memory a device can use")
-                            .Register(process_metrics());
-  static auto& free_memory = prometheus::BuildGauge()
-                                 .Name("llmos_device_memory_free_bytes")
-                                 .Help("Of a device's memory, free when last asked")
-                                 .Register(process_metrics());
+  static auto& util =
+      gauge_family("llmos_device_utilisation", "Busy seconds over uptime of a device actor");
+  static auto& queue = gauge_family("llmos_device_queue_length", "Jobs waiting for a device actor");
+  static auto& memory = gauge_family("llmos_device_memory_bytes", "Memory a device can use");
+  static auto& free_memory =
+      gauge_family("llmos_device_memory_free_bytes", "Of a device's memory, free when last asked");
   for (auto& e : entries) {
     if (e.kind != "device")
       continue;

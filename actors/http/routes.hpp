@@ -19,8 +19,16 @@ void send_error(httplib::Response& res, int status, const std::string& reason,
                 const std::string& field = "");
 void send_error(httplib::Response& res, const caf::error& err, const std::string& field = "");
 
+/// Writes a JSON answer (the status as set); strings quoting outside text or generated text may
+/// hold bytes that are not UTF-8, which dump() would throw on: they become U+FFFD.
+void send_json(httplib::Response& res, const nlohmann::json& j);
+
 /// Parses a JSON object body; on failure answers 400 and returns nullopt.
 std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Response& res);
+
+/// The JSON object body of an admin route: authorized, then json_body; nullopt once answered.
+std::optional<nlohmann::json> admin_body(gateway_context& ctx, const httplib::Request& req,
+                                         httplib::Response& res);
 
 /// True when the request carries the gateway's token; else answers 401 (none), 403 (wrong) or
 /// 429 with Retry-After (too many failures from the client's address: auth_throttle).

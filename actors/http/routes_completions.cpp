@@ -208,7 +208,7 @@ void answer_whole(gateway_context& ctx, httplib::Response& res, const completion
     replies.push_back(std::move(*reply));
   }
   ctx.servers.done(call.body.model, call.choice.slot);
-  res.set_content(text_dump(whole_answer(call, replies)), "application/json");
+  send_json(res, whole_answer(call, replies));
 }
 
 /// A streamed completion on its worker thread: the server's pieces become server-sent events

@@ -49,10 +49,7 @@ void review(gateway_context& ctx, const httplib::Request& req, httplib::Response
   if (!items)
     return send_error(res, items.error(), "n");
   auto out = wire::to_json(*items);
-  res.set_content(
-      nlohmann::json{{"dataset", name}, {"model", model}, {"items", std::move(out)}}.dump(
-          -1, ' ', false, nlohmann::json::error_handler_t::replace),
-      "application/json");
+  send_json(res, {{"dataset", name}, {"model", model}, {"items", std::move(out)}});
 }
 
 void add_labels(gateway_context& ctx, const httplib::Request& req, httplib::Response& res) {
@@ -82,10 +79,7 @@ void add_labels(gateway_context& ctx, const httplib::Request& req, httplib::Resp
   auto stats = ctx.ask<dataset_stats>(*dataset, human_label_atom::value, std::move(items));
   if (!stats)
     return send_error(res, stats.error(), "labels");
-  res.set_content(
-      nlohmann::json{{"dataset", name}, {"version", stats->version}, {"labels", stats->labels}}
-          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-      "application/json");
+  send_json(res, {{"dataset", name}, {"version", stats->version}, {"labels", stats->labels}});
 }
 
 } // namespace

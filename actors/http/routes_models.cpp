@@ -83,9 +83,7 @@ void predict(gateway_context& ctx, const httplib::Request& http, httplib::Respon
     auto reply = ctx.ask<predict_reply>(choice->server, predict_atom::value, *req);
     ctx.servers.done(model, choice->slot);
     if (reply) {
-      res.set_content(
-          wire::to_json(*reply).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-          "application/json");
+      send_json(res, wire::to_json(*reply));
       return;
     }
     last = reply.error();
@@ -230,9 +228,7 @@ void export_version(gateway_context& ctx, const httplib::Request& req, httplib::
 /// Admin: import pretrained weights from a file on the registry's node:
 /// {"format": "llama2c|gguf|safetensors|llmos", "path": FILE, "tokenizer": FILE, "note": TEXT}.
 void import_version(gateway_context& ctx, const httplib::Request& req, httplib::Response& res) {
-  if (!authorized(ctx, req, res))
-    return;
-  auto body = json_body(req, res);
+  auto body = admin_body(ctx, req, res);
   if (!body)
     return;
   import_request r;
@@ -246,15 +242,12 @@ void import_version(gateway_context& ctx, const httplib::Request& req, httplib::
   if (!v)
     return send_error(res, v.error(), "path");
   res.status = 201;
-  res.set_content(wire::to_json(*v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                  "application/json");
+  send_json(res, wire::to_json(*v));
 }
 
 /// Admin: point an alias at a version: {"version": 3}.
 void set_alias(gateway_context& ctx, const httplib::Request& req, httplib::Response& res) {
-  if (!authorized(ctx, req, res))
-    return;
-  auto body = json_body(req, res);
+  auto body = admin_body(ctx, req, res);
   if (!body)
     return;
   if (!body->contains("version") || !(*body)["version"].is_number_unsigned())
@@ -264,8 +257,7 @@ void set_alias(gateway_context& ctx, const httplib::Request& req, httplib::Respo
                                       (*body)["version"].get<uint32_t>());
   if (!v)
     return send_error(res, v.error(), "version");
-  res.set_content(wire::to_json(*v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                  "application/json");
+  send_json(res, wire::to_json(*v));
 }
 
 } // namespace

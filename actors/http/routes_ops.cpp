@@ -212,6 +212,11 @@ void send_error(httplib::Response& res, const caf::error& err, const std::string
   res.set_content(error_body(err, field), "application/json");
 }
 
+void send_json(httplib::Response& res, const nlohmann::json& j) {
+  res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
+}
+
 std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Response& res) {
   if (!json_depth_within(req.body, max_json_depth)) {
     send_error(res, 400, "the body nests deeper than " + std::to_string(max_json_depth) + " levels",
@@ -253,6 +258,13 @@ bool authorized(gateway_context& ctx, const httplib::Request& req, httplib::Resp
     return false;
   }
   return true;
+}
+
+std::optional<nlohmann::json> admin_body(gateway_context& ctx, const httplib::Request& req,
+                                         httplib::Response& res) {
+  if (!authorized(ctx, req, res))
+    return std::nullopt;
+  return json_body(req, res);
 }
 
 } // namespace llmos::http
