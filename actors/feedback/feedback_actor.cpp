@@ -24,20 +24,13 @@ using feedback::analyst_state;
 /// them like on any other metric.
 struct analyst_gauges {
   prometheus::Family<prometheus::Gauge>& accuracy =
-      prometheus::BuildGauge()
-          .Name("llmos_feedback_window_accuracy")
-          .Help("accuracy on labelled feedback over the analyst's sliding window")
-          .Register(process_metrics());
+      gauge_family("llmos_feedback_window_accuracy",
+                   "accuracy on labelled feedback over the analyst's sliding window");
   prometheus::Family<prometheus::Gauge>& drift =
-      prometheus::BuildGauge()
-          .Name("llmos_feedback_input_psi")
-          .Help("population stability index of the inputs (max of length and token PSI)")
-          .Register(process_metrics());
+      gauge_family("llmos_feedback_input_psi",
+                   "population stability index of the inputs (max of length and token PSI)");
   prometheus::Family<prometheus::Gauge>& labelled =
-      prometheus::BuildGauge()
-          .Name("llmos_feedback_labelled")
-          .Help("labelled feedback records per model version")
-          .Register(process_metrics());
+      gauge_family("llmos_feedback_labelled", "labelled feedback records per model version");
 };
 
 analyst_gauges& gauges() {

@@ -29,10 +29,6 @@ using http::gateway_context;
 /// serves one request at a time per thread, from pre-routing to the logger).
 thread_local std::unique_ptr<drain::request_guard> request_in_flight;
 
-prometheus::Family<prometheus::Gauge>& gauge_family(const char* name, const char* help) {
-  return prometheus::BuildGauge().Name(name).Help(help).Register(process_metrics());
-}
-
 /// Device utilisation and queue gauges, refreshed from the devices' own counters.
 void sample_devices(caf::event_based_actor* self, const std::vector<actor_entry>& entries) {
   static auto& util =

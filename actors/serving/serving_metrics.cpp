@@ -10,18 +10,8 @@ namespace {
 // Registering a family that already exists with the same name and type returns it, so every
 // server of the process shares one family and adds its own labelled series.
 auto& requests_family() {
-  return prometheus::BuildCounter()
-      .Name("llmos_serving_requests_total")
-      .Help("Requests answered by serving actors, by outcome")
-      .Register(process_metrics());
-}
-
-auto& gauge_family(const char* name, const char* help) {
-  return prometheus::BuildGauge().Name(name).Help(help).Register(process_metrics());
-}
-
-auto& histogram_family(const char* name, const char* help) {
-  return prometheus::BuildHistogram().Name(name).Help(help).Register(process_metrics());
+  return counter_family("llmos_serving_requests_total",
+                        "Requests answered by serving actors, by outcome");
 }
 
 auto& queue_family() {
@@ -50,10 +40,8 @@ auto& e2e_family() {
                           "Seconds from a completion's arrival to its last token");
 }
 auto& tokens_family() {
-  return prometheus::BuildCounter()
-      .Name("llmos_serving_tokens_total")
-      .Help("Prompt and generated tokens of completions (rate(): tokens per second)")
-      .Register(process_metrics());
+  return counter_family("llmos_serving_tokens_total",
+                        "Prompt and generated tokens of completions (rate(): tokens per second)");
 }
 
 const prometheus::Histogram::BucketBoundaries& seconds_buckets() {
