@@ -11,7 +11,6 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,16 +95,14 @@ protected:
                                        "tokenizer: {kind: byte, max_length: 16}\n");
     const auto ports = llmos::test::free_ports(3);
     rpc_port_ = ports[1];
-    std::ostringstream topo;
-    topo << "cluster: stream\n"
-         << llmos::test::fast_heartbeat << "nodes:\n"
-         << "  - name: data\n    host: 127.0.0.1\n    port: " << ports[0]
-         << "\n    rpc_port: " << ports[1] << "\n"
-         << "    actors:\n"
-         << "      - {name: ds, kind: dataset, config: {pipeline: pipeline.yaml}}\n"
-         << "  - name: consumer\n    host: 127.0.0.1\n    port: " << ports[2] << "\n";
     topology_ = dir_ / "topology.yaml";
-    write_file(topology_, topo.str());
+    write_file(topology_,
+               "cluster: stream\n" + llmos::test::fast_heartbeat + "nodes:\n" +
+                   llmos::test::node_entry(
+                       "data", ports[0], ports[1], 0,
+                       "      - {name: ds, kind: dataset, config: {pipeline: pipeline.yaml}}\n") +
+                   "  - name: consumer\n    host: 127.0.0.1\n    port: " +
+                   std::to_string(ports[2]) + "\n");
     data_node_ = llmos::test::start_node(topology_, "data");
     ASSERT_TRUE(wait_until(
         [&] {

@@ -13,7 +13,6 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "../actors/model/formats_test_util.hpp"
 #include "llama_node.hpp"
 #include "streamed_completion.hpp"
 
@@ -33,9 +32,6 @@ struct outcomes {
 };
 
 TEST(drain, a_node_under_load_stops_cleanly_within_its_grace_period) {
-  std::string why;
-  const auto models = llmos::test::stories260k_dir(&why);
-  ASSERT_FALSE(models.empty()) << why;
   llama_node n("      - {name: fb, kind: feedback, config: {root: fb-state, fsync: batched}}\n"
                "      - {name: tales-server, kind: server, config: {model: tales, feedback: fb}}\n"
                "      - {name: cpu-a, kind: device, config: {type: cpu, threads: 1}}\n"
@@ -53,8 +49,7 @@ TEST(drain, a_node_under_load_stops_cleanly_within_its_grace_period) {
                                    "hyper: {embed_dim: 64, hidden_dim: 128, dropout: 0.1}\n"
                                    "train: {optimizer: adamw, lr: 0.005, batch_size: 32, "
                                    "max_steps: 100000, warmup_steps: 10, eval_every: 1000}\n");
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
-  n.import_stories(models, "tales");
+  ASSERT_NO_FATAL_FAILURE(n.ready_with_stories({"tales"}));
   auto ingested = n.send(json::array({"quotes", "ingest", json::object()}));
   ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
   auto job = n.send(json::array({"sched",

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <iostream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -21,6 +20,7 @@
 #include "llmos/messages/error.hpp"
 #include "llmos/node/node.hpp"
 #include "llmos/runtime/topology.hpp"
+#include "solo_node.hpp"
 
 namespace {
 
@@ -29,20 +29,15 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 std::string topology_text(const std::vector<uint16_t>& ports) {
-  std::ostringstream topo;
-  topo << "cluster: embedded\n"
-       << llmos::test::fast_heartbeat << "nodes:\n"
-       << "  - name: a\n    host: 127.0.0.1\n    port: " << ports[0]
-       << "\n    rpc_port: " << ports[1] << "\n    actors:\n"
-       << "      - {name: cpu-a, kind: device, config: {type: cpu, threads: 1}}\n"
-       << "      - {name: words, kind: dataset, config: {pipeline: pipeline.yaml}}\n"
-       << "      - {name: m-trainer, kind: model, config: {spec: bag.yaml}}\n"
-       << "      - {name: registry, kind: registry, config: {root: models}}\n"
-       << "      - {name: m-server, kind: server, config: {model: m, replicas: 2, "
-          "max_batch: 8, max_delay_us: 1000, queue_limit: 64}}\n"
-       << "      - {name: web, kind: http, config: {port: " << ports[2]
-       << ", token: secret, threads: 4}}\n";
-  return topo.str();
+  return "cluster: embedded\n" + llmos::test::fast_heartbeat + "nodes:\n" +
+         node_entry("a", ports[0], ports[1], 1,
+                    "      - {name: words, kind: dataset, config: {pipeline: pipeline.yaml}}\n"
+                    "      - {name: m-trainer, kind: model, config: {spec: bag.yaml}}\n"
+                    "      - {name: registry, kind: registry, config: {root: models}}\n"
+                    "      - {name: m-server, kind: server, config: {model: m, replicas: 2, "
+                    "max_batch: 8, max_delay_us: 1000, queue_limit: 64}}\n"
+                    "      - {name: web, kind: http, config: {port: " +
+                        std::to_string(ports[2]) + ", token: secret, threads: 4}}\n");
 }
 
 /// What the clients saw: predictions, clean refusals (a status with a JSON reason), failed

@@ -60,8 +60,7 @@ TEST(llama_node, fine_tunes_are_served_as_adapters_over_one_base) {
             n.dir / "zorp.pt");
   fine_tune(models, "Pip the frog jumps over the blue river to find his green hat.",
             n.dir / "pip.pt");
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
-  n.import_stories(models, "base");
+  ASSERT_NO_FATAL_FAILURE(n.ready_with_stories({"base"}));
   for (auto [name, file] : {std::pair{"zorp", "zorp.pt"}, std::pair{"pip", "pip.pt"},
                             std::pair{"zorp-alone", "zorp.pt"}}) {
     auto imported = n.send(json::array({"registry",

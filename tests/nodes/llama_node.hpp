@@ -2,13 +2,13 @@
 // (llama_node_test.cpp, llama_serving_test.cpp), and a Prometheus series reader.
 #pragma once
 
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../actors/model/formats_test_util.hpp"
 #include "cluster_harness.hpp"
 #include "solo_node.hpp"
 
@@ -29,32 +29,38 @@ struct llama_node {
     const auto ports = llmos::test::free_ports(3);
     rpc = ports[1];
     http = ports[2];
-    std::ostringstream topo;
-    topo << "cluster: llama\n"
-         << llmos::test::fast_heartbeat << "nodes:\n"
-         << "  - name: a\n    host: 127.0.0.1\n    port: " << ports[0] << "\n    rpc_port: " << rpc
-         << "\n    actors:\n"
-         << "      - {name: registry, kind: registry, config: {root: models}}\n"
-         << "      - {name: stories-server, kind: server, config: {model: stories}}\n"
-         << "      - {name: gguf-server, kind: server, config: {model: stories-gguf}}\n"
-         // 16 workers: the serving test holds a crowd of 8 long completions and more clients
-         << servers << "      - {name: web, kind: http, config: {port: " << http
-         << ", token: secret, threads: 16}}\n";
-    write_file(dir / "topology.yaml", topo.str());
+    // 16 gateway workers: the serving test holds a crowd of 8 long completions and more clients.
+    write_file(dir / "topology.yaml",
+               "cluster: llama\n" + fast_heartbeat + "nodes:\n" +
+                   node_entry("a", ports[0], rpc, 0,
+                              "      - {name: registry, kind: registry, config: {root: models}}\n"
+                              "      - {name: stories-server, kind: server, config: {model: "
+                              "stories}}\n"
+                              "      - {name: gguf-server, kind: server, config: {model: "
+                              "stories-gguf}}\n" +
+                                  servers + "      - {name: web, kind: http, config: {port: " +
+                                  std::to_string(http) + ", token: secret, threads: 16}}\n"));
     node = start_node(dir / "topology.yaml", "a", args);
   }
 
   std::string log() const { return read_file(dir / "a.log"); }
   json send(const json& params) const { return rpc_send(rpc, params); }
 
-  /// Waits (20 s) for the node's RPC port, then imports the shared stories260K as version 1 of
-  /// "stories" (production); fails the test when the node or the model is missing.
-  void ready_with_stories() const {
+  /// Waits (20 s) for the node's RPC port; fails the test, with the node's log, when it does not
+  /// answer.
+  void wait_ready() const {
+    ASSERT_TRUE(wait_until([&] { return rpc_ping(rpc); }, 20s)) << log();
+  }
+
+  /// Waits for the node (wait_ready), then imports the shared stories260K as version 1 of each of
+  /// `names` (production); fails the test when the node or the model is missing.
+  void ready_with_stories(const std::vector<std::string>& names = {"stories"}) const {
     std::string why;
     const auto models = stories260k_dir(&why);
     ASSERT_FALSE(models.empty()) << why;
-    ASSERT_TRUE(wait_until([&] { return rpc_ping(rpc); }, 20s)) << log();
-    ASSERT_NO_FATAL_FAILURE(import_stories(models));
+    ASSERT_NO_FATAL_FAILURE(wait_ready());
+    for (const auto& name : names)
+      ASSERT_NO_FATAL_FAILURE(import_stories(models, name));
   }
 
   /// Imports the shared stories260K as version 1 of `model` and makes it production.

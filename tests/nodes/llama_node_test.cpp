@@ -24,13 +24,29 @@ using namespace llmos::test;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
+/// `server`'s greedy 200 tokens from BOS over msgpack-RPC into `answer`, asked again until it
+/// answers without an error (30 s): a model just made production is served once its server has
+/// loaded it.
+testing::AssertionResult greedy_200(const llama_node& n, const std::string& server, json& answer) {
+  const bool served = wait_until(
+      [&] {
+        answer = n.send(json::array(
+            {server, "generate", {{"text", ""}, {"max_tokens", "200"}, {"temperature", "0"}}}));
+        return !answer.contains("error");
+      },
+      30s);
+  if (served)
+    return testing::AssertionSuccess();
+  return testing::AssertionFailure() << answer.dump() << n.log();
+}
+
 TEST(llama_node, imported_model_reproduces_the_reference_through_repl_rpc_and_http) {
   std::string why;
   const auto models = llmos::test::stories260k_dir(&why);
   ASSERT_FALSE(models.empty()) << why;
   const auto expected = read_file(std::filesystem::path(models) / "expected-greedy-200.txt");
   llama_node n("      - {name: chat-server, kind: server, config: {model: stories-chat}}\n");
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
+  ASSERT_NO_FATAL_FAILURE(n.wait_ready());
 
   // A truncated checkpoint is refused by name and publishes nothing.
   const auto original = read_file(std::filesystem::path(models) / "stories260K.bin");
@@ -62,16 +78,7 @@ TEST(llama_node, imported_model_reproduces_the_reference_through_repl_rpc_and_ht
 
   // msgpack-RPC, as any client library would call it.
   json rpc_answer;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        rpc_answer =
-            n.send(json::array({"stories-server",
-                                "generate",
-                                {{"text", ""}, {"max_tokens", "200"}, {"temperature", "0"}}}));
-        return !rpc_answer.contains("error");
-      },
-      30s))
-      << rpc_answer.dump() << n.log();
+  ASSERT_TRUE(greedy_200(n, "stories-server", rpc_answer));
   EXPECT_EQ(rpc_answer["text"].get<std::string>() + "\n", expected);
   EXPECT_EQ(rpc_answer["completion_tokens"], 200);
 
@@ -156,15 +163,7 @@ TEST(llama_node, imported_model_reproduces_the_reference_through_repl_rpc_and_ht
                           {{"model", "stories-gguf"}, {"alias", "production"}, {"version", "1"}}}));
   ASSERT_FALSE(alias2.contains("error")) << alias2.dump();
   json again;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        again = n.send(json::array({"gguf-server",
-                                    "generate",
-                                    {{"text", ""}, {"max_tokens", "200"}, {"temperature", "0"}}}));
-        return !again.contains("error");
-      },
-      30s))
-      << again.dump() << n.log();
+  ASSERT_TRUE(greedy_200(n, "gguf-server", again));
   EXPECT_EQ(again["text"].get<std::string>() + "\n", expected);
 
   // The same weights with Llama-2-chat's template in the GGUF (tokenizer.chat_template): chat

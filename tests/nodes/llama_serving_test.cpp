@@ -24,6 +24,16 @@ using namespace llmos::test;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
+/// A greedy completion of 400 tokens of `prompt` by `model`, posted on `c` (each of the test's
+/// client threads has a client of its own).
+httplib::Result post_greedy_400(httplib::Client& c, const std::string& model,
+                                const std::string& prompt) {
+  return c.Post(
+      "/v1/completions",
+      json{{"model", model}, {"prompt", prompt}, {"max_tokens", 400}, {"temperature", 0}}.dump(),
+      "application/json");
+}
+
 // The serving engine's OpenAI surface and control: stop sequences (whole and streamed), the
 // model list, errors in OpenAI's shape, a prompt longer than the context, priorities and the
 // sequence list, cancellation from the REPL and by clients that go away, streamed or not (seen in
@@ -38,10 +48,7 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
   llama_node n("      - {name: crowd-server, kind: server, config: {model: crowd, kv_blocks: 64}}\n"
                "      - {name: tight-server, kind: server, config: {model: tight, kv_blocks: 32, "
                "generate_queue: 2}}\n");
-  ASSERT_TRUE(wait_until([&] { return llmos::test::rpc_ping(n.rpc); }, 20s)) << n.log();
-  n.import_stories(models);
-  n.import_stories(models, "crowd");
-  n.import_stories(models, "tight");
+  ASSERT_NO_FATAL_FAILURE(n.ready_with_stories({"stories", "crowd", "tight"}));
   httplib::Client web("127.0.0.1", n.http);
   web.set_read_timeout(60, 0);
   auto post = [&](const json& body) {
@@ -352,13 +359,7 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
     crowd.emplace_back([&, i] {
       httplib::Client c("127.0.0.1", n.http);
       c.set_read_timeout(120, 0);
-      auto r = c.Post("/v1/completions",
-                      json{{"model", "crowd"},
-                           {"prompt", prompts[i % prompts.size()]},
-                           {"max_tokens", 400},
-                           {"temperature", 0}}
-                          .dump(),
-                      "application/json");
+      auto r = post_greedy_400(c, "crowd", prompts[i % prompts.size()]);
       crowd_out[i] = r && r->status == 200
                          ? json::parse(r->body)["choices"][0]["text"].get<std::string>()
                          : "<failed " + (r ? r->body : std::string{"no answer"}) + ">";
@@ -458,13 +459,7 @@ TEST(llama_node, serving_engine_stops_cancels_preempts_and_speaks_openai) {
       c.set_keep_alive(true);
       c.Get("/healthz"); // the connection is open before the rush
       ready.arrive_and_wait();
-      auto r = c.Post("/v1/completions",
-                      json{{"model", "tight"},
-                           {"prompt", prompts[i % prompts.size()]},
-                           {"max_tokens", 400},
-                           {"temperature", 0}}
-                          .dump(),
-                      "application/json");
+      auto r = post_greedy_400(c, "tight", prompts[i % prompts.size()]);
       statuses[i] = r ? r->status : 0;
       if (r && r->status == 429) {
         retry_after[i] = r->get_header_value("Retry-After");

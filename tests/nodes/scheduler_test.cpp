@@ -81,17 +81,24 @@ TEST(scheduler, preemption_resumes_and_a_restarted_scheduler_recovers_its_table)
   ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
 
   const auto topic = (dir / "topic.yaml").string();
-  auto low = send(rpc, "sched", "submit",
-                  {{"name", "low"},
-                   {"spec", topic},
-                   {"dataset", "quotes"},
-                   {"threads", "2"},
-                   {"max_steps", "4000"},
-                   {"eval_every", "250"}});
+  // A long run on both of the node's threads, to be preempted (low) or to lose its scheduler
+  // (again) once it is 500 steps in.
+  auto submit_long = [&](const std::string& name) {
+    return send(rpc, "sched", "submit",
+                {{"name", name},
+                 {"spec", topic},
+                 {"dataset", "quotes"},
+                 {"threads", "2"},
+                 {"max_steps", "4000"},
+                 {"eval_every", "250"}});
+  };
+  auto reaches_step_500 = [&](uint64_t id) {
+    return wait_until([&] { return progress_step(status(rpc, id)) >= 500; }, 60s, 50ms);
+  };
+  auto low = submit_long("low");
   ASSERT_TRUE(low.contains("id")) << low.dump() << log();
   const uint64_t low_id = low["id"];
-  ASSERT_TRUE(wait_until([&] { return progress_step(status(rpc, low_id)) >= 500; }, 60s, 50ms))
-      << status(rpc, low_id).dump() << log();
+  ASSERT_TRUE(reaches_step_500(low_id)) << status(rpc, low_id).dump() << log();
 
   // The cluster has two threads and both are low's: high can only run if low makes room.
   auto high = send(rpc, "sched", "submit",
@@ -123,16 +130,10 @@ TEST(scheduler, preemption_resumes_and_a_restarted_scheduler_recovers_its_table)
       << done.dump();
 
   // A scheduler stopped mid-run and started again finds its table and finishes the task.
-  auto again = send(rpc, "sched", "submit",
-                    {{"name", "again"},
-                     {"spec", topic},
-                     {"dataset", "quotes"},
-                     {"threads", "2"},
-                     {"max_steps", "4000"},
-                     {"eval_every", "250"}});
+  auto again = submit_long("again");
   ASSERT_TRUE(again.contains("id")) << again.dump();
   const uint64_t again_id = again["id"];
-  ASSERT_TRUE(wait_until([&] { return progress_step(status(rpc, again_id)) >= 500; }, 60s, 50ms));
+  ASSERT_TRUE(reaches_step_500(again_id));
   ASSERT_FALSE(call(rpc, "stop", json::array({"sched"})).contains("error"));
   auto spawned = call(
       rpc, "spawn",
@@ -274,6 +275,20 @@ TEST(scheduler, a_data_set_ingests_on_its_schedule_as_tasks_of_the_scheduler) {
   EXPECT_EQ(failed.value("state", ""), "failed") << failed.dump();
 }
 
+/// Submits `task` to "sched", again and again (20 s) until it is accepted: the scheduler learns
+/// the nodes' devices as they register, and refuses what it cannot place until then. The last
+/// answer.
+json submit_once_placeable(uint16_t rpc, const json& task) {
+  json answer;
+  wait_until(
+      [&] {
+        answer = send(rpc, "sched", "submit", task);
+        return answer.contains("id");
+      },
+      20s, 250ms);
+  return answer;
+}
+
 TEST(scheduler, a_lost_nodes_task_resumes_on_another_node) {
   temp_dir dir{"sched_nodeloss"};
   write_quotes(dir.path());
@@ -301,19 +316,12 @@ TEST(scheduler, a_lost_nodes_task_resumes_on_another_node) {
   ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
   // A data-parallel gang of two replicas, one on each of b and c, meets at rank 0's rendezvous
   // and trains to the end.
-  json pair;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        pair = send(rpc, "sched", "submit",
-                    {{"name", "pair"},
-                     {"spec", (dir / "topic.yaml").string()},
-                     {"dataset", "quotes"},
-                     {"replicas", "2"},
-                     {"max_steps", "60"}});
-        return pair.contains("id");
-      },
-      20s, 250ms))
-      << pair.dump() << logs();
+  auto pair = submit_once_placeable(rpc, {{"name", "pair"},
+                                          {"spec", (dir / "topic.yaml").string()},
+                                          {"dataset", "quotes"},
+                                          {"replicas", "2"},
+                                          {"max_steps", "60"}});
+  ASSERT_TRUE(pair.contains("id")) << pair.dump() << logs();
   json pair_running;
   ASSERT_TRUE(wait_until(
       [&] {
@@ -329,20 +337,12 @@ TEST(scheduler, a_lost_nodes_task_resumes_on_another_node) {
     EXPECT_NE(pair_running["nodes"][0], pair_running["nodes"][1]);
   }
 
-  json task;
-  // The scheduler learns the nodes' devices as they register: retry until it can place.
-  ASSERT_TRUE(wait_until(
-      [&] {
-        task = send(rpc, "sched", "submit",
-                    {{"name", "survivor"},
-                     {"spec", (dir / "topic.yaml").string()},
-                     {"dataset", "quotes"},
-                     {"max_steps", "4000"},
-                     {"eval_every", "250"}});
-        return task.contains("id");
-      },
-      20s, 250ms))
-      << task.dump() << logs();
+  auto task = submit_once_placeable(rpc, {{"name", "survivor"},
+                                          {"spec", (dir / "topic.yaml").string()},
+                                          {"dataset", "quotes"},
+                                          {"max_steps", "4000"},
+                                          {"eval_every", "250"}});
+  ASSERT_TRUE(task.contains("id")) << task.dump() << logs();
   const uint64_t id = task["id"];
   // Meanwhile a gang: three replicas of one thread each cannot run on the one free node, so
   // none of them starts (all or nothing) until it is cancelled.

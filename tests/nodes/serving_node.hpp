@@ -3,7 +3,6 @@
 // alert rules, a feedback log); shared by the serving tests.
 #pragma once
 
-#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -47,23 +46,21 @@ struct serving_node {
     const auto ports = free_ports(3);
     rpc = ports[1];
     http = ports[2];
-    std::ostringstream topo;
-    topo << "cluster: serving\n"
-         << fast_heartbeat << "nodes:\n"
-         << "  - name: a\n    host: 127.0.0.1\n    port: " << ports[0] << "\n    rpc_port: " << rpc
-         << "\n    actors:\n"
-         << "      - {name: cpu-a, kind: device, config: {type: cpu, threads: 1}}\n"
-         << "      - {name: words, kind: dataset, config: {pipeline: pipeline.yaml}}\n"
-         << "      - {name: m-trainer, kind: model, config: {spec: bag.yaml}}\n"
-         << "      - {name: lm-trainer, kind: model, config: {spec: lm.yaml}}\n"
-         << "      - {name: registry, kind: registry, config: {root: models}}\n"
-         << "      - {name: m-server, kind: server, config: {model: m, replicas: 2, "
-            "max_batch: 16, max_delay_us: 3000, queue_limit: 64}}\n"
-         << "      - {name: lm-server, kind: server, config: {model: lm}}\n"
-         << "      - {name: web, kind: http, config: {port: " << http
-         << ", token: secret, body_limit: 4096, threads: 8, alerts: alerts.yaml, "
-            "feedback: feedback.jsonl}}\n";
-    write_file(dir / "topology.yaml", topo.str());
+    write_file(
+        dir / "topology.yaml",
+        "cluster: serving\n" + fast_heartbeat + "nodes:\n" +
+            node_entry("a", ports[0], rpc, 1,
+                       "      - {name: words, kind: dataset, config: {pipeline: pipeline.yaml}}\n"
+                       "      - {name: m-trainer, kind: model, config: {spec: bag.yaml}}\n"
+                       "      - {name: lm-trainer, kind: model, config: {spec: lm.yaml}}\n"
+                       "      - {name: registry, kind: registry, config: {root: models}}\n"
+                       "      - {name: m-server, kind: server, config: {model: m, replicas: 2, "
+                       "max_batch: 16, max_delay_us: 3000, queue_limit: 64}}\n"
+                       "      - {name: lm-server, kind: server, config: {model: lm}}\n"
+                       "      - {name: web, kind: http, config: {port: " +
+                           std::to_string(http) +
+                           ", token: secret, body_limit: 4096, threads: 8, alerts: alerts.yaml, "
+                           "feedback: feedback.jsonl}}\n"));
     node = start_node(dir / "topology.yaml", "a");
   }
 

@@ -4,6 +4,7 @@
 
 #include "engine_test_util.hpp"
 #include "model/train/gradient_group.hpp"
+#include "replica_parameters.hpp"
 
 namespace llmos::model::testing {
 namespace {
@@ -38,15 +39,8 @@ TEST(engine_parallel, two_replicas_with_half_batches_match_one_with_the_whole) {
     EXPECT_TRUE(r0->train_step(slice(b, 0, 16)));
   other.join();
 
-  auto p = single->flat_parameters();
-  auto q0 = r0->flat_parameters();
-  auto q1 = r1->flat_parameters();
-  ASSERT_EQ(p.size(), q0.size());
-  EXPECT_EQ(q0, q1) << "replicas stay identical";
-  double worst = 0;
-  for (std::size_t i = 0; i < p.size(); ++i)
-    worst = std::max(worst, static_cast<double>(std::abs(p[i] - q0[i])));
-  EXPECT_LT(worst, 1e-5);
+  ASSERT_NO_FATAL_FAILURE(test::expect_replicas_match_single(
+      single->flat_parameters(), r0->flat_parameters(), r1->flat_parameters()));
   EXPECT_EQ(r0->step(), 8);
 }
 
