@@ -78,10 +78,9 @@ protected:
 
 TEST_F(llama2c_test, reads_stories260k_with_its_published_configuration) {
   std::string why;
-  const auto dir = test::stories260k_dir(&why);
-  ASSERT_FALSE(dir.empty()) << why;
-  auto w = read_llama2c(dir + "/stories260K.bin", dir + "/tok512.bin");
-  ASSERT_TRUE(w) << describe(w.error());
+  const auto w = test::stories260k(&why);
+  ASSERT_TRUE(w) << why;
+  const auto dir = test::stories260k_dir(nullptr);
   const auto& c = w->config;
   EXPECT_EQ(c.dim, 64);
   EXPECT_EQ(c.hidden_dim, 172);
@@ -134,10 +133,9 @@ TEST_F(llama2c_test, reads_stories260k_with_its_published_configuration) {
 
 TEST_F(llama2c_test, writing_stories260k_gives_back_the_published_files) {
   std::string why;
-  const auto dir = test::stories260k_dir(&why);
-  ASSERT_FALSE(dir.empty()) << why;
-  auto w = read_llama2c(dir + "/stories260K.bin", dir + "/tok512.bin");
-  ASSERT_TRUE(w) << describe(w.error());
+  const auto w = test::stories260k(&why);
+  ASSERT_TRUE(w) << why;
+  const auto dir = test::stories260k_dir(nullptr);
   auto err = write_llama2c(*w, path("out.bin"), path("out_tok.bin"));
   ASSERT_FALSE(err) << describe(err);
 

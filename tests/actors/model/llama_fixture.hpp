@@ -29,11 +29,10 @@ class llama_test : public ::testing::Test {
 protected:
   void SetUp() override {
     std::string why;
-    dir_ = test::stories260k_dir(&why);
-    ASSERT_FALSE(dir_.empty()) << why;
-    auto w = read_llama2c(dir_ + "/stories260K.bin", dir_ + "/tok512.bin");
-    ASSERT_TRUE(w) << describe(w.error());
+    auto w = test::stories260k(&why);
+    ASSERT_TRUE(w) << why;
     weights_ = std::move(*w);
+    dir_ = test::stories260k_dir(nullptr);
     auto tok = dataset::llama_tokenizer::create(weights_.vocab);
     ASSERT_TRUE(tok) << describe(tok.error());
     tok_ = std::make_unique<dataset::llama_tokenizer>(std::move(*tok));

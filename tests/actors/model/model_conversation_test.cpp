@@ -68,6 +68,23 @@ protected:
     return req;
   }
 
+  /// What the cancel of a generation answered (whether it found the request) and what the
+  /// generation was answered with.
+  struct cancel_race {
+    caf::expected<bool> cancelled;
+    caf::expected<std::vector<int32_t>> tokens;
+  };
+
+  /// Posts `req` and then a cancel of request `cancel` to `m`, so that both reach the model before
+  /// its device runs, and runs them.
+  cancel_race generate_and_cancel(const model_actor& m, const generate_request& req,
+                                  uint64_t cancel) {
+    auto out = post<std::vector<int32_t>>(m, generate_atom::value, req);
+    auto cancelled = post<bool>(m, cancel_atom::value, cancel);
+    run();
+    return {take(cancelled), take(out)};
+  }
+
   /// The first n tokens of the engine's greedy generation from BOS.
   std::vector<int32_t> reference(std::size_t n) const {
     return {reference_.begin(), reference_.begin() + static_cast<std::ptrdiff_t>(n)};
@@ -108,13 +125,9 @@ TEST_F(model_conversation, a_cancel_reaches_a_request_the_device_is_admitting) {
   ASSERT_TRUE(ask<model_info>(m, load_atom::value, checkpoint_));
   // Both reach the model before its device runs: the generation is handed to the device's
   // first job (admitted and stepped there) while the cancel waits in the model's mailbox.
-  auto out = post<std::vector<int32_t>>(m, generate_atom::value, greedy(250, 11));
-  auto cancelled = post<bool>(m, cancel_atom::value, uint64_t{11});
-  run();
-  auto ok = take(cancelled);
+  auto [ok, tokens] = generate_and_cancel(m, greedy(250, 11), 11);
   ASSERT_TRUE(ok) << describe(ok.error());
   EXPECT_TRUE(*ok) << "the request was in the device's job: the cancel must still find it";
-  auto tokens = take(out);
   ASSERT_TRUE(tokens) << describe(tokens.error());
   EXPECT_LT(tokens->size(), 250u) << "a cancelled request is answered with what it has";
   EXPECT_EQ(*tokens, reference(tokens->size()));
@@ -130,13 +143,9 @@ TEST_F(model_conversation, a_cancel_reaches_a_request_the_device_is_admitting) {
 TEST_F(model_conversation, a_cancel_of_an_unknown_request_changes_nothing) {
   auto m = spawn_stories();
   ASSERT_TRUE(ask<model_info>(m, load_atom::value, checkpoint_));
-  auto out = post<std::vector<int32_t>>(m, generate_atom::value, greedy(20, 1));
-  auto cancelled = post<bool>(m, cancel_atom::value, uint64_t{2});
-  run();
-  auto ok = take(cancelled);
+  auto [ok, tokens] = generate_and_cancel(m, greedy(20, 1), 2);
   ASSERT_TRUE(ok);
   EXPECT_FALSE(*ok);
-  auto tokens = take(out);
   ASSERT_TRUE(tokens) << describe(tokens.error());
   EXPECT_EQ(*tokens, reference(20));
 }
