@@ -86,6 +86,17 @@ int connect_to(uint16_t port) {
   return fd;
 }
 
+/// connect_to with a 200 ms timeout on `option` (SO_RCVTIMEO or SO_SNDTIMEO), so that a flooding
+/// thread blocked on the node comes back to look at its stop flag.
+int connect_with_timeout(uint16_t port, int option) {
+  const int fd = connect_to(port);
+  if (fd < 0)
+    return fd;
+  timeval tv{0, 200'000};
+  ::setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv);
+  return fd;
+}
+
 /// A client that floods a node's RPC port while `stop` is false: `greedy` connections each keep
 /// 64 pings in flight and read the answers (as fast as the node answers), one connection sends
 /// pings and never reads, and one trickles a frame byte by byte. Counts the answers it read.
@@ -116,11 +127,9 @@ private:
   }
 
   void pipelined(uint16_t rpc) {
-    const int fd = connect_to(rpc);
+    const int fd = connect_with_timeout(rpc, SO_RCVTIMEO);
     if (fd < 0)
       return;
-    timeval tv{0, 200'000};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     rpc::frame_decoder decoder;
     uint32_t id = 1;
     int in_flight = 0;
@@ -151,11 +160,9 @@ private:
   }
 
   void never_reads(uint16_t rpc) {
-    const int fd = connect_to(rpc);
+    const int fd = connect_with_timeout(rpc, SO_SNDTIMEO);
     if (fd < 0)
       return;
-    timeval tv{0, 200'000};
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     const auto frames = pings(1, 256);
     while (!stop_)
       if (::send(fd, frames.data(), frames.size(), MSG_NOSIGNAL) < 0 && errno != EAGAIN &&

@@ -1,8 +1,10 @@
 // llmos-bench NAME [--json FILE]: benchmarks that run ours side by side with the raw library and
 // a peer in one run and print ratios. Benchmarks: messaging, data, training, serving,
 // scheduler, tuner, loop, llm, llm-serving.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <iostream>
 #include <string_view>
 #include <utility>
@@ -108,6 +110,19 @@ std::string models_dir() {
   return models && *models ? models : LLMOS_SOURCE_DIR "/.cache/data/models";
 }
 
+/// Whether `value`, given as --`flag`, is one of `choices`; says which they are when it is not.
+bool one_of(const char* flag, const std::string& value,
+            std::initializer_list<std::string_view> choices) {
+  if (std::find(choices.begin(), choices.end(), value) != choices.end())
+    return true;
+  std::cerr << "llmos-bench: --" << flag << " must be ";
+  std::size_t i = 0;
+  for (auto c : choices)
+    std::cerr << (i++ == 0 ? "" : i == choices.size() ? " or " : ", ") << c;
+  std::cerr << "\n";
+  return false;
+}
+
 // internal: the raw CAF peer process
 int serve_caf_command(command_line& cl) {
   return bench::serve_raw_caf(static_cast<uint16_t>(std::stoi(cl.arg)), cl.messaging.caf_args);
@@ -126,10 +141,8 @@ int serving_command(command_line& cl) {
   s.seconds = cl.seconds;
   s.wrk = !cl.has("no-wrk");
   s.model = cl.serving_model;
-  if (s.model != "bag" && s.model != "bilstm" && s.model != "transformer") {
-    std::cerr << "llmos-bench: --model must be bag, bilstm or transformer\n";
+  if (!one_of("model", s.model, {"bag", "bilstm", "transformer"}))
     return 2;
-  }
   return bench::run_serving(s);
 }
 
@@ -144,10 +157,8 @@ int tuner_command(command_line& cl) {
   bench::tuner_options t;
   t.json_path = cl.messaging.json_path;
   t.task = cl.has("task") ? cl.vm["task"].as<std::string>() : "spam";
-  if (t.task != "spam" && t.task != "quotes") {
-    std::cerr << "llmos-bench: --task must be spam or quotes\n";
+  if (!one_of("task", t.task, {"spam", "quotes"}))
     return 2;
-  }
   t.node_path = node_path();
   return bench::run_tuner(t);
 }
@@ -213,9 +224,8 @@ int messaging_command(command_line& cl) {
     std::cerr << "llmos-bench: --n and --window must be positive\n";
     return 2;
   }
-  const auto self = self_path();
-  opts.self_path = self.string();
-  opts.node_path = (self.parent_path() / "llmos-node").string();
+  opts.self_path = self_path().string();
+  opts.node_path = node_path();
   opts.erlang_script = cl.peer("no-erlang", "erlang/run.sh");
   return bench::run_messaging(opts);
 }

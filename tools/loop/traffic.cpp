@@ -114,6 +114,31 @@ struct version_tracker {
   }
 };
 
+/// The answer `r` to a request sent at `sent_at`, counted as sent: its body, its latency recorded;
+/// or a null body, counted as failed, unless it is a 200 whose `list` (choices, predictions) has
+/// an entry.
+nlohmann::json answered(const httplib::Result& r, const char* list, clock_type::time_point sent_at,
+                        traffic_result& res) {
+  const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - sent_at).count();
+  ++res.sent;
+  auto body =
+      r && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json{};
+  if (!body.is_object() || !body.contains(list) || body[list].empty()) {
+    ++res.failed;
+    return nullptr;
+  }
+  res.latencies_ms.push_back(ms);
+  return body;
+}
+
+/// Posts `fb` to /v1/feedback; whether the gateway took it (counted in res.feedback).
+bool give_feedback(httplib::Client& web, const nlohmann::json& fb, traffic_result& res) {
+  auto f = web.Post("/v1/feedback", fb.dump(), "application/json");
+  const bool gave = f && f->status == 202;
+  res.feedback += gave ? 1 : 0;
+  return gave;
+}
+
 /// One completion request and the user's rating (completions mode); the same bookkeeping as a
 /// prediction, with "correct" meaning the user liked it.
 void send_completion(httplib::Client& web, const traffic_options& o, const labelled_text& t,
@@ -122,16 +147,11 @@ void send_completion(httplib::Client& web, const traffic_options& o, const label
   const auto [prompt, rest] = split_prompt(t.text, o.prompt_words);
   nlohmann::json req{{"model", o.model},   {"prompt", prompt}, {"max_tokens", o.max_tokens},
                      {"temperature", 0.8}, {"top_k", 40},      {"seed", o.seed + n}};
-  auto r = web.Post("/v1/completions", req.dump(), "application/json");
-  const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - sent_at).count();
-  ++res.sent;
-  auto body =
-      r && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json{};
-  if (!body.is_object() || !body.contains("choices") || body["choices"].empty()) {
-    ++res.failed;
+  auto body = answered(web.Post("/v1/completions", req.dump(), "application/json"), "choices",
+                       sent_at, res);
+  if (body.is_null())
     return;
-  }
-  res.latencies_ms.push_back(ms);
+  const double ms = res.latencies_ms.back(); // recorded by answered()
   const auto id = body.value("id", std::string{});
   const auto text = body["choices"][0].value("text", std::string{});
   // Not an OpenAI field: the gateway adds the version that answered.
@@ -143,9 +163,7 @@ void send_completion(httplib::Client& web, const traffic_options& o, const label
     nlohmann::json fb{{"request_id", id}, {"rating", liked ? 1 : -1}};
     if (!liked && !rest.empty())
       fb["completion"] = rest;
-    auto f = web.Post("/v1/feedback", fb.dump(), "application/json");
-    gave = f && f->status == 202;
-    res.feedback += gave ? 1 : 0;
+    gave = give_feedback(web, fb, res);
   }
   if (csv)
     csv << std::chrono::duration<double>(sent_at - start).count() << ',' << id << ',' << version
@@ -162,17 +180,12 @@ void send_prediction(httplib::Client& web, const traffic_options& o, const label
                      uint32_t n, clock_type::time_point start, clock_type::time_point sent_at,
                      traffic_result& res, std::ofstream& csv, version_tracker& track,
                      std::mt19937_64& rng) {
-  auto r = web.Post("/v1/models/" + o.model + ":predict",
-                    nlohmann::json{{"instances", {t.text}}}.dump(), "application/json");
-  const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - sent_at).count();
-  ++res.sent;
-  auto body =
-      r && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json{};
-  if (!body.is_object() || !body.contains("predictions") || body["predictions"].empty()) {
-    ++res.failed;
+  auto body = answered(web.Post("/v1/models/" + o.model + ":predict",
+                                nlohmann::json{{"instances", {t.text}}}.dump(), "application/json"),
+                       "predictions", sent_at, res);
+  if (body.is_null())
     return;
-  }
-  res.latencies_ms.push_back(ms);
+  const double ms = res.latencies_ms.back(); // recorded by answered()
   const auto version = body.value("version", 0u);
   const auto id = body.value("request_id", std::string{});
   const auto& p = body["predictions"][0];
@@ -183,9 +196,7 @@ void send_prediction(httplib::Client& web, const traffic_options& o, const label
   std::uniform_real_distribution<double> u{0.0, 1.0};
   if (!t.probe && u(rng) < o.feedback_share) {
     nlohmann::json fb{{"request_id", id}, {"label", t.label}, {"rating", correct ? 1 : -1}};
-    auto f = web.Post("/v1/feedback", fb.dump(), "application/json");
-    gave = f && f->status == 202;
-    res.feedback += gave ? 1 : 0;
+    gave = give_feedback(web, fb, res);
   }
   if (csv)
     csv << std::chrono::duration<double>(sent_at - start).count() << ',' << id << ',' << version
