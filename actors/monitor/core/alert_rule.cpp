@@ -200,10 +200,7 @@ caf::expected<std::vector<alert_rule>> parse_alert_rules(const std::string& text
 }
 
 caf::expected<std::vector<alert_rule>> load_alert_rules(const std::string& path) {
-  auto text = yaml_fields::read_text_file(path, "alert rules");
-  if (!text)
-    return std::move(text.error());
-  return parse_alert_rules(*text, path);
+  return yaml_fields::load_file(path, "alert rules", parse_alert_rules);
 }
 
 bool compare(double value, compare_op op, double threshold) {

@@ -273,10 +273,7 @@ caf::expected<study_spec> parse_study_spec(const std::string& text, const std::s
 }
 
 caf::expected<study_spec> load_study_spec(const std::string& path) {
-  auto text = yaml_fields::read_text_file(path, "study");
-  if (!text)
-    return std::move(text.error());
-  return parse_study_spec(*text, path);
+  return yaml_fields::load_file(path, "study", parse_study_spec);
 }
 
 std::string to_string(algorithm_kind algorithm) {
