@@ -178,6 +178,10 @@ caf::error metadata::refuse(const std::string& key, const std::string& what) con
   return make_llmos_error(error_code::bad_config, where_ + ": key '" + key + "': " + what);
 }
 
+caf::error metadata::wrong_type(const std::string& key, value_type type, const char* wanted) const {
+  return refuse(key, std::string{"is a "} + type_text(type) + ", not " + wanted);
+}
+
 caf::expected<metadata::entry> metadata::find(const std::string& key) const {
   auto it = entries_.find(key);
   if (it == entries_.end())
@@ -188,7 +192,7 @@ caf::expected<metadata::entry> metadata::find(const std::string& key) const {
 caf::expected<metadata::entry> metadata::find_array(const std::string& key) const {
   auto e = find(key);
   if (e && e->type != value_type::array)
-    return refuse(key, std::string{"is a "} + type_text(e->type) + ", not an array");
+    return wrong_type(key, e->type, "an array");
   return e;
 }
 
@@ -197,7 +201,7 @@ caf::expected<int64_t> metadata::integer(const std::string& key) const {
   if (!e)
     return e.error();
   if (!is_integer(e->type))
-    return refuse(key, std::string{"is a "} + type_text(e->type) + ", not an integer");
+    return wrong_type(key, e->type, "an integer");
   byte_cursor in{bytes_, e->pos};
   int64_t v = 0;
   if (!read_integer(in, e->type, v))
@@ -224,7 +228,7 @@ caf::expected<double> metadata::real(const std::string& key) const {
     in.read(d);
     return d;
   }
-  return refuse(key, std::string{"is a "} + type_text(e->type) + ", not a float");
+  return wrong_type(key, e->type, "a float");
 }
 
 caf::expected<double> metadata::real(const std::string& key, double fallback) const {
@@ -236,7 +240,7 @@ caf::expected<bool> metadata::boolean(const std::string& key, bool fallback) con
     return fallback;
   auto e = find(key);
   if (e->type != value_type::boolean)
-    return refuse(key, std::string{"is a "} + type_text(e->type) + ", not a bool");
+    return wrong_type(key, e->type, "a bool");
   byte_cursor in{bytes_, e->pos};
   uint8_t b = 0;
   in.read(b);
@@ -248,7 +252,7 @@ caf::expected<std::string> metadata::text(const std::string& key) const {
   if (!e)
     return e.error();
   if (e->type != value_type::string)
-    return refuse(key, std::string{"is a "} + type_text(e->type) + ", not a string");
+    return wrong_type(key, e->type, "a string");
   byte_cursor in{bytes_, e->pos};
   std::string_view s;
   in.read_string(s);

@@ -127,6 +127,8 @@ public:
 
   /// Refusal "WHERE: key 'KEY': what".
   caf::error refuse(const std::string& key, const std::string& what) const;
+  /// "is a T, not a WANTED": the one refusal of every typed getter.
+  caf::error wrong_type(const std::string& key, value_type type, const char* wanted) const;
 
 private:
   struct entry {
