@@ -15,6 +15,7 @@
 #include "cluster_harness.hpp"
 #include "llmos/messages/error.hpp"
 #include "model/train/engine.hpp"
+#include "quotes_node.hpp"
 #include "solo_node.hpp"
 
 namespace {
@@ -31,23 +32,6 @@ json send(uint16_t port, const std::string& actor, const std::string& method, js
 /// A builtin gateway method (spawn, stop) with positional params.
 json call(uint16_t port, const std::string& method, const json& params) {
   return llmos::test::rpc_call(port, method, params, 60s);
-}
-
-/// The quotes data set (real fortunes), byte-tokenised, stored in the test's folder.
-void write_quotes(const std::filesystem::path& dir) {
-  write_file(
-      dir / "quotes.yaml",
-      "dataset: quotes\nroot: store\n"
-      "sources:\n"
-      "  - {name: fortunes, kind: fortunes, path: \"${DATA}/fortunes/usr/share/games/fortunes\"}\n"
-      "clean:\n  - rule: normalise\n  - rule: exact_dedupe\n"
-      "split: {train: 0.8, validation: 0.1, test: 0.1, seed: 42}\n"
-      "tokenizer: {kind: byte, max_length: 64}\n");
-  write_file(dir / "topic.yaml",
-             "model: sched-topic\narchitecture: bag\n"
-             "hyper: {embed_dim: 128, hidden_dim: 512, dropout: 0.1}\n"
-             "train: {optimizer: adamw, lr: 0.005, batch_size: 64, max_steps: 100, "
-             "warmup_steps: 10, eval_every: 50}\n");
 }
 
 json status(uint16_t port, uint64_t id) {
@@ -68,17 +52,11 @@ double run_samples(const json& s) {
 }
 
 TEST(scheduler, preemption_resumes_and_a_restarted_scheduler_recovers_its_table) {
-  temp_dir dir{"sched_preempt"};
-  write_quotes(dir.path());
-  const std::string actors =
-      "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
-      "      - {name: sched, kind: scheduler, config: {root: sched, policy: priority}}\n";
-  solo_node a{dir, "sp", llmos::test::free_ports(2), 2, actors};
-  const uint16_t rpc = a.rpc;
-  auto log = [&] { return a.log(); };
-  ASSERT_TRUE(a.up());
-  auto ingested = send(rpc, "quotes", "ingest");
-  ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
+  quotes_node q{"sched_preempt", "sp", "{root: sched, policy: priority}"};
+  ASSERT_TRUE(q.ingested());
+  const auto& dir = q.dir;
+  const uint16_t rpc = q.node.rpc;
+  auto log = [&] { return q.node.log(); };
 
   const auto topic = (dir / "topic.yaml").string();
   // A long run on both of the node's threads, to be preempted (low) or to lose its scheduler
@@ -172,16 +150,11 @@ TEST(scheduler, preemption_resumes_and_a_restarted_scheduler_recovers_its_table)
 }
 
 TEST(scheduler, models_it_did_not_place_hold_their_threads_until_they_stop) {
-  temp_dir dir{"sched_external"};
-  write_quotes(dir.path());
-  const std::string actors =
-      "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
-      "      - {name: sched, kind: scheduler, config: {root: sched}}\n";
-  solo_node a{dir, "se", llmos::test::free_ports(2), 2, actors};
-  const uint16_t rpc = a.rpc;
-  auto log = [&] { return a.log(); };
-  ASSERT_TRUE(a.up());
-  ASSERT_FALSE(send(rpc, "quotes", "ingest").contains("error")) << log();
+  quotes_node q{"sched_external", "se", "{root: sched}"};
+  ASSERT_TRUE(q.ingested());
+  const auto& dir = q.dir;
+  const uint16_t rpc = q.node.rpc;
+  auto log = [&] { return q.node.log(); };
   const auto topic = (dir / "topic.yaml").string();
 
   // A model spawned by hand on a device of its own with both of the node's threads.
@@ -381,8 +354,14 @@ TEST(scheduler, a_lost_nodes_task_resumes_on_another_node) {
 }
 
 TEST(tuner, an_asha_study_runs_through_the_scheduler_and_publishes_the_best) {
-  temp_dir dir{"tuner_study"};
-  write_quotes(dir.path());
+  quotes_node q{"tuner_study", "tu", "{root: sched}",
+                "      - {name: registry, kind: registry, config: {root: registry}}\n"
+                "      - {name: tuner, kind: tuner, config: {scheduler: sched, root: studies}}\n"};
+  ASSERT_TRUE(q.ingested());
+  const auto& dir = q.dir;
+  const uint16_t rpc = q.node.rpc;
+  auto log = [&] { return q.node.log(); };
+  // The tuner reads the study's file when the study is started, after the node is up.
   write_file(dir / "study.yaml",
              "study: topic-search\nmodel: " + (dir / "topic.yaml").string() +
                  "\ndataset: quotes\nalgorithm: asha\nmetric: accuracy\nmode: max\n"
@@ -390,16 +369,6 @@ TEST(tuner, an_asha_study_runs_through_the_scheduler_and_publishes_the_best) {
                  "seed: 3\noverrides: {eval_every: 0}\n"
                  "space:\n  lr: {type: log_uniform, low: 0.0003, high: 0.05}\n"
                  "  hidden_dim: {type: choice, values: [32, 64]}\n");
-  const std::string actors =
-      "      - {name: quotes, kind: dataset, config: {pipeline: quotes.yaml}}\n"
-      "      - {name: sched, kind: scheduler, config: {root: sched}}\n"
-      "      - {name: registry, kind: registry, config: {root: registry}}\n"
-      "      - {name: tuner, kind: tuner, config: {scheduler: sched, root: studies}}\n";
-  solo_node a{dir, "tu", llmos::test::free_ports(2), 2, actors};
-  const uint16_t rpc = a.rpc;
-  auto log = [&] { return a.log(); };
-  ASSERT_TRUE(a.up());
-  ASSERT_FALSE(send(rpc, "quotes", "ingest").contains("error"));
   json started;
   ASSERT_TRUE(wait_until(
       [&] {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../../temp_folder.hpp"
 #include "engine_test_util.hpp"
 
 namespace llmos::model::testing {
@@ -30,19 +31,12 @@ const char* bag_spec = "model: spam-bag\narchitecture: bag\n"
                        "hyper: {embed_dim: 32, hidden_dim: 32, dropout: 0.2}\n"
                        "train: {lr: 0.003, batch_size: 16, max_steps: 40, warmup_steps: 5}\n";
 
-struct temp_dir {
-  fs::path path = fs::temp_directory_path() / ("llmos-engine-" + std::to_string(::getpid()) + "-" +
-                                               std::to_string(std::rand()));
-  temp_dir() { fs::create_directories(path); }
-  ~temp_dir() { fs::remove_all(path); }
-};
-
 TEST(engine_state, resumed_checkpoint_continues_the_same_loss_curve) {
   auto set = spam_set();
   if (!set)
     GTEST_SKIP() << "SpamAssassin not installed";
-  temp_dir dir;
-  const auto ckpt = (dir.path / "a.ckpt").string();
+  test::temp_folder dir;
+  const auto ckpt = dir / "a.ckpt";
   auto batches = set->batches("train", 16);
   ASSERT_GE(batches.size(), 20u);
   auto a = make_engine(spec_of(bag_spec), *set);
@@ -64,18 +58,18 @@ TEST(engine_state, resumed_checkpoint_continues_the_same_loss_curve) {
 }
 
 TEST(engine_state, corrupt_foreign_and_missing_checkpoints_are_refused) {
-  temp_dir dir;
-  auto missing = engine::load((dir.path / "none.ckpt").string());
+  test::temp_folder dir;
+  auto missing = engine::load(dir / "none.ckpt");
   ASSERT_FALSE(missing);
   EXPECT_NE(describe(missing.error()).find("none.ckpt': no such file"), std::string::npos);
-  const auto garbage = (dir.path / "garbage.ckpt").string();
+  const auto garbage = dir / "garbage.ckpt";
   std::ofstream(garbage) << "this is not a checkpoint";
   auto corrupt = engine::load(garbage);
   ASSERT_FALSE(corrupt);
   EXPECT_NE(describe(corrupt.error()).find("garbage.ckpt': corrupt"), std::string::npos)
       << describe(corrupt.error());
   // A real PyTorch file from another program: a zip archive, but not ours.
-  const auto foreign = (dir.path / "foreign.pt").string();
+  const auto foreign = dir / "foreign.pt";
   const auto cmd = "/usr/bin/python3 -c 'import torch; torch.save({\"w\": torch.ones(3)}, \"" +
                    foreign + "\")' 2>/dev/null";
   if (std::system(cmd.c_str()) == 0) {

@@ -9,6 +9,7 @@
 #include <opencv2/dnn.hpp>
 #include <torch/script.h>
 
+#include "../../temp_folder.hpp"
 #include "engine_test_util.hpp"
 #include "model/export/checkpoint_network.hpp"
 #include "model/export/export.hpp"
@@ -19,14 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr double tolerance = 1e-4;
-
-struct temp_dir {
-  fs::path path = fs::temp_directory_path() / ("llmos-export-" + std::to_string(::getpid()) + "-" +
-                                               std::to_string(std::rand()));
-  temp_dir() { fs::create_directories(path); }
-  ~temp_dir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 /// Prints a measured difference (the numbers the export's users care about) and returns it.
 double report(const std::string& what, double diff) {
@@ -108,7 +101,7 @@ std::unique_ptr<engine> trained(const std::string& spec, const small_set& set,
 
 /// Classifier exports that take whole batches (bag, cnn): every format against the network and
 /// the engine on one validation batch.
-void expect_batch_exports_match(engine& e, const std::string& ckpt, const temp_dir& dir,
+void expect_batch_exports_match(engine& e, const std::string& ckpt, const test::temp_folder& dir,
                                 const data_batch& batch) {
   const auto arch = e.spec().architecture;
   const auto x = wire(batch.inputs);
@@ -144,7 +137,7 @@ TEST(model_export, bag_exports_to_torchscript_and_onnx_and_both_match_the_engine
   auto set = spam_set();
   if (!set)
     GTEST_SKIP() << "SpamAssassin not installed (run tools/setup/setup.sh)";
-  temp_dir dir;
+  test::temp_folder dir;
   const auto ckpt = dir / "bag.ckpt";
   auto e = trained(bag_spec, *set, ckpt);
   ASSERT_TRUE(e);
@@ -185,7 +178,7 @@ TEST(model_export, lora_fine_tuned_bag_exports_with_its_adapters_folded_in) {
   auto set = spam_set();
   if (!set)
     GTEST_SKIP() << "SpamAssassin not installed (run tools/setup/setup.sh)";
-  temp_dir dir;
+  test::temp_folder dir;
   auto e = trained(bag_spec, *set, dir / "base.ckpt");
   ASSERT_TRUE(e);
   auto tune = spec_of(std::string(bag_spec) + "lora: {rank: 4, alpha: 8}\n");
@@ -201,7 +194,7 @@ TEST(model_export, cnn_exports_to_torchscript_and_onnx_and_both_match_the_engine
   auto set = fashion_set();
   if (!set)
     GTEST_SKIP() << "Fashion-MNIST not installed (run tools/setup/setup.sh)";
-  temp_dir dir;
+  test::temp_folder dir;
   const auto ckpt = dir / "cnn.ckpt";
   auto e = trained("model: fashion-cnn\narchitecture: cnn\n"
                    "hyper: {conv_channels: [8, 16], hidden_dim: 32, dropout: 0.1}\n"
@@ -226,7 +219,7 @@ void expect_row_exports_match(const std::string& arch, const std::string& hyper)
   auto set = spam_set();
   if (!set)
     GTEST_SKIP() << "SpamAssassin not installed (run tools/setup/setup.sh)";
-  temp_dir dir;
+  test::temp_folder dir;
   const auto ckpt = dir / (arch + ".ckpt");
   auto e = trained("model: spam-" + arch + "\narchitecture: " + arch + "\nhyper: " + hyper +
                        "\ntrain: {lr: 0.003, batch_size: 16, max_steps: 15, warmup_steps: 3}\n",
@@ -271,7 +264,7 @@ TEST(model_export, gpt_exports_to_torchscript_with_the_engines_loss_and_next_tok
   auto set = fortunes_set();
   if (!set)
     GTEST_SKIP() << "fortunes not installed (run tools/setup/setup.sh)";
-  temp_dir dir;
+  test::temp_folder dir;
   const auto ckpt = dir / "gpt.ckpt";
   auto e = trained("model: fortunes-gpt\narchitecture: gpt\n"
                    "hyper: {embed_dim: 32, heads: 4, layers: 2, ff_dim: 64, max_length: 64, "
@@ -322,7 +315,7 @@ TEST(model_export, gpt_exports_to_torchscript_with_the_engines_loss_and_next_tok
 }
 
 TEST(model_export, missing_checkpoints_and_formats_are_refused_by_name) {
-  temp_dir dir;
+  test::temp_folder dir;
   auto err = export_torchscript(dir / "none.ckpt", dir / "none.pt");
   ASSERT_TRUE(err);
   EXPECT_NE(describe(err).find("none.ckpt': no such file"), std::string::npos) << describe(err);

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../../temp_folder.hpp"
 #include "formats_test_util.hpp"
 #include "llmos/messages/error.hpp"
 #include "model/formats/llama2c_file.hpp"
@@ -45,16 +46,7 @@ void set_header_field(std::string& file, int i, int32_t v) {
 
 class llama2c_test : public ::testing::Test {
 protected:
-  void SetUp() override {
-    dir_ = (fs::temp_directory_path() /
-            ("llmos_llama2c_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-               .string();
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string path(const std::string& name) const { return dir_ / name; }
 
   /// A small model written as llama2.c files; returns the checkpoint's bytes.
   std::string write_small(bool tied, const std::string& ckpt, const std::string& tok) {
@@ -73,7 +65,7 @@ protected:
     EXPECT_NE(describe(w.error()).find(words), std::string::npos) << describe(w.error());
   }
 
-  std::string dir_;
+  test::temp_folder dir_;
 };
 
 TEST_F(llama2c_test, reads_stories260k_with_its_published_configuration) {
