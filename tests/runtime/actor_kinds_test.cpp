@@ -65,25 +65,30 @@ TEST(actor_kind_table, booleans_are_normalised) {
   EXPECT_NE(msg.find("true or false"), std::string::npos) << msg;
 }
 
-TEST(actor_kind_table, integers_need_digits_with_optional_sign) {
+/// Every value in `good` is accepted as `kind`'s `key`, and every one in `bad` refused with a
+/// message holding each of `words`.
+void expect_values(const std::string& kind, const std::string& key, std::vector<std::string> good,
+                   std::vector<std::string> bad, std::vector<std::string> words) {
   auto kinds = test::make_test_kinds();
-  for (auto good : {"0", "-3", "+4", "123456789"})
-    EXPECT_TRUE(kinds.validate("device", {{"threads", good}})) << good;
-  for (auto bad : {"", "1.5", "abc", "4x", "-", "99999999999999999999"}) {
-    auto msg = refusal(kinds, "device", {{"threads", bad}});
-    EXPECT_NE(msg.find("config key 'threads' must be an integer"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("intra-op threads"), std::string::npos) << "help is shown: " << msg;
+  for (const auto& value : good)
+    EXPECT_TRUE(kinds.validate(kind, {{key, value}})) << value;
+  for (const auto& value : bad) {
+    auto msg = refusal(kinds, kind, {{key, value}});
+    for (const auto& word : words)
+      EXPECT_NE(msg.find(word), std::string::npos) << "'" << value << "': " << msg;
   }
 }
 
+TEST(actor_kind_table, integers_need_digits_with_optional_sign) {
+  // The kind's help is shown with the refusal.
+  expect_values("device", "threads", {"0", "-3", "+4", "123456789"},
+                {"", "1.5", "abc", "4x", "-", "99999999999999999999"},
+                {"config key 'threads' must be an integer", "intra-op threads"});
+}
+
 TEST(actor_kind_table, numbers_must_be_consumed_entirely) {
-  auto kinds = test::make_test_kinds();
-  for (auto good : {"1", "-0.5", "1e-3", "+2.5E2"})
-    EXPECT_TRUE(kinds.validate("trainer", {{"lr", good}})) << good;
-  for (auto bad : {"", "1.5x", "nan", "inf", " 1", "1,5"}) {
-    auto msg = refusal(kinds, "trainer", {{"lr", bad}});
-    EXPECT_NE(msg.find("config key 'lr' must be a number"), std::string::npos) << msg;
-  }
+  expect_values("trainer", "lr", {"1", "-0.5", "1e-3", "+2.5E2"},
+                {"", "1.5x", "nan", "inf", " 1", "1,5"}, {"config key 'lr' must be a number"});
 }
 
 TEST(actor_kind_table, choices_are_enforced_with_a_suggestion) {

@@ -1,4 +1,8 @@
 // llmos-node's command line: our options, CAF's pass-through, and refusals that name the option.
+#include <string>
+#include <type_traits>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "llmos/messages/error.hpp"
@@ -56,32 +60,33 @@ TEST(node_options, bad_values_are_refused) {
   EXPECT_NE(llmos::describe(o.error()).find("--log must be"), std::string::npos);
 }
 
-TEST(node_options, rpc_nice_is_off_by_default_and_bounded) {
+/// An option with a default and bounds: `field` holds `fallback` without `--option` and `read`
+/// after `--option given`, and each of `bad` is refused with a message naming the option.
+template <class T>
+void expect_bounded(const char* option, T llmos::node_options::*field,
+                    std::type_identity_t<T> fallback, const char* given,
+                    std::type_identity_t<T> read, std::vector<const char*> bad) {
+  const std::string flag = std::string{"--"} + option;
   auto o = parse({});
   ASSERT_TRUE(o);
-  EXPECT_EQ(o->rpc_nice, 0);
-  o = parse({"--rpc-nice", "19"});
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->rpc_nice, 19);
-  for (const char* bad : {"-1", "20", "low"}) {
-    auto refused = parse({"--rpc-nice", bad});
-    ASSERT_FALSE(refused) << bad;
-    EXPECT_NE(llmos::describe(refused.error()).find("rpc-nice"), std::string::npos) << bad;
+  EXPECT_EQ((*o).*field, fallback) << flag;
+  o = parse({flag.c_str(), given});
+  ASSERT_TRUE(o) << flag;
+  EXPECT_EQ((*o).*field, read) << flag;
+  for (const char* value : bad) {
+    auto refused = parse({flag.c_str(), value});
+    ASSERT_FALSE(refused) << flag << " " << value;
+    EXPECT_NE(llmos::describe(refused.error()).find(option), std::string::npos) << value;
   }
 }
 
+TEST(node_options, rpc_nice_is_off_by_default_and_bounded) {
+  expect_bounded("rpc-nice", &llmos::node_options::rpc_nice, 0, "19", 19, {"-1", "20", "low"});
+}
+
 TEST(node_options, rpc_busy_rate_is_on_by_default_and_bounded) {
-  auto o = parse({});
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->rpc_busy_rate, 4000);
-  o = parse({"--rpc-busy-rate", "0"});
-  ASSERT_TRUE(o);
-  EXPECT_EQ(o->rpc_busy_rate, 0);
-  for (const char* bad : {"-1", "1e8", "fast"}) {
-    auto refused = parse({"--rpc-busy-rate", bad});
-    ASSERT_FALSE(refused) << bad;
-    EXPECT_NE(llmos::describe(refused.error()).find("rpc-busy-rate"), std::string::npos) << bad;
-  }
+  expect_bounded("rpc-busy-rate", &llmos::node_options::rpc_busy_rate, 4000, "0", 0,
+                 {"-1", "1e8", "fast"});
 }
 
 TEST(node_options, help_is_reported) {

@@ -2,6 +2,7 @@
 // input (malformed, oversized, random) comes back as a frame_error, never as an exception or a
 // huge allocation. Also the constant-time comparison of the auth tokens.
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -45,6 +46,19 @@ std::vector<rpc::frame_decoder::item> decode_all(const std::string& data, rpc::l
       break;
   }
   return items;
+}
+
+/// The one item `frame` decodes to, which must be a T; nothing (and a test failure) otherwise.
+template <class T> std::optional<T> decode_one(const std::string& frame) {
+  auto items = decode_all(frame);
+  if (items.size() != 1) {
+    ADD_FAILURE() << "expected one item, got " << items.size();
+    return std::nullopt;
+  }
+  if (auto* x = std::get_if<T>(&items[0]))
+    return std::move(*x);
+  ADD_FAILURE() << "the item is of the wrong kind: alternative " << items[0].index();
+  return std::nullopt;
 }
 
 /// The error in `item` (a copy, so it may be taken from a temporary), or a test failure.
@@ -97,10 +111,8 @@ const json rich_params = {{"text", "hello, world"},
 TEST(rpc_codec, request_round_trips) {
   std::string frame;
   rpc::encode_request(frame, 7, "echo", rpc::pack_json({1, "two"}));
-  auto items = decode_all(frame);
-  ASSERT_EQ(items.size(), 1u);
-  auto* req = std::get_if<rpc::request>(&items[0]);
-  ASSERT_NE(req, nullptr);
+  auto req = decode_one<rpc::request>(frame);
+  ASSERT_TRUE(req);
   EXPECT_EQ(req->msgid, 7u);
   EXPECT_EQ(req->method, "echo");
   EXPECT_FALSE(req->notification);
@@ -111,27 +123,24 @@ TEST(rpc_codec, request_round_trips) {
 TEST(rpc_codec, request_without_params_sends_an_empty_array) {
   std::string frame;
   rpc::encode_request(frame, 1, "ping", "");
-  auto items = decode_all(frame);
-  ASSERT_EQ(items.size(), 1u);
-  EXPECT_EQ(params_json(items[0]), json::array());
+  auto req = decode_one<rpc::request>(frame);
+  ASSERT_TRUE(req);
+  EXPECT_EQ(rpc::to_json(req->params), json::array());
 }
 
 TEST(rpc_codec, max_msgid_round_trips) {
   std::string frame;
   rpc::encode_request(frame, UINT32_MAX, "m", "");
-  auto items = decode_all(frame);
-  ASSERT_EQ(items.size(), 1u);
-  ASSERT_TRUE(std::holds_alternative<rpc::request>(items[0]));
-  EXPECT_EQ(std::get<rpc::request>(items[0]).msgid, UINT32_MAX);
+  auto req = decode_one<rpc::request>(frame);
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->msgid, UINT32_MAX);
 }
 
 TEST(rpc_codec, success_response_round_trips) {
   std::string frame;
   rpc::encode_response(frame, 9, "", rpc::pack_json({{"tokens", 42}}));
-  auto items = decode_all(frame);
-  ASSERT_EQ(items.size(), 1u);
-  auto* res = std::get_if<rpc::response>(&items[0]);
-  ASSERT_NE(res, nullptr);
+  auto res = decode_one<rpc::response>(frame);
+  ASSERT_TRUE(res);
   EXPECT_EQ(res->msgid, 9u);
   EXPECT_TRUE(res->error.is_nil());
   EXPECT_EQ(rpc::to_json(res->result), json({{"tokens", 42}}));
@@ -140,10 +149,8 @@ TEST(rpc_codec, success_response_round_trips) {
 TEST(rpc_codec, error_response_round_trips) {
   std::string frame;
   rpc::encode_response(frame, 10, rpc::pack_error("bad_params", "max_tokens must be > 0"), "");
-  auto items = decode_all(frame);
-  ASSERT_EQ(items.size(), 1u);
-  auto* res = std::get_if<rpc::response>(&items[0]);
-  ASSERT_NE(res, nullptr);
+  auto res = decode_one<rpc::response>(frame);
+  ASSERT_TRUE(res);
   EXPECT_EQ(res->msgid, 10u);
   EXPECT_TRUE(res->result.is_nil());
   EXPECT_EQ(rpc::to_json(res->error),
@@ -153,10 +160,8 @@ TEST(rpc_codec, error_response_round_trips) {
 TEST(rpc_codec, notification_round_trips) {
   std::string frame;
   rpc::encode_notification(frame, "log", rpc::pack_json({"hi"}));
-  auto items = decode_all(frame);
-  ASSERT_EQ(items.size(), 1u);
-  auto* req = std::get_if<rpc::request>(&items[0]);
-  ASSERT_NE(req, nullptr);
+  auto req = decode_one<rpc::request>(frame);
+  ASSERT_TRUE(req);
   EXPECT_TRUE(req->notification);
   EXPECT_EQ(req->method, "log");
   EXPECT_EQ(rpc::to_json(req->params), json({"hi"}));

@@ -2,13 +2,11 @@
 // how every kind of bad file is refused with its file, line and the fix.
 #include "llmos/runtime/topology.hpp"
 
-#include <atomic>
 #include <filesystem>
-#include <fstream>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
+#include "../temp_folder.hpp"
 #include "llmos/messages/error.hpp"
 #include "test_kinds.hpp"
 
@@ -19,39 +17,19 @@ namespace fs = std::filesystem;
 
 const std::string source = "/cluster/conf/test.yaml";
 
-/// A fresh folder under the system temp dir, removed at the end of the test.
-class temp_dir {
-public:
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("llmos_topology_test_" + std::to_string(::getpid()) + "_" + std::to_string(++counter));
-    fs::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  /// Writes `text` to `name` inside the folder and returns its full path.
-  std::string write(const std::string& name, const std::string& text) const {
-    auto file = path_ / name;
-    std::ofstream(file) << text;
-    return file.string();
-  }
-
-  const fs::path& path() const { return path_; }
-
-private:
-  fs::path path_;
-};
+using test::temp_folder;
 
 class topology_test : public ::testing::Test {
 protected:
   topology parse(const std::string& text, const std::string& from = source) {
     auto result = parse_topology(text, from, kinds_);
+    EXPECT_TRUE(result) << describe(result.error());
+    return result ? std::move(*result) : topology{};
+  }
+
+  /// The topology in `file`, which must load; an empty one (and a test failure) when not.
+  topology load(const std::string& file) {
+    auto result = load_topology(file, kinds_);
     EXPECT_TRUE(result) << describe(result.error());
     return result ? std::move(*result) : topology{};
   }
@@ -205,31 +183,26 @@ nodes: [{name: a, port: 4100}]
 }
 
 TEST_F(topology_test, auth_token_file_is_read_relative_to_the_file_and_trimmed) {
-  temp_dir dir;
-  fs::create_directories(dir.path() / "secrets");
+  temp_folder dir;
   dir.write("secrets/token", "  tok-123\n\n");
   auto path = dir.write("cluster.yaml", "auth_token_file: secrets/token\n"
                                         "nodes: [{name: a, port: 4100}]\n");
-  auto topo = load_topology(path, kinds_);
-  ASSERT_TRUE(topo) << describe(topo.error());
-  EXPECT_EQ(topo->auth_token, "tok-123");
-  EXPECT_EQ(topo->source, path);
+  auto topo = load(path);
+  EXPECT_EQ(topo.auth_token, "tok-123");
+  EXPECT_EQ(topo.source, path);
 }
 
 TEST_F(topology_test, a_cluster_secret_is_read_inline_or_from_a_file) {
-  temp_dir dir;
+  temp_folder dir;
   dir.write("secret", "0123456789abcdef0123\n");
   auto path = dir.write("cluster.yaml", "cluster_secret_file: secret\n"
                                         "nodes: [{name: a, port: 4100}]\n");
-  auto topo = load_topology(path, kinds_);
-  ASSERT_TRUE(topo) << describe(topo.error());
-  EXPECT_EQ(topo->cluster_secret, "0123456789abcdef0123");
-  EXPECT_FALSE(topo->tls);
-  auto inline_secret = load_topology(
-      dir.write("inline.yaml", "cluster_secret: abcdefghijklmnop\nnodes: [{name: a, port: 1}]\n"),
-      kinds_);
-  ASSERT_TRUE(inline_secret) << describe(inline_secret.error());
-  EXPECT_EQ(inline_secret->cluster_secret, "abcdefghijklmnop");
+  auto topo = load(path);
+  EXPECT_EQ(topo.cluster_secret, "0123456789abcdef0123");
+  EXPECT_FALSE(topo.tls);
+  auto inline_secret = load(
+      dir.write("inline.yaml", "cluster_secret: abcdefghijklmnop\nnodes: [{name: a, port: 1}]\n"));
+  EXPECT_EQ(inline_secret.cluster_secret, "abcdefghijklmnop");
 }
 
 TEST_F(topology_test, a_short_cluster_secret_or_one_beside_tls_is_refused) {
@@ -244,15 +217,14 @@ TEST_F(topology_test, a_short_cluster_secret_or_one_beside_tls_is_refused) {
 }
 
 TEST_F(topology_test, example_files_load) {
-  auto topo = load_topology(LLMOS_SOURCE_DIR "/nodes/examples/three-node.yaml", kinds_);
-  ASSERT_TRUE(topo) << describe(topo.error());
-  EXPECT_EQ(topo->heartbeat_ms, 250u);
-  EXPECT_EQ(topo->lost_after_ms, 1500u);
-  EXPECT_EQ(topo->seed, "alpha");
-  ASSERT_EQ(topo->nodes.size(), 3u);
+  auto topo = load(LLMOS_SOURCE_DIR "/nodes/examples/three-node.yaml");
+  EXPECT_EQ(topo.heartbeat_ms, 250u);
+  EXPECT_EQ(topo.lost_after_ms, 1500u);
+  EXPECT_EQ(topo.seed, "alpha");
+  ASSERT_EQ(topo.nodes.size(), 3u);
   const std::vector<std::string> names{"alpha", "beta", "gamma"};
   for (std::size_t i = 0; i < 3; ++i) {
-    const auto& node = topo->nodes[i];
+    const auto& node = topo.nodes[i];
     EXPECT_EQ(node.name, names[i]);
     EXPECT_EQ(node.host, "127.0.0.1");
     EXPECT_EQ(node.port, 47100 + i);
@@ -263,9 +235,7 @@ TEST_F(topology_test, example_files_load) {
     EXPECT_EQ(node.actors[0].config,
               (std::map<std::string, std::string>{{"type", "cpu"}, {"threads", "1"}}));
   }
-  auto single = load_topology(LLMOS_SOURCE_DIR "/nodes/examples/single-node.yaml", kinds_);
-  ASSERT_TRUE(single) << describe(single.error());
-  EXPECT_EQ(single->nodes.size(), 1u);
+  EXPECT_EQ(load(LLMOS_SOURCE_DIR "/nodes/examples/single-node.yaml").nodes.size(), 1u);
 }
 
 TEST_F(topology_test, embedded_default_is_one_local_node) {
@@ -291,7 +261,7 @@ TEST_F(topology_test, unreadable_file_is_named) {
   auto msg = describe(result.error());
   EXPECT_NE(msg.find("/nonexistent/llmos/cluster.yaml"), std::string::npos) << msg;
   EXPECT_NE(msg.find("cannot read"), std::string::npos) << msg;
-  temp_dir dir;
+  temp_folder dir;
   result = load_topology(dir.path().string(), kinds_);
   ASSERT_FALSE(result);
   EXPECT_NE(describe(result.error()).find("directory"), std::string::npos);
@@ -498,7 +468,7 @@ TEST_F(topology_test, auth_token_conflicts_and_unreadable_token_files) {
                  {"both 'auth_token' (line 1) and 'auth_token_file'", "keep one"});
   expect_refused("auth_token_file: missing-token\nnodes: [{name: a, port: 1}]\n", 1,
                  {"cannot read auth_token_file '/cluster/conf/missing-token'"});
-  temp_dir dir;
+  temp_folder dir;
   dir.write("token", " \n");
   auto path = dir.write("c.yaml", "nodes: [{name: a, port: 1}]\nauth_token_file: token\n");
   auto result = load_topology(path, kinds_);

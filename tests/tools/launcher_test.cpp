@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "../temp_folder.hpp"
 #include "launcher.hpp"
 
 namespace fs = std::filesystem;
@@ -34,26 +35,21 @@ void wait_for(const std::string& file) {
 // traps installed) before it asks for a stop.
 class launcher_test : public testing::Test {
 protected:
-  void SetUp() override {
-    dir_ =
-        fs::temp_directory_path() / ("llmos_launcher_test_" + std::to_string(::getpid()) + "_" +
-                                     testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  std::string marker(const std::string& name) const { return dir_ / name; }
 
-  std::string marker(const std::string& name) const { return (dir_ / name).string(); }
-
-  // Requests a stop from another thread once `file` exists, as a signal handler would.
-  std::thread stop_when_exists(llmos::launcher& launcher, std::string file) {
-    return std::thread([&launcher, file] {
+  // Runs the started `launcher` until it stops, asking for the stop from another thread once
+  // `file` exists, as a signal handler would; run_until_stopped's exit status.
+  static int run_stopping_once_exists(llmos::launcher& launcher, const std::string& file) {
+    std::thread stopper{[&launcher, file] {
       wait_for(file);
       launcher.request_stop();
-    });
+    }};
+    const int rc = launcher.run_until_stopped();
+    stopper.join();
+    return rc;
   }
 
-  fs::path dir_;
+  llmos::test::temp_folder dir_;
 };
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -132,11 +128,9 @@ TEST_F(launcher_test, request_stop_terminates_children_and_exits_zero) {
                            300ms};
   ASSERT_FALSE(launcher.start());
   wait_for(ready_a);
-  auto stopper = stop_when_exists(launcher, ready_b);
   auto begin = std::chrono::steady_clock::now();
-  int rc = launcher.run_until_stopped();
+  int rc = run_stopping_once_exists(launcher, ready_b);
   auto elapsed = std::chrono::steady_clock::now() - begin;
-  stopper.join();
   // A (killed by the SIGTERM we sent) and b (exit 0 from its trap) both count as clean.
   EXPECT_EQ(rc, 0) << err.str();
   EXPECT_LT(elapsed, 5s);
@@ -154,10 +148,7 @@ TEST_F(launcher_test, a_child_that_ignores_sigterm_is_killed_after_the_grace_per
       err,
       300ms};
   ASSERT_FALSE(launcher.start());
-  auto stopper = stop_when_exists(launcher, ready);
-  int rc = launcher.run_until_stopped();
-  stopper.join();
-  EXPECT_NE(rc, 0);
+  EXPECT_NE(run_stopping_once_exists(launcher, ready), 0);
   EXPECT_NE(err.str().find("[launch] node stubborn did not stop within 300 ms; sending SIGKILL"),
             std::string::npos)
       << err.str();
@@ -176,9 +167,7 @@ TEST_F(launcher_test, grace_period_is_honoured_before_sigkill) {
                            err,
                            2000ms};
   ASSERT_FALSE(launcher.start());
-  auto stopper = stop_when_exists(launcher, ready);
-  EXPECT_EQ(launcher.run_until_stopped(), 0) << err.str();
-  stopper.join();
+  EXPECT_EQ(run_stopping_once_exists(launcher, ready), 0) << err.str();
 }
 
 TEST_F(launcher_test, a_child_that_dies_is_reported_and_the_others_keep_running) {
@@ -194,9 +183,7 @@ TEST_F(launcher_test, a_child_that_dies_is_reported_and_the_others_keep_running)
       out,
       300ms};
   ASSERT_FALSE(launcher.start());
-  auto stopper = stop_when_exists(launcher, ready);
-  int rc = launcher.run_until_stopped();
-  stopper.join();
+  int rc = run_stopping_once_exists(launcher, ready);
   auto text = out.str();
   auto reported = text.find("[launch] node lost exited with status 3\n");
   auto alive = text.find("[survivor] still-here\n");

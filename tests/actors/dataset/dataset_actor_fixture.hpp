@@ -110,6 +110,18 @@ protected:
     return stats ? *stats : dataset_stats{};
   }
 
+  /// Checks that `served` (a stats answer) describes the version `ingested` reported: the same
+  /// counts by split, removals by rule and labels.
+  static void expect_same_version(const dataset_stats& served, const dataset_stats& ingested) {
+    EXPECT_EQ(served.version, ingested.version);
+    EXPECT_EQ(served.records, ingested.records);
+    EXPECT_EQ(served.train, ingested.train);
+    EXPECT_EQ(served.validation, ingested.validation);
+    EXPECT_EQ(served.test, ingested.test);
+    EXPECT_EQ(served.removed, ingested.removed);
+    EXPECT_EQ(served.labels, ingested.labels);
+  }
+
   /// Every record of a split, by id (from the actor's samples).
   std::map<std::string, data_record> records_of(const dataset_actor& ds, const std::string& split) {
     std::map<std::string, data_record> out;
@@ -179,7 +191,7 @@ protected:
 
   test::threaded_config cfg_;
   caf::actor_system sys_{cfg_};
-  dataset::notes::temp_folder dir_{"dataset_actor"};
+  test::temp_folder dir_{"dataset_actor"};
   dataset::notes::corpus corpus_ = dataset::notes::make_corpus();
   std::string pipeline_ = dataset::notes::write_pipeline(dir_.path(), corpus_);
   test::exit_at_end spawned_;

@@ -70,13 +70,7 @@ TEST_F(dataset_actor_test, ingest_reports_progress_by_stage_and_its_statistics_a
 
   auto after = ask<dataset_stats>(ds, stats_atom::value);
   ASSERT_TRUE(after);
-  EXPECT_EQ(after->version, stats.version);
-  EXPECT_EQ(after->records, stats.records);
-  EXPECT_EQ(after->train, stats.train);
-  EXPECT_EQ(after->validation, stats.validation);
-  EXPECT_EQ(after->test, stats.test);
-  EXPECT_EQ(after->removed, stats.removed);
-  EXPECT_EQ(after->labels, stats.labels);
+  expect_same_version(*after, stats);
 }
 
 TEST_F(dataset_actor_test, samples_and_the_quarantine_answer_from_the_stored_version) {
@@ -292,10 +286,7 @@ TEST_F(dataset_actor_test, a_restarted_actor_serves_the_stored_version_without_i
   auto second = spawn(pipeline_);
   auto served = ask<dataset_stats>(second, stats_atom::value);
   ASSERT_TRUE(served);
-  EXPECT_EQ(served->version, stats.version);
-  EXPECT_EQ(served->records, stats.records);
-  EXPECT_EQ(served->train, stats.train);
-  EXPECT_EQ(served->removed, stats.removed);
+  expect_same_version(*served, stats);
   EXPECT_EQ(records_of(second, "train").size(), stats.train);
   auto id = ask<uint64_t>(second, open_stream_atom::value, request(0, 1, 64, 0));
   ASSERT_TRUE(id);

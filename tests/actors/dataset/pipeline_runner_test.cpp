@@ -20,11 +20,14 @@
 #include "dataset/store/atomic_file.hpp"
 #include "llmos/messages/error.hpp"
 #include "notes_corpus.hpp"
+#include "pipeline_test_util.hpp"
 
 namespace llmos::dataset {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::run_ok;
+using testing::run_unwatched;
 
 class pipeline_runner_test : public ::testing::Test {
 protected:
@@ -33,13 +36,6 @@ protected:
     auto spec = load_pipeline(file);
     EXPECT_TRUE(spec) << describe(spec.error());
     return spec ? *spec : pipeline_spec{};
-  }
-
-  pipeline_result run(const pipeline_spec& spec) {
-    auto result =
-        run_pipeline(spec, [](const std::string&, uint64_t, uint64_t, const std::string&) {});
-    EXPECT_TRUE(result) << describe(result.error());
-    return result ? std::move(*result) : pipeline_result{};
   }
 
   /// (rule, line) of every quarantine entry; origins must be the source file.
@@ -67,14 +63,14 @@ protected:
     return out;
   }
 
-  notes::temp_folder dir_{"pipeline_runner"};
+  test::temp_folder dir_{"pipeline_runner"};
   notes::corpus corpus_ = notes::make_corpus();
 };
 
 TEST_F(pipeline_runner_test, each_rule_removes_what_was_planted_and_quarantines_it_with_origin) {
   ASSERT_EQ(corpus_.lines, 60u);
   auto spec = load();
-  auto result = run(spec);
+  auto result = run_ok(spec);
   EXPECT_EQ(result.records, corpus_.kept.size());
   EXPECT_EQ(result.train + result.validation + result.test, corpus_.kept.size());
   EXPECT_EQ(
@@ -113,8 +109,8 @@ TEST_F(pipeline_runner_test, each_rule_removes_what_was_planted_and_quarantines_
 
 TEST_F(pipeline_runner_test, the_version_lists_its_shards_and_its_hash_is_stable_across_runs) {
   auto spec = load();
-  auto first = run(spec);
-  auto second = run(spec);
+  auto first = run_ok(spec);
+  auto second = run_ok(spec);
   ASSERT_EQ(first.version.version.size(), 32u);
   EXPECT_EQ(first.version.version, second.version.version);
   auto versions = list_versions(spec.root, "notes");
@@ -140,7 +136,7 @@ TEST_F(pipeline_runner_test, the_version_lists_its_shards_and_its_hash_is_stable
   // One more record in the source is a new version beside the old one.
   std::ofstream{dir_ / "notes.jsonl", std::ios::app}
       << notes::json_line("a brand new record about the harbour and its quiet boats", "tech");
-  auto third = run(spec);
+  auto third = run_ok(spec);
   EXPECT_NE(third.version.version, first.version.version);
   EXPECT_EQ(third.records, corpus_.kept.size() + 1);
   versions = list_versions(spec.root, "notes");
@@ -156,13 +152,13 @@ TEST_F(pipeline_runner_test, the_current_file_names_the_last_runs_version_even_w
     std::ifstream in{source};
     original.assign(std::istreambuf_iterator<char>{in}, {});
   }
-  auto a = run(spec);
+  auto a = run_ok(spec);
   std::ofstream{source, std::ios::app}
       << notes::json_line("one more record about the lighthouse keeper's long night", "tech");
-  auto b = run(spec);
+  auto b = run_ok(spec);
   ASSERT_NE(a.version.version, b.version.version);
   std::ofstream{source, std::ios::trunc} << original; // back to the first content
-  auto again = run(spec);
+  auto again = run_ok(spec);
   EXPECT_EQ(again.version.version, a.version.version);
   // The manifest of a's version is older than b's, yet a is what the last run produced.
   auto current = read_whole_file(current_version_file(spec.root, "notes"));
@@ -177,7 +173,7 @@ TEST_F(pipeline_runner_test, augmented_records_exist_only_in_the_training_split)
   notes::pipeline_options o;
   o.augment = true;
   auto spec = load(o);
-  auto result = run(spec);
+  auto result = run_ok(spec);
   ASSERT_GT(result.augmented, 0u);
   EXPECT_EQ(result.report.at("augmentation").at("created"), result.augmented);
   auto store = dataset_store::open(spec.root);
@@ -210,8 +206,7 @@ TEST_F(pipeline_runner_test, a_missing_source_names_the_source_and_the_pipeline_
   notes::write_text(dir_ / "notes.yaml", notes::pipeline_yaml(o));
   auto spec = load_pipeline(dir_ / "notes.yaml");
   ASSERT_TRUE(spec) << describe(spec.error());
-  auto result =
-      run_pipeline(*spec, [](const std::string&, uint64_t, uint64_t, const std::string&) {});
+  auto result = run_unwatched(*spec);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code(), static_cast<uint8_t>(error_code::io_failed));
   const auto line = notes::line_of(spec->text, "- name: notes");
@@ -229,7 +224,7 @@ TEST_F(pipeline_runner_test, a_missing_source_names_the_source_and_the_pipeline_
 
 TEST_F(pipeline_runner_test, an_interrupted_run_leaves_the_previous_version_and_quarantine) {
   auto spec = load();
-  auto good = run(spec);
+  auto good = run_ok(spec);
   const auto before = quarantined(spec);
   ASSERT_EQ(before, planted());
 
@@ -238,8 +233,7 @@ TEST_F(pipeline_runner_test, an_interrupted_run_leaves_the_previous_version_and_
   o.extra_source = "gone.jsonl";
   auto broken = load(o);
   ASSERT_EQ(broken.quarantine, spec.quarantine);
-  ASSERT_FALSE(
-      run_pipeline(broken, [](const std::string&, uint64_t, uint64_t, const std::string&) {}));
+  ASSERT_FALSE(run_unwatched(broken));
   // ... and the leftovers of one killed while storing: a version folder without a manifest.
   const auto half = fs::path{spec.root} / "notes" / std::string(32, 'a');
   notes::write_text((half / "train-00000.msgpack").string(), "half a shard");
@@ -263,7 +257,7 @@ TEST_F(pipeline_runner_test, an_interrupted_run_leaves_the_previous_version_and_
 
   // The next complete run publishes a quarantine of its own records only.
   load(); // the pipeline file again without the missing source
-  auto again = run(spec);
+  auto again = run_ok(spec);
   EXPECT_EQ(again.version.version, good.version.version);
   EXPECT_EQ(quarantined(spec), planted());
   EXPECT_FALSE(fs::exists(spec.quarantine + ".partial"));

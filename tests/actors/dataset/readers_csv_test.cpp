@@ -13,6 +13,7 @@ namespace llmos::dataset {
 namespace {
 
 using test::temp_folder;
+using testing::expect_refusals;
 using ::testing::HasSubstr;
 using testing::read_all;
 using testing::refusal_of;
@@ -217,14 +218,13 @@ TEST(csv_reader, hard_errors_name_the_path_and_the_fix) {
   EXPECT_THAT(no_column.error, HasSubstr("no column 'text'"));
   EXPECT_THAT(no_column.error, HasSubstr("columns: body, stars"));
   EXPECT_TRUE(no_column.records.empty());
-  EXPECT_THAT(refusal_of(csv_spec(path, {{"text_colum", "body"}})),
-              HasSubstr("option 'text_colum': not known"));
-  EXPECT_THAT(refusal_of(csv_spec(path, {{"text_column", "body"}, {"label_column", "body"}})),
-              HasSubstr("same column"));
+  expect_refusals(csv_spec(path),
+                  {{{{"text_colum", "body"}}, {"option 'text_colum': not known"}},
+                   {{{"text_column", "body"}, {"label_column", "body"}}, {"same column"}},
+                   {{{"delimiter", ";;"}}, {"single character"}}});
   EXPECT_THAT(refusal_of(csv_spec(dir.write("e.csv", ""))), HasSubstr("header row"));
   EXPECT_THAT(refusal_of(csv_spec(dir.write("d.csv", "text,text\na,b\n"))),
               HasSubstr("appears twice"));
-  EXPECT_THAT(refusal_of(csv_spec(path, {{"delimiter", ";;"}})), HasSubstr("single character"));
 }
 
 TEST(csv_reader, header_false_numbers_the_columns_and_reads_the_first_row_as_data) {
@@ -275,18 +275,14 @@ TEST(csv_reader, skip_rows_passes_over_lines_before_the_header_or_the_data) {
 TEST(csv_reader, header_and_skip_rows_refusals_say_what_to_write) {
   temp_folder dir;
   auto path = dir.write("r.csv", "a,b\n");
-  EXPECT_THAT(refusal_of(csv_spec(path, {{"header", "maybe"}})),
-              HasSubstr("option 'header': 'maybe' is not a boolean"));
-  EXPECT_THAT(refusal_of(csv_spec(path, {{"skip_rows", "-1"}})),
-              HasSubstr("option 'skip_rows': '-1' is not a non-negative integer"));
-  EXPECT_THAT(refusal_of(csv_spec(path, {{"skip_rows", "two"}})),
-              HasSubstr("is not a non-negative integer"));
-  // The message that sent users to edit their files now names the option.
-  EXPECT_THAT(refusal_of(csv_spec(path, {{"label_column", "0"}})),
-              HasSubstr("'header: false' when the first row is data"));
-  auto out_of_range = refusal_of(csv_spec(path, {{"header", "false"}, {"text_column", "5"}}));
-  EXPECT_THAT(out_of_range, HasSubstr("no column '5'"));
-  EXPECT_THAT(out_of_range, HasSubstr("numbered from 0"));
+  expect_refusals(
+      csv_spec(path),
+      {{{{"header", "maybe"}}, {"option 'header': 'maybe' is not a boolean"}},
+       {{{"skip_rows", "-1"}}, {"option 'skip_rows': '-1' is not a non-negative integer"}},
+       {{{"skip_rows", "two"}}, {"is not a non-negative integer"}},
+       // The message that sent users to edit their files now names the option.
+       {{{"label_column", "0"}}, {"'header: false' when the first row is data"}},
+       {{{"header", "false"}, {"text_column", "5"}}, {"no column '5'", "numbered from 0"}}});
 }
 
 } // namespace

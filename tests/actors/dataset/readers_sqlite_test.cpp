@@ -15,6 +15,7 @@ namespace llmos::dataset {
 namespace {
 
 using test::temp_folder;
+using testing::expect_refusals;
 using ::testing::HasSubstr;
 using testing::read_all;
 using testing::refusal_of;
@@ -91,15 +92,13 @@ TEST_F(sqlite_reader_test, refusals_name_the_source_and_what_to_write) {
   auto missing = refusal_of(sqlite_spec(dir_.str() + "/nope.db", {{"table", "t"}}));
   EXPECT_THAT(missing, HasSubstr("nope.db"));
   EXPECT_THAT(missing, HasSubstr("cannot open the database read-only"));
-  EXPECT_THAT(refusal_of(sqlite_spec(db_, {{"query", "DELETE FROM reviews"}})),
-              HasSubstr("would change the database"));
-  EXPECT_THAT(refusal_of(sqlite_spec(db_, {{"query", "SELECT 1 AS text; SELECT 2"}})),
-              HasSubstr("more than one statement"));
-  EXPECT_THAT(refusal_of(sqlite_spec(db_, {{"table", "reviews"}})),
-              HasSubstr("no column 'text' (columns: id, body, stars, price, lang)"));
-  EXPECT_THAT(refusal_of(sqlite_spec(db_, {{"query", "SELEC body FROM reviews"}})),
-              HasSubstr("option 'query'"));
-  EXPECT_THAT(refusal_of(sqlite_spec(db_, {})), HasSubstr("needs 'query'"));
+  expect_refusals(
+      sqlite_spec(db_, {}),
+      {{{{"query", "DELETE FROM reviews"}}, {"would change the database"}},
+       {{{"query", "SELECT 1 AS text; SELECT 2"}}, {"more than one statement"}},
+       {{{"table", "reviews"}}, {"no column 'text' (columns: id, body, stars, price, lang)"}},
+       {{{"query", "SELEC body FROM reviews"}}, {"option 'query'"}},
+       {{}, {"needs 'query'"}}});
   // The database is untouched by all of it.
   auto again = read_all(sqlite_spec(db_, {{"table", "reviews"}, {"text_column", "body"}}));
   EXPECT_EQ(again.records.size(), 3u);

@@ -1,8 +1,9 @@
 // Helpers shared by the reader tests: a call that runs a reader and collects what it emitted and
-// what it quarantined, and one that expects the reader to refuse and gives its message. Their files
-// go in a temp_folder (tests/temp_folder.hpp).
+// what it quarantined, and the checks of what a reader refuses and the message it gives. Their
+// files go in a temp_folder (tests/temp_folder.hpp).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,23 @@ inline std::string refusal_of(const source_spec& spec) {
   auto res = read_all(spec);
   EXPECT_FALSE(res.ok) << "source '" << spec.name << "' was read: " << res.count << " records";
   return res.error;
+}
+
+/// A mistake in a source's options, and what the reader's refusal must say.
+struct refusal_case {
+  std::map<std::string, std::string> options;
+  std::vector<std::string> words; ///< each in the refusal
+};
+
+/// `spec` with each case's options instead of its own is refused with the case's words.
+inline void expect_refusals(const source_spec& spec, const std::vector<refusal_case>& cases) {
+  for (const auto& c : cases) {
+    auto with = spec;
+    with.options = c.options;
+    const auto got = refusal_of(with);
+    for (const auto& word : c.words)
+      EXPECT_NE(got.find(word), std::string::npos) << "missing '" << word << "' in: " << got;
+  }
 }
 
 } // namespace llmos::dataset::testing

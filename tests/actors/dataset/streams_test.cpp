@@ -150,7 +150,7 @@ protected:
   // The system outlives the streams, which hold the consumer's handle.
   caf::actor_system_config cfg_;
   caf::actor_system sys_{cfg_};
-  notes::temp_folder dir_{"batch_streams"};
+  test::temp_folder dir_{"batch_streams"};
   dataset_view view_;
   std::map<std::string, std::string> texts_;
   batch_streams streams_;
