@@ -128,10 +128,18 @@ int serve_caf_command(command_line& cl) {
   return bench::serve_raw_caf(static_cast<uint16_t>(std::stoi(cl.arg)), cl.messaging.caf_args);
 }
 
+/// Runs a benchmark whose options the command line sets only --json of and whose Python peer is
+/// tools/bench/`script` (none with --no-python).
+template <class Options>
+int with_python_peer(command_line& cl, Options& opts, const char* script,
+                     int (*run)(const Options&)) {
+  opts.json_path = cl.messaging.json_path;
+  opts.python_script = cl.peer("no-python", script);
+  return run(opts);
+}
+
 int data_command(command_line& cl) {
-  cl.data.json_path = cl.messaging.json_path;
-  cl.data.python_script = cl.peer("no-python", "data_peer.py");
-  return bench::run_data(cl.data);
+  return with_python_peer(cl, cl.data, "data_peer.py", bench::run_data);
 }
 
 int serving_command(command_line& cl) {
@@ -148,9 +156,7 @@ int serving_command(command_line& cl) {
 
 int scheduler_command(command_line& cl) {
   bench::scheduler_options s;
-  s.json_path = cl.messaging.json_path;
-  s.python_script = cl.peer("no-python", "scheduler_peer.py");
-  return bench::run_scheduler(s);
+  return with_python_peer(cl, s, "scheduler_peer.py", bench::run_scheduler);
 }
 
 int tuner_command(command_line& cl) {
@@ -213,9 +219,7 @@ int hardening_command(command_line& cl) {
 
 int training_command(command_line& cl) {
   bench::training_options t;
-  t.json_path = cl.messaging.json_path;
-  t.python_script = cl.peer("no-python", "training_peer.py");
-  return bench::run_training(t);
+  return with_python_peer(cl, t, "training_peer.py", bench::run_training);
 }
 
 int messaging_command(command_line& cl) {
