@@ -114,9 +114,9 @@ struct version_tracker {
   }
 };
 
-/// The answer `r` to a request sent at `sent_at`, counted as sent: its body, its latency recorded;
-/// or a null body, counted as failed, unless it is a 200 whose `list` (choices, predictions) has
-/// an entry.
+/// Books the answer `r` to a request sent at `sent_at` as sent, then returns its body, with its
+/// latency recorded, when it is a 200 whose `list` (choices, predictions) has an entry, and
+/// otherwise null, counted as failed.
 nlohmann::json answered(const httplib::Result& r, const char* list, clock_type::time_point sent_at,
                         traffic_result& res) {
   const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - sent_at).count();
