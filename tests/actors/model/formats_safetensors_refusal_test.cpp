@@ -19,7 +19,7 @@ using json = nlohmann::ordered_json;
 // --- refusals ----------------------------------------------------------------------------------
 
 TEST(safetensors_file, refuses_what_is_not_llama) {
-  temp_dir dir;
+  test::temp_folder dir;
   const auto folder = edited_folder(dir, [](auto&) {});
   auto config = config_json(tiny_config());
   config["architectures"] = {"GPT2LMHeadModel"};
@@ -33,7 +33,7 @@ TEST(safetensors_file, refuses_what_is_not_llama) {
 }
 
 TEST(safetensors_file, refuses_malformed_json_naming_the_file) {
-  temp_dir dir;
+  test::temp_folder dir;
   const auto folder = edited_folder(dir, [](auto&) {});
   spit(folder + "/config.json", R"({"hidden_size": 16,)");
   expect_refusal(folder, {"config.json: not valid JSON"});
@@ -47,7 +47,7 @@ TEST(safetensors_file, refuses_malformed_json_naming_the_file) {
 }
 
 TEST(safetensors_file, refuses_truncated_and_oversized_headers) {
-  temp_dir dir;
+  test::temp_folder dir;
   const auto folder = edited_folder(dir, [](auto&) {});
   const auto file = folder + "/model.safetensors";
   const auto bytes = slurp(file);
@@ -68,7 +68,7 @@ TEST(safetensors_file, refuses_truncated_and_oversized_headers) {
 }
 
 TEST(safetensors_file, refuses_data_offsets_past_the_end_or_of_the_wrong_size) {
-  temp_dir dir;
+  test::temp_folder dir;
   const auto folder = edited_folder(dir, [](auto&) {});
   const auto bytes = slurp(folder + "/model.safetensors");
   spit(folder + "/model.safetensors", bytes.substr(0, bytes.size() - 4));
@@ -79,7 +79,7 @@ TEST(safetensors_file, refuses_data_offsets_past_the_end_or_of_the_wrong_size) {
 }
 
 TEST(safetensors_file, refuses_dtypes_other_than_f32_f16_bf16) {
-  temp_dir dir;
+  test::temp_folder dir;
   const auto folder = edited_folder(dir, [](auto& t) {
     t.back().dtype = "I64";
     t.back().bytes.resize(16 * 8);
@@ -88,7 +88,7 @@ TEST(safetensors_file, refuses_dtypes_other_than_f32_f16_bf16) {
 }
 
 TEST(safetensors_file, refuses_shapes_that_disagree_with_config_and_missing_tensors) {
-  temp_dir dir;
+  test::temp_folder dir;
   auto c = tiny_config();
   c.hidden_dim = 24;
   const auto folder = edited_folder(
@@ -112,7 +112,7 @@ TEST(safetensors_file, refuses_shapes_that_disagree_with_config_and_missing_tens
 }
 
 TEST(safetensors_file, every_cut_of_a_valid_file_is_refused) {
-  temp_dir dir;
+  test::temp_folder dir;
   ASSERT_FALSE(model::write_safetensors(test::random_llama(tiny_config(), 3), dir / "m"));
   const auto file = dir / "m/model.safetensors";
   const auto bytes = slurp(file);
@@ -137,7 +137,7 @@ TEST(safetensors_file, every_cut_of_a_valid_file_is_refused) {
 }
 
 TEST(safetensors_file, write_refuses_a_vocabulary_tokenizer_json_cannot_hold) {
-  temp_dir dir;
+  test::temp_folder dir;
   auto w = test::random_llama(tiny_config(), 4);
   w.vocab.pieces[4] = w.vocab.pieces[3];
   const auto err = model::write_safetensors(w, dir / "m");

@@ -31,7 +31,7 @@ using json = nlohmann::ordered_json;
 // --- round trips -----------------------------------------------------------------------------
 
 void round_trip(bool tied) {
-  temp_dir dir;
+  test::temp_folder dir;
   auto w = test::random_llama(test::small_config(tied), tied ? 7 : 8);
   w.config.norm_eps = 1e-6, w.config.rope_theta = 500000.0;
   if (tied) // untied keeps none: its tokenizer_config.json has no chat_template key
@@ -79,7 +79,7 @@ void round_trip(bool tied) {
 }
 
 TEST(safetensors_file, a_list_of_named_chat_templates_gives_the_default) {
-  temp_dir dir;
+  test::temp_folder dir;
   auto w = test::random_llama(test::small_config(true), 9);
   ASSERT_FALSE(model::write_safetensors(w, dir / "m"));
   auto config = json::parse(slurp(dir / "m/tokenizer_config.json"));
@@ -106,7 +106,7 @@ TEST(safetensors_file, round_trip_tied) {
 }
 
 TEST(safetensors_file, header_is_padded_to_8_bytes_like_the_reference_writer) {
-  temp_dir dir;
+  test::temp_folder dir;
   ASSERT_FALSE(model::write_safetensors(test::random_llama(tiny_config(), 1), dir / "m"));
   const auto bytes = slurp(dir / "m/model.safetensors");
   uint64_t n = 0;
@@ -123,7 +123,7 @@ TEST(safetensors_file, header_is_padded_to_8_bytes_like_the_reference_writer) {
 // --- reading what transformers writes --------------------------------------------------------
 
 TEST(safetensors_file, q_and_k_are_permuted_from_half_split_to_interleaved) {
-  temp_dir dir;
+  test::temp_folder dir;
   const auto c = tiny_config();
   // Each HF row holds its own index: the interleaved result shows where every row went.
   write_hf_folder(dir / "hf", c, hf_tensors(c, "F32", [](std::size_t, int64_t r, int64_t col) {
@@ -160,7 +160,7 @@ TEST(safetensors_file, q_and_k_are_permuted_from_half_split_to_interleaved) {
 }
 
 TEST(safetensors_file, f16_and_bf16_read_as_the_same_floats) {
-  temp_dir dir;
+  test::temp_folder dir;
   const auto c = tiny_config(false);
   std::map<std::string, model::llama_weights> read;
   for (std::string dtype : {"F32", "F16", "BF16"}) {
@@ -199,7 +199,7 @@ TEST(safetensors_file, f16_and_bf16_read_as_the_same_floats) {
 }
 
 TEST(safetensors_file, sharded_folders_read_like_single_files) {
-  temp_dir dir;
+  test::temp_folder dir;
   const auto c = tiny_config(false);
   auto tensors = hf_tensors(c, "F32");
   write_hf_folder(dir / "single", c, tensors);
@@ -235,7 +235,7 @@ TEST(safetensors_file, sharded_folders_read_like_single_files) {
 }
 
 TEST(safetensors_file, tokenizer_json_scores_follow_merge_ranks) {
-  temp_dir dir;
+  test::temp_folder dir;
   const auto c = tiny_config();
   for (bool pairs : {false, true}) {
     write_hf_folder(dir / "hf", c, hf_tensors(c, "F32"));
@@ -321,7 +321,7 @@ std::string sentencepiece_model(const std::vector<float>& scores) {
 }
 
 TEST(safetensors_file, tokenizer_model_is_parsed_without_sentencepiece) {
-  temp_dir dir;
+  test::temp_folder dir;
   const auto c = tiny_config();
   write_hf_folder(dir / "hf", c, hf_tensors(c, "F32"));
   fs::remove(dir / "hf/tokenizer.json");
@@ -395,7 +395,7 @@ TEST(safetensors_file, tokenizer_json_keeps_the_encoding_of_a_sentencepiece_voca
   c.vocab_size = v->size();
   auto w = test::random_llama(c, 9);
   w.vocab = *v;
-  temp_dir dir;
+  test::temp_folder dir;
   ASSERT_FALSE(model::write_safetensors(w, dir / "m"));
   auto r = model::read_safetensors(dir / "m");
   ASSERT_TRUE(r) << describe(r.error());

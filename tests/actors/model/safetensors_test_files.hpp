@@ -1,8 +1,8 @@
 // Shared by the safetensors tests: Hugging Face folders composed by hand the way transformers
 // writes them (config.json, model.safetensors with F32/F16/BF16 tensors under transformers'
 // names, a Llama-2-style tokenizer.json), independently of model::write_safetensors, so that a
-// mistake shared by the library's reader and writer cannot hide behind a round trip; plus a
-// fresh folder per test and the refusal message of a read.
+// mistake shared by the library's reader and writer cannot hide behind a round trip; plus the
+// refusal message of a read.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -22,20 +22,13 @@
 #include "llmos/messages/error.hpp"
 #include "model/formats/safetensors_file.hpp"
 
+#include "../../temp_folder.hpp"
+
 namespace llmos::test::hf_files {
 
 namespace fs = std::filesystem;
 using dataset::piece_type;
 using json = nlohmann::ordered_json;
-
-struct temp_dir {
-  fs::path path = fs::temp_directory_path() / ("llmos-safetensors-" + std::to_string(::getpid()) +
-                                               "-" + std::to_string(count++));
-  temp_dir() { fs::create_directories(path); }
-  ~temp_dir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  static inline int count = 0;
-};
 
 inline std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -272,7 +265,7 @@ inline void expect_refusal(const std::string& folder, const std::vector<std::str
 }
 
 /// A valid hand-built folder whose tensors `edit` changes first.
-inline std::string edited_folder(const temp_dir& dir,
+inline std::string edited_folder(const temp_folder& dir,
                                  const std::function<void(std::vector<raw_tensor>&)>& edit,
                                  model::llama_config c = tiny_config()) {
   auto tensors = hf_tensors(tiny_config(), "F32");
