@@ -5,6 +5,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "gateway/call_options.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/messages/dataset.hpp"
 #include "llmos/messages/error.hpp"
@@ -29,94 +30,70 @@ void ingest(rpc_call& c) {
 }
 
 void sample_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "sample");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto n = uint_option(*opts, "sample", "n", 5);
-  auto seed = uint_option(*opts, "sample", "seed", 1);
-  if (!n || !seed)
-    return c.reply(n ? std::move(seed.error()) : std::move(n.error()));
+  call_options o{*c.params, "sample"};
+  const auto n = static_cast<uint32_t>(o.whole("n", 5, 1000));
+  const auto seed = o.whole("seed", 1);
+  if (o.refused(c))
+    return;
   forward<std::vector<data_record>>(c, target_of(c), call_timeout, sample_atom::value,
-                                    opt(*opts, "split", ""),
-                                    static_cast<uint32_t>(std::min<uint64_t>(*n, 1000)), *seed);
+                                    o.text("split"), n, seed);
 }
 
 void quarantine_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "quarantine");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto limit = uint_option(*opts, "quarantine", "limit", 20);
-  if (!limit)
-    return c.reply(std::move(limit.error()));
+  call_options o{*c.params, "quarantine"};
+  const auto limit = static_cast<uint32_t>(o.whole("limit", 20, 10000));
+  if (o.refused(c))
+    return;
   forward<std::vector<quarantine_item>>(c, target_of(c), call_timeout, quarantine_atom::value,
-                                        opt(*opts, "rule", ""),
-                                        static_cast<uint32_t>(std::min<uint64_t>(*limit, 10000)));
+                                        o.text("rule"), limit);
 }
 
 void open_stream_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "open_stream");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
+  call_options o{*c.params, "open_stream"};
   stream_request req;
-  req.split = opt(*opts, "split", "train");
-  if (auto err = read_uint32_options(*opts, "open_stream",
-                                     {{"batch_size", &req.batch_size},
-                                      {"rank", &req.rank},
-                                      {"world", &req.world},
-                                      {"epochs", &req.epochs}}))
-    return c.reply(std::move(err));
-  auto seed = uint_option(*opts, "open_stream", "seed", 1);
-  if (!seed)
-    return c.reply(std::move(seed.error()));
-  req.seed = *seed;
+  req.split = o.text("split", "train");
+  req.batch_size = o.whole32("batch_size", req.batch_size);
+  req.rank = o.whole32("rank", req.rank);
+  req.world = o.whole32("world", req.world);
+  req.epochs = o.whole32("epochs", req.epochs);
+  req.seed = o.whole("seed", 1);
+  if (o.refused(c))
+    return;
   forward<uint64_t>(c, target_of(c), call_timeout, open_stream_atom::value, std::move(req));
 }
 
 void next_batch_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "next_batch");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto id = uint_option(*opts, "next_batch", "stream", 0);
-  if (!id)
-    return c.reply(std::move(id.error()));
-  forward<data_batch>(c, target_of(c), call_timeout, next_batch_atom::value, *id);
+  call_options o{*c.params, "next_batch"};
+  const auto id = o.whole("stream", 0);
+  if (o.refused(c))
+    return;
+  forward<data_batch>(c, target_of(c), call_timeout, next_batch_atom::value, id);
 }
 
 /// Labels from a model: the server is looked up by name here, then the data set asks it.
 void pseudo_label_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "pseudo_label");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  const auto model = opt(*opts, "model", "");
-  if (model.empty())
-    return c.reply(make_llmos_error(error_code::bad_params,
-                                    "pseudo_label: model=SERVER (a deployed classifier) is "
-                                    "required"));
-  auto threshold = real_option(*opts, "pseudo_label", "threshold", 0.9);
-  auto max = uint_option(*opts, "pseudo_label", "max_records", 1000);
-  if (!threshold || !max)
-    return c.reply(threshold ? std::move(max.error()) : std::move(threshold.error()));
-  const auto records = static_cast<uint32_t>(std::min<uint64_t>(*max, UINT32_MAX));
+  call_options o{*c.params, "pseudo_label"};
+  const auto model = o.text("model");
+  o.check(!model.empty(), "pseudo_label: model=SERVER (a deployed classifier) is required");
+  const auto threshold = o.real("threshold", 0.9);
+  const auto records = o.whole32("max_records", 1000);
+  if (o.refused(c))
+    return;
   auto ctx = std::make_shared<rpc_call>(c);
   resolve_actor(c, model, [=](caf::actor server) {
     forward<dataset_stats>(*ctx, target_of(*ctx), label_timeout, pseudo_label_atom::value, model,
-                           server, *threshold, records);
+                           server, threshold, records);
   });
 }
 
 /// The review queue: the server is looked up by name, then the data set asks it.
 void review_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "review");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  const auto model = opt(*opts, "model", "");
-  if (model.empty())
-    return c.reply(make_llmos_error(error_code::bad_params,
-                                    "review: model=SERVER (a deployed classifier) is required"));
-  auto n = uint_option(*opts, "review", "n", 10);
-  if (!n)
-    return c.reply(std::move(n.error()));
-  const auto count = static_cast<uint32_t>(std::min<uint64_t>(*n, UINT32_MAX));
+  call_options o{*c.params, "review"};
+  const auto model = o.text("model");
+  o.check(!model.empty(), "review: model=SERVER (a deployed classifier) is required");
+  const auto count = o.whole32("n", 10);
+  if (o.refused(c))
+    return;
   auto ctx = std::make_shared<rpc_call>(c);
   resolve_actor(c, model, [=](caf::actor server) {
     forward<std::vector<review_item>>(*ctx, target_of(*ctx), label_timeout, review_atom::value,
@@ -126,10 +103,10 @@ void review_method(rpc_call& c) {
 
 /// One label a person gives: `label id=ID label=L`.
 void label_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "label");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  std::vector<pseudo_label_item> items{{opt(*opts, "id", ""), opt(*opts, "label", ""), 1.0}};
+  call_options o{*c.params, "label"};
+  if (o.refused(c))
+    return;
+  std::vector<pseudo_label_item> items{{o.text("id"), o.text("label"), 1.0}};
   forward<dataset_stats>(c, target_of(c), label_timeout, human_label_atom::value, std::move(items));
 }
 

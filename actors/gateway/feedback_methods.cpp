@@ -5,6 +5,7 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "gateway/call_options.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/feedback.hpp"
@@ -19,11 +20,11 @@ template <class... Ts> void ask(rpc_call& c, Ts... msg) {
 }
 
 void feedback(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "feedback");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
+  call_options o{*c.params, "feedback"};
+  if (o.refused(c))
+    return;
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : *opts) {
+  for (const auto& [k, v] : o.all()) {
     if (k == "rating") {
       try {
         j[k] = std::stoi(v);

@@ -6,6 +6,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "gateway/call_options.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
@@ -25,24 +26,21 @@ model_actor target_of(const rpc_call& c) {
 }
 
 void train(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "train");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto dataset = opts->find("dataset");
-  if (dataset == opts->end())
-    return c.reply(make_llmos_error(error_code::bad_params,
-                                    "train: dataset=NAME is required (the actor that streams "
-                                    "the training data)"));
+  call_options o{*c.params, "train"};
+  o.check(o.has("dataset"),
+          "train: dataset=NAME is required (the actor that streams the training data)");
+  if (o.refused(c))
+    return;
   train_request req;
-  req.fine_tune = opt(*opts, "fine_tune", "");
-  req.checkpoint = opt(*opts, "checkpoint", "");
-  req.resume = opt(*opts, "resume", "false") == "true";
+  req.fine_tune = o.text("fine_tune");
+  req.checkpoint = o.text("checkpoint");
+  req.resume = o.text("resume", "false") == "true";
   // Every other key overrides a spec field; the model refuses unknown ones by name.
-  for (auto& [k, v] : *opts)
+  for (auto& [k, v] : o.all())
     if (k != "dataset" && k != "fine_tune" && k != "checkpoint" && k != "resume")
       req.overrides[k] = v;
   auto ctx = std::make_shared<rpc_call>(c);
-  resolve_actor(c, dataset->second, [ctx, req](caf::actor ds) mutable {
+  resolve_actor(c, o.text("dataset"), [ctx, req](caf::actor ds) mutable {
     req.dataset = ds;
     auto sink = spawn_progress_sink(*ctx);
     req.subscriber = sink;
@@ -52,30 +50,27 @@ void train(rpc_call& c) {
 }
 
 void evaluate(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "evaluate");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
+  call_options o{*c.params, "evaluate"};
+  if (o.refused(c))
+    return;
   auto ctx = std::make_shared<rpc_call>(c);
-  auto split = opt(*opts, "split", "validation");
-  resolve_actor(c, opt(*opts, "dataset", ""), [ctx, split](caf::actor ds) {
+  auto split = o.text("split", "validation");
+  resolve_actor(c, o.text("dataset"), [ctx, split](caf::actor ds) {
     forward_json(*ctx, target_of(*ctx), std::chrono::minutes(30), evaluate_atom::value, ds, split);
   });
 }
 
 /// Classifies n records of a dataset split (the dataset packs them as the model expects).
 void infer(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "infer");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto n = uint_option(*opts, "infer", "n", 8);
-  if (!n)
-    return c.reply(std::move(n.error()));
+  call_options o{*c.params, "infer"};
   stream_request req;
-  req.split = opt(*opts, "split", "validation");
-  req.batch_size = static_cast<uint32_t>(std::clamp<uint64_t>(*n, 1, 1024));
+  req.batch_size = static_cast<uint32_t>(std::max<uint64_t>(o.whole("n", 8, 1024), 1));
+  if (o.refused(c))
+    return;
+  req.split = o.text("split", "validation");
   req.credits = 0;
   auto ctx = std::make_shared<rpc_call>(c);
-  resolve_actor(c, opt(*opts, "dataset", ""), [ctx, req](caf::actor ds) {
+  resolve_actor(c, o.text("dataset"), [ctx, req](caf::actor ds) {
     auto* self = ctx->self;
     auto reply = ctx->reply;
     auto dataset = caf::actor_cast<dataset_actor>(ds);
@@ -258,55 +253,47 @@ void reply_info(rpc_call& c, auto... msg) {
   forward<model_info>(c, target_of(c), std::chrono::minutes(5), msg...);
 }
 
-caf::expected<std::string> path_param(rpc_call& c, const std::string& method) {
-  auto opts = param_map(*c.params, 2, method);
-  if (!opts)
-    return std::move(opts.error());
-  auto path = opt(*opts, "path", "");
-  if (path.empty())
-    return make_llmos_error(error_code::bad_params, method + ": path=FILE is required");
-  return path;
+/// save and load: path=FILE, required.
+void with_path(rpc_call& c, const std::string& method,
+               std::function<void(rpc_call&, const std::string&)> then) {
+  call_options o{*c.params, method};
+  const auto path = o.text("path");
+  o.check(!path.empty(), method + ": path=FILE is required");
+  if (!o.refused(c))
+    then(c, path);
 }
 
 void save_method(rpc_call& c) {
-  auto path = path_param(c, "save");
-  if (!path)
-    return c.reply(std::move(path.error()));
-  forward_as_field(c, "path", target_of(c), std::chrono::minutes(5), save_atom::value, *path);
+  with_path(c, "save", [](rpc_call& c, const std::string& path) {
+    forward_as_field(c, "path", target_of(c), std::chrono::minutes(5), save_atom::value, path);
+  });
 }
 
 void load_method(rpc_call& c) {
-  auto path = path_param(c, "load");
-  if (!path)
-    return c.reply(std::move(path.error()));
-  reply_info(c, load_atom::value, *path);
+  with_path(c, "load",
+            [](rpc_call& c, const std::string& path) { reply_info(c, load_atom::value, path); });
 }
 
 void adapter_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "adapter");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto name = opt(*opts, "name", ""), path = opt(*opts, "path", "");
-  if (name.empty() || path.empty())
-    return c.reply(
-        make_llmos_error(error_code::bad_params, "adapter: name=NAME and path=FILE are required"));
+  call_options o{*c.params, "adapter"};
+  const auto name = o.text("name"), path = o.text("path");
+  o.check(!name.empty() && !path.empty(), "adapter: name=NAME and path=FILE are required");
+  if (o.refused(c))
+    return;
   reply_info(c, adapter_atom::value, name, path);
 }
 
 void join_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "join");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto rank = uint_option(*opts, "join", "rank", 0);
-  auto world = uint_option(*opts, "join", "world", 1);
-  auto port = uint_option(*opts, "join", "port", 0);
-  if (!rank || !world || !port || *port > 65535 || *world > 4096)
-    return c.reply(make_llmos_error(
-        error_code::bad_params, "join: rank, world and port must be whole numbers (port < 65536)"));
-  forward<uint16_t>(c, target_of(c), call_timeout, dp_join_atom::value,
-                    static_cast<uint32_t>(*rank), static_cast<uint32_t>(*world),
-                    opt(*opts, "host", "127.0.0.1"), static_cast<uint16_t>(*port),
-                    opt(*opts, "bind", ""));
+  call_options o{*c.params, "join"};
+  const auto rank = o.whole32("rank", 0);
+  const auto world = o.whole("world", 1);
+  const auto port = o.whole("port", 0);
+  o.check(port <= 65535 && world <= 4096, "join: port must be below 65536 and world at most 4096");
+  if (o.refused(c))
+    return;
+  forward<uint16_t>(c, target_of(c), call_timeout, dp_join_atom::value, rank,
+                    static_cast<uint32_t>(world), o.text("host", "127.0.0.1"),
+                    static_cast<uint16_t>(port), o.text("bind"));
 }
 
 } // namespace

@@ -1,9 +1,5 @@
 #include "gateway/rpc_params.hpp"
 
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-#include <optional>
 #include <sstream>
 
 #include <caf/event_based_actor.hpp>
@@ -50,21 +46,6 @@ caf::expected<std::string> scalar_text(const msgpack::object& v) {
   default:
     return make_llmos_error(error_code::bad_params, "a " + type_name(v) + " is not a scalar");
   }
-}
-
-/// Option `key` as `parse` reads its text (nullopt: not `wanted`), `fallback` when absent;
-/// bad_params names the method, the key and the text.
-template <class T, class Parse>
-caf::expected<T> parsed_option(const std::map<std::string, std::string>& opts,
-                               const std::string& method, const std::string& key, T fallback,
-                               const char* wanted, Parse parse) {
-  auto i = opts.find(key);
-  if (i == opts.end())
-    return fallback;
-  if (auto v = parse(i->second))
-    return *v;
-  return make_llmos_error(error_code::bad_params, method + ": option '" + key + "' must be " +
-                                                      wanted + ", got '" + i->second + "'");
 }
 
 } // namespace
@@ -123,51 +104,6 @@ param_map(const msgpack::object& params, std::size_t i, const std::string& metho
     out[name] = std::move(*value);
   }
   return out;
-}
-
-// Reads an unsigned option with a default; bad_params names it.
-caf::expected<uint64_t> uint_option(const std::map<std::string, std::string>& opts,
-                                    const std::string& method, const std::string& key,
-                                    uint64_t fallback) {
-  return parsed_option<uint64_t>(opts, method, key, fallback, "a whole number",
-                                 [](const std::string& text) -> std::optional<uint64_t> {
-                                   char* end = nullptr;
-                                   const auto v = std::strtoull(text.c_str(), &end, 10);
-                                   if (text.empty() || *end != '\0' || text[0] == '-')
-                                     return std::nullopt;
-                                   return v;
-                                 });
-}
-
-caf::expected<double> real_option(const std::map<std::string, std::string>& opts,
-                                  const std::string& method, const std::string& key,
-                                  double fallback) {
-  return parsed_option<double>(opts, method, key, fallback, "a number",
-                               [](const std::string& text) -> std::optional<double> {
-                                 char* end = nullptr;
-                                 const double v = std::strtod(text.c_str(), &end);
-                                 if (text.empty() || *end != '\0' || !std::isfinite(v))
-                                   return std::nullopt;
-                                 return v;
-                               });
-}
-
-caf::error read_uint32_options(const std::map<std::string, std::string>& opts,
-                               const std::string& method,
-                               std::initializer_list<std::pair<const char*, uint32_t*>> fields) {
-  for (auto [key, field] : fields) {
-    auto v = uint_option(opts, method, key, *field);
-    if (!v)
-      return std::move(v.error());
-    *field = static_cast<uint32_t>(std::min<uint64_t>(*v, UINT32_MAX));
-  }
-  return {};
-}
-
-std::string opt(const std::map<std::string, std::string>& opts, const std::string& key,
-                const std::string& fallback) {
-  auto i = opts.find(key);
-  return i == opts.end() ? fallback : i->second;
 }
 
 caf::actor spawn_progress_sink(rpc_call& c) {

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <initializer_list>
 #include <map>
 #include <string>
 #include <utility>
@@ -36,35 +35,14 @@ caf::expected<std::string> param_string(const msgpack::object& params, std::size
 caf::expected<uint64_t> param_uint(const msgpack::object& params, std::size_t i,
                                    const std::string& method, const std::string& what);
 
-/// Positional param `i` as a map with scalar values rendered as strings; absent = empty map.
+/// Positional param `i` as a map with scalar values rendered as strings; absent = empty map
+/// (call_options.hpp reads one option by one).
 caf::expected<std::map<std::string, std::string>>
 param_map(const msgpack::object& params, std::size_t i, const std::string& method);
 
 /// Param `i` as a msgpack map object (absent or nil = nullptr).
 caf::expected<const msgpack::object*> param_object(const msgpack::object& params, std::size_t i,
                                                    const std::string& method);
-
-/// Option `key` of a param map as an unsigned number, `fallback` when absent; bad_params names
-/// the method and the key.
-caf::expected<uint64_t> uint_option(const std::map<std::string, std::string>& opts,
-                                    const std::string& method, const std::string& key,
-                                    uint64_t fallback);
-
-/// Option `key` of a param map as a finite real number, `fallback` when absent; bad_params names
-/// the method and the key.
-caf::expected<double> real_option(const std::map<std::string, std::string>& opts,
-                                  const std::string& method, const std::string& key,
-                                  double fallback);
-
-/// Unsigned options `key` of a param map into their 32-bit fields, each field's value its
-/// fallback; a larger number is clamped. The first bad option's error (uint_option's).
-caf::error read_uint32_options(const std::map<std::string, std::string>& opts,
-                               const std::string& method,
-                               std::initializer_list<std::pair<const char*, uint32_t*>> fields);
-
-/// Option `key` of a param map, `fallback` when absent.
-std::string opt(const std::map<std::string, std::string>& opts, const std::string& key,
-                const std::string& fallback);
 
 /// Resolves actor `name` through the node's directory, then calls `then` with its handle; a
 /// failed lookup answers the call with the error.

@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "gateway/call_options.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/scheduler.hpp"
@@ -31,20 +32,15 @@ tuner_actor tuner_of(const rpc_call& c) {
 /// The task named by id=N, or by name=NAME (the newest task of that name), then `then(id)`.
 void with_task(rpc_call& c, const std::string& method,
                std::function<void(rpc_call&, uint64_t)> then) {
-  auto opts = param_map(*c.params, 2, method);
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  if (opts->count("id")) {
-    auto id = uint_option(*opts, method, "id", 0);
-    if (!id)
-      return c.reply(std::move(id.error()));
-    return then(c, *id);
-  }
-  if (!opts->count("name"))
-    return c.reply(
-        make_llmos_error(error_code::bad_params, method + ": id=N or name=NAME is required"));
+  call_options o{*c.params, method};
+  const auto id = o.whole("id", 0);
+  o.check(o.has("id") || o.has("name"), method + ": id=N or name=NAME is required");
+  if (o.refused(c))
+    return;
+  if (o.has("id"))
+    return then(c, id);
   auto ctx = c;
-  const auto name = opts->at("name");
+  const auto name = o.text("name");
   c.self->request(scheduler_of(c), call_timeout, queue_atom::value)
       .then(
           [ctx, name, then](std::vector<task_status>& xs) mutable {
@@ -57,30 +53,22 @@ void with_task(rpc_call& c, const std::string& method,
 }
 
 void submit(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "submit");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
+  call_options o{*c.params, "submit"};
   task_spec s;
-  s.name = opt(*opts, "name", "");
-  s.owner = opt(*opts, "owner", "");
-  try {
-    s.priority = std::stoi(opt(*opts, "priority", "0"));
-  } catch (const std::exception&) {
-    return c.reply(make_llmos_error(error_code::bad_params, "submit: priority must be a number"));
-  }
-  if (auto err = read_uint32_options(
-          *opts, "submit",
-          {{"replicas", &s.replicas}, {"threads", &s.cpu_threads}, {"gpus", &s.gpus}}))
-    return c.reply(std::move(err));
-  auto mem = uint_option(*opts, "submit", "gpu_memory_mb", 0);
-  if (!mem)
-    return c.reply(std::move(mem.error()));
-  s.gpu_memory_mb = *mem;
-  s.preemptible = opt(*opts, "preemptible", "true") != "false";
+  s.name = o.text("name");
+  s.owner = o.text("owner");
+  s.priority = static_cast<int32_t>(o.integer("priority", 0, INT32_MIN, INT32_MAX));
+  s.replicas = o.whole32("replicas", s.replicas);
+  s.cpu_threads = o.whole32("threads", s.cpu_threads);
+  s.gpus = o.whole32("gpus", s.gpus);
+  s.gpu_memory_mb = o.whole("gpu_memory_mb", 0);
+  s.preemptible = o.text("preemptible", "true") != "false";
+  if (o.refused(c))
+    return;
   static const std::vector<std::string> own{"name",    "owner", "priority",      "replicas",
                                             "threads", "gpus",  "gpu_memory_mb", "preemptible"};
   static const std::vector<std::string> detail{"kind", "spec", "dataset", "checkpoint", "keep"};
-  for (const auto& [k, v] : *opts) {
+  for (const auto& [k, v] : o.all()) {
     if (std::find(own.begin(), own.end(), k) != own.end())
       continue;
     const bool is_detail = std::find(detail.begin(), detail.end(), k) != detail.end();
@@ -126,13 +114,11 @@ void queue(rpc_call& c) {
 template <class Atom>
 void study_call(rpc_call& c, Atom atom, const std::string& method, const std::string& key,
                 std::chrono::seconds timeout) {
-  auto opts = param_map(*c.params, 2, method);
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto arg = opt(*opts, key, "");
-  if (arg.empty())
-    return c.reply(
-        make_llmos_error(error_code::bad_params, method + ": " + key + "=... is required"));
+  call_options o{*c.params, method};
+  const auto arg = o.text(key);
+  o.check(!arg.empty(), method + ": " + key + "=... is required");
+  if (o.refused(c))
+    return;
   forward<study_status>(c, tuner_of(c), timeout, atom, arg);
 }
 

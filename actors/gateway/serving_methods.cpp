@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "gateway/call_options.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/messages/directory.hpp"
 #include "llmos/messages/error.hpp"
@@ -28,17 +29,15 @@ template <class T> T target(const rpc_call& c) {
 /// model publish: the model's weights and spec, the dataset's tokenizer and version, and the
 /// lineage (data set version, hyper-parameters, parent version, who published) in one version.
 void publish(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "publish");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  if (!opts->count("dataset"))
-    return c.reply(make_llmos_error(error_code::bad_params,
-                                    "publish: dataset=NAME is required (its tokenizer and "
-                                    "version go into the package)"));
+  call_options o{*c.params, "publish"};
+  o.check(o.has("dataset"), "publish: dataset=NAME is required (its tokenizer and version go "
+                            "into the package)");
+  if (o.refused(c))
+    return;
   auto ctx = std::make_shared<rpc_call>(c);
-  const auto dataset_name = opts->at("dataset");
-  const auto registry_name = opt(*opts, "registry", "registry");
-  const auto note = opt(*opts, "note", "");
+  const auto dataset_name = o.text("dataset");
+  const auto registry_name = o.text("registry", "registry");
+  const auto name = o.text("name"), note = o.text("note");
   resolve_actor(c, dataset_name, [=](caf::actor ds_handle) {
     resolve_actor(*ctx, registry_name, [=](caf::actor reg_handle) {
       publish_plan plan;
@@ -46,7 +45,7 @@ void publish(rpc_call& c) {
       plan.dataset = caf::actor_cast<dataset_actor>(ds_handle);
       plan.registry = caf::actor_cast<registry_actor>(reg_handle);
       plan.dataset_name = dataset_name;
-      plan.name = opt(*opts, "name", "");
+      plan.name = name;
       plan.note = note;
       auto reply = ctx->reply;
       publish_model(ctx->self, std::move(plan), [reply](caf::expected<model_version> v) {
@@ -56,18 +55,6 @@ void publish(rpc_call& c) {
       });
     });
   });
-}
-
-/// The registry methods' options (send registry METHOD key=value ...): `need` are required.
-caf::expected<std::map<std::string, std::string>> options(rpc_call& c, const std::string& method,
-                                                          std::initializer_list<const char*> need) {
-  auto opts = param_map(*c.params, 2, method);
-  if (!opts)
-    return std::move(opts.error());
-  for (const char* key : need)
-    if (!opts->count(key))
-      return make_llmos_error(error_code::bad_params, method + ": " + key + "=... is required");
-  return opts;
 }
 
 /// A version number: 3 or v3.
@@ -83,11 +70,12 @@ caf::expected<uint32_t> version_of(const std::string& method, const std::string&
 /// registry alias model=M alias=A version=REF: REF is a number, or "latest" / another alias,
 /// resolved first.
 void alias_method(rpc_call& c) {
-  auto opts = options(c, "alias", {"model", "alias", "version"});
-  if (!opts)
-    return c.reply(std::move(opts.error()));
+  call_options o{*c.params, "alias"};
+  o.require({"model", "alias", "version"});
+  if (o.refused(c))
+    return;
   auto reg = target<registry_actor>(c);
-  const auto m = opts->at("model"), a = opts->at("alias"), ref = opts->at("version");
+  const auto m = o.text("model"), a = o.text("alias"), ref = o.text("version");
   if (auto v = version_of("alias", ref))
     return forward<model_version>(c, reg, long_timeout, alias_atom::value, m, a, *v);
   auto reply = c.reply;
@@ -101,123 +89,88 @@ void alias_method(rpc_call& c) {
 }
 
 void versions_method(rpc_call& c) {
-  auto opts = options(c, "versions", {});
-  if (!opts)
-    return c.reply(std::move(opts.error()));
+  call_options o{*c.params, "versions"};
+  if (o.refused(c))
+    return;
   forward<std::vector<model_version>>(c, target<registry_actor>(c), call_timeout, list_atom::value,
-                                      opt(*opts, "model", ""));
+                                      o.text("model"));
 }
 
-/// The options of a method on one version (model=M version=N, both required), and N.
-struct version_options {
-  std::map<std::string, std::string> opts;
-  uint32_t version = 0;
-};
-
-caf::expected<version_options> one_version(rpc_call& c, const std::string& method) {
-  auto opts = options(c, method, {"model", "version"});
-  if (!opts)
-    return std::move(opts.error());
-  auto v = version_of(method, opts->at("version"));
-  if (!v)
-    return std::move(v.error());
-  return version_options{std::move(*opts), *v};
+/// The version of a method on one version (model=M version=N, both required); 0 once `o` has
+/// refused.
+uint32_t one_version(call_options& o, const std::string& method) {
+  o.require({"model", "version"});
+  auto v = version_of(method, o.text("version"));
+  if (!v) {
+    o.fail(std::move(v.error()));
+    return 0;
+  }
+  return *v;
 }
 
 void delete_method(rpc_call& c) {
-  auto call = one_version(c, "delete");
-  if (!call)
-    return c.reply(std::move(call.error()));
+  call_options o{*c.params, "delete"};
+  const auto version = one_version(o, "delete");
+  if (o.refused(c))
+    return;
   // The registry answers true once the version is gone: the reply is {"deleted": true}.
   forward_as_field<bool>(c, "deleted", target<registry_actor>(c), call_timeout, delete_atom::value,
-                         call->opts.at("model"), call->version);
+                         o.text("model"), version);
 }
 
 void export_method(rpc_call& c) {
-  auto call = one_version(c, "export");
-  if (!call)
-    return c.reply(std::move(call.error()));
+  call_options o{*c.params, "export"};
+  const auto version = one_version(o, "export");
+  if (o.refused(c))
+    return;
   forward_as_field(c, "path", target<registry_actor>(c), long_timeout, export_atom::value,
-                   call->opts.at("model"), call->version, opt(call->opts, "format", "torchscript"));
+                   o.text("model"), version, o.text("format", "torchscript"));
 }
 
 /// registry import: pretrained weights from a file on the registry's node, published as a new
 /// version with the source file and its sha256 in the lineage.
 void import_method(rpc_call& c) {
-  auto opts = options(c, "import", {"model", "format", "path"});
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  import_request req{opts->at("model"), opts->at("format"), opts->at("path"),
-                     opt(*opts, "tokenizer", ""), opt(*opts, "note", "")};
+  call_options o{*c.params, "import"};
+  o.require({"model", "format", "path"});
+  if (o.refused(c))
+    return;
+  import_request req{o.text("model"), o.text("format"), o.text("path"), o.text("tokenizer"),
+                     o.text("note")};
   // Reading a large file takes a while: the long timeout, not the call one.
   forward<model_version>(c, target<registry_actor>(c), long_timeout, import_atom::value,
                          std::move(req));
 }
 
-/// A signed integer option in [lo, hi], or `fallback` when absent.
-caf::expected<int64_t> int_option(const std::map<std::string, std::string>& opts,
-                                  const std::string& method, const std::string& key,
-                                  int64_t fallback, int64_t lo, int64_t hi) {
-  auto it = opts.find(key);
-  if (it == opts.end())
-    return fallback;
-  try {
-    std::size_t used = 0;
-    const long long v = std::stoll(it->second, &used);
-    if (used == it->second.size() && v >= lo && v <= hi)
-      return static_cast<int64_t>(v);
-  } catch (const std::exception&) {
-  }
-  return make_llmos_error(error_code::bad_params,
-                          method + ": " + key + " must be an integer from " + std::to_string(lo) +
-                              " to " + std::to_string(hi) + ", got '" + it->second + "'");
-}
-
 /// server generate: a completion of `text` through the server's tokenizer and replicas (the
 /// path /v1/completions takes), answered as its text.
 void server_generate(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "generate");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
+  call_options o{*c.params, "generate"};
   complete_request req;
-  req.prompt = opt(*opts, "text", "");
-  auto max_tokens = uint_option(*opts, "generate", "max_tokens", 32);
-  auto top_k = uint_option(*opts, "generate", "top_k", 0);
-  auto seed = uint_option(*opts, "generate", "seed", 1);
-  auto temperature = real_option(*opts, "generate", "temperature", 1.0);
-  auto top_p = real_option(*opts, "generate", "top_p", 1.0);
-  for (auto* e : {&max_tokens, &top_k, &seed})
-    if (!*e)
-      return c.reply(std::move(e->error()));
-  for (auto* e : {&temperature, &top_p})
-    if (!*e)
-      return c.reply(std::move(e->error()));
-  req.max_tokens = static_cast<uint32_t>(std::min<uint64_t>(*max_tokens, 1u << 20));
-  req.top_k = static_cast<int64_t>(std::min<uint64_t>(*top_k, 1u << 30));
-  req.seed = *seed;
-  req.temperature = *temperature;
-  req.top_p = *top_p;
-  auto priority = int_option(*opts, "generate", "priority", 0, -1000000, 1000000);
-  auto number = int_option(*opts, "generate", "id", 0, 0, int64_t{1} << 62);
-  if (!priority)
-    return c.reply(std::move(priority.error()));
-  if (!number)
-    return c.reply(std::move(number.error()));
-  req.priority = static_cast<int32_t>(*priority);
-  req.request = static_cast<uint64_t>(*number); // 0: the server numbers it
-  if (opts->count("stop"))
-    req.stop.push_back(opts->at("stop"));
-  req.model = opt(*opts, "model", ""); // one of the server's adapters, or its model
+  req.prompt = o.text("text");
+  req.max_tokens = static_cast<uint32_t>(o.whole("max_tokens", 32, 1u << 20));
+  req.top_k = static_cast<int64_t>(o.whole("top_k", 0, 1u << 30));
+  req.seed = o.whole("seed", 1);
+  req.temperature = o.real("temperature", 1.0);
+  req.top_p = o.real("top_p", 1.0);
+  req.priority = static_cast<int32_t>(o.integer("priority", 0, -1000000, 1000000));
+  // 0: the server numbers it
+  req.request = static_cast<uint64_t>(o.integer("id", 0, 0, int64_t{1} << 62));
+  if (o.has("stop"))
+    req.stop.push_back(o.text("stop"));
+  req.model = o.text("model"); // one of the server's adapters, or its model
+  if (o.refused(c))
+    return;
   forward<complete_reply>(c, target<server_actor>(c), long_timeout, complete_atom::value,
                           std::move(req));
 }
 
 void resolve_method(rpc_call& c) {
-  auto opts = options(c, "resolve", {"model", "ref"});
-  if (!opts)
-    return c.reply(std::move(opts.error()));
+  call_options o{*c.params, "resolve"};
+  o.require({"model", "ref"});
+  if (o.refused(c))
+    return;
   forward<model_version>(c, target<registry_actor>(c), long_timeout, resolve_atom::value,
-                         opts->at("model"), opts->at("ref"));
+                         o.text("model"), o.text("ref"));
 }
 
 void status_method(rpc_call& c) {
@@ -225,22 +178,20 @@ void status_method(rpc_call& c) {
 }
 
 void deploy_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "deploy");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
+  call_options o{*c.params, "deploy"};
+  if (o.refused(c))
+    return;
   forward<server_status>(c, target<server_actor>(c), long_timeout, deploy_atom::value,
-                         opt(*opts, "version", "production"));
+                         o.text("version", "production"));
 }
 
 void canary_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "canary");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto share = real_option(*opts, "canary", "share", 0.0);
-  if (!share)
-    return c.reply(std::move(share.error()));
+  call_options o{*c.params, "canary"};
+  const auto share = o.real("share", 0.0);
+  if (o.refused(c))
+    return;
   forward<server_status>(c, target<server_actor>(c), long_timeout, canary_atom::value,
-                         opt(*opts, "version", ""), *share);
+                         o.text("version"), share);
 }
 
 void unload_method(rpc_call& c) {
@@ -248,17 +199,13 @@ void unload_method(rpc_call& c) {
 }
 
 void predict_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "predict");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  if (!opts->count("text"))
-    return c.reply(make_llmos_error(error_code::bad_params, "predict: text=\"...\" is required"));
-  auto prio = uint_option(*opts, "predict", "priority", 1);
-  if (!prio)
-    return c.reply(std::move(prio.error()));
+  call_options o{*c.params, "predict"};
+  o.check(o.has("text"), "predict: text=\"...\" is required");
   predict_request req;
-  req.texts.push_back(opts->at("text"));
-  req.priority = static_cast<uint32_t>(*prio);
+  req.texts.push_back(o.text("text"));
+  req.priority = o.whole32("priority", 1);
+  if (o.refused(c))
+    return;
   forward<predict_reply>(c, target<server_actor>(c), call_timeout, predict_atom::value, req);
 }
 
@@ -268,30 +215,24 @@ void sequences_method(rpc_call& c) {
 }
 
 void cancel_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "cancel");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto id = int_option(*opts, "cancel", "id", -1, 0, INT64_MAX);
-  if (!id || *id < 0)
-    return c.reply(id ? make_llmos_error(error_code::bad_params, "cancel: id=N is required")
-                      : std::move(id.error()));
+  call_options o{*c.params, "cancel"};
+  const auto id = o.integer("id", -1, 0, INT64_MAX);
+  o.check(id >= 0, "cancel: id=N is required");
+  if (o.refused(c))
+    return;
   forward_as_field<bool>(c, "cancelled", target<server_actor>(c), call_timeout, cancel_atom::value,
-                         static_cast<uint64_t>(*id));
+                         static_cast<uint64_t>(id));
 }
 
 void priority_method(rpc_call& c) {
-  auto opts = param_map(*c.params, 2, "priority");
-  if (!opts)
-    return c.reply(std::move(opts.error()));
-  auto id = int_option(*opts, "priority", "id", -1, 0, INT64_MAX);
-  auto value = int_option(*opts, "priority", "value", 0, -1000000, 1000000);
-  if (!id || *id < 0 || !value || !opts->count("value"))
-    return c.reply(!id      ? std::move(id.error())
-                   : !value ? std::move(value.error())
-                            : make_llmos_error(error_code::bad_params,
-                                               "priority: id=N and value=P are required"));
+  call_options o{*c.params, "priority"};
+  const auto id = o.integer("id", -1, 0, INT64_MAX);
+  const auto value = o.integer("value", 0, -1000000, 1000000);
+  o.check(id >= 0 && o.has("value"), "priority: id=N and value=P are required");
+  if (o.refused(c))
+    return;
   forward_as_field<bool>(c, "changed", target<server_actor>(c), call_timeout, priority_atom::value,
-                         static_cast<uint64_t>(*id), static_cast<int32_t>(*value));
+                         static_cast<uint64_t>(id), static_cast<int32_t>(value));
 }
 
 void add_registry_methods(method_table& t) {

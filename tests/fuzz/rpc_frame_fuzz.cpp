@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz_target.hpp"
+#include "gateway/call_options.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/runtime/rpc_codec.hpp"
 
@@ -17,13 +18,16 @@ void use_params(const msgpack::object& params) {
   const auto count = std::min<std::size_t>(llmos::param_count(params), 8);
   for (std::size_t i = 0; i <= count; ++i) {
     (void)llmos::param_string(params, i, "fuzz", "ARG");
-    if (auto map = llmos::param_map(params, i, "fuzz"); map) {
-      (void)llmos::uint_option(*map, "fuzz", "limit", 0);
-      (void)llmos::opt(*map, "model", "");
-    }
+    (void)llmos::param_map(params, i, "fuzz");
     if (auto obj = llmos::param_object(params, i, "fuzz"); obj && *obj)
       (void)llmos::map_get(**obj, "text");
   }
+  // The options every method reads (param 2), one by one.
+  llmos::call_options o{params, "fuzz"};
+  (void)o.whole("limit", 0, 1000);
+  (void)o.real("threshold", 0.9);
+  (void)o.integer("priority", 0, -1000000, 1000000);
+  (void)o.text("model");
   (void)llmos::type_name(params);
 }
 
