@@ -6,35 +6,18 @@
 #include <new>
 #include <utility>
 
+#include "llmos/runtime/wire_msgpack.hpp"
+
 namespace llmos::rpc {
 
 namespace {
 
-const char* type_name(msgpack::type::object_type type) {
-  switch (type) {
-  case msgpack::type::NIL:
-    return "nil";
-  case msgpack::type::BOOLEAN:
-    return "a boolean";
-  case msgpack::type::POSITIVE_INTEGER:
-    return "an unsigned integer";
-  case msgpack::type::NEGATIVE_INTEGER:
-    return "a negative integer";
-  case msgpack::type::FLOAT32:
-  case msgpack::type::FLOAT64:
-    return "a float";
-  case msgpack::type::STR:
-    return "a string";
-  case msgpack::type::BIN:
-    return "bin";
-  case msgpack::type::ARRAY:
-    return "an array";
-  case msgpack::type::MAP:
-    return "a map";
-  case msgpack::type::EXT:
-    return "ext";
-  }
-  return "an unknown type";
+/// The wire's name of `obj`'s type as a phrase: "a map", "an integer", "nil".
+std::string described(const msgpack::object& obj) {
+  auto name = type_name(obj);
+  if (obj.type == msgpack::type::NIL)
+    return name;
+  return (std::strchr("aeiou", name[0]) != nullptr ? "an " : "a ") + name;
 }
 
 std::optional<uint32_t> read_msgid(const msgpack::object& obj) {
@@ -69,8 +52,7 @@ frame_error fatal_error(frame_error::kind what, std::string message) {
 frame_decoder::item to_frame(msgpack::object_handle& handle) {
   const msgpack::object& obj = handle.get();
   if (obj.type != msgpack::type::ARRAY)
-    return malformed(std::string{"frame is "} + type_name(obj.type) +
-                     ", expected an array [type, ...]");
+    return malformed(std::string{"frame is "} + described(obj) + ", expected an array [type, ...]");
   const auto& arr = obj.via.array;
   const auto size = arr.size;
   if (size == 0)
@@ -87,7 +69,7 @@ frame_decoder::item to_frame(msgpack::object_handle& handle) {
                        " elements");
     if (arr.ptr[1].type != msgpack::type::STR)
       return malformed(std::string{"notification method must be a string, got "} +
-                       type_name(arr.ptr[1].type));
+                       described(arr.ptr[1]));
     request req;
     req.method.assign(arr.ptr[1].via.str.ptr, arr.ptr[1].via.str.size);
     req.params = arr.ptr[2];
@@ -106,7 +88,7 @@ frame_decoder::item to_frame(msgpack::object_handle& handle) {
                      msgid);
   if (!msgid)
     return malformed(std::string{what} + " msgid must be an unsigned 32-bit integer, got " +
-                     type_name(arr.ptr[1].type));
+                     described(arr.ptr[1]));
   if (!is_request) {
     response res;
     res.msgid = *msgid;
@@ -116,8 +98,8 @@ frame_decoder::item to_frame(msgpack::object_handle& handle) {
     return res;
   }
   if (arr.ptr[2].type != msgpack::type::STR)
-    return malformed(
-        std::string{"request method must be a string, got "} + type_name(arr.ptr[2].type), msgid);
+    return malformed(std::string{"request method must be a string, got "} + described(arr.ptr[2]),
+                     msgid);
   request req;
   req.msgid = *msgid;
   req.method.assign(arr.ptr[2].via.str.ptr, arr.ptr[2].via.str.size);

@@ -14,8 +14,9 @@ std::string type_name(const msgpack::object& obj) {
   case msgpack::type::BOOLEAN:
     return "boolean";
   case msgpack::type::POSITIVE_INTEGER:
-  case msgpack::type::NEGATIVE_INTEGER:
     return "integer";
+  case msgpack::type::NEGATIVE_INTEGER:
+    return "negative integer";
   case msgpack::type::FLOAT32:
   case msgpack::type::FLOAT64:
     return "float";
