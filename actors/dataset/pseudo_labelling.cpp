@@ -146,6 +146,20 @@ caf::error bad_request(const dataset_state& st, std::string_view request, const 
                                                       "': " + std::string{request} + ": " + what);
 }
 
+/// Why a request that asks a model about this data set's records (pseudo_label, review) cannot
+/// start; empty when it can: `count` (records to label or answer) outside 1..`limit`, no server,
+/// or image records (the servers classify text).
+std::string model_request_refusal(const dataset::dataset_view& view, const caf::actor& server,
+                                  const char* count_name, uint32_t count, uint32_t limit) {
+  if (count == 0 || count > limit)
+    return std::string{count_name} + " must be 1 to " + std::to_string(limit);
+  if (!server)
+    return "no model named";
+  if (view.images())
+    return "image data sets are not labelled by models yet";
+  return {};
+}
+
 } // namespace
 
 caf::typed_response_promise<dataset_stats> label_with_model(self_ptr self, const std::string& model,
@@ -160,12 +174,10 @@ caf::typed_response_promise<dataset_stats> label_with_model(self_ptr self, const
     return refused(rp, no_version(st));
   if (!(threshold >= 0 && threshold <= 1)) // NaN too
     return refuse("threshold must be within [0, 1]");
-  if (max_records == 0 || max_records > max_records_limit)
-    return refuse("max_records must be 1 to " + std::to_string(max_records_limit));
-  if (!server)
-    return refuse("no model named");
-  if (st.view->images())
-    return refuse("image data sets are not labelled by models yet");
+  if (auto why =
+          model_request_refusal(*st.view, server, "max_records", max_records, max_records_limit);
+      !why.empty())
+    return refuse(why);
   auto job = std::make_shared<labelling_job>();
   job->model = model;
   job->threshold = threshold;
@@ -232,12 +244,8 @@ review_queue(self_ptr self, const std::string& model, caf::actor server, uint32_
   };
   if (!st.view)
     return refused(rp, no_version(st));
-  if (n == 0 || n > max_review)
-    return refuse("n must be 1 to " + std::to_string(max_review));
-  if (!server)
-    return refuse("no model named");
-  if (st.view->images())
-    return refuse("image data sets have no review queue yet");
+  if (auto why = model_request_refusal(*st.view, server, "n", n, max_review); !why.empty())
+    return refuse(why);
   auto job = std::make_shared<labelling_job>();
   job->model = model;
   std::vector<std::string> splits;

@@ -58,8 +58,6 @@ std::vector<std::string> mutate(std::mt19937& rng, std::vector<std::string> base
   return base;
 }
 
-using llmos::dataset::testing::make_records;
-
 } // namespace
 
 TEST(minhash, estimate_tracks_exact_jaccard_on_random_pairs) {

@@ -15,8 +15,6 @@ using namespace llmos::dataset;
 
 namespace {
 
-using llmos::dataset::testing::make_records;
-
 std::vector<std::string> ids(const std::vector<record>& records) {
   std::vector<std::string> out;
   for (const auto& r : records)

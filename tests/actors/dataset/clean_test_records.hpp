@@ -8,7 +8,7 @@
 
 #include "dataset/record.hpp"
 
-namespace llmos::dataset::testing {
+namespace llmos::dataset {
 
 inline std::vector<record> make_records(const std::vector<std::string>& texts,
                                         const std::string& prefix = "r") {
@@ -25,4 +25,4 @@ inline std::vector<record> make_records(const std::vector<std::string>& texts,
   return out;
 }
 
-} // namespace llmos::dataset::testing
+} // namespace llmos::dataset

@@ -1,12 +1,15 @@
 // The dataset actor's labels: proposed labels fill only unlabelled records above the confidence,
 // labels asked from a model are stored as a version that survives a restart, the review queue
 // is least confident first and people's labels stay, and a model that fails changes nothing.
+#include <gmock/gmock.h>
+
 #include "dataset_actor_fixture.hpp"
 
 namespace llmos {
 namespace {
 
 using namespace dataset_test;
+using ::testing::HasSubstr;
 
 TEST_F(dataset_actor_test, proposed_labels_fill_only_unlabelled_records_above_the_confidence) {
   auto ds = spawn(pipeline_);
@@ -192,7 +195,33 @@ TEST_F(dataset_actor_test, a_model_that_fails_leaves_the_version_as_it_was) {
   EXPECT_EQ(ingest(ds).version, first.version);
 }
 
-// Unblocks a reader stuck opening a FIFO (so that a failed test cannot hang the actor system).
+TEST_F(dataset_actor_test, model_requests_out_of_range_or_without_a_model_are_refused_by_name) {
+  auto ds = spawn(pipeline_);
+  const auto first = ingest(ds);
+  auto model = sys_.spawn(even_odd_classifier);
+  spawned_.push_back(model);
+  auto refusal = [](const auto& answer) {
+    return answer ? std::string{"an answer"} : describe(answer.error());
+  };
+  EXPECT_THAT(refusal(ask<dataset_stats>(ds, pseudo_label_atom::value, std::string{"m"}, model, 0.5,
+                                         uint32_t{0})),
+              HasSubstr("pseudo_label: max_records must be 1 to 100000"));
+  EXPECT_THAT(refusal(ask<dataset_stats>(ds, pseudo_label_atom::value, std::string{"m"},
+                                         caf::actor{}, 0.5, uint32_t{10})),
+              HasSubstr("pseudo_label: no model named"));
+  EXPECT_THAT(refusal(ask<dataset_stats>(ds, pseudo_label_atom::value, std::string{"m"}, model, 1.5,
+                                         uint32_t{10})),
+              HasSubstr("pseudo_label: threshold must be within [0, 1]"));
+  EXPECT_THAT(refusal(ask<std::vector<review_item>>(ds, review_atom::value, std::string{"m"}, model,
+                                                    uint32_t{1001})),
+              HasSubstr("review: n must be 1 to 1000"));
+  EXPECT_THAT(refusal(ask<std::vector<review_item>>(ds, review_atom::value, std::string{"m"},
+                                                    caf::actor{}, uint32_t{5})),
+              HasSubstr("review: no model named"));
+  auto now = ask<dataset_stats>(ds, stats_atom::value);
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->version, first.version);
+}
 
 } // namespace
 } // namespace llmos

@@ -28,7 +28,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::temp_folder;
-using testing::run_ok;
 
 /// A review of 24 words drawn from a small vocabulary: two of them share few shingles.
 std::string review(std::mt19937& rng) {

@@ -26,8 +26,6 @@ namespace llmos::dataset {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::run_ok;
-using testing::run_unwatched;
 
 class pipeline_runner_test : public ::testing::Test {
 protected:

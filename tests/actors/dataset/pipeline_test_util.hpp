@@ -7,7 +7,7 @@
 #include "dataset/pipeline_runner.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::dataset::testing {
+namespace llmos::dataset {
 
 /// run_pipeline on `spec` with a progress callback that ignores every report.
 inline caf::expected<pipeline_result> run_unwatched(const pipeline_spec& spec) {
@@ -21,4 +21,4 @@ inline pipeline_result run_ok(const pipeline_spec& spec) {
   return result ? std::move(*result) : pipeline_result{};
 }
 
-} // namespace llmos::dataset::testing
+} // namespace llmos::dataset

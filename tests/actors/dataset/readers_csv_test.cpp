@@ -13,10 +13,7 @@ namespace llmos::dataset {
 namespace {
 
 using test::temp_folder;
-using testing::expect_refusals;
 using ::testing::HasSubstr;
-using testing::read_all;
-using testing::refusal_of;
 
 using rows_t = std::vector<csv_row>;
 

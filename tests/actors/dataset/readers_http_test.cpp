@@ -20,7 +20,6 @@ namespace {
 
 using test::temp_folder;
 using ::testing::HasSubstr;
-using testing::read_all;
 
 class http_reader_test : public ::testing::Test {
 protected:

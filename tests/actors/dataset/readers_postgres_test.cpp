@@ -15,7 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::read_all;
 
 class postgres_reader_test : public ::testing::Test {
 protected:

@@ -15,8 +15,6 @@
 namespace llmos::dataset {
 namespace {
 
-using testing::read_all;
-
 #define LLMOS_REQUIRE_DATA(var, relative)                                                          \
   const std::string var = data_path(relative);                                                     \
   if (var.empty())                                                                                 \

@@ -15,10 +15,7 @@ namespace llmos::dataset {
 namespace {
 
 using test::temp_folder;
-using testing::expect_refusals;
 using ::testing::HasSubstr;
-using testing::read_all;
-using testing::refusal_of;
 
 /// Creates `path` and runs `sql` in it.
 void make_db(const std::string& path, const std::string& sql) {

@@ -17,8 +17,6 @@ namespace {
 
 using test::temp_folder;
 using ::testing::HasSubstr;
-using testing::read_all;
-using testing::refusal_of;
 
 const std::string replacement = "\xEF\xBF\xBD";
 

@@ -13,7 +13,7 @@
 #include "dataset/readers/reader.hpp"
 #include "llmos/messages/error.hpp"
 
-namespace llmos::dataset::testing {
+namespace llmos::dataset {
 
 /// What one read produced.
 struct read_result {
@@ -71,4 +71,4 @@ inline void expect_refusals(const source_spec& spec, const std::vector<refusal_c
   }
 }
 
-} // namespace llmos::dataset::testing
+} // namespace llmos::dataset
