@@ -1,7 +1,8 @@
 // A fresh folder for one test under the system's temp folder, removed with everything in it at
 // the end. The name holds the process id and a counter, so test processes running in parallel
 // and two folders of one test never meet, and a tag (the running test's name unless given) so
-// that a folder left behind by a crash says whose it was. Shared by the tests of every component.
+// that a folder left behind by a crash says whose it was. Shared by the component tests (a few keep
+// folders of their own).
 #pragma once
 
 #include <atomic>

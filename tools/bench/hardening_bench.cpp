@@ -75,7 +75,7 @@ double counter_sum(uint16_t http, const std::string& family) {
 
 int connect_to(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) // out of descriptors under the flood: the caller counts it as a refused connection
+  if (fd < 0) // out of descriptors under the flood: the caller gives up on this connection
     return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

@@ -128,8 +128,9 @@ int serve_caf_command(command_line& cl) {
   return bench::serve_raw_caf(static_cast<uint16_t>(std::stoi(cl.arg)), cl.messaging.caf_args);
 }
 
-/// Runs a benchmark whose options the command line sets only --json of and whose Python peer is
-/// tools/bench/`script` (none with --no-python).
+/// Runs a benchmark on the options the command line parsed into `opts` (such as the data
+/// benchmark's --sample), plus --json and tools/bench/`script` as its Python peer (none with
+/// --no-python).
 template <class Options>
 int with_python_peer(command_line& cl, Options& opts, const char* script,
                      int (*run)(const Options&)) {

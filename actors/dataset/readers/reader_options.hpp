@@ -31,7 +31,7 @@ caf::error check_options(const source_spec& spec, std::initializer_list<std::str
 /// The record limit: the smaller of spec.limit and the "limit" option where set, 0 for none.
 caf::expected<uint64_t> record_limit(const source_spec& spec);
 
-/// How every reader starts: check_options(spec, known), then record_limit(spec).
+/// How every file and SQL reader starts: check_options(spec, known), then record_limit(spec).
 caf::expected<uint64_t> checked_record_limit(const source_spec& spec,
                                              std::initializer_list<std::string_view> known);
 

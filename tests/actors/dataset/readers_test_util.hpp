@@ -62,7 +62,9 @@ struct refusal_case {
 
 /// `spec` with each case's options instead of its own is refused with the case's words.
 inline void expect_refusals(const source_spec& spec, const std::vector<refusal_case>& cases) {
-  for (const auto& c : cases) {
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& c = cases[i];
+    SCOPED_TRACE("refusal case " + std::to_string(i));
     auto with = spec;
     with.options = c.options;
     const auto got = refusal_of(with);
