@@ -2,6 +2,7 @@
 // callers need no #ifdefs and fall back to the CPU kernels.
 #include "llmos/kernels/cuda_info.hpp"
 #include "llmos/kernels/gelu.hpp"
+#include "llmos/kernels/llama_decode_cuda.hpp"
 #include "llmos/kernels/nccl_group.hpp"
 
 namespace llmos::kernels {
@@ -23,6 +24,11 @@ std::string nccl_version() {
 }
 
 std::string gelu_forward_cuda(float*, const float*, std::size_t, int) {
+  return "this build of llmos has no CUDA kernels (the CUDA toolkit was not found at build time)";
+}
+
+std::string llama_decode_cuda(const llama_decode_weights&, const llama_decode_item*, int32_t,
+                              llama_cuda_scratch&, void*) {
   return "this build of llmos has no CUDA kernels (the CUDA toolkit was not found at build time)";
 }
 

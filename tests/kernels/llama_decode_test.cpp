@@ -89,30 +89,6 @@ TEST(llama_decode, batch_at_different_positions_equals_decoding_one_by_one) {
     EXPECT_EQ(max_cache_diff(batched[s], single[s], prefix[s] + 12), 0.0f) << "sequence " << s;
 }
 
-/// A paged cache: blocks of `block_size` positions in a pool, handed to the sequence in a
-/// scrambled order (so that neighbouring positions of two blocks are never neighbours in memory).
-struct paged_cache {
-  int64_t kv_dim, block_floats, stride;
-  int32_t block_size;
-  std::vector<int32_t> table;
-  std::vector<float> k, v;
-
-  paged_cache(const config& c, int32_t block_size) : kv_dim(c.kv_dim()), block_size(block_size) {
-    const int32_t blocks = (c.seq_len + block_size - 1) / block_size;
-    block_floats = int64_t{block_size} * kv_dim;
-    stride = (blocks + 2) * block_floats; // two blocks nobody uses
-    table.resize(blocks + 2);
-    std::iota(table.begin(), table.end(), 0);
-    std::mt19937 rng{static_cast<uint32_t>(block_size)};
-    std::shuffle(table.begin(), table.end(), rng);
-    table.resize(blocks);
-    k.assign(c.layers * stride, std::numeric_limits<float>::quiet_NaN());
-    v = k;
-  }
-
-  llama_kv_view view() { return {k.data(), v.data(), stride, table.data(), block_size}; }
-};
-
 TEST(llama_decode, a_paged_cache_gives_the_dense_caches_logits_to_the_bit) {
   for (const config& c : {stories_shape, odd_shape}) {
     const random_model model(c, 13);

@@ -1,10 +1,11 @@
-// Random Llama networks, dense caches and comparisons shared by the decode-kernel tests.
+// Random Llama networks, dense and paged caches and comparisons shared by the decode-kernel tests.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -89,6 +90,30 @@ struct dense_cache {
         k(c.layers * stride, std::numeric_limits<float>::quiet_NaN()), v(k) {}
 
   llama_kv_view view() { return {k.data(), v.data(), stride}; }
+};
+
+/// A paged cache: blocks of `block_size` positions in a pool, handed to the sequence in a
+/// scrambled order (so that neighbouring positions of two blocks are never neighbours in memory).
+struct paged_cache {
+  int64_t kv_dim, block_floats, stride;
+  int32_t block_size;
+  std::vector<int32_t> table;
+  std::vector<float> k, v;
+
+  paged_cache(const config& c, int32_t block_size) : kv_dim(c.kv_dim()), block_size(block_size) {
+    const int32_t blocks = (c.seq_len + block_size - 1) / block_size;
+    block_floats = int64_t{block_size} * kv_dim;
+    stride = (blocks + 2) * block_floats; // two blocks nobody uses
+    table.resize(blocks + 2);
+    std::iota(table.begin(), table.end(), 0);
+    std::mt19937 rng{static_cast<uint32_t>(block_size)};
+    std::shuffle(table.begin(), table.end(), rng);
+    table.resize(blocks);
+    k.assign(c.layers * stride, std::numeric_limits<float>::quiet_NaN());
+    v = k;
+  }
+
+  llama_kv_view view() { return {k.data(), v.data(), stride, table.data(), block_size}; }
 };
 
 inline float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
