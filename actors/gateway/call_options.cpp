@@ -102,7 +102,7 @@ const std::string* call_options::value_of(const std::string& key) const {
 bool call_options::refused(rpc_call& c) {
   if (!failed())
     return false;
-  c.reply(take_error());
+  c.reply(std::move(error_));
   return true;
 }
 

@@ -51,9 +51,11 @@ public:
   /// Every option as given (for methods that pass unknown keys on).
   const std::map<std::string, std::string>& all() const { return opts_; }
 
-  /// True when a read failed; the first mistake is then taken out of here.
+  /// True when a read failed.
   bool failed() const { return static_cast<bool>(error_); }
-  caf::error take_error() { return std::move(error_); }
+
+  /// The method named in every refusal.
+  const std::string& method() const { return method_; }
 
   /// When a read failed, answers `c` with the first mistake and returns true.
   bool refused(rpc_call& c);

@@ -8,7 +8,6 @@
 #include "gateway/call_options.hpp"
 #include "gateway/rpc_params.hpp"
 #include "llmos/messages/dataset.hpp"
-#include "llmos/messages/error.hpp"
 
 namespace llmos {
 namespace {

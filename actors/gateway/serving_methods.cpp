@@ -98,9 +98,9 @@ void versions_method(rpc_call& c) {
 
 /// The version of a method on one version (model=M version=N, both required); 0 once `o` has
 /// refused.
-uint32_t one_version(call_options& o, const std::string& method) {
+uint32_t one_version(call_options& o) {
   o.require({"model", "version"});
-  auto v = version_of(method, o.text("version"));
+  auto v = version_of(o.method(), o.text("version"));
   if (!v) {
     o.fail(std::move(v.error()));
     return 0;
@@ -110,7 +110,7 @@ uint32_t one_version(call_options& o, const std::string& method) {
 
 void delete_method(rpc_call& c) {
   call_options o{*c.params, "delete"};
-  const auto version = one_version(o, "delete");
+  const auto version = one_version(o);
   if (o.refused(c))
     return;
   // The registry answers true once the version is gone: the reply is {"deleted": true}.
@@ -120,7 +120,7 @@ void delete_method(rpc_call& c) {
 
 void export_method(rpc_call& c) {
   call_options o{*c.params, "export"};
-  const auto version = one_version(o, "export");
+  const auto version = one_version(o);
   if (o.refused(c))
     return;
   forward_as_field(c, "path", target<registry_actor>(c), long_timeout, export_atom::value,

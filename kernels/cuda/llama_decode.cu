@@ -203,10 +203,15 @@ struct llama_cuda_buffers {
   device_item* items = nullptr;
   std::vector<device_item> host_items;
 
-  ~llama_cuda_buffers() {
+  /// Frees the device memory (capacity 0 again).
+  void release() {
     cudaFree(pool);
     cudaFree(items);
+    pool = nullptr;
+    items = nullptr;
+    capacity = 0;
   }
+  ~llama_cuda_buffers() { release(); }
 };
 
 namespace {
@@ -236,11 +241,7 @@ std::string reserve(llama_cuda_buffers& b, const step_shape& s, int32_t count) {
     b.shape = s;
     return {};
   }
-  cudaFree(b.pool);
-  cudaFree(b.items);
-  b.pool = nullptr;
-  b.items = nullptr;
-  b.capacity = 0;
+  b.release();
   const int64_t per_item = 3 * int64_t{s.dim} + 2 * int64_t{s.kv_dim} +
                            int64_t{s.n_heads} * s.seq_len + 2 * int64_t{s.hidden};
   LLMOS_CUDA_TRY(cudaMalloc(&b.pool, per_item * count * sizeof(float)));
