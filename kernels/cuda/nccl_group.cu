@@ -22,6 +22,7 @@ struct nccl_group::impl {
   ncclComm_t comm = nullptr;
   float* buffer = nullptr; ///< device scratch, grown on demand
   std::size_t capacity = 0;
+  cudaEvent_t queued = nullptr; ///< the default stream's work so far, for the group's stream
 };
 
 std::string nccl_group::make_id(std::string* id) {
@@ -60,6 +61,8 @@ nccl_group::~nccl_group() {
     ncclCommDestroy(impl_->comm);
   if (impl_->buffer != nullptr)
     cudaFree(impl_->buffer);
+  if (impl_->queued != nullptr)
+    cudaEventDestroy(impl_->queued);
   if (impl_->stream != nullptr)
     cudaStreamDestroy(impl_->stream);
 }
@@ -81,6 +84,22 @@ std::string nccl_group::all_reduce_sum(float* data, std::size_t n) {
   LLMOS_CUDA_TRY(cudaMemcpyAsync(s.buffer, data, bytes, cudaMemcpyHostToDevice, s.stream));
   LLMOS_NCCL_TRY(ncclAllReduce(s.buffer, s.buffer, n, ncclFloat32, ncclSum, s.comm, s.stream));
   LLMOS_CUDA_TRY(cudaMemcpyAsync(data, s.buffer, bytes, cudaMemcpyDeviceToHost, s.stream));
+  LLMOS_CUDA_TRY(cudaStreamSynchronize(s.stream));
+  return {};
+}
+
+std::string nccl_group::all_reduce_device(float* data, std::size_t n, bool mean) {
+  if (n == 0)
+    return {};
+  auto& s = *impl_;
+  LLMOS_CUDA_TRY(cudaSetDevice(s.device));
+  if (s.queued == nullptr)
+    LLMOS_CUDA_TRY(cudaEventCreateWithFlags(&s.queued, cudaEventDisableTiming));
+  // The group's stream does not wait for the default stream by itself (it is non-blocking).
+  LLMOS_CUDA_TRY(cudaEventRecord(s.queued, cudaStreamLegacy));
+  LLMOS_CUDA_TRY(cudaStreamWaitEvent(s.stream, s.queued, 0));
+  LLMOS_NCCL_TRY(
+      ncclAllReduce(data, data, n, ncclFloat32, mean ? ncclAvg : ncclSum, s.comm, s.stream));
   LLMOS_CUDA_TRY(cudaStreamSynchronize(s.stream));
   return {};
 }

@@ -21,6 +21,10 @@ uint64_t cuda_device_memory(int device);
 /// calling thread.
 uint64_t cuda_device_free_memory(int device);
 
+/// CUDA device `device`'s UUID as nvidia-smi prints it ("GPU-…"): the same GPU seen from any
+/// process, whatever its index there. "" if unknown.
+std::string cuda_device_uuid(int device);
+
 /// NCCL version as "2.28.x", or "" when NCCL is not part of this build.
 std::string nccl_version();
 

@@ -26,6 +26,11 @@ public:
   /// group's own stream. "" on success, else the CUDA or NCCL error.
   std::string all_reduce_sum(float* data, std::size_t n);
 
+  /// data[0..n) in the group's GPU memory replaced in place by its sum (or `mean`) over all
+  /// ranks: on the group's stream, after the work already queued on the legacy default stream
+  /// (LibTorch's, where the gradients were computed); returns once the result is there.
+  std::string all_reduce_device(float* data, std::size_t n, bool mean);
+
   int rank() const { return rank_; }
   int world() const { return world_; }
 

@@ -1,0 +1,218 @@
+// llama_paged_cuda: the paged pool in device memory and the host side of each step around
+// llama_decode_cuda. Block tables are gathered once per distinct sequence (a prefill chunk's
+// items share one), each as long as the furthest position an item of it reads; staging buffers
+// are pinned so the copies are asynchronous, and they grow but are never reallocated per step.
+#include "llmos/kernels/llama_paged_cuda.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+#include "cuda/check.cuh"
+#include "llmos/kernels/cuda_stream.hpp"
+#include "llmos/kernels/llama_decode_cuda.hpp"
+
+namespace llmos::kernels {
+namespace {
+
+/// A buffer of T that grows to what is asked (contents not kept), in device or pinned memory.
+template <class T, bool pinned> struct growing {
+  T* ptr = nullptr;
+  std::size_t capacity = 0;
+
+  std::string reserve(std::size_t n) {
+    if (n <= capacity)
+      return {};
+    release();
+    const std::size_t want = std::max(n, 2 * capacity);
+    if constexpr (pinned)
+      LLMOS_CUDA_TRY(cudaMallocHost(reinterpret_cast<void**>(&ptr), want * sizeof(T)));
+    else
+      LLMOS_CUDA_TRY(cudaMalloc(reinterpret_cast<void**>(&ptr), want * sizeof(T)));
+    capacity = want;
+    return {};
+  }
+  void release() {
+    if (ptr != nullptr) {
+      if constexpr (pinned)
+        cudaFreeHost(ptr);
+      else
+        cudaFree(ptr);
+    }
+    ptr = nullptr;
+    capacity = 0;
+  }
+  ~growing() { release(); }
+};
+
+} // namespace
+
+struct llama_paged_cuda::impl {
+  int device = 0;
+  cudaStream_t own = nullptr;    ///< used outside device jobs
+  cudaStream_t stream = nullptr; ///< of the current call
+  float* keys = nullptr;
+  float* values = nullptr;
+  llama_cuda_scratch scratch;
+  growing<int32_t, true> host_tables;
+  growing<int32_t, false> tables;
+  growing<float, true> host_logits;
+  growing<float, false> logits;
+  std::vector<llama_decode_item> staged;
+  std::vector<std::pair<const int32_t*, std::size_t>> table_of; ///< host table, its length
+
+  ~impl() {
+    cudaSetDevice(device);
+    cudaDeviceSynchronize(); // nothing of ours may still be read or written, on any stream
+    cudaFree(keys);
+    cudaFree(values);
+    if (own != nullptr)
+      cudaStreamDestroy(own);
+  }
+
+  /// Makes the device current and picks the stream of this call. "" on success.
+  std::string enter() {
+    LLMOS_CUDA_TRY(cudaSetDevice(device));
+    auto* job = static_cast<cudaStream_t>(current_job_streams().compute);
+    stream = job != nullptr ? job : own;
+    return {};
+  }
+
+  /// Where each item's block table goes in `tables`: its offset there, or -1 for a dense cache.
+  std::vector<int64_t> gather_tables(const llama_decode_item* items, int32_t count);
+  std::string stage(const llama_decode_weights& w, const llama_decode_item* items, int32_t count,
+                    std::vector<int32_t>& wanted);
+};
+
+llama_paged_cuda::llama_paged_cuda(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+llama_paged_cuda::~llama_paged_cuda() = default;
+
+std::string llama_paged_cuda::create(int device, std::size_t floats,
+                                     std::unique_ptr<llama_paged_cuda>* out) {
+  auto p = std::make_unique<impl>();
+  p->device = device;
+  LLMOS_CUDA_TRY(cudaSetDevice(device));
+  // A blocking stream: it waits for work on the legacy default stream, where LibTorch writes
+  // the weights outside device jobs.
+  LLMOS_CUDA_TRY(cudaStreamCreate(&p->own));
+  LLMOS_CUDA_TRY(cudaMalloc(&p->keys, floats * sizeof(float)));
+  LLMOS_CUDA_TRY(cudaMalloc(&p->values, floats * sizeof(float)));
+  out->reset(new llama_paged_cuda(std::move(p)));
+  return {};
+}
+
+float* llama_paged_cuda::keys() const {
+  return impl_->keys;
+}
+float* llama_paged_cuda::values() const {
+  return impl_->values;
+}
+
+std::vector<int64_t> llama_paged_cuda::impl::gather_tables(const llama_decode_item* items,
+                                                           int32_t count) {
+  table_of.clear();
+  std::vector<int64_t> slot(count, -1);
+  for (int32_t i = 0; i < count; i++) {
+    const auto& c = items[i].cache;
+    if (c.blocks == nullptr || c.block_size <= 0)
+      continue;
+    const auto need = static_cast<std::size_t>(items[i].pos / c.block_size + 1);
+    auto it = std::find_if(table_of.begin(), table_of.end(),
+                           [&](const auto& t) { return t.first == c.blocks; });
+    if (it == table_of.end())
+      it = table_of.insert(table_of.end(), {c.blocks, 0});
+    it->second = std::max(it->second, need);
+    slot[i] = it - table_of.begin(); // an index for now, an offset below
+  }
+  std::vector<int64_t> offsets(table_of.size());
+  int64_t at = 0;
+  for (std::size_t t = 0; t < table_of.size(); t++) {
+    offsets[t] = at;
+    at += static_cast<int64_t>(table_of[t].second);
+  }
+  for (auto& s : slot)
+    if (s >= 0)
+      s = offsets[s];
+  return slot;
+}
+
+/// Copies the block tables in, and makes `staged`: the items with device tables and logits.
+std::string llama_paged_cuda::impl::stage(const llama_decode_weights& w,
+                                          const llama_decode_item* items, int32_t count,
+                                          std::vector<int32_t>& wanted) {
+  const auto slot = gather_tables(items, count);
+  std::size_t ints = 0;
+  for (const auto& [table, n] : table_of)
+    ints += n;
+  if (auto err = host_tables.reserve(ints); !err.empty())
+    return err;
+  if (auto err = tables.reserve(ints); !err.empty())
+    return err;
+  std::size_t at = 0;
+  for (const auto& [table, n] : table_of) {
+    std::memcpy(host_tables.ptr + at, table, n * sizeof(int32_t));
+    at += n;
+  }
+  if (ints > 0)
+    LLMOS_CUDA_TRY(cudaMemcpyAsync(tables.ptr, host_tables.ptr, ints * sizeof(int32_t),
+                                   cudaMemcpyHostToDevice, stream));
+  for (int32_t i = 0; i < count; i++)
+    if (items[i].logits != nullptr)
+      wanted.push_back(i);
+  const std::size_t vocab = static_cast<std::size_t>(w.vocab_size);
+  if (auto err = logits.reserve(wanted.size() * vocab); !err.empty())
+    return err;
+  if (auto err = host_logits.reserve(wanted.size() * vocab); !err.empty())
+    return err;
+  staged.assign(items, items + count);
+  for (int32_t i = 0; i < count; i++)
+    if (slot[i] >= 0)
+      staged[i].cache.blocks = tables.ptr + slot[i];
+  for (std::size_t j = 0; j < wanted.size(); j++)
+    staged[wanted[j]].logits = logits.ptr + j * vocab;
+  return {};
+}
+
+std::string llama_paged_cuda::step(const llama_decode_weights& w, const llama_decode_item* items,
+                                   int32_t count) {
+  if (count <= 0)
+    return {};
+  auto& s = *impl_;
+  if (auto err = s.enter(); !err.empty())
+    return err;
+  std::vector<int32_t> wanted;
+  if (auto err = s.stage(w, items, count, wanted); !err.empty())
+    return err;
+  if (auto err = llama_decode_cuda(w, s.staged.data(), count, s.scratch, s.stream); !err.empty())
+    return err;
+  const std::size_t vocab = static_cast<std::size_t>(w.vocab_size);
+  if (!wanted.empty())
+    LLMOS_CUDA_TRY(cudaMemcpyAsync(s.host_logits.ptr, s.logits.ptr,
+                                   wanted.size() * vocab * sizeof(float), cudaMemcpyDeviceToHost,
+                                   s.stream));
+  LLMOS_CUDA_TRY(cudaStreamSynchronize(s.stream));
+  for (std::size_t j = 0; j < wanted.size(); j++)
+    std::memcpy(items[wanted[j]].logits, s.host_logits.ptr + j * vocab, vocab * sizeof(float));
+  return {};
+}
+
+std::string llama_paged_cuda::copy(float* dst, const float* src, std::size_t floats, bool to_host) {
+  if (auto err = impl_->enter(); !err.empty())
+    return err;
+  LLMOS_CUDA_TRY(cudaMemcpyAsync(dst, src, floats * sizeof(float),
+                                 to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice,
+                                 impl_->stream));
+  return {};
+}
+
+std::string llama_paged_cuda::finish() {
+  if (auto err = impl_->enter(); !err.empty())
+    return err;
+  LLMOS_CUDA_TRY(cudaStreamSynchronize(impl_->stream));
+  return {};
+}
+
+} // namespace llmos::kernels

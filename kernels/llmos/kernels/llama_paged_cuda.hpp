@@ -1,0 +1,56 @@
+// A continuous-batching decoder's paged KV pool in one GPU's memory, and its decode steps over
+// that pool. The decoder keeps its schedule on the host (block tables, the logits it samples
+// from); each step moves only what the kernel needs: the block tables of the step's sequences
+// go in and the wanted logits come back, through pinned staging buffers on the pool's stream,
+// and the step returns when the logits are on the host. Keys and values never leave the GPU
+// except for swapping (copy()). Every entry point exists in every build; without CUDA, create
+// says so.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "llmos/kernels/llama_decode.hpp"
+
+namespace llmos::kernels {
+
+class llama_paged_cuda {
+public:
+  /// A pool of `floats` keys and as many values on GPU `device`. Its steps and copies go on the
+  /// compute stream of the device job running on the calling thread (current_job_streams(), so
+  /// they are ordered with the LibTorch work of the model's jobs, training included), or, outside
+  /// a job, on a stream of its own that orders after LibTorch's default stream. "" on success,
+  /// else what failed.
+  static std::string create(int device, std::size_t floats, std::unique_ptr<llama_paged_cuda>* out);
+
+  ~llama_paged_cuda();
+  llama_paged_cuda(const llama_paged_cuda&) = delete;
+  llama_paged_cuda& operator=(const llama_paged_cuda&) = delete;
+
+  /// The pool's arrays, in device memory.
+  float* keys() const;
+  float* values() const;
+
+  /// One decode step of `count` items whose weights `w` are in this GPU's memory: the items are
+  /// the CPU kernel's, except that their caches point into keys()/values(); their block tables
+  /// and logits stay host pointers. Returns once every wanted logit is on the host; "" on
+  /// success, else the first problem (an item out of range, a CUDA error).
+  std::string step(const llama_decode_weights& w, const llama_decode_item* items, int32_t count);
+
+  /// Enqueues a copy of `floats` floats into `dst` from `src`, one of them in the pool and the
+  /// other in host memory (`to_host`: from the pool). "" on success.
+  std::string copy(float* dst, const float* src, std::size_t floats, bool to_host);
+
+  /// Waits for the copies enqueued so far. "" on success.
+  std::string finish();
+
+  struct impl;
+
+private:
+  explicit llama_paged_cuda(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace llmos::kernels
