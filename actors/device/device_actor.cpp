@@ -39,6 +39,7 @@ device_actor::behavior_type device_behavior(device_actor::stateful_pointer<devic
         auto& core = *self->state.core;
         const auto start = std::chrono::steady_clock::now();
         try {
+          const kernels::job_stream_scope on_streams(core.streams());
           (*job.run)(core.info());
         } catch (const std::exception& e) {
           // A job reports its own errors; an exception escaping it is a bug, not a reason

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "llmos/kernels/cuda_info.hpp"
 #include "llmos/kernels/gelu.hpp"
@@ -51,6 +52,15 @@ caf::expected<device_core> device_core::create(std::string name, std::string typ
     core.info_.cuda_index = cuda_index;
     core.info_.memory_bytes = kernels::cuda_device_memory(cuda_index);
     core.info_.backend = "cuda";
+    // The compute stream is blocking (ordered with LibTorch's default stream, which work outside
+    // jobs uses); the copy stream is not, so transfers on it may overlap the compute.
+    for (auto [stream, blocking] : {std::pair{&core.compute_, true}, {&core.copy_, false}}) {
+      std::unique_ptr<kernels::cuda_stream> made;
+      if (auto err = kernels::cuda_stream::create(cuda_index, blocking, &made); !err.empty())
+        return make_llmos_error(error_code::kernel_failed,
+                                "device '" + core.info_.name + "': its CUDA streams: " + err);
+      *stream = std::move(made);
+    }
   } else {
     core.info_.memory_bytes = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
                               static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
@@ -104,6 +114,10 @@ caf::expected<tensor_bytes> device_core::all_reduce(const tensor_bytes& in) {
   ++info_.jobs_done;
   info_.elements_done += *n;
   return out;
+}
+
+kernels::job_streams device_core::streams() const {
+  return {compute_ ? compute_->handle() : nullptr, copy_ ? copy_->handle() : nullptr};
 }
 
 void device_core::record_job(double seconds) {

@@ -7,6 +7,7 @@
 
 #include <caf/expected.hpp>
 
+#include "llmos/kernels/cuda_stream.hpp"
 #include "llmos/kernels/nccl_group.hpp"
 #include "llmos/messages/device.hpp"
 
@@ -32,6 +33,10 @@ public:
   /// GPU devices in a group: the float32 tensor summed over every rank.
   caf::expected<tensor_bytes> all_reduce(const tensor_bytes& in);
 
+  /// A GPU device's own streams, which its jobs run under (kernels::job_stream_scope); none on
+  /// a CPU.
+  kernels::job_streams streams() const;
+
   /// Counts a finished job of `seconds`.
   void record_job(double seconds);
 
@@ -41,7 +46,8 @@ public:
 private:
   device_core() = default;
   device_info info_;
-  std::shared_ptr<kernels::nccl_group> nccl_; ///< set by nccl_join; owns its CUDA stream
+  std::shared_ptr<kernels::nccl_group> nccl_;            ///< set by nccl_join; owns its CUDA stream
+  std::shared_ptr<kernels::cuda_stream> compute_, copy_; ///< a GPU device's; null on a CPU
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

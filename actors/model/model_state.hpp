@@ -13,6 +13,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include "llmos/kernels/cuda_stream.hpp"
 #include "llmos/messages/dataset.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/model.hpp"
@@ -92,7 +93,9 @@ void on_device(self_ptr self, std::string what, Fn fn, Then then,
   job.run = std::make_shared<std::function<void(const device_info&)>>(
       [eng, fn, out](const device_info& d) {
         engine::use_threads(d.threads);
-        // The engine computes where its device is (a GPU device's jobs run on that GPU).
+        // The engine computes where its device is (a GPU device's jobs run on that GPU), under
+        // the device's own stream.
+        const engine::stream_scope on_stream(kernels::current_job_streams().compute, d.cuda_index);
         if (auto err = eng->place(d.type, d.cuda_index)) {
           out->emplace(std::move(err));
           return;

@@ -16,6 +16,7 @@
 #include "device/device_actor.hpp"
 #include "device/device_core.hpp"
 #include "llmos/kernels/cuda_info.hpp"
+#include "llmos/kernels/cuda_stream.hpp"
 #include "llmos/kernels/gelu.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
@@ -183,6 +184,33 @@ TEST(device_core, cpu_device_refuses_nccl_and_says_why) {
   auto sum = core->all_reduce(make_tensor({2}, {1.0f, 2.0f}));
   ASSERT_FALSE(sum);
   EXPECT_NE(describe(sum.error()).find("is in no NCCL group"), std::string::npos);
+}
+
+// A job finds its device's streams through the thread (the device actor sets them around it):
+// none on a CPU device; a GPU device's own (checked where there is one).
+TEST(device_core, a_device_job_sees_its_device_streams_and_only_during_the_job) {
+  auto cpu = device_core::create("cpu0", "cpu", 0, 1);
+  ASSERT_TRUE(cpu);
+  EXPECT_EQ(cpu->streams().compute, nullptr);
+  EXPECT_EQ(cpu->streams().copy, nullptr);
+  int a = 0, b = 0;
+  {
+    const kernels::job_stream_scope outer({&a, &b});
+    EXPECT_EQ(kernels::current_job_streams().compute, &a);
+    {
+      const kernels::job_stream_scope inner(cpu->streams());
+      EXPECT_EQ(kernels::current_job_streams().compute, nullptr);
+    }
+    EXPECT_EQ(kernels::current_job_streams().copy, &b);
+  }
+  EXPECT_EQ(kernels::current_job_streams().compute, nullptr);
+  if (kernels::cuda_device_count() == 0)
+    return;
+  auto gpu = device_core::create("gpu0", "cuda", 0, 1);
+  ASSERT_TRUE(gpu) << describe(gpu.error());
+  EXPECT_NE(gpu->streams().compute, nullptr);
+  EXPECT_NE(gpu->streams().copy, nullptr);
+  EXPECT_NE(gpu->streams().compute, gpu->streams().copy);
 }
 
 TEST(device_core, cuda_device_all_reduce_in_a_group_of_one) {

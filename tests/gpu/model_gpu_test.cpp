@@ -18,6 +18,7 @@
 #include "device/device_actor.hpp"
 #include "device/device_core.hpp"
 #include "llama_fixture.hpp"
+#include "llmos/kernels/cuda_stream.hpp"
 #include "llmos/messages/register.hpp"
 
 namespace llmos::model {
@@ -129,11 +130,15 @@ TEST_F(model_gpu_test, a_cuda_device_actor_runs_the_engine_on_its_gpu) {
   const auto prompt = tok_->encode("Tom saw a");
   auto out = std::make_shared<std::vector<int32_t>>();
   auto placed = std::make_shared<std::string>();
+  auto stream = std::make_shared<void*>(nullptr);
   device_job job;
   job.what = "generate on gpu0";
-  // What a model actor's job does (model_state.hpp on_device): place, then compute.
+  // What a model actor's job does (model_state.hpp on_device): under the device's stream,
+  // place, then compute.
   job.run = std::make_shared<std::function<void(const device_info&)>>(
-      [e, out, placed, prompt](const device_info& d) {
+      [e, out, placed, prompt, stream](const device_info& d) {
+        *stream = kernels::current_job_streams().compute;
+        const engine::stream_scope on_stream(*stream, d.cuda_index);
         if (auto err = e->place(d.type, d.cuda_index)) {
           *placed = describe(err);
           return;
@@ -149,6 +154,7 @@ TEST_F(model_gpu_test, a_cuda_device_actor_runs_the_engine_on_its_gpu) {
       .receive([](double seconds) { EXPECT_GT(seconds, 0.0); },
                [](const caf::error& err) { ADD_FAILURE() << describe(err); });
   EXPECT_EQ(*placed, "cuda:0");
+  EXPECT_NE(*stream, nullptr) << "a cuda device's jobs run under its own stream";
   auto cpu = imported();
   ASSERT_TRUE(cpu);
   EXPECT_EQ(*out, greedy(*cpu, prompt, 40));

@@ -35,6 +35,13 @@ pkg_check_modules(LIBPQ QUIET IMPORTED_TARGET GLOBAL libpq)
 # LibTorch (Debian 1.13, CPU) for the model component; c10d's Gloo process group needs the
 # libgloo-dev headers it includes.
 find_package(Torch REQUIRED)
+# A CUDA LibTorch (pip torch on a GPU machine) brings libc10_cuda: the engine then runs each job
+# under its device actor's CUDA stream (LLMOS_TORCH_CUDA). Debian's LibTorch is CPU-only.
+set(LLMOS_TORCH_CUDA OFF)
+if(C10_CUDA_LIBRARY)
+  set(LLMOS_TORCH_CUDA ON)
+endif()
+message(STATUS "llmos: LibTorch with CUDA (jobs under their device's stream): ${LLMOS_TORCH_CUDA}")
 
 # Serving: cpp-httplib (Debian ships it as a compiled library, pkg-config only) for the HTTP
 # gateway, prometheus-cpp (core metrics + text serializer) for /metrics.

@@ -133,6 +133,21 @@ public:
   std::vector<float> flat_parameters() const;
   int64_t parameter_count() const;
 
+  /// LibTorch's GPU work on the calling thread goes to `stream` (a device actor's cudaStream_t on
+  /// GPU `cuda_index`) until the scope ends, instead of LibTorch's default stream. Nothing for a
+  /// null stream (a CPU device) or where LibTorch has no CUDA (built without LLMOS_TORCH_CUDA).
+  class stream_scope {
+  public:
+    stream_scope(void* stream, int cuda_index);
+    ~stream_scope();
+    stream_scope(const stream_scope&) = delete;
+    stream_scope& operator=(const stream_scope&) = delete;
+
+  private:
+    struct guard;
+    std::unique_ptr<guard> guard_;
+  };
+
   /// Sizes the calling thread's torch pool to `threads` and keeps OpenBLAS at one thread, so
   /// that a device's job never oversubscribes the cores it owns (called by device jobs).
   static void use_threads(uint32_t threads);
