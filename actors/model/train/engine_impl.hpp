@@ -189,7 +189,7 @@ struct engine::impl {
                    .div(255.0)
                    .unsqueeze(1);
       // Fashion-MNIST's pixel mean and deviation: inputs near zero mean, unit scale.
-      return ((x - 0.286) / 0.353).to(device);
+      return to_device((x - 0.286) / 0.353);
     }
     if (t.dtype != "i32" || t.shape.size() != 2)
       return fail(spec, error_code::bad_params,
@@ -210,7 +210,17 @@ struct engine::impl {
     const auto limit = net->max_length();
     if (limit > 0 && x.size(1) > limit)
       x = x.narrow(1, 0, limit);
-    return x.to(device);
+    return to_device(x);
+  }
+
+  /// A host tensor on the engine's device: on a GPU through pinned memory, copied asynchronously
+  /// on the job's stream (kernels after it on that stream wait for it; the host goes on preparing
+  /// the rest of the step). LibTorch's pinned-memory allocator keeps the staging block until the
+  /// copy is done.
+  torch::Tensor to_device(const torch::Tensor& t) const {
+    if (!device.is_cuda())
+      return t.to(device);
+    return t.pin_memory().to(device, /*non_blocking=*/true);
   }
 
   static std::string describe_shape(const std::vector<int64_t>& s) {
@@ -237,7 +247,7 @@ struct engine::impl {
         return fail(spec, error_code::bad_params, describe(i.error()));
       ids.push_back(*i);
     }
-    return torch::tensor(ids, torch::kLong).to(device);
+    return to_device(torch::tensor(ids, torch::kLong));
   }
 
   struct loss_out {
@@ -286,8 +296,13 @@ struct engine::impl {
     for (auto& p : trainable)
       grads.push_back(p.grad().defined() ? p.grad().reshape({-1})
                                          : torch::zeros({p.numel()}, p.options()));
-    // The group averages host memory (Gloo over TCP): a GPU's gradients go through the host.
-    auto flat = torch::cat(grads).to(torch::kCPU).contiguous();
+    if (auto err = group->connect(device.is_cuda() ? "cuda" : "cpu",
+                                  device.is_cuda() ? device.index() : 0))
+      return err;
+    // NCCL averages in the GPU's memory; Gloo in host memory (a GPU's gradients go through it).
+    auto flat = torch::cat(grads).contiguous();
+    if (group->backend() != "nccl")
+      flat = flat.to(torch::kCPU);
     if (auto err = group->average(flat.data_ptr<float>(), static_cast<std::size_t>(flat.numel())))
       return err;
     int64_t at = 0;
