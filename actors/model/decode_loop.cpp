@@ -66,6 +66,18 @@ struct step_job {
 
   void operator()(const device_info& d) const {
     model::engine::use_threads(d.threads);
+    // The engine computes where its device is, under the device's stream; a decoder made
+    // before the model's first job there follows it (its weights and pool move with it).
+    const model::engine::stream_scope on_stream(kernels::current_job_streams().compute,
+                                                d.cuda_index);
+    caf::error err = eng->place(d.type, d.cuda_index);
+    if (!err)
+      err = decoder->follow(*eng);
+    if (err) {
+      result->admitted.assign(admits->size(), err);
+      result->events = std::move(err);
+      return;
+    }
     for (auto id : cancels)
       decoder->cancel(id);
     for (auto [id, priority] : priorities)

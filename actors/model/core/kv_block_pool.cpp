@@ -5,14 +5,15 @@
 namespace llmos::model {
 
 kv_block_pool::kv_block_pool(int32_t blocks, int32_t block_size, int64_t position_floats,
-                             int32_t layers)
-    : block_size_(block_size), block_floats_(int64_t{block_size} * position_floats),
-      layer_stride_(block_floats_ * blocks) {
+                             int32_t layers, bool host_memory)
+    : block_size_(block_size), layers_(layers),
+      block_floats_(int64_t{block_size} * position_floats), layer_stride_(block_floats_ * blocks) {
   if (blocks <= 0 || block_size <= 0 || position_floats <= 0 || layers <= 0)
     throw std::invalid_argument("kv_block_pool: every size must be positive");
-  const auto floats = static_cast<std::size_t>(layer_stride_ * layers);
-  keys_.reset(new float[floats]);
-  values_.reset(new float[floats]);
+  if (host_memory) {
+    keys_.reset(new float[static_cast<std::size_t>(floats())]);
+    values_.reset(new float[static_cast<std::size_t>(floats())]);
+  }
   refs_.assign(blocks, 0);
   where_.resize(blocks);
   in_cached_.assign(blocks, false);

@@ -27,8 +27,11 @@ namespace llmos::model {
 class kv_block_pool {
 public:
   /// `blocks` blocks of `block_size` positions, `position_floats` floats per position and layer
-  /// (kv_heads * head_dim) for keys and the same for values, over `layers` layers.
-  kv_block_pool(int32_t blocks, int32_t block_size, int64_t position_floats, int32_t layers);
+  /// (kv_heads * head_dim) for keys and the same for values, over `layers` layers. Without
+  /// `host_memory` the pool only keeps the books: the arrays are a GPU's (llama_paged_cuda, laid
+  /// out as layer_stride() says), and keys() and values() are null.
+  kv_block_pool(int32_t blocks, int32_t block_size, int64_t position_floats, int32_t layers,
+                bool host_memory = true);
 
   int32_t block_size() const { return block_size_; }
   int32_t total() const { return static_cast<int32_t>(refs_.size()); }
@@ -62,6 +65,8 @@ public:
   /// Blocks handed out by match() since the pool was made.
   uint64_t reused_blocks() const { return reused_; }
 
+  /// Floats of each array over every layer.
+  int64_t floats() const { return layer_stride_ * layers_; }
   float* keys() { return keys_.get(); }
   float* values() { return values_.get(); }
   /// Floats between one layer's blocks and the next layer's.
@@ -73,7 +78,7 @@ private:
   using key = std::pair<uint64_t, std::vector<int64_t>>;
   void forget(int32_t block);
 
-  int32_t block_size_;
+  int32_t block_size_, layers_;
   int64_t block_floats_, layer_stride_;
   // Not zeroed: a position is always written before it is read, and untouched pages of a large
   // pool then cost no memory and no time (zeroing 40 MB took longer than a short generation).

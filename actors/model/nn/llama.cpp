@@ -202,8 +202,9 @@ public:
   }
 
   bool fused_decode_ok() override {
+    const auto home = emb_->weight.device();
     for (auto& p : parameters())
-      if (!p.device().is_cpu() || p.scalar_type() != torch::kFloat32 || !p.is_contiguous())
+      if (p.device() != home || p.scalar_type() != torch::kFloat32 || !p.is_contiguous())
         return false;
     for (auto& l : linears())
       if (l->has_lora() || l->quantized())

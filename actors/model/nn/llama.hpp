@@ -28,8 +28,9 @@ public:
   /// are neither replaced nor moved. Only when fused_decode_ok().
   virtual kernels::llama_decode_weights decode_weights() = 0;
 
-  /// True when the kernel computes what forward does: float32 weights on the CPU, no unmerged
-  /// LoRA adapters, not quantized.
+  /// True when the fused kernels compute what forward does: contiguous float32 weights all on
+  /// one device, no unmerged LoRA adapters, not quantized. The caller picks the kernel of that
+  /// device (the CPU's llama_decode, or llama_decode_cuda for a GPU's memory).
   virtual bool fused_decode_ok() = 0;
 
   /// A zeroed KV cache for `batch` sequences: [layers, batch, seq_len, kv_heads, head_dim] for

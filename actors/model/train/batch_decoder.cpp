@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "llmos/kernels/cuda_info.hpp"
 #include "model/nn/llama.hpp"
 #include "model/train/batch_decoder_impl.hpp"
 #include "model/train/engine_impl.hpp"
@@ -15,38 +16,36 @@ using namespace decoder_detail;
 batch_decoder::batch_decoder(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 batch_decoder::~batch_decoder() = default;
 
-caf::expected<std::unique_ptr<batch_decoder>> batch_decoder::create(engine& e,
-                                                                    const decoder_config& cfg) {
-  auto& s = *e.impl_;
-  auto* net = dynamic_cast<nn::llama_network*>(s.net.get());
+namespace {
+
+/// Why the engine's network cannot be decoded in batches where it is (none: it can).
+caf::error refusal(const model_spec& spec, const torch::Device& device, nn::llama_network* net,
+                   const decoder_config& cfg) {
   if (net == nullptr)
-    return fail(s.spec, error_code::bad_params,
-                "is a " + s.spec.architecture + " network; continuous batching runs llama models");
-  if (!s.device.is_cpu())
-    return fail(s.spec, error_code::bad_params,
-                "is on " + s.device.str() +
-                    ": continuous batching runs the fused CPU decode kernel over a paged cache "
-                    "(no CUDA version yet); serve it on a cpu device or without continuous "
-                    "batching");
-  if (s.spec.precision != "f32" || !net->fused_decode_ok())
-    return fail(s.spec, error_code::bad_params,
+    return fail(spec, error_code::bad_params,
+                "is a " + spec.architecture + " network; continuous batching runs llama models");
+  if (device.is_cuda() && !kernels::cuda_compiled())
+    return fail(spec, error_code::bad_params,
+                "is on " + device.str() +
+                    ": this build of llmos has no CUDA kernels for continuous batching; serve it "
+                    "without continuous batching");
+  if (!device.is_cpu() && !device.is_cuda())
+    return fail(spec, error_code::bad_params,
+                "is on " + device.str() + ": continuous batching runs on cpu or cuda devices");
+  if (spec.precision != "f32" || !net->fused_decode_ok())
+    return fail(spec, error_code::bad_params,
                 "continuous batching needs float32 weights without unmerged adapters or int8 "
                 "(merge adapters first)");
   if (cfg.block_size <= 0 || cfg.prefill_chunk <= 0 || cfg.pool_blocks < 0 || cfg.pool_bytes < 0)
-    return fail(s.spec, error_code::bad_params,
+    return fail(spec, error_code::bad_params,
                 "kv cache: block_size and prefill_chunk must be positive, pool sizes not negative");
-  auto p = std::make_unique<impl>();
-  p->spec = &s.spec;
-  p->shape = &s.shape;
-  p->max_length = net->max_length();
-  p->weights = net->decode_weights();
-  p->cfg = cfg;
-  const auto& w = p->weights;
-  p->kv_dim = int64_t{w.dim} / w.n_heads * w.n_kv_heads;
-  const int64_t context_blocks = (net->max_length() + cfg.block_size - 1) / cfg.block_size;
-  // Keys and values of one block over every layer.
-  const int64_t block_bytes =
-      2 * int64_t{w.n_layers} * cfg.block_size * p->kv_dim * static_cast<int64_t>(sizeof(float));
+  return {};
+}
+
+/// Blocks of the pool the config asks for (or the default), checked to hold one full context.
+caf::expected<int64_t> pool_blocks(const model_spec& spec, const decoder_config& cfg,
+                                   int64_t context, int64_t block_bytes) {
+  const int64_t context_blocks = (context + cfg.block_size - 1) / cfg.block_size;
   int64_t blocks = cfg.pool_blocks;
   if (blocks == 0 && cfg.pool_bytes > 0)
     blocks = cfg.pool_bytes / block_bytes;
@@ -54,22 +53,79 @@ caf::expected<std::unique_ptr<batch_decoder>> batch_decoder::create(engine& e,
     blocks = std::max<int64_t>(std::min<int64_t>(64 * context_blocks, (256ll << 20) / block_bytes),
                                context_blocks);
   if (blocks < context_blocks)
-    return fail(s.spec, error_code::bad_params,
+    return fail(spec, error_code::bad_params,
                 "kv cache: a pool of " + std::to_string(blocks) + " blocks of " +
                     std::to_string(cfg.block_size) + " positions cannot hold one full context (" +
-                    std::to_string(net->max_length()) +
-                    " positions: " + std::to_string(context_blocks) + " blocks, " +
-                    std::to_string(context_blocks * block_bytes) + " bytes)");
+                    std::to_string(context) + " positions: " + std::to_string(context_blocks) +
+                    " blocks, " + std::to_string(context_blocks * block_bytes) + " bytes)");
   if (blocks > (int64_t{1} << 30))
-    return fail(s.spec, error_code::bad_params, "kv cache: pool of too many blocks");
+    return fail(spec, error_code::bad_params, "kv cache: pool of too many blocks");
+  return blocks;
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<batch_decoder>> batch_decoder::create(engine& e,
+                                                                    const decoder_config& cfg) {
+  auto& s = *e.impl_;
+  auto* net = dynamic_cast<nn::llama_network*>(s.net.get());
+  if (auto err = refusal(s.spec, s.device, net, cfg))
+    return err;
+  auto p = std::make_unique<impl>();
+  p->spec = &s.spec;
+  p->shape = &s.shape;
+  p->max_length = net->max_length();
+  p->weights = net->decode_weights();
+  p->cfg = cfg;
+  p->device = s.device.str();
+  const auto& w = p->weights;
+  p->kv_dim = int64_t{w.dim} / w.n_heads * w.n_kv_heads;
+  // Keys and values of one block over every layer.
+  const int64_t block_bytes =
+      2 * int64_t{w.n_layers} * cfg.block_size * p->kv_dim * static_cast<int64_t>(sizeof(float));
+  auto blocks = pool_blocks(s.spec, cfg, net->max_length(), block_bytes);
+  if (!blocks)
+    return std::move(blocks.error());
+  const std::string bytes = std::to_string(*blocks * block_bytes) + " bytes";
   try {
-    p->pool = std::make_unique<kv_block_pool>(static_cast<int32_t>(blocks), cfg.block_size,
-                                              p->kv_dim, w.n_layers);
+    p->pool = std::make_unique<kv_block_pool>(static_cast<int32_t>(*blocks), cfg.block_size,
+                                              p->kv_dim, w.n_layers, s.device.is_cpu());
   } catch (const std::bad_alloc&) {
-    return fail(s.spec, error_code::bad_params,
-                "kv cache: no memory for " + std::to_string(blocks * block_bytes) + " bytes");
+    return fail(s.spec, error_code::bad_params, "kv cache: no memory for " + bytes);
+  }
+  p->keys = p->pool->keys();
+  p->values = p->pool->values();
+  if (s.device.is_cuda()) {
+    const auto floats = static_cast<std::size_t>(p->pool->floats());
+    if (auto err = kernels::llama_paged_cuda::create(s.device.index(), floats, &p->gpu);
+        !err.empty())
+      return fail(s.spec, error_code::kernel_failed,
+                  "kv cache of " + bytes + " on " + p->device + ": " + err);
+    p->keys = p->gpu->keys();
+    p->values = p->gpu->values();
   }
   return std::unique_ptr<batch_decoder>(new batch_decoder(std::move(p)));
+}
+
+caf::error batch_decoder::follow(engine& e) {
+  if (e.device() == impl_->device)
+    return {};
+  if (!impl_->live.empty())
+    return fail(*impl_->spec, error_code::bad_params,
+                "moved from " + impl_->device + " to " + e.device() + " while " +
+                    std::to_string(impl_->live.size()) + " sequences decode there");
+  auto made = create(e, impl_->cfg);
+  if (!made)
+    return std::move(made.error());
+  for (auto& a : impl_->adapters)
+    if (auto added = (*made)->add_adapter(a); !added)
+      return std::move(added.error());
+  impl_ = std::move((*made)->impl_);
+  return {};
+}
+
+const std::string& batch_decoder::device() const {
+  return impl_->device;
 }
 
 caf::expected<uint64_t> batch_decoder::admit(const sequence_request& req) {
@@ -114,15 +170,11 @@ caf::expected<std::vector<sequence_event>> batch_decoder::step() {
   std::vector<sequence_event> events;
   d.sample(events);
   auto items = d.plan();
+  if (auto err = d.run(items); !err.empty())
+    return fail(*d.spec, error_code::kernel_failed, "decode step on " + d.device + ": " + err);
   d.last_batch = 0;
   for (const auto& it : items)
     d.last_batch += it.logits != nullptr ? 1 : 0;
-  // Without an adapter in the step, the kernel takes the base-only path.
-  const bool adapted = std::any_of(d.item_adapters.begin(), d.item_adapters.end(),
-                                   [](const auto* a) { return a != nullptr; });
-  if (!items.empty())
-    kernels::llama_decode(d.weights, items.data(), static_cast<int32_t>(items.size()), d.scratch,
-                          adapted ? d.item_adapters.data() : nullptr);
   for (auto& [id, s] : d.live) {
     if (s.pending == 0)
       continue;
@@ -139,6 +191,12 @@ caf::expected<std::vector<sequence_event>> batch_decoder::step() {
 
 caf::expected<int32_t> batch_decoder::add_adapter(std::shared_ptr<const lora_adapter> adapter) {
   auto& d = *impl_;
+  if (d.gpu)
+    return fail(*d.spec, error_code::bad_params,
+                "is on " + d.device +
+                    ": adapters are served by the CPU kernel only (the CUDA "
+                    "decode step has no low-rank path yet); merge adapter '" +
+                    (adapter ? adapter->name : std::string{}) + "' or serve it on a cpu device");
   if (adapter == nullptr || !adapter->fits(d.weights))
     return fail(*d.spec, error_code::bad_params,
                 "adapter '" + (adapter ? adapter->name : std::string{}) +

@@ -90,12 +90,22 @@ struct sequence_event {
 
 class batch_decoder {
 public:
-  /// A decoder over `e`'s llama network; bad_params for other architectures or a network the
-  /// fused kernel cannot run (int8, unmerged LoRA, bf16).
-  /// (and bad_params for a pool smaller than one full context).
+  /// A decoder over `e`'s llama network where it is now: on the CPU with the pool in host memory,
+  /// on a GPU with the pool in that GPU's memory (llama_paged_cuda). bad_params for other
+  /// architectures, a network the fused kernels cannot run (int8, unmerged LoRA, bf16), a pool
+  /// smaller than one full context, or a GPU in a build without the CUDA kernels.
   static caf::expected<std::unique_ptr<batch_decoder>> create(engine& e,
                                                               const decoder_config& cfg = {});
   ~batch_decoder();
+
+  /// Keeps up with `e` (the engine it was made over) when `e` moved to another device since
+  /// (a model's first job on its device places it there): with no sequence admitted yet the
+  /// decoder is made again where the weights are now, adapters included; with sequences, a move
+  /// is refused (their caches are where the weights were). Nothing to do when `e` stayed.
+  caf::error follow(engine& e);
+
+  /// Where the decoder computes ("cpu", "cuda:0").
+  const std::string& device() const;
 
   /// Makes a fine-tune's adapters available to sequences (sequence_request::adapter): its index.
   /// bad_params when they were taken over a network of another shape.

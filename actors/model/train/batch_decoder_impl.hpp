@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "llmos/kernels/llama_decode.hpp"
+#include "llmos/kernels/llama_paged_cuda.hpp"
 #include "model/core/data_shape.hpp"
 #include "model/core/kv_block_pool.hpp"
 #include "model/core/model_spec.hpp"
@@ -59,7 +60,12 @@ struct batch_decoder::impl {
   kernels::llama_decode_weights weights;
   kernels::llama_decode_scratch scratch;
   decoder_config cfg;
+  std::string device; ///< where the weights are: "cpu", "cuda:0"
   std::unique_ptr<kv_block_pool> pool;
+  std::unique_ptr<kernels::llama_paged_cuda> gpu; ///< on a GPU: the pool's memory and the steps
+  float* keys = nullptr;                          ///< the pool's arrays (host or the GPU's)
+  float* values = nullptr;
+  std::string device_error; ///< a GPU copy that failed during the schedule (reported by step)
   int64_t kv_dim = 0;
   uint64_t next_id = 1, next_order = 0;
   std::map<uint64_t, sequence> live; ///< by id
@@ -92,8 +98,12 @@ struct batch_decoder::impl {
 
   void release(sequence& s);
 
-  /// Copies positions [0, s.prefilled) between the pool and s's host buffers.
+  /// Copies positions [0, s.prefilled) between the pool and s's host buffers (a GPU's failure
+  /// lands in device_error).
   void copy_swap(sequence& s, bool out);
+
+  /// Runs the kernel on the step's items: the CPU's, or the GPU's over its pool. "" on success.
+  std::string run(std::vector<kernels::llama_decode_item>& items);
 
   /// Frees s's blocks: its cache goes to host memory (swap) or is dropped and computed again
   /// when it resumes (its sampled tokens and generator stay, so it continues where it was).

@@ -2,6 +2,7 @@
 // positions, who gives up blocks when the pool runs dry (swapped out or recomputed later), the
 // prefix cache's lookups and publications, and sampling from the logits a step left.
 #include <cstring>
+#include <utility>
 
 #include "model/core/sampling.hpp"
 #include "model/train/batch_decoder_impl.hpp"
@@ -16,7 +17,7 @@ uint64_t batch_decoder::impl::chain_seed(const sequence& s) {
 }
 
 kernels::llama_kv_view batch_decoder::impl::view(sequence& s) {
-  return {pool->keys(), pool->values(), pool->layer_stride(), s.blocks.data(), pool->block_size()};
+  return {keys, values, pool->layer_stride(), s.blocks.data(), pool->block_size()};
 }
 
 void batch_decoder::impl::release(sequence& s) {
@@ -33,15 +34,35 @@ void batch_decoder::impl::copy_swap(sequence& s, bool out) {
       const int64_t n = std::min(bs, s.prefilled - start);
       const int64_t in_pool = l * v.layer_stride + kernels::llama_kv_offset(v, start, kv_dim);
       const int64_t in_host = (l * s.prefilled + start) * kv_dim;
-      const auto bytes = static_cast<std::size_t>(n * kv_dim) * sizeof(float);
-      if (out) {
-        std::memcpy(s.swap_k.data() + in_host, pool->keys() + in_pool, bytes);
-        std::memcpy(s.swap_v.data() + in_host, pool->values() + in_pool, bytes);
-      } else {
-        std::memcpy(pool->keys() + in_pool, s.swap_k.data() + in_host, bytes);
-        std::memcpy(pool->values() + in_pool, s.swap_v.data() + in_host, bytes);
+      for (auto [pooled, host] : {std::pair{keys, s.swap_k.data()}, {values, s.swap_v.data()}}) {
+        float* from = out ? pooled + in_pool : host + in_host;
+        float* to = out ? host + in_host : pooled + in_pool;
+        const auto floats = static_cast<std::size_t>(n * kv_dim);
+        if (!gpu)
+          std::memcpy(to, from, floats * sizeof(float));
+        else if (auto err = gpu->copy(to, from, floats, out); !err.empty() && device_error.empty())
+          device_error = err;
       }
     }
+  if (gpu)
+    if (auto err = gpu->finish(); !err.empty() && device_error.empty())
+      device_error = err;
+}
+
+std::string batch_decoder::impl::run(std::vector<kernels::llama_decode_item>& items) {
+  if (!device_error.empty())
+    return "swapping a cache: " + std::exchange(device_error, {});
+  if (items.empty())
+    return {};
+  const auto count = static_cast<int32_t>(items.size());
+  if (gpu)
+    return gpu->step(weights, items.data(), count);
+  // Without an adapter in the step, the kernel takes the base-only path.
+  const bool adapted = std::any_of(item_adapters.begin(), item_adapters.end(),
+                                   [](const auto* a) { return a != nullptr; });
+  kernels::llama_decode(weights, items.data(), count, scratch,
+                        adapted ? item_adapters.data() : nullptr);
+  return {};
 }
 
 void batch_decoder::impl::preempt(sequence& s) {

@@ -98,7 +98,7 @@ caf::expected<std::vector<int32_t>> engine::generate(const std::vector<int32_t>&
     const auto vocab = static_cast<std::size_t>(last.numel());
     std::optional<fused_step> fused;
     if (auto* llama = dynamic_cast<nn::llama_network*>(s.net.get());
-        llama && s.spec.precision == "f32" && llama->fused_decode_ok())
+        llama && s.device.is_cpu() && s.spec.precision == "f32" && llama->fused_decode_ok())
       fused.emplace(*llama, vocab);
     std::vector<float> adjusted;
     int64_t length = static_cast<int64_t>(context.size());

@@ -15,6 +15,16 @@ std::vector<int64_t> tokens(int64_t n, int64_t first = 1) {
   return t;
 }
 
+// A pool whose arrays are a GPU's keeps the same books and holds no host memory.
+TEST(kv_block_pool, without_host_memory_keeps_the_books_only) {
+  kv_block_pool pool(3, 4, 8, 2, false);
+  EXPECT_EQ(pool.keys(), nullptr);
+  EXPECT_EQ(pool.values(), nullptr);
+  EXPECT_EQ(pool.floats(), 2 * 3 * 4 * 8);
+  EXPECT_TRUE(pool.allocate());
+  EXPECT_EQ(pool.used_blocks(), 1);
+}
+
 TEST(kv_block_pool, hands_out_every_block_once_and_takes_them_back) {
   kv_block_pool pool(3, 4, 8, 2);
   EXPECT_EQ(pool.layer_stride(), 3 * 4 * 8);

@@ -1,0 +1,171 @@
+// The serving engine and the data-parallel group on a GPU (label gpu; each test skips where
+// LibTorch sees no CUDA device): continuous batching over a paged pool in GPU memory gives every
+// sequence the tokens the CPU decoder gives it, through preemption by recomputation and by
+// swapping; a decoder made before its model's first job on the GPU follows the engine there;
+// adapters are refused by name; the gradient group runs NCCL for one rank on its GPU and refuses
+// two ranks on one GPU before NCCL starts.
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "llama_fixture.hpp"
+#include "model/train/batch_decoder.hpp"
+#include "model/train/gradient_group.hpp"
+
+#if LLMOS_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace llmos::model {
+namespace {
+
+class serving_gpu_test : public llama_test {
+protected:
+  void SetUp() override {
+    if (engine::cuda_devices() == 0)
+      GTEST_SKIP() << "no CUDA device usable by this LibTorch";
+    llama_test::SetUp();
+  }
+
+  /// Five greedy sequences that need about twice a pool of one context (32 blocks of 16).
+  std::vector<sequence_request> crowd() {
+    std::vector<sequence_request> reqs;
+    for (const char* p :
+         {"Once upon a time", "The dog ran", "Lily and Ben", "A big fish", "Tom had a red ball"}) {
+      sequence_request r;
+      r.prompt = tok_->encode(p);
+      r.max_new = 180;
+      r.sampling.temperature = 0.0;
+      reqs.push_back(r);
+    }
+    return reqs;
+  }
+
+  /// Every request's tokens from `d`, in request order; the most preempted at once in `preempted`.
+  std::vector<std::vector<int32_t>> decode_all(batch_decoder& d,
+                                               const std::vector<sequence_request>& reqs,
+                                               std::size_t* preempted = nullptr) {
+    std::vector<uint64_t> ids;
+    for (const auto& r : reqs) {
+      auto id = d.admit(r);
+      EXPECT_TRUE(id) << describe(id.error());
+      ids.push_back(id ? *id : 0);
+    }
+    std::map<uint64_t, std::vector<int32_t>> out;
+    for (int step = 0; step < 5000 && d.active() > 0; ++step) {
+      auto events = d.step();
+      EXPECT_TRUE(events) << describe(events.error());
+      if (!events)
+        break;
+      for (const auto& ev : *events)
+        if (ev.token >= 0)
+          out[ev.id].push_back(ev.token);
+      if (preempted)
+        *preempted = std::max(*preempted, d.stats().preempted);
+    }
+    std::vector<std::vector<int32_t>> in_order;
+    for (auto id : ids)
+      in_order.push_back(out[id]);
+    return in_order;
+  }
+};
+
+TEST_F(serving_gpu_test, continuous_batching_on_cuda_gives_each_sequence_its_cpu_tokens) {
+  auto cpu = imported();
+  auto gpu = imported();
+  ASSERT_TRUE(cpu && gpu);
+  ASSERT_FALSE(gpu->place("cuda", 0));
+  const auto reqs = crowd();
+  for (bool swap : {false, true}) {
+    decoder_config cfg;
+    cfg.pool_blocks = 32;
+    cfg.swap = swap;
+    auto on_cpu = batch_decoder::create(*cpu, cfg);
+    auto on_gpu = batch_decoder::create(*gpu, cfg);
+    ASSERT_TRUE(on_cpu && on_gpu) << describe(on_gpu ? on_cpu.error() : on_gpu.error());
+    EXPECT_EQ((*on_gpu)->device(), "cuda:0");
+    const auto want = decode_all(**on_cpu, reqs);
+    std::size_t preempted = 0;
+    const auto got = decode_all(**on_gpu, reqs, &preempted);
+    EXPECT_GT(preempted, 0u) << (swap ? "swap" : "recompute");
+    EXPECT_EQ((*on_gpu)->stats().blocks_used, 0);
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      EXPECT_FALSE(got[i].empty()) << "sequence " << i;
+      EXPECT_EQ(got[i], want[i]) << "sequence " << i << (swap ? ", swap" : ", recompute");
+    }
+  }
+}
+
+TEST_F(serving_gpu_test, a_decoder_made_before_the_first_job_follows_its_engine_to_the_gpu) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  const auto reqs = crowd();
+  const auto want = greedy(*e, reqs[0].prompt, 40);
+  auto d = batch_decoder::create(*e);
+  ASSERT_TRUE(d);
+  EXPECT_EQ((*d)->device(), "cpu");
+  ASSERT_FALSE(e->place("cuda", 0)); // what the model's first job on its device does
+  ASSERT_FALSE((*d)->follow(*e));
+  EXPECT_EQ((*d)->device(), "cuda:0");
+  auto r = reqs[0];
+  r.max_new = 40;
+  EXPECT_EQ(decode_all(**d, {r})[0], want);
+  // Adapters have no CUDA path yet: refused by name.
+  auto refused = (*d)->add_adapter(nullptr);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(describe(refused.error()).find("adapters are served by the CPU kernel only"),
+            std::string::npos)
+      << describe(refused.error());
+  // With sequences decoding, a move is refused (their caches stay where they are).
+  auto other = imported();
+  ASSERT_TRUE(other);
+  auto busy = batch_decoder::create(*other);
+  ASSERT_TRUE(busy);
+  ASSERT_TRUE((*busy)->admit(r));
+  const auto moved = (*busy)->follow(*e);
+  ASSERT_TRUE(moved);
+  EXPECT_NE(describe(moved).find("moved from cpu to cuda:0 while 1 sequences decode"),
+            std::string::npos)
+      << describe(moved);
+}
+
+TEST_F(serving_gpu_test, two_ranks_on_one_gpu_are_refused_before_nccl_starts) {
+  auto g0 = gradient_group::open("127.0.0.1", 0, 0, 2);
+  ASSERT_TRUE(g0) << describe(g0.error());
+  auto g1 = gradient_group::open("127.0.0.1", (*g0)->store_port(), 1, 2);
+  ASSERT_TRUE(g1) << describe(g1.error());
+  caf::error second;
+  std::thread other([&] { second = (*g1)->connect("cuda", 0); });
+  caf::error first = (*g0)->connect("cuda", 0);
+  other.join();
+  for (const auto* err : {&first, &second}) {
+    ASSERT_TRUE(*err);
+    EXPECT_NE(describe(*err).find("ranks 0 and 1 are both on GPU GPU-"), std::string::npos)
+        << describe(*err);
+  }
+  EXPECT_EQ((*g0)->backend(), "");
+}
+
+#if LLMOS_WITH_CUDA
+TEST_F(serving_gpu_test, one_rank_averages_gpu_memory_over_nccl) {
+  auto g = gradient_group::open("127.0.0.1", 0, 0, 1);
+  ASSERT_TRUE(g) << describe(g.error());
+  ASSERT_FALSE((*g)->connect("cuda", 0));
+  EXPECT_EQ((*g)->backend(), "nccl");
+  const std::vector<float> host{1.5f, -2.0f, 3.25f, 0.0f};
+  float* data = nullptr;
+  ASSERT_EQ(cudaMalloc(&data, host.size() * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(data, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice),
+            cudaSuccess);
+  EXPECT_FALSE((*g)->average(data, host.size()));
+  std::vector<float> back(host.size());
+  ASSERT_EQ(cudaMemcpy(back.data(), data, back.size() * sizeof(float), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  cudaFree(data);
+  EXPECT_EQ(back, host); // the mean over one rank
+}
+#endif
+
+} // namespace
+} // namespace llmos::model
