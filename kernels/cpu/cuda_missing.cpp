@@ -93,7 +93,7 @@ std::string nccl_group::all_reduce_sum(float*, std::size_t) {
   return no_nccl;
 }
 
-std::string nccl_group::all_reduce_device(float*, std::size_t, bool) {
+std::string nccl_group::all_reduce_device(float*, std::size_t, bool, uint32_t) {
   return no_nccl;
 }
 

@@ -9,10 +9,12 @@
 #define LLMOS_CUDA_TRY(expr)                                                                       \
   do {                                                                                             \
     const cudaError_t llmos_cuda_status = (expr);                                                  \
-    if (llmos_cuda_status != cudaSuccess)                                                          \
+    if (llmos_cuda_status != cudaSuccess) {                                                        \
+      cudaGetLastError(); /* a handled error must not surface in LibTorch's next launch check */   \
       return std::string{#expr} + " failed at " __FILE__ ":" + std::to_string(__LINE__) + ": " +   \
              cudaGetErrorName(llmos_cuda_status) + " (" + cudaGetErrorString(llmos_cuda_status) +  \
              ")";                                                                                  \
+    }                                                                                              \
   } while (false)
 
 namespace llmos::kernels {

@@ -26,12 +26,14 @@ template <class T, bool pinned> struct growing {
   std::string reserve(std::size_t n) {
     if (n <= capacity)
       return {};
-    release();
     const std::size_t want = std::max(n, 2 * capacity);
+    release();
+    void* got = nullptr;
     if constexpr (pinned)
-      LLMOS_CUDA_TRY(cudaMallocHost(reinterpret_cast<void**>(&ptr), want * sizeof(T)));
+      LLMOS_CUDA_TRY(cudaMallocHost(&got, want * sizeof(T)));
     else
-      LLMOS_CUDA_TRY(cudaMalloc(reinterpret_cast<void**>(&ptr), want * sizeof(T)));
+      LLMOS_CUDA_TRY(cudaMalloc(&got, want * sizeof(T)));
+    ptr = static_cast<T*>(got);
     capacity = want;
     return {};
   }
@@ -95,8 +97,9 @@ std::string llama_paged_cuda::create(int device, std::size_t floats,
   auto p = std::make_unique<impl>();
   p->device = device;
   LLMOS_CUDA_TRY(cudaSetDevice(device));
-  // A blocking stream: it waits for work on the legacy default stream, where LibTorch writes
-  // the weights outside device jobs.
+  // For calls outside device jobs (tests, tools driving a decoder directly): a blocking stream,
+  // so it waits for work on the legacy default stream, where LibTorch writes the weights outside
+  // jobs. It is not ordered with a device's compute stream: inside jobs, that one is used.
   LLMOS_CUDA_TRY(cudaStreamCreate(&p->own));
   LLMOS_CUDA_TRY(cudaMalloc(&p->keys, floats * sizeof(float)));
   LLMOS_CUDA_TRY(cudaMalloc(&p->values, floats * sizeof(float)));
@@ -186,8 +189,12 @@ std::string llama_paged_cuda::step(const llama_decode_weights& w, const llama_de
   std::vector<int32_t> wanted;
   if (auto err = s.stage(w, items, count, wanted); !err.empty())
     return err;
-  if (auto err = llama_decode_cuda(w, s.staged.data(), count, s.scratch, s.stream); !err.empty())
+  if (auto err = llama_decode_cuda(w, s.staged.data(), count, s.scratch, s.stream); !err.empty()) {
+    // The table upload may be in flight from the pinned staging a retry would overwrite.
+    cudaStreamSynchronize(s.stream);
+    cudaGetLastError();
     return err;
+  }
   const std::size_t vocab = static_cast<std::size_t>(w.vocab_size);
   if (!wanted.empty())
     LLMOS_CUDA_TRY(cudaMemcpyAsync(s.host_logits.ptr, s.logits.ptr,

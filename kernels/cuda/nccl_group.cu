@@ -1,11 +1,14 @@
 #include "llmos/kernels/nccl_group.hpp"
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include <cuda_runtime.h>
 #include <nccl.h>
 
 #include "cuda/check.cuh"
+#include "llmos/kernels/cuda_stream.hpp"
 
 #define LLMOS_NCCL_TRY(expr)                                                                       \
   do {                                                                                             \
@@ -88,20 +91,45 @@ std::string nccl_group::all_reduce_sum(float* data, std::size_t n) {
   return {};
 }
 
-std::string nccl_group::all_reduce_device(float* data, std::size_t n, bool mean) {
+std::string nccl_group::all_reduce_device(float* data, std::size_t n, bool mean,
+                                          uint32_t timeout_ms) {
   if (n == 0)
     return {};
   auto& s = *impl_;
+  if (s.comm == nullptr)
+    return "the NCCL group was aborted by an earlier failure";
   LLMOS_CUDA_TRY(cudaSetDevice(s.device));
   if (s.queued == nullptr)
     LLMOS_CUDA_TRY(cudaEventCreateWithFlags(&s.queued, cudaEventDisableTiming));
-  // The group's stream does not wait for the default stream by itself (it is non-blocking).
-  LLMOS_CUDA_TRY(cudaEventRecord(s.queued, cudaStreamLegacy));
+  // The group's stream is non-blocking: it waits for the stream the gradients were computed on
+  // (the job's compute stream, else LibTorch's default, the legacy stream) through an event.
+  auto* producer = static_cast<cudaStream_t>(current_job_streams().compute);
+  LLMOS_CUDA_TRY(cudaEventRecord(s.queued, producer != nullptr ? producer : cudaStreamLegacy));
   LLMOS_CUDA_TRY(cudaStreamWaitEvent(s.stream, s.queued, 0));
   LLMOS_NCCL_TRY(
       ncclAllReduce(data, data, n, ncclFloat32, mean ? ncclAvg : ncclSum, s.comm, s.stream));
-  LLMOS_CUDA_TRY(cudaStreamSynchronize(s.stream));
-  return {};
+  // Waited for with a deadline: a rank that never joins this all-reduce (it failed, or skipped
+  // the step) would otherwise hold this thread, and the device, for good.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const cudaError_t done = cudaStreamQuery(s.stream);
+    if (done == cudaSuccess)
+      return {};
+    if (done != cudaErrorNotReady)
+      LLMOS_CUDA_TRY(done);
+    ncclResult_t async = ncclSuccess;
+    LLMOS_NCCL_TRY(ncclCommGetAsyncError(s.comm, &async));
+    const bool late = std::chrono::steady_clock::now() >= deadline;
+    if (async != ncclSuccess || late) {
+      ncclCommAbort(s.comm); // frees the stream's pending NCCL work
+      s.comm = nullptr;
+      return late
+                 ? "all-reduce of " + std::to_string(n) + " floats: not every rank joined within " +
+                       std::to_string(timeout_ms) + " ms (the group is aborted)"
+                 : std::string{"all-reduce: "} + ncclGetErrorString(async);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
 }
 
 } // namespace llmos::kernels

@@ -21,8 +21,9 @@ public:
   /// A pool of `floats` keys and as many values on GPU `device`. Its steps and copies go on the
   /// compute stream of the device job running on the calling thread (current_job_streams(), so
   /// they are ordered with the LibTorch work of the model's jobs, training included), or, outside
-  /// a job, on a stream of its own that orders after LibTorch's default stream. "" on success,
-  /// else what failed.
+  /// a job, on a stream of its own that orders after LibTorch's default stream (not after a
+  /// device's compute stream). Allocates with cudaMalloc, which may synchronise the GPU: make and
+  /// drop a pool on the device's thread. "" on success, else what failed.
   static std::string create(int device, std::size_t floats, std::unique_ptr<llama_paged_cuda>* out);
 
   ~llama_paged_cuda();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -27,9 +28,11 @@ public:
   std::string all_reduce_sum(float* data, std::size_t n);
 
   /// data[0..n) in the group's GPU memory replaced in place by its sum (or `mean`) over all
-  /// ranks: on the group's stream, after the work already queued on the legacy default stream
-  /// (LibTorch's, where the gradients were computed); returns once the result is there.
-  std::string all_reduce_device(float* data, std::size_t n, bool mean);
+  /// ranks: on the group's stream, after the work already queued on the stream that computed it
+  /// (the running job's compute stream, else the legacy default stream); returns once the result
+  /// is there. When not every rank joins within `timeout_ms` (or NCCL reports an error), the
+  /// communicator is aborted and every later call fails. "" on success.
+  std::string all_reduce_device(float* data, std::size_t n, bool mean, uint32_t timeout_ms);
 
   int rank() const { return rank_; }
   int world() const { return world_; }
