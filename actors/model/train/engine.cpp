@@ -68,8 +68,10 @@ caf::expected<step_report> engine::train_step(const data_batch& batch) {
     if (++s.micro < s.spec.accumulation)
       return r;
     s.micro = 0;
-    if (auto err = s.sync_gradients())
+    if (auto err = s.sync_gradients()) {
+      s.optimizer->zero_grad(); // the next step starts from its own gradients only
       return err;
+    }
     lr_schedule schedule(s.spec.lr, s.spec.warmup_steps, s.spec.max_steps, s.spec.min_lr_ratio);
     r.lr = schedule.at(s.step);
     s.set_lr(r.lr);

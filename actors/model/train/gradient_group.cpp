@@ -67,8 +67,8 @@ gradient_group::open(const std::string& store_host, uint16_t port, uint32_t rank
     return make_llmos_error(error_code::bad_params, "data-parallel group: rank " +
                                                         std::to_string(rank) + " of world " +
                                                         std::to_string(world));
-  if (auto asked = choose_backend({}, backend, true); !asked)
-    return std::move(asked.error());
+  if (auto err = check_backend_name(backend))
+    return err;
   auto p = std::make_unique<impl>();
   p->bind_host = bind_host;
   p->asked = backend;
@@ -114,11 +114,16 @@ caf::error gradient_group::connect(const std::string& device_type, int cuda_inde
   if (!s.backend.empty())
     return {};
   const bool gpu = device_type == "cuda";
-  auto all = s.places({device_type, gpu ? kernels::cuda_device_uuid(cuda_index) : "", host_name()});
+  auto all = s.places(
+      {device_type, gpu ? kernels::cuda_device_uuid(cuda_index) : "", host_name(), s.asked});
   if (!all)
     return std::move(all.error());
-  const bool nccl_built = kernels::cuda_compiled() && !kernels::nccl_version().empty();
-  auto chosen = choose_backend(*all, s.asked, nccl_built);
+  collective_libraries built;
+  built.nccl = kernels::cuda_compiled() && !kernels::nccl_version().empty();
+#ifdef LLMOS_HAS_GLOO
+  built.gloo = true;
+#endif
+  auto chosen = choose_backend(*all, built);
   if (!chosen)
     return std::move(chosen.error());
   auto err = *chosen == "nccl" ? s.connect_nccl(cuda_index) : s.connect_gloo();
@@ -175,7 +180,9 @@ caf::error gradient_group::average(float* data, std::size_t n) {
     if (auto err = connect())
       return err;
   if (s.nccl) {
-    if (auto err = s.nccl->all_reduce_device(data, n, true); !err.empty())
+    if (auto err =
+            s.nccl->all_reduce_device(data, n, true, static_cast<uint32_t>(s.timeout.count()));
+        !err.empty())
       return failed("NCCL all-reduce of " + std::to_string(n) + " gradients", err);
     return {};
   }
