@@ -37,8 +37,20 @@ std::string logprob_text(int32_t token, const model::token_logprobs& lp) {
   return nlohmann::json{{"token", token}, {"logprob", lp.chosen}, {"top", top}}.dump();
 }
 
-/// Drops the busy period's decoder, engine and adapter indices.
-void end_period(decode_loop& loop) {
+/// Drops the busy period's decoder, engine and adapter indices. A decoder on a GPU is dropped
+/// on its device's thread: freeing its pool may synchronise the GPU, which must not hold up this
+/// actor's thread (nor run while another model's job uses the GPU from the device's).
+void end_period(self_ptr self) {
+  auto& loop = self->state.decoding;
+  if (loop.decoder && loop.decoder->device() != "cpu") {
+    auto held = std::make_shared<std::shared_ptr<model::batch_decoder>>(std::move(loop.decoder));
+    device_job job;
+    job.what = "drop decoder";
+    job.run = std::make_shared<std::function<void(const device_info&)>>(
+        [held](const device_info&) { held->reset(); });
+    self->request(self->state.device, caf::infinite, run_job_atom::value, std::move(job))
+        .then([](double) {}, [](caf::error&) {}); // a dead device drops it with the message
+  }
   loop.decoder.reset();
   loop.eng.reset();
   loop.adapter_index.clear();
@@ -56,8 +68,8 @@ void fail_all(decode_loop& loop, const caf::error& err) {
 /// priorities, adapters, new sequences), then steps while no sequence ends, for at most
 /// step_budget.
 struct step_job {
+  std::shared_ptr<model::engine> eng; ///< kept alive while the job runs (and its decoder with it)
   std::shared_ptr<model::batch_decoder> decoder;
-  std::shared_ptr<model::engine> eng; ///< kept alive while the job runs
   std::shared_ptr<std::vector<model::sequence_request>> admits;
   std::shared_ptr<step_result> result;
   std::vector<std::shared_ptr<const model::lora_adapter>> adapters;
@@ -122,8 +134,9 @@ struct step_job {
 
 /// Nothing waits or runs: the busy period ends. Decoder ids start again in the next one, so
 /// nothing may refer to this one's.
-void end_busy_period(decode_loop& loop) {
-  end_period(loop);
+void end_busy_period(self_ptr self) {
+  auto& loop = self->state.decoding;
+  end_period(self);
   loop.cancels.clear();
   loop.priorities.clear();
   loop.sequences.clear();
@@ -213,7 +226,7 @@ void stepped(self_ptr self, step_result& result) {
   take_admitted(self, result);
   if (!result.events) {
     fail_all(loop, result.events.error());
-    end_period(loop); // the next request starts afresh
+    end_period(self); // the next request starts afresh
     return kick(self);
   }
   ++loop.steps;
@@ -233,7 +246,7 @@ void step_failed(self_ptr self, const caf::error& err) {
     if (!r.cancelled)
       r.promise.deliver(err);
   fail_all(loop, err);
-  end_period(loop);
+  end_period(self);
   kick(self);
 }
 
@@ -253,7 +266,7 @@ void kick(self_ptr self) {
       idle.running = idle.waiting = idle.preempted = 0;
       model::record_kv(self->state.spec.name, idle, loop.cancelled);
     }
-    return end_busy_period(loop);
+    return end_busy_period(self);
   }
   loop.busy = true;
   auto admits = std::make_shared<std::vector<model::sequence_request>>();
@@ -262,7 +275,7 @@ void kick(self_ptr self) {
   device_job job;
   job.what = "decode step";
   job.run = std::make_shared<std::function<void(const device_info&)>>(
-      step_job{loop.decoder, loop.eng, admits, result, std::exchange(loop.new_adapters, {}),
+      step_job{loop.eng, loop.decoder, admits, result, std::exchange(loop.new_adapters, {}),
                std::exchange(loop.cancels, {}), std::exchange(loop.priorities, {})});
   self->request(self->state.device, caf::infinite, run_job_atom::value, std::move(job))
       .then([self, result](double) { stepped(self, *result); },

@@ -95,16 +95,30 @@ caf::expected<std::unique_ptr<batch_decoder>> batch_decoder::create(engine& e,
   }
   p->keys = p->pool->keys();
   p->values = p->pool->values();
-  if (s.device.is_cuda()) {
-    const auto floats = static_cast<std::size_t>(p->pool->floats());
-    if (auto err = kernels::llama_paged_cuda::create(s.device.index(), floats, &p->gpu);
-        !err.empty())
-      return fail(s.spec, error_code::kernel_failed,
-                  "kv cache of " + bytes + " on " + p->device + ": " + err);
-    p->keys = p->gpu->keys();
-    p->values = p->gpu->values();
-  }
+  if (s.device.is_cuda())
+    p->gpu_index = s.device.index(); // its pool is made at the first step, on the device
   return std::unique_ptr<batch_decoder>(new batch_decoder(std::move(p)));
+}
+
+std::string batch_decoder::impl::ensure_gpu_pool() {
+  if (gpu_index < 0 || gpu)
+    return {};
+  const auto floats = static_cast<std::size_t>(pool->floats());
+  if (auto err = kernels::llama_paged_cuda::create(gpu_index, floats, &gpu); !err.empty())
+    return "kv cache of " + std::to_string(2 * floats * sizeof(float)) + " bytes: " + err;
+  keys = gpu->keys();
+  values = gpu->values();
+  return {};
+}
+
+caf::error batch_decoder::impl::adapter_refusal(const std::string& name) const {
+  if (gpu_index < 0)
+    return {};
+  return fail(*spec, error_code::bad_params,
+              "is on " + device +
+                  ": adapters are served by the CPU kernel only (the CUDA decode step has no "
+                  "low-rank path yet); merge adapter '" +
+                  name + "' or serve it on a cpu device");
 }
 
 caf::error batch_decoder::follow(engine& e) {
@@ -120,6 +134,11 @@ caf::error batch_decoder::follow(engine& e) {
   for (auto& a : impl_->adapters)
     if (auto added = (*made)->add_adapter(a); !added)
       return std::move(added.error());
+  auto& next = *(*made)->impl_;
+  // Ids stay unique across the move (a cancel may still name an earlier one).
+  next.next_id = impl_->next_id;
+  next.next_order = impl_->next_order;
+  next.preemptions = impl_->preemptions;
   impl_ = std::move((*made)->impl_);
   return {};
 }
@@ -144,6 +163,9 @@ caf::expected<uint64_t> batch_decoder::admit(const sequence_request& req) {
   }
   if (s.context.empty())
     return fail(spec, error_code::bad_params, "needs a prompt or a BOS token to start from");
+  if (req.adapter >= 0)
+    if (auto err = d.adapter_refusal("#" + std::to_string(req.adapter)))
+      return err;
   if (req.adapter < -1 || req.adapter >= static_cast<int32_t>(d.adapters.size()))
     return fail(spec, error_code::bad_params,
                 "no adapter " + std::to_string(req.adapter) + " in this decoder");
@@ -167,6 +189,8 @@ caf::expected<uint64_t> batch_decoder::admit(const sequence_request& req) {
 
 caf::expected<std::vector<sequence_event>> batch_decoder::step() {
   auto& d = *impl_;
+  if (auto err = d.ensure_gpu_pool(); !err.empty())
+    return fail(*d.spec, error_code::kernel_failed, "on " + d.device + ": " + err);
   std::vector<sequence_event> events;
   d.sample(events);
   auto items = d.plan();
@@ -191,12 +215,8 @@ caf::expected<std::vector<sequence_event>> batch_decoder::step() {
 
 caf::expected<int32_t> batch_decoder::add_adapter(std::shared_ptr<const lora_adapter> adapter) {
   auto& d = *impl_;
-  if (d.gpu)
-    return fail(*d.spec, error_code::bad_params,
-                "is on " + d.device +
-                    ": adapters are served by the CPU kernel only (the CUDA "
-                    "decode step has no low-rank path yet); merge adapter '" +
-                    (adapter ? adapter->name : std::string{}) + "' or serve it on a cpu device");
+  if (auto err = d.adapter_refusal(adapter ? adapter->name : std::string{}))
+    return err;
   if (adapter == nullptr || !adapter->fits(d.weights))
     return fail(*d.spec, error_code::bad_params,
                 "adapter '" + (adapter ? adapter->name : std::string{}) +

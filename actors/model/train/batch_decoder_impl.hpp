@@ -62,6 +62,7 @@ struct batch_decoder::impl {
   decoder_config cfg;
   std::string device; ///< where the weights are: "cpu", "cuda:0"
   std::unique_ptr<kv_block_pool> pool;
+  int32_t gpu_index = -1;                         ///< the GPU the weights are on; -1 on the CPU
   std::unique_ptr<kernels::llama_paged_cuda> gpu; ///< on a GPU: the pool's memory and the steps
   float* keys = nullptr;                          ///< the pool's arrays (host or the GPU's)
   float* values = nullptr;
@@ -101,6 +102,13 @@ struct batch_decoder::impl {
   /// Copies positions [0, s.prefilled) between the pool and s's host buffers (a GPU's failure
   /// lands in device_error).
   void copy_swap(sequence& s, bool out);
+
+  /// On a GPU: the pool's memory, made at the first step (on the device's thread: cudaMalloc may
+  /// synchronise the GPU, which must not hold up an actor's thread). "" on success.
+  std::string ensure_gpu_pool();
+
+  /// Adapters are served by the CPU kernel only: why `name` cannot be, on a GPU (none on a CPU).
+  caf::error adapter_refusal(const std::string& name) const;
 
   /// Runs the kernel on the step's items: the CPU's, or the GPU's over its pool. "" on success.
   std::string run(std::vector<kernels::llama_decode_item>& items);
