@@ -9,25 +9,12 @@
 
 #include "device/device_actor.hpp"
 #include "llmos/messages/error.hpp"
+#include "model/decode_step.hpp"
 #include "model/model_metrics.hpp"
 
 namespace llmos::model {
 
 namespace {
-
-/// What a step job hands back to the actor.
-struct step_result {
-  std::vector<caf::expected<uint64_t>> admitted;
-  caf::expected<std::vector<model::sequence_event>> events{caf::error{}};
-  std::size_t widest = 0; ///< most sequences one of the job's steps decoded
-  std::vector<model::sequence_info> sequences;
-  model::decoder_stats stats;
-};
-
-/// A job keeps stepping while no sequence ends, for at most this long: a hand-off between the
-/// actor and its device costs more than a decode step of a small model (measured ~0.3 ms per
-/// job against ~0.1 ms per step), and a request that arrives meanwhile joins after it.
-constexpr auto step_budget = std::chrono::milliseconds(2);
 
 /// The JSON of a token's log-probabilities for the subscriber (see generate_request::logprobs).
 std::string logprob_text(int32_t token, const model::token_logprobs& lp) {
@@ -63,74 +50,6 @@ void fail_all(decode_loop& loop, const caf::error& err) {
     r.promise.deliver(err);
   loop.running.clear();
 }
-
-/// The device's side of one job: what the actor handed over since the last one (cancels,
-/// priorities, adapters, new sequences), then steps while no sequence ends, for at most
-/// step_budget.
-struct step_job {
-  std::shared_ptr<model::engine> eng; ///< kept alive while the job runs (and its decoder with it)
-  std::shared_ptr<model::batch_decoder> decoder;
-  std::shared_ptr<std::vector<model::sequence_request>> admits;
-  std::shared_ptr<step_result> result;
-  std::vector<std::shared_ptr<const model::lora_adapter>> adapters;
-  std::vector<uint64_t> cancels;
-  std::vector<std::pair<uint64_t, int32_t>> priorities;
-
-  void operator()(const device_info& d) const {
-    model::engine::use_threads(d.threads);
-    // The engine computes where its device is, under the device's stream; a decoder made
-    // before the model's first job there follows it (its weights and pool move with it).
-    const model::engine::stream_scope on_stream(kernels::current_job_streams().compute,
-                                                d.cuda_index);
-    caf::error err = eng->place(d.type, d.cuda_index);
-    if (!err)
-      err = decoder->follow(*eng);
-    if (err) {
-      result->admitted.assign(admits->size(), err);
-      result->events = std::move(err);
-      return;
-    }
-    for (auto id : cancels)
-      decoder->cancel(id);
-    for (auto [id, priority] : priorities)
-      decoder->set_priority(id, priority);
-    // Indices follow the order they were handed out in (a failure leaves a gap: the sequences
-    // that name it are refused by admit).
-    for (const auto& a : adapters)
-      (void)decoder->add_adapter(a);
-    for (auto& a : *admits)
-      result->admitted.push_back(decoder->admit(a));
-    // Copied when the job ends, however it ends.
-    struct snapshot {
-      model::batch_decoder& d;
-      step_result& r;
-      ~snapshot() {
-        r.sequences = d.sequences();
-        r.stats = d.stats();
-      }
-    } snap{*decoder, *result};
-    result->events = steps();
-  }
-
-  caf::expected<std::vector<model::sequence_event>> steps() const {
-    const auto start = std::chrono::steady_clock::now();
-    std::vector<model::sequence_event> all;
-    for (;;) {
-      auto events = decoder->step();
-      if (!events)
-        return std::move(events.error());
-      result->widest = std::max(result->widest, decoder->last_batch());
-      bool ended = false;
-      for (auto& ev : *events) {
-        ended = ended || ev.finished;
-        all.push_back(ev);
-      }
-      if (ended || decoder->active() == 0 ||
-          std::chrono::steady_clock::now() - start >= step_budget)
-        return all;
-    }
-  }
-};
 
 /// Nothing waits or runs: the busy period ends. Decoder ids start again in the next one, so
 /// nothing may refer to this one's.
