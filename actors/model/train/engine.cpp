@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDAStream.h>
 #endif
 
+#include "llmos/runtime/log.hpp"
 #include "model/core/lr_schedule.hpp"
 #include "model/nn/int8_linear.hpp"
 #include "model/nn/llama.hpp"
@@ -52,19 +53,23 @@ caf::expected<step_report> engine::train_step(const data_batch& batch) {
     step_report r;
     r.samples = out->count;
     r.step = s.step;
-    if (out->count == 0)
+    // Data-parallel replicas step together: one with nothing to learn from this batch (or a
+    // non-finite loss) still takes part, with no gradients of its own, or the others would wait
+    // for it in the all-reduce and the replicas would drift apart.
+    const bool grouped = s.group && s.group->world() > 1;
+    if (out->count == 0 && !grouped)
       return r; // nothing labelled in this batch
-    const double loss = out->loss.item<double>();
-    if (!std::isfinite(loss)) {
-      s.optimizer->zero_grad();
-      s.micro = 0;
-      return fail(s.spec, error_code::kernel_failed,
-                  "loss is " + std::to_string(loss) + " at step " + std::to_string(s.step) +
-                      " (lr " + std::to_string(s.optimizer->param_groups()[0].options().get_lr()) +
-                      "); the update was dropped — lower lr or check the data");
+    if (out->count > 0) {
+      const double loss = out->loss.item<double>();
+      if (std::isfinite(loss)) {
+        (out->loss / static_cast<double>(s.spec.accumulation)).backward();
+        r.loss = loss;
+      } else if (auto err = s.dropped_update(loss, grouped); !grouped) {
+        return err;
+      } else {
+        log_warning(describe(err)); // the group goes on without this replica's gradients
+      }
     }
-    (out->loss / static_cast<double>(s.spec.accumulation)).backward();
-    r.loss = loss;
     if (++s.micro < s.spec.accumulation)
       return r;
     s.micro = 0;
@@ -72,15 +77,7 @@ caf::expected<step_report> engine::train_step(const data_batch& batch) {
       s.optimizer->zero_grad(); // the next step starts from its own gradients only
       return err;
     }
-    lr_schedule schedule(s.spec.lr, s.spec.warmup_steps, s.spec.max_steps, s.spec.min_lr_ratio);
-    r.lr = schedule.at(s.step);
-    s.set_lr(r.lr);
-    if (s.spec.clip_norm > 0)
-      r.grad_norm = torch::nn::utils::clip_grad_norm_(s.trainable, s.spec.clip_norm);
-    s.optimizer->step();
-    s.optimizer->zero_grad();
-    r.step = ++s.step;
-    r.stepped = true;
+    s.apply_update(r);
     return r;
   } catch (const c10::Error& e) {
     return fail(s.spec, error_code::kernel_failed, e.what_without_backtrace());

@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include "llmos/messages/error.hpp"
+#include "model/core/lr_schedule.hpp"
 #include "model/nn/network.hpp"
 #include "model/train/engine.hpp"
 #include "model/train/gradient_group.hpp"
@@ -288,6 +289,33 @@ struct engine::impl {
     return out;
   }
   torch::Tensor lm_targets; ///< the classifier targets of the last forward_loss
+
+  /// A non-finite loss: this replica's gradients so far are dropped (alone, the whole update
+  /// is; in a data-parallel group the others' still count). The error that says so.
+  caf::error dropped_update(double loss, bool grouped) {
+    optimizer->zero_grad();
+    if (!grouped)
+      micro = 0;
+    return fail(spec, error_code::kernel_failed,
+                "loss is " + std::to_string(loss) + " at step " + std::to_string(step) + " (lr " +
+                    std::to_string(optimizer->param_groups()[0].options().get_lr()) + "); " +
+                    (grouped ? "this replica's gradients were dropped from the update"
+                             : "the update was dropped") +
+                    " — lower lr or check the data");
+  }
+
+  /// The optimizer step after the gradients are in (and averaged): schedule, clipping, update.
+  void apply_update(step_report& r) {
+    lr_schedule schedule(spec.lr, spec.warmup_steps, spec.max_steps, spec.min_lr_ratio);
+    r.lr = schedule.at(step);
+    set_lr(r.lr);
+    if (spec.clip_norm > 0)
+      r.grad_norm = torch::nn::utils::clip_grad_norm_(trainable, spec.clip_norm);
+    optimizer->step();
+    optimizer->zero_grad();
+    r.step = ++step;
+    r.stepped = true;
+  }
 
   caf::error sync_gradients() {
     if (!group || group->world() < 2)
