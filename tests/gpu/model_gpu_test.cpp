@@ -15,9 +15,9 @@
 #include <caf/scoped_actor.hpp>
 #include <gtest/gtest.h>
 
+#include "cuda_llama_test.hpp"
 #include "device/device_actor.hpp"
 #include "device/device_core.hpp"
-#include "llama_fixture.hpp"
 #include "llmos/kernels/cuda_stream.hpp"
 #include "llmos/messages/register.hpp"
 
@@ -30,14 +30,8 @@ const char* const story =
     "found!\" Max was very happy. They played with the ball all day. When the sun went down, they "
     "went home and had a big dinner. Max was tired, so he went to sleep in his warm bed.";
 
-class model_gpu_test : public llama_test {
+class model_gpu_test : public cuda_llama_test {
 protected:
-  void SetUp() override {
-    if (engine::cuda_devices() == 0)
-      GTEST_SKIP() << "no CUDA device usable by this LibTorch";
-    llama_test::SetUp();
-  }
-
   std::unique_ptr<engine> on_gpu() {
     auto e = imported();
     if (!e)

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "llama_fixture.hpp"
+#include "cuda_llama_test.hpp"
 #include "model/train/batch_decoder.hpp"
 #include "model/train/gradient_group.hpp"
 
@@ -20,14 +20,8 @@
 namespace llmos::model {
 namespace {
 
-class serving_gpu_test : public llama_test {
+class serving_gpu_test : public cuda_llama_test {
 protected:
-  void SetUp() override {
-    if (engine::cuda_devices() == 0)
-      GTEST_SKIP() << "no CUDA device usable by this LibTorch";
-    llama_test::SetUp();
-  }
-
   /// Five greedy sequences that need about twice a pool of one context (32 blocks of 16).
   std::vector<sequence_request> crowd() {
     std::vector<sequence_request> reqs;

@@ -86,12 +86,12 @@ caf::expected<std::unique_ptr<batch_decoder>> batch_decoder::create(engine& e,
   auto blocks = pool_blocks(s.spec, cfg, net->max_length(), block_bytes);
   if (!blocks)
     return std::move(blocks.error());
-  const std::string bytes = std::to_string(*blocks * block_bytes) + " bytes";
   try {
     p->pool = std::make_unique<kv_block_pool>(static_cast<int32_t>(*blocks), cfg.block_size,
                                               p->kv_dim, w.n_layers, s.device.is_cpu());
   } catch (const std::bad_alloc&) {
-    return fail(s.spec, error_code::bad_params, "kv cache: no memory for " + bytes);
+    return fail(s.spec, error_code::bad_params,
+                "kv cache: no memory for " + std::to_string(*blocks * block_bytes) + " bytes");
   }
   p->keys = p->pool->keys();
   p->values = p->pool->values();

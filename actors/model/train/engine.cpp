@@ -12,7 +12,6 @@
 #endif
 
 #include "llmos/runtime/log.hpp"
-#include "model/core/lr_schedule.hpp"
 #include "model/nn/int8_linear.hpp"
 #include "model/nn/llama.hpp"
 
