@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # No function over 60 lines outside tests (issue 18, STYLE.md): clang-tidy's
 # readability-function-size (.clang-tidy at the root) over every source file of the build that is
-# not a test, compared with tools/lint/function-size.baseline, the functions that were longer when
-# the check came in. A long function not in the baseline fails; one in the baseline that is no
+# not a test (each unit's findings cached under the hash of what clang-tidy reads:
+# tools/lint/function_size.py), compared with tools/lint/function-size.baseline, the functions
+# that were longer when the check came in. A long function not in the baseline fails; one in the baseline that is no
 # longer long fails too, so that the baseline only shrinks (delete its line).
 #
 #   tools/lint/function-size.sh [BUILD_DIR]     (default build/, configured by `make configure`)
@@ -33,28 +34,12 @@ for e in entries:
     cmd = cmd.replace(" -Winvalid-pch", "")
     keep.append({**e, "command": cmd})
 json.dump(keep, open(os.path.join(out, "compile_commands.json"), "w"))
-open(os.path.join(out, "files"), "w").write("\n".join(sorted({e["file"] for e in keep})) + "\n")
 PY
 
-# One line per long function: "path function lines"; headers are reported once per file that
-# includes them, hence sort -u. clang-14 cannot compile LibTorch 1.13's headers in C++20 (an
-# IValue static_assert), so the torch files end with errors: the check still walks what parsed
-# (their functions are reported), hence no failing on clang-tidy's status.
-{ xargs -a "$work/files" -P "$jobs" -n 4 clang-tidy --quiet -p "$work" 2>/dev/null || true; } |
-  python3 -c '
-import re, sys, os
-root = os.getcwd() + "/"
-last = None
-for line in sys.stdin:
-    m = re.match(r"(\S+?):\d+:\d+: warning: function (.+?) exceeds recommended size", line)
-    if m:
-        last = (m.group(1).replace(root, ""), m.group(2).strip("\x27"))
-        continue
-    n = re.search(r"note: (\d+) lines including whitespace and comments", line)
-    if n and last:
-        print(last[0], last[1], n.group(1))
-        last = None
-' | sort -u >"$work/found"
+# One line per long function: "path function lines" (tools/lint/function_size.py: clang-tidy over
+# the units not found in tools/lint/function-size.cache, which it then rewrites).
+python3 tools/lint/function_size.py "$work/compile_commands.json" tools/lint/function-size.cache \
+  "$jobs" >"$work/found"
 # The list with line counts, longest first, for whoever splits them next.
 sort -k3,3nr "$work/found" >"$build/function-size.txt"
 
