@@ -89,12 +89,13 @@ caf::expected<std::string> device_core::nccl_id() const {
   return id;
 }
 
-caf::error device_core::nccl_join(const std::string& id, uint32_t rank, uint32_t world) {
+caf::error device_core::nccl_join(const std::string& id, uint32_t rank, uint32_t world,
+                                  uint32_t timeout_ms) {
   if (info_.type != "cuda")
     return needs_gpu(info_, "an NCCL group");
   std::unique_ptr<kernels::nccl_group> g;
   if (auto err = kernels::nccl_group::join(info_.cuda_index, static_cast<int>(rank),
-                                           static_cast<int>(world), id, &g);
+                                           static_cast<int>(world), id, timeout_ms, &g);
       !err.empty())
     return make_llmos_error(error_code::kernel_failed, "device '" + info_.name + "': " + err);
   nccl_ = std::move(g);

@@ -27,8 +27,13 @@ public:
   /// GPU devices: a fresh NCCL unique id; CPU devices refuse (their collectives are Gloo's).
   caf::expected<std::string> nccl_id() const;
 
-  /// GPU devices: joins rank `rank` of `world` (blocks until every rank joined).
-  caf::error nccl_join(const std::string& id, uint32_t rank, uint32_t world);
+  /// GPU devices: joins rank `rank` of `world` (blocks until every rank joined, at most
+  /// `timeout_ms`: then it fails and the device stays usable).
+  caf::error nccl_join(const std::string& id, uint32_t rank, uint32_t world,
+                       uint32_t timeout_ms = nccl_join_timeout_ms);
+
+  /// How long a device actor waits for the other ranks of an NCCL group to join.
+  static constexpr uint32_t nccl_join_timeout_ms = 60000;
 
   /// GPU devices in a group: the float32 tensor summed over every rank.
   caf::expected<tensor_bytes> all_reduce(const tensor_bytes& in);

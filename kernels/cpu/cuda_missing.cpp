@@ -83,7 +83,8 @@ std::string nccl_group::make_id(std::string*) {
   return no_nccl;
 }
 
-std::string nccl_group::join(int, int, int, const std::string&, std::unique_ptr<nccl_group>*) {
+std::string nccl_group::join(int, int, int, const std::string&, uint32_t,
+                             std::unique_ptr<nccl_group>*) {
   return no_nccl;
 }
 

@@ -35,8 +35,40 @@ std::string nccl_group::make_id(std::string* id) {
   return {};
 }
 
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// Waits until the last call on a non-blocking communicator has settled: "" once it has, else
+/// NCCL's error or, past the deadline, that it did not (the caller aborts the communicator).
+std::string settle(ncclComm_t comm, steady::time_point deadline, const std::string& what) {
+  for (;;) {
+    ncclResult_t state = ncclSuccess;
+    LLMOS_NCCL_TRY(ncclCommGetAsyncError(comm, &state));
+    if (state == ncclSuccess)
+      return {};
+    if (state != ncclInProgress)
+      return what + ": " + ncclGetErrorString(state);
+    if (steady::now() >= deadline)
+      return what + ": not every rank joined in time";
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+/// An NCCL call on a non-blocking communicator: ncclInProgress means "settling", not failed.
+std::string enqueue(ncclResult_t status, ncclComm_t comm, steady::time_point deadline,
+                    const std::string& what) {
+  if (status == ncclInProgress)
+    return settle(comm, deadline, what);
+  if (status != ncclSuccess)
+    return what + ": " + ncclGetErrorString(status);
+  return {};
+}
+
+} // namespace
+
 std::string nccl_group::join(int device, int rank, int world, const std::string& id,
-                             std::unique_ptr<nccl_group>* out) {
+                             uint32_t timeout_ms, std::unique_ptr<nccl_group>* out) {
   ncclUniqueId raw;
   if (id.size() != sizeof raw.internal)
     return "nccl id has " + std::to_string(id.size()) + " bytes, expected " +
@@ -51,7 +83,24 @@ std::string nccl_group::join(int device, int rank, int world, const std::string&
   g->world_ = world;
   LLMOS_CUDA_TRY(cudaSetDevice(device));
   LLMOS_CUDA_TRY(cudaStreamCreateWithFlags(&g->impl_->stream, cudaStreamNonBlocking));
-  LLMOS_NCCL_TRY(ncclCommInitRank(&g->impl_->comm, world, raw, rank));
+  // Non-blocking: ncclCommInitRank would wait for good for a rank that never comes (it failed
+  // before joining), holding the device actor's thread; this one is polled with a deadline.
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  auto& comm = g->impl_->comm;
+  const auto status = ncclCommInitRankConfig(&comm, world, raw, rank, &config);
+  const std::string what = "joining rank " + std::to_string(rank) + " of " + std::to_string(world) +
+                           " within " + std::to_string(timeout_ms) + " ms";
+  auto err =
+      comm == nullptr && status != ncclSuccess && status != ncclInProgress
+          ? what + ": " + ncclGetErrorString(status)
+          : enqueue(status, comm, steady::now() + std::chrono::milliseconds(timeout_ms), what);
+  if (!err.empty()) {
+    if (comm != nullptr)
+      ncclCommAbort(comm);
+    comm = nullptr;
+    return err;
+  }
   *out = std::move(g);
   return {};
 }
@@ -85,7 +134,11 @@ std::string nccl_group::all_reduce_sum(float* data, std::size_t n) {
   }
   const std::size_t bytes = n * sizeof(float);
   LLMOS_CUDA_TRY(cudaMemcpyAsync(s.buffer, data, bytes, cudaMemcpyHostToDevice, s.stream));
-  LLMOS_NCCL_TRY(ncclAllReduce(s.buffer, s.buffer, n, ncclFloat32, ncclSum, s.comm, s.stream));
+  if (auto err =
+          enqueue(ncclAllReduce(s.buffer, s.buffer, n, ncclFloat32, ncclSum, s.comm, s.stream),
+                  s.comm, steady::now() + std::chrono::seconds(60), "all-reduce");
+      !err.empty())
+    return err;
   LLMOS_CUDA_TRY(cudaMemcpyAsync(data, s.buffer, bytes, cudaMemcpyDeviceToHost, s.stream));
   LLMOS_CUDA_TRY(cudaStreamSynchronize(s.stream));
   return {};
@@ -106,11 +159,17 @@ std::string nccl_group::all_reduce_device(float* data, std::size_t n, bool mean,
   auto* producer = static_cast<cudaStream_t>(current_job_streams().compute);
   LLMOS_CUDA_TRY(cudaEventRecord(s.queued, producer != nullptr ? producer : cudaStreamLegacy));
   LLMOS_CUDA_TRY(cudaStreamWaitEvent(s.stream, s.queued, 0));
-  LLMOS_NCCL_TRY(
-      ncclAllReduce(data, data, n, ncclFloat32, mean ? ncclAvg : ncclSum, s.comm, s.stream));
   // Waited for with a deadline: a rank that never joins this all-reduce (it failed, or skipped
   // the step) would otherwise hold this thread, and the device, for good.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto deadline = steady::now() + std::chrono::milliseconds(timeout_ms);
+  if (auto err = enqueue(
+          ncclAllReduce(data, data, n, ncclFloat32, mean ? ncclAvg : ncclSum, s.comm, s.stream),
+          s.comm, deadline, "all-reduce");
+      !err.empty()) {
+    ncclCommAbort(s.comm);
+    s.comm = nullptr;
+    return err;
+  }
   for (;;) {
     const cudaError_t done = cudaStreamQuery(s.stream);
     if (done == cudaSuccess)
@@ -119,8 +178,9 @@ std::string nccl_group::all_reduce_device(float* data, std::size_t n, bool mean,
       LLMOS_CUDA_TRY(done);
     ncclResult_t async = ncclSuccess;
     LLMOS_NCCL_TRY(ncclCommGetAsyncError(s.comm, &async));
-    const bool late = std::chrono::steady_clock::now() >= deadline;
-    if (async != ncclSuccess || late) {
+    const bool late = steady::now() >= deadline;
+    const bool failed = async != ncclSuccess && async != ncclInProgress;
+    if (failed || late) {
       ncclCommAbort(s.comm); // frees the stream's pending NCCL work
       s.comm = nullptr;
       return late

@@ -1,5 +1,6 @@
 // The NCCL group (label gpu): one rank per GPU of this machine, each in its own thread as the
 // device actors would be, sums a vector; without a GPU the entry points say why they cannot.
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -17,10 +18,10 @@ TEST(nccl_group, without_a_gpu_joining_says_why) {
     GTEST_SKIP() << "a GPU is present; covered by nccl_group_gpu";
   std::string id(128, '\0');
   std::unique_ptr<nccl_group> g;
-  const auto err = nccl_group::join(0, 0, 1, id, &g);
+  const auto err = nccl_group::join(0, 0, 1, id, 1000, &g);
   EXPECT_FALSE(err.empty());
   EXPECT_EQ(g, nullptr);
-  EXPECT_FALSE(nccl_group::join(0, 0, 1, "short", &g).empty()) << "a truncated id is refused";
+  EXPECT_FALSE(nccl_group::join(0, 0, 1, "short", 1000, &g).empty()) << "a truncated id is refused";
 }
 
 TEST(nccl_group_gpu, all_reduce_sums_over_every_gpu) {
@@ -41,7 +42,7 @@ TEST(nccl_group_gpu, all_reduce_sums_over_every_gpu) {
       v[7] = 0.5f * static_cast<float>(r);
       std::unique_ptr<nccl_group> g;
       auto& e = errors[static_cast<std::size_t>(r)];
-      e = nccl_group::join(r, r, gpus, id, &g);
+      e = nccl_group::join(r, r, gpus, id, 60000, &g);
       if (e.empty())
         e = g->all_reduce_sum(v.data(), v.size());
     });
@@ -57,6 +58,21 @@ TEST(nccl_group_gpu, all_reduce_sums_over_every_gpu) {
     EXPECT_EQ(data[static_cast<std::size_t>(r)][n - 1], total);
     EXPECT_EQ(data[static_cast<std::size_t>(r)][7], halves);
   }
+}
+
+TEST(nccl_group_gpu, a_rank_that_never_comes_fails_the_join_at_its_deadline) {
+  if (llmos::kernels::cuda_device_count() == 0)
+    GTEST_SKIP() << "no CUDA device on this machine";
+  std::string id;
+  ASSERT_EQ(nccl_group::make_id(&id), "");
+  std::unique_ptr<nccl_group> g;
+  const auto start = std::chrono::steady_clock::now();
+  const auto err = nccl_group::join(0, 0, 2, id, 2000, &g); // rank 1 never joins
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_NE(err.find("not every rank joined"), std::string::npos) << err;
+  EXPECT_EQ(g, nullptr);
+  EXPECT_GE(waited, std::chrono::milliseconds(2000));
+  EXPECT_LT(waited, std::chrono::seconds(30)) << "the abort must not hang either";
 }
 
 } // namespace

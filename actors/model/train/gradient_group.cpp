@@ -147,8 +147,9 @@ caf::error gradient_group::impl::connect_nccl(int cuda_index) {
   } catch (const std::exception& e) {
     return failed("passing NCCL's id", e.what());
   }
-  if (auto err = kernels::nccl_group::join(cuda_index, static_cast<int>(rank),
-                                           static_cast<int>(world), id, &nccl);
+  if (auto err =
+          kernels::nccl_group::join(cuda_index, static_cast<int>(rank), static_cast<int>(world), id,
+                                    static_cast<uint32_t>(timeout.count()), &nccl);
       !err.empty())
     return failed("joining NCCL as " + where + " on cuda:" + std::to_string(cuda_index), err);
   return {};

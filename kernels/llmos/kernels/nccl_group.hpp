@@ -17,9 +17,10 @@ public:
   static std::string make_id(std::string* id);
 
   /// Joins rank `rank` of `world` on GPU `device` with the id rank 0 made; blocks until every
-  /// rank joined. "" on success, else what failed.
+  /// rank joined, or `timeout_ms` passed (then the half-made communicator is aborted). "" on
+  /// success, else what failed.
   static std::string join(int device, int rank, int world, const std::string& id,
-                          std::unique_ptr<nccl_group>* out);
+                          uint32_t timeout_ms, std::unique_ptr<nccl_group>* out);
 
   ~nccl_group();
 

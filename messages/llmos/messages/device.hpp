@@ -77,7 +77,8 @@ using device_actor = caf::typed_actor<
     // coordinator -> GPU device of rank 0: a fresh NCCL unique id (bytes) for a group.
     caf::replies_to<nccl_id_atom>::with<std::string>,
     // coordinator -> each GPU device: join rank RANK of WORLD with rank 0's id; answered once
-    // every rank joined (NCCL's rendezvous), with the rank.
+    // every rank joined (NCCL's rendezvous), with the rank; kernel_failed when they have not
+    // within a minute (device_core::nccl_join_timeout_ms).
     caf::replies_to<nccl_join_atom, std::string, uint32_t, uint32_t>::with<uint32_t>,
     // -> GPU device in a group: the f32 tensor summed over every rank (on the device's stream).
     caf::replies_to<all_reduce_atom, tensor_bytes>::with<tensor_bytes>>;
