@@ -293,7 +293,7 @@ void join_method(rpc_call& c) {
     return;
   forward<uint16_t>(c, target_of(c), call_timeout, dp_join_atom::value, rank,
                     static_cast<uint32_t>(world), o.text("host", "127.0.0.1"),
-                    static_cast<uint16_t>(port), o.text("bind"));
+                    static_cast<uint16_t>(port), o.text("bind"), o.text("backend", "auto"));
 }
 
 } // namespace

@@ -266,10 +266,13 @@ caf::result<model_info> on_adapter(self_ptr self, std::string name, std::string 
 }
 
 caf::result<uint16_t> on_dp_join(self_ptr self, uint32_t rank, uint32_t world,
-                                 const std::string& host, uint16_t port, const std::string& bind) {
+                                 const std::string& host, uint16_t port, const std::string& bind,
+                                 const std::string& backend) {
   if (self->state.run)
     return refuse_busy(self);
-  auto g = model::gradient_group::open(host, port, rank, world, bind.empty() ? host : bind);
+  auto g = model::gradient_group::open(host, port, rank, world, bind.empty() ? host : bind,
+                                       model::gradient_group::default_timeout_ms,
+                                       backend.empty() ? "auto" : backend);
   if (!g)
     return std::move(g.error());
   self->state.group = std::move(*g);
@@ -332,7 +335,9 @@ model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
         return on_adapter(self, std::move(name), std::move(path));
       },
       [self](dp_join_atom, uint32_t rank, uint32_t world, std::string host, uint16_t port,
-             std::string bind) { return on_dp_join(self, rank, world, host, port, bind); },
+             std::string bind, std::string backend) {
+        return on_dp_join(self, rank, world, host, port, bind, backend);
+      },
       [self](quantize_atom) { return on_quantize(self); },
       [self](export_atom) { return on_export(self); },
   };

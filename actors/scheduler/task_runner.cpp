@@ -215,7 +215,8 @@ void rendezvous(self_ptr self, uint64_t id, uint64_t epoch) {
   const auto host = self->state.nodes[run->replicas[0].node].host;
   auto fail = [self, id, epoch](caf::error err) { run_failed(self, id, epoch, std::move(err)); };
   self->request(caf::actor_cast<model_actor>(run->replicas[0].model), call_timeout,
-                dp_join_atom::value, uint32_t{0}, world, host, uint16_t{0}, std::string{})
+                dp_join_atom::value, uint32_t{0}, world, host, uint16_t{0}, std::string{},
+                std::string{"auto"})
       .then(
           [self, id, epoch, world, host, fail](uint16_t port) {
             auto* run = current(self, id, epoch);
@@ -224,7 +225,8 @@ void rendezvous(self_ptr self, uint64_t id, uint64_t epoch) {
             auto left = std::make_shared<uint32_t>(world - 1);
             for (uint32_t k = 1; k < world; ++k)
               self->request(caf::actor_cast<model_actor>(run->replicas[k].model), call_timeout,
-                            dp_join_atom::value, k, world, host, port, std::string{})
+                            dp_join_atom::value, k, world, host, port, std::string{},
+                            std::string{"auto"})
                   .then(
                       [self, id, epoch, left](uint16_t) {
                         if (--*left == 0)

@@ -83,10 +83,20 @@ TEST(model_parallel, two_replicas_in_two_processes_match_one_replica) {
   ASSERT_FALSE(ingested.contains("error")) << ingested.dump();
   ASSERT_EQ(ingested.value("train", 0), 32);
 
-  // Rank 0 picks the rendezvous port; rank 1 learns it from us, in a message.
-  auto port = call(rpc, json::array({"m0", "join", {{"rank", 0}, {"world", 2}}}));
+  // A library nobody has is refused by name when joining, not at the first step.
+  auto unknown =
+      call(rpc, json::array({"m0", "join", {{"rank", 0}, {"world", 2}, {"backend", "mpi"}}}));
+  ASSERT_TRUE(unknown.contains("error")) << unknown.dump();
+  EXPECT_NE(unknown.dump().find("backend 'mpi' is unknown (auto, nccl or gloo)"), std::string::npos)
+      << unknown.dump();
+  // Rank 0 picks the rendezvous port; rank 1 learns it from us, in a message. Both ask for Gloo
+  // (what "auto" picks for CPU replicas too).
+  auto port =
+      call(rpc, json::array({"m0", "join", {{"rank", 0}, {"world", 2}, {"backend", "gloo"}}}));
   ASSERT_TRUE(port.is_number()) << port.dump();
-  auto joined = call(rpc, json::array({"m1", "join", {{"rank", 1}, {"world", 2}, {"port", port}}}));
+  auto joined = call(
+      rpc, json::array(
+               {"m1", "join", {{"rank", 1}, {"world", 2}, {"port", port}, {"backend", "gloo"}}}));
   ASSERT_TRUE(joined.is_number()) << joined.dump();
 
   const auto ck = [&](const std::string& n) { return (dir / (n + ".ckpt")).string(); };

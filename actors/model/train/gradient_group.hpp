@@ -24,8 +24,11 @@ public:
   /// Nothing blocks until connect().
   static caf::expected<std::shared_ptr<gradient_group>>
   open(const std::string& store_host, uint16_t port, uint32_t rank, uint32_t world,
-       const std::string& bind_host = "127.0.0.1", uint32_t timeout_ms = 30000,
+       const std::string& bind_host = "127.0.0.1", uint32_t timeout_ms = default_timeout_ms,
        const std::string& backend = "auto");
+
+  /// How long a rank waits for the others: to connect, and in each all-reduce.
+  static constexpr uint32_t default_timeout_ms = 30000;
 
   ~gradient_group();
 
