@@ -7,6 +7,7 @@
 #include <limits>
 #include <utility>
 
+#include "llmos/kernels/allocator_usage.hpp"
 #include "llmos/kernels/cuda_info.hpp"
 #include "llmos/kernels/gelu.hpp"
 #include "llmos/messages/error.hpp"
@@ -130,9 +131,12 @@ device_info device_core::snapshot(uint64_t queued) const {
   auto out = info_;
   out.queued = queued;
   // Memory in use moves with what models allocate: read now, not at start.
-  if (info_.type == "cuda")
+  if (info_.type == "cuda") {
     out.memory_free_bytes = kernels::cuda_device_free_memory(info_.cuda_index);
-  else
+    const auto held = kernels::allocator_usage_of(info_.cuda_index);
+    out.memory_allocated_bytes = held.allocated_bytes;
+    out.memory_reserved_bytes = held.reserved_bytes;
+  } else
     out.memory_free_bytes = static_cast<uint64_t>(::sysconf(_SC_AVPHYS_PAGES)) *
                             static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   out.uptime_seconds =

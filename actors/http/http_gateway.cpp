@@ -37,6 +37,11 @@ void sample_devices(caf::event_based_actor* self, const std::vector<actor_entry>
   static auto& memory = gauge_family("llmos_device_memory_bytes", "Memory a device can use");
   static auto& free_memory =
       gauge_family("llmos_device_memory_free_bytes", "Of a device's memory, free when last asked");
+  static auto& allocated = gauge_family("llmos_device_memory_allocated_bytes",
+                                        "GPU: bytes in LibTorch tensors of the device's process");
+  static auto& reserved =
+      gauge_family("llmos_device_memory_reserved_bytes",
+                   "GPU: bytes LibTorch's caching allocator holds, in use or not");
   for (auto& e : entries) {
     if (e.kind != "device")
       continue;
@@ -48,6 +53,8 @@ void sample_devices(caf::event_based_actor* self, const std::vector<actor_entry>
               queue.Add(l).Set(static_cast<double>(d.queued));
               memory.Add(l).Set(static_cast<double>(d.memory_bytes));
               free_memory.Add(l).Set(static_cast<double>(d.memory_free_bytes));
+              allocated.Add(l).Set(static_cast<double>(d.memory_allocated_bytes));
+              reserved.Add(l).Set(static_cast<double>(d.memory_reserved_bytes));
             },
             [](caf::error&) {});
   }

@@ -84,6 +84,8 @@ TEST(device_core, cpu_device_describes_itself) {
   const auto now = core.snapshot(0);
   EXPECT_GT(now.memory_free_bytes, 0u);
   EXPECT_LE(now.memory_free_bytes, info.memory_bytes);
+  EXPECT_EQ(now.memory_allocated_bytes, 0u) << "LibTorch's CUDA allocator is a GPU's only";
+  EXPECT_EQ(now.memory_reserved_bytes, 0u);
   EXPECT_EQ(info.jobs_done, 0u);
   EXPECT_EQ(info.elements_done, 0u);
   EXPECT_EQ(info.busy_seconds, 0.0);

@@ -180,9 +180,13 @@ TEST_F(model_gpu_test, a_cuda_device_reports_memory_that_moves_with_allocation) 
   batch.inputs.data.assign(reinterpret_cast<const char*>(ids.data()), ids.size() * 4);
   batch.labels.assign(2, "");
   ASSERT_TRUE((*e)->train_step(batch));
-  const auto after = probe->snapshot(0).memory_free_bytes;
+  const auto now = probe->snapshot(0);
+  const auto after = now.memory_free_bytes;
   EXPECT_LT(after + (uint64_t{500} << 20), before)
       << "free before " << (before >> 20) << " MiB, after " << (after >> 20) << " MiB";
+  // The caching allocator's own figures: the model and its optimizer state live in tensors.
+  EXPECT_GT(now.memory_allocated_bytes, uint64_t{500} << 20) << (now.memory_allocated_bytes >> 20);
+  EXPECT_GE(now.memory_reserved_bytes, now.memory_allocated_bytes);
 }
 
 // Runs everywhere: without a GPU the refusal names the model and the reason.

@@ -160,6 +160,8 @@ TEST_F(serialization_test, device_info) {
   x.cuda_index = 1;
   x.memory_bytes = uint64_t{141} << 30;
   x.memory_free_bytes = uint64_t{100} << 30;
+  x.memory_allocated_bytes = uint64_t{3} << 30;
+  x.memory_reserved_bytes = uint64_t{5} << 30;
   x.jobs_done = 99;
   x.elements_done = uint64_t{1} << 40;
   x.busy_seconds = 0.125;
@@ -171,6 +173,8 @@ TEST_F(serialization_test, device_info) {
     EXPECT_EQ(y.cuda_index, 1);
     EXPECT_EQ(y.memory_bytes, uint64_t{141} << 30);
     EXPECT_EQ(y.memory_free_bytes, uint64_t{100} << 30);
+    EXPECT_EQ(y.memory_allocated_bytes, uint64_t{3} << 30);
+    EXPECT_EQ(y.memory_reserved_bytes, uint64_t{5} << 30);
     EXPECT_EQ(y.jobs_done, 99u);
     EXPECT_EQ(y.elements_done, uint64_t{1} << 40);
     EXPECT_EQ(y.busy_seconds, 0.125);

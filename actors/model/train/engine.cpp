@@ -4,13 +4,6 @@
 #include <dlfcn.h>
 #include <mutex>
 
-// A CUDA LibTorch (LLMOS_TORCH_CUDA) runs jobs under their device's stream; Debian's has the
-// headers but not libc10_cuda.
-#if LLMOS_TORCH_CUDA
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
-#endif
-
 #include "llmos/runtime/log.hpp"
 #include "model/nn/int8_linear.hpp"
 #include "model/nn/llama.hpp"
@@ -288,28 +281,6 @@ caf::error engine::place(const std::string& type, int32_t index) {
 std::string engine::device() const {
   return impl_->device.str();
 }
-
-#if LLMOS_TORCH_CUDA
-struct engine::stream_scope::guard {
-  explicit guard(c10::cuda::CUDAStream s) : on(s) {}
-  c10::cuda::CUDAStreamGuard on;
-};
-#else
-struct engine::stream_scope::guard {};
-#endif
-
-engine::stream_scope::stream_scope(void* stream, int cuda_index) {
-#if LLMOS_TORCH_CUDA
-  if (stream != nullptr)
-    guard_ = std::make_unique<guard>(c10::cuda::getStreamFromExternal(
-        static_cast<cudaStream_t>(stream), static_cast<c10::DeviceIndex>(cuda_index)));
-#else
-  (void)stream;
-  (void)cuda_index;
-#endif
-}
-
-engine::stream_scope::~stream_scope() = default;
 
 int engine::cuda_devices() {
   return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;

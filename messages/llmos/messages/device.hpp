@@ -28,20 +28,26 @@ struct device_info {
   int32_t cuda_index = -1;        ///< GPU index, -1 for CPU devices
   uint64_t memory_bytes = 0;      ///< memory the device can use (capacity)
   uint64_t memory_free_bytes = 0; ///< of it, free when asked (GPU: cudaMemGetInfo; CPU: RAM)
-  uint64_t jobs_done = 0;         ///< kernels run since start
-  uint64_t elements_done = 0;     ///< tensor elements processed since start
-  double busy_seconds = 0.0;      ///< time spent inside kernels since start
-  uint64_t queued = 0;            ///< jobs waiting in the device's mailbox when asked
-  double uptime_seconds = 0.0;    ///< since the device started: busy / uptime is its utilisation
+  /// GPU: LibTorch's caching allocator on this GPU, in this process: bytes in live tensors, and
+  /// bytes it holds (cached for reuse, the allocated ones included). 0 on a CPU, or where the
+  /// LibTorch has no CUDA.
+  uint64_t memory_allocated_bytes = 0;
+  uint64_t memory_reserved_bytes = 0;
+  uint64_t jobs_done = 0;      ///< kernels run since start
+  uint64_t elements_done = 0;  ///< tensor elements processed since start
+  double busy_seconds = 0.0;   ///< time spent inside kernels since start
+  uint64_t queued = 0;         ///< jobs waiting in the device's mailbox when asked
+  double uptime_seconds = 0.0; ///< since the device started: busy / uptime is its utilisation
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, device_info& x) {
   return f(caf::meta::type_name("device_info"), field("name"), x.name, field("type"), x.type,
            field("backend"), x.backend, field("threads"), x.threads, field("cuda_index"),
            x.cuda_index, field("memory_bytes"), x.memory_bytes, field("memory_free_bytes"),
-           x.memory_free_bytes, field("jobs_done"), x.jobs_done, field("elements_done"),
-           x.elements_done, field("busy_seconds"), x.busy_seconds, field("queued"), x.queued,
-           field("uptime_seconds"), x.uptime_seconds);
+           x.memory_free_bytes, field("memory_allocated_bytes"), x.memory_allocated_bytes,
+           field("memory_reserved_bytes"), x.memory_reserved_bytes, field("jobs_done"), x.jobs_done,
+           field("elements_done"), x.elements_done, field("busy_seconds"), x.busy_seconds,
+           field("queued"), x.queued, field("uptime_seconds"), x.uptime_seconds);
 }
 
 /// A dense tensor as raw little-endian bytes: tensors never cross a process boundary
