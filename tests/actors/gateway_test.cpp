@@ -329,7 +329,7 @@ TEST_F(rpc_dispatcher_test, send_info_reports_the_devices_counters) {
                     std::map<std::string, std::vector<float>>{{"values", {1, 2, 3, 4}}}));
   auto oh = ok("send", params(std::string{"cpu0"}, std::string{"info"}));
   auto m = oh.get().as<object_map>();
-  EXPECT_EQ(m.size(), 12u); // every field of device_info
+  EXPECT_EQ(m.size(), 14u); // every field of device_info
   EXPECT_EQ(m.at("name").as<std::string>(), "cpu0");
   EXPECT_EQ(m.at("type").as<std::string>(), "cpu");
   EXPECT_EQ(m.at("backend").as<std::string>(), "cpu");
@@ -339,6 +339,8 @@ TEST_F(rpc_dispatcher_test, send_info_reports_the_devices_counters) {
   EXPECT_EQ(m.at("elements_done").as<uint64_t>(), 4u);
   EXPECT_GT(m.at("memory_bytes").as<uint64_t>(), 0u);
   EXPECT_GT(m.at("memory_free_bytes").as<uint64_t>(), 0u);
+  EXPECT_EQ(m.at("memory_allocated_bytes").as<uint64_t>(), 0u); // a GPU's LibTorch allocator only
+  EXPECT_EQ(m.at("memory_reserved_bytes").as<uint64_t>(), 0u);
   EXPECT_GT(m.at("uptime_seconds").as<double>(), 0.0);
   EXPECT_EQ(m.at("queued").as<uint64_t>(), 0u);
 }

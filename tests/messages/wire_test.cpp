@@ -189,7 +189,7 @@ TEST(wire, device_info_carries_queued_and_uptime_over_both_forms) {
   auto m = rpc::to_json(msgpack::unpack(packed.data(), packed.size()).get());
   EXPECT_EQ(m["queued"], 3);
   EXPECT_EQ(m["uptime_seconds"], 12.5);
-  EXPECT_EQ(m.size(), 12u);
+  EXPECT_EQ(m.size(), 14u);
 }
 
 template <class T> std::string from_json_text(const std::string& text, T& x) {
