@@ -65,6 +65,15 @@ std::string enqueue(ncclResult_t status, ncclComm_t comm, steady::time_point dea
   return {};
 }
 
+/// Ends a communicator that failed or waited past its deadline: its pending work is dropped and
+/// every later call on the group fails. Returns `why`.
+std::string abort_with(ncclComm_t& comm, std::string why) {
+  if (comm != nullptr)
+    ncclCommAbort(comm);
+  comm = nullptr;
+  return why;
+}
+
 } // namespace
 
 std::string nccl_group::join(int device, int rank, int world, const std::string& id,
@@ -91,16 +100,9 @@ std::string nccl_group::join(int device, int rank, int world, const std::string&
   const auto status = ncclCommInitRankConfig(&comm, world, raw, rank, &config);
   const std::string what = "joining rank " + std::to_string(rank) + " of " + std::to_string(world) +
                            " within " + std::to_string(timeout_ms) + " ms";
-  auto err =
-      comm == nullptr && status != ncclSuccess && status != ncclInProgress
-          ? what + ": " + ncclGetErrorString(status)
-          : enqueue(status, comm, steady::now() + std::chrono::milliseconds(timeout_ms), what);
-  if (!err.empty()) {
-    if (comm != nullptr)
-      ncclCommAbort(comm);
-    comm = nullptr;
-    return err;
-  }
+  if (auto err = enqueue(status, comm, steady::now() + std::chrono::milliseconds(timeout_ms), what);
+      !err.empty())
+    return abort_with(comm, std::move(err));
   *out = std::move(g);
   return {};
 }
@@ -165,11 +167,8 @@ std::string nccl_group::all_reduce_device(float* data, std::size_t n, bool mean,
   if (auto err = enqueue(
           ncclAllReduce(data, data, n, ncclFloat32, mean ? ncclAvg : ncclSum, s.comm, s.stream),
           s.comm, deadline, "all-reduce");
-      !err.empty()) {
-    ncclCommAbort(s.comm);
-    s.comm = nullptr;
-    return err;
-  }
+      !err.empty())
+    return abort_with(s.comm, std::move(err));
   for (;;) {
     const cudaError_t done = cudaStreamQuery(s.stream);
     if (done == cudaSuccess)
@@ -180,14 +179,11 @@ std::string nccl_group::all_reduce_device(float* data, std::size_t n, bool mean,
     LLMOS_NCCL_TRY(ncclCommGetAsyncError(s.comm, &async));
     const bool late = steady::now() >= deadline;
     const bool failed = async != ncclSuccess && async != ncclInProgress;
-    if (failed || late) {
-      ncclCommAbort(s.comm); // frees the stream's pending NCCL work
-      s.comm = nullptr;
-      return late
-                 ? "all-reduce of " + std::to_string(n) + " floats: not every rank joined within " +
-                       std::to_string(timeout_ms) + " ms (the group is aborted)"
-                 : std::string{"all-reduce: "} + ncclGetErrorString(async);
-    }
+    if (failed || late)
+      return abort_with(s.comm, late ? "all-reduce of " + std::to_string(n) +
+                                           " floats: not every rank joined within " +
+                                           std::to_string(timeout_ms) + " ms (the group is aborted)"
+                                     : std::string{"all-reduce: "} + ncclGetErrorString(async));
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
 }
