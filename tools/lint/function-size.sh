@@ -3,8 +3,8 @@
 # readability-function-size (.clang-tidy at the root) over every source file of the build that is
 # not a test (each unit's findings cached under the hash of what clang-tidy reads:
 # tools/lint/function_size.py), compared with tools/lint/function-size.baseline, the functions
-# that were longer when the check came in. A long function not in the baseline fails; one in the baseline that is no
-# longer long fails too, so that the baseline only shrinks (delete its line).
+# that were longer when the check came in. A long function not in the baseline fails; one in the
+# baseline that is no longer long fails too, so that the baseline only shrinks (delete its line).
 #
 #   tools/lint/function-size.sh [BUILD_DIR]     (default build/, configured by `make configure`)
 #   UPDATE=1 tools/lint/function-size.sh        rewrites the baseline from what it finds

@@ -174,8 +174,8 @@ using model_actor = caf::typed_actor<
     // coordinator -> model: become rank RANK of WORLD data-parallel replicas. Rank 0 hosts the
     // rendezvous store on PORT (0 = any) and answers the port it bound; the coordinator then
     // tells the other ranks (store host, that port). BIND is the address this replica's Gloo
-    // pairs listen on ("" = HOST). BACKEND is "auto" (NCCL when every rank has a GPU of its
-    // own, else Gloo), "nccl" or "gloo"; ranks that ask differently are refused at the first
+    // pairs listen on ("" = HOST). BACKEND is "auto" (or ""; NCCL when every rank has a GPU of
+    // its own, else Gloo), "nccl" or "gloo"; ranks that ask differently are refused at the first
     // step. Training then streams shard RANK of WORLD and averages gradients every optimizer step.
     caf::replies_to<dp_join_atom, uint32_t, uint32_t, std::string, uint16_t, std::string,
                     std::string>::with<uint16_t>,
