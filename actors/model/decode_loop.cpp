@@ -182,6 +182,7 @@ void kick(self_ptr self) {
       // otherwise only written after steps, and no step follows).
       auto idle = loop.stats;
       idle.blocks_used = 0;
+      idle.swap_blocks_used = 0;
       idle.running = idle.waiting = idle.preempted = 0;
       model::record_kv(self->state.spec.name, idle, loop.cancelled);
     }

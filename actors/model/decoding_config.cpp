@@ -15,6 +15,9 @@ const std::vector<config_field>& decoding_fields() {
       optional_key("kv_swap", config_type::boolean, "false",
                    "language models: preempted generations keep their cache in host memory (else "
                    "recompute it)"),
+      optional_key("kv_swap_bytes", config_type::integer, "0",
+                   "language models: host memory for swapped caches, pinned on a GPU (0: as much "
+                   "as the KV cache); a cache that does not fit is recomputed"),
       optional_key("prefill_chunk", config_type::integer, "64",
                    "language models: prompt tokens per decode step"),
       optional_key("continuous_batching", config_type::boolean, "true",
@@ -32,13 +35,15 @@ caf::expected<decoding_settings> read_decoding(const std::map<std::string, std::
   auto bytes = config_integer(config, "kv_bytes", 0, 1LL << 50);
   auto prefill = config_integer(config, "prefill_chunk", 1, 1LL << 20);
   auto queue = config_integer(config, "generate_queue", 1, 1000000);
-  for (auto* v : {&block_size, &blocks, &bytes, &prefill, &queue})
+  auto swap_bytes = config_integer(config, "kv_swap_bytes", 0, 1LL << 50);
+  for (auto* v : {&block_size, &blocks, &bytes, &prefill, &queue, &swap_bytes})
     if (!*v)
       return std::move(v->error());
   out.decoder.block_size = static_cast<int32_t>(*block_size);
   out.decoder.pool_blocks = *blocks;
   out.decoder.pool_bytes = *bytes;
   out.decoder.prefill_chunk = *prefill;
+  out.decoder.swap_bytes = *swap_bytes;
   auto flag = [&](const char* key, bool fallback) {
     auto i = config.find(key);
     return i == config.end() ? fallback : i->second == "true";

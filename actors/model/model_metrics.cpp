@@ -65,6 +65,11 @@ void record_kv(const std::string& model, const decoder_stats& stats, uint64_t ca
   static auto& prefix = gauge_family("llmos_model_prefix_blocks",
                                      "KV blocks the current decoder took from the prefix "
                                      "cache instead of computing them");
+  static auto& swapped =
+      gauge_family("llmos_model_kv_swap_blocks_used", "Host blocks holding swapped-out KV caches");
+  static auto& swaps = gauge_family("llmos_model_kv_swaps",
+                                    "Preemptions by the current decoder that swapped the cache "
+                                    "to host memory (the others dropped it)");
   static auto& cancels =
       gauge_family("llmos_model_cancelled", "Generate requests cancelled since the model started");
   const prometheus::Labels labels{{"model", model}};
@@ -73,6 +78,8 @@ void record_kv(const std::string& model, const decoder_stats& stats, uint64_t ca
   preempted.Add(labels).Set(static_cast<double>(stats.preempted));
   preemptions.Add(labels).Set(static_cast<double>(stats.preemptions));
   prefix.Add(labels).Set(static_cast<double>(stats.prefix_blocks));
+  swapped.Add(labels).Set(static_cast<double>(stats.swap_blocks_used));
+  swaps.Add(labels).Set(static_cast<double>(stats.swaps));
   cancels.Add(labels).Set(static_cast<double>(cancelled));
 }
 

@@ -65,10 +65,11 @@ float* llama_paged_cuda::values() const {
 std::string llama_paged_cuda::step(const llama_decode_weights&, const llama_decode_item*, int32_t) {
   return no_cuda;
 }
-std::string llama_paged_cuda::copy(float*, const float*, std::size_t, bool) {
+std::string llama_paged_cuda::host_memory(std::size_t, float**) {
   return no_cuda;
 }
-std::string llama_paged_cuda::finish() {
+std::string llama_paged_cuda::swap(const kv_pool_layout&, float*, const kv_block_copy*, int32_t,
+                                   bool) {
   return no_cuda;
 }
 

@@ -2,10 +2,12 @@
 // llama_decode_cuda. Block tables are gathered once per distinct sequence (a prefill chunk's
 // items share one), each as long as the furthest position an item of it reads; staging buffers
 // are pinned so the copies are asynchronous, and they grow but are never reallocated per step.
+// Swaps go on the device's copy stream, ordered with its compute stream by events.
 #include "llmos/kernels/llama_paged_cuda.hpp"
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -63,6 +65,9 @@ struct llama_paged_cuda::impl {
   growing<int32_t, false> tables;
   growing<float, true> host_logits;
   growing<float, false> logits;
+  growing<float, true> swap_memory; ///< host blocks of swapped-out caches
+  cudaEvent_t computed = nullptr;   ///< the compute stream's work before a swap
+  cudaEvent_t copied = nullptr;     ///< a swap's copies, for the compute stream to wait on
   std::vector<llama_decode_item> staged;
   std::vector<std::pair<const int32_t*, std::size_t>> table_of; ///< host table, its length
 
@@ -71,6 +76,9 @@ struct llama_paged_cuda::impl {
     cudaDeviceSynchronize(); // nothing of ours may still be read or written, on any stream
     cudaFree(keys);
     cudaFree(values);
+    for (auto e : {computed, copied})
+      if (e != nullptr)
+        cudaEventDestroy(e);
     if (own != nullptr)
       cudaStreamDestroy(own);
   }
@@ -101,6 +109,8 @@ std::string llama_paged_cuda::create(int device, std::size_t floats,
   // so it waits for work on the legacy default stream, where LibTorch writes the weights outside
   // jobs. It is not ordered with a device's compute stream: inside jobs, that one is used.
   LLMOS_CUDA_TRY(cudaStreamCreate(&p->own));
+  LLMOS_CUDA_TRY(cudaEventCreateWithFlags(&p->computed, cudaEventDisableTiming));
+  LLMOS_CUDA_TRY(cudaEventCreateWithFlags(&p->copied, cudaEventDisableTiming));
   LLMOS_CUDA_TRY(cudaMalloc(&p->keys, floats * sizeof(float)));
   LLMOS_CUDA_TRY(cudaMalloc(&p->values, floats * sizeof(float)));
   out->reset(new llama_paged_cuda(std::move(p)));
@@ -206,19 +216,55 @@ std::string llama_paged_cuda::step(const llama_decode_weights& w, const llama_de
   return {};
 }
 
-std::string llama_paged_cuda::copy(float* dst, const float* src, std::size_t floats, bool to_host) {
-  if (auto err = impl_->enter(); !err.empty())
-    return err;
-  LLMOS_CUDA_TRY(cudaMemcpyAsync(dst, src, floats * sizeof(float),
-                                 to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice,
-                                 impl_->stream));
+std::string llama_paged_cuda::host_memory(std::size_t floats, float** out) {
+  auto& s = *impl_;
+  if (s.swap_memory.capacity == 0) {
+    if (auto err = s.enter(); !err.empty())
+      return err;
+    if (auto err = s.swap_memory.reserve(floats); !err.empty())
+      return "pinned host memory of " + std::to_string(floats * sizeof(float)) + " bytes: " + err;
+  }
+  if (floats > s.swap_memory.capacity)
+    return "swap memory is " + std::to_string(s.swap_memory.capacity) + " floats, not " +
+           std::to_string(floats);
+  *out = s.swap_memory.ptr;
   return {};
 }
 
-std::string llama_paged_cuda::finish() {
-  if (auto err = impl_->enter(); !err.empty())
+std::string llama_paged_cuda::swap(const kv_pool_layout& pool, float* host,
+                                   const kv_block_copy* copies, int32_t count, bool to_host) {
+  auto& s = *impl_;
+  if (count <= 0)
+    return {};
+  if (auto err = s.enter(); !err.empty())
     return err;
-  LLMOS_CUDA_TRY(cudaStreamSynchronize(impl_->stream));
+  auto* job_copy = static_cast<cudaStream_t>(current_job_streams().copy);
+  cudaStream_t copy = job_copy != nullptr ? job_copy : s.stream;
+  if (copy != s.stream) { // after what the compute stream wrote (or still reads) there
+    LLMOS_CUDA_TRY(cudaEventRecord(s.computed, s.stream));
+    LLMOS_CUDA_TRY(cudaStreamWaitEvent(copy, s.computed, 0));
+  }
+  const std::size_t width = pool.block_floats * sizeof(float);
+  const std::size_t pool_pitch = pool.layer_stride * sizeof(float);
+  const int64_t per_array = int64_t{pool.layers} * pool.block_floats;
+  const auto kind = to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice;
+  for (int32_t i = 0; i < count; ++i) {
+    float* hosted = host + copies[i].host * kv_host_block_floats(pool);
+    const int64_t pooled = int64_t{copies[i].pooled} * pool.block_floats;
+    // Each array's block over every layer: `layers` rows of one block, a layer apart in the pool,
+    // back to back in the host block.
+    for (auto [array, at] : {std::pair{pool.k, int64_t{0}}, {pool.v, per_array}}) {
+      float* in_pool = array + pooled;
+      float* in_host = hosted + at;
+      LLMOS_CUDA_TRY(cudaMemcpy2DAsync(to_host ? in_host : in_pool, to_host ? width : pool_pitch,
+                                       to_host ? in_pool : in_host, to_host ? pool_pitch : width,
+                                       width, pool.layers, kind, copy));
+    }
+  }
+  if (copy != s.stream) { // the compute stream's next step reads or overwrites these blocks
+    LLMOS_CUDA_TRY(cudaEventRecord(s.copied, copy));
+    LLMOS_CUDA_TRY(cudaStreamWaitEvent(s.stream, s.copied, 0));
+  }
   return {};
 }
 

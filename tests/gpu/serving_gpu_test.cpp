@@ -109,7 +109,10 @@ TEST_F(serving_gpu_test, continuous_batching_on_cuda_gives_each_sequence_its_cpu
     std::size_t preempted = 0;
     const auto got = decode_all(**on_gpu, reqs, &preempted);
     EXPECT_GT(preempted, 0u) << (swap ? "swap" : "recompute");
-    EXPECT_EQ((*on_gpu)->stats().blocks_used, 0);
+    const auto st = (*on_gpu)->stats();
+    EXPECT_EQ(st.blocks_used, 0);
+    EXPECT_EQ(st.swaps > 0, swap) << st.swaps << " of " << st.preemptions << " swapped";
+    EXPECT_EQ(st.swap_blocks_used, 0);
     for (std::size_t i = 0; i < reqs.size(); ++i) {
       EXPECT_FALSE(got[i].tokens.empty()) << "sequence " << i;
       expect_same_tokens(got[i], want[i],

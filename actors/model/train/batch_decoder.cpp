@@ -63,6 +63,22 @@ caf::expected<int64_t> pool_blocks(const model_spec& spec, const decoder_config&
   return blocks;
 }
 
+/// Host blocks of the swap space the config asks for: as many as the pool's by default.
+caf::expected<int64_t> swap_blocks(const model_spec& spec, const decoder_config& cfg,
+                                   int64_t pool_blocks, int64_t block_bytes) {
+  if (cfg.swap_bytes < 0)
+    return fail(spec, error_code::bad_params, "kv swap space: bytes must not be negative");
+  const int64_t blocks = cfg.swap_bytes == 0 ? pool_blocks : cfg.swap_bytes / block_bytes;
+  if (blocks == 0)
+    return fail(spec, error_code::bad_params,
+                "kv swap space: " + std::to_string(cfg.swap_bytes) + " bytes hold no block of " +
+                    std::to_string(block_bytes) + " bytes (keys and values of " +
+                    std::to_string(cfg.block_size) + " positions over every layer)");
+  if (blocks > (int64_t{1} << 30))
+    return fail(spec, error_code::bad_params, "kv swap space: too many blocks");
+  return blocks;
+}
+
 } // namespace
 
 caf::expected<std::unique_ptr<batch_decoder>> batch_decoder::create(engine& e,
@@ -95,9 +111,30 @@ caf::expected<std::unique_ptr<batch_decoder>> batch_decoder::create(engine& e,
   }
   p->keys = p->pool->keys();
   p->values = p->pool->values();
+  if (cfg.swap)
+    if (auto err = p->make_swap_space(*blocks, block_bytes))
+      return err;
   if (s.device.is_cuda())
     p->gpu_index = s.device.index(); // its pool is made at the first step, on the device
   return std::unique_ptr<batch_decoder>(new batch_decoder(std::move(p)));
+}
+
+caf::error batch_decoder::impl::make_swap_space(int64_t pool_blocks, int64_t block_bytes) {
+  auto hosted = swap_blocks(*spec, cfg, pool_blocks, block_bytes);
+  if (!hosted)
+    return std::move(hosted.error());
+  swap_space = std::make_unique<kv_swap_space>(static_cast<int32_t>(*hosted));
+  if (device != "cpu")
+    return {}; // pinned, with the GPU's pool
+  try {
+    // Not zeroed, like the pool: a host block is always written before it is read.
+    swap_host.reset(new float[static_cast<std::size_t>(*hosted * block_bytes) / sizeof(float)]);
+  } catch (const std::bad_alloc&) {
+    return fail(*spec, error_code::bad_params,
+                "kv swap space: no memory for " + std::to_string(*hosted * block_bytes) + " bytes");
+  }
+  swap_memory = swap_host.get();
+  return {};
 }
 
 std::string batch_decoder::impl::ensure_gpu_pool() {
@@ -108,6 +145,14 @@ std::string batch_decoder::impl::ensure_gpu_pool() {
     return "kv cache of " + std::to_string(2 * floats * sizeof(float)) + " bytes: " + err;
   keys = gpu->keys();
   values = gpu->values();
+  if (swap_space) {
+    const auto hosted = static_cast<std::size_t>(swap_space->total()) *
+                        static_cast<std::size_t>(kernels::kv_host_block_floats(layout()));
+    if (auto err = gpu->host_memory(hosted, &swap_memory); !err.empty()) {
+      gpu.reset();
+      return "kv swap space: " + err;
+    }
+  }
   return {};
 }
 
@@ -229,7 +274,7 @@ bool batch_decoder::cancel(uint64_t id) {
   auto it = impl_->live.find(id);
   if (it == impl_->live.end())
     return false;
-  impl_->release(it->second);
+  impl_->drop(it->second);
   impl_->live.erase(it);
   return true;
 }
@@ -276,6 +321,11 @@ decoder_stats batch_decoder::stats() const {
   st.block_size = d.pool->block_size();
   st.preemptions = d.preemptions;
   st.prefix_blocks = d.pool->reused_blocks();
+  st.swaps = d.swaps;
+  if (d.swap_space) {
+    st.swap_blocks_total = d.swap_space->total();
+    st.swap_blocks_used = d.swap_space->used();
+  }
   return st;
 }
 

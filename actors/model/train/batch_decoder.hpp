@@ -10,14 +10,15 @@
 // are shared (prefix caching). When the pool runs dry, sequences are preempted in schedule order
 // from the back: the lowest priority, and among equals the most recently admitted. A preempted
 // sequence's blocks are either dropped (recomputed when it resumes, cheaply where its prefix is
-// still cached) or copied to host memory and back (`swap`); a waiting sequence of higher priority
-// preempts running ones of lower priority. Each sequence samples with its own generator from its
-// own seed, and the kernel gives an item the same logits alone, in a batch, in a prefill chunk
-// or from a paged cache, so a sequence's tokens are exactly what engine::generate gives it
-// alone, preempted or not. Sequences may each run under a fine-tune's adapters (lora_adapter)
-// over the shared base, all in the same steps; their prefix-cache entries are keyed by adapter too,
-// since the same tokens give other keys and values under other adapters. Torch-free header; used
-// from one thread at a time (the device's).
+// still cached) or copied to host memory and back (`swap`, within a bounded host space, else
+// recomputed; on a GPU through pinned memory on the device's copy stream); a waiting sequence of
+// higher priority preempts running ones of lower priority. Each sequence samples with its own
+// generator from its own seed, and the kernel gives an item the same logits alone, in a batch, in a
+// prefill chunk or from a paged cache, so a sequence's tokens are exactly what engine::generate
+// gives it alone, preempted or not. Sequences may each run under a fine-tune's adapters
+// (lora_adapter) over the shared base, all in the same steps; their prefix-cache entries are keyed
+// by adapter too, since the same tokens give other keys and values under other adapters. Torch-free
+// header; used from one thread at a time (the device's).
 #pragma once
 
 #include <cstdint>
@@ -56,6 +57,9 @@ struct decoder_config {
   int64_t pool_blocks = 0;
   int64_t pool_bytes = 0;
   bool swap = false; ///< preempted sequences keep their cache in host memory (else recompute)
+  /// Host memory for swapped caches (pinned for a GPU), allocated when the decoder starts; a
+  /// preempted sequence whose cache does not fit is recomputed instead. 0: as much as the pool.
+  int64_t swap_bytes = 0;
   /// False: the model actor generates one request at a time instead (a baseline to measure
   /// continuous batching against).
   bool continuous = true;
@@ -77,6 +81,8 @@ struct decoder_stats {
   int64_t blocks_total = 0, blocks_used = 0, block_size = 0;
   uint64_t preemptions = 0;   ///< since the decoder was made
   uint64_t prefix_blocks = 0; ///< blocks taken from the prefix cache instead of computed
+  uint64_t swaps = 0;         ///< preemptions that swapped the cache out (the rest dropped it)
+  int64_t swap_blocks_total = 0, swap_blocks_used = 0; ///< host blocks for swapped caches
 };
 
 /// One event of a step: a token a sequence made, and whether (and why) the sequence ended.

@@ -11,10 +11,12 @@
 #include <random>
 #include <vector>
 
+#include "llmos/kernels/kv_swap.hpp"
 #include "llmos/kernels/llama_decode.hpp"
 #include "llmos/kernels/llama_paged_cuda.hpp"
 #include "model/core/data_shape.hpp"
 #include "model/core/kv_block_pool.hpp"
+#include "model/core/kv_swap_space.hpp"
 #include "model/core/model_spec.hpp"
 #include "model/train/batch_decoder.hpp"
 #include "model/train/lora_adapter.hpp"
@@ -45,7 +47,7 @@ struct sequence {
   bool looked_up = false;      ///< the prefix cache was asked since the cache was last empty
   std::vector<float> logits;   ///< of the last context position, when has_logits
   bool has_logits = false;
-  std::vector<float> swap_k, swap_v; ///< [layer][position][kv_dim] while swapped out
+  std::vector<int32_t> swap_blocks; ///< host blocks holding the cache while swapped out
 };
 
 } // namespace decoder_detail
@@ -67,6 +69,10 @@ struct batch_decoder::impl {
   float* keys = nullptr;                          ///< the pool's arrays (host or the GPU's)
   float* values = nullptr;
   std::string device_error; ///< a GPU copy that failed during the schedule (reported by step)
+  std::unique_ptr<kv_swap_space> swap_space; ///< with cfg.swap: the host blocks' books
+  std::unique_ptr<float[]> swap_host;        ///< on the CPU: their memory
+  float* swap_memory = nullptr;              ///< their memory: swap_host, or pinned for a GPU
+  uint64_t swaps = 0;
   int64_t kv_dim = 0;
   uint64_t next_id = 1, next_order = 0;
   std::map<uint64_t, sequence> live; ///< by id
@@ -99,12 +105,23 @@ struct batch_decoder::impl {
 
   void release(sequence& s);
 
-  /// Copies positions [0, s.prefilled) between the pool and s's host buffers (a GPU's failure
-  /// lands in device_error).
+  /// Releases s's pool blocks and its host blocks: it leaves the decoder.
+  void drop(sequence& s);
+
+  /// Where the pool's blocks are.
+  kernels::kv_pool_layout layout() const;
+
+  /// Copies s's blocks holding positions [0, s.prefilled) between the pool and its host blocks
+  /// (a GPU's failure lands in device_error).
   void copy_swap(sequence& s, bool out);
 
-  /// On a GPU: the pool's memory, made at the first step (on the device's thread: cudaMalloc may
-  /// synchronise the GPU, which must not hold up an actor's thread). "" on success.
+  /// The swap space of cfg.swap: `pool_blocks` host blocks of `block_bytes` or as cfg.swap_bytes
+  /// says, with its memory on the CPU (on a GPU, pinned memory comes with the pool).
+  caf::error make_swap_space(int64_t pool_blocks, int64_t block_bytes);
+
+  /// On a GPU: the pool's memory and the swap space's pinned memory, made at the first step (on
+  /// the device's thread: cudaMalloc may synchronise the GPU, which must not hold up an actor's
+  /// thread). "" on success.
   std::string ensure_gpu_pool();
 
   /// Adapters are served by the CPU kernel only: why `name` cannot be, on a GPU (none on a CPU).
@@ -113,8 +130,9 @@ struct batch_decoder::impl {
   /// Runs the kernel on the step's items: the CPU's, or the GPU's over its pool. "" on success.
   std::string run(std::vector<kernels::llama_decode_item>& items);
 
-  /// Frees s's blocks: its cache goes to host memory (swap) or is dropped and computed again
-  /// when it resumes (its sampled tokens and generator stay, so it continues where it was).
+  /// Frees s's blocks: its cache goes to host memory (swap, when the swap space has room) or is
+  /// dropped and computed again when it resumes (its sampled tokens and generator stay, so it
+  /// continues where it was).
   void preempt(sequence& s);
 
   /// Gives order[at] blocks for positions [0, upto). When the pool is empty, sequences later in

@@ -1,7 +1,7 @@
 // The continuous-batching decoder's schedule: which sequences run in a step and with how many
 // positions, who gives up blocks when the pool runs dry (swapped out or recomputed later), the
 // prefix cache's lookups and publications, and sampling from the logits a step left.
-#include <cstring>
+#include <optional>
 #include <utility>
 
 #include "model/core/sampling.hpp"
@@ -26,27 +26,26 @@ void batch_decoder::impl::release(sequence& s) {
   s.blocks.clear();
 }
 
+void batch_decoder::impl::drop(sequence& s) {
+  release(s);
+  if (!s.swap_blocks.empty())
+    swap_space->release(std::exchange(s.swap_blocks, {}));
+}
+
+kernels::kv_pool_layout batch_decoder::impl::layout() const {
+  return {keys, values, pool->layer_stride(), pool->block_floats(), weights.n_layers};
+}
+
 void batch_decoder::impl::copy_swap(sequence& s, bool out) {
-  const auto v = view(s);
-  const int64_t layers = weights.n_layers, bs = block_size();
-  for (int64_t l = 0; l < layers; ++l)
-    for (int64_t start = 0; start < s.prefilled; start += bs) {
-      const int64_t n = std::min(bs, s.prefilled - start);
-      const int64_t in_pool = l * v.layer_stride + kernels::llama_kv_offset(v, start, kv_dim);
-      const int64_t in_host = (l * s.prefilled + start) * kv_dim;
-      for (auto [pooled, host] : {std::pair{keys, s.swap_k.data()}, {values, s.swap_v.data()}}) {
-        float* from = out ? pooled + in_pool : host + in_host;
-        float* to = out ? host + in_host : pooled + in_pool;
-        const auto floats = static_cast<std::size_t>(n * kv_dim);
-        if (!gpu)
-          std::memcpy(to, from, floats * sizeof(float));
-        else if (auto err = gpu->copy(to, from, floats, out); !err.empty() && device_error.empty())
-          device_error = err;
-      }
-    }
-  if (gpu)
-    if (auto err = gpu->finish(); !err.empty() && device_error.empty())
-      device_error = err;
+  std::vector<kernels::kv_block_copy> copies;
+  for (std::size_t i = 0; i < s.swap_blocks.size(); ++i)
+    copies.push_back({s.blocks[i], s.swap_blocks[i]});
+  const auto count = static_cast<int32_t>(copies.size());
+  if (!gpu)
+    kernels::kv_swap_blocks(layout(), swap_memory, copies.data(), count, out);
+  else if (auto err = gpu->swap(layout(), swap_memory, copies.data(), count, out);
+           !err.empty() && device_error.empty())
+    device_error = err;
 }
 
 std::string batch_decoder::impl::run(std::vector<kernels::llama_decode_item>& items) {
@@ -69,11 +68,16 @@ void batch_decoder::impl::preempt(sequence& s) {
   if (s.state == phase::swapped) // blocks it was getting to come back in: its cache is out
     return release(s);
   ++preemptions;
-  if (cfg.swap && s.prefilled > 0) {
-    const auto floats = static_cast<std::size_t>(weights.n_layers * s.prefilled * kv_dim);
-    s.swap_k.resize(floats);
-    s.swap_v.resize(floats);
+  // The blocks holding its cache (a sequence preempted by another's reservation computes
+  // nothing this step: it holds no more than that).
+  const auto held = static_cast<int32_t>((s.prefilled + block_size() - 1) / block_size());
+  std::optional<std::vector<int32_t>> hosted;
+  if (swap_space && s.prefilled > 0 && held <= static_cast<int32_t>(s.blocks.size()))
+    hosted = swap_space->allocate(held);
+  if (hosted) {
+    s.swap_blocks = std::move(*hosted);
     copy_swap(s, true);
+    ++swaps;
     s.state = phase::swapped;
   } else {
     s.prefilled = 0;
@@ -168,7 +172,7 @@ void batch_decoder::impl::sample(std::vector<sequence_event>& events) {
       done.push_back(id);
   }
   for (auto id : done) {
-    release(live.at(id));
+    drop(live.at(id));
     live.erase(id);
   }
 }
@@ -187,8 +191,9 @@ std::vector<kernels::llama_decode_item> batch_decoder::impl::plan() {
         continue;
       }
       copy_swap(s, false);
-      s.swap_k = {};
-      s.swap_v = {};
+      // Its host blocks may take another cache at once: on a GPU every swap is ordered on the
+      // copy stream, so a later copy out lands after this copy in has read them.
+      swap_space->release(std::exchange(s.swap_blocks, {}));
       s.state = phase::running;
     }
     if (s.blocks.empty() && s.prefilled == 0 && !s.looked_up)

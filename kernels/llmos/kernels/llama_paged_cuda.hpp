@@ -3,8 +3,8 @@
 // from); each step moves only what the kernel needs: the block tables of the step's sequences
 // go in and the wanted logits come back, through pinned staging buffers on the pool's stream,
 // and the step returns when the logits are on the host. Keys and values never leave the GPU
-// except for swapping (copy()). Every entry point exists in every build; without CUDA, create
-// says so.
+// except for swapping (swap(), on the device's copy stream, into pinned memory). Every entry point
+// exists in every build; without CUDA, create says so.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "llmos/kernels/kv_swap.hpp"
 #include "llmos/kernels/llama_decode.hpp"
 
 namespace llmos::kernels {
@@ -40,12 +41,20 @@ public:
   /// success, else the first problem (an item out of range, a CUDA error).
   std::string step(const llama_decode_weights& w, const llama_decode_item* items, int32_t count);
 
-  /// Enqueues a copy of `floats` floats into `dst` from `src`, one of them in the pool and the
-  /// other in host memory (`to_host`: from the pool). "" on success.
-  std::string copy(float* dst, const float* src, std::size_t floats, bool to_host);
+  /// Pinned host memory of `floats` floats for swapped-out blocks (kv_swap_blocks's layout),
+  /// allocated at the first call and kept with the pool; a call for more than the first is
+  /// refused. "" on success.
+  std::string host_memory(std::size_t floats, float** out);
 
-  /// Waits for the copies enqueued so far. "" on success.
-  std::string finish();
+  /// Enqueues copies of `count` whole blocks between this pool (`pool`'s arrays are keys() and
+  /// values()) and `host`, memory from host_memory(); `to_host`: from the pool. They go on the
+  /// device job's copy stream, after the work its compute stream has queued, and that stream's
+  /// later work waits for them (outside a job, on the pool's own stream): the host is not held
+  /// up, a step that reads blocks brought in runs after they arrive, and blocks taken out may be
+  /// overwritten by the next step. Host blocks may be reused at once: every swap is ordered on
+  /// the one copy stream. "" on success.
+  std::string swap(const kv_pool_layout& pool, float* host, const kv_block_copy* copies,
+                   int32_t count, bool to_host);
 
   struct impl;
 

@@ -388,10 +388,16 @@ TEST_F(llama_test, preempted_sequences_resume_with_identical_output) {
     ASSERT_TRUE(out);
     alone.push_back(*out);
   }
-  for (bool swap : {false, true}) {
+  // Recompute; swap with host room for as many blocks as the pool; swap with room for 13 blocks
+  // (stories260K's blocks are 2 x 5 layers x 16 positions x 32 floats: 20480 bytes), where at
+  // most one ~190-position cache fits at a time and the others are recomputed.
+  const std::pair<bool, int64_t> modes[] = {{false, 0}, {true, 0}, {true, 13 * 20480}};
+  for (auto [swap, swap_bytes] : modes) {
+    const std::string mode = !swap ? "recompute" : swap_bytes == 0 ? "swap" : "bounded swap";
     decoder_config cfg;
     cfg.pool_blocks = 32;
     cfg.swap = swap;
+    cfg.swap_bytes = swap_bytes;
     auto decoder = batch_decoder::create(*e, cfg);
     ASSERT_TRUE(decoder) << describe(decoder.error());
     std::vector<uint64_t> ids;
@@ -400,12 +406,30 @@ TEST_F(llama_test, preempted_sequences_resume_with_identical_output) {
     std::size_t most_preempted = 0;
     auto out = run_all(**decoder, &most_preempted);
     const auto st = (*decoder)->stats();
-    EXPECT_GT(st.preemptions, 0u) << (swap ? "swap" : "recompute");
+    EXPECT_GT(st.preemptions, 0u) << mode;
     EXPECT_GT(most_preempted, 0u);
     EXPECT_EQ(st.blocks_used, 0);
+    EXPECT_EQ(st.swap_blocks_used, 0) << mode;
+    EXPECT_EQ(st.swap_blocks_total, !swap ? 0 : swap_bytes == 0 ? 32 : 13) << mode;
+    if (!swap)
+      EXPECT_EQ(st.swaps, 0u);
+    else if (swap_bytes == 0)
+      EXPECT_GT(st.swaps, 0u);
+    else
+      EXPECT_TRUE(st.swaps > 0 && st.swaps < st.preemptions)
+          << st.swaps << " of " << st.preemptions << " preemptions swapped";
     for (std::size_t i = 0; i < reqs.size(); ++i)
-      EXPECT_EQ(out[ids[i]], alone[i]) << "sequence " << i << (swap ? ", swap" : ", recompute");
+      EXPECT_EQ(out[ids[i]], alone[i]) << "sequence " << i << ", " << mode;
   }
+  // A swap space too small for one block is refused with the sizes.
+  decoder_config no_room;
+  no_room.swap = true;
+  no_room.swap_bytes = 20479;
+  auto too_small = batch_decoder::create(*e, no_room);
+  ASSERT_FALSE(too_small);
+  EXPECT_NE(describe(too_small.error()).find("20479 bytes hold no block of 20480 bytes"),
+            std::string::npos)
+      << describe(too_small.error());
   // A pool smaller than one context is refused with the sizes.
   decoder_config tiny;
   tiny.pool_blocks = 31;
