@@ -111,7 +111,9 @@ caf::expected<tensor_bytes> device_core::all_reduce(const tensor_bytes& in) {
   if (!n)
     return std::move(n.error());
   tensor_bytes out = in;
-  if (auto err = nccl_->all_reduce_sum(reinterpret_cast<float*>(out.data.data()), *n); !err.empty())
+  if (auto err = nccl_->all_reduce_sum(reinterpret_cast<float*>(out.data.data()), *n,
+                                       nccl_join_timeout_ms);
+      !err.empty())
     return make_llmos_error(error_code::kernel_failed, "device '" + info_.name + "': " + err);
   ++info_.jobs_done;
   info_.elements_done += *n;

@@ -32,7 +32,8 @@ public:
   caf::error nccl_join(const std::string& id, uint32_t rank, uint32_t world,
                        uint32_t timeout_ms = nccl_join_timeout_ms);
 
-  /// How long a device actor waits for the other ranks of an NCCL group to join.
+  /// How long a device actor waits for the other ranks of an NCCL group to join, and for them to
+  /// join each all-reduce (then the group is aborted: every later all-reduce fails).
   static constexpr uint32_t nccl_join_timeout_ms = 60000;
 
   /// GPU devices in a group: the float32 tensor summed over every rank.

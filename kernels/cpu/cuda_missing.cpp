@@ -91,7 +91,7 @@ std::string nccl_group::join(int, int, int, const std::string&, uint32_t,
 
 nccl_group::~nccl_group() = default;
 
-std::string nccl_group::all_reduce_sum(float*, std::size_t) {
+std::string nccl_group::all_reduce_sum(float*, std::size_t, uint32_t) {
   return no_nccl;
 }
 

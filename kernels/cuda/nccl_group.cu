@@ -121,10 +121,12 @@ nccl_group::~nccl_group() {
     cudaStreamDestroy(impl_->stream);
 }
 
-std::string nccl_group::all_reduce_sum(float* data, std::size_t n) {
+std::string nccl_group::all_reduce_sum(float* data, std::size_t n, uint32_t timeout_ms) {
   if (n == 0)
     return {};
   auto& s = *impl_;
+  if (s.comm == nullptr)
+    return "the NCCL group was aborted by an earlier failure";
   LLMOS_CUDA_TRY(cudaSetDevice(s.device));
   if (n > s.capacity) {
     if (s.buffer != nullptr)
@@ -136,10 +138,7 @@ std::string nccl_group::all_reduce_sum(float* data, std::size_t n) {
   }
   const std::size_t bytes = n * sizeof(float);
   LLMOS_CUDA_TRY(cudaMemcpyAsync(s.buffer, data, bytes, cudaMemcpyHostToDevice, s.stream));
-  if (auto err =
-          enqueue(ncclAllReduce(s.buffer, s.buffer, n, ncclFloat32, ncclSum, s.comm, s.stream),
-                  s.comm, steady::now() + std::chrono::seconds(60), "all-reduce");
-      !err.empty())
+  if (auto err = all_reduce_device(s.buffer, n, false, timeout_ms); !err.empty())
     return err;
   LLMOS_CUDA_TRY(cudaMemcpyAsync(data, s.buffer, bytes, cudaMemcpyDeviceToHost, s.stream));
   LLMOS_CUDA_TRY(cudaStreamSynchronize(s.stream));

@@ -44,7 +44,7 @@ TEST(nccl_group_gpu, all_reduce_sums_over_every_gpu) {
       auto& e = errors[static_cast<std::size_t>(r)];
       e = nccl_group::join(r, r, gpus, id, 60000, &g);
       if (e.empty())
-        e = g->all_reduce_sum(v.data(), v.size());
+        e = g->all_reduce_sum(v.data(), v.size(), 60000);
     });
   for (auto& t : ranks)
     t.join();

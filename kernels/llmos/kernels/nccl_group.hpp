@@ -24,9 +24,10 @@ public:
 
   ~nccl_group();
 
-  /// data[0..n) (host floats) replaced by its sum over all ranks, through device buffers on the
-  /// group's own stream. "" on success, else the CUDA or NCCL error.
-  std::string all_reduce_sum(float* data, std::size_t n);
+  /// data[0..n) (host floats) replaced by its sum over all ranks, through a device buffer on the
+  /// group's own stream (all_reduce_device, with its deadline and abort). "" on success, else the
+  /// CUDA or NCCL error.
+  std::string all_reduce_sum(float* data, std::size_t n, uint32_t timeout_ms);
 
   /// data[0..n) in the group's GPU memory replaced in place by its sum (or `mean`) over all
   /// ranks: on the group's stream, after the work already queued on the stream that computed it
