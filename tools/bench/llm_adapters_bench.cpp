@@ -1,59 +1,17 @@
 #include "llm_adapters_bench.hpp"
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <vector>
 
+#include "bench_stats.hpp"
+#include "llm_decode_run.hpp"
 #include "llmos/messages/error.hpp"
 #include "model/formats/llama_weights.hpp"
-#include "model/train/batch_decoder.hpp"
 #include "model/train/engine.hpp"
 #include "model/train/lora_adapter.hpp"
 
 namespace llmos::bench {
-namespace {
-
-/// Generated tokens per second of one decoder run over `sequences` sequences, each under
-/// adapter i % adapters (-1: none).
-double decode_tps(model::engine& base,
-                  const std::vector<std::shared_ptr<const model::lora_adapter>>& adapters,
-                  int sequences, int tokens) {
-  auto dec = model::batch_decoder::create(base);
-  if (!dec)
-    return 0.0;
-  for (const auto& a : adapters)
-    if (!(*dec)->add_adapter(a))
-      return 0.0;
-  for (int i = 0; i < sequences; ++i) {
-    model::sequence_request r;
-    r.max_new = tokens;
-    r.sampling.temperature = 0.0;
-    r.adapter = adapters.empty() ? -1 : i % static_cast<int>(adapters.size());
-    if (!(*dec)->admit(r))
-      return 0.0;
-  }
-  std::size_t made = 0;
-  const auto start = std::chrono::steady_clock::now();
-  while ((*dec)->active() > 0) {
-    auto events = (*dec)->step();
-    if (!events)
-      return 0.0;
-    for (const auto& ev : *events)
-      made += ev.token >= 0 ? 1 : 0;
-  }
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return s > 0 ? static_cast<double>(made) / s : 0.0;
-}
-
-double median(std::vector<double> xs) {
-  std::sort(xs.begin(), xs.end());
-  return xs.empty() ? 0.0 : xs[xs.size() / 2];
-}
-
-} // namespace
-
 bool adapters_round(const model::llama_weights& w, model::engine& base, int sequences, int tokens,
                     int adapters, int rank, int rounds, nlohmann::json& out) {
   // Fine-tunes with fresh adapters (A random, B zero: the arithmetic of trained ones).
@@ -75,10 +33,10 @@ bool adapters_round(const model::llama_weights& w, model::engine& base, int sequ
   }
   std::vector<double> plain, adapted;
   for (int r = 0; r < rounds; ++r) { // interleaved, so that both see the same machine
-    plain.push_back(decode_tps(base, {}, sequences, tokens));
-    adapted.push_back(decode_tps(base, taken, sequences, tokens));
+    plain.push_back(run_decoder(base, {}, {}, sequences, tokens).tps);
+    adapted.push_back(run_decoder(base, {}, taken, sequences, tokens).tps);
   }
-  const double p = median(plain), a = median(adapted);
+  const double p = percentile(plain, 0.5), a = percentile(adapted, 0.5);
   if (p <= 0 || a <= 0)
     return false;
   std::printf("\nadapters: %d sequences decoded together, %d tokens each: %.0f tok/s without "

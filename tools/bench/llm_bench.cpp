@@ -20,6 +20,7 @@
 #include "device/device_core.hpp"
 #include "llm_adapters_bench.hpp"
 #include "llm_bench_paths.hpp"
+#include "llm_preemption_bench.hpp"
 #include "llmos/messages/error.hpp"
 #include "llmos/messages/register.hpp"
 #include "model/formats/llama2c_file.hpp"
@@ -326,6 +327,9 @@ int run_llm(const llm_options& o) {
   report_settings_and_overhead(o, run, out);
   if (!adapters_round(run.weights, *run.eng, 16, o.decode_tokens / 2, 4, 8, o.rounds, out))
     std::printf("\nadapters: the round failed\n");
+  // 16 sequences of up to 257 positions (17 blocks each) in a pool of 96 blocks: about 5 fit.
+  if (!preemption_round(*run.eng, 16, o.decode_tokens, 96, o.rounds, out))
+    std::printf("\npreemption: the round failed\n");
   fs::remove_all(run.dir);
   if (!o.json_path.empty())
     std::ofstream(o.json_path) << out.dump(2) << "\n";
