@@ -194,7 +194,10 @@ std::vector<kernels::llama_decode_item> batch_decoder::impl::plan() {
       // Its host blocks may take another cache at once: on a GPU every swap is ordered on the
       // copy stream, so a later copy out lands after this copy in has read them.
       swap_space->release(std::exchange(s.swap_blocks, {}));
-      s.state = phase::running;
+      // Preempted while filling its prompt, it goes on filling.
+      const bool prompt_in =
+          s.generated > 0 || s.prefilled == static_cast<int64_t>(s.context.size());
+      s.state = prompt_in ? phase::running : phase::waiting;
     }
     if (s.blocks.empty() && s.prefilled == 0 && !s.looked_up)
       look_up_prefix(s);

@@ -503,5 +503,54 @@ TEST_F(llama_test, a_high_priority_request_preempts_low_priority_ones) {
   }
 }
 
+// A sequence swapped out while its prompt was going in comes back still filling it ("waiting"),
+// and runs once its prompt is in: a long low-priority prompt half in the cache when an urgent
+// one takes every block; both give their texts alone.
+TEST_F(llama_test, a_prompt_swapped_out_halfway_comes_back_filling) {
+  auto e = imported();
+  ASSERT_TRUE(e);
+  decoder_config cfg;
+  cfg.pool_blocks = 32;
+  cfg.swap = true;
+  auto decoder = batch_decoder::create(*e, cfg);
+  ASSERT_TRUE(decoder);
+  auto& d = **decoder;
+  std::string story;
+  for (int i = 0; i < 8; ++i)
+    story += "Tom had a little dog named Max who liked to run in the big green park. ";
+  sequence_request low;
+  low.prompt = tok_->encode(story);
+  ASSERT_GE(low.prompt.size(), 200u);
+  low.max_new = 20;
+  low.sampling.temperature = 0.0;
+  const auto lo = *d.admit(low);
+  ASSERT_TRUE(d.step()); // 64 of its prompt positions in
+  sequence_request urgent;
+  urgent.prompt = tok_->encode(story + story);
+  urgent.prompt.resize(440); // with 60 new tokens, the whole context of 512: all 32 blocks
+  urgent.max_new = 60;
+  urgent.priority = 5;
+  urgent.sampling.temperature = 0.0;
+  const auto hi = *d.admit(urgent);
+  std::vector<std::string> states; // the low sequence's, each time it changes
+  std::map<uint64_t, std::vector<int32_t>> out;
+  for (int step = 0; step < 2000 && d.active() > 0; ++step) {
+    auto events = d.step();
+    ASSERT_TRUE(events) << describe(events.error());
+    for (auto& ev : *events)
+      if (ev.token >= 0)
+        out[ev.id].push_back(ev.token);
+    for (const auto& q : d.sequences())
+      if (q.id == lo && (states.empty() || states.back() != q.state))
+        states.push_back(q.state);
+  }
+  // Waiting behind the urgent prompt's chunks, swapped out when it needs every block, back
+  // filling when it is done, then decoding.
+  EXPECT_EQ(states, (std::vector<std::string>{"waiting", "swapped", "waiting", "running"}));
+  EXPECT_GT(d.stats().swaps, 0u);
+  EXPECT_EQ(out[hi], greedy(*e, urgent.prompt, 60));
+  EXPECT_EQ(out[lo], greedy(*e, low.prompt, 20));
+}
+
 } // namespace
 } // namespace llmos::model
