@@ -40,7 +40,7 @@ std::string gelu_forward_cuda(float*, const float*, std::size_t, int) {
 }
 
 std::string llama_decode_cuda(const llama_decode_weights&, const llama_decode_item*, int32_t,
-                              llama_cuda_scratch&, void*) {
+                              llama_cuda_scratch&, void*, const llama_adapter_weights* const*) {
   return no_cuda;
 }
 
@@ -62,7 +62,12 @@ float* llama_paged_cuda::keys() const {
 float* llama_paged_cuda::values() const {
   return nullptr;
 }
-std::string llama_paged_cuda::step(const llama_decode_weights&, const llama_decode_item*, int32_t) {
+std::string llama_paged_cuda::add_adapter(const llama_decode_weights&, const llama_adapter_weights&,
+                                          int32_t*) {
+  return no_cuda;
+}
+std::string llama_paged_cuda::step(const llama_decode_weights&, const llama_decode_item*, int32_t,
+                                   const int32_t*) {
   return no_cuda;
 }
 std::string llama_paged_cuda::host_memory(std::size_t, float**) {

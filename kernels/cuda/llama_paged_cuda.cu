@@ -20,6 +20,14 @@
 namespace llmos::kernels {
 namespace {
 
+/// A fine-tune's adapters in device memory: one allocation for every matrix, and the view the
+/// decode kernels take (its pointers into that allocation).
+struct device_adapter {
+  float* memory = nullptr;
+  llama_adapter_weights weights;
+  ~device_adapter() { cudaFree(memory); }
+};
+
 /// A buffer of T that grows to what is asked (contents not kept), in device or pinned memory.
 template <class T, bool pinned> struct growing {
   T* ptr = nullptr;
@@ -70,10 +78,13 @@ struct llama_paged_cuda::impl {
   cudaEvent_t copied = nullptr;     ///< a swap's copies, for the compute stream to wait on
   std::vector<llama_decode_item> staged;
   std::vector<std::pair<const int32_t*, std::size_t>> table_of; ///< host table, its length
+  std::vector<std::unique_ptr<device_adapter>> adapters;
+  std::vector<const llama_adapter_weights*> item_adapters; ///< of the current step
 
   ~impl() {
     cudaSetDevice(device);
     cudaDeviceSynchronize(); // nothing of ours may still be read or written, on any stream
+    adapters.clear();
     cudaFree(keys);
     cudaFree(values);
     for (auto e : {computed, copied})
@@ -122,6 +133,50 @@ float* llama_paged_cuda::keys() const {
 }
 float* llama_paged_cuda::values() const {
   return impl_->values;
+}
+
+std::string llama_paged_cuda::add_adapter(const llama_decode_weights& w,
+                                          const llama_adapter_weights& host, int32_t* index) {
+  auto& s = *impl_;
+  if (host.blocks.size() != static_cast<std::size_t>(w.n_layers))
+    return "adapter of " + std::to_string(host.blocks.size()) + " blocks over a network of " +
+           std::to_string(w.n_layers);
+  const int64_t dim = w.dim, hidden = w.hidden_dim,
+                kv_dim = int64_t{w.dim} / w.n_heads * w.n_kv_heads;
+  // Each linear's (in, out), in llama_block_adapter's order.
+  const std::pair<llama_lora llama_block_adapter::*, std::pair<int64_t, int64_t>> shapes[] = {
+      {&llama_block_adapter::wq, {dim, dim}},    {&llama_block_adapter::wk, {dim, kv_dim}},
+      {&llama_block_adapter::wv, {dim, kv_dim}}, {&llama_block_adapter::wo, {dim, dim}},
+      {&llama_block_adapter::w1, {dim, hidden}}, {&llama_block_adapter::w2, {hidden, dim}},
+      {&llama_block_adapter::w3, {dim, hidden}}};
+  std::size_t floats = 0;
+  for (const auto& block : host.blocks)
+    for (const auto& [which, io] : shapes)
+      if ((block.*which).a != nullptr)
+        floats += static_cast<std::size_t>((block.*which).rank * (io.first + io.second));
+  auto made = std::make_unique<device_adapter>();
+  made->weights = host;
+  if (auto err = s.enter(); !err.empty())
+    return err;
+  LLMOS_CUDA_TRY(cudaMalloc(&made->memory, std::max<std::size_t>(floats, 1) * sizeof(float)));
+  float* at = made->memory;
+  for (auto& block : made->weights.blocks)
+    for (const auto& [which, io] : shapes) {
+      llama_lora& lora = block.*which;
+      if (lora.a == nullptr)
+        continue;
+      for (auto [matrix, n] :
+           {std::pair{&lora.a, lora.rank * io.first}, {&lora.b, io.second * lora.rank}}) {
+        // From pageable memory, synchronous for the host: `host` may go once this returns.
+        LLMOS_CUDA_TRY(cudaMemcpy(at, *matrix, static_cast<std::size_t>(n) * sizeof(float),
+                                  cudaMemcpyHostToDevice));
+        *matrix = at;
+        at += n;
+      }
+    }
+  s.adapters.push_back(std::move(made));
+  *index = static_cast<int32_t>(s.adapters.size()) - 1;
+  return {};
 }
 
 std::vector<int64_t> llama_paged_cuda::impl::gather_tables(const llama_decode_item* items,
@@ -190,16 +245,27 @@ std::string llama_paged_cuda::impl::stage(const llama_decode_weights& w,
 }
 
 std::string llama_paged_cuda::step(const llama_decode_weights& w, const llama_decode_item* items,
-                                   int32_t count) {
+                                   int32_t count, const int32_t* adapter_of) {
   if (count <= 0)
     return {};
   auto& s = *impl_;
+  s.item_adapters.assign(static_cast<std::size_t>(count), nullptr);
+  for (int32_t i = 0; adapter_of != nullptr && i < count; i++) {
+    const int32_t a = adapter_of[i];
+    if (a < -1 || a >= static_cast<int32_t>(s.adapters.size()))
+      return "item " + std::to_string(i) + " has adapter " + std::to_string(a) + " of " +
+             std::to_string(s.adapters.size());
+    if (a >= 0)
+      s.item_adapters[i] = &s.adapters[a]->weights;
+  }
   if (auto err = s.enter(); !err.empty())
     return err;
   std::vector<int32_t> wanted;
   if (auto err = s.stage(w, items, count, wanted); !err.empty())
     return err;
-  if (auto err = llama_decode_cuda(w, s.staged.data(), count, s.scratch, s.stream); !err.empty()) {
+  if (auto err = llama_decode_cuda(w, s.staged.data(), count, s.scratch, s.stream,
+                                   adapter_of != nullptr ? s.item_adapters.data() : nullptr);
+      !err.empty()) {
     // The table upload may be in flight from the pinned staging a retry would overwrite.
     cudaStreamSynchronize(s.stream);
     cudaGetLastError();

@@ -1,9 +1,9 @@
 // The serving engine and the data-parallel group on a GPU (label gpu; each test skips where
 // LibTorch sees no CUDA device): continuous batching over a paged pool in GPU memory gives every
 // sequence the tokens the CPU decoder gives it, through preemption by recomputation and by
-// swapping; a decoder made before its model's first job on the GPU follows the engine there;
-// adapters are refused by name; the gradient group runs NCCL for one rank on its GPU and refuses
-// two ranks on one GPU before NCCL starts.
+// swapping, and under LoRA adapters; a decoder made before its model's first job on the GPU
+// follows the engine there; the gradient group runs NCCL for one rank on its GPU and refuses two
+// ranks on one GPU before NCCL starts.
 #include <map>
 #include <thread>
 
@@ -12,6 +12,7 @@
 #include "cuda_llama_test.hpp"
 #include "model/train/batch_decoder.hpp"
 #include "model/train/gradient_group.hpp"
+#include "model/train/lora_adapter.hpp"
 
 #if LLMOS_WITH_CUDA
 #include <cuda_runtime.h>
@@ -121,6 +122,56 @@ TEST_F(serving_gpu_test, continuous_batching_on_cuda_gives_each_sequence_its_cpu
   }
 }
 
+// Two LoRA fine-tunes (trained on the CPU, taken over the base there) served over the base on
+// the GPU: the same prompt under each and under none, in the same steps, gives the CPU decoder's
+// tokens; the adapters change the text, or the comparison says nothing.
+TEST_F(serving_gpu_test, adapters_on_cuda_give_each_sequence_its_cpu_tokens) {
+  auto cpu = imported();
+  auto gpu = imported();
+  ASSERT_TRUE(cpu && gpu);
+  ASSERT_FALSE(gpu->place("cuda", 0)); // adapters are taken over it there, as a replica does
+  std::vector<std::shared_ptr<const lora_adapter>> taken;
+  for (std::string text : {"Zorp the robot likes purple cheese and sings to the moon.",
+                           "Pip the frog jumps over the blue river to find his green hat."}) {
+    auto tuned = imported();
+    ASSERT_TRUE(tuned);
+    auto training = tuned->spec();
+    training.lora_rank = 4;
+    training.lr = 1e-2;
+    training.max_steps = 30;
+    training.warmup_steps = 0;
+    ASSERT_FALSE(tuned->fine_tune("lora", training, label_vocab{}));
+    const auto batch = batch_of(text + " " + text + " " + text, 16);
+    for (int i = 0; i < 30; ++i)
+      ASSERT_TRUE(tuned->train_step(batch));
+    auto a = lora_adapter::extract(*gpu, *tuned, text.substr(0, 4));
+    ASSERT_TRUE(a) << describe(a.error());
+    taken.push_back(*a);
+  }
+  auto on_cpu = batch_decoder::create(*cpu, {16});
+  auto on_gpu = batch_decoder::create(*gpu, {16});
+  ASSERT_TRUE(on_cpu && on_gpu);
+  for (const auto& a : taken) {
+    ASSERT_TRUE((*on_cpu)->add_adapter(a));
+    ASSERT_TRUE((*on_gpu)->add_adapter(a));
+  }
+  auto reqs = crowd();
+  reqs.resize(4);
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    reqs[i].prompt = tok_->encode("Once upon a time");
+    reqs[i].max_new = 60;
+    reqs[i].adapter = static_cast<int32_t>(i % 3) - 1; // none, zorp, pip, none
+  }
+  const auto want = decode_all(**on_cpu, reqs);
+  const auto got = decode_all(**on_gpu, reqs);
+  EXPECT_TRUE(want[1].tokens != want[0].tokens || want[2].tokens != want[0].tokens)
+      << "the adapters did not change the text";
+  for (std::size_t i = 0; i < reqs.size(); ++i)
+    expect_same_tokens(got[i], want[i],
+                       "sequence " + std::to_string(i) + ", adapter " +
+                           std::to_string(reqs[i].adapter));
+}
+
 TEST_F(serving_gpu_test, a_decoder_made_before_the_first_job_follows_its_engine_to_the_gpu) {
   auto e = imported();
   ASSERT_TRUE(e);
@@ -138,19 +189,6 @@ TEST_F(serving_gpu_test, a_decoder_made_before_the_first_job_follows_its_engine_
   ASSERT_FALSE((*d)->follow(*e));
   EXPECT_EQ((*d)->device(), "cuda:0");
   expect_same_tokens(decode_all(**d, {r})[0], want, "followed");
-  // Adapters have no CUDA path yet: refused by name.
-  auto refused = (*d)->add_adapter(nullptr);
-  ASSERT_FALSE(refused);
-  EXPECT_NE(describe(refused.error()).find("adapters are served by the CPU kernel only"),
-            std::string::npos)
-      << describe(refused.error());
-  auto adapted = r;
-  adapted.adapter = 0;
-  auto admitted = (*d)->admit(adapted);
-  ASSERT_FALSE(admitted);
-  EXPECT_NE(describe(admitted.error()).find("merge adapter '#0' or serve it on a cpu device"),
-            std::string::npos)
-      << describe(admitted.error());
   // With sequences decoding, a move is refused (their caches stay where they are).
   auto other = imported();
   ASSERT_TRUE(other);

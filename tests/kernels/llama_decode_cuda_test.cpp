@@ -1,7 +1,8 @@
 // The CUDA decode step against the CPU kernel (label gpu; the comparison skips without a GPU):
 // random networks of two shapes, three sequences in paged caches with scrambled block tables,
 // a prefill chunk beside another sequence's first token, then batched decode of all three at
-// different positions; every wanted logit and the caches compared.
+// different positions; every wanted logit and the caches compared. The same with two of the
+// sequences under LoRA adapters of different ranks and one under none.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "llama_random_adapter.hpp"
 #include "llama_random_model.hpp"
 #include "llmos/kernels/cuda_info.hpp"
 #include "llmos/kernels/llama_decode_cuda.hpp"
@@ -87,6 +89,29 @@ struct device_model {
   }
 };
 
+/// An adapter's copy in device memory: every matrix uploaded, its view pointing at them.
+struct device_adapter {
+  std::vector<std::unique_ptr<device_array<float>>> arrays;
+  llama_adapter_weights w;
+
+  explicit device_adapter(const random_adapter& host) : w(host.weights) {
+    for (auto& block : w.blocks)
+      for (auto which :
+           {&llama_block_adapter::wq, &llama_block_adapter::wk, &llama_block_adapter::wv,
+            &llama_block_adapter::wo, &llama_block_adapter::w1, &llama_block_adapter::w2,
+            &llama_block_adapter::w3})
+        for (const float** m : {&(block.*which).a, &(block.*which).b}) {
+          auto it = std::find_if(host.storage.begin(), host.storage.end(),
+                                 [&](const auto& v) { return v.data() == *m; });
+          EXPECT_NE(it, host.storage.end());
+          if (it == host.storage.end())
+            return;
+          arrays.push_back(std::make_unique<device_array<float>>(*it));
+          *m = arrays.back()->get();
+        }
+  }
+};
+
 /// A paged cache's twin on the GPU: the same block table, the same NaN-filled pool.
 struct device_cache {
   device_array<float> k, v;
@@ -129,9 +154,19 @@ public:
     }
   }
 
+  /// Sequence i decodes under adapters[i] (null: none) from now on, on both.
+  void set_adapters(const std::vector<const random_adapter*>& adapters) {
+    for (const auto* a : adapters) {
+      cpu_adapters_.push_back(a ? &a->weights : nullptr);
+      gpu_copies_.push_back(a ? std::make_unique<device_adapter>(*a) : nullptr);
+      gpu_adapters_.push_back(a ? &gpu_copies_.back()->w : nullptr);
+    }
+  }
+
   /// Runs `plan` on both; the largest difference of the wanted logits.
   float step(const std::vector<planned>& plan) {
     std::vector<llama_decode_item> on_cpu, on_gpu;
+    std::vector<const llama_adapter_weights*> cpu_adapters, gpu_adapters;
     const int32_t vocab = model_.cfg.vocab;
     for (const auto& p : plan) {
       const int32_t token = tokens_[(p.pos + 7 * p.seq) % tokens_.size()];
@@ -139,10 +174,16 @@ public:
                         p.logits ? cpu_logits_.data() + p.seq * vocab : nullptr});
       on_gpu.push_back({token, p.pos, gpu_[p.seq]->view(),
                         p.logits ? gpu_logits_.get() + p.seq * vocab : nullptr});
+      if (!cpu_adapters_.empty()) {
+        cpu_adapters.push_back(cpu_adapters_[p.seq]);
+        gpu_adapters.push_back(gpu_adapters_[p.seq]);
+      }
     }
     const auto count = static_cast<int32_t>(plan.size());
-    llama_decode(w_, on_cpu.data(), count, cpu_scratch_);
-    const auto err = llama_decode_cuda(dm_.w, on_gpu.data(), count, gpu_scratch_);
+    const bool adapted = !cpu_adapters.empty();
+    llama_decode(w_, on_cpu.data(), count, cpu_scratch_, adapted ? cpu_adapters.data() : nullptr);
+    const auto err = llama_decode_cuda(dm_.w, on_gpu.data(), count, gpu_scratch_, nullptr,
+                                       adapted ? gpu_adapters.data() : nullptr);
     EXPECT_TRUE(err.empty()) << err;
     EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     const auto gpu = gpu_logits_.host();
@@ -170,7 +211,24 @@ private:
   device_array<float> gpu_logits_;
   llama_decode_scratch cpu_scratch_;
   llama_cuda_scratch gpu_scratch_;
+  std::vector<const llama_adapter_weights*> cpu_adapters_, gpu_adapters_;
+  std::vector<std::unique_ptr<device_adapter>> gpu_copies_;
 };
+
+/// Sequence 0 prefills ten positions in one call (logits of the last) beside sequence 1's first;
+/// then all three in every step, each at its own position, until sequence 0's context is full.
+void prefill_then_decode(twin_decoder& twin, const config& c) {
+  std::vector<planned> prefill;
+  for (int32_t pos = 0; pos < 10; ++pos)
+    prefill.push_back({0, pos, pos == 9});
+  prefill.push_back({1, 0, true});
+  ASSERT_LT(twin.step(prefill), 1e-3f);
+  for (int32_t t = 0; 10 + t < c.seq_len; ++t)
+    ASSERT_LT(twin.step({{0, 10 + t, true}, {1, 1 + t, true}, {2, t, true}}), 1e-3f)
+        << "step " << t;
+  for (int seq = 0; seq < 3; ++seq)
+    EXPECT_LT(twin.cache_diff(seq), 1e-4f) << "sequence " << seq;
+}
 
 TEST(llama_decode_cuda_gpu, batches_over_paged_caches_match_the_cpu_kernel) {
   if (cuda_device_count() == 0)
@@ -179,18 +237,20 @@ TEST(llama_decode_cuda_gpu, batches_over_paged_caches_match_the_cpu_kernel) {
     SCOPED_TRACE("dim " + std::to_string(c.dim));
     const random_model model(c, 13);
     twin_decoder twin(model, random_tokens(c, c.seq_len, 17));
-    // Sequence 0 prefills ten positions in one call (logits of the last), beside sequence 1.
-    std::vector<planned> prefill;
-    for (int32_t pos = 0; pos < 10; ++pos)
-      prefill.push_back({0, pos, pos == 9});
-    prefill.push_back({1, 0, true});
-    ASSERT_LT(twin.step(prefill), 1e-3f);
-    // Then all three in every step, each at its own position, until sequence 0's context is full.
-    for (int32_t t = 0; 10 + t < c.seq_len; ++t)
-      ASSERT_LT(twin.step({{0, 10 + t, true}, {1, 1 + t, true}, {2, t, true}}), 1e-3f)
-          << "step " << t;
-    for (int seq = 0; seq < 3; ++seq)
-      EXPECT_LT(twin.cache_diff(seq), 1e-4f) << "sequence " << seq;
+    prefill_then_decode(twin, c);
+  }
+}
+
+TEST(llama_decode_cuda_gpu, items_under_adapters_match_the_cpu_kernel) {
+  if (cuda_device_count() == 0)
+    GTEST_SKIP() << "no CUDA device on this machine";
+  for (const config& c : {stories_shape, odd_shape}) {
+    SCOPED_TRACE("dim " + std::to_string(c.dim));
+    const random_model model(c, 23);
+    const random_adapter first(c, 4, 0.5f, 29), second(c, 2, 1.0f, 31);
+    twin_decoder twin(model, random_tokens(c, c.seq_len, 37));
+    twin.set_adapters({&first, nullptr, &second});
+    prefill_then_decode(twin, c);
   }
 }
 

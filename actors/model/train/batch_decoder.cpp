@@ -156,16 +156,6 @@ std::string batch_decoder::impl::ensure_gpu_pool() {
   return {};
 }
 
-caf::error batch_decoder::impl::adapter_refusal(const std::string& name) const {
-  if (gpu_index < 0)
-    return {};
-  return fail(*spec, error_code::bad_params,
-              "is on " + device +
-                  ": adapters are served by the CPU kernel only (the CUDA decode step has no "
-                  "low-rank path yet); merge adapter '" +
-                  name + "' or serve it on a cpu device");
-}
-
 caf::error batch_decoder::follow(engine& e) {
   if (e.device() == impl_->device)
     return {};
@@ -208,9 +198,6 @@ caf::expected<uint64_t> batch_decoder::admit(const sequence_request& req) {
   }
   if (s.context.empty())
     return fail(spec, error_code::bad_params, "needs a prompt or a BOS token to start from");
-  if (req.adapter >= 0)
-    if (auto err = d.adapter_refusal("#" + std::to_string(req.adapter)))
-      return err;
   if (req.adapter < -1 || req.adapter >= static_cast<int32_t>(d.adapters.size()))
     return fail(spec, error_code::bad_params,
                 "no adapter " + std::to_string(req.adapter) + " in this decoder");
@@ -260,8 +247,6 @@ caf::expected<std::vector<sequence_event>> batch_decoder::step() {
 
 caf::expected<int32_t> batch_decoder::add_adapter(std::shared_ptr<const lora_adapter> adapter) {
   auto& d = *impl_;
-  if (auto err = d.adapter_refusal(adapter ? adapter->name : std::string{}))
-    return err;
   if (adapter == nullptr || !adapter->fits(d.weights))
     return fail(*d.spec, error_code::bad_params,
                 "adapter '" + (adapter ? adapter->name : std::string{}) +

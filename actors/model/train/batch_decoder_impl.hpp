@@ -81,6 +81,8 @@ struct batch_decoder::impl {
   std::vector<float> adjusted; ///< logits after bias and penalties, one sequence at a time
   std::vector<std::shared_ptr<const lora_adapter>> adapters;
   std::vector<const kernels::llama_adapter_weights*> item_adapters; ///< per item of a step
+  std::vector<int32_t> item_adapter_ids;                            ///< the same, as indices
+  std::size_t gpu_adapters = 0; ///< adapters copied to the GPU (add_adapter's, in order)
 
   /// Where s's prefix chain starts: 0 under the base, a value of its own under each adapter, so
   /// that blocks computed under one are never matched by sequences of another.
@@ -124,10 +126,8 @@ struct batch_decoder::impl {
   /// thread). "" on success.
   std::string ensure_gpu_pool();
 
-  /// Adapters are served by the CPU kernel only: why `name` cannot be, on a GPU (none on a CPU).
-  caf::error adapter_refusal(const std::string& name) const;
-
-  /// Runs the kernel on the step's items: the CPU's, or the GPU's over its pool. "" on success.
+  /// Runs the kernel on the step's items: the CPU's, or the GPU's over its pool (after copying
+  /// adapters added since the last step there). "" on success.
   std::string run(std::vector<kernels::llama_decode_item>& items);
 
   /// Frees s's blocks: its cache goes to host memory (swap, when the swap space has room) or is

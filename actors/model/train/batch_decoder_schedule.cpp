@@ -54,11 +54,18 @@ std::string batch_decoder::impl::run(std::vector<kernels::llama_decode_item>& it
   if (items.empty())
     return {};
   const auto count = static_cast<int32_t>(items.size());
-  if (gpu)
-    return gpu->step(weights, items.data(), count);
   // Without an adapter in the step, the kernel takes the base-only path.
   const bool adapted = std::any_of(item_adapters.begin(), item_adapters.end(),
                                    [](const auto* a) { return a != nullptr; });
+  if (gpu) {
+    for (; gpu_adapters < adapters.size(); ++gpu_adapters) {
+      int32_t index = -1;
+      if (auto err = gpu->add_adapter(weights, adapters[gpu_adapters]->weights, &index);
+          !err.empty())
+        return "adapter '" + adapters[gpu_adapters]->name + "': " + err;
+    }
+    return gpu->step(weights, items.data(), count, adapted ? item_adapter_ids.data() : nullptr);
+  }
   kernels::llama_decode(weights, items.data(), count, scratch,
                         adapted ? item_adapters.data() : nullptr);
   return {};
@@ -180,6 +187,7 @@ void batch_decoder::impl::sample(std::vector<sequence_event>& events) {
 std::vector<kernels::llama_decode_item> batch_decoder::impl::plan() {
   std::vector<kernels::llama_decode_item> items;
   item_adapters.clear();
+  item_adapter_ids.clear();
   auto order = in_order(live);
   int64_t budget = cfg.prefill_chunk;
   for (std::size_t i = 0; i < order.size(); ++i) {
@@ -222,6 +230,7 @@ std::vector<kernels::llama_decode_item> batch_decoder::impl::plan() {
       items.push_back({static_cast<int32_t>(s.context[p]), static_cast<int32_t>(p), view(s),
                        p == last ? s.logits.data() : nullptr});
       item_adapters.push_back(s.adapter < 0 ? nullptr : &adapters[s.adapter]->weights);
+      item_adapter_ids.push_back(s.adapter);
     }
     s.pending = n;
   }

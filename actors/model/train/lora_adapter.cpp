@@ -18,7 +18,9 @@ bool same_shape(const kernels::llama_decode_weights& a, const kernels::llama_dec
 }
 
 /// The first weight of `tuned` outside its adapters that is not the base's own to the bit, if
-/// any: the fine-tune then changed more than its adapters, or started from another base.
+/// any: the fine-tune then changed more than its adapters, or started from another base. The base
+/// may be on a GPU (a replica placed there) and the fine-tune on the CPU (loaded to be taken):
+/// each weight is compared where the base's is.
 std::optional<std::string> differing_weight(const torch::nn::Module& base,
                                             const torch::nn::Module& tuned) {
   const auto base_params = base.named_parameters();
@@ -26,7 +28,7 @@ std::optional<std::string> differing_weight(const torch::nn::Module& base,
     if (item.key().find("lora_") != std::string::npos)
       continue;
     const auto* mine = base_params.find(item.key());
-    if (mine == nullptr || !torch::equal(*mine, item.value()))
+    if (mine == nullptr || !torch::equal(*mine, item.value().to(mine->device())))
       return item.key();
   }
   return std::nullopt;
@@ -74,9 +76,6 @@ lora_adapter::extract(const engine& base, const engine& tuned, const std::string
   auto* tn = dynamic_cast<nn::llama_network*>(t.net.get());
   if (bn == nullptr || tn == nullptr)
     return refuse("adapters are served over llama models only");
-  if (!b.device.is_cpu() || !t.device.is_cpu())
-    return refuse("adapters are served by the fused CPU decode kernel: both models must be on a "
-                  "cpu device");
   if (b.spec.precision != "f32" || t.spec.precision != "f32")
     return refuse("adapters are served over float32 weights only");
   if (!same_shape(bn->decode_weights(), tn->decode_weights()))

@@ -3,8 +3,9 @@
 // position, paged or dense cache, logits or none) and the same weights, but every pointer they
 // hold (weights, caches, block tables, logits) in that GPU's memory. One kernel per operation over
 // the whole batch (a weight row is read once per step for every item); a prefill chunk may sit
-// in one call like on the CPU. Checked against the CPU kernel by tests/kernels (label gpu).
-// Adapters (LoRA) are not served on CUDA yet.
+// in one call like on the CPU. Items may each run under a fine-tune's low-rank adapters (LoRA),
+// as on the CPU: after each linear layer, a kernel over the batch adds scale * B (A x) for the
+// items with an adapter there. Checked against the CPU kernel by tests/kernels (label gpu).
 #pragma once
 
 #include <cstdint>
@@ -28,8 +29,10 @@ struct llama_cuda_scratch {
 /// null: the default stream) of the current device and returns before the GPU finishes: read
 /// the logits after synchronising the stream. Tokens and positions are checked here (an
 /// out-of-range one would read outside the weights or the cache); the first problem is returned
-/// as text, empty on success.
+/// as text, empty on success. `adapters`, when given, is a host array of one entry per item: its
+/// adapter, whose matrices are in this GPU's memory, or null for the base alone.
 std::string llama_decode_cuda(const llama_decode_weights& w, const llama_decode_item* items,
-                              int32_t count, llama_cuda_scratch& scratch, void* stream = nullptr);
+                              int32_t count, llama_cuda_scratch& scratch, void* stream = nullptr,
+                              const llama_adapter_weights* const* adapters = nullptr);
 
 } // namespace llmos::kernels

@@ -35,11 +35,18 @@ public:
   float* keys() const;
   float* values() const;
 
+  /// Copies a fine-tune's adapters (host matrices, over a network of `w`'s shape) into this GPU's
+  /// memory for steps to use: their index in *index. "" on success.
+  std::string add_adapter(const llama_decode_weights& w, const llama_adapter_weights& host,
+                          int32_t* index);
+
   /// One decode step of `count` items whose weights `w` are in this GPU's memory: the items are
   /// the CPU kernel's, except that their caches point into keys()/values(); their block tables
-  /// and logits stay host pointers. Returns once every wanted logit is on the host; "" on
-  /// success, else the first problem (an item out of range, a CUDA error).
-  std::string step(const llama_decode_weights& w, const llama_decode_item* items, int32_t count);
+  /// and logits stay host pointers. `adapter_of`, when given, holds each item's adapter
+  /// (add_adapter's index) or -1 for none. Returns once every wanted logit is on the host; "" on
+  /// success, else the first problem (an item out of range, an unknown adapter, a CUDA error).
+  std::string step(const llama_decode_weights& w, const llama_decode_item* items, int32_t count,
+                   const int32_t* adapter_of = nullptr);
 
   /// Pinned host memory of `floats` floats for swapped-out blocks (kv_swap_blocks's layout),
   /// allocated at the first call and kept with the pool; a call for more than the first is
