@@ -2,12 +2,10 @@
 // CUDA kernel per operation over the whole batch. Written to be obviously the same arithmetic
 // as the reference, not yet fast: a thread per output row for the matrix-vector products (a
 // weight row is read once for every item), a block per (item, head) for attention over the
-// paged cache, and for adapters a thread per (rank row, item) for A x and per (row, item) for
-// scale * B (A x). Accurate math functions throughout (no --use_fast_math): the test compares the
-// logits with the CPU's.
+// paged cache; adapters in llama_lora.cu. Accurate math functions throughout (no --use_fast_math):
+// the test compares the logits with the CPU's.
 #include "llmos/kernels/llama_decode_cuda.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -15,6 +13,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/check.cuh"
+#include "cuda/llama_lora.cuh"
 
 namespace llmos::kernels {
 namespace {
@@ -32,21 +31,6 @@ struct device_item {
   int32_t block_size;
   float* logits;
 };
-
-/// One item's adapter of one linear layer as the kernels read it (a null: none there).
-struct device_lora {
-  const float* a;
-  const float* b;
-  int rank;
-  float scale;
-};
-
-/// The linear layers of a block in the order of the step's adapter table.
-constexpr llama_lora llama_block_adapter::*linears[] = {
-    &llama_block_adapter::wq, &llama_block_adapter::wk, &llama_block_adapter::wv,
-    &llama_block_adapter::wo, &llama_block_adapter::w1, &llama_block_adapter::w3,
-    &llama_block_adapter::w2};
-constexpr int n_linears = 7;
 
 /// The sizes every kernel of a step needs.
 struct step_shape {
@@ -82,14 +66,6 @@ struct max_op {
   __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
 };
 
-/// a · b over n floats, summed in order (as the CPU reference does).
-__device__ float dot(const float* a, const float* b, int n) {
-  float acc = 0.0f;
-  for (int i = 0; i < n; i++)
-    acc += a[i] * b[i];
-  return acc;
-}
-
 /// Block per item: its token's embedding row into x.
 __global__ void embed(float* x, const float* embedding, const device_item* items, int dim) {
   const int64_t token = items[blockIdx.x].token;
@@ -117,29 +93,6 @@ __global__ void matvec(float* out, const float* x, const float* w, int cols, int
   const float acc = dot(w + int64_t{r} * cols, x + int64_t{blockIdx.y} * cols, cols);
   float& o = out[int64_t{blockIdx.y} * rows + r];
   o = add ? o + acc : acc;
-}
-
-/// Thread per (rank row, item): t[item, r] = A[r, :] · x[item, :], for the items with an adapter
-/// on this layer (t holds max_rank floats per item).
-__global__ void lora_down(float* t, const float* x, const device_lora* loras, int cols,
-                          int max_rank) {
-  const int r = blockIdx.x * blockDim.x + threadIdx.x;
-  const device_lora& l = loras[blockIdx.y];
-  if (l.a == nullptr || r >= l.rank)
-    return;
-  t[int64_t{blockIdx.y} * max_rank + r] =
-      dot(l.a + int64_t{r} * cols, x + int64_t{blockIdx.y} * cols, cols);
-}
-
-/// Thread per (row, item): out[item, r] += scale * B[r, :] · t[item, :], for the same items.
-__global__ void lora_up(float* out, const float* t, const device_lora* loras, int rows,
-                        int max_rank) {
-  const int r = blockIdx.x * blockDim.x + threadIdx.x;
-  const device_lora& l = loras[blockIdx.y];
-  if (l.a == nullptr || r >= rows)
-    return;
-  out[int64_t{blockIdx.y} * rows + r] +=
-      l.scale * dot(l.b + int64_t{r} * l.rank, t + int64_t{blockIdx.y} * max_rank, l.rank);
 }
 
 /// Turns the pair (vec[i], vec[i+1]) by the angle whose cosine and sine are given.
@@ -243,14 +196,7 @@ struct llama_cuda_buffers {
   float *att = nullptr, *hb = nullptr, *hb2 = nullptr;
   device_item* items = nullptr;
   std::vector<device_item> host_items;
-  // The step's adapters, [layer][linear][item], and A x of each item: grown when a step has
-  // adapters, kept apart from the activations (release() leaves them).
-  device_lora* loras = nullptr;
-  std::size_t loras_capacity = 0;
-  float* low_rank = nullptr;
-  std::size_t low_rank_capacity = 0;
-  int max_rank = 0; ///< of the current step; 0: no item has an adapter
-  std::vector<device_lora> host_loras;
+  lora_table loras; ///< the step's adapters (kept by release(): grown only when adapters come)
 
   /// Frees the device memory (capacity 0 again).
   void release() {
@@ -260,11 +206,7 @@ struct llama_cuda_buffers {
     items = nullptr;
     capacity = 0;
   }
-  ~llama_cuda_buffers() {
-    release();
-    cudaFree(loras);
-    cudaFree(low_rank);
-  }
+  ~llama_cuda_buffers() { release(); }
 };
 
 namespace {
@@ -336,76 +278,17 @@ std::string check_items(const llama_decode_weights& w, const llama_decode_item* 
   return {};
 }
 
-/// Grows a device array to hold `n` elements (contents not kept).
-template <class T> std::string grow(T*& ptr, std::size_t& capacity, std::size_t n) {
-  if (n <= capacity)
-    return {};
-  cudaFree(ptr);
-  ptr = nullptr;
-  capacity = 0;
-  LLMOS_CUDA_TRY(cudaMalloc(&ptr, n * sizeof(T)));
-  capacity = n;
-  return {};
-}
-
-/// The step's adapter table uploaded on `st` (b.max_rank 0 when no item has an adapter); "" on
-/// success, else why the adapters do not fit the network.
-std::string stage_loras(const llama_decode_weights& w, const llama_adapter_weights* const* adapters,
-                        int32_t count, llama_cuda_buffers& b, cudaStream_t st) {
-  b.max_rank = 0;
-  if (adapters == nullptr)
-    return {};
-  for (int32_t i = 0; i < count; i++) {
-    if (adapters[i] == nullptr)
-      continue;
-    if (adapters[i]->blocks.size() != static_cast<std::size_t>(w.n_layers))
-      return "llama_decode_cuda: item " + std::to_string(i) + "'s adapter has " +
-             std::to_string(adapters[i]->blocks.size()) + " blocks, the network " +
-             std::to_string(w.n_layers);
-    for (const auto& block : adapters[i]->blocks)
-      for (auto which : linears)
-        if ((block.*which).a != nullptr)
-          b.max_rank = std::max(b.max_rank, (block.*which).rank);
-  }
-  if (b.max_rank == 0)
-    return {};
-  const std::size_t entries = std::size_t{static_cast<std::size_t>(w.n_layers)} * n_linears * count;
-  b.host_loras.assign(entries, device_lora{nullptr, nullptr, 0, 0.0f});
-  for (int32_t l = 0; l < w.n_layers; l++)
-    for (int j = 0; j < n_linears; j++)
-      for (int32_t i = 0; i < count; i++)
-        if (const auto* a = adapters[i]; a != nullptr)
-          if (const llama_lora& lo = a->blocks[l].*linears[j]; lo.a != nullptr)
-            b.host_loras[(std::size_t{static_cast<std::size_t>(l)} * n_linears + j) * count + i] = {
-                lo.a, lo.b, lo.rank, a->scale};
-  if (auto err = grow(b.loras, b.loras_capacity, entries); !err.empty())
-    return err;
-  if (auto err = grow(b.low_rank, b.low_rank_capacity,
-                      static_cast<std::size_t>(count) * static_cast<std::size_t>(b.max_rank));
-      !err.empty())
-    return err;
-  // From pageable memory: returns once staged, like the items.
-  LLMOS_CUDA_TRY(cudaMemcpyAsync(b.loras, b.host_loras.data(), entries * sizeof(device_lora),
-                                 cudaMemcpyHostToDevice, st));
-  return {};
-}
-
 /// One transformer block for every item, enqueued on `st`.
 void run_block(const llama_decode_weights& w, int layer, llama_cuda_buffers& b, int32_t count,
                cudaStream_t st) {
   const step_shape& s = b.shape;
   const llama_block_weights& blk = w.blocks[layer];
   const auto n = static_cast<unsigned>(count);
-  // out (+)= m · x, then each item's adapter of linear `which` (its index in `linears`).
+  // out (+)= m · x, then each item's adapter of linear `which` (its index in lora_linears).
   auto mv = [&](float* out, const float* x, const float* m, int cols, int rows, bool add,
                 int which) {
     matvec<<<dim3(blocks_for(rows), n), threads, 0, st>>>(out, x, m, cols, rows, add);
-    if (b.max_rank == 0)
-      return;
-    const device_lora* l = b.loras + (int64_t{layer} * n_linears + which) * count;
-    lora_down<<<dim3(blocks_for(b.max_rank), n), threads, 0, st>>>(b.low_rank, x, l, cols,
-                                                                   b.max_rank);
-    lora_up<<<dim3(blocks_for(rows), n), threads, 0, st>>>(out, b.low_rank, l, rows, b.max_rank);
+    add_loras(b.loras, layer, which, out, x, cols, rows, count, st);
   };
   rmsnorm<<<n, threads, 0, st>>>(b.xb, b.x, blk.attn_norm, s.dim, s.eps);
   mv(b.q, b.xb, blk.wq, s.dim, s.dim, false, 0);
@@ -452,7 +335,7 @@ std::string llama_decode_cuda(const llama_decode_weights& w, const llama_decode_
   // From pageable memory: returns once the items are staged, so host_items may change after.
   LLMOS_CUDA_TRY(cudaMemcpyAsync(b.items, b.host_items.data(), count * sizeof(device_item),
                                  cudaMemcpyHostToDevice, st));
-  if (auto err = stage_loras(w, adapters, count, b, st); !err.empty())
+  if (auto err = stage_loras(b.loras, w, adapters, count, st); !err.empty())
     return err;
   const auto n = static_cast<unsigned>(count);
   embed<<<n, threads, 0, st>>>(b.x, w.embedding, b.items, w.dim);
