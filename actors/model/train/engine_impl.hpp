@@ -14,6 +14,7 @@
 #include "model/core/lr_schedule.hpp"
 #include "model/nn/network.hpp"
 #include "model/train/engine.hpp"
+#include "model/train/foreach_adamw.hpp"
 #include "model/train/gradient_group.hpp"
 
 namespace llmos::model {
@@ -162,7 +163,7 @@ struct engine::impl {
                                                              .momentum(spec.momentum)
                                                              .weight_decay(spec.weight_decay));
     else
-      optimizer = std::make_unique<torch::optim::AdamW>(
+      optimizer = std::make_unique<foreach_adamw>(
           trainable, torch::optim::AdamWOptions(spec.lr).weight_decay(spec.weight_decay));
   }
 
