@@ -17,7 +17,7 @@ const std::vector<config_field>& decoding_fields() {
                    "recompute it)"),
       optional_key("kv_swap_bytes", config_type::integer, "0",
                    "language models: host memory for swapped caches, pinned on a GPU (0: as much "
-                   "as the KV cache); a cache that does not fit is recomputed"),
+                   "as the KV cache, at most 4 GiB); a cache that does not fit is recomputed"),
       optional_key("prefill_chunk", config_type::integer, "64",
                    "language models: prompt tokens per decode step"),
       optional_key("continuous_batching", config_type::boolean, "true",

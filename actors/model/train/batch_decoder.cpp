@@ -63,12 +63,16 @@ caf::expected<int64_t> pool_blocks(const model_spec& spec, const decoder_config&
   return blocks;
 }
 
-/// Host blocks of the swap space the config asks for: as many as the pool's by default.
+/// Host blocks of the swap space the config asks for: by default as many as the pool's, within
+/// 4 GiB (vLLM's default swap space: pinned memory for a large GPU pool is the host's RAM).
 caf::expected<int64_t> swap_blocks(const model_spec& spec, const decoder_config& cfg,
                                    int64_t pool_blocks, int64_t block_bytes) {
   if (cfg.swap_bytes < 0)
     return fail(spec, error_code::bad_params, "kv swap space: bytes must not be negative");
-  const int64_t blocks = cfg.swap_bytes == 0 ? pool_blocks : cfg.swap_bytes / block_bytes;
+  const int64_t blocks =
+      cfg.swap_bytes == 0
+          ? std::max<int64_t>(std::min(pool_blocks, (int64_t{4} << 30) / block_bytes), 1)
+          : cfg.swap_bytes / block_bytes;
   if (blocks == 0)
     return fail(spec, error_code::bad_params,
                 "kv swap space: " + std::to_string(cfg.swap_bytes) + " bytes hold no block of " +

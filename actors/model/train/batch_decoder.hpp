@@ -58,7 +58,8 @@ struct decoder_config {
   int64_t pool_bytes = 0;
   bool swap = false; ///< preempted sequences keep their cache in host memory (else recompute)
   /// Host memory for swapped caches (pinned for a GPU), allocated when the decoder starts; a
-  /// preempted sequence whose cache does not fit is recomputed instead. 0: as much as the pool.
+  /// preempted sequence whose cache does not fit is recomputed instead. 0: as much as the pool,
+  /// at most 4 GiB.
   int64_t swap_bytes = 0;
   /// False: the model actor generates one request at a time instead (a baseline to measure
   /// continuous batching against).
