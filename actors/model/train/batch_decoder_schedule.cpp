@@ -75,8 +75,8 @@ void batch_decoder::impl::preempt(sequence& s) {
   if (s.state == phase::swapped) // blocks it was getting to come back in: its cache is out
     return release(s);
   ++preemptions;
-  // The blocks holding its cache (a sequence preempted by another's reservation computes
-  // nothing this step: it holds no more than that).
+  // The blocks holding its cache: the first `held` of its table (one preempted while reserving
+  // for this step may hold more, for positions it never computed).
   const auto held = static_cast<int32_t>((s.prefilled + block_size() - 1) / block_size());
   std::optional<std::vector<int32_t>> hosted;
   if (swap_space && s.prefilled > 0 && held <= static_cast<int32_t>(s.blocks.size()))
