@@ -1,9 +1,8 @@
 // llama_decode_cuda: the CPU kernel's step (llama_decode_reference.cpp, run.c's forward) as one
-// CUDA kernel per operation over the whole batch. Written to be obviously the same arithmetic
-// as the reference, not yet fast: a thread per output row for the matrix-vector products (a
-// weight row is read once for every item), a block per (item, head) for attention over the
-// paged cache; adapters in llama_lora.cu. Accurate math functions throughout (no --use_fast_math):
-// the test compares the logits with the CPU's.
+// CUDA kernel per operation over the whole batch: a warp per weight row for the matrix products
+// and the classifier (coalesced loads, each weight read once per 8 items; device_math.cuh), a
+// block per (item, head) for attention over the paged cache; adapters in llama_lora.cu. Accurate
+// math functions throughout (no --use_fast_math): the test compares the logits with the CPU's.
 #include "llmos/kernels/llama_decode_cuda.hpp"
 
 #include <cmath>
@@ -13,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/check.cuh"
+#include "cuda/device_math.cuh"
 #include "cuda/llama_lora.cuh"
 
 namespace llmos::kernels {
@@ -85,14 +85,26 @@ __global__ void rmsnorm(float* out, const float* x, const float* weight, int dim
     oi[d] = weight[d] * (inv * xi[d]);
 }
 
-/// Thread per (row, item): out[item, r] (+)= w[r, :] · x[item, :] for a row-major w [rows, cols].
-__global__ void matvec(float* out, const float* x, const float* w, int cols, int rows, bool add) {
-  const int r = blockIdx.x * blockDim.x + threadIdx.x;
-  if (r >= rows)
+constexpr int rows_per_block = threads / 32; // a warp per weight row
+constexpr int items_per_pass = 8;            // items a warp sums at once (registers)
+
+/// Warp per row: out[item, r] (+)= w[r, :] · x[item, :] for every item, a row-major w [rows,
+/// cols] read coalesced, each weight once per 8 items (where a thread per row read its row
+/// alone, 32 rows apart across a warp, once per item).
+__global__ void matvec(float* out, const float* x, const float* w, int cols, int rows, int count,
+                       bool add) {
+  const int r = blockIdx.x * rows_per_block + static_cast<int>(threadIdx.x / 32);
+  if (r >= rows) // the whole warp: its lanes share r
     return;
-  const float acc = dot(w + int64_t{r} * cols, x + int64_t{blockIdx.y} * cols, cols);
-  float& o = out[int64_t{blockIdx.y} * rows + r];
-  o = add ? o + acc : acc;
+  for (int first = 0; first < count; first += items_per_pass) {
+    const int n = min(items_per_pass, count - first);
+    float acc[items_per_pass];
+    warp_dots(w + int64_t{r} * cols, x, cols, nullptr, first, n, acc);
+    for (int j = 0; threadIdx.x % 32 == 0 && j < n; j++) {
+      float& o = out[int64_t{first + j} * rows + r];
+      o = add ? o + acc[j] : acc[j];
+    }
+  }
 }
 
 /// Turns the pair (vec[i], vec[i+1]) by the angle whose cosine and sine are given.
@@ -171,14 +183,23 @@ __global__ void swiglu(float* hb, const float* hb2, int64_t n) {
   hb[i] = val * (1.0f / (1.0f + expf(-val))) * hb2[i];
 }
 
-/// Thread per (vocabulary row, item): the item's logits, for the items that want them.
-__global__ void classify(const float* x, const float* w, const device_item* items, int dim,
-                         int vocab) {
-  float* logits = items[blockIdx.y].logits;
-  const int r = blockIdx.x * blockDim.x + threadIdx.x;
-  if (logits == nullptr || r >= vocab)
+/// Warp per vocabulary row, like matvec: the logits of the `n` items listed in `wanted`.
+__global__ void classify(const float* x, const float* w, const device_item* items,
+                         const int32_t* wanted, int n_wanted, int dim, int vocab) {
+  const int r = blockIdx.x * rows_per_block + static_cast<int>(threadIdx.x / 32);
+  if (r >= vocab)
     return;
-  logits[r] = dot(w + int64_t{r} * dim, x + int64_t{blockIdx.y} * dim, dim);
+  for (int first = 0; first < n_wanted; first += items_per_pass) {
+    const int n = min(items_per_pass, n_wanted - first);
+    float acc[items_per_pass];
+    warp_dots(w + int64_t{r} * dim, x, dim, wanted, first, n, acc);
+    for (int j = 0; threadIdx.x % 32 == 0 && j < n; j++)
+      items[wanted[first + j]].logits[r] = acc[j];
+  }
+}
+
+unsigned row_blocks(int64_t rows) {
+  return static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block);
 }
 
 unsigned blocks_for(int64_t n) {
@@ -196,14 +217,18 @@ struct llama_cuda_buffers {
   float *att = nullptr, *hb = nullptr, *hb2 = nullptr;
   device_item* items = nullptr;
   std::vector<device_item> host_items;
+  int32_t* wanted = nullptr; ///< the items whose logits are wanted, by index
+  std::vector<int32_t> host_wanted;
   lora_table loras; ///< the step's adapters (kept by release(): grown only when adapters come)
 
   /// Frees the device memory (capacity 0 again).
   void release() {
     cudaFree(pool);
     cudaFree(items);
+    cudaFree(wanted);
     pool = nullptr;
     items = nullptr;
+    wanted = nullptr;
     capacity = 0;
   }
   ~llama_cuda_buffers() { release(); }
@@ -241,6 +266,7 @@ std::string reserve(llama_cuda_buffers& b, const step_shape& s, int32_t count) {
                            int64_t{s.n_heads} * s.seq_len + 2 * int64_t{s.hidden};
   LLMOS_CUDA_TRY(cudaMalloc(&b.pool, per_item * count * sizeof(float)));
   LLMOS_CUDA_TRY(cudaMalloc(&b.items, count * sizeof(device_item)));
+  LLMOS_CUDA_TRY(cudaMalloc(&b.wanted, count * sizeof(int32_t)));
   float* at = b.pool;
   for (auto [buf, n] : {std::pair{&b.x, s.dim},
                         {&b.xb, s.dim},
@@ -287,7 +313,7 @@ void run_block(const llama_decode_weights& w, int layer, llama_cuda_buffers& b, 
   // out (+)= m · x, then each item's adapter of linear `which` (its index in lora_linears).
   auto mv = [&](float* out, const float* x, const float* m, int cols, int rows, bool add,
                 int which) {
-    matvec<<<dim3(blocks_for(rows), n), threads, 0, st>>>(out, x, m, cols, rows, add);
+    matvec<<<row_blocks(rows), threads, 0, st>>>(out, x, m, cols, rows, count, add);
     add_loras(b.loras, layer, which, out, x, cols, rows, count, st);
   };
   rmsnorm<<<n, threads, 0, st>>>(b.xb, b.x, blk.attn_norm, s.dim, s.eps);
@@ -332,9 +358,17 @@ std::string llama_decode_cuda(const llama_decode_weights& w, const llama_decode_
                        it.logits};
   }
   auto st = static_cast<cudaStream_t>(stream);
+  b.host_wanted.clear();
+  for (int32_t i = 0; i < count; i++)
+    if (items[i].logits != nullptr)
+      b.host_wanted.push_back(i);
   // From pageable memory: returns once the items are staged, so host_items may change after.
   LLMOS_CUDA_TRY(cudaMemcpyAsync(b.items, b.host_items.data(), count * sizeof(device_item),
                                  cudaMemcpyHostToDevice, st));
+  if (!b.host_wanted.empty())
+    LLMOS_CUDA_TRY(cudaMemcpyAsync(b.wanted, b.host_wanted.data(),
+                                   b.host_wanted.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
+                                   st));
   if (auto err = stage_loras(b.loras, w, adapters, count, st); !err.empty())
     return err;
   const auto n = static_cast<unsigned>(count);
@@ -342,8 +376,10 @@ std::string llama_decode_cuda(const llama_decode_weights& w, const llama_decode_
   for (int l = 0; l < w.n_layers; l++)
     run_block(w, l, b, count, st);
   rmsnorm<<<n, threads, 0, st>>>(b.x, b.x, w.final_norm, w.dim, w.norm_eps);
-  classify<<<dim3(blocks_for(w.vocab_size), n), threads, 0, st>>>(b.x, w.classifier, b.items, w.dim,
-                                                                  w.vocab_size);
+  if (!b.host_wanted.empty())
+    classify<<<row_blocks(w.vocab_size), threads, 0, st>>>(b.x, w.classifier, b.items, b.wanted,
+                                                           static_cast<int>(b.host_wanted.size()),
+                                                           w.dim, w.vocab_size);
   LLMOS_CUDA_TRY(cudaGetLastError());
   return {};
 }

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "cuda/check.cuh"
+#include "cuda/device_math.cuh"
 #include "cuda/llama_lora.cuh"
 
 namespace llmos::kernels {

@@ -1,7 +1,6 @@
 // Low-rank adapters (LoRA) in the CUDA decode step (llama_decode.cu): each step uploads a table
 // of every item's adapter matrices per layer and linear, and after each linear layer's product
-// over the batch, two kernels add scale * B (A x) for the items that have an adapter there. The
-// dot product both files use, summed in the CPU reference's order.
+// over the batch, two kernels add scale * B (A x) for the items that have an adapter there.
 #pragma once
 
 #include <cstddef>
@@ -14,14 +13,6 @@
 #include "llmos/kernels/llama_decode.hpp"
 
 namespace llmos::kernels {
-
-/// a · b over n floats, summed in order (as the CPU reference does).
-__device__ inline float dot(const float* a, const float* b, int n) {
-  float acc = 0.0f;
-  for (int i = 0; i < n; i++)
-    acc += a[i] * b[i];
-  return acc;
-}
 
 /// One item's adapter of one linear layer as the kernels read it (a null: none there).
 struct device_lora {
