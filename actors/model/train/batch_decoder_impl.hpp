@@ -136,8 +136,9 @@ struct batch_decoder::impl {
   void preempt(sequence& s);
 
   /// Gives order[at] blocks for positions [0, upto). When the pool is empty, sequences later in
-  /// the order give theirs up, the last first; with none left, the sequence itself is preempted
-  /// when `or_self` (a decoding sequence that cannot go on), else it waits. True when it got them.
+  /// the order give theirs up, the last first (for a sequence that is not decoding, only those of
+  /// lower priority); with none left, the sequence itself is preempted when `or_self` (a decoding
+  /// sequence that cannot go on), else it waits. True when it got them.
   bool reserve(std::vector<sequence*>& order, std::size_t at, int64_t upto, bool or_self);
 
   /// Takes the blocks of s's prompt prefix that the pool already holds (never the last context

@@ -111,7 +111,10 @@ bool batch_decoder::impl::reserve(std::vector<sequence*>& order, std::size_t at,
         victim = order[i];
         break;
       }
-    if (victim != nullptr) {
+    // Filling a prompt (or coming back from a swap), a sequence takes blocks from lower
+    // priorities only: among equals it waits for free ones rather than preempt a running
+    // sequence, which would then come back and preempt in turn.
+    if (victim != nullptr && (or_self || victim->priority < s.priority)) {
       preempt(*victim);
       continue;
     }

@@ -2,7 +2,9 @@
 // its tokenizer, greedy generation and LM batches of text.
 #pragma once
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -14,6 +16,7 @@
 #include "formats_test_util.hpp"
 #include "llmos/messages/error.hpp"
 #include "model/formats/llama2c_file.hpp"
+#include "model/train/batch_decoder.hpp"
 #include "model/train/engine.hpp"
 
 namespace llmos::model {
@@ -67,6 +70,26 @@ protected:
     auto ids = tok_->encode(text);
     ids.insert(ids.begin(), weights_.vocab.bos);
     return test::lm_batch(ids, length);
+  }
+
+  /// Steps `d` until nothing is active; each sequence's tokens by id, and the largest number of
+  /// sequences preempted at once.
+  static std::map<uint64_t, std::vector<int32_t>> run_all(batch_decoder& d,
+                                                          std::size_t* most_preempted) {
+    std::map<uint64_t, std::vector<int32_t>> out;
+    for (int step = 0; step < 5000 && d.active() > 0; ++step) {
+      auto events = d.step();
+      EXPECT_TRUE(events) << describe(events.error());
+      if (!events)
+        break;
+      for (auto& ev : *events)
+        if (ev.token >= 0)
+          out[ev.id].push_back(ev.token);
+      if (most_preempted)
+        *most_preempted = std::max(*most_preempted, d.stats().preempted);
+    }
+    EXPECT_EQ(d.active(), 0u);
+    return out;
   }
 
   std::string dir_;
