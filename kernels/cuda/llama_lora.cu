@@ -43,18 +43,6 @@ __global__ void lora_up(float* out, const float* t, const device_lora* loras, in
       l.scale * dot(l.b + int64_t{r} * l.rank, t + int64_t{blockIdx.y} * max_rank, l.rank);
 }
 
-/// Grows a device array to hold `n` elements (contents not kept; cudaFree waits for the GPU).
-template <class T> std::string grow(T*& ptr, std::size_t& capacity, std::size_t n) {
-  if (n <= capacity)
-    return {};
-  cudaFree(ptr);
-  ptr = nullptr;
-  capacity = 0;
-  LLMOS_CUDA_TRY(cudaMalloc(&ptr, n * sizeof(T)));
-  capacity = n;
-  return {};
-}
-
 /// The largest rank among the items' adapters (0: none); "" or why one does not fit `w`.
 std::string largest_rank(const llama_decode_weights& w,
                          const llama_adapter_weights* const* adapters, int32_t count, int* out) {
@@ -76,11 +64,6 @@ std::string largest_rank(const llama_decode_weights& w,
 
 } // namespace
 
-lora_table::~lora_table() {
-  cudaFree(entries);
-  cudaFree(low_rank);
-}
-
 std::string stage_loras(lora_table& t, const llama_decode_weights& w,
                         const llama_adapter_weights* const* adapters, int32_t count,
                         cudaStream_t stream) {
@@ -99,14 +82,12 @@ std::string stage_loras(lora_table& t, const llama_decode_weights& w,
           if (const llama_lora& lo = a->blocks[l].*linears[j]; lo.a != nullptr)
             t.host[(static_cast<std::size_t>(l) * lora_linears + j) * items + i] = {
                 lo.a, lo.b, lo.rank, a->scale};
-  if (auto err = grow(t.entries, t.entries_capacity, entries); !err.empty())
+  if (auto err = t.entries.reserve(entries); !err.empty())
     return err;
-  if (auto err =
-          grow(t.low_rank, t.low_rank_capacity, items * static_cast<std::size_t>(t.max_rank));
-      !err.empty())
+  if (auto err = t.low_rank.reserve(items * static_cast<std::size_t>(t.max_rank)); !err.empty())
     return err;
   // From pageable memory: returns once staged, so `host` may change after.
-  LLMOS_CUDA_TRY(cudaMemcpyAsync(t.entries, t.host.data(), entries * sizeof(device_lora),
+  LLMOS_CUDA_TRY(cudaMemcpyAsync(t.entries.ptr, t.host.data(), entries * sizeof(device_lora),
                                  cudaMemcpyHostToDevice, stream));
   return {};
 }
@@ -115,11 +96,12 @@ void add_loras(const lora_table& t, int layer, int which, float* out, const floa
                int rows, int32_t count, cudaStream_t stream) {
   if (t.max_rank == 0)
     return;
-  const device_lora* l = t.entries + (int64_t{layer} * lora_linears + which) * count;
+  const device_lora* l = t.entries.ptr + (int64_t{layer} * lora_linears + which) * count;
   const auto n = static_cast<unsigned>(count);
-  lora_down<<<dim3(blocks_for(t.max_rank), n), threads, 0, stream>>>(t.low_rank, x, l, cols,
+  lora_down<<<dim3(blocks_for(t.max_rank), n), threads, 0, stream>>>(t.low_rank.ptr, x, l, cols,
                                                                      t.max_rank);
-  lora_up<<<dim3(blocks_for(rows), n), threads, 0, stream>>>(out, t.low_rank, l, rows, t.max_rank);
+  lora_up<<<dim3(blocks_for(rows), n), threads, 0, stream>>>(out, t.low_rank.ptr, l, rows,
+                                                             t.max_rank);
 }
 
 } // namespace llmos::kernels

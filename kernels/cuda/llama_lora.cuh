@@ -10,6 +10,7 @@
 
 #include <cuda_runtime.h>
 
+#include "cuda/growing_buffer.cuh"
 #include "llmos/kernels/llama_decode.hpp"
 
 namespace llmos::kernels {
@@ -26,19 +27,12 @@ struct device_lora {
 constexpr int lora_linears = 7;
 
 /// The step's adapters, [layer][linear][item] in device memory, and room for A x of each item;
-/// grown when a step has adapters, freed with the table.
+/// grown when a step has adapters.
 struct lora_table {
-  device_lora* entries = nullptr;
-  std::size_t entries_capacity = 0;
-  float* low_rank = nullptr;
-  std::size_t low_rank_capacity = 0;
+  growing<device_lora, false> entries;
+  growing<float, false> low_rank;
   int max_rank = 0; ///< of the current step; 0: no item has an adapter
   std::vector<device_lora> host;
-
-  lora_table() = default;
-  lora_table(const lora_table&) = delete;
-  lora_table& operator=(const lora_table&) = delete;
-  ~lora_table();
 };
 
 /// Fills and uploads `t` for a step of `count` items on `stream` (`adapters`: one per item, with

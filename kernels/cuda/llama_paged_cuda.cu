@@ -14,6 +14,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/check.cuh"
+#include "cuda/growing_buffer.cuh"
 #include "llmos/kernels/cuda_stream.hpp"
 #include "llmos/kernels/llama_decode_cuda.hpp"
 
@@ -26,38 +27,6 @@ struct device_adapter {
   float* memory = nullptr;
   llama_adapter_weights weights;
   ~device_adapter() { cudaFree(memory); }
-};
-
-/// A buffer of T that grows to what is asked (contents not kept), in device or pinned memory.
-template <class T, bool pinned> struct growing {
-  T* ptr = nullptr;
-  std::size_t capacity = 0;
-
-  std::string reserve(std::size_t n) {
-    if (n <= capacity)
-      return {};
-    const std::size_t want = std::max(n, 2 * capacity);
-    release();
-    void* got = nullptr;
-    if constexpr (pinned)
-      LLMOS_CUDA_TRY(cudaMallocHost(&got, want * sizeof(T)));
-    else
-      LLMOS_CUDA_TRY(cudaMalloc(&got, want * sizeof(T)));
-    ptr = static_cast<T*>(got);
-    capacity = want;
-    return {};
-  }
-  void release() {
-    if (ptr != nullptr) {
-      if constexpr (pinned)
-        cudaFreeHost(ptr);
-      else
-        cudaFree(ptr);
-    }
-    ptr = nullptr;
-    capacity = 0;
-  }
-  ~growing() { release(); }
 };
 
 } // namespace
