@@ -99,16 +99,16 @@ caf::expected<std::unique_ptr<batch_decoder>> batch_decoder::create(engine& e,
   p->cfg = cfg;
   p->device = s.device.str();
   const auto& w = p->weights;
-  p->kv_dim = int64_t{w.dim} / w.n_heads * w.n_kv_heads;
+  const int64_t kv_dim = int64_t{w.dim} / w.n_heads * w.n_kv_heads;
   // Keys and values of one block over every layer.
   const int64_t block_bytes =
-      2 * int64_t{w.n_layers} * cfg.block_size * p->kv_dim * static_cast<int64_t>(sizeof(float));
+      2 * int64_t{w.n_layers} * cfg.block_size * kv_dim * static_cast<int64_t>(sizeof(float));
   auto blocks = pool_blocks(s.spec, cfg, net->max_length(), block_bytes);
   if (!blocks)
     return std::move(blocks.error());
   try {
-    p->pool = std::make_unique<kv_block_pool>(static_cast<int32_t>(*blocks), cfg.block_size,
-                                              p->kv_dim, w.n_layers, s.device.is_cpu());
+    p->pool = std::make_unique<kv_block_pool>(static_cast<int32_t>(*blocks), cfg.block_size, kv_dim,
+                                              w.n_layers, s.device.is_cpu());
   } catch (const std::bad_alloc&) {
     return fail(s.spec, error_code::bad_params,
                 "kv cache: no memory for " + std::to_string(*blocks * block_bytes) + " bytes");

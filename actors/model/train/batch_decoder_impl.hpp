@@ -73,7 +73,6 @@ struct batch_decoder::impl {
   std::unique_ptr<float[]> swap_host;        ///< on the CPU: their memory
   float* swap_memory = nullptr;              ///< their memory: swap_host, or pinned for a GPU
   uint64_t swaps = 0;
-  int64_t kv_dim = 0;
   uint64_t next_id = 1, next_order = 0;
   std::map<uint64_t, sequence> live; ///< by id
   std::size_t last_batch = 0;
