@@ -133,17 +133,8 @@ TEST_F(serving_gpu_test, adapters_on_cuda_give_each_sequence_its_cpu_tokens) {
   std::vector<std::shared_ptr<const lora_adapter>> taken;
   for (std::string text : {"Zorp the robot likes purple cheese and sings to the moon.",
                            "Pip the frog jumps over the blue river to find his green hat."}) {
-    auto tuned = imported();
+    auto tuned = fine_tuned(text);
     ASSERT_TRUE(tuned);
-    auto training = tuned->spec();
-    training.lora_rank = 4;
-    training.lr = 1e-2;
-    training.max_steps = 30;
-    training.warmup_steps = 0;
-    ASSERT_FALSE(tuned->fine_tune("lora", training, label_vocab{}));
-    const auto batch = batch_of(text + " " + text + " " + text, 16);
-    for (int i = 0; i < 30; ++i)
-      ASSERT_TRUE(tuned->train_step(batch));
     auto a = lora_adapter::extract(*gpu, *tuned, text.substr(0, 4));
     ASSERT_TRUE(a) << describe(a.error());
     taken.push_back(*a);

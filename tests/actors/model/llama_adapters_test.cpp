@@ -17,23 +17,6 @@ namespace {
 
 class llama_adapters_test : public llama_test {
 protected:
-  /// The imported model fine-tuned with LoRA (rank 4) on `text` for a few steps.
-  std::unique_ptr<engine> fine_tuned(const std::string& text, const std::string& mode = "lora") {
-    auto e = imported();
-    if (!e)
-      return nullptr;
-    auto batch = batch_of(text + " " + text + " " + text, 16);
-    auto training = e->spec();
-    training.lora_rank = mode == "lora" ? 4 : 0;
-    training.lr = 1e-2;
-    training.max_steps = 30;
-    training.warmup_steps = 0;
-    EXPECT_FALSE(e->fine_tune(mode, training, label_vocab{}));
-    for (int i = 0; i < 30; ++i)
-      EXPECT_TRUE(e->train_step(batch));
-    return e;
-  }
-
   std::shared_ptr<const lora_adapter> adapter(const engine& base, const engine& tuned,
                                               const std::string& name) {
     auto a = lora_adapter::extract(base, tuned, name);

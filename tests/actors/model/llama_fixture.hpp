@@ -1,5 +1,5 @@
 // The fixture of the tests on the shared pretrained model (stories260K): its weights imported,
-// its tokenizer, greedy generation and LM batches of text.
+// its tokenizer, greedy generation, LM batches of text, short fine-tunes and stepping a decoder.
 #pragma once
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -72,19 +73,47 @@ protected:
     return test::lm_batch(ids, length);
   }
 
+  /// The imported model fine-tuned (LoRA of rank 4, or "full") on `text` for a few steps.
+  std::unique_ptr<engine> fine_tuned(const std::string& text, const std::string& mode = "lora") {
+    auto e = imported();
+    if (!e)
+      return nullptr;
+    auto batch = batch_of(text + " " + text + " " + text, 16);
+    auto training = e->spec();
+    training.lora_rank = mode == "lora" ? 4 : 0;
+    training.lr = 1e-2;
+    training.max_steps = 30;
+    training.warmup_steps = 0;
+    EXPECT_FALSE(e->fine_tune(mode, training, label_vocab{}));
+    for (int i = 0; i < 30; ++i)
+      EXPECT_TRUE(e->train_step(batch));
+    return e;
+  }
+
+  /// One step of `d`: each token it made appended to its sequence's list in `out`, its events in
+  /// `events` when given. False (and a test failure) when the step failed.
+  static bool step_into(batch_decoder& d, std::map<uint64_t, std::vector<int32_t>>& out,
+                        std::vector<sequence_event>* events = nullptr) {
+    auto made = d.step();
+    EXPECT_TRUE(made) << describe(made.error());
+    if (!made)
+      return false;
+    for (const auto& ev : *made)
+      if (ev.token >= 0)
+        out[ev.id].push_back(ev.token);
+    if (events)
+      *events = std::move(*made);
+    return true;
+  }
+
   /// Steps `d` until nothing is active; each sequence's tokens by id, and the largest number of
   /// sequences preempted at once.
   static std::map<uint64_t, std::vector<int32_t>> run_all(batch_decoder& d,
                                                           std::size_t* most_preempted) {
     std::map<uint64_t, std::vector<int32_t>> out;
     for (int step = 0; step < 5000 && d.active() > 0; ++step) {
-      auto events = d.step();
-      EXPECT_TRUE(events) << describe(events.error());
-      if (!events)
+      if (!step_into(d, out))
         break;
-      for (auto& ev : *events)
-        if (ev.token >= 0)
-          out[ev.id].push_back(ev.token);
       if (most_preempted)
         *most_preempted = std::max(*most_preempted, d.stats().preempted);
     }

@@ -117,13 +117,8 @@ TEST_F(llama_test, a_high_priority_request_preempts_low_priority_ones) {
     low.push_back(*d.admit(r));
   // Run until the three hold most of the pool (about 150 positions each is 30 blocks).
   std::map<uint64_t, std::vector<int32_t>> out;
-  for (int step = 0; step < 140; ++step) {
-    auto events = d.step();
-    ASSERT_TRUE(events);
-    for (auto& ev : *events)
-      if (ev.token >= 0)
-        out[ev.id].push_back(ev.token);
-  }
+  for (int step = 0; step < 140; ++step)
+    ASSERT_TRUE(step_into(d, out));
   EXPECT_GE(d.stats().blocks_used, 27);
   sequence_request urgent = reqs[0];
   std::string story;
@@ -136,14 +131,11 @@ TEST_F(llama_test, a_high_priority_request_preempts_low_priority_ones) {
   const auto hi = *d.admit(urgent);
   std::optional<int> hi_done;
   for (int step = 0; step < 5000 && d.active() > 0; ++step) {
-    auto events = d.step();
-    ASSERT_TRUE(events);
-    for (auto& ev : *events) {
-      if (ev.token >= 0)
-        out[ev.id].push_back(ev.token);
+    std::vector<sequence_event> events;
+    ASSERT_TRUE(step_into(d, out, &events));
+    for (const auto& ev : events)
       if (ev.finished && ev.id == hi)
         hi_done = step;
-    }
     if (step == 4) { // its prompt went in over three steps of 64 positions
       auto seqs = d.sequences();
       ASSERT_FALSE(seqs.empty());
@@ -194,11 +186,7 @@ TEST_F(llama_test, a_prompt_swapped_out_halfway_comes_back_filling) {
   std::vector<std::string> states; // the low sequence's, each time it changes
   std::map<uint64_t, std::vector<int32_t>> out;
   for (int step = 0; step < 2000 && d.active() > 0; ++step) {
-    auto events = d.step();
-    ASSERT_TRUE(events) << describe(events.error());
-    for (auto& ev : *events)
-      if (ev.token >= 0)
-        out[ev.id].push_back(ev.token);
+    ASSERT_TRUE(step_into(d, out));
     for (const auto& q : d.sequences())
       if (q.id == lo && (states.empty() || states.back() != q.state))
         states.push_back(q.state);
@@ -233,13 +221,6 @@ TEST_F(llama_test, a_sequence_coming_back_waits_for_blocks_rather_than_preempt_i
   const auto a = *d.admit(older), b = *d.admit(newer);
   ASSERT_TRUE(d.set_priority(a, -1));
   std::map<uint64_t, std::vector<int32_t>> out;
-  auto step = [&] {
-    auto events = d.step();
-    EXPECT_TRUE(events) << describe(events.error());
-    for (const auto& ev : events ? *events : std::vector<sequence_event>{})
-      if (ev.token >= 0)
-        out[ev.id].push_back(ev.token);
-  };
   auto info = [&](uint64_t id) {
     for (const auto& q : d.sequences())
       if (q.id == id)
@@ -247,17 +228,17 @@ TEST_F(llama_test, a_sequence_coming_back_waits_for_blocks_rather_than_preempt_i
     return sequence_info{};
   };
   for (int i = 0; i < 2000 && info(b).blocks < 30; ++i)
-    step();
+    ASSERT_TRUE(step_into(d, out));
   ASSERT_GE(info(b).blocks, 30) << "the newer sequence never held nearly the whole pool";
   ASSERT_EQ(info(a).id, a) << "the older sequence finished before it was preempted";
   ASSERT_NE(info(a).state, "running");
   const auto preemptions = d.stats().preemptions;
   ASSERT_TRUE(d.set_priority(a, 0)); // first in schedule order again: older, equal priority
-  step();
+  ASSERT_TRUE(step_into(d, out));
   EXPECT_EQ(info(b).state, "running");
   EXPECT_EQ(d.stats().preemptions, preemptions) << "the sequence coming back preempted its equal";
   for (int i = 0; i < 4000 && d.active() > 0; ++i)
-    step();
+    ASSERT_TRUE(step_into(d, out));
   EXPECT_EQ(out[a], greedy(*e, older.prompt, 400));
   EXPECT_EQ(out[b], greedy(*e, newer.prompt, 490));
 }
