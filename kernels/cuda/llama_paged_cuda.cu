@@ -218,7 +218,8 @@ std::string llama_paged_cuda::step(const llama_decode_weights& w, const llama_de
   if (count <= 0)
     return {};
   auto& s = *impl_;
-  s.item_adapters.assign(static_cast<std::size_t>(count), nullptr);
+  if (adapter_of != nullptr) // only steps with adapters build their per-item table
+    s.item_adapters.assign(static_cast<std::size_t>(count), nullptr);
   for (int32_t i = 0; adapter_of != nullptr && i < count; i++) {
     const int32_t a = adapter_of[i];
     if (a < -1 || a >= static_cast<int32_t>(s.adapters.size()))
@@ -281,21 +282,14 @@ std::string llama_paged_cuda::swap(const kv_pool_layout& pool, float* host,
   }
   const std::size_t width = pool.block_floats * sizeof(float);
   const std::size_t pool_pitch = pool.layer_stride * sizeof(float);
-  const int64_t per_array = int64_t{pool.layers} * pool.block_floats;
   const auto kind = to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice;
-  for (int32_t i = 0; i < count; ++i) {
-    float* hosted = host + copies[i].host * kv_host_block_floats(pool);
-    const int64_t pooled = int64_t{copies[i].pooled} * pool.block_floats;
+  for (int32_t i = 0; i < count; ++i)
     // Each array's block over every layer: `layers` rows of one block, a layer apart in the pool,
     // back to back in the host block.
-    for (auto [array, at] : {std::pair{pool.k, int64_t{0}}, {pool.v, per_array}}) {
-      float* in_pool = array + pooled;
-      float* in_host = hosted + at;
+    for (const auto& [in_pool, in_host] : kv_copy_ends(pool, host, copies[i]))
       LLMOS_CUDA_TRY(cudaMemcpy2DAsync(to_host ? in_host : in_pool, to_host ? width : pool_pitch,
                                        to_host ? in_pool : in_host, to_host ? pool_pitch : width,
                                        width, pool.layers, kind, copy));
-    }
-  }
   if (copy != s.stream) { // the compute stream's next step reads or overwrites these blocks
     LLMOS_CUDA_TRY(cudaEventRecord(s.copied, copy));
     LLMOS_CUDA_TRY(cudaStreamWaitEvent(s.stream, s.copied, 0));

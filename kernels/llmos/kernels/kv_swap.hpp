@@ -5,6 +5,7 @@
 // host block ids. The CPU copy is here; a GPU's is llama_paged_cuda::swap.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 namespace llmos::kernels {
@@ -28,6 +29,21 @@ struct kv_block_copy {
 /// Floats of one host block (keys and values of every layer).
 inline int64_t kv_host_block_floats(const kv_pool_layout& pool) {
   return 2 * int64_t{pool.layers} * pool.block_floats;
+}
+
+/// Where one copy's block starts, for keys and then for values: in the pool's layer 0 (layer l is
+/// l * layer_stride further) and in its host block (layer l is l * block_floats further). The CPU
+/// copy and a GPU's both take their ends from here.
+struct kv_copy_end {
+  float* in_pool;
+  float* in_host;
+};
+inline std::array<kv_copy_end, 2> kv_copy_ends(const kv_pool_layout& pool, float* host,
+                                               const kv_block_copy& copy) {
+  float* hosted = host + copy.host * kv_host_block_floats(pool);
+  const int64_t pooled = int64_t{copy.pooled} * pool.block_floats;
+  return {{{pool.k + pooled, hosted},
+           {pool.v + pooled, hosted + int64_t{pool.layers} * pool.block_floats}}};
 }
 
 /// Copies `count` blocks between a pool in host memory and host swap memory `host` (host block h
