@@ -55,6 +55,9 @@ struct loop_round {
   bool language = false;   ///< a language model: judged on perplexity and thumbs up
   std::string task;        ///< the scheduler task (and its model actor)
   std::string base_dataset, tuned_dataset, eval_dataset;
+  /// The base data set's test split in production's tokens (what "original held-out" scores
+  /// are on: an imported model's tokenizer is not the data set's).
+  std::string original_dataset;
   uint64_t labelled_used = 0; ///< labelled records it trained on
   nlohmann::json scores = nlohmann::json::object();
   double canary_started = 0;

@@ -136,7 +136,7 @@ void evaluate(analyst_self self, caf::actor candidate, caf::actor production) {
     };
   };
   lookup(
-      self, r.base_dataset,
+      self, r.original_dataset,
       [self, candidate, production, score, fail](caf::actor base) {
         lookup(
             self, self->state.round->eval_dataset,

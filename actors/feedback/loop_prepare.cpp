@@ -150,6 +150,58 @@ void fine_tune(analyst_self self) {
       fail);
 }
 
+/// Builds the round's data sets one after the other (each its name and pipeline), then `then`.
+void build_datasets(analyst_self self, std::vector<std::pair<std::string, fs::path>> sets,
+                    const std::function<void()>& then, const fail_fn& fail) {
+  if (sets.empty())
+    return then();
+  auto [name, pipeline] = sets.front();
+  sets.erase(sets.begin());
+  const auto number = self->state.round->number;
+  build_dataset(
+      self, name, pipeline,
+      [self, sets, then, fail, number](caf::actor) {
+        if (!self->state.round || self->state.round->number != number)
+          return; // the round ended while the data set was built
+        build_datasets(self, sets, then, fail);
+      },
+      fail);
+}
+
+/// The round's three data sets in production's tokens, from the files prepare wrote: the
+/// tuned one (original training data and the feedback's training part), the held-out feedback,
+/// and the original test split (an imported model's tokenizer is not the data set's); then the
+/// fine-tune.
+void build_round_datasets(analyst_self self, uint32_t max_length, const fail_fn& fail) {
+  const auto& r = *self->state.round;
+  using sources = std::vector<std::pair<std::string, fs::path>>;
+  struct round_set {
+    std::string name, file;
+    sources from;
+    std::string split;
+  };
+  const std::string all_test = "{train: 0.0, validation: 0.0, test: 1.0, seed: 7}";
+  const std::vector<round_set> sets = {
+      {r.tuned_dataset,
+       "tuned.yaml",
+       {{"original", r.dir / "original.jsonl"}, {"feedback", r.dir / "feedback-train.jsonl"}},
+       "{train: 0.9, validation: 0.1, test: 0.0, seed: 7}"},
+      {r.eval_dataset, "heldout.yaml", {{"feedback", r.dir / "feedback-heldout.jsonl"}}, all_test},
+      {r.original_dataset,
+       "original-test.yaml",
+       {{"original", r.dir / "original-test.jsonl"}},
+       all_test}};
+  sources built;
+  for (const auto& set : sets) {
+    if (auto err = write_file(r.dir / set.file, pipeline_text(set.name, r.dir, set.from, set.split,
+                                                              max_length, !r.language)))
+      return fail(err);
+    built.emplace_back(set.name, r.dir / set.file);
+  }
+  build_datasets(
+      self, std::move(built), [self] { fine_tune(self); }, fail);
+}
+
 } // namespace
 
 void prepare(analyst_self self, model_package pkg, std::vector<data_record> original) {
@@ -162,10 +214,10 @@ void prepare(analyst_self self, model_package pkg, std::vector<data_record> orig
   if (!spec)
     return fail(spec.error());
   r.language = model::is_language_model(spec->architecture);
-  std::string orig, train, held;
+  std::string orig, orig_test, train, held;
   for (const auto& rec : original)
-    if (!rec.augmented && rec.split != "test")
-      orig += jsonl_line(rec.id, rec.text, rec.label);
+    if (!rec.augmented)
+      (rec.split == "test" ? orig_test : orig) += jsonl_line(rec.id, rec.text, rec.label);
   uint64_t n_train = 0, n_held = 0;
   for (const auto& l : st.labelled) {
     if (l.model != st.policy->model)
@@ -188,30 +240,12 @@ void prepare(analyst_self self, model_package pkg, std::vector<data_record> orig
   for (auto err : {write_file(r.dir / "base.pt", pkg.weights),
                    write_file(r.dir / "tokenizer.bin", pkg.tokenizer),
                    write_file(r.dir / "original.jsonl", orig),
+                   write_file(r.dir / "original-test.jsonl", orig_test),
                    write_file(r.dir / "feedback-train.jsonl", train),
                    write_file(r.dir / "feedback-heldout.jsonl", held)})
     if (err)
       return fail(err);
-  const auto max_length = static_cast<uint32_t>(spec->max_length);
-  auto tuned = pipeline_text(
-      r.tuned_dataset, r.dir,
-      {{"original", r.dir / "original.jsonl"}, {"feedback", r.dir / "feedback-train.jsonl"}},
-      "{train: 0.9, validation: 0.1, test: 0.0, seed: 7}", max_length, !r.language);
-  auto eval =
-      pipeline_text(r.eval_dataset, r.dir, {{"feedback", r.dir / "feedback-heldout.jsonl"}},
-                    "{train: 0.0, validation: 0.0, test: 1.0, seed: 7}", max_length, !r.language);
-  for (auto err :
-       {write_file(r.dir / "tuned.yaml", tuned), write_file(r.dir / "heldout.yaml", eval)})
-    if (err)
-      return fail(err);
-  build_dataset(
-      self, r.tuned_dataset, r.dir / "tuned.yaml",
-      [self, fail](caf::actor) {
-        build_dataset(
-            self, self->state.round->eval_dataset, self->state.round->dir / "heldout.yaml",
-            [self](caf::actor) { fine_tune(self); }, fail);
-      },
-      fail);
+  build_round_datasets(self, static_cast<uint32_t>(spec->max_length), fail);
 }
 
 } // namespace llmos::feedback::loop

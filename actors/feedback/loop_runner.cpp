@@ -58,7 +58,7 @@ void end_round(analyst_self self, const std::string& decision, const std::string
         [](caf::error) {});
   auto nm = caf::actor_cast<node_manager_actor>(st.cfg.manager);
   for (const auto& name : {st.round->task, st.round->tuned_dataset, st.round->eval_dataset,
-                           st.round->task + "-production"})
+                           st.round->original_dataset, st.round->task + "-production"})
     if (!name.empty())
       self->request(nm, call_timeout, stop_atom::value, name).then([](bool) {}, [](caf::error&) {});
   st.round.reset();
@@ -97,6 +97,7 @@ void start_round(analyst_self self, uint32_t production, const std::string& reas
   r.base_dataset = st.policy->finetune.dataset;
   r.tuned_dataset = m + "-tuned" + std::to_string(r.number);
   r.eval_dataset = m + "-heldout" + std::to_string(r.number);
+  r.original_dataset = m + "-original" + std::to_string(r.number);
   st.round = std::move(r);
   st.corrections_mark = total;
   record_decision(self, {{"decision", "trigger"},

@@ -309,6 +309,7 @@ caf::result<model_package> on_export(self_ptr self) {
 model_actor::behavior_type model_behavior(self_ptr self, model::model_spec spec,
                                           device_actor device, std::string device_name,
                                           model::decoder_config decoding, std::size_t max_waiting) {
+  self->state.spawned = spec;
   self->state.spec = std::move(spec);
   self->state.decoding.cfg = decoding;
   self->state.decoding.max_waiting = max_waiting;

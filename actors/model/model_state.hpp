@@ -58,6 +58,9 @@ struct run_state {
 
 struct model_state {
   model::model_spec spec;
+  /// The spec the actor was spawned with. Loading weights takes their spec (shape and how they
+  /// were trained); a fine-tune of loaded weights trains by this one's train section.
+  model::model_spec spawned;
   device_actor device;
   std::string device_name;
   std::shared_ptr<engine> eng;

@@ -294,7 +294,11 @@ void open_validation(self_ptr self) {
 /// Builds, loads or re-heads the engine for a run, then starts streaming.
 void prepare(self_ptr self, const dataset_stats& stats) {
   auto& run = *self->state.run;
-  auto spec = model::apply_overrides(self->state.spec, run.req.overrides);
+  // A fine-tune keeps the loaded network's shape (engine::fine_tune) and trains as this actor
+  // was told to: an imported checkpoint (llama2.c's stories260K) carries the spec's defaults, not
+  // the loop's.
+  const auto& base = run.req.fine_tune.empty() ? self->state.spec : self->state.spawned;
+  auto spec = model::apply_overrides(base, run.req.overrides);
   if (!spec)
     return finish(self, spec.error());
   auto report = nlohmann::json::parse(stats.report, nullptr, false);

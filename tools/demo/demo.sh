@@ -16,7 +16,7 @@ bin=$(cd "${1:-$root/build/bin}" && pwd)
 out=$(mkdir -p "${2:-$root/demo-report}" && cd "${2:-$root/demo-report}" && pwd)
 requests=${LLMOS_DEMO_REQUESTS:-2500}
 policy=${LLMOS_DEMO_POLICY:-$root/nodes/examples/loop/spam-loop.yaml}
-gpt_policy=$root/nodes/examples/loop/stories-loop.yaml
+gpt_policy=${LLMOS_DEMO_GPT_POLICY:-$root/nodes/examples/loop/stories-loop.yaml}
 models=${LLMOS_MODELS_DIR:-$root/.cache/data/models}
 rpc=${LLMOS_DEMO_RPC_PORT:-47000}
 http=${LLMOS_DEMO_HTTP_PORT:-47280}
@@ -45,12 +45,18 @@ if [ -n "${LLMOS_DEMO_TOPOLOGY:-}" ]; then
   data_node=${names[0]}
   serve_node=${names[${#names[@]} - 1]}
   devices=""
+  serve_device=""
 else
   "$bin/llmos-node" --rpc-port $rpc >"$out/node.log" 2>&1 &
   node=$!
   data_node=local
   serve_node=local
-  devices="spawn local device name=cpu0 type=cpu threads=2"
+  # Training gets cpu0's two threads and both servers share serve0's one: the scheduler counts
+  # a server replica's device as busy, so with a device per replica (the default) two servers
+  # would hold both threads of a two-core machine and the loops' fine-tunes would wait forever.
+  devices="spawn local device name=cpu0 type=cpu threads=2
+spawn local device name=serve0 type=cpu threads=1"
+  serve_device=" device=serve0"
 fi
 trap 'kill -TERM $node 2>/dev/null || true; wait $node 2>/dev/null || true' EXIT
 for _ in $(seq 1 200); do
@@ -77,7 +83,7 @@ send tuner study file=$root/nodes/examples/studies/spam-bag.yaml
 send tuner wait study=spam-bag-asha
 send registry alias model=spam-bag alias=production version=latest
 spawn $serve_node feedback name=loop root=$state/feedback policy=$policy
-spawn $serve_node server name=spam-serve model=spam-bag version=production feedback=loop
+spawn $serve_node server name=spam-serve model=spam-bag version=production feedback=loop$serve_device
 spawn $serve_node http name=web port=$http analyst=loop alerts=$root/nodes/examples/loop/alerts.yaml
 REPL
 for _ in $(seq 1 300); do
@@ -113,7 +119,7 @@ send fortunes-late ingest
 send registry import model=stories format=llama2c path=$models/stories260K/stories260K.bin note="llama2.c stories260K, pretrained on TinyStories"
 send registry alias model=stories alias=production version=latest
 spawn $serve_node feedback name=gpt-loop root=$state/gpt-feedback policy=$gpt_policy
-spawn $serve_node server name=gpt-serve model=stories version=production feedback=gpt-loop
+spawn $serve_node server name=gpt-serve model=stories version=production feedback=gpt-loop$serve_device
 spawn $serve_node http name=web-gpt port=$((http + 1)) analyst=gpt-loop
 REPL
 for _ in $(seq 1 300); do

@@ -161,8 +161,16 @@ std::string batch_decoder::impl::ensure_gpu_pool() {
 }
 
 caf::error batch_decoder::follow(engine& e) {
-  if (e.device() == impl_->device)
+  if (e.device() == impl_->device) {
+    // The same device, maybe not the same memory: a checkpoint of a GPU model is written from
+    // the host, and its weights come back in new allocations.
+    auto& s = *e.impl_;
+    auto* net = dynamic_cast<nn::llama_network*>(s.net.get());
+    if (auto err = refusal(s.spec, s.device, net, impl_->cfg))
+      return err;
+    impl_->weights = net->decode_weights();
     return {};
+  }
   if (!impl_->live.empty())
     return fail(*impl_->spec, error_code::bad_params,
                 "moved from " + impl_->device + " to " + e.device() + " while " +

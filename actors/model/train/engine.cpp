@@ -192,6 +192,8 @@ caf::error engine::fine_tune(const std::string& mode, const model_spec& training
       s.net->replace_head(s.shape.num_classes);
     }
     s.spec.num_classes = s.shape.num_classes;
+    if (!s.device.is_cpu()) // a new head is made on the CPU
+      s.net->to(s.device);
     if (mode == "lora")
       for (auto& lin : s.net->linears())
         if (!s.is_head(lin) && !lin->has_lora())

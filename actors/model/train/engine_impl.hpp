@@ -258,6 +258,17 @@ struct engine::impl {
     int64_t count = 0;
   };
 
+  /// Token ids [B, T] without the columns after every row's last real token. They change no
+  /// counted loss (a position sees only earlier ones; padded targets are ignored), and a data
+  /// set pads each record to the context (512 for stories260K): short records cost a tenth.
+  torch::Tensor without_trailing_padding(const torch::Tensor& x) const {
+    if (x.size(1) <= 2)
+      return x;
+    const auto used = x.ne(shape.pad_id).any(0).nonzero();
+    const int64_t width = used.numel() == 0 ? 0 : used[-1].item<int64_t>() + 1;
+    return width >= x.size(1) ? x : x.narrow(1, 0, std::max<int64_t>(width, 2));
+  }
+
   caf::expected<loss_out> forward_loss(const data_batch& b) {
     auto x = inputs(b.inputs);
     if (!x)
@@ -265,6 +276,7 @@ struct engine::impl {
     autocast_scope cast(spec.precision == "bf16", device);
     loss_out out;
     if (is_lm()) {
+      *x = without_trailing_padding(*x);
       if (x->size(1) < 2)
         return fail(spec, error_code::bad_params, "a language model needs sequences of 2+ tokens");
       auto in = x->narrow(1, 0, x->size(1) - 1);

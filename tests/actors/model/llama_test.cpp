@@ -72,6 +72,44 @@ TEST_F(llama_test, perplexity_on_held_out_text_is_far_below_a_unigram_model) {
   EXPECT_GT(r->perplexity, 1.0);
 }
 
+TEST_F(llama_test, trailing_padding_changes_neither_loss_nor_update) {
+  // Records of 20, 9 and 14 tokens padded to a context of 64 (as a data set pads them) and to
+  // their longest: the engine cuts the padding both share, and everything counted is the same.
+  const int32_t pad = weights_.vocab.pad >= 0 ? weights_.vocab.pad : weights_.vocab.unk;
+  auto ids = tok_->encode(held_out);
+  ids.insert(ids.begin(), weights_.vocab.bos);
+  ASSERT_GE(ids.size(), 43u);
+  auto padded = [&](int64_t width) {
+    std::vector<int32_t> rows;
+    std::size_t at = 0;
+    for (std::size_t length : {20u, 9u, 14u}) {
+      for (int64_t k = 0; k < width; ++k)
+        rows.push_back(static_cast<std::size_t>(k) < length ? ids[at + k] : pad);
+      at += length;
+    }
+    return test::lm_batch(rows, width);
+  };
+  auto wide = imported(), narrow = imported();
+  ASSERT_TRUE(wide && narrow);
+  auto a = wide->evaluate({padded(64)});
+  auto b = narrow->evaluate({padded(20)});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->count, 19u + 8u + 13u) << "every real next token, no padded one";
+  EXPECT_EQ(a->count, b->count);
+  EXPECT_NEAR(a->loss, b->loss, 1e-5);
+  auto training = wide->spec();
+  training.lr = 1e-2;
+  training.warmup_steps = 0;
+  ASSERT_FALSE(wide->fine_tune("full", training, label_vocab{}));
+  ASSERT_FALSE(narrow->fine_tune("full", training, label_vocab{}));
+  for (int i = 0; i < 3; ++i) {
+    auto x = wide->train_step(padded(64));
+    auto y = narrow->train_step(padded(20));
+    ASSERT_TRUE(x && y);
+    EXPECT_NEAR(x->loss, y->loss, 1e-5) << "step " << i;
+  }
+}
+
 TEST_F(llama_test, weights_survive_import_and_export_exactly) {
   auto e = imported();
   ASSERT_TRUE(e);

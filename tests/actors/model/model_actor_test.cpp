@@ -208,6 +208,29 @@ TEST_F(model_actor_test, trains_from_a_dataset_actor_and_serves) {
   EXPECT_NE(describe(wrong.error()).find("fine-tune mode 'sideways' is unknown"),
             std::string::npos);
 
+  // Weights loaded into a model spawned from another spec keep their shape and, fine-tuned,
+  // train as that spec says (how the feedback loop fine-tunes an imported checkpoint).
+  auto trains_otherwise = *spec;
+  trains_otherwise.lr = 0.0123;
+  trains_otherwise.batch_size = 8;
+  trains_otherwise.embed_dim = spec->embed_dim * 2;
+  auto fourth = stop_at_end(spawn_model(sys_, trains_otherwise, device("cpu3")));
+  ASSERT_TRUE(ask<model_info>(fourth, load_atom::value, req.checkpoint));
+  train_request full;
+  full.dataset = *ds;
+  full.fine_tune = "full";
+  full.overrides = {{"max_steps", "2"}, {"warmup_steps", "0"}};
+  auto refined = ask<train_report>(fourth, train_atom::value, full);
+  ASSERT_TRUE(refined) << describe(refined.error());
+  auto refined_info = ask<model_info>(fourth, info_atom::value);
+  ASSERT_TRUE(refined_info);
+  auto trained_as = model::parse_model_spec(refined_info->spec, "info");
+  ASSERT_TRUE(trained_as) << describe(trained_as.error());
+  EXPECT_DOUBLE_EQ(trained_as->lr, 0.0123);
+  EXPECT_EQ(trained_as->batch_size, 8);
+  EXPECT_EQ(trained_as->max_steps, 2);
+  EXPECT_EQ(trained_as->embed_dim, spec->embed_dim) << "the loaded weights' shape";
+
   auto missing = ask<model_info>(other, load_atom::value, (dir_ / "nope.ckpt").string());
   ASSERT_FALSE(missing);
   EXPECT_NE(describe(missing.error()).find("nope.ckpt': no such file"), std::string::npos);

@@ -12,8 +12,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 export LLMOS_DEMO_RPC_PORT=$(free_port)
 export LLMOS_DEMO_HTTP_PORT=$(free_port)
 export LLMOS_DEMO_REQUESTS=${LLMOS_DEMO_REQUESTS:-3500} # room for a second round
-# The GPT stage only has to start its loop here (its outcome is the demo's, not a test's).
+# The GPT stage's round must get through its fine-tune and evaluation (whether users then like
+# the candidate is the demo's outcome, not a test's): a shorter fine-tune than the demo's.
 export LLMOS_DEMO_GPT_REQUESTS=${LLMOS_DEMO_GPT_REQUESTS:-900}
+export LLMOS_DEMO_GPT_POLICY="$root/tests/tools/loop/stories-quick.yaml"
 if [ "$mode" = worse ]; then
   export LLMOS_DEMO_GPT=0
   export LLMOS_DEMO_POLICY="$root/tests/tools/loop/worse-candidate.yaml"
@@ -53,4 +55,7 @@ assert gpt["sent"] > 0 and gpt["failed"] == 0 and gpt["feedback"] > 0, gpt
 gpt_decisions = [d.get("decision") for d in json.load(open(f"{out}/gpt/history.json"))]
 print("gpt decisions:", gpt_decisions)
 assert gpt_decisions and gpt_decisions[0] == "trigger", gpt_decisions
+# Fine-tuned through the scheduler beside two servers and judged on both held-out sets.
+assert "accepted" in gpt_decisions or "rejected" in gpt_decisions, gpt_decisions
+assert "failed" not in gpt_decisions, json.load(open(f"{out}/gpt/history.json"))
 PY
