@@ -7,10 +7,15 @@
 namespace llmos::kernels {
 
 std::string cuda_stream::create(int device, bool blocking, std::unique_ptr<cuda_stream>* out) {
+  // The calling thread (a node manager spawning device actors) keeps its current device.
+  int before = 0;
+  LLMOS_CUDA_TRY(cudaGetDevice(&before));
   LLMOS_CUDA_TRY(cudaSetDevice(device));
   cudaStream_t s = nullptr;
-  LLMOS_CUDA_TRY(
-      cudaStreamCreateWithFlags(&s, blocking ? cudaStreamDefault : cudaStreamNonBlocking));
+  const auto made =
+      cudaStreamCreateWithFlags(&s, blocking ? cudaStreamDefault : cudaStreamNonBlocking);
+  cudaSetDevice(before);
+  LLMOS_CUDA_TRY(made);
   out->reset(new cuda_stream(s, device));
   return {};
 }

@@ -45,6 +45,7 @@ struct llama_paged_cuda::impl {
   growing<float, true> swap_memory; ///< host blocks of swapped-out caches
   cudaEvent_t computed = nullptr;   ///< the compute stream's work before a swap
   cudaEvent_t copied = nullptr;     ///< a swap's copies, for the compute stream to wait on
+  std::size_t max_pitch = 0;        ///< cudaMemcpy2D's largest pitch on this device, in bytes
   std::vector<llama_decode_item> staged;
   std::vector<std::pair<const int32_t*, std::size_t>> table_of; ///< host table, its length
   std::vector<std::unique_ptr<device_adapter>> adapters;
@@ -71,10 +72,23 @@ struct llama_paged_cuda::impl {
     return {};
   }
 
-  /// Where each item's block table goes in `tables`: its offset there, or -1 for a dense cache.
-  std::vector<int64_t> gather_tables(const llama_decode_item* items, int32_t count);
+  /// Where each item's block table goes in `tables`: its offset there, or -1 for a dense cache
+  /// (or a position outside the context, which llama_decode_cuda refuses).
+  std::vector<int64_t> gather_tables(const llama_decode_item* items, int32_t count,
+                                     int32_t seq_len);
   std::string stage(const llama_decode_weights& w, const llama_decode_item* items, int32_t count,
                     std::vector<int32_t>& wanted);
+  std::string download_logits(std::size_t floats);
+  std::string copy_blocks(const kv_pool_layout& pool, float* host, const kv_block_copy* copies,
+                          int32_t count, bool to_host, cudaStream_t copy) const;
+
+  /// `err`, once the stream has finished: a step that fails after staging may still have the
+  /// table upload in flight from pinned memory the next step overwrites.
+  std::string settled(std::string err) const {
+    cudaStreamSynchronize(stream);
+    cudaGetLastError();
+    return err;
+  }
 };
 
 llama_paged_cuda::llama_paged_cuda(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -91,6 +105,9 @@ std::string llama_paged_cuda::create(int device, std::size_t floats,
   LLMOS_CUDA_TRY(cudaStreamCreate(&p->own));
   LLMOS_CUDA_TRY(cudaEventCreateWithFlags(&p->computed, cudaEventDisableTiming));
   LLMOS_CUDA_TRY(cudaEventCreateWithFlags(&p->copied, cudaEventDisableTiming));
+  int max_pitch = 0;
+  LLMOS_CUDA_TRY(cudaDeviceGetAttribute(&max_pitch, cudaDevAttrMaxPitch, device));
+  p->max_pitch = static_cast<std::size_t>(max_pitch);
   LLMOS_CUDA_TRY(cudaMalloc(&p->keys, floats * sizeof(float)));
   LLMOS_CUDA_TRY(cudaMalloc(&p->values, floats * sizeof(float)));
   out->reset(new llama_paged_cuda(std::move(p)));
@@ -149,12 +166,12 @@ std::string llama_paged_cuda::add_adapter(const llama_decode_weights& w,
 }
 
 std::vector<int64_t> llama_paged_cuda::impl::gather_tables(const llama_decode_item* items,
-                                                           int32_t count) {
+                                                           int32_t count, int32_t seq_len) {
   table_of.clear();
   std::vector<int64_t> slot(count, -1);
   for (int32_t i = 0; i < count; i++) {
     const auto& c = items[i].cache;
-    if (c.blocks == nullptr || c.block_size <= 0)
+    if (c.blocks == nullptr || c.block_size <= 0 || items[i].pos < 0 || items[i].pos >= seq_len)
       continue;
     const auto need = static_cast<std::size_t>(items[i].pos / c.block_size + 1);
     auto it = std::find_if(table_of.begin(), table_of.end(),
@@ -180,7 +197,7 @@ std::vector<int64_t> llama_paged_cuda::impl::gather_tables(const llama_decode_it
 std::string llama_paged_cuda::impl::stage(const llama_decode_weights& w,
                                           const llama_decode_item* items, int32_t count,
                                           std::vector<int32_t>& wanted) {
-  const auto slot = gather_tables(items, count);
+  const auto slot = gather_tables(items, count, w.seq_len);
   std::size_t ints = 0;
   for (const auto& [table, n] : table_of)
     ints += n;
@@ -232,23 +249,24 @@ std::string llama_paged_cuda::step(const llama_decode_weights& w, const llama_de
     return err;
   std::vector<int32_t> wanted;
   if (auto err = s.stage(w, items, count, wanted); !err.empty())
-    return err;
+    return s.settled(err);
   if (auto err = llama_decode_cuda(w, s.staged.data(), count, s.scratch, s.stream,
                                    adapter_of != nullptr ? s.item_adapters.data() : nullptr);
-      !err.empty()) {
-    // The table upload may be in flight from the pinned staging a retry would overwrite.
-    cudaStreamSynchronize(s.stream);
-    cudaGetLastError();
-    return err;
-  }
+      !err.empty())
+    return s.settled(err);
   const std::size_t vocab = static_cast<std::size_t>(w.vocab_size);
-  if (!wanted.empty())
-    LLMOS_CUDA_TRY(cudaMemcpyAsync(s.host_logits.ptr, s.logits.ptr,
-                                   wanted.size() * vocab * sizeof(float), cudaMemcpyDeviceToHost,
-                                   s.stream));
+  if (auto err = s.download_logits(wanted.size() * vocab); !err.empty())
+    return s.settled(err);
   LLMOS_CUDA_TRY(cudaStreamSynchronize(s.stream));
   for (std::size_t j = 0; j < wanted.size(); j++)
     std::memcpy(items[wanted[j]].logits, s.host_logits.ptr + j * vocab, vocab * sizeof(float));
+  return {};
+}
+
+std::string llama_paged_cuda::impl::download_logits(std::size_t floats) {
+  if (floats > 0)
+    LLMOS_CUDA_TRY(cudaMemcpyAsync(host_logits.ptr, logits.ptr, floats * sizeof(float),
+                                   cudaMemcpyDeviceToHost, stream));
   return {};
 }
 
@@ -280,20 +298,39 @@ std::string llama_paged_cuda::swap(const kv_pool_layout& pool, float* host,
     LLMOS_CUDA_TRY(cudaEventRecord(s.computed, s.stream));
     LLMOS_CUDA_TRY(cudaStreamWaitEvent(copy, s.computed, 0));
   }
+  // Recorded even after a failed copy: the compute stream must not overtake those queued.
+  const auto err = s.copy_blocks(pool, host, copies, count, to_host, copy);
+  if (copy != s.stream) { // the compute stream's next step reads or overwrites these blocks
+    LLMOS_CUDA_TRY(cudaEventRecord(s.copied, copy));
+    LLMOS_CUDA_TRY(cudaStreamWaitEvent(s.stream, s.copied, 0));
+  }
+  return err;
+}
+
+std::string llama_paged_cuda::impl::copy_blocks(const kv_pool_layout& pool, float* host,
+                                                const kv_block_copy* copies, int32_t count,
+                                                bool to_host, cudaStream_t copy) const {
   const std::size_t width = pool.block_floats * sizeof(float);
   const std::size_t pool_pitch = pool.layer_stride * sizeof(float);
   const auto kind = to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice;
   for (int32_t i = 0; i < count; ++i)
     // Each array's block over every layer: `layers` rows of one block, a layer apart in the pool,
     // back to back in the host block.
-    for (const auto& [in_pool, in_host] : kv_copy_ends(pool, host, copies[i]))
-      LLMOS_CUDA_TRY(cudaMemcpy2DAsync(to_host ? in_host : in_pool, to_host ? width : pool_pitch,
-                                       to_host ? in_pool : in_host, to_host ? pool_pitch : width,
-                                       width, pool.layers, kind, copy));
-  if (copy != s.stream) { // the compute stream's next step reads or overwrites these blocks
-    LLMOS_CUDA_TRY(cudaEventRecord(s.copied, copy));
-    LLMOS_CUDA_TRY(cudaStreamWaitEvent(s.stream, s.copied, 0));
-  }
+    for (const auto& [in_pool, in_host] : kv_copy_ends(pool, host, copies[i])) {
+      if (pool_pitch <= max_pitch) {
+        LLMOS_CUDA_TRY(cudaMemcpy2DAsync(to_host ? in_host : in_pool, to_host ? width : pool_pitch,
+                                         to_host ? in_pool : in_host, to_host ? pool_pitch : width,
+                                         width, pool.layers, kind, copy));
+        continue;
+      }
+      // A layer of the pool wider than a 2D copy's pitch may be (2 GiB on current GPUs): a copy
+      // per layer.
+      for (int32_t l = 0; l < pool.layers; ++l) {
+        float* p = in_pool + int64_t{l} * pool.layer_stride;
+        float* h = in_host + int64_t{l} * pool.block_floats;
+        LLMOS_CUDA_TRY(cudaMemcpyAsync(to_host ? h : p, to_host ? p : h, width, kind, copy));
+      }
+    }
   return {};
 }
 

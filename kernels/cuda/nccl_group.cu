@@ -170,10 +170,16 @@ std::string nccl_group::all_reduce_device(float* data, std::size_t n, bool mean,
     const cudaError_t done = cudaStreamQuery(s.stream);
     if (done == cudaSuccess)
       return {};
-    if (done != cudaErrorNotReady)
-      LLMOS_CUDA_TRY(done);
+    // Any other way out leaves no live communicator behind: the all-reduce may still be queued
+    // on it, and the next one would join the other ranks mid-collective.
+    if (done != cudaErrorNotReady) {
+      cudaGetLastError();
+      return abort_with(s.comm, std::string{"all-reduce: "} + cudaGetErrorName(done) + " (" +
+                                    cudaGetErrorString(done) + ")");
+    }
     ncclResult_t async = ncclSuccess;
-    LLMOS_NCCL_TRY(ncclCommGetAsyncError(s.comm, &async));
+    if (const auto got = ncclCommGetAsyncError(s.comm, &async); got != ncclSuccess)
+      return abort_with(s.comm, std::string{"all-reduce: "} + ncclGetErrorString(got));
     const bool late = steady::now() >= deadline;
     const bool failed = async != ncclSuccess && async != ncclInProgress;
     if (failed || late)

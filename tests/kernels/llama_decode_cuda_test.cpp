@@ -190,8 +190,8 @@ public:
     float m = 0.0f;
     for (const auto& p : plan)
       for (int32_t i = 0; p.logits && i < vocab; ++i)
-        m = std::max(m, std::fabs(gpu[p.seq * vocab + i] - cpu_logits_[p.seq * vocab + i]));
-    return std::isnan(m) ? std::numeric_limits<float>::infinity() : m;
+        m = widen(m, std::fabs(gpu[p.seq * vocab + i] - cpu_logits_[p.seq * vocab + i]));
+    return m;
   }
 
   /// The largest difference between the CPU's and the GPU's caches of sequence `seq`.

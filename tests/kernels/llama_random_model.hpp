@@ -116,11 +116,17 @@ struct paged_cache {
   llama_kv_view view() { return {k.data(), v.data(), stride, table.data(), block_size}; }
 };
 
+/// The larger of a difference so far and a new one; a NaN difference is infinite (std::max
+/// would keep `m` when handed a NaN, and a kernel writing NaN would pass every tolerance).
+inline float widen(float m, float d) {
+  return std::isnan(d) ? std::numeric_limits<float>::infinity() : std::max(m, d);
+}
+
 inline float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   float m = 0.0f;
   for (std::size_t i = 0; i < a.size(); ++i)
-    m = std::max(m, std::fabs(a[i] - b[i]));
-  return std::isnan(m) ? std::numeric_limits<float>::infinity() : m;
+    m = widen(m, std::fabs(a[i] - b[i]));
+  return m;
 }
 
 /// Largest difference between two caches over the positions [0, len) of every layer.
@@ -130,9 +136,9 @@ inline float max_cache_diff(const dense_cache& a, const dense_cache& b, int32_t 
   for (int64_t layer = 0; layer < layers; ++layer)
     for (int64_t i = 0; i < len * a.kv_dim; ++i) {
       const auto at = static_cast<std::size_t>(layer * a.stride + i);
-      m = std::max({m, std::fabs(a.k[at] - b.k[at]), std::fabs(a.v[at] - b.v[at])});
+      m = widen(widen(m, std::fabs(a.k[at] - b.k[at])), std::fabs(a.v[at] - b.v[at]));
     }
-  return std::isnan(m) ? std::numeric_limits<float>::infinity() : m;
+  return m;
 }
 
 inline std::vector<int32_t> random_tokens(const config& c, std::size_t n, uint32_t seed) {

@@ -13,7 +13,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build-gpu}
 debs=${LLMOS_GPU_DEBS:-$root/.cache/gpu-debs}
 prefix=${LLMOS_GPU_PREFIX:-/tmp/llmos-deps}
-python=${PYTHON:-python3}
+# The GPU image keeps its torch in a virtual environment (../shared/GPU.md).
+default_python=python3
+[ -x /opt/torch/.venv/bin/python3 ] && default_python=/opt/torch/.venv/bin/python3
+python=${PYTHON:-$default_python}
 jobs=${LLMOS_GPU_JOBS:-$(nproc)}
 nvcc=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 started=$(date +%s)
@@ -41,6 +44,12 @@ for f in "$debs"/*.deb; do
 done
 arch=x86_64-linux-gnu
 libs=$prefix/usr/lib/$arch
+# Links a package makes absolute (zlib1g-dev's libz.so -> /lib/.../libz.so.1.2.13) point into
+# the prefix: on another distribution the host's file of that name may not exist.
+find "$prefix" -type l -lname '/*' | while read -r link; do
+  target=$(readlink "$link")
+  if [ "${target#"$prefix"/}" = "$target" ]; then ln -sfn "$prefix$target" "$link"; fi
+done
 # prometheus-cpp's config refuses to load without its pull and push libraries (civetweb, curl),
 # which llmos does not use: without it CMake finds the core library by hand.
 rm -rf "$libs/cmake/prometheus-cpp"
@@ -64,6 +73,8 @@ export PKG_CONFIG_SYSROOT_DIR=$prefix
 export PKG_CONFIG_LIBDIR=$libs/pkgconfig:$prefix/usr/share/pkgconfig
 pkg_config=$(command -v pkg-config || command -v pkgconf || echo "$prefix/usr/bin/pkgconf")
 export LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# Multiarch headers (OpenSSL's opensslconf.h and configuration.h live only there).
+export CPATH=$prefix/usr/include/$arch${CPATH:+:$CPATH}
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
@@ -77,8 +88,10 @@ say "configured"
 # Keep going past a failed file: one run shows every error (a GPU session has minutes).
 keep_going=(-k)
 [ ${#generator[@]} -gt 0 ] && keep_going=(-k 0)
-cmake --build "$build" -j"$jobs" -- "${keep_going[@]}"
-say "built"
+# A file that does not build still leaves the others' tests to run (ctest fails the missing).
+build_rc=0
+cmake --build "$build" -j"$jobs" -- "${keep_going[@]}" || build_rc=$?
+say "built (rc $build_rc)"
 
 cd "$build"
 log=$build/gpu-tests.log
@@ -101,5 +114,6 @@ if [ "${LLMOS_GPU_BENCH:-1}" = 1 ]; then
     --json "$bench_json" || say "the benchmark failed (rc $?)"
   say "benchmark done: $bench_json"
 fi
+[ "$build_rc" -eq 0 ] || { echo "gpu-check: the build failed (rc $build_rc)" >&2; exit "$build_rc"; }
 [ "$rc" -eq 0 ] || { echo "gpu-check: GPU tests failed" >&2; exit "$rc"; }
 echo "gpu-check: all GPU tests passed"
