@@ -83,12 +83,55 @@ TEST_F(model_gpu_test, fine_tuning_on_cuda_follows_the_cpu_losses) {
 
 TEST_F(model_gpu_test, bf16_autocast_on_cuda_trains) {
   auto e = on_gpu();
-  ASSERT_TRUE(e);
+  auto f32 = on_gpu();
+  ASSERT_TRUE(e && f32);
   const auto losses = fine_tune_losses(*e, 30, "bf16");
   ASSERT_EQ(losses.size(), 30u);
   for (auto l : losses)
     ASSERT_TRUE(std::isfinite(l));
   EXPECT_LT(losses.back(), losses.front() * 0.9);
+  // The same weights and batch in float32: a first loss equal to the bit would mean autocast
+  // never took the matmuls to bf16.
+  const auto reference = fine_tune_losses(*f32, 1, "f32");
+  ASSERT_EQ(reference.size(), 1u);
+  EXPECT_GT(std::fabs(losses[0] - reference[0]), 1e-6) << "bf16 " << losses[0];
+  EXPECT_LT(std::fabs(losses[0] - reference[0]), 0.05 * reference[0]);
+}
+
+TEST_F(model_gpu_test, a_classifier_re_headed_on_cuda_trains_there) {
+  // A fine-tune with new labels makes a new head; it must land on the engine's GPU.
+  auto spec = parse_model_spec("model: tiny\narchitecture: bag\nhyper: {embed_dim: 16, "
+                               "hidden_dim: 16}\ntrain: {lr: 0.01, warmup_steps: 0}\n",
+                               "tiny.yaml");
+  ASSERT_TRUE(spec) << describe(spec.error());
+  data_shape shape;
+  shape.vocab_size = 64;
+  shape.num_classes = 2;
+  auto e = engine::create(*spec, shape, label_vocab{{"a", "b"}});
+  ASSERT_TRUE(e) << describe(e.error());
+  ASSERT_FALSE((*e)->place("cuda", 0));
+  auto batch = [](const std::vector<std::string>& labels) {
+    data_batch b;
+    b.inputs.dtype = "i32";
+    b.inputs.shape = {static_cast<int64_t>(labels.size()), 4};
+    std::vector<int32_t> ids;
+    for (std::size_t r = 0; r < labels.size(); ++r)
+      for (int32_t k = 0; k < 4; ++k)
+        ids.push_back(static_cast<int32_t>(1 + (labels[r][0] - 'a') * 8 + k));
+    b.inputs.data.assign(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int32_t));
+    b.labels = labels;
+    return b;
+  };
+  ASSERT_TRUE((*e)->train_step(batch({"a", "b", "a", "b"})));
+  for (const std::string mode : {"full", "head"}) {
+    ASSERT_FALSE((*e)->fine_tune(mode, *spec, label_vocab{{"a", "b", "c"}})) << mode;
+    ASSERT_FALSE((*e)->fine_tune(mode, *spec, label_vocab{{"a", "b", "c", "d"}})) << mode;
+    for (int i = 0; i < 3; ++i) {
+      auto r = (*e)->train_step(batch({"a", "b", "c", "d"}));
+      ASSERT_TRUE(r) << mode << ": " << describe(r.error());
+      EXPECT_TRUE(std::isfinite(r->loss));
+    }
+  }
 }
 
 TEST_F(model_gpu_test, a_checkpoint_written_on_cuda_loads_on_the_cpu) {

@@ -4,8 +4,11 @@
 // swapping, and under LoRA adapters; a decoder made before its model's first job on the GPU
 // follows the engine there; the gradient group runs NCCL for one rank on its GPU and refuses two
 // ranks on one GPU before NCCL starts.
+#include <filesystem>
 #include <map>
 #include <thread>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -120,6 +123,47 @@ TEST_F(serving_gpu_test, continuous_batching_on_cuda_gives_each_sequence_its_cpu
                          "sequence " + std::to_string(i) + (swap ? ", swap" : ", recompute"));
     }
   }
+}
+
+// A checkpoint of a GPU model is written from the host and its weights come back in allocations
+// that need not be the old ones; every device job calls follow() before it steps, which re-reads
+// where they are. (Whether LibTorch's cache hands back the same blocks is its business: the
+// tokens must be right either way.)
+TEST_F(serving_gpu_test, a_checkpoint_written_between_steps_leaves_the_decoder_on_live_weights) {
+  auto cpu = imported();
+  auto gpu = imported();
+  ASSERT_TRUE(cpu && gpu);
+  ASSERT_FALSE(gpu->place("cuda", 0));
+  auto reqs = crowd();
+  reqs.resize(2);
+  decoder_config cfg;
+  auto on_cpu = batch_decoder::create(*cpu, cfg);
+  auto on_gpu = batch_decoder::create(*gpu, cfg);
+  ASSERT_TRUE(on_cpu && on_gpu);
+  const auto want = decode_all(**on_cpu, reqs);
+  std::map<uint64_t, decoded> got;
+  std::vector<uint64_t> ids;
+  for (const auto& r : reqs)
+    ids.push_back(*(*on_gpu)->admit(r));
+  const auto path = (std::filesystem::temp_directory_path() /
+                     ("gpu_decode_ckpt_" + std::to_string(::getpid()) + ".pt"))
+                        .string();
+  for (int step = 0; step < 1000 && (*on_gpu)->active() > 0; ++step) {
+    if (step == 20 || step == 60) {
+      ASSERT_FALSE(gpu->save(path));
+      ASSERT_FALSE((*on_gpu)->follow(*gpu));
+    }
+    auto events = (*on_gpu)->step();
+    ASSERT_TRUE(events) << describe(events.error());
+    for (const auto& ev : *events)
+      if (ev.token >= 0) {
+        got[ev.id].tokens.push_back(ev.token);
+        got[ev.id].gaps.push_back(1.0f);
+      }
+  }
+  std::filesystem::remove(path);
+  for (std::size_t i = 0; i < reqs.size(); ++i)
+    expect_same_tokens(got[ids[i]], want[i], "sequence " + std::to_string(i));
 }
 
 // Two LoRA fine-tunes (trained on the CPU, taken over the base there) served over the base on
