@@ -67,7 +67,8 @@ void submit(rpc_call& c) {
     return;
   static const std::vector<std::string> own{"name",    "owner", "priority",      "replicas",
                                             "threads", "gpus",  "gpu_memory_mb", "preemptible"};
-  static const std::vector<std::string> detail{"kind", "spec", "dataset", "checkpoint", "keep"};
+  static const std::vector<std::string> detail{"kind", "spec", "dataset",  "checkpoint",
+                                               "keep", "init", "fine_tune"};
   for (const auto& [k, v] : o.all()) {
     if (std::find(own.begin(), own.end(), k) != own.end())
       continue;

@@ -147,6 +147,19 @@ TEST(scheduler, preemption_resumes_and_a_restarted_scheduler_recovers_its_table)
             std::string::npos)
       << huge.dump();
   EXPECT_EQ(send(rpc, "sched", "queue").size(), queue.size());
+  // A fine-tune of saved weights is submitted by a client too (init, fine_tune): these are gone.
+  auto tune = send(rpc, "sched", "submit",
+                   {{"name", "tune"},
+                    {"spec", topic},
+                    {"dataset", "quotes"},
+                    {"init", (dir / "gone.pt").string()},
+                    {"fine_tune", "full"},
+                    {"max_steps", "20"}});
+  ASSERT_TRUE(tune.contains("id")) << tune.dump();
+  const uint64_t tune_id = tune["id"];
+  auto tuned = send(rpc, "sched", "wait", {{"id", tune_id}});
+  EXPECT_EQ(tuned.value("state", ""), "failed") << tuned.dump();
+  EXPECT_NE(tuned.value("error", "").find("gone.pt"), std::string::npos) << tuned.dump();
 }
 
 TEST(scheduler, models_it_did_not_place_hold_their_threads_until_they_stop) {
