@@ -108,6 +108,8 @@ task_status to_task_status(const scheduler::task_record& t, const scheduler::clu
     s.ran_s = (t.finished >= 0 ? t.finished : now) - t.started;
   s.progress = progress;
   s.error = t.error;
+  if (t.state == scheduler::task_state::queued)
+    s.waiting = t.waiting;
   if (auto it = t.req.detail.find("result"); it != t.req.detail.end())
     s.result = it->second;
   s.detail = t.req.detail;

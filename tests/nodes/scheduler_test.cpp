@@ -191,6 +191,13 @@ TEST(scheduler, models_it_did_not_place_hold_their_threads_until_they_stop) {
     ASSERT_EQ(s.value("state", ""), "queued") << s.dump() << log();
     std::this_thread::sleep_for(200ms);
   }
+  // ... and its status says why.
+  auto waiting = status(rpc, id);
+  EXPECT_NE(waiting.value("waiting", "")
+                .find("0 of 2 threads free (2 held by models it did not "
+                      "place)"),
+            std::string::npos)
+      << waiting.dump();
   ASSERT_FALSE(call(rpc, "stop", json::array({"holder"})).contains("error"));
   auto done = send(rpc, "sched", "wait", {{"id", id}});
   EXPECT_EQ(done.value("state", ""), "done") << done.dump() << log();

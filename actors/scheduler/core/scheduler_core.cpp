@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 #include <tuple>
 
 #include "llmos/messages/enum_names.hpp"
 #include "llmos/messages/error.hpp"
 #include "scheduler/core/preemption.hpp"
+#include "scheduler/core/wait_reason.hpp"
 
 namespace llmos::scheduler {
 
@@ -130,7 +132,8 @@ std::vector<decision> scheduler_core::schedule(double now) {
   // Shapes that found no room in this pass: later tasks of the same shape are skipped without a
   // walk over the nodes (nothing is freed within a pass except by preemption, which places).
   std::set<std::tuple<uint32_t, uint32_t, uint64_t, uint32_t>> no_room;
-  preemption_candidates running;                                      // built when first needed
+  std::map<decltype(no_room)::value_type, std::string> reasons; // worded once per shape and pass
+  preemption_candidates running;                                // built when first needed
   std::set<std::pair<int, decltype(no_room)::value_type>> no_victims; // (priority, shape) tried
   for (auto id : policy_->order(std::move(queue), ctx)) {
     auto& t = tasks_.at(id);
@@ -141,6 +144,7 @@ std::vector<decision> scheduler_core::schedule(double now) {
       where = policy_->place(t.req, cluster_);
     if (where) {
       set_state(t, task_state::running);
+      t.waiting.clear();
       t.started = now;
       t.where = std::move(*where);
       ++placements_;
@@ -148,6 +152,10 @@ std::vector<decision> scheduler_core::schedule(double now) {
       continue;
     }
     no_room.insert(shape);
+    auto& why = reasons[shape];
+    if (why.empty())
+      why = wait_reason(t.req, cluster_);
+    t.waiting = why;
     const bool victims_exist =
         !running_priorities_.empty() &&
         *running_priorities_.begin() + options_.preempt_margin <= t.req.priority;

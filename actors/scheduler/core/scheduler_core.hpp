@@ -55,6 +55,7 @@ struct task_record {
   std::vector<uint64_t> waiting_for; ///< starting: victims not yet stopped
   std::string error;                 ///< last failure
   bool cancelling = false;           ///< stopping because a user cancelled it
+  std::string waiting;               ///< queued after a pass found no room: why (wait_reason)
 };
 
 /// Every task the scheduler knows, by id (hashed: lookups dominate a busy scheduler).

@@ -58,6 +58,7 @@ struct task_status {
   double ran_s = 0;         ///< time running since the last start
   std::string progress;     ///< the last progress line
   std::string error;        ///< the last failure
+  std::string waiting;      ///< queued: why no node had room at the last try
   std::string result;       ///< done: the run's report (JSON)
   std::map<std::string, std::string> detail;
 };
@@ -68,8 +69,8 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            field("replicas"), x.replicas, field("nodes"), x.nodes, field("attempts"), x.attempts,
            field("preemptions"), x.preemptions, field("reschedules"), x.reschedules,
            field("waited_s"), x.waited_s, field("ran_s"), x.ran_s, optional_field("progress"),
-           x.progress, optional_field("error"), x.error, json_field("result", true), x.result,
-           field("detail"), x.detail);
+           x.progress, optional_field("error"), x.error, optional_field("waiting"), x.waiting,
+           json_field("result", true), x.result, field("detail"), x.detail);
 }
 
 using scheduler_actor = caf::typed_actor<

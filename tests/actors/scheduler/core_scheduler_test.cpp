@@ -38,6 +38,24 @@ std::vector<uint64_t> started(const std::vector<decision>& ds) {
   return out;
 }
 
+TEST(SchedulerCore, AQueuedTaskSaysWhyItWaits) {
+  auto core = make_core(2, 2);
+  external_load servers;
+  servers.cpu_threads = 2;
+  ASSERT_TRUE(core.set_external(0, servers)); // n0's threads held by server replicas
+  auto first = core.submit(ask("first", 0, 2), 0);
+  auto second = core.submit(ask("second", 0, 2), 0);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(started(core.schedule(1)), std::vector<uint64_t>{*first});
+  EXPECT_EQ(core.task(*first)->waiting, "");
+  EXPECT_EQ(core.task(*second)->waiting,
+            "needs 1 replica(s) of 2 thread(s); n0: 0 of 2 threads free (2 held by models it did "
+            "not place); n1: 0 of 2 threads free");
+  ASSERT_TRUE(core.set_external(0, external_load{}));
+  EXPECT_EQ(started(core.schedule(2)), std::vector<uint64_t>{*second});
+  EXPECT_EQ(core.task(*second)->waiting, "") << "running: nothing to wait for";
+}
+
 TEST(SchedulerCore, RefusesWhatCanNeverFit) {
   auto core = make_core(2, 8);
   auto big = core.submit(ask("huge", 0, 9), 0);
