@@ -71,6 +71,9 @@ caf::expected<scheduler::task_request> to_task_request(const task_spec& spec) {
       return refuse(k, "unknown detail key (known: kind, spec, dataset, checkpoint, keep, init, "
                        "fine_tune, set.FIELD for spec overrides)");
   }
+  if (spec.detail.count("fine_tune") && !spec.detail.count("init"))
+    return refuse("fine_tune",
+                  "fine-tunes the weights named by init=CHECKPOINT, and there is none");
   auto path = spec.detail.find("spec");
   if (path == spec.detail.end() || path->second.empty())
     return refuse("spec", "a model spec file is required (spec=nodes/examples/models/...)");
@@ -108,8 +111,8 @@ task_status to_task_status(const scheduler::task_record& t, const scheduler::clu
     s.ran_s = (t.finished >= 0 ? t.finished : now) - t.started;
   s.progress = progress;
   s.error = t.error;
-  if (t.state == scheduler::task_state::queued)
-    s.waiting = t.waiting;
+  if (t.state == scheduler::task_state::queued && t.waiting)
+    s.waiting = *t.waiting;
   if (auto it = t.req.detail.find("result"); it != t.req.detail.end())
     s.result = it->second;
   s.detail = t.req.detail;

@@ -129,6 +129,14 @@ done
 "$bin/llmos-traffic" --rpc $rpc --http $((http + 1)) --model stories \
   --dataset fortunes-late --completions --requests "${LLMOS_DEMO_GPT_REQUESTS:-1800}" --rate 12 \
   --csv "$gpt/traffic.csv" --json "$gpt/traffic.json"
+# LLMOS_DEMO_GPT_WAIT_S: how long to wait after the traffic for a round that has started to be
+# judged (tests set it: on a loaded machine the fine-tune may outlast the traffic).
+for _ in $(seq 1 "${LLMOS_DEMO_GPT_WAIT_S:-0}"); do
+  "$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send gpt-loop history" >"$gpt/history.json"
+  grep -q '"decision":"trigger"' "$gpt/history.json" || break # no round started
+  grep -q '"decision":"\(accepted\|rejected\|failed\)"' "$gpt/history.json" && break
+  sleep 1
+done
 "$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send gpt-loop history" >"$gpt/history.json"
 "$bin/llmos-repl" 127.0.0.1:$rpc --json -c "send gpt-loop status" >"$gpt/status.json"
 "$here/report.sh" "$gpt" "Thumbs-up share on computer/science prompts" "/v1/completions"

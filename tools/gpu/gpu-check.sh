@@ -35,6 +35,7 @@ fi
 # --- the Debian packages, unpacked into a prefix -----------------------------------------------
 ls "$debs"/*.deb >/dev/null 2>&1 || { echo "gpu-check: no packages in $debs (run tools/gpu/bundle-deps.sh where apt works)" >&2; exit 1; }
 mkdir -p "$prefix"
+prefix=$(cd "$prefix" && pwd) # links into it are made absolute below
 for f in "$debs"/*.deb; do
   if command -v dpkg >/dev/null; then
     dpkg -x "$f" "$prefix"
@@ -48,7 +49,9 @@ libs=$prefix/usr/lib/$arch
 # the prefix: on another distribution the host's file of that name may not exist.
 find "$prefix" -type l -lname '/*' | while read -r link; do
   target=$(readlink "$link")
-  if [ "${target#"$prefix"/}" = "$target" ]; then ln -sfn "$prefix$target" "$link"; fi
+  if [ "${target#"$prefix"/}" = "$target" ] && [ -e "$prefix$target" ]; then
+    ln -sfn "$prefix$target" "$link"
+  fi
 done
 # prometheus-cpp's config refuses to load without its pull and push libraries (civetweb, curl),
 # which llmos does not use: without it CMake finds the core library by hand.

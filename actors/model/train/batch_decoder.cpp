@@ -164,11 +164,12 @@ caf::error batch_decoder::follow(engine& e) {
   if (e.device() == impl_->device) {
     // The same device, maybe not the same memory: a checkpoint of a GPU model is written from
     // the host, and its weights come back in new allocations.
+    // Changed in place so that it could not be decoded now (quantized, adapters added while
+    // sequences run): those go on over the float weights they started on, which stay.
     auto& s = *e.impl_;
     auto* net = dynamic_cast<nn::llama_network*>(s.net.get());
-    if (auto err = refusal(s.spec, s.device, net, impl_->cfg))
-      return err;
-    impl_->weights = net->decode_weights();
+    if (!refusal(s.spec, s.device, net, impl_->cfg))
+      impl_->weights = net->decode_weights();
     return {};
   }
   if (!impl_->live.empty())

@@ -167,6 +167,7 @@ caf::error engine::fine_tune(const std::string& mode, const model_spec& training
     // The network's shape stays what it was trained as.
     s.spec.name = name;
     s.spec.architecture = arch.architecture;
+    s.spec.chat_template = arch.chat_template; // how its prompts are written, not how it trains
     s.spec.vocab_size = arch.vocab_size;
     s.spec.embed_dim = arch.embed_dim;
     s.spec.hidden_dim = arch.hidden_dim;

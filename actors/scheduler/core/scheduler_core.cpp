@@ -132,8 +132,9 @@ std::vector<decision> scheduler_core::schedule(double now) {
   // Shapes that found no room in this pass: later tasks of the same shape are skipped without a
   // walk over the nodes (nothing is freed within a pass except by preemption, which places).
   std::set<std::tuple<uint32_t, uint32_t, uint64_t, uint32_t>> no_room;
-  std::map<decltype(no_room)::value_type, std::string> reasons; // worded once per shape and pass
-  preemption_candidates running;                                // built when first needed
+  // Worded once per shape and pass, shared by the tasks of that shape.
+  std::map<decltype(no_room)::value_type, std::shared_ptr<const std::string>> reasons;
+  preemption_candidates running;                                      // built when first needed
   std::set<std::pair<int, decltype(no_room)::value_type>> no_victims; // (priority, shape) tried
   for (auto id : policy_->order(std::move(queue), ctx)) {
     auto& t = tasks_.at(id);
@@ -144,7 +145,6 @@ std::vector<decision> scheduler_core::schedule(double now) {
       where = policy_->place(t.req, cluster_);
     if (where) {
       set_state(t, task_state::running);
-      t.waiting.clear();
       t.started = now;
       t.where = std::move(*where);
       ++placements_;
@@ -153,8 +153,8 @@ std::vector<decision> scheduler_core::schedule(double now) {
     }
     no_room.insert(shape);
     auto& why = reasons[shape];
-    if (why.empty())
-      why = wait_reason(t.req, cluster_);
+    if (!why)
+      why = std::make_shared<const std::string>(wait_reason(t.req, cluster_));
     t.waiting = why;
     const bool victims_exist =
         !running_priorities_.empty() &&
@@ -354,6 +354,7 @@ std::map<std::string, double> scheduler_core::owner_shares() const {
 }
 
 void scheduler_core::set_state(task_record& t, task_state s) {
+  t.waiting.reset(); // a reason holds until the task moves; a pass finding no room sets it again
   auto holds = [](task_state x) { return x == task_state::running || x == task_state::starting; };
   auto waits = [](task_state x) { return x == task_state::queued || x == task_state::starting; };
   const double share = dominant_share(t.req, static_cast<double>(cluster_.cpu_total()),

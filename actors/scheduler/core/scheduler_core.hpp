@@ -50,12 +50,12 @@ struct task_record {
   double not_before = 0; ///< a failed task waits until then (back-off)
   uint32_t attempts = 0; ///< failures so far
   uint32_t preemptions = 0;
-  uint32_t reschedules = 0;          ///< node losses survived
-  placement where;                   ///< while starting/running/stopping
-  std::vector<uint64_t> waiting_for; ///< starting: victims not yet stopped
-  std::string error;                 ///< last failure
-  bool cancelling = false;           ///< stopping because a user cancelled it
-  std::string waiting;               ///< queued after a pass found no room: why (wait_reason)
+  uint32_t reschedules = 0;                   ///< node losses survived
+  placement where;                            ///< while starting/running/stopping
+  std::vector<uint64_t> waiting_for;          ///< starting: victims not yet stopped
+  std::string error;                          ///< last failure
+  bool cancelling = false;                    ///< stopping because a user cancelled it
+  std::shared_ptr<const std::string> waiting; ///< queued, and a pass found no room: why
 };
 
 /// Every task the scheduler knows, by id (hashed: lookups dominate a busy scheduler).

@@ -29,19 +29,18 @@ std::string wait_reason(const task_request& req, const cluster_state& cluster,
   if (r.gpus > 0)
     out += " and " + std::to_string(r.gpus) + " GPU(s)" +
            (r.gpu_memory_mb > 0 ? " with " + std::to_string(r.gpu_memory_mb) + " MB free" : "");
-  std::size_t shown = 0, up = 0;
-  for (const auto& n : cluster.nodes()) {
-    if (!n.up)
-      continue;
-    if (++up > max_nodes)
-      continue;
-    out += "; " + node_room(n, r.gpus > 0);
-    ++shown;
-  }
-  if (up == 0)
+  // The first up nodes only: a cluster of 10,000 is not walked for every blocked shape.
+  const auto& nodes = cluster.nodes();
+  std::size_t shown = 0, i = 0;
+  for (; i < nodes.size() && shown < max_nodes; ++i)
+    if (nodes[i].up) {
+      out += "; " + node_room(nodes[i], r.gpus > 0);
+      ++shown;
+    }
+  if (shown == 0)
     return out + "; no node is up";
-  if (up > shown)
-    out += "; and " + std::to_string(up - shown) + " more node(s)";
+  if (i < nodes.size())
+    out += "; and " + std::to_string(nodes.size() - i) + " more node(s)";
   return out;
 }
 

@@ -13,7 +13,7 @@ namespace llmos::scheduler {
 
 /// "needs R replica(s) of T thread(s) [and G GPU(s)]; NODE: F of N threads free (E held by
 /// models it did not place)[, G of H GPUs free]; ..." over the first `max_nodes` up nodes (the
-/// rest counted), or that no node is up.
+/// nodes after them counted), or that no node is up.
 std::string wait_reason(const task_request& req, const cluster_state& cluster,
                         std::size_t max_nodes = 4);
 

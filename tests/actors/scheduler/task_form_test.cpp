@@ -73,6 +73,8 @@ TEST(TaskForm, RefusalsNameTheTaskAndTheField) {
         {"task 'train-spam': set:", "no_such_field"}},
        {[](task_spec& s) { s.detail.erase("dataset"); }, {"dataset: the data set actor"}},
        {[](task_spec& s) { s.detail["chekpoint"] = "x"; }, {"chekpoint: unknown detail key"}},
+       {[](task_spec& s) { s.detail["fine_tune"] = "full"; },
+        {"fine_tune: fine-tunes the weights named by init=CHECKPOINT"}},
        {[](task_spec& s) { s.replicas = 0; }, {"replicas: must be from 1 to 64"}}});
 }
 

@@ -16,6 +16,7 @@ export LLMOS_DEMO_REQUESTS=${LLMOS_DEMO_REQUESTS:-3500} # room for a second roun
 # the candidate is the demo's outcome, not a test's): a shorter fine-tune than the demo's.
 export LLMOS_DEMO_GPT_REQUESTS=${LLMOS_DEMO_GPT_REQUESTS:-900}
 export LLMOS_DEMO_GPT_POLICY="$root/tests/tools/loop/stories-quick.yaml"
+export LLMOS_DEMO_GPT_WAIT_S=${LLMOS_DEMO_GPT_WAIT_S:-180}
 if [ "$mode" = worse ]; then
   export LLMOS_DEMO_GPT=0
   export LLMOS_DEMO_POLICY="$root/tests/tools/loop/worse-candidate.yaml"
