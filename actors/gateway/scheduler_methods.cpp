@@ -67,12 +67,11 @@ void submit(rpc_call& c) {
     return;
   static const std::vector<std::string> own{"name",    "owner", "priority",      "replicas",
                                             "threads", "gpus",  "gpu_memory_mb", "preemptible"};
-  static const std::vector<std::string> detail{"kind", "spec", "dataset",  "checkpoint",
-                                               "keep", "init", "fine_tune"};
   for (const auto& [k, v] : o.all()) {
     if (std::find(own.begin(), own.end(), k) != own.end())
       continue;
-    const bool is_detail = std::find(detail.begin(), detail.end(), k) != detail.end();
+    const bool is_detail =
+        std::find(task_detail_keys.begin(), task_detail_keys.end(), k) != task_detail_keys.end();
     s.detail[is_detail || k.rfind("set.", 0) == 0 ? k : "set." + k] = v;
   }
   forward_as_field<uint64_t>(c, "id", scheduler_of(c), call_timeout, submit_atom::value, s);

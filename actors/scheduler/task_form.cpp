@@ -1,6 +1,7 @@
 #include "scheduler/task_form.hpp"
 
 #include "llmos/messages/error.hpp"
+#include "llmos/runtime/suggest.hpp"
 #include "llmos/runtime/yaml_fields.hpp"
 #include "model/core/model_spec.hpp"
 
@@ -65,11 +66,11 @@ caf::expected<scheduler::task_request> to_task_request(const task_spec& spec) {
   if (kind == "ingest")
     return ingest_request(spec, refuse);
   for (const auto& [k, v] : spec.detail) {
-    static const std::vector<std::string> known{"kind", "spec",   "dataset", "checkpoint",
-                                                "keep", "result", "init",    "fine_tune"};
-    if (k.rfind("set.", 0) != 0 && std::find(known.begin(), known.end(), k) == known.end())
-      return refuse(k, "unknown detail key (known: kind, spec, dataset, checkpoint, keep, init, "
-                       "fine_tune, set.FIELD for spec overrides)");
+    const auto& known = task_detail_keys;
+    if (k.rfind("set.", 0) != 0 && k != "result" &&
+        std::find(known.begin(), known.end(), k) == known.end())
+      return refuse(k, "unknown detail key (known: " + join_words(known) +
+                           ", set.FIELD for spec overrides)");
   }
   if (spec.detail.count("fine_tune") && !spec.detail.count("init"))
     return refuse("fine_tune",

@@ -35,6 +35,12 @@ struct task_spec {
   std::map<std::string, std::string> detail;
 };
 
+/// The detail keys of a train task other than set.FIELD: what a client may give (the RPC
+/// gateway passes these through as detail and makes every other key a spec override) and what
+/// the scheduler accepts. A finished task's record adds "result".
+inline const std::vector<std::string> task_detail_keys{"kind", "spec", "dataset",  "checkpoint",
+                                                       "keep", "init", "fine_tune"};
+
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, task_spec& x) {
   return f(caf::meta::type_name("task_spec"), field("name"), x.name, field("owner"), x.owner,
            field("priority"), x.priority, field("replicas"), x.replicas, field("cpu_threads"),
