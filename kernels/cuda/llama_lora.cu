@@ -14,12 +14,6 @@ unsigned blocks_for(int64_t n) {
   return static_cast<unsigned>((n + threads - 1) / threads);
 }
 
-/// The table's order of a block's linear layers.
-constexpr llama_lora llama_block_adapter::*linears[lora_linears] = {
-    &llama_block_adapter::wq, &llama_block_adapter::wk, &llama_block_adapter::wv,
-    &llama_block_adapter::wo, &llama_block_adapter::w1, &llama_block_adapter::w3,
-    &llama_block_adapter::w2};
-
 /// Thread per (rank row, item): t[item, r] = A[r, :] · x[item, :], for the items with an adapter
 /// on this layer (t holds max_rank floats per item).
 __global__ void lora_down(float* t, const float* x, const device_lora* loras, int cols,
@@ -55,7 +49,7 @@ std::string largest_rank(const llama_decode_weights& w,
              std::to_string(adapters[i]->blocks.size()) + " blocks, the network " +
              std::to_string(w.n_layers);
     for (const auto& block : adapters[i]->blocks)
-      for (auto which : linears)
+      for (auto which : lora_linear_of)
         if ((block.*which).a != nullptr)
           *out = std::max(*out, (block.*which).rank);
   }
@@ -79,7 +73,7 @@ std::string stage_loras(lora_table& t, const llama_decode_weights& w,
     for (int j = 0; j < lora_linears; j++)
       for (std::size_t i = 0; i < items; i++)
         if (const auto* a = adapters[i]; a != nullptr)
-          if (const llama_lora& lo = a->blocks[l].*linears[j]; lo.a != nullptr)
+          if (const llama_lora& lo = a->blocks[l].*lora_linear_of[j]; lo.a != nullptr)
             t.host[(static_cast<std::size_t>(l) * lora_linears + j) * items + i] = {
                 lo.a, lo.b, lo.rank, a->scale};
   if (auto err = t.entries.reserve(entries); !err.empty())

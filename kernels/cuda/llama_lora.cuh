@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <cuda_runtime.h>
@@ -25,6 +26,28 @@ struct device_lora {
 
 /// The linear layers of a block in the order of the step's table: wq, wk, wv, wo, w1, w3, w2.
 constexpr int lora_linears = 7;
+inline constexpr llama_lora llama_block_adapter::*lora_linear_of[lora_linears] = {
+    &llama_block_adapter::wq, &llama_block_adapter::wk, &llama_block_adapter::wv,
+    &llama_block_adapter::wo, &llama_block_adapter::w1, &llama_block_adapter::w3,
+    &llama_block_adapter::w2};
+
+/// (in, out) of linear `which` (its place in that order) of a block of `w`.
+inline std::pair<int64_t, int64_t> lora_in_out(int which, const llama_decode_weights& w) {
+  const int64_t dim = w.dim, hidden = w.hidden_dim,
+                kv_dim = int64_t{w.dim} / w.n_heads * w.n_kv_heads;
+  switch (which) {
+  case 1: // wk
+  case 2: // wv
+    return {dim, kv_dim};
+  case 4: // w1
+  case 5: // w3
+    return {dim, hidden};
+  case 6: // w2
+    return {hidden, dim};
+  default: // wq, wo
+    return {dim, dim};
+  }
+}
 
 /// The step's adapters, [layer][linear][item] in device memory, and room for A x of each item;
 /// grown when a step has adapters.

@@ -15,6 +15,7 @@
 
 #include "cuda/check.cuh"
 #include "cuda/growing_buffer.cuh"
+#include "cuda/llama_lora.cuh"
 #include "llmos/kernels/cuda_stream.hpp"
 #include "llmos/kernels/llama_decode_cuda.hpp"
 
@@ -127,19 +128,13 @@ std::string llama_paged_cuda::add_adapter(const llama_decode_weights& w,
   if (host.blocks.size() != static_cast<std::size_t>(w.n_layers))
     return "adapter of " + std::to_string(host.blocks.size()) + " blocks over a network of " +
            std::to_string(w.n_layers);
-  const int64_t dim = w.dim, hidden = w.hidden_dim,
-                kv_dim = int64_t{w.dim} / w.n_heads * w.n_kv_heads;
-  // Each linear's (in, out), in llama_block_adapter's order.
-  const std::pair<llama_lora llama_block_adapter::*, std::pair<int64_t, int64_t>> shapes[] = {
-      {&llama_block_adapter::wq, {dim, dim}},    {&llama_block_adapter::wk, {dim, kv_dim}},
-      {&llama_block_adapter::wv, {dim, kv_dim}}, {&llama_block_adapter::wo, {dim, dim}},
-      {&llama_block_adapter::w1, {dim, hidden}}, {&llama_block_adapter::w2, {hidden, dim}},
-      {&llama_block_adapter::w3, {dim, hidden}}};
   std::size_t floats = 0;
   for (const auto& block : host.blocks)
-    for (const auto& [which, io] : shapes)
-      if ((block.*which).a != nullptr)
-        floats += static_cast<std::size_t>((block.*which).rank * (io.first + io.second));
+    for (int j = 0; j < lora_linears; j++)
+      if (const llama_lora& lora = block.*lora_linear_of[j]; lora.a != nullptr) {
+        const auto [in, out] = lora_in_out(j, w);
+        floats += static_cast<std::size_t>(lora.rank * (in + out));
+      }
   auto made = std::make_unique<device_adapter>();
   made->weights = host;
   if (auto err = s.enter(); !err.empty())
@@ -147,12 +142,12 @@ std::string llama_paged_cuda::add_adapter(const llama_decode_weights& w,
   LLMOS_CUDA_TRY(cudaMalloc(&made->memory, std::max<std::size_t>(floats, 1) * sizeof(float)));
   float* at = made->memory;
   for (auto& block : made->weights.blocks)
-    for (const auto& [which, io] : shapes) {
-      llama_lora& lora = block.*which;
+    for (int j = 0; j < lora_linears; j++) {
+      llama_lora& lora = block.*lora_linear_of[j];
       if (lora.a == nullptr)
         continue;
-      for (auto [matrix, n] :
-           {std::pair{&lora.a, lora.rank * io.first}, {&lora.b, io.second * lora.rank}}) {
+      const auto [in, out] = lora_in_out(j, w);
+      for (auto [matrix, n] : {std::pair{&lora.a, lora.rank * in}, {&lora.b, out * lora.rank}}) {
         // From pageable memory, synchronous for the host: `host` may go once this returns.
         LLMOS_CUDA_TRY(cudaMemcpy(at, *matrix, static_cast<std::size_t>(n) * sizeof(float),
                                   cudaMemcpyHostToDevice));

@@ -163,9 +163,9 @@ std::string batch_decoder::impl::ensure_gpu_pool() {
 caf::error batch_decoder::follow(engine& e) {
   if (e.device() == impl_->device) {
     // The same device, maybe not the same memory: a checkpoint of a GPU model is written from
-    // the host, and its weights come back in new allocations.
-    // Changed in place so that it could not be decoded now (quantized, adapters added while
-    // sequences run): those go on over the float weights they started on, which stay.
+    // the host, and its weights come back in new allocations. An engine changed in place so
+    // that it cannot be decoded now (quantized, adapters added while sequences run) keeps the
+    // float weights its running sequences started on: they go on over those.
     auto& s = *e.impl_;
     auto* net = dynamic_cast<nn::llama_network*>(s.net.get());
     if (!refusal(s.spec, s.device, net, impl_->cfg))
